@@ -1,0 +1,44 @@
+/*
+ * af CLI: shared state of one invocation and the verb entry points.
+ * Each verb group lives in its own cli/cmd_*.c file.
+ *
+ * Exit codes (SPEC section 4): 0 success; 1 the cluster refused
+ * (validation, conflict, permission, budget, rollout state); 2 usage error;
+ * 3 cluster unavailable. Errors print one line "af: CODE: message".
+ */
+#ifndef AF_CLI_CLI_H
+#define AF_CLI_CLI_H
+
+#include <stdint.h>
+
+enum {
+	AF_EXIT_OK = 0,
+	AF_EXIT_REFUSED = 1,
+	AF_EXIT_USAGE = 2,
+	AF_EXIT_UNAVAILABLE = 3,
+};
+
+enum af_cli_output {
+	AF_OUT_TABLE = 0,
+	AF_OUT_JSON,
+	AF_OUT_YAML,
+};
+
+struct af_cli {
+	const char *cluster_file; /* -c or AF_CLUSTER; may be NULL */
+	const char *endpoints;    /* --endpoints; may be NULL */
+	const char *token;        /* --token or AF_TOKEN; may be NULL */
+	enum af_cli_output output;
+	uint64_t timeout_ms;
+};
+
+/* Prints "af: CODE: message" on stderr and returns exit_code. */
+int af_cli_fail(int exit_code, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Verb handlers: argv[0] is the verb's last word ("lint", "route"), the
+ * global flags are already removed. Each returns an exit code. */
+int af_cli_policy_lint(struct af_cli *cli, int argc, char **argv);
+int af_cli_route(struct af_cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,131 @@
+/* af: the command-line client. Global flags, then a verb table. */
+#include "cli/cli.h"
+#include "common/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct verb {
+	const char *group; /* NULL for single-word verbs */
+	const char *name;
+	int (*fn)(struct af_cli *cli, int argc, char **argv);
+	const char *help;
+};
+
+static const struct verb verbs[] = {
+	{"policy", "lint", af_cli_policy_lint,
+	 "policy lint -f FILE            validate a bundle locally"},
+	{NULL, "route", af_cli_route,
+	 "route -f REQ.json --policy FILE --models FILE [--explain]"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: af [-c FILE] [--endpoints URL,...] [--token T] "
+		   "[-o table|json|yaml] [--timeout DUR] VERB ...\n\n"
+		   "verbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  af %s\n", verbs[i].help);
+}
+
+static int parse_output(const char *s, enum af_cli_output *ret)
+{
+	if (strcmp(s, "table") == 0)
+		*ret = AF_OUT_TABLE;
+	else if (strcmp(s, "json") == 0)
+		*ret = AF_OUT_JSON;
+	else if (strcmp(s, "yaml") == 0)
+		*ret = AF_OUT_YAML;
+	else
+		return -1;
+	return 0;
+}
+
+/* Global flags may appear anywhere; they are removed from argv in place.
+ * Returns the new argc or -1 on a usage error (already printed). */
+static int take_globals(struct af_cli *cli, int argc, char **argv)
+{
+	int out = 0;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--cluster") == 0 ||
+		    strcmp(a, "--endpoints") == 0 ||
+		    strcmp(a, "--token") == 0 || strcmp(a, "--timeout") == 0 ||
+		    (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
+			if (v == NULL) {
+				af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					    "%s needs a value", a);
+				return -1;
+			}
+			i++;
+			if (a[1] == 'c' || strcmp(a, "--cluster") == 0)
+				cli->cluster_file = v;
+			else if (strcmp(a, "--endpoints") == 0)
+				cli->endpoints = v;
+			else if (strcmp(a, "--token") == 0)
+				cli->token = v;
+			else if (strcmp(a, "--timeout") == 0) {
+				if (af_parse_duration_ms(v, &cli->timeout_ms) !=
+					    0 ||
+				    cli->timeout_ms == 0) {
+					af_cli_fail(AF_EXIT_USAGE, "USAGE",
+						    "bad --timeout \"%s\"", v);
+					return -1;
+				}
+			} else if (parse_output(v, &cli->output) != 0) {
+				af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					    "-o takes table, json or yaml");
+				return -1;
+			}
+			continue;
+		}
+		argv[out++] = argv[i];
+	}
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	struct af_cli cli = {
+		.cluster_file = getenv("AF_CLUSTER"),
+		.token = getenv("AF_TOKEN"),
+		.output = AF_OUT_TABLE,
+		.timeout_ms = 10000,
+	};
+	int n;
+
+	n = take_globals(&cli, argc - 1, argv + 1);
+	if (n < 0)
+		return AF_EXIT_USAGE;
+	argv++;
+	if (n == 0) {
+		usage(stderr);
+		return AF_EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
+	    strcmp(argv[0], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[0], "--version") == 0 ||
+	    strcmp(argv[0], "version") == 0) {
+		printf("af %s\n", AF_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		const struct verb *v = &verbs[i];
+
+		if (v->group == NULL && strcmp(argv[0], v->name) == 0)
+			return v->fn(&cli, n, argv);
+		if (v->group != NULL && n >= 2 &&
+		    strcmp(argv[0], v->group) == 0 &&
+		    strcmp(argv[1], v->name) == 0)
+			return v->fn(&cli, n - 1, argv + 1);
+	}
+	return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+			   "unknown verb \"%s\" (see af --help)", argv[0]);
+}

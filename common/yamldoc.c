@@ -1,0 +1,409 @@
+#include "common/yamldoc.h"
+#include "common/alloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int syntax_error(const char *file, yaml_parser_t *p, struct af_err *err)
+{
+	yaml_mark_t m = p->problem_mark;
+
+	if (p->error == YAML_MEMORY_ERROR)
+		return af_errf(err, AF_ENOMEM, "%s: out of memory", file);
+	return af_errf(err, AF_EPARSE, "%s:%zu:%zu: YAML syntax: %s", file,
+		       m.line + 1, m.column + 1,
+		       p->problem ? p->problem : "error");
+}
+
+/* First pass over events: syntax errors with positions, no aliases or
+ * anchors, exactly one document, a bounded number of nodes. */
+static int scan_events(const char *file, const char *buf, size_t len,
+		       size_t max_nodes, struct af_err *err)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	size_t nodes = 0, docs = 0;
+	int rc = 0, done = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return af_errf(err, AF_ENOMEM, "%s: out of memory", file);
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = syntax_error(file, &p, err);
+			break;
+		}
+		switch (ev.type) {
+		case YAML_ALIAS_EVENT:
+			rc = af_errf(err, AF_EPARSE,
+				     "%s:%zu:%zu: aliases are not supported",
+				     file, ev.start_mark.line + 1,
+				     ev.start_mark.column + 1);
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++nodes > max_nodes) {
+				rc = af_errf(err, AF_EPARSE,
+					     "%s:%zu:%zu: more than %zu nodes",
+					     file, ev.start_mark.line + 1,
+					     ev.start_mark.column + 1,
+					     max_nodes);
+				break;
+			}
+			{
+				yaml_char_t *anchor =
+					ev.type == YAML_SCALAR_EVENT
+						? ev.data.scalar.anchor
+					: ev.type == YAML_SEQUENCE_START_EVENT
+						? ev.data.sequence_start.anchor
+						: ev.data.mapping_start.anchor;
+				if (anchor != NULL)
+					rc = af_errf(
+						err, AF_EPARSE,
+						"%s:%zu:%zu: anchors are not "
+						"supported",
+						file, ev.start_mark.line + 1,
+						ev.start_mark.column + 1);
+			}
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1)
+				rc = af_errf(err, AF_EPARSE,
+					     "%s:%zu:%zu: more than one YAML "
+					     "document",
+					     file, ev.start_mark.line + 1,
+					     ev.start_mark.column + 1);
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+		if (rc != 0)
+			break;
+	}
+	yaml_parser_delete(&p);
+	if (rc == 0 && nodes == 0)
+		rc = af_errf(err, AF_EPARSE, "%s:1:1: empty document", file);
+	return rc;
+}
+
+int af_yaml_load(const char *file, const char *buf, size_t len,
+		 size_t max_nodes, struct af_yaml **ret, struct af_err *err)
+{
+	yaml_parser_t p;
+	struct af_yaml *y;
+	int rc;
+
+	rc = scan_events(file, buf, len, max_nodes, err);
+	if (rc != 0)
+		return rc;
+	y = af_calloc(1, sizeof(*y));
+	if (y == NULL)
+		return af_errf(err, AF_ENOMEM, "%s: out of memory", file);
+	snprintf(y->file, sizeof(y->file), "%s", file);
+	if (!yaml_parser_initialize(&p)) {
+		af_free(y);
+		return af_errf(err, AF_ENOMEM, "%s: out of memory", file);
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&p, &y->doc)) {
+		rc = syntax_error(file, &p, err);
+		yaml_parser_delete(&p);
+		af_free(y);
+		return rc;
+	}
+	yaml_parser_delete(&p);
+	if (yaml_document_get_root_node(&y->doc) == NULL) {
+		yaml_document_delete(&y->doc);
+		af_free(y);
+		return af_errf(err, AF_EPARSE, "%s:1:1: empty document", file);
+	}
+	*ret = y;
+	return 0;
+}
+
+void af_yaml_free(struct af_yaml *y)
+{
+	if (y == NULL)
+		return;
+	yaml_document_delete(&y->doc);
+	af_free(y);
+}
+
+yaml_node_t *af_yaml_root(struct af_yaml *y)
+{
+	return yaml_document_get_root_node(&y->doc);
+}
+
+int af_yaml_errf(struct af_yaml *y, const yaml_node_t *n, struct af_err *err,
+		 const char *fmt, ...)
+{
+	char msg[AF_ERRMSG_SIZE];
+	va_list ap;
+
+	if (err == NULL)
+		return AF_EPARSE;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n != NULL)
+		return af_errf(err, AF_EPARSE, "%s:%zu:%zu: %s", y->file,
+			       n->start_mark.line + 1,
+			       n->start_mark.column + 1, msg);
+	return af_errf(err, AF_EPARSE, "%s: %s", y->file, msg);
+}
+
+const char *af_yaml_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+int af_yaml_expect_map(struct af_yaml *y, yaml_node_t *n, const char *what,
+		       struct af_err *err)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return af_yaml_errf(y, n, err, "%s: expected a mapping, got %s",
+				    what, af_yaml_kind(n));
+	return 0;
+}
+
+int af_yaml_expect_seq(struct af_yaml *y, yaml_node_t *n, const char *what,
+		       size_t max_items, struct af_err *err)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return af_yaml_errf(y, n, err, "%s: expected a list, got %s",
+				    what, af_yaml_kind(n));
+	if (af_yaml_len(n) > max_items)
+		return af_yaml_errf(y, n, err, "%s: more than %zu items", what,
+				    max_items);
+	return 0;
+}
+
+size_t af_yaml_len(const yaml_node_t *n)
+{
+	if (n->type == YAML_SEQUENCE_NODE)
+		return (size_t)(n->data.sequence.items.top -
+				n->data.sequence.items.start);
+	if (n->type == YAML_MAPPING_NODE)
+		return (size_t)(n->data.mapping.pairs.top -
+				n->data.mapping.pairs.start);
+	return 0;
+}
+
+yaml_node_t *af_yaml_item(struct af_yaml *y, yaml_node_t *seq, size_t i)
+{
+	return yaml_document_get_node(&y->doc,
+				      seq->data.sequence.items.start[i]);
+}
+
+yaml_node_t *af_yaml_key(struct af_yaml *y, yaml_node_t *map, size_t i)
+{
+	return yaml_document_get_node(&y->doc,
+				      map->data.mapping.pairs.start[i].key);
+}
+
+yaml_node_t *af_yaml_value(struct af_yaml *y, yaml_node_t *map, size_t i)
+{
+	return yaml_document_get_node(&y->doc,
+				      map->data.mapping.pairs.start[i].value);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+int af_yaml_check_keys(struct af_yaml *y, yaml_node_t *map,
+		       const char *const keys[], struct af_err *err)
+{
+	size_t n = af_yaml_len(map);
+
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *k = af_yaml_key(y, map, i);
+		bool known = false;
+
+		if (k->type != YAML_SCALAR_NODE)
+			return af_yaml_errf(y, k, err,
+					    "keys must be strings, got %s",
+					    af_yaml_kind(k));
+		for (size_t j = 0; keys[j] != NULL; j++)
+			if (strcmp(scalar(k), keys[j]) == 0)
+				known = true;
+		if (!known)
+			return af_yaml_errf(y, k, err, "unknown key \"%.64s\"",
+					    scalar(k));
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(scalar(af_yaml_key(y, map, j)),
+				   scalar(k)) == 0)
+				return af_yaml_errf(y, k, err,
+						    "duplicate key \"%.64s\"",
+						    scalar(k));
+	}
+	return 0;
+}
+
+yaml_node_t *af_yaml_get(struct af_yaml *y, yaml_node_t *map, const char *key)
+{
+	size_t n = af_yaml_len(map);
+
+	if (map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *k = af_yaml_key(y, map, i);
+
+		if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), key) == 0)
+			return af_yaml_value(y, map, i);
+	}
+	return NULL;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *s = scalar(n);
+
+	return is_plain(n) && (s[0] == '\0' || strcmp(s, "~") == 0 ||
+			       strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+			       strcmp(s, "NULL") == 0);
+}
+
+int af_yaml_str(struct af_yaml *y, yaml_node_t *n, const char *what,
+		size_t maxlen, const char **ret, struct af_err *err)
+{
+	size_t len;
+
+	if (n->type != YAML_SCALAR_NODE)
+		return af_yaml_errf(y, n, err, "%s: expected a string, got %s",
+				    what, af_yaml_kind(n));
+	if (is_null(n) || n->data.scalar.length == 0)
+		return af_yaml_errf(y, n, err, "%s: must not be empty", what);
+	len = n->data.scalar.length;
+	if (len > maxlen)
+		return af_yaml_errf(y, n, err, "%s: longer than %zu bytes",
+				    what, maxlen);
+	if (memchr(scalar(n), '\0', len) != NULL)
+		return af_yaml_errf(y, n, err, "%s: contains a NUL byte", what);
+	*ret = scalar(n);
+	return 0;
+}
+
+int af_yaml_int(struct af_yaml *y, yaml_node_t *n, const char *what,
+		int64_t min, int64_t max, int64_t *ret, struct af_err *err)
+{
+	const char *s;
+	char *end;
+	long long v;
+
+	if (n->type != YAML_SCALAR_NODE || !is_plain(n))
+		return af_yaml_errf(y, n, err, "%s: expected an integer", what);
+	s = scalar(n);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 ||
+	    (s[0] != '-' && (s[0] < '0' || s[0] > '9')))
+		return af_yaml_errf(y, n, err,
+				    "%s: expected an integer, got \"%.32s\"",
+				    what, s);
+	if (v < min || v > max)
+		return af_yaml_errf(y, n, err,
+				    "%s: %lld is out of range [%" PRId64
+				    ", %" PRId64 "]",
+				    what, v, min, max);
+	*ret = v;
+	return 0;
+}
+
+int af_yaml_bool(struct af_yaml *y, yaml_node_t *n, const char *what,
+		 bool *ret, struct af_err *err)
+{
+	const char *s;
+
+	if (n->type != YAML_SCALAR_NODE || !is_plain(n))
+		return af_yaml_errf(y, n, err, "%s: expected true or false",
+				    what);
+	s = scalar(n);
+	if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0) {
+		*ret = true;
+		return 0;
+	}
+	if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0) {
+		*ret = false;
+		return 0;
+	}
+	return af_yaml_errf(y, n, err, "%s: expected true or false, got "
+				       "\"%.32s\"",
+			    what, s);
+}
+
+int af_yaml_fixed(struct af_yaml *y, yaml_node_t *n, const char *what,
+		  int64_t scale, int64_t min, int64_t max, int64_t *ret,
+		  struct af_err *err)
+{
+	const char *s, *p;
+	int64_t whole = 0, frac = 0, fscale = scale, v;
+	bool neg = false, digits = false;
+
+	if (n->type != YAML_SCALAR_NODE || !is_plain(n))
+		return af_yaml_errf(y, n, err, "%s: expected a number", what);
+	s = p = scalar(n);
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	for (; *p >= '0' && *p <= '9'; p++) {
+		digits = true;
+		if (whole > (INT64_MAX / 10 - 9) / scale)
+			goto out_range;
+		whole = whole * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			digits = true;
+			fscale /= 10;
+			if (fscale == 0) {
+				if (*p != '0')
+					return af_yaml_errf(
+						y, n, err,
+						"%s: \"%.32s\" has more "
+						"decimal places than "
+						"supported",
+						what, s);
+				continue;
+			}
+			frac += (*p - '0') * fscale;
+		}
+	}
+	if (!digits || *p != '\0')
+		return af_yaml_errf(y, n, err,
+				    "%s: expected a number, got \"%.32s\"",
+				    what, s);
+	v = whole * scale + frac;
+	if (neg)
+		v = -v;
+	if (v < min || v > max)
+		goto out_range;
+	*ret = v;
+	return 0;
+out_range:
+	return af_yaml_errf(y, n, err, "%s: \"%.32s\" is out of range", what,
+			    s);
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs every build and test dependency from Debian's packages.
+# Idempotent and quiet when everything is present.
+set -eu
+PKGS="build-essential pkg-config git libraft-dev libuv1-dev liblmdb-dev \
+libprotobuf-c-dev protobuf-c-compiler libnng-dev libcriterion-dev libyaml-dev \
+libjansson-dev libxxhash-dev libsodium-dev libmicrohttpd-dev clang \
+clang-format lmdb-utils curl procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages and not root; run: sudo apt-get install$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
