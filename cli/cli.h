@@ -26,8 +26,8 @@ enum af_cli_output {
 
 struct af_cli {
 	const char *cluster_file; /* -c or AF_CLUSTER; may be NULL */
-	const char *endpoints;    /* --endpoints; may be NULL */
-	const char *token;        /* --token or AF_TOKEN; may be NULL */
+	const char *endpoints;	  /* --endpoints; may be NULL */
+	const char *token;	  /* --token or AF_TOKEN; may be NULL */
 	enum af_cli_output output;
 	uint64_t timeout_ms;
 };

@@ -7,8 +7,8 @@
 const char *af_strerror(int code)
 {
 	switch (code) {
-#define AF_ERR_MSG(name, value, msg)                                          \
-	case value:                                                           \
+#define AF_ERR_MSG(name, value, msg)                                           \
+	case value:                                                            \
 		return msg;
 		AF_ERRORS(AF_ERR_MSG)
 #undef AF_ERR_MSG
@@ -19,8 +19,8 @@ const char *af_strerror(int code)
 const char *af_err_name(int code)
 {
 	switch (code) {
-#define AF_ERR_NAME(name, value, msg)                                         \
-	case value:                                                           \
+#define AF_ERR_NAME(name, value, msg)                                          \
+	case value:                                                            \
 		return #name;
 		AF_ERRORS(AF_ERR_NAME)
 #undef AF_ERR_NAME

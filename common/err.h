@@ -11,28 +11,28 @@
 #include <stddef.h>
 
 /* X(name, value, message) */
-#define AF_ERRORS(X)                                                          \
-	X(AF_OK, 0, "success")                                                \
-	X(AF_ENOMEM, -1, "out of memory")                                     \
-	X(AF_EINVAL, -2, "invalid argument")                                  \
-	X(AF_EIO, -3, "input/output error")                                   \
-	X(AF_ENOTFOUND, -4, "not found")                                      \
-	X(AF_EEXIST, -5, "already exists")                                    \
-	X(AF_ETOOBIG, -6, "too large")                                        \
-	X(AF_EPARSE, -7, "parse error")                                       \
-	X(AF_ECONFIG, -8, "invalid configuration")                            \
-	X(AF_ENOTLEADER, -9, "not the leader")                                \
-	X(AF_EUNAVAIL, -10, "unavailable")                                    \
-	X(AF_ETIMEDOUT, -11, "timed out")                                     \
-	X(AF_ECONFLICT, -12, "conflict")                                      \
-	X(AF_EPERM, -13, "permission denied")                                 \
-	X(AF_EBUDGET, -14, "budget exceeded")                                 \
-	X(AF_EROLLOUT, -15, "rollout state does not allow this")             \
-	X(AF_ECORRUPT, -16, "data corrupt")                                   \
-	X(AF_EMAPFULL, -17, "storage map full")                               \
-	X(AF_ESHUTDOWN, -18, "shutting down")                                 \
-	X(AF_ECLUSTER, -19, "wrong cluster")                                  \
-	X(AF_EPROTO, -20, "protocol error")                                   \
+#define AF_ERRORS(X)                                                           \
+	X(AF_OK, 0, "success")                                                 \
+	X(AF_ENOMEM, -1, "out of memory")                                      \
+	X(AF_EINVAL, -2, "invalid argument")                                   \
+	X(AF_EIO, -3, "input/output error")                                    \
+	X(AF_ENOTFOUND, -4, "not found")                                       \
+	X(AF_EEXIST, -5, "already exists")                                     \
+	X(AF_ETOOBIG, -6, "too large")                                         \
+	X(AF_EPARSE, -7, "parse error")                                        \
+	X(AF_ECONFIG, -8, "invalid configuration")                             \
+	X(AF_ENOTLEADER, -9, "not the leader")                                 \
+	X(AF_EUNAVAIL, -10, "unavailable")                                     \
+	X(AF_ETIMEDOUT, -11, "timed out")                                      \
+	X(AF_ECONFLICT, -12, "conflict")                                       \
+	X(AF_EPERM, -13, "permission denied")                                  \
+	X(AF_EBUDGET, -14, "budget exceeded")                                  \
+	X(AF_EROLLOUT, -15, "rollout state does not allow this")               \
+	X(AF_ECORRUPT, -16, "data corrupt")                                    \
+	X(AF_EMAPFULL, -17, "storage map full")                                \
+	X(AF_ESHUTDOWN, -18, "shutting down")                                  \
+	X(AF_ECLUSTER, -19, "wrong cluster")                                   \
+	X(AF_EPROTO, -20, "protocol error")                                    \
 	X(AF_EVALIDATE, -21, "validation failed")
 
 enum af_errcode {

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int af_read_file(const char *path, size_t max, char **ret_buf,
-		 size_t *ret_len, struct af_err *err)
+int af_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len,
+		 struct af_err *err)
 {
 	int fd, rc = 0;
 	size_t cap = 4096, len = 0;

@@ -9,8 +9,8 @@
 /* Reads a whole file of at most max bytes ("-" is stdin). On success
  * *ret_buf is owned by the caller (af_free) and NUL-terminated.
  * Errors: AF_EIO (with errno text), AF_ETOOBIG, AF_ENOMEM. */
-int af_read_file(const char *path, size_t max, char **ret_buf,
-		 size_t *ret_len, struct af_err *err);
+int af_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len,
+		 struct af_err *err);
 /* Writes buf to path atomically: temp file in the same dir, fsync, rename,
  * fsync of the dir. Returns 0, AF_EIO. */
 int af_write_file_atomic(const char *path, const void *buf, size_t len,

@@ -28,20 +28,20 @@ void af_log(enum af_log_level level, const char *fmt, ...)
 _Noreturn void af_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
-#define log_debug(...)                                                        \
-	do {                                                                  \
-		if (af_log_level <= AF_LOG_DEBUG)                             \
-			af_log(AF_LOG_DEBUG, __VA_ARGS__);                    \
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (af_log_level <= AF_LOG_DEBUG)                              \
+			af_log(AF_LOG_DEBUG, __VA_ARGS__);                     \
 	} while (0)
-#define log_info(...)                                                         \
-	do {                                                                  \
-		if (af_log_level <= AF_LOG_INFO)                              \
-			af_log(AF_LOG_INFO, __VA_ARGS__);                     \
+#define log_info(...)                                                          \
+	do {                                                                   \
+		if (af_log_level <= AF_LOG_INFO)                               \
+			af_log(AF_LOG_INFO, __VA_ARGS__);                      \
 	} while (0)
-#define log_warn(...)                                                         \
-	do {                                                                  \
-		if (af_log_level <= AF_LOG_WARN)                              \
-			af_log(AF_LOG_WARN, __VA_ARGS__);                     \
+#define log_warn(...)                                                          \
+	do {                                                                   \
+		if (af_log_level <= AF_LOG_WARN)                               \
+			af_log(AF_LOG_WARN, __VA_ARGS__);                      \
 	} while (0)
 #define log_error(...) af_log(AF_LOG_ERROR, __VA_ARGS__)
 #define fatal(...) af_fatal(__VA_ARGS__)

@@ -156,8 +156,8 @@ int af_yaml_errf(struct af_yaml *y, const yaml_node_t *n, struct af_err *err,
 	va_end(ap);
 	if (n != NULL)
 		return af_errf(err, AF_EPARSE, "%s:%zu:%zu: %s", y->file,
-			       n->start_mark.line + 1,
-			       n->start_mark.column + 1, msg);
+			       n->start_mark.line + 1, n->start_mark.column + 1,
+			       msg);
 	return af_errf(err, AF_EPARSE, "%s: %s", y->file, msg);
 }
 
@@ -255,8 +255,8 @@ int af_yaml_check_keys(struct af_yaml *y, yaml_node_t *map,
 			return af_yaml_errf(y, k, err, "unknown key \"%.64s\"",
 					    scalar(k));
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(scalar(af_yaml_key(y, map, j)),
-				   scalar(k)) == 0)
+			if (strcmp(scalar(af_yaml_key(y, map, j)), scalar(k)) ==
+			    0)
 				return af_yaml_errf(y, k, err,
 						    "duplicate key \"%.64s\"",
 						    scalar(k));
@@ -283,9 +283,9 @@ static bool is_null(const yaml_node_t *n)
 {
 	const char *s = scalar(n);
 
-	return is_plain(n) && (s[0] == '\0' || strcmp(s, "~") == 0 ||
-			       strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-			       strcmp(s, "NULL") == 0);
+	return is_plain(n) &&
+	       (s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+		strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0);
 }
 
 int af_yaml_str(struct af_yaml *y, yaml_node_t *n, const char *what,
@@ -334,8 +334,8 @@ int af_yaml_int(struct af_yaml *y, yaml_node_t *n, const char *what,
 	return 0;
 }
 
-int af_yaml_bool(struct af_yaml *y, yaml_node_t *n, const char *what,
-		 bool *ret, struct af_err *err)
+int af_yaml_bool(struct af_yaml *y, yaml_node_t *n, const char *what, bool *ret,
+		 struct af_err *err)
 {
 	const char *s;
 
@@ -351,8 +351,9 @@ int af_yaml_bool(struct af_yaml *y, yaml_node_t *n, const char *what,
 		*ret = false;
 		return 0;
 	}
-	return af_yaml_errf(y, n, err, "%s: expected true or false, got "
-				       "\"%.32s\"",
+	return af_yaml_errf(y, n, err,
+			    "%s: expected true or false, got "
+			    "\"%.32s\"",
 			    what, s);
 }
 

@@ -52,8 +52,7 @@ int af_yaml_check_keys(struct af_yaml *y, yaml_node_t *map,
 		       const char *const keys[], struct af_err *err);
 
 /* Value for key in mapping, or NULL when absent. */
-yaml_node_t *af_yaml_get(struct af_yaml *y, yaml_node_t *map,
-			 const char *key);
+yaml_node_t *af_yaml_get(struct af_yaml *y, yaml_node_t *map, const char *key);
 
 /* Number of items of a sequence / pairs of a mapping (0 for other kinds). */
 size_t af_yaml_len(const yaml_node_t *n);
@@ -68,8 +67,8 @@ int af_yaml_str(struct af_yaml *y, yaml_node_t *n, const char *what,
 		size_t maxlen, const char **ret, struct af_err *err);
 int af_yaml_int(struct af_yaml *y, yaml_node_t *n, const char *what,
 		int64_t min, int64_t max, int64_t *ret, struct af_err *err);
-int af_yaml_bool(struct af_yaml *y, yaml_node_t *n, const char *what,
-		 bool *ret, struct af_err *err);
+int af_yaml_bool(struct af_yaml *y, yaml_node_t *n, const char *what, bool *ret,
+		 struct af_err *err);
 /* Exact decimal fixed point: "0.015" with scale 1000000 -> 15000. More
  * fractional digits than the scale holds, exponents or signs outside
  * [min, max] are errors. */
