@@ -1,12 +1,115 @@
+/* controld: one node of the replicated control plane. */
+#include "common/cluster.h"
+#include "common/log.h"
+#include "controld/controld.h"
+
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: controld -c FILE --id N [--log-level LEVEL] [--check]\n"
+		"       controld -c FILE --id N --restore BACKUP\n\n"
+		"  -c, --config FILE     cluster file (SPEC section 2)\n"
+		"      --id N            this node's id in the cluster file\n"
+		"      --log-level L     debug | info | warn | error\n"
+		"      --check           validate the cluster file and exit\n"
+		"      --restore FILE    bootstrap this node's data dir from "
+		"a backup\n"
+		"                        (af snapshot save), then serve\n"
+		"  -h, --help            this text\n"
+		"      --version         print the version\n");
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("controld %s\n", AF_VERSION);
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"id", required_argument, NULL, 'i'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"check", no_argument, NULL, 'k'},
+		{"restore", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct controld_opts o = {0};
+	struct af_cluster_cfg cfg;
+	struct af_err err = {{0}};
+	enum af_log_level level;
+	bool check = false;
+	char *end;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.config = optarg;
+			break;
+		case 'i':
+			o.id = strtoull(optarg, &end, 10);
+			if (*end != '\0' || o.id == 0 || o.id > 65535) {
+				fprintf(stderr,
+					"controld: --id: expected 1..65535, "
+					"got \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			if (af_log_parse_level(optarg, &level) != 0) {
+				fprintf(stderr,
+					"controld: --log-level: expected "
+					"debug, info, warn or error\n");
+				return 2;
+			}
+			af_log_set_level(level);
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'r':
+			o.restore = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("controld %s\n", AF_VERSION);
+			return 0;
+		default:
+			fprintf(stderr,
+				"controld: bad option \"%s\" (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "controld: unexpected argument \"%s\"\n",
+			argv[optind]);
+		return 2;
+	}
+	if (o.config == NULL || o.id == 0) {
+		fprintf(stderr, "controld: -c FILE and --id N are required\n");
+		return 2;
+	}
+	if (af_cluster_load(o.config, &cfg, &err) != 0) {
+		fprintf(stderr, "controld: %s\n", err.msg);
+		return 1;
+	}
+	if (af_cluster_node(&cfg, o.id) == NULL) {
+		fprintf(stderr, "controld: %s: no node with id %llu\n",
+			o.config, (unsigned long long)o.id);
+		return 1;
+	}
+	if (check) {
+		printf("%s: ok (cluster %s, %u nodes, node %llu)\n", o.config,
+		       cfg.name, cfg.n_nodes, (unsigned long long)o.id);
 		return 0;
 	}
-	fprintf(stderr, "controld: not yet\n");
-	return 2;
+	return controld_run(&cfg, &o);
 }

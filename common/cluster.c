@@ -1,0 +1,413 @@
+#include "common/cluster.h"
+#include "common/alloc.h"
+#include "common/file.h"
+#include "common/yamldoc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NODES_IN_FILE 64
+
+static const char *const top_keys[] = {"cluster", "nodes",   "raft", "tls",
+				       "auth",	  "signing", NULL};
+static const char *const node_keys[] = {"id",	"raft", "api", "pub",
+					"http", "data", NULL};
+static const char *const raft_keys[] = {"heartbeat_ms", "election_timeout_ms",
+					"snapshot_threshold", NULL};
+static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
+static const char *const auth_keys[] = {"tokens", NULL};
+static const char *const signing_keys[] = {"trusted_keys", "require_signed",
+					   NULL};
+
+struct parse {
+	struct af_yaml *y;
+	struct af_cluster_cfg *c;
+	struct af_err *err;
+};
+
+/* Copies a string value into a fixed buffer. */
+static int get_str(struct parse *p, yaml_node_t *n, const char *what, char *out,
+		   size_t outlen)
+{
+	const char *s;
+	int rc = af_yaml_str(p->y, n, what, outlen - 1, &s, p->err);
+
+	if (rc != 0)
+		return rc;
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+static int get_path(struct parse *p, yaml_node_t *n, const char *what,
+		    char *out, size_t outlen)
+{
+	char raw[PATH_MAX];
+	int rc = get_str(p, n, what, raw, sizeof(raw));
+
+	if (rc != 0)
+		return rc;
+	if (af_path_resolve(p->c->path, raw, out, outlen) != 0)
+		return af_yaml_errf(p->y, n, p->err, "%s: path too long", what);
+	return 0;
+}
+
+/* host:port with a numeric port 1..65535. */
+static int check_hostport(struct parse *p, yaml_node_t *n, const char *what,
+			  const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s)
+		return af_yaml_errf(p->y, n, p->err,
+				    "%s: expected host:port, got \"%s\"", what,
+				    s);
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535 || colon[1] == '\0')
+		return af_yaml_errf(p->y, n, p->err,
+				    "%s: bad port in \"%s\" (1-65535)", what,
+				    s);
+	return 0;
+}
+
+static int check_url(struct parse *p, yaml_node_t *n, const char *what,
+		     const char *s)
+{
+	if (strncmp(s, "tcp://", 6) == 0)
+		return check_hostport(p, n, what, s + 6);
+	if (strncmp(s, "tls+tcp://", 10) == 0)
+		return check_hostport(p, n, what, s + 10);
+	if (strncmp(s, "ipc://", 6) == 0 && s[6] != '\0')
+		return 0;
+	return af_yaml_errf(p->y, n, p->err,
+			    "%s: expected a tcp:// or ipc:// URL, got \"%s\"",
+			    what, s);
+}
+
+static int need(struct parse *p, yaml_node_t *map, const char *key,
+		const char *what, yaml_node_t **ret)
+{
+	yaml_node_t *v = af_yaml_get(p->y, map, key);
+
+	if (v == NULL)
+		return af_yaml_errf(p->y, map, p->err, "%s: missing \"%s\"",
+				    what, key);
+	*ret = v;
+	return 0;
+}
+
+static int parse_node(struct parse *p, yaml_node_t *m, struct af_node_cfg *nd)
+{
+	yaml_node_t *v = NULL;
+	int64_t id;
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "nodes[]", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, node_keys, p->err)) != 0)
+		return rc;
+	if ((rc = need(p, m, "id", "node", &v)) != 0 ||
+	    (rc = af_yaml_int(p->y, v, "id", 1, 65535, &id, p->err)) != 0)
+		return rc;
+	nd->id = (uint64_t)id;
+	if ((rc = need(p, m, "raft", "node", &v)) != 0 ||
+	    (rc = get_str(p, v, "raft", nd->raft, sizeof(nd->raft))) != 0 ||
+	    (rc = check_hostport(p, v, "raft", nd->raft)) != 0)
+		return rc;
+	if ((rc = need(p, m, "api", "node", &v)) != 0 ||
+	    (rc = get_str(p, v, "api", nd->api, sizeof(nd->api))) != 0 ||
+	    (rc = check_url(p, v, "api", nd->api)) != 0)
+		return rc;
+	if ((rc = need(p, m, "pub", "node", &v)) != 0 ||
+	    (rc = get_str(p, v, "pub", nd->pub, sizeof(nd->pub))) != 0 ||
+	    (rc = check_url(p, v, "pub", nd->pub)) != 0)
+		return rc;
+	if ((rc = need(p, m, "http", "node", &v)) != 0 ||
+	    (rc = get_str(p, v, "http", nd->http, sizeof(nd->http))) != 0 ||
+	    (rc = check_hostport(p, v, "http", nd->http)) != 0)
+		return rc;
+	if ((rc = need(p, m, "data", "node", &v)) != 0 ||
+	    (rc = get_path(p, v, "data", nd->data, sizeof(nd->data))) != 0)
+		return rc;
+	return 0;
+}
+
+/* Ids, addresses and data dirs must be unique across nodes. */
+static int check_unique(struct parse *p, yaml_node_t *seq, unsigned i)
+{
+	const struct af_node_cfg *a = &p->c->nodes[i];
+	yaml_node_t *m = af_yaml_item(p->y, seq, i);
+
+	for (unsigned j = 0; j < i; j++) {
+		const struct af_node_cfg *b = &p->c->nodes[j];
+		const char *addrs_a[] = {a->raft, a->api, a->pub, a->http};
+		const char *keys[] = {"raft", "api", "pub", "http"};
+
+		if (a->id == b->id)
+			return af_yaml_errf(p->y, af_yaml_get(p->y, m, "id"),
+					    p->err, "duplicate node id %llu",
+					    (unsigned long long)a->id);
+		if (strcmp(a->data, b->data) == 0)
+			return af_yaml_errf(p->y, af_yaml_get(p->y, m, "data"),
+					    p->err,
+					    "data: node %llu uses the same "
+					    "directory",
+					    (unsigned long long)b->id);
+		for (unsigned k = 0; k < 4; k++) {
+			const char *addrs_b[] = {b->raft, b->api, b->pub,
+						 b->http};
+			for (unsigned l = 0; l < 4; l++) {
+				if (strcmp(addrs_a[k], addrs_b[l]) != 0)
+					continue;
+				return af_yaml_errf(
+					p->y, af_yaml_get(p->y, m, keys[k]),
+					p->err,
+					"%s: address %s is already used by "
+					"node %llu",
+					keys[k], addrs_a[k],
+					(unsigned long long)b->id);
+			}
+		}
+		for (unsigned k = 0; k < 4; k++)
+			for (unsigned l = 0; l < k; l++)
+				if (strcmp(addrs_a[k], addrs_a[l]) == 0)
+					return af_yaml_errf(
+						p->y,
+						af_yaml_get(p->y, m, keys[k]),
+						p->err,
+						"%s: address %s is already "
+						"used by %s",
+						keys[k], addrs_a[k], keys[l]);
+	}
+	return 0;
+}
+
+static int parse_nodes(struct parse *p, yaml_node_t *seq)
+{
+	size_t n;
+	int rc;
+
+	rc = af_yaml_expect_seq(p->y, seq, "nodes", MAX_NODES_IN_FILE, p->err);
+	if (rc != 0)
+		return rc;
+	n = af_yaml_len(seq);
+	if (n == 0)
+		return af_yaml_errf(p->y, seq, p->err,
+				    "nodes: at least one node is needed");
+	if (n > AF_MAX_NODES)
+		return af_yaml_errf(p->y, seq, p->err,
+				    "nodes: at most %d nodes", AF_MAX_NODES);
+	for (size_t i = 0; i < n; i++) {
+		rc = parse_node(p, af_yaml_item(p->y, seq, i), &p->c->nodes[i]);
+		if (rc != 0)
+			return rc;
+		p->c->n_nodes = (unsigned)(i + 1);
+		rc = check_unique(p, seq, (unsigned)i);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int get_uint(struct parse *p, yaml_node_t *map, const char *key,
+		    int64_t min, int64_t max, unsigned *out)
+{
+	yaml_node_t *v = af_yaml_get(p->y, map, key);
+	int64_t x;
+	int rc;
+
+	if (v == NULL)
+		return 0;
+	rc = af_yaml_int(p->y, v, key, min, max, &x, p->err);
+	if (rc == 0)
+		*out = (unsigned)x;
+	return rc;
+}
+
+static int parse_raft(struct parse *p, yaml_node_t *m)
+{
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "raft", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, raft_keys, p->err)) != 0 ||
+	    (rc = get_uint(p, m, "heartbeat_ms", 10, 60000,
+			   &p->c->heartbeat_ms)) != 0 ||
+	    (rc = get_uint(p, m, "election_timeout_ms", 50, 600000,
+			   &p->c->election_timeout_ms)) != 0 ||
+	    (rc = get_uint(p, m, "snapshot_threshold", 16, 100000000,
+			   &p->c->snapshot_threshold)) != 0)
+		return rc;
+	if (p->c->election_timeout_ms < 2 * p->c->heartbeat_ms)
+		return af_yaml_errf(p->y, m, p->err,
+				    "raft: election_timeout_ms must be at "
+				    "least twice heartbeat_ms");
+	return 0;
+}
+
+static int parse_tls(struct parse *p, yaml_node_t *m)
+{
+	yaml_node_t *v = NULL;
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "tls", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, tls_keys, p->err)) != 0)
+		return rc;
+	if ((rc = need(p, m, "ca", "tls", &v)) != 0 ||
+	    (rc = get_path(p, v, "ca", p->c->tls_ca, PATH_MAX)) != 0 ||
+	    (rc = need(p, m, "cert", "tls", &v)) != 0 ||
+	    (rc = get_path(p, v, "cert", p->c->tls_cert, PATH_MAX)) != 0 ||
+	    (rc = need(p, m, "key", "tls", &v)) != 0 ||
+	    (rc = get_path(p, v, "key", p->c->tls_key, PATH_MAX)) != 0)
+		return rc;
+	p->c->tls = true;
+	return 0;
+}
+
+static int parse_auth(struct parse *p, yaml_node_t *m)
+{
+	yaml_node_t *v = NULL;
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "auth", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, auth_keys, p->err)) != 0 ||
+	    (rc = need(p, m, "tokens", "auth", &v)) != 0 ||
+	    (rc = get_path(p, v, "tokens", p->c->auth_tokens, PATH_MAX)) != 0)
+		return rc;
+	p->c->auth = true;
+	return 0;
+}
+
+static int parse_signing(struct parse *p, yaml_node_t *m)
+{
+	yaml_node_t *v = NULL;
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "signing", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, signing_keys, p->err)) != 0)
+		return rc;
+	v = af_yaml_get(p->y, m, "trusted_keys");
+	if (v != NULL) {
+		rc = af_yaml_expect_seq(p->y, v, "trusted_keys",
+					AF_MAX_TRUSTED_KEYS, p->err);
+		if (rc != 0)
+			return rc;
+		for (size_t i = 0; i < af_yaml_len(v); i++) {
+			rc = get_path(p, af_yaml_item(p->y, v, i),
+				      "trusted_keys[]", p->c->trusted_keys[i],
+				      PATH_MAX);
+			if (rc != 0)
+				return rc;
+			p->c->n_trusted_keys = (unsigned)(i + 1);
+		}
+	}
+	v = af_yaml_get(p->y, m, "require_signed");
+	if (v != NULL &&
+	    (rc = af_yaml_bool(p->y, v, "require_signed", &p->c->require_signed,
+			       p->err)) != 0)
+		return rc;
+	if (p->c->require_signed && p->c->n_trusted_keys == 0)
+		return af_yaml_errf(p->y, v, p->err,
+				    "require_signed: needs trusted_keys");
+	return 0;
+}
+
+static int parse_root(struct parse *p, yaml_node_t *root)
+{
+	yaml_node_t *v = NULL;
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, root, "cluster file", p->err)) !=
+		    0 ||
+	    (rc = af_yaml_check_keys(p->y, root, top_keys, p->err)) != 0)
+		return rc;
+	if ((rc = need(p, root, "cluster", "cluster file", &v)) != 0 ||
+	    (rc = get_str(p, v, "cluster", p->c->name, AF_NAME_MAX)) != 0)
+		return rc;
+	if ((rc = need(p, root, "nodes", "cluster file", &v)) != 0 ||
+	    (rc = parse_nodes(p, v)) != 0)
+		return rc;
+	if ((v = af_yaml_get(p->y, root, "raft")) != NULL &&
+	    (rc = parse_raft(p, v)) != 0)
+		return rc;
+	if ((v = af_yaml_get(p->y, root, "tls")) != NULL &&
+	    (rc = parse_tls(p, v)) != 0)
+		return rc;
+	if ((v = af_yaml_get(p->y, root, "auth")) != NULL &&
+	    (rc = parse_auth(p, v)) != 0)
+		return rc;
+	if ((v = af_yaml_get(p->y, root, "signing")) != NULL &&
+	    (rc = parse_signing(p, v)) != 0)
+		return rc;
+	return 0;
+}
+
+int af_cluster_parse(const char *path, const char *buf, size_t len,
+		     struct af_cluster_cfg *ret, struct af_err *err)
+{
+	struct af_cluster_cfg *c;
+	struct parse p;
+	int rc;
+
+	c = af_calloc(1, sizeof(*c));
+	if (c == NULL)
+		return af_errf(err, AF_ENOMEM, "%s: out of memory", path);
+	if (snprintf(c->path, sizeof(c->path), "%s", path) >=
+	    (int)sizeof(c->path)) {
+		af_free(c);
+		return af_errf(err, AF_ETOOBIG, "%s: path too long", path);
+	}
+	c->heartbeat_ms = 100;
+	c->election_timeout_ms = 1000;
+	c->snapshot_threshold = 1024;
+	p.c = c;
+	p.err = err;
+	rc = af_yaml_load(path, buf, len, 4096, &p.y, err);
+	if (rc != 0)
+		goto out_free;
+	rc = parse_root(&p, af_yaml_root(p.y));
+	af_yaml_free(p.y);
+	if (rc == 0)
+		memcpy(ret, c, sizeof(*c));
+out_free:
+	af_free(c);
+	return rc;
+}
+
+int af_cluster_load(const char *path, struct af_cluster_cfg *ret,
+		    struct af_err *err)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	rc = af_read_file(path, AF_CLUSTER_FILE_MAX, &buf, &len, err);
+	if (rc != 0)
+		return rc;
+	rc = af_cluster_parse(path, buf, len, ret, err);
+	af_free(buf);
+	return rc;
+}
+
+const struct af_node_cfg *af_cluster_node(const struct af_cluster_cfg *c,
+					  uint64_t id)
+{
+	for (unsigned i = 0; i < c->n_nodes; i++)
+		if (c->nodes[i].id == id)
+			return &c->nodes[i];
+	return NULL;
+}
+
+int af_cluster_url(const struct af_cluster_cfg *c, const char *url, char *out,
+		   size_t outlen)
+{
+	int n;
+
+	if (c->tls && strncmp(url, "tcp://", 6) == 0)
+		n = snprintf(out, outlen, "tls+tcp://%s", url + 6);
+	else
+		n = snprintf(out, outlen, "%s", url);
+	if (n < 0 || (size_t)n >= outlen)
+		return AF_ETOOBIG;
+	return 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * The cluster file (SPEC section 2), shared by controld, routerd and af.
+ * Parsed whole into a struct, validated, then treated as read-only.
+ * Relative paths are resolved against the file's directory.
+ */
+#ifndef AF_COMMON_CLUSTER_H
+#define AF_COMMON_CLUSTER_H
+
+#include "common/err.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AF_MAX_NODES 9
+#define AF_ADDR_MAX 128
+#define AF_NAME_MAX 64
+#define AF_MAX_TRUSTED_KEYS 16
+#define AF_CLUSTER_FILE_MAX (256 * 1024)
+
+struct af_node_cfg {
+	uint64_t id;
+	char raft[AF_ADDR_MAX]; /* host:port */
+	char api[AF_ADDR_MAX];	/* NNG URL */
+	char pub[AF_ADDR_MAX];	/* NNG URL */
+	char http[AF_ADDR_MAX]; /* host:port */
+	char data[PATH_MAX];	/* resolved */
+};
+
+struct af_cluster_cfg {
+	char path[PATH_MAX];
+	char name[AF_NAME_MAX];
+	struct af_node_cfg nodes[AF_MAX_NODES];
+	unsigned n_nodes;
+	unsigned heartbeat_ms;
+	unsigned election_timeout_ms;
+	unsigned snapshot_threshold;
+	bool tls;
+	char tls_ca[PATH_MAX];
+	char tls_cert[PATH_MAX];
+	char tls_key[PATH_MAX];
+	bool auth;
+	char auth_tokens[PATH_MAX];
+	char trusted_keys[AF_MAX_TRUSTED_KEYS][PATH_MAX];
+	unsigned n_trusted_keys;
+	bool require_signed;
+};
+
+/* Parses and validates the cluster file at path into *ret (caller-owned
+ * storage). Errors (AF_EIO, AF_EPARSE, AF_ECONFIG) carry "file:line:col:
+ * message" in err. Thread-safe. */
+int af_cluster_load(const char *path, struct af_cluster_cfg *ret,
+		    struct af_err *err);
+/* The same from a buffer; `path` names it and anchors relative paths. */
+int af_cluster_parse(const char *path, const char *buf, size_t len,
+		     struct af_cluster_cfg *ret, struct af_err *err);
+
+/* The node with this id, or NULL. */
+const struct af_node_cfg *af_cluster_node(const struct af_cluster_cfg *c,
+					  uint64_t id);
+
+/* Writes an NNG URL for the cluster's transport: with TLS on, "tcp://" is
+ * turned into "tls+tcp://". Returns 0 or AF_ETOOBIG. */
+int af_cluster_url(const struct af_cluster_cfg *c, const char *url, char *out,
+		   size_t outlen);
+
+#endif

@@ -1,0 +1,201 @@
+/* Cluster file parser: accepted forms and every error with its position. */
+#include "common/alloc.h"
+#include "common/cluster.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NODE1                                                                  \
+	"  - id: 1\n"                                                          \
+	"    raft: 127.0.0.1:7101\n"                                           \
+	"    api: tcp://127.0.0.1:7102\n"                                      \
+	"    pub: tcp://127.0.0.1:7103\n"                                      \
+	"    http: 127.0.0.1:7104\n"                                           \
+	"    data: ./run/node1\n"
+#define NODE2                                                                  \
+	"  - id: 2\n"                                                          \
+	"    raft: 127.0.0.1:7201\n"                                           \
+	"    api: tcp://127.0.0.1:7202\n"                                      \
+	"    pub: tcp://127.0.0.1:7203\n"                                      \
+	"    http: 127.0.0.1:7204\n"                                           \
+	"    data: ./run/node2\n"
+
+static int parse(const char *text, struct af_cluster_cfg *c, struct af_err *e)
+{
+	memset(e, 0, sizeof(*e));
+	return af_cluster_parse("/etc/af/cluster.yaml", text, strlen(text), c,
+				e);
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+	struct af_cluster_cfg c;
+	struct af_err e;
+	int rc = parse(text, &c, &e);
+
+	cr_assert_neq(rc, 0, "accepted: %s", text);
+	cr_assert_str_eq(e.msg, msg);
+}
+
+Test(cluster_file, shared_example)
+{
+	struct af_cluster_cfg c;
+	struct af_err e;
+	int rc = af_cluster_load("../shared/examples/cluster.yaml", &c, &e);
+
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert_str_eq(c.name, "local");
+	cr_assert_eq(c.n_nodes, 3);
+	cr_assert_eq(c.nodes[2].id, 3);
+	cr_assert_str_eq(c.nodes[1].api, "tcp://127.0.0.1:7202");
+	cr_assert_str_eq(c.nodes[0].data, "../shared/examples/./run/node1");
+	cr_assert_eq(c.heartbeat_ms, 100);
+	cr_assert_eq(c.election_timeout_ms, 1000);
+	cr_assert_eq(c.snapshot_threshold, 1024);
+	cr_assert_not(c.tls);
+	cr_assert_not(c.auth);
+	cr_assert_not_null(af_cluster_node(&c, 2));
+	cr_assert_null(af_cluster_node(&c, 4));
+}
+
+Test(cluster_file, optional_sections_and_relative_paths)
+{
+	struct af_cluster_cfg c;
+	struct af_err e;
+	char url[128];
+	int rc = parse("cluster: prod\nnodes:\n" NODE1 "raft:\n"
+		       "  heartbeat_ms: 50\n  election_timeout_ms: 500\n"
+		       "  snapshot_threshold: 64\n"
+		       "tls: {ca: pki/ca.pem, cert: /abs/n.pem, key: k.key}\n"
+		       "auth: {tokens: ./tokens}\n"
+		       "signing:\n  trusted_keys: [./keys/a.pub]\n"
+		       "  require_signed: true\n",
+		       &c, &e);
+
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert_eq(c.heartbeat_ms, 50);
+	cr_assert_eq(c.snapshot_threshold, 64);
+	cr_assert(c.tls);
+	cr_assert_str_eq(c.tls_ca, "/etc/af/pki/ca.pem");
+	cr_assert_str_eq(c.tls_cert, "/abs/n.pem");
+	cr_assert_str_eq(c.auth_tokens, "/etc/af/./tokens");
+	cr_assert_eq(c.n_trusted_keys, 1);
+	cr_assert(c.require_signed);
+	cr_assert_str_eq(c.nodes[0].data, "/etc/af/./run/node1");
+	cr_assert_eq(af_cluster_url(&c, c.nodes[0].api, url, sizeof(url)), 0);
+	cr_assert_str_eq(url, "tls+tcp://127.0.0.1:7102");
+}
+
+Test(cluster_file, errors_with_positions)
+{
+	expect_error("", "/etc/af/cluster.yaml:1:1: empty document");
+	expect_error("cluster: [a\n",
+		     "/etc/af/cluster.yaml:2:1: YAML syntax: did not find "
+		     "expected ',' or ']'");
+	expect_error("cluster: x\nnodes:\n" NODE1 "bogus: 1\n",
+		     "/etc/af/cluster.yaml:9:1: unknown key \"bogus\"");
+	expect_error("cluster: x\nnodes:\n" NODE1 "    colour: red\n",
+		     "/etc/af/cluster.yaml:9:5: unknown key \"colour\"");
+	expect_error("nodes:\n" NODE1,
+		     "/etc/af/cluster.yaml:1:1: cluster file: missing "
+		     "\"cluster\"");
+	expect_error("cluster: x\nnodes: {}\n",
+		     "/etc/af/cluster.yaml:2:8: nodes: expected a list, got "
+		     "a mapping");
+	expect_error("cluster: x\nnodes: []\n",
+		     "/etc/af/cluster.yaml:2:8: nodes: at least one node is "
+		     "needed");
+	expect_error("cluster: x\nnodes:\n  - id: one\n",
+		     "/etc/af/cluster.yaml:3:9: id: expected an integer, got "
+		     "\"one\"");
+	expect_error("cluster: x\nnodes:\n  - id: 70000\n",
+		     "/etc/af/cluster.yaml:3:9: id: 70000 is out of range [1, "
+		     "65535]");
+	expect_error("cluster: x\nnodes:\n  - id: \"1\"\n",
+		     "/etc/af/cluster.yaml:3:9: id: expected an integer");
+	expect_error("cluster: x\nnodes:\n  - id: 1\n    raft: nope\n",
+		     "/etc/af/cluster.yaml:4:11: raft: expected host:port, "
+		     "got \"nope\"");
+	expect_error("cluster: x\nnodes:\n  - id: 1\n    raft: h:99999\n",
+		     "/etc/af/cluster.yaml:4:11: raft: bad port in "
+		     "\"h:99999\" (1-65535)");
+	expect_error("cluster: x\nnodes:\n  - id: 1\n    raft: h:1\n"
+		     "    api: http://x:1\n",
+		     "/etc/af/cluster.yaml:5:10: api: expected a tcp:// or "
+		     "ipc:// URL, got \"http://x:1\"");
+	expect_error("cluster: x\nraft: {heartbeat_ms: 100, "
+		     "election_timeout_ms: 150}\nnodes:\n" NODE1,
+		     "/etc/af/cluster.yaml:2:7: raft: election_timeout_ms "
+		     "must be at least twice heartbeat_ms");
+	expect_error("cluster: x\nnodes:\n" NODE1 "tls: {ca: a}\n",
+		     "/etc/af/cluster.yaml:9:6: tls: missing \"cert\"");
+	expect_error("cluster: x\nnodes:\n" NODE1
+		     "signing: {require_signed: yes}\n",
+		     "/etc/af/cluster.yaml:9:27: require_signed: expected "
+		     "true or false, got \"yes\"");
+	expect_error("cluster: &a x\nnodes:\n" NODE1,
+		     "/etc/af/cluster.yaml:1:10: anchors are not supported");
+	expect_error("cluster: x\n---\ncluster: y\n",
+		     "/etc/af/cluster.yaml:2:1: more than one YAML document");
+}
+
+Test(cluster_file, duplicates)
+{
+	expect_error("cluster: x\nnodes:\n" NODE1 NODE1,
+		     "/etc/af/cluster.yaml:9:9: duplicate node id 1");
+	expect_error("cluster: x\nnodes:\n" NODE1
+		     "  - id: 2\n    raft: 127.0.0.1:7101\n"
+		     "    api: tcp://127.0.0.1:7202\n"
+		     "    pub: tcp://127.0.0.1:7203\n"
+		     "    http: 127.0.0.1:7204\n    data: ./run/node2\n",
+		     "/etc/af/cluster.yaml:10:11: raft: address "
+		     "127.0.0.1:7101 is already used by node 1");
+	expect_error("cluster: x\nnodes:\n" NODE1
+		     "  - id: 2\n    raft: 127.0.0.1:7201\n"
+		     "    api: tcp://127.0.0.1:7202\n"
+		     "    pub: tcp://127.0.0.1:7203\n"
+		     "    http: 127.0.0.1:7204\n    data: ./run/node1\n",
+		     "/etc/af/cluster.yaml:14:11: data: node 1 uses the same "
+		     "directory");
+	expect_error("cluster: x\nnodes:\n" NODE1 NODE2 "cluster: y\n",
+		     "/etc/af/cluster.yaml:15:1: duplicate key \"cluster\"");
+}
+
+Test(cluster_file, bounds)
+{
+	static char big[8192];
+	size_t n = 0;
+
+	n += (size_t)snprintf(big, sizeof(big), "cluster: ");
+	memset(big + n, 'a', 100);
+	n += 100;
+	snprintf(big + n, sizeof(big) - n, "\nnodes:\n" NODE1);
+	expect_error(big, "/etc/af/cluster.yaml:1:10: cluster: longer than 63 "
+			  "bytes");
+}
+
+Test(cluster_file, allocation_failures_do_not_leak_or_crash)
+{
+	const char *text = "cluster: x\nnodes:\n" NODE1 NODE2;
+	struct af_cluster_cfg c;
+	struct af_err e;
+
+	for (long i = 0; i < 8; i++) {
+		af_alloc_fail_after(i, 0);
+		int rc = parse(text, &c, &e);
+		af_alloc_fail_after(-1, 0);
+		cr_assert(rc == 0 || rc == AF_ENOMEM, "rc=%d", rc);
+	}
+	cr_assert_eq(parse(text, &c, &e), 0);
+}
+
+Test(cluster_file, missing_file)
+{
+	struct af_cluster_cfg c;
+	struct af_err e;
+
+	cr_assert_eq(af_cluster_load("/nonexistent/c.yaml", &c, &e), AF_EIO);
+	cr_assert_str_eq(e.msg,
+			 "/nonexistent/c.yaml: No such file or directory");
+}
