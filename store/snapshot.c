@@ -1,0 +1,500 @@
+/* Snapshots (compacted LMDB copy + trailer), restore by file swap, state
+ * hash. */
+#include "store/store_int.h"
+
+#include "common/alloc.h"
+#include "common/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Trailer after the LMDB copy: magic, copy length (BE), SHA-256 of copy. */
+#define TRAILER_MAGIC "afsnap01"
+#define TRAILER_LEN (8 + 8 + 32)
+#define CHUNK ((size_t)1 << 16)
+
+static void make_trailer(const uint8_t digest[32], size_t len,
+			 uint8_t out[TRAILER_LEN])
+{
+	memcpy(out, TRAILER_MAGIC, 8);
+	af_store_key_u64(len, out + 8);
+	memcpy(out + 16, digest, 32);
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_all_at(int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Compacted copy of the env into an anonymous memory file. The applied
+ * index is read in a read transaction held across the copy; all writes
+ * happen on this thread, so the copy's own transaction sees the same
+ * state. */
+static int copy_to_memfd(struct af_store *s, int *ret_fd, size_t *ret_len,
+			 uint64_t *ret_applied, struct af_err *err)
+{
+	struct af_txn *t = NULL;
+	struct stat st;
+	uint64_t applied;
+	int fd, rc;
+
+	rc = store_usable(s, err);
+	if (rc != 0)
+		return rc;
+	fd = memfd_create("af-store-snapshot", MFD_CLOEXEC);
+	if (fd < 0)
+		return af_errf(err, errno == ENOMEM ? AF_ENOMEM : AF_EIO,
+			       "store: snapshot: memfd: %s", strerror(errno));
+	rc = af_store_read_begin(s, &t, err);
+	if (rc != 0)
+		goto out_close;
+	applied = af_txn_applied(t);
+	rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+	af_store_read_end(t);
+	if (rc != 0) {
+		rc = store_mdb_err(err, rc, "snapshot: copy");
+		goto out_close;
+	}
+	if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+		rc = af_errf(err, AF_EIO, "store: snapshot: empty copy");
+		goto out_close;
+	}
+	*ret_fd = fd;
+	*ret_len = (size_t)st.st_size;
+	*ret_applied = applied;
+	return 0;
+out_close:
+	close(fd);
+	return rc;
+}
+
+int af_store_snapshot(struct af_store *s, void **ret_buf, size_t *ret_len,
+		      uint64_t *ret_applied, struct af_err *err)
+{
+	uint8_t digest[32];
+	uint64_t applied;
+	size_t len;
+	uint8_t *buf;
+	int fd, rc;
+
+	rc = copy_to_memfd(s, &fd, &len, &applied, err);
+	if (rc != 0)
+		return rc;
+	buf = af_malloc(len + TRAILER_LEN);
+	if (buf == NULL) {
+		rc = af_errf(err, AF_ENOMEM, "store: snapshot: %zu bytes",
+			     len + TRAILER_LEN);
+		goto out_close;
+	}
+	if (read_all_at(fd, buf, len, 0) != 0) {
+		rc = af_errf(err, AF_EIO, "store: snapshot: read copy: %s",
+			     strerror(errno));
+		af_free(buf);
+		goto out_close;
+	}
+	crypto_hash_sha256(digest, buf, len);
+	make_trailer(digest, len, buf + len);
+	*ret_buf = buf;
+	*ret_len = len + TRAILER_LEN;
+	*ret_applied = applied;
+out_close:
+	close(fd);
+	return rc;
+}
+
+/* Streams the memfd copy to fd, hashing it, then the trailer. */
+static int stream_copy(int src, size_t len, int fd, struct af_err *err)
+{
+	crypto_hash_sha256_state h;
+	uint8_t digest[32], trailer[TRAILER_LEN];
+	uint8_t *chunk;
+	size_t off = 0;
+	int rc = 0;
+
+	chunk = af_malloc(CHUNK);
+	if (chunk == NULL)
+		return af_errf(err, AF_ENOMEM, "store: snapshot: no memory");
+	crypto_hash_sha256_init(&h);
+	while (off < len) {
+		size_t n = len - off < CHUNK ? len - off : CHUNK;
+		if (read_all_at(src, chunk, n, (off_t)off) != 0) {
+			rc = af_errf(err, AF_EIO, "store: snapshot: read: %s",
+				     strerror(errno));
+			goto out_free;
+		}
+		crypto_hash_sha256_update(&h, chunk, n);
+		if (write_all(fd, chunk, n) != 0) {
+			rc = af_errf(err, AF_EIO, "store: snapshot: write: %s",
+				     strerror(errno));
+			goto out_free;
+		}
+		off += n;
+	}
+	crypto_hash_sha256_final(&h, digest);
+	make_trailer(digest, len, trailer);
+	if (write_all(fd, trailer, sizeof(trailer)) != 0)
+		rc = af_errf(err, AF_EIO, "store: snapshot: write: %s",
+			     strerror(errno));
+out_free:
+	af_free(chunk);
+	return rc;
+}
+
+int af_store_snapshot_fd(struct af_store *s, int fd, struct af_err *err)
+{
+	uint64_t applied;
+	size_t len;
+	int src, rc;
+
+	rc = copy_to_memfd(s, &src, &len, &applied, err);
+	if (rc != 0)
+		return rc;
+	rc = stream_copy(src, len, fd, err);
+	close(src);
+	return rc;
+}
+
+/* ---- restore ----------------------------------------------------------- */
+
+/* Checks the trailer; *ret_len is the length of the LMDB copy. */
+static int check_trailer(const void *buf, size_t len, size_t *ret_len,
+			 struct af_err *err)
+{
+	const uint8_t *p = buf;
+	uint8_t digest[32];
+	size_t dlen = 0;
+
+	if (buf == NULL || len <= TRAILER_LEN)
+		return af_errf(err, AF_ECORRUPT,
+			       "store: restore: snapshot of %zu bytes is too "
+			       "short",
+			       len);
+	dlen = len - TRAILER_LEN;
+	if (memcmp(p + dlen, TRAILER_MAGIC, 8) != 0)
+		return af_errf(err, AF_ECORRUPT,
+			       "store: restore: not a store snapshot (bad "
+			       "trailer; truncated?)");
+	if (af_store_u64_of_key(p + dlen + 8) != dlen)
+		return af_errf(err, AF_ECORRUPT,
+			       "store: restore: snapshot length mismatch");
+	crypto_hash_sha256(digest, p, dlen);
+	if (sodium_memcmp(digest, p + dlen + 16, 32) != 0)
+		return af_errf(err, AF_ECORRUPT,
+			       "store: restore: snapshot checksum mismatch");
+	*ret_len = dlen;
+	return 0;
+}
+
+static void restore_path(const struct af_store *s, const char *file, char *out,
+			 size_t outlen)
+{
+	if (file == NULL)
+		snprintf(out, outlen, "%s/%s", s->dir, STORE_RESTORE_DIR);
+	else
+		snprintf(out, outlen, "%s/%s/%s", s->dir, STORE_RESTORE_DIR,
+			 file);
+}
+
+static void remove_temp(const struct af_store *s)
+{
+	char path[4096];
+
+	restore_path(s, STORE_DATA_FILE, path, sizeof(path));
+	unlink(path);
+	restore_path(s, STORE_LOCK_FILE, path, sizeof(path));
+	unlink(path);
+	restore_path(s, NULL, path, sizeof(path));
+	rmdir(path);
+}
+
+/* Writes the copy into <dir>/restore.tmp/data.mdb and syncs it. */
+static int write_temp(const struct af_store *s, const void *buf, size_t len,
+		      struct af_err *err)
+{
+	char path[4096];
+	int fd;
+
+	restore_path(s, NULL, path, sizeof(path));
+	if (mkdir(path, 0700) != 0)
+		return af_errf(err, AF_EIO, "store: restore: mkdir %s: %s",
+			       path, strerror(errno));
+	restore_path(s, STORE_DATA_FILE, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return af_errf(err, AF_EIO, "store: restore: create %s: %s",
+			       path, strerror(errno));
+	if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		return af_errf(err, AF_EIO, "store: restore: write %s: %s",
+			       path, strerror(e));
+	}
+	if (close(fd) != 0)
+		return af_errf(err, AF_EIO, "store: restore: close %s: %s",
+			       path, strerror(errno));
+	restore_path(s, NULL, path, sizeof(path));
+	if (af_fsync_dir(path) != 0)
+		return af_errf(err, AF_EIO, "store: restore: fsync %s", path);
+	return 0;
+}
+
+/* Walks every entry of every table (touches every page). */
+static int walk_tables(MDB_txn *txn, const MDB_dbi dbi[AF_TABLE_COUNT],
+		       struct af_err *err)
+{
+	for (int i = 0; i < AF_TABLE_COUNT; i++) {
+		MDB_cursor *c;
+		MDB_val k, v;
+		int rc = mdb_cursor_open(txn, dbi[i], &c);
+		if (rc != 0)
+			return store_mdb_err(err, rc, "restore: open cursor");
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+		while (rc == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		mdb_cursor_close(c);
+		if (rc != MDB_NOTFOUND)
+			return store_mdb_err(err, rc, "restore: read table");
+	}
+	return 0;
+}
+
+/* Opens the temp copy read-only and checks it is a store of our cluster
+ * whose meta and tables read back. */
+static int validate_temp(const struct af_store *s, size_t len,
+			 struct af_err *err)
+{
+	MDB_dbi dbi[AF_TABLE_COUNT];
+	char path[4096];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+
+	restore_path(s, NULL, path, sizeof(path));
+	rc = store_env_open(path, len, MDB_RDONLY, &env, err);
+	if (rc != 0)
+		return rc;
+	rc = mdb_env_info(env, &info);
+	if (rc == 0)
+		rc = mdb_env_stat(env, &st);
+	if (rc != 0) {
+		rc = store_mdb_err(err, rc, "restore: env info");
+		goto out_close_env;
+	}
+	if ((info.me_last_pgno + 1) > len / st.ms_psize) {
+		rc = af_errf(err, AF_ECORRUPT,
+			     "store: restore: snapshot truncated");
+		goto out_close_env;
+	}
+	rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0) {
+		rc = store_mdb_err(err, rc, "restore: begin read");
+		goto out_close_env;
+	}
+	rc = store_open_tables(txn, false, dbi, err);
+	if (rc == 0)
+		rc = store_check_meta(txn, dbi[AF_TABLE_META], s->cluster, err);
+	if (rc == 0)
+		rc = walk_tables(txn, dbi, err);
+	mdb_txn_abort(txn);
+out_close_env:
+	mdb_env_close(env);
+	return rc;
+}
+
+static int run_hook(struct af_store *s, const char *stage, struct af_err *err)
+{
+	int rc;
+
+	if (s->restore_hook == NULL)
+		return 0;
+	rc = s->restore_hook(stage, s->restore_hook_arg);
+	if (rc != 0)
+		return af_errf(err, rc, "store: restore: failed at stage %s",
+			       stage);
+	return 0;
+}
+
+/* Everything up to (excluding) the rename; the live env is untouched. */
+static int prepare_restore(struct af_store *s, const void *buf, size_t len,
+			   struct af_err *err)
+{
+	size_t dlen = 0;
+	int rc;
+
+	rc = check_trailer(buf, len, &dlen, err);
+	if (rc != 0)
+		return rc;
+	remove_temp(s);
+	rc = write_temp(s, buf, dlen, err);
+	if (rc == 0)
+		rc = run_hook(s, "written", err);
+	if (rc == 0)
+		rc = validate_temp(s, dlen, err);
+	if (rc == 0)
+		rc = run_hook(s, "validated", err);
+	return rc;
+}
+
+/* Swaps the live env for the file now in place; rc: the error so far. */
+static int reopen(struct af_store *s, int rc, struct af_err *err)
+{
+	int rc2;
+
+	mdb_env_close(s->env);
+	s->env = NULL;
+	rc2 = store_env_attach(s, err);
+	return rc != 0 ? rc : rc2;
+}
+
+int af_store_restore(struct af_store *s, const void *buf, size_t len,
+		     struct af_err *err)
+{
+	char from[4096], to[4096];
+	int rc;
+
+	rc = store_usable(s, err);
+	if (rc != 0)
+		return rc;
+	if (s->readers > 0 || s->in_update)
+		return af_errf(err, AF_EINVAL,
+			       "store: restore with a transaction open");
+	rc = prepare_restore(s, buf, len, err);
+	if (rc != 0)
+		goto out_remove_temp;
+	restore_path(s, STORE_DATA_FILE, from, sizeof(from));
+	snprintf(to, sizeof(to), "%s/%s", s->dir, STORE_DATA_FILE);
+	/* The live env keeps the old file mapped until it closes below. */
+	if (rename(from, to) != 0) {
+		rc = af_errf(err, AF_EIO, "store: restore: rename: %s",
+			     strerror(errno));
+		goto out_remove_temp;
+	}
+	if (af_fsync_dir(s->dir) != 0)
+		rc = af_errf(err, AF_EIO, "store: restore: fsync %s", s->dir);
+	remove_temp(s);
+	return reopen(s, rc, err);
+out_remove_temp:
+	remove_temp(s);
+	return rc;
+}
+
+int af_store_restore_file(struct af_store *s, const char *path,
+			  struct af_err *err)
+{
+	struct stat st;
+	void *map;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return af_errf(err, AF_EIO, "store: restore: open %s: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rc = af_errf(err, AF_EIO, "store: restore: stat %s: %s", path,
+			     strerror(errno));
+		goto out_close;
+	}
+	if (st.st_size <= TRAILER_LEN) {
+		rc = af_errf(err, AF_ECORRUPT,
+			     "store: restore: %s is too short", path);
+		goto out_close;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = af_errf(err, AF_EIO, "store: restore: mmap %s: %s", path,
+			     strerror(errno));
+		goto out_close;
+	}
+	rc = af_store_restore(s, map, (size_t)st.st_size, err);
+	munmap(map, (size_t)st.st_size);
+out_close:
+	close(fd);
+	return rc;
+}
+
+/* ---- state hash -------------------------------------------------------- */
+
+static void hash_field(crypto_hash_sha256_state *h, const void *p, size_t len)
+{
+	uint8_t n[8];
+
+	af_store_key_u64(len, n);
+	crypto_hash_sha256_update(h, n, sizeof(n));
+	crypto_hash_sha256_update(h, p, len);
+}
+
+struct hash_ctx {
+	crypto_hash_sha256_state h;
+	const char *table;
+};
+
+static int hash_entry(const void *key, size_t klen, const void *val,
+		      size_t vlen, void *arg)
+{
+	struct hash_ctx *c = arg;
+
+	hash_field(&c->h, c->table, strlen(c->table));
+	hash_field(&c->h, key, klen);
+	hash_field(&c->h, val, vlen);
+	return 0;
+}
+
+int af_store_state_hash(struct af_store *s, uint8_t out[32], struct af_err *err)
+{
+	struct hash_ctx c;
+	struct af_txn *t;
+	int rc;
+
+	rc = af_store_read_begin(s, &t, err);
+	if (rc != 0)
+		return rc;
+	crypto_hash_sha256_init(&c.h);
+	for (int i = 0; i < AF_TABLE_COUNT; i++) {
+		c.table = af_table_name((enum af_table)i);
+		rc = af_txn_iter(t, (enum af_table)i, false, hash_entry, &c);
+		if (rc != 0) {
+			af_errf(err, rc, "%s", s->err.msg);
+			goto out_end;
+		}
+	}
+	crypto_hash_sha256_final(&c.h, out);
+out_end:
+	af_store_read_end(t);
+	return rc;
+}
