@@ -162,6 +162,8 @@ int af_txn_get_msg(struct af_txn *t, enum af_table tbl, const void *key,
 
 static bool has_prefix(const MDB_val *k, const void *prefix, size_t plen)
 {
+	if (plen == 0)
+		return true;
 	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
 }
 
