@@ -1,0 +1,18 @@
+/* Private: bundle parse context and the rules parser. */
+#ifndef AF_POLICY_PARSE_RULES_H
+#define AF_POLICY_PARSE_RULES_H
+
+#include "policy/parse_int.h"
+
+struct pctx {
+	struct af_yaml *y;
+	struct arena *a;
+	struct af_err *err;
+	Af__Policy__Bundle *b;
+	struct af_bundle *out; /* warnings */
+};
+
+/* Parses rules: (required) after tiers and classes are known. */
+int parse_rules(struct pctx *p, yaml_node_t *root);
+
+#endif

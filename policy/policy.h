@@ -1,0 +1,310 @@
+/*
+ * af policy engine: policy bundles and model registries (YAML -> validated,
+ * canonical compiled protobuf form + "sha256:" version hash), views that
+ * intern both for the hot path, and the pure decision function af_decide().
+ *
+ * The module is pure: no sockets, clocks, files or randomness. Callers read
+ * files themselves and hand over buffers; live signals (lane in-flight
+ * counts, cooldowns, observed latency, tenant budgets) come in through
+ * struct af_live.
+ *
+ * Ownership: every object returned through ret_* is owned by the caller
+ * and freed with the destructor named beside it (destructors accept NULL).
+ * Strings returned by accessors are borrowed from the object and live until
+ * it is freed. Bundles, registries and views are immutable after creation:
+ * any number of threads may read them concurrently.
+ *
+ * Errors: functions return 0 or a negative AF_E* code (common/err.h) and
+ * describe the problem in *err (which may be NULL). Parse errors read
+ * "file:line:col: message".
+ */
+#ifndef AF_POLICY_POLICY_H
+#define AF_POLICY_POLICY_H
+
+#include "common/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------ bounds */
+
+#define AF_POLICY_MAX_BYTES (4u << 20) /* bundle or registry source/bytes */
+#define AF_POLICY_NAME_MAX 256	       /* any name or string value */
+#define AF_POLICY_MAX_RULES 1000
+#define AF_POLICY_MAX_CLASSES 1000
+#define AF_POLICY_MAX_LANES 256
+#define AF_POLICY_MAX_TIERS 16
+#define AF_POLICY_MAX_LIST 64  /* regions, capabilities, in-lists */
+#define AF_POLICY_MAX_CONDS 32 /* conditions of one rule */
+#define AF_POLICY_MAX_MODELS 10000
+#define AF_POLICY_MAX_FALLBACKS 16 /* defaults.max_fallbacks upper bound */
+#define AF_POLICY_MAX_REGIONS 64   /* distinct regions in one view */
+#define AF_POLICY_MAX_CAPS 64	   /* distinct capabilities in one view */
+#define AF_POLICY_LABEL_KEY_MAX 64
+
+/* ------------------------------------------------ bundles, registries */
+
+struct af_bundle;
+struct af_registry;
+
+/* Parses and validates a policy bundle (SPEC section 5) read from `file`
+ * (used in messages only) and compiles it to canonical form. Errors:
+ * AF_EPARSE ("file:line:col: message"), AF_ETOOBIG, AF_ENOMEM. On success
+ * *ret is owned (af_bundle_free). Lint warnings are kept in the bundle. */
+int af_bundle_compile(const char *file, const char *buf, size_t len,
+		      struct af_bundle **ret, struct af_err *err);
+/* Loads canonical compiled bytes (as af_bundle_bytes() gave them) and
+ * validates them again: every reference, bound and enum value, and that the
+ * bytes are canonical. Errors: AF_ECORRUPT, AF_ETOOBIG, AF_ENOMEM. */
+int af_bundle_load(const void *buf, size_t len, struct af_bundle **ret,
+		   struct af_err *err);
+void af_bundle_free(struct af_bundle *b);
+/* Canonical compiled bytes; borrowed. */
+const uint8_t *af_bundle_bytes(const struct af_bundle *b, size_t *ret_len);
+/* "sha256:<hex>" of af_bundle_bytes(); borrowed. */
+const char *af_bundle_hash(const struct af_bundle *b);
+const char *af_bundle_name(const struct af_bundle *b);
+size_t af_bundle_nrules(const struct af_bundle *b);
+/* Lint warnings ("file:line:col: warning: ..."), only after compile. */
+size_t af_bundle_nwarnings(const struct af_bundle *b);
+const char *af_bundle_warning(const struct af_bundle *b, size_t i);
+
+/* Same contract for model registry files (SPEC section 6, kind: Models). */
+int af_registry_compile(const char *file, const char *buf, size_t len,
+			struct af_registry **ret, struct af_err *err);
+int af_registry_load(const void *buf, size_t len, struct af_registry **ret,
+		     struct af_err *err);
+void af_registry_free(struct af_registry *r);
+const uint8_t *af_registry_bytes(const struct af_registry *r, size_t *ret_len);
+const char *af_registry_hash(const struct af_registry *r);
+size_t af_registry_nmodels(const struct af_registry *r);
+
+/* -------------------------------------------------------------- views */
+
+/* A view: stable bundle + optional canary bundle and weight + registry,
+ * with every name interned to a small integer and every rule condition
+ * precompiled. The view copies what it needs: the bundles and the registry
+ * may be freed once af_policy_view_new() returned. */
+struct af_policy_view;
+
+struct af_policy_view_config {
+	const struct af_bundle *stable; /* required */
+	uint64_t stable_revision;
+	const struct af_bundle *canary; /* NULL: no canary */
+	uint64_t canary_revision;
+	uint32_t canary_weight_bp;	    /* weight percent * 100: 0..10000 */
+	const struct af_registry *registry; /* required */
+	uint64_t registry_revision;
+};
+
+/* Errors: AF_EINVAL (bad config, too many distinct regions or
+ * capabilities), AF_ENOMEM. */
+int af_policy_view_new(const struct af_policy_view_config *cfg,
+		       struct af_policy_view **ret, struct af_err *err);
+void af_policy_view_free(struct af_policy_view *v);
+
+/* Lanes (union of both bundles' lanes) have dense ids 0..n-1; so have
+ * (model, region) pairs of the registry, in model id then region order.
+ * routerd sizes its live-state arrays with these. Name lookups return the
+ * id or -1. */
+uint32_t af_policy_view_nlanes(const struct af_policy_view *v);
+const char *af_policy_view_lane_name(const struct af_policy_view *v,
+				     uint32_t lane_id);
+int32_t af_policy_view_lane_id(const struct af_policy_view *v,
+			       const char *lane);
+uint32_t af_policy_view_npairs(const struct af_policy_view *v);
+void af_policy_view_pair(const struct af_policy_view *v, uint32_t pair_id,
+			 const char **ret_model, const char **ret_region);
+int32_t af_policy_view_pair_id(const struct af_policy_view *v,
+			       const char *model, const char *region);
+/* Upper bound of explain entries af_decide() can produce. */
+size_t af_policy_view_nrules_max(const struct af_policy_view *v);
+
+/* ---------------------------------------------------------- live state */
+
+enum af_budget_state {
+	AF_BUDGET_OK = 0,
+	AF_BUDGET_OVER_SOFT = 1,
+	AF_BUDGET_OVER_HARD = 2,
+};
+
+/* Live signals, supplied by the caller (routerd) on every decision. Every
+ * callback may be NULL (then: 0 in flight, not cooling, latency 0, budget
+ * OK). Callbacks run on the deciding thread, must not block, must not
+ * allocate if the caller wants an allocation-free decision, and must not
+ * call back into the view. Ids are those of af_policy_view_*(): lane ids
+ * and pair ids of the view passed to af_decide(). */
+struct af_live {
+	void *ctx;
+	/* Requests currently in flight on lane `lane_id`. */
+	uint32_t (*lane_inflight)(void *ctx, uint32_t lane_id);
+	/* Whether (model, region) pair `pair_id` is cooling down. */
+	bool (*cooling)(void *ctx, uint32_t pair_id);
+	/* Observed latency of the pair in ms (0 when unknown). */
+	uint32_t (*latency_ms)(void *ctx, uint32_t pair_id);
+	/* Budget state of `tenant`; for AF_BUDGET_OVER_HARD also the time
+	 * until the budget may allow spending again (0 when unknown). */
+	enum af_budget_state (*budget)(void *ctx, const char *tenant,
+				       uint64_t *ret_retry_after_ms);
+};
+
+/* ------------------------------------------------------------ requests */
+
+#define AF_REQ_MAX_BODY 65536
+#define AF_REQ_MAX_NEEDS 16
+#define AF_REQ_MAX_LABELS 16
+#define AF_REQ_ABSENT (-1) /* numeric request fields not given */
+
+struct af_label {
+	char key[AF_POLICY_LABEL_KEY_MAX + 1];
+	char value[AF_POLICY_NAME_MAX + 1];
+};
+
+/* One routing request (SPEC section 6). Strings are NUL-terminated; an
+ * empty string means absent. Numeric fields are AF_REQ_ABSENT or >= 0. */
+struct af_request {
+	char workflow_id[AF_POLICY_NAME_MAX + 1];
+	char tenant[AF_POLICY_NAME_MAX + 1];
+	char class_name[AF_POLICY_NAME_MAX + 1];
+	char sensitivity[AF_POLICY_NAME_MAX + 1];
+	char agent_role[AF_POLICY_NAME_MAX + 1];
+	char region[AF_POLICY_NAME_MAX + 1]; /* preferred */
+	int64_t latency_slo_ms;
+	int64_t max_cost_micro_usd;
+	int64_t input_tokens;
+	int64_t output_tokens;
+	int64_t fanout;
+	int64_t tool_calls;
+	int64_t attempt;
+	size_t nneeds;
+	char needs[AF_REQ_MAX_NEEDS][AF_POLICY_NAME_MAX + 1];
+	size_t nlabels;
+	struct af_label labels[AF_REQ_MAX_LABELS];
+};
+
+/* Sets every field absent. */
+void af_request_init(struct af_request *r);
+
+/* Why a request body was refused: the HTTP status (400, 413 or 422), an
+ * error code ("MALFORMED_JSON", "MISSING_FIELD", "WRONG_TYPE",
+ * "TOO_LARGE", "UNKNOWN_CLASS"), the field (empty when none) and a
+ * message. */
+struct af_request_error {
+	int http_status;
+	const char *code; /* static */
+	char field[AF_POLICY_LABEL_KEY_MAX + 16];
+	char message[256];
+};
+
+/* Parses a POST /v1/route body. Returns 0, or AF_EPARSE with *rerr
+ * filled (400 malformed JSON or missing workflow_id/tenant/class; 422 a
+ * field of the wrong type, a value out of range or a string or list over
+ * its bound; 413 over AF_REQ_MAX_BODY). Unknown fields are ignored.
+ * Thread-safe. */
+int af_request_parse_json(const char *buf, size_t len, struct af_request *ret,
+			  struct af_request_error *rerr);
+
+/* ----------------------------------------------------------- decisions */
+
+enum af_decision_kind {
+	AF_DECISION_ROUTE = 1,
+	AF_DECISION_DENY = 2,
+};
+
+struct af_hop {
+	const char *model;
+	const char *provider;
+	const char *tier;
+	const char *region;
+};
+
+/* Written by af_decide(). Every const char * is borrowed from the view
+ * (or is decision_id, borrowed from the caller) and lives as long as both. */
+struct af_decision {
+	enum af_decision_kind kind;
+	const char *decision_id;
+	const char *rule; /* NULL when no rule decided (caps, no match) */
+	bool canary;	  /* cohort */
+	uint64_t revision;
+	const char *hash; /* "sha256:..." of the deciding bundle */
+	uint64_t registry_revision;
+	/* route */
+	struct af_hop primary;
+	const char *lane;
+	size_t nfallback;
+	struct af_hop fallback[AF_POLICY_MAX_FALLBACKS];
+	int64_t max_retries;
+	int64_t est_cost_nano_usd; /* exact: 1e-9 USD */
+	bool degraded;
+	/* deny */
+	const char *code; /* "COST_LIMIT", a deny rule's code, ... */
+	char message[256];
+	int64_t retry_after_ms; /* -1: absent */
+};
+
+/* Why a candidate was dropped (bits of struct af_explain_cand.drops). */
+enum af_drop {
+	AF_DROP_DISABLED = 1u << 0,
+	AF_DROP_CAPABILITY = 1u << 1,
+	AF_DROP_CONTEXT = 1u << 2,
+	AF_DROP_REGION = 1u << 3,
+	AF_DROP_COST = 1u << 4,
+	AF_DROP_COOLING = 1u << 5,
+	AF_DROP_LIMIT = 1u << 6, /* qualified, beyond max_fallbacks */
+};
+
+struct af_explain_rule {
+	const char *name;
+	bool matched;
+	char why[160]; /* the first condition that failed */
+};
+
+struct af_explain_cand {
+	const char *model;
+	const char *tier;
+	const char *region;
+	unsigned drops; /* 0 when chosen */
+	int position;	/* 0 primary, 1.. fallback, -1 dropped */
+	int64_t est_cost_nano_usd;
+};
+
+/* Optional trace. The caller provides both arrays and their capacity;
+ * entries beyond capacity are counted in n* but not written (truncated).
+ * af_policy_view_nrules_max() and af_policy_view_npairs() are enough. */
+struct af_explain {
+	struct af_explain_rule *rules;
+	size_t rules_cap, nrules;
+	struct af_explain_cand *cands;
+	size_t cands_cap, ncands;
+	char notes[512]; /* cohort, defaults, step-down, allowed regions */
+};
+
+/* Decides one request (SPEC section 6, steps 1 to 10). Pure, allocates
+ * nothing, takes no lock: any number of threads may decide on one view.
+ * `live` may be NULL. `decision_id` is borrowed into *ret. `explain` may be
+ * NULL (the fast path). Returns 0 with *ret written (route or deny), or
+ * AF_ENOTFOUND when the request's class is unknown to the deciding bundle
+ * (HTTP 422, field "class"; *ret untouched), AF_EINVAL on NULL arguments. */
+int af_decide(const struct af_policy_view *v, const struct af_request *req,
+	      const struct af_live *live, const char *decision_id,
+	      struct af_decision *ret, struct af_explain *explain);
+
+/* ---------------------------------------------------------- rendering */
+
+/* Renders the exact decision body of SPEC section 6 (route or deny form,
+ * one JSON object, no newline) into buf. Returns 0 and the length (without
+ * the NUL) in *ret_len, or AF_ETOOBIG when len is too small (4 KiB is
+ * always enough). No allocation. */
+int af_decision_json(const struct af_decision *d, char *buf, size_t len,
+		     size_t *ret_len);
+/* {"error":{"code","message","field"?}}; field may be NULL or "". */
+int af_error_json(const char *code, const char *message, const char *field,
+		  char *buf, size_t len, size_t *ret_len);
+/* Human-readable explain trace (several lines). Returns 0 or AF_ETOOBIG
+ * (output truncated but NUL-terminated). */
+int af_explain_text(const struct af_explain *x, char *buf, size_t len);
+/* Writes the shortest exact decimal of a nano-USD amount ("0.06624"). */
+size_t af_policy_fmt_usd(int64_t nano_usd, char out[32]);
+
+#endif
