@@ -130,8 +130,10 @@ void af_store_read_end(struct af_txn *txn);
  * that table). Writes on a read transaction: AF_EINVAL.
  *
  * af_txn_get, af_txn_del: AF_ENOTFOUND when absent.
- * Other errors: AF_EMAPFULL (write transaction: return it from fn so
- * af_store_update grows the map), AF_EIO, AF_ECORRUPT.
+ * Other errors: AF_EMAPFULL (write transaction: fn should stop and return;
+ * af_store_update then grows the map and runs fn again whatever fn
+ * returned, since the transaction is unusable after it), AF_EIO,
+ * AF_ECORRUPT.
  * Context of failures other than AF_ENOTFOUND: af_store_errmsg().
  * Thread: the store's thread.
  */

@@ -576,6 +576,24 @@ Test(store, tiny_map_grows)
 	af_store_close(s);
 }
 
+/* fn hiding the map-full code behind its own must still get a retry */
+static int put_bulk_own_code(struct af_txn *t, void *arg)
+{
+	return put_bulk(t, arg) != 0 ? AF_EROLLOUT : 0;
+}
+
+Test(store, grows_even_if_fn_rewrites_the_error)
+{
+	struct af_store *s = open_store("db", "c1", 64 << 10, 0);
+	struct af_err err = {{0}};
+	struct bulk big = {1, 256, 4096};
+
+	cr_assert_eq(af_store_update(s, put_bulk_own_code, &big, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(count_of(s, AF_TABLE_USAGE), 256);
+	af_store_close(s);
+}
+
 Test(store, growth_past_max_fails_cleanly)
 {
 	struct af_store *s = open_store("db", "c1", 64 << 10, 1 << 20);
