@@ -40,5 +40,19 @@ int af_cli_fail(int exit_code, const char *code, const char *fmt, ...)
  * global flags are already removed. Each returns an exit code. */
 int af_cli_policy_lint(struct af_cli *cli, int argc, char **argv);
 int af_cli_route(struct af_cli *cli, int argc, char **argv);
+int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv);
+int af_cli_cluster_transfer(struct af_cli *cli, int argc, char **argv);
+int af_cli_cluster_add(struct af_cli *cli, int argc, char **argv);
+int af_cli_cluster_remove(struct af_cli *cli, int argc, char **argv);
+int af_cli_snapshot_save(struct af_cli *cli, int argc, char **argv);
+int af_cli_audit(struct af_cli *cli, int argc, char **argv);
+int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv);
+int af_cli_policy_get(struct af_cli *cli, int argc, char **argv);
+int af_cli_policy_history(struct af_cli *cli, int argc, char **argv);
+int af_cli_policy_rollback(struct af_cli *cli, int argc, char **argv);
+int af_cli_model_apply(struct af_cli *cli, int argc, char **argv);
+int af_cli_model_list(struct af_cli *cli, int argc, char **argv);
+int af_cli_model_get(struct af_cli *cli, int argc, char **argv);
+int af_cli_model_status(struct af_cli *cli, int argc, char **argv);
 
 #endif

@@ -1,11 +1,243 @@
-#include "controld/controld.h"
+/* controld's life cycle: open the store, start raft, serve, stop cleanly on
+ * SIGINT/SIGTERM. */
+#include "common/alloc.h"
+#include "common/file.h"
 #include "common/log.h"
+#include "common/timeutil.h"
+#include "controld/controld.h"
+#include "controld/node.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static void on_applied(void *arg, uint64_t index)
+{
+	struct controld_node *n = arg;
+
+	(void)index;
+	if (n->cons_started)
+		controld_pub_hint(n, 0);
+}
+
+static void update_stats(struct controld_node *n)
+{
+	struct controld_stats *s = &n->stats;
+
+	atomic_store(&s->term, af_consensus_term(&n->cons));
+	atomic_store(&s->commit, af_consensus_commit_index(&n->cons));
+	atomic_store(&s->applied, af_consensus_applied_index(&n->cons));
+	atomic_store(&s->leader_id, af_consensus_leader(&n->cons));
+	atomic_store(&s->is_leader, af_consensus_is_leader(&n->cons));
+	/* Ready: a leader is known and this node applied what is committed
+	 * (on the leader: its barrier for the term has applied). */
+	atomic_store(&s->ready,
+		     af_consensus_leader(&n->cons) != 0 &&
+			     (af_consensus_is_leader(&n->cons)
+				      ? af_consensus_ready(&n->cons)
+				      : af_consensus_applied_index(&n->cons) >=
+						af_consensus_commit_index(
+							&n->cons)));
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct controld_node *n = t->data;
+	uint64_t now = af_mono_ms();
+	uint64_t leader = atomic_load(&n->stats.leader_id);
+	int was_leader = atomic_load(&n->stats.is_leader);
+
+	update_stats(n);
+	if (atomic_load(&n->stats.leader_id) != leader ||
+	    atomic_load(&n->stats.is_leader) != was_leader)
+		log_info("event=role role=%s term=%llu leader=%llu",
+			 af_consensus_role(&n->cons),
+			 (unsigned long long)af_consensus_term(&n->cons),
+			 (unsigned long long)atomic_load(&n->stats.leader_id));
+	/* A fresh leader makes itself ready even with no client traffic. */
+	af_consensus_make_ready(&n->cons);
+	if (now - n->last_heartbeat_ms >= 1000) {
+		n->last_heartbeat_ms = now;
+		controld_pub_hint(n, 1);
+	}
+}
+
+static void wakeup_cb(uv_async_t *a)
+{
+	controld_api_drain(a->data);
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void consensus_closed(void *arg)
+{
+	struct controld_node *n = arg;
+
+	/* Every pending request has been answered by now. */
+	controld_api_stop(n);
+	uv_walk(&n->loop, close_handle, NULL);
+}
+
+static void stop(struct controld_node *n, const char *why)
+{
+	if (n->stopping)
+		return;
+	log_info("event=stop reason=%s", why);
+	pthread_mutex_lock(&n->qlock);
+	n->stopping = true;
+	pthread_mutex_unlock(&n->qlock);
+	controld_api_drain(n);
+	controld_http_stop(n);
+	controld_pub_stop(n);
+	uv_timer_stop(&n->tick);
+	af_consensus_close(&n->cons, consensus_closed, n);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+	stop(s->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	if (d == NULL)
+		return errno == ENOENT;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = false;
+	closedir(d);
+	return empty;
+}
+
+static int reset_applied(struct af_txn *t, void *arg)
+{
+	(void)arg;
+	return af_txn_set_applied(t, 0, 0);
+}
+
+/* --restore: the backup becomes the base state of a new cluster (its
+ * Raft log starts empty, so the applied index starts at zero). */
+static int restore_backup(struct controld_node *n, const char *raft_dir,
+			  const char *file, struct af_err *err)
+{
+	int rc;
+
+	if (!dir_is_empty(raft_dir))
+		return af_errf(err, AF_EEXIST,
+			       "--restore needs a new node: %s is not empty",
+			       raft_dir);
+	rc = af_store_restore_file(n->store, file, err);
+	if (rc != 0)
+		return rc;
+	rc = af_store_update(n->store, reset_applied, NULL, err);
+	if (rc == 0)
+		log_info("event=restored backup=%s", file);
+	return rc;
+}
+
+static int open_parts(struct controld_node *n, const struct controld_opts *o,
+		      struct af_err *err)
+{
+	char state_dir[PATH_MAX + 8], raft_dir[PATH_MAX + 8];
+	struct af_store_opts so = {.cluster = n->cfg->name, .nosync = true};
+	int rc;
+
+	snprintf(state_dir, sizeof(state_dir), "%s/state", n->self->data);
+	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", n->self->data);
+	if ((rc = af_mkdir_p(raft_dir, err)) != 0)
+		return rc;
+	if (o->restore != NULL && !dir_is_empty(raft_dir))
+		return af_errf(err, AF_EEXIST,
+			       "--restore needs a new node: %s is not empty",
+			       raft_dir);
+	if ((rc = af_store_open(state_dir, &so, &n->store, err)) != 0)
+		return rc;
+	if (o->restore != NULL &&
+	    (rc = restore_backup(n, raft_dir, o->restore, err)) != 0)
+		return rc;
+	af_fsm_init(&n->fsm, n->store);
+	n->fsm.on_applied = on_applied;
+	n->fsm.on_applied_arg = n;
+	rc = af_consensus_start_uv(&n->cons, &n->loop, n->cfg, n->self->id,
+				   raft_dir, &n->fsm, err);
+	if (rc != 0)
+		return rc;
+	n->cons_started = true;
+	if ((rc = controld_pub_start(n, err)) != 0 ||
+	    (rc = controld_api_start(n, err)) != 0 ||
+	    (rc = controld_http_start(n, err)) != 0)
+		return rc;
+	return 0;
+}
 
 int controld_run(const struct af_cluster_cfg *cfg,
 		 const struct controld_opts *o)
 {
-	(void)cfg;
-	(void)o;
-	log_error("event=start error=\"not implemented yet\"");
-	return 1;
+	struct controld_node *n;
+	struct af_err err = {{0}};
+	char prefix[32];
+	int rc, exit_code = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	n = af_calloc(1, sizeof(*n));
+	if (n == NULL)
+		fatal("event=start error=\"out of memory\"");
+	n->cfg = cfg;
+	n->self = af_cluster_node(cfg, o->id);
+	snprintf(prefix, sizeof(prefix), "node=%llu",
+		 (unsigned long long)o->id);
+	af_log_set_prefix(prefix);
+	pthread_mutex_init(&n->qlock, NULL);
+	uv_loop_init(&n->loop);
+	uv_async_init(&n->loop, &n->wakeup, wakeup_cb);
+	n->wakeup.data = n;
+	if (!cfg->auth)
+		log_warn("event=auth_disabled msg=\"no auth section in the "
+			 "cluster file: every caller is admin\"");
+	rc = open_parts(n, o, &err);
+	if (rc != 0) {
+		log_error("event=start error=\"%s\"", err.msg);
+		fprintf(stderr, "controld: %s\n", err.msg);
+		exit_code = 1;
+		if (n->cons_started) {
+			stop(n, "start-failure");
+			uv_run(&n->loop, UV_RUN_DEFAULT);
+		} else {
+			controld_api_stop(n);
+			uv_walk(&n->loop, close_handle, NULL);
+			uv_run(&n->loop, UV_RUN_DEFAULT);
+		}
+		goto out;
+	}
+	uv_signal_init(&n->loop, &n->sigint);
+	uv_signal_init(&n->loop, &n->sigterm);
+	n->sigint.data = n->sigterm.data = n;
+	uv_signal_start(&n->sigint, signal_cb, SIGINT);
+	uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
+	uv_timer_init(&n->loop, &n->tick);
+	n->tick.data = n;
+	uv_timer_start(&n->tick, tick_cb, 100, 100);
+	log_info("event=start cluster=%s api=%s pub=%s http=%s raft=%s "
+		 "data=%s",
+		 cfg->name, n->self->api, n->self->pub, n->self->http,
+		 n->self->raft, n->self->data);
+	uv_run(&n->loop, UV_RUN_DEFAULT);
+	log_info("event=stopped");
+out:
+	uv_loop_close(&n->loop);
+	af_store_close(n->store);
+	pthread_mutex_destroy(&n->qlock);
+	af_free(n);
+	return exit_code;
 }

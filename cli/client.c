@@ -1,0 +1,193 @@
+#include "cli/client.h"
+#include "common/timeutil.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_RESPONSE (64u * 1024 * 1024)
+
+int af_client_open(struct af_client *c, struct af_cli *cli)
+{
+	struct af_err err = {{0}};
+
+	memset(c, 0, sizeof(*c));
+	c->cli = cli;
+	if (cli->endpoints != NULL) {
+		const char *p = cli->endpoints;
+
+		while (*p && c->n_endpoints < AF_MAX_NODES) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+			if (len == 0 || len >= sizeof(c->endpoints[0]))
+				return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+						   "bad --endpoints entry");
+			memcpy(c->endpoints[c->n_endpoints], p, len);
+			c->endpoints[c->n_endpoints++][len] = '\0';
+			p = comma ? comma + 1 : p + len;
+		}
+		return c->n_endpoints ? 0
+				      : af_cli_fail(AF_EXIT_USAGE, "USAGE",
+						    "--endpoints is empty");
+	}
+	if (cli->cluster_file == NULL)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "no cluster: give -c FILE, AF_CLUSTER or "
+				   "--endpoints");
+	if (af_cluster_load(cli->cluster_file, &c->cfg, &err) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "CONFIG", "%s", err.msg);
+	for (unsigned i = 0; i < c->cfg.n_nodes; i++)
+		af_cluster_url(&c->cfg, c->cfg.nodes[i].api, c->endpoints[i],
+			       sizeof(c->endpoints[i]));
+	c->n_endpoints = c->cfg.n_nodes;
+	return 0;
+}
+
+/* One request to one URL. Returns 0 with *ret, or an NNG error. */
+static int call_one(const char *url, const uint8_t *buf, size_t len,
+		    uint64_t timeout_ms, Af__Response **ret)
+{
+	nng_socket s;
+	nng_msg *msg = NULL;
+	int rv;
+
+	if ((rv = nng_req0_open(&s)) != 0)
+		return rv;
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, (nng_duration)timeout_ms);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, (nng_duration)timeout_ms);
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, MAX_RESPONSE);
+	if ((rv = nng_dial(s, url, NULL, 0)) != 0)
+		goto out;
+	if ((rv = nng_send(s, (void *)buf, len, 0)) != 0)
+		goto out;
+	if ((rv = nng_recvmsg(s, &msg, 0)) != 0)
+		goto out;
+	*ret = af__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	nng_msg_free(msg);
+	if (*ret == NULL)
+		rv = NNG_EPROTO;
+out:
+	nng_close(s);
+	return rv;
+}
+
+static int endpoint_of(struct af_client *c, const char *leader_api)
+{
+	char url[AF_ADDR_MAX + 16];
+
+	if (leader_api == NULL || leader_api[0] == '\0')
+		return -1;
+	af_cluster_url(&c->cfg, leader_api, url, sizeof(url));
+	for (unsigned i = 0; i < c->n_endpoints; i++)
+		if (strcmp(c->endpoints[i], url) == 0)
+			return (int)i;
+	if (c->n_endpoints < AF_MAX_NODES) {
+		snprintf(c->endpoints[c->n_endpoints], sizeof(c->endpoints[0]),
+			 "%s", url);
+		return (int)c->n_endpoints++;
+	}
+	return -1;
+}
+
+static void pause_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+int af_client_call(struct af_client *c, Af__Request *req, int to_node,
+		   Af__Response **ret)
+{
+	uint64_t deadline = af_mono_ms() + c->cli->timeout_ms;
+	size_t len;
+	uint8_t *buf;
+	unsigned idx = to_node >= 0 ? (unsigned)to_node : c->preferred;
+	char last[256] = "no endpoint answered";
+	int rv;
+
+	req->version = 1;
+	if (c->cli->token)
+		req->token = (char *)c->cli->token;
+	len = af__request__get_packed_size(req);
+	buf = malloc(len ? len : 1);
+	if (buf == NULL)
+		return af_cli_fail(AF_EXIT_UNAVAILABLE, "UNAVAILABLE",
+				   "out of memory");
+	af__request__pack(req, buf);
+	for (unsigned attempt = 0;; attempt++) {
+		uint64_t now = af_mono_ms();
+		Af__Response *resp = NULL;
+		int next;
+
+		if (now >= deadline)
+			break;
+		rv = call_one(c->endpoints[idx % c->n_endpoints], buf, len,
+			      deadline - now, &resp);
+		if (rv == 0 && to_node >= 0) {
+			*ret = resp;
+			free(buf);
+			return 0;
+		}
+		if (rv == 0 && resp->status != NULL &&
+		    (resp->status->code == AF__CODE__NOT_LEADER ||
+		     resp->status->code == AF__CODE__UNAVAILABLE)) {
+			snprintf(last, sizeof(last), "%s: %s",
+				 c->endpoints[idx % c->n_endpoints],
+				 resp->status->message);
+			next = endpoint_of(c, resp->status->leader_api);
+			af__response__free_unpacked(resp, NULL);
+			if (next >= 0 && (unsigned)next != idx % c->n_endpoints)
+				idx = (unsigned)next;
+			else {
+				idx++;
+				pause_ms(attempt < 10 ? 50 : 200);
+			}
+			continue;
+		}
+		if (rv == 0) {
+			c->preferred = idx % c->n_endpoints;
+			*ret = resp;
+			free(buf);
+			return 0;
+		}
+		snprintf(last, sizeof(last), "%s: %s",
+			 c->endpoints[idx % c->n_endpoints], nng_strerror(rv));
+		if (to_node >= 0)
+			break;
+		idx++;
+		if (idx % c->n_endpoints == c->preferred)
+			pause_ms(100);
+	}
+	free(buf);
+	if (c->quiet)
+		return AF_EXIT_UNAVAILABLE;
+	return af_cli_fail(AF_EXIT_UNAVAILABLE, "UNAVAILABLE",
+			   "cluster unavailable (%s)", last);
+}
+
+int af_client_exit_code(const Af__Status *st)
+{
+	if (st == NULL || st->code == AF__CODE__OK ||
+	    st->code == AF__CODE__UNCHANGED)
+		return AF_EXIT_OK;
+	if (st->code == AF__CODE__UNAVAILABLE ||
+	    st->code == AF__CODE__NOT_LEADER)
+		return AF_EXIT_UNAVAILABLE;
+	return AF_EXIT_REFUSED;
+}
+
+int af_client_fail(const Af__Response *resp)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		&af__code__descriptor, (int)resp->status->code);
+
+	return af_cli_fail(af_client_exit_code(resp->status),
+			   v ? v->name : "INTERNAL", "%s",
+			   resp->status->message);
+}

@@ -1,0 +1,53 @@
+/*
+ * af's connection to controld: NNG req/rep with protobuf envelopes.
+ * Writes and linearizable reads go to the leader: a NOT_LEADER answer is
+ * followed to the leader's address, and leadership loss or an unreachable
+ * node is retried on the next endpoint until the --timeout runs out.
+ * Single-threaded.
+ */
+#ifndef AF_CLI_CLIENT_H
+#define AF_CLI_CLIENT_H
+
+#include "cli/cli.h"
+#include "common/cluster.h"
+
+#include <stdbool.h>
+#include "proto/af.pb-c.h"
+
+struct af_client {
+	struct af_cli *cli;
+	struct af_cluster_cfg cfg; /* from -c, or synthesized endpoints */
+	char endpoints[AF_MAX_NODES][AF_ADDR_MAX + 16];
+	unsigned n_endpoints;
+	unsigned preferred; /* index of the last endpoint that answered */
+	bool quiet;	    /* do not print "cluster unavailable" */
+};
+
+/* Loads the cluster file (-c / AF_CLUSTER) or --endpoints. Returns an exit
+ * code (0 on success; the error is printed). */
+int af_client_open(struct af_client *c, struct af_cli *cli);
+
+/* Sends req to the cluster (leader-following unless `to_node` >= 0, which
+ * asks exactly that endpoint once). On success *ret is an owned Response
+ * (af__response__free_unpacked). Returns an exit code: 0, or 3 (no
+ * answer in time; printed). Business errors are in (*ret)->status. */
+int af_client_call(struct af_client *c, Af__Request *req, int to_node,
+		   Af__Response **ret);
+
+/* Maps a refused Response status to "af: CODE: message" on stderr and the
+ * exit code (1 refused, 3 unavailable). */
+int af_client_fail(const Af__Response *resp);
+
+/* Exit code of a response status: 0 OK, 1 refused, 3 unavailable. */
+int af_client_exit_code(const Af__Status *st);
+
+/* Parses a verb's flags: names ending in '!' take no value; other
+ * arguments go to pos (at most max_pos). Returns 0 or an exit code
+ * (printed). */
+int af_cli_flags(int argc, char **argv, const char *const names[],
+		 const char *values[], int *ret_pos, char **pos, int max_pos);
+/* Sends req; a refused answer is printed and its exit code returned. On
+ * 0, *ret is the owned response. */
+int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret);
+
+#endif

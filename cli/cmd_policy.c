@@ -1,0 +1,445 @@
+/* af policy apply | get | history | rollback, and af model verbs. */
+#include "cli/client.h"
+#include "cli/output.h"
+#include "common/alloc.h"
+#include "common/file.h"
+#include "policy/policy.h"
+#include "proto/policy.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SOURCE (16u * 1024 * 1024)
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+
+	*ret = strtoull(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || *ret == 0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "expected a revision number, got \"%s\"", s);
+	return 0;
+}
+
+static json_t *apply_json(const Af__ApplyResult *ar)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "revision",
+			    json_integer((json_int_t)ar->revision));
+	json_object_set_new(o, "hash", json_string(ar->hash));
+	json_object_set_new(o, "state", json_string(ar->state));
+	json_object_set_new(o, "unchanged", json_boolean(ar->unchanged));
+	json_object_set_new(o, "index", json_integer((json_int_t)ar->index));
+	return o;
+}
+
+static int print_apply(struct af_cli *cli, Af__Response *resp)
+{
+	const Af__ApplyResult *ar = resp->apply;
+	int rc = 0;
+
+	if (ar == NULL)
+		rc = af_cli_fail(AF_EXIT_REFUSED, "INTERNAL", "no result");
+	else if (cli->output != AF_OUT_TABLE)
+		rc = af_out_json(apply_json(ar));
+	else if (ar->unchanged)
+		printf("revision %llu %s %s (unchanged)\n",
+		       (unsigned long long)ar->revision, ar->hash, ar->state);
+	else
+		printf("revision %llu %s %s\n",
+		       (unsigned long long)ar->revision, ar->hash, ar->state);
+	af__response__free_unpacked(resp, NULL);
+	return rc;
+}
+
+int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = {"-f", "-m", "--canary",
+					    "--dry-run!", NULL};
+	const char *vals[4] = {NULL};
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
+	struct af_bundle *b = NULL;
+	struct af_err err = {{0}};
+	Af__Response *resp;
+	char *src;
+	size_t len;
+	int npos, rc;
+
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
+		return rc;
+	if (vals[0] == NULL)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af policy apply -f FILE [-m MSG] "
+				   "[--canary PCT] [--dry-run]");
+	if (vals[2]) {
+		char *end;
+		unsigned long w = strtoul(vals[2], &end, 10);
+
+		if (*end != '\0' || w < 1 || w > 100)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--canary takes 1-100");
+		pa.canary_weight = (uint32_t)w;
+	}
+	if (af_read_file(vals[0], MAX_SOURCE, &src, &len, &err) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "IO", "%s", err.msg);
+	/* Local validation first: errors name the real file and position.
+	 * The cluster compiles again and trusts nothing we send. */
+	if (af_bundle_compile(vals[0], src, len, &b, &err) != 0) {
+		af_free(src);
+		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s", err.msg);
+	}
+	if (vals[3]) {
+		if (cli->output != AF_OUT_TABLE) {
+			json_t *o = json_object();
+			json_object_set_new(o, "hash",
+					    json_string(af_bundle_hash(b)));
+			json_object_set_new(o, "name",
+					    json_string(af_bundle_name(b)));
+			json_object_set_new(o, "dry_run", json_true());
+			rc = af_out_json(o);
+		} else
+			printf("valid: %s %s (dry run, nothing stored)\n",
+			       af_bundle_name(b), af_bundle_hash(b));
+		af_bundle_free(b);
+		af_free(src);
+		return rc;
+	}
+	af_bundle_free(b);
+	pa.source.data = (uint8_t *)src;
+	pa.source.len = len;
+	pa.message = (char *)(vals[1] ? vals[1] : "");
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = &pa;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	rc = af_cli_request(cli, &req, &resp);
+	af_free(src);
+	return rc ? rc : print_apply(cli, resp);
+}
+
+int af_cli_policy_rollback(struct af_cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = {"--to", NULL};
+	const char *vals[1] = {NULL};
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyRollback pr = AF__POLICY_ROLLBACK__INIT;
+	Af__Response *resp;
+	int npos, rc;
+
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
+		return rc;
+	if (vals[0] && (rc = parse_u64(vals[0], &pr.to_revision)) != 0)
+		return rc;
+	cmd.op_case = AF__COMMAND__OP_POLICY_ROLLBACK;
+	cmd.policy_rollback = &pr;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	return print_apply(cli, resp);
+}
+
+int af_cli_policy_get(struct af_cli *cli, int argc, char **argv)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__PolicyGetReq pg = AF__POLICY_GET_REQ__INIT;
+	Af__Response *resp;
+	int rc;
+
+	if (argc > 2)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af policy get [REV]");
+	if (argc == 2 && (rc = parse_u64(argv[1], &pg.revision)) != 0)
+		return rc;
+	req.body_case = AF__REQUEST__BODY_POLICY_GET;
+	req.policy_get = &pg;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	if (cli->output == AF_OUT_JSON) {
+		Af__Revision *r = resp->policy_get->revision;
+		json_t *o = json_object();
+
+		json_object_set_new(o, "revision",
+				    json_integer((json_int_t)r->revision));
+		json_object_set_new(o, "hash", json_string(r->hash));
+		json_object_set_new(o, "state", json_string(r->state));
+		json_object_set_new(
+			o, "source",
+			json_stringn(
+				(const char *)resp->policy_get->source.data,
+				resp->policy_get->source.len));
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
+	fwrite(resp->policy_get->source.data, 1, resp->policy_get->source.len,
+	       stdout);
+	af__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+int af_cli_policy_history(struct af_cli *cli, int argc, char **argv)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__PolicyHistoryReq ph = AF__POLICY_HISTORY_REQ__INIT;
+	Af__Response *resp;
+	json_t *arr;
+	int rc;
+
+	if (argc > 1)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "policy history: unexpected \"%s\"",
+				   argv[1]);
+	req.body_case = AF__REQUEST__BODY_POLICY_HISTORY;
+	req.policy_history = &ph;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	arr = json_array();
+	if (cli->output == AF_OUT_TABLE)
+		printf("%-4s %-20s %-11s %-12s %-20s %s\n", "REV", "HASH",
+		       "STATE", "AUTHOR", "TIME", "MESSAGE");
+	for (size_t i = 0; i < resp->policy_history->n_revisions; i++) {
+		Af__Revision *r = resp->policy_history->revisions[i];
+		json_t *o = json_object();
+		char t[32];
+
+		json_object_set_new(o, "revision",
+				    json_integer((json_int_t)r->revision));
+		json_object_set_new(o, "hash", json_string(r->hash));
+		json_object_set_new(o, "author", json_string(r->author));
+		json_object_set_new(o, "time",
+				    json_string(af_fmt_ms(r->time_ms, t)));
+		json_object_set_new(o, "message", json_string(r->message));
+		json_object_set_new(o, "state", json_string(r->state));
+		json_array_append_new(arr, o);
+		if (cli->output == AF_OUT_TABLE)
+			printf("%-4llu %-20.20s %-11s %-12s %-20s %s\n",
+			       (unsigned long long)r->revision, r->hash,
+			       r->state, r->author, t, r->message);
+	}
+	af__response__free_unpacked(resp, NULL);
+	if (cli->output != AF_OUT_TABLE)
+		return af_out_json(arr);
+	json_decref(arr);
+	return 0;
+}
+
+/* ------------------------------------------------------------- models */
+
+static const char *status_name(Af__Policy__Status s)
+{
+	switch (s) {
+	case AF__POLICY__STATUS__STATUS_ACTIVE:
+		return "active";
+	case AF__POLICY__STATUS__STATUS_DEPRECATED:
+		return "deprecated";
+	case AF__POLICY__STATUS__STATUS_DISABLED:
+		return "disabled";
+	default:
+		return "unknown";
+	}
+}
+
+static json_t *strs(char **v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *model_json(const Af__Policy__Model *m)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(m->id));
+	json_object_set_new(o, "provider", json_string(m->provider));
+	json_object_set_new(o, "tier", json_string(m->tier));
+	json_object_set_new(o, "regions", strs(m->regions, m->n_regions));
+	json_object_set_new(o, "context_limit", json_integer(m->context_limit));
+	json_object_set_new(o, "capabilities",
+			    strs(m->capabilities, m->n_capabilities));
+	json_object_set_new(o, "usd_per_1k_input",
+			    af_json_usd(m->micro_usd_per_1k_input));
+	json_object_set_new(o, "usd_per_1k_output",
+			    af_json_usd(m->micro_usd_per_1k_output));
+	json_object_set_new(o, "status", json_string(status_name(m->status)));
+	return o;
+}
+
+int af_cli_model_apply(struct af_cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = {"-f", NULL};
+	const char *vals[1] = {NULL};
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__ModelApply ma = AF__MODEL_APPLY__INIT;
+	struct af_registry *r = NULL;
+	struct af_err err = {{0}};
+	Af__Response *resp;
+	char *src;
+	size_t len, n;
+	int npos, rc;
+
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
+		return rc;
+	if (vals[0] == NULL)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af model apply -f FILE");
+	if (af_read_file(vals[0], MAX_SOURCE, &src, &len, &err) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "IO", "%s", err.msg);
+	if (af_registry_compile(vals[0], src, len, &r, &err) != 0) {
+		af_free(src);
+		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s", err.msg);
+	}
+	n = af_registry_nmodels(r);
+	af_registry_free(r);
+	ma.source.data = (uint8_t *)src;
+	ma.source.len = len;
+	cmd.op_case = AF__COMMAND__OP_MODEL_APPLY;
+	cmd.model_apply = &ma;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	rc = af_cli_request(cli, &req, &resp);
+	af_free(src);
+	if (rc != 0)
+		return rc;
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = json_object();
+		json_object_set_new(
+			o, "registry_revision",
+			json_integer(
+				(json_int_t)resp->apply->registry_revision));
+		json_object_set_new(o, "models", json_integer((json_int_t)n));
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
+	printf("registry revision %llu: %zu models applied\n",
+	       (unsigned long long)resp->apply->registry_revision, n);
+	af__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static int model_list_or_get(struct af_cli *cli, const char *id)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__ModelListReq ml = AF__MODEL_LIST_REQ__INIT;
+	Af__Policy__Registry *reg;
+	Af__Response *resp;
+	json_t *arr;
+	int rc, found = 0;
+
+	req.body_case = AF__REQUEST__BODY_MODEL_LIST;
+	req.model_list = &ml;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	reg = af__policy__registry__unpack(NULL, resp->model_list->compiled.len,
+					   resp->model_list->compiled.data);
+	af__response__free_unpacked(resp, NULL);
+	if (reg == NULL)
+		return af_cli_fail(AF_EXIT_UNAVAILABLE, "PROTOCOL",
+				   "registry does not decode");
+	arr = json_array();
+	for (size_t i = 0; i < reg->n_models; i++) {
+		if (id && strcmp(reg->models[i]->id, id) != 0)
+			continue;
+		json_array_append_new(arr, model_json(reg->models[i]));
+		found++;
+	}
+	if (id && !found) {
+		af__policy__registry__free_unpacked(reg, NULL);
+		json_decref(arr);
+		return af_cli_fail(AF_EXIT_REFUSED, "NOT_FOUND",
+				   "no model \"%s\"", id);
+	}
+	if (cli->output != AF_OUT_TABLE) {
+		af__policy__registry__free_unpacked(reg, NULL);
+		if (id) {
+			json_t *one = json_incref(json_array_get(arr, 0));
+			json_decref(arr);
+			return af_out_json(one);
+		}
+		return af_out_json(arr);
+	}
+	printf("%-20s %-12s %-9s %-11s %-9s %-9s %s\n", "ID", "PROVIDER",
+	       "TIER", "STATUS", "IN/1K", "OUT/1K", "REGIONS");
+	for (size_t i = 0; i < reg->n_models; i++) {
+		const Af__Policy__Model *m = reg->models[i];
+		char a[32], b[32], regions[256] = "";
+
+		if (id && strcmp(m->id, id) != 0)
+			continue;
+		for (size_t k = 0; k < m->n_regions; k++)
+			snprintf(regions + strlen(regions),
+				 sizeof(regions) - strlen(regions), "%s%s",
+				 k ? "," : "", m->regions[k]);
+		printf("%-20s %-12s %-9s %-11s %-9s %-9s %s\n", m->id,
+		       m->provider, m->tier, status_name(m->status),
+		       af_fmt_micro(m->micro_usd_per_1k_input, a),
+		       af_fmt_micro(m->micro_usd_per_1k_output, b), regions);
+	}
+	af__policy__registry__free_unpacked(reg, NULL);
+	json_decref(arr);
+	return 0;
+}
+
+int af_cli_model_list(struct af_cli *cli, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af model list");
+	return model_list_or_get(cli, NULL);
+}
+
+int af_cli_model_get(struct af_cli *cli, int argc, char **argv)
+{
+	if (argc != 2)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af model get ID");
+	return model_list_or_get(cli, argv[1]);
+}
+
+/* disable | enable | deprecate | delete ID */
+int af_cli_model_status(struct af_cli *cli, int argc, char **argv)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__ModelSetStatus ms = AF__MODEL_SET_STATUS__INIT;
+	Af__ModelDelete md = AF__MODEL_DELETE__INIT;
+	Af__Response *resp;
+	const char *verb = argv[0];
+	int rc;
+
+	if (argc != 2)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af model %s ID", verb);
+	if (strcmp(verb, "delete") == 0) {
+		md.id = argv[1];
+		cmd.op_case = AF__COMMAND__OP_MODEL_DELETE;
+		cmd.model_delete = &md;
+	} else {
+		ms.id = argv[1];
+		ms.status =
+			(char *)(strcmp(verb, "enable") == 0	? "active"
+				 : strcmp(verb, "disable") == 0 ? "disabled"
+								: "deprecated");
+		cmd.op_case = AF__COMMAND__OP_MODEL_SET_STATUS;
+		cmd.model_set_status = &ms;
+	}
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	printf("model %s: %s (registry revision %llu)\n", argv[1],
+	       resp->status ? resp->status->message : "ok",
+	       (unsigned long long)resp->apply->registry_revision);
+	af__response__free_unpacked(resp, NULL);
+	return 0;
+}

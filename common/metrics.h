@@ -1,0 +1,41 @@
+/*
+ * Prometheus text-format helpers: latency histograms with fixed buckets and
+ * an output buffer. Observations are lock-free (atomics) and may come from
+ * any thread; formatting may race with observations (each value is read
+ * atomically, the set is not a snapshot, as in Prometheus clients).
+ */
+#ifndef AF_COMMON_METRICS_H
+#define AF_COMMON_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AF_HIST_BUCKETS 14
+
+/* Buckets (seconds): 10us .. 10s, roughly x2.5 apart. */
+struct af_histogram {
+	_Atomic uint64_t counts[AF_HIST_BUCKETS + 1]; /* last: +Inf */
+	_Atomic uint64_t sum_ns;
+	_Atomic uint64_t count;
+};
+
+void af_histogram_observe_ns(struct af_histogram *h, uint64_t ns);
+
+/* A growable text buffer for /metrics bodies. */
+struct af_textbuf {
+	char *buf;
+	size_t len, cap;
+	int failed; /* an allocation failed: the text is incomplete */
+};
+
+void af_textbuf_printf(struct af_textbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Appends "# HELP/# TYPE" and the series of one histogram. labels may be
+ * "" or 'k="v"' (without braces). */
+void af_histogram_format(struct af_textbuf *b, const char *name,
+			 const char *help, const char *labels,
+			 const struct af_histogram *h);
+void af_textbuf_free(struct af_textbuf *b);
+
+#endif

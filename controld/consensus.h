@@ -1,0 +1,97 @@
+/*
+ * Consensus: the only code that drives libraft. Wraps one `struct raft`
+ * (on raft_uv in production, or an instance of libraft's raft_fixture in
+ * unit tests) with what controld needs on top of it:
+ *
+ * - proposals whose results come back from the state machine;
+ * - readiness: a new leader serves nothing until a barrier it issued in its
+ *   current term has applied (libraft 0.15 caveat);
+ * - linearizable read points (a barrier issued after the read arrived).
+ *
+ * Every function runs on the loop thread that drives raft. Callbacks are
+ * never called when the function returned an error.
+ */
+#ifndef AF_CONTROLD_CONSENSUS_H
+#define AF_CONTROLD_CONSENSUS_H
+
+#include "common/cluster.h"
+#include "controld/fsm.h"
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* status: 0, AF_ENOTLEADER, AF_EUNAVAIL (leadership lost, shutting down).
+ * res: the state machine's result (borrowed, valid during the call) for a
+ * proposal; NULL for barriers and membership changes. */
+typedef void (*af_consensus_cb)(void *arg, int status,
+				const struct af_fsm_result *res);
+
+struct af_consensus {
+	struct raft *raft; /* borrowed or owned (uv) */
+	struct af_fsm *fsm;
+	uint64_t ready_term; /* term in which our barrier applied */
+	bool barrier_inflight;
+	struct af_consensus_wait *waiting; /* ops waiting for readiness */
+	/* Owned only when started with af_consensus_start_uv(). */
+	struct raft raft_storage;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	bool owns_raft;
+	bool closing;
+	char errmsg[256];
+};
+
+/* Attaches to an initialized, started raft instance (fixture tests). */
+void af_consensus_attach(struct af_consensus *c, struct raft *r,
+			 struct af_fsm *fsm);
+
+/* Production: raft_uv with the TCP transport on `loop`, log in `dir`,
+ * auto-recovery off, pre-vote on, timeouts from the cluster file. Bootstraps
+ * the configuration of the cluster file on a pristine dir, then starts.
+ * Errors: AF_EIO, AF_ECORRUPT (refuses a damaged log), AF_ENOMEM. */
+int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
+			  const struct af_cluster_cfg *cfg, uint64_t id,
+			  const char *dir, struct af_fsm *fsm,
+			  struct af_err *err);
+/* Closes raft (and its I/O); cb runs when everything is released. */
+void af_consensus_close(struct af_consensus *c, void (*cb)(void *), void *arg);
+
+/* Appends a Command (Af__Command*) and calls cb once applied (or failed).
+ * Waits for leader readiness first. Errors: AF_ENOTLEADER, AF_ENOMEM,
+ * AF_ETOOBIG. */
+int af_consensus_propose(struct af_consensus *c, const void *cmd,
+			 af_consensus_cb cb, void *arg);
+/* On a leader that is not ready yet, issues its readiness barrier (once).
+ * Otherwise does nothing. Errors: AF_ENOMEM. */
+int af_consensus_make_ready(struct af_consensus *c);
+/* Calls cb once every entry committed before this call has applied on this
+ * leader: a linearizable read point. Errors: AF_ENOTLEADER, AF_ENOMEM. */
+int af_consensus_read_barrier(struct af_consensus *c, af_consensus_cb cb,
+			      void *arg);
+
+int af_consensus_transfer(struct af_consensus *c, uint64_t to,
+			  af_consensus_cb cb, void *arg);
+int af_consensus_add(struct af_consensus *c, uint64_t id, const char *addr,
+		     af_consensus_cb cb, void *arg);
+int af_consensus_remove(struct af_consensus *c, uint64_t id, af_consensus_cb cb,
+			void *arg);
+
+/* Read-only views of the raft state. */
+bool af_consensus_is_leader(struct af_consensus *c);
+/* The leader's id (0: unknown). */
+uint64_t af_consensus_leader(struct af_consensus *c);
+/* "leader", "follower", "candidate" or "unavailable". */
+const char *af_consensus_role(struct af_consensus *c);
+uint64_t af_consensus_term(struct af_consensus *c);
+uint64_t af_consensus_commit_index(struct af_consensus *c);
+uint64_t af_consensus_applied_index(struct af_consensus *c);
+/* Leader and ready (its barrier for this term applied). */
+bool af_consensus_ready(struct af_consensus *c);
+/* Voters in the current configuration (ids into ret, at most max). */
+unsigned af_consensus_voters(struct af_consensus *c, uint64_t *ret,
+			     unsigned max);
+
+#endif

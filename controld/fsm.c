@@ -1,0 +1,654 @@
+/* The replicated state machine over store/: see fsm.h. */
+#include "controld/fsm.h"
+#include "common/alloc.h"
+#include "proto/af.pb-c.h"
+#include "proto/policy.pb-c.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENTRY_HDR 4u
+#define MAX_ENTRY (32u * 1024 * 1024)
+#define MAX_AUDIT_DETAIL 200
+
+struct apply_ctx {
+	struct af_fsm *fsm;
+	const Af__Command *cmd;
+	uint64_t index;
+	struct af_fsm_result *res;
+	const char *verb;
+	char target[160];
+};
+
+static void result_set(struct af_fsm_result *r, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void result_set(struct af_fsm_result *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+}
+
+static const char *code_name(int code)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		&af__code__descriptor, code);
+	return v ? v->name : "INTERNAL";
+}
+
+/* ---------------------------------------------------------- revisions */
+
+static int get_revision(struct af_txn *t, uint64_t rev, Af__Revision **ret)
+{
+	uint8_t key[8];
+
+	af_store_key_u64(rev, key);
+	return af_txn_get_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
+			      &af__revision__descriptor,
+			      (ProtobufCMessage **)ret);
+}
+
+static int put_revision(struct af_txn *t, const Af__Revision *r)
+{
+	uint8_t key[8];
+
+	af_store_key_u64(r->revision, key);
+	return af_txn_put_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
+			      &r->base);
+}
+
+/* Sets the state of revision `rev` (if it exists). */
+static int set_revision_state(struct af_txn *t, uint64_t rev, const char *state)
+{
+	Af__Revision *r;
+	char *old;
+	int rc;
+
+	if (rev == 0)
+		return 0;
+	rc = get_revision(t, rev, &r);
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	old = r->state;
+	r->state = (char *)state;
+	if (strcmp(state, "stable") == 0)
+		r->ever_stable = 1;
+	rc = put_revision(t, r);
+	r->state = old;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
+}
+
+/* The rollout record, zero when absent. */
+struct rollout {
+	uint64_t stable, canary;
+	uint32_t weight;
+};
+
+static int get_rollout(struct af_txn *t, struct rollout *ret)
+{
+	Af__Rollout *r;
+	int rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
+				&af__rollout__descriptor,
+				(ProtobufCMessage **)&r);
+
+	memset(ret, 0, sizeof(*ret));
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	ret->stable = r->stable_revision;
+	ret->canary = r->canary_revision;
+	ret->weight = r->weight;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return 0;
+}
+
+static int put_rollout(struct af_txn *t, const struct rollout *ro)
+{
+	Af__Rollout r = AF__ROLLOUT__INIT;
+
+	r.stable_revision = ro->stable;
+	r.canary_revision = ro->canary;
+	r.weight = ro->weight;
+	r.state = (char *)(ro->canary ? "progressing" : "none");
+	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, "rollout", 7, &r.base);
+}
+
+/* Hash of revision `rev` into out (empty when absent). */
+static int revision_hash(struct af_txn *t, uint64_t rev, char *out,
+			 size_t outlen)
+{
+	Af__Revision *r;
+	int rc;
+
+	out[0] = '\0';
+	if (rev == 0)
+		return 0;
+	rc = get_revision(t, rev, &r);
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	snprintf(out, outlen, "%s", r->hash);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return 0;
+}
+
+static int store_bundle(struct af_txn *t, const Af__PolicyApply *pa)
+{
+	Af__StoredBundle sb = AF__STORED_BUNDLE__INIT;
+	const void *v;
+	size_t vlen;
+
+	if (af_txn_get(t, AF_TABLE_BUNDLES, pa->hash, strlen(pa->hash), &v,
+		       &vlen) == 0)
+		return 0; /* content-addressed: already there */
+	sb.hash = pa->hash;
+	sb.source = pa->source;
+	sb.compiled = pa->compiled;
+	return af_txn_put_msg(t, AF_TABLE_BUNDLES, pa->hash, strlen(pa->hash),
+			      &sb.base);
+}
+
+static int apply_policy(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__PolicyApply *pa = c->cmd->policy_apply;
+	Af__Revision rev = AF__REVISION__INIT;
+	struct rollout ro;
+	char stable_hash[AF_HASH_STR_LEN];
+	uint64_t next;
+	int rc;
+
+	c->verb = pa->canary_weight ? "policy.apply.canary" : "policy.apply";
+	snprintf(c->target, sizeof(c->target), "%.64s %.72s", pa->name,
+		 pa->hash);
+	if ((rc = get_rollout(t, &ro)) != 0 ||
+	    (rc = revision_hash(t, ro.stable, stable_hash,
+				sizeof(stable_hash))) != 0)
+		return rc;
+	if (pa->canary_weight == 0 && ro.canary == 0 &&
+	    strcmp(stable_hash, pa->hash) == 0) {
+		c->res->revision = ro.stable;
+		c->res->unchanged = true;
+		snprintf(c->res->hash, sizeof(c->res->hash), "%s", pa->hash);
+		snprintf(c->res->state, sizeof(c->res->state), "stable");
+		result_set(c->res, AF__CODE__UNCHANGED, "unchanged");
+		return 0;
+	}
+	if (pa->canary_weight > 0 && ro.canary != 0) {
+		result_set(c->res, AF__CODE__ROLLOUT_STATE,
+			   "canary revision %llu is running: promote or "
+			   "abort it first",
+			   (unsigned long long)ro.canary);
+		return 0;
+	}
+	if (pa->canary_weight > 100) {
+		result_set(c->res, AF__CODE__INVALID,
+			   "canary weight must be 1-100");
+		return 0;
+	}
+	next = af_txn_meta_u64(t, "policy_revision") + 1;
+	if ((rc = store_bundle(t, pa)) != 0 ||
+	    (rc = af_txn_set_meta_u64(t, "policy_revision", next)) != 0)
+		return rc;
+	rev.revision = next;
+	rev.hash = pa->hash;
+	rev.author = c->cmd->principal;
+	rev.time_ms = c->cmd->time_ms;
+	rev.message = pa->message;
+	rev.name = pa->name;
+	if (pa->canary_weight > 0) {
+		rev.state = (char *)"canary";
+		ro.canary = next;
+		ro.weight = pa->canary_weight;
+	} else {
+		/* A direct apply replaces the stable and ends any canary. */
+		rev.state = (char *)"stable";
+		rev.ever_stable = 1;
+		if ((rc = set_revision_state(t, ro.stable, "superseded")) !=
+			    0 ||
+		    (rc = set_revision_state(t, ro.canary, "aborted")) != 0)
+			return rc;
+		ro.stable = next;
+		ro.canary = 0;
+		ro.weight = 0;
+	}
+	if ((rc = put_revision(t, &rev)) != 0 ||
+	    (rc = put_rollout(t, &ro)) != 0)
+		return rc;
+	c->res->revision = next;
+	snprintf(c->res->hash, sizeof(c->res->hash), "%s", pa->hash);
+	snprintf(c->res->state, sizeof(c->res->state), "%s", rev.state);
+	result_set(c->res, AF__CODE__OK, "applied");
+	return 0;
+}
+
+/* The newest revision below `below` that was stable once. */
+struct find_prev {
+	uint64_t below, found;
+};
+
+static int find_prev_stable(const void *key, size_t klen, const void *val,
+			    size_t vlen, void *arg)
+{
+	struct find_prev *fp = arg;
+	Af__Revision *r;
+	uint64_t rev;
+	int hit;
+
+	(void)klen;
+	rev = af_store_u64_of_key(key);
+	if (rev >= fp->below)
+		return 0;
+	r = af__revision__unpack(NULL, vlen, val);
+	if (r == NULL)
+		return AF_ECORRUPT;
+	hit = r->ever_stable && strcmp(r->state, "superseded") == 0;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	if (hit) {
+		fp->found = rev;
+		return 1;
+	}
+	return 0;
+}
+
+static int apply_rollback(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__PolicyRollback *pr = c->cmd->policy_rollback;
+	struct find_prev fp = {0};
+	struct rollout ro;
+	Af__Revision *target;
+	uint64_t to = pr->to_revision;
+	int rc;
+
+	c->verb = "policy.rollback";
+	if ((rc = get_rollout(t, &ro)) != 0)
+		return rc;
+	if (to == 0) {
+		fp.below = ro.stable;
+		rc = af_txn_iter(t, AF_TABLE_REVISIONS, true, find_prev_stable,
+				 &fp);
+		if (rc < 0)
+			return rc;
+		to = fp.found;
+		if (to == 0) {
+			result_set(c->res, AF__CODE__NOT_FOUND,
+				   "no previous stable revision to roll back "
+				   "to");
+			return 0;
+		}
+	}
+	snprintf(c->target, sizeof(c->target), "revision %llu",
+		 (unsigned long long)to);
+	rc = get_revision(t, to, &target);
+	if (rc == AF_ENOTFOUND) {
+		result_set(c->res, AF__CODE__NOT_FOUND,
+			   "revision %llu does not exist",
+			   (unsigned long long)to);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	snprintf(c->res->hash, sizeof(c->res->hash), "%s", target->hash);
+	protobuf_c_message_free_unpacked(&target->base, NULL);
+	if (to == ro.stable && ro.canary == 0) {
+		c->res->revision = to;
+		c->res->unchanged = true;
+		snprintf(c->res->state, sizeof(c->res->state), "stable");
+		result_set(c->res, AF__CODE__OK, "already stable");
+		return 0;
+	}
+	if ((rc = set_revision_state(t, ro.canary, "aborted")) != 0)
+		return rc;
+	if (to != ro.stable &&
+	    (rc = set_revision_state(t, ro.stable, "superseded")) != 0)
+		return rc;
+	if ((rc = set_revision_state(t, to, "stable")) != 0)
+		return rc;
+	ro.stable = to;
+	ro.canary = 0;
+	ro.weight = 0;
+	if ((rc = put_rollout(t, &ro)) != 0)
+		return rc;
+	c->res->revision = to;
+	snprintf(c->res->state, sizeof(c->res->state), "stable");
+	result_set(c->res, AF__CODE__OK, "rolled back");
+	return 0;
+}
+
+/* ------------------------------------------------------------- models */
+
+static int bump_registry(struct af_txn *t, struct apply_ctx *c)
+{
+	uint64_t next = af_txn_meta_u64(t, "registry_revision") + 1;
+
+	c->res->registry_revision = next;
+	return af_txn_set_meta_u64(t, "registry_revision", next);
+}
+
+static int apply_models(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__ModelApply *ma = c->cmd->model_apply;
+	Af__Policy__Registry *reg;
+	int rc = 0;
+
+	c->verb = "model.apply";
+	reg = af__policy__registry__unpack(NULL, ma->compiled.len,
+					   ma->compiled.data);
+	if (reg == NULL) {
+		result_set(c->res, AF__CODE__INVALID,
+			   "compiled registry does not decode");
+		return 0;
+	}
+	snprintf(c->target, sizeof(c->target), "%zu models", reg->n_models);
+	for (size_t i = 0; i < reg->n_models && rc == 0; i++) {
+		const Af__Policy__Model *m = reg->models[i];
+
+		rc = af_txn_put_msg(t, AF_TABLE_MODELS, m->id, strlen(m->id),
+				    &m->base);
+	}
+	protobuf_c_message_free_unpacked(&reg->base, NULL);
+	if (rc == 0)
+		rc = bump_registry(t, c);
+	if (rc == 0)
+		result_set(c->res, AF__CODE__OK, "applied");
+	return rc;
+}
+
+static int status_of(const char *s, Af__Policy__Status *ret)
+{
+	if (strcmp(s, "active") == 0)
+		*ret = AF__POLICY__STATUS__STATUS_ACTIVE;
+	else if (strcmp(s, "deprecated") == 0)
+		*ret = AF__POLICY__STATUS__STATUS_DEPRECATED;
+	else if (strcmp(s, "disabled") == 0)
+		*ret = AF__POLICY__STATUS__STATUS_DISABLED;
+	else
+		return AF_EINVAL;
+	return 0;
+}
+
+static int apply_model_status(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__ModelSetStatus *ms = c->cmd->model_set_status;
+	Af__Policy__Model *m;
+	Af__Policy__Status st;
+	int rc;
+
+	c->verb = "model.status";
+	snprintf(c->target, sizeof(c->target), "%.100s %.16s", ms->id,
+		 ms->status);
+	if (status_of(ms->status, &st) != 0) {
+		result_set(c->res, AF__CODE__INVALID,
+			   "status must be active, deprecated or disabled");
+		return 0;
+	}
+	rc = af_txn_get_msg(t, AF_TABLE_MODELS, ms->id, strlen(ms->id),
+			    &af__policy__model__descriptor,
+			    (ProtobufCMessage **)&m);
+	if (rc == AF_ENOTFOUND || (rc == AF_EINVAL && ms->id[0] == '\0')) {
+		result_set(c->res, AF__CODE__NOT_FOUND, "no model \"%.100s\"",
+			   ms->id);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	m->status = st;
+	rc = af_txn_put_msg(t, AF_TABLE_MODELS, ms->id, strlen(ms->id),
+			    &m->base);
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+	if (rc == 0)
+		rc = bump_registry(t, c);
+	if (rc == 0)
+		result_set(c->res, AF__CODE__OK, "%s", ms->status);
+	return rc;
+}
+
+static int apply_model_delete(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__ModelDelete *md = c->cmd->model_delete;
+	int rc;
+
+	c->verb = "model.delete";
+	snprintf(c->target, sizeof(c->target), "%.100s", md->id);
+	rc = md->id[0] ? af_txn_del(t, AF_TABLE_MODELS, md->id, strlen(md->id))
+		       : AF_ENOTFOUND;
+	if (rc == AF_ENOTFOUND) {
+		result_set(c->res, AF__CODE__NOT_FOUND, "no model \"%.100s\"",
+			   md->id);
+		return 0;
+	}
+	if (rc == 0)
+		rc = bump_registry(t, c);
+	if (rc == 0)
+		result_set(c->res, AF__CODE__OK, "deleted");
+	return rc;
+}
+
+/* -------------------------------------------------------------- apply */
+
+static int put_audit(struct af_txn *t, struct apply_ctx *c)
+{
+	Af__AuditRecord a = AF__AUDIT_RECORD__INIT;
+	uint8_t key[8];
+
+	a.index = c->index;
+	a.time_ms = c->cmd->time_ms;
+	a.principal = c->cmd->principal;
+	a.verb = (char *)c->verb;
+	a.target = c->target;
+	a.outcome = (char *)code_name(c->res->code);
+	a.detail = c->res->message;
+	af_store_key_u64(c->index, key);
+	return af_txn_put_msg(t, AF_TABLE_AUDIT, key, sizeof(key), &a.base);
+}
+
+static int apply_txn(struct af_txn *t, void *arg)
+{
+	struct apply_ctx *c = arg;
+	uint64_t idx = c->index;
+	int rc = 0;
+
+	/* af_store_update may run this again after growing the map. */
+	memset(c->res, 0, sizeof(*c->res));
+	c->res->index = idx;
+	c->verb = NULL;
+	c->target[0] = '\0';
+	switch (c->cmd->op_case) {
+	case AF__COMMAND__OP_POLICY_APPLY:
+		rc = apply_policy(t, c);
+		break;
+	case AF__COMMAND__OP_POLICY_ROLLBACK:
+		rc = apply_rollback(t, c);
+		break;
+	case AF__COMMAND__OP_MODEL_APPLY:
+		rc = apply_models(t, c);
+		break;
+	case AF__COMMAND__OP_MODEL_SET_STATUS:
+		rc = apply_model_status(t, c);
+		break;
+	case AF__COMMAND__OP_MODEL_DELETE:
+		rc = apply_model_delete(t, c);
+		break;
+	case AF__COMMAND__OP_NOOP:
+		result_set(c->res, AF__CODE__OK, "noop");
+		break;
+	default:
+		c->verb = "unknown";
+		result_set(c->res, AF__CODE__INVALID, "unknown command");
+		break;
+	}
+	if (rc != 0)
+		return rc;
+	if (c->verb != NULL && (rc = put_audit(t, c)) != 0)
+		return rc;
+	return af_txn_set_applied(t, idx, 0);
+}
+
+/* An entry that does not decode still advances the index: apply must
+ * never fail for a reason a later retry would not fix. */
+static int apply_undecodable(struct af_txn *t, void *arg)
+{
+	struct apply_ctx *c = arg;
+
+	memset(c->res, 0, sizeof(*c->res));
+	c->res->index = c->index;
+	result_set(c->res, AF__CODE__INVALID, "entry does not decode");
+	return af_txn_set_applied(t, c->index, 0);
+}
+
+int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
+		       size_t len)
+{
+	struct apply_ctx c = {.fsm = fsm, .index = index, .res = &fsm->result};
+	const uint8_t *p = buf;
+	Af__Command *cmd = NULL;
+	struct af_txn *rt;
+	uint64_t applied;
+	uint32_t n;
+	int rc;
+
+	if ((rc = af_store_read_begin(fsm->store, &rt, NULL)) != 0)
+		return rc;
+	applied = af_txn_applied(rt);
+	af_store_read_end(rt);
+	if (index <= applied) {
+		/* Replayed after a restart: already in the store. */
+		memset(&fsm->result, 0, sizeof(fsm->result));
+		fsm->result.index = index;
+		return 0;
+	}
+	if (len >= ENTRY_HDR) {
+		n = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		if (n <= len - ENTRY_HDR)
+			cmd = af__command__unpack(NULL, n, p + ENTRY_HDR);
+	}
+	c.cmd = cmd;
+	rc = af_store_update(fsm->store, cmd ? apply_txn : apply_undecodable,
+			     &c, NULL);
+	if (cmd)
+		af__command__free_unpacked(cmd, NULL);
+	if (rc != 0)
+		return rc;
+	fsm->entries_applied++;
+	if (fsm->on_applied)
+		fsm->on_applied(fsm->on_applied_arg, index);
+	return 0;
+}
+
+int af_fsm_encode_entry(const void *cmdp, void **ret_buf, size_t *ret_len)
+{
+	const Af__Command *cmd = cmdp;
+	size_t n = af__command__get_packed_size(cmd);
+	size_t total = (ENTRY_HDR + n + 7) & ~(size_t)7;
+	uint8_t *buf;
+
+	if (n > MAX_ENTRY)
+		return AF_ETOOBIG;
+	buf = raft_malloc(total);
+	if (buf == NULL)
+		return AF_ENOMEM;
+	memset(buf, 0, total);
+	buf[0] = (uint8_t)n;
+	buf[1] = (uint8_t)(n >> 8);
+	buf[2] = (uint8_t)(n >> 16);
+	buf[3] = (uint8_t)(n >> 24);
+	af__command__pack(cmd, buf + ENTRY_HDR);
+	*ret_buf = buf;
+	*ret_len = total;
+	return 0;
+}
+
+/* ------------------------------------------------- raft_fsm callbacks */
+
+static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
+		     void **result)
+{
+	struct af_fsm *fsm = rf->data;
+	uint64_t index = fsm->raft ? raft_last_applied(fsm->raft) + 1 : 0;
+	int rc;
+
+	rc = af_fsm_apply_entry(fsm, index, buf->base, buf->len);
+	if (rc != 0) {
+		/* Storage failure: libraft would retry forever; a restart and
+		 * log replay is the way back. */
+		fprintf(stderr, "controld: fatal: apply index %llu: %s\n",
+			(unsigned long long)index, af_strerror(rc));
+		abort();
+	}
+	*result = &fsm->result;
+	return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
+			unsigned *n_bufs)
+{
+	struct af_fsm *fsm = rf->data;
+	struct raft_buffer *b;
+	uint64_t applied;
+	void *data;
+	size_t len;
+	int rc;
+
+	rc = af_store_snapshot(fsm->store, &data, &len, &applied, NULL);
+	if (rc != 0)
+		return RAFT_NOMEM;
+	b = af_malloc(sizeof(*b));
+	if (b == NULL) {
+		af_free(data);
+		return RAFT_NOMEM;
+	}
+	b->base = data;
+	b->len = len;
+	*bufs = b;
+	*n_bufs = 1;
+	return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *rf,
+				 struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	(void)rf;
+	if (*bufs != NULL) {
+		for (unsigned i = 0; i < *n_bufs; i++)
+			af_free((*bufs)[i].base);
+		af_free(*bufs);
+	}
+	*bufs = NULL;
+	*n_bufs = 0;
+	return 0;
+}
+
+static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
+{
+	struct af_fsm *fsm = rf->data;
+	int rc = af_store_restore(fsm->store, buf->base, buf->len, NULL);
+
+	if (rc != 0)
+		return RAFT_CORRUPT;
+	raft_free(buf->base);
+	return 0;
+}
+
+void af_fsm_init(struct af_fsm *fsm, struct af_store *store)
+{
+	memset(fsm, 0, sizeof(*fsm));
+	fsm->store = store;
+	fsm->raft_fsm.version = 2;
+	fsm->raft_fsm.data = fsm;
+	fsm->raft_fsm.apply = fsm_apply;
+	fsm->raft_fsm.snapshot = fsm_snapshot;
+	fsm->raft_fsm.restore = fsm_restore;
+	fsm->raft_fsm.snapshot_finalize = fsm_snapshot_finalize;
+	fsm->raft_fsm.snapshot_async = NULL;
+}

@@ -1,0 +1,62 @@
+/*
+ * The replicated state machine: applies protobuf Commands to the store.
+ *
+ * apply is deterministic (leader-stamped time, integer money, no clocks or
+ * randomness) and never fails for a business reason: a rejected command is
+ * a result, and the entry still advances the applied index and leaves an
+ * audit record. Out of memory or storage I/O errors inside apply are fatal
+ * to the process (restart and log replay recover).
+ *
+ * All functions run on the thread that drives libraft (the loop thread).
+ */
+#ifndef AF_CONTROLD_FSM_H
+#define AF_CONTROLD_FSM_H
+
+#include "common/hash.h"
+#include "store/store.h"
+
+#include <raft.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Result of one applied entry, valid until the next apply. */
+struct af_fsm_result {
+	int code; /* Af__Code */
+	char message[256];
+	uint64_t index;
+	uint64_t revision;
+	uint64_t registry_revision;
+	char hash[AF_HASH_STR_LEN];
+	char state[16];
+	bool unchanged;
+};
+
+typedef void (*af_fsm_applied_cb)(void *arg, uint64_t index);
+
+struct af_fsm {
+	struct raft_fsm raft_fsm; /* version 2; data points back here */
+	struct raft *raft;	  /* set once raft is initialized */
+	struct af_store *store;
+	struct af_fsm_result result;
+	af_fsm_applied_cb on_applied; /* may be NULL */
+	void *on_applied_arg;
+	uint64_t entries_applied; /* count, for metrics */
+};
+
+/* Initializes fsm over a borrowed, open store. */
+void af_fsm_init(struct af_fsm *fsm, struct af_store *store);
+
+/* Encodes a Command as a Raft entry payload: 4-byte little-endian length,
+ * the packed message, zero padding to a multiple of 8 bytes. On success
+ * *ret_buf is allocated with raft_malloc (ownership passes to raft_apply). */
+int af_fsm_encode_entry(const void *cmd /* Af__Command */, void **ret_buf,
+			size_t *ret_len);
+
+/* Applies one entry payload at `index` (used by the raft_fsm callback and
+ * by tests). Entries at or below the store's applied index are skipped
+ * (replay after a restart). Returns 0, or a negative AF_E* code for a
+ * storage failure (the caller treats that as fatal). */
+int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
+		       size_t len);
+
+#endif

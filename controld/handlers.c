@@ -1,0 +1,523 @@
+/* Request handlers: run on the loop thread (see node.h). Writes go through
+ * consensus on the leader; reads are linearizable (a barrier issued after
+ * the read arrived) unless the caller asks for a stale read. */
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "controld/api_int.h"
+#include "policy/policy.h"
+#include "proto/policy.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_POLICY_SOURCE (4u * 1024 * 1024)
+#define MAX_MODELS_SOURCE (16u * 1024 * 1024)
+#define MAX_LIST 10000u
+
+static int status_of_rc(int rc)
+{
+	switch (rc) {
+	case AF_ENOTLEADER:
+		return AF__CODE__NOT_LEADER;
+	case AF_EINVAL:
+		return AF__CODE__INVALID;
+	case AF_ECONFLICT:
+		return AF__CODE__CONFLICT;
+	case AF_ETOOBIG:
+		return AF__CODE__TOO_LARGE;
+	default:
+		return AF__CODE__UNAVAILABLE;
+	}
+}
+
+/* ----------------------------------------------------------- status */
+
+static void handle_status(struct controld_job *j)
+{
+	struct controld_node *n = j->node;
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__ClusterStatusResp cs = AF__CLUSTER_STATUS_RESP__INIT;
+	Af__NodeStatus ns = AF__NODE_STATUS__INIT;
+
+	ns.id = n->self->id;
+	ns.role = (char *)af_consensus_role(&n->cons);
+	ns.term = af_consensus_term(&n->cons);
+	ns.applied_index = af_consensus_applied_index(&n->cons);
+	ns.commit_index = af_consensus_commit_index(&n->cons);
+	ns.leader_id = af_consensus_leader(&n->cons);
+	ns.cluster = (char *)n->cfg->name;
+	cs.node = &ns;
+	resp.body_case = AF__RESPONSE__BODY_CLUSTER_STATUS;
+	resp.cluster_status = &cs;
+	controld_job_finish(j, &resp);
+}
+
+/* ----------------------------------------------------------- writes */
+
+static void propose_cb(void *arg, int status, const struct af_fsm_result *r)
+{
+	struct controld_job *j = arg;
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__Status st = AF__STATUS__INIT;
+	Af__ApplyResult ar = AF__APPLY_RESULT__INIT;
+
+	if (status != 0) {
+		controld_job_fail(j, status_of_rc(status),
+				  "write not committed: %s",
+				  af_strerror(status));
+		return;
+	}
+	af_histogram_observe_ns(&j->node->stats.apply_latency,
+				af_mono_ns() - j->start_ns);
+	st.code = (Af__Code)r->code;
+	st.message = (char *)r->message;
+	ar.index = r->index;
+	ar.revision = r->revision;
+	ar.hash = (char *)r->hash;
+	ar.state = (char *)r->state;
+	ar.unchanged = r->unchanged;
+	ar.registry_revision = r->registry_revision;
+	ar.status = &st;
+	resp.status = &st;
+	resp.body_case = AF__RESPONSE__BODY_APPLY;
+	resp.apply = &ar;
+	controld_job_finish(j, &resp);
+}
+
+/* The leader compiles what the client sent and never trusts its
+ * compiled form or hash. */
+static int compile_policy(struct controld_job *j, Af__PolicyApply *in,
+			  Af__PolicyApply *out, struct af_bundle **ret)
+{
+	struct af_err err = {{0}};
+	size_t len;
+
+	if (in->source.len > MAX_POLICY_SOURCE) {
+		controld_job_fail(j, AF__CODE__TOO_LARGE,
+				  "bundle larger than %u bytes",
+				  MAX_POLICY_SOURCE);
+		return -1;
+	}
+	if (af_bundle_compile("bundle", (const char *)in->source.data,
+			      in->source.len, ret, &err) != 0) {
+		controld_job_fail(j, AF__CODE__INVALID, "%s", err.msg);
+		return -1;
+	}
+	*out = *in;
+	out->compiled.data = (uint8_t *)af_bundle_bytes(*ret, &len);
+	out->compiled.len = len;
+	out->hash = (char *)af_bundle_hash(*ret);
+	out->name = (char *)af_bundle_name(*ret);
+	return 0;
+}
+
+static int compile_models(struct controld_job *j, Af__ModelApply *in,
+			  Af__ModelApply *out, struct af_registry **ret)
+{
+	struct af_err err = {{0}};
+	size_t len;
+
+	if (in->source.len > MAX_MODELS_SOURCE) {
+		controld_job_fail(j, AF__CODE__TOO_LARGE,
+				  "model file larger than %u bytes",
+				  MAX_MODELS_SOURCE);
+		return -1;
+	}
+	if (af_registry_compile("models", (const char *)in->source.data,
+				in->source.len, ret, &err) != 0) {
+		controld_job_fail(j, AF__CODE__INVALID, "%s", err.msg);
+		return -1;
+	}
+	*out = *in;
+	out->compiled.data = (uint8_t *)af_registry_bytes(*ret, &len);
+	out->compiled.len = len;
+	return 0;
+}
+
+static void handle_write(struct controld_job *j)
+{
+	struct controld_node *n = j->node;
+	Af__Command cmd = *j->req->propose;
+	Af__PolicyApply pa;
+	Af__ModelApply ma;
+	struct af_bundle *bundle = NULL;
+	struct af_registry *reg = NULL;
+	int rc;
+
+	if (!af_consensus_is_leader(&n->cons)) {
+		controld_job_fail(j, AF__CODE__NOT_LEADER, "not the leader");
+		return;
+	}
+	switch (cmd.op_case) {
+	case AF__COMMAND__OP_POLICY_APPLY:
+		if (compile_policy(j, cmd.policy_apply, &pa, &bundle) != 0)
+			return;
+		cmd.policy_apply = &pa;
+		break;
+	case AF__COMMAND__OP_MODEL_APPLY:
+		if (compile_models(j, cmd.model_apply, &ma, &reg) != 0)
+			return;
+		cmd.model_apply = &ma;
+		break;
+	case AF__COMMAND__OP_POLICY_ROLLBACK:
+	case AF__COMMAND__OP_MODEL_SET_STATUS:
+	case AF__COMMAND__OP_MODEL_DELETE:
+	case AF__COMMAND__OP_NOOP:
+		break;
+	default:
+		controld_job_fail(j, AF__CODE__INVALID, "unknown command");
+		return;
+	}
+	/* Stamped by the leader: apply never reads a clock. */
+	cmd.principal = (char *)"admin";
+	cmd.time_ms = af_wall_ms();
+	rc = af_consensus_propose(&n->cons, &cmd, propose_cb, j);
+	af_bundle_free(bundle);
+	af_registry_free(reg);
+	if (rc != 0)
+		controld_job_fail(j, status_of_rc(rc), "propose: %s",
+				  af_strerror(rc));
+}
+
+/* ------------------------------------------------------------ reads */
+
+static int get_revision(struct af_txn *t, uint64_t rev, Af__Revision **ret)
+{
+	uint8_t key[8];
+
+	af_store_key_u64(rev, key);
+	return af_txn_get_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
+			      &af__revision__descriptor,
+			      (ProtobufCMessage **)ret);
+}
+
+static uint64_t stable_revision(struct af_txn *t)
+{
+	Af__Rollout *ro;
+	uint64_t rev;
+
+	if (af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
+			   &af__rollout__descriptor,
+			   (ProtobufCMessage **)&ro) != 0)
+		return 0;
+	rev = ro->stable_revision;
+	protobuf_c_message_free_unpacked(&ro->base, NULL);
+	return rev;
+}
+
+static void read_policy_get(struct controld_job *j, struct af_txn *t)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__PolicyGetResp pg = AF__POLICY_GET_RESP__INIT;
+	Af__Revision *rev = NULL;
+	Af__StoredBundle *sb = NULL;
+	uint64_t want = j->req->policy_get->revision;
+	int rc;
+
+	if (want == 0)
+		want = stable_revision(t);
+	if (want == 0) {
+		controld_job_fail(j, AF__CODE__NOT_FOUND,
+				  "no policy has been applied yet");
+		return;
+	}
+	rc = get_revision(t, want, &rev);
+	if (rc == 0)
+		rc = af_txn_get_msg(t, AF_TABLE_BUNDLES, rev->hash,
+				    strlen(rev->hash),
+				    &af__stored_bundle__descriptor,
+				    (ProtobufCMessage **)&sb);
+	if (rc != 0) {
+		controld_job_fail(j,
+				  rc == AF_ENOTFOUND ? AF__CODE__NOT_FOUND
+						     : AF__CODE__INTERNAL,
+				  "revision %llu: %s", (unsigned long long)want,
+				  af_strerror(rc));
+		goto out;
+	}
+	pg.revision = rev;
+	pg.source = sb->source;
+	pg.compiled = sb->compiled;
+	resp.body_case = AF__RESPONSE__BODY_POLICY_GET;
+	resp.policy_get = &pg;
+	controld_job_finish(j, &resp);
+out:
+	if (rev)
+		protobuf_c_message_free_unpacked(&rev->base, NULL);
+	if (sb)
+		protobuf_c_message_free_unpacked(&sb->base, NULL);
+}
+
+/* Collects unpacked messages of one table, newest first. */
+struct collect {
+	const ProtobufCMessageDescriptor *desc;
+	ProtobufCMessage **items;
+	size_t n, max;
+};
+
+static int collect_cb(const void *key, size_t klen, const void *val,
+		      size_t vlen, void *arg)
+{
+	struct collect *c = arg;
+	ProtobufCMessage *m;
+
+	(void)key, (void)klen;
+	if (c->n >= c->max)
+		return 1;
+	m = protobuf_c_message_unpack(c->desc, NULL, vlen, val);
+	if (m == NULL)
+		return AF_ECORRUPT;
+	c->items[c->n++] = m;
+	return 0;
+}
+
+static int collect(struct af_txn *t, enum af_table tbl,
+		   const ProtobufCMessageDescriptor *desc, bool reverse,
+		   size_t max, struct collect *c)
+{
+	size_t count = af_txn_count(t, tbl);
+	int rc;
+
+	c->desc = desc;
+	c->n = 0;
+	c->max = max < count ? max : count;
+	c->items = af_calloc(c->max + 1, sizeof(*c->items));
+	if (c->items == NULL)
+		return AF_ENOMEM;
+	rc = af_txn_iter(t, tbl, reverse, collect_cb, c);
+	return rc < 0 ? rc : 0;
+}
+
+static void collect_free(struct collect *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		protobuf_c_message_free_unpacked(c->items[i], NULL);
+	af_free(c->items);
+}
+
+static size_t limit_of(uint32_t asked)
+{
+	return asked == 0 || asked > MAX_LIST ? MAX_LIST : asked;
+}
+
+static void read_list(struct controld_job *j, struct af_txn *t)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__PolicyHistoryResp ph = AF__POLICY_HISTORY_RESP__INIT;
+	Af__AuditResp au = AF__AUDIT_RESP__INIT;
+	Af__ModelListResp ml = AF__MODEL_LIST_RESP__INIT;
+	Af__Policy__Registry reg = AF__POLICY__REGISTRY__INIT;
+	struct collect c = {0};
+	uint8_t *packed = NULL;
+	int rc;
+
+	switch (j->req->body_case) {
+	case AF__REQUEST__BODY_POLICY_HISTORY:
+		rc = collect(t, AF_TABLE_REVISIONS, &af__revision__descriptor,
+			     true, limit_of(j->req->policy_history->limit), &c);
+		ph.n_revisions = c.n;
+		ph.revisions = (Af__Revision **)c.items;
+		resp.body_case = AF__RESPONSE__BODY_POLICY_HISTORY;
+		resp.policy_history = &ph;
+		break;
+	case AF__REQUEST__BODY_AUDIT:
+		rc = collect(t, AF_TABLE_AUDIT, &af__audit_record__descriptor,
+			     true, limit_of(j->req->audit->limit), &c);
+		au.n_records = c.n;
+		au.records = (Af__AuditRecord **)c.items;
+		resp.body_case = AF__RESPONSE__BODY_AUDIT;
+		resp.audit = &au;
+		break;
+	default: /* model list */
+		rc = collect(t, AF_TABLE_MODELS, &af__policy__model__descriptor,
+			     false, SIZE_MAX, &c);
+		reg.n_models = c.n;
+		reg.models = (Af__Policy__Model **)c.items;
+		packed = af_malloc(af__policy__registry__get_packed_size(&reg));
+		if (rc == 0 && packed == NULL)
+			rc = AF_ENOMEM;
+		if (rc == 0)
+			ml.compiled.len =
+				af__policy__registry__pack(&reg, packed);
+		ml.compiled.data = packed;
+		ml.registry_revision = af_txn_meta_u64(t, "registry_revision");
+		resp.body_case = AF__RESPONSE__BODY_MODEL_LIST;
+		resp.model_list = &ml;
+		break;
+	}
+	if (rc != 0)
+		controld_job_fail(j, AF__CODE__INTERNAL, "read: %s",
+				  af_strerror(rc));
+	else
+		controld_job_finish(j, &resp);
+	af_free(packed);
+	collect_free(&c);
+}
+
+static void read_snapshot(struct controld_job *j)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__SnapshotResp sr = AF__SNAPSHOT_RESP__INIT;
+	struct af_err err = {{0}};
+	void *buf;
+	size_t len;
+	uint64_t applied;
+
+	if (af_store_snapshot(j->node->store, &buf, &len, &applied, &err) !=
+	    0) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "snapshot: %s",
+				  err.msg);
+		return;
+	}
+	sr.index = applied;
+	sr.data.data = buf;
+	sr.data.len = len;
+	resp.body_case = AF__RESPONSE__BODY_SNAPSHOT;
+	resp.snapshot = &sr;
+	controld_job_finish(j, &resp);
+	af_free(buf);
+}
+
+static void do_read(struct controld_job *j)
+{
+	struct af_txn *t;
+	struct af_err err = {{0}};
+
+	if (j->req->body_case == AF__REQUEST__BODY_SNAPSHOT) {
+		read_snapshot(j);
+		return;
+	}
+	if (af_store_read_begin(j->node->store, &t, &err) != 0) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "%s", err.msg);
+		return;
+	}
+	if (j->req->body_case == AF__REQUEST__BODY_POLICY_GET)
+		read_policy_get(j, t);
+	else
+		read_list(j, t);
+	af_store_read_end(t);
+}
+
+static void read_barrier_cb(void *arg, int status,
+			    const struct af_fsm_result *r)
+{
+	struct controld_job *j = arg;
+
+	(void)r;
+	if (status != 0) {
+		controld_job_fail(j, status_of_rc(status), "read: %s",
+				  af_strerror(status));
+		return;
+	}
+	do_read(j);
+}
+
+static void handle_read(struct controld_job *j)
+{
+	int rc;
+
+	if (j->req->read_mode == AF__READ_MODE__STALE) {
+		do_read(j);
+		return;
+	}
+	rc = af_consensus_read_barrier(&j->node->cons, read_barrier_cb, j);
+	if (rc != 0)
+		controld_job_fail(j, status_of_rc(rc), "%s",
+				  rc == AF_ENOTLEADER ? "not the leader"
+						      : af_strerror(rc));
+}
+
+/* ------------------------------------------------------- membership */
+
+static void change_cb(void *arg, int status, const struct af_fsm_result *r)
+{
+	struct controld_job *j = arg;
+	Af__Response resp = AF__RESPONSE__INIT;
+
+	(void)r;
+	if (status != 0) {
+		controld_job_fail(j,
+				  status == AF_EINVAL ? AF__CODE__INVALID
+						      : AF__CODE__UNAVAILABLE,
+				  "%s", af_strerror(status));
+		return;
+	}
+	controld_job_finish(j, &resp);
+}
+
+static void handle_transfer(struct controld_job *j)
+{
+	int rc = af_consensus_transfer(
+		&j->node->cons, j->req->transfer_leader->to, change_cb, j);
+	if (rc != 0)
+		controld_job_fail(j, status_of_rc(rc), "transfer: %s",
+				  af_strerror(rc));
+}
+
+static void handle_membership(struct controld_job *j)
+{
+	const Af__MembershipReq *m = j->req->membership;
+	int rc;
+
+	if (m->id == 0 || m->id > 65535) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "node id must be 1..65535");
+		return;
+	}
+	if (m->remove)
+		rc = af_consensus_remove(&j->node->cons, m->id, change_cb, j);
+	else if (m->raft[0] == '\0' || strlen(m->raft) >= AF_ADDR_MAX) {
+		controld_job_fail(j, AF__CODE__INVALID, "--raft ADDR needed");
+		return;
+	} else
+		rc = af_consensus_add(&j->node->cons, m->id, m->raft, change_cb,
+				      j);
+	if (rc != 0)
+		controld_job_fail(j, status_of_rc(rc), "membership: %s",
+				  af_strerror(rc));
+}
+
+void controld_handle(struct controld_job *j)
+{
+	Af__Request *req = j->req;
+
+	switch (req->body_case) {
+	case AF__REQUEST__BODY_CLUSTER_STATUS:
+		j->verb = VERB_STATUS;
+		handle_status(j);
+		return;
+	case AF__REQUEST__BODY_PROPOSE:
+		j->verb = VERB_WRITE;
+		handle_write(j);
+		return;
+	case AF__REQUEST__BODY_POLICY_GET:
+		j->verb = VERB_POLICY_GET;
+		break;
+	case AF__REQUEST__BODY_POLICY_HISTORY:
+		j->verb = VERB_POLICY_HISTORY;
+		break;
+	case AF__REQUEST__BODY_MODEL_LIST:
+		j->verb = VERB_MODEL_LIST;
+		break;
+	case AF__REQUEST__BODY_AUDIT:
+		j->verb = VERB_AUDIT;
+		break;
+	case AF__REQUEST__BODY_SNAPSHOT:
+		j->verb = VERB_SNAPSHOT;
+		break;
+	case AF__REQUEST__BODY_TRANSFER_LEADER:
+		j->verb = VERB_TRANSFER;
+		handle_transfer(j);
+		return;
+	case AF__REQUEST__BODY_MEMBERSHIP:
+		j->verb = VERB_MEMBERSHIP;
+		handle_membership(j);
+		return;
+	default:
+		j->verb = VERB_OTHER;
+		controld_job_fail(j, AF__CODE__INVALID, "unknown request");
+		return;
+	}
+	handle_read(j);
+}

@@ -1,0 +1,172 @@
+/* /healthz, /readyz and /metrics on the node's http address
+ * (libmicrohttpd, its own thread; reads only atomics). */
+#include "common/log.h"
+#include "controld/node.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *verb_names[VERB_COUNT] = {
+	"status",     "write", "policy_get", "policy_history",
+	"model_list", "audit", "snapshot",   "transfer_leader",
+	"membership", "sync",  "other",
+};
+static const char *result_names[RES_COUNT] = {"ok", "refused", "not_leader",
+					      "error"};
+
+static void format_metrics(struct controld_node *n, struct af_textbuf *b)
+{
+	struct controld_stats *s = &n->stats;
+
+	af_textbuf_printf(
+		b,
+		"# HELP af_raft_term Current Raft term.\n"
+		"# TYPE af_raft_term gauge\naf_raft_term %llu\n"
+		"# HELP af_raft_commit_index Highest committed log index.\n"
+		"# TYPE af_raft_commit_index gauge\n"
+		"af_raft_commit_index %llu\n"
+		"# HELP af_raft_applied_index Highest applied log index.\n"
+		"# TYPE af_raft_applied_index gauge\n"
+		"af_raft_applied_index %llu\n"
+		"# HELP af_raft_leader 1 when this node is the leader.\n"
+		"# TYPE af_raft_leader gauge\naf_raft_leader %d\n"
+		"# HELP af_raft_leader_id Id of the known leader (0: none).\n"
+		"# TYPE af_raft_leader_id gauge\naf_raft_leader_id %llu\n",
+		(unsigned long long)atomic_load(&s->term),
+		(unsigned long long)atomic_load(&s->commit),
+		(unsigned long long)atomic_load(&s->applied),
+		atomic_load(&s->is_leader),
+		(unsigned long long)atomic_load(&s->leader_id));
+	af_histogram_format(b, "af_apply_latency_seconds",
+			    "Time from a write arriving on the leader to its "
+			    "entry applied.",
+			    "", &s->apply_latency);
+	af_histogram_format(b, "af_fsm_apply_seconds",
+			    "Time spent applying one entry to the store.", "",
+			    &s->fsm_apply);
+	af_textbuf_printf(b, "# HELP af_api_requests_total API requests by "
+			     "verb and result.\n"
+			     "# TYPE af_api_requests_total counter\n");
+	for (int v = 0; v < VERB_COUNT; v++)
+		for (int r = 0; r < RES_COUNT; r++)
+			af_textbuf_printf(
+				b,
+				"af_api_requests_total{verb=\"%s\",result=\"%"
+				"s\"} %llu\n",
+				verb_names[v], result_names[r],
+				(unsigned long long)atomic_load(&s->api[v][r]));
+	af_textbuf_printf(
+		b,
+		"# HELP af_pub_messages_total Hints and heartbeats "
+		"published.\n# TYPE af_pub_messages_total counter\n"
+		"af_pub_messages_total{kind=\"hint\"} %llu\n"
+		"af_pub_messages_total{kind=\"heartbeat\"} %llu\n",
+		(unsigned long long)atomic_load(&s->hints_published),
+		(unsigned long long)atomic_load(&s->heartbeats_published));
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code,
+				 const char *type, char *body, size_t len,
+				 enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, mode);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *upload,
+			       size_t *upload_size, void **con_cls)
+{
+	static int marker;
+	struct controld_node *n = cls;
+	char body[256];
+	int len;
+
+	(void)version, (void)upload;
+	if (*con_cls == NULL) {
+		*con_cls = &marker; /* reply on the second call */
+		return MHD_YES;
+	}
+	*upload_size = 0;
+	if (strcmp(method, "GET") != 0)
+		return send_text(c, 405, "text/plain",
+				 (char *)"method not allowed\n", 19,
+				 MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/healthz") == 0)
+		return send_text(c, 200, "text/plain", (char *)"ok\n", 3,
+				 MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/readyz") == 0) {
+		uint64_t leader = atomic_load(&n->stats.leader_id);
+		int ready = leader != 0 && atomic_load(&n->stats.ready);
+
+		len = snprintf(
+			body, sizeof(body),
+			"%s leader=%llu applied=%llu commit=%llu\n",
+			ready ? "ready" : "not ready",
+			(unsigned long long)leader,
+			(unsigned long long)atomic_load(&n->stats.applied),
+			(unsigned long long)atomic_load(&n->stats.commit));
+		return send_text(c, ready ? 200 : 503, "text/plain", body,
+				 (size_t)len, MHD_RESPMEM_MUST_COPY);
+	}
+	if (strcmp(url, "/metrics") == 0) {
+		struct af_textbuf b = {0};
+
+		format_metrics(n, &b);
+		if (b.failed) {
+			af_textbuf_free(&b);
+			return send_text(c, 500, "text/plain",
+					 (char *)"out of memory\n", 14,
+					 MHD_RESPMEM_PERSISTENT);
+		}
+		return send_text(c, 200, "text/plain; version=0.0.4", b.buf,
+				 b.len, MHD_RESPMEM_MUST_FREE);
+	}
+	return send_text(c, 404, "text/plain", (char *)"not found\n", 10,
+			 MHD_RESPMEM_PERSISTENT);
+}
+
+int controld_http_start(struct controld_node *n, struct af_err *err)
+{
+	struct sockaddr_in sa;
+	char host[AF_ADDR_MAX];
+	const char *colon = strrchr(n->self->http, ':');
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - n->self->http),
+		 n->self->http);
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return af_errf(err, AF_ECONFIG,
+			       "http: %s is not an IPv4 address", host);
+	n->http = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+		handler, n, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_END);
+	if (n->http == NULL)
+		return af_errf(err, AF_EIO, "http: cannot listen on %s",
+			       n->self->http);
+	return 0;
+}
+
+void controld_http_stop(struct controld_node *n)
+{
+	if (n->http)
+		MHD_stop_daemon(n->http);
+	n->http = NULL;
+}

@@ -1,0 +1,109 @@
+/*
+ * One controld node's context: everything a node owns, passed by pointer
+ * (no globals), so tests can run several nodes in one process.
+ *
+ * Threads: the libuv loop thread runs raft, the state machine, the request
+ * handlers and the publisher. NNG worker threads receive API requests and
+ * hand them to the loop through a locked queue and uv_async_send. The HTTP
+ * server thread reads only the atomics in `stats`.
+ */
+#ifndef AF_CONTROLD_NODE_H
+#define AF_CONTROLD_NODE_H
+
+#include "common/cluster.h"
+#include "common/metrics.h"
+#include "controld/consensus.h"
+#include "controld/fsm.h"
+#include "store/store.h"
+
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <uv.h>
+
+#define CONTROLD_API_WORKERS 16
+#define CONTROLD_MAX_REQUEST (40u * 1024 * 1024)
+
+struct controld_job;
+
+/* Counters by API verb and result, for /metrics. */
+enum controld_verb {
+	VERB_STATUS,
+	VERB_WRITE,
+	VERB_POLICY_GET,
+	VERB_POLICY_HISTORY,
+	VERB_MODEL_LIST,
+	VERB_AUDIT,
+	VERB_SNAPSHOT,
+	VERB_TRANSFER,
+	VERB_MEMBERSHIP,
+	VERB_SYNC,
+	VERB_OTHER,
+	VERB_COUNT
+};
+enum controld_result {
+	RES_OK,
+	RES_REFUSED,
+	RES_NOT_LEADER,
+	RES_ERROR,
+	RES_COUNT
+};
+
+struct controld_stats {
+	_Atomic uint64_t term, commit, applied, leader_id;
+	_Atomic int is_leader, ready;
+	_Atomic uint64_t api[VERB_COUNT][RES_COUNT];
+	struct af_histogram apply_latency; /* propose -> applied, leader */
+	struct af_histogram fsm_apply;	   /* time inside apply */
+	_Atomic uint64_t hints_published, heartbeats_published;
+};
+
+struct controld_node {
+	const struct af_cluster_cfg *cfg;
+	const struct af_node_cfg *self;
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t tick;   /* stats + heartbeat */
+	uv_async_t wakeup; /* jobs from NNG workers */
+	struct af_store *store;
+	struct af_fsm fsm;
+	struct af_consensus cons;
+	bool cons_started;
+	bool stopping;
+
+	/* API (api.c) */
+	nng_socket rep;
+	pthread_t workers[CONTROLD_API_WORKERS];
+	unsigned n_workers;
+	pthread_mutex_t qlock;
+	struct controld_job *qhead, *qtail;
+
+	/* publisher (pub.c) */
+	nng_socket pub;
+	uint64_t last_heartbeat_ms;
+
+	/* HTTP (http.c) */
+	struct MHD_Daemon *http;
+
+	struct controld_stats stats;
+};
+
+/* api.c */
+int controld_api_start(struct controld_node *n, struct af_err *err);
+void controld_api_stop(struct controld_node *n);
+/* Loop thread: runs queued jobs. */
+void controld_api_drain(struct controld_node *n);
+
+/* pub.c */
+int controld_pub_start(struct controld_node *n, struct af_err *err);
+void controld_pub_stop(struct controld_node *n);
+void controld_pub_hint(struct controld_node *n, int heartbeat);
+
+/* http.c */
+int controld_http_start(struct controld_node *n, struct af_err *err);
+void controld_http_stop(struct controld_node *n);
+
+/* The API URL of node `id` from the cluster file ("" when unknown). */
+const char *controld_api_url(const struct controld_node *n, uint64_t id);
+
+#endif

@@ -1,0 +1,107 @@
+/* Publisher: a hint after each apply and a heartbeat every second. Pub/sub
+ * is lossy by design; routerd pulls the truth with Sync. Loop thread. */
+#include "common/log.h"
+#include "controld/node.h"
+#include "proto/af.pb-c.h"
+
+#include <nng/protocol/pubsub0/pub.h>
+#include <string.h>
+
+int controld_pub_start(struct controld_node *n, struct af_err *err)
+{
+	char url[AF_ADDR_MAX + 16];
+	int rv;
+
+	if (af_cluster_url(n->cfg, n->self->pub, url, sizeof(url)) != 0)
+		return af_errf(err, AF_ECONFIG, "pub: URL too long");
+	if ((rv = nng_pub0_open(&n->pub)) != 0)
+		return af_errf(err, AF_EIO, "pub: %s", nng_strerror(rv));
+	nng_socket_set_size(n->pub, NNG_OPT_RECVMAXSZ, 1024);
+	nng_socket_set_int(n->pub, NNG_OPT_SENDBUF, 1024);
+	if ((rv = nng_listen(n->pub, url, NULL, 0)) != 0) {
+		nng_close(n->pub);
+		return af_errf(err, AF_EIO, "pub: listen %s: %s", url,
+			       nng_strerror(rv));
+	}
+	return 0;
+}
+
+void controld_pub_stop(struct controld_node *n)
+{
+	nng_close(n->pub);
+}
+
+struct heads {
+	uint64_t stable, canary;
+	uint32_t weight;
+	char stable_hash[AF_HASH_STR_LEN], canary_hash[AF_HASH_STR_LEN];
+	uint64_t registry;
+};
+
+static void revision_hash(struct af_txn *t, uint64_t rev, char *out, size_t len)
+{
+	Af__Revision *r;
+	uint8_t key[8];
+
+	out[0] = '\0';
+	if (rev == 0)
+		return;
+	af_store_key_u64(rev, key);
+	if (af_txn_get_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
+			   &af__revision__descriptor,
+			   (ProtobufCMessage **)&r) != 0)
+		return;
+	snprintf(out, len, "%s", r->hash);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
+static void read_heads(struct controld_node *n, struct heads *h)
+{
+	struct af_txn *t;
+	Af__Rollout *ro;
+
+	memset(h, 0, sizeof(*h));
+	if (af_store_read_begin(n->store, &t, NULL) != 0)
+		return;
+	if (af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
+			   &af__rollout__descriptor,
+			   (ProtobufCMessage **)&ro) == 0) {
+		h->stable = ro->stable_revision;
+		h->canary = ro->canary_revision;
+		h->weight = ro->weight;
+		protobuf_c_message_free_unpacked(&ro->base, NULL);
+	}
+	revision_hash(t, h->stable, h->stable_hash, sizeof(h->stable_hash));
+	revision_hash(t, h->canary, h->canary_hash, sizeof(h->canary_hash));
+	h->registry = af_txn_meta_u64(t, "registry_revision");
+	af_store_read_end(t);
+}
+
+void controld_pub_hint(struct controld_node *n, int heartbeat)
+{
+	Af__Hint hint = AF__HINT__INIT;
+	struct heads h;
+	uint8_t buf[512];
+	size_t len;
+
+	read_heads(n, &h);
+	hint.kind =
+		heartbeat ? AF__HINT__KIND__HEARTBEAT : AF__HINT__KIND__HINT;
+	hint.node_id = n->self->id;
+	hint.state_index = af_consensus_applied_index(&n->cons);
+	hint.stable_revision = h.stable;
+	hint.stable_hash = h.stable_hash;
+	hint.canary_revision = h.canary;
+	hint.canary_hash = h.canary_hash;
+	hint.canary_weight = h.weight;
+	hint.registry_revision = h.registry;
+	hint.cluster = (char *)n->cfg->name;
+	len = af__hint__get_packed_size(&hint);
+	if (len > sizeof(buf))
+		return;
+	af__hint__pack(&hint, buf);
+	if (nng_send(n->pub, buf, len, NNG_FLAG_NONBLOCK) == 0)
+		atomic_fetch_add(heartbeat ? &n->stats.heartbeats_published
+					   : &n->stats.hints_published,
+				 1);
+}
