@@ -186,10 +186,12 @@ struct af_request {
 /* Sets every field absent. */
 void af_request_init(struct af_request *r);
 
-/* Why a request body was refused: the HTTP status (400, 413 or 422), an
- * error code ("MALFORMED_JSON", "MISSING_FIELD", "WRONG_TYPE",
- * "TOO_LARGE", "UNKNOWN_CLASS"), the field (empty when none) and a
- * message. */
+/* Why a request body was refused: the HTTP status and error code
+ * (400 "MALFORMED_JSON", 400 "MISSING_FIELD", 422 "WRONG_TYPE", 422
+ * "INVALID_FIELD" for a value out of range or over its bound, 413
+ * "BODY_TOO_LARGE"), the field (empty when none) and a message. An
+ * unknown class is found by af_decide() (AF_ENOTFOUND): answer 422
+ * "UNKNOWN_CLASS" with field "class". */
 struct af_request_error {
 	int http_status;
 	const char *code; /* static */

@@ -1,0 +1,588 @@
+/* af_decide(): SPEC section 6, steps 1 to 10. Pure; no allocation. */
+#include "policy/decide_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define A(x) AF__POLICY__ATTR__ATTR_##x
+#define O(x) AF__POLICY__OP__OP_##x
+
+/* ------------------------------------------------------- conditions */
+
+static bool id_in(const struct vcond *c, uint32_t id)
+{
+	for (uint32_t i = 0; i < c->nvals; i++)
+		if (c->ids[i] == id)
+			return true;
+	return false;
+}
+
+static bool str_in(const struct vcond *c, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return false;
+	for (uint32_t i = 0; i < c->nvals; i++)
+		if (strcmp(c->svals[i], s) == 0)
+			return true;
+	return false;
+}
+
+static bool set_op(uint8_t op, bool in)
+{
+	return (op == O(EQ) || op == O(IN)) ? in : !in;
+}
+
+static bool num_op(uint8_t op, int64_t x, int64_t n)
+{
+	if (x < 0)
+		return false; /* absent: no numeric condition holds */
+	switch (op) {
+	case O(LT):
+		return x < n;
+	case O(LTE):
+		return x <= n;
+	case O(GT):
+		return x > n;
+	case O(GTE):
+		return x >= n;
+	case O(EQ):
+		return x == n;
+	case O(NE):
+		return x != n;
+	default:
+		return false;
+	}
+}
+
+static const char *label_value(const struct af_request *req, const char *k)
+{
+	for (size_t i = 0; i < req->nlabels; i++)
+		if (strcmp(req->labels[i].key, k) == 0)
+			return req->labels[i].value;
+	return NULL;
+}
+
+static int64_t num_attr(const struct rctx *r, uint8_t attr)
+{
+	switch (attr) {
+	case A(LATENCY_SLO_MS):
+		return r->latency;
+	case A(MAX_COST_USD):
+		return r->max_cost;
+	case A(INPUT_TOKENS):
+		return r->input;
+	case A(OUTPUT_TOKENS):
+		return r->output;
+	case A(FANOUT):
+		return r->fanout;
+	case A(TOOL_CALLS):
+		return r->tool_calls;
+	case A(ATTEMPT):
+		return r->attempt;
+	default:
+		return -1;
+	}
+}
+
+bool cond_holds(const struct rctx *r, const struct vcond *c)
+{
+	switch (c->attr) {
+	case A(CLASS):
+		return set_op(c->op, id_in(c, r->cls_idx));
+	case A(SENSITIVITY):
+		return set_op(c->op, r->sens != NONE && id_in(c, r->sens));
+	case A(REGION):
+		return set_op(c->op, r->region != NONE && id_in(c, r->region));
+	case A(TENANT):
+		return set_op(c->op, str_in(c, r->req->tenant));
+	case A(AGENT_ROLE):
+		return set_op(c->op, str_in(c, r->req->agent_role));
+	case A(LABEL):
+		return set_op(c->op, str_in(c, label_value(r->req, c->label)));
+	case A(NEEDS):
+		return !c->unknown_cap && (r->needs & c->mask) == c->mask;
+	default:
+		return num_op(c->op, num_attr(r, c->attr), c->number);
+	}
+}
+
+/* ----------------------------------------------------------- helpers */
+
+static void deny(struct af_decision *d, const char *code, const char *rule,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#include <stdarg.h>
+
+static void deny(struct af_decision *d, const char *code, const char *rule,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	d->kind = AF_DECISION_DENY;
+	d->code = code;
+	d->rule = rule;
+	va_start(ap, fmt);
+	vsnprintf(d->message, sizeof(d->message), fmt, ap);
+	va_end(ap);
+}
+
+static int resolve(const struct af_policy_view *v, const struct af_request *req,
+		   bool canary, struct rctx *r)
+{
+	const struct vbundle *vb = &v->b[canary ? 1 : 0];
+	const struct vclass *cls;
+
+	memset(r, 0, sizeof(*r));
+	r->v = v;
+	r->req = req;
+	r->vb = vb;
+	r->cls_idx = intern_find(&vb->classes, req->class_name);
+	if (r->cls_idx == NONE)
+		return AF_ENOTFOUND;
+	r->cls = cls = &vb->cls[r->cls_idx];
+	/* Step 2: class defaults fill absent request fields. */
+	r->latency = req->latency_slo_ms >= 0 ? req->latency_slo_ms
+					      : cls->latency_slo_ms;
+	r->max_cost = req->max_cost_micro_usd >= 0 ? req->max_cost_micro_usd
+						   : cls->max_cost_micro;
+	if (req->sensitivity[0] != '\0') {
+		r->sens = intern_find(&v->sens, req->sensitivity);
+		r->sens_name = req->sensitivity;
+	} else {
+		r->sens = vb->default_sens;
+		r->sens_name = r->sens != NONE ? v->sens.names[r->sens] : "";
+	}
+	r->region =
+		req->region[0] ? intern_find(&v->regions, req->region) : NONE;
+	r->input = req->input_tokens > 0 ? req->input_tokens : 0;
+	r->output = req->output_tokens > 0 ? req->output_tokens : 0;
+	r->fanout = req->fanout > 0 ? req->fanout : 0;
+	r->tool_calls = req->tool_calls > 0 ? req->tool_calls : 0;
+	r->attempt = req->attempt > 0 ? req->attempt : 0;
+	for (size_t i = 0; i < req->nneeds && i < AF_REQ_MAX_NEEDS; i++) {
+		uint32_t id = intern_find(&v->caps, req->needs[i]);
+
+		if (id == NONE)
+			r->needs_unknown = true;
+		else
+			r->needs |= 1ull << id;
+	}
+	return 0;
+}
+
+/* Step 3. Returns true when a cap denied. */
+static bool caps(const struct rctx *r, const struct af_live *live,
+		 uint32_t inflight, enum af_budget_state budget,
+		 uint64_t retry_after, struct af_decision *d)
+{
+	const struct vclass *c = r->cls;
+
+	if (c->max_fanout >= 0 && r->fanout > c->max_fanout)
+		deny(d, "FANOUT_CAP", NULL,
+		     "fanout %lld exceeds max_fanout %lld of class %s",
+		     (long long)r->fanout, (long long)c->max_fanout, c->name);
+	else if (c->max_tool_calls >= 0 && r->tool_calls > c->max_tool_calls)
+		deny(d, "TOOL_CALL_CAP", NULL,
+		     "tool_calls %lld exceeds max_tool_calls %lld of class %s",
+		     (long long)r->tool_calls, (long long)c->max_tool_calls,
+		     c->name);
+	else if (r->attempt > c->max_retries)
+		deny(d, "RETRY_LIMIT", NULL,
+		     "attempt %lld exceeds max_retries %lld of class %s",
+		     (long long)r->attempt, (long long)c->max_retries, c->name);
+	else if (!c->critical && (int64_t)inflight >= c->max_inflight)
+		deny(d, "LANE_SATURATED", NULL,
+		     "lane %s is saturated: %u in flight, max_inflight %lld",
+		     r->v->lanes.names[c->lane], inflight,
+		     (long long)c->max_inflight);
+	else if (budget == AF_BUDGET_OVER_HARD) {
+		deny(d, "BUDGET_EXCEEDED", NULL,
+		     "tenant %s is over its hard budget", r->req->tenant);
+		d->retry_after_ms =
+			(int64_t)(retry_after > INT64_MAX ? INT64_MAX
+							  : retry_after);
+	} else
+		return false;
+	(void)live;
+	return true;
+}
+
+/* Step 4: the first matching rule, or NULL. */
+static const struct vrule *match(const struct rctx *r, struct af_explain *x)
+{
+	for (uint32_t i = 0; i < r->vb->nrules; i++) {
+		const struct vrule *rule = &r->vb->rules[i];
+		const struct vcond *failed = NULL;
+
+		for (uint32_t j = 0; j < rule->nconds && failed == NULL; j++)
+			if (!cond_holds(r, &rule->conds[j]))
+				failed = &rule->conds[j];
+		if (x != NULL) {
+			if (x->nrules < x->rules_cap) {
+				struct af_explain_rule *e =
+					&x->rules[x->nrules];
+
+				e->name = rule->name;
+				e->matched = failed == NULL;
+				e->why[0] = '\0';
+				if (failed != NULL)
+					explain_cond(r, failed, e->why,
+						     sizeof(e->why));
+			}
+			x->nrules++;
+		}
+		if (failed == NULL)
+			return rule;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------ candidates */
+
+struct cand {
+	uint32_t pair, model, rank, latency;
+	uint8_t pref, status;
+	int64_t cost;
+};
+
+#define MAX_PICK (AF_POLICY_MAX_FALLBACKS + 1)
+
+struct sel {
+	const struct rctx *r;
+	const struct af_live *live;
+	uint64_t allowed;
+	size_t k, n;
+	struct cand out[MAX_PICK];
+	bool but_region, but_cost, but_context;
+	struct af_explain *x;
+};
+
+/* Step 8: does a come before b? */
+static bool before(const struct cand *a, const struct cand *b)
+{
+	if (a->pref != b->pref)
+		return a->pref < b->pref;
+	if (a->status != b->status)
+		return a->status < b->status;
+	if (a->cost != b->cost)
+		return a->cost < b->cost;
+	if (a->latency != b->latency)
+		return a->latency < b->latency;
+	if (a->model != b->model)
+		return a->model < b->model;
+	return a->rank < b->rank;
+}
+
+static void insert(struct cand *top, size_t *n, size_t cap,
+		   const struct cand *c)
+{
+	size_t i = *n;
+
+	if (cap == 0)
+		return;
+	if (i == cap) {
+		if (!before(c, &top[cap - 1]))
+			return;
+		i = cap - 1;
+	} else {
+		(*n)++;
+	}
+	while (i > 0 && before(c, &top[i - 1])) {
+		top[i] = top[i - 1];
+		i--;
+	}
+	top[i] = *c;
+}
+
+/* Step 7 filters for one pair; returns AF_DROP_* bits. */
+static unsigned filters(const struct sel *s, const struct vmodel *m,
+			const struct vpair *p, uint32_t pair, int64_t cost)
+{
+	const struct rctx *r = s->r;
+	unsigned drops = 0;
+
+	if (m->status == AF__POLICY__STATUS__STATUS_DISABLED)
+		return AF_DROP_DISABLED;
+	if (r->needs_unknown || (m->caps & r->needs) != r->needs)
+		drops |= AF_DROP_CAPABILITY;
+	if (m->context_limit < r->input + r->output)
+		drops |= AF_DROP_CONTEXT;
+	if (!((s->allowed >> p->region) & 1))
+		drops |= AF_DROP_REGION;
+	if (r->max_cost >= 0 && cost > r->max_cost * 1000)
+		drops |= AF_DROP_COST;
+	if ((drops == 0 || drops == AF_DROP_REGION || drops == AF_DROP_COST ||
+	     drops == AF_DROP_CONTEXT) &&
+	    s->live->cooling != NULL && s->live->cooling(s->live->ctx, pair))
+		drops |= AF_DROP_COOLING;
+	return drops;
+}
+
+static void record(struct sel *s, const struct vmodel *m, const struct vpair *p,
+		   unsigned drops, int64_t cost)
+{
+	struct af_explain *x = s->x;
+
+	if (x->ncands < x->cands_cap) {
+		struct af_explain_cand *e = &x->cands[x->ncands];
+
+		e->model = m->id;
+		e->tier = m->tier_name;
+		e->region = s->r->v->regions.names[p->region];
+		e->drops = drops;
+		e->position = -1;
+		e->est_cost_nano_usd = cost;
+	}
+	x->ncands++;
+}
+
+static void scan_tier(struct sel *s, uint32_t tier)
+{
+	const struct af_policy_view *v = s->r->v;
+	struct cand top[MAX_PICK];
+	size_t ntop = 0, want = s->k - s->n;
+
+	for (uint32_t i = v->tier_start[tier]; i < v->tier_start[tier + 1];
+	     i++) {
+		uint32_t pair = v->tier_pairs[i];
+		const struct vpair *p = &v->pairs[pair];
+		const struct vmodel *m = &v->models[p->model];
+		int64_t cost = s->r->input * m->pin + s->r->output * m->pout;
+		unsigned drops = filters(s, m, p, pair, cost);
+
+		s->but_region |= drops == AF_DROP_REGION;
+		s->but_cost |= drops == AF_DROP_COST;
+		s->but_context |= drops == AF_DROP_CONTEXT;
+		if (s->x != NULL)
+			record(s, m, p, drops, cost);
+		if (drops != 0 || want == 0)
+			continue;
+		struct cand c = {
+			.pair = pair,
+			.model = p->model,
+			.rank = v->region_rank[p->region],
+			.pref = p->region != s->r->region,
+			.status =
+				m->status != AF__POLICY__STATUS__STATUS_ACTIVE,
+			.cost = cost,
+			.latency = s->live->latency_ms
+					   ? s->live->latency_ms(s->live->ctx,
+								 pair)
+					   : 0,
+		};
+		insert(top, &ntop, want, &c);
+	}
+	memcpy(&s->out[s->n], top, ntop * sizeof(*top));
+	s->n += ntop;
+}
+
+static void set_hop(const struct af_policy_view *v, const struct cand *c,
+		    struct af_hop *h)
+{
+	const struct vpair *p = &v->pairs[c->pair];
+	const struct vmodel *m = &v->models[p->model];
+
+	h->model = m->id;
+	h->provider = m->provider;
+	h->tier = m->tier_name;
+	h->region = v->regions.names[p->region];
+}
+
+static void mark_positions(struct sel *s, struct af_decision *d)
+{
+	struct af_explain *x = s->x;
+	size_t n = x->ncands < x->cands_cap ? x->ncands : x->cands_cap;
+
+	for (size_t i = 0; i < n; i++) {
+		struct af_explain_cand *e = &x->cands[i];
+
+		if (e->drops != 0)
+			continue;
+		e->drops = AF_DROP_LIMIT;
+		for (size_t j = 0; j < s->n; j++) {
+			const struct af_hop *h =
+				j == 0 ? &d->primary : &d->fallback[j - 1];
+
+			if (h->model == e->model && h->region == e->region) {
+				e->drops = 0;
+				e->position = (int)j;
+			}
+		}
+	}
+}
+
+static void no_candidate(const struct sel *s, const struct vrule *rule,
+			 struct af_decision *d)
+{
+	const struct rctx *r = s->r;
+	char usd[32];
+
+	if (s->but_region)
+		deny(d, "RESIDENCY_DENIED", rule->name,
+		     "no candidate in a region allowed for class %s and "
+		     "sensitivity %s",
+		     r->cls->name, r->sens_name[0] ? r->sens_name : "(none)");
+	else if (s->but_cost) {
+		af_policy_fmt_usd(r->max_cost * 1000, usd);
+		deny(d, "COST_LIMIT", rule->name,
+		     "every candidate costs more than max_cost_usd %s", usd);
+	} else if (s->but_context)
+		deny(d, "CONTEXT_TOO_LARGE", rule->name,
+		     "%lld tokens exceed the context_limit of every candidate",
+		     (long long)(r->input + r->output));
+	else
+		deny(d, "NO_ELIGIBLE_MODEL", rule->name,
+		     "no eligible model for rule %s", rule->name);
+}
+
+/* Steps 6 to 10. */
+static void route(const struct rctx *r, const struct af_live *live,
+		  const struct vrule *rule, uint32_t pos, struct af_decision *d,
+		  struct af_explain *x)
+{
+	const struct vbundle *vb = r->vb;
+	struct sel s = {.r = r, .live = live, .x = x};
+
+	s.k = 1 + (size_t)vb->max_fallbacks;
+	s.allowed = r->cls->regions &
+		    (r->sens != NONE ? vb->residency[r->sens] : ALL_REGIONS);
+	scan_tier(&s, vb->tiers[pos]);
+	for (uint32_t i = 0; i < rule->nfb; i++) {
+		bool seen = rule->fb_pos[i] == pos;
+
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = rule->fb_pos[j] == rule->fb_pos[i];
+		if (!seen)
+			scan_tier(&s, vb->tiers[rule->fb_pos[i]]);
+	}
+	if (s.n == 0) {
+		no_candidate(&s, rule, d);
+		return;
+	}
+	set_hop(r->v, &s.out[0], &d->primary);
+	d->est_cost_nano_usd = s.out[0].cost;
+	for (size_t i = 1; i < s.n; i++)
+		set_hop(r->v, &s.out[i], &d->fallback[i - 1]);
+	d->nfallback = s.n - 1;
+	if (x != NULL)
+		mark_positions(&s, d);
+}
+
+/* Step 5: the tier position to route at. */
+static uint32_t step_down(const struct rctx *r, const struct vrule *rule,
+			  uint32_t inflight, enum af_budget_state budget,
+			  struct af_decision *d, struct af_explain *x)
+{
+	const struct vbundle *vb = r->vb;
+	const struct vclass *c = r->cls;
+	bool lane = false, soft = false;
+
+	if (c->critical || rule->tier_pos + 1 >= vb->ntiers)
+		return rule->tier_pos;
+	lane = vb->watermark_ppm > 0 &&
+	       (int64_t)inflight * 1000000 >=
+		       vb->watermark_ppm * c->max_inflight;
+	soft = vb->soft_step_down && budget == AF_BUDGET_OVER_SOFT;
+	if (!lane && !soft)
+		return rule->tier_pos;
+	d->degraded = true;
+	if (x != NULL)
+		explain_note(x, "stepped down from %s to %s: %s",
+			     vb->tier_names[rule->tier_pos],
+			     vb->tier_names[rule->tier_pos + 1],
+			     lane ? "lane at or over its watermark"
+				  : "tenant over its soft budget");
+	return rule->tier_pos + 1;
+}
+
+static void start(const struct rctx *r, bool canary, const char *id,
+		  struct af_decision *d)
+{
+	memset(d, 0, offsetof(struct af_decision, fallback));
+	d->kind = AF_DECISION_ROUTE;
+	d->decision_id = id != NULL ? id : "";
+	d->canary = canary;
+	d->revision = r->vb->revision;
+	d->hash = r->vb->hash;
+	d->registry_revision = r->v->registry_revision;
+	d->lane = r->v->lanes.names[r->cls->lane];
+	d->max_retries = r->cls->max_retries;
+	d->degraded = false;
+	d->nfallback = 0;
+	d->est_cost_nano_usd = 0;
+	d->code = NULL;
+	d->message[0] = '\0';
+	d->retry_after_ms = -1;
+}
+
+static void explain_start(const struct rctx *r, struct af_explain *x,
+			  bool canary, uint64_t bucket)
+{
+	x->nrules = 0;
+	x->ncands = 0;
+	x->notes[0] = '\0';
+	explain_note(x, "cohort %s (bucket %llu, canary weight %u.%02u%%)",
+		     canary ? "canary" : "stable", (unsigned long long)bucket,
+		     r->v->weight_bp / 100, r->v->weight_bp % 100);
+	explain_note(x, "class %s on lane %s; sensitivity %s", r->cls->name,
+		     r->v->lanes.names[r->cls->lane],
+		     r->sens_name[0] ? r->sens_name : "(none)");
+}
+
+int af_decide(const struct af_policy_view *v, const struct af_request *req,
+	      const struct af_live *live, const char *decision_id,
+	      struct af_decision *ret, struct af_explain *x)
+{
+	static const struct af_live nolive;
+	enum af_budget_state budget = AF_BUDGET_OK;
+	uint64_t bucket = 0, retry_after = 0;
+	const struct vrule *rule;
+	uint32_t inflight = 0, pos;
+	bool canary = false;
+	struct rctx r;
+	int rc;
+
+	if (v == NULL || req == NULL || ret == NULL)
+		return AF_EINVAL;
+	if (live == NULL)
+		live = &nolive;
+	/* Step 1: cohort. */
+	if (v->has_canary) {
+		bucket = XXH3_64bits(req->workflow_id,
+				     strnlen(req->workflow_id,
+					     AF_POLICY_NAME_MAX)) %
+			 10000;
+		canary = bucket < v->weight_bp;
+	}
+	rc = resolve(v, req, canary, &r);
+	if (rc != 0)
+		return rc;
+	start(&r, canary, decision_id, ret);
+	if (x != NULL)
+		explain_start(&r, x, canary, bucket);
+	if (live->lane_inflight != NULL)
+		inflight = live->lane_inflight(live->ctx, r.cls->lane);
+	if (live->budget != NULL)
+		budget = live->budget(live->ctx, req->tenant, &retry_after);
+	if (caps(&r, live, inflight, budget, retry_after, ret))
+		return 0;
+	rule = match(&r, x);
+	if (rule == NULL) {
+		deny(ret, "NO_MATCHING_RULE", NULL,
+		     "no rule matches the request");
+		return 0;
+	}
+	if (rule->deny) {
+		if (rule->message[0] != '\0')
+			deny(ret, rule->code, rule->name, "%s", rule->message);
+		else
+			deny(ret, rule->code, rule->name, "denied by rule %s",
+			     rule->name);
+		return 0;
+	}
+	ret->rule = rule->name;
+	pos = step_down(&r, rule, inflight, budget, ret, x);
+	route(&r, live, rule, pos, ret, x);
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* Private: a request resolved against one bundle of a view. */
+#ifndef AF_POLICY_DECIDE_INT_H
+#define AF_POLICY_DECIDE_INT_H
+
+#include "policy/view_int.h"
+
+struct rctx {
+	const struct af_policy_view *v;
+	const struct af_request *req;
+	const struct vbundle *vb;
+	const struct vclass *cls;
+	uint32_t cls_idx;
+	uint32_t sens;	 /* effective sensitivity id (NONE: unknown/none) */
+	uint32_t region; /* preferred region id */
+	const char *sens_name;
+	uint64_t needs;
+	bool needs_unknown;
+	int64_t latency, max_cost, input, output, fanout, tool_calls, attempt;
+};
+
+bool cond_holds(const struct rctx *r, const struct vcond *c);
+/* Describes why condition c does not hold (explain only). */
+void explain_cond(const struct rctx *r, const struct vcond *c, char *buf,
+		  size_t len);
+void explain_note(struct af_explain *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

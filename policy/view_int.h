@@ -1,0 +1,102 @@
+/* Private: the interned, precompiled form of a view (view.c builds it,
+ * decide.c reads it). */
+#ifndef AF_POLICY_VIEW_INT_H
+#define AF_POLICY_VIEW_INT_H
+
+#include "policy/policy_int.h"
+
+#define NONE UINT32_MAX
+#define ALL_REGIONS UINT64_MAX
+
+/* Name -> small dense id (open addressing, XXH3). */
+struct intern {
+	uint32_t cap; /* power of two, 0 when empty */
+	uint32_t n;
+	uint32_t *slots; /* id + 1, 0 = free */
+	const char **names;
+};
+
+uint32_t intern_find(const struct intern *t, const char *s);
+
+struct vcond {
+	uint8_t attr; /* Af__Policy__Attr */
+	uint8_t op;   /* Af__Policy__Op */
+	uint32_t nvals;
+	int64_t number;
+	const char *label;
+	const char **svals; /* string values (all attrs) */
+	uint32_t *ids;	    /* class index, sensitivity or region id */
+	uint64_t mask;	    /* needs: capability bits */
+	bool unknown_cap;   /* needs a capability no model has */
+};
+
+struct vrule {
+	const char *name;
+	uint32_t nconds;
+	struct vcond *conds;
+	bool deny;
+	uint32_t tier_pos; /* position in the bundle's tiers */
+	uint32_t nfb;
+	uint32_t fb_pos[AF_POLICY_MAX_TIERS];
+	const char *code;
+	const char *message;
+};
+
+struct vclass {
+	const char *name;
+	uint32_t lane; /* view lane id */
+	int64_t max_inflight;
+	int64_t latency_slo_ms, max_cost_micro, max_fanout, max_tool_calls;
+	int64_t max_retries; /* class or bundle default */
+	uint64_t regions;    /* ALL_REGIONS when absent */
+	bool critical;
+};
+
+struct vbundle {
+	const char *hash;
+	uint64_t revision;
+	uint32_t ntiers;
+	uint32_t tiers[AF_POLICY_MAX_TIERS]; /* view tier ids, in order */
+	const char *tier_names[AF_POLICY_MAX_TIERS];
+	struct intern classes;
+	struct vclass *cls;
+	uint32_t nrules;
+	struct vrule *rules;
+	uint32_t default_sens; /* NONE when no default */
+	int64_t max_fallbacks;
+	uint64_t *residency; /* per sensitivity id */
+	int64_t watermark_ppm;
+	bool soft_step_down;
+};
+
+struct vmodel {
+	const char *id, *provider, *tier_name;
+	uint32_t tier;
+	uint64_t caps;
+	int64_t context_limit, pin, pout;
+	uint8_t status; /* Af__Policy__Status */
+};
+
+struct vpair {
+	uint32_t model, region;
+};
+
+struct af_policy_view {
+	struct arena a;
+	struct vbundle b[2]; /* stable, canary */
+	bool has_canary;
+	uint32_t weight_bp;
+	uint64_t registry_revision;
+	struct intern tiers, regions, caps, lanes, sens;
+	uint32_t *region_rank; /* by region id: rank in name order */
+	uint32_t nmodels;
+	struct vmodel *models;
+	uint32_t *model_pair0; /* first pair of each model; [nmodels] = end */
+	uint32_t npairs;
+	struct vpair *pairs;
+	uint32_t *tier_start; /* per tier id, into tier_pairs; [ntiers] end */
+	uint32_t *tier_pairs; /* pair ids grouped by tier */
+	size_t max_rules;
+};
+
+#endif
