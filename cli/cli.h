@@ -9,6 +9,7 @@
 #ifndef AF_CLI_CLI_H
 #define AF_CLI_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum {
@@ -30,6 +31,7 @@ struct af_cli {
 	const char *token;	  /* --token or AF_TOKEN; may be NULL */
 	enum af_cli_output output;
 	uint64_t timeout_ms;
+	bool stale; /* --stale: read from the first endpoint, no leader */
 };
 
 /* Prints "af: CODE: message" on stderr and returns exit_code. */

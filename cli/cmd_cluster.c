@@ -177,7 +177,15 @@ int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret)
 
 	if ((rc = af_client_open(&c, cli)) != 0)
 		return rc;
-	if ((rc = af_client_call(&c, req, -1, &resp)) != 0)
+	/* --stale: this node's own view (any role), like a follower read. */
+	if (cli->stale && req->body_case != AF__REQUEST__BODY_PROPOSE)
+		req->read_mode = AF__READ_MODE__STALE;
+	rc = af_client_call(
+		&c, req,
+		cli->stale && req->body_case != AF__REQUEST__BODY_PROPOSE ? 0
+									  : -1,
+		&resp);
+	if (rc != 0)
 		return rc;
 	if (af_client_exit_code(resp->status) != 0) {
 		rc = af_client_fail(resp);

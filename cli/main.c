@@ -46,7 +46,7 @@ static const struct verb verbs[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: af [-c FILE] [--endpoints URL,...] [--token T] "
-		   "[-o table|json|yaml] [--timeout DUR] VERB ...\n\n"
+		   "[-o table|json|yaml] [--timeout DUR] [--stale] VERB ...\n\n"
 		   "verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  af %s\n", verbs[i].help);
@@ -75,6 +75,10 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (strcmp(a, "--stale") == 0) {
+			cli->stale = true;
+			continue;
+		}
 		if (strcmp(a, "-c") == 0 || strcmp(a, "--cluster") == 0 ||
 		    strcmp(a, "--endpoints") == 0 ||
 		    strcmp(a, "--token") == 0 || strcmp(a, "--timeout") == 0 ||

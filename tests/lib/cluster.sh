@@ -1,0 +1,154 @@
+# Shared helpers for the multi-process cluster scenarios in tests/cluster/.
+# Real controld processes on 127.0.0.1, free ports, a temp dir per scenario;
+# everything started is stopped on exit. Source it, then call cl_init.
+set -eu
+
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+AF="$ROOT/$BUILD/bin/af"
+CONTROLD="$ROOT/$BUILD/bin/controld"
+ROUTERD="$ROOT/$BUILD/bin/routerd"
+EXAMPLES="$ROOT/deploy/examples"
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$CL_DIR"/node*.log; do
+		[ -f "$f" ] && { echo "--- $f" >&2; tail -15 "$f" >&2; }
+	done
+	exit 1
+}
+
+note() { echo "# $*"; }
+
+port_free() {
+	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Picks a base port p such that p+1..p+4 of each node (p + 10*id) are free.
+pick_base() {
+	for _ in $(seq 1 50); do
+		base=$((10000 + ($(od -An -N2 -tu2 /dev/urandom) % 2200) * 10))
+		ok=1
+		for id in 1 2 3 4 5; do
+			for k in 1 2 3 4; do
+				port_free $((base + id * 100 + k)) || ok=0
+			done
+		done
+		[ $ok = 1 ] && { echo $base; return 0; }
+	done
+	echo "no free ports" >&2
+	return 1
+}
+
+# cl_init NAME [NODES] [extra raft: lines]
+cl_init() {
+	CL_NAME=$1
+	CL_N=${2:-3}
+	CL_DIR=$(mktemp -d "/tmp/af-$1.XXXXXX")
+	CL_BASE=$(pick_base)
+	trap cl_cleanup EXIT INT TERM
+	cl_write_file "$CL_DIR/cluster.yaml" "$CL_N" "${3:-}"
+	CL_FILE=$CL_DIR/cluster.yaml
+}
+
+# cl_write_file FILE N EXTRA_RAFT_YAML [CLUSTER_NAME] [DATA_PREFIX]
+cl_write_file() {
+	{
+		echo "cluster: ${4:-test}"
+		echo "nodes:"
+		for id in $(seq 1 "$2"); do
+			p=$((CL_BASE + id * 100))
+			echo "  - id: $id"
+			echo "    raft: 127.0.0.1:$((p + 1))"
+			echo "    api: tcp://127.0.0.1:$((p + 2))"
+			echo "    pub: tcp://127.0.0.1:$((p + 3))"
+			echo "    http: 127.0.0.1:$((p + 4))"
+			echo "    data: ./${5:-data}/node$id"
+		done
+		echo "raft:"
+		echo "  heartbeat_ms: 100"
+		echo "  election_timeout_ms: 1000"
+		[ -n "$3" ] && echo "$3"
+	} >"$1"
+	return 0
+}
+
+cl_http() { echo "127.0.0.1:$((CL_BASE + $1 * 100 + 4))"; }
+cl_api() { echo "tcp://127.0.0.1:$((CL_BASE + $1 * 100 + 2))"; }
+
+# cl_start ID [extra controld args]
+cl_start() {
+	id=$1
+	shift
+	"$CONTROLD" -c "$CL_FILE" --id "$id" "$@" >>"$CL_DIR/node$id.log" 2>&1 &
+	echo $! >"$CL_DIR/pid$id"
+}
+
+cl_pid() { cat "$CL_DIR/pid$1"; }
+
+cl_alive() { kill -0 "$(cl_pid "$1")" 2>/dev/null; }
+
+# cl_stop ID [SIGNAL]: sends the signal and waits for the process to end.
+cl_stop() {
+	pid=$(cl_pid "$1")
+	kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+# Exit status of a stopped node's process (after cl_stop).
+cl_wait_exit() {
+	wait "$(cl_pid "$1")"
+}
+
+cl_af() { "$AF" -c "$CL_FILE" "$@"; }
+
+# Prints the leader id once every listed node agrees there is one.
+cl_wait_leader() {
+	deadline=$(($(date +%s) + ${1:-20}))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		l=$(cl_af --timeout 2s cluster status -o json 2>/dev/null |
+			jq -r '.leader // empty' || true)
+		if [ -n "$l" ]; then
+			echo "$l"
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "no leader within ${1:-20}s"
+}
+
+# Waits until every node in "$@" reports the same applied index as the
+# leader's commit index (all caught up).
+cl_wait_converged() {
+	deadline=$(($(date +%s) + 30))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		s=$(cl_af --timeout 2s cluster status -o json 2>/dev/null || true)
+		n=$(echo "$s" | jq '[.nodes[] | select(.role != "unreachable") |
+			.applied_index] | unique | length' 2>/dev/null || echo 0)
+		up=$(echo "$s" | jq '[.nodes[] | select(.role != "unreachable")]
+			| length' 2>/dev/null || echo 0)
+		if [ "$n" = 1 ] && [ "$up" -ge "${1:-3}" ]; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	fail "nodes did not converge: $s"
+}
+
+cl_cleanup() {
+	rc=$?
+	for f in "$CL_DIR"/pid*; do
+		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then
+		rm -rf "$CL_DIR"
+	else
+		echo "# kept $CL_DIR" >&2
+	fi
+	exit $rc
+}
