@@ -105,7 +105,7 @@ fuzz: deps
 	@sh tests/fuzz/run.sh
 
 run: deps all
-	@sh deploy/run-local.sh
+	@sh deploy/local.sh run
 
 FMT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
