@@ -422,7 +422,7 @@ static int bootstrap(struct af_consensus *c, const struct af_cluster_cfg *cfg,
 
 int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 			  const struct af_cluster_cfg *cfg, uint64_t id,
-			  const char *dir, struct af_fsm *fsm,
+			  const char *dir, bool join, struct af_fsm *fsm,
 			  struct af_err *err)
 {
 	const struct af_node_cfg *node = af_cluster_node(cfg, id);
@@ -465,7 +465,7 @@ int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 	trailing = cfg->snapshot_threshold / 2;
 	raft_set_snapshot_trailing(c->raft, trailing < 16 ? 16 : trailing);
 	raft_set_pre_vote(c->raft, true);
-	if ((rv = bootstrap(c, cfg, err)) != 0)
+	if (!join && (rv = bootstrap(c, cfg, err)) != 0)
 		return rv; /* caller closes */
 	rv = raft_start(c->raft);
 	if (rv != 0)

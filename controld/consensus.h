@@ -50,11 +50,12 @@ void af_consensus_attach(struct af_consensus *c, struct raft *r,
 
 /* Production: raft_uv with the TCP transport on `loop`, log in `dir`,
  * auto-recovery off, pre-vote on, timeouts from the cluster file. Bootstraps
- * the configuration of the cluster file on a pristine dir, then starts.
+ * the configuration of the cluster file on a pristine dir (unless `join`:
+ * then the node waits to be added by the leader), then starts.
  * Errors: AF_EIO, AF_ECORRUPT (refuses a damaged log), AF_ENOMEM. */
 int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 			  const struct af_cluster_cfg *cfg, uint64_t id,
-			  const char *dir, struct af_fsm *fsm,
+			  const char *dir, bool join, struct af_fsm *fsm,
 			  struct af_err *err);
 /* Closes raft (and its I/O); cb runs when everything is released. */
 void af_consensus_close(struct af_consensus *c, void (*cb)(void *), void *arg);

@@ -12,6 +12,7 @@ struct controld_opts {
 	const char *config;
 	uint64_t id;
 	const char *restore; /* backup file to bootstrap from, or NULL */
+	bool join;	     /* new node of a running cluster: no bootstrap */
 };
 
 /* Runs the node until SIGINT/SIGTERM. Returns the process exit code. */

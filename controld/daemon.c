@@ -170,7 +170,7 @@ static int open_parts(struct controld_node *n, const struct controld_opts *o,
 	n->fsm.on_applied = on_applied;
 	n->fsm.on_applied_arg = n;
 	rc = af_consensus_start_uv(&n->cons, &n->loop, n->cfg, n->self->id,
-				   raft_dir, &n->fsm, err);
+				   raft_dir, o->join, &n->fsm, err);
 	if (rc != 0)
 		return rc;
 	n->cons_started = true;

@@ -17,6 +17,9 @@ static void usage(FILE *f)
 		"      --id N            this node's id in the cluster file\n"
 		"      --log-level L     debug | info | warn | error\n"
 		"      --check           validate the cluster file and exit\n"
+		"      --join            start a node that `af cluster add` "
+		"adds to a\n"
+		"                        running cluster (no bootstrap)\n"
 		"      --restore FILE    bootstrap this node's data dir from "
 		"a backup\n"
 		"                        (af snapshot save), then serve\n"
@@ -32,6 +35,7 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'l'},
 		{"check", no_argument, NULL, 'k'},
 		{"restore", required_argument, NULL, 'r'},
+		{"join", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -74,6 +78,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			o.restore = optarg;
+			break;
+		case 'j':
+			o.join = true;
 			break;
 		case 'h':
 			usage(stdout);
