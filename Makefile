@@ -72,21 +72,25 @@ $(BUILD)/libaf.a: $(LIB_OBJS)
 
 $(BUILD)/bin/%: $(BUILD)/obj/%/main.o $(BUILD)/libaf.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libaf.a $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libaf.a $(PKG_LIBS)
 
 $(BUILD)/bin/af: $(BUILD)/obj/cli/main.o $(BUILD)/libaf.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libaf.a $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libaf.a $(PKG_LIBS)
 
 # --- tests --------------------------------------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TLIB_OBJS) $(BUILD)/libaf.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS) \
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS) \
 		$(shell pkg-config --libs criterion)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TLIB_OBJS) $(BUILD)/libaf.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS) -lm
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS) -lm
 
 deps:
 	@sh tests/deps.sh

@@ -11,7 +11,9 @@ mkdir -p "$logdir"
 for t in "$@"; do
 	name=$(basename "$t")
 	log=$logdir/$name.log
-	ASAN_OPTIONS=detect_leaks=1 "$t" --jobs 2 >"$log" 2>&1
+	ASAN_OPTIONS=detect_leaks=1 \
+		LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
+		"$t" --jobs 2 >"$log" 2>&1
 	rc=$?
 	syn=$(grep 'Synthesis:' "$log" | tail -1)
 	echo "$name: $syn"

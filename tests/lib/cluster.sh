@@ -141,10 +141,31 @@ cl_wait_converged() {
 
 cl_cleanup() {
 	rc=$?
+	# SIGTERM first: a clean exit also runs the leak checker of a
+	# SANITIZE=1 build. Then SIGKILL whatever is left.
+	for f in "$CL_DIR"/pid*; do
+		[ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true
+	done
+	for _ in $(seq 1 50); do
+		left=0
+		for f in "$CL_DIR"/pid*; do
+			[ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && left=1
+		done
+		[ $left = 0 ] && break
+		sleep 0.1
+	done
 	for f in "$CL_DIR"/pid*; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
+	# Daemons built with SANITIZE=1 report to their logs: any report fails.
+	if [ $rc -eq 0 ] && grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+		"$CL_DIR"/*.log >/dev/null 2>&1; then
+		echo "FAIL: sanitizer report in daemon logs:" >&2
+		grep -hE -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+			"$CL_DIR"/*.log | head -60 >&2
+		rc=1
+	fi
 	if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then
 		rm -rf "$CL_DIR"
 	else
