@@ -1,6 +1,7 @@
 /* af_decide(): SPEC section 6, steps 1 to 10. Pure; no allocation. */
 #include "policy/decide_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
@@ -111,8 +112,6 @@ bool cond_holds(const struct rctx *r, const struct vcond *c)
 
 static void deny(struct af_decision *d, const char *code, const char *rule,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-#include <stdarg.h>
 
 static void deny(struct af_decision *d, const char *code, const char *rule,
 		 const char *fmt, ...)
