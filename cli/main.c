@@ -32,6 +32,8 @@ static const struct verb verbs[] = {
 	 "policy apply -f FILE [-m MSG] [--canary PCT] [--dry-run]"},
 	{"policy", "get", af_cli_policy_get, "policy get [REV]"},
 	{"policy", "history", af_cli_policy_history, "policy history"},
+	{"policy", "diff", af_cli_policy_diff,
+	 "policy diff REV [REV | -f FILE] canonical difference"},
 	{"policy", "rollback", af_cli_policy_rollback,
 	 "policy rollback [--to REV]"},
 	{"model", "apply", af_cli_model_apply, "model apply -f FILE"},
