@@ -317,11 +317,14 @@ int af_cli_model_apply(struct af_cli *cli, int argc, char **argv)
 			json_integer(
 				(json_int_t)resp->apply->registry_revision));
 		json_object_set_new(o, "models", json_integer((json_int_t)n));
+		json_object_set_new(o, "unchanged",
+				    json_boolean(resp->apply->unchanged));
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(o);
 	}
-	printf("registry revision %llu: %zu models applied\n",
-	       (unsigned long long)resp->apply->registry_revision, n);
+	printf("registry revision %llu: %zu models %s\n",
+	       (unsigned long long)resp->apply->registry_revision, n,
+	       resp->apply->unchanged ? "unchanged" : "applied");
 	af__response__free_unpacked(resp, NULL);
 	return 0;
 }

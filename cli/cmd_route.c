@@ -1,12 +1,14 @@
 /* af policy lint, af route (offline form): the policy engine from the
  * command line, no cluster needed. */
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "common/alloc.h"
 #include "common/file.h"
 #include "policy/policy.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct route_args {
@@ -172,6 +174,60 @@ static int offline_load(const struct route_args *a, struct offline *o)
 	return 0;
 }
 
+/* The cluster form: the stable revision (or --revision REV) and the
+ * registry as the cluster holds them (linearizable reads), evaluated here
+ * by the same engine routerd runs. Both are validated again on load. */
+static int cluster_load(struct af_cli *cli, const struct route_args *a,
+			struct offline *o)
+{
+	struct af_policy_view_config cfg = {0};
+	struct af_err err = {{0}};
+	Af__Request req = AF__REQUEST__INIT;
+	Af__PolicyGetReq pg = AF__POLICY_GET_REQ__INIT;
+	Af__ModelListReq ml = AF__MODEL_LIST_REQ__INIT;
+	Af__Response *resp;
+	int rc;
+
+	if (a->revision != NULL) {
+		char *end;
+
+		pg.revision = strtoull(a->revision, &end, 10);
+		if (*end != '\0' || pg.revision == 0)
+			return af_cli_fail(
+				AF_EXIT_USAGE, "USAGE",
+				"--revision takes a revision number");
+	}
+	req.body_case = AF__REQUEST__BODY_POLICY_GET;
+	req.policy_get = &pg;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	cfg.stable_revision = resp->policy_get->revision->revision;
+	rc = af_bundle_load(resp->policy_get->compiled.data,
+			    resp->policy_get->compiled.len, &o->bundle, &err);
+	af__response__free_unpacked(resp, NULL);
+	if (rc != 0)
+		return af_cli_fail(AF_EXIT_UNAVAILABLE, "PROTOCOL", "%s",
+				   err.msg);
+	req.body_case = AF__REQUEST__BODY_MODEL_LIST;
+	req.model_list = &ml;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	cfg.registry_revision = resp->model_list->registry_revision;
+	rc = af_registry_load(resp->model_list->compiled.data,
+			      resp->model_list->compiled.len, &o->registry,
+			      &err);
+	af__response__free_unpacked(resp, NULL);
+	if (rc != 0)
+		return af_cli_fail(AF_EXIT_UNAVAILABLE, "PROTOCOL", "%s",
+				   err.msg);
+	cfg.stable = o->bundle;
+	cfg.registry = o->registry;
+	rc = af_policy_view_new(&cfg, &o->view, &err);
+	if (rc != 0)
+		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s", err.msg);
+	return 0;
+}
+
 /* A request the router would refuse: the error body on stdout with
  * -o json, one line on stderr, exit 1. */
 static int refuse(const struct af_cli *cli, const char *file, int status,
@@ -289,17 +345,18 @@ int af_cli_route(struct af_cli *cli, int argc, char **argv)
 	rc = parse_args(argc, argv, true, &a);
 	if (rc != 0)
 		return rc;
-	if (a.policy == NULL || a.models == NULL)
-		return af_cli_fail(
-			AF_EXIT_USAGE, "USAGE",
-			"route without --policy FILE --models FILE "
-			"evaluates against a controld cluster, which "
-			"this build cannot reach yet; give both "
-			"files for the offline form");
+	if ((a.policy == NULL) != (a.models == NULL))
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "give both --policy FILE and --models FILE "
+				   "(offline), or neither (the cluster's)");
+	if (a.policy != NULL && a.revision != NULL)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--revision needs the cluster form (no "
+				   "--policy/--models)");
 	rc = read_input(a.file, AF_REQ_MAX_BODY + 1, &buf, &len);
 	if (rc != 0)
 		return rc;
-	rc = offline_load(&a, &o);
+	rc = a.policy ? offline_load(&a, &o) : cluster_load(cli, &a, &o);
 	if (rc != 0)
 		goto out;
 	req = af_malloc(sizeof(*req));

@@ -335,10 +335,37 @@ static int bump_registry(struct af_txn *t, struct apply_ctx *c)
 	return af_txn_set_meta_u64(t, "registry_revision", next);
 }
 
+/* Upserts one model; counts it in *changed when the stored bytes differ. */
+static int put_model_if_changed(struct af_txn *t, const Af__Policy__Model *m,
+				size_t *changed)
+{
+	size_t len = af__policy__model__get_packed_size(m), vlen;
+	const void *v;
+	uint8_t *buf;
+	int rc;
+
+	if (af_txn_get(t, AF_TABLE_MODELS, m->id, strlen(m->id), &v, &vlen) ==
+		    0 &&
+	    vlen == len) {
+		buf = af_malloc(len ? len : 1);
+		if (buf == NULL)
+			return AF_ENOMEM;
+		af__policy__model__pack(m, buf);
+		rc = memcmp(buf, v, len);
+		af_free(buf);
+		if (rc == 0)
+			return 0;
+	}
+	(*changed)++;
+	return af_txn_put_msg(t, AF_TABLE_MODELS, m->id, strlen(m->id),
+			      &m->base);
+}
+
 static int apply_models(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__ModelApply *ma = c->cmd->model_apply;
 	Af__Policy__Registry *reg;
+	size_t changed = 0;
 	int rc = 0;
 
 	c->verb = "model.apply";
@@ -353,13 +380,20 @@ static int apply_models(struct af_txn *t, struct apply_ctx *c)
 	for (size_t i = 0; i < reg->n_models && rc == 0; i++) {
 		const Af__Policy__Model *m = reg->models[i];
 
-		rc = af_txn_put_msg(t, AF_TABLE_MODELS, m->id, strlen(m->id),
-				    &m->base);
+		rc = put_model_if_changed(t, m, &changed);
 	}
 	protobuf_c_message_free_unpacked(&reg->base, NULL);
-	if (rc == 0)
-		rc = bump_registry(t, c);
-	if (rc == 0)
+	if (rc != 0)
+		return rc;
+	if (changed == 0) {
+		/* Identical to what the registry holds: no new revision. */
+		c->res->registry_revision =
+			af_txn_meta_u64(t, "registry_revision");
+		c->res->unchanged = true;
+		result_set(c->res, AF__CODE__UNCHANGED, "unchanged");
+		return 0;
+	}
+	if ((rc = bump_registry(t, c)) == 0)
 		result_set(c->res, AF__CODE__OK, "applied");
 	return rc;
 }

@@ -12,6 +12,9 @@ note "leader is node $leader"
 
 cl_af model apply -f "$EXAMPLES/models.yaml" | grep -q "5 models applied" ||
 	fail "model apply"
+cl_af model apply -f "$EXAMPLES/models.yaml" -o json |
+	jq -e '.unchanged == true and .registry_revision == 1' >/dev/null ||
+	fail "identical model apply must be a no-op"
 out=$(cl_af policy apply -f "$EXAMPLES/policy.yaml" -m first -o json)
 rev=$(echo "$out" | jq -r .revision)
 hash=$(echo "$out" | jq -r .hash)
@@ -44,6 +47,24 @@ h=$(cl_af policy history -o json)
 [ "$(echo "$h" | jq -r '.[] | select(.revision == 1) | .state')" = stable ] ||
 	fail "rollback did not make 1 stable: $h"
 cl_af policy get | grep -q "max_fallbacks: 3" || fail "policy get"
+
+# Diff of canonical forms: one line per changed field; exit 1 on change.
+set +e
+d=$(cl_af policy diff 1 2)
+rc=$?
+set -e
+[ $rc = 1 ] || fail "diff exit $rc"
+echo "$d" | grep -q '^-defaults.max_fallbacks: 3$' || fail "diff: $d"
+echo "$d" | grep -q '^+defaults.max_fallbacks: 2$' || fail "diff: $d"
+cl_af policy diff 1 -f "$EXAMPLES/policy.yaml" >/dev/null || fail "diff equal"
+
+# af route against the cluster: same engine, the cluster's revision.
+r=$(cl_af route -f "$EXAMPLES/request.json" -o json)
+echo "$r" | jq -e '.model == "swift-mid" and .region == "eu-west-1" and
+	.est_cost_usd == 0.06624 and .policy.revision == 1 and
+	.policy.cohort == "stable"' >/dev/null || fail "route: $r"
+cl_af route -f "$EXAMPLES/request.json" --revision 2 -o json |
+	jq -e '.policy.revision == 2' >/dev/null || fail "route --revision"
 cl_af policy get 2 | grep -q "max_fallbacks: 2" || fail "policy get 2"
 
 # Bad input: exit 1, file:line:col, and the cluster state is unchanged.
