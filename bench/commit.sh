@@ -31,6 +31,7 @@ done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/af-commit.XXXXXX")
 RUNNING=
+OK=0
 cleanup() {
 	# The bench stops its nodes on SIGTERM, and they die with it anyway
 	# (PR_SET_PDEATHSIG); this only has to stop the bench.
@@ -38,7 +39,11 @@ cleanup() {
 		kill "$RUNNING" 2>/dev/null || true
 		wait "$RUNNING" 2>/dev/null || true
 	fi
-	rm -rf "$TMP"
+	if [ "$OK" -eq 1 ]; then
+		rm -rf "$TMP"
+	else
+		echo "commit.sh: failed; node logs kept in $TMP" >&2
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -169,3 +174,4 @@ END {
 	printf "%-34s %-22s %-22s\n", "failover (" r "): median / max ms", fo["af"], fo["etcd"]
 	printf "%-34s %-22s %-22s\n", "  of which new leader: median ms", el["af"], el["etcd"]
 }' "$TMP/af.out" "$TMP/etcd.out"
+OK=1
