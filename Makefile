@@ -106,7 +106,8 @@ bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 fuzz: deps
-	@sh tests/fuzz/run.sh
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tests/fuzz/run.sh
 
 run: deps all
 	@sh deploy/local.sh run
