@@ -1,0 +1,106 @@
+/*
+ * routerd: the stateless decision sidecar.
+ *
+ * Parts and who calls whom:
+ * - view.c: immutable "views" (stable + canary bundle, weight, registry,
+ *   compiled into an af_policy_view). The sync side publishes a new view;
+ *   the decision path acquires the current one without taking any lock
+ *   shared with sync; old views are freed only after every reader left.
+ * - sync.c, cache.c: subscribes to every controld's hints, pulls changes
+ *   with Sync, verifies hashes, builds and publishes views, persists the
+ *   last good view under --cache and serves it at start, reports what it
+ *   applied (ACK) or rejected (NACK) to controld.
+ * - http.c, live.c: the HTTP API (SPEC section 6) and live signals.
+ *
+ * One `struct routerd` per process (tests may run several): no globals.
+ */
+#ifndef AF_ROUTERD_ROUTERD_H
+#define AF_ROUTERD_ROUTERD_H
+
+#include "common/cluster.h"
+#include "common/hash.h"
+#include "policy/policy.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ROUTERD_ID_MAX 128
+
+/* An immutable view. Built off the hot path; never modified once
+ * published. */
+struct routerd_view {
+	struct af_policy_view *pv;
+	uint64_t state_index; /* controld applied index it reflects */
+	uint64_t stable_revision, canary_revision, registry_revision;
+	char stable_hash[AF_HASH_STR_LEN];
+	char canary_hash[AF_HASH_STR_LEN]; /* "" without canary */
+	uint32_t canary_weight;		   /* percent 0..100 */
+	int64_t activated_ms;		   /* wall clock, for view age */
+	/* The canonical bytes it was built from (persisted, and offered as
+	 * cached hashes in the next Sync). Owned. */
+	uint8_t *stable_bytes, *canary_bytes, *registry_bytes;
+	size_t stable_len, canary_len, registry_len;
+};
+
+/* Sync and connection state, read by /v1/status and /metrics. */
+struct routerd_sync_stats {
+	_Atomic int connected;	     /* a controld answered the last Sync */
+	_Atomic int64_t last_sync_ms; /* wall ms of the last good Sync; 0 */
+	_Atomic uint64_t syncs, sync_errors, nacks, views_published;
+	_Atomic uint64_t hints_received;
+};
+
+struct routerd_sync; /* private to sync.c */
+struct routerd_viewslot; /* private to view.c */
+
+struct routerd {
+	const struct af_cluster_cfg *cfg;
+	char id[ROUTERD_ID_MAX];
+	const char *cache_dir; /* NULL: no persistence */
+	/* view.c */
+	_Atomic(struct routerd_view *) current;
+	struct routerd_viewslot *slots;
+	/* sync.c */
+	struct routerd_sync *sync;
+	struct routerd_sync_stats sync_stats;
+};
+
+/* ------------------------------------------------------------ view.c */
+
+/* Builds a view from canonical bytes: verifies each hash against
+ * "sha256:" of its bytes, loads (validates) the bundles and registry, and
+ * compiles the policy view. canary may be NULL/0. Copies the bytes.
+ * Errors: AF_ECORRUPT (hash mismatch, invalid bundle), AF_ENOMEM. */
+int routerd_view_build(uint64_t state_index, uint64_t stable_revision,
+		       const char *stable_hash, const void *stable,
+		       size_t stable_len, uint64_t canary_revision,
+		       const char *canary_hash, const void *canary,
+		       size_t canary_len, uint32_t canary_weight,
+		       uint64_t registry_revision, const void *registry,
+		       size_t registry_len, struct routerd_view **ret,
+		       struct af_err *err);
+void routerd_view_free(struct routerd_view *v);
+
+/* Makes v current (ownership passes to r). Refuses a view older than the
+ * current one (lower state_index, or a lower stable revision): returns
+ * AF_ECONFLICT and frees v. The previous view is freed once no reader
+ * holds it. Any thread; one publisher at a time. */
+int routerd_view_publish(struct routerd *r, struct routerd_view *v);
+/* The current view (NULL before the first publish), for the duration of
+ * one request; pair with routerd_view_release on the same thread.
+ * Lock-free; any thread. */
+const struct routerd_view *routerd_view_acquire(struct routerd *r);
+void routerd_view_release(struct routerd *r, const struct routerd_view *v);
+
+/* ------------------------------------------------------ sync.c, cache.c */
+
+/* Loads the persisted view from r->cache_dir (if any) and publishes it,
+ * then starts following the cluster in a background thread. Returns 0
+ * even when no controld answers (routerd serves its cache meanwhile).
+ * Errors: AF_ENOMEM, AF_EIO (sockets). */
+int routerd_sync_start(struct routerd *r, struct af_err *err);
+void routerd_sync_stop(struct routerd *r);
+
+#endif
