@@ -84,8 +84,8 @@ int routerd_view_build(uint64_t state_index, uint64_t stable_revision,
 void routerd_view_free(struct routerd_view *v);
 
 /* Makes v current (ownership passes to r). Refuses a view older than the
- * current one (lower state_index, or a lower stable revision): returns
- * AF_ECONFLICT and frees v. The previous view is freed once no reader
+ * current one, judged by state_index only (a rollback legitimately makes a
+ * lower revision number stable): returns AF_ECONFLICT and frees v. The previous view is freed once no reader
  * holds it. Any thread; one publisher at a time. */
 int routerd_view_publish(struct routerd *r, struct routerd_view *v);
 /* The current view (NULL before the first publish), for the duration of
