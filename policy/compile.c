@@ -167,6 +167,17 @@ const char *af_bundle_name(const struct af_bundle *b)
 	return b->pb->name;
 }
 
+void af_bundle_health(const struct af_bundle *b, struct af_health *ret)
+{
+	const Af__Policy__Health *h = b->pb->health;
+
+	/* Validated on compile and load: present and within 32 bits. */
+	ret->error_rate_ppm = (uint32_t)h->error_rate_ppm;
+	ret->min_samples = (uint32_t)h->min_samples;
+	ret->consecutive_failures = (uint32_t)h->consecutive_failures;
+	ret->cooldown_s = (uint32_t)h->cooldown_s;
+}
+
 size_t af_bundle_nrules(const struct af_bundle *b)
 {
 	return b->pb->n_rules;

@@ -506,6 +506,8 @@ static void start(const struct rctx *r, bool canary, const char *id,
 	d->hash = r->vb->hash;
 	d->registry_revision = r->v->registry_revision;
 	d->lane = r->v->lanes.names[r->cls->lane];
+	d->lane_id = r->cls->lane;
+	d->latency_slo_ms = r->latency > 0 ? r->latency : -1;
 	d->max_retries = r->cls->max_retries;
 	d->degraded = false;
 	d->nfallback = 0;

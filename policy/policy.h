@@ -66,6 +66,14 @@ const uint8_t *af_bundle_bytes(const struct af_bundle *b, size_t *ret_len);
 const char *af_bundle_hash(const struct af_bundle *b);
 const char *af_bundle_name(const struct af_bundle *b);
 size_t af_bundle_nrules(const struct af_bundle *b);
+/* The bundle's `health` section (SPEC section 5): cooldown thresholds. */
+struct af_health {
+	uint32_t error_rate_ppm;       /* 1..1000000 */
+	uint32_t min_samples;	       /* reports before the rate counts */
+	uint32_t consecutive_failures; /* failures in a row */
+	uint32_t cooldown_s;
+};
+void af_bundle_health(const struct af_bundle *b, struct af_health *ret);
 /* Lint warnings ("file:line:col: warning: ..."), only after compile. */
 size_t af_bundle_nwarnings(const struct af_bundle *b);
 const char *af_bundle_warning(const struct af_bundle *b, size_t i);
@@ -234,6 +242,8 @@ struct af_decision {
 	/* route */
 	struct af_hop primary;
 	const char *lane;
+	uint32_t lane_id;	/* view lane id of `lane` */
+	int64_t latency_slo_ms; /* effective (request or class); -1: none */
 	size_t nfallback;
 	struct af_hop fallback[AF_POLICY_MAX_FALLBACKS];
 	int64_t max_retries;
