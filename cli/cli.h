@@ -48,6 +48,7 @@ int af_cli_cluster_add(struct af_cli *cli, int argc, char **argv);
 int af_cli_cluster_remove(struct af_cli *cli, int argc, char **argv);
 int af_cli_snapshot_save(struct af_cli *cli, int argc, char **argv);
 int af_cli_audit(struct af_cli *cli, int argc, char **argv);
+int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_get(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_history(struct af_cli *cli, int argc, char **argv);

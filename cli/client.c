@@ -1,8 +1,8 @@
 #include "cli/client.h"
 #include "common/timeutil.h"
 
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
+#include "common/alloc.h"
+#include "common/rpc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,33 +47,22 @@ int af_client_open(struct af_client *c, struct af_cli *cli)
 	return 0;
 }
 
-/* One request to one URL. Returns 0 with *ret, or an NNG error. */
+/* One request to one URL. Returns 0 with *ret, or an error (message in
+ * af_rpc_errstr()). */
 static int call_one(const char *url, const uint8_t *buf, size_t len,
 		    uint64_t timeout_ms, Af__Response **ret)
 {
-	nng_socket s;
-	nng_msg *msg = NULL;
-	int rv;
+	void *out;
+	size_t outlen;
+	int rc;
 
-	if ((rv = nng_req0_open(&s)) != 0)
-		return rv;
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, (nng_duration)timeout_ms);
-	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, (nng_duration)timeout_ms);
-	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, MAX_RESPONSE);
-	if ((rv = nng_dial(s, url, NULL, 0)) != 0)
-		goto out;
-	if ((rv = nng_send(s, (void *)buf, len, 0)) != 0)
-		goto out;
-	if ((rv = nng_recvmsg(s, &msg, 0)) != 0)
-		goto out;
-	*ret = af__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-	nng_msg_free(msg);
-	if (*ret == NULL)
-		rv = NNG_EPROTO;
-out:
-	nng_close(s);
-	return rv;
+	rc = af_rpc_call(url, buf, len, timeout_ms, MAX_RESPONSE, &out,
+			 &outlen);
+	if (rc != 0)
+		return rc;
+	*ret = af__response__unpack(NULL, outlen, out);
+	af_free(out);
+	return *ret ? 0 : AF_EPROTO;
 }
 
 static int endpoint_of(struct af_client *c, const char *leader_api)
@@ -157,7 +146,9 @@ int af_client_call(struct af_client *c, Af__Request *req, int to_node,
 			return 0;
 		}
 		snprintf(last, sizeof(last), "%s: %s",
-			 c->endpoints[idx % c->n_endpoints], nng_strerror(rv));
+			 c->endpoints[idx % c->n_endpoints],
+			 rv == AF_EPROTO ? "reply does not decode"
+					 : af_rpc_errstr());
 		if (to_node >= 0)
 			break;
 		idx++;

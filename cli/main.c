@@ -28,6 +28,9 @@ static const struct verb verbs[] = {
 	{"snapshot", "save", af_cli_snapshot_save,
 	 "snapshot save FILE             consistent backup"},
 	{NULL, "audit", af_cli_audit, "audit [--limit N]"},
+	{"fleet", "status", af_cli_fleet_status,
+	 "fleet status                   every routerd: "
+	 "SYNCED/STALE/NACKED/LOST"},
 	{"policy", "apply", af_cli_policy_apply,
 	 "policy apply -f FILE [-m MSG] [--canary PCT] [--dry-run]"},
 	{"policy", "get", af_cli_policy_get, "policy get [REV]"},

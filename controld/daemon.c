@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static void stop(struct controld_node *n, const char *why);
+
 static void on_applied(void *arg, uint64_t index)
 {
 	struct controld_node *n = arg;
@@ -42,6 +44,28 @@ static void update_stats(struct controld_node *n)
 							&n->cons)));
 }
 
+/* libraft 0.15 can halt a node for good (state "unavailable") after a
+ * failed disk write or a log conflict below its commit index. A halted node
+ * serves nothing and never recovers in-process: exit non-zero so the
+ * supervisor restarts it, which replays the log and lets the leader repair
+ * any conflicting suffix. */
+static void check_halted(struct controld_node *n, uint64_t now)
+{
+	if (strcmp(af_consensus_role(&n->cons), "unavailable") != 0) {
+		n->halted_since_ms = 0;
+		return;
+	}
+	if (n->halted_since_ms == 0)
+		n->halted_since_ms = now;
+	if (now - n->halted_since_ms < 3000 || n->stopping)
+		return;
+	log_error("event=raft_halted msg=\"raft stopped serving (%s); "
+		  "exiting so the node restarts and recovers from its log\"",
+		  n->cons.raft->errmsg);
+	n->exit_code = 1;
+	stop(n, "raft-halted");
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct controld_node *n = t->data;
@@ -50,6 +74,9 @@ static void tick_cb(uv_timer_t *t)
 	int was_leader = atomic_load(&n->stats.is_leader);
 
 	update_stats(n);
+	check_halted(n, now);
+	if (n->stopping)
+		return;
 	if (atomic_load(&n->stats.leader_id) != leader ||
 	    atomic_load(&n->stats.is_leader) != was_leader)
 		log_info("event=role role=%s term=%llu leader=%llu",
@@ -233,6 +260,7 @@ int controld_run(const struct af_cluster_cfg *cfg,
 		 cfg->name, n->self->api, n->self->pub, n->self->http,
 		 n->self->raft, n->self->data);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
+	exit_code = n->exit_code;
 	log_info("event=stopped");
 out:
 	uv_loop_close(&n->loop);

@@ -468,6 +468,40 @@ static int apply_model_delete(struct af_txn *t, struct apply_ctx *c)
 	return rc;
 }
 
+/* -------------------------------------------------------------- fleet */
+
+#define MAX_ROUTERD_ID 128
+
+/* Telemetry, not an operator's change: no audit record. */
+static int apply_fleet_report(struct af_txn *t, struct apply_ctx *c)
+{
+	Af__FleetReport *fr = c->cmd->fleet_report;
+	Af__FleetRecord rec = AF__FLEET_RECORD__INIT, *old = NULL;
+	size_t idlen = strlen(fr->routerd_id);
+	int rc;
+
+	if (idlen == 0 || idlen > MAX_ROUTERD_ID) {
+		result_set(c->res, AF__CODE__INVALID,
+			   "routerd id must be 1-%d bytes", MAX_ROUTERD_ID);
+		return 0;
+	}
+	rc = af_txn_get_msg(t, AF_TABLE_FLEET, fr->routerd_id, idlen,
+			    &af__fleet_record__descriptor,
+			    (ProtobufCMessage **)&old);
+	if (rc != 0 && rc != AF_ENOTFOUND)
+		return rc;
+	rec.last = fr;
+	rec.last_seen_ms = c->cmd->time_ms;
+	rec.first_seen_ms = old ? old->first_seen_ms : c->cmd->time_ms;
+	rc = af_txn_put_msg(t, AF_TABLE_FLEET, fr->routerd_id, idlen,
+			    &rec.base);
+	if (old)
+		protobuf_c_message_free_unpacked(&old->base, NULL);
+	if (rc == 0)
+		result_set(c->res, AF__CODE__OK, "recorded");
+	return rc;
+}
+
 /* -------------------------------------------------------------- apply */
 
 static int put_audit(struct af_txn *t, struct apply_ctx *c)
@@ -512,6 +546,9 @@ static int apply_txn(struct af_txn *t, void *arg)
 		break;
 	case AF__COMMAND__OP_MODEL_DELETE:
 		rc = apply_model_delete(t, c);
+		break;
+	case AF__COMMAND__OP_FLEET_REPORT:
+		rc = apply_fleet_report(t, c);
 		break;
 	case AF__COMMAND__OP_NOOP:
 		result_set(c->res, AF__CODE__OK, "noop");

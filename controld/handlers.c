@@ -163,6 +163,7 @@ static void handle_write(struct controld_job *j)
 	case AF__COMMAND__OP_POLICY_ROLLBACK:
 	case AF__COMMAND__OP_MODEL_SET_STATUS:
 	case AF__COMMAND__OP_MODEL_DELETE:
+	case AF__COMMAND__OP_FLEET_REPORT:
 	case AF__COMMAND__OP_NOOP:
 		break;
 	default:
@@ -296,6 +297,33 @@ static void collect_free(struct collect *c)
 	af_free(c->items);
 }
 
+/* The whole registry as one packed af.policy.Registry (models in id
+ * order). *ret owned (af_free). */
+static int registry_pack(struct af_txn *t, uint8_t **ret, size_t *ret_len)
+{
+	Af__Policy__Registry reg = AF__POLICY__REGISTRY__INIT;
+	struct collect c = {0};
+	uint8_t *packed;
+	int rc;
+
+	rc = collect(t, AF_TABLE_MODELS, &af__policy__model__descriptor, false,
+		     SIZE_MAX, &c);
+	if (rc != 0)
+		goto out;
+	reg.n_models = c.n;
+	reg.models = (Af__Policy__Model **)c.items;
+	packed = af_malloc(af__policy__registry__get_packed_size(&reg));
+	if (packed == NULL) {
+		rc = AF_ENOMEM;
+		goto out;
+	}
+	*ret_len = af__policy__registry__pack(&reg, packed);
+	*ret = packed;
+out:
+	collect_free(&c);
+	return rc;
+}
+
 static size_t limit_of(uint32_t asked)
 {
 	return asked == 0 || asked > MAX_LIST ? MAX_LIST : asked;
@@ -307,7 +335,6 @@ static void read_list(struct controld_job *j, struct af_txn *t)
 	Af__PolicyHistoryResp ph = AF__POLICY_HISTORY_RESP__INIT;
 	Af__AuditResp au = AF__AUDIT_RESP__INIT;
 	Af__ModelListResp ml = AF__MODEL_LIST_RESP__INIT;
-	Af__Policy__Registry reg = AF__POLICY__REGISTRY__INIT;
 	struct collect c = {0};
 	uint8_t *packed = NULL;
 	int rc;
@@ -330,16 +357,7 @@ static void read_list(struct controld_job *j, struct af_txn *t)
 		resp.audit = &au;
 		break;
 	default: /* model list */
-		rc = collect(t, AF_TABLE_MODELS, &af__policy__model__descriptor,
-			     false, SIZE_MAX, &c);
-		reg.n_models = c.n;
-		reg.models = (Af__Policy__Model **)c.items;
-		packed = af_malloc(af__policy__registry__get_packed_size(&reg));
-		if (rc == 0 && packed == NULL)
-			rc = AF_ENOMEM;
-		if (rc == 0)
-			ml.compiled.len =
-				af__policy__registry__pack(&reg, packed);
+		rc = registry_pack(t, &packed, &ml.compiled.len);
 		ml.compiled.data = packed;
 		ml.registry_revision = af_txn_meta_u64(t, "registry_revision");
 		resp.body_case = AF__RESPONSE__BODY_MODEL_LIST;
@@ -353,6 +371,185 @@ static void read_list(struct controld_job *j, struct af_txn *t)
 		controld_job_finish(j, &resp);
 	af_free(packed);
 	collect_free(&c);
+}
+
+/* ------------------------------------------------- routerd: sync, fleet */
+
+#define FLEET_LOST_MS 30000
+#define MAX_CACHED_HASHES 16
+
+struct heads {
+	uint64_t stable, canary;
+	uint32_t weight;
+	Af__Revision *stable_rev, *canary_rev; /* owned; NULL when none */
+};
+
+static int read_heads(struct af_txn *t, struct heads *h)
+{
+	Af__Rollout *ro;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
+			    &af__rollout__descriptor, (ProtobufCMessage **)&ro);
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	h->stable = ro->stable_revision;
+	h->canary = ro->canary_revision;
+	h->weight = ro->weight;
+	protobuf_c_message_free_unpacked(&ro->base, NULL);
+	if (h->stable && (rc = get_revision(t, h->stable, &h->stable_rev)) != 0)
+		return rc;
+	if (h->canary && (rc = get_revision(t, h->canary, &h->canary_rev)) != 0)
+		return rc;
+	return 0;
+}
+
+static void heads_free(struct heads *h)
+{
+	if (h->stable_rev)
+		protobuf_c_message_free_unpacked(&h->stable_rev->base, NULL);
+	if (h->canary_rev)
+		protobuf_c_message_free_unpacked(&h->canary_rev->base, NULL);
+}
+
+static bool is_cached(const Af__SyncReq *sr, const char *hash)
+{
+	for (size_t i = 0; i < sr->n_cached_hashes && i < MAX_CACHED_HASHES;
+	     i++)
+		if (strcmp(sr->cached_hashes[i], hash) == 0)
+			return true;
+	return false;
+}
+
+/* Fills sb for revision r; the bundle bytes travel only when routerd does
+ * not cache that hash. *ret_sb owns what the store gave (free after). */
+static int sync_bundle(struct af_txn *t, const Af__SyncReq *sr,
+		       const Af__Revision *r, Af__SyncBundle *sb,
+		       Af__StoredBundle **ret_sb)
+{
+	*ret_sb = NULL;
+	sb->revision = r->revision;
+	sb->hash = r->hash;
+	if (is_cached(sr, r->hash))
+		return 0;
+	int rc = af_txn_get_msg(t, AF_TABLE_BUNDLES, r->hash, strlen(r->hash),
+				&af__stored_bundle__descriptor,
+				(ProtobufCMessage **)ret_sb);
+	if (rc == 0)
+		sb->compiled = (*ret_sb)->compiled;
+	return rc;
+}
+
+static void read_sync(struct controld_job *j, struct af_txn *t)
+{
+	const Af__SyncReq *sr = j->req->sync;
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__SyncResp out = AF__SYNC_RESP__INIT;
+	Af__SyncBundle st = AF__SYNC_BUNDLE__INIT, ca = AF__SYNC_BUNDLE__INIT;
+	Af__StoredBundle *sst = NULL, *sca = NULL;
+	struct heads h;
+	uint8_t *reg = NULL;
+	int rc;
+
+	/* The raft applied index: the store reflects every command entry up
+	 * to it (all on this thread), and hints carry the same number. */
+	out.state_index = af_consensus_applied_index(&j->node->cons);
+	out.registry_revision = af_txn_meta_u64(t, "registry_revision");
+	if ((rc = read_heads(t, &h)) != 0)
+		goto out;
+	if (h.stable_rev &&
+	    (rc = sync_bundle(t, sr, h.stable_rev, &st, &sst)) != 0)
+		goto out;
+	if (h.canary_rev &&
+	    (rc = sync_bundle(t, sr, h.canary_rev, &ca, &sca)) != 0)
+		goto out;
+	out.stable = h.stable_rev ? &st : NULL;
+	out.canary = h.canary_rev ? &ca : NULL;
+	out.canary_weight = h.canary_rev ? h.weight : 0;
+	if (sr->registry_revision != out.registry_revision &&
+	    (rc = registry_pack(t, &reg, &out.registry.len)) != 0)
+		goto out;
+	out.registry.data = reg;
+	resp.body_case = AF__RESPONSE__BODY_SYNC;
+	resp.sync = &out;
+	controld_job_finish(j, &resp);
+out:
+	if (rc != 0)
+		controld_job_fail(j, AF__CODE__INTERNAL, "sync: %s",
+				  af_strerror(rc));
+	af_free(reg);
+	if (sst)
+		protobuf_c_message_free_unpacked(&sst->base, NULL);
+	if (sca)
+		protobuf_c_message_free_unpacked(&sca->base, NULL);
+	heads_free(&h);
+}
+
+static const char *fleet_state(const Af__FleetRecord *r, const struct heads *h,
+			       uint64_t registry, int64_t now)
+{
+	const Af__FleetReport *f = r->last;
+	const char *ch = h->canary_rev ? h->canary_rev->hash : "";
+
+	if (now - r->last_seen_ms > FLEET_LOST_MS)
+		return "LOST";
+	if (f->nack)
+		return "NACKED";
+	if (h->stable_rev == NULL ||
+	    strcmp(f->stable_hash, h->stable_rev->hash) ||
+	    strcmp(f->canary_hash, ch) || f->registry_revision != registry)
+		return "STALE";
+	return "SYNCED";
+}
+
+static void read_fleet(struct controld_job *j, struct af_txn *t)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__FleetStatusResp fs = AF__FLEET_STATUS_RESP__INIT;
+	Af__FleetEntry *entries = NULL, **ptrs = NULL;
+	struct collect c = {0};
+	struct heads h;
+	int rc;
+
+	fs.now_ms = af_wall_ms();
+	fs.registry_revision = af_txn_meta_u64(t, "registry_revision");
+	if ((rc = read_heads(t, &h)) != 0 ||
+	    (rc = collect(t, AF_TABLE_FLEET, &af__fleet_record__descriptor,
+			  false, MAX_LIST, &c)) != 0)
+		goto out;
+	entries = af_calloc(c.n + 1, sizeof(*entries));
+	ptrs = af_calloc(c.n + 1, sizeof(*ptrs));
+	if (entries == NULL || ptrs == NULL) {
+		rc = AF_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		Af__FleetRecord *r = (Af__FleetRecord *)c.items[i];
+
+		af__fleet_entry__init(&entries[i]);
+		entries[i].record = r;
+		entries[i].state = (char *)fleet_state(
+			r, &h, fs.registry_revision, fs.now_ms);
+		ptrs[i] = &entries[i];
+	}
+	fs.n_entries = c.n;
+	fs.entries = ptrs;
+	fs.stable_revision = h.stable;
+	fs.stable_hash = h.stable_rev ? h.stable_rev->hash : (char *)"";
+	resp.body_case = AF__RESPONSE__BODY_FLEET_STATUS;
+	resp.fleet_status = &fs;
+	controld_job_finish(j, &resp);
+out:
+	if (rc != 0)
+		controld_job_fail(j, AF__CODE__INTERNAL, "fleet: %s",
+				  af_strerror(rc));
+	af_free(entries);
+	af_free(ptrs);
+	collect_free(&c);
+	heads_free(&h);
 }
 
 static void read_snapshot(struct controld_job *j)
@@ -394,6 +591,10 @@ static void do_read(struct controld_job *j)
 	}
 	if (j->req->body_case == AF__REQUEST__BODY_POLICY_GET)
 		read_policy_get(j, t);
+	else if (j->req->body_case == AF__REQUEST__BODY_SYNC)
+		read_sync(j, t);
+	else if (j->req->body_case == AF__REQUEST__BODY_FLEET_STATUS)
+		read_fleet(j, t);
 	else
 		read_list(j, t);
 	af_store_read_end(t);
@@ -505,6 +706,15 @@ void controld_handle(struct controld_job *j)
 		break;
 	case AF__REQUEST__BODY_SNAPSHOT:
 		j->verb = VERB_SNAPSHOT;
+		break;
+	case AF__REQUEST__BODY_SYNC:
+		/* Any node answers from its own state: routerd never moves
+		 * its view backwards, so it needs no linearizable read. */
+		j->verb = VERB_SYNC;
+		j->req->read_mode = AF__READ_MODE__STALE;
+		break;
+	case AF__REQUEST__BODY_FLEET_STATUS:
+		j->verb = VERB_FLEET;
 		break;
 	case AF__REQUEST__BODY_TRANSFER_LEADER:
 		j->verb = VERB_TRANSFER;

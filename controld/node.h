@@ -38,6 +38,7 @@ enum controld_verb {
 	VERB_TRANSFER,
 	VERB_MEMBERSHIP,
 	VERB_SYNC,
+	VERB_FLEET,
 	VERB_OTHER,
 	VERB_COUNT
 };
@@ -70,6 +71,8 @@ struct controld_node {
 	struct af_consensus cons;
 	bool cons_started;
 	bool stopping;
+	int exit_code;		  /* of the process, set before stop() */
+	uint64_t halted_since_ms; /* raft reported "unavailable" since */
 
 	/* API (api.c) */
 	nng_socket rep;
