@@ -12,6 +12,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,6 +35,7 @@ struct routerd_sync {
 	uint64_t last_attempt_ms, retry_at_ms, backoff_ms;
 	uint64_t last_report_ms;
 	bool report_due;
+	bool drop_hints; /* AF_TEST_DROP_HINTS: lose every change hint */
 	bool nack;
 	char reason[256];
 };
@@ -200,16 +202,21 @@ static void activate(struct routerd_sync *s, const struct routerd_view *cur,
 		nack(s, err.msg);
 		return;
 	}
+	if (routerd_view_publish(s->r, v) != 0)
+		return; /* older than what we serve (and freed) */
+	atomic_fetch_add(&s->r->sync_stats.views_published, 1);
+	/* Logged once serving: bench/propagation reads this line's time. */
 	log_info("event=view_activated revision=%llu hash=%s canary=%llu "
 		 "weight=%u registry=%llu index=%llu",
-		 (unsigned long long)v->stable_revision, v->stable_hash,
-		 (unsigned long long)v->canary_revision, v->canary_weight,
-		 (unsigned long long)v->registry_revision,
-		 (unsigned long long)v->state_index);
+		 (unsigned long long)st->revision, st->hash,
+		 (unsigned long long)(ca ? ca->revision : 0),
+		 ca ? p->canary_weight : 0,
+		 (unsigned long long)p->registry_revision,
+		 (unsigned long long)p->state_index);
+	/* Only this thread publishes, so v stays alive until our next
+	 * publish: persist it off the decision path, after activation. */
 	if (s->r->cache_dir && routerd_cache_save(s->r, v, &err) != 0)
 		log_warn("event=cache_write_failed error=\"%s\"", err.msg);
-	if (routerd_view_publish(s->r, v) == 0)
-		atomic_fetch_add(&s->r->sync_stats.views_published, 1);
 	s->nack = false;
 	s->reason[0] = '\0';
 	s->report_due = true;
@@ -275,6 +282,10 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 
 	if (h == NULL)
 		return;
+	if (s->drop_hints && h->kind == AF__HINT__KIND__HINT) {
+		af__hint__free_unpacked(h, NULL);
+		return;
+	}
 	if (strcmp(h->cluster, s->r->cfg->name) == 0) {
 		atomic_fetch_add(&s->r->sync_stats.hints_received, 1);
 		if (h->state_index > s->hinted_index)
@@ -360,6 +371,9 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		return af_errf(err, AF_ENOMEM, "sync: out of memory");
 	s->r = r;
 	r->sync = s;
+	/* Fault injection for tests: behave like a subscriber that misses
+	 * every change hint and sees only the heartbeats. */
+	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
 	rc = routerd_cache_load(r, &v, &cerr);
 	if (rc == 0) {
 		log_info("event=cache_loaded revision=%llu hash=%s index=%llu",

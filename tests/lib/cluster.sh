@@ -173,3 +173,53 @@ cl_cleanup() {
 	fi
 	exit $rc
 }
+
+# routerd helpers: cl_routerd_start NAME PORT [args]; its log is
+# $CL_DIR/routerd-NAME.log and its pid file pidr-NAME.
+cl_routerd_start() {
+	name=$1
+	port=$2
+	shift 2
+	"$ROUTERD" -c "$CL_FILE" --listen "127.0.0.1:$port" --id "$name" "$@" \
+		>>"$CL_DIR/routerd-$name.log" 2>&1 &
+	echo $! >"$CL_DIR/pidr-$name"
+}
+
+cl_routerd_stop() {
+	pid=$(cat "$CL_DIR/pidr-$1")
+	kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+# Waits until `curl URL` answers with HTTP status $2 (default 200).
+cl_wait_http() {
+	deadline=$(($(date +%s) + ${3:-20}))
+	while [ "$(date +%s)" -lt "$deadline" ]; do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true)
+		[ "$code" = "${2:-200}" ] && return 0
+		sleep 0.05
+	done
+	fail "$1 did not answer ${2:-200} (last: $code)"
+}
+
+# Prints the policy hash routerd on PORT decides with for the example.
+cl_route_hash() {
+	curl -s -X POST --data-binary "@$EXAMPLES/request.json" \
+		"http://127.0.0.1:$1/v1/route" | jq -r '.policy.hash // empty'
+}
+
+# Milliseconds until routerd on PORT decides with hash $2 (fails after 10s).
+cl_wait_route_hash() {
+	t0=$(date +%s%N)
+	while :; do
+		[ "$(cl_route_hash "$1")" = "$2" ] && break
+		[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 10000 ] ||
+			fail "routerd :$1 never served $2"
+		sleep 0.02
+	done
+	echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
