@@ -46,14 +46,16 @@ struct routerd_view {
 
 /* Sync and connection state, read by /v1/status and /metrics. */
 struct routerd_sync_stats {
-	_Atomic int connected;	     /* a controld answered the last Sync */
+	_Atomic int connected;	      /* a controld answered the last Sync */
 	_Atomic int64_t last_sync_ms; /* wall ms of the last good Sync; 0 */
 	_Atomic uint64_t syncs, sync_errors, nacks, views_published;
 	_Atomic uint64_t hints_received;
 };
 
-struct routerd_sync; /* private to sync.c */
+struct routerd_sync;	 /* private to sync.c */
 struct routerd_viewslot; /* private to view.c */
+struct routerd_live;	 /* private to live.c */
+struct routerd_http;	 /* private to http.c */
 
 struct routerd {
 	const struct af_cluster_cfg *cfg;
@@ -65,9 +67,19 @@ struct routerd {
 	/* sync.c */
 	struct routerd_sync *sync;
 	struct routerd_sync_stats sync_stats;
+	/* live.c (NULL: no live signals; views then carry no live slots) */
+	struct routerd_live *live;
+	/* http.c */
+	struct routerd_http *http;
 };
 
 /* ------------------------------------------------------------ view.c */
+
+/* Sets up r->current and the reader slots (before any publish/acquire).
+ * Errors: AF_ENOMEM. routerd_views_fini frees the current view and the
+ * slots; no reader may be left. */
+int routerd_views_init(struct routerd *r, struct af_err *err);
+void routerd_views_fini(struct routerd *r);
 
 /* Builds a view from canonical bytes: verifies each hash against
  * "sha256:" of its bytes, loads (validates) the bundles and registry, and
@@ -85,8 +97,9 @@ void routerd_view_free(struct routerd_view *v);
 
 /* Makes v current (ownership passes to r). Refuses a view older than the
  * current one, judged by state_index only (a rollback legitimately makes a
- * lower revision number stable): returns AF_ECONFLICT and frees v. The previous view is freed once no reader
- * holds it. Any thread; one publisher at a time. */
+ * lower revision number stable): returns AF_ECONFLICT and frees v. The previous
+ * view is freed once no reader holds it. Any thread; one publisher at a time.
+ */
 int routerd_view_publish(struct routerd *r, struct routerd_view *v);
 /* The current view (NULL before the first publish), for the duration of
  * one request; pair with routerd_view_release on the same thread.

@@ -1,0 +1,111 @@
+/*
+ * routerd private declarations shared by view.c, live.c, http.c and
+ * http_info.c. Not for sync.c: it uses routerd.h only.
+ */
+#ifndef AF_ROUTERD_ROUTERD_INT_H
+#define AF_ROUTERD_ROUTERD_INT_H
+
+#include "routerd/routerd.h"
+
+#include <sys/socket.h>
+
+/* Controld publishes a heartbeat every second; routerd counts itself
+ * degraded after three missed ones. */
+#define ROUTERD_HEARTBEAT_MS 1000
+#define ROUTERD_DEGRADED_AFTER_MS (3 * ROUTERD_HEARTBEAT_MS)
+
+struct live_lane;
+struct live_pair;
+
+/* What routerd_view_build allocates: the public view plus what the decision
+ * path needs beside it. `v` comes first so a routerd_view pointer is also
+ * a view_ext pointer. */
+struct view_ext {
+	struct routerd_view v;
+	struct af_health health; /* of the stable bundle */
+	uint32_t nlanes, npairs;
+	/* Live slots by view lane id and pair id; filled by
+	 * routerd_live_bind() at publish; NULL entries (or arrays) when
+	 * there is no live state or a table is full. */
+	struct live_lane **lanes;
+	struct live_pair **pairs;
+};
+
+static inline const struct view_ext *view_ext(const struct routerd_view *v)
+{
+	return (const struct view_ext *)(const void *)v;
+}
+
+/* ------------------------------------------------------------ live.c */
+
+/* Counters of the live state, read by /metrics. */
+struct live_stats {
+	_Atomic uint64_t routed, released, expired, evicted, reports;
+	_Atomic uint64_t report_errors, cooldowns, unknown_pairs;
+	_Atomic uint64_t bind_full; /* lanes or pairs over the table bound */
+};
+
+/* Creates the live state and starts its expiry thread. Errors: AF_ENOMEM,
+ * AF_EIO (thread). Free with routerd_live_free (any thread but the
+ * deciding ones, after they stopped). */
+int routerd_live_new(struct routerd_live **ret, struct af_err *err);
+void routerd_live_free(struct routerd_live *l);
+const struct live_stats *routerd_live_stats(const struct routerd_live *l);
+
+/* Maps the view's lane and pair ids to live slots (creating slots for new
+ * names), before the view is published. Publisher thread only. Errors:
+ * AF_ENOMEM. */
+int routerd_live_bind(struct routerd_live *l, struct view_ext *x);
+void routerd_live_unbind(struct view_ext *x);
+
+/* Per-decision context behind struct af_live. */
+struct live_ctx {
+	const struct view_ext *x;
+	uint64_t now_ms; /* monotonic, read once per decision */
+};
+void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
+			  uint64_t now_ms, struct af_live *ret);
+
+/* A routed decision with sequence number `seq` (nonzero) takes one lane
+ * slot until its report or its expiry. Any thread. */
+void routerd_live_routed(struct routerd_live *l, const struct view_ext *x,
+			 const struct af_decision *d, uint64_t seq,
+			 uint64_t now_ms);
+/* How long an unreported decision holds its lane slot. */
+uint64_t routerd_live_ttl_ms(int64_t latency_slo_ms);
+
+struct live_report {
+	uint64_t seq;		    /* 0: not one of ours */
+	const char *model, *region; /* NULL: no health update */
+	bool ok;
+	int64_t latency_ms; /* -1: absent */
+};
+/* Releases the lane slot of the decision and updates the pair's health
+ * (x may be NULL before the first view). Any thread. */
+void routerd_live_report(struct routerd_live *l, const struct view_ext *x,
+			 const struct live_report *rep, uint64_t now_ms);
+
+/* Releases every decision whose expiry passed (the expiry thread calls
+ * it every second; tests call it with their own clock). */
+void routerd_live_expire(struct routerd_live *l, uint64_t now_ms);
+
+/* Lane in-flight counts for /metrics: calls fn for each known lane. */
+void routerd_live_lanes(const struct routerd_live *l,
+			void (*fn)(void *arg, const char *lane,
+				   uint32_t inflight),
+			void *arg);
+
+/* Budget hook: tenants' budget state. Budget leases are a later piece of
+ * work; until then every tenant is within budget. */
+enum af_budget_state routerd_budget_state(void *ctx, const char *tenant,
+					  uint64_t *ret_retry_after_ms);
+
+/* ------------------------------------------------------------ http.c */
+
+/* Starts the HTTP API on addr (bound exactly) with `threads` polling
+ * threads (epoll). Errors: AF_ENOMEM, AF_EIO (cannot listen). */
+int routerd_http_start(struct routerd *r, const struct sockaddr *addr,
+		       socklen_t addrlen, unsigned threads, struct af_err *err);
+void routerd_http_stop(struct routerd *r);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * Views: built from verified canonical bytes, published by swapping one
+ * atomic pointer, read lock-free through hazard-pointer slots.
+ *
+ * Readers: acquire claims a free slot (one CAS, starting at a per-thread
+ * hint so a thread keeps finding its own slot), stores the current view in
+ * it and re-reads the current pointer until both agree; release clears a
+ * slot holding that view. The publisher swaps the pointer, then waits
+ * (spin, then short sleeps) until no slot holds the old view, and frees
+ * it. Readers and the publisher share no lock; a reader never waits for
+ * the publisher, and the publisher waits only for readers of the old view
+ * to finish their request.
+ */
+#include "common/alloc.h"
+#include "common/hash.h"
+#include "common/timeutil.h"
+#include "routerd/routerd_int.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define VIEW_SLOTS 128
+
+struct routerd_viewslot {
+	_Alignas(64) _Atomic(struct routerd_view *) hp;
+};
+
+/* Marks a slot claimed by a reader that has not stored its view yet. */
+static struct routerd_view busy_view;
+#define BUSY (&busy_view)
+
+static _Atomic unsigned next_hint;
+static _Thread_local unsigned thread_hint;
+static _Thread_local int thread_hint_set;
+
+static unsigned hint(void)
+{
+	if (!thread_hint_set) {
+		thread_hint = atomic_fetch_add(&next_hint, 1) % VIEW_SLOTS;
+		thread_hint_set = 1;
+	}
+	return thread_hint;
+}
+
+static int check_hash(const char *what, const char *want, const void *buf,
+		      size_t len, struct af_err *err)
+{
+	char got[AF_HASH_STR_LEN];
+
+	af_sha256_str(buf, len, got);
+	if (want == NULL || strcmp(got, want) != 0)
+		return af_errf(err, AF_ECORRUPT,
+			       "view: %s: hash mismatch: expected %s, bytes "
+			       "hash to %s",
+			       what, want != NULL ? want : "(none)", got);
+	return 0;
+}
+
+static int copy_bytes(const void *src, size_t len, uint8_t **ret)
+{
+	*ret = af_malloc(len > 0 ? len : 1);
+	if (*ret == NULL)
+		return AF_ENOMEM;
+	if (len > 0)
+		memcpy(*ret, src, len);
+	return 0;
+}
+
+struct loaded {
+	struct af_bundle *stable, *canary;
+	struct af_registry *reg;
+};
+
+static int load_all(const void *stable, size_t stable_len, const void *canary,
+		    size_t canary_len, const void *registry,
+		    size_t registry_len, struct loaded *l, struct af_err *err)
+{
+	int rc;
+
+	rc = af_bundle_load(stable, stable_len, &l->stable, err);
+	if (rc != 0)
+		return af_err_wrap(err, rc, "view: stable bundle");
+	if (canary != NULL) {
+		rc = af_bundle_load(canary, canary_len, &l->canary, err);
+		if (rc != 0)
+			return af_err_wrap(err, rc, "view: canary bundle");
+	}
+	rc = af_registry_load(registry, registry_len, &l->reg, err);
+	if (rc != 0)
+		return af_err_wrap(err, rc, "view: registry");
+	return 0;
+}
+
+static int compile_view(struct view_ext *x, const struct loaded *l,
+			struct af_err *err)
+{
+	struct af_policy_view_config cfg = {
+		.stable = l->stable,
+		.stable_revision = x->v.stable_revision,
+		.canary = l->canary,
+		.canary_revision = x->v.canary_revision,
+		.canary_weight_bp =
+			l->canary != NULL ? x->v.canary_weight * 100 : 0,
+		.registry = l->reg,
+		.registry_revision = x->v.registry_revision,
+	};
+	int rc;
+
+	rc = af_policy_view_new(&cfg, &x->v.pv, err);
+	if (rc != 0)
+		return af_err_wrap(err, rc, "view");
+	af_bundle_health(l->stable, &x->health);
+	x->nlanes = af_policy_view_nlanes(x->v.pv);
+	x->npairs = af_policy_view_npairs(x->v.pv);
+	return 0;
+}
+
+int routerd_view_build(uint64_t state_index, uint64_t stable_revision,
+		       const char *stable_hash, const void *stable,
+		       size_t stable_len, uint64_t canary_revision,
+		       const char *canary_hash, const void *canary,
+		       size_t canary_len, uint32_t canary_weight,
+		       uint64_t registry_revision, const void *registry,
+		       size_t registry_len, struct routerd_view **ret,
+		       struct af_err *err)
+{
+	struct loaded l = {0};
+	struct view_ext *x = NULL;
+	int rc;
+
+	if (stable == NULL || registry == NULL || canary_weight > 100)
+		return af_errf(err, AF_EINVAL, "view: bad arguments");
+	if (canary_len == 0)
+		canary = NULL;
+	rc = check_hash("stable bundle", stable_hash, stable, stable_len, err);
+	if (rc == 0 && canary != NULL)
+		rc = check_hash("canary bundle", canary_hash, canary,
+				canary_len, err);
+	if (rc == 0)
+		rc = load_all(stable, stable_len, canary, canary_len, registry,
+			      registry_len, &l, err);
+	if (rc != 0)
+		goto out;
+	x = af_calloc(1, sizeof(*x));
+	if (x == NULL) {
+		rc = af_errf(err, AF_ENOMEM, "view: out of memory");
+		goto out;
+	}
+	x->v.state_index = state_index;
+	x->v.stable_revision = stable_revision;
+	x->v.canary_revision = canary != NULL ? canary_revision : 0;
+	x->v.canary_weight = canary != NULL ? canary_weight : 0;
+	x->v.registry_revision = registry_revision;
+	snprintf(x->v.stable_hash, sizeof(x->v.stable_hash), "%s", stable_hash);
+	if (canary != NULL)
+		snprintf(x->v.canary_hash, sizeof(x->v.canary_hash), "%s",
+			 canary_hash);
+	x->v.activated_ms = af_wall_ms();
+	rc = compile_view(x, &l, err);
+	if (rc != 0)
+		goto out_free;
+	x->v.stable_len = stable_len;
+	x->v.canary_len = canary != NULL ? canary_len : 0;
+	x->v.registry_len = registry_len;
+	if (copy_bytes(stable, stable_len, &x->v.stable_bytes) != 0 ||
+	    (canary != NULL &&
+	     copy_bytes(canary, canary_len, &x->v.canary_bytes) != 0) ||
+	    copy_bytes(registry, registry_len, &x->v.registry_bytes) != 0) {
+		rc = af_errf(err, AF_ENOMEM, "view: out of memory");
+		goto out_free;
+	}
+	*ret = &x->v;
+	x = NULL;
+out_free:
+	routerd_view_free(x != NULL ? &x->v : NULL);
+out:
+	af_bundle_free(l.stable);
+	af_bundle_free(l.canary);
+	af_registry_free(l.reg);
+	return rc;
+}
+
+void routerd_view_free(struct routerd_view *v)
+{
+	struct view_ext *x = (struct view_ext *)(void *)v;
+
+	if (v == NULL)
+		return;
+	routerd_live_unbind(x);
+	af_policy_view_free(v->pv);
+	af_free(v->stable_bytes);
+	af_free(v->canary_bytes);
+	af_free(v->registry_bytes);
+	af_free(x);
+}
+
+int routerd_views_init(struct routerd *r, struct af_err *err)
+{
+	atomic_init(&r->current, NULL);
+	r->slots = af_calloc(VIEW_SLOTS, sizeof(*r->slots));
+	if (r->slots == NULL)
+		return af_errf(err, AF_ENOMEM, "view: out of memory");
+	for (size_t i = 0; i < VIEW_SLOTS; i++)
+		atomic_init(&r->slots[i].hp, NULL);
+	return 0;
+}
+
+static bool held(const struct routerd *r, const struct routerd_view *v)
+{
+	for (size_t i = 0; i < VIEW_SLOTS; i++)
+		if (atomic_load(&r->slots[i].hp) == v)
+			return true;
+	return false;
+}
+
+/* Waits until no reader holds v, then frees it. */
+static void retire(struct routerd *r, struct routerd_view *v)
+{
+	struct timespec ts = {0, 50 * 1000};
+	unsigned spins = 0;
+
+	if (v == NULL)
+		return;
+	while (held(r, v)) {
+		if (++spins < 64)
+			sched_yield();
+		else
+			nanosleep(&ts, NULL);
+	}
+	routerd_view_free(v);
+}
+
+void routerd_views_fini(struct routerd *r)
+{
+	if (r->slots == NULL)
+		return;
+	retire(r, atomic_exchange(&r->current, NULL));
+	af_free(r->slots);
+	r->slots = NULL;
+}
+
+int routerd_view_publish(struct routerd *r, struct routerd_view *v)
+{
+	const struct routerd_view *cur = atomic_load(&r->current);
+	int rc;
+
+	if (v == NULL)
+		return AF_EINVAL;
+	/* By state index only: a rollback lowers the stable revision. */
+	if (cur != NULL && v->state_index < cur->state_index) {
+		routerd_view_free(v);
+		return AF_ECONFLICT;
+	}
+	if (r->live != NULL) {
+		rc = routerd_live_bind(r->live, (struct view_ext *)(void *)v);
+		if (rc != 0) {
+			routerd_view_free(v);
+			return rc;
+		}
+	}
+	retire(r, atomic_exchange(&r->current, v));
+	return 0;
+}
+
+const struct routerd_view *routerd_view_acquire(struct routerd *r)
+{
+	struct routerd_view *v, *cur, *expected;
+	unsigned start = hint(), i = start, n = 0;
+
+	for (;;) {
+		expected = NULL;
+		if (atomic_compare_exchange_strong(&r->slots[i].hp, &expected,
+						   BUSY))
+			break;
+		i = (i + 1) % VIEW_SLOTS;
+		if (++n % VIEW_SLOTS == 0)
+			sched_yield(); /* more readers than slots */
+	}
+	if (i != start)
+		thread_hint = i;
+	v = atomic_load(&r->current);
+	for (;;) {
+		atomic_store(&r->slots[i].hp, v != NULL ? v : BUSY);
+		cur = atomic_load(&r->current);
+		if (cur == v)
+			break;
+		v = cur;
+	}
+	if (v == NULL)
+		atomic_store(&r->slots[i].hp, NULL);
+	return v;
+}
+
+void routerd_view_release(struct routerd *r, const struct routerd_view *v)
+{
+	unsigned i = hint();
+	struct routerd_view *expected;
+
+	if (v == NULL)
+		return;
+	/* Any slot holding v will do: slots only count readers per view. */
+	for (unsigned n = 0; n < VIEW_SLOTS; n++, i = (i + 1) % VIEW_SLOTS) {
+		expected = (struct routerd_view *)(uintptr_t)v;
+		if (atomic_compare_exchange_strong(&r->slots[i].hp, &expected,
+						   NULL))
+			return;
+	}
+}
