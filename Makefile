@@ -21,7 +21,7 @@ SANLD    :=
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lpthread -lm
 BASEFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -fstack-protector-strong -fPIE \
              -DAF_VERSION='"$(VERSION)"' -I. -I$(BUILD)/gen
 CFLAGS_ALL = $(BASEFLAGS) $(WARN) $(PKG_CFLAGS)

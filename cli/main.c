@@ -39,6 +39,18 @@ static const struct verb verbs[] = {
 	 "policy diff REV [REV | -f FILE] canonical difference"},
 	{"policy", "rollback", af_cli_policy_rollback,
 	 "policy rollback [--to REV]"},
+	{"canary", "start", af_cli_canary_start,
+	 "canary start -f FILE [--weight PCT] [--steps 5,25,50] "
+	 "[--interval 60s]\n"
+	 "                [--max-error-delta D] [--max-latency-ratio R] "
+	 "[--max-cost-ratio R] [--min-samples N]"},
+	{"canary", "status", af_cli_canary_status, "canary status [--watch]"},
+	{"canary", "set-weight", af_cli_canary_control,
+	 "canary set-weight PCT"},
+	{"canary", "promote", af_cli_canary_control, "canary promote [--full]"},
+	{"canary", "abort", af_cli_canary_control, "canary abort"},
+	{"canary", "pause", af_cli_canary_control, "canary pause"},
+	{"canary", "resume", af_cli_canary_control, "canary resume"},
 	{"model", "apply", af_cli_model_apply, "model apply -f FILE"},
 	{"model", "list", af_cli_model_list, "model list"},
 	{"model", "get", af_cli_model_get, "model get ID"},

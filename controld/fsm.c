@@ -1,5 +1,6 @@
 /* The replicated state machine over store/: see fsm.h. */
 #include "controld/fsm.h"
+#include "controld/rollout.h"
 #include "common/alloc.h"
 #include "proto/af.pb-c.h"
 #include "proto/policy.pb-c.h"
@@ -87,42 +88,6 @@ static int set_revision_state(struct af_txn *t, uint64_t rev, const char *state)
 	return rc;
 }
 
-/* The rollout record, zero when absent. */
-struct rollout {
-	uint64_t stable, canary;
-	uint32_t weight;
-};
-
-static int get_rollout(struct af_txn *t, struct rollout *ret)
-{
-	Af__Rollout *r;
-	int rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
-				&af__rollout__descriptor,
-				(ProtobufCMessage **)&r);
-
-	memset(ret, 0, sizeof(*ret));
-	if (rc == AF_ENOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	ret->stable = r->stable_revision;
-	ret->canary = r->canary_revision;
-	ret->weight = r->weight;
-	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return 0;
-}
-
-static int put_rollout(struct af_txn *t, const struct rollout *ro)
-{
-	Af__Rollout r = AF__ROLLOUT__INIT;
-
-	r.stable_revision = ro->stable;
-	r.canary_revision = ro->canary;
-	r.weight = ro->weight;
-	r.state = (char *)(ro->canary ? "progressing" : "none");
-	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, "rollout", 7, &r.base);
-}
-
 /* Hash of revision `rev` into out (empty when absent). */
 static int revision_hash(struct af_txn *t, uint64_t rev, char *out,
 			 size_t outlen)
@@ -159,24 +124,105 @@ static int store_bundle(struct af_txn *t, const Af__PolicyApply *pa)
 			      &sb.base);
 }
 
+/* Starts the step timer: the gates judge usage from here on. */
+static int start_step(struct af_txn *t, struct af_rollout *ro, int64_t now)
+{
+	int rc;
+
+	ro->step_started_ms = now;
+	if ((rc = af_usage_get(t, ro->stable, &ro->stable_base)) != 0)
+		return rc;
+	return af_usage_get(t, ro->canary, &ro->canary_base);
+}
+
+static void end_canary(struct af_rollout *ro)
+{
+	ro->canary = 0;
+	ro->weight = 0;
+	ro->paused = false;
+	ro->nsteps = 0;
+	ro->step_index = -1;
+	ro->interval_ms = 0;
+	memset(&ro->gates, 0, sizeof(ro->gates));
+}
+
+static int start_canary(struct af_txn *t, struct apply_ctx *c,
+			struct af_rollout *ro, const Af__PolicyApply *pa,
+			uint64_t next)
+{
+	ro->canary = next;
+	ro->paused = false;
+	ro->nsteps = 0;
+	for (size_t i = 0; i < pa->n_steps && i < AF_MAX_STEPS; i++)
+		ro->steps[ro->nsteps++] = pa->steps[i];
+	ro->step_index = ro->nsteps ? 0 : -1;
+	ro->weight = ro->nsteps ? ro->steps[0] : pa->canary_weight;
+	ro->interval_ms = pa->interval_ms ? pa->interval_ms : 60000;
+	memset(&ro->gates, 0, sizeof(ro->gates));
+	if (pa->gates) {
+		ro->gates.max_error_delta_ppm = pa->gates->max_error_delta_ppm;
+		ro->gates.max_latency_ratio_ppm =
+			pa->gates->max_latency_ratio_ppm;
+		ro->gates.max_cost_ratio_ppm = pa->gates->max_cost_ratio_ppm;
+		ro->gates.min_samples = pa->gates->min_samples;
+	}
+	ro->started_ms = c->cmd->time_ms;
+	snprintf(ro->verdict, sizeof(ro->verdict), "started");
+	return start_step(t, ro, c->cmd->time_ms);
+}
+
+static int check_canary_args(struct apply_ctx *c, const Af__PolicyApply *pa,
+			     const struct af_rollout *ro)
+{
+	bool canary = pa->canary_weight > 0 || pa->n_steps > 0;
+
+	if (canary && ro->canary != 0) {
+		result_set(c->res, AF__CODE__ROLLOUT_STATE,
+			   "canary revision %llu is running: promote or "
+			   "abort it first",
+			   (unsigned long long)ro->canary);
+		return 1;
+	}
+	if (canary && ro->stable == 0) {
+		result_set(c->res, AF__CODE__ROLLOUT_STATE,
+			   "no stable revision yet: apply one without a canary "
+			   "first");
+		return 1;
+	}
+	if (pa->canary_weight > 100 || pa->n_steps > AF_MAX_STEPS) {
+		result_set(c->res, AF__CODE__INVALID,
+			   "canary weight must be 1-100, at most %d steps",
+			   AF_MAX_STEPS);
+		return 1;
+	}
+	for (size_t i = 0; i < pa->n_steps; i++)
+		if (pa->steps[i] < 1 || pa->steps[i] > 100 ||
+		    (i > 0 && pa->steps[i] <= pa->steps[i - 1])) {
+			result_set(c->res, AF__CODE__INVALID,
+				   "steps must rise within 1-100");
+			return 1;
+		}
+	return 0;
+}
+
 static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__PolicyApply *pa = c->cmd->policy_apply;
 	Af__Revision rev = AF__REVISION__INIT;
-	struct rollout ro;
+	bool canary = pa->canary_weight > 0 || pa->n_steps > 0;
+	struct af_rollout ro;
 	char stable_hash[AF_HASH_STR_LEN];
 	uint64_t next;
 	int rc;
 
-	c->verb = pa->canary_weight ? "policy.apply.canary" : "policy.apply";
+	c->verb = canary ? "canary.start" : "policy.apply";
 	snprintf(c->target, sizeof(c->target), "%.64s %.72s", pa->name,
 		 pa->hash);
-	if ((rc = get_rollout(t, &ro)) != 0 ||
+	if ((rc = af_rollout_get(t, &ro)) != 0 ||
 	    (rc = revision_hash(t, ro.stable, stable_hash,
 				sizeof(stable_hash))) != 0)
 		return rc;
-	if (pa->canary_weight == 0 && ro.canary == 0 &&
-	    strcmp(stable_hash, pa->hash) == 0) {
+	if (!canary && ro.canary == 0 && strcmp(stable_hash, pa->hash) == 0) {
 		c->res->revision = ro.stable;
 		c->res->unchanged = true;
 		snprintf(c->res->hash, sizeof(c->res->hash), "%s", pa->hash);
@@ -184,18 +230,8 @@ static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 		result_set(c->res, AF__CODE__UNCHANGED, "unchanged");
 		return 0;
 	}
-	if (pa->canary_weight > 0 && ro.canary != 0) {
-		result_set(c->res, AF__CODE__ROLLOUT_STATE,
-			   "canary revision %llu is running: promote or "
-			   "abort it first",
-			   (unsigned long long)ro.canary);
+	if (check_canary_args(c, pa, &ro) != 0)
 		return 0;
-	}
-	if (pa->canary_weight > 100) {
-		result_set(c->res, AF__CODE__INVALID,
-			   "canary weight must be 1-100");
-		return 0;
-	}
 	next = af_txn_meta_u64(t, "policy_revision") + 1;
 	if ((rc = store_bundle(t, pa)) != 0 ||
 	    (rc = af_txn_set_meta_u64(t, "policy_revision", next)) != 0)
@@ -206,10 +242,10 @@ static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 	rev.time_ms = c->cmd->time_ms;
 	rev.message = pa->message;
 	rev.name = pa->name;
-	if (pa->canary_weight > 0) {
+	if (canary) {
 		rev.state = (char *)"canary";
-		ro.canary = next;
-		ro.weight = pa->canary_weight;
+		if ((rc = start_canary(t, c, &ro, pa, next)) != 0)
+			return rc;
 	} else {
 		/* A direct apply replaces the stable and ends any canary. */
 		rev.state = (char *)"stable";
@@ -219,11 +255,10 @@ static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 		    (rc = set_revision_state(t, ro.canary, "aborted")) != 0)
 			return rc;
 		ro.stable = next;
-		ro.canary = 0;
-		ro.weight = 0;
+		end_canary(&ro);
 	}
 	if ((rc = put_revision(t, &rev)) != 0 ||
-	    (rc = put_rollout(t, &ro)) != 0)
+	    (rc = af_rollout_put(t, &ro)) != 0)
 		return rc;
 	c->res->revision = next;
 	snprintf(c->res->hash, sizeof(c->res->hash), "%s", pa->hash);
@@ -265,14 +300,18 @@ static int apply_rollback(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__PolicyRollback *pr = c->cmd->policy_rollback;
 	struct find_prev fp = {0};
-	struct rollout ro;
+	struct af_rollout ro;
 	Af__Revision *target;
 	uint64_t to = pr->to_revision;
 	int rc;
 
 	c->verb = "policy.rollback";
-	if ((rc = get_rollout(t, &ro)) != 0)
+	if ((rc = af_rollout_get(t, &ro)) != 0)
 		return rc;
+	/* During a canary, a bare rollback undoes the change being rolled
+	 * out: the canary is aborted and the stable stays. */
+	if (to == 0 && ro.canary != 0)
+		to = ro.stable;
 	if (to == 0) {
 		fp.below = ro.stable;
 		rc = af_txn_iter(t, AF_TABLE_REVISIONS, true, find_prev_stable,
@@ -315,9 +354,9 @@ static int apply_rollback(struct af_txn *t, struct apply_ctx *c)
 	if ((rc = set_revision_state(t, to, "stable")) != 0)
 		return rc;
 	ro.stable = to;
-	ro.canary = 0;
-	ro.weight = 0;
-	if ((rc = put_rollout(t, &ro)) != 0)
+	end_canary(&ro);
+	snprintf(ro.verdict, sizeof(ro.verdict), "aborted by rollback");
+	if ((rc = af_rollout_put(t, &ro)) != 0)
 		return rc;
 	c->res->revision = to;
 	snprintf(c->res->state, sizeof(c->res->state), "stable");
@@ -468,6 +507,185 @@ static int apply_model_delete(struct af_txn *t, struct apply_ctx *c)
 	return rc;
 }
 
+/* ------------------------------------------------------------ rollout */
+
+static const char *action_verb(Af__RolloutControl__Action a)
+{
+	switch (a) {
+	case AF__ROLLOUT_CONTROL__ACTION__SET_WEIGHT:
+		return "canary.set_weight";
+	case AF__ROLLOUT_CONTROL__ACTION__PROMOTE:
+		return "canary.promote";
+	case AF__ROLLOUT_CONTROL__ACTION__PROMOTE_FULL:
+		return "canary.promote_full";
+	case AF__ROLLOUT_CONTROL__ACTION__ABORT:
+		return "canary.abort";
+	case AF__ROLLOUT_CONTROL__ACTION__PAUSE:
+		return "canary.pause";
+	case AF__ROLLOUT_CONTROL__ACTION__RESUME:
+		return "canary.resume";
+	case AF__ROLLOUT_CONTROL__ACTION__ADVANCE:
+		return "canary.advance";
+	case AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT:
+		return "canary.auto_abort";
+	default:
+		return "canary.unknown";
+	}
+}
+
+/* The canary becomes the stable revision. */
+static int promote_full(struct af_txn *t, struct af_rollout *ro)
+{
+	int rc;
+
+	if ((rc = set_revision_state(t, ro->stable, "superseded")) != 0 ||
+	    (rc = set_revision_state(t, ro->canary, "stable")) != 0)
+		return rc;
+	ro->stable = ro->canary;
+	end_canary(ro);
+	return 0;
+}
+
+/* Next step, or promotion after the last one. */
+static int next_step(struct af_txn *t, struct apply_ctx *c,
+		     struct af_rollout *ro, bool *ret_promoted)
+{
+	*ret_promoted = false;
+	if (ro->step_index >= 0 && (size_t)ro->step_index + 1 < ro->nsteps) {
+		ro->step_index++;
+		ro->weight = ro->steps[ro->step_index];
+		return start_step(t, ro, c->cmd->time_ms);
+	}
+	*ret_promoted = true;
+	return promote_full(t, ro);
+}
+
+static int rollout_guard(struct apply_ctx *c, const Af__RolloutControl *rc,
+			 const struct af_rollout *ro)
+{
+	if (ro->canary == 0) {
+		result_set(c->res, AF__CODE__ROLLOUT_STATE,
+			   "no canary is running");
+		return 1;
+	}
+	if ((rc->canary_revision && rc->canary_revision != ro->canary) ||
+	    (rc->expected_step >= 0 && rc->expected_step != ro->step_index)) {
+		result_set(c->res, AF__CODE__CONFLICT,
+			   "the rollout moved on (canary %llu, step %d)",
+			   (unsigned long long)ro->canary, ro->step_index);
+		return 1;
+	}
+	return 0;
+}
+
+static int apply_rollout(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__RolloutControl *rc = c->cmd->rollout;
+	struct af_rollout ro;
+	bool promoted = false;
+	uint64_t canary;
+	int err;
+
+	c->verb = action_verb(rc->action);
+	if ((err = af_rollout_get(t, &ro)) != 0)
+		return err;
+	canary = ro.canary;
+	snprintf(c->target, sizeof(c->target), "revision %llu",
+		 (unsigned long long)canary);
+	if (rollout_guard(c, rc, &ro) != 0)
+		return 0;
+	switch (rc->action) {
+	case AF__ROLLOUT_CONTROL__ACTION__SET_WEIGHT:
+		if (rc->weight > 100) {
+			result_set(c->res, AF__CODE__INVALID,
+				   "weight must be 0-100");
+			return 0;
+		}
+		ro.weight = rc->weight;
+		err = start_step(t, &ro, c->cmd->time_ms);
+		break;
+	case AF__ROLLOUT_CONTROL__ACTION__PROMOTE:
+	case AF__ROLLOUT_CONTROL__ACTION__ADVANCE:
+		err = next_step(t, c, &ro, &promoted);
+		break;
+	case AF__ROLLOUT_CONTROL__ACTION__PROMOTE_FULL:
+		promoted = true;
+		err = promote_full(t, &ro);
+		break;
+	case AF__ROLLOUT_CONTROL__ACTION__ABORT:
+	case AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT:
+		err = set_revision_state(t, ro.canary, "aborted");
+		end_canary(&ro);
+		break;
+	case AF__ROLLOUT_CONTROL__ACTION__PAUSE:
+		ro.paused = true;
+		break;
+	case AF__ROLLOUT_CONTROL__ACTION__RESUME:
+		ro.paused = false;
+		err = start_step(t, &ro, c->cmd->time_ms);
+		break;
+	default:
+		result_set(c->res, AF__CODE__INVALID, "unknown action");
+		return 0;
+	}
+	if (err != 0)
+		return err;
+	snprintf(ro.verdict, sizeof(ro.verdict), "%s%s%s", c->verb + 7,
+		 rc->verdict[0] ? ": " : "", rc->verdict);
+	if ((err = af_rollout_put(t, &ro)) != 0)
+		return err;
+	c->res->revision = promoted ? ro.stable : canary;
+	snprintf(c->res->state, sizeof(c->res->state), "%s",
+		 promoted ? "stable" : af_rollout_state(&ro));
+	if (promoted)
+		result_set(c->res, AF__CODE__OK, "promoted to stable");
+	else if (ro.canary == 0)
+		result_set(c->res, AF__CODE__OK, "%s: all traffic on stable",
+			   c->verb + 7);
+	else
+		result_set(c->res, AF__CODE__OK, "%s: canary at %u%%%s",
+			   c->verb + 7, ro.weight,
+			   ro.paused ? " (paused)" : "");
+	return 0;
+}
+
+#define MAX_USAGE_ROWS 4096
+
+/* Telemetry, not an operator's change: no audit record. */
+static int apply_usage(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__UsageReport *ur = c->cmd->usage_report;
+	int rc;
+
+	if (ur->n_rows > MAX_USAGE_ROWS) {
+		result_set(c->res, AF__CODE__TOO_LARGE, "more than %d rows",
+			   MAX_USAGE_ROWS);
+		return 0;
+	}
+	for (size_t i = 0; i < ur->n_rows; i++) {
+		const Af__UsageRow *row = ur->rows[i];
+		struct af_usage u;
+
+		if (row->revision == 0 || row->ok > row->count)
+			continue;
+		if ((rc = af_usage_get(t, row->revision, &u)) != 0)
+			return rc;
+		u.count += row->count;
+		u.ok += row->ok;
+		for (size_t k = 0;
+		     k < row->n_latency_buckets && k < AF_USAGE_BUCKETS; k++)
+			u.lat[k] += row->latency_buckets[k];
+		u.lat_sum_ms += row->latency_sum_ms;
+		u.cost_nano += row->cost_nano_usd;
+		u.ok_cost_nano +=
+			row->cost_nano_usd - row->failed_cost_nano_usd;
+		if ((rc = af_usage_put(t, row->revision, &u)) != 0)
+			return rc;
+	}
+	result_set(c->res, AF__CODE__OK, "recorded");
+	return 0;
+}
+
 /* -------------------------------------------------------------- fleet */
 
 #define MAX_ROUTERD_ID 128
@@ -549,6 +767,12 @@ static int apply_txn(struct af_txn *t, void *arg)
 		break;
 	case AF__COMMAND__OP_FLEET_REPORT:
 		rc = apply_fleet_report(t, c);
+		break;
+	case AF__COMMAND__OP_ROLLOUT:
+		rc = apply_rollout(t, c);
+		break;
+	case AF__COMMAND__OP_USAGE_REPORT:
+		rc = apply_usage(t, c);
 		break;
 	case AF__COMMAND__OP_NOOP:
 		result_set(c->res, AF__CODE__OK, "noop");

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/api_int.h"
+#include "controld/rollout.h"
 #include "policy/policy.h"
 #include "proto/policy.pb-c.h"
 
@@ -162,8 +163,20 @@ static void handle_write(struct controld_job *j)
 		break;
 	case AF__COMMAND__OP_POLICY_ROLLBACK:
 	case AF__COMMAND__OP_MODEL_SET_STATUS:
+	case AF__COMMAND__OP_ROLLOUT:
+		if (cmd.rollout->action ==
+			    AF__ROLLOUT_CONTROL__ACTION__ADVANCE ||
+		    cmd.rollout->action ==
+			    AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT) {
+			controld_job_fail(j, AF__CODE__INVALID,
+					  "only the rollout controller "
+					  "advances or auto-aborts");
+			return;
+		}
+		break;
 	case AF__COMMAND__OP_MODEL_DELETE:
 	case AF__COMMAND__OP_FLEET_REPORT:
+	case AF__COMMAND__OP_USAGE_REPORT:
 	case AF__COMMAND__OP_NOOP:
 		break;
 	default:
@@ -552,6 +565,72 @@ out:
 	heads_free(&h);
 }
 
+static void usage_pb(const struct af_usage *u, Af__UsageTotals *pb)
+{
+	af__usage_totals__init(pb);
+	pb->count = u->count;
+	pb->ok = u->ok;
+	pb->n_latency_buckets = AF_USAGE_BUCKETS;
+	pb->latency_buckets = (uint64_t *)u->lat;
+	pb->latency_sum_ms = u->lat_sum_ms;
+	pb->cost_nano_usd = u->cost_nano;
+	pb->ok_cost_nano_usd = u->ok_cost_nano;
+}
+
+static void read_canary(struct controld_job *j, struct af_txn *t)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__CanaryStatusResp cs = AF__CANARY_STATUS_RESP__INIT;
+	Af__UsageTotals pss, pcs, pst, pct;
+	Af__Rollout *ro = NULL;
+	struct af_rollout r;
+	struct af_usage ss, cstep, st, ct;
+	struct heads h;
+	char why[200] = "";
+	int rc;
+
+	if ((rc = af_rollout_get(t, &r)) != 0 || (rc = read_heads(t, &h)) != 0)
+		goto out_fail;
+	if (r.canary != 0 &&
+	    (rc = controld_rollout_judge_now(t, &r, &ss, &cstep, why,
+					     sizeof(why))) < 0)
+		goto out_heads;
+	if ((rc = af_usage_get(t, r.stable, &st)) != 0 ||
+	    (rc = af_usage_get(t, r.canary, &ct)) != 0)
+		goto out_heads;
+	rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
+			    &af__rollout__descriptor, (ProtobufCMessage **)&ro);
+	if (rc != 0 && rc != AF_ENOTFOUND)
+		goto out_heads;
+	rc = 0;
+	if (r.canary == 0)
+		memset(&ss, 0, sizeof(ss)), memset(&cstep, 0, sizeof(cstep));
+	usage_pb(&ss, &pss);
+	usage_pb(&cstep, &pcs);
+	usage_pb(&st, &pst);
+	usage_pb(&ct, &pct);
+	cs.rollout = ro;
+	cs.stable_hash = h.stable_rev ? h.stable_rev->hash : (char *)"";
+	cs.canary_hash = h.canary_rev ? h.canary_rev->hash : (char *)"";
+	cs.stable_step = &pss;
+	cs.canary_step = &pcs;
+	cs.stable_total = &pst;
+	cs.canary_total = &pct;
+	cs.verdict_now = why;
+	cs.now_ms = af_wall_ms();
+	resp.body_case = AF__RESPONSE__BODY_CANARY_STATUS;
+	resp.canary_status = &cs;
+	controld_job_finish(j, &resp);
+out_heads:
+	heads_free(&h);
+out_fail:
+	if (ro)
+		protobuf_c_message_free_unpacked(&ro->base, NULL);
+	if (rc != 0)
+		controld_job_fail(j, AF__CODE__INTERNAL, "canary: %s",
+				  af_strerror(rc));
+}
+
 static void read_snapshot(struct controld_job *j)
 {
 	Af__Response resp = AF__RESPONSE__INIT;
@@ -595,6 +674,8 @@ static void do_read(struct controld_job *j)
 		read_sync(j, t);
 	else if (j->req->body_case == AF__REQUEST__BODY_FLEET_STATUS)
 		read_fleet(j, t);
+	else if (j->req->body_case == AF__REQUEST__BODY_CANARY_STATUS)
+		read_canary(j, t);
 	else
 		read_list(j, t);
 	af_store_read_end(t);
@@ -715,6 +796,9 @@ void controld_handle(struct controld_job *j)
 		break;
 	case AF__REQUEST__BODY_FLEET_STATUS:
 		j->verb = VERB_FLEET;
+		break;
+	case AF__REQUEST__BODY_CANARY_STATUS:
+		j->verb = VERB_CANARY;
 		break;
 	case AF__REQUEST__BODY_TRANSFER_LEADER:
 		j->verb = VERB_TRANSFER;

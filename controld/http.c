@@ -10,9 +10,9 @@
 #include <string.h>
 
 static const char *verb_names[VERB_COUNT] = {
-	"status",     "write", "policy_get", "policy_history",
-	"model_list", "audit", "snapshot",   "transfer_leader",
-	"membership", "sync",  "fleet",	     "other",
+	"status", "write",    "policy_get",	 "policy_history", "model_list",
+	"audit",  "snapshot", "transfer_leader", "membership",	   "sync",
+	"fleet",  "canary",   "other",
 };
 static const char *result_names[RES_COUNT] = {"ok", "refused", "not_leader",
 					      "error"};

@@ -39,6 +39,7 @@ enum controld_verb {
 	VERB_MEMBERSHIP,
 	VERB_SYNC,
 	VERB_FLEET,
+	VERB_CANARY,
 	VERB_OTHER,
 	VERB_COUNT
 };
@@ -85,6 +86,10 @@ struct controld_node {
 	nng_socket pub;
 	uint64_t last_heartbeat_ms;
 
+	/* rollout controller (controller.c) */
+	bool controller_busy;
+	uint64_t controller_last_ms;
+
 	/* HTTP (http.c) */
 	struct MHD_Daemon *http;
 
@@ -105,6 +110,17 @@ void controld_pub_hint(struct controld_node *n, int heartbeat);
 /* http.c */
 int controld_http_start(struct controld_node *n, struct af_err *err);
 void controld_http_stop(struct controld_node *n);
+
+/* controller.c */
+void controld_rollout_tick(struct controld_node *n, uint64_t now_mono);
+struct af_txn;
+struct af_rollout;
+struct af_usage;
+/* Judges the running canary now; returns an af_verdict and fills the
+ * per-step usage deltas. */
+int controld_rollout_judge_now(struct af_txn *t, const struct af_rollout *ro,
+			       struct af_usage *ret_s, struct af_usage *ret_c,
+			       char *why, size_t whylen);
 
 /* The API URL of node `id` from the cluster file ("" when unknown). */
 const char *controld_api_url(const struct controld_node *n, uint64_t id);

@@ -1,0 +1,414 @@
+/* af canary start | status [--watch] | set-weight | promote [--full] |
+ * abort | pause | resume. */
+#include "cli/client.h"
+#include "cli/output.h"
+#include "common/alloc.h"
+#include "common/file.h"
+#include "common/timeutil.h"
+#include "policy/policy.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SOURCE (16u * 1024 * 1024)
+
+/* "0.02" -> 20000 ppm. */
+static int parse_ppm(const char *flag, const char *s, int64_t *ret)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (*s == '\0' || *end != '\0' || !(v >= 0) || v > 1000)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "%s takes a number, got \"%s\"", flag, s);
+	*ret = (int64_t)llround(v * 1e6);
+	return 0;
+}
+
+static int parse_steps(const char *s, uint32_t *steps, size_t *n)
+{
+	*n = 0;
+	while (*s) {
+		char *end;
+		unsigned long v = strtoul(s, &end, 10);
+
+		if (end == s || v < 1 || v > 100 || *n >= 16 ||
+		    (*end != ',' && *end != '\0'))
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--steps takes rising percentages "
+					   "like 5,25,50");
+		steps[(*n)++] = (uint32_t)v;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+enum {
+	F_FILE,
+	F_WEIGHT,
+	F_STEPS,
+	F_INTERVAL,
+	F_ERR,
+	F_LAT,
+	F_COST,
+	F_MIN,
+	F_MSG,
+	F_N
+};
+
+static int start_args(Af__PolicyApply *pa, Af__Gates *g, uint32_t *steps,
+		      const char *vals[])
+{
+	uint64_t ms;
+	int rc = 0;
+
+	if (vals[F_WEIGHT]) {
+		char *end;
+		unsigned long w = strtoul(vals[F_WEIGHT], &end, 10);
+
+		if (*end != '\0' || w < 1 || w > 100)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--weight takes 1-100");
+		pa->canary_weight = (uint32_t)w;
+	}
+	if (vals[F_STEPS] &&
+	    (rc = parse_steps(vals[F_STEPS], steps, &pa->n_steps)) != 0)
+		return rc;
+	pa->steps = steps;
+	if (pa->canary_weight == 0 && pa->n_steps == 0)
+		pa->canary_weight = 10;
+	if (vals[F_INTERVAL]) {
+		if (af_parse_duration_ms(vals[F_INTERVAL], &ms) != 0 || ms == 0)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "bad --interval");
+		pa->interval_ms = ms;
+	}
+	if ((vals[F_ERR] && (rc = parse_ppm("--max-error-delta", vals[F_ERR],
+					    &g->max_error_delta_ppm))) ||
+	    (vals[F_LAT] && (rc = parse_ppm("--max-latency-ratio", vals[F_LAT],
+					    &g->max_latency_ratio_ppm))) ||
+	    (vals[F_COST] && (rc = parse_ppm("--max-cost-ratio", vals[F_COST],
+					     &g->max_cost_ratio_ppm))))
+		return rc;
+	if (vals[F_MIN])
+		g->min_samples = strtoull(vals[F_MIN], NULL, 10);
+	pa->gates = g;
+	return 0;
+}
+
+int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = {"-f",
+					    "--weight",
+					    "--steps",
+					    "--interval",
+					    "--max-error-delta",
+					    "--max-latency-ratio",
+					    "--max-cost-ratio",
+					    "--min-samples",
+					    "-m",
+					    NULL};
+	const char *vals[F_N] = {NULL};
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
+	Af__Gates g = AF__GATES__INIT;
+	uint32_t steps[16];
+	struct af_bundle *b;
+	struct af_err err = {{0}};
+	Af__Response *resp;
+	char *src;
+	size_t len;
+	int npos, rc;
+
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
+		return rc;
+	if (vals[F_FILE] == NULL)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af canary start -f FILE [--weight "
+				   "PCT] [--steps 5,25,50] [--interval 60s] "
+				   "[gates]");
+	if ((rc = start_args(&pa, &g, steps, vals)) != 0)
+		return rc;
+	if (af_read_file(vals[F_FILE], MAX_SOURCE, &src, &len, &err) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "IO", "%s", err.msg);
+	if (af_bundle_compile(vals[F_FILE], src, len, &b, &err) != 0) {
+		af_free(src);
+		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s", err.msg);
+	}
+	af_bundle_free(b);
+	pa.source.data = (uint8_t *)src;
+	pa.source.len = len;
+	pa.message = (char *)(vals[F_MSG] ? vals[F_MSG] : "");
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = &pa;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	rc = af_cli_request(cli, &req, &resp);
+	af_free(src);
+	if (rc != 0)
+		return rc;
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = json_object();
+		json_object_set_new(
+			o, "revision",
+			json_integer((json_int_t)resp->apply->revision));
+		json_object_set_new(o, "hash", json_string(resp->apply->hash));
+		json_object_set_new(o, "state",
+				    json_string(resp->apply->state));
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
+	printf("revision %llu %s canary at %u%%\n",
+	       (unsigned long long)resp->apply->revision, resp->apply->hash,
+	       pa.n_steps ? steps[0] : pa.canary_weight);
+	af__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+/* ------------------------------------------------------------ control */
+
+static int control(struct af_cli *cli, Af__RolloutControl__Action action,
+		   uint32_t weight)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__RolloutControl rc = AF__ROLLOUT_CONTROL__INIT;
+	Af__Response *resp;
+	int err;
+
+	rc.action = action;
+	rc.weight = weight;
+	rc.expected_step = -1;
+	cmd.op_case = AF__COMMAND__OP_ROLLOUT;
+	cmd.rollout = &rc;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	if ((err = af_cli_request(cli, &req, &resp)) != 0)
+		return err;
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = json_object();
+		json_object_set_new(
+			o, "revision",
+			json_integer((json_int_t)resp->apply->revision));
+		json_object_set_new(o, "state",
+				    json_string(resp->apply->state));
+		json_object_set_new(o, "message",
+				    json_string(resp->status->message));
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
+	printf("revision %llu: %s\n", (unsigned long long)resp->apply->revision,
+	       resp->status->message);
+	af__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+int af_cli_canary_control(struct af_cli *cli, int argc, char **argv)
+{
+	const char *verb = argv[0];
+
+	if (strcmp(verb, "set-weight") == 0) {
+		char *end;
+		unsigned long w;
+
+		if (argc != 2)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "usage: af canary set-weight PCT");
+		w = strtoul(argv[1], &end, 10);
+		if (*argv[1] == '\0' || *end != '\0' || w > 100)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "weight must be 0-100");
+		return control(cli, AF__ROLLOUT_CONTROL__ACTION__SET_WEIGHT,
+			       (uint32_t)w);
+	}
+	if (strcmp(verb, "promote") == 0) {
+		if (argc > 2 || (argc == 2 && strcmp(argv[1], "--full") != 0))
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "usage: af canary promote [--full]");
+		return control(
+			cli,
+			argc == 2 ? AF__ROLLOUT_CONTROL__ACTION__PROMOTE_FULL
+				  : AF__ROLLOUT_CONTROL__ACTION__PROMOTE,
+			0);
+	}
+	if (argc != 1)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "canary %s takes no arguments", verb);
+	if (strcmp(verb, "abort") == 0)
+		return control(cli, AF__ROLLOUT_CONTROL__ACTION__ABORT, 0);
+	if (strcmp(verb, "pause") == 0)
+		return control(cli, AF__ROLLOUT_CONTROL__ACTION__PAUSE, 0);
+	return control(cli, AF__ROLLOUT_CONTROL__ACTION__RESUME, 0);
+}
+
+/* ------------------------------------------------------------- status */
+
+static uint64_t pctl(const Af__UsageTotals *u, unsigned p)
+{
+	static const uint64_t b[] = {10,   25,	 50,   100,   250,  500,
+				     1000, 2500, 5000, 10000, 30000};
+	uint64_t total = 0, seen = 0, want;
+
+	for (size_t i = 0; i < u->n_latency_buckets; i++)
+		total += u->latency_buckets[i];
+	if (total == 0)
+		return 0;
+	want = (total * p + 99) / 100;
+	for (size_t i = 0; i < u->n_latency_buckets; i++) {
+		seen += u->latency_buckets[i];
+		if (seen >= want)
+			return b[i < 11 ? i : 10];
+	}
+	return b[10];
+}
+
+static json_t *cohort_json(const Af__UsageTotals *u)
+{
+	json_t *o = json_object();
+	double err =
+		u->count ? (double)(u->count - u->ok) / (double)u->count : 0;
+
+	json_object_set_new(o, "requests", json_integer((json_int_t)u->count));
+	json_object_set_new(o, "ok", json_integer((json_int_t)u->ok));
+	json_object_set_new(o, "error_rate", json_real(err));
+	json_object_set_new(o, "p50_ms", json_integer((json_int_t)pctl(u, 50)));
+	json_object_set_new(o, "p99_ms", json_integer((json_int_t)pctl(u, 99)));
+	json_object_set_new(o, "usd_per_success",
+			    u->ok ? json_real((double)u->cost_nano_usd / 1e9 /
+					      (double)u->ok)
+				  : json_null());
+	return o;
+}
+
+static json_t *status_json(const Af__CanaryStatusResp *cs)
+{
+	const Af__Rollout *r = cs->rollout;
+	json_t *o = json_object(), *steps = json_array(), *g = json_object();
+
+	json_object_set_new(o, "state", json_string(r ? r->state : "none"));
+	json_object_set_new(
+		o, "stable_revision",
+		json_integer(r ? (json_int_t)r->stable_revision : 0));
+	json_object_set_new(o, "stable_hash", json_string(cs->stable_hash));
+	json_object_set_new(
+		o, "canary_revision",
+		json_integer(r ? (json_int_t)r->canary_revision : 0));
+	json_object_set_new(o, "canary_hash", json_string(cs->canary_hash));
+	json_object_set_new(o, "weight", json_integer(r ? r->weight : 0));
+	for (size_t i = 0; r && i < r->n_steps; i++)
+		json_array_append_new(steps, json_integer(r->steps[i]));
+	json_object_set_new(o, "steps", steps);
+	json_object_set_new(o, "step_index",
+			    json_integer(r ? r->step_index : -1));
+	json_object_set_new(o, "interval_ms",
+			    json_integer(r ? (json_int_t)r->interval_ms : 0));
+	if (r && r->gates) {
+		json_object_set_new(
+			g, "max_error_delta",
+			json_real((double)r->gates->max_error_delta_ppm / 1e6));
+		json_object_set_new(
+			g, "max_latency_ratio",
+			json_real((double)r->gates->max_latency_ratio_ppm /
+				  1e6));
+		json_object_set_new(
+			g, "max_cost_ratio",
+			json_real((double)r->gates->max_cost_ratio_ppm / 1e6));
+		json_object_set_new(
+			g, "min_samples",
+			json_integer((json_int_t)r->gates->min_samples));
+	}
+	json_object_set_new(o, "gates", g);
+	json_object_set_new(o, "stable", cohort_json(cs->stable_step));
+	json_object_set_new(o, "canary", cohort_json(cs->canary_step));
+	json_object_set_new(o, "verdict", json_string(cs->verdict_now));
+	json_object_set_new(o, "last_action", json_string(r ? r->verdict : ""));
+	return o;
+}
+
+static void print_status(json_t *o)
+{
+	const char *state = json_string_value(json_object_get(o, "state"));
+	json_t *s = json_object_get(o, "stable"),
+	       *c = json_object_get(o, "canary");
+
+	printf("state      %s\nstable     revision %lld %.20s\n", state,
+	       (long long)json_integer_value(
+		       json_object_get(o, "stable_revision")),
+	       json_string_value(json_object_get(o, "stable_hash")));
+	if (strcmp(state, "none") == 0) {
+		printf("last       %s\n",
+		       json_string_value(json_object_get(o, "last_action")));
+		return;
+	}
+	printf("canary     revision %lld %.20s at %lld%% (step %lld of %zu)\n",
+	       (long long)json_integer_value(
+		       json_object_get(o, "canary_revision")),
+	       json_string_value(json_object_get(o, "canary_hash")),
+	       (long long)json_integer_value(json_object_get(o, "weight")),
+	       (long long)json_integer_value(json_object_get(o, "step_index")) +
+		       1,
+	       json_array_size(json_object_get(o, "steps")));
+	printf("\n%-8s %9s %9s %8s %8s %14s\n", "COHORT", "REQUESTS", "ERRORS",
+	       "P50_MS", "P99_MS", "USD/SUCCESS");
+	for (int k = 0; k < 2; k++) {
+		json_t *x = k ? c : s;
+		json_t *usd = json_object_get(x, "usd_per_success");
+
+		printf("%-8s %9lld %8.2f%% %8lld %8lld %14.6f\n",
+		       k ? "canary" : "stable",
+		       (long long)json_integer_value(
+			       json_object_get(x, "requests")),
+		       json_real_value(json_object_get(x, "error_rate")) * 100,
+		       (long long)json_integer_value(
+			       json_object_get(x, "p50_ms")),
+		       (long long)json_integer_value(
+			       json_object_get(x, "p99_ms")),
+		       json_is_real(usd) ? json_real_value(usd) : 0.0);
+	}
+	printf("\nverdict    %s\nlast       %s\n",
+	       json_string_value(json_object_get(o, "verdict")),
+	       json_string_value(json_object_get(o, "last_action")));
+}
+
+int af_cli_canary_status(struct af_cli *cli, int argc, char **argv)
+{
+	bool watch = argc == 2 && strcmp(argv[1], "--watch") == 0;
+	Af__Request req = AF__REQUEST__INIT;
+	Af__CanaryStatusReq cr = AF__CANARY_STATUS_REQ__INIT;
+
+	if (argc > 2 || (argc == 2 && !watch))
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af canary status [--watch]");
+	req.body_case = AF__REQUEST__BODY_CANARY_STATUS;
+	req.canary_status = &cr;
+	for (;;) {
+		Af__Response *resp;
+		json_t *o;
+		bool running;
+		int rc = af_cli_request(cli, &req, &resp);
+
+		if (rc != 0)
+			return rc;
+		o = status_json(resp->canary_status);
+		af__response__free_unpacked(resp, NULL);
+		running = strcmp(json_string_value(json_object_get(o, "state")),
+				 "none") != 0;
+		if (watch && cli->output == AF_OUT_TABLE)
+			printf("\033[H\033[2J");
+		if (cli->output != AF_OUT_TABLE) {
+			af_out_json(o);
+		} else {
+			print_status(o);
+			json_decref(o);
+		}
+		fflush(stdout);
+		if (!watch || !running)
+			return 0;
+		struct timespec ts = {.tv_sec = 2};
+		nanosleep(&ts, NULL);
+	}
+}

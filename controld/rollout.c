@@ -1,0 +1,241 @@
+/* Rollout record, usage totals and gate judgement: see rollout.h. */
+#include "controld/rollout.h"
+#include "proto/af.pb-c.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const uint64_t af_usage_bucket_ms[AF_USAGE_BUCKETS - 1] = {
+	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+};
+
+static void usage_from_pb(const Af__UsageTotals *p, struct af_usage *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (p == NULL)
+		return;
+	u->count = p->count;
+	u->ok = p->ok;
+	for (size_t i = 0; i < p->n_latency_buckets && i < AF_USAGE_BUCKETS;
+	     i++)
+		u->lat[i] = p->latency_buckets[i];
+	u->lat_sum_ms = p->latency_sum_ms;
+	u->cost_nano = p->cost_nano_usd;
+	u->ok_cost_nano = p->ok_cost_nano_usd;
+}
+
+/* pb borrows u's arrays. */
+static void usage_to_pb(const struct af_usage *u, Af__UsageTotals *pb)
+{
+	af__usage_totals__init(pb);
+	pb->count = u->count;
+	pb->ok = u->ok;
+	pb->n_latency_buckets = AF_USAGE_BUCKETS;
+	pb->latency_buckets = (uint64_t *)u->lat;
+	pb->latency_sum_ms = u->lat_sum_ms;
+	pb->cost_nano_usd = u->cost_nano;
+	pb->ok_cost_nano_usd = u->ok_cost_nano;
+}
+
+int af_rollout_get(struct af_txn *t, struct af_rollout *ret)
+{
+	Af__Rollout *p;
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->step_index = -1;
+	rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
+			    &af__rollout__descriptor, (ProtobufCMessage **)&p);
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	ret->stable = p->stable_revision;
+	ret->canary = p->canary_revision;
+	ret->weight = p->weight;
+	ret->paused = strcmp(p->state, "paused") == 0;
+	for (size_t i = 0; i < p->n_steps && i < AF_MAX_STEPS; i++)
+		ret->steps[ret->nsteps++] = p->steps[i];
+	ret->step_index = p->step_index;
+	ret->interval_ms = p->interval_ms;
+	ret->step_started_ms = p->step_started_ms;
+	ret->started_ms = p->started_ms;
+	if (p->gates) {
+		ret->gates.max_error_delta_ppm = p->gates->max_error_delta_ppm;
+		ret->gates.max_latency_ratio_ppm =
+			p->gates->max_latency_ratio_ppm;
+		ret->gates.max_cost_ratio_ppm = p->gates->max_cost_ratio_ppm;
+		ret->gates.min_samples = p->gates->min_samples;
+	}
+	usage_from_pb(p->stable_base, &ret->stable_base);
+	usage_from_pb(p->canary_base, &ret->canary_base);
+	snprintf(ret->verdict, sizeof(ret->verdict), "%s", p->verdict);
+	protobuf_c_message_free_unpacked(&p->base, NULL);
+	return 0;
+}
+
+const char *af_rollout_state(const struct af_rollout *r)
+{
+	if (r->canary == 0)
+		return "none";
+	return r->paused ? "paused" : "progressing";
+}
+
+int af_rollout_put(struct af_txn *t, const struct af_rollout *r)
+{
+	Af__Rollout p = AF__ROLLOUT__INIT;
+	Af__Gates g = AF__GATES__INIT;
+	Af__UsageTotals sb, cb;
+
+	p.stable_revision = r->stable;
+	p.canary_revision = r->canary;
+	p.weight = r->weight;
+	p.state = (char *)af_rollout_state(r);
+	p.n_steps = r->nsteps;
+	p.steps = (uint32_t *)r->steps;
+	p.step_index = r->step_index;
+	p.interval_ms = r->interval_ms;
+	p.step_started_ms = r->step_started_ms;
+	p.started_ms = r->started_ms;
+	g.max_error_delta_ppm = r->gates.max_error_delta_ppm;
+	g.max_latency_ratio_ppm = r->gates.max_latency_ratio_ppm;
+	g.max_cost_ratio_ppm = r->gates.max_cost_ratio_ppm;
+	g.min_samples = r->gates.min_samples;
+	p.gates = &g;
+	usage_to_pb(&r->stable_base, &sb);
+	usage_to_pb(&r->canary_base, &cb);
+	p.stable_base = &sb;
+	p.canary_base = &cb;
+	p.verdict = (char *)r->verdict;
+	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, "rollout", 7, &p.base);
+}
+
+int af_usage_get(struct af_txn *t, uint64_t revision, struct af_usage *ret)
+{
+	Af__UsageTotals *p;
+	uint8_t key[8];
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	af_store_key_u64(revision, key);
+	rc = af_txn_get_msg(t, AF_TABLE_USAGE, key, sizeof(key),
+			    &af__usage_totals__descriptor,
+			    (ProtobufCMessage **)&p);
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	usage_from_pb(p, ret);
+	protobuf_c_message_free_unpacked(&p->base, NULL);
+	return 0;
+}
+
+int af_usage_put(struct af_txn *t, uint64_t revision, const struct af_usage *u)
+{
+	Af__UsageTotals pb;
+	uint8_t key[8];
+
+	af_store_key_u64(revision, key);
+	usage_to_pb(u, &pb);
+	return af_txn_put_msg(t, AF_TABLE_USAGE, key, sizeof(key), &pb.base);
+}
+
+void af_usage_sub(const struct af_usage *now, const struct af_usage *base,
+		  struct af_usage *out)
+{
+	out->count = now->count - base->count;
+	out->ok = now->ok - base->ok;
+	for (size_t i = 0; i < AF_USAGE_BUCKETS; i++)
+		out->lat[i] = now->lat[i] - base->lat[i];
+	out->lat_sum_ms = now->lat_sum_ms - base->lat_sum_ms;
+	out->cost_nano = now->cost_nano - base->cost_nano;
+	out->ok_cost_nano = now->ok_cost_nano - base->ok_cost_nano;
+}
+
+uint64_t af_usage_percentile_ms(const struct af_usage *u, unsigned p)
+{
+	uint64_t total = 0, seen = 0, want;
+
+	for (size_t i = 0; i < AF_USAGE_BUCKETS; i++)
+		total += u->lat[i];
+	if (total == 0)
+		return 0;
+	want = (total * p + 99) / 100;
+	for (size_t i = 0; i < AF_USAGE_BUCKETS; i++) {
+		seen += u->lat[i];
+		if (seen >= want)
+			return i < AF_USAGE_BUCKETS - 1
+				       ? af_usage_bucket_ms[i]
+				       : af_usage_bucket_ms[AF_USAGE_BUCKETS -
+							    2];
+	}
+	return af_usage_bucket_ms[AF_USAGE_BUCKETS - 2];
+}
+
+/* Error rate in ppm. */
+static int64_t error_ppm(const struct af_usage *u)
+{
+	return u->count ? (int64_t)((u->count - u->ok) * 1000000 / u->count)
+			: 0;
+}
+
+/* USD (nano) per successful outcome; INT64_MAX with no success. */
+static int64_t cost_per_ok(const struct af_usage *u)
+{
+	return u->ok ? u->cost_nano / (int64_t)u->ok : INT64_MAX;
+}
+
+enum af_verdict af_rollout_judge(const struct af_gates *g,
+				 const struct af_usage *s,
+				 const struct af_usage *c, char *why,
+				 size_t whylen)
+{
+	int64_t es = error_ppm(s), ec = error_ppm(c);
+	uint64_t ps = af_usage_percentile_ms(s, 99);
+	uint64_t pc = af_usage_percentile_ms(c, 99);
+	int64_t cs = cost_per_ok(s), cc = cost_per_ok(c);
+
+	if (s->count < g->min_samples || c->count < g->min_samples ||
+	    s->count == 0 || c->count == 0) {
+		snprintf(why, whylen,
+			 "waiting for samples: stable %llu, canary %llu of "
+			 "%llu",
+			 (unsigned long long)s->count,
+			 (unsigned long long)c->count,
+			 (unsigned long long)g->min_samples);
+		return AF_VERDICT_HOLD;
+	}
+	if (g->max_error_delta_ppm > 0 && ec - es > g->max_error_delta_ppm) {
+		snprintf(why, whylen,
+			 "error rate %.4f vs stable %.4f: delta above %.4f",
+			 (double)ec / 1e6, (double)es / 1e6,
+			 (double)g->max_error_delta_ppm / 1e6);
+		return AF_VERDICT_BREACH;
+	}
+	if (g->max_latency_ratio_ppm > 0 && ps > 0 &&
+	    (int64_t)(pc * 1000000 / ps) > g->max_latency_ratio_ppm) {
+		snprintf(why, whylen,
+			 "p99 latency %llu ms vs stable %llu ms: ratio above "
+			 "%.2f",
+			 (unsigned long long)pc, (unsigned long long)ps,
+			 (double)g->max_latency_ratio_ppm / 1e6);
+		return AF_VERDICT_BREACH;
+	}
+	if (g->max_cost_ratio_ppm > 0 && cs > 0 && cs != INT64_MAX &&
+	    (cc == INT64_MAX ||
+	     (double)cc / (double)cs * 1e6 > (double)g->max_cost_ratio_ppm)) {
+		snprintf(why, whylen,
+			 "USD per successful outcome %.6f vs stable %.6f: "
+			 "ratio above %.2f",
+			 cc == INT64_MAX ? 0.0 : (double)cc / 1e9,
+			 (double)cs / 1e9, (double)g->max_cost_ratio_ppm / 1e6);
+		return AF_VERDICT_BREACH;
+	}
+	snprintf(why, whylen,
+		 "gates pass: error %.4f vs %.4f, p99 %llu vs %llu ms, "
+		 "%llu vs %llu samples",
+		 (double)ec / 1e6, (double)es / 1e6, (unsigned long long)pc,
+		 (unsigned long long)ps, (unsigned long long)c->count,
+		 (unsigned long long)s->count);
+	return AF_VERDICT_PASS;
+}
