@@ -4,6 +4,7 @@
 #include "cli/output.h"
 #include "common/alloc.h"
 #include "common/file.h"
+#include "common/metrics.h"
 #include "common/timeutil.h"
 #include "policy/policy.h"
 
@@ -261,9 +262,12 @@ static uint64_t pctl(const Af__UsageTotals *u, unsigned p)
 	for (size_t i = 0; i < u->n_latency_buckets; i++) {
 		seen += u->latency_buckets[i];
 		if (seen >= want)
-			return b[i < 11 ? i : 10];
+			return af_usage_bucket_ms[i < AF_USAGE_BUCKETS - 1
+							  ? i
+							  : AF_USAGE_BUCKETS -
+								    2];
 	}
-	return b[10];
+	return af_usage_bucket_ms[AF_USAGE_BUCKETS - 2];
 }
 
 static json_t *cohort_json(const Af__UsageTotals *u)

@@ -88,3 +88,7 @@ void af_textbuf_free(struct af_textbuf *b)
 	af_free(b->buf);
 	memset(b, 0, sizeof(*b));
 }
+
+const uint64_t af_usage_bucket_ms[AF_USAGE_BUCKETS - 1] = {
+	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+};

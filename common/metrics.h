@@ -38,4 +38,10 @@ void af_histogram_format(struct af_textbuf *b, const char *name,
 			 const struct af_histogram *h);
 void af_textbuf_free(struct af_textbuf *b);
 
+/* Outcome latency buckets reported by routerd and judged by the canary
+ * controller (milliseconds; the last bucket, index AF_USAGE_BUCKETS - 1,
+ * is +Inf). */
+#define AF_USAGE_BUCKETS 12
+extern const uint64_t af_usage_bucket_ms[AF_USAGE_BUCKETS - 1];
+
 #endif

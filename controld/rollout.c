@@ -5,10 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const uint64_t af_usage_bucket_ms[AF_USAGE_BUCKETS - 1] = {
-	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
-};
-
 static void usage_from_pb(const Af__UsageTotals *p, struct af_usage *u)
 {
 	memset(u, 0, sizeof(*u));

@@ -6,6 +6,7 @@
 #ifndef AF_CONTROLD_ROLLOUT_H
 #define AF_CONTROLD_ROLLOUT_H
 
+#include "common/metrics.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -13,10 +14,6 @@
 #include <stdint.h>
 
 #define AF_MAX_STEPS 16
-#define AF_USAGE_BUCKETS 12 /* latency buckets, the last is +Inf */
-
-/* Upper bounds (ms) of the latency buckets; shared with routerd. */
-extern const uint64_t af_usage_bucket_ms[AF_USAGE_BUCKETS - 1];
 
 struct af_usage {
 	uint64_t count, ok;

@@ -1,0 +1,39 @@
+/*
+ * routerd usage aggregates: outcomes reported by the orchestrator
+ * (POST /v1/report), summed per (revision, tenant, class, model) and
+ * flushed to controld about once a second as one UsageReport command.
+ * They feed canary analysis and showback. Any thread may record; the sync
+ * thread flushes. Bounded: past AF_USAGE_MAX_ROWS distinct keys per
+ * flush, outcomes are summed into their revision's "(other)" row.
+ */
+#ifndef AF_ROUTERD_USAGE_H
+#define AF_ROUTERD_USAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AF_USAGE_MAX_ROWS 1024
+
+struct routerd_usage;
+
+int routerd_usage_new(struct routerd_usage **ret);
+void routerd_usage_free(struct routerd_usage *u);
+
+/* Records one outcome. Strings are copied (truncated to 64 bytes). A
+ * revision of 0 (unknown) is ignored. Thread-safe. */
+void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
+			  const char *tenant, const char *class_name,
+			  const char *model, bool ok, uint64_t latency_ms,
+			  int64_t cost_nano_usd);
+
+/* Takes everything recorded so far as a packed UsageReport command
+ * payload for routerd `id` (NULL, 0 when there is nothing). *ret owned
+ * (af_free). On a failed send, give the same bytes back with
+ * routerd_usage_restore so nothing is lost. */
+int routerd_usage_take(struct routerd_usage *u, const char *id, uint8_t **ret,
+		       size_t *ret_len);
+void routerd_usage_restore(struct routerd_usage *u, const uint8_t *buf,
+			   size_t len);
+
+#endif
