@@ -250,8 +250,6 @@ int af_cli_canary_control(struct af_cli *cli, int argc, char **argv)
 
 static uint64_t pctl(const Af__UsageTotals *u, unsigned p)
 {
-	static const uint64_t b[] = {10,   25,	 50,   100,   250,  500,
-				     1000, 2500, 5000, 10000, 30000};
 	uint64_t total = 0, seen = 0, want;
 
 	for (size_t i = 0; i < u->n_latency_buckets; i++)
