@@ -7,6 +7,7 @@
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
 #include "routerd/sync_int.h"
+#include "routerd/usage.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
@@ -21,6 +22,7 @@
 #define RPC_TIMEOUT_MS 2000
 #define BACKSTOP_MS 5000      /* pull even without hints this often */
 #define REPORT_EVERY_MS 10000 /* fleet last-seen refresh */
+#define USAGE_EVERY_MS 1000   /* outcome aggregates to controld */
 
 struct routerd_sync {
 	struct routerd *r;
@@ -33,7 +35,8 @@ struct routerd_sync {
 	uint64_t synced_index; /* state index of the last good Sync */
 	uint64_t hinted_index; /* highest index any hint announced */
 	uint64_t last_attempt_ms, retry_at_ms, backoff_ms;
-	uint64_t last_report_ms;
+	uint64_t last_report_ms, last_usage_ms;
+	bool owns_usage;
 	bool report_due;
 	bool drop_hints; /* AF_TEST_DROP_HINTS: lose every change hint */
 	bool nack;
@@ -119,6 +122,38 @@ static void report(struct routerd_sync *s)
 		af__response__free_unpacked(resp, NULL);
 	if (v)
 		routerd_view_release(s->r, v);
+}
+
+/* Sends what /v1/report recorded since the last flush; on failure the
+ * aggregates go back for the next attempt. */
+static void flush_usage(struct routerd_sync *s)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__UsageReport *rep;
+	Af__Response *resp = NULL;
+	uint8_t *buf;
+	size_t len;
+	bool sent = false;
+
+	if (routerd_usage_take(s->r->usage, s->r->id, &buf, &len) != 0 ||
+	    buf == NULL)
+		return;
+	rep = af__usage_report__unpack(NULL, len, buf);
+	if (rep != NULL) {
+		cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+		cmd.usage_report = rep;
+		req.body_case = AF__REQUEST__BODY_PROPOSE;
+		req.propose = &cmd;
+		sent = call(s, &req, true, &resp) == 0 && resp->status &&
+		       resp->status->code == AF__CODE__OK;
+		af__usage_report__free_unpacked(rep, NULL);
+	}
+	if (!sent)
+		routerd_usage_restore(s->r->usage, buf, len);
+	if (resp)
+		af__response__free_unpacked(resp, NULL);
+	af_free(buf);
 }
 
 /* -------------------------------------------------------------- sync */
@@ -321,6 +356,10 @@ static void *sync_main(void *arg)
 				s->retry_at_ms = 0;
 			}
 		}
+		if (now - s->last_usage_ms >= USAGE_EVERY_MS) {
+			s->last_usage_ms = now;
+			flush_usage(s);
+		}
 		if (s->report_due ||
 		    now - s->last_report_ms >= REPORT_EVERY_MS) {
 			if (!s->report_due)
@@ -371,6 +410,14 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		return af_errf(err, AF_ENOMEM, "sync: out of memory");
 	s->r = r;
 	r->sync = s;
+	if (r->usage == NULL) {
+		if (routerd_usage_new(&r->usage) != 0) {
+			r->sync = NULL;
+			af_free(s);
+			return af_errf(err, AF_ENOMEM, "usage: out of memory");
+		}
+		s->owns_usage = true;
+	}
 	/* Fault injection for tests: behave like a subscriber that misses
 	 * every change hint and sees only the heartbeats. */
 	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
@@ -396,6 +443,10 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 	s->started = true;
 	return 0;
 out_free:
+	if (s->owns_usage) {
+		routerd_usage_free(r->usage);
+		r->usage = NULL;
+	}
 	r->sync = NULL;
 	af_free(s);
 	return rc;
@@ -411,6 +462,12 @@ void routerd_sync_stop(struct routerd *r)
 	if (s->started) {
 		pthread_join(s->thread, NULL);
 		nng_close(s->sub);
+		if (atomic_load(&r->sync_stats.connected))
+			flush_usage(s); /* last outcomes, best effort */
+	}
+	if (s->owns_usage) {
+		routerd_usage_free(r->usage);
+		r->usage = NULL;
 	}
 	r->sync = NULL;
 	af_free(s);
