@@ -19,9 +19,8 @@ static void on_applied(void *arg, uint64_t index)
 {
 	struct controld_node *n = arg;
 
-	(void)index;
 	if (n->cons_started)
-		controld_pub_hint(n, 0);
+		controld_pub_hint(n, 0, index);
 }
 
 static void update_stats(struct controld_node *n)
@@ -88,7 +87,7 @@ static void tick_cb(uv_timer_t *t)
 	controld_rollout_tick(n, now);
 	if (now - n->last_heartbeat_ms >= 1000) {
 		n->last_heartbeat_ms = now;
-		controld_pub_hint(n, 1);
+		controld_pub_hint(n, 1, 0);
 	}
 }
 

@@ -105,7 +105,9 @@ void controld_api_drain(struct controld_node *n);
 /* pub.c */
 int controld_pub_start(struct controld_node *n, struct af_err *err);
 void controld_pub_stop(struct controld_node *n);
-void controld_pub_hint(struct controld_node *n, int heartbeat);
+/* Publishes a hint (heartbeat 0) or heartbeat; index: the entry just
+ * applied (0: the applied index). */
+void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index);
 
 /* http.c */
 int controld_http_start(struct controld_node *n, struct af_err *err);

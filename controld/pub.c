@@ -77,7 +77,7 @@ static void read_heads(struct controld_node *n, struct heads *h)
 	af_store_read_end(t);
 }
 
-void controld_pub_hint(struct controld_node *n, int heartbeat)
+void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 {
 	Af__Hint hint = AF__HINT__INIT;
 	struct heads h;
@@ -88,7 +88,11 @@ void controld_pub_hint(struct controld_node *n, int heartbeat)
 	hint.kind =
 		heartbeat ? AF__HINT__KIND__HEARTBEAT : AF__HINT__KIND__HINT;
 	hint.node_id = n->self->id;
+	/* Inside apply libraft has not advanced its applied index yet: the
+	 * caller passes the entry's own index. */
 	hint.state_index = af_consensus_applied_index(&n->cons);
+	if (index > hint.state_index)
+		hint.state_index = index;
 	hint.stable_revision = h.stable;
 	hint.stable_hash = h.stable_hash;
 	hint.canary_revision = h.canary;

@@ -21,6 +21,7 @@
 #define SYNC_REPLY_MAX (300u * 1024 * 1024)
 #define RPC_TIMEOUT_MS 2000
 #define BACKSTOP_MS 5000      /* pull even without hints this often */
+#define SILENCE_MS 2500	      /* no hint nor heartbeat: probe */
 #define REPORT_EVERY_MS 10000 /* fleet last-seen refresh */
 #define USAGE_EVERY_MS 1000   /* outcome aggregates to controld */
 
@@ -34,6 +35,8 @@ struct routerd_sync {
 	unsigned n_urls, next;
 	uint64_t synced_index; /* state index of the last good Sync */
 	uint64_t hinted_index; /* highest index any hint announced */
+	int hinted_url;	       /* endpoint of that node, -1: unknown */
+	uint64_t last_msg_ms;  /* last hint or heartbeat from anyone */
 	uint64_t last_attempt_ms, retry_at_ms, backoff_ms;
 	uint64_t last_report_ms, last_usage_ms;
 	bool owns_usage;
@@ -50,16 +53,18 @@ struct routerd_sync {
 static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 		Af__Response **ret)
 {
-	size_t len = af__request__get_packed_size(req), outlen;
-	uint8_t *buf = af_malloc(len ? len : 1);
 	const char *url = s->urls[s->next % s->n_urls];
 	char leader[AF_ADDR_MAX + 16];
+	size_t len, outlen;
+	uint8_t *buf;
 	void *out;
 	int rc;
 
+	req->version = 1; /* before sizing: it is part of the message */
+	len = af__request__get_packed_size(req);
+	buf = af_malloc(len ? len : 1);
 	if (buf == NULL)
 		return AF_ENOMEM;
-	req->version = 1;
 	af__request__pack(req, buf);
 	for (int hop = 0; hop < 2; hop++) {
 		rc = af_rpc_call(url, buf, len, RPC_TIMEOUT_MS, SYNC_REPLY_MAX,
@@ -89,6 +94,12 @@ static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 	return rc;
 }
 
+/* An answer without a status is a success (reads); writes carry one. */
+static bool answered_ok(const Af__Response *resp)
+{
+	return resp->status == NULL || resp->status->code == AF__CODE__OK;
+}
+
 /* ACK (or NACK with the reason) of what this routerd serves. */
 static void report(struct routerd_sync *s)
 {
@@ -113,8 +124,7 @@ static void report(struct routerd_sync *s)
 	cmd.fleet_report = &fr;
 	req.body_case = AF__REQUEST__BODY_PROPOSE;
 	req.propose = &cmd;
-	if (call(s, &req, true, &resp) == 0 && resp->status &&
-	    resp->status->code == AF__CODE__OK) {
+	if (call(s, &req, true, &resp) == 0 && answered_ok(resp)) {
 		s->report_due = false;
 		s->last_report_ms = af_mono_ms();
 	}
@@ -145,8 +155,7 @@ static void flush_usage(struct routerd_sync *s)
 		cmd.usage_report = rep;
 		req.body_case = AF__REQUEST__BODY_PROPOSE;
 		req.propose = &cmd;
-		sent = call(s, &req, true, &resp) == 0 && resp->status &&
-		       resp->status->code == AF__CODE__OK;
+		sent = call(s, &req, true, &resp) == 0 && answered_ok(resp);
 		af__usage_report__free_unpacked(rep, NULL);
 	}
 	if (!sent)
@@ -199,21 +208,22 @@ static void nack(struct routerd_sync *s, const char *why)
 	atomic_fetch_add(&s->r->sync_stats.nacks, 1);
 }
 
-/* Builds and publishes the view a Sync reply describes. */
-static void activate(struct routerd_sync *s, const struct routerd_view *cur,
-		     const Af__SyncResp *p)
+/* Builds the view a Sync reply describes (NULL after a NACK). The bytes a
+ * reply did not carry come from `cur`, which the caller holds. */
+static struct routerd_view *build(struct routerd_sync *s,
+				  const struct routerd_view *cur,
+				  const Af__SyncResp *p)
 {
 	const Af__SyncBundle *st = p->stable, *ca = p->canary;
-	const uint8_t *sb = st->compiled.data, *cb = NULL,
-		      *rb = p->registry.data;
+	const uint8_t *sb = st->compiled.data, *cb = NULL;
+	const uint8_t *rb = p->registry.data;
 	size_t sl = st->compiled.len, cl = 0, rl = p->registry.len;
 	struct routerd_view *v;
 	struct af_err err = {{0}};
-	int rc;
 
 	if (sl == 0 && (sb = cached_bytes(cur, st->hash, &sl)) == NULL) {
 		nack(s, "stable bundle neither sent nor cached");
-		return;
+		return NULL;
 	}
 	if (ca != NULL) {
 		cb = ca->compiled.data;
@@ -221,7 +231,7 @@ static void activate(struct routerd_sync *s, const struct routerd_view *cur,
 		if (cl == 0 &&
 		    (cb = cached_bytes(cur, ca->hash, &cl)) == NULL) {
 			nack(s, "canary bundle neither sent nor cached");
-			return;
+			return NULL;
 		}
 	}
 	if (rl == 0 && cur != NULL &&
@@ -229,27 +239,36 @@ static void activate(struct routerd_sync *s, const struct routerd_view *cur,
 		rb = cur->registry_bytes;
 		rl = cur->registry_len;
 	}
-	rc = routerd_view_build(p->state_index, st->revision, st->hash, sb, sl,
-				ca ? ca->revision : 0, ca ? ca->hash : "", cb,
-				cl, ca ? p->canary_weight : 0,
-				p->registry_revision, rb, rl, &v, &err);
-	if (rc != 0) {
+	if (routerd_view_build(p->state_index, st->revision, st->hash, sb, sl,
+			       ca ? ca->revision : 0, ca ? ca->hash : "", cb,
+			       cl, ca ? p->canary_weight : 0,
+			       p->registry_revision, rb, rl, &v, &err) != 0) {
 		nack(s, err.msg);
-		return;
+		return NULL;
 	}
+	return v;
+}
+
+/* Publishes v. The caller must hold no view: publishing waits until
+ * every reader of the previous view has left. */
+static void activate(struct routerd_sync *s, struct routerd_view *v)
+{
+	struct af_err err = {{0}};
+	uint64_t rev = v->stable_revision;
+
 	if (routerd_view_publish(s->r, v) != 0)
 		return; /* older than what we serve (and freed) */
 	atomic_fetch_add(&s->r->sync_stats.views_published, 1);
-	/* Logged once serving: bench/propagation reads this line's time. */
+	/* Logged once serving: bench/propagation reads this line's time.
+	 * Only this thread publishes, so v stays alive until our next
+	 * publish. */
 	log_info("event=view_activated revision=%llu hash=%s canary=%llu "
 		 "weight=%u registry=%llu index=%llu",
-		 (unsigned long long)st->revision, st->hash,
-		 (unsigned long long)(ca ? ca->revision : 0),
-		 ca ? p->canary_weight : 0,
-		 (unsigned long long)p->registry_revision,
-		 (unsigned long long)p->state_index);
-	/* Only this thread publishes, so v stays alive until our next
-	 * publish: persist it off the decision path, after activation. */
+		 (unsigned long long)rev, v->stable_hash,
+		 (unsigned long long)v->canary_revision, v->canary_weight,
+		 (unsigned long long)v->registry_revision,
+		 (unsigned long long)v->state_index);
+	/* Persisted off the decision path, after activation. */
 	if (s->r->cache_dir && routerd_cache_save(s->r, v, &err) != 0)
 		log_warn("event=cache_write_failed error=\"%s\"", err.msg);
 	s->nack = false;
@@ -260,6 +279,7 @@ static void activate(struct routerd_sync *s, const struct routerd_view *cur,
 static int do_sync(struct routerd_sync *s)
 {
 	const struct routerd_view *cur = routerd_view_acquire(s->r);
+	struct routerd_view *next = NULL;
 	Af__Request req = AF__REQUEST__INIT;
 	Af__SyncReq sr = AF__SYNC_REQ__INIT;
 	Af__Response *resp = NULL;
@@ -275,19 +295,38 @@ static int do_sync(struct routerd_sync *s)
 		sr.registry_revision = cur->registry_revision;
 	}
 	sr.cached_hashes = hashes;
+	if (s->hinted_url >= 0 && s->hinted_index > s->synced_index)
+		s->next = (unsigned)s->hinted_url;
 	req.body_case = AF__REQUEST__BODY_SYNC;
 	req.sync = &sr;
+	log_debug("event=sync_start url=%s have=%llu hinted=%llu",
+		  s->urls[s->next % s->n_urls],
+		  (unsigned long long)s->synced_index,
+		  (unsigned long long)s->hinted_index);
 	rc = call(s, &req, false, &resp);
-	if (rc == 0 &&
-	    (resp->status == NULL || resp->status->code != AF__CODE__OK ||
-	     resp->sync == NULL))
+	log_debug("event=sync_done rc=%d index=%llu", rc,
+		  rc == 0 && resp->sync
+			  ? (unsigned long long)resp->sync->state_index
+			  : 0ull);
+	if (rc == 0 && (!answered_ok(resp) || resp->sync == NULL))
 		rc = AF_EUNAVAIL;
 	if (rc != 0) {
-		atomic_store(&s->r->sync_stats.connected, 0);
+		if (atomic_exchange(&s->r->sync_stats.connected, 0) ||
+		    atomic_load(&s->r->sync_stats.sync_errors) == 0)
+			log_warn("event=sync_failed url=%s error=\"%s\"",
+				 s->urls[s->next % s->n_urls],
+				 rc == AF_EUNAVAIL && resp && resp->status
+					 ? resp->status->message
+				 : rc == AF_EUNAVAIL || rc == AF_ETIMEDOUT
+					 ? af_rpc_errstr()
+					 : af_strerror(rc));
 		atomic_fetch_add(&s->r->sync_stats.sync_errors, 1);
 		s->next++;
 		goto out;
 	}
+	if (!atomic_load(&s->r->sync_stats.connected))
+		log_info("event=sync_connected url=%s",
+			 s->urls[s->next % s->n_urls]);
 	atomic_store(&s->r->sync_stats.connected, 1);
 	atomic_fetch_add(&s->r->sync_stats.syncs, 1);
 	atomic_store(&s->r->sync_stats.last_sync_ms, af_wall_ms());
@@ -300,12 +339,14 @@ static int do_sync(struct routerd_sync *s)
 	if (resp->sync->state_index < s->hinted_index)
 		s->next++;
 	if (resp->sync->stable != NULL && !same_heads(cur, resp->sync))
-		activate(s, cur, resp->sync);
+		next = build(s, cur, resp->sync);
 out:
 	if (resp)
 		af__response__free_unpacked(resp, NULL);
 	if (cur)
 		routerd_view_release(s->r, cur);
+	if (next != NULL)
+		activate(s, next);
 	return rc;
 }
 
@@ -323,8 +364,19 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 	}
 	if (strcmp(h->cluster, s->r->cfg->name) == 0) {
 		atomic_fetch_add(&s->r->sync_stats.hints_received, 1);
-		if (h->state_index > s->hinted_index)
+		s->last_msg_ms = af_mono_ms();
+		log_debug("event=hint kind=%d node=%llu index=%llu",
+			  (int)h->kind, (unsigned long long)h->node_id,
+			  (unsigned long long)h->state_index);
+		if (h->state_index > s->hinted_index) {
+			/* Pull from the node that has it: the first hint of a
+			 * change comes from the leader, which applied first. */
 			s->hinted_index = h->state_index;
+			s->hinted_url = -1;
+			for (unsigned i = 0; i < s->r->cfg->n_nodes; i++)
+				if (s->r->cfg->nodes[i].id == h->node_id)
+					s->hinted_url = (int)i;
+		}
 	}
 	af__hint__free_unpacked(h, NULL);
 }
@@ -341,6 +393,11 @@ static void *sync_main(void *arg)
 		if (nng_recv(s->sub, buf, &len, 0) == 0)
 			take_hint(s, buf, len);
 		now = af_mono_ms();
+		/* Silence from every publisher for over two heartbeats:
+		 * probe now, so a lost control plane shows at once. */
+		if (now - s->last_msg_ms > SILENCE_MS &&
+		    now - s->last_attempt_ms >= SILENCE_MS)
+			s->last_attempt_ms = 0;
 		if (now >= s->retry_at_ms &&
 		    (s->hinted_index > s->synced_index ||
 		     now - s->last_attempt_ms >= BACKSTOP_MS)) {
@@ -409,6 +466,7 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 	if (s == NULL)
 		return af_errf(err, AF_ENOMEM, "sync: out of memory");
 	s->r = r;
+	s->hinted_url = -1;
 	r->sync = s;
 	if (r->usage == NULL) {
 		if (routerd_usage_new(&r->usage) != 0) {

@@ -4,7 +4,7 @@
 set -eu
 
 BUILD=${BUILD:-build}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 AF="$ROOT/$BUILD/bin/af"
 CONTROLD="$ROOT/$BUILD/bin/controld"
 ROUTERD="$ROOT/$BUILD/bin/routerd"
@@ -27,7 +27,7 @@ port_free() {
 # Picks a base port p such that p+1..p+4 of each node (p + 10*id) are free.
 pick_base() {
 	for _ in $(seq 1 50); do
-		base=$((10000 + ($(od -An -N2 -tu2 /dev/urandom) % 2200) * 10))
+		base=$((10000 + ($(od -An -N2 -tu2 /dev/urandom) % 1900) * 10))
 		ok=1
 		for id in 1 2 3 4 5; do
 			for k in 1 2 3 4; do
