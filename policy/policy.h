@@ -126,6 +126,12 @@ void af_policy_view_pair(const struct af_policy_view *v, uint32_t pair_id,
 			 const char **ret_model, const char **ret_region);
 int32_t af_policy_view_pair_id(const struct af_policy_view *v,
 			       const char *model, const char *region);
+/* The registry price of a call: (input_tokens * usd_per_1k_input +
+ * output_tokens * usd_per_1k_output) / 1000, exactly, in 1e-9 USD.
+ * Errors: AF_ENOTFOUND (no such model), AF_EINVAL (tokens out of range). */
+int af_policy_view_cost(const struct af_policy_view *v, const char *model,
+			int64_t input_tokens, int64_t output_tokens,
+			int64_t *ret_nano_usd);
 /* Upper bound of explain entries af_decide() can produce. */
 size_t af_policy_view_nrules_max(const struct af_policy_view *v);
 

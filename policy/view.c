@@ -532,3 +532,21 @@ size_t af_policy_view_nrules_max(const struct af_policy_view *v)
 {
 	return v->max_rules;
 }
+
+int af_policy_view_cost(const struct af_policy_view *v, const char *model,
+			int64_t input_tokens, int64_t output_tokens,
+			int64_t *ret_nano_usd)
+{
+	if (input_tokens < 0 || output_tokens < 0 ||
+	    input_tokens > MAX_TOKENS || output_tokens > MAX_TOKENS)
+		return AF_EINVAL;
+	for (uint32_t i = 0; i < v->nmodels; i++) {
+		const struct vmodel *m = &v->models[i];
+
+		if (strcmp(m->id, model) != 0)
+			continue;
+		*ret_nano_usd = input_tokens * m->pin + output_tokens * m->pout;
+		return 0;
+	}
+	return AF_ENOTFOUND;
+}

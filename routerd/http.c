@@ -12,11 +12,13 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
+#include "routerd/usage.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #define CONN_LIMIT 1024
@@ -227,6 +229,40 @@ static uint64_t our_seq(const struct routerd_http *h, const char *id)
 	return *end == '\0' ? seq : 0;
 }
 
+static const char *str_or(json_t *root, const char *name, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(root, name));
+
+	return s != NULL ? s : dflt;
+}
+
+/* Outcome aggregates for canary analysis and showback: the cost the
+ * orchestrator reports, else the registry price of the tokens. */
+static void record_usage(struct routerd_http *h, const struct routerd_view *v,
+			 json_t *root, const struct live_report *rep)
+{
+	json_t *rev = json_object_get(root, "revision");
+	json_t *cost = json_object_get(root, "cost_usd");
+	json_t *in = json_object_get(root, "input_tokens");
+	json_t *out = json_object_get(root, "output_tokens");
+	int64_t nano = 0;
+
+	if (json_is_number(cost))
+		nano = llround(json_number_value(cost) * 1e9);
+	else if (v != NULL && rep->model != NULL)
+		af_policy_view_cost(
+			v->pv, rep->model,
+			json_is_integer(in) ? json_integer_value(in) : 0,
+			json_is_integer(out) ? json_integer_value(out) : 0,
+			&nano);
+	routerd_usage_record(
+		h->r->usage,
+		json_is_integer(rev) ? (uint64_t)json_integer_value(rev) : 0,
+		str_or(root, "tenant", ""), str_or(root, "class", ""),
+		str_or(root, "model", ""), rep->ok,
+		rep->latency_ms > 0 ? (uint64_t)rep->latency_ms : 0, nano);
+}
+
 static void report_apply(struct routerd_http *h, json_t *root)
 {
 	const struct routerd_view *v;
@@ -246,6 +282,8 @@ static void report_apply(struct routerd_http *h, json_t *root)
 	v = routerd_view_acquire(h->r);
 	routerd_live_report(h->r->live, v != NULL ? view_ext(v) : NULL, &rep,
 			    af_mono_ms());
+	if (h->r->usage != NULL)
+		record_usage(h, v, root, &rep);
 	routerd_view_release(h->r, v);
 }
 
