@@ -143,6 +143,8 @@ int http_status_json(struct routerd *r, char *buf, size_t len, size_t *ret_len)
 	int64_t now = af_wall_ms();
 	int64_t last = atomic_load(&r->sync_stats.last_sync_ms);
 	char id[2 * ROUTERD_ID_MAX * 6], since[32] = "null", view[1024];
+	const char *conn =
+		atomic_load(&r->sync_stats.connected) ? "true" : "false";
 	int n;
 
 	json_str(id, sizeof(id), r->id);
@@ -153,11 +155,9 @@ int http_status_json(struct routerd *r, char *buf, size_t len, size_t *ret_len)
 	n = snprintf(buf, len,
 		     "{\"id\":\"%s\",\"state\":\"%s\",\"ready\":%s,%s,"
 		     "\"controld\":{\"connected\":%s,"
-		     "\"seconds_since_sync\":%s}}",
+		     "\"seconds_since_sync\":%s},\"controld_connected\":%s}",
 		     id, degraded(r, v != NULL, now) ? "degraded" : "healthy",
-		     v != NULL ? "true" : "false", view,
-		     atomic_load(&r->sync_stats.connected) ? "true" : "false",
-		     since);
+		     v != NULL ? "true" : "false", view, conn, since, conn);
 	routerd_view_release(r, v);
 	if (n < 0 || (size_t)n >= len)
 		return AF_ETOOBIG;

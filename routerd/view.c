@@ -5,11 +5,12 @@
  * Readers: acquire claims a free slot (one CAS, starting at a per-thread
  * hint so a thread keeps finding its own slot), stores the current view in
  * it and re-reads the current pointer until both agree; release clears a
- * slot holding that view. The publisher swaps the pointer, then waits
- * (spin, then short sleeps) until no slot holds the old view, and frees
- * it. Readers and the publisher share no lock; a reader never waits for
- * the publisher, and the publisher waits only for readers of the old view
- * to finish their request.
+ * slot holding that view. The publisher swaps the pointer and puts the old
+ * view on a retired list; each publish frees every retired view no slot
+ * holds any more. So the publisher never waits for readers (it may itself
+ * hold an acquired view while it publishes), unless RETIRED_MAX views are
+ * still held: then it waits (spin, then short sleeps) for the oldest.
+ * Readers and the publisher share no lock; a reader never waits.
  */
 #include "common/alloc.h"
 #include "common/hash.h"
@@ -22,9 +23,18 @@
 #include <time.h>
 
 #define VIEW_SLOTS 128
+#define RETIRED_MAX 64
 
-struct routerd_viewslot {
+struct hazard {
 	_Alignas(64) _Atomic(struct routerd_view *) hp;
+};
+
+/* One per routerd (r->slots): the reader slots, and the publisher's
+ * retired views. */
+struct routerd_viewslot {
+	struct hazard h[VIEW_SLOTS];
+	struct routerd_view *retired[RETIRED_MAX]; /* publisher only */
+	size_t nretired;
 };
 
 /* Marks a slot claimed by a reader that has not stored its view yet. */
@@ -199,30 +209,28 @@ void routerd_view_free(struct routerd_view *v)
 int routerd_views_init(struct routerd *r, struct af_err *err)
 {
 	atomic_init(&r->current, NULL);
-	r->slots = af_calloc(VIEW_SLOTS, sizeof(*r->slots));
+	r->slots = af_calloc(1, sizeof(*r->slots));
 	if (r->slots == NULL)
 		return af_errf(err, AF_ENOMEM, "view: out of memory");
 	for (size_t i = 0; i < VIEW_SLOTS; i++)
-		atomic_init(&r->slots[i].hp, NULL);
+		atomic_init(&r->slots->h[i].hp, NULL);
 	return 0;
 }
 
 static bool held(const struct routerd *r, const struct routerd_view *v)
 {
 	for (size_t i = 0; i < VIEW_SLOTS; i++)
-		if (atomic_load(&r->slots[i].hp) == v)
+		if (atomic_load(&r->slots->h[i].hp) == v)
 			return true;
 	return false;
 }
 
 /* Waits until no reader holds v, then frees it. */
-static void retire(struct routerd *r, struct routerd_view *v)
+static void wait_free(struct routerd *r, struct routerd_view *v)
 {
 	struct timespec ts = {0, 50 * 1000};
 	unsigned spins = 0;
 
-	if (v == NULL)
-		return;
 	while (held(r, v)) {
 		if (++spins < 64)
 			sched_yield();
@@ -232,12 +240,48 @@ static void retire(struct routerd *r, struct routerd_view *v)
 	routerd_view_free(v);
 }
 
+/* Frees the retired views no reader holds; keeps the others. */
+static void reclaim(struct routerd *r)
+{
+	struct routerd_viewslot *s = r->slots;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nretired; i++) {
+		if (held(r, s->retired[i]))
+			s->retired[n++] = s->retired[i];
+		else
+			routerd_view_free(s->retired[i]);
+	}
+	s->nretired = n;
+}
+
+static void retire(struct routerd *r, struct routerd_view *v)
+{
+	struct routerd_viewslot *s = r->slots;
+
+	reclaim(r);
+	if (v == NULL)
+		return;
+	if (s->nretired == RETIRED_MAX) {
+		/* Readers hold many old views: wait for the oldest. */
+		wait_free(r, s->retired[0]);
+		memmove(s->retired, s->retired + 1,
+			(RETIRED_MAX - 1) * sizeof(s->retired[0]));
+		s->nretired--;
+	}
+	s->retired[s->nretired++] = v;
+}
+
 void routerd_views_fini(struct routerd *r)
 {
-	if (r->slots == NULL)
+	struct routerd_viewslot *s = r->slots;
+
+	if (s == NULL)
 		return;
 	retire(r, atomic_exchange(&r->current, NULL));
-	af_free(r->slots);
+	for (size_t i = 0; i < s->nretired; i++)
+		wait_free(r, s->retired[i]);
+	af_free(s);
 	r->slots = NULL;
 }
 
@@ -271,8 +315,8 @@ const struct routerd_view *routerd_view_acquire(struct routerd *r)
 
 	for (;;) {
 		expected = NULL;
-		if (atomic_compare_exchange_strong(&r->slots[i].hp, &expected,
-						   BUSY))
+		if (atomic_compare_exchange_strong(&r->slots->h[i].hp,
+						   &expected, BUSY))
 			break;
 		i = (i + 1) % VIEW_SLOTS;
 		if (++n % VIEW_SLOTS == 0)
@@ -282,14 +326,14 @@ const struct routerd_view *routerd_view_acquire(struct routerd *r)
 		thread_hint = i;
 	v = atomic_load(&r->current);
 	for (;;) {
-		atomic_store(&r->slots[i].hp, v != NULL ? v : BUSY);
+		atomic_store(&r->slots->h[i].hp, v != NULL ? v : BUSY);
 		cur = atomic_load(&r->current);
 		if (cur == v)
 			break;
 		v = cur;
 	}
 	if (v == NULL)
-		atomic_store(&r->slots[i].hp, NULL);
+		atomic_store(&r->slots->h[i].hp, NULL);
 	return v;
 }
 
@@ -303,8 +347,8 @@ void routerd_view_release(struct routerd *r, const struct routerd_view *v)
 	/* Any slot holding v will do: slots only count readers per view. */
 	for (unsigned n = 0; n < VIEW_SLOTS; n++, i = (i + 1) % VIEW_SLOTS) {
 		expected = (struct routerd_view *)(uintptr_t)v;
-		if (atomic_compare_exchange_strong(&r->slots[i].hp, &expected,
-						   NULL))
+		if (atomic_compare_exchange_strong(&r->slots->h[i].hp,
+						   &expected, NULL))
 			return;
 	}
 }

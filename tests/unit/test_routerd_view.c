@@ -172,6 +172,41 @@ Test(routerd_view, publish_order)
 	routerd_views_fini(&r);
 }
 
+/* The sync side reads the current view (cached bytes) while it publishes
+ * the next: publish must not wait for its own caller, and the held view
+ * stays valid until released. */
+Test(routerd_view, publish_while_holding_a_view)
+{
+	struct af_err err = {{0}};
+	struct af_request_error rerr;
+	struct af_request req;
+	struct af_decision d;
+	struct routerd r = {0};
+	struct routerd_view *v;
+	const struct routerd_view *held;
+
+	cr_assert_eq(routerd_views_init(&r, &err), 0);
+	cr_assert_eq(pf_request(pf_example_request, &req, &rerr), 0);
+	cr_assert_eq(build(1, af_bundle_hash(src.b), NULL, 0, &v, &err), 0);
+	cr_assert_eq(routerd_view_publish(&r, v), 0);
+	held = routerd_view_acquire(&r);
+	for (uint64_t i = 2; i < 200; i++) { /* over the retired list bound */
+		cr_assert_eq(build(i, af_bundle_hash(src.b), NULL, 0, &v, &err),
+			     0);
+		if (i < 60)
+			cr_assert_eq(routerd_view_publish(&r, v), 0);
+		else
+			routerd_view_free(v);
+	}
+	cr_assert_eq(held->state_index, 1);
+	cr_assert_eq(af_decide(held->pv, &req, NULL, "id", &d, NULL), 0);
+	cr_assert_eq(d.kind, AF_DECISION_ROUTE);
+	routerd_view_release(&r, held);
+	cr_assert_eq(build(60, af_bundle_hash(src.b), NULL, 0, &v, &err), 0);
+	cr_assert_eq(routerd_view_publish(&r, v), 0);
+	routerd_views_fini(&r);
+}
+
 /* ------------------------------------------------------------- stress */
 
 #define READERS 6

@@ -1,0 +1,167 @@
+#!/bin/sh
+# POST /v1/route throughput and latency of routerd on loopback, next to
+# nginx returning a fixed 200 JSON body (the practical HTTP ceiling of this
+# machine). wrk, keep-alive, 16 connections, the example request.
+#
+# Starts a 3-node controld cluster and one routerd (built binaries under
+# $BUILD, default build/), applies deploy/examples/models.yaml and a copy
+# of policy.yaml, waits until routerd serves it, then runs:
+#   1. nginx, fixed body                      (ceiling)
+#   2. routerd, route only                    (lane caps lifted in the
+#      copy of the policy, so every request takes the full route path:
+#      without reports the lane would saturate after 256 decisions)
+#   3. routerd, route then report of it       (example policy as is)
+# Debian's wrk is wrk 4.x: no fixed-rate mode (-R is wrk2), so no run at
+# a fixed 10,000 req/s; the latency percentiles are at full load.
+#
+# Env: BUILD, DURATION (default 10s), CONNS (16), THREADS (wrk, 2).
+# Installs wrk and nginx-light with apt-get when missing and root.
+set -eu
+BUILD=${BUILD:-build}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-16}
+THREADS=${THREADS:-2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/$BUILD/bin
+EX=$ROOT/deploy/examples
+
+need=""
+command -v wrk >/dev/null || need="$need wrk"
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need="$need nginx-light"
+if [ -n "$need" ]; then
+	[ "$(id -u)" = 0 ] || { echo "route_http: install$need" >&2; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $need >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+DIR=$(mktemp -d /tmp/af-bench-route.XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+	[ -f "$DIR/nginx.pid" ] && kill -TERM "$(cat "$DIR/nginx.pid")" 2>/dev/null
+	wait 2>/dev/null || true
+	[ -n "${KEEP:-}" ] && echo "# kept $DIR" >&2 || rm -rf "$DIR"
+}
+trap cleanup EXIT INT TERM
+
+base=$((20000 + ($(od -An -N2 -tu2 /dev/urandom) % 1500) * 10))
+{
+	echo "cluster: bench"
+	echo "nodes:"
+	for id in 1 2 3; do
+		p=$((base + id * 100))
+		echo "  - id: $id"
+		echo "    raft: 127.0.0.1:$((p + 1))"
+		echo "    api: tcp://127.0.0.1:$((p + 2))"
+		echo "    pub: tcp://127.0.0.1:$((p + 3))"
+		echo "    http: 127.0.0.1:$((p + 4))"
+		echo "    data: ./node$id"
+	done
+} >"$DIR/cluster.yaml"
+for id in 1 2 3; do
+	"$BIN/controld" -c "$DIR/cluster.yaml" --id $id --log-level warn \
+		>>"$DIR/node$id.log" 2>&1 &
+	PIDS="$PIDS $!"
+done
+af() { "$BIN/af" -c "$DIR/cluster.yaml" "$@"; }
+for _ in $(seq 1 100); do
+	af --timeout 2s cluster status -o json 2>/dev/null |
+		jq -e '.leader != null' >/dev/null 2>&1 && break
+	sleep 0.2
+done
+af model apply -f "$EX/models.yaml" >/dev/null
+
+RPORT=$((base + 901))
+NPORT=$((base + 902))
+"$BIN/routerd" -c "$DIR/cluster.yaml" --listen 127.0.0.1:$RPORT \
+	--id bench --log-level info >>"$DIR/routerd.log" 2>&1 &
+PIDS="$PIDS $!"
+R=http://127.0.0.1:$RPORT
+
+# wait_hash HASH: until routerd decides with that bundle.
+wait_hash() {
+	for _ in $(seq 1 150); do
+		h=$(curl -s -X POST --data-binary "@$EX/request.json" "$R/v1/route" |
+			jq -r '.policy.hash // empty' 2>/dev/null || true)
+		[ "$h" = "$1" ] && return 0
+		sleep 0.2
+	done
+	echo "route_http: routerd never served $1 (is sync working?)" >&2
+	tail -5 "$DIR/routerd.log" >&2
+	exit 1
+}
+
+cat >"$DIR/route.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("$EX/request.json")
+wrk.body = f:read("*a")
+f:close()
+EOF
+# Route, then report the decision it got (per wrk thread: a queue of ids).
+cat >"$DIR/pair.lua" <<EOF
+local f = io.open("$EX/request.json")
+local route = f:read("*a")
+f:close()
+local ids = {}
+local hdr = { ["Content-Type"] = "application/json" }
+request = function()
+	local id = table.remove(ids)
+	if id then
+		return wrk.format("POST", "/v1/report", hdr,
+			'{"decision_id":"' .. id .. '","model":"swift-mid",' ..
+			'"region":"eu-west-1","ok":true,"latency_ms":900}')
+	end
+	return wrk.format("POST", "/v1/route", hdr, route)
+end
+response = function(status, headers, body)
+	local id = body:match('"decision_id":"([^"]+)"')
+	if id then table.insert(ids, id) end
+end
+EOF
+
+cat >"$DIR/nginx.conf" <<EOF
+worker_processes 2;
+pid $DIR/nginx.pid;
+error_log $DIR/nginx.err;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $DIR;
+	server {
+		listen 127.0.0.1:$NPORT;
+		location / {
+			default_type application/json;
+			return 200 '{"decision":"route","decision_id":"x-1","model":"swift-mid","provider":"acme","tier":"mid","region":"eu-west-1","lane":"online-standard","fallback":[],"max_retries":1,"est_cost_usd":0.06624,"rule":"default","degraded":false,"policy":{"revision":1,"hash":"sha256:0","cohort":"stable"},"registry_revision":1}';
+		}
+	}
+}
+EOF
+"$NGINX" -c "$DIR/nginx.conf" -p "$DIR" 2>>"$DIR/nginx.err"
+
+run() {
+	echo "== $1"
+	shift
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" |
+		grep -E 'Requests/sec|^ +(50|75|90|99)%|Non-2xx|Socket errors|requests in'
+}
+
+echo "# $(nproc) CPUs; wrk -t$THREADS -c$CONNS -d$DURATION, keep-alive, loopback"
+run "nginx: fixed 200 JSON body (2 workers)" -s "$DIR/route.lua" \
+	"http://127.0.0.1:$NPORT/v1/route"
+
+# Lift the lane caps so every request takes the full route path.
+sed 's/max_inflight: [0-9]*/max_inflight: 1000000000/' "$EX/policy.yaml" \
+	>"$DIR/policy-bench.yaml"
+h=$(af policy apply -f "$DIR/policy-bench.yaml" -o json | jq -r .hash)
+wait_hash "$h"
+run "routerd: POST /v1/route (2 MHD threads)" -s "$DIR/route.lua" \
+	"$R/v1/route"
+curl -s "$R/metrics" | grep -E '^af_routerd_decisions_total|^af_routerd_decision_seconds_(sum|count)'
+
+h=$(af policy apply -f "$EX/policy.yaml" -o json | jq -r .hash)
+wait_hash "$h"
+run "routerd: route + report pairs (requests/s counts both)" \
+	-s "$DIR/pair.lua" "$R"
+echo "# wrk 4.x has no fixed-rate mode: no run at 10,000 req/s"
