@@ -223,3 +223,55 @@ cl_wait_route_hash() {
 	done
 	echo $(( ($(date +%s%N) - t0) / 1000000 ))
 }
+
+# cl_route_batch PORT FIRST LAST OUT: routes workflows wf-FIRST..wf-LAST
+# (the example request otherwise) over one keep-alive connection; one JSON
+# decision per line in OUT.
+cl_route_batch() {
+	awk -v port="$1" -v a="$2" -v b="$3" 'BEGIN {
+		for (i = a; i <= b; i++) {
+			if (i > a) print "next"
+			printf "url = \"http://127.0.0.1:%s/v1/route\"\n", port
+			printf "data = \"{\\\"workflow_id\\\":\\\"wf-%d\\\",\\\"tenant\\\":\\\"claims-team\\\",\\\"class\\\":\\\"research-agent\\\",\\\"input_tokens\\\":18240,\\\"output_tokens\\\":960,\\\"needs\\\":[\\\"tools\\\"]}\"\n", i
+			print "write-out = \"\\n\""
+		}
+	}' >"$CL_DIR/batch.cfg"
+	curl -s -K "$CL_DIR/batch.cfg" | grep -v '^$' >"$4"
+}
+
+# cl_report_batch PORT DECISIONS OK_STABLE OK_CANARY LATENCY_MS: reports an
+# outcome for every routed decision, ok per cohort.
+cl_report_batch() {
+	jq -c --argjson oks "$3" --argjson okc "$4" --argjson lat "$5" '
+		select(.decision == "route") |
+		{decision_id, workflow_id: "wf", tenant: "claims-team",
+		 class: "research-agent", model, region,
+		 ok: (if .policy.cohort == "canary" then $okc else $oks end),
+		 latency_ms: $lat, input_tokens: 18240, output_tokens: 960,
+		 revision: .policy.revision}' "$2" |
+		awk -v port="$1" '{
+			if (NR > 1) print "next"
+			gsub(/\\/, "\\\\"); gsub(/"/, "\\\"")
+			printf "url = \"http://127.0.0.1:%s/v1/report\"\n", port
+			printf "data = \"%s\"\n", $0
+			print "write-out = \"%{http_code}\\n\""
+			print "output = \"/dev/null\""
+		}' >"$CL_DIR/report.cfg"
+	curl -s -K "$CL_DIR/report.cfg" | grep -c '^202$'
+}
+
+# cl_traffic PORT FIRST LAST OUT OK_STABLE OK_CANARY LATENCY_MS: routes
+# wf-FIRST..wf-LAST in chunks of 200 and reports each chunk's outcomes
+# (as an orchestrator would, releasing lane in-flight); decisions in OUT.
+cl_traffic() {
+	: >"$4"
+	i=$2
+	while [ "$i" -le "$3" ]; do
+		j=$((i + 199))
+		[ $j -gt "$3" ] && j=$3
+		cl_route_batch "$1" "$i" "$j" "$CL_DIR/chunk"
+		cl_report_batch "$1" "$CL_DIR/chunk" "$5" "$6" "$7" >/dev/null
+		cat "$CL_DIR/chunk" >>"$4"
+		i=$((j + 1))
+	done
+}
