@@ -11,7 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
+/* HTTP polling threads; AF_ROUTERD_HTTP_THREADS (1..16) overrides. */
 #define HTTP_THREADS 2
+
+static unsigned http_threads(void)
+{
+	const char *e = getenv("AF_ROUTERD_HTTP_THREADS");
+	long n = e != NULL ? strtol(e, NULL, 10) : 0;
+
+	return n >= 1 && n <= 16 ? (unsigned)n : HTTP_THREADS;
+}
 
 struct flags {
 	const char *config, *listen, *id, *cache;
@@ -169,16 +178,16 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 		log_error("event=start_failed error=\"%s\"", err.msg);
 		goto out;
 	}
-	rc = routerd_http_start(r, sa, salen, HTTP_THREADS, &err);
+	rc = routerd_http_start(r, sa, salen, http_threads(), &err);
 	if (rc != 0) {
 		log_error("event=start_failed listen=%s error=\"%s\"", listen,
 			  err.msg);
 		goto out_sync;
 	}
 	log_info("event=started id=%s listen=%s cluster=%s cache=%s "
-		 "view_loaded=%d",
+		 "http_threads=%u view_loaded=%d",
 		 r->id, listen, r->cfg->name,
-		 r->cache_dir != NULL ? r->cache_dir : "-",
+		 r->cache_dir != NULL ? r->cache_dir : "-", http_threads(),
 		 atomic_load(&r->current) != NULL);
 	sig = wait_signal();
 	log_info("event=stopping signal=%s", sig == SIGINT ? "INT" : "TERM");
