@@ -14,7 +14,8 @@
 # Debian's wrk is wrk 4.x: no fixed-rate mode (-R is wrk2), so no run at
 # a fixed 10,000 req/s; the latency percentiles are at full load.
 #
-# Env: BUILD, DURATION (default 10s), CONNS (16), THREADS (wrk, 2).
+# Env: BUILD, DURATION (default 10s), CONNS (16), THREADS (wrk, 2),
+# HTTP_THREADS (routerd polling threads, 2).
 # Installs wrk and nginx-light with apt-get when missing and root.
 set -eu
 BUILD=${BUILD:-build}
@@ -74,7 +75,8 @@ af model apply -f "$EX/models.yaml" >/dev/null
 
 RPORT=$((base + 901))
 NPORT=$((base + 902))
-"$BIN/routerd" -c "$DIR/cluster.yaml" --listen 127.0.0.1:$RPORT \
+AF_ROUTERD_HTTP_THREADS=${HTTP_THREADS:-2} \
+	"$BIN/routerd" -c "$DIR/cluster.yaml" --listen 127.0.0.1:$RPORT \
 	--id bench --log-level info >>"$DIR/routerd.log" 2>&1 &
 PIDS="$PIDS $!"
 R=http://127.0.0.1:$RPORT
@@ -156,7 +158,7 @@ sed 's/max_inflight: [0-9]*/max_inflight: 1000000000/' "$EX/policy.yaml" \
 	>"$DIR/policy-bench.yaml"
 h=$(af policy apply -f "$DIR/policy-bench.yaml" -o json | jq -r .hash)
 wait_hash "$h"
-run "routerd: POST /v1/route (2 MHD threads)" -s "$DIR/route.lua" \
+run "routerd: POST /v1/route (${HTTP_THREADS:-2} MHD threads)" -s "$DIR/route.lua" \
 	"$R/v1/route"
 curl -s "$R/metrics" | grep -E '^af_routerd_decisions_total|^af_routerd_decision_seconds_(sum|count)'
 
