@@ -346,21 +346,31 @@ static void print_status(json_t *o)
 		       json_string_value(json_object_get(o, "last_action")));
 		return;
 	}
-	printf("canary     revision %lld %.20s at %lld%% (step %lld of %zu)\n",
+	printf("canary     revision %lld %.20s at %lld%%",
 	       (long long)json_integer_value(
 		       json_object_get(o, "canary_revision")),
 	       json_string_value(json_object_get(o, "canary_hash")),
-	       (long long)json_integer_value(json_object_get(o, "weight")),
-	       (long long)json_integer_value(json_object_get(o, "step_index")) +
-		       1,
-	       json_array_size(json_object_get(o, "steps")));
+	       (long long)json_integer_value(json_object_get(o, "weight")));
+	if (json_array_size(json_object_get(o, "steps")) > 0)
+		printf(" (step %lld of %zu)\n",
+		       (long long)json_integer_value(
+			       json_object_get(o, "step_index")) +
+			       1,
+		       json_array_size(json_object_get(o, "steps")));
+	else
+		printf(" (no steps: set-weight and promote by hand)\n");
 	printf("\n%-8s %9s %9s %8s %8s %14s\n", "COHORT", "REQUESTS", "ERRORS",
 	       "P50_MS", "P99_MS", "USD/SUCCESS");
 	for (int k = 0; k < 2; k++) {
 		json_t *x = k ? c : s;
 		json_t *usd = json_object_get(x, "usd_per_success");
 
-		printf("%-8s %9lld %8.2f%% %8lld %8lld %14.6f\n",
+		char usds[32] = "-";
+
+		if (json_is_real(usd))
+			snprintf(usds, sizeof(usds), "%.6f",
+				 json_real_value(usd));
+		printf("%-8s %9lld %8.2f%% %8lld %8lld %14s\n",
 		       k ? "canary" : "stable",
 		       (long long)json_integer_value(
 			       json_object_get(x, "requests")),
@@ -369,7 +379,7 @@ static void print_status(json_t *o)
 			       json_object_get(x, "p50_ms")),
 		       (long long)json_integer_value(
 			       json_object_get(x, "p99_ms")),
-		       json_is_real(usd) ? json_real_value(usd) : 0.0);
+		       usds);
 	}
 	printf("\nverdict    %s\nlast       %s\n",
 	       json_string_value(json_object_get(o, "verdict")),

@@ -331,7 +331,7 @@ int af_cli_audit(struct af_cli *cli, int argc, char **argv)
 		return rc;
 	arr = json_array();
 	if (cli->output == AF_OUT_TABLE)
-		printf("%-6s %-20s %-10s %-20s %-14s %s\n", "INDEX", "TIME",
+		printf("%-6s %-20s %-18s %-20s %-14s %s\n", "INDEX", "TIME",
 		       "PRINCIPAL", "VERB", "OUTCOME", "TARGET");
 	for (size_t i = 0; resp->audit && i < resp->audit->n_records; i++) {
 		Af__AuditRecord *a = resp->audit->records[i];
@@ -349,7 +349,7 @@ int af_cli_audit(struct af_cli *cli, int argc, char **argv)
 		json_object_set_new(o, "detail", json_string(a->detail));
 		json_array_append_new(arr, o);
 		if (cli->output == AF_OUT_TABLE)
-			printf("%-6llu %-20s %-10s %-20s %-14s %s\n",
+			printf("%-6llu %-20s %-18s %-20s %-14s %s\n",
 			       (unsigned long long)a->index, t, a->principal,
 			       a->verb, a->outcome, a->target);
 	}
