@@ -1,5 +1,6 @@
 /* The replicated state machine over store/: see fsm.h. */
 #include "controld/fsm.h"
+#include "controld/fsm_int.h"
 #include "controld/rollout.h"
 #include "common/alloc.h"
 #include "proto/af.pb-c.h"
@@ -13,28 +14,6 @@
 #define ENTRY_HDR 4u
 #define MAX_ENTRY (32u * 1024 * 1024)
 #define MAX_AUDIT_DETAIL 200
-
-struct apply_ctx {
-	struct af_fsm *fsm;
-	const Af__Command *cmd;
-	uint64_t index;
-	struct af_fsm_result *res;
-	const char *verb;
-	char target[160];
-};
-
-static void result_set(struct af_fsm_result *r, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void result_set(struct af_fsm_result *r, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->code = code;
-	va_start(ap, fmt);
-	vsnprintf(r->message, sizeof(r->message), fmt, ap);
-	va_end(ap);
-}
 
 static const char *code_name(int code)
 {
@@ -177,29 +156,30 @@ static int check_canary_args(struct apply_ctx *c, const Af__PolicyApply *pa,
 	bool canary = pa->canary_weight > 0 || pa->n_steps > 0;
 
 	if (canary && ro->canary != 0) {
-		result_set(c->res, AF__CODE__ROLLOUT_STATE,
-			   "canary revision %llu is running: promote or "
-			   "abort it first",
-			   (unsigned long long)ro->canary);
+		af_fsm_resultf(c->res, AF__CODE__ROLLOUT_STATE,
+			       "canary revision %llu is running: promote or "
+			       "abort it first",
+			       (unsigned long long)ro->canary);
 		return 1;
 	}
 	if (canary && ro->stable == 0) {
-		result_set(c->res, AF__CODE__ROLLOUT_STATE,
-			   "no stable revision yet: apply one without a canary "
-			   "first");
+		af_fsm_resultf(
+			c->res, AF__CODE__ROLLOUT_STATE,
+			"no stable revision yet: apply one without a canary "
+			"first");
 		return 1;
 	}
 	if (pa->canary_weight > 100 || pa->n_steps > AF_MAX_STEPS) {
-		result_set(c->res, AF__CODE__INVALID,
-			   "canary weight must be 1-100, at most %d steps",
-			   AF_MAX_STEPS);
+		af_fsm_resultf(c->res, AF__CODE__INVALID,
+			       "canary weight must be 1-100, at most %d steps",
+			       AF_MAX_STEPS);
 		return 1;
 	}
 	for (size_t i = 0; i < pa->n_steps; i++)
 		if (pa->steps[i] < 1 || pa->steps[i] > 100 ||
 		    (i > 0 && pa->steps[i] <= pa->steps[i - 1])) {
-			result_set(c->res, AF__CODE__INVALID,
-				   "steps must rise within 1-100");
+			af_fsm_resultf(c->res, AF__CODE__INVALID,
+				       "steps must rise within 1-100");
 			return 1;
 		}
 	return 0;
@@ -227,7 +207,7 @@ static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 		c->res->unchanged = true;
 		snprintf(c->res->hash, sizeof(c->res->hash), "%s", pa->hash);
 		snprintf(c->res->state, sizeof(c->res->state), "stable");
-		result_set(c->res, AF__CODE__UNCHANGED, "unchanged");
+		af_fsm_resultf(c->res, AF__CODE__UNCHANGED, "unchanged");
 		return 0;
 	}
 	if (check_canary_args(c, pa, &ro) != 0)
@@ -263,7 +243,7 @@ static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 	c->res->revision = next;
 	snprintf(c->res->hash, sizeof(c->res->hash), "%s", pa->hash);
 	snprintf(c->res->state, sizeof(c->res->state), "%s", rev.state);
-	result_set(c->res, AF__CODE__OK, "applied");
+	af_fsm_resultf(c->res, AF__CODE__OK, "applied");
 	return 0;
 }
 
@@ -320,9 +300,10 @@ static int apply_rollback(struct af_txn *t, struct apply_ctx *c)
 			return rc;
 		to = fp.found;
 		if (to == 0) {
-			result_set(c->res, AF__CODE__NOT_FOUND,
-				   "no previous stable revision to roll back "
-				   "to");
+			af_fsm_resultf(
+				c->res, AF__CODE__NOT_FOUND,
+				"no previous stable revision to roll back "
+				"to");
 			return 0;
 		}
 	}
@@ -330,9 +311,9 @@ static int apply_rollback(struct af_txn *t, struct apply_ctx *c)
 		 (unsigned long long)to);
 	rc = get_revision(t, to, &target);
 	if (rc == AF_ENOTFOUND) {
-		result_set(c->res, AF__CODE__NOT_FOUND,
-			   "revision %llu does not exist",
-			   (unsigned long long)to);
+		af_fsm_resultf(c->res, AF__CODE__NOT_FOUND,
+			       "revision %llu does not exist",
+			       (unsigned long long)to);
 		return 0;
 	}
 	if (rc != 0)
@@ -343,7 +324,7 @@ static int apply_rollback(struct af_txn *t, struct apply_ctx *c)
 		c->res->revision = to;
 		c->res->unchanged = true;
 		snprintf(c->res->state, sizeof(c->res->state), "stable");
-		result_set(c->res, AF__CODE__OK, "already stable");
+		af_fsm_resultf(c->res, AF__CODE__OK, "already stable");
 		return 0;
 	}
 	if ((rc = set_revision_state(t, ro.canary, "aborted")) != 0)
@@ -360,7 +341,7 @@ static int apply_rollback(struct af_txn *t, struct apply_ctx *c)
 		return rc;
 	c->res->revision = to;
 	snprintf(c->res->state, sizeof(c->res->state), "stable");
-	result_set(c->res, AF__CODE__OK, "rolled back");
+	af_fsm_resultf(c->res, AF__CODE__OK, "rolled back");
 	return 0;
 }
 
@@ -411,8 +392,8 @@ static int apply_models(struct af_txn *t, struct apply_ctx *c)
 	reg = af__policy__registry__unpack(NULL, ma->compiled.len,
 					   ma->compiled.data);
 	if (reg == NULL) {
-		result_set(c->res, AF__CODE__INVALID,
-			   "compiled registry does not decode");
+		af_fsm_resultf(c->res, AF__CODE__INVALID,
+			       "compiled registry does not decode");
 		return 0;
 	}
 	snprintf(c->target, sizeof(c->target), "%zu models", reg->n_models);
@@ -429,11 +410,11 @@ static int apply_models(struct af_txn *t, struct apply_ctx *c)
 		c->res->registry_revision =
 			af_txn_meta_u64(t, "registry_revision");
 		c->res->unchanged = true;
-		result_set(c->res, AF__CODE__UNCHANGED, "unchanged");
+		af_fsm_resultf(c->res, AF__CODE__UNCHANGED, "unchanged");
 		return 0;
 	}
 	if ((rc = bump_registry(t, c)) == 0)
-		result_set(c->res, AF__CODE__OK, "applied");
+		af_fsm_resultf(c->res, AF__CODE__OK, "applied");
 	return rc;
 }
 
@@ -461,16 +442,16 @@ static int apply_model_status(struct af_txn *t, struct apply_ctx *c)
 	snprintf(c->target, sizeof(c->target), "%.100s %.16s", ms->id,
 		 ms->status);
 	if (status_of(ms->status, &st) != 0) {
-		result_set(c->res, AF__CODE__INVALID,
-			   "status must be active, deprecated or disabled");
+		af_fsm_resultf(c->res, AF__CODE__INVALID,
+			       "status must be active, deprecated or disabled");
 		return 0;
 	}
 	rc = af_txn_get_msg(t, AF_TABLE_MODELS, ms->id, strlen(ms->id),
 			    &af__policy__model__descriptor,
 			    (ProtobufCMessage **)&m);
 	if (rc == AF_ENOTFOUND || (rc == AF_EINVAL && ms->id[0] == '\0')) {
-		result_set(c->res, AF__CODE__NOT_FOUND, "no model \"%.100s\"",
-			   ms->id);
+		af_fsm_resultf(c->res, AF__CODE__NOT_FOUND,
+			       "no model \"%.100s\"", ms->id);
 		return 0;
 	}
 	if (rc != 0)
@@ -482,7 +463,7 @@ static int apply_model_status(struct af_txn *t, struct apply_ctx *c)
 	if (rc == 0)
 		rc = bump_registry(t, c);
 	if (rc == 0)
-		result_set(c->res, AF__CODE__OK, "%s", ms->status);
+		af_fsm_resultf(c->res, AF__CODE__OK, "%s", ms->status);
 	return rc;
 }
 
@@ -496,14 +477,14 @@ static int apply_model_delete(struct af_txn *t, struct apply_ctx *c)
 	rc = md->id[0] ? af_txn_del(t, AF_TABLE_MODELS, md->id, strlen(md->id))
 		       : AF_ENOTFOUND;
 	if (rc == AF_ENOTFOUND) {
-		result_set(c->res, AF__CODE__NOT_FOUND, "no model \"%.100s\"",
-			   md->id);
+		af_fsm_resultf(c->res, AF__CODE__NOT_FOUND,
+			       "no model \"%.100s\"", md->id);
 		return 0;
 	}
 	if (rc == 0)
 		rc = bump_registry(t, c);
 	if (rc == 0)
-		result_set(c->res, AF__CODE__OK, "deleted");
+		af_fsm_resultf(c->res, AF__CODE__OK, "deleted");
 	return rc;
 }
 
@@ -564,15 +545,15 @@ static int rollout_guard(struct apply_ctx *c, const Af__RolloutControl *rc,
 			 const struct af_rollout *ro)
 {
 	if (ro->canary == 0) {
-		result_set(c->res, AF__CODE__ROLLOUT_STATE,
-			   "no canary is running");
+		af_fsm_resultf(c->res, AF__CODE__ROLLOUT_STATE,
+			       "no canary is running");
 		return 1;
 	}
 	if ((rc->canary_revision && rc->canary_revision != ro->canary) ||
 	    (rc->expected_step >= 0 && rc->expected_step != ro->step_index)) {
-		result_set(c->res, AF__CODE__CONFLICT,
-			   "the rollout moved on (canary %llu, step %d)",
-			   (unsigned long long)ro->canary, ro->step_index);
+		af_fsm_resultf(c->res, AF__CODE__CONFLICT,
+			       "the rollout moved on (canary %llu, step %d)",
+			       (unsigned long long)ro->canary, ro->step_index);
 		return 1;
 	}
 	return 0;
@@ -597,8 +578,8 @@ static int apply_rollout(struct af_txn *t, struct apply_ctx *c)
 	switch (rc->action) {
 	case AF__ROLLOUT_CONTROL__ACTION__SET_WEIGHT:
 		if (rc->weight > 100) {
-			result_set(c->res, AF__CODE__INVALID,
-				   "weight must be 0-100");
+			af_fsm_resultf(c->res, AF__CODE__INVALID,
+				       "weight must be 0-100");
 			return 0;
 		}
 		ro.weight = rc->weight;
@@ -625,7 +606,7 @@ static int apply_rollout(struct af_txn *t, struct apply_ctx *c)
 		err = start_step(t, &ro, c->cmd->time_ms);
 		break;
 	default:
-		result_set(c->res, AF__CODE__INVALID, "unknown action");
+		af_fsm_resultf(c->res, AF__CODE__INVALID, "unknown action");
 		return 0;
 	}
 	if (err != 0)
@@ -638,14 +619,14 @@ static int apply_rollout(struct af_txn *t, struct apply_ctx *c)
 	snprintf(c->res->state, sizeof(c->res->state), "%s",
 		 promoted ? "stable" : af_rollout_state(&ro));
 	if (promoted)
-		result_set(c->res, AF__CODE__OK, "promoted to stable");
+		af_fsm_resultf(c->res, AF__CODE__OK, "promoted to stable");
 	else if (ro.canary == 0)
-		result_set(c->res, AF__CODE__OK, "%s: all traffic on stable",
-			   c->verb + 7);
+		af_fsm_resultf(c->res, AF__CODE__OK,
+			       "%s: all traffic on stable", c->verb + 7);
 	else
-		result_set(c->res, AF__CODE__OK, "%s: canary at %u%%%s",
-			   c->verb + 7, ro.weight,
-			   ro.paused ? " (paused)" : "");
+		af_fsm_resultf(c->res, AF__CODE__OK, "%s: canary at %u%%%s",
+			       c->verb + 7, ro.weight,
+			       ro.paused ? " (paused)" : "");
 	return 0;
 }
 
@@ -658,8 +639,8 @@ static int apply_usage(struct af_txn *t, struct apply_ctx *c)
 	int rc;
 
 	if (ur->n_rows > MAX_USAGE_ROWS) {
-		result_set(c->res, AF__CODE__TOO_LARGE, "more than %d rows",
-			   MAX_USAGE_ROWS);
+		af_fsm_resultf(c->res, AF__CODE__TOO_LARGE, "more than %d rows",
+			       MAX_USAGE_ROWS);
 		return 0;
 	}
 	for (size_t i = 0; i < ur->n_rows; i++) {
@@ -679,10 +660,11 @@ static int apply_usage(struct af_txn *t, struct apply_ctx *c)
 		u.cost_nano += row->cost_nano_usd;
 		u.ok_cost_nano +=
 			row->cost_nano_usd - row->failed_cost_nano_usd;
-		if ((rc = af_usage_put(t, row->revision, &u)) != 0)
+		if ((rc = af_usage_put(t, row->revision, &u)) != 0 ||
+		    (rc = af_showback_apply(t, c->cmd->time_ms, row)) != 0)
 			return rc;
 	}
-	result_set(c->res, AF__CODE__OK, "recorded");
+	af_fsm_resultf(c->res, AF__CODE__OK, "recorded");
 	return 0;
 }
 
@@ -699,8 +681,8 @@ static int apply_fleet_report(struct af_txn *t, struct apply_ctx *c)
 	int rc;
 
 	if (idlen == 0 || idlen > MAX_ROUTERD_ID) {
-		result_set(c->res, AF__CODE__INVALID,
-			   "routerd id must be 1-%d bytes", MAX_ROUTERD_ID);
+		af_fsm_resultf(c->res, AF__CODE__INVALID,
+			       "routerd id must be 1-%d bytes", MAX_ROUTERD_ID);
 		return 0;
 	}
 	rc = af_txn_get_msg(t, AF_TABLE_FLEET, fr->routerd_id, idlen,
@@ -716,7 +698,7 @@ static int apply_fleet_report(struct af_txn *t, struct apply_ctx *c)
 	if (old)
 		protobuf_c_message_free_unpacked(&old->base, NULL);
 	if (rc == 0)
-		result_set(c->res, AF__CODE__OK, "recorded");
+		af_fsm_resultf(c->res, AF__CODE__OK, "recorded");
 	return rc;
 }
 
@@ -774,12 +756,18 @@ static int apply_txn(struct af_txn *t, void *arg)
 	case AF__COMMAND__OP_USAGE_REPORT:
 		rc = apply_usage(t, c);
 		break;
+	case AF__COMMAND__OP_BUDGET_SET:
+		rc = af_budget_apply_set(t, c);
+		break;
+	case AF__COMMAND__OP_LEASE:
+		rc = af_budget_apply_lease(t, c);
+		break;
 	case AF__COMMAND__OP_NOOP:
-		result_set(c->res, AF__CODE__OK, "noop");
+		af_fsm_resultf(c->res, AF__CODE__OK, "noop");
 		break;
 	default:
 		c->verb = "unknown";
-		result_set(c->res, AF__CODE__INVALID, "unknown command");
+		af_fsm_resultf(c->res, AF__CODE__INVALID, "unknown command");
 		break;
 	}
 	if (rc != 0)
@@ -797,7 +785,7 @@ static int apply_undecodable(struct af_txn *t, void *arg)
 
 	memset(c->res, 0, sizeof(*c->res));
 	c->res->index = c->index;
-	result_set(c->res, AF__CODE__INVALID, "entry does not decode");
+	af_fsm_resultf(c->res, AF__CODE__INVALID, "entry does not decode");
 	return af_txn_set_applied(t, c->index, 0);
 }
 
@@ -946,4 +934,14 @@ void af_fsm_init(struct af_fsm *fsm, struct af_store *store)
 	fsm->raft_fsm.restore = fsm_restore;
 	fsm->raft_fsm.snapshot_finalize = fsm_snapshot_finalize;
 	fsm->raft_fsm.snapshot_async = NULL;
+}
+
+void af_fsm_resultf(struct af_fsm_result *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
 }

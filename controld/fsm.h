@@ -29,6 +29,10 @@ struct af_fsm_result {
 	char hash[AF_HASH_STR_LEN];
 	char state[16];
 	bool unchanged;
+	/* lease requests */
+	int64_t lease_micro;
+	bool over_soft, over_hard, unlimited;
+	int64_t period_end_ms;
 };
 
 typedef void (*af_fsm_applied_cb)(void *arg, uint64_t index);

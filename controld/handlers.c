@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/api_int.h"
+#include "controld/budget.h"
 #include "controld/rollout.h"
 #include "policy/policy.h"
 #include "proto/policy.pb-c.h"
@@ -79,6 +80,11 @@ static void propose_cb(void *arg, int status, const struct af_fsm_result *r)
 	ar.state = (char *)r->state;
 	ar.unchanged = r->unchanged;
 	ar.registry_revision = r->registry_revision;
+	ar.lease_micro = r->lease_micro;
+	ar.over_soft = r->over_soft;
+	ar.over_hard = r->over_hard;
+	ar.period_end_ms = r->period_end_ms;
+	ar.unlimited = r->unlimited;
 	ar.status = &st;
 	resp.status = &st;
 	resp.body_case = AF__RESPONSE__BODY_APPLY;
@@ -177,6 +183,8 @@ static void handle_write(struct controld_job *j)
 	case AF__COMMAND__OP_MODEL_DELETE:
 	case AF__COMMAND__OP_FLEET_REPORT:
 	case AF__COMMAND__OP_USAGE_REPORT:
+	case AF__COMMAND__OP_BUDGET_SET:
+	case AF__COMMAND__OP_LEASE:
 	case AF__COMMAND__OP_NOOP:
 		break;
 	default:
@@ -463,6 +471,7 @@ static void read_sync(struct controld_job *j, struct af_txn *t)
 	Af__SyncResp out = AF__SYNC_RESP__INIT;
 	Af__SyncBundle st = AF__SYNC_BUNDLE__INIT, ca = AF__SYNC_BUNDLE__INIT;
 	Af__StoredBundle *sst = NULL, *sca = NULL;
+	struct collect budgets = {0};
 	struct heads h;
 	uint8_t *reg = NULL;
 	int rc;
@@ -486,6 +495,11 @@ static void read_sync(struct controld_job *j, struct af_txn *t)
 	    (rc = registry_pack(t, &reg, &out.registry.len)) != 0)
 		goto out;
 	out.registry.data = reg;
+	if ((rc = collect(t, AF_TABLE_BUDGETS, &af__budget__descriptor, false,
+			  MAX_LIST, &budgets)) != 0)
+		goto out;
+	out.n_budgets = budgets.n;
+	out.budgets = (Af__Budget **)budgets.items;
 	resp.body_case = AF__RESPONSE__BODY_SYNC;
 	resp.sync = &out;
 	controld_job_finish(j, &resp);
@@ -494,6 +508,7 @@ out:
 		controld_job_fail(j, AF__CODE__INTERNAL, "sync: %s",
 				  af_strerror(rc));
 	af_free(reg);
+	collect_free(&budgets);
 	if (sst)
 		protobuf_c_message_free_unpacked(&sst->base, NULL);
 	if (sca)
@@ -631,6 +646,163 @@ out_fail:
 				  af_strerror(rc));
 }
 
+static void read_budgets(struct controld_job *j, struct af_txn *t)
+{
+	const char *tenant = j->req->budget_list->tenant;
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__BudgetListResp bl = AF__BUDGET_LIST_RESP__INIT;
+	Af__BudgetState *states = NULL, **ptrs = NULL;
+	struct collect c = {0};
+	int64_t now = af_wall_ms();
+	int rc;
+
+	if ((rc = collect(t, AF_TABLE_BUDGETS, &af__budget__descriptor, false,
+			  MAX_LIST, &c)) != 0)
+		goto out;
+	states = af_calloc(c.n + 1, sizeof(*states));
+	ptrs = af_calloc(c.n + 1, sizeof(*ptrs));
+	if (states == NULL || ptrs == NULL) {
+		rc = AF_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c.n; i++) {
+		Af__Budget *b = (Af__Budget *)c.items[i];
+		struct af_budget_period st;
+
+		if (tenant[0] && strcmp(tenant, b->tenant) != 0)
+			continue;
+		if ((rc = af_budget_period(t, b, now, &st)) != 0)
+			goto out;
+		af__budget_state__init(&states[bl.n_budgets]);
+		states[bl.n_budgets].budget = b;
+		states[bl.n_budgets].spent_micro = st.spent_micro;
+		states[bl.n_budgets].leased_micro = st.leased_micro;
+		states[bl.n_budgets].period_start_ms = st.period_start_ms;
+		states[bl.n_budgets].period_end_ms = st.period_end_ms;
+		ptrs[bl.n_budgets] = &states[bl.n_budgets];
+		bl.n_budgets++;
+	}
+	if (tenant[0] && bl.n_budgets == 0) {
+		controld_job_fail(j, AF__CODE__NOT_FOUND,
+				  "no budget for \"%.64s\" (not limited)",
+				  tenant);
+		goto out;
+	}
+	bl.budgets = ptrs;
+	bl.now_ms = now;
+	resp.body_case = AF__RESPONSE__BODY_BUDGET_LIST;
+	resp.budget_list = &bl;
+	controld_job_finish(j, &resp);
+out:
+	if (rc != 0)
+		controld_job_fail(j, AF__CODE__INTERNAL, "budgets: %s",
+				  af_strerror(rc));
+	af_free(states);
+	af_free(ptrs);
+	collect_free(&c);
+}
+
+/* Showback: per-day rows grouped by one dimension. */
+struct showback_scan {
+	int by; /* 0 tenant, 1 class, 2 model, 3 revision */
+	int64_t since;
+	Af__ShowbackRow *rows;
+	char (*keys)[72];
+	size_t n, cap;
+	int rc;
+};
+
+static int showback_row(const void *key, size_t klen, const void *val,
+			size_t vlen, void *arg)
+{
+	struct showback_scan *s = arg;
+	const uint8_t *k = key;
+	const char *parts[3];
+	char group[72];
+	Af__Showback *sb;
+	size_t off = 11;
+	size_t i;
+
+	if (klen < 11 + 3 + 8 || (int64_t)af_store_u64_of_key(k + 3) < s->since)
+		return 0;
+	for (int p = 0; p < 3; p++) {
+		parts[p] = (const char *)k + off;
+		off += strnlen(parts[p], klen - off) + 1;
+		if (off > klen - 8)
+			return 0;
+	}
+	if (s->by == 3)
+		snprintf(group, sizeof(group), "%llu",
+			 (unsigned long long)af_store_u64_of_key(k + off));
+	else
+		snprintf(group, sizeof(group), "%.64s", parts[s->by]);
+	sb = af__showback__unpack(NULL, vlen, val);
+	if (sb == NULL)
+		return AF_ECORRUPT;
+	for (i = 0; i < s->n && strcmp(s->keys[i], group) != 0; i++)
+		;
+	if (i == s->n && s->n < s->cap) {
+		af__showback_row__init(&s->rows[i]);
+		memcpy(s->keys[i], group, sizeof(group));
+		s->rows[i].key = s->keys[i];
+		s->n++;
+	}
+	if (i < s->n) {
+		s->rows[i].count += sb->count;
+		s->rows[i].ok += sb->ok;
+		s->rows[i].cost_nano_usd += sb->cost_nano_usd;
+		s->rows[i].failed_cost_nano_usd += sb->failed_cost_nano_usd;
+	}
+	protobuf_c_message_free_unpacked(&sb->base, NULL);
+	return 0;
+}
+
+static void read_showback(struct controld_job *j, struct af_txn *t)
+{
+	static const char *const dims[] = {"tenant", "class", "model",
+					   "revision"};
+	const Af__ShowbackReq *q = j->req->showback;
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__ShowbackResp sr = AF__SHOWBACK_RESP__INIT;
+	struct showback_scan s = {
+		.by = -1, .since = q->since_ms, .cap = MAX_LIST};
+	Af__ShowbackRow **ptrs = NULL;
+	int rc;
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(q->by[0] ? q->by : "tenant", dims[i]) == 0)
+			s.by = i;
+	if (s.by < 0) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "--by takes tenant, class, model or "
+				  "revision");
+		return;
+	}
+	s.rows = af_calloc(s.cap, sizeof(*s.rows));
+	s.keys = af_calloc(s.cap, sizeof(*s.keys));
+	ptrs = af_calloc(s.cap, sizeof(*ptrs));
+	rc = s.rows && s.keys && ptrs
+		     ? af_txn_iter_prefix(t, AF_TABLE_USAGE, "sb/", 3, false,
+					  showback_row, &s)
+		     : AF_ENOMEM;
+	if (rc < 0) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "showback: %s",
+				  af_strerror(rc));
+		goto out;
+	}
+	for (size_t i = 0; i < s.n; i++)
+		ptrs[i] = &s.rows[i];
+	sr.n_rows = s.n;
+	sr.rows = ptrs;
+	resp.body_case = AF__RESPONSE__BODY_SHOWBACK;
+	resp.showback = &sr;
+	controld_job_finish(j, &resp);
+out:
+	af_free(s.rows);
+	af_free(s.keys);
+	af_free(ptrs);
+}
+
 static void read_snapshot(struct controld_job *j)
 {
 	Af__Response resp = AF__RESPONSE__INIT;
@@ -676,6 +848,10 @@ static void do_read(struct controld_job *j)
 		read_fleet(j, t);
 	else if (j->req->body_case == AF__REQUEST__BODY_CANARY_STATUS)
 		read_canary(j, t);
+	else if (j->req->body_case == AF__REQUEST__BODY_BUDGET_LIST)
+		read_budgets(j, t);
+	else if (j->req->body_case == AF__REQUEST__BODY_SHOWBACK)
+		read_showback(j, t);
 	else
 		read_list(j, t);
 	af_store_read_end(t);
@@ -799,6 +975,12 @@ void controld_handle(struct controld_job *j)
 		break;
 	case AF__REQUEST__BODY_CANARY_STATUS:
 		j->verb = VERB_CANARY;
+		break;
+	case AF__REQUEST__BODY_BUDGET_LIST:
+		j->verb = VERB_BUDGET;
+		break;
+	case AF__REQUEST__BODY_SHOWBACK:
+		j->verb = VERB_REPORT;
 		break;
 	case AF__REQUEST__BODY_TRANSFER_LEADER:
 		j->verb = VERB_TRANSFER;

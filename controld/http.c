@@ -12,7 +12,7 @@
 static const char *verb_names[VERB_COUNT] = {
 	"status", "write",    "policy_get",	 "policy_history", "model_list",
 	"audit",  "snapshot", "transfer_leader", "membership",	   "sync",
-	"fleet",  "canary",   "other",
+	"fleet",  "canary",   "budget",		 "report",	   "other",
 };
 static const char *result_names[RES_COUNT] = {"ok", "refused", "not_leader",
 					      "error"};

@@ -40,6 +40,8 @@ enum controld_verb {
 	VERB_SYNC,
 	VERB_FLEET,
 	VERB_CANARY,
+	VERB_BUDGET,
+	VERB_REPORT,
 	VERB_OTHER,
 	VERB_COUNT
 };

@@ -1,0 +1,262 @@
+/* af budget set | list | get | delete, and af report (showback). */
+#include "cli/client.h"
+#include "cli/output.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* "12.5" USD -> 12500000 micro-USD, exactly (at most 6 decimals). */
+static int parse_usd(const char *flag, const char *s, int64_t *ret)
+{
+	int64_t whole = 0, frac = 0, scale = 100000;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		goto bad;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (*p - '0');
+		if (whole > 1000000000)
+			goto bad;
+	}
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) {
+			if (scale == 0)
+				goto bad;
+			frac += (*p - '0') * scale;
+		}
+	if (*p != '\0')
+		goto bad;
+	*ret = whole * 1000000 + frac;
+	return 0;
+bad:
+	return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+			   "%s takes an amount in USD like 100 or 12.50 (at "
+			   "most 6 decimals, at most 1e9)",
+			   flag);
+}
+
+static int propose_budget(struct af_cli *cli, Af__BudgetSet *bs)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__Response *resp;
+	int rc;
+
+	cmd.op_case = AF__COMMAND__OP_BUDGET_SET;
+	cmd.budget_set = bs;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	printf("%s: %s\n", bs->tenant, resp->status->message);
+	af__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+int af_cli_budget_set(struct af_cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = {"--hard", "--soft", "--period",
+					    NULL};
+	const char *vals[3] = {NULL};
+	Af__BudgetSet bs = AF__BUDGET_SET__INIT;
+	char *pos[1];
+	int npos, rc;
+
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, pos, 1)) != 0)
+		return rc;
+	if (npos != 1 || vals[0] == NULL)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af budget set TENANT --hard USD "
+				   "[--soft USD] [--period day|month]");
+	if ((rc = parse_usd("--hard", vals[0], &bs.hard_micro)) != 0 ||
+	    (vals[1] && (rc = parse_usd("--soft", vals[1], &bs.soft_micro))))
+		return rc;
+	bs.tenant = pos[0];
+	bs.period = (char *)(vals[2] ? vals[2] : "month");
+	if (strcmp(bs.period, "day") != 0 && strcmp(bs.period, "month") != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--period takes day or month");
+	return propose_budget(cli, &bs);
+}
+
+int af_cli_budget_delete(struct af_cli *cli, int argc, char **argv)
+{
+	Af__BudgetSet bs = AF__BUDGET_SET__INIT;
+
+	if (argc != 2)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af budget delete TENANT");
+	bs.tenant = argv[1];
+	bs.remove = 1;
+	return propose_budget(cli, &bs);
+}
+
+static json_t *budget_json(const Af__BudgetState *s)
+{
+	const Af__Budget *b = s->budget;
+	json_t *o = json_object();
+	int64_t rem = b->hard_micro - s->spent_micro - s->leased_micro;
+	char t[32];
+
+	json_object_set_new(o, "tenant", json_string(b->tenant));
+	json_object_set_new(o, "period", json_string(b->period));
+	json_object_set_new(o, "spent_usd", af_json_usd(s->spent_micro));
+	json_object_set_new(o, "leased_usd", af_json_usd(s->leased_micro));
+	json_object_set_new(o, "soft_usd",
+			    b->soft_micro ? af_json_usd(b->soft_micro)
+					  : json_null());
+	json_object_set_new(o, "hard_usd", af_json_usd(b->hard_micro));
+	json_object_set_new(o, "remaining_usd", af_json_usd(rem > 0 ? rem : 0));
+	json_object_set_new(o, "period_end",
+			    json_string(af_fmt_ms(s->period_end_ms, t)));
+	return o;
+}
+
+static int list_or_get(struct af_cli *cli, const char *tenant)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__BudgetListReq bl = AF__BUDGET_LIST_REQ__INIT;
+	Af__Response *resp;
+	json_t *arr;
+	int rc;
+
+	bl.tenant = (char *)(tenant ? tenant : "");
+	req.body_case = AF__REQUEST__BODY_BUDGET_LIST;
+	req.budget_list = &bl;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	arr = json_array();
+	for (size_t i = 0; i < resp->budget_list->n_budgets; i++)
+		json_array_append_new(
+			arr, budget_json(resp->budget_list->budgets[i]));
+	af__response__free_unpacked(resp, NULL);
+	if (cli->output != AF_OUT_TABLE) {
+		if (tenant) {
+			json_t *one = json_incref(json_array_get(arr, 0));
+			json_decref(arr);
+			return af_out_json(one);
+		}
+		return af_out_json(arr);
+	}
+	printf("%-20s %-6s %12s %12s %12s %12s %12s\n", "TENANT", "PERIOD",
+	       "SPENT", "LEASED", "SOFT", "HARD", "REMAINING");
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *o = json_array_get(arr, i);
+		json_t *soft = json_object_get(o, "soft_usd");
+		char sb[32] = "-";
+
+		if (json_is_number(soft))
+			snprintf(sb, sizeof(sb), "%.2f",
+				 json_number_value(soft));
+		printf("%-20s %-6s %12.4f %12.4f %12s %12.2f %12.4f\n",
+		       json_string_value(json_object_get(o, "tenant")),
+		       json_string_value(json_object_get(o, "period")),
+		       json_number_value(json_object_get(o, "spent_usd")),
+		       json_number_value(json_object_get(o, "leased_usd")), sb,
+		       json_number_value(json_object_get(o, "hard_usd")),
+		       json_number_value(json_object_get(o, "remaining_usd")));
+	}
+	if (json_array_size(arr) == 0)
+		printf("no budgets: every tenant is unlimited\n");
+	json_decref(arr);
+	return 0;
+}
+
+int af_cli_budget_list(struct af_cli *cli, int argc, char **argv)
+{
+	if (argc != 1)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "budget list: unexpected \"%s\"", argv[1]);
+	return list_or_get(cli, NULL);
+}
+
+int af_cli_budget_get(struct af_cli *cli, int argc, char **argv)
+{
+	if (argc != 2)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af budget get TENANT");
+	return list_or_get(cli, argv[1]);
+}
+
+/* ------------------------------------------------------------- report */
+
+/* "2026-11-01" or "2026-11-01T10:00:00Z" -> epoch ms (UTC). */
+static int parse_date(const char *s, int64_t *ret)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0') {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (end == NULL || *end != '\0')
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--since takes YYYY-MM-DD or "
+				   "YYYY-MM-DDTHH:MM:SSZ");
+	*ret = (int64_t)timegm(&tm) * 1000;
+	return 0;
+}
+
+int af_cli_report(struct af_cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = {"--by", "--since", NULL};
+	const char *vals[2] = {NULL};
+	Af__Request req = AF__REQUEST__INIT;
+	Af__ShowbackReq q = AF__SHOWBACK_REQ__INIT;
+	Af__Response *resp;
+	json_t *arr;
+	int npos, rc;
+
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
+		return rc;
+	q.by = (char *)(vals[0] ? vals[0] : "tenant");
+	if (vals[1] && (rc = parse_date(vals[1], &q.since_ms)) != 0)
+		return rc;
+	req.body_case = AF__REQUEST__BODY_SHOWBACK;
+	req.showback = &q;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	arr = json_array();
+	if (cli->output == AF_OUT_TABLE)
+		printf("%-24s %9s %9s %12s %14s %12s\n", q.by, "SUCCESS",
+		       "FAILED", "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
+	for (size_t i = 0; i < resp->showback->n_rows; i++) {
+		const Af__ShowbackRow *r = resp->showback->rows[i];
+		double spend = (double)r->cost_nano_usd / 1e9;
+		double waste = (double)r->failed_cost_nano_usd / 1e9;
+		json_t *o = json_object();
+
+		json_object_set_new(o, q.by, json_string(r->key));
+		json_object_set_new(o, "successes",
+				    json_integer((json_int_t)r->ok));
+		json_object_set_new(
+			o, "failures",
+			json_integer((json_int_t)(r->count - r->ok)));
+		json_object_set_new(o, "spend_usd", json_real(spend));
+		json_object_set_new(o, "usd_per_success",
+				    r->ok ? json_real(spend / (double)r->ok)
+					  : json_null());
+		json_object_set_new(o, "waste_usd", json_real(waste));
+		json_array_append_new(arr, o);
+		if (cli->output != AF_OUT_TABLE)
+			continue;
+		char per[32] = "-";
+		if (r->ok)
+			snprintf(per, sizeof(per), "%.6f",
+				 spend / (double)r->ok);
+		printf("%-24s %9llu %9llu %12.6f %14s %12.6f\n", r->key,
+		       (unsigned long long)r->ok,
+		       (unsigned long long)(r->count - r->ok), spend, per,
+		       waste);
+	}
+	af__response__free_unpacked(resp, NULL);
+	if (cli->output != AF_OUT_TABLE)
+		return af_out_json(arr);
+	json_decref(arr);
+	return 0;
+}

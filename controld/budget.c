@@ -1,0 +1,388 @@
+/* Budgets that hold across replicas: budget definitions, per-period spend
+ * and Raft-granted leases (DESIGN "Budgets: leases, not guesses"), plus the
+ * showback aggregates. Apply code: deterministic, the entry's
+ * leader-stamped time is the only clock. Invariant kept by every lease
+ * grant: spent + outstanding leases <= hard limit (spent only grows by what
+ * routerds consumed out of their leases, or by more when actual costs
+ * exceed estimates: the documented bound). */
+#include "controld/budget.h"
+#include "common/alloc.h"
+#include "controld/fsm_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_TENANT 64
+#define MAX_MONEY_MICRO 1000000000000000LL /* 1e9 USD */
+
+int64_t af_period_start_ms(int64_t t_ms, bool month)
+{
+	time_t t = (time_t)(t_ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	if (month)
+		tm.tm_mday = 1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+int64_t af_period_end_ms(int64_t t_ms, bool month)
+{
+	time_t t = (time_t)(af_period_start_ms(t_ms, month) / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (month)
+		tm.tm_mon += 1;
+	else
+		tm.tm_mday += 1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+static bool is_month(const char *period)
+{
+	return strcmp(period, "month") == 0;
+}
+
+static bool tenant_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > MAX_TENANT)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+int af_budget_get(struct af_txn *t, const char *tenant, Af__Budget **ret)
+{
+	return af_txn_get_msg(t, AF_TABLE_BUDGETS, tenant, strlen(tenant),
+			      &af__budget__descriptor,
+			      (ProtobufCMessage **)ret);
+}
+
+/* Spend of the period starting at pstart (0 when another period). */
+static int spend_get(struct af_txn *t, const char *tenant, int64_t pstart,
+		     int64_t *ret)
+{
+	Af__Spend *s;
+	int rc =
+		af_txn_get_msg(t, AF_TABLE_SPEND, tenant, strlen(tenant),
+			       &af__spend__descriptor, (ProtobufCMessage **)&s);
+
+	*ret = 0;
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (s->period_start_ms == pstart)
+		*ret = s->spent_micro;
+	protobuf_c_message_free_unpacked(&s->base, NULL);
+	return 0;
+}
+
+static int spend_put(struct af_txn *t, const char *tenant, int64_t pstart,
+		     int64_t spent)
+{
+	Af__Spend s = AF__SPEND__INIT;
+
+	s.period_start_ms = pstart;
+	s.spent_micro = spent;
+	return af_txn_put_msg(t, AF_TABLE_SPEND, tenant, strlen(tenant),
+			      &s.base);
+}
+
+/* Lease keys: tenant NUL routerd-id, so one tenant's leases are one
+ * prefix. */
+static size_t lease_key(const char *tenant, const char *rid, char *out,
+			size_t len)
+{
+	size_t tl = strlen(tenant), rl = strlen(rid);
+
+	if (tl + 1 + rl > len)
+		return 0;
+	memcpy(out, tenant, tl);
+	out[tl] = '\0';
+	memcpy(out + tl + 1, rid, rl);
+	return tl + 1 + rl;
+}
+
+struct lease_scan {
+	const char *rid;
+	int64_t now, pstart;
+	int64_t others, mine;
+	bool have_mine;
+	/* keys of dead leases, deleted after the scan */
+	char dead[64][MAX_TENANT + 1 + 129];
+	size_t dead_len[64];
+	size_t ndead;
+};
+
+static int scan_lease(const void *key, size_t klen, const void *val,
+		      size_t vlen, void *arg)
+{
+	struct lease_scan *ls = arg;
+	Af__Lease *l = af__lease__unpack(NULL, vlen, val);
+	bool dead;
+
+	if (l == NULL)
+		return AF_ECORRUPT;
+	dead = l->expires_ms < ls->now || l->period_start_ms != ls->pstart;
+	if (dead && ls->ndead < 64 && klen <= sizeof(ls->dead[0])) {
+		memcpy(ls->dead[ls->ndead], key, klen);
+		ls->dead_len[ls->ndead++] = klen;
+	} else if (!dead && ls->rid && strcmp(l->routerd_id, ls->rid) == 0) {
+		ls->mine = l->amount_micro;
+		ls->have_mine = true;
+	} else if (!dead) {
+		ls->others += l->amount_micro;
+	}
+	protobuf_c_message_free_unpacked(&l->base, NULL);
+	return 0;
+}
+
+/* Sums the tenant's live leases (dropping expired and old-period ones). */
+static int scan_leases(struct af_txn *t, const char *tenant,
+		       struct lease_scan *ls, bool drop_dead)
+{
+	char prefix[MAX_TENANT + 2];
+	size_t n = strlen(tenant) + 1;
+	int rc;
+
+	memcpy(prefix, tenant, n); /* includes the NUL separator */
+	rc = af_txn_iter_prefix(t, AF_TABLE_LEASES, prefix, n, false,
+				scan_lease, ls);
+	if (rc < 0 || !drop_dead)
+		return rc < 0 ? rc : 0;
+	for (size_t i = 0; i < ls->ndead; i++)
+		if ((rc = af_txn_del(t, AF_TABLE_LEASES, ls->dead[i],
+				     ls->dead_len[i])) != 0 &&
+		    rc != AF_ENOTFOUND)
+			return rc;
+	return 0;
+}
+
+int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
+		     struct af_budget_period *ret)
+{
+	bool month = is_month(b->period);
+	struct lease_scan *ls;
+	int rc;
+
+	ls = af_calloc(1, sizeof(*ls));
+	if (ls == NULL)
+		return AF_ENOMEM;
+	ret->period_start_ms = af_period_start_ms(now_ms, month);
+	ret->period_end_ms = af_period_end_ms(now_ms, month);
+	ls->now = now_ms;
+	ls->pstart = ret->period_start_ms;
+	rc = spend_get(t, b->tenant, ret->period_start_ms, &ret->spent_micro);
+	if (rc == 0)
+		rc = scan_leases(t, b->tenant, ls, false);
+	ret->leased_micro = ls->others;
+	af_free(ls);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- set */
+
+int af_budget_apply_set(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__BudgetSet *bs = c->cmd->budget_set;
+	Af__Budget b = AF__BUDGET__INIT;
+	int rc;
+
+	c->verb = bs->remove ? "budget.delete" : "budget.set";
+	snprintf(c->target, sizeof(c->target), "%.64s", bs->tenant);
+	if (!tenant_ok(bs->tenant)) {
+		af_fsm_resultf(c->res, AF__CODE__INVALID,
+			       "tenant must be 1-%d printable characters",
+			       MAX_TENANT);
+		return 0;
+	}
+	if (bs->remove) {
+		rc = af_txn_del(t, AF_TABLE_BUDGETS, bs->tenant,
+				strlen(bs->tenant));
+		if (rc == AF_ENOTFOUND) {
+			af_fsm_resultf(c->res, AF__CODE__NOT_FOUND,
+				       "no budget for \"%.64s\"", bs->tenant);
+			return 0;
+		}
+		af_fsm_resultf(c->res, AF__CODE__OK, "removed");
+		return rc;
+	}
+	if (bs->hard_micro <= 0 || bs->hard_micro > MAX_MONEY_MICRO ||
+	    bs->soft_micro < 0 || bs->soft_micro > bs->hard_micro ||
+	    (strcmp(bs->period, "day") != 0 && !is_month(bs->period))) {
+		af_fsm_resultf(c->res, AF__CODE__INVALID,
+			       "need 0 < hard <= 1e9 USD, 0 <= soft <= hard, "
+			       "period day or month");
+		return 0;
+	}
+	b.tenant = bs->tenant;
+	b.hard_micro = bs->hard_micro;
+	b.soft_micro = bs->soft_micro;
+	b.period = bs->period;
+	rc = af_txn_put_msg(t, AF_TABLE_BUDGETS, bs->tenant, strlen(bs->tenant),
+			    &b.base);
+	if (rc == 0)
+		af_fsm_resultf(c->res, AF__CODE__OK, "budget set");
+	return rc;
+}
+
+/* -------------------------------------------------------------- lease */
+
+static int lease_put(struct af_txn *t, const Af__LeaseRequest *lr,
+		     int64_t amount, int64_t expires, int64_t pstart)
+{
+	Af__Lease l = AF__LEASE__INIT;
+	char key[MAX_TENANT + 1 + 129];
+	size_t klen = lease_key(lr->tenant, lr->routerd_id, key, sizeof(key));
+
+	l.routerd_id = lr->routerd_id;
+	l.tenant = lr->tenant;
+	l.amount_micro = amount;
+	l.expires_ms = expires;
+	l.period_start_ms = pstart;
+	if (klen == 0)
+		return AF_EINVAL;
+	if (amount == 0) {
+		int rc = af_txn_del(t, AF_TABLE_LEASES, key, klen);
+
+		return rc == AF_ENOTFOUND ? 0 : rc;
+	}
+	return af_txn_put_msg(t, AF_TABLE_LEASES, key, klen, &l.base);
+}
+
+static int grant(struct af_txn *t, struct apply_ctx *c, const Af__Budget *b,
+		 struct lease_scan *ls)
+{
+	const Af__LeaseRequest *lr = c->cmd->lease;
+	int64_t now = c->cmd->time_ms, spent, amount = 0, avail;
+	int rc;
+
+	if ((rc = spend_get(t, b->tenant, ls->pstart, &spent)) != 0)
+		return rc;
+	/* What this routerd consumed is spend now (in this period). */
+	spent += lr->consumed_micro;
+	if (!lr->release) {
+		avail = b->hard_micro - spent - ls->others;
+		amount = lr->want_micro < avail ? lr->want_micro : avail;
+		if (amount < 0)
+			amount = 0;
+	}
+	if ((rc = spend_put(t, b->tenant, ls->pstart, spent)) != 0 ||
+	    (rc = lease_put(t, lr, amount, now + AF_LEASE_TTL_MS,
+			    ls->pstart)) != 0)
+		return rc;
+	c->res->lease_micro = amount;
+	c->res->over_soft = b->soft_micro > 0 && spent >= b->soft_micro;
+	c->res->over_hard = spent >= b->hard_micro;
+	c->res->period_end_ms = af_period_end_ms(now, is_month(b->period));
+	af_fsm_resultf(c->res, AF__CODE__OK, "lease %lld of %lld spent",
+		       (long long)amount, (long long)spent);
+	return 0;
+}
+
+int af_budget_apply_lease(struct af_txn *t, struct apply_ctx *c)
+{
+	const Af__LeaseRequest *lr = c->cmd->lease;
+	Af__Budget *b = NULL;
+	struct lease_scan *ls;
+	int rc;
+
+	/* routerd traffic, not an operator's change: no audit record. */
+	if (!tenant_ok(lr->tenant) || lr->routerd_id[0] == '\0' ||
+	    strlen(lr->routerd_id) > 128 || lr->consumed_micro < 0 ||
+	    lr->consumed_micro > MAX_MONEY_MICRO || lr->want_micro < 0 ||
+	    lr->want_micro > MAX_MONEY_MICRO) {
+		af_fsm_resultf(c->res, AF__CODE__INVALID, "bad lease request");
+		return 0;
+	}
+	ls = af_calloc(1, sizeof(*ls));
+	if (ls == NULL)
+		return AF_ENOMEM;
+	rc = af_budget_get(t, lr->tenant, &b);
+	if (rc == AF_ENOTFOUND) {
+		c->res->unlimited = true;
+		af_fsm_resultf(c->res, AF__CODE__OK, "no budget");
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	ls->rid = lr->routerd_id;
+	ls->now = c->cmd->time_ms;
+	ls->pstart = af_period_start_ms(ls->now, is_month(b->period));
+	if ((rc = scan_leases(t, lr->tenant, ls, true)) == 0)
+		rc = grant(t, c, b, ls);
+out:
+	if (b)
+		protobuf_c_message_free_unpacked(&b->base, NULL);
+	af_free(ls);
+	return rc;
+}
+
+/* ----------------------------------------------------------- showback */
+
+/* Key: "sb/" day(8, big-endian) tenant NUL class NUL model NUL rev(8). */
+size_t af_showback_key(int64_t day_ms, const char *tenant, const char *cls,
+		       const char *model, uint64_t rev, uint8_t *out,
+		       size_t len)
+{
+	size_t tl = strnlen(tenant, 64), cl = strnlen(cls, 64);
+	size_t ml = strnlen(model, 64), n = 3 + 8 + tl + cl + ml + 3 + 8;
+	uint8_t *p = out;
+
+	if (n > len)
+		return 0;
+	memcpy(p, "sb/", 3);
+	af_store_key_u64((uint64_t)day_ms, p + 3);
+	p += 11;
+	memcpy(p, tenant, tl);
+	p[tl] = 0;
+	p += tl + 1;
+	memcpy(p, cls, cl);
+	p[cl] = 0;
+	p += cl + 1;
+	memcpy(p, model, ml);
+	p[ml] = 0;
+	p += ml + 1;
+	af_store_key_u64(rev, p);
+	return n;
+}
+
+int af_showback_apply(struct af_txn *t, int64_t now_ms, const Af__UsageRow *row)
+{
+	Af__Showback *old = NULL, sb = AF__SHOWBACK__INIT;
+	uint8_t key[256];
+	size_t klen = af_showback_key(af_period_start_ms(now_ms, false),
+				      row->tenant, row->class_name, row->model,
+				      row->revision, key, sizeof(key));
+	int rc;
+
+	if (klen == 0)
+		return 0;
+	rc = af_txn_get_msg(t, AF_TABLE_USAGE, key, klen,
+			    &af__showback__descriptor,
+			    (ProtobufCMessage **)&old);
+	if (rc != 0 && rc != AF_ENOTFOUND)
+		return rc;
+	if (old != NULL) {
+		sb = *old;
+		sb.base = (ProtobufCMessage)PROTOBUF_C_MESSAGE_INIT(
+			&af__showback__descriptor);
+	}
+	sb.count += row->count;
+	sb.ok += row->ok;
+	sb.cost_nano_usd += row->cost_nano_usd;
+	sb.failed_cost_nano_usd += row->failed_cost_nano_usd;
+	rc = af_txn_put_msg(t, AF_TABLE_USAGE, key, klen, &sb.base);
+	if (old)
+		protobuf_c_message_free_unpacked(&old->base, NULL);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* Budgets, leases and showback (budget.c): helpers shared by the state
+ * machine, the read handlers and the tests. Loop thread. */
+#ifndef AF_CONTROLD_BUDGET_H
+#define AF_CONTROLD_BUDGET_H
+
+#include "common/alloc.h"
+#include "proto/af.pb-c.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AF_LEASE_TTL_MS 15000 /* a lease not renewed by then returns */
+
+/* UTC period boundaries of the day or month holding t_ms. */
+int64_t af_period_start_ms(int64_t t_ms, bool month);
+int64_t af_period_end_ms(int64_t t_ms, bool month);
+
+struct af_budget_period {
+	int64_t spent_micro, leased_micro;
+	int64_t period_start_ms, period_end_ms;
+};
+
+/* The budget of tenant (owned: protobuf_c_message_free_unpacked), or
+ * AF_ENOTFOUND. */
+int af_budget_get(struct af_txn *t, const char *tenant, Af__Budget **ret);
+/* Spend and live leases of b's current period at now_ms. */
+int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
+		     struct af_budget_period *ret);
+/* Showback key layout; returns its length (0: does not fit). */
+size_t af_showback_key(int64_t day_ms, const char *tenant, const char *cls,
+		       const char *model, uint64_t rev, uint8_t *out,
+		       size_t len);
+
+#endif
