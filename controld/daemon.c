@@ -232,12 +232,16 @@ int controld_run(const struct af_cluster_cfg *cfg,
 	if (!cfg->auth)
 		log_warn("event=auth_disabled msg=\"no auth section in the "
 			 "cluster file: every caller is admin\"");
+	uv_timer_init(&n->loop, &n->tick);
+	n->tick.data = n;
 	rc = open_parts(n, o, &err);
 	if (rc != 0) {
 		log_error("event=start error=\"%s\"", err.msg);
 		fprintf(stderr, "controld: %s\n", err.msg);
 		exit_code = 1;
-		if (n->cons_started) {
+		/* raft initialized (even if it refused to start) is closed
+		 * through consensus so libraft releases everything. */
+		if (n->cons.owns_raft) {
 			stop(n, "start-failure");
 			uv_run(&n->loop, UV_RUN_DEFAULT);
 		} else {
@@ -252,8 +256,6 @@ int controld_run(const struct af_cluster_cfg *cfg,
 	n->sigint.data = n->sigterm.data = n;
 	uv_signal_start(&n->sigint, signal_cb, SIGINT);
 	uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
-	uv_timer_init(&n->loop, &n->tick);
-	n->tick.data = n;
 	uv_timer_start(&n->tick, tick_cb, 100, 100);
 	log_info("event=start cluster=%s api=%s pub=%s http=%s raft=%s "
 		 "data=%s",

@@ -368,6 +368,14 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 		log_debug("event=hint kind=%d node=%llu index=%llu",
 			  (int)h->kind, (unsigned long long)h->node_id,
 			  (unsigned long long)h->state_index);
+		/* A heartbeat announcing nothing newer than what we hold
+		 * confirms, from a live controld, that we are current. */
+		if (h->kind == AF__HINT__KIND__HEARTBEAT &&
+		    h->state_index <= s->synced_index && s->synced_index > 0) {
+			atomic_store(&s->r->sync_stats.last_sync_ms,
+				     af_wall_ms());
+			atomic_store(&s->r->sync_stats.connected, 1);
+		}
 		if (h->state_index > s->hinted_index) {
 			/* Pull from the node that has it: the first hint of a
 			 * change comes from the leader, which applied first. */
