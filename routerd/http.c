@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
+#include "routerd/budget.h"
 #include "routerd/usage.h"
 
 #include <jansson.h>
@@ -107,6 +108,26 @@ static void decision_id(struct routerd_http *h, struct conn *k, uint64_t seq)
 	p[16] = '\0';
 }
 
+/* Reserves the route's estimated cost from the tenant's lease; a lease
+ * that cannot cover it turns the decision into BUDGET_EXCEEDED. */
+static void reserve_budget(const struct live_ctx *lc, struct conn *k,
+			   uint64_t seq)
+{
+	uint64_t retry = 0;
+
+	if (routerd_budgets_reserve(lc->budgets, k->req.tenant, seq,
+				    k->d.est_cost_nano_usd, lc->wall_ms,
+				    &retry))
+		return;
+	k->d.kind = AF_DECISION_DENY;
+	k->d.code = "BUDGET_EXCEEDED";
+	snprintf(k->d.message, sizeof(k->d.message),
+		 "tenant %.64s: budget lease cannot cover this hop",
+		 k->req.tenant);
+	k->d.retry_after_ms = (int64_t)retry;
+	k->d.nfallback = 0;
+}
+
 static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 			      struct conn *k, const struct routerd_view *v)
 {
@@ -120,6 +141,10 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 
 	decision_id(h, k, seq);
 	routerd_live_prepare(&lc, v, now, &live);
+	if (h->r->budgets != NULL) {
+		lc.budgets = h->r->budgets;
+		lc.wall_ms = af_wall_ms();
+	}
 	rc = af_decide(v->pv, &k->req, &live, k->id, &k->d, NULL);
 	if (rc == AF_ENOTFOUND)
 		return reply_error(h, c, k, 422, "UNKNOWN_CLASS",
@@ -127,6 +152,8 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	if (rc != 0)
 		return reply_error(h, c, k, 500, "INTERNAL", af_strerror(rc),
 				   NULL);
+	if (lc.budgets != NULL && k->d.kind == AF_DECISION_ROUTE)
+		reserve_budget(&lc, k, seq);
 	if (h->r->live != NULL)
 		routerd_live_routed(h->r->live, view_ext(v), &k->d, seq, now);
 	http_count_decision(&h->stats, &k->d);
@@ -236,25 +263,39 @@ static const char *str_or(json_t *root, const char *name, const char *dflt)
 	return s != NULL ? s : dflt;
 }
 
-/* Outcome aggregates for canary analysis and showback: the cost the
- * orchestrator reports, else the registry price of the tokens. */
-static void record_usage(struct routerd_http *h, const struct routerd_view *v,
-			 json_t *root, const struct live_report *rep)
+/* What the call cost: the orchestrator's figure, else the registry price
+ * of the tokens. */
+static int64_t report_cost(const struct routerd_view *v, json_t *root,
+			   const char *model)
 {
-	json_t *rev = json_object_get(root, "revision");
 	json_t *cost = json_object_get(root, "cost_usd");
 	json_t *in = json_object_get(root, "input_tokens");
 	json_t *out = json_object_get(root, "output_tokens");
 	int64_t nano = 0;
 
 	if (json_is_number(cost))
-		nano = llround(json_number_value(cost) * 1e9);
-	else if (v != NULL && rep->model != NULL)
+		return llround(json_number_value(cost) * 1e9);
+	if (v != NULL && model != NULL)
 		af_policy_view_cost(
-			v->pv, rep->model,
+			v->pv, model,
 			json_is_integer(in) ? json_integer_value(in) : 0,
 			json_is_integer(out) ? json_integer_value(out) : 0,
 			&nano);
+	return nano;
+}
+
+/* Settles the budget reservation and feeds the outcome aggregates (canary
+ * analysis, showback). */
+static void record_outcome(struct routerd_http *h, const struct routerd_view *v,
+			   json_t *root, const struct live_report *rep)
+{
+	json_t *rev = json_object_get(root, "revision");
+	int64_t nano = report_cost(v, root, rep->model);
+
+	if (h->r->budgets != NULL)
+		routerd_budgets_settle(h->r->budgets, rep->seq, nano);
+	if (h->r->usage == NULL)
+		return;
 	routerd_usage_record(
 		h->r->usage,
 		json_is_integer(rev) ? (uint64_t)json_integer_value(rev) : 0,
@@ -282,8 +323,7 @@ static void report_apply(struct routerd_http *h, json_t *root)
 	v = routerd_view_acquire(h->r);
 	routerd_live_report(h->r->live, v != NULL ? view_ext(v) : NULL, &rep,
 			    af_mono_ms());
-	if (h->r->usage != NULL)
-		record_usage(h, v, root, &rep);
+	record_outcome(h, v, root, &rep);
 	routerd_view_release(h->r, v);
 }
 

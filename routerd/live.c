@@ -17,6 +17,7 @@
  */
 #include "common/alloc.h"
 #include "common/timeutil.h"
+#include "routerd/budget.h"
 #include "routerd/routerd_int.h"
 
 #include <pthread.h>
@@ -326,10 +327,13 @@ static uint32_t cb_latency(void *ctx, uint32_t pair_id)
 enum af_budget_state routerd_budget_state(void *ctx, const char *tenant,
 					  uint64_t *ret_retry_after_ms)
 {
-	(void)ctx;
-	(void)tenant;
+	const struct live_ctx *c = ctx;
+
 	*ret_retry_after_ms = 0;
-	return AF_BUDGET_OK;
+	if (c->budgets == NULL)
+		return AF_BUDGET_OK;
+	return routerd_budgets_state(c->budgets, tenant, c->wall_ms,
+				     ret_retry_after_ms);
 }
 
 void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
@@ -337,6 +341,8 @@ void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
 {
 	c->x = view_ext(v);
 	c->now_ms = now_ms;
+	c->budgets = NULL;
+	c->wall_ms = 0;
 	ret->ctx = c;
 	ret->lane_inflight = cb_inflight;
 	ret->cooling = cb_cooling;

@@ -66,7 +66,8 @@ struct routerd {
 	struct routerd_viewslot *slots;
 	/* sync.c (created by routerd_sync_start when NULL) */
 	struct routerd_sync *sync;
-	struct routerd_usage *usage; /* usage.h: record outcomes here */
+	struct routerd_usage *usage;	 /* usage.h: record outcomes here */
+	struct routerd_budgets *budgets; /* budget.h: tenant leases */
 	struct routerd_sync_stats sync_stats;
 	/* live.c (NULL: no live signals; views then carry no live slots) */
 	struct routerd_live *live;

@@ -61,7 +61,9 @@ void routerd_live_unbind(struct view_ext *x);
 /* Per-decision context behind struct af_live. */
 struct live_ctx {
 	const struct view_ext *x;
-	uint64_t now_ms; /* monotonic, read once per decision */
+	uint64_t now_ms;		 /* monotonic, read once per decision */
+	struct routerd_budgets *budgets; /* NULL: every tenant unlimited */
+	int64_t wall_ms;		 /* for budget periods */
 };
 void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
 			  uint64_t now_ms, struct af_live *ret);
@@ -95,8 +97,8 @@ void routerd_live_lanes(const struct routerd_live *l,
 				   uint32_t inflight),
 			void *arg);
 
-/* Budget hook: tenants' budget state. Budget leases are a later piece of
- * work; until then every tenant is within budget. */
+/* Budget hook: the tenant's budget state from routerd's leases
+ * (budget.h); OK without budgets. */
 enum af_budget_state routerd_budget_state(void *ctx, const char *tenant,
 					  uint64_t *ret_retry_after_ms);
 

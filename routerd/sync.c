@@ -7,6 +7,7 @@
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
 #include "routerd/sync_int.h"
+#include "routerd/budget.h"
 #include "routerd/usage.h"
 
 #include <nng/nng.h>
@@ -39,7 +40,7 @@ struct routerd_sync {
 	uint64_t last_msg_ms;  /* last hint or heartbeat from anyone */
 	uint64_t last_attempt_ms, retry_at_ms, backoff_ms;
 	uint64_t last_report_ms, last_usage_ms;
-	bool owns_usage;
+	bool owns_usage, owns_budgets;
 	bool report_due;
 	bool drop_hints; /* AF_TEST_DROP_HINTS: lose every change hint */
 	bool nack;
@@ -163,6 +164,42 @@ static void flush_usage(struct routerd_sync *s)
 	if (resp)
 		af__response__free_unpacked(resp, NULL);
 	af_free(buf);
+}
+
+/* Lease traffic: settles what decisions consumed and tops leases up (or
+ * gives them all back with release). A few requests per call, so the loop
+ * keeps following hints. */
+static void leases(struct routerd_sync *s, bool release)
+{
+	for (int k = 0; k < (release ? ROUTERD_MAX_BUDGETS : 8); k++) {
+		Af__Request req = AF__REQUEST__INIT;
+		Af__Command cmd = AF__COMMAND__INIT;
+		Af__LeaseRequest lr = AF__LEASE_REQUEST__INIT;
+		Af__Response *resp = NULL;
+		char tenant[72];
+		uint64_t now = af_mono_ms();
+		int slot;
+		bool ok;
+
+		slot = routerd_budgets_next(s->r->budgets, now, release, &lr,
+					    tenant, sizeof(tenant));
+		if (slot < 0)
+			return;
+		lr.routerd_id = s->r->id;
+		cmd.op_case = AF__COMMAND__OP_LEASE;
+		cmd.lease = &lr;
+		req.body_case = AF__REQUEST__BODY_PROPOSE;
+		req.propose = &cmd;
+		ok = call(s, &req, true, &resp) == 0 && answered_ok(resp) &&
+		     resp->apply != NULL;
+		routerd_budgets_granted(s->r->budgets, slot, ok,
+					lr.consumed_micro,
+					ok ? resp->apply : NULL, now);
+		if (resp)
+			af__response__free_unpacked(resp, NULL);
+		if (!ok)
+			return; /* controld unreachable: try again later */
+	}
 }
 
 /* -------------------------------------------------------------- sync */
@@ -335,6 +372,8 @@ static int do_sync(struct routerd_sync *s)
 		goto out;
 	if (resp->sync->state_index > s->synced_index)
 		s->synced_index = resp->sync->state_index;
+	routerd_budgets_define(s->r->budgets, resp->sync->budgets,
+			       resp->sync->n_budgets);
 	/* This node is behind what a hint announced: ask another next. */
 	if (resp->sync->state_index < s->hinted_index)
 		s->next++;
@@ -421,6 +460,7 @@ static void *sync_main(void *arg)
 				s->retry_at_ms = 0;
 			}
 		}
+		leases(s, false);
 		if (now - s->last_usage_ms >= USAGE_EVERY_MS) {
 			s->last_usage_ms = now;
 			flush_usage(s);
@@ -484,6 +524,13 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		}
 		s->owns_usage = true;
 	}
+	if (r->budgets == NULL) {
+		if (routerd_budgets_new(&r->budgets) != 0) {
+			rc = af_errf(err, AF_ENOMEM, "budgets: out of memory");
+			goto out_free;
+		}
+		s->owns_budgets = true;
+	}
 	/* Fault injection for tests: behave like a subscriber that misses
 	 * every change hint and sees only the heartbeats. */
 	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
@@ -513,6 +560,10 @@ out_free:
 		routerd_usage_free(r->usage);
 		r->usage = NULL;
 	}
+	if (s->owns_budgets) {
+		routerd_budgets_free(r->budgets);
+		r->budgets = NULL;
+	}
 	r->sync = NULL;
 	af_free(s);
 	return rc;
@@ -528,12 +579,19 @@ void routerd_sync_stop(struct routerd *r)
 	if (s->started) {
 		pthread_join(s->thread, NULL);
 		nng_close(s->sub);
-		if (atomic_load(&r->sync_stats.connected))
-			flush_usage(s); /* last outcomes, best effort */
+		if (atomic_load(&r->sync_stats.connected)) {
+			/* Last outcomes and every lease back, best effort. */
+			flush_usage(s);
+			leases(s, true);
+		}
 	}
 	if (s->owns_usage) {
 		routerd_usage_free(r->usage);
 		r->usage = NULL;
+	}
+	if (s->owns_budgets) {
+		routerd_budgets_free(r->budgets);
+		r->budgets = NULL;
 	}
 	r->sync = NULL;
 	af_free(s);

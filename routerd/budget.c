@@ -1,0 +1,258 @@
+#include "routerd/budget.h"
+#include "common/alloc.h"
+#include "common/err.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define RING 65536	   /* outstanding reservations remembered */
+#define REFRESH_MS 5000	   /* renew well within the lease TTL */
+#define SETTLE_MS 1000	   /* settle consumption at least this often */
+#define RETRY_SOON_MS 1000 /* lease exhausted, refill under way */
+#define NANO_PER_MICRO 1000
+
+struct tenant {
+	char name[65];
+	_Atomic int used; /* slot holds a tenant (set once, sync thread) */
+	_Atomic int defined;
+	_Atomic int64_t hard_micro;
+	_Atomic int64_t lease_nano;    /* left to reserve from */
+	_Atomic int64_t consumed_nano; /* reserved or settled, unsent */
+	_Atomic int over_soft, over_hard;
+	_Atomic int64_t period_end_ms;
+	uint64_t last_ms; /* last lease answer (sync thread) */
+	bool have_lease;  /* sync thread */
+};
+
+struct resv {
+	_Atomic uint64_t seq;
+	uint32_t slot;
+	int64_t est_nano;
+};
+
+struct routerd_budgets {
+	struct tenant t[ROUTERD_MAX_BUDGETS];
+	struct resv ring[RING];
+	_Atomic int ndefined;
+};
+
+int routerd_budgets_new(struct routerd_budgets **ret)
+{
+	struct routerd_budgets *b = af_calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return AF_ENOMEM;
+	*ret = b;
+	return 0;
+}
+
+void routerd_budgets_free(struct routerd_budgets *b)
+{
+	af_free(b);
+}
+
+/* Open addressing by name; slots are claimed by the sync thread only and
+ * never released, so readers need no lock. */
+static struct tenant *find(struct routerd_budgets *b, const char *name,
+			   bool create)
+{
+	size_t n = strnlen(name, 65);
+	uint64_t h = XXH3_64bits(name, n);
+
+	if (n == 0 || n > 64)
+		return NULL;
+	for (size_t i = 0; i < ROUTERD_MAX_BUDGETS; i++) {
+		struct tenant *t = &b->t[(h + i) % ROUTERD_MAX_BUDGETS];
+
+		if (!atomic_load(&t->used)) {
+			if (!create)
+				return NULL;
+			memcpy(t->name, name, n + 1);
+			atomic_store(&t->used, 1);
+			return t;
+		}
+		if (strcmp(t->name, name) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+void routerd_budgets_define(struct routerd_budgets *b, Af__Budget *const *list,
+			    size_t n)
+{
+	for (size_t i = 0; i < ROUTERD_MAX_BUDGETS; i++)
+		if (atomic_load(&b->t[i].used))
+			atomic_store(&b->t[i].defined, 2); /* to confirm */
+	for (size_t i = 0; i < n; i++) {
+		struct tenant *t = find(b, list[i]->tenant, true);
+
+		if (t == NULL)
+			continue;
+		atomic_store(&t->hard_micro, list[i]->hard_micro);
+		atomic_store(&t->defined, 1);
+	}
+	for (size_t i = 0; i < ROUTERD_MAX_BUDGETS; i++) {
+		struct tenant *t = &b->t[i];
+		int expected = 2;
+
+		if (atomic_compare_exchange_strong(&t->defined, &expected, 0)) {
+			/* No longer budgeted: unlimited from now on. */
+			atomic_store(&t->over_soft, 0);
+			atomic_store(&t->over_hard, 0);
+		}
+	}
+}
+
+static uint64_t until(int64_t end_ms, int64_t now_ms)
+{
+	return end_ms > now_ms ? (uint64_t)(end_ms - now_ms) : 0;
+}
+
+enum af_budget_state routerd_budgets_state(struct routerd_budgets *b,
+					   const char *tenant,
+					   int64_t now_wall_ms,
+					   uint64_t *ret_retry_after_ms)
+{
+	struct tenant *t = find(b, tenant, false);
+
+	if (t == NULL || atomic_load(&t->defined) != 1)
+		return AF_BUDGET_OK;
+	if (atomic_load(&t->over_hard)) {
+		*ret_retry_after_ms =
+			until(atomic_load(&t->period_end_ms), now_wall_ms);
+		return AF_BUDGET_OVER_HARD;
+	}
+	return atomic_load(&t->over_soft) ? AF_BUDGET_OVER_SOFT : AF_BUDGET_OK;
+}
+
+bool routerd_budgets_reserve(struct routerd_budgets *b, const char *tenant,
+			     uint64_t seq, int64_t est_nano,
+			     int64_t now_wall_ms, uint64_t *ret_retry_after_ms)
+{
+	struct tenant *t = find(b, tenant, false);
+	int64_t have;
+	struct resv *r;
+
+	if (t == NULL || atomic_load(&t->defined) != 1)
+		return true;
+	have = atomic_load(&t->lease_nano);
+	do {
+		if (have < est_nano) {
+			*ret_retry_after_ms =
+				atomic_load(&t->over_hard)
+					? until(atomic_load(&t->period_end_ms),
+						now_wall_ms)
+					: RETRY_SOON_MS;
+			return false;
+		}
+	} while (!atomic_compare_exchange_weak(&t->lease_nano, &have,
+					       have - est_nano));
+	atomic_fetch_add(&t->consumed_nano, est_nano);
+	if (seq != 0) {
+		r = &b->ring[seq % RING];
+		r->slot = (uint32_t)(t - b->t);
+		r->est_nano = est_nano;
+		atomic_store(&r->seq, seq);
+	}
+	return true;
+}
+
+void routerd_budgets_settle(struct routerd_budgets *b, uint64_t seq,
+			    int64_t actual_nano)
+{
+	struct resv *r = &b->ring[seq % RING];
+	uint64_t want = seq;
+	struct tenant *t;
+
+	if (seq == 0 || actual_nano < 0 ||
+	    !atomic_compare_exchange_strong(&r->seq, &want, 0))
+		return;
+	t = &b->t[r->slot];
+	/* The estimate was consumed at decision time; what the call really
+	 * cost replaces it (more or less). */
+	atomic_fetch_add(&t->consumed_nano, actual_nano - r->est_nano);
+	if (actual_nano < r->est_nano)
+		atomic_fetch_add(&t->lease_nano, r->est_nano - actual_nano);
+}
+
+/* How much to ask for: an eighth of the hard limit, at least a cent. */
+static int64_t want_micro(const struct tenant *t)
+{
+	int64_t w = atomic_load(&t->hard_micro) / 8;
+
+	return w < 10000 ? 10000 : w;
+}
+
+int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
+			 Af__LeaseRequest *req, char *tenant_buf,
+			 size_t tenant_len)
+{
+	for (size_t i = 0; i < ROUTERD_MAX_BUDGETS; i++) {
+		struct tenant *t = &b->t[i];
+		int64_t consumed, lease;
+		uint64_t since = now - t->last_ms;
+		bool due;
+
+		if (!atomic_load(&t->used) ||
+		    (atomic_load(&t->defined) != 1 && !t->have_lease))
+			continue;
+		consumed = atomic_load(&t->consumed_nano);
+		lease = atomic_load(&t->lease_nano);
+		if (release)
+			due = t->have_lease || consumed > 0;
+		else if (!t->have_lease)
+			/* none yet, or nothing left to grant: once a second */
+			due = since >= 1000 || t->last_ms == 0;
+		else
+			due = since >= REFRESH_MS ||
+			      (consumed > 0 && since >= SETTLE_MS) ||
+			      (lease < want_micro(t) * NANO_PER_MICRO / 4 &&
+			       since >= 100);
+		if (!due)
+			continue;
+		/* Consumption is settled in whole micro-USD, rounded up. */
+		int64_t micro =
+			(consumed + NANO_PER_MICRO - 1) / NANO_PER_MICRO;
+		if (micro < 0)
+			micro = 0;
+		atomic_fetch_sub(&t->consumed_nano, micro * NANO_PER_MICRO);
+		snprintf(tenant_buf, tenant_len, "%s", t->name);
+		req->tenant = tenant_buf;
+		req->consumed_micro = micro;
+		req->want_micro = release || atomic_load(&t->defined) != 1
+					  ? 0
+					  : want_micro(t);
+		req->release = release || atomic_load(&t->defined) != 1;
+		return (int)i;
+	}
+	return -1;
+}
+
+void routerd_budgets_granted(struct routerd_budgets *b, int slot, bool ok,
+			     int64_t consumed_micro_sent,
+			     const Af__ApplyResult *res, uint64_t now)
+{
+	struct tenant *t = &b->t[slot];
+
+	t->last_ms = now;
+	if (!ok || res == NULL) {
+		atomic_fetch_add(&t->consumed_nano,
+				 consumed_micro_sent * NANO_PER_MICRO);
+		return;
+	}
+	if (res->unlimited) {
+		atomic_store(&t->defined, 0);
+		atomic_store(&t->lease_nano, 0);
+		t->have_lease = false;
+		return;
+	}
+	/* The lease now held, less what was reserved since the request. */
+	atomic_store(&t->lease_nano, res->lease_micro * NANO_PER_MICRO -
+					     atomic_load(&t->consumed_nano));
+	t->have_lease = res->lease_micro > 0;
+	atomic_store(&t->over_soft, res->over_soft);
+	atomic_store(&t->over_hard, res->over_hard);
+	atomic_store(&t->period_end_ms, res->period_end_ms);
+}

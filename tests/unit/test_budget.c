@@ -1,0 +1,223 @@
+/* Budget leases in the state machine: the invariant spent + outstanding
+ * leases <= hard under random traffic from several routerds, lease expiry,
+ * release, a new period, tenants without a budget, bad requests. Entries
+ * are applied straight to a real LMDB store (no raft needed). */
+#include "common/alloc.h"
+#include "controld/budget.h"
+#include "controld/fsm.h"
+#include "proto/af.pb-c.h"
+
+#include <criterion/criterion.h>
+#include <raft.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[64];
+static struct af_store *store;
+static struct af_fsm fsm;
+static uint64_t idx;
+
+/* 2026-11-22T10:00:00Z */
+#define T0 1795341600000LL
+#define DAY 86400000LL
+
+static void setup(void)
+{
+	struct af_store_opts o = {.cluster = "test", .nosync = true};
+	struct af_err e;
+
+	snprintf(dir, sizeof(dir), "/tmp/af-budget.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(af_store_open(dir, &o, &store, &e), 0, "%s", e.msg);
+	af_fsm_init(&fsm, store);
+	idx = 0;
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	af_store_close(store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static const struct af_fsm_result *apply(Af__Command *cmd, int64_t t)
+{
+	void *buf;
+	size_t len;
+
+	cmd->principal = (char *)"test";
+	cmd->time_ms = t;
+	cr_assert_eq(af_fsm_encode_entry(cmd, &buf, &len), 0);
+	cr_assert_eq(af_fsm_apply_entry(&fsm, ++idx, buf, len), 0);
+	raft_free(buf);
+	return &fsm.result;
+}
+
+static void set_budget(const char *tenant, int64_t hard, int64_t soft,
+		       const char *period, int64_t t)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__BudgetSet bs = AF__BUDGET_SET__INIT;
+
+	bs.tenant = (char *)tenant;
+	bs.hard_micro = hard;
+	bs.soft_micro = soft;
+	bs.period = (char *)period;
+	cmd.op_case = AF__COMMAND__OP_BUDGET_SET;
+	cmd.budget_set = &bs;
+	cr_assert_eq(apply(&cmd, t)->code, AF__CODE__OK);
+}
+
+static const struct af_fsm_result *lease(const char *rid, const char *tenant,
+					 int64_t consumed, int64_t want,
+					 bool release, int64_t t)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__LeaseRequest lr = AF__LEASE_REQUEST__INIT;
+
+	lr.routerd_id = (char *)rid;
+	lr.tenant = (char *)tenant;
+	lr.consumed_micro = consumed;
+	lr.want_micro = want;
+	lr.release = release;
+	cmd.op_case = AF__COMMAND__OP_LEASE;
+	cmd.lease = &lr;
+	return apply(&cmd, t);
+}
+
+static struct af_budget_period state(const char *tenant, int64_t t)
+{
+	struct af_budget_period st;
+	struct af_txn *txn;
+	Af__Budget *b;
+
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_budget_get(txn, tenant, &b), 0);
+	cr_assert_eq(af_budget_period(txn, b, t, &st), 0);
+	protobuf_c_message_free_unpacked(&b->base, NULL);
+	af_store_read_end(txn);
+	return st;
+}
+
+TestSuite(budget, .init = setup, .fini = teardown);
+
+Test(budget, periods_are_utc_days_and_months)
+{
+	cr_assert_eq(af_period_start_ms(T0, false), 1795305600000LL);
+	cr_assert_eq(af_period_end_ms(T0, false), 1795305600000LL + DAY);
+	cr_assert_eq(af_period_start_ms(T0, true), 1793491200000LL);
+	cr_assert_eq(af_period_end_ms(T0, true), 1796083200000LL);
+}
+
+Test(budget, grants_never_exceed_the_hard_limit)
+{
+	const char *rids[] = {"r1", "r2", "r3"};
+	int64_t held[3] = {0}, t = T0;
+	unsigned seed = (unsigned)time(NULL);
+
+	if (getenv("AF_SEED"))
+		seed = (unsigned)strtoul(getenv("AF_SEED"), NULL, 10);
+	cr_log_info("AF_SEED=%u", seed);
+	srand(seed);
+	set_budget("acme", 1000000, 0, "day", t); /* 1 USD */
+	for (int i = 0; i < 2000; i++) {
+		int r = rand() % 3;
+		/* consume part of what is held (sometimes more: actual
+		 * costs above the estimate) */
+		int64_t consumed = held[r] ? rand() % (held[r] + 1) : 0;
+		int64_t want = 1 + rand() % 400000;
+		const struct af_fsm_result *res;
+		struct af_budget_period st;
+		int64_t sum = 0;
+
+		t += rand() % 50;
+		res = lease(rids[r], "acme", consumed, want, rand() % 20 == 0,
+			    t);
+		cr_assert_eq(res->code, AF__CODE__OK, "%s", res->message);
+		held[r] = res->lease_micro;
+		for (int k = 0; k < 3; k++)
+			sum += held[k];
+		st = state("acme", t);
+		cr_assert_leq(st.spent_micro + st.leased_micro, 1000000,
+			      "seed %u step %d: spent %lld + leased %lld", seed,
+			      i, (long long)st.spent_micro,
+			      (long long)st.leased_micro);
+		cr_assert_eq(st.leased_micro, sum, "seed %u step %d", seed, i);
+		cr_assert_eq(res->over_hard, st.spent_micro >= 1000000);
+	}
+}
+
+Test(budget, an_expired_lease_returns_and_release_gives_back)
+{
+	set_budget("acme", 1000000, 0, "day", T0);
+	cr_assert_eq(lease("gone", "acme", 0, 800000, false, T0)->lease_micro,
+		     800000);
+	/* Only 200000 left for another routerd while the lease lives. */
+	cr_assert_eq(
+		lease("r2", "acme", 0, 800000, false, T0 + 1000)->lease_micro,
+		200000);
+	/* "gone" never renews: after the TTL its lease returns. */
+	cr_assert_eq(lease("r2", "acme", 150000, 800000, false,
+			   T0 + AF_LEASE_TTL_MS + 1)
+			     ->lease_micro,
+		     800000);
+	cr_assert_eq(state("acme", T0 + AF_LEASE_TTL_MS + 2).spent_micro,
+		     150000);
+	cr_assert_eq(lease("r2", "acme", 0, 0, true, T0 + AF_LEASE_TTL_MS + 3)
+			     ->lease_micro,
+		     0);
+	cr_assert_eq(state("acme", T0 + AF_LEASE_TTL_MS + 4).leased_micro, 0);
+}
+
+Test(budget, soft_and_hard_flags_and_a_new_period)
+{
+	const struct af_fsm_result *r;
+
+	set_budget("acme", 1000000, 400000, "day", T0);
+	r = lease("r1", "acme", 0, 1000000, false, T0);
+	cr_assert_eq(r->lease_micro, 1000000);
+	cr_assert_not(r->over_soft);
+	r = lease("r1", "acme", 500000, 1000000, false, T0 + 10);
+	cr_assert(r->over_soft);
+	cr_assert_not(r->over_hard);
+	cr_assert_eq(r->lease_micro, 500000);
+	r = lease("r1", "acme", 500000, 1000000, false, T0 + 20);
+	cr_assert(r->over_hard);
+	cr_assert_eq(r->lease_micro, 0);
+	cr_assert_eq(r->period_end_ms, af_period_end_ms(T0, false));
+	/* The next UTC day: spend starts again from zero. */
+	r = lease("r1", "acme", 0, 1000000, false, T0 + DAY);
+	cr_assert_not(r->over_hard);
+	cr_assert_eq(r->lease_micro, 1000000);
+	cr_assert_eq(state("acme", T0 + DAY).spent_micro, 0);
+}
+
+Test(budget, unlimited_tenants_and_bad_requests)
+{
+	const struct af_fsm_result *r;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__BudgetSet bs = AF__BUDGET_SET__INIT;
+
+	r = lease("r1", "nobody", 0, 1000, false, T0);
+	cr_assert_eq(r->code, AF__CODE__OK);
+	cr_assert(r->unlimited);
+	r = lease("r1", "", 0, 1000, false, T0);
+	cr_assert_eq(r->code, AF__CODE__INVALID);
+	r = lease("r1", "acme", -5, 1000, false, T0);
+	cr_assert_eq(r->code, AF__CODE__INVALID);
+	bs.tenant = (char *)"acme";
+	bs.hard_micro = 100;
+	bs.soft_micro = 200; /* above hard */
+	bs.period = (char *)"day";
+	cmd.op_case = AF__COMMAND__OP_BUDGET_SET;
+	cmd.budget_set = &bs;
+	cr_assert_eq(apply(&cmd, T0)->code, AF__CODE__INVALID);
+	bs.soft_micro = 0;
+	bs.period = (char *)"week";
+	cr_assert_eq(apply(&cmd, T0)->code, AF__CODE__INVALID);
+}
