@@ -1,16 +1,18 @@
 #include "routerd/budget.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/timeutil.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
 
-#define RING 65536	   /* outstanding reservations remembered */
-#define REFRESH_MS 5000	   /* renew well within the lease TTL */
-#define SETTLE_MS 1000	   /* settle consumption at least this often */
-#define RETRY_SOON_MS 1000 /* lease exhausted, refill under way */
+#define RING 65536	  /* outstanding reservations remembered */
+#define REFRESH_MS 5000	  /* renew well within the lease TTL */
+#define SETTLE_MS 1000	  /* settle consumption at least this often */
+#define RETRY_SOON_MS 200 /* lease exhausted, refill under way */
+#define IDLE_MS 30000	  /* a lease unused this long goes back */
 #define NANO_PER_MICRO 1000
 
 struct tenant {
@@ -22,8 +24,10 @@ struct tenant {
 	_Atomic int64_t consumed_nano; /* reserved or settled, unsent */
 	_Atomic int over_soft, over_hard;
 	_Atomic int64_t period_end_ms;
-	uint64_t last_ms; /* last lease answer (sync thread) */
-	bool have_lease;  /* sync thread */
+	_Atomic uint64_t last_use_ms; /* last reservation attempt (mono) */
+	uint64_t last_ms;	      /* last lease answer (sync thread) */
+	bool have_lease;	      /* sync thread */
+	bool asked; /* a lease was asked for since it went idle */
 };
 
 struct resv {
@@ -137,6 +141,9 @@ bool routerd_budgets_reserve(struct routerd_budgets *b, const char *tenant,
 
 	if (t == NULL || atomic_load(&t->defined) != 1)
 		return true;
+	/* Leases are asked for only for tenants this routerd serves. */
+	atomic_store_explicit(&t->last_use_ms, af_mono_ms(),
+			      memory_order_relaxed);
 	have = atomic_load(&t->lease_nano);
 	do {
 		if (have < est_nano) {
@@ -200,16 +207,21 @@ int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
 			continue;
 		consumed = atomic_load(&t->consumed_nano);
 		lease = atomic_load(&t->lease_nano);
-		if (release)
+		uint64_t used = atomic_load(&t->last_use_ms);
+		bool idle = used == 0 || now - used >= IDLE_MS;
+
+		if (release || (idle && t->have_lease))
 			due = t->have_lease || consumed > 0;
+		else if (idle)
+			due = consumed > 0; /* settle, ask for nothing */
 		else if (!t->have_lease)
-			/* none yet, or nothing left to grant: once a second */
-			due = since >= 1000 || t->last_ms == 0;
+			/* none yet (ask at once), or nothing was left to grant
+			 * (ask again each second) */
+			due = since >= 1000 || !t->asked;
 		else
 			due = since >= REFRESH_MS ||
 			      (consumed > 0 && since >= SETTLE_MS) ||
-			      (lease < want_micro(t) * NANO_PER_MICRO / 4 &&
-			       since >= 100);
+			      lease < want_micro(t) * NANO_PER_MICRO / 2;
 		if (!due)
 			continue;
 		/* Consumption is settled in whole micro-USD, rounded up. */
@@ -221,10 +233,8 @@ int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
 		snprintf(tenant_buf, tenant_len, "%s", t->name);
 		req->tenant = tenant_buf;
 		req->consumed_micro = micro;
-		req->want_micro = release || atomic_load(&t->defined) != 1
-					  ? 0
-					  : want_micro(t);
-		req->release = release || atomic_load(&t->defined) != 1;
+		req->release = release || idle || atomic_load(&t->defined) != 1;
+		req->want_micro = req->release ? 0 : want_micro(t);
 		return (int)i;
 	}
 	return -1;
@@ -237,6 +247,7 @@ void routerd_budgets_granted(struct routerd_budgets *b, int slot, bool ok,
 	struct tenant *t = &b->t[slot];
 
 	t->last_ms = now;
+	t->asked = !res || !res->unlimited;
 	if (!ok || res == NULL) {
 		atomic_fetch_add(&t->consumed_nano,
 				 consumed_micro_sent * NANO_PER_MICRO);
@@ -252,6 +263,9 @@ void routerd_budgets_granted(struct routerd_budgets *b, int slot, bool ok,
 	atomic_store(&t->lease_nano, res->lease_micro * NANO_PER_MICRO -
 					     atomic_load(&t->consumed_nano));
 	t->have_lease = res->lease_micro > 0;
+	if (!t->have_lease &&
+	    (uint64_t)atomic_load(&t->last_use_ms) + IDLE_MS <= now)
+		t->asked = false; /* released: ask again on next use */
 	atomic_store(&t->over_soft, res->over_soft);
 	atomic_store(&t->over_hard, res->over_hard);
 	atomic_store(&t->period_end_ms, res->period_end_ms);

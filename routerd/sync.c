@@ -484,7 +484,8 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 		return af_errf(err, AF_EIO, "sub: %s", nng_strerror(rv));
 	nng_socket_set(s->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0);
 	nng_socket_set_size(s->sub, NNG_OPT_RECVMAXSZ, HINT_MAX);
-	nng_socket_set_ms(s->sub, NNG_OPT_RECVTIMEO, 100);
+	/* Short: the loop also refills budget leases promptly. */
+	nng_socket_set_ms(s->sub, NNG_OPT_RECVTIMEO, 10);
 	nng_socket_set_ms(s->sub, NNG_OPT_RECONNMINT, 100);
 	nng_socket_set_ms(s->sub, NNG_OPT_RECONNMAXT, 1000);
 	for (unsigned i = 0; i < cfg->n_nodes; i++) {

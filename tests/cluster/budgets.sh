@@ -1,0 +1,118 @@
+#!/bin/sh
+# Budgets across replicas: three routerds route one tenant with a small
+# hard budget at the same time; the estimated spend they route stays within
+# the limit and denials appear. A tenant over its soft limit is stepped
+# down. A killed routerd's lease returns after expiry. (A new period
+# restoring the budget is tested in tests/unit/test_budget.c.)
+. "$(dirname "$0")/../lib/cluster.sh"
+
+cl_init budgets
+for i in 1 2 3; do cl_start $i; done
+cl_wait_leader >/dev/null
+cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
+cl_af policy apply -f "$EXAMPLES/policy.yaml" >/dev/null
+cl_af budget set hard-team --hard 2 --period day >/dev/null
+cl_af budget set soft-team --hard 100 --soft 0.05 --period day >/dev/null
+cl_af budget set lost-team --hard 1 --period day >/dev/null
+for k in 1 2 3; do
+	cl_routerd_start r$k $((CL_BASE + 900 + k))
+	cl_wait_http "http://127.0.0.1:$((CL_BASE + 900 + k))/readyz"
+done
+sleep 1 # budgets arrive with the first Sync
+
+# tenant $1, workflows $2..$3, on routerd port $4, into $5 (with reports)
+traffic() {
+	awk -v port="$4" -v a="$2" -v b="$3" -v tenant="$1" -v extra="$6" 'BEGIN {
+		for (i = a; i <= b; i++) {
+			if (i > a) print "next"
+			printf "url = \"http://127.0.0.1:%s/v1/route\"\n", port
+			printf "data = \"{\\\"workflow_id\\\":\\\"wf-%d\\\",\\\"tenant\\\":\\\"%s\\\",\\\"class\\\":\\\"research-agent\\\",%s}\"\n", i, tenant, extra
+			print "write-out = \"\\n\""
+		}
+	}' >"$CL_DIR/b$4.cfg"
+	curl -s -K "$CL_DIR/b$4.cfg" | grep -v '^$' >"$5"
+	cl_report_batch "$4" "$5" true true 40 >/dev/null || true
+}
+BIG='\\\"input_tokens\\\":18240,\\\"output_tokens\\\":960,\\\"needs\\\":[\\\"tools\\\"]'
+SMALL='\\\"input_tokens\\\":1000,\\\"output_tokens\\\":200'
+
+# A routerd asks for a tenant's lease on its first hop for that tenant:
+# that hop is denied with a short retry_after_ms, as a client retrying
+# would see. Warm each routerd up the same way.
+warm() {
+	traffic "$1" 90000 90000 "$2" "$CL_DIR/warm" "$SMALL"
+	jq -e '.code == "BUDGET_EXCEEDED" and .retry_after_ms <= 1000 or
+		.decision == "route"' "$CL_DIR/warm" >/dev/null ||
+		fail "first hop: $(cat "$CL_DIR/warm")"
+	sleep 0.3
+}
+for k in 1 2 3; do warm hard-team $((CL_BASE + 900 + k)); done
+
+# Three routerds at once, 40 decisions each, estimate 0.06624 USD a hop:
+# 120 hops would cost 7.95 USD against a 2 USD limit.
+pids=""
+for k in 1 2 3; do
+	traffic hard-team $((k * 100)) $((k * 100 + 39)) $((CL_BASE + 900 + k)) \
+		"$CL_DIR/h$k" "$BIG" &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+cat "$CL_DIR"/h1 "$CL_DIR"/h2 "$CL_DIR"/h3 >"$CL_DIR/h"
+routed=$(jq -s '[.[] | select(.decision == "route")] | length' "$CL_DIR/h")
+spent=$(jq -s '[.[] | select(.decision == "route") | .est_cost_usd] | add // 0' "$CL_DIR/h")
+denied=$(jq -s '[.[] | select(.code == "BUDGET_EXCEEDED")] | length' "$CL_DIR/h")
+note "routed $routed hops for $spent USD of 2, $denied denied BUDGET_EXCEEDED"
+awk -v s="$spent" 'BEGIN { exit !(s <= 2.0) }' || fail "routed $spent USD over a 2 USD budget"
+[ "$denied" -gt 0 ] || fail "no BUDGET_EXCEEDED denial"
+[ "$routed" -gt 0 ] || fail "nothing routed"
+jq -s -e '[.[] | select(.code == "BUDGET_EXCEEDED")] | all(.retry_after_ms >= 0)' \
+	"$CL_DIR/h" >/dev/null || fail "denials lack retry_after_ms"
+for k in 1 2 3; do cl_routerd_stop r$k TERM; done # leases go back
+deadline=$(($(date +%s) + 10))
+while :; do
+	b=$(cl_af budget get hard-team -o json)
+	[ "$(echo "$b" | jq .leased_usd)" = 0 ] && break
+	[ "$(date +%s)" -lt "$deadline" ] || fail "leases not returned: $b"
+	sleep 0.2
+done
+echo "$b" | jq -e '.spent_usd <= 2 and .spent_usd > 0' >/dev/null ||
+	fail "spent: $b"
+note "after shutdown: $(echo "$b" | jq -c '{spent_usd, leased_usd, remaining_usd}')"
+
+# Soft limit: after spending past it, hops are stepped down (degraded).
+for k in 1 2 3; do cl_routerd_start r$k $((CL_BASE + 900 + k)); done
+P=$((CL_BASE + 901))
+cl_wait_http "http://127.0.0.1:$P/readyz"
+sleep 1
+warm soft-team $P
+traffic soft-team 1 20 $P "$CL_DIR/s1" "$SMALL"
+jq -s -e 'all(.[]; .decision == "route" and .degraded == false)' "$CL_DIR/s1" \
+	>/dev/null || fail "degraded before the soft limit"
+deadline=$(($(date +%s) + 15))
+while :; do
+	traffic soft-team 100 109 $P "$CL_DIR/s2" "$SMALL"
+	jq -s -e 'any(.[]; .degraded == true and .tier == "small")' \
+		"$CL_DIR/s2" >/dev/null && break
+	[ "$(date +%s)" -lt "$deadline" ] ||
+		fail "never degraded: $(cl_af budget get soft-team -o json)"
+	sleep 0.5
+done
+note "over the soft limit: stepped down to the small tier"
+
+# A killed routerd's lease returns after the lease TTL.
+P3=$((CL_BASE + 903))
+warm lost-team $P3
+traffic lost-team 1 2 $P3 "$CL_DIR/l1" "$SMALL"
+sleep 1
+l=$(cl_af budget get lost-team -o json | jq .leased_usd)
+awk -v l="$l" 'BEGIN { exit !(l > 0) }' || fail "no lease held ($l)"
+cl_routerd_stop r3 KILL
+t0=$(date +%s)
+while :; do
+	l=$(cl_af budget get lost-team -o json | jq .leased_usd)
+	[ "$l" = 0 ] && break
+	[ $(($(date +%s) - t0)) -lt 30 ] || fail "lease of a killed routerd still out"
+	sleep 0.5
+done
+note "killed routerd's lease returned after $(($(date +%s) - t0)) s"
+note ok
