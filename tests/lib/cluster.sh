@@ -257,6 +257,10 @@ cl_report_batch() {
 			print "write-out = \"%{http_code}\\n\""
 			print "output = \"/dev/null\""
 		}' >"$CL_DIR/report.cfg"
+	if [ ! -s "$CL_DIR/report.cfg" ]; then
+		echo 0 # nothing was routed: nothing to report
+		return 0
+	fi
 	curl -s -K "$CL_DIR/report.cfg" | grep -c '^202$'
 }
 
