@@ -193,7 +193,7 @@ int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
 int af_budget_apply_set(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__BudgetSet *bs = c->cmd->budget_set;
-	Af__Budget b = AF__BUDGET__INIT;
+	Af__Budget b = AF__BUDGET__INIT, *old = NULL;
 	int rc;
 
 	c->verb = bs->remove ? "budget.delete" : "budget.set";
@@ -223,6 +223,14 @@ int af_budget_apply_set(struct af_txn *t, struct apply_ctx *c)
 			       "period day or month");
 		return 0;
 	}
+	if (af_txn_count(t, AF_TABLE_BUDGETS) >= AF_MAX_BUDGETS &&
+	    af_budget_get(t, bs->tenant, &old) == AF_ENOTFOUND) {
+		af_fsm_resultf(c->res, AF__CODE__INVALID, "at most %d budgets",
+			       AF_MAX_BUDGETS);
+		return 0;
+	}
+	if (old)
+		protobuf_c_message_free_unpacked(&old->base, NULL);
 	b.tenant = bs->tenant;
 	b.hard_micro = bs->hard_micro;
 	b.soft_micro = bs->soft_micro;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define AF_LEASE_TTL_MS 15000 /* a lease not renewed by then returns */
+#define AF_MAX_BUDGETS 1024   /* every routerd can track them all */
 
 /* UTC period boundaries of the day or month holding t_ms. */
 int64_t af_period_start_ms(int64_t t_ms, bool month);
