@@ -50,4 +50,12 @@ int af_cli_flags(int argc, char **argv, const char *const names[],
  * 0, *ret is the owned response. */
 int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret);
 
+struct af_bundle;
+/* Reads a policy bundle file and validates it locally (errors say
+ * file:line:col). On success *ret_src is owned (af_free) and, when
+ * ret_bundle is not NULL, *ret_bundle too (af_bundle_free). Returns an
+ * exit code (printed). */
+int af_cli_read_bundle(const char *file, char **ret_src, size_t *ret_len,
+		       struct af_bundle **ret_bundle);
+
 #endif

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_SOURCE (16u * 1024 * 1024)
 
 /* "0.02" -> 20000 ppm. */
 static int parse_ppm(const char *flag, const char *s, int64_t *ret)
@@ -118,8 +117,6 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	Af__Gates g = AF__GATES__INIT;
 	uint32_t steps[16];
-	struct af_bundle *b;
-	struct af_err err = {{0}};
 	Af__Response *resp;
 	char *src;
 	size_t len;
@@ -134,13 +131,8 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 				   "[gates]");
 	if ((rc = start_args(&pa, &g, steps, vals)) != 0)
 		return rc;
-	if (af_read_file(vals[F_FILE], MAX_SOURCE, &src, &len, &err) != 0)
-		return af_cli_fail(AF_EXIT_USAGE, "IO", "%s", err.msg);
-	if (af_bundle_compile(vals[F_FILE], src, len, &b, &err) != 0) {
-		af_free(src);
-		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s", err.msg);
-	}
-	af_bundle_free(b);
+	if ((rc = af_cli_read_bundle(vals[F_FILE], &src, &len, NULL)) != 0)
+		return rc;
 	pa.source.data = (uint8_t *)src;
 	pa.source.len = len;
 	pa.message = (char *)(vals[F_MSG] ? vals[F_MSG] : "");

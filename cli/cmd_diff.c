@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_SOURCE (16u * 1024 * 1024)
 #define MAX_DEPTH 8
 
 static void render_msg(FILE *out, const ProtobufCMessage *m, const char *path,
@@ -151,18 +150,13 @@ static int side(struct af_cli *cli, const char *spec, bool is_file,
 {
 	if (is_file) {
 		struct af_bundle *b;
-		struct af_err err = {{0}};
 		char *src;
 		size_t len, blen;
 		int rc;
 
-		if (af_read_file(spec, MAX_SOURCE, &src, &len, &err) != 0)
-			return af_cli_fail(AF_EXIT_USAGE, "IO", "%s", err.msg);
-		rc = af_bundle_compile(spec, src, len, &b, &err);
+		if ((rc = af_cli_read_bundle(spec, &src, &len, &b)) != 0)
+			return rc;
 		af_free(src);
-		if (rc != 0)
-			return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s",
-					   err.msg);
 		snprintf(label, lablen, "%s (%s)", spec, af_bundle_hash(b));
 		const uint8_t *bytes = af_bundle_bytes(b, &blen);
 		rc = render_file(bytes, blen, out);

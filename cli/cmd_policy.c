@@ -55,6 +55,31 @@ static int print_apply(struct af_cli *cli, Af__Response *resp)
 	return rc;
 }
 
+int af_cli_read_bundle(const char *file, char **ret_src, size_t *ret_len,
+		       struct af_bundle **ret_bundle)
+{
+	struct af_err err = {{0}};
+	struct af_bundle *b;
+	char *src;
+	size_t len;
+
+	if (af_read_file(file, MAX_SOURCE, &src, &len, &err) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "IO", "%s", err.msg);
+	/* Local validation first: errors name the real file and position.
+	 * The cluster compiles again and trusts nothing we send. */
+	if (af_bundle_compile(file, src, len, &b, &err) != 0) {
+		af_free(src);
+		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s", err.msg);
+	}
+	if (ret_bundle)
+		*ret_bundle = b;
+	else
+		af_bundle_free(b);
+	*ret_src = src;
+	*ret_len = len;
+	return 0;
+}
+
 int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 {
 	static const char *const names[] = {"-f", "-m", "--canary",
@@ -64,7 +89,6 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	struct af_bundle *b = NULL;
-	struct af_err err = {{0}};
 	Af__Response *resp;
 	char *src;
 	size_t len;
@@ -85,14 +109,8 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 					   "--canary takes 1-100");
 		pa.canary_weight = (uint32_t)w;
 	}
-	if (af_read_file(vals[0], MAX_SOURCE, &src, &len, &err) != 0)
-		return af_cli_fail(AF_EXIT_USAGE, "IO", "%s", err.msg);
-	/* Local validation first: errors name the real file and position.
-	 * The cluster compiles again and trusts nothing we send. */
-	if (af_bundle_compile(vals[0], src, len, &b, &err) != 0) {
-		af_free(src);
-		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s", err.msg);
-	}
+	if ((rc = af_cli_read_bundle(vals[0], &src, &len, &b)) != 0)
+		return rc;
 	if (vals[3]) {
 		if (cli->output != AF_OUT_TABLE) {
 			json_t *o = json_object();

@@ -720,6 +720,42 @@ static int put_audit(struct af_txn *t, struct apply_ctx *c)
 	return af_txn_put_msg(t, AF_TABLE_AUDIT, key, sizeof(key), &a.base);
 }
 
+typedef int (*apply_fn)(struct af_txn *t, struct apply_ctx *c);
+
+static int apply_noop(struct af_txn *t, struct apply_ctx *c)
+{
+	(void)t;
+	af_fsm_resultf(c->res, AF__CODE__OK, "noop");
+	return 0;
+}
+
+static const struct {
+	Af__Command__OpCase op;
+	apply_fn fn;
+} ops[] = {
+	{AF__COMMAND__OP_NOOP, apply_noop},
+	{AF__COMMAND__OP_POLICY_APPLY, apply_policy},
+	{AF__COMMAND__OP_POLICY_ROLLBACK, apply_rollback},
+	{AF__COMMAND__OP_MODEL_APPLY, apply_models},
+	{AF__COMMAND__OP_MODEL_SET_STATUS, apply_model_status},
+	{AF__COMMAND__OP_MODEL_DELETE, apply_model_delete},
+	{AF__COMMAND__OP_FLEET_REPORT, apply_fleet_report},
+	{AF__COMMAND__OP_ROLLOUT, apply_rollout},
+	{AF__COMMAND__OP_USAGE_REPORT, apply_usage},
+	{AF__COMMAND__OP_BUDGET_SET, af_budget_apply_set},
+	{AF__COMMAND__OP_LEASE, af_budget_apply_lease},
+};
+
+static int dispatch(struct af_txn *t, struct apply_ctx *c)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (ops[i].op == c->cmd->op_case)
+			return ops[i].fn(t, c);
+	c->verb = "unknown";
+	af_fsm_resultf(c->res, AF__CODE__INVALID, "unknown command");
+	return 0;
+}
+
 static int apply_txn(struct af_txn *t, void *arg)
 {
 	struct apply_ctx *c = arg;
@@ -731,45 +767,7 @@ static int apply_txn(struct af_txn *t, void *arg)
 	c->res->index = idx;
 	c->verb = NULL;
 	c->target[0] = '\0';
-	switch (c->cmd->op_case) {
-	case AF__COMMAND__OP_POLICY_APPLY:
-		rc = apply_policy(t, c);
-		break;
-	case AF__COMMAND__OP_POLICY_ROLLBACK:
-		rc = apply_rollback(t, c);
-		break;
-	case AF__COMMAND__OP_MODEL_APPLY:
-		rc = apply_models(t, c);
-		break;
-	case AF__COMMAND__OP_MODEL_SET_STATUS:
-		rc = apply_model_status(t, c);
-		break;
-	case AF__COMMAND__OP_MODEL_DELETE:
-		rc = apply_model_delete(t, c);
-		break;
-	case AF__COMMAND__OP_FLEET_REPORT:
-		rc = apply_fleet_report(t, c);
-		break;
-	case AF__COMMAND__OP_ROLLOUT:
-		rc = apply_rollout(t, c);
-		break;
-	case AF__COMMAND__OP_USAGE_REPORT:
-		rc = apply_usage(t, c);
-		break;
-	case AF__COMMAND__OP_BUDGET_SET:
-		rc = af_budget_apply_set(t, c);
-		break;
-	case AF__COMMAND__OP_LEASE:
-		rc = af_budget_apply_lease(t, c);
-		break;
-	case AF__COMMAND__OP_NOOP:
-		af_fsm_resultf(c->res, AF__CODE__OK, "noop");
-		break;
-	default:
-		c->verb = "unknown";
-		af_fsm_resultf(c->res, AF__CODE__INVALID, "unknown command");
-		break;
-	}
+	rc = dispatch(t, c);
 	if (rc != 0)
 		return rc;
 	if (c->verb != NULL && (rc = put_audit(t, c)) != 0)

@@ -580,18 +580,6 @@ out:
 	heads_free(&h);
 }
 
-static void usage_pb(const struct af_usage *u, Af__UsageTotals *pb)
-{
-	af__usage_totals__init(pb);
-	pb->count = u->count;
-	pb->ok = u->ok;
-	pb->n_latency_buckets = AF_USAGE_BUCKETS;
-	pb->latency_buckets = (uint64_t *)u->lat;
-	pb->latency_sum_ms = u->lat_sum_ms;
-	pb->cost_nano_usd = u->cost_nano;
-	pb->ok_cost_nano_usd = u->ok_cost_nano;
-}
-
 static void read_canary(struct controld_job *j, struct af_txn *t)
 {
 	Af__Response resp = AF__RESPONSE__INIT;
@@ -620,10 +608,10 @@ static void read_canary(struct controld_job *j, struct af_txn *t)
 	rc = 0;
 	if (r.canary == 0)
 		memset(&ss, 0, sizeof(ss)), memset(&cstep, 0, sizeof(cstep));
-	usage_pb(&ss, &pss);
-	usage_pb(&cstep, &pcs);
-	usage_pb(&st, &pst);
-	usage_pb(&ct, &pct);
+	af_usage_to_pb(&ss, &pss);
+	af_usage_to_pb(&cstep, &pcs);
+	af_usage_to_pb(&st, &pst);
+	af_usage_to_pb(&ct, &pct);
 	cs.rollout = ro;
 	cs.stable_hash = h.stable_rev ? h.stable_rev->hash : (char *)"";
 	cs.canary_hash = h.canary_rev ? h.canary_rev->hash : (char *)"";

@@ -20,8 +20,7 @@ static void usage_from_pb(const Af__UsageTotals *p, struct af_usage *u)
 	u->ok_cost_nano = p->ok_cost_nano_usd;
 }
 
-/* pb borrows u's arrays. */
-static void usage_to_pb(const struct af_usage *u, Af__UsageTotals *pb)
+void af_usage_to_pb(const struct af_usage *u, Af__UsageTotals *pb)
 {
 	af__usage_totals__init(pb);
 	pb->count = u->count;
@@ -98,8 +97,8 @@ int af_rollout_put(struct af_txn *t, const struct af_rollout *r)
 	g.max_cost_ratio_ppm = r->gates.max_cost_ratio_ppm;
 	g.min_samples = r->gates.min_samples;
 	p.gates = &g;
-	usage_to_pb(&r->stable_base, &sb);
-	usage_to_pb(&r->canary_base, &cb);
+	af_usage_to_pb(&r->stable_base, &sb);
+	af_usage_to_pb(&r->canary_base, &cb);
 	p.stable_base = &sb;
 	p.canary_base = &cb;
 	p.verdict = (char *)r->verdict;
@@ -132,7 +131,7 @@ int af_usage_put(struct af_txn *t, uint64_t revision, const struct af_usage *u)
 	uint8_t key[8];
 
 	af_store_key_u64(revision, key);
-	usage_to_pb(u, &pb);
+	af_usage_to_pb(u, &pb);
 	return af_txn_put_msg(t, AF_TABLE_USAGE, key, sizeof(key), &pb.base);
 }
 

@@ -7,6 +7,7 @@
 #define AF_CONTROLD_ROLLOUT_H
 
 #include "common/metrics.h"
+#include "proto/af.pb-c.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -52,6 +53,8 @@ const char *af_rollout_state(const struct af_rollout *r);
 /* Cumulative usage of a revision (zero when none). */
 int af_usage_get(struct af_txn *t, uint64_t revision, struct af_usage *ret);
 int af_usage_put(struct af_txn *t, uint64_t revision, const struct af_usage *u);
+/* Fills pb from u; pb borrows u's arrays (u must outlive pb). */
+void af_usage_to_pb(const struct af_usage *u, Af__UsageTotals *pb);
 /* out = now - base, field by field. */
 void af_usage_sub(const struct af_usage *now, const struct af_usage *base,
 		  struct af_usage *out);

@@ -504,6 +504,21 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 	return 0;
 }
 
+/* Frees s and what it created for r. */
+static void sync_free(struct routerd *r, struct routerd_sync *s)
+{
+	if (s->owns_usage) {
+		routerd_usage_free(r->usage);
+		r->usage = NULL;
+	}
+	if (s->owns_budgets) {
+		routerd_budgets_free(r->budgets);
+		r->budgets = NULL;
+	}
+	r->sync = NULL;
+	af_free(s);
+}
+
 int routerd_sync_start(struct routerd *r, struct af_err *err)
 {
 	struct routerd_sync *s;
@@ -557,16 +572,7 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 	s->started = true;
 	return 0;
 out_free:
-	if (s->owns_usage) {
-		routerd_usage_free(r->usage);
-		r->usage = NULL;
-	}
-	if (s->owns_budgets) {
-		routerd_budgets_free(r->budgets);
-		r->budgets = NULL;
-	}
-	r->sync = NULL;
-	af_free(s);
+	sync_free(r, s);
 	return rc;
 }
 
@@ -586,14 +592,5 @@ void routerd_sync_stop(struct routerd *r)
 			leases(s, true);
 		}
 	}
-	if (s->owns_usage) {
-		routerd_usage_free(r->usage);
-		r->usage = NULL;
-	}
-	if (s->owns_budgets) {
-		routerd_budgets_free(r->budgets);
-		r->budgets = NULL;
-	}
-	r->sync = NULL;
-	af_free(s);
+	sync_free(r, s);
 }

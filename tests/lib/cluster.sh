@@ -88,16 +88,19 @@ cl_pid() { cat "$CL_DIR/pid$1"; }
 
 cl_alive() { kill -0 "$(cl_pid "$1")" 2>/dev/null; }
 
-# cl_stop ID [SIGNAL]: sends the signal and waits for the process to end.
-cl_stop() {
-	pid=$(cl_pid "$1")
-	kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+# stop_pid PID [SIGNAL]: sends the signal, waits up to 10 s for the
+# process to end, then SIGKILLs it.
+stop_pid() {
+	kill "-${2:-TERM}" "$1" 2>/dev/null || true
 	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
+		kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.1
 	done
-	kill -9 "$pid" 2>/dev/null || true
+	kill -9 "$1" 2>/dev/null || true
 }
+
+# cl_stop ID [SIGNAL]: stops controld node ID.
+cl_stop() { stop_pid "$(cl_pid "$1")" "${2:-TERM}"; }
 
 # Exit status of a stopped node's process (after cl_stop).
 cl_wait_exit() {
@@ -185,15 +188,7 @@ cl_routerd_start() {
 	echo $! >"$CL_DIR/pidr-$name"
 }
 
-cl_routerd_stop() {
-	pid=$(cat "$CL_DIR/pidr-$1")
-	kill "-${2:-TERM}" "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
-}
+cl_routerd_stop() { stop_pid "$(cat "$CL_DIR/pidr-$1")" "${2:-TERM}"; }
 
 # Waits until `curl URL` answers with HTTP status $2 (default 200).
 cl_wait_http() {
