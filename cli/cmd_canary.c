@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-
 /* "0.02" -> 20000 ppm. */
 static int parse_ppm(const char *flag, const char *s, int64_t *ret)
 {
