@@ -13,6 +13,7 @@ struct controld_job {
 	uint8_t *out;	  /* packed Response (af_malloc), set by finish */
 	size_t outlen;
 	enum controld_verb verb;
+	const char *principal; /* authenticated caller (borrowed) */
 	uint64_t start_ns;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

@@ -4,6 +4,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "controld/auth.h"
 #include "controld/controld.h"
 #include "controld/node.h"
 
@@ -182,6 +183,9 @@ static int open_parts(struct controld_node *n, const struct controld_opts *o,
 
 	snprintf(state_dir, sizeof(state_dir), "%s/state", n->self->data);
 	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", n->self->data);
+	if (n->cfg->auth &&
+	    (rc = af_auth_load(n->cfg->auth_tokens, &n->auth, err)) != 0)
+		return rc;
 	if ((rc = af_mkdir_p(raft_dir, err)) != 0)
 		return rc;
 	if (o->restore != NULL && !dir_is_empty(raft_dir))
@@ -267,6 +271,7 @@ int controld_run(const struct af_cluster_cfg *cfg,
 out:
 	uv_loop_close(&n->loop);
 	af_store_close(n->store);
+	af_auth_free(n->auth);
 	pthread_mutex_destroy(&n->qlock);
 	af_free(n);
 	return exit_code;

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/api_int.h"
+#include "controld/auth.h"
 #include "controld/budget.h"
 #include "controld/rollout.h"
 #include "policy/policy.h"
@@ -191,8 +192,9 @@ static void handle_write(struct controld_job *j)
 		controld_job_fail(j, AF__CODE__INVALID, "unknown command");
 		return;
 	}
-	/* Stamped by the leader: apply never reads a clock. */
-	cmd.principal = (char *)"admin";
+	/* Stamped by the leader: apply never reads a clock, and the
+	 * principal is who the token says, never what the client wrote. */
+	cmd.principal = (char *)j->principal;
 	cmd.time_ms = af_wall_ms();
 	rc = af_consensus_propose(&n->cons, &cmd, propose_cb, j);
 	af_bundle_free(bundle);
@@ -924,9 +926,27 @@ static void handle_membership(struct controld_job *j)
 				  af_strerror(rc));
 }
 
+/* Authenticates and authorizes before anything else happens. */
+static int authorize(struct controld_job *j)
+{
+	char why[256];
+
+	if (af_auth_check(j->node->auth, j->req, &j->principal, why,
+			  sizeof(why)) == 0)
+		return 0;
+	atomic_fetch_add(&j->node->stats.auth_denied, 1);
+	log_warn("event=auth_denied needs=%s reason=\"%s\"",
+		 af_auth_needs(j->req), why);
+	controld_job_fail(j, AF__CODE__PERMISSION_DENIED, "%s", why);
+	return -1;
+}
+
 void controld_handle(struct controld_job *j)
 {
 	Af__Request *req = j->req;
+
+	if (authorize(j) != 0)
+		return;
 
 	switch (req->body_case) {
 	case AF__REQUEST__BODY_CLUSTER_STATUS:

@@ -63,9 +63,14 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 		"# HELP af_pub_messages_total Hints and heartbeats "
 		"published.\n# TYPE af_pub_messages_total counter\n"
 		"af_pub_messages_total{kind=\"hint\"} %llu\n"
-		"af_pub_messages_total{kind=\"heartbeat\"} %llu\n",
+		"af_pub_messages_total{kind=\"heartbeat\"} %llu\n"
+		"# HELP af_auth_denied_total Requests refused by "
+		"authentication or authorization.\n"
+		"# TYPE af_auth_denied_total counter\n"
+		"af_auth_denied_total %llu\n",
 		(unsigned long long)atomic_load(&s->hints_published),
-		(unsigned long long)atomic_load(&s->heartbeats_published));
+		(unsigned long long)atomic_load(&s->heartbeats_published),
+		(unsigned long long)atomic_load(&s->auth_denied));
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code,

@@ -1,6 +1,7 @@
 /* controld: one node of the replicated control plane. */
 #include "common/cluster.h"
 #include "common/log.h"
+#include "controld/auth.h"
 #include "controld/controld.h"
 
 #include <getopt.h>
@@ -112,6 +113,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "controld: %s: no node with id %llu\n",
 			o.config, (unsigned long long)o.id);
 		return 1;
+	}
+	if (check && cfg.auth) {
+		struct af_auth *a;
+
+		if (af_auth_load(cfg.auth_tokens, &a, &err) != 0) {
+			fprintf(stderr, "controld: %s\n", err.msg);
+			return 1;
+		}
+		af_auth_free(a);
 	}
 	if (check) {
 		printf("%s: ok (cluster %s, %u nodes, node %llu)\n", o.config,

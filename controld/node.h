@@ -25,6 +25,7 @@
 #define CONTROLD_MAX_REQUEST (40u * 1024 * 1024)
 
 struct controld_job;
+struct af_auth;
 
 /* Counters by API verb and result, for /metrics. */
 enum controld_verb {
@@ -60,6 +61,7 @@ struct controld_stats {
 	struct af_histogram apply_latency; /* propose -> applied, leader */
 	struct af_histogram fsm_apply;	   /* time inside apply */
 	_Atomic uint64_t hints_published, heartbeats_published;
+	_Atomic uint64_t auth_denied;
 };
 
 struct controld_node {
@@ -70,6 +72,7 @@ struct controld_node {
 	uv_timer_t tick;   /* stats + heartbeat */
 	uv_async_t wakeup; /* jobs from NNG workers */
 	struct af_store *store;
+	struct af_auth *auth; /* NULL: auth off, every caller is admin */
 	struct af_fsm fsm;
 	struct af_consensus cons;
 	bool cons_started;

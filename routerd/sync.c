@@ -42,7 +42,8 @@ struct routerd_sync {
 	uint64_t last_report_ms, last_usage_ms;
 	bool owns_usage, owns_budgets;
 	bool report_due;
-	bool drop_hints; /* AF_TEST_DROP_HINTS: lose every change hint */
+	bool drop_hints;   /* AF_TEST_DROP_HINTS: lose every change hint */
+	const char *token; /* AF_TOKEN: a token of role routerd, or NULL */
 	bool nack;
 	char reason[256];
 };
@@ -62,6 +63,8 @@ static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 	int rc;
 
 	req->version = 1; /* before sizing: it is part of the message */
+	if (s->token != NULL)
+		req->token = (char *)s->token;
 	len = af__request__get_packed_size(req);
 	buf = af_malloc(len ? len : 1);
 	if (buf == NULL)
@@ -550,6 +553,7 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 	/* Fault injection for tests: behave like a subscriber that misses
 	 * every change hint and sees only the heartbeats. */
 	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
+	s->token = getenv("AF_TOKEN");
 	rc = routerd_cache_load(r, &v, &cerr);
 	if (rc == 0) {
 		log_info("event=cache_loaded revision=%llu hash=%s index=%llu",

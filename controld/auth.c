@@ -1,0 +1,227 @@
+#include "controld/auth.h"
+#include "common/alloc.h"
+#include "common/file.h"
+#include "common/hash.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TOKENS_FILE_MAX (4u * 1024 * 1024)
+#define PRINCIPAL_MAX 64
+
+struct entry {
+	uint8_t digest[AF_SHA256_LEN];
+	enum af_role role;
+	char principal[PRINCIPAL_MAX + 1];
+};
+
+struct af_auth {
+	struct entry *e;
+	size_t n;
+};
+
+static const char *role_names[AF_ROLE_COUNT] = {"viewer", "author", "promoter",
+						"admin", "routerd"};
+
+const char *af_role_name(enum af_role r)
+{
+	return r < AF_ROLE_COUNT ? role_names[r] : "none";
+}
+
+/* Which roles hold which permission. */
+static bool allowed(enum af_role r, const char *need)
+{
+	if (r == AF_ROLE_ADMIN)
+		return true;
+	if (strcmp(need, "read") == 0)
+		return r != AF_ROLE_ROUTERD;
+	if (strcmp(need, "author") == 0)
+		return r == AF_ROLE_AUTHOR;
+	if (strcmp(need, "promote") == 0)
+		return r == AF_ROLE_PROMOTER;
+	if (strcmp(need, "routerd") == 0)
+		return r == AF_ROLE_ROUTERD;
+	return false; /* "admin" */
+}
+
+static const char *command_needs(const Af__Command *c)
+{
+	switch (c->op_case) {
+	case AF__COMMAND__OP_POLICY_APPLY:
+	case AF__COMMAND__OP_MODEL_APPLY:
+	case AF__COMMAND__OP_MODEL_SET_STATUS:
+	case AF__COMMAND__OP_MODEL_DELETE:
+	case AF__COMMAND__OP_BUDGET_SET:
+		return "author";
+	case AF__COMMAND__OP_POLICY_ROLLBACK:
+	case AF__COMMAND__OP_ROLLOUT:
+		return "promote";
+	case AF__COMMAND__OP_FLEET_REPORT:
+	case AF__COMMAND__OP_USAGE_REPORT:
+	case AF__COMMAND__OP_LEASE:
+		return "routerd";
+	default:
+		return "admin";
+	}
+}
+
+const char *af_auth_needs(const Af__Request *req)
+{
+	switch (req->body_case) {
+	case AF__REQUEST__BODY_PROPOSE:
+		return command_needs(req->propose);
+	case AF__REQUEST__BODY_SYNC:
+		return "routerd";
+	case AF__REQUEST__BODY_SNAPSHOT:
+	case AF__REQUEST__BODY_TRANSFER_LEADER:
+	case AF__REQUEST__BODY_MEMBERSHIP:
+		return "admin";
+	case AF__REQUEST__BODY_CLUSTER_STATUS:
+	case AF__REQUEST__BODY_POLICY_GET:
+	case AF__REQUEST__BODY_POLICY_HISTORY:
+	case AF__REQUEST__BODY_MODEL_LIST:
+	case AF__REQUEST__BODY_AUDIT:
+	case AF__REQUEST__BODY_FLEET_STATUS:
+	case AF__REQUEST__BODY_CANARY_STATUS:
+	case AF__REQUEST__BODY_BUDGET_LIST:
+	case AF__REQUEST__BODY_SHOWBACK:
+		return "read";
+	default:
+		return "admin";
+	}
+}
+
+int af_auth_check(const struct af_auth *a, const Af__Request *req,
+		  const char **ret_principal, char *why, size_t whylen)
+{
+	const char *need = af_auth_needs(req);
+	uint8_t d[AF_SHA256_LEN];
+
+	if (a == NULL) {
+		*ret_principal = "admin";
+		return 0;
+	}
+	if (req->token == NULL || req->token[0] == '\0') {
+		snprintf(why, whylen,
+			 "a token is required (--token or "
+			 "AF_TOKEN)");
+		return AF_EPERM;
+	}
+	af_sha256(req->token, strlen(req->token), d);
+	for (size_t i = 0; i < a->n; i++) {
+		if (sodium_memcmp(a->e[i].digest, d, sizeof(d)) != 0)
+			continue;
+		if (!allowed(a->e[i].role, need)) {
+			snprintf(why, whylen,
+				 "principal %s (role %s) may not do this "
+				 "(needs %s)",
+				 a->e[i].principal, role_names[a->e[i].role],
+				 need);
+			return AF_EPERM;
+		}
+		*ret_principal = a->e[i].principal;
+		return 0;
+	}
+	snprintf(why, whylen, "unknown token");
+	return AF_EPERM;
+}
+
+/* ----------------------------------------------------------- the file */
+
+static int parse_line(const char *path, unsigned lineno, char *line,
+		      struct entry *e, struct af_err *err)
+{
+	char *save = NULL, *hex, *role, *who, *extra;
+	size_t bin_len;
+
+	hex = strtok_r(line, " \t", &save);
+	role = strtok_r(NULL, " \t", &save);
+	who = strtok_r(NULL, " \t", &save);
+	extra = strtok_r(NULL, " \t", &save);
+	if (role == NULL || who == NULL || extra != NULL)
+		return af_errf(err, AF_EPARSE,
+			       "%s:%u:1: expected <sha256-hex> <role> "
+			       "<principal>",
+			       path, lineno);
+	if (strlen(hex) != 64 ||
+	    sodium_hex2bin(e->digest, sizeof(e->digest), hex, 64, NULL,
+			   &bin_len, NULL) != 0 ||
+	    bin_len != AF_SHA256_LEN)
+		return af_errf(err, AF_EPARSE,
+			       "%s:%u:1: not a SHA-256 hex digest (64 hex "
+			       "digits)",
+			       path, lineno);
+	e->role = AF_ROLE_COUNT;
+	for (int r = 0; r < AF_ROLE_COUNT; r++)
+		if (strcmp(role, role_names[r]) == 0)
+			e->role = (enum af_role)r;
+	if (e->role == AF_ROLE_COUNT)
+		return af_errf(err, AF_EPARSE,
+			       "%s:%u:%d: unknown role \"%.32s\" (viewer, "
+			       "author, promoter, admin, routerd)",
+			       path, lineno, (int)(role - line) + 1, role);
+	if (strlen(who) > PRINCIPAL_MAX)
+		return af_errf(err, AF_EPARSE,
+			       "%s:%u:%d: principal longer than %d bytes", path,
+			       lineno, (int)(who - line) + 1, PRINCIPAL_MAX);
+	memcpy(e->principal, who, strlen(who) + 1);
+	return 0;
+}
+
+int af_auth_load(const char *path, struct af_auth **ret, struct af_err *err)
+{
+	struct af_auth *a;
+	char *buf, *line, *save = NULL;
+	size_t len;
+	unsigned lineno = 0;
+	int rc;
+
+	if ((rc = af_read_file(path, TOKENS_FILE_MAX, &buf, &len, err)) != 0)
+		return rc;
+	a = af_calloc(1, sizeof(*a));
+	if (a == NULL ||
+	    (a->e = af_calloc(AF_AUTH_MAX_TOKENS, sizeof(*a->e))) == NULL) {
+		rc = af_errf(err, AF_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	/* Lines one by one; strtok_r would skip empty lines and lose the
+	 * line numbers, so split by hand. */
+	for (line = buf; line != NULL; line = save) {
+		char *nl = strchr(line, '\n'), *p;
+
+		save = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '\0' || *p == '#')
+			continue;
+		if (a->n >= AF_AUTH_MAX_TOKENS) {
+			rc = af_errf(err, AF_ETOOBIG,
+				     "%s:%u:1: more than %d "
+				     "tokens",
+				     path, lineno, AF_AUTH_MAX_TOKENS);
+			goto out;
+		}
+		if ((rc = parse_line(path, lineno, line, &a->e[a->n], err)) !=
+		    0)
+			goto out;
+		a->n++;
+	}
+	*ret = a;
+	a = NULL;
+out:
+	af_auth_free(a);
+	af_free(buf);
+	return rc;
+}
+
+void af_auth_free(struct af_auth *a)
+{
+	if (a == NULL)
+		return;
+	af_free(a->e);
+	af_free(a);
+}
