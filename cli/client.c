@@ -40,6 +40,8 @@ int af_client_open(struct af_client *c, struct af_cli *cli)
 				   "--endpoints");
 	if (af_cluster_load(cli->cluster_file, &c->cfg, &err) != 0)
 		return af_cli_fail(AF_EXIT_USAGE, "CONFIG", "%s", err.msg);
+	if (af_tls_new(&c->cfg, &c->tls, &err) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "CONFIG", "%s", err.msg);
 	for (unsigned i = 0; i < c->cfg.n_nodes; i++)
 		af_cluster_url(&c->cfg, c->cfg.nodes[i].api, c->endpoints[i],
 			       sizeof(c->endpoints[i]));
@@ -49,14 +51,15 @@ int af_client_open(struct af_client *c, struct af_cli *cli)
 
 /* One request to one URL. Returns 0 with *ret, or an error (message in
  * af_rpc_errstr()). */
-static int call_one(const char *url, const uint8_t *buf, size_t len,
-		    uint64_t timeout_ms, Af__Response **ret)
+static int call_one(const char *url, const struct af_tls *tls,
+		    const uint8_t *buf, size_t len, uint64_t timeout_ms,
+		    Af__Response **ret)
 {
 	void *out;
 	size_t outlen;
 	int rc;
 
-	rc = af_rpc_call(url, buf, len, timeout_ms, MAX_RESPONSE, &out,
+	rc = af_rpc_call(url, tls, buf, len, timeout_ms, MAX_RESPONSE, &out,
 			 &outlen);
 	if (rc != 0)
 		return rc;
@@ -116,8 +119,8 @@ int af_client_call(struct af_client *c, Af__Request *req, int to_node,
 
 		if (now >= deadline)
 			break;
-		rv = call_one(c->endpoints[idx % c->n_endpoints], buf, len,
-			      deadline - now, &resp);
+		rv = call_one(c->endpoints[idx % c->n_endpoints], c->tls, buf,
+			      len, deadline - now, &resp);
 		if (rv == 0 && to_node >= 0) {
 			*ret = resp;
 			free(buf);
@@ -160,6 +163,12 @@ int af_client_call(struct af_client *c, Af__Request *req, int to_node,
 		return AF_EXIT_UNAVAILABLE;
 	return af_cli_fail(AF_EXIT_UNAVAILABLE, "UNAVAILABLE",
 			   "cluster unavailable (%s)", last);
+}
+
+void af_client_close(struct af_client *c)
+{
+	af_tls_free(c->tls);
+	c->tls = NULL;
 }
 
 int af_client_exit_code(const Af__Status *st)

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "common/cluster.h"
+#include "common/tls.h"
 
 #include <stdbool.h>
 #include "proto/af.pb-c.h"
@@ -21,6 +22,7 @@ struct af_client {
 	unsigned n_endpoints;
 	unsigned preferred; /* index of the last endpoint that answered */
 	bool quiet;	    /* do not print "cluster unavailable" */
+	struct af_tls *tls; /* mutual TLS from the cluster file, or NULL */
 };
 
 /* Loads the cluster file (-c / AF_CLUSTER) or --endpoints. Returns an exit
@@ -33,6 +35,9 @@ int af_client_open(struct af_client *c, struct af_cli *cli);
  * answer in time; printed). Business errors are in (*ret)->status. */
 int af_client_call(struct af_client *c, Af__Request *req, int to_node,
 		   Af__Response **ret);
+
+/* Releases what af_client_open allocated. */
+void af_client_close(struct af_client *c);
 
 /* Maps a refused Response status to "af: CODE: message" on stderr and the
  * exit code (1 refused, 3 unavailable). */

@@ -134,8 +134,10 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 		json_string(c.cfg.auth ? "tokens"
 				       : "disabled: every caller is admin"));
 	json_object_set_new(doc, "nodes", nodes);
-	if (cli->output != AF_OUT_TABLE)
+	if (cli->output != AF_OUT_TABLE) {
+		af_client_close(&c);
 		return af_out_json(doc);
+	}
 	printf("%-4s %-12s %-6s %-8s %-8s %s\n", "ID", "ROLE", "TERM",
 	       "APPLIED", "COMMIT", "ENDPOINT");
 	for (size_t i = 0; i < json_array_size(nodes); i++) {
@@ -164,6 +166,7 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 	if (!c.cfg.auth && cli->endpoints == NULL)
 		printf("auth: disabled (every caller is admin)\n");
 	json_decref(doc);
+	af_client_close(&c);
 	return leader ? AF_EXIT_OK : AF_EXIT_UNAVAILABLE;
 }
 
@@ -185,6 +188,7 @@ int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret)
 		cli->stale && req->body_case != AF__REQUEST__BODY_PROPOSE ? 0
 									  : -1,
 		&resp);
+	af_client_close(&c);
 	if (rc != 0)
 		return rc;
 	if (af_client_exit_code(resp->status) != 0) {

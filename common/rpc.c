@@ -35,9 +35,9 @@ static int translate(int rv)
 	}
 }
 
-int af_rpc_call(const char *url, const void *buf, size_t len,
-		uint64_t timeout_ms, size_t max_reply, void **ret_buf,
-		size_t *ret_len)
+int af_rpc_call(const char *url, const struct af_tls *tls, const void *buf,
+		size_t len, uint64_t timeout_ms, size_t max_reply,
+		void **ret_buf, size_t *ret_len)
 {
 	nng_socket s;
 	nng_msg *msg = NULL;
@@ -50,7 +50,7 @@ int af_rpc_call(const char *url, const void *buf, size_t len,
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, (nng_duration)timeout_ms);
 	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, max_reply);
-	if ((rv = nng_dial(s, url, NULL, 0)) != 0 ||
+	if ((rv = af_tls_dial(tls, s, url, 0)) != 0 ||
 	    (rv = nng_send(s, (void *)buf, len, 0)) != 0 ||
 	    (rv = nng_recvmsg(s, &msg, 0)) != 0) {
 		nng_close(s);

@@ -186,6 +186,8 @@ static int open_parts(struct controld_node *n, const struct controld_opts *o,
 	if (n->cfg->auth &&
 	    (rc = af_auth_load(n->cfg->auth_tokens, &n->auth, err)) != 0)
 		return rc;
+	if ((rc = af_tls_new(n->cfg, &n->tls, err)) != 0)
+		return rc;
 	if ((rc = af_mkdir_p(raft_dir, err)) != 0)
 		return rc;
 	if (o->restore != NULL && !dir_is_empty(raft_dir))
@@ -272,6 +274,7 @@ out:
 	uv_loop_close(&n->loop);
 	af_store_close(n->store);
 	af_auth_free(n->auth);
+	af_tls_free(n->tls);
 	pthread_mutex_destroy(&n->qlock);
 	af_free(n);
 	return exit_code;

@@ -12,6 +12,7 @@
 
 #include "common/cluster.h"
 #include "common/metrics.h"
+#include "common/tls.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 #include "store/store.h"
@@ -73,6 +74,7 @@ struct controld_node {
 	uv_async_t wakeup; /* jobs from NNG workers */
 	struct af_store *store;
 	struct af_auth *auth; /* NULL: auth off, every caller is admin */
+	struct af_tls *tls;   /* NULL: plain TCP on api and pub */
 	struct af_fsm fsm;
 	struct af_consensus cons;
 	bool cons_started;

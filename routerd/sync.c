@@ -42,8 +42,9 @@ struct routerd_sync {
 	uint64_t last_report_ms, last_usage_ms;
 	bool owns_usage, owns_budgets;
 	bool report_due;
-	bool drop_hints;   /* AF_TEST_DROP_HINTS: lose every change hint */
-	const char *token; /* AF_TOKEN: a token of role routerd, or NULL */
+	bool drop_hints;    /* AF_TEST_DROP_HINTS: lose every change hint */
+	const char *token;  /* AF_TOKEN: a token of role routerd, or NULL */
+	struct af_tls *tls; /* mutual TLS from the cluster file, or NULL */
 	bool nack;
 	char reason[256];
 };
@@ -71,8 +72,8 @@ static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 		return AF_ENOMEM;
 	af__request__pack(req, buf);
 	for (int hop = 0; hop < 2; hop++) {
-		rc = af_rpc_call(url, buf, len, RPC_TIMEOUT_MS, SYNC_REPLY_MAX,
-				 &out, &outlen);
+		rc = af_rpc_call(url, s->tls, buf, len, RPC_TIMEOUT_MS,
+				 SYNC_REPLY_MAX, &out, &outlen);
 		if (rc != 0)
 			break;
 		*ret = af__response__unpack(NULL, outlen, out);
@@ -496,7 +497,7 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 
 		af_cluster_url(cfg, cfg->nodes[i].pub, url, sizeof(url));
 		/* Non-blocking: a publisher that is down is dialed again. */
-		rv = nng_dial(s->sub, url, NULL, NNG_FLAG_NONBLOCK);
+		rv = af_tls_dial(s->tls, s->sub, url, NNG_FLAG_NONBLOCK);
 		if (rv != 0)
 			log_warn("event=dial_failed url=%s error=\"%s\"", url,
 				 nng_strerror(rv));
@@ -510,6 +511,7 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 /* Frees s and what it created for r. */
 static void sync_free(struct routerd *r, struct routerd_sync *s)
 {
+	af_tls_free(s->tls);
 	if (s->owns_usage) {
 		routerd_usage_free(r->usage);
 		r->usage = NULL;
@@ -565,7 +567,8 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 	} else if (rc != AF_ENOTFOUND) {
 		log_warn("event=cache_ignored error=\"%s\"", cerr.msg);
 	}
-	if ((rc = open_sub(s, err)) != 0)
+	if ((rc = af_tls_new(r->cfg, &s->tls, err)) != 0 ||
+	    (rc = open_sub(s, err)) != 0)
 		goto out_free;
 	s->report_due = true;
 	if (pthread_create(&s->thread, NULL, sync_main, s) != 0) {
