@@ -57,6 +57,8 @@ int af_cli_budget_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_budget_get(struct af_cli *cli, int argc, char **argv);
 int af_cli_report(struct af_cli *cli, int argc, char **argv);
 int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv);
+int af_cli_keygen(struct af_cli *cli, int argc, char **argv);
+int af_cli_policy_sign(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_get(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_history(struct af_cli *cli, int argc, char **argv);

@@ -56,6 +56,11 @@ int af_cli_flags(int argc, char **argv, const char *const names[],
 int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret);
 
 struct af_bundle;
+/* Attaches the signature in sigpath, or FILE.sig when it exists (nothing
+ * otherwise), to pa; sig and id are the caller's storage. Returns an exit
+ * code (printed). */
+int af_cli_attach_signature(const char *file, const char *sigpath,
+			    Af__PolicyApply *pa, uint8_t sig[64], char id[17]);
 /* Reads a policy bundle file and validates it locally (errors say
  * file:line:col). On success *ret_src is owned (af_free) and, when
  * ret_bundle is not NULL, *ret_bundle too (af_bundle_free). Returns an

@@ -55,6 +55,7 @@ enum {
 	F_COST,
 	F_MIN,
 	F_MSG,
+	F_SIG,
 	F_N
 };
 
@@ -109,6 +110,7 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 					    "--max-cost-ratio",
 					    "--min-samples",
 					    "-m",
+					    "--signature",
 					    NULL};
 	const char *vals[F_N] = {NULL};
 	Af__Request req = AF__REQUEST__INIT;
@@ -116,6 +118,8 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	Af__Gates g = AF__GATES__INIT;
 	uint32_t steps[16];
+	uint8_t sig[64];
+	char sig_id[17];
 	Af__Response *resp;
 	char *src;
 	size_t len;
@@ -132,6 +136,11 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 		return rc;
 	if ((rc = af_cli_read_bundle(vals[F_FILE], &src, &len, NULL)) != 0)
 		return rc;
+	if ((rc = af_cli_attach_signature(vals[F_FILE], vals[F_SIG], &pa, sig,
+					  sig_id)) != 0) {
+		af_free(src);
+		return rc;
+	}
 	pa.source.data = (uint8_t *)src;
 	pa.source.len = len;
 	pa.message = (char *)(vals[F_MSG] ? vals[F_MSG] : "");

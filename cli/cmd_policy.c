@@ -82,9 +82,11 @@ int af_cli_read_bundle(const char *file, char **ret_src, size_t *ret_len,
 
 int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 {
-	static const char *const names[] = {"-f", "-m", "--canary",
-					    "--dry-run!", NULL};
-	const char *vals[4] = {NULL};
+	static const char *const names[] = {
+		"-f", "-m", "--canary", "--dry-run!", "--signature", NULL};
+	const char *vals[5] = {NULL};
+	uint8_t sig[64];
+	char sig_id[17];
 	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
@@ -128,6 +130,11 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 		return rc;
 	}
 	af_bundle_free(b);
+	if ((rc = af_cli_attach_signature(vals[0], vals[4], &pa, sig,
+					  sig_id)) != 0) {
+		af_free(src);
+		return rc;
+	}
 	pa.source.data = (uint8_t *)src;
 	pa.source.len = len;
 	pa.message = (char *)(vals[1] ? vals[1] : "");

@@ -32,7 +32,13 @@ static const struct verb verbs[] = {
 	 "fleet status                   every routerd: "
 	 "SYNCED/STALE/NACKED/LOST"},
 	{"policy", "apply", af_cli_policy_apply,
-	 "policy apply -f FILE [-m MSG] [--canary PCT] [--dry-run]"},
+	 "policy apply -f FILE [-m MSG] [--canary PCT] [--dry-run] "
+	 "[--signature F]"},
+	{"policy", "sign", af_cli_policy_sign,
+	 "policy sign -f FILE --key KEY [--serial N]   writes FILE.sig"},
+	{NULL, "keygen", af_cli_keygen,
+	 "keygen --out PREFIX             ed25519 "
+	 "signing key"},
 	{"policy", "get", af_cli_policy_get, "policy get [REV]"},
 	{"policy", "history", af_cli_policy_history, "policy history"},
 	{"policy", "diff", af_cli_policy_diff,

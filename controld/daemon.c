@@ -188,6 +188,10 @@ static int open_parts(struct controld_node *n, const struct controld_opts *o,
 		return rc;
 	if ((rc = af_tls_new(n->cfg, &n->tls, err)) != 0)
 		return rc;
+	for (unsigned i = 0; i < n->cfg->n_trusted_keys; i++, n->nkeys++)
+		if ((rc = af_sign_load_pub(n->cfg->trusted_keys[i], &n->keys[i],
+					   err)) != 0)
+			return rc;
 	if ((rc = af_mkdir_p(raft_dir, err)) != 0)
 		return rc;
 	if (o->restore != NULL && !dir_is_empty(raft_dir))

@@ -185,6 +185,30 @@ static int check_canary_args(struct apply_ctx *c, const Af__PolicyApply *pa,
 	return 0;
 }
 
+/* A signed bundle's serial must be above every serial accepted before
+ * for that bundle name: an old signed bundle cannot be applied again.
+ * Returns 1 (refused, result set), 0, or a storage error. */
+static int check_serial(struct af_txn *t, struct apply_ctx *c,
+			const Af__PolicyApply *pa)
+{
+	char key[96];
+	uint64_t last;
+
+	if (pa->signature.len == 0)
+		return 0;
+	snprintf(key, sizeof(key), "sigserial/%.80s", pa->name);
+	last = af_txn_meta_u64(t, key);
+	if (pa->serial <= last) {
+		af_fsm_resultf(c->res, AF__CODE__CONFLICT,
+			       "replayed or older signed bundle: serial %llu, "
+			       "but %llu was already accepted for %.64s",
+			       (unsigned long long)pa->serial,
+			       (unsigned long long)last, pa->name);
+		return 1;
+	}
+	return af_txn_set_meta_u64(t, key, pa->serial);
+}
+
 static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__PolicyApply *pa = c->cmd->policy_apply;
@@ -210,8 +234,9 @@ static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 		af_fsm_resultf(c->res, AF__CODE__UNCHANGED, "unchanged");
 		return 0;
 	}
-	if (check_canary_args(c, pa, &ro) != 0)
-		return 0;
+	if (check_canary_args(c, pa, &ro) != 0 ||
+	    (rc = check_serial(t, c, pa)) != 0)
+		return rc > 0 ? 0 : rc;
 	next = af_txn_meta_u64(t, "policy_revision") + 1;
 	if ((rc = store_bundle(t, pa)) != 0 ||
 	    (rc = af_txn_set_meta_u64(t, "policy_revision", next)) != 0)
@@ -222,6 +247,9 @@ static int apply_policy(struct af_txn *t, struct apply_ctx *c)
 	rev.time_ms = c->cmd->time_ms;
 	rev.message = pa->message;
 	rev.name = pa->name;
+	rev.key_id = pa->key_id;
+	rev.serial = pa->serial;
+	rev.signature = pa->signature;
 	if (canary) {
 		rev.state = (char *)"canary";
 		if ((rc = start_canary(t, c, &ro, pa, next)) != 0)

@@ -93,6 +93,34 @@ static void propose_cb(void *arg, int status, const struct af_fsm_result *r)
 	controld_job_finish(j, &resp);
 }
 
+/* With trusted keys, a signed bundle must verify against one of them
+ * (over the name and hash the leader computed); with require_signed an
+ * unsigned one is refused. */
+static int check_signature(struct controld_job *j, const Af__PolicyApply *pa)
+{
+	struct controld_node *n = j->node;
+	struct af_err err = {{0}};
+
+	if (pa->signature.len == 0) {
+		if (!n->cfg->require_signed)
+			return 0;
+		controld_job_fail(j, AF__CODE__PERMISSION_DENIED,
+				  "unsigned bundle refused: this cluster "
+				  "requires signed bundles (af policy sign)");
+		return -1;
+	}
+	if (n->nkeys == 0)
+		return 0; /* nothing to check against: stored as given */
+	if (af_sign_verify(n->keys, n->nkeys, pa->key_id, pa->name, pa->hash,
+			   pa->serial, pa->signature.data, pa->signature.len,
+			   &err) != 0) {
+		controld_job_fail(j, AF__CODE__PERMISSION_DENIED, "%s",
+				  err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* The leader compiles what the client sent and never trusts its
  * compiled form or hash. */
 static int compile_policy(struct controld_job *j, Af__PolicyApply *in,
@@ -117,6 +145,11 @@ static int compile_policy(struct controld_job *j, Af__PolicyApply *in,
 	out->compiled.len = len;
 	out->hash = (char *)af_bundle_hash(*ret);
 	out->name = (char *)af_bundle_name(*ret);
+	if (check_signature(j, out) != 0) {
+		af_bundle_free(*ret);
+		*ret = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -456,6 +489,10 @@ static int sync_bundle(struct af_txn *t, const Af__SyncReq *sr,
 	*ret_sb = NULL;
 	sb->revision = r->revision;
 	sb->hash = r->hash;
+	sb->name = r->name;
+	sb->key_id = r->key_id;
+	sb->serial = r->serial;
+	sb->signature = r->signature;
 	if (is_cached(sr, r->hash))
 		return 0;
 	int rc = af_txn_get_msg(t, AF_TABLE_BUNDLES, r->hash, strlen(r->hash),

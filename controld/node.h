@@ -12,6 +12,7 @@
 
 #include "common/cluster.h"
 #include "common/metrics.h"
+#include "common/sign.h"
 #include "common/tls.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
@@ -75,6 +76,8 @@ struct controld_node {
 	struct af_store *store;
 	struct af_auth *auth; /* NULL: auth off, every caller is admin */
 	struct af_tls *tls;   /* NULL: plain TCP on api and pub */
+	struct af_pubkey keys[AF_MAX_TRUSTED_KEYS]; /* signing.trusted_keys */
+	size_t nkeys;
 	struct af_fsm fsm;
 	struct af_consensus cons;
 	bool cons_started;

@@ -4,6 +4,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/sign.h"
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
 #include "routerd/sync_int.h"
@@ -45,6 +46,8 @@ struct routerd_sync {
 	bool drop_hints;    /* AF_TEST_DROP_HINTS: lose every change hint */
 	const char *token;  /* AF_TOKEN: a token of role routerd, or NULL */
 	struct af_tls *tls; /* mutual TLS from the cluster file, or NULL */
+	struct af_pubkey keys[AF_MAX_TRUSTED_KEYS]; /* signing.trusted_keys */
+	size_t nkeys;
 	bool nack;
 	char reason[256];
 };
@@ -249,6 +252,28 @@ static void nack(struct routerd_sync *s, const char *why)
 	atomic_fetch_add(&s->r->sync_stats.nacks, 1);
 }
 
+/* With trusted keys configured, only bundles signed by one of them are
+ * activated (the hash is then checked against the bytes by the view
+ * build); anything else is NACKed and the current view stays. */
+static bool signed_ok(struct routerd_sync *s, const Af__SyncBundle *b)
+{
+	struct af_err err = {{0}};
+
+	if (s->nkeys == 0)
+		return true;
+	if (b->signature.len == 0) {
+		nack(s, "unsigned bundle: trusted keys are configured");
+		return false;
+	}
+	if (af_sign_verify(s->keys, s->nkeys, b->key_id, b->name, b->hash,
+			   b->serial, b->signature.data, b->signature.len,
+			   &err) != 0) {
+		nack(s, err.msg);
+		return false;
+	}
+	return true;
+}
+
 /* Builds the view a Sync reply describes (NULL after a NACK). The bytes a
  * reply did not carry come from `cur`, which the caller holds. */
 static struct routerd_view *build(struct routerd_sync *s,
@@ -262,6 +287,8 @@ static struct routerd_view *build(struct routerd_sync *s,
 	struct routerd_view *v;
 	struct af_err err = {{0}};
 
+	if (!signed_ok(s, st) || (ca != NULL && !signed_ok(s, ca)))
+		return NULL;
 	if (sl == 0 && (sb = cached_bytes(cur, st->hash, &sl)) == NULL) {
 		nack(s, "stable bundle neither sent nor cached");
 		return NULL;
@@ -567,6 +594,10 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 	} else if (rc != AF_ENOTFOUND) {
 		log_warn("event=cache_ignored error=\"%s\"", cerr.msg);
 	}
+	for (unsigned i = 0; i < r->cfg->n_trusted_keys; i++, s->nkeys++)
+		if ((rc = af_sign_load_pub(r->cfg->trusted_keys[i], &s->keys[i],
+					   err)) != 0)
+			goto out_free;
 	if ((rc = af_tls_new(r->cfg, &s->tls, err)) != 0 ||
 	    (rc = open_sub(s, err)) != 0)
 		goto out_free;
