@@ -137,7 +137,7 @@ int af_sign_parse(const char *line, char ret_id[AF_KEYID_LEN],
 	unsigned long long serial;
 	size_t got;
 
-	if (sscanf(line, "af-sig-v1 %20s %llu %136s", id, &serial, hex) != 3 ||
+	if (sscanf(line, "af-sig-v1 %20s %llu %135s", id, &serial, hex) != 3 ||
 	    strlen(id) != AF_KEYID_LEN - 1 ||
 	    sodium_hex2bin(ret_sig, AF_SIGN_SIG, hex, strlen(hex), NULL, &got,
 			   NULL) != 0 ||
