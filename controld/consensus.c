@@ -80,6 +80,16 @@ static void wait_free(struct af_consensus_wait *w)
 	af_free(w);
 }
 
+/* On the leader only: a request record for a leader-side operation. */
+static int leader_wait(struct af_consensus *c, af_consensus_cb cb, void *arg,
+		       struct af_consensus_wait **ret)
+{
+	if (!af_consensus_is_leader(c))
+		return AF_ENOTLEADER;
+	*ret = wait_new(c, WAIT_BARRIER, cb, arg);
+	return *ret ? 0 : AF_ENOMEM;
+}
+
 void af_consensus_attach(struct af_consensus *c, struct raft *r,
 			 struct af_fsm *fsm)
 {
@@ -282,11 +292,8 @@ int af_consensus_read_barrier(struct af_consensus *c, af_consensus_cb cb,
 	struct af_consensus_wait *w;
 	int rc;
 
-	if (!af_consensus_is_leader(c))
-		return AF_ENOTLEADER;
-	w = wait_new(c, WAIT_BARRIER, cb, arg);
-	if (w == NULL)
-		return AF_ENOMEM;
+	if ((rc = leader_wait(c, cb, arg, &w)) != 0)
+		return rc;
 	rc = issue_barrier(c, w);
 	if (rc != 0)
 		wait_free(w);
@@ -313,13 +320,10 @@ int af_consensus_transfer(struct af_consensus *c, uint64_t to,
 			  af_consensus_cb cb, void *arg)
 {
 	struct af_consensus_wait *w;
-	int rv;
+	int rv, rc;
 
-	if (!af_consensus_is_leader(c))
-		return AF_ENOTLEADER;
-	w = wait_new(c, WAIT_BARRIER, cb, arg);
-	if (w == NULL)
-		return AF_ENOMEM;
+	if ((rc = leader_wait(c, cb, arg, &w)) != 0)
+		return rc;
 	w->id = to;
 	w->req.transfer.data = w;
 	rv = raft_transfer(c->raft, &w->req.transfer, to, transfer_cb);
@@ -361,13 +365,10 @@ int af_consensus_add(struct af_consensus *c, uint64_t id, const char *addr,
 		     af_consensus_cb cb, void *arg)
 {
 	struct af_consensus_wait *w;
-	int rv;
+	int rv, rc;
 
-	if (!af_consensus_is_leader(c))
-		return AF_ENOTLEADER;
-	w = wait_new(c, WAIT_BARRIER, cb, arg);
-	if (w == NULL)
-		return AF_ENOMEM;
+	if ((rc = leader_wait(c, cb, arg, &w)) != 0)
+		return rc;
 	w->id = id;
 	snprintf(w->addr, sizeof(w->addr), "%s", addr);
 	w->req.change.data = w;
@@ -383,13 +384,10 @@ int af_consensus_remove(struct af_consensus *c, uint64_t id, af_consensus_cb cb,
 			void *arg)
 {
 	struct af_consensus_wait *w;
-	int rv;
+	int rv, rc;
 
-	if (!af_consensus_is_leader(c))
-		return AF_ENOTLEADER;
-	w = wait_new(c, WAIT_BARRIER, cb, arg);
-	if (w == NULL)
-		return AF_ENOMEM;
+	if ((rc = leader_wait(c, cb, arg, &w)) != 0)
+		return rc;
 	w->req.change.data = w;
 	rv = raft_remove(c->raft, &w->req.change, id, change_done_cb);
 	if (rv != 0) {

@@ -63,6 +63,22 @@ static int check_canonical(const ProtobufCMessage *msg, const void *buf,
 	return rc;
 }
 
+/* Keeps a copy of validated canonical bytes and their "sha256:" hash. */
+static int keep_bytes(const void *buf, size_t len, uint8_t **ret_bytes,
+		      size_t *ret_len, char *hash, const char *what,
+		      struct af_err *err)
+{
+	uint8_t *copy = af_malloc(len ? len : 1);
+
+	if (copy == NULL)
+		return af_errf(err, AF_ENOMEM, "%s: out of memory", what);
+	memcpy(copy, buf, len);
+	af_sha256_str(buf, len, hash);
+	*ret_bytes = copy;
+	*ret_len = len;
+	return 0;
+}
+
 int af_bundle_load(const void *buf, size_t len, struct af_bundle **ret,
 		   struct af_err *err)
 {
@@ -86,14 +102,9 @@ int af_bundle_load(const void *buf, size_t len, struct af_bundle **ret,
 		rc = check_canonical(&b->pb->base, buf, len, err);
 	if (rc != 0)
 		goto out_free;
-	b->bytes = af_malloc(len ? len : 1);
-	if (b->bytes == NULL) {
-		rc = af_errf(err, AF_ENOMEM, "bundle: out of memory");
+	if ((rc = keep_bytes(buf, len, &b->bytes, &b->len, b->hash, "bundle",
+			     err)) != 0)
 		goto out_free;
-	}
-	memcpy(b->bytes, buf, len);
-	b->len = len;
-	af_sha256_str(buf, len, b->hash);
 	*ret = b;
 	return 0;
 out_free:
@@ -218,14 +229,9 @@ int af_registry_load(const void *buf, size_t len, struct af_registry **ret,
 		rc = check_canonical(&r->pb->base, buf, len, err);
 	if (rc != 0)
 		goto out_free;
-	r->bytes = af_malloc(len ? len : 1);
-	if (r->bytes == NULL) {
-		rc = af_errf(err, AF_ENOMEM, "registry: out of memory");
+	if ((rc = keep_bytes(buf, len, &r->bytes, &r->len, r->hash, "registry",
+			     err)) != 0)
 		goto out_free;
-	}
-	memcpy(r->bytes, buf, len);
-	r->len = len;
-	af_sha256_str(buf, len, r->hash);
 	*ret = r;
 	return 0;
 out_free:
