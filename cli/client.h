@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include "proto/af.pb-c.h"
 
+#include <jansson.h>
+
 struct af_client {
 	struct af_cli *cli;
 	struct af_cluster_cfg cfg; /* from -c, or synthesized endpoints */
@@ -54,6 +56,11 @@ int af_cli_flags(int argc, char **argv, const char *const names[],
 /* Sends req; a refused answer is printed and its exit code returned. On
  * 0, *ret is the owned response. */
 int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret);
+
+/* af_cli_request with a Command to propose (a write on the leader). */
+int af_cli_propose(struct af_cli *cli, Af__Command *cmd, Af__Response **ret);
+/* {"revision", "hash", "state", "unchanged", "index"} of a policy write. */
+json_t *af_cli_apply_json(const Af__ApplyResult *ar);
 
 struct af_bundle;
 /* Attaches the signature in sigpath, or FILE.sig when it exists (nothing

@@ -39,16 +39,13 @@ bad:
 
 static int propose_budget(struct af_cli *cli, Af__BudgetSet *bs)
 {
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__Response *resp;
 	int rc;
 
 	cmd.op_case = AF__COMMAND__OP_BUDGET_SET;
 	cmd.budget_set = bs;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+	if ((rc = af_cli_propose(cli, &cmd, &resp)) != 0)
 		return rc;
 	printf("%s: %s\n", bs->tenant, resp->status->message);
 	af__response__free_unpacked(resp, NULL);

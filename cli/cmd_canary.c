@@ -113,7 +113,6 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 					    "--signature",
 					    NULL};
 	const char *vals[F_N] = {NULL};
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	Af__Gates g = AF__GATES__INIT;
@@ -146,20 +145,13 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 	pa.message = (char *)(vals[F_MSG] ? vals[F_MSG] : "");
 	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
 	cmd.policy_apply = &pa;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	rc = af_cli_request(cli, &req, &resp);
+	rc = af_cli_propose(cli, &cmd, &resp);
 	af_free(src);
 	if (rc != 0)
 		return rc;
 	if (cli->output != AF_OUT_TABLE) {
-		json_t *o = json_object();
-		json_object_set_new(
-			o, "revision",
-			json_integer((json_int_t)resp->apply->revision));
-		json_object_set_new(o, "hash", json_string(resp->apply->hash));
-		json_object_set_new(o, "state",
-				    json_string(resp->apply->state));
+		json_t *o = af_cli_apply_json(resp->apply);
+
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(o);
 	}
@@ -175,7 +167,6 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 static int control(struct af_cli *cli, Af__RolloutControl__Action action,
 		   uint32_t weight)
 {
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__RolloutControl rc = AF__ROLLOUT_CONTROL__INIT;
 	Af__Response *resp;
@@ -186,9 +177,7 @@ static int control(struct af_cli *cli, Af__RolloutControl__Action action,
 	rc.expected_step = -1;
 	cmd.op_case = AF__COMMAND__OP_ROLLOUT;
 	cmd.rollout = &rc;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	if ((err = af_cli_request(cli, &req, &resp)) != 0)
+	if ((err = af_cli_propose(cli, &cmd, &resp)) != 0)
 		return err;
 	if (cli->output != AF_OUT_TABLE) {
 		json_t *o = json_object();

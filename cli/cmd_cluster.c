@@ -200,6 +200,15 @@ int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret)
 	return 0;
 }
 
+int af_cli_propose(struct af_cli *cli, Af__Command *cmd, Af__Response **ret)
+{
+	Af__Request req = AF__REQUEST__INIT;
+
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = cmd;
+	return af_cli_request(cli, &req, ret);
+}
+
 int af_cli_cluster_transfer(struct af_cli *cli, int argc, char **argv)
 {
 	static const char *const names[] = {"--to", NULL};

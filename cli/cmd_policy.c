@@ -23,7 +23,7 @@ static int parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
-static json_t *apply_json(const Af__ApplyResult *ar)
+json_t *af_cli_apply_json(const Af__ApplyResult *ar)
 {
 	json_t *o = json_object();
 
@@ -44,7 +44,7 @@ static int print_apply(struct af_cli *cli, Af__Response *resp)
 	if (ar == NULL)
 		rc = af_cli_fail(AF_EXIT_REFUSED, "INTERNAL", "no result");
 	else if (cli->output != AF_OUT_TABLE)
-		rc = af_out_json(apply_json(ar));
+		rc = af_out_json(af_cli_apply_json(ar));
 	else if (ar->unchanged)
 		printf("revision %llu %s %s (unchanged)\n",
 		       (unsigned long long)ar->revision, ar->hash, ar->state);
@@ -87,7 +87,6 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 	const char *vals[5] = {NULL};
 	uint8_t sig[64];
 	char sig_id[17];
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	struct af_bundle *b = NULL;
@@ -140,9 +139,7 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 	pa.message = (char *)(vals[1] ? vals[1] : "");
 	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
 	cmd.policy_apply = &pa;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	rc = af_cli_request(cli, &req, &resp);
+	rc = af_cli_propose(cli, &cmd, &resp);
 	af_free(src);
 	return rc ? rc : print_apply(cli, resp);
 }
@@ -151,7 +148,6 @@ int af_cli_policy_rollback(struct af_cli *cli, int argc, char **argv)
 {
 	static const char *const names[] = {"--to", NULL};
 	const char *vals[1] = {NULL};
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyRollback pr = AF__POLICY_ROLLBACK__INIT;
 	Af__Response *resp;
@@ -163,9 +159,7 @@ int af_cli_policy_rollback(struct af_cli *cli, int argc, char **argv)
 		return rc;
 	cmd.op_case = AF__COMMAND__OP_POLICY_ROLLBACK;
 	cmd.policy_rollback = &pr;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+	if ((rc = af_cli_propose(cli, &cmd, &resp)) != 0)
 		return rc;
 	return print_apply(cli, resp);
 }
@@ -302,7 +296,6 @@ int af_cli_model_apply(struct af_cli *cli, int argc, char **argv)
 {
 	static const char *const names[] = {"-f", NULL};
 	const char *vals[1] = {NULL};
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__ModelApply ma = AF__MODEL_APPLY__INIT;
 	struct af_registry *r = NULL;
@@ -329,9 +322,7 @@ int af_cli_model_apply(struct af_cli *cli, int argc, char **argv)
 	ma.source.len = len;
 	cmd.op_case = AF__COMMAND__OP_MODEL_APPLY;
 	cmd.model_apply = &ma;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	rc = af_cli_request(cli, &req, &resp);
+	rc = af_cli_propose(cli, &cmd, &resp);
 	af_free(src);
 	if (rc != 0)
 		return rc;
@@ -437,7 +428,6 @@ int af_cli_model_get(struct af_cli *cli, int argc, char **argv)
 /* disable | enable | deprecate | delete ID */
 int af_cli_model_status(struct af_cli *cli, int argc, char **argv)
 {
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__ModelSetStatus ms = AF__MODEL_SET_STATUS__INIT;
 	Af__ModelDelete md = AF__MODEL_DELETE__INIT;
@@ -461,9 +451,7 @@ int af_cli_model_status(struct af_cli *cli, int argc, char **argv)
 		cmd.op_case = AF__COMMAND__OP_MODEL_SET_STATUS;
 		cmd.model_set_status = &ms;
 	}
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+	if ((rc = af_cli_propose(cli, &cmd, &resp)) != 0)
 		return rc;
 	printf("model %s: %s (registry revision %llu)\n", argv[1],
 	       resp->status ? resp->status->message : "ok",
