@@ -41,11 +41,13 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TLIB_SRCS := $(wildcard tests/lib/*.c)
 TLIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TLIB_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS:= $(wildcard bench/*.c)
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps test unit-test cluster-test bench fuzz format format-check \
-        clean install run
+.PHONY: all deps test unit-test cluster-test bench fuzz faults format \
+        format-check clean install run
 .SECONDARY: $(GEN_C) $(GEN_H)
 
 all: $(BINS)
@@ -87,6 +89,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TLIB_OBJS) $(BUILD)/libaf.a
 	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS) \
 		$(shell pkg-config --libs criterion)
 
+# Test tools: small programs the cluster scenarios and the fault suite run.
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(TLIB_OBJS) $(BUILD)/libaf.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TLIB_OBJS) $(BUILD)/libaf.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -96,11 +104,16 @@ deps:
 	@sh tests/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all $(TESTS) $(BENCHES)
+	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
-unit-test: all $(TESTS)
+unit-test: all $(TESTS) $(TOOLS)
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
+
+# The long fault run (the short form is part of `make test`).
+faults: deps
+	@$(MAKE) --no-print-directory all $(TOOLS)
+	@BUILD=$(BUILD) sh tests/faults/run.sh long
 
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
