@@ -5,6 +5,7 @@
 #include "common/alloc.h"
 #include "controld/budget.h"
 #include "controld/fsm.h"
+#include "controld/fsm_int.h"
 #include "proto/af.pb-c.h"
 
 #include <criterion/criterion.h>
@@ -220,4 +221,73 @@ Test(budget, unlimited_tenants_and_bad_requests)
 	bs.soft_micro = 0;
 	bs.period = (char *)"week";
 	cr_assert_eq(apply(&cmd, T0)->code, AF__CODE__INVALID);
+}
+
+struct sb_apply {
+	const Af__UsageRow *row;
+};
+
+static int sb_apply_fn(struct af_txn *t, void *arg)
+{
+	return af_showback_apply(t, T0, ((struct sb_apply *)arg)->row);
+}
+
+static Af__Showback *showback_row(const char *tenant)
+{
+	uint8_t key[256];
+	size_t klen = af_showback_key(af_period_start_ms(T0, false), tenant,
+				      "c", "m", 1, key, sizeof(key));
+	Af__Showback *sb = NULL;
+	struct af_txn *txn;
+
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_txn_get_msg(txn, AF_TABLE_USAGE, key, klen,
+				    &af__showback__descriptor,
+				    (ProtobufCMessage **)&sb),
+		     0);
+	af_store_read_end(txn);
+	return sb;
+}
+
+/* Sums in the state machine saturate at the type's bounds: extreme rows
+ * (any routerd may send them) neither wrap nor trap (UBSan). */
+Test(budget, showback_sums_saturate)
+{
+	Af__UsageRow row = AF__USAGE_ROW__INIT;
+	struct sb_apply a = {.row = &row};
+	Af__Showback *sb;
+
+	row.revision = 1;
+	row.tenant = (char *)"acme";
+	row.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = UINT64_MAX - 1;
+	row.ok = UINT64_MAX - 1;
+	row.cost_nano_usd = INT64_MAX - 1;
+	row.failed_cost_nano_usd = INT64_MIN + 1;
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+	sb = showback_row("acme");
+	cr_assert_eq(sb->count, UINT64_MAX);
+	cr_assert_eq(sb->ok, UINT64_MAX);
+	cr_assert_eq(sb->cost_nano_usd, INT64_MAX);
+	cr_assert_eq(sb->failed_cost_nano_usd, INT64_MIN);
+	protobuf_c_message_free_unpacked(&sb->base, NULL);
+}
+
+/* Spend saturates too: consumption reports at the largest accepted value,
+ * many times over, leave spent at most INT64_MAX and the tenant over its
+ * hard limit with nothing leased. */
+Test(budget, spend_saturates)
+{
+	const struct af_fsm_result *r = NULL;
+
+	set_budget("acme", 1000000, 0, "day", T0);
+	for (int i = 0; i < 10000; i++)
+		r = lease("r1", "acme", 1000000000000000LL, 1000, false,
+			  T0 + i);
+	cr_assert_eq(r->code, AF__CODE__OK);
+	cr_assert(r->over_hard);
+	cr_assert_eq(r->lease_micro, 0);
+	cr_assert_eq(state("acme", T0 + 10000).spent_micro, INT64_MAX);
 }
