@@ -121,6 +121,7 @@ static void deny(struct af_decision *d, const char *code, const char *rule,
 	d->kind = AF_DECISION_DENY;
 	d->code = code;
 	d->rule = rule;
+	d->retryable = false;
 	va_start(ap, fmt);
 	vsnprintf(d->message, sizeof(d->message), fmt, ap);
 	va_end(ap);
@@ -170,6 +171,16 @@ static int resolve(const struct af_policy_view *v, const struct af_request *req,
 	return 0;
 }
 
+/* When to try a saturated lane again: its latency SLO, clamped. */
+static int64_t lane_retry_ms(int64_t slo_ms)
+{
+	if (slo_ms <= 0)
+		return AF_LANE_RETRY_DEFAULT_MS;
+	if (slo_ms < AF_LANE_RETRY_MIN_MS)
+		return AF_LANE_RETRY_MIN_MS;
+	return slo_ms > AF_LANE_RETRY_MAX_MS ? AF_LANE_RETRY_MAX_MS : slo_ms;
+}
+
 /* Step 3. Returns true when a cap denied. */
 static bool caps(const struct rctx *r, const struct af_live *live,
 		 uint32_t inflight, enum af_budget_state budget,
@@ -190,14 +201,17 @@ static bool caps(const struct rctx *r, const struct af_live *live,
 		deny(d, "RETRY_LIMIT", NULL,
 		     "attempt %lld exceeds max_retries %lld of class %s",
 		     (long long)r->attempt, (long long)c->max_retries, c->name);
-	else if (!c->critical && (int64_t)inflight >= c->max_inflight)
-		deny(d, "LANE_SATURATED", NULL,
+	else if (!c->critical && (int64_t)inflight >= c->max_inflight) {
+		deny(d, AF_DENY_LANE_SATURATED, NULL,
 		     "lane %s is saturated: %u in flight, max_inflight %lld",
 		     r->v->lanes.names[c->lane], inflight,
 		     (long long)c->max_inflight);
-	else if (budget == AF_BUDGET_OVER_HARD) {
-		deny(d, "BUDGET_EXCEEDED", NULL,
-		     "tenant %s is over its hard budget", r->req->tenant);
+		d->retryable = true;
+		d->retry_after_ms = lane_retry_ms(r->latency);
+	} else if (budget == AF_BUDGET_OVER_HARD) {
+		deny(d, AF_DENY_BUDGET_EXCEEDED, NULL,
+		     "tenant %s has spent its hard budget for this period",
+		     r->req->tenant);
 		d->retry_after_ms =
 			(int64_t)(retry_after > INT64_MAX ? INT64_MAX
 							  : retry_after);
@@ -250,12 +264,28 @@ struct cand {
 struct sel {
 	const struct rctx *r;
 	const struct af_live *live;
+	bool canary; /* cohort: whose cooldowns count */
 	uint64_t allowed;
 	size_t k, n;
 	struct cand out[MAX_PICK];
-	bool but_region, but_cost, but_context;
+	bool but_region, but_cost, but_context, but_cooling;
+	uint64_t cool_min_ms; /* first cooldown end among those */
 	struct af_explain *x;
 };
+
+/* Cooldown fallback when the live state says cooling but not for how
+ * long (the `cooling` callback only). */
+#define COOL_UNKNOWN_MS 1000
+
+/* Milliseconds the pair cools down for the cohort (0: not cooling). */
+static uint64_t cool_ms(const struct af_live *live, uint32_t pair, bool canary)
+{
+	if (live->cooldown_ms != NULL)
+		return live->cooldown_ms(live->ctx, pair, canary);
+	if (live->cooling != NULL && live->cooling(live->ctx, pair))
+		return COOL_UNKNOWN_MS;
+	return 0;
+}
 
 /* Step 8: does a come before b? */
 static bool before(const struct cand *a, const struct cand *b)
@@ -294,8 +324,16 @@ static void insert(struct cand *top, size_t *n, size_t cap,
 	top[i] = *c;
 }
 
+/* A candidate that qualifies but for its cooldown of `left` ms. */
+static void cooling_seen(struct sel *s, uint64_t left)
+{
+	s->but_cooling = true;
+	if (s->cool_min_ms == 0 || left < s->cool_min_ms)
+		s->cool_min_ms = left;
+}
+
 /* Step 7 filters for one pair; returns AF_DROP_* bits. */
-static unsigned filters(const struct sel *s, const struct vmodel *m,
+static unsigned filters(struct sel *s, const struct vmodel *m,
 			const struct vpair *p, uint32_t pair, int64_t cost)
 {
 	const struct rctx *r = s->r;
@@ -311,10 +349,16 @@ static unsigned filters(const struct sel *s, const struct vmodel *m,
 		drops |= AF_DROP_REGION;
 	if (r->max_cost >= 0 && cost > r->max_cost * 1000)
 		drops |= AF_DROP_COST;
-	if ((drops == 0 || drops == AF_DROP_REGION || drops == AF_DROP_COST ||
-	     drops == AF_DROP_CONTEXT) &&
-	    s->live->cooling != NULL && s->live->cooling(s->live->ctx, pair))
-		drops |= AF_DROP_COOLING;
+	if (drops == 0 || drops == AF_DROP_REGION || drops == AF_DROP_COST ||
+	    drops == AF_DROP_CONTEXT) {
+		uint64_t left = cool_ms(s->live, pair, s->canary);
+
+		if (left > 0) {
+			drops |= AF_DROP_COOLING;
+			if (drops == AF_DROP_COOLING)
+				cooling_seen(s, left);
+		}
+	}
 	return drops;
 }
 
@@ -417,7 +461,18 @@ static void no_candidate(const struct sel *s, const struct vrule *rule,
 	const struct rctx *r = s->r;
 	char usd[32];
 
-	if (s->but_region)
+	if (s->but_cooling) {
+		/* Something would qualify now but for a cooldown: that is the
+		 * cause, whatever else was filtered out. */
+		deny(d, AF_DENY_MODELS_COOLING_DOWN, rule->name,
+		     "every model eligible for rule %s is cooling down after "
+		     "failures; the first cooldown ends in %llu ms",
+		     rule->name, (unsigned long long)s->cool_min_ms);
+		d->retryable = true;
+		d->retry_after_ms = s->cool_min_ms > INT64_MAX
+					    ? INT64_MAX
+					    : (int64_t)s->cool_min_ms;
+	} else if (s->but_region)
 		deny(d, "RESIDENCY_DENIED", rule->name,
 		     "no candidate in a region allowed for class %s and "
 		     "sensitivity %s",
@@ -436,12 +491,12 @@ static void no_candidate(const struct sel *s, const struct vrule *rule,
 }
 
 /* Steps 6 to 10. */
-static void route(const struct rctx *r, const struct af_live *live,
+static void route(const struct rctx *r, const struct af_live *live, bool canary,
 		  const struct vrule *rule, uint32_t pos, struct af_decision *d,
 		  struct af_explain *x)
 {
 	const struct vbundle *vb = r->vb;
-	struct sel s = {.r = r, .live = live, .x = x};
+	struct sel s = {.r = r, .live = live, .canary = canary, .x = x};
 
 	s.k = 1 + (size_t)vb->max_fallbacks;
 	s.allowed = r->cls->regions &
@@ -515,6 +570,7 @@ static void start(const struct rctx *r, bool canary, const char *id,
 	d->code = NULL;
 	d->message[0] = '\0';
 	d->retry_after_ms = -1;
+	d->retryable = false;
 }
 
 static void explain_start(const struct rctx *r, struct af_explain *x,
@@ -584,6 +640,6 @@ int af_decide(const struct af_policy_view *v, const struct af_request *req,
 	}
 	ret->rule = rule->name;
 	pos = step_down(&r, rule, inflight, budget, ret, x);
-	route(&r, live, rule, pos, ret, x);
+	route(&r, live, canary, rule, pos, ret, x);
 	return 0;
 }

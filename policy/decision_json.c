@@ -184,6 +184,7 @@ static void deny_body(struct w *w, const struct af_decision *d)
 	key(w, ",\"message\":");
 	str(w, d->message);
 	rule(w, d);
+	key(w, d->retryable ? ",\"retryable\":true" : ",\"retryable\":false");
 	if (d->retry_after_ms >= 0) {
 		key(w, ",\"retry_after_ms\":");
 		i64(w, d->retry_after_ms);

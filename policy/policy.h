@@ -161,6 +161,11 @@ struct af_live {
 	 * until the budget may allow spending again (0 when unknown). */
 	enum af_budget_state (*budget)(void *ctx, const char *tenant,
 				       uint64_t *ret_retry_after_ms);
+	/* Cooldowns per cohort (SPEC section 8): milliseconds until pair
+	 * `pair_id` stops cooling down for the stable (canary false) or the
+	 * canary cohort; 0 when it is not cooling. When set it replaces
+	 * `cooling`; a decision asks for its own cohort only. */
+	uint64_t (*cooldown_ms)(void *ctx, uint32_t pair_id, bool canary);
 };
 
 /* ------------------------------------------------------------ requests */
@@ -259,7 +264,23 @@ struct af_decision {
 	const char *code; /* "COST_LIMIT", a deny rule's code, ... */
 	char message[256];
 	int64_t retry_after_ms; /* -1: absent */
+	/* Trying again later may succeed (LANE_SATURATED,
+	 * MODELS_COOLING_DOWN, BUDGET_LEASE_PENDING); such denials carry
+	 * retry_after_ms. */
+	bool retryable;
 };
+
+/* Deny codes af_decide() and routerd produce themselves (deny rules
+ * add their own, never retryable). */
+#define AF_DENY_MODELS_COOLING_DOWN "MODELS_COOLING_DOWN"
+#define AF_DENY_BUDGET_EXCEEDED "BUDGET_EXCEEDED"
+#define AF_DENY_BUDGET_LEASE_PENDING "BUDGET_LEASE_PENDING"
+#define AF_DENY_LANE_SATURATED "LANE_SATURATED"
+/* retry_after_ms of LANE_SATURATED: the class's latency SLO (a hop in
+ * flight should end by then) clamped to these bounds, else the default. */
+#define AF_LANE_RETRY_MIN_MS 50
+#define AF_LANE_RETRY_MAX_MS 1000
+#define AF_LANE_RETRY_DEFAULT_MS 250
 
 /* Why a candidate was dropped (bits of struct af_explain_cand.drops). */
 enum af_drop {

@@ -8,11 +8,15 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define RING 65536	  /* outstanding reservations remembered */
-#define REFRESH_MS 5000	  /* renew well within the lease TTL */
-#define SETTLE_MS 1000	  /* settle consumption at least this often */
-#define RETRY_SOON_MS 200 /* lease exhausted, refill under way */
-#define IDLE_MS 30000	  /* a lease unused this long goes back */
+#define RING 65536	   /* outstanding reservations remembered */
+#define REFRESH_MS 5000	   /* renew well within the lease TTL */
+#define SETTLE_MS 1000	   /* settle consumption at least this often */
+#define RETRY_SOON_MS 50   /* lease short, refill under way */
+#define RETRY_NONE_MS 1000 /* nothing granted: asked again each second */
+#define RATE_WINDOW_MS 20  /* demand rate sampled at least this apart */
+#define RATE_AHEAD_MS 250  /* refill when the lease lasts less than this */
+#define RATE_WANT_MS 1000  /* a refill covers this much demand */
+#define IDLE_MS 30000	   /* a lease unused this long goes back */
 #define NANO_PER_MICRO 1000
 
 struct tenant {
@@ -25,9 +29,15 @@ struct tenant {
 	_Atomic int over_soft, over_hard;
 	_Atomic int64_t period_end_ms;
 	_Atomic uint64_t last_use_ms; /* last reservation attempt (mono) */
+	_Atomic int64_t demand_nano;  /* every reservation attempt, summed */
+	_Atomic int held;	      /* the last answer granted something */
+	_Atomic int short_grant;      /* ...less than asked: all there is */
 	uint64_t last_ms;	      /* last lease answer (sync thread) */
 	bool have_lease;	      /* sync thread */
 	bool asked; /* a lease was asked for since it went idle */
+	/* Demand rate (sync thread): nano-USD per second, sampled. */
+	int64_t rate, rate_demand, granted_nano, asked_micro;
+	uint64_t rate_ms;
 };
 
 struct resv {
@@ -95,7 +105,13 @@ void routerd_budgets_define(struct routerd_budgets *b, Af__Budget *const *list,
 		if (t == NULL)
 			continue;
 		atomic_store(&t->hard_micro, list[i]->hard_micro);
-		atomic_store(&t->defined, 1);
+		if (atomic_exchange(&t->defined, 1) == 0 && !t->have_lease) {
+			/* Newly budgeted: ask for a lease now, before the
+			 * first hop needs it (given back when unused for
+			 * IDLE_MS). */
+			atomic_store(&t->last_use_ms, af_mono_ms());
+			t->asked = false;
+		}
 	}
 	for (size_t i = 0; i < ROUTERD_MAX_BUDGETS; i++) {
 		struct tenant *t = &b->t[i];
@@ -131,28 +147,63 @@ enum af_budget_state routerd_budgets_state(struct routerd_budgets *b,
 	return atomic_load(&t->over_soft) ? AF_BUDGET_OVER_SOFT : AF_BUDGET_OK;
 }
 
-bool routerd_budgets_reserve(struct routerd_budgets *b, const char *tenant,
-			     uint64_t seq, int64_t est_nano,
-			     int64_t now_wall_ms, uint64_t *ret_retry_after_ms)
+/* Why a lease holding `have` cannot cover est_nano: fills *d's deny. */
+static void refuse(const struct tenant *t, int64_t have, int64_t est_nano,
+		   int64_t now_wall_ms, struct af_decision *d)
+{
+	char left[32], need[32];
+
+	d->kind = AF_DECISION_DENY;
+	d->nfallback = 0;
+	af_policy_fmt_usd(have > 0 ? have : 0, left);
+	af_policy_fmt_usd(est_nano, need);
+	if (atomic_load(&t->over_hard) ||
+	    (atomic_load(&t->short_grant) && atomic_load(&t->held))) {
+		/* Spent, or all that is left (and not held by another
+		 * routerd) is in this lease: nothing more this period. */
+		d->code = AF_DENY_BUDGET_EXCEEDED;
+		d->retryable = false;
+		d->retry_after_ms = (int64_t)until(
+			atomic_load(&t->period_end_ms), now_wall_ms);
+		snprintf(d->message, sizeof(d->message),
+			 "tenant %.64s: the budget left this period (%s USD) "
+			 "cannot cover this hop's estimated %s USD",
+			 t->name, left, need);
+		return;
+	}
+	d->code = AF_DENY_BUDGET_LEASE_PENDING;
+	d->retryable = true;
+	d->retry_after_ms =
+		atomic_load(&t->held) || !atomic_load(&t->short_grant)
+			? RETRY_SOON_MS
+			: RETRY_NONE_MS;
+	snprintf(d->message, sizeof(d->message),
+		 "tenant %.64s has budget left; this routerd's lease (%s USD) "
+		 "is being refilled to cover this hop's %s USD: retry",
+		 t->name, left, need);
+}
+
+void routerd_budgets_reserve_hop(struct routerd_budgets *b, const char *tenant,
+				 uint64_t seq, int64_t now_wall_ms,
+				 struct af_decision *d)
 {
 	struct tenant *t = find(b, tenant, false);
-	int64_t have;
+	int64_t have, est_nano = d->est_cost_nano_usd;
 	struct resv *r;
 
-	if (t == NULL || atomic_load(&t->defined) != 1)
-		return true;
+	if (d->kind != AF_DECISION_ROUTE || t == NULL ||
+	    atomic_load(&t->defined) != 1)
+		return;
 	/* Leases are asked for only for tenants this routerd serves. */
 	atomic_store_explicit(&t->last_use_ms, af_mono_ms(),
 			      memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->demand_nano, est_nano,
+				  memory_order_relaxed);
 	have = atomic_load(&t->lease_nano);
 	do {
 		if (have < est_nano) {
-			*ret_retry_after_ms =
-				atomic_load(&t->over_hard)
-					? until(atomic_load(&t->period_end_ms),
-						now_wall_ms)
-					: RETRY_SOON_MS;
-			return false;
+			refuse(t, have, est_nano, now_wall_ms, d);
+			return;
 		}
 	} while (!atomic_compare_exchange_weak(&t->lease_nano, &have,
 					       have - est_nano));
@@ -163,7 +214,6 @@ bool routerd_budgets_reserve(struct routerd_budgets *b, const char *tenant,
 		r->est_nano = est_nano;
 		atomic_store(&r->seq, seq);
 	}
-	return true;
 }
 
 void routerd_budgets_settle(struct routerd_budgets *b, uint64_t seq,
@@ -184,12 +234,56 @@ void routerd_budgets_settle(struct routerd_budgets *b, uint64_t seq,
 		atomic_fetch_add(&t->lease_nano, r->est_nano - actual_nano);
 }
 
-/* How much to ask for: an eighth of the hard limit, at least a cent. */
+/* Samples the tenant's demand (sync thread): a peak that decays by a
+ * quarter per window, so a burst is seen at once and fades within ~1 s. */
+static void rate_sample(struct tenant *t, uint64_t now)
+{
+	int64_t d = atomic_load(&t->demand_nano), inst;
+	uint64_t dt = now - t->rate_ms;
+
+	if (t->rate_ms == 0) {
+		t->rate_ms = now;
+		t->rate_demand = d;
+		return;
+	}
+	if (dt < RATE_WINDOW_MS)
+		return;
+	inst = (d - t->rate_demand) / (int64_t)dt * 1000;
+	t->rate -= t->rate / 4;
+	if (inst > t->rate)
+		t->rate = inst;
+	t->rate_ms = now;
+	t->rate_demand = d;
+}
+
+/* How much to ask for. The first lease: half the hard limit (controld
+ * grants at most what is left). Later: the demand of RATE_WANT_MS, at
+ * least an eighth of the hard limit, at most all of it; at least a cent. */
 static int64_t want_micro(const struct tenant *t)
 {
-	int64_t w = atomic_load(&t->hard_micro) / 8;
+	int64_t hard = atomic_load(&t->hard_micro);
+	int64_t w = hard / 8;
+	int64_t demand = t->rate / 1000 * RATE_WANT_MS / NANO_PER_MICRO;
 
+	if (!t->have_lease && t->granted_nano == 0)
+		w = hard / 2;
+	if (demand > w)
+		w = demand;
+	if (w > hard)
+		w = hard;
 	return w < 10000 ? 10000 : w;
+}
+
+/* The low-water mark: refill when half the last grant is used, or when
+ * the lease lasts less than RATE_AHEAD_MS at the current demand. A lease
+ * that was all there is gets topped up at most once per SETTLE_MS. */
+static bool low(const struct tenant *t, int64_t lease, uint64_t since)
+{
+	int64_t ahead = t->rate / 1000 * RATE_AHEAD_MS;
+
+	if (lease >= t->granted_nano / 2 && lease >= ahead)
+		return false;
+	return !atomic_load(&t->short_grant) || since >= SETTLE_MS;
 }
 
 int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
@@ -205,6 +299,7 @@ int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
 		if (!atomic_load(&t->used) ||
 		    (atomic_load(&t->defined) != 1 && !t->have_lease))
 			continue;
+		rate_sample(t, now);
 		consumed = atomic_load(&t->consumed_nano);
 		lease = atomic_load(&t->lease_nano);
 		uint64_t used = atomic_load(&t->last_use_ms);
@@ -221,7 +316,7 @@ int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
 		else
 			due = since >= REFRESH_MS ||
 			      (consumed > 0 && since >= SETTLE_MS) ||
-			      lease < want_micro(t) * NANO_PER_MICRO / 2;
+			      low(t, lease, since);
 		if (!due)
 			continue;
 		/* Consumption is settled in whole micro-USD, rounded up. */
@@ -235,6 +330,7 @@ int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
 		req->consumed_micro = micro;
 		req->release = release || idle || atomic_load(&t->defined) != 1;
 		req->want_micro = req->release ? 0 : want_micro(t);
+		t->asked_micro = req->want_micro;
 		return (int)i;
 	}
 	return -1;
@@ -263,6 +359,9 @@ void routerd_budgets_granted(struct routerd_budgets *b, int slot, bool ok,
 	atomic_store(&t->lease_nano, res->lease_micro * NANO_PER_MICRO -
 					     atomic_load(&t->consumed_nano));
 	t->have_lease = res->lease_micro > 0;
+	t->granted_nano = res->lease_micro * NANO_PER_MICRO;
+	atomic_store(&t->held, t->have_lease);
+	atomic_store(&t->short_grant, res->lease_micro < t->asked_micro);
 	if (!t->have_lease &&
 	    (uint64_t)atomic_load(&t->last_use_ms) + IDLE_MS <= now)
 		t->asked = false; /* released: ask again on next use */

@@ -38,12 +38,16 @@ enum af_budget_state routerd_budgets_state(struct routerd_budgets *b,
 					   const char *tenant,
 					   int64_t now_wall_ms,
 					   uint64_t *ret_retry_after_ms);
-/* Hot path, after a route decision: reserves est_nano from the tenant's
- * lease for decision `seq`. false: the lease cannot cover it (the caller
- * denies BUDGET_EXCEEDED; *ret_retry_after_ms says when to try again). */
-bool routerd_budgets_reserve(struct routerd_budgets *b, const char *tenant,
-			     uint64_t seq, int64_t est_nano,
-			     int64_t now_wall_ms, uint64_t *ret_retry_after_ms);
+/* Hot path, after decision d (any kind; only routes of budgeted tenants
+ * are touched): reserves d's estimated cost from the tenant's lease for
+ * decision `seq`. When the lease cannot cover it, d becomes a denial:
+ * BUDGET_EXCEEDED (not retryable, retry_after_ms = time to the next
+ * period) when the period's budget is spent or all that is left is in
+ * this lease, else BUDGET_LEASE_PENDING (retryable, a short
+ * retry_after_ms: the lease is being refilled). No allocation. */
+void routerd_budgets_reserve_hop(struct routerd_budgets *b, const char *tenant,
+				 uint64_t seq, int64_t now_wall_ms,
+				 struct af_decision *d);
 /* A report for decision seq with its actual cost: the difference to the
  * reserved estimate is settled. */
 void routerd_budgets_settle(struct routerd_budgets *b, uint64_t seq,

@@ -108,26 +108,6 @@ static void decision_id(struct routerd_http *h, struct conn *k, uint64_t seq)
 	p[16] = '\0';
 }
 
-/* Reserves the route's estimated cost from the tenant's lease; a lease
- * that cannot cover it turns the decision into BUDGET_EXCEEDED. */
-static void reserve_budget(const struct live_ctx *lc, struct conn *k,
-			   uint64_t seq)
-{
-	uint64_t retry = 0;
-
-	if (routerd_budgets_reserve(lc->budgets, k->req.tenant, seq,
-				    k->d.est_cost_nano_usd, lc->wall_ms,
-				    &retry))
-		return;
-	k->d.kind = AF_DECISION_DENY;
-	k->d.code = "BUDGET_EXCEEDED";
-	snprintf(k->d.message, sizeof(k->d.message),
-		 "tenant %.64s: budget lease cannot cover this hop",
-		 k->req.tenant);
-	k->d.retry_after_ms = (int64_t)retry;
-	k->d.nfallback = 0;
-}
-
 static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 			      struct conn *k, const struct routerd_view *v)
 {
@@ -152,10 +132,12 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	if (rc != 0)
 		return reply_error(h, c, k, 500, "INTERNAL", af_strerror(rc),
 				   NULL);
-	if (lc.budgets != NULL && k->d.kind == AF_DECISION_ROUTE)
-		reserve_budget(&lc, k, seq);
+	if (lc.budgets != NULL)
+		routerd_budgets_reserve_hop(lc.budgets, k->req.tenant, seq,
+					    lc.wall_ms, &k->d);
 	if (h->r->live != NULL)
 		routerd_live_routed(h->r->live, view_ext(v), &k->d, seq, now);
+	routerd_live_denied(h->r, v, &k->req, &k->d);
 	http_count_decision(&h->stats, &k->d);
 	if (af_decision_json(&k->d, k->out, sizeof(k->out), &len) != 0)
 		return reply_error(h, c, k, 500, "INTERNAL",

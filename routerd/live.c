@@ -9,16 +9,21 @@
  * work. Every table is bounded:
  * - lanes: LIVE_MAX_LANES slots; pairs: LIVE_MAX_PAIRS slots (chunks
  *   allocated on demand). Names over the bound get no live state.
+ * - cooldowns are kept per (cohort, model, region): each pair has one
+ *   health window for the stable cohort and one for the canary, so the
+ *   failures of canary traffic never cool a model down for stable.
  * - decisions in flight: a ring of LIVE_RING entries indexed by the
- *   decision's sequence number. A decision releases its lane slot when
- *   its report comes, when it expires (2x its latency SLO, at least 1 s,
- *   60 s without SLO, at most 1 h), or when a decision LIVE_RING later
- *   reuses its entry (counted as evicted).
+ *   decision's sequence number; an entry remembers its decision's cohort
+ *   until it is reused, so a report finds the cohort of its decision. A
+ * decision releases its lane slot when its report comes, when it expires (2x
+ * its latency SLO, at least 1 s, 60 s without SLO, at most 1 h), or when a
+ * decision LIVE_RING later reuses its entry (counted as evicted).
  */
 #include "common/alloc.h"
 #include "common/timeutil.h"
 #include "routerd/budget.h"
 #include "routerd/routerd_int.h"
+#include "routerd/usage.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -33,18 +38,27 @@
 #define LIVE_TTL_DEFAULT_MS 60000u
 #define LIVE_TTL_MIN_MS 1000u
 #define LIVE_TTL_MAX_MS 3600000u
-#define EWMA_DIV 8 /* weight of a new latency sample: 1/8 */
+#define EWMA_DIV 8
+#define LIVE_COOLING_MODEL                                                     \
+	"(cooling down)" /* usage row of such denials */ /* weight of a new    \
+							    latency sample:    \
+							    1/8 */
 
 struct live_lane {
 	_Atomic uint32_t inflight;
 	char *name;
 };
 
-struct live_pair {
-	_Atomic uint32_t ewma_ms;
+/* One cohort's health window of a pair. */
+struct cohort_health {
 	_Atomic uint64_t cool_until_ms; /* monotonic */
 	_Atomic int lock;		/* guards the counters below */
 	uint32_t samples, errors, consecutive;
+};
+
+struct live_pair {
+	_Atomic uint32_t ewma_ms;
+	struct cohort_health h[2]; /* [0] stable, [1] canary */
 	char *model, *region;
 };
 
@@ -53,6 +67,8 @@ struct ring_ent {
 	_Atomic uint64_t seq; /* 0: free; written under lock */
 	struct live_lane *lane;
 	uint64_t expiry_ms;
+	uint64_t last_seq; /* the decision it held last (under lock) */
+	bool canary;	   /* that decision's cohort */
 };
 
 struct routerd_live {
@@ -305,14 +321,23 @@ static const struct live_pair *pair_of(const struct live_ctx *c,
 	return c->x->pairs[pair_id];
 }
 
-static bool cb_cooling(void *ctx, uint32_t pair_id)
+static uint64_t cb_cooldown_ms(void *ctx, uint32_t pair_id, bool canary)
 {
 	const struct live_ctx *c = ctx;
 	const struct live_pair *p = pair_of(c, pair_id);
+	uint64_t until;
 
-	return p != NULL &&
-	       c->now_ms < atomic_load_explicit(&p->cool_until_ms,
-						memory_order_relaxed);
+	if (p == NULL)
+		return 0;
+	until = atomic_load_explicit(&p->h[canary ? 1 : 0].cool_until_ms,
+				     memory_order_relaxed);
+	return until > c->now_ms ? until - c->now_ms : 0;
+}
+
+/* The stable cohort's view, for callers that know no cohort. */
+static bool cb_cooling(void *ctx, uint32_t pair_id)
+{
+	return cb_cooldown_ms(ctx, pair_id, false) > 0;
 }
 
 static uint32_t cb_latency(void *ctx, uint32_t pair_id)
@@ -346,6 +371,7 @@ void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
 	ret->ctx = c;
 	ret->lane_inflight = cb_inflight;
 	ret->cooling = cb_cooling;
+	ret->cooldown_ms = cb_cooldown_ms;
 	ret->latency_ms = cb_latency;
 	ret->budget = routerd_budget_state;
 }
@@ -391,16 +417,36 @@ void routerd_live_routed(struct routerd_live *l, const struct view_ext *x,
 					  memory_order_relaxed);
 	}
 	e->seq = seq;
+	e->last_seq = seq;
+	e->canary = d->canary;
 	e->lane = lane;
 	e->expiry_ms = now_ms + routerd_live_ttl_ms(d->latency_slo_ms);
 	spin_unlock(&e->lock);
 }
 
+void routerd_live_denied(struct routerd *r, const struct routerd_view *v,
+			 const struct af_request *req,
+			 const struct af_decision *d)
+{
+	if (r->usage == NULL || v->canary_revision == 0 ||
+	    d->kind != AF_DECISION_DENY || d->code == NULL ||
+	    strcmp(d->code, AF_DENY_MODELS_COOLING_DOWN) != 0)
+		return;
+	routerd_usage_record(r->usage, d->revision, req->tenant,
+			     req->class_name, LIVE_COOLING_MODEL, false, 0, 0);
+	if (r->live != NULL)
+		atomic_fetch_add_explicit(&r->live->stats.cooling_denials, 1,
+					  memory_order_relaxed);
+}
+
 /* ----------------------------------------------------- reports, expiry */
 
-static void release_seq(struct routerd_live *l, uint64_t seq)
+/* Releases decision seq's lane slot (when still held) and returns its
+ * cohort while the ring remembers it, else LIVE_COHORT_UNKNOWN. */
+static int release_seq(struct routerd_live *l, uint64_t seq)
 {
 	struct ring_ent *e = &l->ring[seq & (LIVE_RING - 1)];
+	int cohort = LIVE_COHORT_UNKNOWN;
 	bool done = false;
 
 	spin_lock(&e->lock);
@@ -408,19 +454,25 @@ static void release_seq(struct routerd_live *l, uint64_t seq)
 		ring_release(e);
 		done = true;
 	}
+	if (e->last_seq == seq)
+		cohort = e->canary ? LIVE_COHORT_CANARY : LIVE_COHORT_STABLE;
 	spin_unlock(&e->lock);
 	if (done)
 		atomic_fetch_add(&l->stats.released, 1);
+	return cohort;
 }
 
-/* Counts one report into p; returns true when p starts cooling down. */
-static bool health_update(struct live_pair *p, const struct af_health *h,
-			  bool ok, int64_t latency_ms, uint64_t now_ms)
+/* Counts one report of the cohort into p; returns true when p starts
+ * cooling down for that cohort. */
+static bool health_update(struct live_pair *p, bool canary,
+			  const struct af_health *h, bool ok,
+			  int64_t latency_ms, uint64_t now_ms)
 {
+	struct cohort_health *ch = &p->h[canary ? 1 : 0];
 	uint32_t old, lat;
 	bool cool = false;
 
-	spin_lock(&p->lock);
+	spin_lock(&ch->lock);
 	if (latency_ms >= 0) {
 		lat = latency_ms > UINT32_MAX / 2 ? UINT32_MAX / 2
 						  : (uint32_t)latency_ms;
@@ -430,25 +482,25 @@ static bool health_update(struct live_pair *p, const struct af_health *h,
 					 (((int64_t)lat - old) / EWMA_DIV));
 		atomic_store(&p->ewma_ms, lat > 0 ? lat : 1);
 	}
-	p->samples++;
-	p->consecutive = ok ? 0 : p->consecutive + 1;
+	ch->samples++;
+	ch->consecutive = ok ? 0 : ch->consecutive + 1;
 	if (!ok)
-		p->errors++;
-	if (p->consecutive >= h->consecutive_failures ||
-	    (p->samples >= h->min_samples &&
-	     (uint64_t)p->errors * 1000000u >=
-		     (uint64_t)h->error_rate_ppm * p->samples)) {
-		atomic_store(&p->cool_until_ms,
+		ch->errors++;
+	if (ch->consecutive >= h->consecutive_failures ||
+	    (ch->samples >= h->min_samples &&
+	     (uint64_t)ch->errors * 1000000u >=
+		     (uint64_t)h->error_rate_ppm * ch->samples)) {
+		atomic_store(&ch->cool_until_ms,
 			     now_ms + (uint64_t)h->cooldown_s * 1000u);
-		p->samples = p->errors = p->consecutive = 0;
+		ch->samples = ch->errors = ch->consecutive = 0;
 		cool = true;
-	} else if (p->samples >= 2 * h->min_samples) {
+	} else if (ch->samples >= 2 * h->min_samples) {
 		/* Recent reports: halve the window once it reaches twice
 		 * the minimum, so old outcomes fade out. */
-		p->samples /= 2;
-		p->errors /= 2;
+		ch->samples /= 2;
+		ch->errors /= 2;
 	}
-	spin_unlock(&p->lock);
+	spin_unlock(&ch->lock);
 	return cool;
 }
 
@@ -456,15 +508,28 @@ void routerd_live_report(struct routerd_live *l, const struct view_ext *x,
 			 const struct live_report *rep, uint64_t now_ms)
 {
 	struct live_pair *p = NULL;
+	int cohort = rep->cohort, known = LIVE_COHORT_UNKNOWN;
 	int32_t id;
 
 	atomic_fetch_add(&l->stats.reports, 1);
 	if (!rep->ok)
 		atomic_fetch_add(&l->stats.report_errors, 1);
 	if (rep->seq != 0)
-		release_seq(l, rep->seq);
+		known = release_seq(l, rep->seq);
+	if (cohort == LIVE_COHORT_UNKNOWN)
+		cohort = known;
 	if (x == NULL || rep->model == NULL || rep->region == NULL)
 		return;
+	if (cohort == LIVE_COHORT_UNKNOWN) {
+		/* Without a canary every decision is stable's; with one, a
+		 * report of unknown cohort cools nothing down rather than
+		 * risk a canary's failure cooling stable. */
+		if (x->v.canary_revision != 0) {
+			atomic_fetch_add(&l->stats.unknown_cohort, 1);
+			return;
+		}
+		cohort = LIVE_COHORT_STABLE;
+	}
 	id = af_policy_view_pair_id(x->v.pv, rep->model, rep->region);
 	if (id >= 0 && x->pairs != NULL)
 		p = x->pairs[id];
@@ -472,7 +537,8 @@ void routerd_live_report(struct routerd_live *l, const struct view_ext *x,
 		atomic_fetch_add(&l->stats.unknown_pairs, 1);
 		return;
 	}
-	if (health_update(p, &x->health, rep->ok, rep->latency_ms, now_ms))
+	if (health_update(p, cohort == LIVE_COHORT_CANARY, &x->health, rep->ok,
+			  rep->latency_ms, now_ms))
 		atomic_fetch_add(&l->stats.cooldowns, 1);
 }
 

@@ -42,6 +42,8 @@ static inline const struct view_ext *view_ext(const struct routerd_view *v)
 struct live_stats {
 	_Atomic uint64_t routed, released, expired, evicted, reports;
 	_Atomic uint64_t report_errors, cooldowns, unknown_pairs;
+	_Atomic uint64_t unknown_cohort;  /* reports cooling nothing down */
+	_Atomic uint64_t cooling_denials; /* MODELS_COOLING_DOWN counted */
 	_Atomic uint64_t bind_full; /* lanes or pairs over the table bound */
 };
 
@@ -73,12 +75,28 @@ void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
 void routerd_live_routed(struct routerd_live *l, const struct view_ext *x,
 			 const struct af_decision *d, uint64_t seq,
 			 uint64_t now_ms);
+/* After a decision: while a canary runs, a MODELS_COOLING_DOWN denial
+ * counts as a failed hop of its cohort's revision in r's usage (model
+ * "(cooling down)", no cost), so canary analysis still sees a cohort whose
+ * own failures cooled its models down. Any thread; no-op without usage. */
+void routerd_live_denied(struct routerd *r, const struct routerd_view *v,
+			 const struct af_request *req,
+			 const struct af_decision *d);
 /* How long an unreported decision holds its lane slot. */
 uint64_t routerd_live_ttl_ms(int64_t latency_slo_ms);
+
+/* Cohort of a report's decision; UNKNOWN: routerd_live_report finds it
+ * from the decision's sequence number while its ring entry lasts. */
+enum {
+	LIVE_COHORT_UNKNOWN = 0,
+	LIVE_COHORT_STABLE = 1,
+	LIVE_COHORT_CANARY = 2,
+};
 
 struct live_report {
 	uint64_t seq;		    /* 0: not one of ours */
 	const char *model, *region; /* NULL: no health update */
+	int cohort;		    /* LIVE_COHORT_* */
 	bool ok;
 	int64_t latency_ms; /* -1: absent */
 };

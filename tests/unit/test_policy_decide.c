@@ -263,12 +263,21 @@ Test(policy_decide, caps)
 	denied((d = run(REQ(",\"attempt\":3"), NULL), &d), "RETRY_LIMIT");
 	cr_assert_eq((d = run(REQ(",\"attempt\":2"), NULL), d.kind),
 		     AF_DECISION_ROUTE);
+	cr_assert_not(d.retryable);
+	cr_assert_eq(d.retry_after_ms, -1);
 	l.inflight = 10;
 	denied((d = run(REQ(""), &l), &d), "LANE_SATURATED");
+	/* retryable, after the class's latency SLO (1000 ms) */
+	cr_assert(d.retryable);
+	cr_assert_eq(d.retry_after_ms, 1000);
+	denied((d = run(REQ(",\"latency_slo_ms\":10"), &l), &d),
+	       "LANE_SATURATED");
+	cr_assert_eq(d.retry_after_ms, AF_LANE_RETRY_MIN_MS);
 	l.inflight = 0;
 	l.budget = AF_BUDGET_OVER_HARD;
 	denied((d = run(REQ(""), &l), &d), "BUDGET_EXCEEDED");
 	cr_assert_eq(d.retry_after_ms, 1234);
+	cr_assert_not(d.retryable);
 	/* a critical class is never refused for its lane */
 	l.budget = AF_BUDGET_OK;
 	l.inflight = 50;
@@ -297,6 +306,7 @@ Test(policy_decide, deny_rules)
 	cr_assert_str_eq(d.message, "go away");
 	cr_assert_str_eq(d.rule, "blocked-tenant");
 	cr_assert_eq(d.retry_after_ms, -1);
+	cr_assert_not(d.retryable);
 	denied((d = run(REQ(",\"sensitivity\":\"restricted\","
 			    "\"labels\":{\"team\":\"marketing\"}"),
 			NULL),
@@ -541,5 +551,106 @@ Test(policy_decide, example_golden_json)
 		d.hash);
 	cr_assert_str_eq(body, want);
 	cr_assert_eq(n, strlen(want));
+	af_policy_view_free(v);
+}
+
+/* Cooldowns by cohort: ms left per pair for each cohort. */
+struct cool {
+	int32_t pair[2];   /* cooling pairs (-1: none) */
+	uint64_t left[2];  /* their ms left */
+	bool canary_only;  /* they cool for the canary cohort only */
+	bool asked_canary; /* a decision asked about the canary cohort */
+};
+
+static uint64_t cool_ms(void *ctx, uint32_t pair, bool canary)
+{
+	struct cool *c = ctx;
+
+	c->asked_canary |= canary;
+	if (c->canary_only && !canary)
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if ((int32_t)pair == c->pair[i])
+			return c->left[i];
+	return 0;
+}
+
+/* Every model that could serve is cooling: MODELS_COOLING_DOWN (never
+ * CONTEXT_TOO_LARGE because the smaller models are too small),
+ * retryable after the first cooldown's end; the JSON says so. */
+Test(policy_decide, models_cooling_down)
+{
+	static const char big[] =
+		"{\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":"
+		"\"chat\",\"input_tokens\":60000,\"output_tokens\":0}";
+	struct cool c = {
+		.pair = {af_policy_view_pair_id(view, "a-top", "eu"),
+			 af_policy_view_pair_id(view, "a-top", "us")},
+		.left = {7000, 4000},
+	};
+	struct af_live live = {.ctx = &c, .cooldown_ms = cool_ms};
+	struct af_request_error re;
+	struct af_request req;
+	struct af_decision d;
+	char body[4096];
+	size_t n;
+
+	cr_assert_eq(pf_request(big, &req, &re), 0, "%s", re.message);
+	cr_assert_eq(af_decide(view, &req, NULL, "d", &d, NULL), 0);
+	hop(&d.primary, "a-top", "eu");
+	cr_assert_eq(af_decide(view, &req, &live, "d", &d, NULL), 0);
+	denied(&d, "MODELS_COOLING_DOWN");
+	cr_assert(d.retryable);
+	cr_assert_eq(d.retry_after_ms, 4000);
+	cr_assert_not_null(strstr(d.message, "cooling down"), "%s", d.message);
+	cr_assert_not(c.asked_canary); /* stable asks for stable only */
+	cr_assert_eq(af_decision_json(&d, body, sizeof(body), &n), 0);
+	cr_assert_not_null(strstr(body, "\"code\":\"MODELS_COOLING_DOWN\","),
+			   "%s", body);
+	cr_assert_not_null(strstr(body, ",\"retryable\":true,"
+					"\"retry_after_ms\":4000"),
+			   "%s", body);
+	/* Cooling for the canary cohort only: stable is served. */
+	c.canary_only = true;
+	cr_assert_eq(af_decide(view, &req, &live, "d", &d, NULL), 0);
+	hop(&d.primary, "a-top", "eu");
+	/* One a-top region left: routed there. */
+	c.canary_only = false;
+	c.pair[1] = -1;
+	cr_assert_eq(af_decide(view, &req, &live, "d", &d, NULL), 0);
+	hop(&d.primary, "a-top", "us");
+	/* Too big for every model: still CONTEXT_TOO_LARGE, not retryable. */
+	cr_assert_eq(pf_request("{\"workflow_id\":\"w\",\"tenant\":\"t\","
+				"\"class\":\"chat\",\"input_tokens\":200000}",
+				&req, &re),
+		     0);
+	cr_assert_eq(af_decide(view, &req, &live, "d", &d, NULL), 0);
+	denied(&d, "CONTEXT_TOO_LARGE");
+	cr_assert_not(d.retryable);
+	cr_assert_eq(af_decision_json(&d, body, sizeof(body), &n), 0);
+	cr_assert_not_null(strstr(body, "\"retryable\":false"), "%s", body);
+}
+
+/* The canary cohort asks for the canary's cooldowns. */
+Test(policy_decide, canary_asks_canary_cooldowns)
+{
+	struct af_policy_view *v = NULL;
+	struct af_err e = {{0}};
+	struct cool c = {.pair = {-1, -1}};
+	struct af_live live = {.ctx = &c, .cooldown_ms = cool_ms};
+	struct af_request_error re;
+	struct af_request req;
+	struct af_decision d;
+
+	cr_assert_eq(pf_view_canary(policy, policy, 10000, models, &v, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(pf_request(REQ(""), &req, &re), 0);
+	c.pair[0] = af_policy_view_pair_id(v, "c-mid", "us");
+	c.left[0] = 5000;
+	c.canary_only = true;
+	cr_assert_eq(af_decide(v, &req, &live, "d", &d, NULL), 0);
+	cr_assert(d.canary);
+	cr_assert(c.asked_canary);
+	cr_assert_str_neq(d.primary.model, "c-mid");
 	af_policy_view_free(v);
 }

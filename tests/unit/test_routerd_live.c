@@ -7,6 +7,7 @@
 #include "tests/lib/policy_fixture.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char policy[] =
@@ -254,4 +255,113 @@ Test(routerd_live, ttl_bounds)
 	cr_assert_eq(routerd_live_ttl_ms(100), 1000);
 	cr_assert_eq(routerd_live_ttl_ms(8000), 16000);
 	cr_assert_eq(routerd_live_ttl_ms(3600000), 3600000);
+}
+
+/* Publishes stable + a canary (revision 2, another name) at `weight`. */
+static void publish_canary(uint64_t index, uint32_t weight)
+{
+	static const char canary_name[] = "name: live-canary\n";
+	char cpol[sizeof(policy) + 64];
+	struct af_err err = {{0}};
+	struct af_bundle *b = NULL, *cb = NULL;
+	struct af_registry *reg = NULL;
+	struct routerd_view *v = NULL;
+	const uint8_t *bb, *cbb, *rb;
+	size_t bl, cbl, rl;
+	const char *p = strstr(policy, "name: live\n");
+
+	cr_assert_not_null(p);
+	snprintf(cpol, sizeof(cpol), "%.*s%s%s", (int)(p - policy), policy,
+		 canary_name, p + strlen("name: live\n"));
+	cr_assert_eq(af_bundle_compile("p", policy, strlen(policy), &b, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(af_bundle_compile("c", cpol, strlen(cpol), &cb, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(
+		af_registry_compile("m", models, strlen(models), &reg, &err), 0,
+		"%s", err.msg);
+	bb = af_bundle_bytes(b, &bl);
+	cbb = af_bundle_bytes(cb, &cbl);
+	rb = af_registry_bytes(reg, &rl);
+	cr_assert_eq(routerd_view_build(index, 1, af_bundle_hash(b), bb, bl, 2,
+					af_bundle_hash(cb), cbb, cbl, weight, 1,
+					rb, rl, &v, &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(routerd_view_publish(&r, v), 0);
+	af_bundle_free(b);
+	af_bundle_free(cb);
+	af_registry_free(reg);
+}
+
+/* A request of the given cohort (the workflow id picks it). */
+static const char *cohort_request(bool canary, char *buf, size_t len)
+{
+	const struct routerd_view *v = routerd_view_acquire(&r);
+
+	for (int i = 0;; i++) {
+		struct af_request_error rerr;
+		struct af_request req;
+		struct af_decision d;
+
+		snprintf(buf, len,
+			 "{\"workflow_id\":\"w%d\",\"tenant\":\"t\","
+			 "\"class\":\"chat\",\"input_tokens\":100,"
+			 "\"output_tokens\":100}",
+			 i);
+		cr_assert_eq(pf_request(buf, &req, &rerr), 0);
+		cr_assert_eq(af_decide(v->pv, &req, NULL, "id", &d, NULL), 0);
+		if (d.canary == canary)
+			break;
+	}
+	routerd_view_release(&r, v);
+	return buf;
+}
+
+/* Cooldowns per cohort: canary failures cool the canary's candidates
+ * only; once every canary candidate cools down the canary is denied
+ * MODELS_COOLING_DOWN (retryable, retry_after_ms = the first cooldown's
+ * end) while stable traffic is served by the same models. */
+Test(routerd_live, canary_failures_never_cool_stable)
+{
+	char sbuf[256], cbuf[256];
+	struct af_decision d;
+	const char *pairs[][2] = {
+		{"m-big", "eu"}, {"m-big", "us"}, {"m-small", "eu"}};
+
+	publish_canary(2, 50);
+	cohort_request(false, sbuf, sizeof(sbuf));
+	cohort_request(true, cbuf, sizeof(cbuf));
+	for (size_t p = 0; p < 3; p++) {
+		for (int i = 0; i < 3; i++) {
+			uint64_t s = decide(cbuf, &d);
+
+			cr_assert(d.canary);
+			cr_assert_eq(d.kind, AF_DECISION_ROUTE, "%s", d.code);
+			cr_assert_str_eq(d.primary.model, pairs[p][0]);
+			cr_assert_str_eq(d.primary.region, pairs[p][1]);
+			/* reports name the decision: its cohort counts */
+			report(s, pairs[p][0], pairs[p][1], false);
+		}
+		now += 1000; /* later cooldowns end later */
+	}
+	cr_assert_eq(routerd_live_stats(r.live)->cooldowns, 3);
+	decide(cbuf, &d);
+	cr_assert_eq(d.kind, AF_DECISION_DENY);
+	cr_assert_str_eq(d.code, "MODELS_COOLING_DOWN");
+	cr_assert(d.retryable);
+	cr_assert_eq(d.retry_after_ms, 30000 - 3000, "%lld",
+		     (long long)d.retry_after_ms);
+	cr_assert_not_null(strstr(d.message, "cooling down"), "%s", d.message);
+	/* Stable: served by the first candidate, untouched. */
+	decide(sbuf, &d);
+	cr_assert_not(d.canary);
+	cr_assert_eq(d.kind, AF_DECISION_ROUTE, "%s", d.code);
+	cr_assert_str_eq(d.primary.model, "m-big");
+	cr_assert_str_eq(d.primary.region, "eu");
+	/* A report of unknown cohort while a canary runs cools nothing. */
+	for (int i = 0; i < 5; i++)
+		report(0, "m-big", "eu", false);
+	cr_assert_eq(routerd_live_stats(r.live)->unknown_cohort, 5);
+	decide(sbuf, &d);
+	cr_assert_str_eq(d.primary.region, "eu");
 }
