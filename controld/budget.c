@@ -287,7 +287,7 @@ static int grant(struct af_txn *t, struct apply_ctx *c, const Af__Budget *b,
 		 struct lease_scan *ls)
 {
 	const Af__LeaseRequest *lr = c->cmd->lease;
-	int64_t now = c->cmd->time_ms, spent, amount = 0, avail;
+	int64_t now = c->cmd->time_ms, spent, amount = 0, avail = 0;
 	int rc;
 
 	if ((rc = spend_get(t, b->tenant, ls->pstart, &spent)) != 0)
@@ -305,6 +305,12 @@ static int grant(struct af_txn *t, struct apply_ctx *c, const Af__Budget *b,
 			    ls->pstart)) != 0)
 		return rc;
 	c->res->lease_micro = amount;
+	/* "last": this lease is all the period has left (no other routerd
+	 * holds any, and the grant is everything that is left), so a hop it
+	 * cannot cover will not be covered before the period ends. */
+	snprintf(c->res->state, sizeof(c->res->state), "%s",
+		 !lr->release && ls->others == 0 && amount >= avail ? "last"
+								    : "");
 	c->res->over_soft = b->soft_micro > 0 && spent >= b->soft_micro;
 	c->res->over_hard = spent >= b->hard_micro;
 	c->res->period_end_ms = af_period_end_ms(now, is_month(b->period));

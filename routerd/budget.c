@@ -17,6 +17,8 @@
 #define RATE_AHEAD_MS 250  /* refill when the lease lasts less than this */
 #define RATE_WANT_MS 1000  /* a refill covers this much demand */
 #define IDLE_MS 30000	   /* a lease unused this long goes back */
+#define PREFETCH_MS 2000   /* a lease asked before any hop, kept this long */
+#define BUSY_MS 1000	   /* used this recently: a renewal does not shrink */
 #define NANO_PER_MICRO 1000
 
 struct tenant {
@@ -31,13 +33,15 @@ struct tenant {
 	_Atomic uint64_t last_use_ms; /* last reservation attempt (mono) */
 	_Atomic int64_t demand_nano;  /* every reservation attempt, summed */
 	_Atomic int held;	      /* the last answer granted something */
-	_Atomic int short_grant;      /* ...less than asked: all there is */
+	_Atomic int short_grant;      /* ...less than asked */
+	_Atomic int last_lease;	      /* ...and all the period has left */
 	uint64_t last_ms;	      /* last lease answer (sync thread) */
 	bool have_lease;	      /* sync thread */
 	bool asked; /* a lease was asked for since it went idle */
 	/* Demand rate (sync thread): nano-USD per second, sampled. */
 	int64_t rate, rate_demand, granted_nano, asked_micro;
 	uint64_t rate_ms;
+	uint64_t prefetch_ms; /* asked before any hop (sync thread) */
 };
 
 struct resv {
@@ -109,7 +113,7 @@ void routerd_budgets_define(struct routerd_budgets *b, Af__Budget *const *list,
 			/* Newly budgeted: ask for a lease now, before the
 			 * first hop needs it (given back when unused for
 			 * IDLE_MS). */
-			atomic_store(&t->last_use_ms, af_mono_ms());
+			t->prefetch_ms = af_mono_ms();
 			t->asked = false;
 		}
 	}
@@ -157,10 +161,9 @@ static void refuse(const struct tenant *t, int64_t have, int64_t est_nano,
 	d->nfallback = 0;
 	af_policy_fmt_usd(have > 0 ? have : 0, left);
 	af_policy_fmt_usd(est_nano, need);
-	if (atomic_load(&t->over_hard) ||
-	    (atomic_load(&t->short_grant) && atomic_load(&t->held))) {
-		/* Spent, or all that is left (and not held by another
-		 * routerd) is in this lease: nothing more this period. */
+	if (atomic_load(&t->over_hard) || atomic_load(&t->last_lease)) {
+		/* Spent, or all that is left is in this lease: nothing more
+		 * this period. */
 		d->code = AF_DENY_BUDGET_EXCEEDED;
 		d->retryable = false;
 		d->retry_after_ms = (int64_t)until(
@@ -256,19 +259,25 @@ static void rate_sample(struct tenant *t, uint64_t now)
 	t->rate_demand = d;
 }
 
-/* How much to ask for. The first lease: half the hard limit (controld
- * grants at most what is left). Later: the demand of RATE_WANT_MS, at
- * least an eighth of the hard limit, at most all of it; at least a cent. */
-static int64_t want_micro(const struct tenant *t)
+/* How much to ask for. The first lease: the whole hard limit (controld
+ * grants at most what is left), so a burst right after a budget appears
+ * is served; the renewal REFRESH_MS later shrinks it to the demand. Later: the
+ * demand of RATE_WANT_MS, at least an eighth of the hard limit, at most all of
+ * it; at least a cent. */
+static int64_t want_micro(const struct tenant *t, uint64_t now)
 {
+	uint64_t used = atomic_load(&t->last_use_ms);
 	int64_t hard = atomic_load(&t->hard_micro);
 	int64_t w = hard / 8;
 	int64_t demand = t->rate / 1000 * RATE_WANT_MS / NANO_PER_MICRO;
 
 	if (!t->have_lease && t->granted_nano == 0)
-		w = hard / 2;
+		w = hard;
 	if (demand > w)
 		w = demand;
+	if (used != 0 && now - used < BUSY_MS &&
+	    t->granted_nano / NANO_PER_MICRO > w)
+		w = t->granted_nano / NANO_PER_MICRO;
 	if (w > hard)
 		w = hard;
 	return w < 10000 ? 10000 : w;
@@ -303,7 +312,11 @@ int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
 		consumed = atomic_load(&t->consumed_nano);
 		lease = atomic_load(&t->lease_nano);
 		uint64_t used = atomic_load(&t->last_use_ms);
-		bool idle = used == 0 || now - used >= IDLE_MS;
+		/* Asked for before any hop: kept PREFETCH_MS, then given
+		 * back unless a hop used it. */
+		bool pre = used == 0 && t->prefetch_ms != 0 &&
+			   now - t->prefetch_ms < PREFETCH_MS;
+		bool idle = !pre && (used == 0 || now - used >= IDLE_MS);
 
 		if (release || (idle && t->have_lease))
 			due = t->have_lease || consumed > 0;
@@ -329,7 +342,7 @@ int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
 		req->tenant = tenant_buf;
 		req->consumed_micro = micro;
 		req->release = release || idle || atomic_load(&t->defined) != 1;
-		req->want_micro = req->release ? 0 : want_micro(t);
+		req->want_micro = req->release ? 0 : want_micro(t, now);
 		t->asked_micro = req->want_micro;
 		return (int)i;
 	}
@@ -362,6 +375,8 @@ void routerd_budgets_granted(struct routerd_budgets *b, int slot, bool ok,
 	t->granted_nano = res->lease_micro * NANO_PER_MICRO;
 	atomic_store(&t->held, t->have_lease);
 	atomic_store(&t->short_grant, res->lease_micro < t->asked_micro);
+	atomic_store(&t->last_lease,
+		     res->state != NULL && strcmp(res->state, "last") == 0);
 	if (!t->have_lease &&
 	    (uint64_t)atomic_load(&t->last_use_ms) + IDLE_MS <= now)
 		t->asked = false; /* released: ask again on next use */

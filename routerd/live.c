@@ -80,6 +80,7 @@ struct routerd_live {
 	struct live_pair *chunks[LIVE_MAX_CHUNKS];
 	uint32_t npairs;
 	uint32_t *pair_hash; /* pair index + 1; 0 free */
+	uint64_t canary_rev; /* whose canary health windows the pairs hold */
 	struct ring_ent *ring;
 	/* expiry thread */
 	pthread_t thread;
@@ -260,6 +261,14 @@ static struct live_pair *pair_slot(struct routerd_live *l, const char *model,
 	return p;
 }
 
+static void health_reset(struct cohort_health *ch)
+{
+	spin_lock(&ch->lock);
+	atomic_store(&ch->cool_until_ms, 0);
+	ch->samples = ch->errors = ch->consecutive = 0;
+	spin_unlock(&ch->lock);
+}
+
 int routerd_live_bind(struct routerd_live *l, struct view_ext *x)
 {
 	const char *model, *region;
@@ -272,6 +281,13 @@ int routerd_live_bind(struct routerd_live *l, struct view_ext *x)
 		return AF_ENOMEM;
 	}
 	pthread_mutex_lock(&l->bind_mu);
+	if (x->v.canary_revision != l->canary_rev) {
+		/* A new canary (or none) starts with clean health: an aborted
+		 * canary's cooldowns are not the next one's. */
+		for (uint32_t i = 0; i < l->npairs; i++)
+			health_reset(&pair_at(l, i)->h[1]);
+		l->canary_rev = x->v.canary_revision;
+	}
 	for (uint32_t i = 0; i < x->nlanes && rc == 0; i++) {
 		x->lanes[i] =
 			lane_slot(l, af_policy_view_lane_name(x->v.pv, i), &rc);

@@ -1,5 +1,8 @@
 #!/bin/sh
-# Budgets across replicas: three routerds route one tenant with a small
+# Budgets across replicas. A burst of 120 back-to-back hops from one
+# client for a tenant with budget left is served (at most 1% denied
+# BUDGET_LEASE_PENDING) up to the hard limit, then denied BUDGET_EXCEEDED
+# (not retryable, retry_after_ms = time to the next period). Three routerds route one tenant with a small
 # hard budget at the same time; the estimated spend they route stays within
 # the limit and denials appear. A tenant over its soft limit is stepped
 # down. A killed routerd's lease returns after expiry. (A new period
@@ -14,10 +17,10 @@ cl_af policy apply -f "$EXAMPLES/policy.yaml" >/dev/null
 cl_af budget set hard-team --hard 2 --period day >/dev/null
 cl_af budget set soft-team --hard 100 --soft 0.05 --period day >/dev/null
 cl_af budget set lost-team --hard 1 --period day >/dev/null
-for k in 1 2 3; do
-	cl_routerd_start r$k $((CL_BASE + 900 + k))
-	cl_wait_http "http://127.0.0.1:$((CL_BASE + 900 + k))/readyz"
-done
+cl_af budget set marketing-team --hard 5 --period day >/dev/null
+# One routerd first: the burst below is one client on one routerd.
+cl_routerd_start r1 $((CL_BASE + 901))
+cl_wait_http "http://127.0.0.1:$((CL_BASE + 901))/readyz"
 sleep 1 # budgets arrive with the first Sync
 
 # tenant $1, workflows $2..$3, on routerd port $4, into $5 (with reports)
@@ -36,14 +39,54 @@ traffic() {
 BIG='\\\"input_tokens\\\":18240,\\\"output_tokens\\\":960,\\\"needs\\\":[\\\"tools\\\"]'
 SMALL='\\\"input_tokens\\\":1000,\\\"output_tokens\\\":200'
 
-# A routerd asks for a tenant's lease on its first hop for that tenant:
-# that hop is denied with a short retry_after_ms, as a client retrying
-# would see. Warm each routerd up the same way.
+# --- a burst from one client: 120 hops at 0.06624 USD against 5 USD ---
+P1=$((CL_BASE + 901))
+traffic marketing-team 1 120 $P1 "$CL_DIR/m" "$BIG"
+n=$(jq -s length "$CL_DIR/m")
+[ "$n" = 120 ] || fail "burst: $n answers of 120"
+routed=$(jq -s '[.[] | select(.decision == "route")] | length' "$CL_DIR/m")
+pending=$(jq -s '[.[] | select(.code == "BUDGET_LEASE_PENDING")] | length' "$CL_DIR/m")
+exceeded=$(jq -s '[.[] | select(.code == "BUDGET_EXCEEDED")] | length' "$CL_DIR/m")
+spent=$(jq -s '[.[] | select(.decision == "route") | .est_cost_usd] | add // 0' "$CL_DIR/m")
+note "burst: routed $routed for $spent USD of 5, $pending BUDGET_LEASE_PENDING, $exceeded BUDGET_EXCEEDED"
+[ "$pending" -le 1 ] || fail "burst: $pending of 120 denied BUDGET_LEASE_PENDING (> 1%)"
+awk -v s="$spent" 'BEGIN { exit !(s <= 5.0) }' || fail "burst routed $spent USD over 5"
+# 75 hops fit in 5 USD (75 * 0.06624 = 4.968)
+[ "$routed" -ge 74 ] || fail "burst: only $routed routed with budget left"
+[ $((routed + pending + exceeded)) = 120 ] || fail "burst: other answers"
+jq -s -e 'all(.[] | select(.decision == "deny"); has("retryable"))' \
+	"$CL_DIR/m" >/dev/null || fail "a denial without retryable"
+jq -s -e 'all(.[] | select(.code == "BUDGET_EXCEEDED");
+	.retryable == false and .retry_after_ms > 0 and
+	.retry_after_ms <= 86400000)' "$CL_DIR/m" >/dev/null ||
+	fail "BUDGET_EXCEEDED: $(jq -c 'select(.code == "BUDGET_EXCEEDED")' "$CL_DIR/m" | head -1)"
+jq -s -e 'all(.[] | select(.code == "BUDGET_LEASE_PENDING");
+	.retryable == true and .retry_after_ms <= 1000)' "$CL_DIR/m" >/dev/null ||
+	fail "BUDGET_LEASE_PENDING not retryable"
+b=$(cl_af budget get marketing-team -o json)
+echo "$b" | jq -e '.spent_usd + .leased_usd <= 5' >/dev/null || fail "over: $b"
+for k in 2 3; do
+	cl_routerd_start r$k $((CL_BASE + 900 + k))
+	cl_wait_http "http://127.0.0.1:$((CL_BASE + 900 + k))/readyz"
+done
+sleep 1
+
+# A routerd asks for a lease as soon as it learns of a budget (and gives
+# it back after 2 s if no hop came), so a first hop is usually served; one
+# that is not is denied BUDGET_LEASE_PENDING (retryable, retry_after_ms at
+# most 1 s: another routerd may hold what is left until its renewal). Warm
+# each routerd up as a client would: retry after retry_after_ms.
 warm() {
-	traffic "$1" 90000 90000 "$2" "$CL_DIR/warm" "$SMALL"
-	jq -e '.code == "BUDGET_EXCEEDED" and .retry_after_ms <= 1000 or
-		.decision == "route"' "$CL_DIR/warm" >/dev/null ||
-		fail "first hop: $(cat "$CL_DIR/warm")"
+	deadline=$(($(date +%s) + 15))
+	while :; do
+		traffic "$1" 90000 90000 "$2" "$CL_DIR/warm" "$SMALL"
+		jq -e '.decision == "route"' "$CL_DIR/warm" >/dev/null && break
+		jq -e '.code == "BUDGET_LEASE_PENDING" and .retryable and
+			.retry_after_ms <= 1000' "$CL_DIR/warm" >/dev/null ||
+			fail "first hop: $(cat "$CL_DIR/warm")"
+		[ "$(date +%s)" -lt "$deadline" ] || fail "never served: $(cat "$CL_DIR/warm")"
+		sleep "$(jq -r '.retry_after_ms / 1000' "$CL_DIR/warm")"
+	done
 	sleep 0.3
 }
 for k in 1 2 3; do warm hard-team $((CL_BASE + 900 + k)); done
@@ -60,12 +103,12 @@ for p in $pids; do wait "$p"; done
 cat "$CL_DIR"/h1 "$CL_DIR"/h2 "$CL_DIR"/h3 >"$CL_DIR/h"
 routed=$(jq -s '[.[] | select(.decision == "route")] | length' "$CL_DIR/h")
 spent=$(jq -s '[.[] | select(.decision == "route") | .est_cost_usd] | add // 0' "$CL_DIR/h")
-denied=$(jq -s '[.[] | select(.code == "BUDGET_EXCEEDED")] | length' "$CL_DIR/h")
-note "routed $routed hops for $spent USD of 2, $denied denied BUDGET_EXCEEDED"
+denied=$(jq -s '[.[] | select(.code == "BUDGET_EXCEEDED" or .code == "BUDGET_LEASE_PENDING")] | length' "$CL_DIR/h")
+note "routed $routed hops for $spent USD of 2, $denied denied BUDGET_EXCEEDED or BUDGET_LEASE_PENDING"
 awk -v s="$spent" 'BEGIN { exit !(s <= 2.0) }' || fail "routed $spent USD over a 2 USD budget"
-[ "$denied" -gt 0 ] || fail "no BUDGET_EXCEEDED denial"
+[ "$denied" -gt 0 ] || fail "no budget denial"
 [ "$routed" -gt 0 ] || fail "nothing routed"
-jq -s -e '[.[] | select(.code == "BUDGET_EXCEEDED")] | all(.retry_after_ms >= 0)' \
+jq -s -e '[.[] | select(.decision == "deny")] | all(.retry_after_ms >= 0)' \
 	"$CL_DIR/h" >/dev/null || fail "denials lack retry_after_ms"
 for k in 1 2 3; do cl_routerd_stop r$k TERM; done # leases go back
 deadline=$(($(date +%s) + 10))

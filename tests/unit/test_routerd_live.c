@@ -257,8 +257,8 @@ Test(routerd_live, ttl_bounds)
 	cr_assert_eq(routerd_live_ttl_ms(3600000), 3600000);
 }
 
-/* Publishes stable + a canary (revision 2, another name) at `weight`. */
-static void publish_canary(uint64_t index, uint32_t weight)
+/* Publishes stable + a canary (revision rev, another name) at `weight`. */
+static void publish_canary(uint64_t index, uint64_t rev, uint32_t weight)
 {
 	static const char canary_name[] = "name: live-canary\n";
 	char cpol[sizeof(policy) + 64];
@@ -283,9 +283,9 @@ static void publish_canary(uint64_t index, uint32_t weight)
 	bb = af_bundle_bytes(b, &bl);
 	cbb = af_bundle_bytes(cb, &cbl);
 	rb = af_registry_bytes(reg, &rl);
-	cr_assert_eq(routerd_view_build(index, 1, af_bundle_hash(b), bb, bl, 2,
-					af_bundle_hash(cb), cbb, cbl, weight, 1,
-					rb, rl, &v, &err),
+	cr_assert_eq(routerd_view_build(index, 1, af_bundle_hash(b), bb, bl,
+					rev, af_bundle_hash(cb), cbb, cbl,
+					weight, 1, rb, rl, &v, &err),
 		     0, "%s", err.msg);
 	cr_assert_eq(routerd_view_publish(&r, v), 0);
 	af_bundle_free(b);
@@ -328,7 +328,7 @@ Test(routerd_live, canary_failures_never_cool_stable)
 	const char *pairs[][2] = {
 		{"m-big", "eu"}, {"m-big", "us"}, {"m-small", "eu"}};
 
-	publish_canary(2, 50);
+	publish_canary(2, 2, 50);
 	cohort_request(false, sbuf, sizeof(sbuf));
 	cohort_request(true, cbuf, sizeof(cbuf));
 	for (size_t p = 0; p < 3; p++) {
@@ -353,7 +353,7 @@ Test(routerd_live, canary_failures_never_cool_stable)
 		     (long long)d.retry_after_ms);
 	cr_assert_not_null(strstr(d.message, "cooling down"), "%s", d.message);
 	/* Stable: served by the first candidate, untouched. */
-	decide(sbuf, &d);
+	report(decide(sbuf, &d), NULL, NULL, true);
 	cr_assert_not(d.canary);
 	cr_assert_eq(d.kind, AF_DECISION_ROUTE, "%s", d.code);
 	cr_assert_str_eq(d.primary.model, "m-big");
@@ -362,6 +362,16 @@ Test(routerd_live, canary_failures_never_cool_stable)
 	for (int i = 0; i < 5; i++)
 		report(0, "m-big", "eu", false);
 	cr_assert_eq(routerd_live_stats(r.live)->unknown_cohort, 5);
-	decide(sbuf, &d);
+	report(decide(sbuf, &d), NULL, NULL, true);
+	cr_assert_str_eq(d.primary.region, "eu");
+	/* The same canary republished keeps its cooldowns; the next canary
+	 * revision starts clean. */
+	publish_canary(3, 2, 50);
+	decide(cbuf, &d);
+	cr_assert_eq(d.kind, AF_DECISION_DENY);
+	publish_canary(4, 3, 50);
+	decide(cbuf, &d);
+	cr_assert_eq(d.kind, AF_DECISION_ROUTE, "%s", d.code);
+	cr_assert_str_eq(d.primary.model, "m-big");
 	cr_assert_str_eq(d.primary.region, "eu");
 }
