@@ -1,7 +1,9 @@
 #!/bin/sh
 # Canary rollouts end to end: cohort share within 5 points of the weight
 # over 2,000 workflows and sticky across routerds; a canary with a worse
-# error rate is aborted by the controller; a healthy canary walks its steps
+# error rate is aborted by the controller, and a 100%-failing canary is
+# aborted with the example policy's cooldown_s: 30 while the stable cohort
+# is served throughout (cooldowns are per cohort); a healthy canary walks its steps
 # and is promoted; killing the leader mid-rollout loses or repeats no step.
 . "$(dirname "$0")/../lib/cluster.sh"
 
@@ -9,9 +11,11 @@ cl_init canary
 for i in 1 2 3; do cl_start $i; done
 cl_wait_leader >/dev/null
 cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
-# A bad canary's failures cool its models down (per model and region,
-# whatever the cohort): a short cooldown keeps later phases independent.
-sed 's/cooldown_s: 30/cooldown_s: 1/' "$EXAMPLES/policy.yaml" >"$CL_DIR/base.yaml"
+# The example policy as shipped (cooldown_s: 30): a bad canary's failures
+# cool its models down for the canary cohort only, and the next canary
+# starts with clean health.
+grep -q 'cooldown_s: 30' "$EXAMPLES/policy.yaml" || fail "example policy changed"
+cp "$EXAMPLES/policy.yaml" "$CL_DIR/base.yaml"
 cl_af policy apply -f "$CL_DIR/base.yaml" >/dev/null
 P1=$((CL_BASE + 901))
 P2=$((CL_BASE + 902))
@@ -60,10 +64,31 @@ variant b
 rev=$(cl_af canary start -f "$CL_DIR/b.yaml" --weight 50 --interval 1s \
 	--max-error-delta 0.1 --min-samples 50 -o json | jq -r .revision)
 wait_canary $P1 "$rev"
-cl_traffic $P1 1 400 "$CL_DIR/d4" true false 40
-[ "$(jq -s '[.[] | select(.decision == "route")] | length' "$CL_DIR/d4")" = 400 ] ||
-	fail "not every request was routed"
-deadline=$(($(date +%s) + 20))
+# Reported in chunks of 10, as an orchestrator reports each hop soon: the
+# canary's models cool down for its cohort after a few failures, well
+# before --min-samples reports; its MODELS_COOLING_DOWN denials count as
+# its failures, so the controller still sees it failing.
+: >"$CL_DIR/d4"
+i=1
+while [ $i -le 600 ]; do
+	cl_route_batch $P1 $i $((i + 9)) "$CL_DIR/chunk"
+	cl_report_batch $P1 "$CL_DIR/chunk" true false 40 >/dev/null
+	cat "$CL_DIR/chunk" >>"$CL_DIR/d4"
+	i=$((i + 10))
+done
+# Stable: every request served. Canary: routed until its models cool down
+# for the canary cohort, then denied MODELS_COOLING_DOWN (retryable).
+jq -s -e 'all(.[] | select(.policy.cohort == "stable"); .decision == "route")' \
+	"$CL_DIR/d4" >/dev/null ||
+	fail "stable denied: $(jq -c 'select(.policy.cohort == "stable" and .decision == "deny")' "$CL_DIR/d4" | head -1)"
+jq -s -e 'all(.[] | select(.decision == "deny"); .code == "MODELS_COOLING_DOWN"
+	and .retryable and .retry_after_ms > 0 and .retry_after_ms <= 30000
+	and .policy.cohort == "canary")' "$CL_DIR/d4" >/dev/null ||
+	fail "denials: $(jq -c 'select(.decision == "deny")' "$CL_DIR/d4" | sort -u | head -2)"
+note "bad canary: $(jq -s -c '{stable: [.[] | select(.policy.cohort == "stable")] | length,
+	canary_routed: [.[] | select(.policy.cohort == "canary" and .decision == "route")] | length,
+	canary_cooling: [.[] | select(.code == "MODELS_COOLING_DOWN")] | length}' "$CL_DIR/d4")"
+deadline=$(($(date +%s) + 30))
 while :; do
 	st=$(cl_af policy history -o json | jq -r --argjson r "$rev" '.[] | select(.revision == $r) | .state')
 	[ "$st" = aborted ] && break
@@ -75,7 +100,10 @@ cl_af audit -o json | jq -e '.[] | select(.verb == "canary.auto_abort") |
 	fail "no auto_abort audit record"
 wait_canary $P1 0
 note "bad canary $rev aborted by the controller"
-sleep 1.5 # its failures' cooldown
+# Stable traffic right after: served by its first choices.
+cl_traffic $P1 5001 5200 "$CL_DIR/d5" true true 40
+jq -s -e 'all(.[]; .decision == "route" and .policy.cohort == "stable")' \
+	"$CL_DIR/d5" >/dev/null || fail "stable after the abort"
 
 # --- a healthy canary walks its steps and is promoted ----------------------
 healthy() { # drive traffic until revision $1 is stable or $2 seconds pass
