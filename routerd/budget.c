@@ -177,9 +177,7 @@ static void refuse(const struct tenant *t, int64_t have, int64_t est_nano,
 	d->code = AF_DENY_BUDGET_LEASE_PENDING;
 	d->retryable = true;
 	d->retry_after_ms =
-		atomic_load(&t->held) || !atomic_load(&t->short_grant)
-			? RETRY_SOON_MS
-			: RETRY_NONE_MS;
+		!atomic_load(&t->short_grant) ? RETRY_SOON_MS : RETRY_NONE_MS;
 	snprintf(d->message, sizeof(d->message),
 		 "tenant %.64s has budget left; this routerd's lease (%s USD) "
 		 "is being refilled to cover this hop's %s USD: retry",
