@@ -57,8 +57,8 @@ static int64_t ask(int64_t granted, const char *state, bool over_hard,
 	Af__ApplyResult res = AF__APPLY_RESULT__INIT;
 	char name[72];
 	uint64_t now = af_mono_ms() + later_ms;
-	int slot = routerd_budgets_next(b, now, false, &req, name,
-					sizeof(name));
+	int slot =
+		routerd_budgets_next(b, now, false, &req, name, sizeof(name));
 
 	cr_assert_geq(slot, 0, "no lease request due");
 	cr_assert_str_eq(req.tenant, "acme");
