@@ -64,6 +64,12 @@ static int print_dry_run(struct af_cli *cli, Af__Response *resp)
 
 	if (ar == NULL) {
 		rc = af_cli_fail(AF_EXIT_REFUSED, "INTERNAL", "no result");
+	} else if (!ar->dry_run && ar->unchanged) {
+		rc = af_cli_fail(AF_EXIT_REFUSED, "DRY_RUN_UNSUPPORTED",
+				 "the leader does not support --dry-run; this "
+				 "is the stable content (revision %llu), "
+				 "nothing changed",
+				 (unsigned long long)ar->revision);
 	} else if (!ar->dry_run) {
 		rc = af_cli_fail(AF_EXIT_REFUSED, "DRY_RUN_UNSUPPORTED",
 				 "the leader does not support --dry-run and "

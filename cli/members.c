@@ -188,8 +188,8 @@ static json_t *status_doc(struct af_client *c, struct probe *p,
 
 		for (unsigned i = 0; i < c->n_endpoints; i++) {
 			const Af__NodeStatus *x = probe_node(&p[i]);
-			uint64_t id = i < c->cfg.n_nodes ? c->cfg.nodes[i].id
-							 : 0;
+			uint64_t id =
+				i < c->cfg.n_nodes ? c->cfg.nodes[i].id : 0;
 
 			if ((x && x->id == m->id) || (!x && id == m->id)) {
 				ns = x;
@@ -200,9 +200,9 @@ static json_t *status_doc(struct af_client *c, struct probe *p,
 	}
 	for (unsigned i = 0; i < c->n_endpoints; i++) {
 		const Af__NodeStatus *x = probe_node(&p[i]);
-		uint64_t id = x ? x->id
-				: (i < c->cfg.n_nodes ? c->cfg.nodes[i].id
-						      : i + 1);
+		uint64_t id =
+			x ? x->id
+			  : (i < c->cfg.n_nodes ? c->cfg.nodes[i].id : i + 1);
 		bool member = ml == NULL;
 
 		for (size_t k = 0; ml != NULL && k < ml->n_members; k++)
@@ -257,7 +257,8 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 		    denied == NULL)
 			denied = p[i].resp->status->message;
 		if ((ns = probe_node(&p[i])) != NULL &&
-		    strcmp(ns->role, "leader") == 0 && ns->term >= leader_term) {
+		    strcmp(ns->role, "leader") == 0 &&
+		    ns->term >= leader_term) {
 			leader = ns->id;
 			leader_term = ns->term;
 			leader_at = (int)i;
@@ -274,7 +275,7 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 		if (probe_node(&p[at]) != NULL)
 			ml = fetch_members(&c, at, &mresp);
 	}
-	auth = c.cfg.auth ? "tokens"
+	auth = c.cfg.auth	? "tokens"
 	       : cli->endpoints ? "unknown (no cluster file)"
 				: "disabled: every caller is admin";
 	doc = status_doc(&c, p, ml, leader);
@@ -284,8 +285,7 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 		if (af_out_json(doc) != 0)
 			rc = AF_EXIT_REFUSED;
 	} else {
-		print_status(doc, leader == 0,
-			     c.cfg.auth ? NULL : auth);
+		print_status(doc, leader == 0, c.cfg.auth ? NULL : auth);
 		json_decref(doc);
 	}
 out:

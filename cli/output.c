@@ -45,14 +45,15 @@ static bool looks_typed(const char *s)
 	return *p >= '0' && *p <= '9'; /* a number, a date, a time */
 }
 
-static int emit_scalar(yaml_emitter_t *e, const char *s, int plain,
+/* quoted_ok: the value is a string, so a quoted form needs no tag. */
+static int emit_scalar(yaml_emitter_t *e, const char *s, int quoted_ok,
 		       yaml_scalar_style_t style)
 {
 	yaml_event_t ev;
 
 	if (!yaml_scalar_event_initialize(&ev, NULL, NULL,
 					  (yaml_char_t *)(uintptr_t)s,
-					  (int)strlen(s), plain, !plain, style))
+					  (int)strlen(s), 1, quoted_ok, style))
 		return -1;
 	return yaml_emitter_emit(e, &ev) ? 0 : -1;
 }
@@ -65,7 +66,7 @@ static int emit_string(yaml_emitter_t *e, const char *s)
 		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	else if (strchr(s, '\n') != NULL)
 		style = YAML_LITERAL_SCALAR_STYLE;
-	return emit_scalar(e, s, style == YAML_ANY_SCALAR_STYLE, style);
+	return emit_scalar(e, s, 1, style);
 }
 
 static int emit_node(yaml_emitter_t *e, const json_t *v, int depth)
@@ -122,18 +123,18 @@ static int emit_node(yaml_emitter_t *e, const json_t *v, int depth)
 	case JSON_INTEGER:
 		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(v));
-		return emit_scalar(e, num, 1, YAML_PLAIN_SCALAR_STYLE);
+		return emit_scalar(e, num, 0, YAML_PLAIN_SCALAR_STYLE);
 	case JSON_REAL:
 		snprintf(num, sizeof(num), "%.12g", json_real_value(v));
 		if (strpbrk(num, ".eEn") == NULL) /* keep it a float */
 			strncat(num, ".0", sizeof(num) - strlen(num) - 1);
-		return emit_scalar(e, num, 1, YAML_PLAIN_SCALAR_STYLE);
+		return emit_scalar(e, num, 0, YAML_PLAIN_SCALAR_STYLE);
 	case JSON_TRUE:
-		return emit_scalar(e, "true", 1, YAML_PLAIN_SCALAR_STYLE);
+		return emit_scalar(e, "true", 0, YAML_PLAIN_SCALAR_STYLE);
 	case JSON_FALSE:
-		return emit_scalar(e, "false", 1, YAML_PLAIN_SCALAR_STYLE);
+		return emit_scalar(e, "false", 0, YAML_PLAIN_SCALAR_STYLE);
 	default:
-		return emit_scalar(e, "null", 1, YAML_PLAIN_SCALAR_STYLE);
+		return emit_scalar(e, "null", 0, YAML_PLAIN_SCALAR_STYLE);
 	}
 }
 

@@ -42,6 +42,7 @@ one_doc() {
 	jq -s 'length' out.json >n.json 2>/dev/null || fail "$*: -o json is not JSON: $(head -c 300 out.json)"
 	[ "$(cat n.json)" = 1 ] || fail "$*: -o json printed $(cat n.json) documents"
 	"$Y2J" <out.yaml >yaml.json || fail "$*: -o yaml is not YAML: $(head -c 300 out.yaml)"
+	grep -q "^[^'\"]*: ! " out.yaml && fail "$*: -o yaml has tags: $(grep ': ! ' out.yaml)"
 	# block style, not JSON's flow form (an empty {} or [] excepted)
 	if [ "$(wc -c <out.yaml)" -gt 4 ] && grep -q '^[{[]' out.yaml; then
 		fail "$*: -o yaml printed JSON: $(head -c 200 out.yaml)"
