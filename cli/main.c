@@ -231,10 +231,14 @@ static const char globals_help[] =
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: af [global flags] VERB ...\n\nverbs:\n");
-	for (size_t i = 0; i < N_VERBS; i++)
-		fprintf(f, "  af %-34s %s\n",
-			verbs[i].group ? verbs[i].group : verbs[i].name,
-			verbs[i].group ? verbs[i].name : "");
+	for (size_t i = 0; i < N_VERBS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s%s%s",
+			 verbs[i].group ? verbs[i].group : "",
+			 verbs[i].group ? " " : "", verbs[i].name);
+		fprintf(f, "  af %-24s %s\n", name, verbs[i].summary);
+	}
 	fprintf(f,
 		"\n%s\nAny verb or group takes --help (af policy --help, "
 		"af policy apply --help).\n",
