@@ -403,8 +403,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "--version") == 0 ||
 	    strcmp(argv[0], "version") == 0) {
-		printf("af %s\n", AF_VERSION);
-		return 0;
+		if (cli.output == AF_OUT_TABLE) {
+			printf("af %s\n", AF_VERSION);
+			return 0;
+		}
+		json_t *o = json_object();
+
+		json_object_set_new(o, "version", json_string(AF_VERSION));
+		return af_out_json(o);
 	}
 	return dispatch(&cli, n, argv);
 }

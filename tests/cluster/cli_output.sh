@@ -35,6 +35,11 @@ run() {
 	"$AF" -c "$CL_FILE" --timeout 10s -o "$f" "$@" >"out.$f" 2>"err.$f"
 	echo $? >"rc.$f"
 	set -e
+	# a SANITIZE=1 build of af reports leaks and errors on stderr
+	if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "err.$f"; then
+		fail "af $* (-o $f): $(grep -A12 -E 'Sanitizer|runtime error' "err.$f" | head -30)"
+	fi
+	return 0
 }
 
 # one_doc: out.json is exactly one JSON document, out.yaml is YAML

@@ -15,8 +15,8 @@ struct scalar {
 };
 
 /* Emits doc, parses it back, returns the scalars in document order. */
-static size_t roundtrip(json_t *doc, struct scalar *out, size_t max,
-			char *text, size_t textlen)
+static size_t roundtrip(json_t *doc, struct scalar *out, size_t max, char *text,
+			size_t textlen)
 {
 	yaml_parser_t p;
 	yaml_event_t e;
@@ -53,8 +53,8 @@ static size_t roundtrip(json_t *doc, struct scalar *out, size_t max,
 
 Test(cli_output, typed_strings_are_quoted)
 {
-	static const char *const typed[] = {"true", "null", "123", "1.5",
-					    "",	    "no",   "~",   "2026-11-01"};
+	static const char *const typed[] = {
+		"true", "null", "123", "1.5", "", "no", "~", "2026-11-01"};
 	struct scalar s[64];
 	char text[4096];
 	json_t *doc = json_object();
