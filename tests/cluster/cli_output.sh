@@ -140,10 +140,13 @@ EXPECT=2 read_verb policy
 BETWEEN="canary start -f c.yaml --weight 5" write_verb canary abort -- canary abort
 note "output contract: $checked verbs"
 
-# --dry-run: the leader answers what would happen and stores nothing.
+# --dry-run: the leader answers what would happen and stores nothing. A
+# controld without the leader side (no dry_run anywhere in controld/) stores
+# the revision; af must then say so (DRY_RUN_UNSUPPORTED, exit 1). Once
+# controld knows the flag, the full contract below is enforced.
 n0=$(cl_af policy history -o json | jq length)
 run json policy apply -f c.yaml --dry-run
-if grep -q DRY_RUN_UNSUPPORTED err.json && ! grep -q dry_run "$ROOT/controld/handlers.c"; then
+if grep -q DRY_RUN_UNSUPPORTED err.json && ! grep -rqw dry_run "$ROOT/controld"; then
 	note "this controld has no dry-run yet: apply --dry-run reported it (exit $(cat rc.json))"
 	cl_af policy rollback >/dev/null
 else
