@@ -178,6 +178,15 @@ AF_TOKEN=$T_viewer cl_af cluster status -o json | jq -e '.leader != null and
 	jq -e '.auth | startswith("disabled") | not' >/dev/null ||
 	fail "with --endpoints the status claims auth is disabled"
 
+AF_TOKEN=$T_viewer cl_af member list -o json | jq -e '(.members | length) == 3' \
+	>/dev/null || fail "viewer cannot list members"
+set +e
+AF_TOKEN= cl_af member list >/dev/null 2>err.json
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q PERMISSION_DENIED err.json ||
+	fail "member list without token: exit $rc: $(cat err.json)"
+
 # Members follow the Raft configuration.
 leader=$(cl_wait_leader)
 victim=$((leader % 3 + 1))
