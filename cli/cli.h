@@ -46,6 +46,7 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv);
 int af_cli_cluster_transfer(struct af_cli *cli, int argc, char **argv);
 int af_cli_cluster_add(struct af_cli *cli, int argc, char **argv);
 int af_cli_cluster_remove(struct af_cli *cli, int argc, char **argv);
+int af_cli_member_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_snapshot_save(struct af_cli *cli, int argc, char **argv);
 int af_cli_audit(struct af_cli *cli, int argc, char **argv);
 int af_cli_canary_start(struct af_cli *cli, int argc, char **argv);

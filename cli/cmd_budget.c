@@ -47,6 +47,27 @@ static int propose_budget(struct af_cli *cli, Af__BudgetSet *bs)
 	cmd.budget_set = bs;
 	if ((rc = af_cli_propose(cli, &cmd, &resp)) != 0)
 		return rc;
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = af_out_ok();
+
+		json_object_set_new(o, "tenant", json_string(bs->tenant));
+		if (bs->remove) {
+			json_object_set_new(o, "deleted", json_true());
+		} else {
+			json_object_set_new(o, "period",
+					    json_string(bs->period));
+			json_object_set_new(o, "hard_usd",
+					    af_json_usd(bs->hard_micro));
+			json_object_set_new(
+				o, "soft_usd",
+				bs->soft_micro ? af_json_usd(bs->soft_micro)
+					       : json_null());
+		}
+		json_object_set_new(o, "message",
+				    json_string(resp->status->message));
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
 	printf("%s: %s\n", bs->tenant, resp->status->message);
 	af__response__free_unpacked(resp, NULL);
 	return 0;

@@ -1,5 +1,5 @@
-/* af cluster status | transfer-leader | add | remove, af snapshot save,
- * af audit. */
+/* af cluster transfer-leader | add | remove, af snapshot save, af audit
+ * (cluster status and member list: cli/members.c). */
 #include "cli/client.h"
 #include "cli/output.h"
 #include "common/file.h"
@@ -19,9 +19,15 @@ int af_cli_flags(int argc, char **argv, const char *const names[],
 	for (int i = 1; i < argc; i++) {
 		int k = -1;
 
-		for (int j = 0; names[j] != NULL; j++)
-			if (strcmp(argv[i], names[j]) == 0)
+		for (int j = 0; names[j] != NULL; j++) {
+			size_t n = strlen(names[j]);
+
+			if (names[j][n - 1] == '!') /* a switch: no value */
+				n--;
+			if (strncmp(argv[i], names[j], n) == 0 &&
+			    argv[i][n] == '\0')
 				k = j;
+		}
 		if (k < 0 && argv[i][0] == '-' && argv[i][1] != '\0')
 			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
 					   "%s: unknown flag %s", argv[0],
@@ -58,116 +64,6 @@ static int parse_id(const char *s, uint64_t *ret)
 				   "node id must be 1..65535, got \"%s\"", s);
 	*ret = v;
 	return 0;
-}
-
-int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
-{
-	struct af_client c;
-	json_t *doc, *nodes;
-	uint64_t leader = 0, leader_term = 0;
-	int rc;
-
-	if (argc > 1)
-		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				   "cluster status: unexpected \"%s\"",
-				   argv[1]);
-	if ((rc = af_client_open(&c, cli)) != 0)
-		return rc;
-	if (cli->timeout_ms > 2000)
-		cli->timeout_ms = 2000; /* per node: one slow node must not
-					   hold the whole report */
-	nodes = json_array();
-	for (unsigned i = 0; i < c.n_endpoints; i++) {
-		Af__Request req = AF__REQUEST__INIT;
-		Af__ClusterStatusReq cs = AF__CLUSTER_STATUS_REQ__INIT;
-		Af__Response *resp = NULL;
-		json_t *o = json_object();
-		uint64_t id = i < c.cfg.n_nodes ? c.cfg.nodes[i].id : i + 1;
-
-		req.body_case = AF__REQUEST__BODY_CLUSTER_STATUS;
-		req.cluster_status = &cs;
-		c.quiet = true;
-		rc = af_client_call(&c, &req, (int)i, &resp);
-		if (rc == 0 && resp->cluster_status &&
-		    resp->cluster_status->node) {
-			Af__NodeStatus *ns = resp->cluster_status->node;
-
-			json_object_set_new(o, "id",
-					    json_integer((json_int_t)ns->id));
-			json_object_set_new(o, "role", json_string(ns->role));
-			json_object_set_new(o, "term",
-					    json_integer((json_int_t)ns->term));
-			json_object_set_new(
-				o, "applied_index",
-				json_integer((json_int_t)ns->applied_index));
-			json_object_set_new(
-				o, "commit_index",
-				json_integer((json_int_t)ns->commit_index));
-			json_object_set_new(o, "endpoint",
-					    json_string(c.endpoints[i]));
-			if (strcmp(ns->role, "leader") == 0 &&
-			    ns->term >= leader_term) {
-				leader = ns->id;
-				leader_term = ns->term;
-			}
-		} else {
-			json_object_set_new(o, "id",
-					    json_integer((json_int_t)id));
-			json_object_set_new(o, "role",
-					    json_string("unreachable"));
-			json_object_set_new(o, "term", json_null());
-			json_object_set_new(o, "applied_index", json_null());
-			json_object_set_new(o, "commit_index", json_null());
-			json_object_set_new(o, "endpoint",
-					    json_string(c.endpoints[i]));
-		}
-		if (resp)
-			af__response__free_unpacked(resp, NULL);
-		json_array_append_new(nodes, o);
-	}
-	doc = json_object();
-	json_object_set_new(doc, "leader",
-			    leader ? json_integer((json_int_t)leader)
-				   : json_null());
-	json_object_set_new(
-		doc, "auth",
-		json_string(c.cfg.auth ? "tokens"
-				       : "disabled: every caller is admin"));
-	json_object_set_new(doc, "nodes", nodes);
-	if (cli->output != AF_OUT_TABLE) {
-		af_client_close(&c);
-		return af_out_json(doc);
-	}
-	printf("%-4s %-12s %-6s %-8s %-8s %s\n", "ID", "ROLE", "TERM",
-	       "APPLIED", "COMMIT", "ENDPOINT");
-	for (size_t i = 0; i < json_array_size(nodes); i++) {
-		json_t *o = json_array_get(nodes, i);
-		char term[24] = "-", applied[24] = "-", commit[24] = "-";
-
-		if (json_is_integer(json_object_get(o, "term"))) {
-			snprintf(term, sizeof(term), "%lld",
-				 (long long)json_integer_value(
-					 json_object_get(o, "term")));
-			snprintf(applied, sizeof(applied), "%lld",
-				 (long long)json_integer_value(
-					 json_object_get(o, "applied_index")));
-			snprintf(commit, sizeof(commit), "%lld",
-				 (long long)json_integer_value(
-					 json_object_get(o, "commit_index")));
-		}
-		printf("%-4lld %-12s %-6s %-8s %-8s %s\n",
-		       (long long)json_integer_value(json_object_get(o, "id")),
-		       json_string_value(json_object_get(o, "role")), term,
-		       applied, commit,
-		       json_string_value(json_object_get(o, "endpoint")));
-	}
-	if (leader == 0)
-		printf("no leader\n");
-	if (!c.cfg.auth && cli->endpoints == NULL)
-		printf("auth: disabled (every caller is admin)\n");
-	json_decref(doc);
-	af_client_close(&c);
-	return leader ? AF_EXIT_OK : AF_EXIT_UNAVAILABLE;
 }
 
 /* Sends a request and reports a refused status. Returns an exit code;
@@ -226,6 +122,16 @@ int af_cli_cluster_transfer(struct af_cli *cli, int argc, char **argv)
 	req.transfer_leader = &tr;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = af_out_ok();
+
+		json_object_set_new(o, "transferred", json_true());
+		json_object_set_new(o, "to",
+				    tr.to ? json_integer((json_int_t)tr.to)
+					  : json_null());
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
 	printf("leadership transferred%s%s\n", vals[0] ? " to node " : "",
 	       vals[0] ? vals[0] : "");
 	af__response__free_unpacked(resp, NULL);
@@ -257,6 +163,15 @@ int af_cli_cluster_add(struct af_cli *cli, int argc, char **argv)
 	req.membership = &m;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = af_out_ok();
+
+		json_object_set_new(o, "id", json_integer((json_int_t)m.id));
+		json_object_set_new(o, "added", json_true());
+		json_object_set_new(o, "raft", json_string(m.raft));
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
 	printf("node %s added as a voter\n", pos[0]);
 	af__response__free_unpacked(resp, NULL);
 	return 0;
@@ -279,6 +194,14 @@ int af_cli_cluster_remove(struct af_cli *cli, int argc, char **argv)
 	req.membership = &m;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = af_out_ok();
+
+		json_object_set_new(o, "id", json_integer((json_int_t)m.id));
+		json_object_set_new(o, "removed", json_true());
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
 	printf("node %s removed\n", argv[1]);
 	af__response__free_unpacked(resp, NULL);
 	return 0;
@@ -306,8 +229,8 @@ int af_cli_snapshot_save(struct af_cli *cli, int argc, char **argv)
 		return af_cli_fail(AF_EXIT_REFUSED, "IO", "%s",
 				   err.msg[0] ? err.msg : "empty snapshot");
 	}
-	if (cli->output == AF_OUT_JSON) {
-		json_t *o = json_object();
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = af_out_ok();
 		json_object_set_new(o, "file", json_string(argv[1]));
 		json_object_set_new(
 			o, "index",

@@ -3,6 +3,7 @@
  * semantic change is one readable line. Exit 0 when equal, 1 when they
  * differ (as kubectl diff). */
 #include "cli/client.h"
+#include "cli/output.h"
 #include "common/alloc.h"
 #include "common/file.h"
 #include "policy/policy.h"
@@ -186,14 +187,99 @@ static int side(struct af_cli *cli, const char *spec, bool is_file,
 	return rc;
 }
 
+#define MAX_DIFF (16u * 1024 * 1024)
+
+/* Reads the child's output (at most MAX_DIFF bytes kept) into *ret
+ * (owned, NUL-terminated). */
+static char *slurp(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = af_malloc(cap), *nb;
+	ssize_t n;
+
+	if (buf == NULL)
+		return NULL;
+	for (;;) {
+		if (len + 1 >= cap && cap < MAX_DIFF) {
+			cap *= 2;
+			if ((nb = af_realloc(buf, cap)) == NULL)
+				break;
+			buf = nb;
+		}
+		if (len + 1 >= cap) { /* at the bound: drain, keep nothing */
+			char skip[4096];
+
+			if (read(fd, skip, sizeof(skip)) <= 0)
+				break;
+			continue;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* diff -u of the two renderings: to stdout, or with -o json|yaml inside
+ * one document. Exit 0 equal, 1 different (as diff(1)). */
+static int run_diff(struct af_cli *cli, const char *la, const char *lb,
+		    const char *a, const char *b)
+{
+	bool doc = cli->output != AF_OUT_TABLE;
+	char *text = NULL;
+	int fds[2] = {-1, -1}, status, rc;
+	pid_t pid;
+
+	fflush(stdout);
+	if (doc && pipe(fds) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "IO", "pipe failed");
+	pid = fork();
+	if (pid == 0) {
+		if (doc) {
+			dup2(fds[1], STDOUT_FILENO);
+			close(fds[0]);
+			close(fds[1]);
+		}
+		execlp("diff", "diff", "-u", "--label", la, "--label", lb, a, b,
+		       (char *)NULL);
+		_exit(2);
+	}
+	if (doc) {
+		close(fds[1]);
+		if (pid > 0)
+			text = slurp(fds[0]);
+		close(fds[0]);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) > 1 || (doc && text == NULL)) {
+		af_free(text);
+		return af_cli_fail(AF_EXIT_USAGE, "IO",
+				   "could not run diff(1) (is it installed?)");
+	}
+	rc = WEXITSTATUS(status);
+	if (doc) {
+		json_t *o = af_out_ok();
+
+		json_object_set_new(o, "a", json_string(la));
+		json_object_set_new(o, "b", json_string(lb));
+		json_object_set_new(o, "identical", json_boolean(rc == 0));
+		json_object_set_new(o, "diff", json_string(text));
+		af_free(text);
+		if (af_out_json(o) != 0)
+			return AF_EXIT_REFUSED;
+	}
+	return rc;
+}
+
 int af_cli_policy_diff(struct af_cli *cli, int argc, char **argv)
 {
 	static const char *const names[] = {"-f", NULL};
 	const char *vals[1] = {NULL};
 	char *pos[2], dir[] = "/tmp/af-diff.XXXXXX", a[64], b[64];
 	char la[256], lb[256];
-	int npos, rc, status;
-	pid_t pid;
+	int npos, rc;
 
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, pos, 2)) != 0)
 		return rc;
@@ -208,21 +294,8 @@ int af_cli_policy_diff(struct af_cli *cli, int argc, char **argv)
 	if (rc == 0)
 		rc = side(cli, vals[0] ? vals[0] : pos[1], vals[0] != NULL, b,
 			  lb, sizeof(lb));
-	if (rc == 0) {
-		fflush(stdout);
-		pid = fork();
-		if (pid == 0) {
-			execlp("diff", "diff", "-u", "--label", la, "--label",
-			       lb, a, b, (char *)NULL);
-			_exit(2);
-		}
-		if (pid < 0 || waitpid(pid, &status, 0) < 0 ||
-		    !WIFEXITED(status) || WEXITSTATUS(status) > 1)
-			rc = af_cli_fail(AF_EXIT_USAGE, "IO",
-					 "could not run diff(1)");
-		else
-			rc = WEXITSTATUS(status);
-	}
+	if (rc == 0)
+		rc = run_diff(cli, la, lb, a, b);
 	unlink(a);
 	unlink(b);
 	rmdir(dir);

@@ -55,6 +55,48 @@ static int print_apply(struct af_cli *cli, Af__Response *resp)
 	return rc;
 }
 
+/* The leader's answer to apply --dry-run: what would happen. A leader
+ * that does not know the flag stored the revision: said loudly, exit 1. */
+static int print_dry_run(struct af_cli *cli, Af__Response *resp)
+{
+	const Af__ApplyResult *ar = resp->apply;
+	int rc = 0;
+
+	if (ar == NULL) {
+		rc = af_cli_fail(AF_EXIT_REFUSED, "INTERNAL", "no result");
+	} else if (!ar->dry_run && ar->unchanged) {
+		rc = af_cli_fail(AF_EXIT_REFUSED, "DRY_RUN_UNSUPPORTED",
+				 "the leader does not support --dry-run; this "
+				 "is the stable content (revision %llu), "
+				 "nothing changed",
+				 (unsigned long long)ar->revision);
+	} else if (!ar->dry_run) {
+		rc = af_cli_fail(AF_EXIT_REFUSED, "DRY_RUN_UNSUPPORTED",
+				 "the leader does not support --dry-run and "
+				 "stored revision %llu (%s); undo it with af "
+				 "policy rollback, and upgrade controld",
+				 (unsigned long long)ar->revision, ar->state);
+	} else if (cli->output != AF_OUT_TABLE) {
+		json_t *o = json_object(), *r = af_cli_apply_json(ar);
+
+		json_object_set_new(o, "dry_run", json_true());
+		json_object_update(o, r);
+		json_decref(r);
+		json_object_del(o, "index");
+		rc = af_out_json(o);
+	} else if (ar->unchanged) {
+		printf("dry run: unchanged (revision %llu %s %s); nothing "
+		       "stored\n",
+		       (unsigned long long)ar->revision, ar->hash, ar->state);
+	} else {
+		printf("dry run: would store revision %llu %s as %s; nothing "
+		       "stored\n",
+		       (unsigned long long)ar->revision, ar->hash, ar->state);
+	}
+	af__response__free_unpacked(resp, NULL);
+	return rc;
+}
+
 int af_cli_read_bundle(const char *file, char **ret_src, size_t *ret_len,
 		       struct af_bundle **ret_bundle)
 {
@@ -87,6 +129,7 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 	const char *vals[5] = {NULL};
 	uint8_t sig[64];
 	char sig_id[17];
+	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	struct af_bundle *b = NULL;
@@ -112,22 +155,6 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 	}
 	if ((rc = af_cli_read_bundle(vals[0], &src, &len, &b)) != 0)
 		return rc;
-	if (vals[3]) {
-		if (cli->output != AF_OUT_TABLE) {
-			json_t *o = json_object();
-			json_object_set_new(o, "hash",
-					    json_string(af_bundle_hash(b)));
-			json_object_set_new(o, "name",
-					    json_string(af_bundle_name(b)));
-			json_object_set_new(o, "dry_run", json_true());
-			rc = af_out_json(o);
-		} else
-			printf("valid: %s %s (dry run, nothing stored)\n",
-			       af_bundle_name(b), af_bundle_hash(b));
-		af_bundle_free(b);
-		af_free(src);
-		return rc;
-	}
 	af_bundle_free(b);
 	if ((rc = af_cli_attach_signature(vals[0], vals[4], &pa, sig,
 					  sig_id)) != 0) {
@@ -139,9 +166,14 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 	pa.message = (char *)(vals[1] ? vals[1] : "");
 	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
 	cmd.policy_apply = &pa;
-	rc = af_cli_propose(cli, &cmd, &resp);
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	req.dry_run = vals[3] != NULL;
+	rc = af_cli_request(cli, &req, &resp);
 	af_free(src);
-	return rc ? rc : print_apply(cli, resp);
+	if (rc != 0)
+		return rc;
+	return req.dry_run ? print_dry_run(cli, resp) : print_apply(cli, resp);
 }
 
 int af_cli_policy_rollback(struct af_cli *cli, int argc, char **argv)
@@ -180,7 +212,7 @@ int af_cli_policy_get(struct af_cli *cli, int argc, char **argv)
 	req.policy_get = &pg;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
-	if (cli->output == AF_OUT_JSON) {
+	if (cli->output != AF_OUT_TABLE) {
 		Af__Revision *r = resp->policy_get->revision;
 		json_t *o = json_object();
 
@@ -453,6 +485,25 @@ int af_cli_model_status(struct af_cli *cli, int argc, char **argv)
 	}
 	if ((rc = af_cli_propose(cli, &cmd, &resp)) != 0)
 		return rc;
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = af_out_ok();
+
+		json_object_set_new(o, "id", json_string(argv[1]));
+		if (cmd.op_case == AF__COMMAND__OP_MODEL_DELETE)
+			json_object_set_new(o, "deleted", json_true());
+		else
+			json_object_set_new(o, "status",
+					    json_string(ms.status));
+		json_object_set_new(
+			o, "registry_revision",
+			json_integer(
+				(json_int_t)resp->apply->registry_revision));
+		json_object_set_new(
+			o, "message",
+			json_string(resp->status ? resp->status->message : ""));
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(o);
+	}
 	printf("model %s: %s (registry revision %llu)\n", argv[1],
 	       resp->status ? resp->status->message : "ok",
 	       (unsigned long long)resp->apply->registry_revision);

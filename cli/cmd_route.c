@@ -2,6 +2,7 @@
  * command line, no cluster needed. */
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/output.h"
 #include "common/alloc.h"
 #include "common/file.h"
 #include "policy/policy.h"
@@ -47,8 +48,9 @@ static int parse_args(int argc, char **argv, bool route, struct route_args *a)
 	if (a->file == NULL)
 		return af_cli_fail(
 			AF_EXIT_USAGE, "USAGE",
-			route ? "route -f REQUEST.json --policy FILE "
-				"--models FILE [--explain]"
+			route ? "usage: af route -f REQUEST.json [--revision "
+				"REV] "
+				"[--explain] [--policy FILE --models FILE]"
 			      : "policy lint -f FILE");
 	return 0;
 }
@@ -63,25 +65,10 @@ static int read_input(const char *path, size_t max, char **ret_buf,
 	return 0;
 }
 
-static void print_str_json(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void lint_report(const struct af_cli *cli, const struct af_bundle *b)
 {
 	size_t nw = af_bundle_nwarnings(b);
+	json_t *o, *w;
 
 	for (size_t i = 0; i < nw; i++)
 		fprintf(stderr, "%s\n", af_bundle_warning(b, i));
@@ -91,19 +78,17 @@ static void lint_report(const struct af_cli *cli, const struct af_bundle *b)
 		       af_bundle_hash(b));
 		return;
 	}
-	printf(cli->output == AF_OUT_JSON ? "{\"valid\":true,\"name\":"
-					  : "valid: true\nname: ");
-	print_str_json(af_bundle_name(b));
-	printf(cli->output == AF_OUT_JSON ? ",\"hash\":\"%s\",\"rules\":%zu,"
-					    "\"warnings\":["
-					  : "\nhash: \"%s\"\nrules: %zu\n"
-					    "warnings: [",
-	       af_bundle_hash(b), af_bundle_nrules(b));
-	for (size_t i = 0; i < nw; i++) {
-		printf(i ? ", " : "");
-		print_str_json(af_bundle_warning(b, i));
-	}
-	printf(cli->output == AF_OUT_JSON ? "]}\n" : "]\n");
+	o = json_object();
+	w = json_array();
+	json_object_set_new(o, "valid", json_true());
+	json_object_set_new(o, "name", json_string(af_bundle_name(b)));
+	json_object_set_new(o, "hash", json_string(af_bundle_hash(b)));
+	json_object_set_new(o, "rules",
+			    json_integer((json_int_t)af_bundle_nrules(b)));
+	for (size_t i = 0; i < nw; i++)
+		json_array_append_new(w, json_string(af_bundle_warning(b, i)));
+	json_object_set_new(o, "warnings", w);
+	af_out_json(o);
 }
 
 int af_cli_policy_lint(struct af_cli *cli, int argc, char **argv)
@@ -238,7 +223,7 @@ static int refuse(const struct af_cli *cli, const char *file, int status,
 
 	if (cli->output != AF_OUT_TABLE &&
 	    af_error_json(code, msg, field, body, sizeof(body), &n) == 0)
-		printf("%s\n", body);
+		af_out_body(body);
 	return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "%s: %d %s: %s%s%s",
 			   file, status, code, msg,
 			   field && field[0] ? " (field " : "",
@@ -323,7 +308,7 @@ static int decide_and_print(const struct af_cli *cli,
 	if (cli->output == AF_OUT_TABLE)
 		print_table(&d);
 	else if (af_decision_json(&d, body, sizeof(body), &n) == 0)
-		printf("%s\n", body);
+		rc = af_out_body(body);
 	if (a->explain)
 		print_explain(cli, &x);
 out:

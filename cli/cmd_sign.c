@@ -1,5 +1,6 @@
 /* af keygen, af policy sign, and attaching signatures to applies. */
 #include "cli/client.h"
+#include "cli/output.h"
 #include "common/alloc.h"
 #include "common/file.h"
 #include "common/sign.h"
@@ -19,7 +20,6 @@ int af_cli_keygen(struct af_cli *cli, int argc, char **argv)
 	char id[AF_KEYID_LEN];
 	int npos, rc;
 
-	(void)cli;
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
 		return rc;
 	if (vals[0] == NULL)
@@ -28,6 +28,17 @@ int af_cli_keygen(struct af_cli *cli, int argc, char **argv)
 				   "PREFIX.key and PREFIX.pub)");
 	if (af_sign_keygen(vals[0], id, &err) != 0)
 		return af_cli_fail(AF_EXIT_REFUSED, "IO", "%s", err.msg);
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = af_out_ok();
+		char path[4096];
+
+		json_object_set_new(o, "key_id", json_string(id));
+		snprintf(path, sizeof(path), "%s.key", vals[0]);
+		json_object_set_new(o, "secret", json_string(path));
+		snprintf(path, sizeof(path), "%s.pub", vals[0]);
+		json_object_set_new(o, "public", json_string(path));
+		return af_out_json(o);
+	}
 	printf("key %s: secret %s.key (keep it private), public %s.pub "
 	       "(list it in signing.trusted_keys)\n",
 	       id, vals[0], vals[0]);
@@ -46,7 +57,6 @@ int af_cli_policy_sign(struct af_cli *cli, int argc, char **argv)
 	size_t len;
 	int npos, rc;
 
-	(void)cli;
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
 		return rc;
 	if (vals[0] == NULL || vals[1] == NULL)
@@ -74,6 +84,17 @@ int af_cli_policy_sign(struct af_cli *cli, int argc, char **argv)
 	if (af_write_file_atomic(out, line, strlen(line), &err) != 0) {
 		af_bundle_free(b);
 		return af_cli_fail(AF_EXIT_REFUSED, "IO", "%s", err.msg);
+	}
+	if (cli->output != AF_OUT_TABLE) {
+		json_t *o = af_out_ok();
+
+		json_object_set_new(o, "name", json_string(af_bundle_name(b)));
+		json_object_set_new(o, "hash", json_string(af_bundle_hash(b)));
+		json_object_set_new(o, "serial",
+				    json_integer((json_int_t)serial));
+		json_object_set_new(o, "signature", json_string(out));
+		af_bundle_free(b);
+		return af_out_json(o);
 	}
 	printf("signed %s %s serial %llu: %s\n", af_bundle_name(b),
 	       af_bundle_hash(b), (unsigned long long)serial, out);

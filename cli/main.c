@@ -1,5 +1,7 @@
-/* af: the command-line client. Global flags, then a verb table. */
+/* af: the command-line client. Global flags, then a verb table; every verb
+ * and every group answers --help with its flags and an example. */
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "common/timeutil.h"
 
 #include <stdio.h>
@@ -10,76 +12,254 @@ struct verb {
 	const char *group; /* NULL for single-word verbs */
 	const char *name;
 	int (*fn)(struct af_cli *cli, int argc, char **argv);
-	const char *help;
+	const char *usage;   /* synopsis after "af " */
+	const char *summary; /* one line */
+	const char *help;    /* flags and an example */
+};
+
+struct group {
+	const char *name;
+	const char *summary;
+	const char *example;
+};
+
+static const struct group groups[] = {
+	{"cluster", "the controld cluster: status, leadership, membership",
+	 "af -c cluster.yaml cluster status"},
+	{"member", "the members of the Raft configuration",
+	 "af -c cluster.yaml member list -o json"},
+	{"snapshot", "consistent backups of the replicated state",
+	 "af -c cluster.yaml snapshot save backup.db"},
+	{"policy", "policy bundles: lint, apply, history, diff, rollback, sign",
+	 "af -c cluster.yaml policy apply -f policy.yaml -m \"first\""},
+	{"canary", "canary rollouts of a policy revision",
+	 "af -c cluster.yaml canary start -f policy.yaml --steps 5,25,50"},
+	{"model", "the model registry",
+	 "af -c cluster.yaml model apply -f models.yaml"},
+	{"budget", "per-tenant spend budgets",
+	 "af -c cluster.yaml budget set claims-team --hard 100"},
+	{"fleet", "the routerd sidecars the cluster has seen",
+	 "af -c cluster.yaml fleet status"},
 };
 
 static const struct verb verbs[] = {
-	{"policy", "lint", af_cli_policy_lint,
-	 "policy lint -f FILE            validate a bundle locally"},
-	{NULL, "route", af_cli_route,
-	 "route -f REQ.json --policy FILE --models FILE [--explain]"},
-	{"cluster", "status", af_cli_cluster_status,
-	 "cluster status                 every node's role, term, indexes"},
+	{"cluster", "status", af_cli_cluster_status, "cluster status",
+	 "every member's role, term and indexes; the leader",
+	 "Asks every member of the Raft configuration for its own view.\n"
+	 "Exit 0 with a leader, 3 without one, 1 when a node refuses the\n"
+	 "token (PERMISSION_DENIED). The exit code is the same for every -o.\n"
+	 "example:\n  af -c cluster.yaml cluster status -o json\n"},
 	{"cluster", "transfer-leader", af_cli_cluster_transfer,
-	 "cluster transfer-leader [--to ID]"},
+	 "cluster transfer-leader [--to ID]", "move the leadership",
+	 "  --to ID   the node to lead (default: any other voter)\n"
+	 "example:\n  af -c cluster.yaml cluster transfer-leader --to 2\n"},
 	{"cluster", "add", af_cli_cluster_add,
-	 "cluster add ID --raft ADDR --api URL --pub URL"},
-	{"cluster", "remove", af_cli_cluster_remove, "cluster remove ID"},
-	{"snapshot", "save", af_cli_snapshot_save,
-	 "snapshot save FILE             consistent backup"},
-	{NULL, "audit", af_cli_audit, "audit [--limit N]"},
-	{"fleet", "status", af_cli_fleet_status,
-	 "fleet status                   every routerd: "
-	 "SYNCED/STALE/NACKED/LOST"},
+	 "cluster add ID --raft ADDR --api URL --pub URL",
+	 "add a voter (start it with controld --join first)",
+	 "  --raft ADDR  the new node's raft address (numeric host:port)\n"
+	 "  --api URL    its API URL    --pub URL   its pub URL\n"
+	 "example:\n  af -c cluster.yaml cluster add 4 --raft 127.0.0.1:7401 "
+	 "--api tcp://127.0.0.1:7402 --pub tcp://127.0.0.1:7403\n"},
+	{"cluster", "remove", af_cli_cluster_remove, "cluster remove ID",
+	 "remove a member from the Raft configuration",
+	 "example:\n  af -c cluster.yaml cluster remove 1\n"},
+	{"member", "list", af_cli_member_list, "member list",
+	 "the Raft configuration: id, raft address, role; the leader",
+	 "Read from the leader (any node with --stale).\n"
+	 "example:\n  af -c cluster.yaml member list -o json\n"},
+	{"snapshot", "save", af_cli_snapshot_save, "snapshot save FILE",
+	 "write a consistent backup to FILE",
+	 "Restore it with: controld -c FILE --id N --restore FILE\n"
+	 "example:\n  af -c cluster.yaml snapshot save backup.db\n"},
+	{"policy", "lint", af_cli_policy_lint, "policy lint -f FILE",
+	 "validate a bundle locally (no cluster)",
+	 "  -f FILE   the bundle; errors say file:line:col, exit 1\n"
+	 "example:\n  af policy lint -f policy.yaml\n"},
 	{"policy", "apply", af_cli_policy_apply,
 	 "policy apply -f FILE [-m MSG] [--canary PCT] [--dry-run] "
-	 "[--signature F]"},
-	{"policy", "sign", af_cli_policy_sign,
-	 "policy sign -f FILE --key KEY [--serial N]   writes FILE.sig"},
-	{NULL, "keygen", af_cli_keygen,
-	 "keygen --out PREFIX             ed25519 "
-	 "signing key"},
-	{"policy", "get", af_cli_policy_get, "policy get [REV]"},
-	{"policy", "history", af_cli_policy_history, "policy history"},
+	 "[--signature F]",
+	 "store a revision (stable, or a canary)",
+	 "  -f FILE          the bundle\n"
+	 "  -m MSG           the revision's message\n"
+	 "  --canary PCT     start it as a canary at PCT percent (1-100)\n"
+	 "  --dry-run        ask the leader what would happen; change "
+	 "nothing\n"
+	 "  --signature F    detached signature (default: FILE.sig if "
+	 "present)\n"
+	 "Re-applying the stable content is a no-op that says unchanged.\n"
+	 "example:\n  af -c cluster.yaml policy apply -f policy.yaml "
+	 "--dry-run\n"
+	 "  af -c cluster.yaml policy apply -f policy.yaml -m \"cheaper\"\n"},
+	{"policy", "get", af_cli_policy_get, "policy get [REV]",
+	 "the source of a revision (default: stable)",
+	 "example:\n  af -c cluster.yaml policy get 3 > policy-r3.yaml\n"},
+	{"policy", "history", af_cli_policy_history, "policy history",
+	 "every revision, newest first",
+	 "example:\n  af -c cluster.yaml policy history -o json\n"},
 	{"policy", "diff", af_cli_policy_diff,
-	 "policy diff REV [REV | -f FILE] canonical difference"},
+	 "policy diff REV [REV | -f FILE]",
+	 "difference of canonical forms (exit 1 when they differ)",
+	 "  -f FILE   compare REV with a local bundle\n"
+	 "example:\n  af -c cluster.yaml policy diff 2 -f policy.yaml\n"},
 	{"policy", "rollback", af_cli_policy_rollback,
-	 "policy rollback [--to REV]"},
+	 "policy rollback [--to REV]",
+	 "make REV (default: the previous stable) stable again",
+	 "  --to REV  the revision to restore; aborts a running canary\n"
+	 "example:\n  af -c cluster.yaml policy rollback --to 1\n"},
+	{"policy", "sign", af_cli_policy_sign,
+	 "policy sign -f FILE --key KEY [--serial N] [--out F]",
+	 "sign a bundle (writes FILE.sig)",
+	 "  --key KEY    the secret key from af keygen\n"
+	 "  --serial N   increasing serial (default: the time)\n"
+	 "  --out F      where to write the signature (default: FILE.sig)\n"
+	 "example:\n  af policy sign -f policy.yaml --key release.key\n"},
+	{NULL, "keygen", af_cli_keygen, "keygen --out PREFIX",
+	 "make an ed25519 signing key (PREFIX.key, PREFIX.pub)",
+	 "example:\n  af keygen --out release\n"},
 	{"canary", "start", af_cli_canary_start,
 	 "canary start -f FILE [--weight PCT] [--steps 5,25,50] "
-	 "[--interval 60s]\n"
-	 "                [--max-error-delta D] [--max-latency-ratio R] "
-	 "[--max-cost-ratio R] [--min-samples N]"},
-	{"canary", "status", af_cli_canary_status, "canary status [--watch]"},
-	{"canary", "set-weight", af_cli_canary_control,
-	 "canary set-weight PCT"},
-	{"canary", "promote", af_cli_canary_control, "canary promote [--full]"},
-	{"canary", "abort", af_cli_canary_control, "canary abort"},
-	{"canary", "pause", af_cli_canary_control, "canary pause"},
-	{"canary", "resume", af_cli_canary_control, "canary resume"},
+	 "[--interval 60s] [gates]",
+	 "start a canary rollout with steps and gates",
+	 "  -f FILE                 the bundle     -m MSG   its message\n"
+	 "  --weight PCT            fixed weight (no steps)\n"
+	 "  --steps LIST            weights to step through\n"
+	 "  --interval DUR          time per step\n"
+	 "  --max-error-delta D     canary error rate - stable's (0.02)\n"
+	 "  --max-latency-ratio R   canary p99 / stable p99 (1.10)\n"
+	 "  --max-cost-ratio R      USD per successful outcome ratio\n"
+	 "  --min-samples N         per cohort before any verdict\n"
+	 "  --signature F           detached signature\n"
+	 "example:\n  af -c cluster.yaml canary start -f policy.yaml --steps "
+	 "5,25,50 --interval 60s --max-error-delta 0.02\n"},
+	{"canary", "status", af_cli_canary_status, "canary status [--watch]",
+	 "weights, cohort metrics, gate verdicts",
+	 "  --watch   refresh every 2 s until the rollout ends\n"
+	 "example:\n  af -c cluster.yaml canary status\n"},
+	{"canary", "set-weight", af_cli_canary_control, "canary set-weight PCT",
+	 "set the canary's weight (0-100)",
+	 "example:\n  af -c cluster.yaml canary set-weight 25\n"},
+	{"canary", "promote", af_cli_canary_control, "canary promote [--full]",
+	 "next step, or --full: make the canary stable",
+	 "example:\n  af -c cluster.yaml canary promote --full\n"},
+	{"canary", "abort", af_cli_canary_control, "canary abort",
+	 "stop the canary; stable takes all traffic",
+	 "example:\n  af -c cluster.yaml canary abort\n"},
+	{"canary", "pause", af_cli_canary_control, "canary pause",
+	 "hold the current step",
+	 "example:\n  af -c cluster.yaml canary pause\n"},
+	{"canary", "resume", af_cli_canary_control, "canary resume",
+	 "continue stepping", "example:\n  af -c cluster.yaml canary resume\n"},
+	{"model", "apply", af_cli_model_apply, "model apply -f FILE",
+	 "upsert the listed models in one registry revision",
+	 "example:\n  af -c cluster.yaml model apply -f models.yaml\n"},
+	{"model", "list", af_cli_model_list, "model list", "every model",
+	 "example:\n  af -c cluster.yaml model list -o json\n"},
+	{"model", "get", af_cli_model_get, "model get ID", "one model",
+	 "example:\n  af -c cluster.yaml model get open-mid\n"},
+	{"model", "disable", af_cli_model_status, "model disable ID",
+	 "stop routing to a model",
+	 "example:\n  af -c cluster.yaml model disable open-mid\n"},
+	{"model", "enable", af_cli_model_status, "model enable ID",
+	 "route to a model again",
+	 "example:\n  af -c cluster.yaml model enable open-mid\n"},
+	{"model", "deprecate", af_cli_model_status, "model deprecate ID",
+	 "mark a model deprecated (still routed, warned)",
+	 "example:\n  af -c cluster.yaml model deprecate open-mid\n"},
+	{"model", "delete", af_cli_model_status, "model delete ID",
+	 "remove a model from the registry",
+	 "example:\n  af -c cluster.yaml model delete open-mid\n"},
 	{"budget", "set", af_cli_budget_set,
-	 "budget set TENANT --hard USD [--soft USD] [--period day|month]"},
-	{"budget", "list", af_cli_budget_list, "budget list"},
-	{"budget", "get", af_cli_budget_get, "budget get TENANT"},
-	{"budget", "delete", af_cli_budget_delete, "budget delete TENANT"},
+	 "budget set TENANT --hard USD [--soft USD] [--period day|month]",
+	 "set a tenant's budget",
+	 "  --hard USD       the limit (denied beyond it)\n"
+	 "  --soft USD       warn beyond it\n"
+	 "  --period P       day or month (default: month)\n"
+	 "example:\n  af -c cluster.yaml budget set claims-team --hard 100 "
+	 "--soft 80\n"},
+	{"budget", "list", af_cli_budget_list, "budget list",
+	 "spent, leased, soft, hard, remaining per tenant",
+	 "example:\n  af -c cluster.yaml budget list -o json\n"},
+	{"budget", "get", af_cli_budget_get, "budget get TENANT",
+	 "one tenant's budget",
+	 "example:\n  af -c cluster.yaml budget get claims-team\n"},
+	{"budget", "delete", af_cli_budget_delete, "budget delete TENANT",
+	 "remove a tenant's budget (it is no longer limited)",
+	 "example:\n  af -c cluster.yaml budget delete claims-team\n"},
+	{NULL, "route", af_cli_route,
+	 "route -f REQ.json [--revision REV] [--explain] "
+	 "[--policy FILE --models FILE]",
+	 "evaluate a request as routerd would, locally",
+	 "  -f REQ.json       the request body\n"
+	 "  --revision REV    decide with this revision (default: stable)\n"
+	 "  --explain         the rule trace and why each candidate was "
+	 "dropped\n"
+	 "  --policy FILE --models FILE   fully offline, no cluster\n"
+	 "-o json prints exactly the body routerd would answer.\n"
+	 "example:\n  af -c cluster.yaml route -f request.json --revision 2 "
+	 "--explain\n"
+	 "  af route -f request.json --policy policy.yaml --models "
+	 "models.yaml\n"},
+	{"fleet", "status", af_cli_fleet_status, "fleet status",
+	 "every routerd seen: SYNCED/STALE/NACKED/LOST",
+	 "example:\n  af -c cluster.yaml fleet status -o json\n"},
 	{NULL, "report", af_cli_report,
-	 "report [--by tenant|class|model|revision] [--since DATE]"},
-	{"model", "apply", af_cli_model_apply, "model apply -f FILE"},
-	{"model", "list", af_cli_model_list, "model list"},
-	{"model", "get", af_cli_model_get, "model get ID"},
-	{"model", "disable", af_cli_model_status, "model disable ID"},
-	{"model", "enable", af_cli_model_status, "model enable ID"},
-	{"model", "deprecate", af_cli_model_status, "model deprecate ID"},
-	{"model", "delete", af_cli_model_status, "model delete ID"},
+	 "report [--by tenant|class|model|revision] [--since DATE]",
+	 "showback: outcomes, failures, spend",
+	 "  --by KEY       group rows by tenant, class, model or revision\n"
+	 "  --since DATE   YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n"
+	 "example:\n  af -c cluster.yaml report --by model --since "
+	 "2026-11-01\n"},
+	{NULL, "audit", af_cli_audit, "audit [--limit N]", "the audit trail",
+	 "  --limit N   newest N records (default 100)\n"
+	 "example:\n  af -c cluster.yaml audit --limit 20\n"},
 };
+
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+#define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
+
+static const char globals_help[] =
+	"global flags (anywhere on the line):\n"
+	"  -c, --cluster FILE   cluster file (env AF_CLUSTER)\n"
+	"  --endpoints URL,...  API URLs instead of a cluster file\n"
+	"  --token T            API token (env AF_TOKEN)\n"
+	"  -o, --output FMT     table (default), json or yaml\n"
+	"  --timeout DUR        give up after DUR (default 10s)\n"
+	"  --stale              read from the first endpoint, no leader\n"
+	"exit codes: 0 ok, 1 refused by the cluster, 2 usage error,\n"
+	"            3 cluster unavailable (no leader, time out)\n";
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: af [-c FILE] [--endpoints URL,...] [--token T] "
-		   "[-o table|json|yaml] [--timeout DUR] [--stale] VERB ...\n\n"
-		   "verbs:\n");
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  af %s\n", verbs[i].help);
+	fprintf(f, "usage: af [global flags] VERB ...\n\nverbs:\n");
+	for (size_t i = 0; i < N_VERBS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s%s%s",
+			 verbs[i].group ? verbs[i].group : "",
+			 verbs[i].group ? " " : "", verbs[i].name);
+		fprintf(f, "  af %-24s %s\n", name, verbs[i].summary);
+	}
+	fprintf(f,
+		"\n%s\nAny verb or group takes --help (af policy --help, "
+		"af policy apply --help).\n",
+		globals_help);
+}
+
+static void group_help(FILE *f, const struct group *g)
+{
+	fprintf(f, "af %s: %s\n\nverbs:\n", g->name, g->summary);
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (verbs[i].group && strcmp(verbs[i].group, g->name) == 0)
+			fprintf(f, "  af %s\n      %s\n", verbs[i].usage,
+				verbs[i].summary);
+	fprintf(f, "\nexample:\n  %s\n\nSee af %s VERB --help.\n", g->example,
+		g->name);
+}
+
+static void verb_help(const struct verb *v)
+{
+	printf("usage: af %s\n\n%s.\n\n%s\n%s", v->usage, v->summary, v->help,
+	       globals_help);
 }
 
 static int parse_output(const char *s, enum af_cli_output *ret)
@@ -145,6 +325,58 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 	return out;
 }
 
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (is_help(argv[i]))
+			return true;
+	return false;
+}
+
+/* A verb of the table: --help anywhere after it prints its help. */
+static int run(const struct verb *v, struct af_cli *cli, int argc, char **argv)
+{
+	if (wants_help(argc, argv)) {
+		verb_help(v);
+		return AF_EXIT_OK;
+	}
+	return v->fn(cli, argc, argv);
+}
+
+static int dispatch(struct af_cli *cli, int n, char **argv)
+{
+	for (size_t i = 0; i < N_VERBS; i++) {
+		const struct verb *v = &verbs[i];
+
+		if (v->group == NULL && strcmp(argv[0], v->name) == 0)
+			return run(v, cli, n, argv);
+		if (v->group != NULL && n >= 2 &&
+		    strcmp(argv[0], v->group) == 0 &&
+		    strcmp(argv[1], v->name) == 0)
+			return run(v, cli, n - 1, argv + 1);
+	}
+	for (size_t i = 0; i < N_GROUPS; i++) {
+		if (strcmp(argv[0], groups[i].name) != 0)
+			continue;
+		if (n >= 2 && is_help(argv[1])) {
+			group_help(stdout, &groups[i]);
+			return AF_EXIT_OK;
+		}
+		if (n >= 2)
+			af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				    "unknown verb \"%s %s\"", argv[0], argv[1]);
+		group_help(stderr, &groups[i]);
+		return AF_EXIT_USAGE;
+	}
+	return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+			   "unknown verb \"%s\" (see af --help)", argv[0]);
+}
+
 int main(int argc, char **argv)
 {
 	struct af_cli cli = {
@@ -158,31 +390,27 @@ int main(int argc, char **argv)
 	n = take_globals(&cli, argc - 1, argv + 1);
 	if (n < 0)
 		return AF_EXIT_USAGE;
+	af_out_set_format(cli.output == AF_OUT_YAML ? AF_OUT_YAML
+						    : AF_OUT_JSON);
 	argv++;
 	if (n == 0) {
 		usage(stderr);
 		return AF_EXIT_USAGE;
 	}
-	if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
-	    strcmp(argv[0], "help") == 0) {
+	if (is_help(argv[0]) || strcmp(argv[0], "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
 	if (strcmp(argv[0], "--version") == 0 ||
 	    strcmp(argv[0], "version") == 0) {
-		printf("af %s\n", AF_VERSION);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		const struct verb *v = &verbs[i];
+		if (cli.output == AF_OUT_TABLE) {
+			printf("af %s\n", AF_VERSION);
+			return 0;
+		}
+		json_t *o = json_object();
 
-		if (v->group == NULL && strcmp(argv[0], v->name) == 0)
-			return v->fn(&cli, n, argv);
-		if (v->group != NULL && n >= 2 &&
-		    strcmp(argv[0], v->group) == 0 &&
-		    strcmp(argv[1], v->name) == 0)
-			return v->fn(&cli, n - 1, argv + 1);
+		json_object_set_new(o, "version", json_string(AF_VERSION));
+		return af_out_json(o);
 	}
-	return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-			   "unknown verb \"%s\" (see af --help)", argv[0]);
+	return dispatch(&cli, n, argv);
 }

@@ -1,5 +1,6 @@
-/* Output helpers shared by af verbs: JSON documents via jansson, and
- * -o yaml (JSON is printed as YAML's flow form, which YAML parsers read). */
+/* Output helpers shared by af verbs: one document per verb, built with
+ * jansson and printed as JSON (-o json) or as the same document in YAML
+ * (-o yaml, block style via libyaml's emitter). */
 #ifndef AF_CLI_OUTPUT_H
 #define AF_CLI_OUTPUT_H
 
@@ -7,9 +8,23 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 
-/* Prints one JSON document (steals the reference). Returns exit 0. */
+/* Sets the format af_out_json prints in (main calls it once, after the
+ * global flags; the default is JSON). */
+void af_out_set_format(enum af_cli_output fmt);
+
+/* Prints one document (steals the reference) as JSON, or as YAML with
+ * -o yaml. Returns exit 0, or 1 when the document could not be written. */
 int af_out_json(json_t *doc);
+/* Prints a JSON text produced elsewhere (routerd's answer bodies): as is
+ * with -o json, as the same document in YAML with -o yaml. */
+int af_out_body(const char *json);
+/* Writes doc as one YAML document to f (borrowed). Returns 0 or -1. */
+int af_out_yaml(FILE *f, const json_t *doc);
+/* A new {"ok": true} object, the start of every write's answer (owned by
+ * the caller). */
+json_t *af_out_ok(void);
 /* micro-USD as a JSON number with no float noise in the output. */
 json_t *af_json_usd(int64_t micro);
 /* Formats micro-USD as an exact decimal ("0.015") into out (32 bytes). */

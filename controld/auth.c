@@ -78,6 +78,7 @@ const char *af_auth_needs(const Af__Request *req)
 	case AF__REQUEST__BODY_MEMBERSHIP:
 		return "admin";
 	case AF__REQUEST__BODY_CLUSTER_STATUS:
+	case AF__REQUEST__BODY_MEMBER_LIST:
 	case AF__REQUEST__BODY_POLICY_GET:
 	case AF__REQUEST__BODY_POLICY_HISTORY:
 	case AF__REQUEST__BODY_MODEL_LIST:

@@ -159,6 +159,22 @@ unsigned af_consensus_voters(struct af_consensus *c, uint64_t *ret,
 	return n;
 }
 
+unsigned af_consensus_members(struct af_consensus *c,
+			      struct af_consensus_member *ret, unsigned max)
+{
+	const struct raft_configuration *cf = &c->raft->configuration;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cf->n && n < max; i++, n++) {
+		ret[n].id = cf->servers[i].id;
+		ret[n].raft = cf->servers[i].address;
+		ret[n].role = cf->servers[i].role == RAFT_VOTER	    ? "voter"
+			      : cf->servers[i].role == RAFT_STANDBY ? "standby"
+								    : "spare";
+	}
+	return n;
+}
+
 /* ---------------------------------------------------------- proposals */
 
 static void apply_cb(struct raft_apply *req, int status, void *result)

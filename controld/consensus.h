@@ -95,4 +95,16 @@ bool af_consensus_ready(struct af_consensus *c);
 unsigned af_consensus_voters(struct af_consensus *c, uint64_t *ret,
 			     unsigned max);
 
+/* One server of the current Raft configuration; raft is borrowed from
+ * libraft (valid until the loop runs again), role is voter, standby or
+ * spare. */
+struct af_consensus_member {
+	uint64_t id;
+	const char *raft;
+	const char *role;
+};
+/* The current configuration (at most max servers into ret). */
+unsigned af_consensus_members(struct af_consensus *c,
+			      struct af_consensus_member *ret, unsigned max);
+
 #endif

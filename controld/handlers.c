@@ -56,6 +56,31 @@ static void handle_status(struct controld_job *j)
 	controld_job_finish(j, &resp);
 }
 
+/* The Raft configuration as this node knows it (no read barrier: like
+ * status, every node answers from its own state). */
+static void handle_member_list(struct controld_job *j)
+{
+	struct af_consensus_member m[AF_MAX_NODES];
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__MemberListResp ml = AF__MEMBER_LIST_RESP__INIT;
+	Af__Member pm[AF_MAX_NODES], *pp[AF_MAX_NODES];
+	unsigned n = af_consensus_members(&j->node->cons, m, AF_MAX_NODES);
+
+	for (unsigned i = 0; i < n; i++) {
+		af__member__init(&pm[i]);
+		pm[i].id = m[i].id;
+		pm[i].raft = (char *)(m[i].raft ? m[i].raft : "");
+		pm[i].role = (char *)m[i].role;
+		pp[i] = &pm[i];
+	}
+	ml.members = pp;
+	ml.n_members = n;
+	ml.leader_id = af_consensus_leader(&j->node->cons);
+	resp.body_case = AF__RESPONSE__BODY_MEMBER_LIST;
+	resp.member_list = &ml;
+	controld_job_finish(j, &resp);
+}
+
 /* ----------------------------------------------------------- writes */
 
 static void propose_cb(void *arg, int status, const struct af_fsm_result *r)
@@ -989,6 +1014,10 @@ void controld_handle(struct controld_job *j)
 	case AF__REQUEST__BODY_CLUSTER_STATUS:
 		j->verb = VERB_STATUS;
 		handle_status(j);
+		return;
+	case AF__REQUEST__BODY_MEMBER_LIST:
+		j->verb = VERB_STATUS;
+		handle_member_list(j);
 		return;
 	case AF__REQUEST__BODY_PROPOSE:
 		j->verb = VERB_WRITE;

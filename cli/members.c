@@ -1,0 +1,299 @@
+/* af member list and af cluster status: members come from the Raft
+ * configuration (as the leader knows it), each member's own view from its
+ * API endpoint. */
+#include "cli/client.h"
+#include "cli/output.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static json_t *member_json(const Af__Member *m)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer((json_int_t)m->id));
+	json_object_set_new(o, "raft", json_string(m->raft));
+	json_object_set_new(o, "role", json_string(m->role));
+	return o;
+}
+
+static json_t *id_or_null(uint64_t id)
+{
+	return id ? json_integer((json_int_t)id) : json_null();
+}
+
+int af_cli_member_list(struct af_cli *cli, int argc, char **argv)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__MemberListReq mr = AF__MEMBER_LIST_REQ__INIT;
+	Af__Response *resp;
+	Af__MemberListResp *ml;
+	json_t *doc, *arr;
+	int rc;
+
+	if (argc > 1)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "member list: unexpected \"%s\"", argv[1]);
+	req.body_case = AF__REQUEST__BODY_MEMBER_LIST;
+	req.member_list = &mr;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	ml = resp->member_list;
+	if (ml == NULL) {
+		af__response__free_unpacked(resp, NULL);
+		return af_cli_fail(AF_EXIT_REFUSED, "PROTOCOL",
+				   "this controld does not list members "
+				   "(upgrade it)");
+	}
+	arr = json_array();
+	for (size_t i = 0; i < ml->n_members; i++)
+		json_array_append_new(arr, member_json(ml->members[i]));
+	doc = json_object();
+	json_object_set_new(doc, "leader", id_or_null(ml->leader_id));
+	json_object_set_new(doc, "members", arr);
+	if (cli->output != AF_OUT_TABLE) {
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(doc);
+	}
+	printf("%-4s %-24s %-8s %s\n", "ID", "RAFT", "ROLE", "LEADER");
+	for (size_t i = 0; i < ml->n_members; i++) {
+		const Af__Member *m = ml->members[i];
+
+		printf("%-4llu %-24s %-8s %s\n", (unsigned long long)m->id,
+		       m->raft, m->role, m->id == ml->leader_id ? "*" : "");
+	}
+	af__response__free_unpacked(resp, NULL);
+	json_decref(doc);
+	return 0;
+}
+
+/* ------------------------------------------------------ cluster status */
+
+struct probe {
+	Af__Response *resp; /* owned; NULL when the node did not answer */
+	bool denied;
+};
+
+static const Af__NodeStatus *probe_node(const struct probe *p)
+{
+	if (p->resp == NULL || p->resp->cluster_status == NULL ||
+	    af_client_exit_code(p->resp->status) != 0)
+		return NULL;
+	return p->resp->cluster_status->node;
+}
+
+/* The configuration from `node` (its own view: no leader needed), or NULL
+ * (owned response in *ret_resp otherwise). */
+static Af__MemberListResp *fetch_members(struct af_client *c, int node,
+					 Af__Response **ret_resp)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__MemberListReq mr = AF__MEMBER_LIST_REQ__INIT;
+	Af__Response *resp = NULL;
+
+	*ret_resp = NULL;
+	req.body_case = AF__REQUEST__BODY_MEMBER_LIST;
+	req.member_list = &mr;
+	req.read_mode = AF__READ_MODE__STALE;
+	if (af_client_call(c, &req, node, &resp) != 0)
+		return NULL;
+	if (af_client_exit_code(resp->status) != 0 ||
+	    resp->member_list == NULL) {
+		af__response__free_unpacked(resp, NULL);
+		return NULL;
+	}
+	*ret_resp = resp;
+	return resp->member_list;
+}
+
+static json_t *node_json(uint64_t id, const Af__NodeStatus *ns,
+			 const char *endpoint, const Af__Member *m)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer((json_int_t)id));
+	json_object_set_new(o, "role",
+			    json_string(ns ? ns->role : "unreachable"));
+	json_object_set_new(o, "term",
+			    ns ? json_integer((json_int_t)ns->term)
+			       : json_null());
+	json_object_set_new(o, "applied_index",
+			    ns ? json_integer((json_int_t)ns->applied_index)
+			       : json_null());
+	json_object_set_new(o, "commit_index",
+			    ns ? json_integer((json_int_t)ns->commit_index)
+			       : json_null());
+	json_object_set_new(o, "endpoint",
+			    endpoint ? json_string(endpoint) : json_null());
+	if (m != NULL) {
+		json_object_set_new(o, "raft", json_string(m->raft));
+		json_object_set_new(o, "member", json_string(m->role));
+	}
+	return o;
+}
+
+static void print_status(json_t *doc, bool no_leader, const char *auth)
+{
+	json_t *nodes = json_object_get(doc, "nodes");
+	json_t *outside = json_object_get(doc, "not_members");
+
+	printf("%-4s %-12s %-6s %-8s %-8s %s\n", "ID", "ROLE", "TERM",
+	       "APPLIED", "COMMIT", "ENDPOINT");
+	for (size_t i = 0; i < json_array_size(nodes); i++) {
+		json_t *o = json_array_get(nodes, i);
+		char t[24] = "-", a[24] = "-", m[24] = "-";
+		json_t *ep = json_object_get(o, "endpoint");
+
+		if (json_is_integer(json_object_get(o, "term"))) {
+			snprintf(t, sizeof(t), "%lld",
+				 (long long)json_integer_value(
+					 json_object_get(o, "term")));
+			snprintf(a, sizeof(a), "%lld",
+				 (long long)json_integer_value(
+					 json_object_get(o, "applied_index")));
+			snprintf(m, sizeof(m), "%lld",
+				 (long long)json_integer_value(
+					 json_object_get(o, "commit_index")));
+		}
+		printf("%-4lld %-12s %-6s %-8s %-8s %s\n",
+		       (long long)json_integer_value(json_object_get(o, "id")),
+		       json_string_value(json_object_get(o, "role")), t, a, m,
+		       json_is_string(ep) ? json_string_value(ep)
+					  : "(not in the cluster file)");
+	}
+	for (size_t i = 0; i < json_array_size(outside); i++)
+		printf("node %lld is in the cluster file but not a member of "
+		       "the Raft configuration\n",
+		       (long long)json_integer_value(
+			       json_array_get(outside, i)));
+	if (no_leader)
+		printf("no leader\n");
+	if (auth != NULL)
+		printf("auth: %s\n", auth);
+}
+
+/* The document: members from the configuration when a node gives it,
+ * otherwise every endpoint (an old controld). */
+static json_t *status_doc(struct af_client *c, struct probe *p,
+			  const Af__MemberListResp *ml, uint64_t leader)
+{
+	json_t *doc = json_object(), *nodes = json_array();
+	json_t *outside = json_array();
+
+	json_object_set_new(doc, "leader", id_or_null(leader));
+	for (size_t k = 0; ml != NULL && k < ml->n_members; k++) {
+		const Af__Member *m = ml->members[k];
+		const Af__NodeStatus *ns = NULL;
+		const char *ep = NULL;
+
+		for (unsigned i = 0; i < c->n_endpoints; i++) {
+			const Af__NodeStatus *x = probe_node(&p[i]);
+			uint64_t id =
+				i < c->cfg.n_nodes ? c->cfg.nodes[i].id : 0;
+
+			if ((x && x->id == m->id) || (!x && id == m->id)) {
+				ns = x;
+				ep = c->endpoints[i];
+			}
+		}
+		json_array_append_new(nodes, node_json(m->id, ns, ep, m));
+	}
+	for (unsigned i = 0; i < c->n_endpoints; i++) {
+		const Af__NodeStatus *x = probe_node(&p[i]);
+		uint64_t id =
+			x ? x->id
+			  : (i < c->cfg.n_nodes ? c->cfg.nodes[i].id : i + 1);
+		bool member = ml == NULL;
+
+		for (size_t k = 0; ml != NULL && k < ml->n_members; k++)
+			member = member || ml->members[k]->id == id;
+		if (ml == NULL)
+			json_array_append_new(
+				nodes, node_json(id, x, c->endpoints[i], NULL));
+		else if (!member)
+			json_array_append_new(outside,
+					      json_integer((json_int_t)id));
+	}
+	json_object_set_new(doc, "nodes", nodes);
+	if (ml != NULL)
+		json_object_set_new(doc, "not_members", outside);
+	else
+		json_decref(outside);
+	return doc;
+}
+
+int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
+{
+	struct af_client c;
+	struct probe p[AF_MAX_NODES] = {{0}};
+	Af__Response *mresp = NULL;
+	Af__MemberListResp *ml = NULL;
+	const char *denied = NULL, *auth;
+	uint64_t leader = 0, leader_term = 0;
+	int leader_at = -1, rc;
+	json_t *doc;
+
+	if (argc > 1)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "cluster status: unexpected \"%s\"",
+				   argv[1]);
+	if ((rc = af_client_open(&c, cli)) != 0)
+		return rc;
+	if (cli->timeout_ms > 2000)
+		cli->timeout_ms = 2000; /* per node: one slow node must not
+					   hold the whole report */
+	c.quiet = true;
+	for (unsigned i = 0; i < c.n_endpoints && i < AF_MAX_NODES; i++) {
+		Af__Request req = AF__REQUEST__INIT;
+		Af__ClusterStatusReq cs = AF__CLUSTER_STATUS_REQ__INIT;
+		const Af__NodeStatus *ns;
+
+		req.body_case = AF__REQUEST__BODY_CLUSTER_STATUS;
+		req.cluster_status = &cs;
+		if (af_client_call(&c, &req, (int)i, &p[i].resp) != 0)
+			p[i].resp = NULL;
+		if (p[i].resp && p[i].resp->status &&
+		    p[i].resp->status->code == AF__CODE__PERMISSION_DENIED &&
+		    denied == NULL)
+			denied = p[i].resp->status->message;
+		if ((ns = probe_node(&p[i])) != NULL &&
+		    strcmp(ns->role, "leader") == 0 &&
+		    ns->term >= leader_term) {
+			leader = ns->id;
+			leader_term = ns->term;
+			leader_at = (int)i;
+		}
+	}
+	if (denied != NULL) {
+		rc = af_cli_fail(AF_EXIT_REFUSED, "PERMISSION_DENIED", "%s",
+				 denied);
+		goto out;
+	}
+	for (unsigned i = 0; ml == NULL && i < c.n_endpoints; i++) {
+		int at = leader_at >= 0 && i == 0 ? leader_at : (int)i;
+
+		if (probe_node(&p[at]) != NULL)
+			ml = fetch_members(&c, at, &mresp);
+	}
+	auth = c.cfg.auth	? "tokens"
+	       : cli->endpoints ? "unknown (no cluster file)"
+				: "disabled: every caller is admin";
+	doc = status_doc(&c, p, ml, leader);
+	json_object_set_new(doc, "auth", json_string(auth));
+	rc = leader ? AF_EXIT_OK : AF_EXIT_UNAVAILABLE;
+	if (cli->output != AF_OUT_TABLE) {
+		if (af_out_json(doc) != 0)
+			rc = AF_EXIT_REFUSED;
+	} else {
+		print_status(doc, leader == 0, c.cfg.auth ? NULL : auth);
+		json_decref(doc);
+	}
+out:
+	if (mresp)
+		af__response__free_unpacked(mresp, NULL);
+	for (unsigned i = 0; i < AF_MAX_NODES; i++)
+		if (p[i].resp)
+			af__response__free_unpacked(p[i].resp, NULL);
+	af_client_close(&c);
+	return rc;
+}
