@@ -20,12 +20,12 @@
 
 /* ---------------------------------------------------------- parsing */
 
-static int refuse(struct routerd_report_error *e, int status,
-		  const char *code, const char *field, const char *fmt, ...)
+static int refuse(struct routerd_report_error *e, int status, const char *code,
+		  const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-static int refuse(struct routerd_report_error *e, int status,
-		  const char *code, const char *field, const char *fmt, ...)
+static int refuse(struct routerd_report_error *e, int status, const char *code,
+		  const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -149,10 +149,9 @@ int routerd_report_parse(void *root_, struct routerd_report *ret,
 			      "ok must be true or false");
 	r.ok = json_is_true(ok);
 	for (size_t i = 0; rc == 0 && i < sizeof(strs) / sizeof(strs[0]); i++)
-		rc = str_field(root, strs[i].name,
-			       (const char **)(void *)((char *)&r +
-						       strs[i].off),
-			       err);
+		rc = str_field(
+			root, strs[i].name,
+			(const char **)(void *)((char *)&r + strs[i].off), err);
 	for (size_t i = 0; rc == 0 && i < sizeof(ints) / sizeof(ints[0]); i++)
 		rc = int_field(root, ints[i].name, ints[i].min, ints[i].max,
 			       (int64_t *)(void *)((char *)&r + ints[i].off),
