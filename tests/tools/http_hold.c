@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,9 @@ int main(int argc, char **argv)
 				"WAIT_S [BODY_FILE]\n");
 		return 2;
 	}
+	/* Held connections the server closed are written to: EPIPE, not a
+	 * signal. */
+	signal(SIGPIPE, SIG_IGN);
 	port = atoi(argv[1]);
 	nidle = atoi(argv[2]);
 	nslow = atoi(argv[3]);
@@ -217,6 +221,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nheld; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	free(fds);
+	free(alive);
+	free(lat);
+	free(body);
 	return open_ok == nheld && answered == nreq &&
 			       (wait_s == 0 || closed == open_ok)
 		       ? 0
