@@ -29,10 +29,12 @@
 /* Connections: as many as RLIMIT_NOFILE allows (raised to its hard limit),
  * less HTTP_FD_RESERVE for routerd's other files, at most HTTP_CONN_MAX.
  * A connection gets HTTP_REQUEST_TIMEOUT_S to send each complete request
- * (from its opening or its previous answer), then it is closed. */
+ * (from its opening or its previous answer), then it is closed; only
+ * HTTP_CROWDED_TIMEOUT_MS when routerd is close to its limit. */
 #define HTTP_CONN_MAX 65536u
 #define HTTP_FD_RESERVE 256u
 #define HTTP_REQUEST_TIMEOUT_S 10
+#define HTTP_CROWDED_TIMEOUT_MS 1000 /* over 7/8 of the limit open */
 #define HTTP_BACKLOG 4096
 #define OUT_MAX 8192
 
@@ -512,6 +514,12 @@ static void phase_set(struct track *t, enum phase p)
 static void reap(struct routerd_http *h, uint64_t now)
 {
 	uint64_t limit = (uint64_t)HTTP_REQUEST_TIMEOUT_S * 1000;
+
+	/* Close to the connection limit, a connection gets one second:
+	 * room is made for new ones instead of refusing them. */
+	if ((unsigned)atomic_load(&h->conns) >
+	    h->conn_limit - h->conn_limit / 8)
+		limit = HTTP_CROWDED_TIMEOUT_MS;
 
 	pthread_mutex_lock(&h->track_mu);
 	for (struct track *t = h->tracks; t != NULL; t = t->next) {

@@ -40,4 +40,28 @@ n=$(echo "$m" | awk '$1 == "af_routerd_http_connections" {print $2}')
 [ "$n" -le 5 ] || fail "still $n connections open"
 s=$(echo "$m" | awk '$1 == "af_routerd_http_connections_shed_total" {print $2}')
 [ "$s" -ge 50 ] || fail "slow clients not shed by the deadline ($s)"
+
+# Past the connection limit: a routerd allowed 1,200 files (limit 944) and
+# 1,100 held connections still answers a new client within a few seconds
+# (close to its limit it gives each connection 1 s, not 10 s).
+P2=$((CL_BASE + 902))
+(ulimit -n 1200 && exec "$ROUTERD" -c "$CL_FILE" --listen "127.0.0.1:$P2" --id r2 \
+	>>"$CL_DIR/routerd-r2.log" 2>&1) &
+echo $! >"$CL_DIR/pidr-r2"
+cl_wait_http "http://127.0.0.1:$P2/healthz"
+curl -s "http://127.0.0.1:$P2/metrics" | grep -q '^af_routerd_http_connection_limit 944$' ||
+	fail "r2 limit: $(curl -s "http://127.0.0.1:$P2/metrics" | grep connection_limit)"
+"$HOLD" $P2 1100 0 0 30 >"$CL_DIR/hold2.out" 2>&1 &
+hold=$!
+deadline=$(($(date +%s) + 5))
+until grep -q '^requests=' "$CL_DIR/hold2.out"; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "http_hold did not start"
+	sleep 0.05
+done
+deadline=$(($(date +%s) + 4))
+until [ "$(curl -s -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P2/healthz")" = 200 ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "no answer past the connection limit"
+	sleep 0.1
+done
+wait $hold || fail "held connections past the limit: $(cat "$CL_DIR/hold2.out")"
 note ok
