@@ -1,9 +1,13 @@
 /* POST /v1/report bodies (every field bounded, "ok" a real boolean) and
  * the decision table that attributes reports: lookups by sequence number,
  * replacement after ROUTERD_DECISIONS_MAX later decisions (counted as
- * dropped early within 10 minutes), long names. */
+ * dropped early within 10 minutes), long names; usage sums that
+ * saturate instead of wrapping. */
+#include "common/alloc.h"
 #include "common/err.h"
+#include "proto/af.pb-c.h"
 #include "routerd/report.h"
+#include "routerd/usage.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -202,4 +206,43 @@ Test(decisions, long_names_are_kept_whole)
 	cr_assert(routerd_decisions_get(t, 9 + ROUTERD_DECISIONS_MAX, &a));
 	cr_expect_str_eq(a.model, "m");
 	routerd_decisions_free(t);
+}
+
+/* ------------------------------------------------------ usage sums */
+
+Test(usage, sums_saturate_instead_of_wrapping)
+{
+	struct routerd_usage *u = NULL;
+	Af__UsageReport *rep;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	cr_assert_eq(routerd_usage_new(&u), 0);
+	/* Bounded reports of 1e6 USD each: a flush that held ~9,300 of them
+	 * (or a send that failed and was restored many times) would wrap. */
+	for (int i = 0; i < 10000; i++)
+		routerd_usage_record(u, 1, "t", "c", "m", false, 1,
+				     ROUTERD_REPORT_MAX_COST_NANO);
+	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
+	cr_assert_not_null(buf);
+	rep = af__usage_report__unpack(NULL, len, buf);
+	cr_assert_not_null(rep);
+	cr_assert_eq(rep->n_rows, 1);
+	cr_expect_eq(rep->rows[0]->count, 10000);
+	cr_expect_eq(rep->rows[0]->cost_nano_usd, INT64_MAX);
+	cr_expect_eq(rep->rows[0]->failed_cost_nano_usd, INT64_MAX);
+	/* Given back after a failed send, on top of more: still no wrap. */
+	routerd_usage_record(u, 1, "t", "c", "m", true, 1,
+			     ROUTERD_REPORT_MAX_COST_NANO);
+	routerd_usage_restore(u, buf, len);
+	af__usage_report__free_unpacked(rep, NULL);
+	af_free(buf);
+	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
+	rep = af__usage_report__unpack(NULL, len, buf);
+	cr_assert_not_null(rep);
+	cr_expect_eq(rep->rows[0]->cost_nano_usd, INT64_MAX);
+	cr_expect_eq(rep->rows[0]->count, 10001);
+	af__usage_report__free_unpacked(rep, NULL);
+	af_free(buf);
+	routerd_usage_free(u);
 }
