@@ -13,6 +13,7 @@
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
 #include "routerd/budget.h"
+#include "routerd/report.h"
 #include "routerd/usage.h"
 
 #include <jansson.h>
@@ -21,10 +22,20 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 
-#define CONN_LIMIT 1024
-#define OVERLOAD_CONNS 960 /* over this many open connections: 429 */
-#define CONN_TIMEOUT_S 120
+/* Connections: as many as RLIMIT_NOFILE allows (raised to its hard limit),
+ * less HTTP_FD_RESERVE for routerd's other files, at most HTTP_CONN_MAX.
+ * A connection gets HTTP_REQUEST_TIMEOUT_S to send each complete request
+ * (from its opening or its previous answer), then it is closed; only
+ * HTTP_CROWDED_TIMEOUT_MS when routerd is close to its limit. */
+#define HTTP_CONN_MAX 65536u
+#define HTTP_FD_RESERVE 256u
+#define HTTP_REQUEST_TIMEOUT_S 10
+#define HTTP_CROWDED_TIMEOUT_MS 1000 /* over 7/8 of the limit open */
+#define HTTP_BACKLOG 4096
 #define OUT_MAX 8192
 
 enum ep {
@@ -45,6 +56,7 @@ struct conn {
 	enum ep ep;
 	const char *allow; /* for 405 */
 	char id[ROUTERD_ID_MAX + 24];
+	char msg[256];
 	struct af_request req;
 	struct af_decision d;
 	char out[OUT_MAX];
@@ -138,6 +150,9 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	if (h->r->live != NULL)
 		routerd_live_routed(h->r->live, view_ext(v), &k->d, seq, now);
 	routerd_live_denied(h->r, v, &k->req, &k->d);
+	if (k->d.kind == AF_DECISION_ROUTE)
+		routerd_decisions_put(h->decisions, seq, &k->d, k->req.tenant,
+				      k->req.class_name, now);
 	http_count_decision(&h->stats, &k->d);
 	if (af_decision_json(&k->d, k->out, sizeof(k->out), &len) != 0)
 		return reply_error(h, c, k, 500, "INTERNAL",
@@ -156,10 +171,12 @@ static enum MHD_Result route(struct routerd_http *h, struct MHD_Connection *c,
 	if (k->too_big)
 		return reply_error(h, c, k, 413, "BODY_TOO_LARGE",
 				   "body over 65536 bytes", NULL);
-	if (atomic_load_explicit(&h->conns, memory_order_relaxed) >
-	    OVERLOAD_CONNS)
+	if ((unsigned)atomic_load_explicit(&h->conns, memory_order_relaxed) >
+	    h->conn_limit - h->conn_limit / 16)
 		return reply_error(h, c, k, 429, "OVERLOADED",
-				   "routerd is overloaded", NULL);
+				   "routerd is overloaded: too many open "
+				   "connections; retry shortly",
+				   NULL);
 	if (af_request_parse_json(k->body, k->len, &k->req, &rerr) != 0)
 		return reply_error(h, c, k, (unsigned)rerr.http_status,
 				   rerr.code, rerr.message, rerr.field);
@@ -175,56 +192,6 @@ static enum MHD_Result route(struct routerd_http *h, struct MHD_Connection *c,
 
 /* ------------------------------------------------------------ report */
 
-struct report_in {
-	const char *decision_id, *model, *region;
-	bool ok;
-	int64_t latency_ms;
-};
-
-/* Checks one optional field's type; fills *bad with the field name. */
-static bool field_ok(json_t *root, const char *name, int type, const char **bad)
-{
-	json_t *f = json_object_get(root, name);
-	bool ok;
-
-	if (f == NULL || json_is_null(f))
-		return true;
-	switch (type) {
-	case 's':
-		ok = json_is_string(f);
-		break;
-	case 'i':
-		ok = json_is_integer(f) && json_integer_value(f) >= 0;
-		break;
-	case 'n':
-		ok = json_is_number(f) && json_number_value(f) >= 0;
-		break;
-	default:
-		ok = json_is_boolean(f);
-		break;
-	}
-	if (!ok && *bad == NULL)
-		*bad = name;
-	return ok;
-}
-
-static bool report_types_ok(json_t *root, const char **bad)
-{
-	static const char *strs[] = {"decision_id", "workflow_id", "tenant",
-				     "class",	    "model",	   "region"};
-	static const char *ints[] = {"latency_ms", "input_tokens",
-				     "output_tokens", "revision"};
-	bool ok = true;
-
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		ok &= field_ok(root, strs[i], 's', bad);
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-		ok &= field_ok(root, ints[i], 'i', bad);
-	ok &= field_ok(root, "cost_usd", 'n', bad);
-	ok &= field_ok(root, "ok", 'b', bad);
-	return ok;
-}
-
 /* The sequence number of one of our decision ids, else 0. */
 static uint64_t our_seq(const struct routerd_http *h, const char *id)
 {
@@ -238,108 +205,138 @@ static uint64_t our_seq(const struct routerd_http *h, const char *id)
 	return *end == '\0' ? seq : 0;
 }
 
-static const char *str_or(json_t *root, const char *name, const char *dflt)
-{
-	const char *s = json_string_value(json_object_get(root, name));
-
-	return s != NULL ? s : dflt;
-}
-
 /* What the call cost: the orchestrator's figure, else the registry price
- * of the tokens. */
-static int64_t report_cost(const struct routerd_view *v, json_t *root,
-			   const char *model)
+ * of the tokens on the model that was called; at most the report bound. */
+static int64_t report_cost(const struct routerd_view *v,
+			   const struct routerd_report *rep, const char *model)
 {
-	json_t *cost = json_object_get(root, "cost_usd");
-	json_t *in = json_object_get(root, "input_tokens");
-	json_t *out = json_object_get(root, "output_tokens");
 	int64_t nano = 0;
 
-	if (json_is_number(cost))
-		return llround(json_number_value(cost) * 1e9);
-	if (v != NULL && model != NULL)
-		af_policy_view_cost(
-			v->pv, model,
-			json_is_integer(in) ? json_integer_value(in) : 0,
-			json_is_integer(out) ? json_integer_value(out) : 0,
-			&nano);
-	return nano;
+	if (rep->has_cost)
+		return rep->cost_nano_usd;
+	if (v != NULL && model != NULL && model[0] != '\0' &&
+	    af_policy_view_cost(v->pv, model,
+				rep->input_tokens > 0 ? rep->input_tokens : 0,
+				rep->output_tokens > 0 ? rep->output_tokens : 0,
+				&nano) != 0)
+		nano = 0;
+	if (nano < 0)
+		nano = 0;
+	return nano > ROUTERD_REPORT_MAX_COST_NANO
+		       ? ROUTERD_REPORT_MAX_COST_NANO
+		       : nano;
 }
 
-/* Settles the budget reservation and feeds the outcome aggregates (canary
- * analysis, showback). */
-static void record_outcome(struct routerd_http *h, const struct routerd_view *v,
-			   json_t *root, const struct live_report *rep)
-{
-	json_t *rev = json_object_get(root, "revision");
-	int64_t nano = report_cost(v, root, rep->model);
-
-	if (h->r->budgets != NULL)
-		routerd_budgets_settle(h->r->budgets, rep->seq, nano);
-	if (h->r->usage == NULL)
-		return;
-	routerd_usage_record(
-		h->r->usage,
-		json_is_integer(rev) ? (uint64_t)json_integer_value(rev) : 0,
-		str_or(root, "tenant", ""), str_or(root, "class", ""),
-		str_or(root, "model", ""), rep->ok,
-		rep->latency_ms > 0 ? (uint64_t)rep->latency_ms : 0, nano);
-}
-
-static void report_apply(struct routerd_http *h, json_t *root)
+/* Releases the lane slot, feeds the health of the (model, region) that was
+ * called (the report's, else the decision's primary), settles the budget
+ * reservation and feeds the outcome aggregates (canary analysis,
+ * showback) under the decision's attribution `a`. */
+static void report_apply(struct routerd_http *h,
+			 const struct routerd_report *rep, uint64_t seq,
+			 const struct routerd_decision_rec *a, int cohort)
 {
 	const struct routerd_view *v;
-	json_t *lat = json_object_get(root, "latency_ms");
-	struct live_report rep = {
-		.seq = our_seq(h, json_string_value(json_object_get(
-					  root, "decision_id"))),
-		.model = json_string_value(json_object_get(root, "model")),
-		.region = json_string_value(json_object_get(root, "region")),
-		.ok = json_is_true(json_object_get(root, "ok")),
-		.latency_ms =
-			json_is_integer(lat) ? json_integer_value(lat) : -1,
+	struct live_report lr = {
+		.seq = seq,
+		.cohort = cohort,
+		.model = rep->model != NULL ? rep->model : a->model,
+		.region = rep->region != NULL ? rep->region : a->region,
+		.ok = rep->ok,
+		.latency_ms = rep->latency_ms,
 	};
+	int64_t nano;
 
-	if (h->r->live == NULL)
-		return;
+	if (lr.model[0] == '\0' || lr.region[0] == '\0')
+		lr.model = lr.region = NULL;
 	v = routerd_view_acquire(h->r);
-	routerd_live_report(h->r->live, v != NULL ? view_ext(v) : NULL, &rep,
-			    af_mono_ms());
-	record_outcome(h, v, root, &rep);
+	if (h->r->live != NULL)
+		routerd_live_report(h->r->live, v != NULL ? view_ext(v) : NULL,
+				    &lr, af_mono_ms());
+	nano = report_cost(v, rep, lr.model);
 	routerd_view_release(h->r, v);
+	if (h->r->budgets != NULL)
+		routerd_budgets_settle(h->r->budgets, seq, nano);
+	if (h->r->usage != NULL)
+		routerd_usage_record(
+			h->r->usage, a->revision, a->tenant, a->class_name,
+			a->model, rep->ok,
+			rep->latency_ms > 0 ? (uint64_t)rep->latency_ms : 0,
+			nano);
+}
+
+/* Fills *a from the decision the report names, else (counted unmatched)
+ * from the report's own tenant, class and revision. Returns the cohort
+ * (LIVE_COHORT_UNKNOWN for an unmatched report), or -1: neither. */
+static int attribute(struct routerd_http *h, const struct routerd_report *rep,
+		     uint64_t seq, struct routerd_decision_rec *a)
+{
+	if (routerd_decisions_get(h->decisions, seq, a))
+		return a->canary ? LIVE_COHORT_CANARY : LIVE_COHORT_STABLE;
+	if (rep->tenant == NULL || rep->class_name == NULL ||
+	    rep->revision <= 0)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->revision = (uint64_t)rep->revision;
+	snprintf(a->tenant, sizeof(a->tenant), "%s", rep->tenant);
+	snprintf(a->class_name, sizeof(a->class_name), "%s", rep->class_name);
+	snprintf(a->model, sizeof(a->model), "%s",
+		 rep->model != NULL ? rep->model : "");
+	snprintf(a->region, sizeof(a->region), "%s",
+		 rep->region != NULL ? rep->region : "");
+	atomic_fetch_add(&h->stats.reports_unmatched, 1);
+	return LIVE_COHORT_UNKNOWN;
 }
 
 static enum MHD_Result report(struct routerd_http *h, struct MHD_Connection *c,
 			      struct conn *k)
 {
 	static const char accepted[] = "{\"accepted\":true}";
-	const char *bad = NULL;
+	struct routerd_report_error rerr;
+	struct routerd_report rep;
+	struct routerd_decision_rec a;
 	json_error_t jerr;
 	json_t *root;
 	enum MHD_Result ret;
+	uint64_t seq;
+	int cohort;
 
 	if (k->too_big)
 		return reply_error(h, c, k, 413, "BODY_TOO_LARGE",
 				   "body over 65536 bytes", NULL);
 	root = json_loadb(k->body, k->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL || !json_is_object(root)) {
-		json_decref(root);
-		return reply_error(h, c, k, 400, "MALFORMED_JSON",
-				   "body is not a JSON object", NULL);
+	if (root == NULL) {
+		snprintf(k->msg, sizeof(k->msg),
+			 "malformed JSON at line %d column %d: %s", jerr.line,
+			 jerr.column, jerr.text);
+		return reply_error(h, c, k, 400, "MALFORMED_JSON", k->msg,
+				   NULL);
 	}
-	if (json_object_get(root, "ok") == NULL) {
-		ret = reply_error(h, c, k, 400, "MISSING_FIELD",
-				  "ok is required", "ok");
-	} else if (!report_types_ok(root, &bad)) {
-		snprintf(k->id, sizeof(k->id), "%s", bad);
-		ret = reply_error(h, c, k, 422, "WRONG_TYPE",
-				  "field has the wrong type or range", k->id);
-	} else {
-		report_apply(h, root);
-		atomic_fetch_add(&h->stats.reports, 1);
-		ret = reply(c, 202, "application/json", accepted,
-			    sizeof(accepted) - 1, NULL);
+	if (routerd_report_parse(root, &rep, &rerr) != 0) {
+		ret = reply_error(h, c, k, (unsigned)rerr.http_status,
+				  rerr.code, rerr.message, rerr.field);
+		goto out;
 	}
+	seq = our_seq(h, rep.decision_id);
+	cohort = attribute(h, &rep, seq, &a);
+	if (cohort < 0) {
+		snprintf(k->msg, sizeof(k->msg),
+			 "decision_id %.80s%s is not a decision this routerd "
+			 "made in its last %u decisions; send tenant, class "
+			 "and revision to report it anyway",
+			 rep.decision_id != NULL ? rep.decision_id : "(absent)",
+			 rep.decision_id != NULL && strlen(rep.decision_id) > 80
+				 ? "..."
+				 : "",
+			 ROUTERD_DECISIONS_MAX);
+		ret = reply_error(h, c, k, 422, "UNKNOWN_DECISION", k->msg,
+				  "decision_id");
+		goto out;
+	}
+	report_apply(h, &rep, seq, &a, cohort);
+	atomic_fetch_add(&h->stats.reports, 1);
+	ret = reply(c, 202, "application/json", accepted, sizeof(accepted) - 1,
+		    NULL);
+out:
 	json_decref(root);
 	return ret;
 }
@@ -473,6 +470,87 @@ static void append(struct conn *k, const char *data, size_t n)
 	k->body[k->len] = '\0';
 }
 
+/* ------------------------------------------------ connection deadlines */
+
+enum phase { PH_WAIT, PH_BODY, PH_ANSWER };
+
+/* One per open connection (MHD's socket context): small, so idle
+ * connections cost little; the request buffers come with the first
+ * request. */
+struct track {
+	struct track *prev, *next; /* h->tracks, under h->track_mu */
+	int fd;
+	bool shut;
+	_Atomic int phase;	   /* enum phase */
+	_Atomic uint64_t since_ms; /* monotonic start of the phase */
+	struct conn *k;
+};
+
+static void phase_set(struct track *t, enum phase p)
+{
+	atomic_store_explicit(&t->since_ms, af_mono_ms(), memory_order_relaxed);
+	atomic_store_explicit(&t->phase, (int)p, memory_order_relaxed);
+}
+
+/* Cuts every connection that has spent over HTTP_REQUEST_TIMEOUT_S
+ * waiting for a request (since it opened or since its last answer) or
+ * reading one: shutdown() makes MHD see the end of the stream and close
+ * it in its own thread. The socket is still open while it is listed: MHD
+ * unlists it (notify CLOSED) before closing it. */
+static void reap(struct routerd_http *h, uint64_t now)
+{
+	uint64_t limit = (uint64_t)HTTP_REQUEST_TIMEOUT_S * 1000;
+
+	/* Close to the connection limit, a connection gets one second:
+	 * room is made for new ones instead of refusing them. */
+	if ((unsigned)atomic_load(&h->conns) >
+	    h->conn_limit - h->conn_limit / 8)
+		limit = HTTP_CROWDED_TIMEOUT_MS;
+
+	pthread_mutex_lock(&h->track_mu);
+	for (struct track *t = h->tracks; t != NULL; t = t->next) {
+		if (t->shut ||
+		    atomic_load_explicit(&t->phase, memory_order_relaxed) ==
+			    PH_ANSWER)
+			continue;
+		if (now - atomic_load_explicit(&t->since_ms,
+					       memory_order_relaxed) <=
+		    limit)
+			continue;
+		shutdown(t->fd, SHUT_RDWR);
+		t->shut = true;
+		atomic_fetch_add_explicit(&h->stats.shed, 1,
+					  memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&h->track_mu);
+}
+
+static void *reaper_main(void *arg)
+{
+	struct routerd_http *h = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&h->track_mu);
+	while (!h->reaper_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->reaper_cond, &h->track_mu, &ts);
+		if (h->reaper_stop)
+			break;
+		pthread_mutex_unlock(&h->track_mu);
+		reap(h, af_mono_ms());
+		pthread_mutex_lock(&h->track_mu);
+	}
+	pthread_mutex_unlock(&h->track_mu);
+	return NULL;
+}
+
+/* --------------------------------------------------------- MHD glue */
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload,
@@ -480,53 +558,187 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 {
 	struct routerd_http *h = cls;
 	const union MHD_ConnectionInfo *ci;
-	struct conn *k = *con_cls;
+	struct track *t = *con_cls;
+	struct conn *k;
 	const char *cl;
 
 	(void)version;
-	if (k == NULL) {
-		/* First callback: headers only. Never answer here. */
+	if (t == NULL) {
+		/* First callback: headers only. Answer here only to refuse
+		 * (the connection then closes). */
 		ci = MHD_get_connection_info(
 			c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		if (ci == NULL || ci->socket_context == NULL)
 			return MHD_NO;
-		k = ci->socket_context;
+		t = ci->socket_context;
+		if (t->k == NULL && (t->k = af_calloc(1, sizeof(*k))) == NULL)
+			return MHD_NO;
+		k = t->k;
+		phase_set(t, PH_BODY);
 		k->len = 0;
 		k->too_big = false;
 		classify(k, method, url);
+		*con_cls = t;
 		cl = MHD_lookup_connection_value(
 			c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > AF_REQ_MAX_BODY)
-			k->too_big = true;
-		*con_cls = k;
+		if (cl != NULL && strtoull(cl, NULL, 10) > AF_REQ_MAX_BODY) {
+			/* Refused up front: nothing of the body is read. */
+			phase_set(t, PH_ANSWER);
+			snprintf(k->msg, sizeof(k->msg),
+				 "Content-Length %.24s is over %d bytes", cl,
+				 AF_REQ_MAX_BODY);
+			return reply_error(h, c, k, 413, "BODY_TOO_LARGE",
+					   k->msg, NULL);
+		}
 		return MHD_YES;
 	}
+	k = t->k;
 	if (*upload_size != 0) {
 		append(k, upload, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	phase_set(t, PH_ANSWER);
 	return dispatch(h, c, k);
+}
+
+/* An answer was sent (or the request failed): the connection waits for
+ * its next request from now on. */
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct track *t = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (t != NULL)
+		phase_set(t, PH_WAIT);
+	*con_cls = NULL;
+}
+
+/* routerd takes no query parameters. MHD 0.9.75 parses every one into the
+ * connection's memory pool and, once the pool is full (about 470 of
+ * them), never answers: the query string is cut here, before MHD parses
+ * it, so such a request is answered like any other. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	char *q = strchr(uri, '?');
+
+	(void)cls;
+	(void)c;
+	if (q != NULL)
+		q[1] = '\0'; /* MHD's own writable buffer */
+	return NULL;
 }
 
 static void notify(void *cls, struct MHD_Connection *c, void **socket_context,
 		   enum MHD_ConnectionNotificationCode code)
 {
 	struct routerd_http *h = cls;
-	struct conn *k;
+	const union MHD_ConnectionInfo *ci;
+	struct track *t;
 
-	(void)c;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		atomic_fetch_add(&h->conns, 1);
-		*socket_context = af_calloc(1, sizeof(struct conn));
+		ci = MHD_get_connection_info(c,
+					     MHD_CONNECTION_INFO_CONNECTION_FD);
+		t = af_calloc(1, sizeof(*t));
+		*socket_context = t;
+		if (t == NULL || ci == NULL) {
+			af_free(t);
+			*socket_context = NULL;
+			return;
+		}
+		t->fd = ci->connect_fd;
+		phase_set(t, PH_WAIT);
+		pthread_mutex_lock(&h->track_mu);
+		t->next = h->tracks;
+		if (h->tracks != NULL)
+			h->tracks->prev = t;
+		h->tracks = t;
+		pthread_mutex_unlock(&h->track_mu);
 		return;
 	}
 	atomic_fetch_sub(&h->conns, 1);
-	k = *socket_context;
-	if (k != NULL)
-		af_free(k->body);
-	af_free(k);
+	t = *socket_context;
 	*socket_context = NULL;
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&h->track_mu);
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		h->tracks = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&h->track_mu);
+	if (t->k != NULL)
+		af_free(t->k->body);
+	af_free(t->k);
+	af_free(t);
+}
+
+/* Raises the open-file limit to the hard limit and returns how many
+ * connections fit under it (leaving room for routerd's other files). */
+static unsigned conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 512;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+
+		if (want == RLIM_INFINITY || want > 1u << 20)
+			want = 1u << 20;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	n = rl.rlim_cur;
+	if (n == RLIM_INFINITY || n > HTTP_CONN_MAX + HTTP_FD_RESERVE)
+		return HTTP_CONN_MAX;
+	if (n < 2 * HTTP_FD_RESERVE)
+		return (unsigned)(n / 2);
+	return (unsigned)(n - HTTP_FD_RESERVE);
+}
+
+static void http_free(struct routerd_http *h)
+{
+	if (h->reaper_started) {
+		pthread_mutex_lock(&h->track_mu);
+		h->reaper_stop = true;
+		pthread_cond_signal(&h->reaper_cond);
+		pthread_mutex_unlock(&h->track_mu);
+		pthread_join(h->reaper, NULL);
+	}
+	pthread_cond_destroy(&h->reaper_cond);
+	pthread_mutex_destroy(&h->track_mu);
+	routerd_decisions_free(h->decisions);
+	http_stats_fini(&h->stats);
+	af_free(h);
+}
+
+static int http_init(struct routerd_http *h, struct routerd *r)
+{
+	h->r = r;
+	pthread_mutex_init(&h->track_mu, NULL);
+	pthread_cond_init(&h->reaper_cond, NULL);
+	if (http_stats_init(&h->stats) != 0)
+		return AF_ENOMEM;
+	if (routerd_decisions_new(&h->decisions) != 0)
+		return AF_ENOMEM;
+	if (pthread_create(&h->reaper, NULL, reaper_main, h) != 0)
+		return AF_EIO;
+	h->reaper_started = true;
+	h->prefix_len =
+		(size_t)snprintf(h->prefix, sizeof(h->prefix), "%s-", r->id);
+	/* Ids stay unique across restarts: start from the wall clock. */
+	atomic_init(&h->seq, (uint64_t)af_wall_ms() << 20);
+	h->conn_limit = conn_limit();
+	return 0;
 }
 
 int routerd_http_start(struct routerd *r, const struct sockaddr *addr,
@@ -534,28 +746,29 @@ int routerd_http_start(struct routerd *r, const struct sockaddr *addr,
 {
 	struct routerd_http *h = af_calloc(1, sizeof(*h));
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	int rc;
 
 	(void)addrlen;
-	if (h == NULL || http_stats_init(&h->stats) != 0) {
-		af_free(h);
+	if (h == NULL)
 		return af_errf(err, AF_ENOMEM, "http: out of memory");
+	rc = http_init(h, r);
+	if (rc != 0) {
+		http_free(h);
+		return af_errf(err, rc, "http: %s", af_strerror(rc));
 	}
-	h->r = r;
-	h->prefix_len =
-		(size_t)snprintf(h->prefix, sizeof(h->prefix), "%s-", r->id);
-	/* Ids stay unique across restarts: start from the wall clock. */
-	atomic_init(&h->seq, (uint64_t)af_wall_ms() << 20);
 	if (addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	h->d = MHD_start_daemon(
 		flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, addr,
 		MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-		MHD_OPTION_NOTIFY_CONNECTION, notify, h, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_LIMIT, h->conn_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_REQUEST_TIMEOUT_S,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTP_BACKLOG,
+		MHD_OPTION_NOTIFY_CONNECTION, notify, h,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+		MHD_OPTION_URI_LOG_CALLBACK, uri_seen, h, MHD_OPTION_END);
 	if (h->d == NULL) {
-		http_stats_fini(&h->stats);
-		af_free(h);
+		http_free(h);
 		return af_errf(err, AF_EIO, "http: cannot listen");
 	}
 	r->http = h;
@@ -569,7 +782,6 @@ void routerd_http_stop(struct routerd *r)
 	if (h == NULL)
 		return;
 	MHD_stop_daemon(h->d);
-	http_stats_fini(&h->stats);
-	af_free(h);
+	http_free(h);
 	r->http = NULL;
 }

@@ -312,13 +312,42 @@ static void live_metrics(struct routerd *r, struct af_textbuf *b)
 #undef COUNTER
 }
 
+static void http_conn_metrics(struct routerd_http *h, struct af_textbuf *b)
+{
+	const struct routerd_decisions_stats *d =
+		routerd_decisions_stats(h->decisions);
+
+	gauge(b, "af_routerd_http_connections", "Open HTTP connections.",
+	      "gauge", atomic_load(&h->conns));
+	gauge(b, "af_routerd_http_connection_limit",
+	      "Connections routerd accepts (from RLIMIT_NOFILE).", "gauge",
+	      (long long)h->conn_limit);
+	gauge(b, "af_routerd_http_connections_shed_total",
+	      "Connections closed for not sending a complete request in "
+	      "time (idle or slow).",
+	      "counter", (long long)atomic_load(&h->stats.shed));
+	gauge(b, "af_routerd_reports_accepted_total", "Reports answered 202.",
+	      "counter", (long long)atomic_load(&h->stats.reports));
+	gauge(b, "af_routerd_reports_unmatched_total",
+	      "Reports accepted for a decision routerd does not know, "
+	      "attributed from their own tenant, class and revision.",
+	      "counter", (long long)atomic_load(&h->stats.reports_unmatched));
+	gauge(b, "af_routerd_decisions_kept_total",
+	      "Routed decisions kept for report attribution.", "counter",
+	      (long long)atomic_load(&d->stored));
+	gauge(b, "af_routerd_decisions_dropped_early_total",
+	      "Kept decisions replaced less than 10 minutes after they were "
+	      "made (table full).",
+	      "counter",
+	      (long long)(atomic_load(&d->dropped_early) +
+			  atomic_load(&d->oversized)));
+}
+
 void http_metrics(struct routerd *r, struct af_textbuf *b)
 {
 	if (r->http != NULL) {
 		decisions_metrics(&r->http->stats, b);
-		gauge(b, "af_routerd_http_connections",
-		      "Open HTTP connections.", "gauge",
-		      atomic_load(&r->http->conns));
+		http_conn_metrics(r->http, b);
 	}
 	view_metrics(r, b);
 	sync_metrics(r, b);

@@ -4,6 +4,7 @@
 #define AF_ROUTERD_HTTP_INT_H
 
 #include "common/metrics.h"
+#include "routerd/report.h"
 #include "routerd/routerd_int.h"
 
 #include <pthread.h>
@@ -26,8 +27,13 @@ struct http_stats {
 	_Atomic uint64_t deny[HTTP_LABELS + 1][2];  /* code, cohort */
 	_Atomic uint64_t error[HTTP_LABELS + 1];    /* code */
 	_Atomic uint64_t reports;		    /* accepted (202) */
-	struct af_histogram latency;		    /* POST /v1/route */
+	_Atomic uint64_t reports_unmatched; /* accepted, decision unknown */
+	_Atomic uint64_t shed;		    /* connections cut: too slow */
+	_Atomic uint64_t refused_full;	    /* over the connection limit */
+	struct af_histogram latency;	    /* POST /v1/route */
 };
+
+struct track;
 
 struct routerd_http {
 	struct routerd *r;
@@ -35,8 +41,17 @@ struct routerd_http {
 	_Atomic uint64_t seq; /* decision sequence: ids and lane slots */
 	char prefix[ROUTERD_ID_MAX + 2]; /* "<id>-" */
 	size_t prefix_len;
-	_Atomic int conns; /* open connections */
+	_Atomic int conns;   /* open connections */
+	unsigned conn_limit; /* MHD's limit, from RLIMIT_NOFILE */
+	struct routerd_decisions *decisions; /* report attribution */
 	struct http_stats stats;
+	/* Open connections, for the reaper thread that cuts those too slow
+	 * to send a request (slowloris) or idle too long. */
+	pthread_mutex_t track_mu;
+	struct track *tracks;
+	pthread_t reaper;
+	pthread_cond_t reaper_cond;
+	bool reaper_stop, reaper_started;
 };
 
 int http_stats_init(struct http_stats *s);

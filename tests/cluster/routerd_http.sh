@@ -83,13 +83,41 @@ head -c 70000 /dev/zero | tr '\0' ' ' >"$CL_DIR/big"
 [ "$(code POST /healthz)" = 405 ] || fail "405 healthz"
 [ "$(code GET /nope)" = 404 ] || fail "404"
 
-# Reports: 202, ok required, types checked.
-[ "$(code POST /v1/report -d '{"decision_id":"rt-1-00","model":"m","region":"r","ok":false,"latency_ms":12}')" = 202 ] ||
-	fail "report"
+# Reports: a decision routerd does not know is accepted only with tenant,
+# class and revision; ok required and a boolean; every number bounded.
+[ "$(code POST /v1/report -d '{"decision_id":"rt-1-00","model":"m","region":"r","ok":false,"latency_ms":12}')" = 422 ] ||
+	fail "report of an unknown decision accepted"
+[ "$(errcode)" = UNKNOWN_DECISION ] && [ "$(errfield)" = decision_id ] ||
+	fail "unknown decision body: $(cat "$CL_DIR/body")"
+[ "$(code POST /v1/report -d '{"decision_id":"rt-1-00","tenant":"t","class":"c","revision":1,"model":"m","region":"r","ok":false,"latency_ms":12}')" = 202 ] ||
+	fail "unmatched report with its attribution: $(cat "$CL_DIR/body")"
 [ "$(code POST /v1/report -d '{"model":"m"}')" = 400 ] || fail "report without ok"
 [ "$(errfield)" = ok ] || fail "report field"
+[ "$(code POST /v1/report -d '{"ok":null,"tenant":"t","class":"c","revision":1}')" = 422 ] ||
+	fail "ok null accepted"
+[ "$(errcode)" = WRONG_TYPE ] && [ "$(errfield)" = ok ] || fail "ok null body"
 [ "$(code POST /v1/report -d '{"ok":true,"latency_ms":"slow"}')" = 422 ] ||
 	fail "report wrong type"
+for bad in '"cost_usd":1e300' '"cost_usd":-1' '"cost_usd":2000000' \
+	'"latency_ms":999999999999' '"input_tokens":99999999999' \
+	'"output_tokens":-5'; do
+	f=$(echo "$bad" | sed 's/^"\([a-z_]*\)".*/\1/')
+	[ "$(code POST /v1/report -d "{\"ok\":true,\"tenant\":\"t\",\"class\":\"c\",\"revision\":1,$bad}")" = 422 ] ||
+		fail "report with $bad accepted"
+	[ "$(errcode)" = INVALID_FIELD ] && [ "$(errfield)" = "$f" ] ||
+		fail "report with $bad: $(cat "$CL_DIR/body")"
+done
+
+# A huge Content-Length is refused at once, nothing read; a query string of
+# 2,000 parameters is answered (routerd takes none).
+t0=$(date +%s%N)
+[ "$(code POST /v1/route -H 'Content-Length: 99999999999' -d '')" = 413 ] ||
+	fail "huge Content-Length: $(cat "$CL_DIR/body")"
+[ "$(errcode)" = BODY_TOO_LARGE ] || fail "huge Content-Length body"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || fail "413 not up front"
+q=$(awk 'BEGIN { for (i = 0; i < 2000; i++) printf "%sa%d=1", (i ? "&" : ""), i }')
+[ "$(code GET "/healthz?$q")" = 200 ] || fail "2,000 query parameters"
+[ "$(code GET "/v1/status?a=1&b=2")" = 200 ] || fail "status with a query"
 
 # Garbage on the socket, a half-sent request, then still serving.
 # (bash for /dev/tcp; the suite runs scenarios with sh.)
@@ -117,6 +145,8 @@ grep -q 'af_routerd_decisions_total{outcome="error",code="NO_POLICY",tier="",coh
 	"$CL_DIR/metrics" || fail "metrics: $(head -20 "$CL_DIR/metrics")"
 grep -q '^af_routerd_view_loaded 0$' "$CL_DIR/metrics" || fail "view_loaded"
 grep -q '^af_routerd_reports_total 1$' "$CL_DIR/metrics" || fail "reports_total"
+grep -q '^af_routerd_reports_unmatched_total 1$' "$CL_DIR/metrics" ||
+	fail "reports_unmatched_total"
 grep -q '^af_routerd_decision_seconds_count' "$CL_DIR/metrics" ||
 	fail "latency histogram"
 

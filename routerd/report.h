@@ -1,0 +1,92 @@
+/*
+ * POST /v1/report: the body parser with the bound of every field, and the
+ * table of recent decisions that attributes a report to the decision it
+ * names (tenant, class, revision, cohort, model and region come from the
+ * decision, never from the client).
+ */
+#ifndef AF_ROUTERD_REPORT_H
+#define AF_ROUTERD_REPORT_H
+
+#include "policy/policy.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds of report fields. */
+#define ROUTERD_REPORT_MAX_LATENCY_MS 86400000LL /* one day */
+#define ROUTERD_REPORT_MAX_TOKENS 1000000000LL
+#define ROUTERD_REPORT_MAX_COST_USD 1000000.0
+#define ROUTERD_REPORT_MAX_COST_NANO 1000000000000000LL /* 1e6 USD */
+
+/* Decisions kept for attribution: the last ROUTERD_DECISIONS_MAX routed
+ * decisions (a power of two). A decision is replaced by the one made
+ * ROUTERD_DECISIONS_MAX decisions later; when that happens less than
+ * ROUTERD_DECISIONS_KEEP_MS after it was made, the replacement is counted
+ * as dropped early. */
+#define ROUTERD_DECISIONS_MAX (1u << 18)
+#define ROUTERD_DECISIONS_KEEP_MS (10u * 60u * 1000u)
+
+/* One report, parsed. Strings are borrowed from the JSON document the
+ * parser was given (NULL: absent); integers are -1 when absent. */
+struct routerd_report {
+	const char *decision_id, *workflow_id, *tenant, *class_name;
+	const char *model, *region;
+	bool ok;
+	int64_t latency_ms, input_tokens, output_tokens, revision;
+	bool has_cost;
+	int64_t cost_nano_usd; /* when has_cost */
+};
+
+/* Why a report was refused: HTTP status (400 or 422), code
+ * ("MISSING_FIELD", "WRONG_TYPE", "INVALID_FIELD"), field and message. */
+struct routerd_report_error {
+	int http_status;
+	const char *code; /* static */
+	const char *field;
+	char message[160];
+};
+
+/* Checks and reads a report object (a jansson json_t *, passed as void *
+ * so this header does not need jansson). Returns 0, or AF_EPARSE with
+ * *err filled; *ret is valid as long as root. Thread-safe. */
+int routerd_report_parse(void *root, struct routerd_report *ret,
+			 struct routerd_report_error *err);
+
+/* ------------------------------------------------------ decision table */
+
+#define ROUTERD_KEY_MAX AF_POLICY_NAME_MAX
+
+/* What a decision says about its hop. */
+struct routerd_decision_rec {
+	uint64_t revision;
+	bool canary;
+	char tenant[ROUTERD_KEY_MAX + 1], class_name[ROUTERD_KEY_MAX + 1];
+	char model[ROUTERD_KEY_MAX + 1], region[ROUTERD_KEY_MAX + 1];
+};
+
+struct routerd_decisions_stats {
+	_Atomic uint64_t stored, dropped_early, oversized;
+};
+
+struct routerd_decisions;
+
+/* Errors: AF_ENOMEM. Free with routerd_decisions_free (NULL accepted). */
+int routerd_decisions_new(struct routerd_decisions **ret);
+void routerd_decisions_free(struct routerd_decisions *t);
+const struct routerd_decisions_stats *
+routerd_decisions_stats(const struct routerd_decisions *t);
+
+/* Keeps routed decision `seq` (nonzero) of `tenant` and `class_name`.
+ * now_ms: monotonic. No allocation unless the four names together are
+ * long (over about 100 bytes). Any thread. */
+void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
+			   const struct af_decision *d, const char *tenant,
+			   const char *class_name, uint64_t now_ms);
+/* Copies decision `seq` into *ret; false when it is not (or no longer)
+ * kept. Any thread. */
+bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,
+			   struct routerd_decision_rec *ret);
+
+#endif
