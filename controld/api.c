@@ -61,6 +61,15 @@ void controld_job_finish(struct controld_job *j, Af__Response *resp)
 	pthread_mutex_unlock(&j->lock);
 }
 
+void controld_job_again(struct controld_job *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->again = true;
+	j->done = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
 void controld_job_fail(struct controld_job *j, Af__Code code, const char *fmt,
 		       ...)
 {
@@ -174,8 +183,13 @@ static void serve_one(struct controld_node *n, nng_ctx ctx, nng_aio *aio,
 		resp.status = &st;
 		pack_response(&j, &resp);
 	} else {
-		controld_prepare(&j);
+		controld_prepare(&j, false);
 		run_job(n, &j);
+		if (j.again && !j.prepared && j.out == NULL) {
+			j.again = j.done = false;
+			controld_prepare(&j, true);
+			run_job(n, &j);
+		}
 	}
 	if (j.out != NULL)
 		reply(ctx, aio, j.out, j.outlen);

@@ -22,6 +22,8 @@ struct controld_job {
 	/* Set by the worker (controld_prepare) before the job is queued: a
 	 * policy or model apply compiled off the loop thread. */
 	bool prepared;
+	bool forced;  /* prepared with force */
+	bool again;   /* controld_job_again: prepare and queue once more */
 	int pre_code; /* Af__Code of a refusal; 0: compiled */
 	char pre_msg[512];
 	struct af_bundle *bundle; /* owned; pa borrows from it */
@@ -32,8 +34,12 @@ struct controld_job {
 
 /* Worker thread, before queueing: compiles a policy or model apply (only
  * on a leader, only for an authorized caller). Touches nothing but the job
- * and the node's immutable configuration. */
-void controld_prepare(struct controld_job *j);
+ * and the node's immutable configuration. Without force, only when this
+ * node looked like the leader (the loop's view is checked again). */
+void controld_prepare(struct controld_job *j, bool force);
+/* Loop thread: hands an unprepared job back to its worker, which prepares
+ * it (force) and queues it once more. */
+void controld_job_again(struct controld_job *j);
 /* Worker thread, after the job finished: frees what prepare made. */
 void controld_job_release(struct controld_job *j);
 

@@ -191,7 +191,7 @@ static int compile_models(struct controld_job *j, const Af__ModelApply *in)
 	return 0;
 }
 
-void controld_prepare(struct controld_job *j)
+void controld_prepare(struct controld_job *j, bool force)
 {
 	const Af__Command *cmd;
 	const char *principal;
@@ -199,13 +199,14 @@ void controld_prepare(struct controld_job *j)
 
 	if (j->req->body_case != AF__REQUEST__BODY_PROPOSE)
 		return;
+	j->forced = force;
 	cmd = j->req->propose;
 	if (cmd->op_case != AF__COMMAND__OP_POLICY_APPLY &&
 	    cmd->op_case != AF__COMMAND__OP_MODEL_APPLY)
 		return;
 	/* Only a leader compiles, and only for a caller allowed to write;
 	 * the loop thread checks both again and answers. */
-	if (!atomic_load(&j->node->stats.is_leader) ||
+	if ((!force && !atomic_load(&j->node->stats.is_leader)) ||
 	    af_auth_check(j->node->auth, j->req, &principal, why,
 			  sizeof(why)) != 0)
 		return;
@@ -360,11 +361,15 @@ static int check_command(struct controld_job *j, const Af__Command *cmd)
 /* A compiled apply: the worker's result (or refusal). */
 static int use_prepared(struct controld_job *j, Af__Command *cmd)
 {
+	if (!j->prepared && j->forced) {
+		controld_job_fail(j, AF__CODE__PERMISSION_DENIED,
+				  "not allowed to write");
+		return -1;
+	}
 	if (!j->prepared) {
-		/* Leadership arrived between the worker and the loop. */
-		controld_job_fail(j, AF__CODE__UNAVAILABLE,
-				  "leadership changed while the request "
-				  "arrived: retry");
+		/* The worker did not compile (leadership arrived meanwhile):
+		 * back to it, to compile and queue the job again. */
+		controld_job_again(j);
 		return -1;
 	}
 	if (j->pre_code != 0) {
