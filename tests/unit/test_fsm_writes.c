@@ -94,38 +94,27 @@ static struct af_fsm_result apply_policy(struct node *n, int k, const char *id)
 	return apply(n, &cmd);
 }
 
-static size_t count(struct node *n, enum af_table tbl)
-{
-	struct af_txn *t;
-	size_t c;
-
-	cr_assert_eq(af_store_read_begin(n->store, &t, NULL), 0);
-	c = af_txn_count(t, tbl);
-	af_store_read_end(t);
-	return c;
-}
-
-static uint64_t meta(struct node *n, const char *name)
+/* One number read from the store: a table's row count (name NULL), a
+ * meta counter, or (tbl < 0) the applied index. */
+static uint64_t read_num(struct node *n, int tbl, const char *name)
 {
 	struct af_txn *t;
 	uint64_t v;
 
 	cr_assert_eq(af_store_read_begin(n->store, &t, NULL), 0);
-	v = af_txn_meta_u64(t, name);
+	if (tbl < 0)
+		v = af_txn_applied(t);
+	else if (name == NULL)
+		v = af_txn_count(t, (enum af_table)tbl);
+	else
+		v = af_txn_meta_u64(t, name);
 	af_store_read_end(t);
 	return v;
 }
 
-static uint64_t applied(struct node *n)
-{
-	struct af_txn *t;
-	uint64_t v;
-
-	cr_assert_eq(af_store_read_begin(n->store, &t, NULL), 0);
-	v = af_txn_applied(t);
-	af_store_read_end(t);
-	return v;
-}
+#define count(n, tbl) read_num(n, tbl, NULL)
+#define meta(n, name) read_num(n, AF_TABLE_META, name)
+#define applied(n) read_num(n, -1, NULL)
 
 TestSuite(fsm_writes, .init = setup, .fini = teardown);
 
