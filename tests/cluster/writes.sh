@@ -85,6 +85,23 @@ echo "$out" | grep -q '^code=OK .* revision=6 .*replayed=0' || fail "rb: $out"
 out=$("$RAW" "$api" rollback 6 rb-1)
 echo "$out" | grep -q 'revision=6 .*replayed=1' || fail "rb replay: $out"
 
+# --- bounded usage reports and names in writes, refused at the leader
+out=$("$RAW" "$api" usage 1 9223372036854775807)
+echo "$out" | grep -q '^code=INVALID msg="usage report row 0: cost_nano_usd' ||
+	fail "huge cost: $out"
+out=$("$RAW" "$api" usage 18446744073709551615 0)
+echo "$out" | grep -q '^code=INVALID msg="usage report row 0: count' ||
+	fail "huge count: $out"
+out=$("$RAW" "$api" usage 10 5000)
+echo "$out" | grep -q '^code=OK' || fail "a sane usage report: $out"
+out=$("$RAW" "$api" budget "../etc")
+echo "$out" | grep -q '^code=INVALID msg="budget tenant: the name contains a "." or ".." path segment' ||
+	fail "tenant ../etc: $out"
+out=$("$RAW" "$api" budget "$(printf 'a\033b')")
+echo "$out" | grep -q 'control character (0x1b)' || fail "tenant ESC: $out"
+cl_af budget list -o json | jq -e 'length == 0' >/dev/null ||
+	fail "a refused budget was stored"
+
 out=$("$RAW" "$api" status)
 echo "$out" | grep -q "term=$term role=leader" ||
 	fail "no election expected during the scenario: $out"

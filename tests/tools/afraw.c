@@ -9,6 +9,8 @@
  *                                     with Command.request_id ID ("-":
  *                                     none) and Request.dry_run
  *   afraw URL rollback REV [ID]       Propose PolicyRollback to REV
+ *   afraw URL usage COUNT COST_NANO   Propose a one-row UsageReport
+ *   afraw URL budget TENANT           Propose BudgetSet (1 USD a day)
  *
  * Prints "code=NAME msg=\"...\"" then, for an ApplyResult, revision,
  * index, unchanged, replayed and dry_run; for a status, term and role.
@@ -27,7 +29,8 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: afraw URL hex HEX | status | policy FILE "
-			"[ID] [dry] | rollback REV [ID]\n");
+			"[ID] [dry] | rollback REV [ID] | usage COUNT COST | "
+			"budget TENANT\n");
 	return 2;
 }
 
@@ -105,6 +108,9 @@ static int build(int argc, char **argv, uint8_t **ret, size_t *ret_len)
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	Af__PolicyRollback pr = AF__POLICY_ROLLBACK__INIT;
 	Af__ClusterStatusReq cs = AF__CLUSTER_STATUS_REQ__INIT;
+	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
+	Af__UsageRow row = AF__USAGE_ROW__INIT, *rows[1] = {&row};
+	Af__BudgetSet bs = AF__BUDGET_SET__INIT;
 	uint8_t *src = NULL;
 	size_t srclen = 0;
 	int rc;
@@ -133,6 +139,24 @@ static int build(int argc, char **argv, uint8_t **ret, size_t *ret_len)
 		pr.to_revision = strtoull(argv[3], NULL, 10);
 		cmd.op_case = AF__COMMAND__OP_POLICY_ROLLBACK;
 		cmd.policy_rollback = &pr;
+	} else if (strcmp(argv[2], "usage") == 0 && argc == 5) {
+		row.revision = 1;
+		row.count = strtoull(argv[3], NULL, 10);
+		row.ok = row.count;
+		row.cost_nano_usd = strtoll(argv[4], NULL, 10);
+		ur.routerd_id = (char *)"afraw";
+		ur.rows = rows;
+		ur.n_rows = 1;
+		cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+		cmd.usage_report = &ur;
+		return pack(&req, ret, ret_len);
+	} else if (strcmp(argv[2], "budget") == 0 && argc == 4) {
+		bs.tenant = argv[3];
+		bs.hard_micro = 1000000;
+		bs.period = (char *)"day";
+		cmd.op_case = AF__COMMAND__OP_BUDGET_SET;
+		cmd.budget_set = &bs;
+		return pack(&req, ret, ret_len);
 	} else {
 		return -1;
 	}
