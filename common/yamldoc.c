@@ -19,6 +19,212 @@ static int syntax_error(const char *file, yaml_parser_t *p, struct af_err *err)
 		       p->problem ? p->problem : "error");
 }
 
+/* ------------------------------------------------------ depth pre-scan */
+
+/* A cheap pass over the raw bytes, before libyaml sees them (its parse of
+ * deeply nested input is quadratic): flow brackets outside quotes and
+ * comments, plus one level per deeper block indentation or "- " item on a
+ * line. It may overestimate (a plain scalar like "a[b"), never needs more
+ * than one pass, and refuses anything deeper than AF_YAML_MAX_DEPTH with the
+ * position of the first byte too deep. */
+struct prescan {
+	size_t line, col;
+	unsigned flow; /* open [ and { */
+	size_t nblock; /* open block levels */
+	size_t block[AF_YAML_MAX_DEPTH + 1];
+	char quote;	    /* 0, '\'' or '"' */
+	bool comment;	    /* in a # comment until the end of the line */
+	bool line_start;    /* only spaces so far on this line */
+	bool token_start;   /* previous byte was blank, [ { , or line start */
+	long scalar_indent; /* in a | or > block scalar: its parent's indent */
+	size_t indent;	    /* of the current line */
+	bool pending_bs;    /* saw | or > on this line */
+};
+
+static int too_deep(const char *file, const struct prescan *p,
+		    struct af_err *err)
+{
+	return af_errf(err, AF_EPARSE,
+		       "%s:%zu:%zu: nested deeper than %d levels: flatten the "
+		       "document",
+		       file, p->line, p->col, AF_YAML_MAX_DEPTH);
+}
+
+/* A block level at column col (the line's indent, or after "- "). */
+static int push_block(const char *file, struct prescan *p, size_t col,
+		      struct af_err *err)
+{
+	while (p->nblock > 0 && p->block[p->nblock - 1] > col)
+		p->nblock--;
+	if (p->nblock > 0 && p->block[p->nblock - 1] == col)
+		return 0;
+	if (p->nblock + p->flow >= AF_YAML_MAX_DEPTH)
+		return too_deep(file, p, err);
+	p->block[p->nblock++] = col;
+	return 0;
+}
+
+/* The first non-blank byte of a line at p->indent. */
+static int line_begins(const char *file, struct prescan *p, char c,
+		       struct af_err *err)
+{
+	if (p->scalar_indent >= 0) {
+		if ((long)p->indent > p->scalar_indent)
+			return 1; /* block scalar content: skip the line */
+		p->scalar_indent = -1;
+	}
+	p->line_start = false;
+	if (c == '#' || p->flow > 0 || p->quote != 0)
+		return 0;
+	return push_block(file, p, p->indent, err);
+}
+
+static int scan_byte(const char *file, struct prescan *p, const char *buf,
+		     size_t i, size_t len, struct af_err *err)
+{
+	char c = buf[i];
+	bool tok = p->token_start;
+
+	p->token_start =
+		c == ' ' || c == '\t' || c == '[' || c == '{' || c == ',';
+	if (p->comment)
+		return 0;
+	if (p->quote == '"') {
+		if (c == '\\' && i + 1 < len && buf[i + 1] != '\n')
+			return 2; /* skip the escaped byte */
+		if (c == '"')
+			p->quote = 0;
+		return 0;
+	}
+	if (p->quote == '\'') {
+		if (c == '\'' && i + 1 < len && buf[i + 1] == '\'')
+			return 2;
+		if (c == '\'')
+			p->quote = 0;
+		return 0;
+	}
+	switch (c) {
+	case '#':
+		if (tok)
+			p->comment = true;
+		break;
+	case '"':
+	case '\'':
+		if (tok)
+			p->quote = c;
+		break;
+	case '[':
+	case '{':
+		if (p->flow == 0 && !tok)
+			break;
+		if (p->nblock + p->flow >= AF_YAML_MAX_DEPTH)
+			return too_deep(file, p, err);
+		p->flow++;
+		break;
+	case ']':
+	case '}':
+		if (p->flow > 0)
+			p->flow--;
+		break;
+	case '-':
+		if (p->flow == 0 && tok && i + 1 < len &&
+		    (buf[i + 1] == ' ' || buf[i + 1] == '\t')) {
+			size_t k = i + 1;
+
+			while (k < len && (buf[k] == ' ' || buf[k] == '\t'))
+				k++;
+			if (k < len && buf[k] != '\n' && buf[k] != '#')
+				return push_block(file, p, p->col + k - i - 1,
+						  err);
+		}
+		break;
+	case '|':
+	case '>':
+		if (p->flow == 0 && tok)
+			p->pending_bs = true;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int af_yaml_check_depth(const char *file, const char *buf, size_t len,
+			struct af_err *err)
+{
+	struct prescan p = {.line = 1,
+			    .col = 0,
+			    .line_start = true,
+			    .token_start = true,
+			    .scalar_indent = -1};
+	int rc;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+
+		p.col++;
+		if (c == '\n') {
+			if (p.pending_bs && p.scalar_indent < 0)
+				p.scalar_indent = (long)p.indent;
+			p.pending_bs = false;
+			p.line++;
+			p.col = 0;
+			p.indent = 0;
+			p.comment = false;
+			p.line_start = true;
+			p.token_start = true;
+			continue;
+		}
+		if (p.line_start) {
+			if (c == ' ' || c == '\t' || c == '\r') {
+				p.indent++;
+				continue;
+			}
+			rc = line_begins(file, &p, c, err);
+			if (rc < 0)
+				return rc;
+			if (rc > 0) {
+				/* skip to the end of the line */
+				while (i + 1 < len && buf[i + 1] != '\n')
+					i++;
+				continue;
+			}
+		}
+		if (p.pending_bs && c != ' ' && c != '\t' && c != '+' &&
+		    c != '-' && !(c >= '0' && c <= '9') && c != '#' &&
+		    c != '|' && c != '>')
+			p.pending_bs = false;
+		rc = scan_byte(file, &p, buf, i, len, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 2) {
+			i++;
+			p.col++;
+		}
+	}
+	return 0;
+}
+
+/* Tags (!!str, !foo) would change what a scalar means: refused rather
+ * than silently ignored. */
+static int check_tag(const char *file, const yaml_event_t *ev,
+		     struct af_err *err)
+{
+	const yaml_char_t *tag = ev->type == YAML_SCALAR_EVENT
+					 ? ev->data.scalar.tag
+				 : ev->type == YAML_SEQUENCE_START_EVENT
+					 ? ev->data.sequence_start.tag
+					 : ev->data.mapping_start.tag;
+
+	if (tag == NULL)
+		return 0;
+	return af_errf(err, AF_EPARSE,
+		       "%s:%zu:%zu: YAML tags are not supported (%.40s): "
+		       "remove the tag",
+		       file, ev->start_mark.line + 1, ev->start_mark.column + 1,
+		       (const char *)tag);
+}
+
 /* First pass over events: syntax errors with positions, no aliases or
  * anchors, exactly one document, a bounded number of nodes. */
 static int scan_events(const char *file, const char *buf, size_t len,
@@ -26,7 +232,7 @@ static int scan_events(const char *file, const char *buf, size_t len,
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
-	size_t nodes = 0, docs = 0;
+	size_t nodes = 0, docs = 0, depth = 0;
 	int rc = 0, done = 0;
 
 	if (!yaml_parser_initialize(&p))
@@ -44,9 +250,25 @@ static int scan_events(const char *file, const char *buf, size_t len,
 				     file, ev.start_mark.line + 1,
 				     ev.start_mark.column + 1);
 			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
 		case YAML_SCALAR_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
+			if (ev.type != YAML_SCALAR_EVENT &&
+			    ++depth > AF_YAML_MAX_DEPTH) {
+				rc = af_errf(err, AF_EPARSE,
+					     "%s:%zu:%zu: nested deeper than "
+					     "%d levels: flatten the document",
+					     file, ev.start_mark.line + 1,
+					     ev.start_mark.column + 1,
+					     AF_YAML_MAX_DEPTH);
+				break;
+			}
+			if ((rc = check_tag(file, &ev, err)) != 0)
+				break;
 			if (++nodes > max_nodes) {
 				rc = af_errf(err, AF_EPARSE,
 					     "%s:%zu:%zu: more than %zu nodes",
@@ -102,6 +324,11 @@ int af_yaml_load(const char *file, const char *buf, size_t len,
 	struct af_yaml *y;
 	int rc;
 
+	/* Empty protobuf bytes arrive as NULL: libyaml asserts on those. */
+	if (buf == NULL || len == 0)
+		return af_errf(err, AF_EPARSE, "%s:1:1: empty document", file);
+	if ((rc = af_yaml_check_depth(file, buf, len, err)) != 0)
+		return rc;
 	rc = scan_events(file, buf, len, max_nodes, err);
 	if (rc != 0)
 		return rc;

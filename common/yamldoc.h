@@ -4,7 +4,10 @@
  * so every error reads "file:line:col: message".
  *
  * Aliases and anchors are rejected (they let a small file describe a huge
- * tree); a file holds exactly one document; the node count is bounded.
+ * tree), and so are tags (!!str, !foo); a file holds exactly one document;
+ * the node count and the nesting depth are bounded (the depth by a pre-scan
+ * of the raw bytes, before libyaml parses them). Empty input (buf NULL or
+ * len 0) is an "empty document" error.
  * Node pointers and strings returned are borrowed from the document and
  * live until af_yaml_free(). Not thread-safe per document.
  */
@@ -23,9 +26,19 @@ struct af_yaml {
 	char file[256];
 };
 
+/* Deepest nesting of sequences and mappings (flow or block) accepted. */
+#define AF_YAML_MAX_DEPTH 64
+
+/* A cheap pre-scan of raw bytes: refuses (AF_EPARSE, "file:line:col:")
+ * input nested deeper than AF_YAML_MAX_DEPTH before any YAML parser sees
+ * it. It may overestimate depth, never underestimates flow nesting. */
+int af_yaml_check_depth(const char *file, const char *buf, size_t len,
+			struct af_err *err);
+
 /* Parses buf (len bytes) as one YAML document named `file` in messages.
  * max_nodes bounds the tree. On success *ret is owned (af_yaml_free).
- * Errors: AF_EPARSE (syntax, empty, aliases, too many nodes), AF_ENOMEM. */
+ * Errors: AF_EPARSE (syntax, empty, aliases, anchors, tags, too many nodes,
+ * too deep), AF_ENOMEM. */
 int af_yaml_load(const char *file, const char *buf, size_t len,
 		 size_t max_nodes, struct af_yaml **ret, struct af_err *err);
 void af_yaml_free(struct af_yaml *y);

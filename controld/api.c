@@ -61,6 +61,15 @@ void controld_job_finish(struct controld_job *j, Af__Response *resp)
 	pthread_mutex_unlock(&j->lock);
 }
 
+void controld_job_again(struct controld_job *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->again = true;
+	j->done = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
 void controld_job_fail(struct controld_job *j, Af__Code code, const char *fmt,
 		       ...)
 {
@@ -174,11 +183,18 @@ static void serve_one(struct controld_node *n, nng_ctx ctx, nng_aio *aio,
 		resp.status = &st;
 		pack_response(&j, &resp);
 	} else {
+		controld_prepare(&j, false);
 		run_job(n, &j);
+		if (j.again && !j.prepared && j.out == NULL) {
+			j.again = j.done = false;
+			controld_prepare(&j, true);
+			run_job(n, &j);
+		}
 	}
 	if (j.out != NULL)
 		reply(ctx, aio, j.out, j.outlen);
 	af_free(j.out);
+	controld_job_release(&j);
 	if (j.req)
 		af__request__free_unpacked(j.req, NULL);
 	pthread_cond_destroy(&j.cond);
@@ -214,6 +230,28 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+#define LAG_PERIOD_MS 50
+
+/* Loop thread: how much later than due this timer fired is the time the
+ * loop spent on something else (a long apply, a slow handler). */
+static void lag_cb(uv_timer_t *t)
+{
+	struct controld_node *n = t->data;
+	uint64_t now = af_mono_ns();
+
+	af_histogram_observe_ns(&n->stats.loop_lag,
+				now > n->lag_due_ns ? now - n->lag_due_ns : 0);
+	n->lag_due_ns = now + LAG_PERIOD_MS * 1000000ull;
+}
+
+static void lag_start(struct controld_node *n)
+{
+	uv_timer_init(&n->loop, &n->lag_timer);
+	n->lag_timer.data = n;
+	n->lag_due_ns = af_mono_ns() + LAG_PERIOD_MS * 1000000ull;
+	uv_timer_start(&n->lag_timer, lag_cb, LAG_PERIOD_MS, LAG_PERIOD_MS);
+}
+
 int controld_api_start(struct controld_node *n, struct af_err *err)
 {
 	char url[AF_ADDR_MAX + 16];
@@ -239,6 +277,7 @@ int controld_api_start(struct controld_node *n, struct af_err *err)
 		nng_close(n->rep);
 		return af_errf(err, AF_ENOMEM, "api: no worker threads");
 	}
+	lag_start(n);
 	return 0;
 }
 
@@ -250,6 +289,7 @@ void controld_api_stop(struct controld_node *n)
 	controld_api_drain(n);
 	if (n->n_workers == 0)
 		return;
+	uv_timer_stop(&n->lag_timer);
 	nng_close(n->rep);
 	for (unsigned i = 0; i < n->n_workers; i++)
 		pthread_join(n->workers[i], NULL);

@@ -4,6 +4,7 @@
 #define AF_CONTROLD_API_INT_H
 
 #include "controld/node.h"
+#include "policy/policy.h"
 #include "proto/af.pb-c.h"
 
 struct controld_job {
@@ -18,7 +19,29 @@ struct controld_job {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool done;
+	/* Set by the worker (controld_prepare) before the job is queued: a
+	 * policy or model apply compiled off the loop thread. */
+	bool prepared;
+	bool forced;  /* prepared with force */
+	bool again;   /* controld_job_again: prepare and queue once more */
+	int pre_code; /* Af__Code of a refusal; 0: compiled */
+	char pre_msg[512];
+	struct af_bundle *bundle; /* owned; pa borrows from it */
+	struct af_registry *reg;  /* owned; ma borrows from it */
+	Af__PolicyApply pa;
+	Af__ModelApply ma;
 };
+
+/* Worker thread, before queueing: compiles a policy or model apply (only
+ * on a leader, only for an authorized caller). Touches nothing but the job
+ * and the node's immutable configuration. Without force, only when this
+ * node looked like the leader (the loop's view is checked again). */
+void controld_prepare(struct controld_job *j, bool force);
+/* Loop thread: hands an unprepared job back to its worker, which prepares
+ * it (force) and queues it once more. */
+void controld_job_again(struct controld_job *j);
+/* Worker thread, after the job finished: frees what prepare made. */
+void controld_job_release(struct controld_job *j);
 
 /* Loop thread: handles one request; eventually calls job_finish. */
 void controld_handle(struct controld_job *j);

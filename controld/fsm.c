@@ -3,6 +3,8 @@
 #include "controld/fsm_int.h"
 #include "controld/rollout.h"
 #include "common/alloc.h"
+#include "common/satarith.h"
+#include "common/timeutil.h"
 #include "proto/af.pb-c.h"
 #include "proto/policy.pb-c.h"
 
@@ -660,6 +662,8 @@ static int apply_rollout(struct af_txn *t, struct apply_ctx *c)
 
 #define MAX_USAGE_ROWS 4096
 
+/* Sums of replicated counters saturate: no undefined behaviour inside
+ * apply, whatever an old entry carries (the leader bounds new ones). */
 /* Telemetry, not an operator's change: no audit record. */
 static int apply_usage(struct af_txn *t, struct apply_ctx *c)
 {
@@ -679,15 +683,19 @@ static int apply_usage(struct af_txn *t, struct apply_ctx *c)
 			continue;
 		if ((rc = af_usage_get(t, row->revision, &u)) != 0)
 			return rc;
-		u.count += row->count;
-		u.ok += row->ok;
+		u.count = af_sat_add_u64(u.count, row->count);
+		u.ok = af_sat_add_u64(u.ok, row->ok);
 		for (size_t k = 0;
 		     k < row->n_latency_buckets && k < AF_USAGE_BUCKETS; k++)
-			u.lat[k] += row->latency_buckets[k];
-		u.lat_sum_ms += row->latency_sum_ms;
-		u.cost_nano += row->cost_nano_usd;
-		u.ok_cost_nano +=
-			row->cost_nano_usd - row->failed_cost_nano_usd;
+			u.lat[k] = af_sat_add_u64(u.lat[k],
+						  row->latency_buckets[k]);
+		u.lat_sum_ms =
+			af_sat_add_u64(u.lat_sum_ms, row->latency_sum_ms);
+		u.cost_nano = af_sat_add_i64(u.cost_nano, row->cost_nano_usd);
+		u.ok_cost_nano = af_sat_add_i64(
+			u.ok_cost_nano,
+			af_sat_sub_i64(row->cost_nano_usd,
+				       row->failed_cost_nano_usd));
 		if ((rc = af_usage_put(t, row->revision, &u)) != 0 ||
 		    (rc = af_showback_apply(t, c->cmd->time_ms, row)) != 0)
 			return rc;
@@ -784,9 +792,168 @@ static int dispatch(struct af_txn *t, struct apply_ctx *c)
 	return 0;
 }
 
+/* ------------------------------------------------- results by request id */
+
+/* In meta: "request/<id>" -> packed ApplyResult, and a ring in apply order
+ * "request_seq/<8-byte seq>" -> id, so the oldest is evicted first. */
+#define REQ_PREFIX "request/"
+#define REQ_SEQ_PREFIX "request_seq/"
+#define REQ_COUNTER "request_seq"
+
+static bool request_id_usable(const char *id)
+{
+	return id != NULL && id[0] != '\0' &&
+	       strnlen(id, AF_REQUEST_ID_MAX + 1) <= AF_REQUEST_ID_MAX;
+}
+
+static size_t req_key(const char *id, char *out)
+{
+	size_t n = strlen(id);
+
+	memcpy(out, REQ_PREFIX, sizeof(REQ_PREFIX) - 1);
+	memcpy(out + sizeof(REQ_PREFIX) - 1, id, n);
+	return sizeof(REQ_PREFIX) - 1 + n;
+}
+
+static size_t req_seq_key(uint64_t seq, char *out)
+{
+	memcpy(out, REQ_SEQ_PREFIX, sizeof(REQ_SEQ_PREFIX) - 1);
+	af_store_key_u64(seq, (uint8_t *)out + sizeof(REQ_SEQ_PREFIX) - 1);
+	return sizeof(REQ_SEQ_PREFIX) - 1 + 8;
+}
+
+/* Fields a result and an ApplyResult share by name and type. */
+#define RESULT_SCALARS(X)                                                      \
+	X(index)                                                               \
+	X(revision)                                                            \
+	X(unchanged)                                                           \
+	X(registry_revision)                                                   \
+	X(lease_micro)                                                         \
+	X(over_soft)                                                           \
+	X(over_hard)                                                           \
+	X(period_end_ms)                                                       \
+	X(unlimited)                                                           \
+	X(replayed)
+
+void af_fsm_result_to_pb(const struct af_fsm_result *r, Af__ApplyResult *ar,
+			 Af__Status *st)
+{
+	af__apply_result__init(ar);
+	af__status__init(st);
+	st->code = (Af__Code)r->code;
+	st->message = (char *)r->message;
+	ar->status = st;
+	ar->hash = (char *)r->hash;
+	ar->state = (char *)r->state;
+#define TO_PB(f) ar->f = r->f;
+	RESULT_SCALARS(TO_PB)
+#undef TO_PB
+}
+
+static void result_of_pb(const Af__ApplyResult *ar, struct af_fsm_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (ar->status) {
+		r->code = ar->status->code;
+		snprintf(r->message, sizeof(r->message), "%s",
+			 ar->status->message);
+	}
+	snprintf(r->hash, sizeof(r->hash), "%s", ar->hash);
+	snprintf(r->state, sizeof(r->state), "%s", ar->state);
+#define OF_PB(f) r->f = ar->f;
+	RESULT_SCALARS(OF_PB)
+#undef OF_PB
+	r->replayed = true;
+}
+
+static int load_result(struct af_txn *t, const char *id,
+		       struct af_fsm_result *ret)
+{
+	char key[sizeof(REQ_PREFIX) + AF_REQUEST_ID_MAX];
+	Af__ApplyResult *ar;
+	int rc;
+
+	rc = af_txn_get_msg(t, AF_TABLE_META, key, req_key(id, key),
+			    &af__apply_result__descriptor,
+			    (ProtobufCMessage **)&ar);
+	if (rc != 0)
+		return rc;
+	result_of_pb(ar, ret);
+	protobuf_c_message_free_unpacked(&ar->base, NULL);
+	return 0;
+}
+
+/* Drops the entry stored `keep` results ago (the ring is in apply order,
+ * so every node evicts the same id). */
+static int evict_result(struct af_txn *t, uint64_t seq)
+{
+	char skey[sizeof(REQ_SEQ_PREFIX) + 8];
+	char key[sizeof(REQ_PREFIX) + AF_REQUEST_ID_MAX];
+	char id[AF_REQUEST_ID_MAX + 1];
+	size_t sklen = req_seq_key(seq, skey), vlen;
+	const void *v;
+	int rc;
+
+	rc = af_txn_get(t, AF_TABLE_META, skey, sklen, &v, &vlen);
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (vlen > AF_REQUEST_ID_MAX)
+		return AF_ECORRUPT;
+	memcpy(id, v, vlen);
+	id[vlen] = '\0';
+	rc = af_txn_del(t, AF_TABLE_META, key, req_key(id, key));
+	if (rc != 0 && rc != AF_ENOTFOUND)
+		return rc;
+	rc = af_txn_del(t, AF_TABLE_META, skey, sklen);
+	return rc == AF_ENOTFOUND ? 0 : rc;
+}
+
+static int remember_result(struct af_txn *t, struct apply_ctx *c,
+			   const char *id)
+{
+	char key[sizeof(REQ_PREFIX) + AF_REQUEST_ID_MAX];
+	char skey[sizeof(REQ_SEQ_PREFIX) + 8];
+	uint64_t keep = c->fsm->keep_results ? c->fsm->keep_results
+					     : AF_FSM_KEEP_RESULTS;
+	uint64_t seq = af_txn_meta_u64(t, REQ_COUNTER);
+	Af__ApplyResult ar;
+	Af__Status st;
+	int rc;
+
+	af_fsm_result_to_pb(c->res, &ar, &st);
+	if ((rc = af_txn_put_msg(t, AF_TABLE_META, key, req_key(id, key),
+				 &ar.base)) != 0 ||
+	    (rc = af_txn_put(t, AF_TABLE_META, skey, req_seq_key(seq, skey), id,
+			     strlen(id))) != 0)
+		return rc;
+	if (seq >= keep && (rc = evict_result(t, seq - keep)) != 0)
+		return rc;
+	return af_txn_set_meta_u64(t, REQ_COUNTER, seq + 1);
+}
+
+int af_fsm_lookup_result(struct af_fsm *fsm, const char *id,
+			 struct af_fsm_result *ret)
+{
+	struct af_txn *t;
+	int rc;
+
+	if (!request_id_usable(id))
+		return AF_EINVAL;
+	if ((rc = af_store_read_begin(fsm->store, &t, NULL)) != 0)
+		return rc;
+	rc = load_result(t, id, ret);
+	af_store_read_end(t);
+	return rc;
+}
+
+/* ------------------------------------------------------------ apply */
+
 static int apply_txn(struct af_txn *t, void *arg)
 {
 	struct apply_ctx *c = arg;
+	const char *id = c->cmd->request_id;
 	uint64_t idx = c->index;
 	int rc = 0;
 
@@ -795,12 +962,51 @@ static int apply_txn(struct af_txn *t, void *arg)
 	c->res->index = idx;
 	c->verb = NULL;
 	c->target[0] = '\0';
+	if (!request_id_usable(id))
+		id = NULL;
+	/* A retried write: the stored result, nothing else changes. */
+	if (id != NULL && (rc = load_result(t, id, c->res)) != AF_ENOTFOUND) {
+		if (rc != 0)
+			return rc;
+		return c->dry_run ? 0 : af_txn_set_applied(t, idx, 0);
+	}
+	memset(c->res, 0, sizeof(*c->res));
+	c->res->index = idx;
 	rc = dispatch(t, c);
 	if (rc != 0)
 		return rc;
+	if (c->dry_run)
+		return 0;
 	if (c->verb != NULL && (rc = put_audit(t, c)) != 0)
 		return rc;
+	if (id != NULL && (rc = remember_result(t, c, id)) != 0)
+		return rc;
 	return af_txn_set_applied(t, idx, 0);
+}
+
+#define DRY_RUN_ABORT 1
+
+static int dry_run_txn(struct af_txn *t, void *arg)
+{
+	int rc = apply_txn(t, arg);
+
+	return rc != 0 ? rc : DRY_RUN_ABORT;
+}
+
+int af_fsm_dry_run(struct af_fsm *fsm, const void *cmd,
+		   struct af_fsm_result *ret)
+{
+	struct apply_ctx c = {
+		.fsm = fsm, .cmd = cmd, .res = ret, .dry_run = true};
+	struct af_txn *rt;
+	int rc;
+
+	if ((rc = af_store_read_begin(fsm->store, &rt, NULL)) != 0)
+		return rc;
+	c.index = af_txn_applied(rt) + 1;
+	af_store_read_end(rt);
+	rc = af_store_update(fsm->store, dry_run_txn, &c, NULL);
+	return rc == DRY_RUN_ABORT ? 0 : rc;
 }
 
 /* An entry that does not decode still advances the index: apply must
@@ -819,6 +1025,7 @@ int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
 		       size_t len)
 {
 	struct apply_ctx c = {.fsm = fsm, .index = index, .res = &fsm->result};
+	uint64_t start_ns = af_mono_ns();
 	const uint8_t *p = buf;
 	Af__Command *cmd = NULL;
 	struct af_txn *rt;
@@ -847,6 +1054,7 @@ int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
 			     &c, NULL);
 	if (cmd)
 		af__command__free_unpacked(cmd, NULL);
+	af_histogram_observe_ns(&fsm->apply_seconds, af_mono_ns() - start_ns);
 	if (rc != 0)
 		return rc;
 	fsm->entries_applied++;

@@ -13,6 +13,8 @@
 #define AF_CONTROLD_FSM_H
 
 #include "common/hash.h"
+#include "common/metrics.h"
+#include "proto/af.pb-c.h"
 #include "store/store.h"
 
 #include <raft.h>
@@ -33,7 +35,15 @@ struct af_fsm_result {
 	int64_t lease_micro;
 	bool over_soft, over_hard, unlimited;
 	int64_t period_end_ms;
+	/* The entry's request id was applied before: this is the result
+	 * stored then, and nothing changed. */
+	bool replayed;
 };
+
+/* Longest Command.request_id (bytes); the leader refuses longer ones. */
+#define AF_REQUEST_ID_MAX 64
+/* Results kept per request id, evicted oldest first in apply order. */
+#define AF_FSM_KEEP_RESULTS 4096
 
 typedef void (*af_fsm_applied_cb)(void *arg, uint64_t index);
 
@@ -44,7 +54,11 @@ struct af_fsm {
 	struct af_fsm_result result;
 	af_fsm_applied_cb on_applied; /* may be NULL */
 	void *on_applied_arg;
-	uint64_t entries_applied; /* count, for metrics */
+	uint64_t entries_applied;	   /* count, for metrics */
+	struct af_histogram apply_seconds; /* time inside each apply */
+	/* Results kept per request id (AF_FSM_KEEP_RESULTS; tests may lower
+	 * it). Must be the same on every node: it decides evictions. */
+	uint64_t keep_results;
 };
 
 /* Initializes fsm over a borrowed, open store. */
@@ -62,5 +76,21 @@ int af_fsm_encode_entry(const void *cmd /* Af__Command */, void **ret_buf,
  * storage failure (the caller treats that as fatal). */
 int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
 		       size_t len);
+
+/* What applying cmd (Af__Command*) now would do, computed in a write
+ * transaction that is then aborted: nothing changes. *ret as an apply
+ * would return it (index: the next one). Errors: storage errors. */
+int af_fsm_dry_run(struct af_fsm *fsm, const void *cmd,
+		   struct af_fsm_result *ret);
+
+/* The stored result of request id `id` (non-empty, at most
+ * AF_REQUEST_ID_MAX bytes), with replayed set. Errors: AF_ENOTFOUND,
+ * AF_EINVAL (bad id), storage errors. */
+int af_fsm_lookup_result(struct af_fsm *fsm, const char *id,
+			 struct af_fsm_result *ret);
+
+/* Fills ar and st (borrowing r's strings) from a result. */
+void af_fsm_result_to_pb(const struct af_fsm_result *r, Af__ApplyResult *ar,
+			 Af__Status *st);
 
 #endif

@@ -13,6 +13,7 @@ struct apply_ctx {
 	uint64_t index;
 	struct af_fsm_result *res;
 	const char *verb; /* audit verb; NULL: no audit record */
+	bool dry_run;	  /* af_fsm_dry_run: the transaction is aborted */
 	char target[160];
 };
 

@@ -2,6 +2,8 @@
  * consensus on the leader; reads are linearizable (a barrier issued after
  * the read arrived) unless the caller asks for a stale read. */
 #include "common/alloc.h"
+#include "common/satarith.h"
+#include "common/name.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/api_int.h"
@@ -11,6 +13,7 @@
 #include "policy/policy.h"
 #include "proto/policy.pb-c.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,12 +86,24 @@ static void handle_member_list(struct controld_job *j)
 
 /* ----------------------------------------------------------- writes */
 
+static void finish_apply(struct controld_job *j, const struct af_fsm_result *r,
+			 bool dry_run)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__Status st;
+	Af__ApplyResult ar;
+
+	af_fsm_result_to_pb(r, &ar, &st);
+	ar.dry_run = dry_run;
+	resp.status = &st;
+	resp.body_case = AF__RESPONSE__BODY_APPLY;
+	resp.apply = &ar;
+	controld_job_finish(j, &resp);
+}
+
 static void propose_cb(void *arg, int status, const struct af_fsm_result *r)
 {
 	struct controld_job *j = arg;
-	Af__Response resp = AF__RESPONSE__INIT;
-	Af__Status st = AF__STATUS__INIT;
-	Af__ApplyResult ar = AF__APPLY_RESULT__INIT;
 
 	if (status != 0) {
 		controld_job_fail(j, status_of_rc(status),
@@ -98,24 +113,29 @@ static void propose_cb(void *arg, int status, const struct af_fsm_result *r)
 	}
 	af_histogram_observe_ns(&j->node->stats.apply_latency,
 				af_mono_ns() - j->start_ns);
-	st.code = (Af__Code)r->code;
-	st.message = (char *)r->message;
-	ar.index = r->index;
-	ar.revision = r->revision;
-	ar.hash = (char *)r->hash;
-	ar.state = (char *)r->state;
-	ar.unchanged = r->unchanged;
-	ar.registry_revision = r->registry_revision;
-	ar.lease_micro = r->lease_micro;
-	ar.over_soft = r->over_soft;
-	ar.over_hard = r->over_hard;
-	ar.period_end_ms = r->period_end_ms;
-	ar.unlimited = r->unlimited;
-	ar.status = &st;
-	resp.status = &st;
-	resp.body_case = AF__RESPONSE__BODY_APPLY;
-	resp.apply = &ar;
-	controld_job_finish(j, &resp);
+	finish_apply(j, r, false);
+}
+
+/* ------------------------------------------- compile (off the loop thread)
+ *
+ * Bundles and registries are compiled by the NNG worker that received the
+ * request, before it is queued for the loop thread (which also runs Raft):
+ * a slow compile delays only that caller. These functions touch nothing
+ * but immutable node configuration and the job. */
+
+static int prep_fail(struct controld_job *j, Af__Code code, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+
+static int prep_fail(struct controld_job *j, Af__Code code, const char *fmt,
+		     ...)
+{
+	va_list ap;
+
+	j->pre_code = code;
+	va_start(ap, fmt);
+	vsnprintf(j->pre_msg, sizeof(j->pre_msg), fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 /* With trusted keys, a signed bundle must verify against one of them
@@ -129,75 +149,262 @@ static int check_signature(struct controld_job *j, const Af__PolicyApply *pa)
 	if (pa->signature.len == 0) {
 		if (!n->cfg->require_signed)
 			return 0;
-		controld_job_fail(j, AF__CODE__PERMISSION_DENIED,
-				  "unsigned bundle refused: this cluster "
-				  "requires signed bundles (af policy sign)");
-		return -1;
+		return prep_fail(j, AF__CODE__PERMISSION_DENIED,
+				 "unsigned bundle refused: this cluster "
+				 "requires signed bundles (af policy sign)");
 	}
 	if (n->nkeys == 0)
 		return 0; /* nothing to check against: stored as given */
 	if (af_sign_verify(n->keys, n->nkeys, pa->key_id, pa->name, pa->hash,
 			   pa->serial, pa->signature.data, pa->signature.len,
-			   &err) != 0) {
-		controld_job_fail(j, AF__CODE__PERMISSION_DENIED, "%s",
-				  err.msg);
-		return -1;
-	}
+			   &err) != 0)
+		return prep_fail(j, AF__CODE__PERMISSION_DENIED, "%s", err.msg);
+	return 0;
+}
+
+/* Empty protobuf bytes arrive as a NULL pointer: refused here, and never
+ * handed to a parser. */
+static int check_source(struct controld_job *j, const ProtobufCBinaryData *b,
+			size_t max, const char *what, const char *verb)
+{
+	if (b->len == 0 || b->data == NULL)
+		return prep_fail(j, AF__CODE__INVALID,
+				 "empty %s source: send the YAML file "
+				 "(af %s FILE)",
+				 what, verb);
+	if (b->len > max)
+		return prep_fail(j, AF__CODE__TOO_LARGE,
+				 "%s larger than %zu bytes", what, max);
 	return 0;
 }
 
 /* The leader compiles what the client sent and never trusts its
  * compiled form or hash. */
-static int compile_policy(struct controld_job *j, Af__PolicyApply *in,
-			  Af__PolicyApply *out, struct af_bundle **ret)
+static int compile_policy(struct controld_job *j, const Af__PolicyApply *in)
 {
 	struct af_err err = {{0}};
 	size_t len;
 
-	if (in->source.len > MAX_POLICY_SOURCE) {
-		controld_job_fail(j, AF__CODE__TOO_LARGE,
-				  "bundle larger than %u bytes",
-				  MAX_POLICY_SOURCE);
+	if (check_source(j, &in->source, MAX_POLICY_SOURCE, "bundle",
+			 "policy apply") != 0)
 		return -1;
-	}
 	if (af_bundle_compile("bundle", (const char *)in->source.data,
-			      in->source.len, ret, &err) != 0) {
-		controld_job_fail(j, AF__CODE__INVALID, "%s", err.msg);
+			      in->source.len, &j->bundle, &err) != 0)
+		return prep_fail(j, AF__CODE__INVALID, "%s", err.msg);
+	j->pa = *in;
+	j->pa.compiled.data = (uint8_t *)af_bundle_bytes(j->bundle, &len);
+	j->pa.compiled.len = len;
+	j->pa.hash = (char *)af_bundle_hash(j->bundle);
+	j->pa.name = (char *)af_bundle_name(j->bundle);
+	return check_signature(j, &j->pa);
+}
+
+static int compile_models(struct controld_job *j, const Af__ModelApply *in)
+{
+	struct af_err err = {{0}};
+	size_t len;
+
+	if (check_source(j, &in->source, MAX_MODELS_SOURCE, "model file",
+			 "model apply") != 0)
 		return -1;
-	}
-	*out = *in;
-	out->compiled.data = (uint8_t *)af_bundle_bytes(*ret, &len);
-	out->compiled.len = len;
-	out->hash = (char *)af_bundle_hash(*ret);
-	out->name = (char *)af_bundle_name(*ret);
-	if (check_signature(j, out) != 0) {
-		af_bundle_free(*ret);
-		*ret = NULL;
-		return -1;
-	}
+	if (af_registry_compile("models", (const char *)in->source.data,
+				in->source.len, &j->reg, &err) != 0)
+		return prep_fail(j, AF__CODE__INVALID, "%s", err.msg);
+	j->ma = *in;
+	j->ma.compiled.data = (uint8_t *)af_registry_bytes(j->reg, &len);
+	j->ma.compiled.len = len;
 	return 0;
 }
 
-static int compile_models(struct controld_job *j, Af__ModelApply *in,
-			  Af__ModelApply *out, struct af_registry **ret)
+void controld_prepare(struct controld_job *j, bool force)
 {
-	struct af_err err = {{0}};
-	size_t len;
+	const Af__Command *cmd;
+	const char *principal;
+	char why[256];
 
-	if (in->source.len > MAX_MODELS_SOURCE) {
-		controld_job_fail(j, AF__CODE__TOO_LARGE,
-				  "model file larger than %u bytes",
-				  MAX_MODELS_SOURCE);
+	if (j->req->body_case != AF__REQUEST__BODY_PROPOSE)
+		return;
+	j->forced = force;
+	cmd = j->req->propose;
+	if (cmd->op_case != AF__COMMAND__OP_POLICY_APPLY &&
+	    cmd->op_case != AF__COMMAND__OP_MODEL_APPLY)
+		return;
+	/* Only a leader compiles, and only for a caller allowed to write;
+	 * the loop thread checks both again and answers. */
+	if ((!force && !atomic_load(&j->node->stats.is_leader)) ||
+	    af_auth_check(j->node->auth, j->req, &principal, why,
+			  sizeof(why)) != 0)
+		return;
+	j->prepared = true;
+	if (cmd->op_case == AF__COMMAND__OP_POLICY_APPLY)
+		compile_policy(j, cmd->policy_apply);
+	else
+		compile_models(j, cmd->model_apply);
+}
+
+void controld_job_release(struct controld_job *j)
+{
+	af_bundle_free(j->bundle);
+	af_registry_free(j->reg);
+	j->bundle = NULL;
+	j->reg = NULL;
+}
+
+/* ----------------------------------------------------- write checks */
+
+#define MAX_ROUTERD_ID 128
+/* Per row of one usage report (about a second of one routerd's traffic):
+ * far above any real flush, far below what could overflow a sum. */
+#define MAX_USAGE_COUNT 1000000000000ull	 /* 1e12 outcomes */
+#define MAX_USAGE_LATENCY_MS 1000000000000000ull /* 1e15 ms */
+#define MAX_USAGE_COST_NANO 1000000000000000ll	 /* 1e6 USD */
+#define MAX_LEASE_MICRO 1000000000000000ll	 /* 1e9 USD */
+
+static int check_name(struct controld_job *j, const char *what, const char *s,
+		      size_t max, bool may_be_empty)
+{
+	char why[96];
+	size_t len = strnlen(s, max + 1);
+
+	if (len == 0 && may_be_empty)
+		return 0;
+	if (af_name_valid(s, len, max, why, sizeof(why)))
+		return 0;
+	controld_job_fail(j, AF__CODE__INVALID, "%s: the name %s", what, why);
+	return -1;
+}
+
+static int check_usage_row(struct controld_job *j, size_t i,
+			   const Af__UsageRow *r)
+{
+	const char *bad = NULL;
+
+	if (r->count > MAX_USAGE_COUNT || r->ok > r->count)
+		bad = "count and ok must satisfy ok <= count <= 1e12";
+	else if (r->n_latency_buckets > AF_USAGE_BUCKETS)
+		bad = "too many latency buckets";
+	else if (r->latency_sum_ms > MAX_USAGE_LATENCY_MS)
+		bad = "latency_sum_ms above 1e15";
+	else if (r->cost_nano_usd < 0 || r->cost_nano_usd > MAX_USAGE_COST_NANO)
+		bad = "cost_nano_usd must be within 0..1e15";
+	else if (r->failed_cost_nano_usd < 0 ||
+		 r->failed_cost_nano_usd > r->cost_nano_usd)
+		bad = "failed_cost_nano_usd must be within 0..cost_nano_usd";
+	for (size_t k = 0; bad == NULL && k < r->n_latency_buckets; k++)
+		if (r->latency_buckets[k] > r->count)
+			bad = "a latency bucket holds more than count";
+	if (bad != NULL) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "usage report row %zu: %s", i, bad);
 		return -1;
 	}
-	if (af_registry_compile("models", (const char *)in->source.data,
-				in->source.len, ret, &err) != 0) {
-		controld_job_fail(j, AF__CODE__INVALID, "%s", err.msg);
+	if (check_name(j, "usage tenant", r->tenant, AF_POLICY_NAME_MAX,
+		       true) != 0 ||
+	    check_name(j, "usage class", r->class_name, AF_POLICY_NAME_MAX,
+		       true) != 0 ||
+	    check_name(j, "usage model", r->model, AF_POLICY_NAME_MAX, true) !=
+		    0)
+		return -1;
+	return 0;
+}
+
+static int check_lease(struct controld_job *j, const Af__LeaseRequest *l)
+{
+	if (l->consumed_micro < 0 || l->consumed_micro > MAX_LEASE_MICRO ||
+	    l->want_micro < 0 || l->want_micro > MAX_LEASE_MICRO) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "lease: consumed and wanted amounts must "
+				  "be within 0..1e15 micro-USD");
 		return -1;
 	}
-	*out = *in;
-	out->compiled.data = (uint8_t *)af_registry_bytes(*ret, &len);
-	out->compiled.len = len;
+	if (check_name(j, "lease routerd id", l->routerd_id, MAX_ROUTERD_ID,
+		       false) != 0)
+		return -1;
+	return check_name(j, "lease tenant", l->tenant, AF_POLICY_NAME_MAX,
+			  false);
+}
+
+/* Bounds every field input controls that apply sums or stores as a name.
+ * 0, or -1 with the job failed. */
+static int check_command(struct controld_job *j, const Af__Command *cmd)
+{
+	const Af__UsageReport *ur;
+
+	if (strnlen(cmd->request_id, AF_REQUEST_ID_MAX + 1) >
+	    AF_REQUEST_ID_MAX) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "request id longer than %d bytes",
+				  AF_REQUEST_ID_MAX);
+		return -1;
+	}
+	switch (cmd->op_case) {
+	case AF__COMMAND__OP_ROLLOUT:
+		/* Only the rollout verbs carry an action (the other ops share
+		 * the union slot). */
+		if (cmd->rollout->action ==
+			    AF__ROLLOUT_CONTROL__ACTION__ADVANCE ||
+		    cmd->rollout->action ==
+			    AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT) {
+			controld_job_fail(j, AF__CODE__INVALID,
+					  "only the rollout controller "
+					  "advances or auto-aborts");
+			return -1;
+		}
+		return 0;
+	case AF__COMMAND__OP_MODEL_SET_STATUS:
+		return check_name(j, "model id", cmd->model_set_status->id,
+				  AF_POLICY_NAME_MAX, false);
+	case AF__COMMAND__OP_MODEL_DELETE:
+		return check_name(j, "model id", cmd->model_delete->id,
+				  AF_POLICY_NAME_MAX, false);
+	case AF__COMMAND__OP_BUDGET_SET:
+		return check_name(j, "budget tenant", cmd->budget_set->tenant,
+				  AF_POLICY_NAME_MAX, false);
+	case AF__COMMAND__OP_LEASE:
+		return check_lease(j, cmd->lease);
+	case AF__COMMAND__OP_FLEET_REPORT:
+		return check_name(j, "routerd id",
+				  cmd->fleet_report->routerd_id, MAX_ROUTERD_ID,
+				  false);
+	case AF__COMMAND__OP_USAGE_REPORT:
+		ur = cmd->usage_report;
+		for (size_t i = 0; i < ur->n_rows; i++)
+			if (check_usage_row(j, i, ur->rows[i]) != 0)
+				return -1;
+		return 0;
+	case AF__COMMAND__OP_POLICY_APPLY:
+	case AF__COMMAND__OP_MODEL_APPLY:
+	case AF__COMMAND__OP_POLICY_ROLLBACK:
+	case AF__COMMAND__OP_NOOP:
+		return 0;
+	default:
+		controld_job_fail(j, AF__CODE__INVALID, "unknown command");
+		return -1;
+	}
+}
+
+/* A compiled apply: the worker's result (or refusal). */
+static int use_prepared(struct controld_job *j, Af__Command *cmd)
+{
+	if (!j->prepared && j->forced) {
+		controld_job_fail(j, AF__CODE__PERMISSION_DENIED,
+				  "not allowed to write");
+		return -1;
+	}
+	if (!j->prepared) {
+		/* The worker did not compile (leadership arrived meanwhile):
+		 * back to it, to compile and queue the job again. */
+		controld_job_again(j);
+		return -1;
+	}
+	if (j->pre_code != 0) {
+		controld_job_fail(j, (Af__Code)j->pre_code, "%s", j->pre_msg);
+		return -1;
+	}
+	if (cmd->op_case == AF__COMMAND__OP_POLICY_APPLY)
+		cmd->policy_apply = &j->pa;
+	else
+		cmd->model_apply = &j->ma;
 	return 0;
 }
 
@@ -205,58 +412,42 @@ static void handle_write(struct controld_job *j)
 {
 	struct controld_node *n = j->node;
 	Af__Command cmd = *j->req->propose;
-	Af__PolicyApply pa;
-	Af__ModelApply ma;
-	struct af_bundle *bundle = NULL;
-	struct af_registry *reg = NULL;
+	struct af_fsm_result res;
 	int rc;
 
 	if (!af_consensus_is_leader(&n->cons)) {
 		controld_job_fail(j, AF__CODE__NOT_LEADER, "not the leader");
 		return;
 	}
-	switch (cmd.op_case) {
-	case AF__COMMAND__OP_POLICY_APPLY:
-		if (compile_policy(j, cmd.policy_apply, &pa, &bundle) != 0)
-			return;
-		cmd.policy_apply = &pa;
-		break;
-	case AF__COMMAND__OP_MODEL_APPLY:
-		if (compile_models(j, cmd.model_apply, &ma, &reg) != 0)
-			return;
-		cmd.model_apply = &ma;
-		break;
-	case AF__COMMAND__OP_POLICY_ROLLBACK:
-	case AF__COMMAND__OP_MODEL_SET_STATUS:
-	case AF__COMMAND__OP_ROLLOUT:
-		if (cmd.rollout->action ==
-			    AF__ROLLOUT_CONTROL__ACTION__ADVANCE ||
-		    cmd.rollout->action ==
-			    AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT) {
-			controld_job_fail(j, AF__CODE__INVALID,
-					  "only the rollout controller "
-					  "advances or auto-aborts");
-			return;
-		}
-		break;
-	case AF__COMMAND__OP_MODEL_DELETE:
-	case AF__COMMAND__OP_FLEET_REPORT:
-	case AF__COMMAND__OP_USAGE_REPORT:
-	case AF__COMMAND__OP_BUDGET_SET:
-	case AF__COMMAND__OP_LEASE:
-	case AF__COMMAND__OP_NOOP:
-		break;
-	default:
-		controld_job_fail(j, AF__CODE__INVALID, "unknown command");
+	if (check_command(j, &cmd) != 0)
+		return;
+	if ((cmd.op_case == AF__COMMAND__OP_POLICY_APPLY ||
+	     cmd.op_case == AF__COMMAND__OP_MODEL_APPLY) &&
+	    use_prepared(j, &cmd) != 0)
+		return;
+	/* A retried write already applied: its stored result, no new entry
+	 * (apply checks again for one still in flight). */
+	if (cmd.request_id[0] != '\0' &&
+	    af_fsm_lookup_result(&n->fsm, cmd.request_id, &res) == 0) {
+		finish_apply(j, &res, j->req->dry_run);
 		return;
 	}
 	/* Stamped by the leader: apply never reads a clock, and the
 	 * principal is who the token says, never what the client wrote. */
 	cmd.principal = (char *)j->principal;
 	cmd.time_ms = af_wall_ms();
+	if (j->req->dry_run) {
+		/* What apply would do now, from this leader's store; nothing
+		 * is proposed. */
+		rc = af_fsm_dry_run(&n->fsm, &cmd, &res);
+		if (rc != 0)
+			controld_job_fail(j, AF__CODE__INTERNAL, "dry run: %s",
+					  af_strerror(rc));
+		else
+			finish_apply(j, &res, true);
+		return;
+	}
 	rc = af_consensus_propose(&n->cons, &cmd, propose_cb, j);
-	af_bundle_free(bundle);
-	af_registry_free(reg);
 	if (rc != 0)
 		controld_job_fail(j, status_of_rc(rc), "propose: %s",
 				  af_strerror(rc));
@@ -800,10 +991,14 @@ static int showback_row(const void *key, size_t klen, const void *val,
 		s->n++;
 	}
 	if (i < s->n) {
-		s->rows[i].count += sb->count;
-		s->rows[i].ok += sb->ok;
-		s->rows[i].cost_nano_usd += sb->cost_nano_usd;
-		s->rows[i].failed_cost_nano_usd += sb->failed_cost_nano_usd;
+		Af__ShowbackRow *r = &s->rows[i];
+
+		r->count = af_sat_add_u64(r->count, sb->count);
+		r->ok = af_sat_add_u64(r->ok, sb->ok);
+		r->cost_nano_usd =
+			af_sat_add_i64(r->cost_nano_usd, sb->cost_nano_usd);
+		r->failed_cost_nano_usd = af_sat_add_i64(
+			r->failed_cost_nano_usd, sb->failed_cost_nano_usd);
 	}
 	protobuf_c_message_free_unpacked(&sb->base, NULL);
 	return 0;

@@ -46,7 +46,11 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 			    "", &s->apply_latency);
 	af_histogram_format(b, "af_fsm_apply_seconds",
 			    "Time spent applying one entry to the store.", "",
-			    &s->fsm_apply);
+			    &n->fsm.apply_seconds);
+	af_histogram_format(b, "af_controld_loop_lag_seconds",
+			    "How late the event loop (Raft, apply, requests) "
+			    "ran a periodic timer.",
+			    "", &s->loop_lag);
 	af_textbuf_printf(b, "# HELP af_api_requests_total API requests by "
 			     "verb and result.\n"
 			     "# TYPE af_api_requests_total counter\n");

@@ -61,7 +61,7 @@ struct controld_stats {
 	_Atomic int is_leader, ready;
 	_Atomic uint64_t api[VERB_COUNT][RES_COUNT];
 	struct af_histogram apply_latency; /* propose -> applied, leader */
-	struct af_histogram fsm_apply;	   /* time inside apply */
+	struct af_histogram loop_lag;	   /* loop timer drift (api.c) */
 	_Atomic uint64_t hints_published, heartbeats_published;
 	_Atomic uint64_t auth_denied;
 };
@@ -91,6 +91,8 @@ struct controld_node {
 	unsigned n_workers;
 	pthread_mutex_t qlock;
 	struct controld_job *qhead, *qtail;
+	uv_timer_t lag_timer; /* measures how late the loop runs timers */
+	uint64_t lag_due_ns;
 
 	/* publisher (pub.c) */
 	nng_socket pub;

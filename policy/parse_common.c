@@ -1,4 +1,5 @@
 /* Helpers shared by the bundle and registry parsers and validators. */
+#include "common/name.h"
 #include "policy/parse_int.h"
 
 #include <stdlib.h>
@@ -71,6 +72,25 @@ yaml_node_t *yaml_need(struct af_yaml *y, yaml_node_t *map, const char *key,
 	return n;
 }
 
+/* A string that is also a valid name (common/name.h). */
+static int yaml_checked_name(struct af_yaml *y, yaml_node_t *n,
+			     const char *what, const char **ret,
+			     struct af_err *err)
+{
+	char why[96];
+	const char *s;
+	int rc;
+
+	rc = af_yaml_str(y, n, what, AF_POLICY_NAME_MAX, &s, err);
+	if (rc != 0)
+		return rc;
+	if (!af_name_valid(s, n->data.scalar.length, AF_POLICY_NAME_MAX, why,
+			   sizeof(why)))
+		return af_yaml_errf(y, n, err, "%s: the name %s", what, why);
+	*ret = s;
+	return 0;
+}
+
 int yaml_name(struct af_yaml *y, yaml_node_t *n, const char *what,
 	      struct arena *a, char **ret, struct af_err *err)
 {
@@ -78,7 +98,7 @@ int yaml_name(struct af_yaml *y, yaml_node_t *n, const char *what,
 	char *d;
 	int rc;
 
-	rc = af_yaml_str(y, n, what, AF_POLICY_NAME_MAX, &s, err);
+	rc = yaml_checked_name(y, n, what, &s, err);
 	if (rc != 0)
 		return rc;
 	d = arena_strdup(a, s);
@@ -105,7 +125,7 @@ int yaml_map_names(struct af_yaml *y, yaml_node_t *map, const char *what,
 		yaml_node_t *k = af_yaml_key(y, map, i);
 		const char *s;
 
-		rc = af_yaml_str(y, k, what, AF_POLICY_NAME_MAX, &s, err);
+		rc = yaml_checked_name(y, k, what, &s, err);
 		if (rc != 0)
 			return rc;
 		for (size_t j = 0; j < i; j++) {

@@ -1,0 +1,234 @@
+/*
+ * afraw: sends one request to a controld API URL over NNG req and prints
+ * the reply on one line, for cluster scenarios that need requests the CLI
+ * never builds.
+ *
+ *   afraw URL hex HEXBYTES            raw request bytes, as given
+ *   afraw URL status                  ClusterStatus
+ *   afraw URL policy FILE [ID] [dry]  Propose PolicyApply of FILE's bytes,
+ *                                     with Command.request_id ID ("-":
+ *                                     none) and Request.dry_run
+ *   afraw URL rollback REV [ID]       Propose PolicyRollback to REV
+ *   afraw URL usage COUNT COST_NANO   Propose a one-row UsageReport
+ *   afraw URL budget TENANT           Propose BudgetSet (1 USD a day)
+ *
+ * Prints "code=NAME msg=\"...\"" then, for an ApplyResult, revision,
+ * index, unchanged, replayed and dry_run; for a status, term and role.
+ * Exit 0 when a reply arrived (whatever its code), 2 on usage errors, 3
+ * when no reply arrived within 30 s.
+ */
+#include "proto/af.pb-c.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: afraw URL hex HEX | status | policy FILE "
+			"[ID] [dry] | rollback REV [ID] | usage COUNT COST | "
+			"budget TENANT\n");
+	return 2;
+}
+
+static int unhex(const char *s, uint8_t **ret, size_t *ret_len)
+{
+	size_t n = strlen(s) / 2;
+	uint8_t *b = malloc(n ? n : 1);
+
+	if (b == NULL || strlen(s) % 2 != 0) {
+		free(b);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+			free(b);
+			return -1;
+		}
+		b[i] = (uint8_t)v;
+	}
+	*ret = b;
+	*ret_len = n;
+	return 0;
+}
+
+static int read_all(const char *path, uint8_t **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b = NULL;
+	size_t len = 0, cap = 0, got;
+
+	if (f == NULL)
+		return -1;
+	do {
+		if (len == cap) {
+			uint8_t *nb;
+
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(b, cap);
+			if (nb == NULL) {
+				free(b);
+				fclose(f);
+				return -1;
+			}
+			b = nb;
+		}
+		got = fread(b + len, 1, cap - len, f);
+		len += got;
+	} while (got > 0);
+	fclose(f);
+	*ret = b;
+	*ret_len = len;
+	return 0;
+}
+
+/* Packs a Request around cmd (or the status body) into a malloc'd buf. */
+static int pack(Af__Request *req, uint8_t **ret, size_t *ret_len)
+{
+	size_t n = af__request__get_packed_size(req);
+	uint8_t *b = malloc(n ? n : 1);
+
+	if (b == NULL)
+		return -1;
+	af__request__pack(req, b);
+	*ret = b;
+	*ret_len = n;
+	return 0;
+}
+
+static int build(int argc, char **argv, uint8_t **ret, size_t *ret_len)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
+	Af__PolicyRollback pr = AF__POLICY_ROLLBACK__INIT;
+	Af__ClusterStatusReq cs = AF__CLUSTER_STATUS_REQ__INIT;
+	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
+	Af__UsageRow row = AF__USAGE_ROW__INIT, *rows[1] = {&row};
+	Af__BudgetSet bs = AF__BUDGET_SET__INIT;
+	uint8_t *src = NULL;
+	size_t srclen = 0;
+	int rc;
+
+	req.version = 1;
+	if (strcmp(argv[2], "hex") == 0 && argc == 4)
+		return unhex(argv[3], ret, ret_len);
+	if (strcmp(argv[2], "status") == 0) {
+		req.body_case = AF__REQUEST__BODY_CLUSTER_STATUS;
+		req.cluster_status = &cs;
+		return pack(&req, ret, ret_len);
+	}
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	if (strcmp(argv[2], "policy") == 0 && argc >= 4) {
+		if (read_all(argv[3], &src, &srclen) != 0) {
+			fprintf(stderr, "afraw: cannot read %s\n", argv[3]);
+			return -1;
+		}
+		pa.source.data = src;
+		pa.source.len = srclen;
+		cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+		cmd.policy_apply = &pa;
+		req.dry_run = argc >= 6 && strcmp(argv[5], "dry") == 0;
+	} else if (strcmp(argv[2], "rollback") == 0 && argc >= 4) {
+		pr.to_revision = strtoull(argv[3], NULL, 10);
+		cmd.op_case = AF__COMMAND__OP_POLICY_ROLLBACK;
+		cmd.policy_rollback = &pr;
+	} else if (strcmp(argv[2], "usage") == 0 && argc == 5) {
+		row.revision = 1;
+		row.count = strtoull(argv[3], NULL, 10);
+		row.ok = row.count;
+		row.cost_nano_usd = strtoll(argv[4], NULL, 10);
+		ur.routerd_id = (char *)"afraw";
+		ur.rows = rows;
+		ur.n_rows = 1;
+		cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+		cmd.usage_report = &ur;
+		return pack(&req, ret, ret_len);
+	} else if (strcmp(argv[2], "budget") == 0 && argc == 4) {
+		bs.tenant = argv[3];
+		bs.hard_micro = 1000000;
+		bs.period = (char *)"day";
+		cmd.op_case = AF__COMMAND__OP_BUDGET_SET;
+		cmd.budget_set = &bs;
+		return pack(&req, ret, ret_len);
+	} else {
+		return -1;
+	}
+	if (argc >= 5 && strcmp(argv[4], "-") != 0)
+		cmd.request_id = argv[4];
+	rc = pack(&req, ret, ret_len);
+	free(src);
+	return rc;
+}
+
+static const char *code_name(int code)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+		&af__code__descriptor, code);
+	return v ? v->name : "?";
+}
+
+static void print_reply(const uint8_t *buf, size_t len)
+{
+	Af__Response *r = af__response__unpack(NULL, len, buf);
+
+	if (r == NULL) {
+		printf("undecodable reply (%zu bytes)\n", len);
+		return;
+	}
+	printf("code=%s msg=\"%s\"",
+	       code_name(r->status ? (int)r->status->code : 0),
+	       r->status ? r->status->message : "");
+	if (r->body_case == AF__RESPONSE__BODY_APPLY)
+		printf(" revision=%llu index=%llu unchanged=%d replayed=%d "
+		       "dry_run=%d state=%s",
+		       (unsigned long long)r->apply->revision,
+		       (unsigned long long)r->apply->index, r->apply->unchanged,
+		       r->apply->replayed, r->apply->dry_run, r->apply->state);
+	if (r->body_case == AF__RESPONSE__BODY_CLUSTER_STATUS &&
+	    r->cluster_status->node)
+		printf(" term=%llu role=%s",
+		       (unsigned long long)r->cluster_status->node->term,
+		       r->cluster_status->node->role);
+	printf("\n");
+	af__response__free_unpacked(r, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	nng_socket s;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char *reply = NULL;
+	size_t rlen = 0;
+	int rv;
+
+	if (argc < 3 || build(argc, argv, &buf, &len) != 0)
+		return usage();
+	if ((rv = nng_req0_open(&s)) != 0) {
+		fprintf(stderr, "afraw: %s\n", nng_strerror(rv));
+		return 3;
+	}
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 30000);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 30000);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 64u * 1024 * 1024);
+	if ((rv = nng_dial(s, argv[1], NULL, 0)) != 0 ||
+	    (rv = nng_send(s, buf, len, 0)) != 0 ||
+	    (rv = nng_recv(s, &reply, &rlen, NNG_FLAG_ALLOC)) != 0) {
+		fprintf(stderr, "afraw: %s: %s\n", argv[1], nng_strerror(rv));
+		free(buf);
+		nng_close(s);
+		return 3;
+	}
+	print_reply((const uint8_t *)reply, rlen);
+	nng_free(reply, rlen);
+	free(buf);
+	nng_close(s);
+	return 0;
+}

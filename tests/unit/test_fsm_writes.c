@@ -1,0 +1,303 @@
+/* The state machine's write guarantees, applied straight to real LMDB
+ * stores (no raft): a request id applied twice is one revision, one audit
+ * record and the same result, also after a snapshot is restored elsewhere;
+ * the kept results are evicted oldest first; a dry run changes nothing;
+ * usage sums saturate on extreme values; each apply is observed in
+ * af_fsm_apply_seconds. */
+#include "controld/fsm.h"
+#include "controld/rollout.h"
+#include "proto/af.pb-c.h"
+
+#include <criterion/criterion.h>
+#include <raft.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct node {
+	char dir[64];
+	struct af_store *store;
+	struct af_fsm fsm;
+	uint64_t idx;
+};
+
+static struct node a, b;
+
+static void open_node(struct node *n)
+{
+	struct af_store_opts o = {.cluster = "test", .nosync = true};
+	struct af_err e;
+
+	snprintf(n->dir, sizeof(n->dir), "/tmp/af-fsmw.XXXXXX");
+	cr_assert_not_null(mkdtemp(n->dir));
+	cr_assert_eq(af_store_open(n->dir, &o, &n->store, &e), 0, "%s", e.msg);
+	af_fsm_init(&n->fsm, n->store);
+	n->idx = 0;
+}
+
+static void close_node(struct node *n)
+{
+	char cmd[128];
+
+	if (n->store == NULL)
+		return;
+	af_store_close(n->store);
+	n->store = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", n->dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void setup(void)
+{
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	open_node(&a);
+}
+
+static void teardown(void)
+{
+	close_node(&a);
+	close_node(&b);
+}
+
+static struct af_fsm_result apply(struct node *n, Af__Command *cmd)
+{
+	void *buf;
+	size_t len;
+
+	cmd->principal = (char *)"test";
+	cmd->time_ms = 1795341600000LL;
+	cr_assert_eq(af_fsm_encode_entry(cmd, &buf, &len), 0);
+	cr_assert_eq(af_fsm_apply_entry(&n->fsm, ++n->idx, buf, len), 0);
+	raft_free(buf);
+	return n->fsm.result;
+}
+
+/* A policy apply of bundle `k` (its hash and bytes made up: apply stores
+ * what the leader compiled). */
+static struct af_fsm_result apply_policy(struct node *n, int k, const char *id)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
+	char hash[80], bytes[16];
+
+	snprintf(hash, sizeof(hash), "sha256:%064d", k);
+	snprintf(bytes, sizeof(bytes), "bundle-%d", k);
+	pa.hash = hash;
+	pa.name = (char *)"prod";
+	pa.compiled.data = (uint8_t *)bytes;
+	pa.compiled.len = strlen(bytes);
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = &pa;
+	cmd.request_id = (char *)id;
+	return apply(n, &cmd);
+}
+
+/* One number read from the store: a table's row count (name NULL), a
+ * meta counter, or (tbl < 0) the applied index. */
+static uint64_t read_num(struct node *n, int tbl, const char *name)
+{
+	struct af_txn *t;
+	uint64_t v;
+
+	cr_assert_eq(af_store_read_begin(n->store, &t, NULL), 0);
+	if (tbl < 0)
+		v = af_txn_applied(t);
+	else if (name == NULL)
+		v = af_txn_count(t, (enum af_table)tbl);
+	else
+		v = af_txn_meta_u64(t, name);
+	af_store_read_end(t);
+	return v;
+}
+
+#define count(n, tbl) read_num(n, tbl, NULL)
+#define meta(n, name) read_num(n, AF_TABLE_META, name)
+#define applied(n) read_num(n, -1, NULL)
+
+TestSuite(fsm_writes, .init = setup, .fini = teardown);
+
+Test(fsm_writes, same_request_id_applies_once)
+{
+	struct af_fsm_result r1 = apply_policy(&a, 1, "req-1");
+	struct af_fsm_result r2 = apply_policy(&a, 1, "req-1");
+	/* Other content under a used id is still the stored result. */
+	struct af_fsm_result r3 = apply_policy(&a, 2, "req-1");
+
+	cr_assert_eq(r1.code, AF__CODE__OK);
+	cr_assert_eq(r1.revision, 1);
+	cr_assert(!r1.replayed);
+	cr_assert(r2.replayed && r3.replayed);
+	cr_assert_eq(r2.revision, 1);
+	cr_assert_eq(r2.index, r1.index, "the original entry's index");
+	cr_assert_eq(r2.code, r1.code);
+	cr_assert_str_eq(r2.hash, r1.hash);
+	cr_assert_str_eq(r3.hash, r1.hash);
+	cr_assert_str_eq(r2.message, r1.message);
+	cr_assert_eq(meta(&a, "policy_revision"), 1, "one revision");
+	cr_assert_eq(count(&a, AF_TABLE_REVISIONS), 1);
+	cr_assert_eq(count(&a, AF_TABLE_AUDIT), 1, "one audit record");
+	cr_assert_eq(applied(&a), 3, "replays still advance the index");
+
+	/* Without an id, the same content is an ordinary (unchanged) apply
+	 * and another content a new revision. */
+	cr_assert_eq(apply_policy(&a, 2, "").revision, 2);
+	cr_assert_eq(apply_policy(&a, 3, "req-2").revision, 3);
+	cr_assert_eq(apply_policy(&a, 3, "req-2").revision, 3);
+	cr_assert_eq(meta(&a, "policy_revision"), 3);
+}
+
+Test(fsm_writes, lookup_answers_without_applying)
+{
+	struct af_fsm_result r;
+
+	cr_assert_eq(af_fsm_lookup_result(&a.fsm, "req-9", &r), AF_ENOTFOUND);
+	apply_policy(&a, 1, "req-9");
+	cr_assert_eq(af_fsm_lookup_result(&a.fsm, "req-9", &r), 0);
+	cr_assert(r.replayed);
+	cr_assert_eq(r.revision, 1);
+	cr_assert_eq(af_fsm_lookup_result(&a.fsm, "", &r), AF_EINVAL);
+}
+
+Test(fsm_writes, results_survive_snapshot_restore)
+{
+	void *snap;
+	size_t len;
+	uint64_t applied;
+	struct af_fsm_result r;
+
+	apply_policy(&a, 1, "req-s");
+	cr_assert_eq(af_store_snapshot(a.store, &snap, &len, &applied, NULL),
+		     0);
+	open_node(&b);
+	cr_assert_eq(af_store_restore(b.store, snap, len, NULL), 0);
+	free(snap);
+	b.idx = applied;
+	r = apply_policy(&b, 1, "req-s");
+	cr_assert(r.replayed, "a restored node knows the id");
+	cr_assert_eq(r.revision, 1);
+	cr_assert_eq(meta(&b, "policy_revision"), 1);
+	cr_assert_eq(count(&b, AF_TABLE_AUDIT), 1);
+}
+
+Test(fsm_writes, oldest_results_evicted_in_apply_order)
+{
+	a.fsm.keep_results = 2;
+	apply_policy(&a, 1, "id-a");
+	apply_policy(&a, 2, "id-b");
+	apply_policy(&a, 3, "id-c"); /* evicts id-a */
+	cr_assert(!apply_policy(&a, 4, "id-a").replayed, "id-a was evicted");
+	cr_assert_eq(meta(&a, "policy_revision"), 4);
+	/* storing id-a again evicted id-b; id-c is still kept */
+	cr_assert(apply_policy(&a, 5, "id-c").replayed);
+	cr_assert(!apply_policy(&a, 5, "id-b").replayed);
+	cr_assert_eq(meta(&a, "policy_revision"), 5);
+}
+
+Test(fsm_writes, overlong_ids_are_not_kept)
+{
+	char id[AF_REQUEST_ID_MAX + 2];
+
+	memset(id, 'x', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	apply_policy(&a, 1, id);
+	cr_assert(!apply_policy(&a, 2, id).replayed);
+	cr_assert_eq(meta(&a, "policy_revision"), 2);
+}
+
+Test(fsm_writes, dry_run_changes_nothing)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
+	struct af_fsm_result r;
+	uint8_t h1[32], h2[32];
+
+	apply_policy(&a, 1, "");
+	cr_assert_eq(af_store_state_hash(a.store, h1, NULL), 0);
+	pa.hash = (char *)"sha256:"
+			  "0000000000000000000000000000000000000000000000000000"
+			  "000000000007";
+	pa.name = (char *)"prod";
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = &pa;
+	cmd.principal = (char *)"test";
+	cr_assert_eq(af_fsm_dry_run(&a.fsm, &cmd, &r), 0);
+	cr_assert_eq(r.code, AF__CODE__OK);
+	cr_assert_eq(r.revision, 2, "would be revision 2");
+	cr_assert_str_eq(r.state, "stable");
+	cr_assert_eq(r.index, 2);
+	/* A canary without steps is refused the same way apply would. */
+	pa.canary_weight = 101;
+	cr_assert_eq(af_fsm_dry_run(&a.fsm, &cmd, &r), 0);
+	cr_assert_eq(r.code, AF__CODE__INVALID);
+	cr_assert_eq(af_store_state_hash(a.store, h2, NULL), 0);
+	cr_assert_eq(memcmp(h1, h2, 32), 0, "the store did not change");
+	cr_assert_eq(meta(&a, "policy_revision"), 1);
+	cr_assert_eq(count(&a, AF_TABLE_AUDIT), 1);
+}
+
+static void usage_report(struct node *n, const char *tenant, uint64_t cnt,
+			 int64_t cost, int64_t failed)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
+	Af__UsageRow row = AF__USAGE_ROW__INIT, *rows[1] = {&row};
+	uint64_t lat[AF_USAGE_BUCKETS];
+
+	for (size_t i = 0; i < AF_USAGE_BUCKETS; i++)
+		lat[i] = cnt;
+	row.revision = 1;
+	row.tenant = (char *)tenant;
+	row.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = cnt;
+	row.ok = cnt;
+	row.latency_buckets = lat;
+	row.n_latency_buckets = AF_USAGE_BUCKETS;
+	row.latency_sum_ms = cnt;
+	row.cost_nano_usd = cost;
+	row.failed_cost_nano_usd = failed;
+	ur.routerd_id = (char *)"r1";
+	ur.rows = rows;
+	ur.n_rows = 1;
+	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+	cmd.usage_report = &ur;
+	cr_assert_eq(apply(n, &cmd).code, AF__CODE__OK);
+}
+
+Test(fsm_writes, usage_sums_saturate)
+{
+	struct af_txn *t;
+	struct af_usage u;
+
+	/* Distinct tenants: each lands in its own showback row, while the
+	 * per-revision totals add up past every bound. */
+	usage_report(&a, "t1", UINT64_MAX, INT64_MAX, INT64_MIN);
+	usage_report(&a, "t2", UINT64_MAX, INT64_MAX, INT64_MIN);
+	usage_report(&a, "t3", UINT64_MAX - 1, INT64_MAX, -1);
+	cr_assert_eq(af_store_read_begin(a.store, &t, NULL), 0);
+	cr_assert_eq(af_usage_get(t, 1, &u), 0);
+	af_store_read_end(t);
+	cr_assert_eq(u.count, UINT64_MAX);
+	cr_assert_eq(u.ok, UINT64_MAX);
+	cr_assert_eq(u.lat[0], UINT64_MAX);
+	cr_assert_eq(u.lat_sum_ms, UINT64_MAX);
+	cr_assert_eq(u.cost_nano, INT64_MAX);
+	cr_assert_eq(u.ok_cost_nano, INT64_MAX);
+	usage_report(&a, "t4", 1, INT64_MIN, INT64_MAX);
+	usage_report(&a, "t5", 1, INT64_MIN, INT64_MAX);
+	cr_assert_eq(af_store_read_begin(a.store, &t, NULL), 0);
+	cr_assert_eq(af_usage_get(t, 1, &u), 0);
+	af_store_read_end(t);
+	cr_assert_eq(u.count, UINT64_MAX, "stays saturated");
+	cr_assert(u.ok_cost_nano < 0, "saturated down, not wrapped");
+}
+
+Test(fsm_writes, every_apply_is_observed)
+{
+	cr_assert_eq(atomic_load(&a.fsm.apply_seconds.count), 0);
+	apply_policy(&a, 1, "");
+	apply_policy(&a, 1, "x");
+	cr_assert_eq(atomic_load(&a.fsm.apply_seconds.count), 2);
+}
