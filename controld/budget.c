@@ -6,6 +6,7 @@
  * routerds consumed out of their leases, or by more when actual costs
  * exceed estimates: the documented bound). */
 #include "controld/budget.h"
+#include "common/satarith.h"
 #include "common/alloc.h"
 #include "controld/fsm_int.h"
 
@@ -41,22 +42,8 @@ int64_t af_period_end_ms(int64_t t_ms, bool month)
 	return (int64_t)timegm(&tm) * 1000;
 }
 
-/* Sums in the replicated state saturate instead of overflowing: every
- * replica applies the same entries, so a clamp is as deterministic as the
- * sum and no input can make one replica trap or wrap. */
-static uint64_t add_u64(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-static int64_t add_i64(int64_t a, int64_t b)
-{
-	if (b > 0 && a > INT64_MAX - b)
-		return INT64_MAX;
-	if (b < 0 && a < INT64_MIN - b)
-		return INT64_MIN;
-	return a + b;
-}
+/* Sums in the replicated state saturate (common/satarith.h) instead of
+ * overflowing: a clamp is as deterministic as the sum. */
 
 static bool is_month(const char *period)
 {
@@ -156,7 +143,7 @@ static int scan_lease(const void *key, size_t klen, const void *val,
 		ls->mine = l->amount_micro;
 		ls->have_mine = true;
 	} else if (!dead) {
-		ls->others = add_i64(ls->others, l->amount_micro);
+		ls->others = af_sat_add_i64(ls->others, l->amount_micro);
 	}
 	protobuf_c_message_free_unpacked(&l->base, NULL);
 	return 0;
@@ -293,9 +280,10 @@ static int grant(struct af_txn *t, struct apply_ctx *c, const Af__Budget *b,
 	if ((rc = spend_get(t, b->tenant, ls->pstart, &spent)) != 0)
 		return rc;
 	/* What this routerd consumed is spend now (in this period). */
-	spent = add_i64(spent, lr->consumed_micro);
+	spent = af_sat_add_i64(spent, lr->consumed_micro);
 	if (!lr->release) {
-		avail = add_i64(add_i64(b->hard_micro, -spent), -ls->others);
+		avail = af_sat_add_i64(af_sat_add_i64(b->hard_micro, -spent),
+				       -ls->others);
 		amount = lr->want_micro < avail ? lr->want_micro : avail;
 		if (amount < 0)
 			amount = 0;
@@ -408,11 +396,11 @@ int af_showback_apply(struct af_txn *t, int64_t now_ms, const Af__UsageRow *row)
 		sb.base = (ProtobufCMessage)PROTOBUF_C_MESSAGE_INIT(
 			&af__showback__descriptor);
 	}
-	sb.count = add_u64(sb.count, row->count);
-	sb.ok = add_u64(sb.ok, row->ok);
-	sb.cost_nano_usd = add_i64(sb.cost_nano_usd, row->cost_nano_usd);
-	sb.failed_cost_nano_usd =
-		add_i64(sb.failed_cost_nano_usd, row->failed_cost_nano_usd);
+	sb.count = af_sat_add_u64(sb.count, row->count);
+	sb.ok = af_sat_add_u64(sb.ok, row->ok);
+	sb.cost_nano_usd = af_sat_add_i64(sb.cost_nano_usd, row->cost_nano_usd);
+	sb.failed_cost_nano_usd = af_sat_add_i64(sb.failed_cost_nano_usd,
+						 row->failed_cost_nano_usd);
 	rc = af_txn_put_msg(t, AF_TABLE_USAGE, key, klen, &sb.base);
 	if (old)
 		protobuf_c_message_free_unpacked(&old->base, NULL);

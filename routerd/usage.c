@@ -2,6 +2,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/metrics.h"
+#include "common/satarith.h"
 #include "proto/af.pb-c.h"
 
 #include <pthread.h>
@@ -71,19 +72,6 @@ static struct row *find(struct routerd_usage *u, uint64_t rev,
 	return r;
 }
 
-/* Sums saturate: no sum of bounded reports can wrap. */
-static void add_i64(int64_t *sum, int64_t v)
-{
-	if (__builtin_add_overflow(*sum, v, sum))
-		*sum = v > 0 ? INT64_MAX : INT64_MIN;
-}
-
-static void add_u64(uint64_t *sum, uint64_t v)
-{
-	if (__builtin_add_overflow(*sum, v, sum))
-		*sum = UINT64_MAX;
-}
-
 static size_t bucket_of(uint64_t ms)
 {
 	size_t i = 0;
@@ -108,10 +96,11 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 		r->count++;
 		r->ok += ok;
 		r->lat[bucket_of(latency_ms)]++;
-		add_u64(&r->lat_sum_ms, latency_ms);
-		add_i64(&r->cost, cost_nano_usd);
+		r->lat_sum_ms = af_sat_add_u64(r->lat_sum_ms, latency_ms);
+		r->cost = af_sat_add_i64(r->cost, cost_nano_usd);
 		if (!ok)
-			add_i64(&r->failed_cost, cost_nano_usd);
+			r->failed_cost =
+				af_sat_add_i64(r->failed_cost, cost_nano_usd);
 	}
 	pthread_mutex_unlock(&u->lock);
 }
@@ -189,14 +178,17 @@ void routerd_usage_restore(struct routerd_usage *u, const uint8_t *buf,
 
 		if (r == NULL)
 			continue;
-		add_u64(&r->count, s->count);
-		add_u64(&r->ok, s->ok);
+		r->count = af_sat_add_u64(r->count, s->count);
+		r->ok = af_sat_add_u64(r->ok, s->ok);
 		for (size_t k = 0;
 		     k < s->n_latency_buckets && k < AF_USAGE_BUCKETS; k++)
-			add_u64(&r->lat[k], s->latency_buckets[k]);
-		add_u64(&r->lat_sum_ms, s->latency_sum_ms);
-		add_i64(&r->cost, s->cost_nano_usd);
-		add_i64(&r->failed_cost, s->failed_cost_nano_usd);
+			r->lat[k] = af_sat_add_u64(r->lat[k],
+						   s->latency_buckets[k]);
+		r->lat_sum_ms =
+			af_sat_add_u64(r->lat_sum_ms, s->latency_sum_ms);
+		r->cost = af_sat_add_i64(r->cost, s->cost_nano_usd);
+		r->failed_cost =
+			af_sat_add_i64(r->failed_cost, s->failed_cost_nano_usd);
 	}
 	pthread_mutex_unlock(&u->lock);
 	af__usage_report__free_unpacked(rep, NULL);
