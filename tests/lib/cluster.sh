@@ -12,7 +12,7 @@ EXAMPLES="$ROOT/deploy/examples"
 
 fail() {
 	echo "FAIL: $*" >&2
-	for f in "$CL_DIR"/node*.log; do
+	for f in "${CL_DIR:-/nonexistent}"/node*.log; do
 		[ -f "$f" ] && { echo "--- $f" >&2; tail -15 "$f" >&2; }
 	done
 	exit 1
