@@ -140,26 +140,18 @@ EXPECT=2 read_verb policy
 BETWEEN="canary start -f c.yaml --weight 5" write_verb canary abort -- canary abort
 note "output contract: $checked verbs"
 
-# --dry-run: the leader answers what would happen and stores nothing. A
-# controld without the leader side (no dry_run anywhere in controld/) stores
-# the revision; af must then say so (DRY_RUN_UNSUPPORTED, exit 1). Once
-# controld knows the flag, the full contract below is enforced.
+# --dry-run: the leader answers what would happen and stores nothing.
 n0=$(cl_af policy history -o json | jq length)
 run json policy apply -f c.yaml --dry-run
-if grep -q DRY_RUN_UNSUPPORTED err.json && ! grep -rqw dry_run "$ROOT/controld"; then
-	note "this controld has no dry-run yet: apply --dry-run reported it (exit $(cat rc.json))"
-	cl_af policy rollback >/dev/null
-else
-	[ "$(cat rc.json)" = 0 ] || fail "dry run: exit $(cat rc.json): $(cat err.json)"
-	jq -e '.dry_run == true and .unchanged == false and .revision > 0 and
-		(.hash | startswith("sha256:")) and .state == "stable"' out.json \
-		>/dev/null || fail "dry run answer: $(cat out.json)"
-	run yaml policy apply -f policy.yaml --dry-run
-	"$Y2J" <out.yaml | jq -e '.dry_run == true and .unchanged == true' \
-		>/dev/null || fail "dry run of the stable content: $(cat out.yaml)"
-	n1=$(cl_af policy history -o json | jq length)
-	[ "$n0" = "$n1" ] || fail "dry run changed the history: $n0 -> $n1 revisions"
-fi
+[ "$(cat rc.json)" = 0 ] || fail "dry run: exit $(cat rc.json): $(cat err.json)"
+jq -e '.dry_run == true and .unchanged == false and .revision > 0 and
+	(.hash | startswith("sha256:")) and .state == "stable"' out.json \
+	>/dev/null || fail "dry run answer: $(cat out.json)"
+run yaml policy apply -f policy.yaml --dry-run
+"$Y2J" <out.yaml | jq -e '.dry_run == true and .unchanged == true' \
+	>/dev/null || fail "dry run of the stable content: $(cat out.yaml)"
+n1=$(cl_af policy history -o json | jq length)
+[ "$n0" = "$n1" ] || fail "dry run changed the history: $n0 -> $n1 revisions"
 
 # Auth: no token is PERMISSION_DENIED (exit 1), never unreachable/no leader.
 for f in table json yaml; do
