@@ -1,5 +1,5 @@
 /*
- * The cluster file (SPEC section 2), shared by controld, routerd and af.
+ * The cluster file (docs/cluster-file.md), shared by controld, routerd and af.
  * Parsed whole into a struct, validated, then treated as read-only.
  * Relative paths are resolved against the file's directory.
  */

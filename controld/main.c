@@ -14,7 +14,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: controld -c FILE --id N [--log-level LEVEL] [--check]\n"
 		"       controld -c FILE --id N --restore BACKUP\n\n"
-		"  -c, --config FILE     cluster file (SPEC section 2)\n"
+		"  -c, --config FILE     cluster file (docs/cluster-file.md)\n"
 		"      --id N            this node's id in the cluster file\n"
 		"      --log-level L     debug | info | warn | error\n"
 		"      --check           validate the cluster file and exit\n"

@@ -38,18 +38,19 @@ static void expect_error(const char *text, const char *msg)
 	cr_assert_str_eq(e.msg, msg);
 }
 
-Test(cluster_file, shared_example)
+/* The fixture in the repo (tests run from the repository root). */
+Test(cluster_file, example_file)
 {
 	struct af_cluster_cfg c;
 	struct af_err e;
-	int rc = af_cluster_load("../shared/examples/cluster.yaml", &c, &e);
+	int rc = af_cluster_load("tests/unit/fixtures/cluster.yaml", &c, &e);
 
 	cr_assert_eq(rc, 0, "%s", e.msg);
 	cr_assert_str_eq(c.name, "local");
 	cr_assert_eq(c.n_nodes, 3);
 	cr_assert_eq(c.nodes[2].id, 3);
 	cr_assert_str_eq(c.nodes[1].api, "tcp://127.0.0.1:7202");
-	cr_assert_str_eq(c.nodes[0].data, "../shared/examples/./run/node1");
+	cr_assert_str_eq(c.nodes[0].data, "tests/unit/fixtures/./run/node1");
 	cr_assert_eq(c.heartbeat_ms, 100);
 	cr_assert_eq(c.election_timeout_ms, 1000);
 	cr_assert_eq(c.snapshot_threshold, 1024);
