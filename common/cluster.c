@@ -233,6 +233,19 @@ static int check_unique(struct parse *p, yaml_node_t *seq, unsigned i)
 			return af_yaml_errf(p->y, af_yaml_get(p->y, m, "id"),
 					    p->err, "duplicate node id %llu",
 					    (unsigned long long)a->id);
+		for (unsigned k = 0; k < 3; k++) {
+			for (unsigned l = 0; l < 4; l++) {
+				if (strcmp(addrs_a[k], addrs_b[l]) != 0)
+					continue;
+				return af_yaml_errf(
+					p->y, af_yaml_get(p->y, m, keys[k]),
+					p->err,
+					"%s: address %s is already used by "
+					"node %llu",
+					keys[k], addrs_a[k],
+					(unsigned long long)b->id);
+			}
+		}
 		if (local && strcmp(a->data, b->data) == 0)
 			return af_yaml_errf(p->y, af_yaml_get(p->y, m, "data"),
 					    p->err,
@@ -252,19 +265,6 @@ static int check_unique(struct parse *p, yaml_node_t *seq, unsigned i)
 				"raft: node %llu listens on the same port on "
 				"the same host",
 				(unsigned long long)b->id);
-		for (unsigned k = 0; k < 3; k++) {
-			for (unsigned l = 0; l < 4; l++) {
-				if (strcmp(addrs_a[k], addrs_b[l]) != 0)
-					continue;
-				return af_yaml_errf(
-					p->y, af_yaml_get(p->y, m, keys[k]),
-					p->err,
-					"%s: address %s is already used by "
-					"node %llu",
-					keys[k], addrs_a[k],
-					(unsigned long long)b->id);
-			}
-		}
 	}
 	for (unsigned k = 0; k < 4; k++)
 		for (unsigned l = 0; l < k; l++)
