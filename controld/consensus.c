@@ -435,9 +435,8 @@ static void io_failed(struct af_consensus *c, const char *op, int status)
 	if (c->io_status != 0)
 		return;
 	c->io_status = status;
-	snprintf(c->io_error, sizeof(c->io_error), "%s: %.256s (%s)", op,
-		 c->io.errmsg[0] != '\0' ? c->io.errmsg : "failed",
-		 raft_strerror(status));
+	snprintf(c->io_error, sizeof(c->io_error), "%s: %.256s (raft error %d)",
+		 op, c->io.errmsg[0] != '\0' ? c->io.errmsg : "failed", status);
 }
 
 int af_consensus_io_error(struct af_consensus *c, const char **ret_msg)
