@@ -43,6 +43,16 @@ grep 'event=disk_error' "$CL_DIR/node$victim.log" | grep -qi 'space' || {
 }
 note "logged: $(grep -m1 'event=disk_error' "$CL_DIR/node$victim.log" | cut -c1-240)"
 
+# The leader says that node 3 stores nothing while its commit moves.
+cl_af policy apply -f "$EXAMPLES/policy.yaml" >/dev/null
+for _ in $(seq 1 200); do
+	grep -q "event=follower_stalled id=$victim " "$CL_DIR/node$leader.log" && break
+	sleep 0.1
+done
+grep -q "event=follower_stalled id=$victim " "$CL_DIR/node$leader.log" ||
+	fail "the leader never logged that node $victim is stalled"
+note "leader: $(grep -m1 'event=follower_stalled' "$CL_DIR/node$leader.log" | cut -c1-160)"
+
 # The disk grows; the supervisor's restart catches up.
 mount -o remount,size=256m "$mnt" || fail "cannot grow the tmpfs"
 cl_start $victim
@@ -51,4 +61,10 @@ a=$("$AF" --stale --endpoints "$(cl_api "$leader")" policy history -o json | jq 
 b=$("$AF" --stale --endpoints "$(cl_api $victim)" policy history -o json | jq length)
 [ "$a" = "$b" ] || fail "victim has $b revisions, leader $a"
 note "caught up: $b revisions"
+for _ in $(seq 1 100); do
+	grep -q "event=follower_progress id=$victim " "$CL_DIR/node$leader.log" && break
+	sleep 0.1
+done
+grep -q "event=follower_progress id=$victim " "$CL_DIR/node$leader.log" ||
+	fail "the leader never logged that node $victim replicates again"
 note ok
