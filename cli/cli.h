@@ -2,7 +2,7 @@
  * af CLI: shared state of one invocation and the verb entry points.
  * Each verb group lives in its own cli/cmd_*.c file.
  *
- * Exit codes (SPEC section 4): 0 success; 1 the cluster refused
+ * Exit codes: 0 success; 1 the cluster refused
  * (validation, conflict, permission, budget, rollout state); 2 usage error;
  * 3 cluster unavailable. Errors print one line "af: CODE: message".
  */

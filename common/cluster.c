@@ -3,18 +3,24 @@
 #include "common/file.h"
 #include "common/yamldoc.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define MAX_NODES_IN_FILE 64
 
 static const char *const top_keys[] = {"cluster", "nodes",   "raft", "tls",
 				       "auth",	  "signing", NULL};
-static const char *const node_keys[] = {"id",	"raft", "api", "pub",
-					"http", "data", NULL};
+static const char *const node_keys[] = {"id",  "raft", "raft_bind", "api",
+					"pub", "http", "data",	    NULL};
 static const char *const raft_keys[] = {"heartbeat_ms", "election_timeout_ms",
-					"snapshot_threshold", NULL};
+					"snapshot_threshold",
+					"install_snapshot_timeout_ms", NULL};
 static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
 static const char *const auth_keys[] = {"tokens", NULL};
 static const char *const signing_keys[] = {"trusted_keys", "require_signed",
@@ -72,6 +78,38 @@ static int check_hostport(struct parse *p, yaml_node_t *n, const char *what,
 	return 0;
 }
 
+/* Splits host:port (the port already checked) into host and port. */
+static void split_hostport(const char *s, char *host, size_t hostlen,
+			   unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+
+	snprintf(host, hostlen, "%.*s", (int)(colon - s), s);
+	*port = (unsigned)strtoul(colon + 1, NULL, 10);
+}
+
+/* libraft 0.15 parses peer and listen addresses with uv_ip4_addr(): a host
+ * name would only fail later, at start, with an unclear error. */
+static int check_raft_addr(struct parse *p, yaml_node_t *n, const char *what,
+			   const char *s)
+{
+	char host[AF_ADDR_MAX];
+	struct in_addr a;
+	unsigned port;
+	int rc = check_hostport(p, n, what, s);
+
+	if (rc != 0)
+		return rc;
+	split_hostport(s, host, sizeof(host), &port);
+	if (inet_pton(AF_INET, host, &a) != 1)
+		return af_yaml_errf(p->y, n, p->err,
+				    "%s: \"%s\" is not a numeric IPv4 address "
+				    "(libraft 0.15 does not resolve host "
+				    "names): use the node's IP address",
+				    what, host);
+	return 0;
+}
+
 static int check_url(struct parse *p, yaml_node_t *n, const char *what,
 		     const char *s)
 {
@@ -113,7 +151,12 @@ static int parse_node(struct parse *p, yaml_node_t *m, struct af_node_cfg *nd)
 	nd->id = (uint64_t)id;
 	if ((rc = need(p, m, "raft", "node", &v)) != 0 ||
 	    (rc = get_str(p, v, "raft", nd->raft, sizeof(nd->raft))) != 0 ||
-	    (rc = check_hostport(p, v, "raft", nd->raft)) != 0)
+	    (rc = check_raft_addr(p, v, "raft", nd->raft)) != 0)
+		return rc;
+	if ((v = af_yaml_get(p->y, m, "raft_bind")) != NULL &&
+	    ((rc = get_str(p, v, "raft_bind", nd->raft_bind,
+			   sizeof(nd->raft_bind))) != 0 ||
+	     (rc = check_raft_addr(p, v, "raft_bind", nd->raft_bind)) != 0))
 		return rc;
 	if ((rc = need(p, m, "api", "node", &v)) != 0 ||
 	    (rc = get_str(p, v, "api", nd->api, sizeof(nd->api))) != 0 ||
@@ -133,30 +176,64 @@ static int parse_node(struct parse *p, yaml_node_t *m, struct af_node_cfg *nd)
 	return 0;
 }
 
-/* Ids, addresses and data dirs must be unique across nodes. */
+/* The host part of a node's raft address stands for its machine; every
+ * loopback address is the same machine. */
+static bool same_host(const struct af_node_cfg *a, const struct af_node_cfg *b)
+{
+	char ha[AF_ADDR_MAX], hb[AF_ADDR_MAX];
+	unsigned pa, pb;
+
+	split_hostport(a->raft, ha, sizeof(ha), &pa);
+	split_hostport(b->raft, hb, sizeof(hb), &pb);
+	if (strncmp(ha, "127.", 4) == 0 && strncmp(hb, "127.", 4) == 0)
+		return true;
+	return strcmp(ha, hb) == 0;
+}
+
+static bool is_wildcard(const char *host)
+{
+	return strcmp(host, "0.0.0.0") == 0 || host[0] == '\0' ||
+	       strcmp(host, "*") == 0;
+}
+
+/* Two listen addresses on one machine collide: same port, and the same
+ * host or a wildcard on either side. */
+static bool binds_collide(const char *a, const char *b)
+{
+	char ha[AF_ADDR_MAX], hb[AF_ADDR_MAX];
+	unsigned pa, pb;
+
+	split_hostport(a, ha, sizeof(ha), &pa);
+	split_hostport(b, hb, sizeof(hb), &pb);
+	if (pa != pb)
+		return false;
+	if (strcmp(ha, "localhost") == 0)
+		snprintf(ha, sizeof(ha), "127.0.0.1");
+	if (strcmp(hb, "localhost") == 0)
+		snprintf(hb, sizeof(hb), "127.0.0.1");
+	return is_wildcard(ha) || is_wildcard(hb) || strcmp(ha, hb) == 0;
+}
+
+/* Ids and the raft, api and pub addresses (what peers and clients dial)
+ * are unique across nodes; a data dir or an http bind only collides
+ * between two nodes on the same host (one file may serve every pod). */
 static int check_unique(struct parse *p, yaml_node_t *seq, unsigned i)
 {
 	const struct af_node_cfg *a = &p->c->nodes[i];
 	yaml_node_t *m = af_yaml_item(p->y, seq, i);
+	const char *addrs_a[] = {a->raft, a->api, a->pub, a->http};
+	const char *keys[] = {"raft", "api", "pub", "http"};
 
 	for (unsigned j = 0; j < i; j++) {
 		const struct af_node_cfg *b = &p->c->nodes[j];
-		const char *addrs_a[] = {a->raft, a->api, a->pub, a->http};
-		const char *keys[] = {"raft", "api", "pub", "http"};
+		const char *addrs_b[] = {b->raft, b->api, b->pub, b->http};
+		bool local = same_host(a, b);
 
 		if (a->id == b->id)
 			return af_yaml_errf(p->y, af_yaml_get(p->y, m, "id"),
 					    p->err, "duplicate node id %llu",
 					    (unsigned long long)a->id);
-		if (strcmp(a->data, b->data) == 0)
-			return af_yaml_errf(p->y, af_yaml_get(p->y, m, "data"),
-					    p->err,
-					    "data: node %llu uses the same "
-					    "directory",
-					    (unsigned long long)b->id);
-		for (unsigned k = 0; k < 4; k++) {
-			const char *addrs_b[] = {b->raft, b->api, b->pub,
-						 b->http};
+		for (unsigned k = 0; k < 3; k++) {
 			for (unsigned l = 0; l < 4; l++) {
 				if (strcmp(addrs_a[k], addrs_b[l]) != 0)
 					continue;
@@ -169,17 +246,34 @@ static int check_unique(struct parse *p, yaml_node_t *seq, unsigned i)
 					(unsigned long long)b->id);
 			}
 		}
-		for (unsigned k = 0; k < 4; k++)
-			for (unsigned l = 0; l < k; l++)
-				if (strcmp(addrs_a[k], addrs_a[l]) == 0)
-					return af_yaml_errf(
-						p->y,
-						af_yaml_get(p->y, m, keys[k]),
-						p->err,
-						"%s: address %s is already "
-						"used by %s",
-						keys[k], addrs_a[k], keys[l]);
+		if (local && strcmp(a->data, b->data) == 0)
+			return af_yaml_errf(p->y, af_yaml_get(p->y, m, "data"),
+					    p->err,
+					    "data: node %llu on the same host "
+					    "uses the same directory",
+					    (unsigned long long)b->id);
+		if (local && binds_collide(a->http, b->http))
+			return af_yaml_errf(
+				p->y, af_yaml_get(p->y, m, "http"), p->err,
+				"http: %s collides with node "
+				"%llu's %s on the same host",
+				a->http, (unsigned long long)b->id, b->http);
+		if (local && binds_collide(af_cluster_raft_listen(a),
+					   af_cluster_raft_listen(b)))
+			return af_yaml_errf(
+				p->y, af_yaml_get(p->y, m, "raft"), p->err,
+				"raft: node %llu listens on the same port on "
+				"the same host",
+				(unsigned long long)b->id);
 	}
+	for (unsigned k = 0; k < 4; k++)
+		for (unsigned l = 0; l < k; l++)
+			if (strcmp(addrs_a[k], addrs_a[l]) == 0)
+				return af_yaml_errf(
+					p->y, af_yaml_get(p->y, m, keys[k]),
+					p->err,
+					"%s: address %s is already used by %s",
+					keys[k], addrs_a[k], keys[l]);
 	return 0;
 }
 
@@ -236,7 +330,9 @@ static int parse_raft(struct parse *p, yaml_node_t *m)
 	    (rc = get_uint(p, m, "election_timeout_ms", 50, 600000,
 			   &p->c->election_timeout_ms)) != 0 ||
 	    (rc = get_uint(p, m, "snapshot_threshold", 16, 100000000,
-			   &p->c->snapshot_threshold)) != 0)
+			   &p->c->snapshot_threshold)) != 0 ||
+	    (rc = get_uint(p, m, "install_snapshot_timeout_ms", 100, 600000,
+			   &p->c->install_snapshot_timeout_ms)) != 0)
 		return rc;
 	if (p->c->election_timeout_ms < 2 * p->c->heartbeat_ms)
 		return af_yaml_errf(p->y, m, p->err,
@@ -360,6 +456,7 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 	c->heartbeat_ms = 100;
 	c->election_timeout_ms = 1000;
 	c->snapshot_threshold = 1024;
+	c->install_snapshot_timeout_ms = 2000;
 	p.c = c;
 	p.err = err;
 	rc = af_yaml_load(path, buf, len, 4096, &p.y, err);
@@ -396,6 +493,67 @@ const struct af_node_cfg *af_cluster_node(const struct af_cluster_cfg *c,
 		if (c->nodes[i].id == id)
 			return &c->nodes[i];
 	return NULL;
+}
+
+const char *af_cluster_raft_listen(const struct af_node_cfg *n)
+{
+	return n->raft_bind[0] != '\0' ? n->raft_bind : n->raft;
+}
+
+int af_cluster_probe_listen(const char *what, const char *hostport,
+			    struct af_err *err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[AF_ADDR_MAX];
+	const char *colon = strrchr(hostport, ':');
+	unsigned port;
+	int fd, one = 1, rc = 0;
+
+	if (colon == NULL)
+		return af_errf(err, AF_ECONFIG,
+			       "%s: expected host:port, got "
+			       "\"%s\"",
+			       what, hostport);
+	split_hostport(hostport, host, sizeof(host), &port);
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (is_wildcard(host))
+		snprintf(host, sizeof(host), "0.0.0.0");
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return af_errf(err, AF_ECONFIG,
+			       "%s: \"%s\" is not a numeric IPv4 address", what,
+			       host);
+	sa.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return af_errf(err, AF_EIO, "%s: socket: %s", what,
+			       strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (errno == EADDRINUSE)
+			rc = af_errf(err, AF_EEXIST,
+				     "%s: port %u on %s is already in use on "
+				     "this host (another controld or "
+				     "program listens there): stop it or "
+				     "choose another port; the data dir is "
+				     "not affected",
+				     what, port, host);
+		else if (errno == EADDRNOTAVAIL)
+			rc = af_errf(err, AF_ECONFIG,
+				     "%s: %s is not an address of this host%s",
+				     what, host,
+				     strncmp(what, "raft", 4) == 0
+					     ? " (to listen on every interface "
+					       "while peers dial it, add "
+					       "raft_bind: 0.0.0.0:PORT to the "
+					       "node)"
+					     : "");
+		else
+			rc = af_errf(err, AF_EIO, "%s: cannot listen on %s: %s",
+				     what, hostport, strerror(errno));
+	}
+	close(fd);
+	return rc;
 }
 
 int af_cluster_url(const struct af_cluster_cfg *c, const char *url, char *out,

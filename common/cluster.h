@@ -1,5 +1,5 @@
 /*
- * The cluster file (SPEC section 2), shared by controld, routerd and af.
+ * The cluster file (docs/cluster-file.md), shared by controld, routerd and af.
  * Parsed whole into a struct, validated, then treated as read-only.
  * Relative paths are resolved against the file's directory.
  */
@@ -20,7 +20,10 @@
 
 struct af_node_cfg {
 	uint64_t id;
-	char raft[AF_ADDR_MAX]; /* host:port */
+	char raft[AF_ADDR_MAX]; /* IPv4:port, as peers dial it */
+	/* IPv4:port the node listens on for raft (raft_bind:), or "" for
+	 * the raft address itself. */
+	char raft_bind[AF_ADDR_MAX];
 	char api[AF_ADDR_MAX];	/* NNG URL */
 	char pub[AF_ADDR_MAX];	/* NNG URL */
 	char http[AF_ADDR_MAX]; /* host:port */
@@ -35,6 +38,7 @@ struct af_cluster_cfg {
 	unsigned heartbeat_ms;
 	unsigned election_timeout_ms;
 	unsigned snapshot_threshold;
+	unsigned install_snapshot_timeout_ms;
 	bool tls;
 	char tls_ca[PATH_MAX];
 	char tls_cert[PATH_MAX];
@@ -58,6 +62,17 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 /* The node with this id, or NULL. */
 const struct af_node_cfg *af_cluster_node(const struct af_cluster_cfg *c,
 					  uint64_t id);
+
+/* The address this node's raft listener binds: raft_bind, or raft. */
+const char *af_cluster_raft_listen(const struct af_node_cfg *n);
+
+/* Checks that this host can listen on `hostport` (IPv4:port, or
+ * "localhost:port") now: binds a TCP socket (SO_REUSEADDR, as the daemons
+ * do) and closes it. `what` names the key in messages. Errors: AF_EEXIST
+ * (the port is in use), AF_ECONFIG (not an address of this host, not
+ * numeric), AF_EIO. */
+int af_cluster_probe_listen(const char *what, const char *hostport,
+			    struct af_err *err);
 
 /* Writes an NNG URL for the cluster's transport: with TLS on, "tcp://" is
  * turned into "tls+tcp://". Returns 0 or AF_ETOOBIG. */

@@ -1,5 +1,5 @@
 /* Budgets that hold across replicas: budget definitions, per-period spend
- * and Raft-granted leases (DESIGN "Budgets: leases, not guesses"), plus the
+ * and Raft-granted leases, plus the
  * showback aggregates. Apply code: deterministic, the entry's
  * leader-stamped time is the only clock. Invariant kept by every lease
  * grant: spent + outstanding leases <= hard limit (spent only grows by what

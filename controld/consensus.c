@@ -2,6 +2,9 @@
 #include "controld/consensus.h"
 #include "common/alloc.h"
 
+#include "common/log.h"
+
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +437,236 @@ static int bootstrap(struct af_consensus *c, const struct af_cluster_cfg *cfg,
 		       raft_errmsg(c->raft));
 }
 
+/* ------------------------------------------------- disk I/O failures */
+
+static struct af_consensus *of_io(struct raft_io *io)
+{
+	return (struct af_consensus *)(void *)((char *)io -
+					       offsetof(struct af_consensus,
+							io));
+}
+
+static void io_failed(struct af_consensus *c, const char *op, int status)
+{
+	if (c->io_status != 0)
+		return;
+	c->io_status = status;
+	snprintf(c->io_error, sizeof(c->io_error), "%s: %.256s (raft error %d)",
+		 op, c->io.errmsg[0] != '\0' ? c->io.errmsg : "failed", status);
+}
+
+int af_consensus_io_error(struct af_consensus *c, const char **ret_msg)
+{
+	*ret_msg = c->io_error;
+	return c->io_status;
+}
+
+struct io_append {
+	struct raft_io_append inner;
+	struct raft_io_append *outer;
+	raft_io_append_cb cb;
+	struct af_consensus *c;
+};
+
+static void append_cb(struct raft_io_append *req, int status)
+{
+	struct io_append *a = req->data;
+	struct raft_io_append *outer = a->outer;
+	raft_io_append_cb cb = a->cb;
+
+	if (status != 0 && status != RAFT_CANCELED)
+		io_failed(a->c, "append to the raft log", status);
+	af_free(a);
+	outer->cb = cb;
+	cb(outer, status);
+}
+
+static int io_append(struct raft_io *io, struct raft_io_append *req,
+		     const struct raft_entry entries[], unsigned n,
+		     raft_io_append_cb cb)
+{
+	struct af_consensus *c = of_io(io);
+	struct io_append *a = af_calloc(1, sizeof(*a));
+	int rv;
+
+	if (a == NULL)
+		return RAFT_NOMEM;
+	a->inner.data = a;
+	a->outer = req;
+	a->cb = cb;
+	a->c = c;
+	rv = c->uv_append(io, &a->inner, entries, n, append_cb);
+	if (rv != 0) {
+		af_free(a);
+		if (rv != RAFT_NOMEM)
+			io_failed(c, "append to the raft log", rv);
+	}
+	return rv;
+}
+
+struct io_snap {
+	struct raft_io_snapshot_put inner;
+	struct raft_io_snapshot_put *outer;
+	raft_io_snapshot_put_cb cb;
+	struct af_consensus *c;
+};
+
+static void snapshot_put_cb(struct raft_io_snapshot_put *req, int status)
+{
+	struct io_snap *a = req->data;
+	struct raft_io_snapshot_put *outer = a->outer;
+	raft_io_snapshot_put_cb cb = a->cb;
+
+	if (status != 0 && status != RAFT_CANCELED)
+		io_failed(a->c, "write a snapshot", status);
+	af_free(a);
+	outer->cb = cb;
+	cb(outer, status);
+}
+
+static int io_snapshot_put(struct raft_io *io, unsigned trailing,
+			   struct raft_io_snapshot_put *req,
+			   const struct raft_snapshot *snapshot,
+			   raft_io_snapshot_put_cb cb)
+{
+	struct af_consensus *c = of_io(io);
+	struct io_snap *a = af_calloc(1, sizeof(*a));
+	int rv;
+
+	if (a == NULL)
+		return RAFT_NOMEM;
+	a->inner.data = a;
+	a->outer = req;
+	a->cb = cb;
+	a->c = c;
+	rv = c->uv_snapshot_put(io, trailing, &a->inner, snapshot,
+				snapshot_put_cb);
+	if (rv != 0) {
+		af_free(a);
+		if (rv != RAFT_NOMEM)
+			io_failed(c, "write a snapshot", rv);
+	}
+	return rv;
+}
+
+static int io_set_term(struct raft_io *io, raft_term term)
+{
+	struct af_consensus *c = of_io(io);
+	int rv = c->uv_set_term(io, term);
+
+	if (rv != 0)
+		io_failed(c, "store the term", rv);
+	return rv;
+}
+
+static int io_set_vote(struct raft_io *io, raft_id server_id)
+{
+	struct af_consensus *c = of_io(io);
+	int rv = c->uv_set_vote(io, server_id);
+
+	if (rv != 0)
+		io_failed(c, "store the vote", rv);
+	return rv;
+}
+
+static int io_truncate(struct raft_io *io, raft_index index)
+{
+	struct af_consensus *c = of_io(io);
+	int rv = c->uv_truncate(io, index);
+
+	if (rv != 0)
+		io_failed(c, "truncate the raft log", rv);
+	return rv;
+}
+
+static void wrap_io(struct af_consensus *c)
+{
+	c->uv_append = c->io.append;
+	c->uv_snapshot_put = c->io.snapshot_put;
+	c->uv_set_term = c->io.set_term;
+	c->uv_set_vote = c->io.set_vote;
+	c->uv_truncate = c->io.truncate;
+	c->io.append = io_append;
+	c->io.snapshot_put = io_snapshot_put;
+	c->io.set_term = io_set_term;
+	c->io.set_vote = io_set_vote;
+	c->io.truncate = io_truncate;
+}
+
+/* ---------------------------------------------- follower replication */
+
+void af_consensus_watch_followers(struct af_consensus *c, uint64_t now_ms,
+				  uint64_t stall_ms)
+{
+	const struct raft_configuration *conf = &c->raft->configuration;
+	uint64_t commit = c->raft->commit_index;
+	unsigned n = conf->n;
+
+	if (!af_consensus_is_leader(c) ||
+	    c->raft->leader_state.progress == NULL)
+		return;
+	if (n > sizeof(c->peers) / sizeof(c->peers[0]))
+		n = sizeof(c->peers) / sizeof(c->peers[0]);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t id = conf->servers[i].id;
+		uint64_t match = c->raft->leader_state.progress[i].match_index;
+
+		if (id == c->raft->id)
+			continue;
+		if (c->peers[i].id != id || match != c->peers[i].match ||
+		    match >= commit) {
+			if (c->peers[i].stalled && c->peers[i].id == id)
+				log_info("event=follower_progress id=%llu "
+					 "match=%llu commit=%llu msg=\"the "
+					 "follower replicates again\"",
+					 (unsigned long long)id,
+					 (unsigned long long)match,
+					 (unsigned long long)commit);
+			c->peers[i].id = id;
+			c->peers[i].match = match;
+			c->peers[i].since_ms = now_ms;
+			c->peers[i].stalled = false;
+			continue;
+		}
+		if (c->peers[i].stalled ||
+		    now_ms - c->peers[i].since_ms < stall_ms)
+			continue;
+		c->peers[i].stalled = true;
+		log_warn("event=follower_stalled id=%llu match=%llu "
+			 "commit=%llu behind=%llu for_ms=%llu msg=\"the "
+			 "follower stores nothing new while the commit index "
+			 "moves: see its log (disk full or failing, down, "
+			 "or installing a snapshot)\"",
+			 (unsigned long long)id, (unsigned long long)match,
+			 (unsigned long long)commit,
+			 (unsigned long long)(commit - match),
+			 (unsigned long long)(now_ms - c->peers[i].since_ms));
+	}
+}
+
+/* ------------------------------------------------------------ start */
+
+/* raft_start() failed: say why. Only a log that libraft found corrupt is
+ * "damaged"; anything else (no space, permissions, a port) names its own
+ * cause, so nobody moves a good data dir aside. */
+static int start_error(struct af_consensus *c, int rv, const char *dir,
+		       struct af_err *err)
+{
+	const char *msg = raft_errmsg(c->raft);
+
+	if (msg == NULL || msg[0] == '\0')
+		msg = c->io.errmsg;
+	if (msg[0] == '\0')
+		msg = raft_strerror(rv);
+	if (rv == RAFT_CORRUPT)
+		return af_errf(err, AF_ECORRUPT,
+			       "raft: refusing to start: the log in %s is "
+			       "damaged: %s",
+			       dir, msg);
+	return af_errf(err, translate(rv), "raft: cannot start on %s: %s (%s)",
+		       dir, msg, raft_strerror(rv));
+}
+
 int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 			  const struct af_cluster_cfg *cfg, uint64_t id,
 			  const char *dir, bool join, struct af_fsm *fsm,
@@ -452,6 +685,13 @@ int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 	if (rv != 0)
 		return af_errf(err, translate(rv), "raft: tcp transport: %s",
 			       raft_strerror(rv));
+	if (node->raft_bind[0] != '\0' &&
+	    (rv = raft_uv_tcp_set_bind_address(&c->transport,
+					       node->raft_bind)) != 0) {
+		raft_uv_tcp_close(&c->transport);
+		return af_errf(err, AF_ECONFIG, "raft_bind: %s: %s",
+			       node->raft_bind, raft_strerror(rv));
+	}
 	rv = raft_uv_init(&c->io, loop, dir, &c->transport);
 	if (rv != 0) {
 		af_errf(err, translate(rv), "raft: log in %s: %s", dir,
@@ -459,6 +699,7 @@ int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 		raft_uv_tcp_close(&c->transport);
 		return translate(rv);
 	}
+	wrap_io(c);
 	/* A damaged log must stop the node, not be silently truncated. */
 	raft_uv_set_auto_recovery(&c->io, false);
 	rv = raft_init(&c->raft_storage, &c->io, &fsm->raft_fsm, id,
@@ -478,15 +719,17 @@ int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 	raft_set_snapshot_threshold(c->raft, cfg->snapshot_threshold);
 	trailing = cfg->snapshot_threshold / 2;
 	raft_set_snapshot_trailing(c->raft, trailing < 16 ? 16 : trailing);
+	/* libraft 0.15 drops an InstallSnapshot that arrives while the
+	 * follower takes its own snapshot, without an answer: the leader
+	 * retries only after this timeout (libraft's default is 30 s). */
+	raft_set_install_snapshot_timeout(c->raft,
+					  cfg->install_snapshot_timeout_ms);
 	raft_set_pre_vote(c->raft, true);
 	if (!join && (rv = bootstrap(c, cfg, err)) != 0)
 		return rv; /* caller closes */
 	rv = raft_start(c->raft);
 	if (rv != 0)
-		return af_errf(err, rv == RAFT_CORRUPT ? AF_ECORRUPT : AF_EIO,
-			       "raft: refusing to start: the log in %s is "
-			       "damaged or unreadable: %s",
-			       dir, raft_errmsg(c->raft));
+		return start_error(c, rv, dir, err);
 	return 0;
 }
 

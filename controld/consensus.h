@@ -42,6 +42,27 @@ struct af_consensus {
 	bool owns_raft;
 	bool closing;
 	char errmsg[256];
+	/* The raft_uv methods that controld wraps to see I/O failures
+	 * (libraft 0.15 keeps serving after a failed disk write and never
+	 * writes those entries again). */
+	int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
+			 const struct raft_entry entries[], unsigned n,
+			 raft_io_append_cb cb);
+	int (*uv_snapshot_put)(struct raft_io *io, unsigned trailing,
+			       struct raft_io_snapshot_put *req,
+			       const struct raft_snapshot *snapshot,
+			       raft_io_snapshot_put_cb cb);
+	int (*uv_set_term)(struct raft_io *io, raft_term term);
+	int (*uv_set_vote)(struct raft_io *io, raft_id server_id);
+	int (*uv_truncate)(struct raft_io *io, raft_index index);
+	int io_status;	    /* first failed disk write: RAFT_* code */
+	char io_error[400]; /* what failed, with libraft's reason */
+	/* Followers' replication as seen by this leader (index as in the
+	 * configuration): last match index and when it last moved. */
+	struct {
+		uint64_t id, match, since_ms;
+		bool stalled;
+	} peers[AF_MAX_NODES * 2];
 };
 
 /* Attaches to an initialized, started raft instance (fixture tests). */
@@ -57,6 +78,16 @@ int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 			  const struct af_cluster_cfg *cfg, uint64_t id,
 			  const char *dir, bool join, struct af_fsm *fsm,
 			  struct af_err *err);
+/* A disk write of raft failed (0: none so far). The reason goes to
+ * *ret_msg (static storage of c). */
+int af_consensus_io_error(struct af_consensus *c, const char **ret_msg);
+
+/* On the leader, once per tick: logs a follower whose match index has not
+ * moved for stall_ms while the commit index is ahead of it, and logs again
+ * when it catches up. Does nothing on other roles. */
+void af_consensus_watch_followers(struct af_consensus *c, uint64_t now_ms,
+				  uint64_t stall_ms);
+
 /* Closes raft (and its I/O); cb runs when everything is released. */
 void af_consensus_close(struct af_consensus *c, void (*cb)(void *), void *arg);
 

@@ -10,9 +10,16 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* The data dir's lock (one node per process). */
+static int lock_fd = -1;
 
 static void stop(struct controld_node *n, const char *why);
 
@@ -66,6 +73,25 @@ static void check_halted(struct controld_node *n, uint64_t now)
 	stop(n, "raft-halted");
 }
 
+/* libraft 0.15 keeps a node "follower" after a failed disk write and never
+ * writes those entries again: it would sit behind for good. A failed raft
+ * write stops the node with its cause; a restart (once the disk has room)
+ * replays the log and catches up from the leader. */
+static void check_io(struct controld_node *n)
+{
+	const char *msg;
+
+	if (n->stopping || af_consensus_io_error(&n->cons, &msg) == 0)
+		return;
+	log_error("event=disk_error error=\"%s\" data=%s msg=\"a raft "
+		  "disk write failed; exiting so a supervisor restarts the "
+		  "node once the disk is fixed (it then catches up from the "
+		  "leader)\"",
+		  msg, n->self->data);
+	n->exit_code = 1;
+	stop(n, "disk-error");
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct controld_node *n = t->data;
@@ -74,9 +100,12 @@ static void tick_cb(uv_timer_t *t)
 	int was_leader = atomic_load(&n->stats.is_leader);
 
 	update_stats(n);
+	check_io(n);
 	check_halted(n, now);
 	if (n->stopping)
 		return;
+	af_consensus_watch_followers(&n->cons, now,
+				     5 * (uint64_t)n->cfg->election_timeout_ms);
 	if (atomic_load(&n->stats.leader_id) != leader ||
 	    atomic_load(&n->stats.is_leader) != was_leader)
 		log_info("event=role role=%s term=%llu leader=%llu",
@@ -174,6 +203,48 @@ static int restore_backup(struct controld_node *n, const char *raft_dir,
 	return rc;
 }
 
+/* One controld per data dir: an flock on DATA/lock, which holds the pid of
+ * its owner. The lock goes with the process, however it ends. */
+static int lock_data_dir(const char *data, struct af_err *err)
+{
+	char path[PATH_MAX + 8], pid[32] = "";
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", data);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return af_errf(err, AF_EIO, "data dir %s: cannot open %s: %s",
+			       data, path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		len = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[len > 0 ? len : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return af_errf(err, AF_EEXIST,
+				       "data dir %s in use by pid %s (another "
+				       "controld runs on it): stop that "
+				       "process first, or give this node its "
+				       "own data dir",
+				       data, pid[0] ? pid : "unknown");
+		return af_errf(err, AF_EIO, "data dir %s: lock %s: %s", data,
+			       path, strerror(e));
+	}
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+		int e = errno;
+
+		close(fd);
+		return af_errf(err, AF_EIO, "data dir %s: write %s: %s", data,
+			       path, strerror(e));
+	}
+	lock_fd = fd;
+	return 0;
+}
+
 static int open_parts(struct controld_node *n, const struct controld_opts *o,
 		      struct af_err *err)
 {
@@ -192,7 +263,13 @@ static int open_parts(struct controld_node *n, const struct controld_opts *o,
 		if ((rc = af_sign_load_pub(n->cfg->trusted_keys[i], &n->keys[i],
 					   err)) != 0)
 			return rc;
-	if ((rc = af_mkdir_p(raft_dir, err)) != 0)
+	if ((rc = af_mkdir_p(raft_dir, err)) != 0 ||
+	    (rc = lock_data_dir(n->self->data, err)) != 0)
+		return rc;
+	/* A port clash is said as such before raft tries to listen. */
+	if ((rc = af_cluster_probe_listen(
+		     "raft", af_cluster_raft_listen(n->self), err)) != 0 ||
+	    (rc = af_cluster_probe_listen("http", n->self->http, err)) != 0)
 		return rc;
 	if (o->restore != NULL && !dir_is_empty(raft_dir))
 		return af_errf(err, AF_EEXIST,
@@ -279,6 +356,10 @@ out:
 	af_store_close(n->store);
 	af_auth_free(n->auth);
 	af_tls_free(n->tls);
+	if (lock_fd >= 0) {
+		close(lock_fd);
+		lock_fd = -1;
+	}
 	pthread_mutex_destroy(&n->qlock);
 	af_free(n);
 	return exit_code;

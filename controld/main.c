@@ -14,10 +14,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: controld -c FILE --id N [--log-level LEVEL] [--check]\n"
 		"       controld -c FILE --id N --restore BACKUP\n\n"
-		"  -c, --config FILE     cluster file (SPEC section 2)\n"
+		"  -c, --config FILE     cluster file (docs/cluster-file.md)\n"
 		"      --id N            this node's id in the cluster file\n"
 		"      --log-level L     debug | info | warn | error\n"
-		"      --check           validate the cluster file and exit\n"
+		"      --check           validate the cluster file and that "
+		"this\n"
+		"                        host can listen on the node's raft "
+		"and\n"
+		"                        http ports, then exit\n"
 		"      --join            start a node that `af cluster add` "
 		"adds to a\n"
 		"                        running cluster (no bootstrap)\n"
@@ -124,6 +128,16 @@ int main(int argc, char **argv)
 		af_auth_free(a);
 	}
 	if (check) {
+		const struct af_node_cfg *self = af_cluster_node(&cfg, o.id);
+
+		/* What start would refuse: ports this host cannot bind. */
+		if (af_cluster_probe_listen(
+			    "raft", af_cluster_raft_listen(self), &err) != 0 ||
+		    af_cluster_probe_listen("http", self->http, &err) != 0) {
+			fprintf(stderr, "controld: %s: node %llu: %s\n",
+				o.config, (unsigned long long)o.id, err.msg);
+			return 1;
+		}
 		printf("%s: ok (cluster %s, %u nodes, node %llu)\n", o.config,
 		       cfg.name, cfg.n_nodes, (unsigned long long)o.id);
 		return 0;

@@ -1,4 +1,5 @@
-/* af_decide(): SPEC section 6, steps 1 to 10. Pure; no allocation. */
+/* af_decide(): the ten decision steps of docs/policy.md. Pure; no allocation.
+ */
 #include "policy/decide_int.h"
 
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Decision and error bodies (SPEC section 6) rendered into caller
+/* Decision and error bodies rendered into caller
  * buffers: no allocation, one pass. */
 #include "policy/policy.h"
 

@@ -1,4 +1,4 @@
-/* Policy bundle YAML (SPEC section 5) -> canonical Af__Policy__Bundle. */
+/* Policy bundle YAML -> canonical Af__Policy__Bundle. */
 #include "policy/parse_int.h"
 #include "policy/parse_rules.h"
 

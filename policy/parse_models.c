@@ -1,4 +1,4 @@
-/* Model registry YAML (SPEC section 6, kind: Models) -> canonical
+/* Model registry YAML (kind: Models) -> canonical
  * Af__Policy__Registry. */
 #include "policy/parse_int.h"
 

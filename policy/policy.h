@@ -48,7 +48,7 @@
 struct af_bundle;
 struct af_registry;
 
-/* Parses and validates a policy bundle (SPEC section 5) read from `file`
+/* Parses and validates a policy bundle read from `file`
  * (used in messages only) and compiles it to canonical form. Errors:
  * AF_EPARSE ("file:line:col: message"), AF_ETOOBIG, AF_ENOMEM. On success
  * *ret is owned (af_bundle_free). Lint warnings are kept in the bundle. */
@@ -66,7 +66,7 @@ const uint8_t *af_bundle_bytes(const struct af_bundle *b, size_t *ret_len);
 const char *af_bundle_hash(const struct af_bundle *b);
 const char *af_bundle_name(const struct af_bundle *b);
 size_t af_bundle_nrules(const struct af_bundle *b);
-/* The bundle's `health` section (SPEC section 5): cooldown thresholds. */
+/* The bundle's `health` section: cooldown thresholds. */
 struct af_health {
 	uint32_t error_rate_ppm;       /* 1..1000000 */
 	uint32_t min_samples;	       /* reports before the rate counts */
@@ -78,7 +78,7 @@ void af_bundle_health(const struct af_bundle *b, struct af_health *ret);
 size_t af_bundle_nwarnings(const struct af_bundle *b);
 const char *af_bundle_warning(const struct af_bundle *b, size_t i);
 
-/* Same contract for model registry files (SPEC section 6, kind: Models). */
+/* Same contract for model registry files (kind: Models). */
 int af_registry_compile(const char *file, const char *buf, size_t len,
 			struct af_registry **ret, struct af_err *err);
 int af_registry_load(const void *buf, size_t len, struct af_registry **ret,
@@ -180,7 +180,7 @@ struct af_label {
 	char value[AF_POLICY_NAME_MAX + 1];
 };
 
-/* One routing request (SPEC section 6). Strings are NUL-terminated; an
+/* One routing request. Strings are NUL-terminated; an
  * empty string means absent. Numeric fields are AF_REQ_ABSENT or >= 0. */
 struct af_request {
 	char workflow_id[AF_POLICY_NAME_MAX + 1];
@@ -319,7 +319,7 @@ struct af_explain {
 	char notes[512]; /* cohort, defaults, step-down, allowed regions */
 };
 
-/* Decides one request (SPEC section 6, steps 1 to 10). Pure, allocates
+/* Decides one request (steps 1 to 10 of docs/policy.md). Pure, allocates
  * nothing, takes no lock: any number of threads may decide on one view.
  * `live` may be NULL. `decision_id` is borrowed into *ret. `explain` may be
  * NULL (the fast path). Returns 0 with *ret written (route or deny), or
@@ -331,7 +331,7 @@ int af_decide(const struct af_policy_view *v, const struct af_request *req,
 
 /* ---------------------------------------------------------- rendering */
 
-/* Renders the exact decision body of SPEC section 6 (route or deny form,
+/* Renders the exact decision body of docs/routerd.md (route or deny form,
  * one JSON object, no newline) into buf. Returns 0 and the length (without
  * the NUL) in *ret_len, or AF_ETOOBIG when len is too small (4 KiB is
  * always enough). No allocation. */

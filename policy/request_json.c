@@ -1,4 +1,4 @@
-/* POST /v1/route bodies (SPEC section 6) -> struct af_request, with the
+/* POST /v1/route bodies -> struct af_request, with the
  * HTTP status and field of every refusal. */
 #include "policy/policy_int.h"
 

@@ -1,5 +1,5 @@
 /*
- * routerd's side of budgets (DESIGN "Budgets: leases, not guesses"):
+ * routerd's side of budgets:
  * each budgeted tenant gets a lease from controld (a Raft command); every
  * routed decision reserves its estimated cost from the local lease with no
  * network on the decision path; reports settle the actual cost; the sync

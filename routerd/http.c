@@ -1,5 +1,5 @@
 /*
- * The routerd HTTP API (SPEC section 6) on libmicrohttpd: POST /v1/route,
+ * The routerd HTTP API on libmicrohttpd: POST /v1/route,
  * POST /v1/report, GET /v1/status, /healthz, /readyz, /metrics.
  *
  * MHD polls with epoll in its own thread(s). Each connection gets one

@@ -10,7 +10,7 @@
  *   with Sync, verifies hashes, builds and publishes views, persists the
  *   last good view under --cache and serves it at start, reports what it
  *   applied (ACK) or rejected (NACK) to controld.
- * - http.c, live.c: the HTTP API (SPEC section 6) and live signals.
+ * - http.c, live.c: the HTTP API and live signals.
  *
  * One `struct routerd` per process (tests may run several): no globals.
  */

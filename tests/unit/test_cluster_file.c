@@ -38,18 +38,19 @@ static void expect_error(const char *text, const char *msg)
 	cr_assert_str_eq(e.msg, msg);
 }
 
-Test(cluster_file, shared_example)
+/* The fixture in the repo (tests run from the repository root). */
+Test(cluster_file, example_file)
 {
 	struct af_cluster_cfg c;
 	struct af_err e;
-	int rc = af_cluster_load("../shared/examples/cluster.yaml", &c, &e);
+	int rc = af_cluster_load("tests/unit/fixtures/cluster.yaml", &c, &e);
 
 	cr_assert_eq(rc, 0, "%s", e.msg);
 	cr_assert_str_eq(c.name, "local");
 	cr_assert_eq(c.n_nodes, 3);
 	cr_assert_eq(c.nodes[2].id, 3);
 	cr_assert_str_eq(c.nodes[1].api, "tcp://127.0.0.1:7202");
-	cr_assert_str_eq(c.nodes[0].data, "../shared/examples/./run/node1");
+	cr_assert_str_eq(c.nodes[0].data, "tests/unit/fixtures/./run/node1");
 	cr_assert_eq(c.heartbeat_ms, 100);
 	cr_assert_eq(c.election_timeout_ms, 1000);
 	cr_assert_eq(c.snapshot_threshold, 1024);
@@ -120,7 +121,7 @@ Test(cluster_file, errors_with_positions)
 	expect_error("cluster: x\nnodes:\n  - id: 1\n    raft: h:99999\n",
 		     "/etc/af/cluster.yaml:4:11: raft: bad port in "
 		     "\"h:99999\" (1-65535)");
-	expect_error("cluster: x\nnodes:\n  - id: 1\n    raft: h:1\n"
+	expect_error("cluster: x\nnodes:\n  - id: 1\n    raft: 10.0.0.1:1\n"
 		     "    api: http://x:1\n",
 		     "/etc/af/cluster.yaml:5:10: api: expected a tcp:// or "
 		     "ipc:// URL, got \"http://x:1\"");
@@ -156,8 +157,8 @@ Test(cluster_file, duplicates)
 		     "    api: tcp://127.0.0.1:7202\n"
 		     "    pub: tcp://127.0.0.1:7203\n"
 		     "    http: 127.0.0.1:7204\n    data: ./run/node1\n",
-		     "/etc/af/cluster.yaml:14:11: data: node 1 uses the same "
-		     "directory");
+		     "/etc/af/cluster.yaml:14:11: data: node 1 on the same "
+		     "host uses the same directory");
 	expect_error("cluster: x\nnodes:\n" NODE1 NODE2 "cluster: y\n",
 		     "/etc/af/cluster.yaml:15:1: duplicate key \"cluster\"");
 }
@@ -198,4 +199,74 @@ Test(cluster_file, missing_file)
 	cr_assert_eq(af_cluster_load("/nonexistent/c.yaml", &c, &e), AF_EIO);
 	cr_assert_str_eq(e.msg,
 			 "/nonexistent/c.yaml: No such file or directory");
+}
+
+/* libraft 0.15 only parses numeric IPv4 addresses: a host name would fail
+ * at start with an unclear error, so the loader refuses it. */
+Test(cluster_file, raft_needs_a_numeric_address)
+{
+	expect_error("cluster: x\nnodes:\n  - id: 1\n"
+		     "    raft: controld-0.controld:7101\n",
+		     "/etc/af/cluster.yaml:4:11: raft: \"controld-0.controld\" "
+		     "is not a numeric IPv4 address (libraft 0.15 does not "
+		     "resolve host names): use the node's IP address");
+	expect_error("cluster: x\nnodes:\n  - id: 1\n"
+		     "    raft: 10.0.0.1:7101\n    raft_bind: any:7101\n",
+		     "/etc/af/cluster.yaml:5:16: raft_bind: \"any\" is not a "
+		     "numeric IPv4 address (libraft 0.15 does not resolve "
+		     "host names): use the node's IP address");
+}
+
+#define POD(n)                                                                 \
+	"  - id: " #n "\n"                                                     \
+	"    raft: 10.0.0." #n ":7101\n"                                       \
+	"    raft_bind: 0.0.0.0:7101\n"                                        \
+	"    api: tcp://controld-" #n ":7102\n"                                \
+	"    pub: tcp://controld-" #n ":7103\n"                                \
+	"    http: 0.0.0.0:7104\n"                                             \
+	"    data: /var/lib/af\n"
+
+/* One file for every pod: nodes on different hosts share a data path and
+ * a wildcard http bind; the same on one host collides. */
+Test(cluster_file, shared_paths_on_different_hosts)
+{
+	const char *text = "cluster: x\nnodes:\n" POD(1) POD(2) POD(3);
+	struct af_cluster_cfg c;
+	struct af_err e;
+
+	cr_assert_eq(parse(text, &c, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(c.nodes[2].data, "/var/lib/af");
+	cr_assert_str_eq(af_cluster_raft_listen(&c.nodes[0]), "0.0.0.0:7101");
+	cr_assert_str_eq(af_cluster_raft_listen(&c.nodes[0]),
+			 c.nodes[0].raft_bind);
+	cr_assert_eq(c.install_snapshot_timeout_ms, 2000);
+	/* Same host (every loopback address is one host). */
+	expect_error("cluster: x\nnodes:\n" NODE1
+		     "  - id: 2\n    raft: 127.0.0.2:7201\n"
+		     "    api: tcp://127.0.0.1:7202\n"
+		     "    pub: tcp://127.0.0.1:7203\n"
+		     "    http: 0.0.0.0:7104\n    data: ./run/node2\n",
+		     "/etc/af/cluster.yaml:13:11: http: 0.0.0.0:7104 collides "
+		     "with node 1's 127.0.0.1:7104 on the same host");
+	expect_error("cluster: x\nnodes:\n" NODE1
+		     "  - id: 2\n    raft: 127.0.0.1:7201\n"
+		     "    raft_bind: 0.0.0.0:7101\n"
+		     "    api: tcp://127.0.0.1:7202\n"
+		     "    pub: tcp://127.0.0.1:7203\n"
+		     "    http: 127.0.0.1:7204\n    data: ./run/node2\n",
+		     "/etc/af/cluster.yaml:10:11: raft: node 1 listens on the "
+		     "same port on the same host");
+	/* What peers and clients dial stays unique everywhere. */
+	expect_error(
+		"cluster: x\nnodes:\n" POD(
+			1) "  - id: 2\n    raft: 10.0.0.2:7101\n"
+			   "    api: tcp://controld-1:7102\n"
+			   "    pub: tcp://controld-2:7103\n"
+			   "    http: 0.0.0.0:7104\n    data: /var/lib/af\n",
+		"/etc/af/cluster.yaml:12:10: api: address "
+		"tcp://controld-1:7102 is already used by node 1");
+	expect_error("cluster: x\nraft: {install_snapshot_timeout_ms: 5}\n"
+		     "nodes:\n" NODE1,
+		     "/etc/af/cluster.yaml:2:37: install_snapshot_timeout_ms: "
+		     "5 is out of range [100, 600000]");
 }

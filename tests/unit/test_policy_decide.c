@@ -1,4 +1,4 @@
-/* Golden decisions: every step of SPEC section 6, every deny code,
+/* Golden decisions: every decision step, every deny code,
  * ordering ties, fallback chains, step-down, cohorts, no allocation. */
 #include "common/alloc.h"
 #include "policy/policy.h"

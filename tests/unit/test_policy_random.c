@@ -1,6 +1,6 @@
 /* Randomized: for random registries, policies and requests, every hop of
  * a routed decision (primary and each fallback) satisfies the filters of
- * SPEC section 6 step 7, the chain has no duplicates and respects
+ * decision step 7, the chain has no duplicates and respects
  * max_fallbacks. Prints its seed; AF_SEED=N replays a run. */
 #include "common/alloc.h"
 #include "policy/policy.h"
