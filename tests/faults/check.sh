@@ -145,6 +145,11 @@ echo "faults:      $faults (kill $kill, pause $pause, partition $partition," \
 	"restart-all $restart_all)"
 echo "writes:      $acked acked, $failed failed, $unknown unknown" \
 	"($unknown_applied unknown applied, $failed_applied failed applied)"
+if [ "$failed" != 0 ] || [ "$unknown" != 0 ]; then
+	echo "write errors (most frequent, af's words):"
+	cat "$D"/w*.err 2>/dev/null | sed 's/tenant-w[0-9]*-[0-9]*/TENANT/g' |
+		sort | uniq -c | sort -rn | head -3
+fi
 echo "lost:        $lost"
 echo "duplicated:  $dup ($dup_acked acked, $dup_unknown unknown," \
 	"$dup_failed failed)"
