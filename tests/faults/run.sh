@@ -63,12 +63,15 @@ if [ "$MODE" = short ]; then
 	PAUSE_MIN=2 PAUSE_MAX=3
 	PART_MIN=2 PART_MAX=3
 	MAXW=100000
+	WSLEEP=0.05
 else
 	NF=${FAULTS:-300}
 	PAUSE_MIN=2 PAUSE_MAX=5
 	PART_MIN=2 PART_MAX=5
-	MAXW=4000 # per writer: the audit trail lists at most 10,000
+	MAXW=4500 # per writer: the audit trail lists at most 10,000
+	WSLEEP=0.1
 fi
+KEYS=400 # per writer
 SEED=${SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 NWRITERS=2
 UID0=4100 # node N runs as uid UID0+N when partitions are on
@@ -156,9 +159,11 @@ wait_healthy() {
 	echo stuck
 }
 
-# writer W: sets budget tenant-wW-N --hard N for N = 1, 2, ... (one
-# distinct payload per logical write) until told to stop; one line per
-# write: W writer n t_invoke t_done ok|fail|unknown exit-code.
+# writer W: for N = 1, 2, ... sets `budget set tenant-wW-(N mod KEYS)
+# --hard N`: one distinct payload (the value N) per logical write, on a
+# bounded set of keys (controld keeps at most 1024 budgets); a key's value
+# only grows. One line per write: W writer n t_invoke t_done
+# ok|fail|unknown exit-code.
 writer() {
 	w=$1
 	n=0
@@ -167,8 +172,8 @@ writer() {
 		t0=$(now)
 		rc=0
 		timeout -s KILL 30 "$AF" -c "$CL_FILE" --timeout 8s budget set \
-			"tenant-w$w-$n" --hard "$n" >/dev/null 2>>"$CL_DIR/w$w.err" ||
-			rc=$?
+			"tenant-w$w-$((n % KEYS))" --hard "$n" >/dev/null \
+			2>>"$CL_DIR/w$w.err" || rc=$?
 		t1=$(now)
 		case $rc in
 		0) st=ok ;;
@@ -176,15 +181,16 @@ writer() {
 		*) st=unknown ;;  # unavailable, timed out or killed
 		esac
 		echo "W $w $n $t0 $t1 $st $rc" >>"$CL_DIR/w$w.log"
-		sleep 0.05
+		sleep $WSLEEP
 	done
 }
 
-# reader: linearizable reads of single keys. Picks a writer, reads its
-# last acknowledged key (must be found: acked before the read began) and a
-# key three ahead of its last completed write (must be absent unless the
-# write was invoked before the read ended). One line per read:
-# R key t_start t_end found|absent|error.
+# reader: linearizable reads of single keys. Picks a writer and reads the
+# key of its last acknowledged write (the value must be at least that
+# write's: acked before the read began) and the key of a write three ahead
+# of its last completed one (any value must be one a write invoked before
+# the read ended). One line per read: R key expect t_start t_end
+# found|absent|error value.
 reader() {
 	while [ ! -f "$CL_DIR/stop" ]; do
 		w=$(($(rnd $NWRITERS) + 1))
@@ -197,21 +203,26 @@ reader() {
 			NF == 7 { l = $3 } END { print (a + 0) " " (l + 0) }')
 		acked=${last% *}
 		done_n=${last#* }
-		for key in "tenant-w$w-$acked" "tenant-w$w-$((done_n + 3))"; do
-			[ "$key" = "tenant-w$w-0" ] && continue
+		for nn in "$acked" "-$((done_n + 3))"; do
+			[ "$nn" = 0 ] && continue
+			expect=$nn
+			[ "$nn" -lt 0 ] && { nn=$((-nn)); expect=0; }
+			key="tenant-w$w-$((nn % KEYS))"
 			t0=$(now)
 			rc=0
 			out=$(timeout -s KILL 30 "$AF" -c "$CL_FILE" --timeout 8s \
 				budget get "$key" -o json 2>&1) || rc=$?
 			t1=$(now)
+			v=0
 			if [ $rc = 0 ]; then
 				res=found
+				v=$(echo "$out" | jq -r '.hard_usd | floor' 2>/dev/null || echo 0)
 			elif echo "$out" | grep -q NOT_FOUND; then
 				res=absent
 			else
 				res=error
 			fi
-			echo "R $key $t0 $t1 $res" >>"$CL_DIR/r.log"
+			echo "R $w $key $expect $t0 $t1 $res $v" >>"$CL_DIR/r.log"
 		done
 		sleep 0.1
 	done
@@ -314,5 +325,5 @@ for id in 1 2 3; do
 		--limit 10000 -o json >"$CL_DIR/a$id.json" 2>/dev/null || echo '"unreadable"' >"$CL_DIR/a$id.json"
 done
 dup_fatal=${FAULTS_DUP_FATAL:-$([ "$MODE" = long ] && echo 1 || echo 0)}
-sh "$HERE/check.sh" "$CL_DIR" "$T_START" "$T_END" "$dup_fatal" ||
+KEYS=$KEYS sh "$HERE/check.sh" "$CL_DIR" "$T_START" "$T_END" "$dup_fatal" ||
 	fail "fault checker (run kept in $CL_DIR with KEEP=1)"
