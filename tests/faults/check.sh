@@ -7,9 +7,9 @@
 #   sh tests/faults/check.sh DIR T_START_NS T_END_NS DUP_FATAL
 #
 # DIR holds: wN.log (writer N: "W w n t_invoke t_done ok|fail|unknown rc"),
-# r.log ("R key t_start t_end found|absent|error"), f.log ("F kind target
-# t_fault t_heal ms_to_healthy|stuck", "X id t": a node that exited by
-# itself), bN.json / aN.json (node N's budget list and audit trail, read
+# r.log ("R writer key expected_n t_start t_end found|absent|error value"),
+# f.log ("F kind target t_fault t_heal ms_to_healthy|stuck", "X id t": a
+# node that exited by itself), bN.json / aN.json (node N's budget list and audit trail, read
 # with --stale after the run), halted (ids of nodes that never caught up).
 set -eu
 D=$1
