@@ -38,6 +38,15 @@ for s in tests/cluster/*.sh; do
 		total_t=$((total_t + 1)); total_f=$((total_f + 1))
 	fi
 done
+# The short fault suite (kills, pauses, partitions, restart-all).
+log=$logdir/faults-short.log
+if BUILD=$BUILD timeout 600 sh tests/faults/run.sh short >"$log" 2>&1; then
+	echo "faults/short: ok"; sed -n '/^== fault run/,$p' "$log" | sed 's/^/  /'
+	total_t=$((total_t + 1)); total_p=$((total_p + 1))
+else
+	echo "FAIL faults/short"; tail -40 "$log"; fail=1
+	total_t=$((total_t + 1)); total_f=$((total_f + 1))
+fi
 [ $fail -ne 0 ] && [ $total_f -eq 0 ] && total_f=1
 echo "$total_p passed, $total_f failed"
 exit $fail
