@@ -161,7 +161,7 @@ struct af_live {
 	 * until the budget may allow spending again (0 when unknown). */
 	enum af_budget_state (*budget)(void *ctx, const char *tenant,
 				       uint64_t *ret_retry_after_ms);
-	/* Cooldowns per cohort (SPEC section 8): milliseconds until pair
+	/* Cooldowns per cohort: milliseconds until pair
 	 * `pair_id` stops cooling down for the stable (canary false) or the
 	 * canary cohort; 0 when it is not cooling. When set it replaces
 	 * `cooling`; a decision asks for its own cohort only. */

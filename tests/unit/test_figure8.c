@@ -336,18 +336,18 @@ static struct outcome figure8(unsigned barrier_delay_ms)
 
 	/* A stable leader S0 with one applied write everywhere. */
 	step_until_leads(0);
-	cr_assert_eq(af_consensus_propose(C(0), policy_cmd(&b, 1), prop_cb,
-					  NULL),
-		     0);
+	cr_assert_eq(
+		af_consensus_propose(C(0), policy_cmd(&b, 1), prop_cb, NULL),
+		0);
 	cr_assert(raft_fixture_step_until(&T.f, is_ready, C(0), MAX_MS));
 	for (unsigned i = 0; i < N; i++)
 		step_until_applied(i, raft_last_index(R(0)));
 
 	/* 1. S0 appends X at k, reaches nobody, dies. */
 	isolate(0, true);
-	cr_assert_eq(af_consensus_propose(C(0), policy_cmd(&b, 2), prop_cb,
-					  NULL),
-		     0);
+	cr_assert_eq(
+		af_consensus_propose(C(0), policy_cmd(&b, 2), prop_cb, NULL),
+		0);
 	k = raft_last_index(R(0));
 	out.k = k;
 	raft_fixture_step_until_elapsed(&T.f, 50); /* X stored on S0 */
@@ -376,14 +376,15 @@ static struct outcome figure8(unsigned barrier_delay_ms)
 	{
 		struct term_arg ta = {0, R(l)->current_term};
 
-		cr_assert(raft_fixture_step_until(&T.f, leads_after, &ta,
-						  MAX_MS),
-			  "S0 never led after term %llu",
-			  (unsigned long long)ta.term);
+		cr_assert(
+			raft_fixture_step_until(&T.f, leads_after, &ta, MAX_MS),
+			"S0 never led after term %llu",
+			(unsigned long long)ta.term);
 	}
 	won = raft_fixture_time(&T.f);
 	while (R(0)->commit_index < k) {
-		if (!issued && raft_fixture_time(&T.f) >= won + barrier_delay_ms) {
+		if (!issued &&
+		    raft_fixture_time(&T.f) >= won + barrier_delay_ms) {
 			cr_assert_eq(af_consensus_make_ready(C(0)), 0);
 			issued = true;
 		}
@@ -458,8 +459,7 @@ Test(figure8, no_barrier_loses_committed_entry)
 	cr_assert_eq(o.divergence, o.k,
 		     "expected index %llu applied as X on S0 and as Y on "
 		     "S1/S2, first divergence %llu",
-		     (unsigned long long)o.k,
-		     (unsigned long long)o.divergence);
+		     (unsigned long long)o.k, (unsigned long long)o.divergence);
 	cr_assert_neq(T.nodes[1].applied[o.k], o.x);
 	cr_assert_neq(T.nodes[2].applied[o.k], o.x);
 }
