@@ -121,6 +121,20 @@ static void tick_cb(uv_timer_t *t)
 	}
 }
 
+/* Runs after every loop iteration's I/O: a node that has just won an
+ * election issues its readiness barrier before the next heartbeat goes
+ * out. libraft 0.15 commits entries of earlier terms by counting replicas
+ * (Raft's Figure 8); the barrier travels with those entries and so is
+ * what makes them safe. A barrier left to the 100 ms tick could miss the
+ * first heartbeat when heartbeat_ms is shorter than the tick. */
+static void ready_cb(uv_check_t *h)
+{
+	struct controld_node *n = h->data;
+
+	if (!n->stopping)
+		af_consensus_make_ready(&n->cons);
+}
+
 static void wakeup_cb(uv_async_t *a)
 {
 	controld_api_drain(a->data);
@@ -154,6 +168,7 @@ static void stop(struct controld_node *n, const char *why)
 	controld_http_stop(n);
 	controld_pub_stop(n);
 	uv_timer_stop(&n->tick);
+	uv_check_stop(&n->ready);
 	af_consensus_close(&n->cons, consensus_closed, n);
 }
 
@@ -321,6 +336,8 @@ int controld_run(const struct af_cluster_cfg *cfg,
 			 "cluster file: every caller is admin\"");
 	uv_timer_init(&n->loop, &n->tick);
 	n->tick.data = n;
+	uv_check_init(&n->loop, &n->ready);
+	n->ready.data = n;
 	rc = open_parts(n, o, &err);
 	if (rc != 0) {
 		log_error("event=start error=\"%s\"", err.msg);
@@ -344,6 +361,7 @@ int controld_run(const struct af_cluster_cfg *cfg,
 	uv_signal_start(&n->sigint, signal_cb, SIGINT);
 	uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
 	uv_timer_start(&n->tick, tick_cb, 100, 100);
+	uv_check_start(&n->ready, ready_cb);
 	log_info("event=start cluster=%s api=%s pub=%s http=%s raft=%s "
 		 "data=%s",
 		 cfg->name, n->self->api, n->self->pub, n->self->http,

@@ -72,6 +72,7 @@ struct controld_node {
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t tick;   /* stats + heartbeat */
+	uv_check_t ready;  /* a new leader's barrier, in the iteration it won */
 	uv_async_t wakeup; /* jobs from NNG workers */
 	struct af_store *store;
 	struct af_auth *auth; /* NULL: auth off, every caller is admin */
