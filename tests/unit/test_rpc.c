@@ -78,15 +78,14 @@ Test(rpc, many_silent_calls_do_not_pile_up, .timeout = 30)
 		void *out = NULL;
 		size_t outlen = 0;
 
-		cr_expect_eq(af_rpc_call(url, NULL, "x", 1, 50, 1024, &out,
-					 &outlen),
-			     AF_ETIMEDOUT);
+		cr_expect_eq(
+			af_rpc_call(url, NULL, "x", 1, 50, 1024, &out, &outlen),
+			AF_ETIMEDOUT);
 	}
 	cr_expect(af_mono_ms() - t0 < 2000);
 	for (int i = 0; i < 1500 && af_rpc_running() > 0; i++)
 		usleep(10000);
-	cr_expect_eq(af_rpc_running(), 0, "%u workers left",
-		     af_rpc_running());
+	cr_expect_eq(af_rpc_running(), 0, "%u workers left", af_rpc_running());
 	close(fd);
 }
 
