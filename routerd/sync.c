@@ -49,6 +49,9 @@ struct routerd_sync {
 	size_t n_budgets;	 /* budgeted tenants in the last Sync */
 	uint64_t fail_logged_ms; /* rate-limited failure log */
 	uint64_t deadline_ms;	 /* shutdown: no call past this */
+	uint8_t *usage_buf;	 /* a usage batch not yet acknowledged */
+	size_t usage_len;
+	char usage_rid[AF_RPC_ID_LEN + 1];
 	unsigned fail_suppressed;
 	char urls[AF_MAX_NODES][AF_ADDR_MAX + 16];
 	unsigned n_urls, next;
@@ -230,41 +233,66 @@ static void report(struct routerd_sync *s)
 		routerd_view_release(s->r, v);
 }
 
-/* Sends what /v1/report recorded since the last flush; on failure the
- * aggregates go back for the next attempt. */
+/* Whether a failed write may have been applied or may succeed later,
+ * so that it is sent again as it was (same bytes, same request id):
+ * no answer, or an answer about leadership or quorum. */
+static bool retry_same(int rc, const Af__Response *resp)
+{
+	return rc != 0 || resp->status == NULL ||
+	       resp->status->code == AF__CODE__NOT_LEADER ||
+	       resp->status->code == AF__CODE__UNAVAILABLE ||
+	       resp->status->code == AF__CODE__PERMISSION_DENIED;
+}
+
+/* Sends what /v1/report recorded since the last flush. A batch whose
+ * fate is unknown is sent again unchanged, with its request id, until it
+ * is answered: the cluster applies it once (outcomes recorded meanwhile
+ * wait for the next batch). */
 static void flush_usage(struct routerd_sync *s)
 {
 	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__UsageReport *rep;
 	Af__Response *resp = NULL;
-	uint8_t *buf;
-	size_t len;
-	bool sent = false;
 	int rc;
 
-	if (routerd_usage_take(s->r->usage, s->r->id, &buf, &len) != 0 ||
-	    buf == NULL)
-		return;
-	rep = af__usage_report__unpack(NULL, len, buf);
-	if (rep != NULL) {
-		cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
-		cmd.usage_report = rep;
-		req.body_case = AF__REQUEST__BODY_PROPOSE;
-		req.propose = &cmd;
-		rc = call(s, &req, true, &resp);
-		sent = rc == 0 && answered_ok(resp);
-		af__usage_report__free_unpacked(rep, NULL);
-		if (sent)
-			succeeded(s);
-		else
-			failed(s, "usage_report", why_failed(rc, resp));
+	if (s->usage_buf == NULL) {
+		if (routerd_usage_take(s->r->usage, s->r->id, &s->usage_buf,
+				       &s->usage_len) != 0 ||
+		    s->usage_buf == NULL)
+			return;
+		af_rpc_request_id(s->usage_rid);
 	}
-	if (!sent)
-		routerd_usage_restore(s->r->usage, buf, len);
+	rep = af__usage_report__unpack(NULL, s->usage_len, s->usage_buf);
+	if (rep == NULL) {
+		rc = AF_EPROTO;
+		goto drop;
+	}
+	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+	cmd.usage_report = rep;
+	cmd.request_id = s->usage_rid;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	rc = call(s, &req, true, &resp);
+	af__usage_report__free_unpacked(rep, NULL);
+	if (rc == 0 && answered_ok(resp)) {
+		succeeded(s);
+		goto drop;
+	}
+	failed(s, "usage_report", why_failed(rc, resp));
+	if (retry_same(rc, resp)) {
+		if (resp)
+			af__response__free_unpacked(resp, NULL);
+		return; /* kept for the next flush */
+	}
+	log_warn("event=usage_report_refused error=\"%s\"",
+		 why_failed(rc, resp));
+drop:
 	if (resp)
 		af__response__free_unpacked(resp, NULL);
-	af_free(buf);
+	af_free(s->usage_buf);
+	s->usage_buf = NULL;
+	s->usage_len = 0;
 }
 
 /* Lease traffic: settles what decisions consumed and tops leases up (or
@@ -730,6 +758,7 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 static void sync_free(struct routerd *r, struct routerd_sync *s)
 {
 	af_tls_free(s->tls);
+	af_free(s->usage_buf);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	if (s->owns_usage) {
