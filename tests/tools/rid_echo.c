@@ -23,7 +23,8 @@ int main(int argc, char **argv)
 	end = time(NULL) + atoi(argv[2]);
 	if ((rv = nng_rep0_open(&s)) != 0 ||
 	    (rv = nng_listen(s, argv[1], NULL, 0)) != 0) {
-		fprintf(stderr, "rid_echo: %s: %s\n", argv[1], nng_strerror(rv));
+		fprintf(stderr, "rid_echo: %s: %s\n", argv[1],
+			nng_strerror(rv));
 		return 1;
 	}
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 100);
@@ -37,13 +38,14 @@ int main(int argc, char **argv)
 
 		if (nng_recvmsg(s, &m, 0) != 0)
 			continue;
-		req = af__request__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+		req = af__request__unpack(NULL, nng_msg_len(m),
+					  nng_msg_body(m));
 		nng_msg_free(m);
 		if (req == NULL)
 			continue;
 		printf("%s %s\n",
 		       req->body_case == AF__REQUEST__BODY_PROPOSE ? "propose"
-								  : "other",
+								   : "other",
 		       req->body_case == AF__REQUEST__BODY_PROPOSE &&
 				       req->propose->request_id[0]
 			       ? req->propose->request_id
