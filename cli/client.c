@@ -86,41 +86,109 @@ static int endpoint_of(struct af_client *c, const char *leader_api)
 	return -1;
 }
 
-static void pause_ms(unsigned ms)
+/* Sleeps ms, but never past deadline. */
+static void pause_ms(unsigned ms, uint64_t deadline)
 {
+	uint64_t now = af_mono_ms();
+
+	if (now >= deadline)
+		return;
+	if (deadline - now < ms)
+		ms = (unsigned)(deadline - now);
 	struct timespec ts = {.tv_sec = ms / 1000,
 			      .tv_nsec = (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
+}
+
+/* One election timeout from the cluster file (1 s with --endpoints). */
+static uint64_t election_ms(const struct af_client *c)
+{
+	uint64_t et =
+		c->cfg.election_timeout_ms ? c->cfg.election_timeout_ms : 1000;
+
+	return et < 200 ? 200 : et;
+}
+
+/* Time one attempt may take: about one election timeout, so that a
+ * paused or cut-off node costs one election and not the whole --timeout;
+ * doubled on every further round over the endpoints, so that a leader
+ * slower than that still gets to answer. */
+static uint64_t attempt_ms(const struct af_client *c, unsigned attempt,
+			   uint64_t left)
+{
+	unsigned round = attempt / (c->n_endpoints ? c->n_endpoints : 1);
+	uint64_t ms = election_ms(c) << (round < 4 ? round : 4);
+
+	return ms < left ? ms : left;
+}
+
+/* Packs req once, with a request id on a write (the same bytes go to
+ * every endpoint tried, so the cluster applies the write at most once).
+ * The id is the caller's when it set one. */
+static uint8_t *pack(struct af_client *c, Af__Request *req, size_t *ret_len)
+{
+	char rid[AF_RPC_ID_LEN + 1];
+	char *saved = NULL;
+	uint8_t *buf;
+
+	req->version = 1;
+	if (c->cli->token)
+		req->token = (char *)c->cli->token;
+	if (req->body_case == AF__REQUEST__BODY_PROPOSE &&
+	    req->propose != NULL &&
+	    (req->propose->request_id == NULL ||
+	     req->propose->request_id[0] == '\0')) {
+		saved = req->propose->request_id;
+		af_rpc_request_id(rid);
+		req->propose->request_id = rid;
+	}
+	*ret_len = af__request__get_packed_size(req);
+	buf = malloc(*ret_len ? *ret_len : 1);
+	if (buf != NULL)
+		af__request__pack(req, buf);
+	if (req->body_case == AF__REQUEST__BODY_PROPOSE &&
+	    req->propose != NULL && req->propose->request_id == rid)
+		req->propose->request_id = saved;
+	return buf;
+}
+
+/* Whether a node is worth asking: not one that just failed to answer
+ * (a paused leader keeps being named by followers until an election). */
+static bool usable(const uint64_t *failed_at, unsigned i, uint64_t now,
+		   uint64_t et)
+{
+	return failed_at[i] == 0 || now - failed_at[i] >= et;
 }
 
 int af_client_call(struct af_client *c, Af__Request *req, int to_node,
 		   Af__Response **ret)
 {
 	uint64_t deadline = af_mono_ms() + c->cli->timeout_ms;
+	uint64_t failed_at[AF_MAX_NODES] = {0};
+	uint64_t et = election_ms(c);
 	size_t len;
 	uint8_t *buf;
 	unsigned idx = to_node >= 0 ? (unsigned)to_node : c->preferred;
 	char last[256] = "no endpoint answered";
 	int rv;
 
-	req->version = 1;
-	if (c->cli->token)
-		req->token = (char *)c->cli->token;
-	len = af__request__get_packed_size(req);
-	buf = malloc(len ? len : 1);
+	buf = pack(c, req, &len);
 	if (buf == NULL)
 		return af_cli_fail(AF_EXIT_UNAVAILABLE, "UNAVAILABLE",
 				   "out of memory");
-	af__request__pack(req, buf);
 	for (unsigned attempt = 0;; attempt++) {
 		uint64_t now = af_mono_ms();
 		Af__Response *resp = NULL;
+		unsigned cur = idx % c->n_endpoints;
 		int next;
 
 		if (now >= deadline)
 			break;
-		rv = call_one(c->endpoints[idx % c->n_endpoints], c->tls, buf,
-			      len, deadline - now, &resp);
+		rv = call_one(c->endpoints[cur], c->tls, buf, len,
+			      to_node >= 0
+				      ? deadline - now
+				      : attempt_ms(c, attempt, deadline - now),
+			      &resp);
 		if (rv == 0 && to_node >= 0) {
 			*ret = resp;
 			free(buf);
@@ -130,33 +198,33 @@ int af_client_call(struct af_client *c, Af__Request *req, int to_node,
 		    (resp->status->code == AF__CODE__NOT_LEADER ||
 		     resp->status->code == AF__CODE__UNAVAILABLE)) {
 			snprintf(last, sizeof(last), "%s: %s",
-				 c->endpoints[idx % c->n_endpoints],
-				 resp->status->message);
+				 c->endpoints[cur], resp->status->message);
 			next = endpoint_of(c, resp->status->leader_api);
 			af__response__free_unpacked(resp, NULL);
-			if (next >= 0 && (unsigned)next != idx % c->n_endpoints)
+			if (next >= 0 && (unsigned)next != cur &&
+			    usable(failed_at, (unsigned)next, af_mono_ms(), et))
 				idx = (unsigned)next;
 			else {
 				idx++;
-				pause_ms(attempt < 10 ? 50 : 200);
+				pause_ms(attempt < 10 ? 50 : 200, deadline);
 			}
 			continue;
 		}
 		if (rv == 0) {
-			c->preferred = idx % c->n_endpoints;
+			c->preferred = cur;
 			*ret = resp;
 			free(buf);
 			return 0;
 		}
-		snprintf(last, sizeof(last), "%s: %s",
-			 c->endpoints[idx % c->n_endpoints],
+		snprintf(last, sizeof(last), "%s: %s", c->endpoints[cur],
 			 rv == AF_EPROTO ? "reply does not decode"
 					 : af_rpc_errstr());
 		if (to_node >= 0)
 			break;
+		failed_at[cur] = af_mono_ms();
 		idx++;
 		if (idx % c->n_endpoints == c->preferred)
-			pause_ms(100);
+			pause_ms(100, deadline);
 	}
 	free(buf);
 	if (c->quiet)

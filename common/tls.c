@@ -120,3 +120,8 @@ int af_tls_dial(const struct af_tls *t, nng_socket s, const char *url,
 		nng_dialer_close(d);
 	return rv;
 }
+
+nng_tls_config *af_tls_client_config(const struct af_tls *t)
+{
+	return t != NULL ? t->client : NULL;
+}

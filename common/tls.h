@@ -27,5 +27,8 @@ void af_tls_free(struct af_tls *t);
 int af_tls_listen(const struct af_tls *t, nng_socket s, const char *url);
 int af_tls_dial(const struct af_tls *t, nng_socket s, const char *url,
 		int flags);
+/* The client configuration (NULL for plain TCP), for callers that must
+ * hold it (nng_tls_config_hold) beyond the lifetime of t. */
+struct nng_tls_config *af_tls_client_config(const struct af_tls *t);
 
 #endif

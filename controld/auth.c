@@ -3,6 +3,10 @@
 #include "common/file.h"
 #include "common/hash.h"
 
+#include "common/log.h"
+#include "common/timeutil.h"
+
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +62,7 @@ static const char *command_needs(const Af__Command *c)
 	case AF__COMMAND__OP_ROLLOUT:
 		return "promote";
 	case AF__COMMAND__OP_FLEET_REPORT:
+	case AF__COMMAND__OP_FLEET_DEREGISTER:
 	case AF__COMMAND__OP_USAGE_REPORT:
 	case AF__COMMAND__OP_LEASE:
 		return "routerd";
@@ -126,6 +131,57 @@ int af_auth_check(const struct af_auth *a, const Af__Request *req,
 	}
 	snprintf(why, whylen, "unknown token");
 	return AF_EPERM;
+}
+
+/* ------------------------------------------------------ denial logging */
+
+#define DENY_LOG_SLOTS 64
+#define DENY_LOG_EVERY_MS 10000
+
+/* One line per (permission, cause) per DENY_LOG_EVERY_MS; the cause names
+ * the principal when the token is known. */
+static struct {
+	uint8_t key[AF_SHA256_LEN];
+	uint64_t logged_ms;
+	unsigned long suppressed;
+} deny_log[DENY_LOG_SLOTS];
+static pthread_mutex_t deny_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void af_auth_log_denied(const char *need, const char *why)
+{
+	uint8_t key[AF_SHA256_LEN];
+	char buf[320];
+	uint64_t now = af_mono_ms();
+	unsigned long suppressed;
+	size_t slot, oldest = 0;
+	int n = snprintf(buf, sizeof(buf), "%s\n%s", need, why);
+
+	af_sha256(buf, n > 0 ? (size_t)n : 0, key);
+	pthread_mutex_lock(&deny_mu);
+	for (slot = 0; slot < DENY_LOG_SLOTS; slot++) {
+		if (memcmp(deny_log[slot].key, key, sizeof(key)) == 0)
+			break;
+		if (deny_log[slot].logged_ms < deny_log[oldest].logged_ms)
+			oldest = slot;
+	}
+	if (slot == DENY_LOG_SLOTS) { /* new cause: take the stalest slot */
+		slot = oldest;
+		memcpy(deny_log[slot].key, key, sizeof(key));
+		deny_log[slot].logged_ms = 0;
+		deny_log[slot].suppressed = 0;
+	}
+	if (deny_log[slot].logged_ms != 0 &&
+	    now - deny_log[slot].logged_ms < DENY_LOG_EVERY_MS) {
+		deny_log[slot].suppressed++;
+		pthread_mutex_unlock(&deny_mu);
+		return;
+	}
+	suppressed = deny_log[slot].suppressed;
+	deny_log[slot].logged_ms = now;
+	deny_log[slot].suppressed = 0;
+	pthread_mutex_unlock(&deny_mu);
+	log_warn("event=auth_denied needs=%s reason=\"%s\" suppressed=%lu",
+		 need, why, suppressed);
 }
 
 /* ----------------------------------------------------------- the file */

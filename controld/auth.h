@@ -52,4 +52,9 @@ const char *af_auth_needs(const Af__Request *req);
 int af_auth_check(const struct af_auth *a, const Af__Request *req,
 		  const char **ret_principal, char *why, size_t whylen);
 
+/* Logs a refused request (needs, reason) at most once per 10 s for each
+ * permission and cause, with the number of such lines left out since;
+ * any thread. */
+void af_auth_log_denied(const char *need, const char *why);
+
 #endif

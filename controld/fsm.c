@@ -738,6 +738,25 @@ static int apply_fleet_report(struct af_txn *t, struct apply_ctx *c)
 	return rc;
 }
 
+/* A routerd that stops cleanly leaves the fleet view. */
+static int apply_fleet_deregister(struct af_txn *t, struct apply_ctx *c)
+{
+	const char *id = c->cmd->fleet_deregister->routerd_id;
+	size_t idlen = strlen(id);
+	int rc;
+
+	if (idlen == 0 || idlen > MAX_ROUTERD_ID) {
+		af_fsm_resultf(c->res, AF__CODE__INVALID,
+			       "routerd id must be 1-%d bytes", MAX_ROUTERD_ID);
+		return 0;
+	}
+	rc = af_txn_del(t, AF_TABLE_FLEET, id, idlen);
+	if (rc != 0 && rc != AF_ENOTFOUND)
+		return rc;
+	af_fsm_resultf(c->res, AF__CODE__OK, "deregistered");
+	return 0;
+}
+
 /* -------------------------------------------------------------- apply */
 
 static int put_audit(struct af_txn *t, struct apply_ctx *c)
@@ -776,6 +795,7 @@ static const struct {
 	{AF__COMMAND__OP_MODEL_SET_STATUS, apply_model_status},
 	{AF__COMMAND__OP_MODEL_DELETE, apply_model_delete},
 	{AF__COMMAND__OP_FLEET_REPORT, apply_fleet_report},
+	{AF__COMMAND__OP_FLEET_DEREGISTER, apply_fleet_deregister},
 	{AF__COMMAND__OP_ROLLOUT, apply_rollout},
 	{AF__COMMAND__OP_USAGE_REPORT, apply_usage},
 	{AF__COMMAND__OP_BUDGET_SET, af_budget_apply_set},

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_POLICY_SOURCE (4u * 1024 * 1024)
@@ -366,6 +367,10 @@ static int check_command(struct controld_job *j, const Af__Command *cmd)
 		return check_name(j, "routerd id",
 				  cmd->fleet_report->routerd_id, MAX_ROUTERD_ID,
 				  false);
+	case AF__COMMAND__OP_FLEET_DEREGISTER:
+		return check_name(j, "routerd id",
+				  cmd->fleet_deregister->routerd_id,
+				  MAX_ROUTERD_ID, false);
 	case AF__COMMAND__OP_USAGE_REPORT:
 		ur = cmd->usage_report;
 		for (size_t i = 0; i < ur->n_rows; i++)
@@ -648,6 +653,17 @@ static void read_list(struct controld_job *j, struct af_txn *t)
 /* ------------------------------------------------- routerd: sync, fleet */
 
 #define FLEET_LOST_MS 30000
+#define FLEET_FORGET_S 86400 /* LOST routerds leave the fleet view after */
+
+/* fleet_forget_s: the default, or AF_FLEET_FORGET_S (a positive number
+ * of seconds) from controld's environment. */
+static int64_t fleet_forget_ms(void)
+{
+	const char *e = getenv("AF_FLEET_FORGET_S");
+	long long v = e != NULL ? strtoll(e, NULL, 10) : 0;
+
+	return (v > 0 && v <= 10 * 365 * 86400LL ? v : FLEET_FORGET_S) * 1000;
+}
 #define MAX_CACHED_HASHES 16
 
 struct heads {
@@ -795,6 +811,7 @@ static void read_fleet(struct controld_job *j, struct af_txn *t)
 	Af__FleetEntry *entries = NULL, **ptrs = NULL;
 	struct collect c = {0};
 	struct heads h;
+	int64_t forget_ms = fleet_forget_ms();
 	int rc;
 
 	fs.now_ms = af_wall_ms();
@@ -812,13 +829,15 @@ static void read_fleet(struct controld_job *j, struct af_txn *t)
 	for (size_t i = 0; i < c.n; i++) {
 		Af__FleetRecord *r = (Af__FleetRecord *)c.items[i];
 
-		af__fleet_entry__init(&entries[i]);
-		entries[i].record = r;
-		entries[i].state = (char *)fleet_state(
+		if (fs.now_ms - r->last_seen_ms > forget_ms)
+			continue; /* LOST long enough: forgotten */
+		af__fleet_entry__init(&entries[fs.n_entries]);
+		entries[fs.n_entries].record = r;
+		entries[fs.n_entries].state = (char *)fleet_state(
 			r, &h, fs.registry_revision, fs.now_ms);
-		ptrs[i] = &entries[i];
+		ptrs[fs.n_entries] = &entries[fs.n_entries];
+		fs.n_entries++;
 	}
-	fs.n_entries = c.n;
 	fs.entries = ptrs;
 	fs.stable_revision = h.stable;
 	fs.stable_hash = h.stable_rev ? h.stable_rev->hash : (char *)"";
@@ -1192,8 +1211,7 @@ static int authorize(struct controld_job *j)
 			  sizeof(why)) == 0)
 		return 0;
 	atomic_fetch_add(&j->node->stats.auth_denied, 1);
-	log_warn("event=auth_denied needs=%s reason=\"%s\"",
-		 af_auth_needs(j->req), why);
+	af_auth_log_denied(af_auth_needs(j->req), why);
 	controld_job_fail(j, AF__CODE__PERMISSION_DENIED, "%s", why);
 	return -1;
 }

@@ -14,14 +14,21 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define HINT_MAX 4096
+#define HINT_QUEUE 16 /* hints waiting for the loop; more are dropped */
 #define SYNC_REPLY_MAX (300u * 1024 * 1024)
-#define RPC_TIMEOUT_MS 2000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000   /* failing controld calls: at most this apart */
+#define LOG_EVERY_MS 10000    /* one failure line per this, with a count */
+#define LEASE_POLL_MS 50      /* budgets defined: lease top-ups this prompt */
+#define IDLE_POLL_MS 1000     /* otherwise the loop wakes this often */
+#define DEREGISTER_MS 1000    /* shutdown: leave the fleet, best effort */
 #define BACKSTOP_MS 5000      /* pull even without hints this often */
 #define SILENCE_MS 2500	      /* no hint nor heartbeat: probe */
 #define REPORT_EVERY_MS 10000 /* fleet last-seen refresh */
@@ -33,6 +40,19 @@ struct routerd_sync {
 	bool started;
 	_Atomic int stop;
 	nng_socket sub;
+	nng_aio *sub_aio; /* hints arrive on a callback; the loop blocks */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned n_hints; /* queued by the callback, taken by the loop */
+	uint8_t hints[HINT_QUEUE][HINT_MAX];
+	size_t hint_len[HINT_QUEUE];
+	size_t n_budgets;	 /* budgeted tenants in the last Sync */
+	uint64_t fail_logged_ms; /* rate-limited failure log */
+	uint64_t deadline_ms;	 /* shutdown: no call past this */
+	uint8_t *usage_buf;	 /* a usage batch not yet acknowledged */
+	size_t usage_len;
+	char usage_rid[AF_RPC_ID_LEN + 1];
+	unsigned fail_suppressed;
 	char urls[AF_MAX_NODES][AF_ADDR_MAX + 16];
 	unsigned n_urls, next;
 	uint64_t synced_index; /* state index of the last good Sync */
@@ -54,13 +74,69 @@ struct routerd_sync {
 
 /* ------------------------------------------------------------ requests */
 
+/* One attempt at one node: about one election timeout, so that a paused
+ * or cut-off node costs one election before the next is tried. */
+static uint64_t attempt_ms(const struct routerd_sync *s)
+{
+	uint64_t et = s->r->cfg->election_timeout_ms, now = af_mono_ms();
+
+	if (et < 200)
+		et = 200;
+	if (s->deadline_ms == 0)
+		return et;
+	if (now >= s->deadline_ms)
+		return 1;
+	return s->deadline_ms - now < et ? s->deadline_ms - now : et;
+}
+
+/* Failing calls to controld (down, or refusing our token) are retried
+ * with exponential backoff and jitter, up to BACKOFF_MAX_MS apart, and
+ * logged at most once per LOG_EVERY_MS with the number left out. */
+static void failed(struct routerd_sync *s, const char *what, const char *why)
+{
+	uint64_t now = af_mono_ms(), b;
+
+	b = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+	s->backoff_ms = b > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b;
+	/* Full jitter over the upper half: routerds that lost controld
+	 * together do not come back in step. */
+	s->retry_at_ms = now + s->backoff_ms / 2 +
+			 randombytes_uniform((uint32_t)(s->backoff_ms / 2) + 1);
+	if (s->fail_logged_ms != 0 && now - s->fail_logged_ms < LOG_EVERY_MS) {
+		s->fail_suppressed++;
+		return;
+	}
+	log_warn("event=controld_call_failed call=%s error=\"%s\" "
+		 "retry_in_ms=%llu suppressed=%u",
+		 what, why, (unsigned long long)(s->retry_at_ms - now),
+		 s->fail_suppressed);
+	s->fail_logged_ms = now;
+	s->fail_suppressed = 0;
+}
+
+static void succeeded(struct routerd_sync *s)
+{
+	s->backoff_ms = 0;
+	s->retry_at_ms = 0;
+}
+
+/* Why a call failed, for the log. */
+static const char *why_failed(int rc, const Af__Response *resp)
+{
+	if (resp != NULL && resp->status != NULL)
+		return resp->status->message;
+	if (rc == AF_EUNAVAIL || rc == AF_ETIMEDOUT)
+		return af_rpc_errstr();
+	return af_strerror(rc);
+}
+
 /* Sends req to the current endpoint; rotates on failure. Follows one
  * NOT_LEADER redirect when `to_leader`. */
 static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 		Af__Response **ret)
 {
 	const char *url = s->urls[s->next % s->n_urls];
-	char leader[AF_ADDR_MAX + 16];
+	char leader[AF_ADDR_MAX + 16], rid[AF_RPC_ID_LEN + 1];
 	size_t len, outlen;
 	uint8_t *buf;
 	void *out;
@@ -69,13 +145,20 @@ static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 	req->version = 1; /* before sizing: it is part of the message */
 	if (s->token != NULL)
 		req->token = (char *)s->token;
+	/* One id per write, kept on the redirect: applied at most once. */
+	if (req->body_case == AF__REQUEST__BODY_PROPOSE &&
+	    (req->propose->request_id == NULL ||
+	     req->propose->request_id[0] == '\0')) {
+		af_rpc_request_id(rid);
+		req->propose->request_id = rid;
+	}
 	len = af__request__get_packed_size(req);
 	buf = af_malloc(len ? len : 1);
 	if (buf == NULL)
 		return AF_ENOMEM;
 	af__request__pack(req, buf);
 	for (int hop = 0; hop < 2; hop++) {
-		rc = af_rpc_call(url, s->tls, buf, len, RPC_TIMEOUT_MS,
+		rc = af_rpc_call(url, s->tls, buf, len, attempt_ms(s),
 				 SYNC_REPLY_MAX, &out, &outlen);
 		if (rc != 0)
 			break;
@@ -97,6 +180,9 @@ static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 		rc = AF_ENOTLEADER;
 	}
 	af_free(buf);
+	if (req->body_case == AF__REQUEST__BODY_PROPOSE &&
+	    req->propose->request_id == rid)
+		req->propose->request_id = NULL;
 	if (rc != 0)
 		s->next++;
 	return rc;
@@ -116,6 +202,7 @@ static void report(struct routerd_sync *s)
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
 	Af__Response *resp = NULL;
+	int rc;
 
 	fr.routerd_id = s->r->id;
 	fr.nack = s->nack;
@@ -132,9 +219,13 @@ static void report(struct routerd_sync *s)
 	cmd.fleet_report = &fr;
 	req.body_case = AF__REQUEST__BODY_PROPOSE;
 	req.propose = &cmd;
-	if (call(s, &req, true, &resp) == 0 && answered_ok(resp)) {
+	rc = call(s, &req, true, &resp);
+	if (rc == 0 && answered_ok(resp)) {
 		s->report_due = false;
 		s->last_report_ms = af_mono_ms();
+		succeeded(s);
+	} else {
+		failed(s, "fleet_report", why_failed(rc, resp));
 	}
 	if (resp)
 		af__response__free_unpacked(resp, NULL);
@@ -142,35 +233,66 @@ static void report(struct routerd_sync *s)
 		routerd_view_release(s->r, v);
 }
 
-/* Sends what /v1/report recorded since the last flush; on failure the
- * aggregates go back for the next attempt. */
+/* Whether a failed write may have been applied or may succeed later,
+ * so that it is sent again as it was (same bytes, same request id):
+ * no answer, or an answer about leadership or quorum. */
+static bool retry_same(int rc, const Af__Response *resp)
+{
+	return rc != 0 || resp->status == NULL ||
+	       resp->status->code == AF__CODE__NOT_LEADER ||
+	       resp->status->code == AF__CODE__UNAVAILABLE ||
+	       resp->status->code == AF__CODE__PERMISSION_DENIED;
+}
+
+/* Sends what /v1/report recorded since the last flush. A batch whose
+ * fate is unknown is sent again unchanged, with its request id, until it
+ * is answered: the cluster applies it once (outcomes recorded meanwhile
+ * wait for the next batch). */
 static void flush_usage(struct routerd_sync *s)
 {
 	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__UsageReport *rep;
 	Af__Response *resp = NULL;
-	uint8_t *buf;
-	size_t len;
-	bool sent = false;
+	int rc;
 
-	if (routerd_usage_take(s->r->usage, s->r->id, &buf, &len) != 0 ||
-	    buf == NULL)
-		return;
-	rep = af__usage_report__unpack(NULL, len, buf);
-	if (rep != NULL) {
-		cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
-		cmd.usage_report = rep;
-		req.body_case = AF__REQUEST__BODY_PROPOSE;
-		req.propose = &cmd;
-		sent = call(s, &req, true, &resp) == 0 && answered_ok(resp);
-		af__usage_report__free_unpacked(rep, NULL);
+	if (s->usage_buf == NULL) {
+		if (routerd_usage_take(s->r->usage, s->r->id, &s->usage_buf,
+				       &s->usage_len) != 0 ||
+		    s->usage_buf == NULL)
+			return;
+		af_rpc_request_id(s->usage_rid);
 	}
-	if (!sent)
-		routerd_usage_restore(s->r->usage, buf, len);
+	rep = af__usage_report__unpack(NULL, s->usage_len, s->usage_buf);
+	if (rep == NULL) {
+		rc = AF_EPROTO;
+		goto drop;
+	}
+	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+	cmd.usage_report = rep;
+	cmd.request_id = s->usage_rid;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	rc = call(s, &req, true, &resp);
+	af__usage_report__free_unpacked(rep, NULL);
+	if (rc == 0 && answered_ok(resp)) {
+		succeeded(s);
+		goto drop;
+	}
+	failed(s, "usage_report", why_failed(rc, resp));
+	if (retry_same(rc, resp)) {
+		if (resp)
+			af__response__free_unpacked(resp, NULL);
+		return; /* kept for the next flush */
+	}
+	log_warn("event=usage_report_refused error=\"%s\"",
+		 why_failed(rc, resp));
+drop:
 	if (resp)
 		af__response__free_unpacked(resp, NULL);
-	af_free(buf);
+	af_free(s->usage_buf);
+	s->usage_buf = NULL;
+	s->usage_len = 0;
 }
 
 /* Lease traffic: settles what decisions consumed and tops leases up (or
@@ -185,7 +307,7 @@ static void leases(struct routerd_sync *s, bool release)
 		Af__Response *resp = NULL;
 		char tenant[72];
 		uint64_t now = af_mono_ms();
-		int slot;
+		int slot, rc;
 		bool ok;
 
 		slot = routerd_budgets_next(s->r->budgets, now, release, &lr,
@@ -197,8 +319,12 @@ static void leases(struct routerd_sync *s, bool release)
 		cmd.lease = &lr;
 		req.body_case = AF__REQUEST__BODY_PROPOSE;
 		req.propose = &cmd;
-		ok = call(s, &req, true, &resp) == 0 && answered_ok(resp) &&
-		     resp->apply != NULL;
+		rc = call(s, &req, true, &resp);
+		ok = rc == 0 && answered_ok(resp) && resp->apply != NULL;
+		if (ok)
+			succeeded(s);
+		else
+			failed(s, "lease", why_failed(rc, resp));
 		routerd_budgets_granted(s->r->budgets, slot, ok,
 					lr.consumed_micro,
 					ok ? resp->apply : NULL, now);
@@ -379,15 +505,8 @@ static int do_sync(struct routerd_sync *s)
 	if (rc == 0 && (!answered_ok(resp) || resp->sync == NULL))
 		rc = AF_EUNAVAIL;
 	if (rc != 0) {
-		if (atomic_exchange(&s->r->sync_stats.connected, 0) ||
-		    atomic_load(&s->r->sync_stats.sync_errors) == 0)
-			log_warn("event=sync_failed url=%s error=\"%s\"",
-				 s->urls[s->next % s->n_urls],
-				 rc == AF_EUNAVAIL && resp && resp->status
-					 ? resp->status->message
-				 : rc == AF_EUNAVAIL || rc == AF_ETIMEDOUT
-					 ? af_rpc_errstr()
-					 : af_strerror(rc));
+		atomic_store(&s->r->sync_stats.connected, 0);
+		failed(s, "sync", why_failed(rc, resp));
 		atomic_fetch_add(&s->r->sync_stats.sync_errors, 1);
 		s->next++;
 		goto out;
@@ -395,6 +514,8 @@ static int do_sync(struct routerd_sync *s)
 	if (!atomic_load(&s->r->sync_stats.connected))
 		log_info("event=sync_connected url=%s",
 			 s->urls[s->next % s->n_urls]);
+	succeeded(s);
+	s->n_budgets = resp->sync->n_budgets;
 	atomic_store(&s->r->sync_stats.connected, 1);
 	atomic_fetch_add(&s->r->sync_stats.syncs, 1);
 	atomic_store(&s->r->sync_stats.last_sync_ms, af_wall_ms());
@@ -459,51 +580,147 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 	af__hint__free_unpacked(h, NULL);
 }
 
+/* Sub receive callback: queues the hint and wakes the loop. */
+static void sub_cb(void *arg)
+{
+	struct routerd_sync *s = arg;
+	int rv = nng_aio_result(s->sub_aio);
+
+	if (rv == 0) {
+		nng_msg *m = nng_aio_get_msg(s->sub_aio);
+		size_t len = nng_msg_len(m);
+
+		pthread_mutex_lock(&s->mu);
+		if (s->n_hints < HINT_QUEUE && len <= HINT_MAX) {
+			memcpy(s->hints[s->n_hints], nng_msg_body(m), len);
+			s->hint_len[s->n_hints++] = len;
+			pthread_cond_signal(&s->cv);
+		}
+		pthread_mutex_unlock(&s->mu);
+		nng_msg_free(m);
+	}
+	if (atomic_load(&s->stop) || rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return;
+	nng_recv_aio(s->sub, s->sub_aio);
+}
+
+/* Blocks until a hint arrives, the next periodic duty, or stop. */
+static void wait_work(struct routerd_sync *s, uint64_t now)
+{
+	uint64_t ms = s->n_budgets ? LEASE_POLL_MS : IDLE_POLL_MS;
+	struct timespec ts;
+
+	if (s->retry_at_ms > now && s->retry_at_ms - now < ms)
+		ms = s->retry_at_ms - now;
+	if (s->retry_at_ms > now + ms)
+		ms = s->retry_at_ms - now; /* backing off: hints still wake */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (s->n_hints == 0 && !atomic_load(&s->stop) &&
+	       pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
+		;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void take_hints(struct routerd_sync *s)
+{
+	static _Thread_local uint8_t q[HINT_QUEUE][HINT_MAX];
+	size_t lens[HINT_QUEUE];
+	unsigned n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->n_hints;
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(q[i], s->hints[i], s->hint_len[i]);
+		lens[i] = s->hint_len[i];
+	}
+	s->n_hints = 0;
+	pthread_mutex_unlock(&s->mu);
+	for (unsigned i = 0; i < n; i++)
+		take_hint(s, q[i], lens[i]);
+}
+
+/* Whether controld may be called now (not backing off). */
+static bool may_call(const struct routerd_sync *s)
+{
+	return af_mono_ms() >= s->retry_at_ms;
+}
+
 static void *sync_main(void *arg)
 {
 	struct routerd_sync *s = arg;
-	uint8_t buf[HINT_MAX];
 
 	while (!atomic_load(&s->stop)) {
-		size_t len = sizeof(buf);
 		uint64_t now;
 
-		if (nng_recv(s->sub, buf, &len, 0) == 0)
-			take_hint(s, buf, len);
+		take_hints(s);
 		now = af_mono_ms();
 		/* Silence from every publisher for over two heartbeats:
 		 * probe now, so a lost control plane shows at once. */
 		if (now - s->last_msg_ms > SILENCE_MS &&
 		    now - s->last_attempt_ms >= SILENCE_MS)
 			s->last_attempt_ms = 0;
-		if (now >= s->retry_at_ms &&
-		    (s->hinted_index > s->synced_index ||
-		     now - s->last_attempt_ms >= BACKSTOP_MS)) {
+		if (may_call(s) && (s->hinted_index > s->synced_index ||
+				    now - s->last_attempt_ms >= BACKSTOP_MS)) {
 			s->last_attempt_ms = now;
-			if (do_sync(s) != 0) {
-				s->backoff_ms =
-					s->backoff_ms ? s->backoff_ms * 2 : 100;
-				if (s->backoff_ms > 2000)
-					s->backoff_ms = 2000;
-				s->retry_at_ms = now + s->backoff_ms;
-			} else {
-				s->backoff_ms = 0;
-				s->retry_at_ms = 0;
-			}
+			do_sync(s);
 		}
-		leases(s, false);
-		if (now - s->last_usage_ms >= USAGE_EVERY_MS) {
+		if (may_call(s))
+			leases(s, false);
+		if (may_call(s) && now - s->last_usage_ms >= USAGE_EVERY_MS) {
 			s->last_usage_ms = now;
 			flush_usage(s);
 		}
-		if (s->report_due ||
-		    now - s->last_report_ms >= REPORT_EVERY_MS) {
+		if (may_call(s) && (s->report_due || now - s->last_report_ms >=
+							     REPORT_EVERY_MS)) {
 			if (!s->report_due)
 				s->last_report_ms = now; /* retry later */
 			report(s);
 		}
+		wait_work(s, af_mono_ms());
 	}
 	return NULL;
+}
+
+/* Leaves the fleet view: a routerd that stops cleanly is not LOST. */
+static void deregister(struct routerd_sync *s)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__FleetDeregister fd = AF__FLEET_DEREGISTER__INIT;
+	Af__Response *resp = NULL;
+	int rc = AF_EUNAVAIL;
+
+	fd.routerd_id = s->r->id;
+	cmd.op_case = AF__COMMAND__OP_FLEET_DEREGISTER;
+	cmd.fleet_deregister = &fd;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	s->deadline_ms = af_mono_ms() + DEREGISTER_MS;
+	for (unsigned k = 0; k < s->n_urls && af_mono_ms() < s->deadline_ms;
+	     k++) {
+		rc = call(s, &req, true, &resp);
+		if (rc == 0 && answered_ok(resp))
+			break;
+		rc = rc != 0 ? rc : AF_EUNAVAIL;
+		if (resp)
+			af__response__free_unpacked(resp, NULL);
+		resp = NULL;
+		s->next++;
+	}
+	if (rc == 0)
+		log_info("event=fleet_deregistered");
+	else
+		log_warn("event=fleet_deregister_failed error=\"%s\"",
+			 why_failed(rc, resp));
+	if (resp)
+		af__response__free_unpacked(resp, NULL);
 }
 
 static int open_sub(struct routerd_sync *s, struct af_err *err)
@@ -515,8 +732,6 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 		return af_errf(err, AF_EIO, "sub: %s", nng_strerror(rv));
 	nng_socket_set(s->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0);
 	nng_socket_set_size(s->sub, NNG_OPT_RECVMAXSZ, HINT_MAX);
-	/* Short: the loop also refills budget leases promptly. */
-	nng_socket_set_ms(s->sub, NNG_OPT_RECVTIMEO, 10);
 	nng_socket_set_ms(s->sub, NNG_OPT_RECONNMINT, 100);
 	nng_socket_set_ms(s->sub, NNG_OPT_RECONNMAXT, 1000);
 	for (unsigned i = 0; i < cfg->n_nodes; i++) {
@@ -532,6 +747,10 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 			       sizeof(s->urls[i]));
 	}
 	s->n_urls = cfg->n_nodes;
+	if ((rv = nng_aio_alloc(&s->sub_aio, sub_cb, s)) != 0) {
+		nng_close(s->sub);
+		return af_errf(err, AF_ENOMEM, "sub: %s", nng_strerror(rv));
+	}
 	return 0;
 }
 
@@ -539,6 +758,9 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 static void sync_free(struct routerd *r, struct routerd_sync *s)
 {
 	af_tls_free(s->tls);
+	af_free(s->usage_buf);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 	if (s->owns_usage) {
 		routerd_usage_free(r->usage);
 		r->usage = NULL;
@@ -563,6 +785,15 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		return af_errf(err, AF_ENOMEM, "sync: out of memory");
 	s->r = r;
 	s->hinted_url = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	r->sync = s;
 	if (r->usage == NULL) {
 		if (routerd_usage_new(&r->usage) != 0) {
@@ -602,7 +833,11 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 	    (rc = open_sub(s, err)) != 0)
 		goto out_free;
 	s->report_due = true;
+	nng_recv_aio(s->sub, s->sub_aio);
 	if (pthread_create(&s->thread, NULL, sync_main, s) != 0) {
+		atomic_store(&s->stop, 1);
+		nng_aio_stop(s->sub_aio);
+		nng_aio_free(s->sub_aio);
 		nng_close(s->sub);
 		rc = af_errf(err, AF_ENOMEM, "sync: no thread");
 		goto out_free;
@@ -620,15 +855,22 @@ void routerd_sync_stop(struct routerd *r)
 
 	if (s == NULL)
 		return;
+	pthread_mutex_lock(&s->mu);
 	atomic_store(&s->stop, 1);
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 	if (s->started) {
 		pthread_join(s->thread, NULL);
+		nng_aio_stop(s->sub_aio);
+		nng_aio_free(s->sub_aio);
 		nng_close(s->sub);
+		s->deadline_ms = af_mono_ms() + 2 * DEREGISTER_MS;
 		if (atomic_load(&r->sync_stats.connected)) {
 			/* Last outcomes and every lease back, best effort. */
 			flush_usage(s);
 			leases(s, true);
 		}
+		deregister(s);
 	}
 	sync_free(r, s);
 }

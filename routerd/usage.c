@@ -162,34 +162,3 @@ int routerd_usage_take(struct routerd_usage *u, const char *id, uint8_t **ret,
 	pthread_mutex_unlock(&u->lock);
 	return rc;
 }
-
-void routerd_usage_restore(struct routerd_usage *u, const uint8_t *buf,
-			   size_t len)
-{
-	Af__UsageReport *rep = af__usage_report__unpack(NULL, len, buf);
-
-	if (rep == NULL)
-		return;
-	pthread_mutex_lock(&u->lock);
-	for (size_t i = 0; i < rep->n_rows; i++) {
-		const Af__UsageRow *s = rep->rows[i];
-		struct row *r = find(u, s->revision, s->tenant, s->class_name,
-				     s->model);
-
-		if (r == NULL)
-			continue;
-		r->count = af_sat_add_u64(r->count, s->count);
-		r->ok = af_sat_add_u64(r->ok, s->ok);
-		for (size_t k = 0;
-		     k < s->n_latency_buckets && k < AF_USAGE_BUCKETS; k++)
-			r->lat[k] = af_sat_add_u64(r->lat[k],
-						   s->latency_buckets[k]);
-		r->lat_sum_ms =
-			af_sat_add_u64(r->lat_sum_ms, s->latency_sum_ms);
-		r->cost = af_sat_add_i64(r->cost, s->cost_nano_usd);
-		r->failed_cost =
-			af_sat_add_i64(r->failed_cost, s->failed_cost_nano_usd);
-	}
-	pthread_mutex_unlock(&u->lock);
-	af__usage_report__free_unpacked(rep, NULL);
-}

@@ -29,11 +29,9 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 
 /* Takes everything recorded so far as a packed UsageReport command
  * payload for routerd `id` (NULL, 0 when there is nothing). *ret owned
- * (af_free). On a failed send, give the same bytes back with
- * routerd_usage_restore so nothing is lost. */
+ * (af_free). A send whose fate is unknown is resent as it is, with its
+ * request id, so the state machine applies it once. */
 int routerd_usage_take(struct routerd_usage *u, const char *id, uint8_t **ret,
 		       size_t *ret_len);
-void routerd_usage_restore(struct routerd_usage *u, const uint8_t *buf,
-			   size_t len);
 
 #endif

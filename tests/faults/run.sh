@@ -9,8 +9,7 @@
 #
 # Environment: FAULTS=N overrides the fault count, SEED=N the random seed,
 # KEEP=1 keeps the run's directory, FAULTS_DUP_FATAL=0|1 whether duplicated
-# writes fail the run (default: 1 for long, 0 for short; see
-# docs/reliability.md).
+# writes fail the run (default 1; see docs/reliability.md).
 #
 # Partitions need root, unshare(1) and iptables(8): the suite re-executes
 # itself in a network namespace of its own (only a loopback, so its rules
@@ -324,6 +323,6 @@ for id in 1 2 3; do
 	"$AF" --stale --endpoints "$(cl_api $id)" --timeout 10s audit \
 		--limit 10000 -o json >"$CL_DIR/a$id.json" 2>/dev/null || echo '"unreadable"' >"$CL_DIR/a$id.json"
 done
-dup_fatal=${FAULTS_DUP_FATAL:-$([ "$MODE" = long ] && echo 1 || echo 0)}
+dup_fatal=${FAULTS_DUP_FATAL:-1}
 KEYS=$KEYS sh "$HERE/check.sh" "$CL_DIR" "$T_START" "$T_END" "$dup_fatal" ||
 	fail "fault checker (run kept in $CL_DIR with KEEP=1)"
