@@ -152,6 +152,17 @@ static uint8_t *pack(struct af_client *c, Af__Request *req, size_t *ret_len)
 	return buf;
 }
 
+/* Requests one attempt may spend the whole --timeout on: membership
+ * changes and leader transfers wait for Raft (a new member catches up
+ * first) and carry no request id, so cutting them short and asking again
+ * would change membership twice; a snapshot is large. */
+static bool takes_long(const Af__Request *req)
+{
+	return req->body_case == AF__REQUEST__BODY_MEMBERSHIP ||
+	       req->body_case == AF__REQUEST__BODY_TRANSFER_LEADER ||
+	       req->body_case == AF__REQUEST__BODY_SNAPSHOT;
+}
+
 /* Whether a node is worth asking: not one that just failed to answer
  * (a paused leader keeps being named by followers until an election). */
 static bool usable(const uint64_t *failed_at, unsigned i, uint64_t now,
@@ -185,7 +196,7 @@ int af_client_call(struct af_client *c, Af__Request *req, int to_node,
 		if (now >= deadline)
 			break;
 		rv = call_one(c->endpoints[cur], c->tls, buf, len,
-			      to_node >= 0
+			      to_node >= 0 || takes_long(req)
 				      ? deadline - now
 				      : attempt_ms(c, attempt, deadline - now),
 			      &resp);
