@@ -14,8 +14,9 @@
 
 #define MAX_NODES_IN_FILE 64
 
-static const char *const top_keys[] = {"cluster", "nodes",   "raft", "tls",
-				       "auth",	  "signing", NULL};
+static const char *const top_keys[] = {"cluster", "nodes",   "raft",  "tls",
+				       "auth",	  "signing", "fleet", NULL};
+static const char *const fleet_keys[] = {"forget_s", NULL};
 static const char *const node_keys[] = {"id",  "raft", "raft_bind", "api",
 					"pub", "http", "data",	    NULL};
 static const char *const raft_keys[] = {"heartbeat_ms", "election_timeout_ms",
@@ -341,6 +342,17 @@ static int parse_raft(struct parse *p, yaml_node_t *m)
 	return 0;
 }
 
+static int parse_fleet(struct parse *p, yaml_node_t *m)
+{
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "fleet", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, fleet_keys, p->err)) != 0)
+		return rc;
+	return get_uint(p, m, "forget_s", 10, 10u * 365 * 86400,
+			&p->c->fleet_forget_s);
+}
+
 static int parse_tls(struct parse *p, yaml_node_t *m)
 {
 	yaml_node_t *v = NULL;
@@ -426,6 +438,9 @@ static int parse_root(struct parse *p, yaml_node_t *root)
 	if ((v = af_yaml_get(p->y, root, "raft")) != NULL &&
 	    (rc = parse_raft(p, v)) != 0)
 		return rc;
+	if ((v = af_yaml_get(p->y, root, "fleet")) != NULL &&
+	    (rc = parse_fleet(p, v)) != 0)
+		return rc;
 	if ((v = af_yaml_get(p->y, root, "tls")) != NULL &&
 	    (rc = parse_tls(p, v)) != 0)
 		return rc;
@@ -457,6 +472,7 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 	c->election_timeout_ms = 1000;
 	c->snapshot_threshold = 1024;
 	c->install_snapshot_timeout_ms = 2000;
+	c->fleet_forget_s = 86400;
 	p.c = c;
 	p.err = err;
 	rc = af_yaml_load(path, buf, len, 4096, &p.y, err);

@@ -39,6 +39,7 @@ struct af_cluster_cfg {
 	unsigned election_timeout_ms;
 	unsigned snapshot_threshold;
 	unsigned install_snapshot_timeout_ms;
+	unsigned fleet_forget_s; /* LOST routerds leave the fleet view after */
 	bool tls;
 	char tls_ca[PATH_MAX];
 	char tls_cert[PATH_MAX];

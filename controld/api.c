@@ -123,6 +123,8 @@ static void run_job(struct controld_node *n, struct controld_job *j)
 	pthread_mutex_lock(&n->qlock);
 	refuse = n->stopping;
 	if (!refuse) {
+		j->next = NULL; /* a job sent back to its worker is queued again
+				 */
 		if (n->qtail)
 			n->qtail->next = j;
 		else

@@ -15,7 +15,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define MAX_POLICY_SOURCE (4u * 1024 * 1024)
@@ -653,17 +652,6 @@ static void read_list(struct controld_job *j, struct af_txn *t)
 /* ------------------------------------------------- routerd: sync, fleet */
 
 #define FLEET_LOST_MS 30000
-#define FLEET_FORGET_S 86400 /* LOST routerds leave the fleet view after */
-
-/* fleet_forget_s: the default, or AF_FLEET_FORGET_S (a positive number
- * of seconds) from controld's environment. */
-static int64_t fleet_forget_ms(void)
-{
-	const char *e = getenv("AF_FLEET_FORGET_S");
-	long long v = e != NULL ? strtoll(e, NULL, 10) : 0;
-
-	return (v > 0 && v <= 10 * 365 * 86400LL ? v : FLEET_FORGET_S) * 1000;
-}
 #define MAX_CACHED_HASHES 16
 
 struct heads {
@@ -811,7 +799,7 @@ static void read_fleet(struct controld_job *j, struct af_txn *t)
 	Af__FleetEntry *entries = NULL, **ptrs = NULL;
 	struct collect c = {0};
 	struct heads h;
-	int64_t forget_ms = fleet_forget_ms();
+	int64_t forget_ms = (int64_t)j->node->cfg->fleet_forget_s * 1000;
 	int rc;
 
 	fs.now_ms = af_wall_ms();

@@ -513,9 +513,11 @@ static void reap(struct routerd_http *h, uint64_t now)
 		    atomic_load_explicit(&t->phase, memory_order_relaxed) ==
 			    PH_ANSWER)
 			continue;
-		if (now - atomic_load_explicit(&t->since_ms,
-					       memory_order_relaxed) <=
-		    limit)
+		uint64_t since = atomic_load_explicit(&t->since_ms,
+						      memory_order_relaxed);
+
+		/* A phase may start during the walk, after `now`. */
+		if (since >= now || now - since <= limit)
 			continue;
 		shutdown(t->fd, SHUT_RDWR);
 		t->shut = true;

@@ -866,8 +866,12 @@ void routerd_sync_stop(struct routerd *r)
 		nng_close(s->sub);
 		s->deadline_ms = af_mono_ms() + 2 * DEREGISTER_MS;
 		if (atomic_load(&r->sync_stats.connected)) {
-			/* Last outcomes and every lease back, best effort. */
+			/* Last outcomes and every lease back, best effort. A
+			 * first flush may only resend an older batch: the
+			 * second takes what was recorded after it. */
 			flush_usage(s);
+			if (s->usage_buf == NULL)
+				flush_usage(s);
 			leases(s, true);
 		}
 		deregister(s);

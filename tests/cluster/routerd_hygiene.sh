@@ -15,10 +15,10 @@ cl_init routerd_hygiene
 printf '%s routerd rd\n%s admin ops\n' \
 	"$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
 	"$(printf '%s' "$adm" | sha256sum | cut -d' ' -f1)" >"$CL_DIR/tokens"
-printf 'auth:\n  tokens: ./tokens\n' >>"$CL_FILE"
+printf 'auth:\n  tokens: ./tokens\nfleet:\n  forget_s: 40\n' >>"$CL_FILE"
 export AF_TOKEN=$adm
 # LOST after 30 s; forgotten 40 s after the last report.
-for i in 1 2 3; do AF_FLEET_FORGET_S=40 cl_start $i; done
+for i in 1 2 3; do cl_start $i; done
 cl_wait_leader >/dev/null
 cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
 h=$(cl_af policy apply -f "$EXAMPLES/policy.yaml" -o json | jq -r .hash)

@@ -270,3 +270,22 @@ Test(cluster_file, shared_paths_on_different_hosts)
 		     "/etc/af/cluster.yaml:2:37: install_snapshot_timeout_ms: "
 		     "5 is out of range [100, 600000]");
 }
+
+Test(cluster_file, fleet_forget)
+{
+	struct af_cluster_cfg c;
+	struct af_err e = {{0}};
+
+	cr_assert_eq(parse("cluster: x\nnodes:\n" NODE1, &c, &e), 0, "%s",
+		     e.msg);
+	cr_expect_eq(c.fleet_forget_s, 86400);
+	cr_assert_eq(parse("cluster: x\nfleet: {forget_s: 40}\nnodes:\n" NODE1,
+			   &c, &e),
+		     0, "%s", e.msg);
+	cr_expect_eq(c.fleet_forget_s, 40);
+	expect_error("cluster: x\nfleet: {forget_s: 5}\nnodes:\n" NODE1,
+		     "/etc/af/cluster.yaml:2:19: forget_s: 5 is out of range "
+		     "[10, 315360000]");
+	expect_error("cluster: x\nfleet: {forget: 5}\nnodes:\n" NODE1,
+		     "/etc/af/cluster.yaml:2:9: unknown key \"forget\"");
+}
