@@ -102,8 +102,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/readyz")
 cl_routerd_stop rv
 AF_TOKEN=$T_routerd cl_routerd_start rr $P
 cl_wait_http "http://127.0.0.1:$P/readyz" 200 10
-AF_TOKEN=$T_admin cl_af fleet status -o json | jq -e 'any(.[]; .id == "rr")' \
-	>/dev/null || fail "routerd with its token did not report"
+# Its fleet report follows the sync that made it ready, asynchronously.
+reported=0
+for _ in $(seq 1 50); do
+	AF_TOKEN=$T_admin cl_af fleet status -o json |
+		jq -e 'any(.[]; .id == "rr")' >/dev/null && { reported=1; break; }
+	sleep 0.2
+done
+[ $reported = 1 ] || fail "routerd with its token did not report within 10 s"
 
 # Audit: principals from tokens, one record per committed mutation.
 a=$(AF_TOKEN=$T_admin cl_af audit --limit 1000 -o json)
