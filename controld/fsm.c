@@ -1127,39 +1127,52 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 	return 0;
 }
 
+/* A snapshot handed to libraft: the buffers (first, so finalize finds the
+ * rest from them) point into a store view, which keeps the state as of the
+ * snapshot while writes go on; libraft writes them out in its thread pool
+ * and calls finalize when done. */
+struct fsm_snap {
+	struct raft_buffer bufs[AF_STORE_VIEW_PARTS];
+	struct af_store_view *view;
+};
+
 static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
 			unsigned *n_bufs)
 {
 	struct af_fsm *fsm = rf->data;
-	struct raft_buffer *b;
+	struct af_store_part parts[AF_STORE_VIEW_PARTS];
+	struct fsm_snap *snap;
 	uint64_t applied;
-	void *data;
-	size_t len;
 	int rc;
 
-	rc = af_store_snapshot(fsm->store, &data, &len, &applied, NULL);
-	if (rc != 0)
+	snap = af_calloc(1, sizeof(*snap));
+	if (snap == NULL)
 		return RAFT_NOMEM;
-	b = af_malloc(sizeof(*b));
-	if (b == NULL) {
-		af_free(data);
-		return RAFT_NOMEM;
+	rc = af_store_view_begin(fsm->store, &snap->view, parts, &applied,
+				 NULL);
+	if (rc != 0) {
+		af_free(snap);
+		/* RAFT_BUSY: libraft tries again at a later entry. */
+		return rc == AF_EUNAVAIL ? RAFT_BUSY : RAFT_NOMEM;
 	}
-	b->base = data;
-	b->len = len;
-	*bufs = b;
-	*n_bufs = 1;
+	for (unsigned i = 0; i < AF_STORE_VIEW_PARTS; i++) {
+		snap->bufs[i].base = (void *)(uintptr_t)parts[i].base;
+		snap->bufs[i].len = parts[i].len;
+	}
+	*bufs = snap->bufs;
+	*n_bufs = AF_STORE_VIEW_PARTS;
 	return 0;
 }
 
 static int fsm_snapshot_finalize(struct raft_fsm *rf,
 				 struct raft_buffer *bufs[], unsigned *n_bufs)
 {
+	struct fsm_snap *snap = (struct fsm_snap *)*bufs;
+
 	(void)rf;
-	if (*bufs != NULL) {
-		for (unsigned i = 0; i < *n_bufs; i++)
-			af_free((*bufs)[i].base);
-		af_free(*bufs);
+	if (snap != NULL) {
+		af_store_view_end(snap->view);
+		af_free(snap);
 	}
 	*bufs = NULL;
 	*n_bufs = 0;

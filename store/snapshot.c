@@ -14,17 +14,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Trailer after the LMDB copy: magic, copy length (BE), SHA-256 of copy. */
+/* Trailer after the LMDB copy: magic, copy length (BE), SHA-256 of copy.
+ * Version 2 (a view, af_store_view_begin) puts the length of the hashed
+ * prefix (the meta pages) in front: the magic stays TRAILER_LEN bytes from
+ * the end in both versions. */
 #define TRAILER_MAGIC "afsnap01"
 #define TRAILER_LEN (8 + 8 + 32)
+#define TRAILER2_MAGIC "afsnap02"
+#define TRAILER2_LEN (8 + TRAILER_LEN)
+#define NUM_METAS 2		       /* LMDB's meta pages */
+#define MAX_META_LEN ((size_t)2 << 16) /* two pages of at most 64 KiB */
 #define CHUNK ((size_t)1 << 16)
+
+static void trailer_at(const char *magic, const uint8_t digest[32], size_t len,
+		       uint8_t out[TRAILER_LEN])
+{
+	memcpy(out, magic, 8);
+	af_store_key_u64(len, out + 8);
+	memcpy(out + 16, digest, 32);
+}
 
 static void make_trailer(const uint8_t digest[32], size_t len,
 			 uint8_t out[TRAILER_LEN])
 {
-	memcpy(out, TRAILER_MAGIC, 8);
-	af_store_key_u64(len, out + 8);
-	memcpy(out + 16, digest, 32);
+	trailer_at(TRAILER_MAGIC, digest, len, out);
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -188,9 +201,207 @@ int af_store_snapshot_fd(struct af_store *s, int fd, struct af_err *err)
 	return rc;
 }
 
+/* ---- views ------------------------------------------------------------ */
+
+struct af_store_view {
+	struct af_store *s; /* NULL once the store is closed */
+	MDB_txn *txn;	    /* holds every page the copy can reach */
+	void *map;	    /* our read-only mapping of the data file */
+	size_t map_len;
+	uint8_t *meta; /* the meta pages as of txn */
+	size_t meta_len;
+	uint8_t trailer[TRAILER2_LEN];
+};
+
+/* Maps the first len bytes of the env's data file. */
+static int map_data(struct af_store *s, size_t len, void **ret_map,
+		    struct af_err *err)
+{
+	struct stat st;
+	mdb_filehandle_t fd;
+	void *map;
+	int rc;
+
+	rc = mdb_env_get_fd(s->env, &fd);
+	if (rc != 0)
+		return store_mdb_err(err, rc, "view: data file");
+	if (fstat(fd, &st) != 0)
+		return af_errf(err, AF_EIO, "store: view: stat: %s",
+			       strerror(errno));
+	if ((size_t)st.st_size < len)
+		return af_errf(err, AF_EIO,
+			       "store: view: data file of %lld bytes, its last "
+			       "page ends at %zu",
+			       (long long)st.st_size, len);
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return af_errf(err, errno == ENOMEM ? AF_ENOMEM : AF_EIO,
+			       "store: view: mmap: %s", strerror(errno));
+	*ret_map = map;
+	return 0;
+}
+
+/* The length of the used part of the data file and of its meta pages, as
+ * of txn (which must be the last committed transaction). */
+static int view_extent(struct af_store *s, MDB_txn *txn, size_t *ret_len,
+		       size_t *ret_meta_len, struct af_err *err)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t meta_len;
+	int rc;
+
+	rc = mdb_env_info(s->env, &info);
+	if (rc == 0)
+		rc = mdb_env_stat(s->env, &st);
+	if (rc != 0)
+		return store_mdb_err(err, rc, "view: env info");
+	if (info.me_last_txnid != mdb_txn_id(txn))
+		return af_errf(err, AF_EUNAVAIL,
+			       "store: view: a write is in progress; retry");
+	meta_len = (size_t)st.ms_psize * NUM_METAS;
+	if (meta_len > MAX_META_LEN || info.me_last_pgno < NUM_METAS)
+		return af_errf(err, AF_EIO,
+			       "store: view: unexpected layout (page size %u, "
+			       "last page %zu)",
+			       st.ms_psize, (size_t)info.me_last_pgno);
+	*ret_len = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+	*ret_meta_len = meta_len;
+	return 0;
+}
+
+static void view_free(struct af_store_view *v)
+{
+	if (v->map != NULL)
+		munmap(v->map, v->map_len);
+	af_free(v->meta);
+	af_free(v);
+}
+
+/* Opens the transaction and maps what it reaches into v. */
+static int view_open(struct af_store *s, struct af_store_view *v,
+		     uint64_t *ret_applied, struct af_err *err)
+{
+	struct af_txn t = {.s = s};
+	uint8_t digest[32];
+	size_t len = 0, meta_len = 0;
+	int rc;
+
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn);
+	if (rc != 0)
+		return store_mdb_err(err, rc, "view: begin read");
+	rc = view_extent(s, v->txn, &len, &meta_len, err);
+	if (rc == 0)
+		rc = map_data(s, len, &v->map, err);
+	if (rc != 0)
+		return rc;
+	v->map_len = len;
+	v->meta = af_malloc(meta_len);
+	if (v->meta == NULL)
+		return af_errf(err, AF_ENOMEM, "store: view: no memory");
+	/* The next commit rewrites one of these: copy them now. */
+	memcpy(v->meta, v->map, meta_len);
+	v->meta_len = meta_len;
+	crypto_hash_sha256(digest, v->meta, meta_len);
+	af_store_key_u64(meta_len, v->trailer);
+	trailer_at(TRAILER2_MAGIC, digest, len, v->trailer + 8);
+	t.txn = v->txn;
+	*ret_applied = af_txn_applied(&t);
+	return 0;
+}
+
+int af_store_view_begin(struct af_store *s, struct af_store_view **ret_view,
+			struct af_store_part parts[AF_STORE_VIEW_PARTS],
+			uint64_t *ret_applied, struct af_err *err)
+{
+	struct af_store_view *v;
+	uint64_t applied = 0;
+	int rc;
+
+	rc = store_usable(s, err);
+	if (rc != 0)
+		return rc;
+	if (s->in_update)
+		return af_errf(err, AF_EINVAL, "store: view inside an update");
+	if (s->view != NULL)
+		return af_errf(err, AF_EUNAVAIL,
+			       "store: a snapshot view is already open");
+	v = af_calloc(1, sizeof(*v));
+	if (v == NULL)
+		return af_errf(err, AF_ENOMEM, "store: view: no memory");
+	rc = view_open(s, v, &applied, err);
+	if (rc != 0) {
+		if (v->txn != NULL)
+			mdb_txn_abort(v->txn);
+		view_free(v);
+		return rc;
+	}
+	v->s = s;
+	s->view = v;
+	parts[0].base = v->meta;
+	parts[0].len = v->meta_len;
+	parts[1].base = (const uint8_t *)v->map + v->meta_len;
+	parts[1].len = v->map_len - v->meta_len;
+	parts[2].base = v->trailer;
+	parts[2].len = sizeof(v->trailer);
+	*ret_view = v;
+	*ret_applied = applied;
+	return 0;
+}
+
+void af_store_view_end(struct af_store_view *v)
+{
+	if (v == NULL)
+		return;
+	if (v->s != NULL) {
+		mdb_txn_abort(v->txn);
+		v->s->view = NULL;
+	}
+	view_free(v);
+}
+
+void store_views_close(struct af_store *s)
+{
+	if (s->view == NULL)
+		return;
+	mdb_txn_abort(s->view->txn);
+	s->view->txn = NULL;
+	s->view->s = NULL;
+	s->view = NULL;
+}
+
 /* ---- restore ----------------------------------------------------------- */
 
-/* Checks the trailer; *ret_len is the length of the LMDB copy. */
+/* Version 2: the digest covers the meta pages, whose length comes first. */
+static int check_trailer2(const uint8_t *p, size_t len, size_t *ret_len,
+			  struct af_err *err)
+{
+	uint8_t digest[32];
+	size_t dlen, meta_len;
+
+	if (len <= TRAILER2_LEN)
+		return af_errf(err, AF_ECORRUPT,
+			       "store: restore: snapshot of %zu bytes is too "
+			       "short",
+			       len);
+	dlen = len - TRAILER2_LEN;
+	meta_len = (size_t)af_store_u64_of_key(p + dlen);
+	if (af_store_u64_of_key(p + dlen + 16) != dlen)
+		return af_errf(err, AF_ECORRUPT,
+			       "store: restore: snapshot length mismatch");
+	if (meta_len == 0 || meta_len > MAX_META_LEN || meta_len >= dlen)
+		return af_errf(err, AF_ECORRUPT,
+			       "store: restore: bad meta length %zu", meta_len);
+	crypto_hash_sha256(digest, p, meta_len);
+	if (sodium_memcmp(digest, p + dlen + 24, 32) != 0)
+		return af_errf(err, AF_ECORRUPT,
+			       "store: restore: snapshot checksum mismatch");
+	*ret_len = dlen;
+	return 0;
+}
+
+/* Checks the trailer (either version); *ret_len is the length of the LMDB
+ * copy. */
 static int check_trailer(const void *buf, size_t len, size_t *ret_len,
 			 struct af_err *err)
 {
@@ -204,6 +415,8 @@ static int check_trailer(const void *buf, size_t len, size_t *ret_len,
 			       "short",
 			       len);
 	dlen = len - TRAILER_LEN;
+	if (memcmp(p + dlen, TRAILER2_MAGIC, 8) == 0)
+		return check_trailer2(p, len, ret_len, err);
 	if (memcmp(p + dlen, TRAILER_MAGIC, 8) != 0)
 		return af_errf(err, AF_ECORRUPT,
 			       "store: restore: not a store snapshot (bad "
@@ -391,7 +604,7 @@ int af_store_restore(struct af_store *s, const void *buf, size_t len,
 	rc = store_usable(s, err);
 	if (rc != 0)
 		return rc;
-	if (s->readers > 0 || s->in_update)
+	if (s->readers > 0 || s->in_update || s->view != NULL)
 		return af_errf(err, AF_EINVAL,
 			       "store: restore with a transaction open");
 	rc = prepare_restore(s, buf, len, err);

@@ -417,6 +417,7 @@ void af_store_close(struct af_store *s)
 {
 	if (s == NULL)
 		return;
+	store_views_close(s);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	registry_remove(s);

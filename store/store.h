@@ -212,6 +212,39 @@ int af_store_snapshot(struct af_store *s, void **ret_buf, size_t *ret_len,
 int af_store_snapshot_fd(struct af_store *s, int fd, struct af_err *err);
 
 /*
+ * Snapshot view: the same state as af_store_snapshot, without copying it.
+ * It opens a read transaction (kept until af_store_view_end) and returns
+ * AF_STORE_VIEW_PARTS pieces whose concatenation is a snapshot that
+ * af_store_restore accepts: a copy of LMDB's two meta pages (heap), the
+ * other pages of the data file up to the transaction's last page (a
+ * read-only mapping of our own, so map growth does not move it) and a
+ * trailer. Writes go on meanwhile: LMDB never reuses a page that an open
+ * read transaction can reach, so the pieces stay consistent; free pages
+ * in them may change, and no reachable page refers to those.
+ *
+ * The work on the calling thread is O(1) (two meta pages copied); reading
+ * the pieces (to write them out) may happen on any thread until
+ * af_store_view_end. The trailer's SHA-256 covers the meta pages only (the
+ * copy is not hashed on this thread); restore checks the meta pages and
+ * walks every table. At most one view is open per store (else AF_EUNAVAIL).
+ * Pieces, *ret_view and *ret_applied are set on success only; the view is
+ * owned (af_store_view_end, which is a no-op on NULL and still safe after
+ * af_store_close). No restore while a view is open (AF_EINVAL).
+ * Errors: AF_EUNAVAIL, AF_ENOMEM, AF_EIO, AF_EINVAL.
+ * Thread: the store's thread, outside af_store_update.
+ */
+#define AF_STORE_VIEW_PARTS 3
+struct af_store_view;
+struct af_store_part {
+	const void *base;
+	size_t len;
+};
+int af_store_view_begin(struct af_store *s, struct af_store_view **ret_view,
+			struct af_store_part parts[AF_STORE_VIEW_PARTS],
+			uint64_t *ret_applied, struct af_err *err);
+void af_store_view_end(struct af_store_view *v);
+
+/*
  * Replaces the whole state with a snapshot (buf borrowed), atomically: checks
  * the trailer, writes the copy into a temp dir inside the store dir, fsyncs,
  * opens and validates it (schema, cluster name, readable meta and tables),
@@ -220,14 +253,15 @@ int af_store_snapshot_fd(struct af_store *s, int fd, struct af_err *err);
  * Any failure before the rename leaves the old state intact and usable. A
  * failure to reopen after the rename (AF_EIO) leaves the store unusable
  * (every call then fails with AF_EINVAL); close it and open it again.
- * No transaction may be open (else AF_EINVAL).
+ * No transaction or view may be open (else AF_EINVAL).
  * Errors: AF_ECORRUPT (bad snapshot), AF_ECLUSTER (another cluster's),
  * AF_ENOMEM, AF_EIO, AF_EINVAL.
  * Thread: the store's thread.
  */
 int af_store_restore(struct af_store *s, const void *buf, size_t len,
 		     struct af_err *err);
-/* Same from a file written by af_store_snapshot_fd (path borrowed). */
+/* Same from a file written by af_store_snapshot_fd or holding the pieces
+ * of a view (path borrowed). */
 int af_store_restore_file(struct af_store *s, const char *path,
 			  struct af_err *err);
 

@@ -30,8 +30,9 @@ struct af_store {
 	bool nosync;
 	dev_t dev; /* identity of dir in the open-store registry */
 	ino_t ino;
-	int readers;	/* open read transactions */
-	bool in_update; /* inside af_store_update */
+	int readers;		    /* open read transactions */
+	bool in_update;		    /* inside af_store_update */
+	struct af_store_view *view; /* the open view, if any */
 	af_store_restore_hook restore_hook;
 	void *restore_hook_arg;
 	struct af_err err; /* context of the last failed af_txn_* call */
@@ -63,5 +64,8 @@ int store_check_meta(MDB_txn *txn, MDB_dbi meta, const char *cluster,
 int store_env_attach(struct af_store *s, struct af_err *err);
 /* Refuses calls on a store left unusable by a failed restore. */
 int store_usable(struct af_store *s, struct af_err *err);
+/* Ends the open view's transaction before the env closes; the view's
+ * pieces stay readable until af_store_view_end. */
+void store_views_close(struct af_store *s);
 
 #endif

@@ -1,5 +1,5 @@
 /* Store: tables, iteration, applied index, map growth, snapshot and restore,
- * cluster check, allocation failures. */
+ * snapshot views, cluster check, allocation failures. */
 #include "store/store.h"
 
 #include "common/alloc.h"
@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -937,4 +938,235 @@ Test(store, allocation_failures)
 	hash_of(s, got);
 	cr_assert_eq(memcmp(want, got, 32), 0);
 	af_store_close(s);
+}
+
+/* ---- views: snapshots sharing pages with the live env --------------------
+ * The pieces hold the state as of af_store_view_begin while writes,
+ * deletes, page reuse and map growth go on, written out by another thread;
+ * they restore to the same state hash; damage is refused; one at a time. */
+
+/* Puts (or, with del, deletes) keys first..first+n-1 of `size` bytes,
+ * filled with `fill`, and sets the applied index to `applied`. */
+struct range {
+	uint64_t first;
+	int n;
+	size_t size;
+	int fill;
+	bool del;
+	uint64_t applied;
+};
+
+static int put_range(struct af_txn *t, void *arg)
+{
+	const struct range *b = arg;
+	uint8_t key[8], *val = malloc(b->size);
+	int rc = 0;
+
+	cr_assert_not_null(val);
+	memset(val, b->fill, b->size);
+	for (int i = 0; i < b->n && rc == 0; i++) {
+		af_store_key_u64(b->first + (uint64_t)i, key);
+		if (b->del)
+			rc = af_txn_del(t, AF_TABLE_USAGE, key, 8);
+		else
+			rc = af_txn_put(t, AF_TABLE_USAGE, key, 8, val,
+					b->size);
+	}
+	if (rc == 0)
+		rc = af_txn_set_applied(t, b->applied, 1);
+	free(val);
+	return rc;
+}
+
+static void range(struct af_store *s, struct range b)
+{
+	struct af_err err = {{0}};
+
+	cr_assert_eq(af_store_update(s, put_range, &b, &err), 0, "%s", err.msg);
+}
+
+/* Writes the pieces to a file, as libraft's thread pool does. */
+struct writer {
+	const char *path;
+	const struct af_store_part *parts;
+	int rc;
+};
+
+static void *write_parts(void *arg)
+{
+	struct writer *w = arg;
+	int fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	w->rc = fd < 0 ? -1 : 0;
+	for (int i = 0; i < AF_STORE_VIEW_PARTS && w->rc == 0; i++) {
+		const uint8_t *p = w->parts[i].base;
+		size_t left = w->parts[i].len;
+		/* small writes, so the main thread's writes interleave */
+		while (left > 0 && w->rc == 0) {
+			size_t n = left < 4096 ? left : 4096;
+			if (write(fd, p, n) != (ssize_t)n)
+				w->rc = -1;
+			p += n;
+			left -= n;
+			usleep(5);
+		}
+	}
+	if (fd >= 0 && close(fd) != 0)
+		w->rc = -1;
+	return NULL;
+}
+
+static uint8_t *concat(const struct af_store_part *parts, size_t *ret_len)
+{
+	size_t len = 0, off = 0;
+	uint8_t *buf;
+
+	for (int i = 0; i < AF_STORE_VIEW_PARTS; i++)
+		len += parts[i].len;
+	buf = malloc(len);
+	cr_assert_not_null(buf);
+	for (int i = 0; i < AF_STORE_VIEW_PARTS; i++) {
+		memcpy(buf + off, parts[i].base, parts[i].len);
+		off += parts[i].len;
+	}
+	*ret_len = len;
+	return buf;
+}
+
+Test(store, view_holds_state_at_begin_while_writes_go_on)
+{
+	/* a small map, so the writes during the view must grow it */
+	struct af_store *a = open_store("a", "c1", 256 << 10, 0);
+	struct af_store *b = open_store("b", "c1", 0, 0);
+	struct af_store_part parts[AF_STORE_VIEW_PARTS];
+	struct af_store_view *v = NULL;
+	uint8_t at_begin[32], now[32], restored[32];
+	struct af_err err = {{0}};
+	size_t map0, len;
+	uint64_t applied = 0;
+	struct writer w;
+	pthread_t th;
+	char path[512];
+	uint8_t *buf;
+
+	range(a, (struct range){1, 600, 300, 1, false, 10});
+	/* free pages for the writes below to reuse inside the view's range */
+	range(a, (struct range){1, 300, 0, 0, true, 11});
+	hash_of(a, at_begin);
+	map0 = af_store_map_size(a);
+
+	cr_assert_eq(af_store_view_begin(a, &v, parts, &applied, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(applied, 11);
+	path_in("snap", path, sizeof(path));
+	w = (struct writer){path, parts, 0};
+	cr_assert_eq(pthread_create(&th, NULL, write_parts, &w), 0);
+	/* overwrite, delete and add while the pieces are being written */
+	for (int i = 0; i < 40; i++) {
+		range(a, (struct range){301, 300, 300, 2 + i, false,
+					12 + (uint64_t)i});
+		range(a, (struct range){1000 + (uint64_t)i * 100, 100, 700, 9,
+					false, 100 + (uint64_t)i});
+	}
+	range(a, (struct range){301, 150, 0, 0, true, 200});
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(w.rc, 0, "writer failed");
+	cr_assert_gt(af_store_map_size(a), map0, "the map did not grow");
+	hash_of(a, now);
+	cr_assert_neq(memcmp(now, at_begin, 32), 0);
+
+	/* the pieces, read after all those writes, are still the old state */
+	buf = concat(parts, &len);
+	cr_assert_eq(af_store_restore(b, buf, len, &err), 0, "%s", err.msg);
+	hash_of(b, restored);
+	cr_assert_eq(memcmp(restored, at_begin, 32), 0,
+		     "view differs from the state at its start");
+	free(buf);
+
+	/* the file written concurrently restores to the same state */
+	af_store_close(b);
+	b = open_store("b2", "c1", 0, 0);
+	cr_assert_eq(af_store_restore_file(b, path, &err), 0, "%s", err.msg);
+	hash_of(b, restored);
+	cr_assert_eq(memcmp(restored, at_begin, 32), 0);
+
+	af_store_view_end(v);
+	/* and a store restored from a view is writable and reopens */
+	range(b, (struct range){5000, 200, 300, 4, false, 300});
+	hash_of(b, now);
+	af_store_close(b);
+	b = open_store("b2", "c1", 0, 0);
+	hash_of(b, restored);
+	cr_assert_eq(memcmp(restored, now, 32), 0);
+	af_store_close(a);
+	af_store_close(b);
+}
+
+Test(store, view_one_at_a_time_and_no_restore_meanwhile)
+{
+	struct af_store *a = open_store("a", "c1", 0, 0);
+	struct af_store_part parts[AF_STORE_VIEW_PARTS], p2[3];
+	struct af_store_view *v = NULL, *v2 = NULL;
+	struct af_err err = {{0}};
+	uint64_t applied;
+	size_t len;
+	uint8_t *buf;
+
+	range(a, (struct range){1, 50, 100, 1, false, 5});
+	cr_assert_eq(af_store_view_begin(a, &v, parts, &applied, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(af_store_view_begin(a, &v2, p2, &applied, &err),
+		     AF_EUNAVAIL);
+	cr_assert_null(v2);
+	buf = concat(parts, &len);
+	cr_assert_eq(af_store_restore(a, buf, len, &err), AF_EINVAL);
+	af_store_view_end(v);
+	cr_assert_eq(af_store_restore(a, buf, len, &err), 0, "%s", err.msg);
+	/* a view may outlive its store: its pieces stay readable */
+	cr_assert_eq(af_store_view_begin(a, &v, parts, &applied, &err), 0, "%s",
+		     err.msg);
+	af_store_close(a);
+	free(buf);
+	buf = concat(parts, &len);
+	af_store_view_end(v);
+	a = open_store("c", "c1", 0, 0);
+	cr_assert_eq(af_store_restore(a, buf, len, &err), 0, "%s", err.msg);
+	free(buf);
+	af_store_close(a);
+}
+
+Test(store, view_damaged_pieces_are_refused)
+{
+	struct af_store *a = open_store("a", "c1", 0, 0);
+	struct af_store *b = open_store("b", "c1", 0, 0);
+	struct af_store_part parts[AF_STORE_VIEW_PARTS];
+	struct af_store_view *v = NULL;
+	uint8_t before[32], after[32];
+	struct af_err err = {{0}};
+	uint64_t applied;
+	size_t len;
+	uint8_t *buf;
+
+	range(a, (struct range){1, 50, 100, 1, false, 5});
+	hash_of(b, before);
+	cr_assert_eq(af_store_view_begin(a, &v, parts, &applied, &err), 0, "%s",
+		     err.msg);
+	buf = concat(parts, &len);
+	af_store_view_end(v);
+
+	buf[100] ^= 1; /* in a meta page */
+	cr_assert_eq(af_store_restore(b, buf, len, &err), AF_ECORRUPT);
+	cr_assert(strstr(err.msg, "checksum") != NULL, "%s", err.msg);
+	buf[100] ^= 1;
+	/* truncated: the trailer is gone */
+	cr_assert_eq(af_store_restore(b, buf, len - 60, &err), AF_ECORRUPT);
+	/* a cut in the pages: the length in the trailer no longer fits */
+	memmove(buf + parts[0].len, buf + parts[0].len + 4096,
+		len - parts[0].len - 4096);
+	cr_assert_eq(af_store_restore(b, buf, len - 4096, &err), AF_ECORRUPT);
+	hash_of(b, after);
+	cr_assert_eq(memcmp(before, after, 32), 0);
+	free(buf);
+	af_store_close(a);
+	af_store_close(b);
 }
