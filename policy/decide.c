@@ -581,8 +581,7 @@ static bool beaten(const struct fscan *f, uint32_t g, int64_t cost,
 	       (model > w->model || (model == w->model && rank > w->rank));
 }
 
-static void scan_list(struct fscan *f, uint32_t l, uint8_t pref,
-		      uint8_t status)
+static void scan_list(struct fscan *f, uint32_t l, uint8_t pref, uint8_t status)
 {
 	const struct rctx *r = f->s->r;
 	const struct af_policy_view *v = r->v;
@@ -597,8 +596,7 @@ static void scan_list(struct fscan *f, uint32_t l, uint8_t pref,
 		uint32_t rank = v->region_rank[p->region];
 		int64_t cost = r->input * m->pin + r->output * m->pout;
 
-		if (f->ntop == f->want &&
-		    beaten(f, g, cost, p->model, rank)) {
+		if (f->ntop == f->want && beaten(f, g, cost, p->model, rank)) {
 			if (group(&f->top[f->want - 1]) < g ||
 			    after(f, b) > f->top[f->want - 1].cost)
 				return;
@@ -638,8 +636,8 @@ static void fast_tier(struct sel *s, uint32_t tier)
 	struct cand top[MAX_PICK];
 	struct fscan f = {.s = s, .top = top, .want = s->k - s->n};
 	uint32_t slot = v->tier_slot[tier], pr = r->region, ord;
-	uint64_t others = v->regions.n >= 64 ? ALL_REGIONS
-					     : (1ull << v->regions.n) - 1;
+	uint64_t others =
+		v->regions.n >= 64 ? ALL_REGIONS : (1ull << v->regions.n) - 1;
 
 	if (f.want == 0)
 		return; /* the list is full: later tiers cannot change it */

@@ -30,7 +30,7 @@
 /* ------------------------------------------------------------ bounds */
 
 #define AF_POLICY_MAX_BYTES (16u << 20) /* bundle or registry source/bytes */
-#define AF_POLICY_NAME_MAX 256	       /* any name or string value */
+#define AF_POLICY_NAME_MAX 256		/* any name or string value */
 #define AF_POLICY_MAX_RULES 10000
 #define AF_POLICY_MAX_CLASSES 1000
 #define AF_POLICY_MAX_LANES 256

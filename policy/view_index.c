@@ -33,8 +33,8 @@ static const struct vcond *positive(const struct vrule *r, uint8_t attr)
 
 /* Counting (fill == NULL) or filling one CSR array of rule lists. Each
  * bucket gets rule i at most once (last[] remembers). */
-static void put(uint32_t *count, uint32_t *fill, uint32_t *out,
-		uint32_t *last, uint32_t bucket, uint32_t i)
+static void put(uint32_t *count, uint32_t *fill, uint32_t *out, uint32_t *last,
+		uint32_t bucket, uint32_t i)
 {
 	if (last[bucket] == i + 1)
 		return;
@@ -55,8 +55,8 @@ static int csr_alloc(struct arena *a, uint32_t n, uint32_t *start,
 }
 
 /* One pass over the rules; out == NULL counts, else fills. */
-static void place(struct vbundle *vb, uint32_t *cf, uint32_t *tf,
-		  uint32_t *lc, uint32_t *lt, bool fill)
+static void place(struct vbundle *vb, uint32_t *cf, uint32_t *tf, uint32_t *lc,
+		  uint32_t *lt, bool fill)
 {
 	struct vrindex *ix = &vb->ix;
 
@@ -207,8 +207,7 @@ static uint32_t make_blocks(struct af_policy_view *v, uint32_t b0, uint32_t e,
 }
 
 /* Numbers the tiers the bundles route to; slot_tier[slot] is the tier. */
-static int slots(struct af_policy_view *v, uint32_t *slot_tier,
-		 uint32_t *ret_n)
+static int slots(struct af_policy_view *v, uint32_t *slot_tier, uint32_t *ret_n)
 {
 	uint32_t n = 0;
 

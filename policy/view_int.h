@@ -112,9 +112,9 @@ struct vitem {
 };
 
 struct vblock {
-	uint32_t end;	    /* index after the block's last item */
-	int64_t p1, p2;	    /* prices of the block */
-	int64_t nb_p2;	    /* p2 of the next block of equal p1, or -1 */
+	uint32_t end;	      /* index after the block's last item */
+	int64_t p1, p2;	      /* prices of the block */
+	int64_t nb_p2;	      /* p2 of the next block of equal p1, or -1 */
 	int64_t ng_p1, ng_p2; /* next p1 and the least p2 from there, or -1 */
 };
 
@@ -134,7 +134,7 @@ struct af_policy_view {
 	uint32_t *tier_start; /* per tier id, into tier_pairs; [ntiers] end */
 	uint32_t *tier_pairs; /* pair ids grouped by tier */
 	size_t max_rules;
-	uint32_t *tier_slot; /* per tier id: price-list slot or NONE */
+	uint32_t *tier_slot;  /* per tier id: price-list slot or NONE */
 	uint32_t *list_start; /* per list (slot, region, status, order) */
 	struct vitem *items;
 	struct vblock *blocks;
