@@ -265,23 +265,34 @@ static int price_lists(struct af_policy_view *v)
 {
 	uint32_t slot_tier[2 * AF_POLICY_MAX_TIERS];
 	uint32_t n, nitems = 0, at = 0, nb = 0;
+	struct vblock *tmp;
 	int rc = slots(v, slot_tier, &n);
 
 	if (rc != 0)
 		return rc;
+	rc = AF_ENOMEM;
 	for (uint32_t s = 0; s < n; s++)
 		nitems += NORD * (v->tier_start[slot_tier[s] + 1] -
 				  v->tier_start[slot_tier[s]]);
 	v->list_start = arena_calloc(&v->a, n * v->regions.n * 2 * NORD + 1,
 				     sizeof(uint32_t));
 	v->items = arena_calloc(&v->a, nitems + 1, sizeof(*v->items));
-	v->blocks = arena_calloc(&v->a, nitems + 1, sizeof(*v->blocks));
-	if (v->list_start == NULL || v->items == NULL || v->blocks == NULL)
-		return AF_ENOMEM;
+	/* At most one block per item; kept at the size they need. */
+	tmp = af_calloc(nitems + 1, sizeof(*tmp));
+	if (v->list_start == NULL || v->items == NULL || tmp == NULL)
+		goto out;
+	v->blocks = tmp;
 	/* In slot order, so the lists lie one after the other. */
 	for (uint32_t s = 0; s < n; s++)
 		fill_slot(v, slot_tier[s], s, &at, &nb);
-	return 0;
+	v->blocks = arena_alloc(&v->a, (nb + 1) * sizeof(*v->blocks));
+	if (v->blocks != NULL) {
+		memcpy(v->blocks, tmp, nb * sizeof(*v->blocks));
+		rc = 0;
+	}
+out:
+	af_free(tmp);
+	return rc;
 }
 
 int view_index(struct af_policy_view *v)

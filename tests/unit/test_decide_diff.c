@@ -100,8 +100,8 @@ static char *str_cond(char *p, const char *attr, const char *prefix, int n)
 	case 3:
 		return p + sprintf(p, "%s: { ne: %s%d }", attr, prefix, v);
 	case 4:
-		return p + sprintf(p, "%s: { not_in: [%s%d] }", attr, prefix,
-				   v);
+		return p +
+		       sprintf(p, "%s: { not_in: [%s%d] }", attr, prefix, v);
 	default:
 		return p + sprintf(p, "%s: { ne: %s%d, in: [%s%d] }", attr,
 				   prefix, v, prefix, w);
@@ -129,7 +129,9 @@ static char *cond(char *p, int which)
 		return p + sprintf(p, "max_cost_usd: { lt: 0.%02u }", rnd(100));
 	case 8:
 		return p + sprintf(p, "needs: [%s]",
-				   rnd(4) == 0 ? "zz" : rnd(2) ? "c1" : "c2");
+				   rnd(4) == 0 ? "zz"
+				   : rnd(2)    ? "c1"
+					       : "c2");
 	default:
 		return p + sprintf(p, "fanout: { gte: %u }", rnd(4));
 	}
@@ -201,8 +203,9 @@ static void gen_policy(char *out)
 			p = subset(p, "r", NREG, true, NULL);
 			p += sprintf(p, "\n");
 		}
-	p += sprintf(p, "lanes:\n  l0: { max_inflight: %u }\n"
-			"  l1: { max_inflight: %u }\nclasses:\n",
+	p += sprintf(p,
+		     "lanes:\n  l0: { max_inflight: %u }\n"
+		     "  l1: { max_inflight: %u }\nclasses:\n",
 		     1 + rnd(20), 1 + rnd(20));
 	for (int c = 0; c < NCLS; c++) {
 		p += sprintf(p, "  cl%d:\n    lane: l%u\n", c, rnd(2));
@@ -413,8 +416,8 @@ Test(decide_diff, fast_path_equals_linear_evaluator, .timeout = 300)
 		gen_policy(ptext);
 		if (rnd(3) == 0) {
 			gen_policy(ctext);
-			rc = pf_view_canary(ptext, ctext, rnd(10001), mtext,
-					    &v, &e);
+			rc = pf_view_canary(ptext, ctext, rnd(10001), mtext, &v,
+					    &e);
 		} else {
 			rc = pf_view(ptext, mtext, &v, &e);
 		}
@@ -454,13 +457,14 @@ Test(decide_diff, fast_path_equals_linear_evaluator, .timeout = 300)
 			cr_assert_str_eq(fast, slow,
 					 "seed %llu round %d\nrequest %s\n"
 					 "policy:\n%s\nmodels:\n%s",
-					 (unsigned long long)seed, round,
-					 json, ptext, mtext);
+					 (unsigned long long)seed, round, json,
+					 ptext, mtext);
 			if (rf == 0 && code == NULL)
 				routed++;
 			else if (rf == 0)
-				tally(strncmp(code, "NOPE_", 5) ? code
-								: "(deny rule)");
+				tally(strncmp(code, "NOPE_", 5)
+					      ? code
+					      : "(deny rule)");
 		}
 		af_policy_view_free(v);
 	}
