@@ -178,6 +178,9 @@ static int large(const char *name, int nrules, int nmodels)
 		return 1;
 	pf_request(large_req, &req, &re);
 	run(name, v, &req);
+	/* A denial: every pair costs more than the request allows. */
+	req.max_cost_micro_usd = 1;
+	run("  the same, denied COST_LIMIT", v, &req);
 	af_policy_view_free(v);
 	return 0;
 }

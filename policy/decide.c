@@ -610,10 +610,20 @@ static void scan_list(struct fscan *f, uint32_t l, uint8_t pref, uint8_t status)
 			continue;
 		}
 		i++;
-		if ((m->caps & r->needs) != r->needs ||
-		    m->context_limit < r->input + r->output ||
-		    cool_ms(live, pair, f->s->canary) > 0)
+		if ((m->caps & r->needs) != r->needs)
 			continue;
+		/* What no_candidate() needs should nothing qualify: this
+		 * pair is in an allowed region and within max_cost. */
+		uint64_t left = cool_ms(live, pair, f->s->canary);
+
+		if (m->context_limit < r->input + r->output) {
+			f->s->but_context |= left == 0;
+			continue;
+		}
+		if (left > 0) {
+			cooling_seen(f->s, left);
+			continue;
+		}
 		struct cand c = {
 			.pair = pair,
 			.model = p->model,
@@ -629,6 +639,24 @@ static void scan_list(struct fscan *f, uint32_t l, uint8_t pref, uint8_t status)
 	}
 }
 
+/* The order to read for the request, its weights and the cost cap. */
+static uint32_t fscan_init(struct fscan *f, const struct rctx *r)
+{
+	uint32_t ord = r->input == 0 && r->output == 0 ? ORD_NAT
+		       : r->input >= r->output	       ? ORD_IN
+						       : ORD_OUT;
+
+	f->maxc = r->max_cost >= 0 ? r->max_cost * 1000 : -1;
+	f->w1 = ord == ORD_OUT ? r->output : r->input;
+	f->w2 = ord == ORD_OUT ? r->input : r->output;
+	return ord;
+}
+
+static uint64_t region_ids(const struct af_policy_view *v)
+{
+	return v->regions.n >= 64 ? ALL_REGIONS : (1ull << v->regions.n) - 1;
+}
+
 static void fast_tier(struct sel *s, uint32_t tier)
 {
 	const struct rctx *r = s->r;
@@ -636,17 +664,11 @@ static void fast_tier(struct sel *s, uint32_t tier)
 	struct cand top[MAX_PICK];
 	struct fscan f = {.s = s, .top = top, .want = s->k - s->n};
 	uint32_t slot = v->tier_slot[tier], pr = r->region, ord;
-	uint64_t others =
-		v->regions.n >= 64 ? ALL_REGIONS : (1ull << v->regions.n) - 1;
+	uint64_t others = region_ids(v);
 
 	if (f.want == 0)
 		return; /* the list is full: later tiers cannot change it */
-	f.maxc = r->max_cost >= 0 ? r->max_cost * 1000 : -1;
-	ord = r->input == 0 && r->output == 0 ? ORD_NAT
-	      : r->input >= r->output	      ? ORD_IN
-					      : ORD_OUT;
-	f.w1 = ord == ORD_OUT ? r->output : r->input;
-	f.w2 = ord == ORD_OUT ? r->input : r->output;
+	ord = fscan_init(&f, r);
 	others &= s->allowed;
 	if (pr != NONE)
 		others &= ~(1ull << pr);
@@ -665,6 +687,66 @@ static void fast_tier(struct sel *s, uint32_t tier)
 	}
 	memcpy(&s->out[s->n], top, f.ntop * sizeof(*top));
 	s->n += f.ntop;
+}
+
+/* Whether a pair of the tier in one of `regions` passes every filter but
+ * its region (over_cost false) or but its cost (true). */
+static bool but_one(struct sel *s, uint32_t tier, uint64_t regions,
+		    bool over_cost)
+{
+	const struct rctx *r = s->r;
+	const struct af_policy_view *v = r->v;
+	struct fscan f = {.s = s};
+	uint32_t ord = fscan_init(&f, r), slot = v->tier_slot[tier];
+
+	if (over_cost && f.maxc < 0)
+		return false;
+	for (uint64_t rm = regions; rm != 0; rm &= rm - 1)
+		for (uint32_t st = 0; st < 2; st++) {
+			uint32_t l =
+				plist(v, slot, (uint32_t)__builtin_ctzll(rm),
+				      st, ord);
+
+			for (uint32_t i = v->list_start[l];
+			     i < v->list_start[l + 1]; i++) {
+				const struct vblock *b =
+					&v->blocks[v->items[i].blk];
+				uint32_t pair = v->items[i].pair;
+				const struct vmodel *m =
+					&v->models[v->pairs[pair].model];
+				int64_t cost =
+					r->input * m->pin + r->output * m->pout;
+
+				if (!over_cost && f.maxc >= 0 &&
+				    cost > f.maxc) {
+					if (after(&f, b) > f.maxc)
+						break;
+					i = b->end - 1;
+					continue;
+				}
+				if ((over_cost && cost <= f.maxc) ||
+				    (m->caps & r->needs) != r->needs ||
+				    m->context_limit < r->input + r->output ||
+				    cool_ms(s->live, pair, s->canary) > 0)
+					continue;
+				return true;
+			}
+		}
+	return false;
+}
+
+static void region_tier(struct sel *s, uint32_t tier)
+{
+	if (!s->but_region)
+		s->but_region = but_one(
+			s, tier, region_ids(s->r->v) & ~s->allowed, false);
+}
+
+static void cost_tier(struct sel *s, uint32_t tier)
+{
+	if (!s->but_cost)
+		s->but_cost = but_one(s, tier, region_ids(s->r->v) & s->allowed,
+				      true);
 }
 
 /* Step 6: the tier at `pos`, then each fallback tier not seen yet. */
@@ -699,9 +781,13 @@ static void route(const struct rctx *r, const struct af_live *live, bool canary,
 		chain(&s, rule, pos, scan_tier);
 	else if (!r->needs_unknown) /* else no pair qualifies */
 		chain(&s, rule, pos, fast_tier);
-	if (s.n == 0 && x == NULL && !r->needs_unknown) {
-		/* Nothing qualifies: the full scan finds the cause. */
-		chain(&s, rule, pos, scan_tier);
+	if (s.n == 0 && x == NULL && !r->needs_unknown && !s.but_cooling) {
+		/* Nothing qualifies. The fast scan saw every pair in an
+		 * allowed region within max_cost (cooldowns and context are
+		 * known); find the causes of higher rank, in rank order. */
+		chain(&s, rule, pos, region_tier);
+		if (!s.but_region)
+			chain(&s, rule, pos, cost_tier);
 	}
 	if (s.n == 0) {
 		no_candidate(&s, rule, d);
