@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#define MAX_BUNDLE_NODES 200000
-#define MAX_REGISTRY_NODES 600000
+#define MAX_BUNDLE_NODES 2000000
+#define MAX_REGISTRY_NODES 3000000
 
 static void *pb_alloc(void *ctx, size_t size)
 {

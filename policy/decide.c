@@ -222,7 +222,51 @@ static bool caps(const struct rctx *r, const struct af_live *live,
 	return true;
 }
 
-/* Step 4: the first matching rule, or NULL. */
+static bool rule_holds(const struct rctx *r, const struct vrule *rule)
+{
+	for (uint32_t j = 0; j < rule->nconds; j++)
+		if (!cond_holds(r, &rule->conds[j]))
+			return false;
+	return true;
+}
+
+/* Step 4 without a trace: only the rules listed for the request's tenant
+ * and class and those listed always (view_index.c), merged in rule order;
+ * the first that holds. */
+static const struct vrule *match_fast(const struct rctx *r)
+{
+	const struct vrindex *ix = &r->vb->ix;
+	const uint32_t *l[3], *e[3];
+	uint32_t t = r->req->tenant[0] != '\0'
+			     ? intern_find(&ix->tenants, r->req->tenant)
+			     : NONE;
+
+	l[0] = ix->always;
+	e[0] = ix->always + ix->nalways;
+	l[1] = ix->cls_rules + ix->cls_start[r->cls_idx];
+	e[1] = ix->cls_rules + ix->cls_start[r->cls_idx + 1];
+	l[2] = e[2] = ix->ten_rules;
+	if (t != NONE) {
+		l[2] = ix->ten_rules + ix->ten_start[t];
+		e[2] = ix->ten_rules + ix->ten_start[t + 1];
+	}
+	for (;;) {
+		const struct vrule *rule;
+		int best = -1;
+
+		for (int i = 0; i < 3; i++)
+			if (l[i] < e[i] && (best < 0 || *l[i] < *l[best]))
+				best = i;
+		if (best < 0)
+			return NULL;
+		rule = &r->vb->rules[*l[best]++];
+		if (rule_holds(r, rule))
+			return rule;
+	}
+}
+
+/* Step 4 with a trace: every rule in order until the first that holds, or
+ * NULL. */
 static const struct vrule *match(const struct rctx *r, struct af_explain *x)
 {
 	for (uint32_t i = 0; i < r->vb->nrules; i++) {
@@ -491,6 +535,237 @@ static void no_candidate(const struct sel *s, const struct vrule *rule,
 		     "no eligible model for rule %s", rule->name);
 }
 
+/* --------------------------------------------------- the fast scan */
+
+/* Without a trace only the outcome counts, so a tier is read from its
+ * price lists (view_index.c) group by group in the order of before():
+ * preferred region active, preferred deprecated, other allowed regions
+ * active, then deprecated; within a list in price order, stopping as soon
+ * as no later pair can enter the selection. */
+
+struct fscan {
+	struct sel *s;
+	struct cand *top;
+	size_t ntop, want;
+	int64_t w1, w2; /* weights of the order's first and second price */
+	int64_t maxc;	/* max cost in 1e-9 USD, -1: none */
+};
+
+static uint32_t group(const struct cand *c)
+{
+	return c->pref * 2u + c->status;
+}
+
+/* The least cost of any item after block b. */
+static int64_t after(const struct fscan *f, const struct vblock *b)
+{
+	int64_t a = INT64_MAX;
+
+	if (b->nb_p2 >= 0)
+		a = f->w1 * b->p1 + f->w2 * b->nb_p2;
+	if (b->ng_p1 >= 0 && f->w1 * b->ng_p1 + f->w2 * b->ng_p2 < a)
+		a = f->w1 * b->ng_p1 + f->w2 * b->ng_p2;
+	return a;
+}
+
+/* Whether an item of group g, this cost, model and rank, and every item
+ * after it in its block, cannot come before the worst selected one. */
+static bool beaten(const struct fscan *f, uint32_t g, int64_t cost,
+		   uint32_t model, uint32_t rank)
+{
+	const struct cand *w = &f->top[f->want - 1];
+
+	if (group(w) < g || cost > w->cost)
+		return true;
+	return cost == w->cost && w->latency == 0 &&
+	       (model > w->model || (model == w->model && rank > w->rank));
+}
+
+static void scan_list(struct fscan *f, uint32_t l, uint8_t pref, uint8_t status)
+{
+	const struct rctx *r = f->s->r;
+	const struct af_policy_view *v = r->v;
+	const struct af_live *live = f->s->live;
+	uint32_t g = pref * 2u + status;
+
+	for (uint32_t i = v->list_start[l]; i < v->list_start[l + 1];) {
+		const struct vblock *b = &v->blocks[v->items[i].blk];
+		uint32_t pair = v->items[i].pair;
+		const struct vpair *p = &v->pairs[pair];
+		const struct vmodel *m = &v->models[p->model];
+		uint32_t rank = v->region_rank[p->region];
+		int64_t cost = r->input * m->pin + r->output * m->pout;
+
+		if (f->ntop == f->want && beaten(f, g, cost, p->model, rank)) {
+			if (group(&f->top[f->want - 1]) < g ||
+			    after(f, b) > f->top[f->want - 1].cost)
+				return;
+			i = b->end;
+			continue;
+		}
+		if (f->maxc >= 0 && cost > f->maxc) {
+			if (after(f, b) > f->maxc)
+				return;
+			i = b->end;
+			continue;
+		}
+		i++;
+		if ((m->caps & r->needs) != r->needs)
+			continue;
+		/* What no_candidate() needs should nothing qualify: this
+		 * pair is in an allowed region and within max_cost. */
+		uint64_t left = cool_ms(live, pair, f->s->canary);
+
+		if (m->context_limit < r->input + r->output) {
+			f->s->but_context |= left == 0;
+			continue;
+		}
+		if (left > 0) {
+			cooling_seen(f->s, left);
+			continue;
+		}
+		struct cand c = {
+			.pair = pair,
+			.model = p->model,
+			.rank = rank,
+			.pref = pref,
+			.status = status,
+			.cost = cost,
+			.latency = live->latency_ms
+					   ? live->latency_ms(live->ctx, pair)
+					   : 0,
+		};
+		insert(f->top, &f->ntop, f->want, &c);
+	}
+}
+
+/* The order to read for the request, its weights and the cost cap. */
+static uint32_t fscan_init(struct fscan *f, const struct rctx *r)
+{
+	uint32_t ord = r->input == 0 && r->output == 0 ? ORD_NAT
+		       : r->input >= r->output	       ? ORD_IN
+						       : ORD_OUT;
+
+	f->maxc = r->max_cost >= 0 ? r->max_cost * 1000 : -1;
+	f->w1 = ord == ORD_OUT ? r->output : r->input;
+	f->w2 = ord == ORD_OUT ? r->input : r->output;
+	return ord;
+}
+
+static uint64_t region_ids(const struct af_policy_view *v)
+{
+	return v->regions.n >= 64 ? ALL_REGIONS : (1ull << v->regions.n) - 1;
+}
+
+static void fast_tier(struct sel *s, uint32_t tier)
+{
+	const struct rctx *r = s->r;
+	const struct af_policy_view *v = r->v;
+	struct cand top[MAX_PICK];
+	struct fscan f = {.s = s, .top = top, .want = s->k - s->n};
+	uint32_t slot = v->tier_slot[tier], pr = r->region, ord;
+	uint64_t others = region_ids(v);
+
+	if (f.want == 0)
+		return; /* the list is full: later tiers cannot change it */
+	ord = fscan_init(&f, r);
+	others &= s->allowed;
+	if (pr != NONE)
+		others &= ~(1ull << pr);
+	for (uint8_t g = 0; g < 4; g++) {
+		uint8_t pref = g >> 1, st = g & 1;
+
+		if (f.ntop == f.want && group(&top[f.want - 1]) < g)
+			break;
+		if (pref == 0 && pr != NONE && ((s->allowed >> pr) & 1))
+			scan_list(&f, plist(v, slot, pr, st, ord), 0, st);
+		for (uint64_t m = pref ? others : 0; m != 0; m &= m - 1)
+			scan_list(&f,
+				  plist(v, slot, (uint32_t)__builtin_ctzll(m),
+					st, ord),
+				  1, st);
+	}
+	memcpy(&s->out[s->n], top, f.ntop * sizeof(*top));
+	s->n += f.ntop;
+}
+
+/* Whether a pair of the tier in one of `regions` passes every filter but
+ * its region (over_cost false) or but its cost (true). */
+static bool but_one(struct sel *s, uint32_t tier, uint64_t regions,
+		    bool over_cost)
+{
+	const struct rctx *r = s->r;
+	const struct af_policy_view *v = r->v;
+	struct fscan f = {.s = s};
+	uint32_t ord = fscan_init(&f, r), slot = v->tier_slot[tier];
+
+	if (over_cost && f.maxc < 0)
+		return false;
+	for (uint64_t rm = regions; rm != 0; rm &= rm - 1)
+		for (uint32_t st = 0; st < 2; st++) {
+			uint32_t l =
+				plist(v, slot, (uint32_t)__builtin_ctzll(rm),
+				      st, ord);
+
+			for (uint32_t i = v->list_start[l];
+			     i < v->list_start[l + 1]; i++) {
+				const struct vblock *b =
+					&v->blocks[v->items[i].blk];
+				uint32_t pair = v->items[i].pair;
+				const struct vmodel *m =
+					&v->models[v->pairs[pair].model];
+				int64_t cost =
+					r->input * m->pin + r->output * m->pout;
+
+				if (!over_cost && f.maxc >= 0 &&
+				    cost > f.maxc) {
+					if (after(&f, b) > f.maxc)
+						break;
+					i = b->end - 1;
+					continue;
+				}
+				if ((over_cost && cost <= f.maxc) ||
+				    (m->caps & r->needs) != r->needs ||
+				    m->context_limit < r->input + r->output ||
+				    cool_ms(s->live, pair, s->canary) > 0)
+					continue;
+				return true;
+			}
+		}
+	return false;
+}
+
+static void region_tier(struct sel *s, uint32_t tier)
+{
+	if (!s->but_region)
+		s->but_region = but_one(
+			s, tier, region_ids(s->r->v) & ~s->allowed, false);
+}
+
+static void cost_tier(struct sel *s, uint32_t tier)
+{
+	if (!s->but_cost)
+		s->but_cost = but_one(s, tier, region_ids(s->r->v) & s->allowed,
+				      true);
+}
+
+/* Step 6: the tier at `pos`, then each fallback tier not seen yet. */
+static void chain(struct sel *s, const struct vrule *rule, uint32_t pos,
+		  void (*scan)(struct sel *, uint32_t))
+{
+	const struct vbundle *vb = s->r->vb;
+
+	scan(s, vb->tiers[pos]);
+	for (uint32_t i = 0; i < rule->nfb; i++) {
+		bool seen = rule->fb_pos[i] == pos;
+
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = rule->fb_pos[j] == rule->fb_pos[i];
+		if (!seen)
+			scan(s, vb->tiers[rule->fb_pos[i]]);
+	}
+}
+
 /* Steps 6 to 10. */
 static void route(const struct rctx *r, const struct af_live *live, bool canary,
 		  const struct vrule *rule, uint32_t pos, struct af_decision *d,
@@ -502,14 +777,17 @@ static void route(const struct rctx *r, const struct af_live *live, bool canary,
 	s.k = 1 + (size_t)vb->max_fallbacks;
 	s.allowed = r->cls->regions &
 		    (r->sens != NONE ? vb->residency[r->sens] : ALL_REGIONS);
-	scan_tier(&s, vb->tiers[pos]);
-	for (uint32_t i = 0; i < rule->nfb; i++) {
-		bool seen = rule->fb_pos[i] == pos;
-
-		for (uint32_t j = 0; j < i && !seen; j++)
-			seen = rule->fb_pos[j] == rule->fb_pos[i];
-		if (!seen)
-			scan_tier(&s, vb->tiers[rule->fb_pos[i]]);
+	if (x != NULL)
+		chain(&s, rule, pos, scan_tier);
+	else if (!r->needs_unknown) /* else no pair qualifies */
+		chain(&s, rule, pos, fast_tier);
+	if (s.n == 0 && x == NULL && !r->needs_unknown && !s.but_cooling) {
+		/* Nothing qualifies. The fast scan saw every pair in an
+		 * allowed region within max_cost (cooldowns and context are
+		 * known); find the causes of higher rank, in rank order. */
+		chain(&s, rule, pos, region_tier);
+		if (!s.but_region)
+			chain(&s, rule, pos, cost_tier);
 	}
 	if (s.n == 0) {
 		no_candidate(&s, rule, d);
@@ -625,7 +903,7 @@ int af_decide(const struct af_policy_view *v, const struct af_request *req,
 		budget = live->budget(live->ctx, req->tenant, &retry_after);
 	if (caps(&r, live, inflight, budget, retry_after, ret))
 		return 0;
-	rule = match(&r, x);
+	rule = x != NULL ? match(&r, x) : match_fast(&r);
 	if (rule == NULL) {
 		deny(ret, "NO_MATCHING_RULE", NULL,
 		     "no rule matches the request");

@@ -29,15 +29,15 @@
 
 /* ------------------------------------------------------------ bounds */
 
-#define AF_POLICY_MAX_BYTES (4u << 20) /* bundle or registry source/bytes */
-#define AF_POLICY_NAME_MAX 256	       /* any name or string value */
-#define AF_POLICY_MAX_RULES 1000
+#define AF_POLICY_MAX_BYTES (16u << 20) /* bundle or registry source/bytes */
+#define AF_POLICY_NAME_MAX 256		/* any name or string value */
+#define AF_POLICY_MAX_RULES 10000
 #define AF_POLICY_MAX_CLASSES 1000
 #define AF_POLICY_MAX_LANES 256
 #define AF_POLICY_MAX_TIERS 16
 #define AF_POLICY_MAX_LIST 64  /* regions, capabilities, in-lists */
 #define AF_POLICY_MAX_CONDS 32 /* conditions of one rule */
-#define AF_POLICY_MAX_MODELS 10000
+#define AF_POLICY_MAX_MODELS 50000
 #define AF_POLICY_MAX_FALLBACKS 16 /* defaults.max_fallbacks upper bound */
 #define AF_POLICY_MAX_REGIONS 64   /* distinct regions in one view */
 #define AF_POLICY_MAX_CAPS 64	   /* distinct capabilities in one view */

@@ -57,8 +57,7 @@ static int intern_grow(struct intern *t)
 	return 0;
 }
 
-/* Interns s (copied into the arena); returns the id or NONE on ENOMEM. */
-static uint32_t intern_add(struct arena *a, struct intern *t, const char *s)
+uint32_t intern_add(struct arena *a, struct intern *t, const char *s)
 {
 	uint32_t id = intern_find(t, s), i;
 	const char *copy;
@@ -79,7 +78,7 @@ static uint32_t intern_add(struct arena *a, struct intern *t, const char *s)
 	return id;
 }
 
-static void intern_free(struct intern *t)
+void intern_free(struct intern *t)
 {
 	af_free(t->slots);
 	af_free(t->names);
@@ -446,6 +445,8 @@ int af_policy_view_new(const struct af_policy_view_config *cfg,
 		rc = build_models(v, cfg->registry->pb);
 	if (rc == 0)
 		rc = group_by_tier(v);
+	if (rc == 0)
+		rc = view_index(v);
 	if (rc != 0) {
 		af_errf(err, rc, "view: out of memory");
 		goto out_free;
@@ -468,6 +469,8 @@ void af_policy_view_free(struct af_policy_view *v)
 	intern_free(&v->sens);
 	intern_free(&v->b[0].classes);
 	intern_free(&v->b[1].classes);
+	intern_free(&v->b[0].ix.tenants);
+	intern_free(&v->b[1].ix.tenants);
 	arena_free(&v->a);
 	af_free(v);
 }

@@ -17,6 +17,9 @@ struct intern {
 };
 
 uint32_t intern_find(const struct intern *t, const char *s);
+/* Interns s (copied into arena a); returns the id or NONE on ENOMEM. */
+uint32_t intern_add(struct arena *a, struct intern *t, const char *s);
+void intern_free(struct intern *t);
 
 struct vcond {
 	uint8_t attr; /* Af__Policy__Attr */
@@ -52,6 +55,20 @@ struct vclass {
 	bool critical;
 };
 
+/* The rules a request can match (view_index.c): each rule that can ever
+ * match is listed once, under the values of its first positive tenant
+ * condition, else of its first positive class condition, else in
+ * `always`; every list is in rule order. */
+struct vrindex {
+	uint32_t nalways;
+	uint32_t *always;
+	uint32_t *cls_start; /* per class index, into cls_rules; [n] end */
+	uint32_t *cls_rules;
+	struct intern tenants;
+	uint32_t *ten_start; /* per tenant id, into ten_rules; [n] end */
+	uint32_t *ten_rules;
+};
+
 struct vbundle {
 	const char *hash;
 	uint64_t revision;
@@ -67,6 +84,7 @@ struct vbundle {
 	uint64_t *residency; /* per sensitivity id */
 	int64_t watermark_ppm;
 	bool soft_step_down;
+	struct vrindex ix;
 };
 
 struct vmodel {
@@ -79,6 +97,25 @@ struct vmodel {
 
 struct vpair {
 	uint32_t model, region;
+};
+
+/* Price lists (view_index.c): the usable (not disabled) pairs of each
+ * tier a bundle routes to, one list per (tier, region, status) in three
+ * orders. ORD_IN sorts by (input price, output price, model), ORD_OUT by
+ * (output price, input price, model), ORD_NAT by model. A block is a run
+ * of equal (p1, p2), the order's first and second price (ORD_NAT: one
+ * block, prices 0); its bound fields give the cheapest prices after it. */
+enum { ORD_IN, ORD_OUT, ORD_NAT, NORD };
+
+struct vitem {
+	uint32_t pair, blk;
+};
+
+struct vblock {
+	uint32_t end;	      /* index after the block's last item */
+	int64_t p1, p2;	      /* prices of the block */
+	int64_t nb_p2;	      /* p2 of the next block of equal p1, or -1 */
+	int64_t ng_p1, ng_p2; /* next p1 and the least p2 from there, or -1 */
 };
 
 struct af_policy_view {
@@ -97,6 +134,21 @@ struct af_policy_view {
 	uint32_t *tier_start; /* per tier id, into tier_pairs; [ntiers] end */
 	uint32_t *tier_pairs; /* pair ids grouped by tier */
 	size_t max_rules;
+	uint32_t *tier_slot;  /* per tier id: price-list slot or NONE */
+	uint32_t *list_start; /* per list (slot, region, status, order) */
+	struct vitem *items;
+	struct vblock *blocks;
 };
+
+/* Index of the price list of slot, region, status (0 active, 1
+ * deprecated) and order. */
+static inline uint32_t plist(const struct af_policy_view *v, uint32_t slot,
+			     uint32_t region, uint32_t status, uint32_t ord)
+{
+	return ((slot * v->regions.n + region) * 2 + status) * NORD + ord;
+}
+
+/* Builds the rule indexes of both bundles and the price lists. */
+int view_index(struct af_policy_view *v);
 
 #endif

@@ -202,22 +202,24 @@ Test(policy_parse, bounds)
 {
 	struct af_bundle *b = NULL;
 	struct af_err e;
-	char *t = many_rules(1000), name[300];
+	char *t = many_rules(AF_POLICY_MAX_RULES), name[300], want[64];
 
 	cr_assert_eq(compile(t, &b, &e), 0, "%s", e.msg);
 	/* Every rule after the first is unreachable: warnings are capped. */
 	cr_assert_eq(af_bundle_nwarnings(b), 8);
 	af_bundle_free(b);
 	af_free(t);
-	t = many_rules(1001);
-	expect_error(t, "t.yaml:6:3: rules: more than 1000 items");
+	t = many_rules(AF_POLICY_MAX_RULES + 1);
+	snprintf(want, sizeof(want), "t.yaml:6:3: rules: more than %d items",
+		 AF_POLICY_MAX_RULES);
+	expect_error(t, want);
 	af_free(t);
 	memset(name, 'x', sizeof(name));
 	memcpy(name, "name: ", 6);
 	strcpy(name + 6 + 257, "\n");
 	expect_edit("name: t\n", name,
 		    "t.yaml:3:7: name: longer than 256 bytes");
-	/* Over 4 MiB: refused before parsing. */
+	/* Over AF_POLICY_MAX_BYTES: refused before parsing. */
 	t = af_malloc(AF_POLICY_MAX_BYTES + 2);
 	memset(t, '#', AF_POLICY_MAX_BYTES + 1);
 	cr_assert_eq(
@@ -319,20 +321,22 @@ Test(policy_parse, model_errors)
 
 Test(policy_parse, model_bounds)
 {
-	size_t cap = 10001 * 120 + 100;
-	char *t = af_malloc(cap), *p = t;
+	size_t cap = (AF_POLICY_MAX_MODELS + 1) * 120 + 100;
+	char *t = af_malloc(cap), *p = t, want[64];
 	struct af_registry *r = NULL;
 	struct af_err e = {{0}};
 
 	p += sprintf(p, "apiVersion: af/v1\nkind: Models\nmodels:\n");
-	for (int i = 0; i < 10001; i++)
+	for (int i = 0; i < AF_POLICY_MAX_MODELS + 1; i++)
 		p += sprintf(p,
 			     "- {id: m%d, provider: p, tier: t, regions: [r], "
 			     "context_limit: 9, usd_per_1k_input: 0, "
 			     "usd_per_1k_output: 0}\n",
 			     i);
 	cr_assert_neq(af_registry_compile("m.yaml", t, strlen(t), &r, &e), 0);
-	cr_assert_str_eq(e.msg, "m.yaml:4:1: models: more than 10000 items");
+	snprintf(want, sizeof(want), "m.yaml:4:1: models: more than %d items",
+		 AF_POLICY_MAX_MODELS);
+	cr_assert_str_eq(e.msg, want);
 	af_free(t);
 }
 
