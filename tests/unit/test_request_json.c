@@ -162,7 +162,8 @@ Test(request_json, corpus_matches_reference)
 		same_str(corpus[i]);
 	same_str(pf_example_request);
 	/* An embedded NUL and a body cut anywhere. */
-	same("{" OK3 ",\"x\":\"a\0b\"}", sizeof("{" OK3 ",\"x\":\"a\0b\"}") - 1);
+	same("{" OK3 ",\"x\":\"a\0b\"}",
+	     sizeof("{" OK3 ",\"x\":\"a\0b\"}") - 1);
 	for (size_t n = 0; n <= strlen(pf_example_request); n++)
 		same(pf_example_request, n);
 }
