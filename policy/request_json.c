@@ -619,21 +619,33 @@ static bool labels_value(struct fast *f)
 	return take(f, '}');
 }
 
+#define NAME(id, s) [id] = {s, sizeof(s) - 1}
+
 static enum field lookup(struct span k)
 {
-	static const char *const names[] = {
-		[F_WORKFLOW] = "workflow_id", [F_TENANT] = "tenant",
-		[F_CLASS] = "class",	      [F_SENSITIVITY] = "sensitivity",
-		[F_ROLE] = "agent_role",      [F_REGION] = "region",
-		[F_SLO] = "latency_slo_ms",   [F_INPUT] = "input_tokens",
-		[F_OUTPUT] = "output_tokens", [F_FANOUT] = "fanout",
-		[F_TOOLS] = "tool_calls",     [F_ATTEMPT] = "attempt",
-		[F_COST] = "max_cost_usd",    [F_NEEDS] = "needs",
-		[F_LABELS] = "labels",
+	static const struct {
+		const char *s;
+		size_t n;
+	} names[] = {
+		NAME(F_WORKFLOW, "workflow_id"),
+		NAME(F_TENANT, "tenant"),
+		NAME(F_CLASS, "class"),
+		NAME(F_SENSITIVITY, "sensitivity"),
+		NAME(F_ROLE, "agent_role"),
+		NAME(F_REGION, "region"),
+		NAME(F_SLO, "latency_slo_ms"),
+		NAME(F_INPUT, "input_tokens"),
+		NAME(F_OUTPUT, "output_tokens"),
+		NAME(F_FANOUT, "fanout"),
+		NAME(F_TOOLS, "tool_calls"),
+		NAME(F_ATTEMPT, "attempt"),
+		NAME(F_COST, "max_cost_usd"),
+		NAME(F_NEEDS, "needs"),
+		NAME(F_LABELS, "labels"),
 	};
 
 	for (size_t i = 0; i < F_UNKNOWN; i++)
-		if (strlen(names[i]) == k.n && memcmp(names[i], k.p, k.n) == 0)
+		if (names[i].n == k.n && memcmp(names[i].s, k.p, k.n) == 0)
 			return (enum field)i;
 	return F_UNKNOWN;
 }
