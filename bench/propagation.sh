@@ -58,7 +58,8 @@ idle_cpu() { # idle_cpu PID SECONDS: percent of one core
 # run BIN_DIR LABEL: the whole series with the binaries in BIN_DIR.
 run() {
 	AF=$1/af CONTROLD=$1/controld ROUTERD=$1/routerd
-	rm -rf "$CL_DIR"/data "$CL_DIR"/routerd-* "$CL_DIR"/lat-* "$CL_DIR"/start-*
+	rm -rf "$CL_DIR"/data "$CL_DIR"/routerd-* "$CL_DIR"/lat-* "$CL_DIR"/start-* \
+		"$CL_DIR"/missed-*
 	for i in 1 2 3; do cl_start $i; done
 	cl_wait_leader >/dev/null
 	cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
@@ -85,6 +86,7 @@ run() {
 		idle_rate=$(awk -v d=$((c1 - c0)) 'BEGIN { print d / 5 }')
 		: >"$CL_DIR/lat-$n"
 		: >"$CL_DIR/start-$n"
+		: >"$CL_DIR/missed-$n"
 		s0=$(ctl_sum 'verb="sync",result="ok"') c0=$(ctl_ticks) w0=$(now_ms)
 		for a in $(seq 1 "$APPLIES"); do
 			sed "s/^name: prod/name: prop-$n-$a/" "$EXAMPLES/policy.yaml" >"$CL_DIR/p.yaml"
@@ -100,8 +102,13 @@ run() {
 					[ -n "$line" ] && break
 					sleep 0.01
 				done
-				[ -n "$line" ] || fail "r$k never activated $h"
-				t=$(ts_ms "${line%% *}")
+				if [ -z "$line" ]; then
+					# Never within the wait: counted, at the wait.
+					echo "r$k $h" >>"$CL_DIR/missed-$n"
+					t=$(now_ms)
+				else
+					t=$(ts_ms "${line%% *}")
+				fi
 				d=$((t - t0))
 				[ $d -lt 0 ] && d=0
 				[ $d -gt $worst ] && worst=$d
@@ -123,6 +130,7 @@ run() {
 			-v ci=$((c1 - c0)) -v idle="$idle_rate" -v hz="$HZ" \
 			-v msgs=$((m1 - m0)) -v syncs=$((s1 - s0)) \
 			-v secs=$(((w1 - w0) / 1000)) \
+			-v missed="$(wc -l <"$CL_DIR/missed-$n")" \
 			-v last="$(echo $COUNTS | awk '{ print $NF }')" 'BEGIN {
 			hint_us = msgs ? 1e6 * idle * 5 / hz / msgs : 0
 			busy = ci - idle * secs; if (busy < 0) busy = 0
@@ -130,6 +138,8 @@ run() {
 			printf "%-7s %-9d %-8d %-22s %-22s %-8d %-10.0f %-8d %-10.0f\n",
 				l, n, a, p50 "/" p99 "/" max, sp50 "/" sp99 "/" smax,
 				msgs, hint_us, syncs, sync_us
+			if (missed > 0)
+				printf "%s %d routerds: %d activations not seen within the wait (counted at the wait)\n", l, n, missed
 			if (n == last) {
 				printf "%s model 5000 routerds: %.0f ms to serve one Sync each (leader loop, %.0f us per Sync)\n",
 					l, 5000 * sync_us / 1000, sync_us
