@@ -1,75 +1,165 @@
 #!/bin/sh
-# Propagation: from `af policy apply` returning until N routerds (1, 10, 50)
-# all serve the new hash. Real processes on 127.0.0.1: a 3-node controld
-# cluster and N routerds. Each routerd logs event=view_activated (with a
-# millisecond timestamp) right after it swapped the view in, so the
-# measurement adds no polling load. Prints p50/p99/max over APPLIES applies,
-# measured from `af policy apply` returning (the figure the acceptance
-# names; 0 when routerd activated before af even exited) and from its start
-# (includes the af process, the Raft commit and the apply).
-# Usage: sh bench/propagation.sh [APPLIES]   (after `make`)
+# Propagation: from `af policy apply` returning until N routerds all serve
+# the new hash, and what distribution costs controld. Real processes on
+# 127.0.0.1: a 3-node controld cluster and N routerds (default 1, 10, 50,
+# 100). Each routerd logs event=view_activated (with a millisecond
+# timestamp) right after it swapped the view in, so the measurement adds no
+# polling load. Prints, per N:
+# - p50/p99/max over APPLIES applies, from `af policy apply` returning (the
+#   figure the goals name; 0 when every routerd activated before af even
+#   exited) and from its start (includes the af process and the commit);
+# - controld CPU (utime+stime of all 3 nodes from /proc) per published
+#   hint or heartbeat while idle, and per Sync served during the applies
+#   (the idle rate subtracted; the apply and commit are included, so it is
+#   an upper bound);
+# - routerd idle CPU (one routerd, 30 s, /proc utime+stime), once;
+# - a model for 5,000 routerds from the measured per-Sync cost (Syncs are
+#   served by the leader's loop, one after another).
+# BEFORE=DIR runs the same with the binaries in DIR/bin first (e.g. an
+# older build) and prints the ratio of the p99s.
+# Usage: sh bench/propagation.sh [APPLIES] ["N1 N2 ..."]   (after `make`)
 set -eu
 APPLIES=${1:-20}
+COUNTS=${2:-1 10 50 100}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/lib/cluster.sh"
 cl_init propagation
+HZ=$(getconf CLK_TCK)
 
 ts_ms() { # "ts=2026-11-22T11:36:39.436Z" -> epoch ms
 	s=$(echo "$1" | sed 's/^ts=\(.*\)\.\([0-9]*\)Z$/\1Z \2/')
 	date -d "${s% *}" +%s | awk -v ms="${s#* }" '{ printf "%.0f\n", $1 * 1000 + ms }'
 }
+ticks() { # utime+stime of the pids given, in clock ticks
+	for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done |
+		awk '{ t += $1 + $2 } END { print t + 0 }'
+}
+ctl_ticks() { ticks "$(cl_pid 1)" "$(cl_pid 2)" "$(cl_pid 3)"; }
+ctl_sum() { # ctl_sum REGEX: a metric summed over the 3 nodes
+	for i in 1 2 3; do curl -s "http://$(cl_http $i)/metrics"; done |
+		awk -v re="$1" '$1 ~ re { t += $2 } END { print t + 0 }'
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+pct() { # pct FILE: "p50 p99 max" of the numbers in FILE
+	sort -n "$1" | awk '{ v[NR] = $1 } END {
+		i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR;
+		print v[int((NR + 1) / 2)], v[i], v[NR] }'
+}
 
-for i in 1 2 3; do cl_start $i; done
-cl_wait_leader >/dev/null
-cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
-cl_af policy apply -f "$EXAMPLES/policy.yaml" >/dev/null
-printf '%-10s %-8s %-14s %-8s %-8s %-8s\n' routerds applies measured_from p50_ms p99_ms max_ms
-started=0
-for n in 1 10 50; do
-	while [ $started -lt $n ]; do
-		started=$((started + 1))
-		cl_routerd_start "r$started" $((CL_BASE + 1000 + started))
-	done
-	for k in $(seq 1 $started); do
-		cl_wait_http "http://127.0.0.1:$((CL_BASE + 1000 + k))/readyz" 200 30
-	done
-	sleep 1
-	: >"$CL_DIR/lat-$n"
-	for a in $(seq 1 "$APPLIES"); do
-		sed "s/^name: prod/name: prop-$n-$a/" "$EXAMPLES/policy.yaml" >"$CL_DIR/p.yaml"
-		ts=$(($(date +%s%N) / 1000000))
-		h=$(cl_af policy apply -f "$CL_DIR/p.yaml" -o json | jq -r .hash)
-		t0=$(($(date +%s%N) / 1000000))
-		worst=0
-		worst_start=0
-		for k in $(seq 1 $started); do
-			log=$CL_DIR/routerd-r$k.log
-			line=""
-			for _ in $(seq 1 500); do
-				line=$(grep "event=view_activated.*hash=$h" "$log" | head -1)
-				[ -n "$line" ] && break
-				sleep 0.01
-			done
-			[ -n "$line" ] || fail "r$k never activated $h"
-			t=$(ts_ms "$(echo "$line" | cut -d' ' -f1)")
-			d=$((t - t0))
-			[ $d -lt 0 ] && d=0
-			[ $d -gt $worst ] && worst=$d
-			d=$((t - ts))
-			[ $d -gt $worst_start ] && worst_start=$d
+# routerd idle CPU: one routerd, 30 s with no traffic and no change.
+idle_cpu() { # idle_cpu PID SECONDS: percent of one core
+	t0=$(ticks "$1")
+	sleep "$2"
+	t1=$(ticks "$1")
+	awk -v d=$((t1 - t0)) -v hz="$HZ" -v s="$2" \
+		'BEGIN { printf "%.2f\n", 100 * d / hz / s }'
+}
+
+# run BIN_DIR LABEL: the whole series with the binaries in BIN_DIR.
+run() {
+	AF=$1/af CONTROLD=$1/controld ROUTERD=$1/routerd
+	rm -rf "$CL_DIR"/data "$CL_DIR"/routerd-* "$CL_DIR"/lat-* "$CL_DIR"/start-* \
+		"$CL_DIR"/missed-*
+	for i in 1 2 3; do cl_start $i; done
+	cl_wait_leader >/dev/null
+	cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
+	cl_af policy apply -f "$EXAMPLES/policy.yaml" >/dev/null
+	started=0
+	for n in $COUNTS; do
+		while [ $started -lt "$n" ]; do
+			started=$((started + 1))
+			cl_routerd_start "r$started" $((CL_BASE + 1000 + started))
 		done
-		echo $worst >>"$CL_DIR/lat-$n"
-		echo $worst_start >>"$CL_DIR/start-$n"
+		for k in $(seq 1 $started); do
+			cl_wait_http "http://127.0.0.1:$((CL_BASE + 1000 + k))/readyz" 200 60
+		done
+		if [ "$n" = 1 ] && [ "${IDLE_S:-30}" -gt 0 ]; then
+			sleep 2
+			echo "$2 routerd_idle_cpu_pct $(idle_cpu "$(cat "$CL_DIR/pidr-r1")" "${IDLE_S:-30}") (${IDLE_S:-30} s, /proc utime+stime)"
+		fi
+		# Idle: heartbeats only (and whatever telemetry the routerds
+		# send): controld CPU per published message.
+		sleep 2
+		c0=$(ctl_ticks) m0=$(ctl_sum '^af_pub_messages_total')
+		sleep 5
+		c1=$(ctl_ticks) m1=$(ctl_sum '^af_pub_messages_total')
+		idle_rate=$(awk -v d=$((c1 - c0)) 'BEGIN { print d / 5 }')
+		: >"$CL_DIR/lat-$n"
+		: >"$CL_DIR/start-$n"
+		: >"$CL_DIR/missed-$n"
+		s0=$(ctl_sum 'verb="sync",result="ok"') c0=$(ctl_ticks) w0=$(now_ms)
+		for a in $(seq 1 "$APPLIES"); do
+			sed "s/^name: prod/name: prop-$n-$a/" "$EXAMPLES/policy.yaml" >"$CL_DIR/p.yaml"
+			ts=$(now_ms)
+			h=$(cl_af policy apply -f "$CL_DIR/p.yaml" -o json | jq -r .hash)
+			t0=$(now_ms)
+			worst=0 worst_start=0
+			for k in $(seq 1 $started); do
+				log=$CL_DIR/routerd-r$k.log
+				line=""
+				for _ in $(seq 1 1000); do
+					line=$(grep -m1 "event=view_activated.*hash=$h" "$log" || true)
+					[ -n "$line" ] && break
+					sleep 0.01
+				done
+				if [ -z "$line" ]; then
+					# Never within the wait: counted, at the wait.
+					echo "r$k $h" >>"$CL_DIR/missed-$n"
+					t=$(now_ms)
+				else
+					t=$(ts_ms "${line%% *}")
+				fi
+				d=$((t - t0))
+				[ $d -lt 0 ] && d=0
+				[ $d -gt $worst ] && worst=$d
+				d=$((t - ts))
+				[ $d -gt $worst_start ] && worst_start=$d
+			done
+			echo $worst >>"$CL_DIR/lat-$n"
+			echo $worst_start >>"$CL_DIR/start-$n"
+		done
+		s1=$(ctl_sum 'verb="sync",result="ok"') c1=$(ctl_ticks) w1=$(now_ms)
+		read -r p50 p99 max <<-EOF2
+			$(pct "$CL_DIR/lat-$n")
+		EOF2
+		read -r sp50 sp99 smax <<-EOF2
+			$(pct "$CL_DIR/start-$n")
+		EOF2
+		awk -v l="$2" -v n="$n" -v a="$APPLIES" -v p50="$p50" -v p99="$p99" \
+			-v max="$max" -v sp50="$sp50" -v sp99="$sp99" -v smax="$smax" \
+			-v ci=$((c1 - c0)) -v idle="$idle_rate" -v hz="$HZ" \
+			-v msgs=$((m1 - m0)) -v syncs=$((s1 - s0)) \
+			-v secs=$(((w1 - w0) / 1000)) \
+			-v missed="$(wc -l <"$CL_DIR/missed-$n")" \
+			-v last="$(echo $COUNTS | awk '{ print $NF }')" 'BEGIN {
+			hint_us = msgs ? 1e6 * idle * 5 / hz / msgs : 0
+			busy = ci - idle * secs; if (busy < 0) busy = 0
+			sync_us = syncs ? 1e6 * busy / hz / syncs : 0
+			printf "%-7s %-9d %-8d %-22s %-22s %-8d %-10.0f %-8d %-10.0f\n",
+				l, n, a, p50 "/" p99 "/" max, sp50 "/" sp99 "/" smax,
+				msgs, hint_us, syncs, sync_us
+			if (missed > 0)
+				printf "%s %d routerds: %d activations not seen within the wait (counted at the wait)\n", l, n, missed
+			if (n == last) {
+				printf "%s model 5000 routerds: %.0f ms to serve one Sync each (leader loop, %.0f us per Sync)\n",
+					l, 5000 * sync_us / 1000, sync_us
+			}
+		}' | tee -a "$CL_DIR/summary"
 	done
-	for from in return start; do
-		f=$CL_DIR/lat-$n
-		[ $from = start ] && f=$CL_DIR/start-$n
-		sort -n "$f" | awk -v n="$started" -v a="$APPLIES" -v from="apply $from" '
-			{ v[NR] = $1 }
-			END {
-				p50 = v[int((NR + 1) / 2)]; i = int(NR * 0.99 + 0.999);
-				if (i < 1) i = 1; if (i > NR) i = NR;
-				printf "%-10d %-8d %-14s %-8d %-8d %-8d\n", n, a, from, p50, v[i], v[NR]
-			}'
-	done
-done
+	for k in $(seq 1 $started); do cl_routerd_stop "r$k" KILL; done
+	for i in 1 2 3; do cl_stop $i; done
+	for i in 1 2 3; do cl_wait_exit $i 2>/dev/null || true; done
+}
+
+printf '%-7s %-9s %-8s %-22s %-22s %-8s %-10s %-8s %-10s\n' build routerds applies \
+	"return p50/p99/max ms" "start p50/p99/max ms" idle_msgs us/msg syncs us/sync
+if [ -n "${BEFORE:-}" ]; then
+	run "$BEFORE/bin" before
+fi
+run "$ROOT/$BUILD/bin" after
+if [ -n "${BEFORE:-}" ]; then
+	awk '$1 == "before" && $2 ~ /^[0-9]+$/ { split($4, b, "/"); bp[$2] = b[2] }
+	     $1 == "after" && $2 ~ /^[0-9]+$/ { split($4, a, "/"); ap[$2] = a[2] }
+	     END { for (n in ap) if (n in bp) printf "p99 at %d routerds: before %d ms, after %d ms (%.2fx)\n", n, bp[n], ap[n], ap[n] ? bp[n] / ap[n] : 0 }' \
+		"$CL_DIR/summary"
+fi

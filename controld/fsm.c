@@ -968,6 +968,36 @@ int af_fsm_lookup_result(struct af_fsm *fsm, const char *id,
 	return rc;
 }
 
+/* ------------------------------------------------- distribution index */
+
+/* The index of the last entry that may have changed what routerd pulls
+ * with Sync (bundles, rollout heads, registry, budget definitions).
+ * Telemetry (usage, leases, fleet reports) and no-ops leave it alone, so
+ * routerds pull only when configuration changed. Persisted in meta: it
+ * survives restarts and travels in snapshots. */
+#define DISTRIBUTION_KEY "distribution_index"
+
+static bool distributed(Af__Command__OpCase op)
+{
+	switch (op) {
+	case AF__COMMAND__OP_POLICY_APPLY:
+	case AF__COMMAND__OP_POLICY_ROLLBACK:
+	case AF__COMMAND__OP_MODEL_APPLY:
+	case AF__COMMAND__OP_MODEL_SET_STATUS:
+	case AF__COMMAND__OP_MODEL_DELETE:
+	case AF__COMMAND__OP_ROLLOUT:
+	case AF__COMMAND__OP_BUDGET_SET:
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint64_t af_fsm_distribution_index(struct af_txn *t)
+{
+	return af_txn_meta_u64(t, DISTRIBUTION_KEY);
+}
+
 /* ------------------------------------------------------------ apply */
 
 static int apply_txn(struct af_txn *t, void *arg)
@@ -997,6 +1027,9 @@ static int apply_txn(struct af_txn *t, void *arg)
 		return rc;
 	if (c->dry_run)
 		return 0;
+	if (distributed(c->cmd->op_case) &&
+	    (rc = af_txn_set_meta_u64(t, DISTRIBUTION_KEY, idx)) != 0)
+		return rc;
 	if (c->verb != NULL && (rc = put_audit(t, c)) != 0)
 		return rc;
 	if (id != NULL && (rc = remember_result(t, c, id)) != 0)

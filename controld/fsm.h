@@ -89,6 +89,10 @@ int af_fsm_dry_run(struct af_fsm *fsm, const void *cmd,
 int af_fsm_lookup_result(struct af_fsm *fsm, const char *id,
 			 struct af_fsm_result *ret);
 
+/* The distribution index in t: the index of the last applied entry that
+ * may have changed what routerd's Sync returns (0: none yet). */
+uint64_t af_fsm_distribution_index(struct af_txn *t);
+
 /* Fills ar and st (borrowing r's strings) from a result. */
 void af_fsm_result_to_pb(const struct af_fsm_result *r, Af__ApplyResult *ar,
 			 Af__Status *st);

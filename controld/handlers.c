@@ -739,6 +739,7 @@ static void read_sync(struct controld_job *j, struct af_txn *t)
 	 * to it (all on this thread), and hints carry the same number. */
 	out.state_index = af_consensus_applied_index(&j->node->cons);
 	out.registry_revision = af_txn_meta_u64(t, "registry_revision");
+	out.distribution_index = af_fsm_distribution_index(t);
 	if ((rc = read_heads(t, &h)) != 0)
 		goto out;
 	if (h.stable_rev &&

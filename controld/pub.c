@@ -1,4 +1,5 @@
-/* Publisher: a hint after each apply and a heartbeat every second. Pub/sub
+/* Publisher: a hint after each apply that moved the distribution index
+ * (configuration, never telemetry) and a heartbeat every second. Pub/sub
  * is lossy by design; routerd pulls the truth with Sync. Loop thread. */
 #include "common/log.h"
 #include "controld/node.h"
@@ -36,6 +37,7 @@ struct heads {
 	uint32_t weight;
 	char stable_hash[AF_HASH_STR_LEN], canary_hash[AF_HASH_STR_LEN];
 	uint64_t registry;
+	uint64_t distribution;
 };
 
 static void revision_hash(struct af_txn *t, uint64_t rev, char *out, size_t len)
@@ -74,6 +76,7 @@ static void read_heads(struct controld_node *n, struct heads *h)
 	revision_hash(t, h->stable, h->stable_hash, sizeof(h->stable_hash));
 	revision_hash(t, h->canary, h->canary_hash, sizeof(h->canary_hash));
 	h->registry = af_txn_meta_u64(t, "registry_revision");
+	h->distribution = af_fsm_distribution_index(t);
 	af_store_read_end(t);
 }
 
@@ -85,6 +88,10 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	size_t len;
 
 	read_heads(n, &h);
+	/* An entry that left the distribution index alone (telemetry)
+	 * changes nothing a routerd pulls: no hint, no Sync. */
+	if (!heartbeat && h.distribution != index)
+		return;
 	hint.kind =
 		heartbeat ? AF__HINT__KIND__HEARTBEAT : AF__HINT__KIND__HINT;
 	hint.node_id = n->self->id;
@@ -99,6 +106,7 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	hint.canary_hash = h.canary_hash;
 	hint.canary_weight = h.weight;
 	hint.registry_revision = h.registry;
+	hint.distribution_index = h.distribution;
 	hint.cluster = (char *)n->cfg->name;
 	len = af__hint__get_packed_size(&hint);
 	if (len > sizeof(buf))

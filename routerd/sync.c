@@ -1,6 +1,10 @@
 /* routerd follows the cluster: hints over NNG sub from every controld (a
- * hint only), the truth by pulling with Sync over req/rep from any node.
- * One background thread; it is the only publisher of views. */
+ * hint only), the truth by pulling with Sync over req/rep from any node,
+ * on one kept connection per node. Hints and heartbeats carry the
+ * distribution index (the last entry that changed what Sync returns):
+ * routerd pulls only when it passed what its last Sync saw, so telemetry
+ * never makes it Sync. The sync thread is the only publisher of views;
+ * leases, usage and reports run on their own thread (telemetry.c). */
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/rpc.h"
@@ -20,57 +24,12 @@
 #include <string.h>
 #include <time.h>
 
-#define HINT_MAX 4096
-#define HINT_QUEUE 16 /* hints waiting for the loop; more are dropped */
 #define SYNC_REPLY_MAX (300u * 1024 * 1024)
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000   /* failing controld calls: at most this apart */
-#define LOG_EVERY_MS 10000    /* one failure line per this, with a count */
-#define LEASE_POLL_MS 50      /* budgets defined: lease top-ups this prompt */
-#define IDLE_POLL_MS 1000     /* otherwise the loop wakes this often */
-#define DEREGISTER_MS 1000    /* shutdown: leave the fleet, best effort */
-#define BACKSTOP_MS 5000      /* pull even without hints this often */
-#define SILENCE_MS 2500	      /* no hint nor heartbeat: probe */
-#define REPORT_EVERY_MS 10000 /* fleet last-seen refresh */
-#define USAGE_EVERY_MS 1000   /* outcome aggregates to controld */
-
-struct routerd_sync {
-	struct routerd *r;
-	pthread_t thread;
-	bool started;
-	_Atomic int stop;
-	nng_socket sub;
-	nng_aio *sub_aio; /* hints arrive on a callback; the loop blocks */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned n_hints; /* queued by the callback, taken by the loop */
-	uint8_t hints[HINT_QUEUE][HINT_MAX];
-	size_t hint_len[HINT_QUEUE];
-	size_t n_budgets;	 /* budgeted tenants in the last Sync */
-	uint64_t fail_logged_ms; /* rate-limited failure log */
-	uint64_t deadline_ms;	 /* shutdown: no call past this */
-	uint8_t *usage_buf;	 /* a usage batch not yet acknowledged */
-	size_t usage_len;
-	char usage_rid[AF_RPC_ID_LEN + 1];
-	unsigned fail_suppressed;
-	char urls[AF_MAX_NODES][AF_ADDR_MAX + 16];
-	unsigned n_urls, next;
-	uint64_t synced_index; /* state index of the last good Sync */
-	uint64_t hinted_index; /* highest index any hint announced */
-	int hinted_url;	       /* endpoint of that node, -1: unknown */
-	uint64_t last_msg_ms;  /* last hint or heartbeat from anyone */
-	uint64_t last_attempt_ms, retry_at_ms, backoff_ms;
-	uint64_t last_report_ms, last_usage_ms;
-	bool owns_usage, owns_budgets;
-	bool report_due;
-	bool drop_hints;    /* AF_TEST_DROP_HINTS: lose every change hint */
-	const char *token;  /* AF_TOKEN: a token of role routerd, or NULL */
-	struct af_tls *tls; /* mutual TLS from the cluster file, or NULL */
-	struct af_pubkey keys[AF_MAX_TRUSTED_KEYS]; /* signing.trusted_keys */
-	size_t nkeys;
-	bool nack;
-	char reason[256];
-};
+#define BACKOFF_MAX_MS 5000 /* failing controld calls: at most this apart */
+#define LOG_EVERY_MS 10000  /* one failure line per this, with a count */
+#define IDLE_WAIT_MS 1000   /* the sync thread wakes at least this often */
+#define SILENCE_MS 2500	    /* no hint nor heartbeat: probe */
 
 /* ------------------------------------------------------------ requests */
 
@@ -92,55 +51,58 @@ static uint64_t attempt_ms(const struct routerd_sync *s)
 /* Failing calls to controld (down, or refusing our token) are retried
  * with exponential backoff and jitter, up to BACKOFF_MAX_MS apart, and
  * logged at most once per LOG_EVERY_MS with the number left out. */
-static void failed(struct routerd_sync *s, const char *what, const char *why)
+void routerd_sync_failed(struct routerd_sync *s, struct sync_chan *ch,
+			 const char *what, const char *why)
 {
 	uint64_t now = af_mono_ms(), b;
 
-	b = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
-	s->backoff_ms = b > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b;
+	(void)s;
+	b = ch->backoff_ms ? ch->backoff_ms * 2 : BACKOFF_MIN_MS;
+	ch->backoff_ms = b > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b;
 	/* Full jitter over the upper half: routerds that lost controld
 	 * together do not come back in step. */
-	s->retry_at_ms = now + s->backoff_ms / 2 +
-			 randombytes_uniform((uint32_t)(s->backoff_ms / 2) + 1);
-	if (s->fail_logged_ms != 0 && now - s->fail_logged_ms < LOG_EVERY_MS) {
-		s->fail_suppressed++;
+	ch->retry_at_ms =
+		now + ch->backoff_ms / 2 +
+		randombytes_uniform((uint32_t)(ch->backoff_ms / 2) + 1);
+	if (ch->fail_logged_ms != 0 &&
+	    now - ch->fail_logged_ms < LOG_EVERY_MS) {
+		ch->fail_suppressed++;
 		return;
 	}
 	log_warn("event=controld_call_failed call=%s error=\"%s\" "
 		 "retry_in_ms=%llu suppressed=%u",
-		 what, why, (unsigned long long)(s->retry_at_ms - now),
-		 s->fail_suppressed);
-	s->fail_logged_ms = now;
-	s->fail_suppressed = 0;
+		 what, why, (unsigned long long)(ch->retry_at_ms - now),
+		 ch->fail_suppressed);
+	ch->fail_logged_ms = now;
+	ch->fail_suppressed = 0;
 }
 
-static void succeeded(struct routerd_sync *s)
+void routerd_sync_succeeded(struct sync_chan *ch)
 {
-	s->backoff_ms = 0;
-	s->retry_at_ms = 0;
+	ch->backoff_ms = 0;
+	ch->retry_at_ms = 0;
 }
 
-/* Why a call failed, for the log. */
-static const char *why_failed(int rc, const Af__Response *resp)
+/* Whether controld may be called now (not backing off). */
+bool routerd_sync_may_call(const struct sync_chan *ch)
+{
+	return af_mono_ms() >= ch->retry_at_ms;
+}
+
+const char *routerd_sync_why(int rc, const Af__Response *resp)
 {
 	if (resp != NULL && resp->status != NULL)
 		return resp->status->message;
 	if (rc == AF_EUNAVAIL || rc == AF_ETIMEDOUT)
-		return af_rpc_errstr();
+		return routerd_conns_errstr();
 	return af_strerror(rc);
 }
 
-/* Sends req to the current endpoint; rotates on failure. Follows one
- * NOT_LEADER redirect when `to_leader`. */
-static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
-		Af__Response **ret)
+/* Packs req with the version, token and (for a write) a request id. */
+static int pack_req(struct routerd_sync *s, Af__Request *req,
+		    char rid[AF_RPC_ID_LEN + 1], uint8_t **ret, size_t *ret_len)
 {
-	const char *url = s->urls[s->next % s->n_urls];
-	char leader[AF_ADDR_MAX + 16], rid[AF_RPC_ID_LEN + 1];
-	size_t len, outlen;
-	uint8_t *buf;
-	void *out;
-	int rc;
+	size_t len;
 
 	req->version = 1; /* before sizing: it is part of the message */
 	if (s->token != NULL)
@@ -153,13 +115,42 @@ static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 		req->propose->request_id = rid;
 	}
 	len = af__request__get_packed_size(req);
-	buf = af_malloc(len ? len : 1);
-	if (buf == NULL)
+	if ((*ret = af_malloc(len ? len : 1)) == NULL)
 		return AF_ENOMEM;
-	af__request__pack(req, buf);
+	af__request__pack(req, *ret);
+	*ret_len = len;
+	return 0;
+}
+
+/* The endpoint a NOT_LEADER answer names, or -1. */
+static int redirect(struct routerd_sync *s, const Af__Response *resp)
+{
+	char leader[AF_ADDR_MAX + 16];
+
+	if (resp->status == NULL ||
+	    resp->status->code != AF__CODE__NOT_LEADER ||
+	    resp->status->leader_api[0] == '\0')
+		return -1;
+	af_cluster_url(s->r->cfg, resp->status->leader_api, leader,
+		       sizeof(leader));
+	return routerd_conns_find(s->conns, leader);
+}
+
+int routerd_sync_call(struct routerd_sync *s, struct sync_chan *ch,
+		      Af__Request *req, bool to_leader, Af__Response **ret)
+{
+	char rid[AF_RPC_ID_LEN + 1];
+	unsigned at = ch->next % s->n_urls;
+	size_t len, outlen;
+	uint8_t *buf;
+	void *out;
+	int rc, k;
+
+	if ((rc = pack_req(s, req, rid, &buf, &len)) != 0)
+		return rc;
 	for (int hop = 0; hop < 2; hop++) {
-		rc = af_rpc_call(url, s->tls, buf, len, attempt_ms(s),
-				 SYNC_REPLY_MAX, &out, &outlen);
+		rc = routerd_conns_call(s->conns, at, buf, len, attempt_ms(s),
+					&out, &outlen);
 		if (rc != 0)
 			break;
 		*ret = af__response__unpack(NULL, outlen, out);
@@ -168,15 +159,12 @@ static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 			rc = AF_EPROTO;
 			break;
 		}
-		if (!to_leader || (*ret)->status == NULL ||
-		    (*ret)->status->code != AF__CODE__NOT_LEADER ||
-		    (*ret)->status->leader_api[0] == '\0')
+		if (!to_leader || hop == 1 || (k = redirect(s, *ret)) < 0)
 			break;
-		af_cluster_url(s->r->cfg, (*ret)->status->leader_api, leader,
-			       sizeof(leader));
 		af__response__free_unpacked(*ret, NULL);
 		*ret = NULL;
-		url = leader;
+		at = (unsigned)k;
+		ch->next = at; /* the leader, until it fails */
 		rc = AF_ENOTLEADER;
 	}
 	af_free(buf);
@@ -184,155 +172,13 @@ static int call(struct routerd_sync *s, Af__Request *req, bool to_leader,
 	    req->propose->request_id == rid)
 		req->propose->request_id = NULL;
 	if (rc != 0)
-		s->next++;
+		ch->next = at + 1;
 	return rc;
 }
 
-/* An answer without a status is a success (reads); writes carry one. */
-static bool answered_ok(const Af__Response *resp)
+bool routerd_sync_answered_ok(const Af__Response *resp)
 {
 	return resp->status == NULL || resp->status->code == AF__CODE__OK;
-}
-
-/* ACK (or NACK with the reason) of what this routerd serves. */
-static void report(struct routerd_sync *s)
-{
-	const struct routerd_view *v = routerd_view_acquire(s->r);
-	Af__Request req = AF__REQUEST__INIT;
-	Af__Command cmd = AF__COMMAND__INIT;
-	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
-	Af__Response *resp = NULL;
-	int rc;
-
-	fr.routerd_id = s->r->id;
-	fr.nack = s->nack;
-	fr.reason = s->reason;
-	if (v != NULL) {
-		fr.state_index = v->state_index;
-		fr.stable_revision = v->stable_revision;
-		fr.stable_hash = (char *)v->stable_hash;
-		fr.canary_revision = v->canary_revision;
-		fr.canary_hash = (char *)v->canary_hash;
-		fr.registry_revision = v->registry_revision;
-	}
-	cmd.op_case = AF__COMMAND__OP_FLEET_REPORT;
-	cmd.fleet_report = &fr;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	rc = call(s, &req, true, &resp);
-	if (rc == 0 && answered_ok(resp)) {
-		s->report_due = false;
-		s->last_report_ms = af_mono_ms();
-		succeeded(s);
-	} else {
-		failed(s, "fleet_report", why_failed(rc, resp));
-	}
-	if (resp)
-		af__response__free_unpacked(resp, NULL);
-	if (v)
-		routerd_view_release(s->r, v);
-}
-
-/* Whether a failed write may have been applied or may succeed later,
- * so that it is sent again as it was (same bytes, same request id):
- * no answer, or an answer about leadership or quorum. */
-static bool retry_same(int rc, const Af__Response *resp)
-{
-	return rc != 0 || resp->status == NULL ||
-	       resp->status->code == AF__CODE__NOT_LEADER ||
-	       resp->status->code == AF__CODE__UNAVAILABLE ||
-	       resp->status->code == AF__CODE__PERMISSION_DENIED;
-}
-
-/* Sends what /v1/report recorded since the last flush. A batch whose
- * fate is unknown is sent again unchanged, with its request id, until it
- * is answered: the cluster applies it once (outcomes recorded meanwhile
- * wait for the next batch). */
-static void flush_usage(struct routerd_sync *s)
-{
-	Af__Request req = AF__REQUEST__INIT;
-	Af__Command cmd = AF__COMMAND__INIT;
-	Af__UsageReport *rep;
-	Af__Response *resp = NULL;
-	int rc;
-
-	if (s->usage_buf == NULL) {
-		if (routerd_usage_take(s->r->usage, s->r->id, &s->usage_buf,
-				       &s->usage_len) != 0 ||
-		    s->usage_buf == NULL)
-			return;
-		af_rpc_request_id(s->usage_rid);
-	}
-	rep = af__usage_report__unpack(NULL, s->usage_len, s->usage_buf);
-	if (rep == NULL) {
-		rc = AF_EPROTO;
-		goto drop;
-	}
-	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
-	cmd.usage_report = rep;
-	cmd.request_id = s->usage_rid;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	rc = call(s, &req, true, &resp);
-	af__usage_report__free_unpacked(rep, NULL);
-	if (rc == 0 && answered_ok(resp)) {
-		succeeded(s);
-		goto drop;
-	}
-	failed(s, "usage_report", why_failed(rc, resp));
-	if (retry_same(rc, resp)) {
-		if (resp)
-			af__response__free_unpacked(resp, NULL);
-		return; /* kept for the next flush */
-	}
-	log_warn("event=usage_report_refused error=\"%s\"",
-		 why_failed(rc, resp));
-drop:
-	if (resp)
-		af__response__free_unpacked(resp, NULL);
-	af_free(s->usage_buf);
-	s->usage_buf = NULL;
-	s->usage_len = 0;
-}
-
-/* Lease traffic: settles what decisions consumed and tops leases up (or
- * gives them all back with release). A few requests per call, so the loop
- * keeps following hints. */
-static void leases(struct routerd_sync *s, bool release)
-{
-	for (int k = 0; k < (release ? ROUTERD_MAX_BUDGETS : 8); k++) {
-		Af__Request req = AF__REQUEST__INIT;
-		Af__Command cmd = AF__COMMAND__INIT;
-		Af__LeaseRequest lr = AF__LEASE_REQUEST__INIT;
-		Af__Response *resp = NULL;
-		char tenant[72];
-		uint64_t now = af_mono_ms();
-		int slot, rc;
-		bool ok;
-
-		slot = routerd_budgets_next(s->r->budgets, now, release, &lr,
-					    tenant, sizeof(tenant));
-		if (slot < 0)
-			return;
-		lr.routerd_id = s->r->id;
-		cmd.op_case = AF__COMMAND__OP_LEASE;
-		cmd.lease = &lr;
-		req.body_case = AF__REQUEST__BODY_PROPOSE;
-		req.propose = &cmd;
-		rc = call(s, &req, true, &resp);
-		ok = rc == 0 && answered_ok(resp) && resp->apply != NULL;
-		if (ok)
-			succeeded(s);
-		else
-			failed(s, "lease", why_failed(rc, resp));
-		routerd_budgets_granted(s->r->budgets, slot, ok,
-					lr.consumed_micro,
-					ok ? resp->apply : NULL, now);
-		if (resp)
-			af__response__free_unpacked(resp, NULL);
-		if (!ok)
-			return; /* controld unreachable: try again later */
-	}
 }
 
 /* -------------------------------------------------------------- sync */
@@ -367,14 +213,23 @@ static bool same_heads(const struct routerd_view *cur, const Af__SyncResp *p)
 	       cur->registry_revision == p->registry_revision;
 }
 
+void routerd_sync_report_due(struct routerd_sync *s)
+{
+	s->report_gen++;
+	s->tele_kick = true;
+	pthread_cond_signal(&s->tcv);
+}
+
 static void nack(struct routerd_sync *s, const char *why)
 {
+	pthread_mutex_lock(&s->mu);
 	if (!s->nack || strcmp(s->reason, why) != 0) {
 		log_warn("event=view_rejected reason=\"%s\"", why);
-		s->report_due = true;
+		routerd_sync_report_due(s);
 	}
 	s->nack = true;
 	snprintf(s->reason, sizeof(s->reason), "%s", why);
+	pthread_mutex_unlock(&s->mu);
 	atomic_fetch_add(&s->r->sync_stats.nacks, 1);
 }
 
@@ -465,9 +320,11 @@ static void activate(struct routerd_sync *s, struct routerd_view *v)
 	/* Persisted off the decision path, after activation. */
 	if (s->r->cache_dir && routerd_cache_save(s->r, v, &err) != 0)
 		log_warn("event=cache_write_failed error=\"%s\"", err.msg);
+	pthread_mutex_lock(&s->mu);
 	s->nack = false;
 	s->reason[0] = '\0';
-	s->report_due = true;
+	routerd_sync_report_due(s);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static int do_sync(struct routerd_sync *s)
@@ -490,32 +347,34 @@ static int do_sync(struct routerd_sync *s)
 	}
 	sr.cached_hashes = hashes;
 	if (s->hinted_url >= 0 && s->hinted_index > s->synced_index)
-		s->next = (unsigned)s->hinted_url;
+		s->sch.next = (unsigned)s->hinted_url;
 	req.body_case = AF__REQUEST__BODY_SYNC;
 	req.sync = &sr;
 	log_debug("event=sync_start url=%s have=%llu hinted=%llu",
-		  s->urls[s->next % s->n_urls],
+		  s->urls[s->sch.next % s->n_urls],
 		  (unsigned long long)s->synced_index,
 		  (unsigned long long)s->hinted_index);
-	rc = call(s, &req, false, &resp);
+	rc = routerd_sync_call(s, &s->sch, &req, false, &resp);
 	log_debug("event=sync_done rc=%d index=%llu", rc,
 		  rc == 0 && resp->sync
 			  ? (unsigned long long)resp->sync->state_index
 			  : 0ull);
-	if (rc == 0 && (!answered_ok(resp) || resp->sync == NULL))
+	if (rc == 0 && (!routerd_sync_answered_ok(resp) || resp->sync == NULL))
 		rc = AF_EUNAVAIL;
 	if (rc != 0) {
 		atomic_store(&s->r->sync_stats.connected, 0);
-		failed(s, "sync", why_failed(rc, resp));
+		routerd_sync_failed(s, &s->sch, "sync",
+				    routerd_sync_why(rc, resp));
 		atomic_fetch_add(&s->r->sync_stats.sync_errors, 1);
-		s->next++;
+		if (resp != NULL)
+			s->sch.next++; /* answered, but could not serve */
 		goto out;
 	}
 	if (!atomic_load(&s->r->sync_stats.connected))
 		log_info("event=sync_connected url=%s",
-			 s->urls[s->next % s->n_urls]);
-	succeeded(s);
-	s->n_budgets = resp->sync->n_budgets;
+			 s->urls[s->sch.next % s->n_urls]);
+	routerd_sync_succeeded(&s->sch);
+	atomic_store(&s->n_budgets, resp->sync->n_budgets);
 	atomic_store(&s->r->sync_stats.connected, 1);
 	atomic_fetch_add(&s->r->sync_stats.syncs, 1);
 	atomic_store(&s->r->sync_stats.last_sync_ms, af_wall_ms());
@@ -524,11 +383,19 @@ static int do_sync(struct routerd_sync *s)
 		goto out;
 	if (resp->sync->state_index > s->synced_index)
 		s->synced_index = resp->sync->state_index;
+	pthread_mutex_lock(&s->bmu);
 	routerd_budgets_define(s->r->budgets, resp->sync->budgets,
 			       resp->sync->n_budgets);
+	pthread_mutex_unlock(&s->bmu);
+	if (resp->sync->n_budgets > 0) {
+		pthread_mutex_lock(&s->mu);
+		s->tele_kick = true; /* new budgets: ask for leases now */
+		pthread_cond_signal(&s->tcv);
+		pthread_mutex_unlock(&s->mu);
+	}
 	/* This node is behind what a hint announced: ask another next. */
 	if (resp->sync->state_index < s->hinted_index)
-		s->next++;
+		s->sch.next++;
 	if (resp->sync->stable != NULL && !same_heads(cur, resp->sync))
 		next = build(s, cur, resp->sync);
 out:
@@ -556,21 +423,27 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 	if (strcmp(h->cluster, s->r->cfg->name) == 0) {
 		atomic_fetch_add(&s->r->sync_stats.hints_received, 1);
 		s->last_msg_ms = af_mono_ms();
-		log_debug("event=hint kind=%d node=%llu index=%llu",
+		log_debug("event=hint kind=%d node=%llu index=%llu "
+			  "distribution=%llu",
 			  (int)h->kind, (unsigned long long)h->node_id,
-			  (unsigned long long)h->state_index);
-		/* A heartbeat announcing nothing newer than what we hold
-		 * confirms, from a live controld, that we are current. */
+			  (unsigned long long)h->state_index,
+			  (unsigned long long)h->distribution_index);
+		/* A heartbeat announcing no change past our last Sync
+		 * confirms, from a live controld, that we are current. Every
+		 * configuration entry after that Sync has a higher index than
+		 * the state it read, so comparing with its state index is
+		 * exact; telemetry never moves the distribution index. */
 		if (h->kind == AF__HINT__KIND__HEARTBEAT &&
-		    h->state_index <= s->synced_index && s->synced_index > 0) {
+		    h->distribution_index <= s->synced_index &&
+		    s->synced_index > 0) {
 			atomic_store(&s->r->sync_stats.last_sync_ms,
 				     af_wall_ms());
 			atomic_store(&s->r->sync_stats.connected, 1);
 		}
-		if (h->state_index > s->hinted_index) {
+		if (h->distribution_index > s->hinted_index) {
 			/* Pull from the node that has it: the first hint of a
 			 * change comes from the leader, which applied first. */
-			s->hinted_index = h->state_index;
+			s->hinted_index = h->distribution_index;
 			s->hinted_url = -1;
 			for (unsigned i = 0; i < s->r->cfg->n_nodes; i++)
 				if (s->r->cfg->nodes[i].id == h->node_id)
@@ -604,16 +477,14 @@ static void sub_cb(void *arg)
 	nng_recv_aio(s->sub, s->sub_aio);
 }
 
-/* Blocks until a hint arrives, the next periodic duty, or stop. */
+/* Blocks until a hint arrives, a retry is due, IDLE_WAIT_MS, or stop. */
 static void wait_work(struct routerd_sync *s, uint64_t now)
 {
-	uint64_t ms = s->n_budgets ? LEASE_POLL_MS : IDLE_POLL_MS;
+	uint64_t ms = IDLE_WAIT_MS;
 	struct timespec ts;
 
-	if (s->retry_at_ms > now && s->retry_at_ms - now < ms)
-		ms = s->retry_at_ms - now;
-	if (s->retry_at_ms > now + ms)
-		ms = s->retry_at_ms - now; /* backing off: hints still wake */
+	if (s->sch.retry_at_ms > now && s->sch.retry_at_ms - now < ms)
+		ms = s->sch.retry_at_ms - now;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += (time_t)(ms / 1000);
 	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -646,12 +517,10 @@ static void take_hints(struct routerd_sync *s)
 		take_hint(s, q[i], lens[i]);
 }
 
-/* Whether controld may be called now (not backing off). */
-static bool may_call(const struct routerd_sync *s)
-{
-	return af_mono_ms() >= s->retry_at_ms;
-}
-
+/* Pulls at start-up, when a hint or heartbeat announced a change past
+ * the last Sync, and when every publisher has been silent for over two
+ * heartbeats (so a lost control plane shows at once). Nothing else:
+ * telemetry entries never make a routerd Sync. */
 static void *sync_main(void *arg)
 {
 	struct routerd_sync *s = arg;
@@ -661,66 +530,18 @@ static void *sync_main(void *arg)
 
 		take_hints(s);
 		now = af_mono_ms();
-		/* Silence from every publisher for over two heartbeats:
-		 * probe now, so a lost control plane shows at once. */
 		if (now - s->last_msg_ms > SILENCE_MS &&
 		    now - s->last_attempt_ms >= SILENCE_MS)
-			s->last_attempt_ms = 0;
-		if (may_call(s) && (s->hinted_index > s->synced_index ||
-				    now - s->last_attempt_ms >= BACKSTOP_MS)) {
+			s->sync_due = true;
+		if (routerd_sync_may_call(&s->sch) &&
+		    (s->sync_due || s->hinted_index > s->synced_index)) {
 			s->last_attempt_ms = now;
-			do_sync(s);
-		}
-		if (may_call(s))
-			leases(s, false);
-		if (may_call(s) && now - s->last_usage_ms >= USAGE_EVERY_MS) {
-			s->last_usage_ms = now;
-			flush_usage(s);
-		}
-		if (may_call(s) && (s->report_due || now - s->last_report_ms >=
-							     REPORT_EVERY_MS)) {
-			if (!s->report_due)
-				s->last_report_ms = now; /* retry later */
-			report(s);
+			if (do_sync(s) == 0)
+				s->sync_due = false;
 		}
 		wait_work(s, af_mono_ms());
 	}
 	return NULL;
-}
-
-/* Leaves the fleet view: a routerd that stops cleanly is not LOST. */
-static void deregister(struct routerd_sync *s)
-{
-	Af__Request req = AF__REQUEST__INIT;
-	Af__Command cmd = AF__COMMAND__INIT;
-	Af__FleetDeregister fd = AF__FLEET_DEREGISTER__INIT;
-	Af__Response *resp = NULL;
-	int rc = AF_EUNAVAIL;
-
-	fd.routerd_id = s->r->id;
-	cmd.op_case = AF__COMMAND__OP_FLEET_DEREGISTER;
-	cmd.fleet_deregister = &fd;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	s->deadline_ms = af_mono_ms() + DEREGISTER_MS;
-	for (unsigned k = 0; k < s->n_urls && af_mono_ms() < s->deadline_ms;
-	     k++) {
-		rc = call(s, &req, true, &resp);
-		if (rc == 0 && answered_ok(resp))
-			break;
-		rc = rc != 0 ? rc : AF_EUNAVAIL;
-		if (resp)
-			af__response__free_unpacked(resp, NULL);
-		resp = NULL;
-		s->next++;
-	}
-	if (rc == 0)
-		log_info("event=fleet_deregistered");
-	else
-		log_warn("event=fleet_deregister_failed error=\"%s\"",
-			 why_failed(rc, resp));
-	if (resp)
-		af__response__free_unpacked(resp, NULL);
 }
 
 static int open_sub(struct routerd_sync *s, struct af_err *err)
@@ -747,8 +568,24 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 			       sizeof(s->urls[i]));
 	}
 	s->n_urls = cfg->n_nodes;
+	{
+		const char *urls[AF_MAX_NODES];
+		int rc;
+
+		for (unsigned i = 0; i < s->n_urls; i++)
+			urls[i] = s->urls[i];
+		if ((rc = routerd_conns_open(urls, s->n_urls, s->tls,
+					     SYNC_REPLY_MAX,
+					     &s->r->sync_stats.connects,
+					     &s->conns, err)) != 0) {
+			nng_close(s->sub);
+			return rc;
+		}
+	}
 	if ((rv = nng_aio_alloc(&s->sub_aio, sub_cb, s)) != 0) {
 		nng_close(s->sub);
+		routerd_conns_close(s->conns);
+		s->conns = NULL;
 		return af_errf(err, AF_ENOMEM, "sub: %s", nng_strerror(rv));
 	}
 	return 0;
@@ -757,9 +594,12 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 /* Frees s and what it created for r. */
 static void sync_free(struct routerd *r, struct routerd_sync *s)
 {
+	routerd_conns_close(s->conns);
 	af_tls_free(s->tls);
 	af_free(s->usage_buf);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->tcv);
+	pthread_mutex_destroy(&s->bmu);
 	pthread_mutex_destroy(&s->mu);
 	if (s->owns_usage) {
 		routerd_usage_free(r->usage);
@@ -785,13 +625,16 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		return af_errf(err, AF_ENOMEM, "sync: out of memory");
 	s->r = r;
 	s->hinted_url = -1;
+	s->sync_due = true;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->bmu, NULL);
 	{
 		pthread_condattr_t ca;
 
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		pthread_cond_init(&s->cv, &ca);
+		pthread_cond_init(&s->tcv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
 	r->sync = s;
@@ -832,17 +675,17 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 	if ((rc = af_tls_new(r->cfg, &s->tls, err)) != 0 ||
 	    (rc = open_sub(s, err)) != 0)
 		goto out_free;
-	s->report_due = true;
+	s->report_gen = 1; /* a first report at once */
 	nng_recv_aio(s->sub, s->sub_aio);
-	if (pthread_create(&s->thread, NULL, sync_main, s) != 0) {
-		atomic_store(&s->stop, 1);
-		nng_aio_stop(s->sub_aio);
-		nng_aio_free(s->sub_aio);
-		nng_close(s->sub);
-		rc = af_errf(err, AF_ENOMEM, "sync: no thread");
-		goto out_free;
+	if (pthread_create(&s->thread, NULL, sync_main, s) == 0)
+		s->started = true;
+	if (s->started && pthread_create(&s->tele_thread, NULL,
+					 routerd_telemetry_main, s) == 0)
+		s->tele_started = true;
+	if (!s->tele_started) {
+		routerd_sync_stop(r);
+		return af_errf(err, AF_ENOMEM, "sync: no thread");
 	}
-	s->started = true;
 	return 0;
 out_free:
 	sync_free(r, s);
@@ -858,23 +701,16 @@ void routerd_sync_stop(struct routerd *r)
 	pthread_mutex_lock(&s->mu);
 	atomic_store(&s->stop, 1);
 	pthread_cond_signal(&s->cv);
+	pthread_cond_signal(&s->tcv);
 	pthread_mutex_unlock(&s->mu);
-	if (s->started) {
+	if (s->started)
 		pthread_join(s->thread, NULL);
-		nng_aio_stop(s->sub_aio);
-		nng_aio_free(s->sub_aio);
-		nng_close(s->sub);
-		s->deadline_ms = af_mono_ms() + 2 * DEREGISTER_MS;
-		if (atomic_load(&r->sync_stats.connected)) {
-			/* Last outcomes and every lease back, best effort. A
-			 * first flush may only resend an older batch: the
-			 * second takes what was recorded after it. */
-			flush_usage(s);
-			if (s->usage_buf == NULL)
-				flush_usage(s);
-			leases(s, true);
-		}
-		deregister(s);
-	}
+	if (s->tele_started)
+		pthread_join(s->tele_thread, NULL);
+	nng_aio_stop(s->sub_aio);
+	nng_aio_free(s->sub_aio);
+	nng_close(s->sub);
+	if (s->tele_started)
+		routerd_telemetry_final(s);
 	sync_free(r, s);
 }

@@ -1,10 +1,98 @@
-/* Private to routerd's sync side (sync.c, cache.c). */
+/* Private to routerd's sync side (sync.c, telemetry.c, cache.c). */
 #ifndef AF_ROUTERD_SYNC_INT_H
 #define AF_ROUTERD_SYNC_INT_H
 
+#include "common/rpc.h"
+#include "common/sign.h"
+#include "common/tls.h"
+#include "proto/af.pb-c.h"
+#include "routerd/conn.h"
 #include "routerd/routerd.h"
 
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
 #define ROUTERD_CACHE_MAX (256u * 1024 * 1024)
+#define HINT_MAX 4096
+#define HINT_QUEUE 16 /* hints waiting for the loop; more are dropped */
+
+/* One thread's calls to controld: where to send next and its backoff. */
+struct sync_chan {
+	unsigned next;
+	uint64_t backoff_ms, retry_at_ms;
+	uint64_t fail_logged_ms; /* rate-limited failure log */
+	unsigned fail_suppressed;
+};
+
+/* Two threads: the sync thread follows hints and pulls views (sch); the
+ * telemetry thread sends leases, usage and fleet reports (tch), so a slow
+ * write never delays a configuration pull. */
+struct routerd_sync {
+	struct routerd *r;
+	pthread_t thread, tele_thread;
+	bool started, tele_started;
+	_Atomic int stop;
+	nng_socket sub;
+	nng_aio *sub_aio; /* hints arrive on a callback; the loop blocks */
+	struct routerd_conns *conns; /* one kept connection per endpoint */
+	pthread_mutex_t mu;	     /* guards the fields marked (mu) */
+	pthread_cond_t cv;	     /* wakes the sync thread */
+	pthread_cond_t tcv;	     /* wakes the telemetry thread */
+	bool tele_kick;		     /* (mu) telemetry has work now */
+	unsigned n_hints;	     /* (mu) queued by the callback */
+	uint8_t hints[HINT_QUEUE][HINT_MAX];
+	size_t hint_len[HINT_QUEUE];
+	/* Budgets: defined by the sync thread, leased by telemetry. */
+	pthread_mutex_t bmu;
+	_Atomic size_t n_budgets; /* budgeted tenants in the last Sync */
+	uint64_t deadline_ms;	  /* shutdown: no call past this */
+	uint8_t *usage_buf;	  /* a usage batch not yet acknowledged */
+	size_t usage_len;
+	char usage_rid[AF_RPC_ID_LEN + 1];
+	char urls[AF_MAX_NODES][AF_ADDR_MAX + 16];
+	unsigned n_urls;
+	struct sync_chan sch, tch;
+	uint64_t synced_index; /* state index of the last good Sync */
+	uint64_t hinted_index; /* highest distribution index announced */
+	int hinted_url;	       /* endpoint of that node, -1: unknown */
+	bool sync_due;	       /* start-up, or silence: pull now */
+	uint64_t last_msg_ms;  /* last hint or heartbeat from anyone */
+	uint64_t last_attempt_ms;
+	uint64_t last_report_ms, last_usage_ms;
+	uint64_t report_gen;   /* (mu) bumped when a report is due */
+	uint64_t reported_gen; /* telemetry: the last one acknowledged */
+	bool owns_usage, owns_budgets;
+	bool drop_hints;    /* AF_TEST_DROP_HINTS: lose every change hint */
+	const char *token;  /* AF_TOKEN: a token of role routerd, or NULL */
+	struct af_tls *tls; /* mutual TLS from the cluster file, or NULL */
+	struct af_pubkey keys[AF_MAX_TRUSTED_KEYS]; /* signing.trusted_keys */
+	size_t nkeys;
+	bool nack;	  /* (mu) */
+	char reason[256]; /* (mu) */
+};
+
+/* sync.c: one call on ch's current endpoint; rotates on failure, follows
+ * one NOT_LEADER redirect when to_leader. 0 with *ret (free it), or an
+ * AF_E* code. */
+int routerd_sync_call(struct routerd_sync *s, struct sync_chan *ch,
+		      Af__Request *req, bool to_leader, Af__Response **ret);
+/* Backoff bookkeeping of ch after a failed or a successful call. */
+void routerd_sync_failed(struct routerd_sync *s, struct sync_chan *ch,
+			 const char *what, const char *why);
+void routerd_sync_succeeded(struct sync_chan *ch);
+bool routerd_sync_may_call(const struct sync_chan *ch);
+/* Why a call failed, for the log. */
+const char *routerd_sync_why(int rc, const Af__Response *resp);
+/* An answer without a status is a success (reads); writes carry one. */
+bool routerd_sync_answered_ok(const Af__Response *resp);
+/* Asks for a fleet report soon (a new view, a NACK). Caller holds mu. */
+void routerd_sync_report_due(struct routerd_sync *s);
+
+/* telemetry.c: the telemetry thread, and its last duties at stop (after
+ * both threads have ended): usage, leases back, leave the fleet. */
+void *routerd_telemetry_main(void *arg);
+void routerd_telemetry_final(struct routerd_sync *s);
 
 /* Writes v to r->cache_dir/view.pb atomically. No-op without a cache dir.
  * Errors: AF_EIO, AF_ENOMEM. */

@@ -301,3 +301,67 @@ Test(fsm_writes, every_apply_is_observed)
 	apply_policy(&a, 1, "x");
 	cr_assert_eq(atomic_load(&a.fsm.apply_seconds.count), 2);
 }
+
+static uint64_t distribution(struct node *n)
+{
+	struct af_txn *t;
+	uint64_t v;
+
+	cr_assert_eq(af_store_read_begin(n->store, &t, NULL), 0);
+	v = af_fsm_distribution_index(t);
+	af_store_read_end(t);
+	return v;
+}
+
+/* The distribution index (what hints announce to routerds) moves with
+ * configuration entries only: usage, fleet reports, leases and no-ops
+ * leave it, and it travels in snapshots. */
+Test(fsm_writes, distribution_index_moves_on_configuration_only)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
+	Af__BudgetSet bs = AF__BUDGET_SET__INIT;
+	Af__LeaseRequest lr = AF__LEASE_REQUEST__INIT;
+	void *snap;
+	size_t len;
+	uint64_t at;
+
+	cr_assert_eq(distribution(&a), 0);
+	apply_policy(&a, 1, "p1");
+	cr_assert_eq(distribution(&a), 1);
+	usage_report(&a, "t1", 1, 10, 0);
+	fr.routerd_id = (char *)"r1";
+	cmd.op_case = AF__COMMAND__OP_FLEET_REPORT;
+	cmd.fleet_report = &fr;
+	cr_assert_eq(apply(&a, &cmd).code, AF__CODE__OK);
+	cmd = (Af__Command)AF__COMMAND__INIT;
+	cmd.op_case = AF__COMMAND__OP_NOOP;
+	apply(&a, &cmd);
+	cr_assert_eq(a.idx, 4);
+	cr_assert_eq(distribution(&a), 1, "telemetry moved it");
+	bs.tenant = (char *)"t1";
+	bs.hard_micro = 1000000;
+	bs.period = (char *)"day";
+	cmd = (Af__Command)AF__COMMAND__INIT;
+	cmd.op_case = AF__COMMAND__OP_BUDGET_SET;
+	cmd.budget_set = &bs;
+	cr_assert_eq(apply(&a, &cmd).code, AF__CODE__OK);
+	cr_assert_eq(distribution(&a), 5, "a budget definition is distributed");
+	lr.routerd_id = (char *)"r1";
+	lr.tenant = (char *)"t1";
+	lr.want_micro = 1000;
+	cmd = (Af__Command)AF__COMMAND__INIT;
+	cmd.op_case = AF__COMMAND__OP_LEASE;
+	cmd.lease = &lr;
+	apply(&a, &cmd);
+	cr_assert_eq(distribution(&a), 5, "a lease moved it");
+	/* A retried write changes nothing: nor the index. */
+	apply_policy(&a, 1, "p1");
+	cr_assert_eq(distribution(&a), 5);
+	at = a.idx;
+	cr_assert_eq(af_store_snapshot(a.store, &snap, &len, &at, NULL), 0);
+	open_node(&b);
+	cr_assert_eq(af_store_restore(b.store, snap, len, NULL), 0);
+	free(snap);
+	cr_assert_eq(distribution(&b), 5, "restored with the snapshot");
+}

@@ -1,0 +1,105 @@
+#!/bin/sh
+# Telemetry never makes a routerd Sync. Four routerds follow a 3-node
+# cluster; one of them routes and reports traffic of a budgeted tenant for
+# a while (usage flushes, lease top-ups and fleet reports: dozens of Raft
+# entries). Every routerd's af_routerd_syncs_total must grow by exactly the
+# number of configuration changes meanwhile (one budget set), not by the
+# number of entries; a policy apply then reaches all four at once (one
+# more Sync each). Each routerd keeps one connection per controld.
+. "$(dirname "$0")/../lib/cluster.sh"
+
+metric() { # metric PORT NAME: its value on routerd's /metrics
+	curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'
+}
+applied() { # the leader's applied index
+	curl -s "http://$(cl_http "$leader")/metrics" |
+		awk '$1 == "af_raft_applied_index" { print $2 }'
+}
+syncs() { metric "$1" af_routerd_syncs_total; }
+# Waits until every routerd's Sync count stays put for 1.5 s (no Sync
+# under way); prints them, space separated.
+settled() {
+	prev=""
+	deadline=$(($(date +%s) + 20))
+	while :; do
+		cur=""
+		for k in 1 2 3 4; do cur="$cur $(syncs $((P + k)))"; done
+		[ "$cur" = "$prev" ] && { echo $cur; return 0; }
+		[ "$(date +%s)" -lt "$deadline" ] || fail "Syncs never settled: $cur"
+		prev=$cur
+		sleep 1.5
+	done
+}
+
+cl_init sync_storm
+for i in 1 2 3; do cl_start $i; done
+leader=$(cl_wait_leader)
+cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
+h1=$(cl_af policy apply -f "$EXAMPLES/policy.yaml" -o json | jq -r .hash)
+P=$((CL_BASE + 900))
+for k in 1 2 3 4; do cl_routerd_start "r$k" $((P + k)); done
+for k in 1 2 3 4; do
+	cl_wait_http "http://127.0.0.1:$((P + k))/readyz"
+	cl_wait_route_hash $((P + k)) "$h1" >/dev/null
+done
+# Start-up: a Sync or two each (a second when the first node asked had
+# not applied the policy yet); the baseline for what follows.
+set -- $(settled)
+for k in 1 2 3 4; do
+	eval "s$k=\$$k"
+	[ "$(eval echo \$s$k)" -le 2 ] || fail "r$k: $(eval echo \$s$k) Syncs at start-up"
+done
+note "start-up Syncs: $*"
+
+# One configuration change, then telemetry on r1 only.
+cl_af budget set claims-team --hard 1000 --period day >/dev/null
+a0=$(applied)
+end=$(($(date +%s) + 6))
+n=0
+while [ "$(date +%s)" -lt "$end" ]; do
+	cl_traffic $((P + 1)) $((n + 1)) $((n + 100)) "$CL_DIR/d" true true 20
+	n=$((n + 100))
+	sleep 0.3
+done
+leases=$(metric $((P + 1)) af_routerd_budget_leases_total || true)
+note "r1 routed and reported $n decisions"
+# Usage flushes (one a second) and fleet reports of r1 must have been
+# applied: the scenario would prove nothing without telemetry entries.
+deadline=$(($(date +%s) + 10))
+while [ $(($(applied) - a0)) -lt 6 ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "only $(($(applied) - a0)) entries applied during telemetry"
+	sleep 0.2
+done
+a1=$(applied)
+set -- $(settled)
+for k in 1 2 3 4; do
+	got=$(eval echo \$$k)
+	want=$(($(eval echo \$s$k) + 1))
+	[ "$got" = "$want" ] ||
+		fail "r$k: $got Syncs after 1 configuration change and $((a1 - a0)) entries, want $want"
+done
+note "$((a1 - a0)) entries applied during telemetry; each routerd Synced once (the budget)"
+
+# A policy apply still reaches all four quickly, with one Sync each.
+sed 's/^name: prod/name: prod-2/' "$EXAMPLES/policy.yaml" >"$CL_DIR/p2.yaml"
+h2=$(cl_af policy apply -f "$CL_DIR/p2.yaml" -o json | jq -r .hash)
+worst=0
+for k in 1 2 3 4; do
+	ms=$(cl_wait_route_hash $((P + k)) "$h2")
+	[ "$ms" -gt $worst ] && worst=$ms
+done
+note "policy apply served by all 4 routerds within ${worst} ms"
+[ "$worst" -lt 2000 ] || fail "policy apply took ${worst} ms to reach every routerd"
+set -- $(settled)
+for k in 1 2 3 4; do
+	got=$(eval echo \$$k)
+	want=$(($(eval echo \$s$k) + 2))
+	[ "$got" = "$want" ] || fail "r$k: $got Syncs, want $want"
+done
+
+# Kept connections: one per controld, not one per call.
+for k in 1 2 3 4; do
+	c=$(metric $((P + k)) af_routerd_controld_connects_total)
+	[ "$c" -le 3 ] || fail "r$k opened $c connections to 3 controlds"
+done
+note ok
