@@ -72,7 +72,7 @@ up() {
 	if [ "$(count policy history)" = 0 ]; then
 		"$AF" -c "$FILE" policy apply -f "$EX/policy.yaml" -m "example policy"
 	else
-		echo "policy: revision $("$AF" -c "$FILE" policy history -o json |
+		echo "policy: revision $("$AF" -c "$FILE" policy history -o json | jq .revisions |
 			jq '.[0].revision') already applied (kept)"
 	fi
 	if running "$RUN/routerd.pid"; then
