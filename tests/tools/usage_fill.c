@@ -77,8 +77,8 @@ static int fill_batch(struct af_txn *t, void *arg)
 	return 0;
 }
 
-static int scan_row(const void *key, size_t klen, const void *val,
-		    size_t vlen, void *arg)
+static int scan_row(const void *key, size_t klen, const void *val, size_t vlen,
+		    void *arg)
 {
 	Af__Showback *sb = af__showback__unpack(NULL, vlen, val);
 	uint64_t *n = arg;
@@ -135,8 +135,9 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "--scan") == 0)
 		return scan(argv[2], argv[3]);
 	if (argc != 10 && argc != 11) {
-		fprintf(stderr, "usage: usage_fill DIR CLUSTER OUT DAYS TENANTS "
-				"CLASSES MODELS REVS FIRST_DAY [CSV]\n");
+		fprintf(stderr,
+			"usage: usage_fill DIR CLUSTER OUT DAYS TENANTS "
+			"CLASSES MODELS REVS FIRST_DAY [CSV]\n");
 		return 2;
 	}
 	f.total = 1;
@@ -181,7 +182,8 @@ int main(int argc, char **argv)
 			int64_t day;
 
 			row_of(&f, i, &day, &r, names);
-			fprintf(f.csv, "%lld,%s,%s,%s,%llu,%llu,%llu,%lld,%lld\n",
+			fprintf(f.csv,
+				"%lld,%s,%s,%s,%llu,%llu,%llu,%lld,%lld\n",
 				(long long)day, r.tenant, r.class_name, r.model,
 				(unsigned long long)r.revision,
 				(unsigned long long)r.count,
