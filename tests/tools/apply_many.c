@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 		req.body_case = AF__REQUEST__BODY_PROPOSE;
 		req.propose = &cmd;
 		if (af_client_call(&c, &req, -1, &resp) != 0 ||
-		    resp->status == NULL || resp->status->code != AF__CODE__OK) {
+		    resp->status == NULL ||
+		    resp->status->code != AF__CODE__OK) {
 			fprintf(stderr, "apply_many: revision %ld: %s\n", k,
 				resp && resp->status ? resp->status->message
 						     : "no answer");
