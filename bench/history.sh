@@ -21,6 +21,7 @@ APPLY_MANY="$ROOT/$BUILD/tests/tools/apply_many"
 [ -x "$APPLY_MANY" ] || { echo "build $APPLY_MANY first" >&2; exit 2; }
 cl_init history "$NODES"
 if [ -n "${AF_PORT_BASE:-}" ]; then
+	# shellcheck disable=SC2034 # read by cl_write_file
 	CL_BASE=$AF_PORT_BASE
 	cl_write_file "$CL_FILE" "$NODES" ""
 fi
@@ -51,14 +52,14 @@ row() { printf '%-9s %-44s %8s %10s\n' "$@"; }
 row build query best_ms bytes
 for q in "policy history" "policy history --after 101" \
 	"policy history --limit 1000" "audit" "audit --limit 1000"; do
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2046,SC2086 # "ms bytes" into $1 $2
 	set -- $(timed "$AF" $q)
 	row this "$q" "$1" "$2"
 done
 [ -n "${FIRST:-}" ] || FIRST=$(timed "$AF" policy history | cut -d' ' -f1)
 
 # The whole history, page by page with --limit 1000 (af time only).
-after= bytes=0 pages=0 ms=0 worst=0
+after='' bytes=0 pages=0 ms=0 worst=0
 while :; do
 	a=$(now_ms)
 	"$AF" -c "$CL_FILE" policy history --limit 1000 ${after:+--after "$after"} \
@@ -87,9 +88,11 @@ if [ -n "${BASELINE_BIN:-}" ]; then
 		[ "$(date +%s)" -lt "$deadline" ] || fail "baseline: no leader"
 		sleep 0.1
 	done
+	# shellcheck disable=SC2046 # "ms bytes" into $1 $2
 	set -- $(timed "$BASELINE_BIN/af" policy history)
 	row baseline "policy history (every revision)" "$1" "$2"
 	awk -v a="$1" -v b="$FIRST" 'BEGIN { printf "# first page vs baseline: %.1fx faster\n", a / b }'
+	# shellcheck disable=SC2046 # "ms bytes" into $1 $2
 	set -- $(timed "$BASELINE_BIN/af" audit)
 	row baseline "audit (newest 100)" "$1" "$2"
 fi

@@ -23,6 +23,7 @@ FILL="$ROOT/$BUILD/tests/tools/usage_fill"
 [ -x "$FILL" ] || { echo "build $FILL first" >&2; exit 2; }
 cl_init report 1
 if [ -n "${AF_PORT_BASE:-}" ]; then
+	# shellcheck disable=SC2034 # read by cl_write_file
 	CL_BASE=$AF_PORT_BASE
 	cl_write_file "$CL_FILE" 1 ""
 fi

@@ -10,6 +10,7 @@ APPLY_MANY="$ROOT/$BUILD/tests/tools/apply_many"
 
 cl_init history 3
 if [ -n "${AF_PORT_BASE:-}" ]; then
+	# shellcheck disable=SC2034 # read by cl_write_file
 	CL_BASE=$AF_PORT_BASE
 	cl_write_file "$CL_FILE" 3 ""
 fi

@@ -11,6 +11,7 @@ FILL="$ROOT/$BUILD/tests/tools/usage_fill"
 
 cl_init report 1
 if [ -n "${AF_PORT_BASE:-}" ]; then
+	# shellcheck disable=SC2034 # read by cl_write_file
 	CL_BASE=$AF_PORT_BASE
 	cl_write_file "$CL_FILE" 1 ""
 fi
