@@ -53,6 +53,16 @@ int af_client_exit_code(const Af__Status *st);
  * (printed). */
 int af_cli_flags(int argc, char **argv, const char *const names[],
 		 const char *values[], int *ret_pos, char **pos, int max_pos);
+/* --limit N and --after CURSOR of a paged verb (values may be NULL):
+ * limit 1..1000 (default 100), after a positive integer. Returns 0 or an
+ * exit code (printed). */
+int af_cli_page_flags(const char *limit, const char *after, uint32_t *ret_limit,
+		      uint64_t *ret_after);
+/* Prints one page: {"<field>": items, "next_after": N or null} with -o
+ * json/yaml (steals items), else the hint line naming the next command
+ * (verb, e.g. "policy history") after the table. Returns an exit code. */
+int af_cli_page_out(struct af_cli *cli, const char *verb, const char *field,
+		    json_t *items, uint32_t limit, uint64_t next_after);
 /* Sends req; a refused answer is printed and its exit code returned. On
  * 0, *ret is the owned response. */
 int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret);

@@ -201,7 +201,7 @@ int af_cli_budget_get(struct af_cli *cli, int argc, char **argv)
 /* ------------------------------------------------------------- report */
 
 /* "2026-11-01" or "2026-11-01T10:00:00Z" -> epoch ms (UTC). */
-static int parse_date(const char *s, int64_t *ret)
+static int parse_date(const char *flag, const char *s, int64_t *ret)
 {
 	struct tm tm;
 	const char *end;
@@ -214,16 +214,17 @@ static int parse_date(const char *s, int64_t *ret)
 	}
 	if (end == NULL || *end != '\0')
 		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				   "--since takes YYYY-MM-DD or "
-				   "YYYY-MM-DDTHH:MM:SSZ");
+				   "%s takes YYYY-MM-DD or "
+				   "YYYY-MM-DDTHH:MM:SSZ",
+				   flag);
 	*ret = (int64_t)timegm(&tm) * 1000;
 	return 0;
 }
 
 int af_cli_report(struct af_cli *cli, int argc, char **argv)
 {
-	static const char *const names[] = {"--by", "--since", NULL};
-	const char *vals[2] = {NULL};
+	static const char *const names[] = {"--by", "--since", "--until", NULL};
+	const char *vals[3] = {NULL};
 	Af__Request req = AF__REQUEST__INIT;
 	Af__ShowbackReq q = AF__SHOWBACK_REQ__INIT;
 	Af__Response *resp;
@@ -233,7 +234,9 @@ int af_cli_report(struct af_cli *cli, int argc, char **argv)
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
 		return rc;
 	q.by = (char *)(vals[0] ? vals[0] : "tenant");
-	if (vals[1] && (rc = parse_date(vals[1], &q.since_ms)) != 0)
+	if (vals[1] && (rc = parse_date("--since", vals[1], &q.since_ms)) != 0)
+		return rc;
+	if (vals[2] && (rc = parse_date("--until", vals[2], &q.until_ms)) != 0)
 		return rc;
 	req.body_case = AF__REQUEST__BODY_SHOWBACK;
 	req.showback = &q;

@@ -4,6 +4,7 @@
 #include "cli/output.h"
 #include "common/file.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,19 +249,75 @@ int af_cli_snapshot_save(struct af_cli *cli, int argc, char **argv)
 	return 0;
 }
 
+int af_cli_page_flags(const char *limit, const char *after, uint32_t *ret_limit,
+		      uint64_t *ret_after)
+{
+	unsigned long long v = 0;
+	char *end = NULL;
+
+	*ret_limit = 100;
+	*ret_after = 0;
+	if (limit) {
+		errno = 0;
+		v = strtoull(limit, &end, 10);
+		if (*limit < '0' || *limit > '9' || *end != '\0' || errno ||
+		    v < 1 || v > 1000)
+			return af_cli_fail(
+				AF_EXIT_USAGE, "USAGE",
+				"--limit takes 1 to 1000, got \"%s\"", limit);
+		*ret_limit = (uint32_t)v;
+	}
+	if (after) {
+		errno = 0;
+		v = strtoull(after, &end, 10);
+		if (*after < '0' || *after > '9' || *end != '\0' || errno ||
+		    v == 0)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--after takes the next_after of a "
+					   "previous page (a positive number), "
+					   "got \"%s\"",
+					   after);
+		*ret_after = v;
+	}
+	return 0;
+}
+
+int af_cli_page_out(struct af_cli *cli, const char *verb, const char *field,
+		    json_t *items, uint32_t limit, uint64_t next_after)
+{
+	json_t *o;
+
+	if (cli->output != AF_OUT_TABLE) {
+		o = json_object();
+		json_object_set_new(o, field, items);
+		json_object_set_new(
+			o, "next_after",
+			next_after ? json_integer((json_int_t)next_after)
+				   : json_null());
+		return af_out_json(o);
+	}
+	json_decref(items);
+	if (next_after)
+		printf("(more: af %s --limit %u --after %llu)\n", verb, limit,
+		       (unsigned long long)next_after);
+	return 0;
+}
+
 int af_cli_audit(struct af_cli *cli, int argc, char **argv)
 {
-	static const char *const names[] = {"--limit", NULL};
-	const char *vals[1] = {NULL};
+	static const char *const names[] = {"--limit", "--after", NULL};
+	const char *vals[2] = {NULL};
 	Af__Request req = AF__REQUEST__INIT;
 	Af__AuditReq ar = AF__AUDIT_REQ__INIT;
 	Af__Response *resp;
+	uint64_t next;
 	json_t *arr;
 	int npos, rc;
 
-	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0 ||
+	    (rc = af_cli_page_flags(vals[0], vals[1], &ar.limit, &ar.after)) !=
+		    0)
 		return rc;
-	ar.limit = vals[0] ? (uint32_t)strtoul(vals[0], NULL, 10) : 100;
 	req.body_case = AF__REQUEST__BODY_AUDIT;
 	req.audit = &ar;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
@@ -289,9 +346,7 @@ int af_cli_audit(struct af_cli *cli, int argc, char **argv)
 			       (unsigned long long)a->index, t, a->principal,
 			       a->verb, a->outcome, a->target);
 	}
+	next = resp->audit ? resp->audit->next_after : 0;
 	af__response__free_unpacked(resp, NULL);
-	if (cli->output != AF_OUT_TABLE)
-		return af_out_json(arr);
-	json_decref(arr);
-	return 0;
+	return af_cli_page_out(cli, "audit", "records", arr, ar.limit, next);
 }

@@ -236,16 +236,19 @@ int af_cli_policy_get(struct af_cli *cli, int argc, char **argv)
 
 int af_cli_policy_history(struct af_cli *cli, int argc, char **argv)
 {
+	static const char *const names[] = {"--limit", "--after", NULL};
+	const char *vals[2] = {NULL};
 	Af__Request req = AF__REQUEST__INIT;
 	Af__PolicyHistoryReq ph = AF__POLICY_HISTORY_REQ__INIT;
 	Af__Response *resp;
+	uint64_t next;
 	json_t *arr;
-	int rc;
+	int npos, rc;
 
-	if (argc > 1)
-		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				   "policy history: unexpected \"%s\"",
-				   argv[1]);
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0 ||
+	    (rc = af_cli_page_flags(vals[0], vals[1], &ph.limit, &ph.after)) !=
+		    0)
+		return rc;
 	req.body_case = AF__REQUEST__BODY_POLICY_HISTORY;
 	req.policy_history = &ph;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
@@ -273,11 +276,10 @@ int af_cli_policy_history(struct af_cli *cli, int argc, char **argv)
 			       (unsigned long long)r->revision, r->hash,
 			       r->state, r->author, t, r->message);
 	}
+	next = resp->policy_history->next_after;
 	af__response__free_unpacked(resp, NULL);
-	if (cli->output != AF_OUT_TABLE)
-		return af_out_json(arr);
-	json_decref(arr);
-	return 0;
+	return af_cli_page_out(cli, "policy history", "revisions", arr,
+			       ph.limit, next);
 }
 
 /* ------------------------------------------------------------- models */

@@ -93,9 +93,12 @@ static const struct verb verbs[] = {
 	{"policy", "get", af_cli_policy_get, "policy get [REV]",
 	 "the source of a revision (default: stable)",
 	 "example:\n  af -c cluster.yaml policy get 3 > policy-r3.yaml\n"},
-	{"policy", "history", af_cli_policy_history, "policy history",
-	 "every revision, newest first",
-	 "example:\n  af -c cluster.yaml policy history -o json\n"},
+	{"policy", "history", af_cli_policy_history,
+	 "policy history [--limit N] [--after REV]",
+	 "revisions, newest first, a page at a time",
+	 "  --limit N     revisions per page, 1-1000 (default 100)\n"
+	 "  --after REV   the page below REV (next_after of the last page)\n"
+	 "example:\n  af -c cluster.yaml policy history --limit 20 -o json\n"},
 	{"policy", "diff", af_cli_policy_diff,
 	 "policy diff REV [REV | -f FILE]",
 	 "difference of canonical forms (exit 1 when they differ)",
@@ -203,14 +206,20 @@ static const struct verb verbs[] = {
 	 "every routerd seen: SYNCED/STALE/NACKED/LOST",
 	 "example:\n  af -c cluster.yaml fleet status -o json\n"},
 	{NULL, "report", af_cli_report,
-	 "report [--by tenant|class|model|revision] [--since DATE]",
+	 "report [--by tenant|class|model|revision] [--since DATE] "
+	 "[--until DATE]",
 	 "showback: outcomes, failures, spend",
 	 "  --by KEY       group rows by tenant, class, model or revision\n"
-	 "  --since DATE   YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n"
+	 "  --since DATE   days from DATE on: YYYY-MM-DD or "
+	 "YYYY-MM-DDTHH:MM:SSZ\n"
+	 "  --until DATE   days before DATE (same formats)\n"
 	 "example:\n  af -c cluster.yaml report --by model --since "
 	 "2026-11-01\n"},
-	{NULL, "audit", af_cli_audit, "audit [--limit N]", "the audit trail",
-	 "  --limit N   newest N records (default 100)\n"
+	{NULL, "audit", af_cli_audit, "audit [--limit N] [--after INDEX]",
+	 "the audit trail, newest first, a page at a time",
+	 "  --limit N       records per page, 1-1000 (default 100)\n"
+	 "  --after INDEX   the page below INDEX (next_after of the last "
+	 "page)\n"
 	 "example:\n  af -c cluster.yaml audit --limit 20\n"},
 };
 

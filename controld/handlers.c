@@ -14,8 +14,10 @@
 #include "proto/policy.pb-c.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 #define MAX_POLICY_SOURCE (4u * 1024 * 1024)
 #define MAX_MODELS_SOURCE (16u * 1024 * 1024)
@@ -600,53 +602,154 @@ out:
 	return rc;
 }
 
-static size_t limit_of(uint32_t asked)
+/* History and audit pages: newest first, limit 0 is PAGE_DEFAULT. */
+#define PAGE_DEFAULT 100u
+#define PAGE_MAX 1000u
+
+struct page {
+	const ProtobufCMessageDescriptor *desc;
+	ProtobufCMessage *items[PAGE_MAX];
+	size_t n, max;
+	uint64_t last_key, next_after;
+};
+
+static int page_cb(const void *key, size_t klen, const void *val, size_t vlen,
+		   void *arg)
 {
-	return asked == 0 || asked > MAX_LIST ? MAX_LIST : asked;
+	struct page *pg = arg;
+	ProtobufCMessage *m;
+
+	if (klen != 8)
+		return AF_ECORRUPT;
+	if (pg->n == pg->max) { /* one more exists: the page has a next */
+		pg->next_after = pg->last_key;
+		return 1;
+	}
+	m = protobuf_c_message_unpack(pg->desc, NULL, vlen, val);
+	if (m == NULL)
+		return AF_ECORRUPT;
+	pg->items[pg->n++] = m;
+	pg->last_key = af_store_u64_of_key(key);
+	return 0;
+}
+
+/* One page of a table keyed by big-endian u64, below `after` (0: from the
+ * newest): a seek to the cursor and limit + 1 entries walked, whatever the
+ * table holds. A cursor naming no entry is refused (0 set, message in
+ * ret_why), so a mistyped one does not silently page from elsewhere. */
+static int page_read(struct af_txn *t, enum af_table tbl, const char *what,
+		     uint32_t limit, uint64_t after, struct page *pg,
+		     char *ret_why, size_t why_len)
+{
+	uint8_t hi[8];
+	const void *v;
+	size_t vlen;
+	int rc;
+
+	if (limit > PAGE_MAX) {
+		snprintf(ret_why, why_len,
+			 "limit %u is above the maximum %u: page with "
+			 "--after",
+			 limit, PAGE_MAX);
+		return 0;
+	}
+	pg->max = limit ? limit : PAGE_DEFAULT;
+	af_store_key_u64(after, hi);
+	if (after != 0) {
+		rc = af_txn_get(t, tbl, hi, sizeof(hi), &v, &vlen);
+		if (rc == AF_ENOTFOUND) {
+			snprintf(ret_why, why_len,
+				 "no %s %llu: --after takes the next_after "
+				 "of a previous page (or omit it for the "
+				 "newest)",
+				 what, (unsigned long long)after);
+			return 0;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	rc = af_txn_iter_range(t, tbl, NULL, 0, hi, after ? sizeof(hi) : 0,
+			       true, page_cb, pg);
+	return rc < 0 ? rc : 0;
+}
+
+static void page_free(struct page *pg)
+{
+	for (size_t i = 0; i < pg->n; i++)
+		protobuf_c_message_free_unpacked(pg->items[i], NULL);
+}
+
+static void read_page(struct controld_job *j, struct af_txn *t)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__PolicyHistoryResp ph = AF__POLICY_HISTORY_RESP__INIT;
+	Af__AuditResp au = AF__AUDIT_RESP__INIT;
+	struct page *pg = af_calloc(1, sizeof(*pg));
+	char why[160] = "";
+	int rc;
+
+	if (pg == NULL) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "read: %s",
+				  af_strerror(AF_ENOMEM));
+		return;
+	}
+	if (j->req->body_case == AF__REQUEST__BODY_POLICY_HISTORY) {
+		pg->desc = &af__revision__descriptor;
+		rc = page_read(t, AF_TABLE_REVISIONS, "revision",
+			       j->req->policy_history->limit,
+			       j->req->policy_history->after, pg, why,
+			       sizeof(why));
+		ph.n_revisions = pg->n;
+		ph.revisions = (Af__Revision **)pg->items;
+		ph.next_after = pg->next_after;
+		resp.body_case = AF__RESPONSE__BODY_POLICY_HISTORY;
+		resp.policy_history = &ph;
+	} else {
+		pg->desc = &af__audit_record__descriptor;
+		rc = page_read(t, AF_TABLE_AUDIT, "audit record",
+			       j->req->audit->limit, j->req->audit->after, pg,
+			       why, sizeof(why));
+		au.n_records = pg->n;
+		au.records = (Af__AuditRecord **)pg->items;
+		au.next_after = pg->next_after;
+		resp.body_case = AF__RESPONSE__BODY_AUDIT;
+		resp.audit = &au;
+	}
+	if (rc != 0)
+		controld_job_fail(j, AF__CODE__INTERNAL, "read: %s",
+				  af_strerror(rc));
+	else if (why[0])
+		controld_job_fail(j, AF__CODE__INVALID, "%s", why);
+	else
+		controld_job_finish(j, &resp);
+	page_free(pg);
+	af_free(pg);
 }
 
 static void read_list(struct controld_job *j, struct af_txn *t)
 {
 	Af__Response resp = AF__RESPONSE__INIT;
-	Af__PolicyHistoryResp ph = AF__POLICY_HISTORY_RESP__INIT;
-	Af__AuditResp au = AF__AUDIT_RESP__INIT;
 	Af__ModelListResp ml = AF__MODEL_LIST_RESP__INIT;
-	struct collect c = {0};
 	uint8_t *packed = NULL;
 	int rc;
 
-	switch (j->req->body_case) {
-	case AF__REQUEST__BODY_POLICY_HISTORY:
-		rc = collect(t, AF_TABLE_REVISIONS, &af__revision__descriptor,
-			     true, limit_of(j->req->policy_history->limit), &c);
-		ph.n_revisions = c.n;
-		ph.revisions = (Af__Revision **)c.items;
-		resp.body_case = AF__RESPONSE__BODY_POLICY_HISTORY;
-		resp.policy_history = &ph;
-		break;
-	case AF__REQUEST__BODY_AUDIT:
-		rc = collect(t, AF_TABLE_AUDIT, &af__audit_record__descriptor,
-			     true, limit_of(j->req->audit->limit), &c);
-		au.n_records = c.n;
-		au.records = (Af__AuditRecord **)c.items;
-		resp.body_case = AF__RESPONSE__BODY_AUDIT;
-		resp.audit = &au;
-		break;
-	default: /* model list */
-		rc = registry_pack(t, &packed, &ml.compiled.len);
-		ml.compiled.data = packed;
-		ml.registry_revision = af_txn_meta_u64(t, "registry_revision");
-		resp.body_case = AF__RESPONSE__BODY_MODEL_LIST;
-		resp.model_list = &ml;
-		break;
+	if (j->req->body_case == AF__REQUEST__BODY_POLICY_HISTORY ||
+	    j->req->body_case == AF__REQUEST__BODY_AUDIT) {
+		read_page(j, t);
+		return;
 	}
+	/* model list */
+	rc = registry_pack(t, &packed, &ml.compiled.len);
+	ml.compiled.data = packed;
+	ml.registry_revision = af_txn_meta_u64(t, "registry_revision");
+	resp.body_case = AF__RESPONSE__BODY_MODEL_LIST;
+	resp.model_list = &ml;
 	if (rc != 0)
 		controld_job_fail(j, AF__CODE__INTERNAL, "read: %s",
 				  af_strerror(rc));
 	else
 		controld_job_finish(j, &resp);
 	af_free(packed);
-	collect_free(&c);
 }
 
 /* ------------------------------------------------- routerd: sync, fleet */
@@ -954,14 +1057,118 @@ out:
 }
 
 /* Showback: per-day rows grouped by one dimension. */
+/* Groups of one report: insertion order in rows/keys, found by an
+ * open-addressing table of row index + 1 (XXH3 of the group name). */
+#define MAX_REPORT_GROUPS 100000u
+#define GROUP_LEN 72
+
 struct showback_scan {
 	int by; /* 0 tenant, 1 class, 2 model, 3 revision */
-	int64_t since;
 	Af__ShowbackRow *rows;
-	char (*keys)[72];
-	size_t n, cap;
-	int rc;
+	char (*keys)[GROUP_LEN];
+	uint32_t *slots; /* row index + 1; 0 free */
+	size_t n, cap;	 /* rows used, allocated */
+	size_t nslots;	 /* a power of two, at least 2 * cap */
+	bool too_many;
+	/* Values are unpacked into buf (a bump allocator reset each row, heap
+	 * past it): no malloc per row. */
+	ProtobufCAllocator alloc;
+	size_t used;
+	_Alignas(16) uint8_t buf[512];
 };
+
+static void *scan_alloc(void *arg, size_t size)
+{
+	struct showback_scan *s = arg;
+	size_t need = (size + 15) & ~(size_t)15;
+
+	if (need < size || need > sizeof(s->buf) - s->used)
+		return af_malloc(size);
+	s->used += need;
+	return s->buf + s->used - need;
+}
+
+static void scan_free(void *arg, void *p)
+{
+	struct showback_scan *s = arg;
+
+	if ((uint8_t *)p < s->buf || (uint8_t *)p >= s->buf + sizeof(s->buf))
+		af_free(p);
+}
+
+static int scan_grow(struct showback_scan *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 256, nslots;
+	Af__ShowbackRow *rows;
+	char(*keys)[GROUP_LEN];
+	uint32_t *slots;
+
+	if (cap > MAX_REPORT_GROUPS)
+		cap = MAX_REPORT_GROUPS;
+	for (nslots = 512; nslots < 2 * cap; nslots *= 2)
+		;
+	slots = af_calloc(nslots, sizeof(*slots));
+	if (slots == NULL)
+		return AF_ENOMEM;
+	rows = af_realloc(s->rows, cap * sizeof(*rows));
+	if (rows != NULL)
+		s->rows = rows;
+	keys = rows ? af_realloc(s->keys, cap * sizeof(*keys)) : NULL;
+	if (keys == NULL) {
+		af_free(slots);
+		return AF_ENOMEM;
+	}
+	s->keys = keys;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t h = XXH3_64bits(keys[i], strlen(keys[i])) & (nslots - 1);
+
+		while (slots[h])
+			h = (h + 1) & (nslots - 1);
+		slots[h] = (uint32_t)i + 1;
+		rows[i].key = keys[i];
+	}
+	af_free(s->slots);
+	s->slots = slots;
+	s->nslots = nslots;
+	s->cap = cap;
+	return 0;
+}
+
+/* The row of group name[0..len), added when new; NULL with s->too_many set
+ * past MAX_REPORT_GROUPS, or on allocation failure. */
+static Af__ShowbackRow *scan_group(struct showback_scan *s, const char *name,
+				   size_t len)
+{
+	size_t h;
+	uint32_t i;
+
+	if (s->n == s->cap &&
+	    (s->n == MAX_REPORT_GROUPS || scan_grow(s) != 0)) {
+		s->too_many = s->n == MAX_REPORT_GROUPS;
+		/* an existing group may still match */
+	}
+	if (s->nslots == 0)
+		return NULL;
+	h = XXH3_64bits(name, len) & (s->nslots - 1);
+	while ((i = s->slots[h]) != 0) {
+		const char *k = s->keys[i - 1];
+
+		if (strncmp(k, name, len) == 0 && k[len] == '\0') {
+			s->too_many = false;
+			return &s->rows[i - 1];
+		}
+		h = (h + 1) & (s->nslots - 1);
+	}
+	if (s->n == s->cap)
+		return NULL;
+	i = (uint32_t)s->n++;
+	af__showback_row__init(&s->rows[i]);
+	memcpy(s->keys[i], name, len);
+	s->keys[i][len] = '\0';
+	s->rows[i].key = s->keys[i];
+	s->slots[h] = i + 1;
+	return &s->rows[i];
+}
 
 static int showback_row(const void *key, size_t klen, const void *val,
 			size_t vlen, void *arg)
@@ -969,47 +1176,63 @@ static int showback_row(const void *key, size_t klen, const void *val,
 	struct showback_scan *s = arg;
 	const uint8_t *k = key;
 	const char *parts[3];
-	char group[72];
+	size_t lens[3];
+	char num[24];
+	const char *name;
+	size_t off = 11, len;
 	Af__Showback *sb;
-	size_t off = 11;
-	size_t i;
+	Af__ShowbackRow *r;
 
-	if (klen < 11 + 3 + 8 || (int64_t)af_store_u64_of_key(k + 3) < s->since)
+	if (klen < 11 + 3 + 8)
 		return 0;
 	for (int p = 0; p < 3; p++) {
 		parts[p] = (const char *)k + off;
-		off += strnlen(parts[p], klen - off) + 1;
+		lens[p] = strnlen(parts[p], klen - off);
+		off += lens[p] + 1;
 		if (off > klen - 8)
 			return 0;
 	}
-	if (s->by == 3)
-		snprintf(group, sizeof(group), "%llu",
-			 (unsigned long long)af_store_u64_of_key(k + off));
-	else
-		snprintf(group, sizeof(group), "%.64s", parts[s->by]);
-	sb = af__showback__unpack(NULL, vlen, val);
+	if (s->by == 3) {
+		len = (size_t)snprintf(
+			num, sizeof(num), "%llu",
+			(unsigned long long)af_store_u64_of_key(k + off));
+		name = num;
+	} else {
+		name = parts[s->by];
+		len = lens[s->by] < GROUP_LEN - 8 ? lens[s->by] : GROUP_LEN - 8;
+	}
+	r = scan_group(s, name, len);
+	if (r == NULL)
+		return s->too_many ? 1 : AF_ENOMEM;
+	s->used = 0;
+	sb = af__showback__unpack(&s->alloc, vlen, val);
 	if (sb == NULL)
 		return AF_ECORRUPT;
-	for (i = 0; i < s->n && strcmp(s->keys[i], group) != 0; i++)
-		;
-	if (i == s->n && s->n < s->cap) {
-		af__showback_row__init(&s->rows[i]);
-		memcpy(s->keys[i], group, sizeof(group));
-		s->rows[i].key = s->keys[i];
-		s->n++;
-	}
-	if (i < s->n) {
-		Af__ShowbackRow *r = &s->rows[i];
-
-		r->count = af_sat_add_u64(r->count, sb->count);
-		r->ok = af_sat_add_u64(r->ok, sb->ok);
-		r->cost_nano_usd =
-			af_sat_add_i64(r->cost_nano_usd, sb->cost_nano_usd);
-		r->failed_cost_nano_usd = af_sat_add_i64(
-			r->failed_cost_nano_usd, sb->failed_cost_nano_usd);
-	}
-	protobuf_c_message_free_unpacked(&sb->base, NULL);
+	r->count = af_sat_add_u64(r->count, sb->count);
+	r->ok = af_sat_add_u64(r->ok, sb->ok);
+	r->cost_nano_usd = af_sat_add_i64(r->cost_nano_usd, sb->cost_nano_usd);
+	r->failed_cost_nano_usd = af_sat_add_i64(r->failed_cost_nano_usd,
+						 sb->failed_cost_nano_usd);
+	protobuf_c_message_free_unpacked(&sb->base, &s->alloc);
 	return 0;
+}
+
+/* Usage keys start with "sb/" and the day: --since and --until are a cursor
+ * range, so a report walks only the days it covers. */
+static int showback_scan_range(struct af_txn *t, const Af__ShowbackReq *q,
+			       struct showback_scan *s)
+{
+	uint8_t lo[11] = "sb/", hi[11] = "sb0";
+	size_t hilen = 3;
+
+	af_store_key_u64((uint64_t)(q->since_ms > 0 ? q->since_ms : 0), lo + 3);
+	if (q->until_ms > 0) {
+		memcpy(hi, "sb/", 3);
+		af_store_key_u64((uint64_t)q->until_ms, hi + 3);
+		hilen = sizeof(hi);
+	}
+	return af_txn_iter_range(t, AF_TABLE_USAGE, lo, sizeof(lo), hi, hilen,
+				 false, showback_row, s);
 }
 
 static void read_showback(struct controld_job *j, struct af_txn *t)
@@ -1019,42 +1242,60 @@ static void read_showback(struct controld_job *j, struct af_txn *t)
 	const Af__ShowbackReq *q = j->req->showback;
 	Af__Response resp = AF__RESPONSE__INIT;
 	Af__ShowbackResp sr = AF__SHOWBACK_RESP__INIT;
-	struct showback_scan s = {
-		.by = -1, .since = q->since_ms, .cap = MAX_LIST};
+	struct showback_scan *s = af_calloc(1, sizeof(*s));
 	Af__ShowbackRow **ptrs = NULL;
 	int rc;
 
+	if (s == NULL) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "showback: %s",
+				  af_strerror(AF_ENOMEM));
+		return;
+	}
+	s->by = -1;
+	s->alloc = (ProtobufCAllocator){scan_alloc, scan_free, s};
 	for (int i = 0; i < 4; i++)
 		if (strcmp(q->by[0] ? q->by : "tenant", dims[i]) == 0)
-			s.by = i;
-	if (s.by < 0) {
+			s->by = i;
+	if (s->by < 0) {
 		controld_job_fail(j, AF__CODE__INVALID,
 				  "--by takes tenant, class, model or "
 				  "revision");
-		return;
+		goto out;
 	}
-	s.rows = af_calloc(s.cap, sizeof(*s.rows));
-	s.keys = af_calloc(s.cap, sizeof(*s.keys));
-	ptrs = af_calloc(s.cap, sizeof(*ptrs));
-	rc = s.rows && s.keys && ptrs
-		     ? af_txn_iter_prefix(t, AF_TABLE_USAGE, "sb/", 3, false,
-					  showback_row, &s)
-		     : AF_ENOMEM;
+	if (q->until_ms > 0 && q->until_ms <= q->since_ms) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "--until must come after --since");
+		goto out;
+	}
+	rc = scan_grow(s);
+	if (rc == 0)
+		rc = showback_scan_range(t, q, s);
+	if (rc == 1) {
+		controld_job_fail(j, AF__CODE__TOO_LARGE,
+				  "report: more than %u groups by %s: narrow "
+				  "it with --since/--until or a coarser --by",
+				  MAX_REPORT_GROUPS, dims[s->by]);
+		goto out;
+	}
+	if (rc == 0 && (ptrs = af_calloc(s->n + 1, sizeof(*ptrs))) == NULL)
+		rc = AF_ENOMEM;
 	if (rc < 0) {
 		controld_job_fail(j, AF__CODE__INTERNAL, "showback: %s",
 				  af_strerror(rc));
 		goto out;
 	}
-	for (size_t i = 0; i < s.n; i++)
-		ptrs[i] = &s.rows[i];
-	sr.n_rows = s.n;
+	for (size_t i = 0; i < s->n; i++)
+		ptrs[i] = &s->rows[i];
+	sr.n_rows = s->n;
 	sr.rows = ptrs;
 	resp.body_case = AF__RESPONSE__BODY_SHOWBACK;
 	resp.showback = &sr;
 	controld_job_finish(j, &resp);
 out:
-	af_free(s.rows);
-	af_free(s.keys);
+	af_free(s->rows);
+	af_free(s->keys);
+	af_free(s->slots);
+	af_free(s);
 	af_free(ptrs);
 }
 

@@ -42,8 +42,9 @@ write_file() {
 }
 
 # Prints the number of entries of a JSON array that `af ... -o json` gives.
-count() {
-	"$AF" -c "$FILE" "$@" -o json | jq length
+count() { # a list's length; paged lists (policy history) are objects
+	"$AF" -c "$FILE" "$@" -o json |
+		jq 'if type == "object" then .revisions | length else length end'
 }
 
 up() {
@@ -72,8 +73,8 @@ up() {
 	if [ "$(count policy history)" = 0 ]; then
 		"$AF" -c "$FILE" policy apply -f "$EX/policy.yaml" -m "example policy"
 	else
-		echo "policy: revision $("$AF" -c "$FILE" policy history -o json |
-			jq '.[0].revision') already applied (kept)"
+		echo "policy: revision $("$AF" -c "$FILE" policy history --limit 1 -o json |
+			jq '.revisions[0].revision') already applied (kept)"
 	fi
 	if running "$RUN/routerd.pid"; then
 		echo "routerd already running (pid $(cat "$RUN/routerd.pid"))"

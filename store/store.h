@@ -169,6 +169,15 @@ int af_txn_iter_prefix(struct af_txn *t, enum af_table tbl, const void *prefix,
 		       size_t plen, bool reverse, af_store_iter_fn fn,
 		       void *arg);
 
+/* Iterates the entries with lo <= key < hi (lo NULL or lolen 0: from the
+ * first entry; hi NULL or hilen 0: to the last), in key order or descending,
+ * positioning the cursor by a seek (O(log n + entries walked)), never by
+ * skipping. Same contract as af_txn_iter; AF_EINVAL for a bound over
+ * AF_STORE_MAX_KEY bytes. */
+int af_txn_iter_range(struct af_txn *t, enum af_table tbl, const void *lo,
+		      size_t lolen, const void *hi, size_t hilen, bool reverse,
+		      af_store_iter_fn fn, void *arg);
+
 /* Number of entries in a table (0 on error). */
 size_t af_txn_count(struct af_txn *t, enum af_table tbl);
 

@@ -231,6 +231,78 @@ out_close:
 	return rc;
 }
 
+/* -1, 0, 1 as LMDB's default key order (memcmp, then the shorter first). */
+static int key_cmp(const MDB_val *k, const void *b, size_t blen)
+{
+	size_t n = k->mv_size < blen ? k->mv_size : blen;
+	int c = n ? memcmp(k->mv_data, b, n) : 0;
+
+	if (c != 0)
+		return c;
+	return k->mv_size < blen ? -1 : k->mv_size > blen;
+}
+
+/* Positions the cursor on the first entry of a range walk. */
+static int range_first(MDB_cursor *c, MDB_val *k, MDB_val *v, const void *lo,
+		       size_t lolen, const void *hi, size_t hilen, bool reverse)
+{
+	const void *at = reverse ? hi : lo;
+	size_t alen = reverse ? hilen : lolen;
+	int rc;
+
+	if (alen == 0)
+		return mdb_cursor_get(c, k, v, reverse ? MDB_LAST : MDB_FIRST);
+	k->mv_size = alen;
+	k->mv_data = (void *)(uintptr_t)at;
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (!reverse)
+		return rc;
+	/* reverse: the entry just below hi */
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(c, k, v, MDB_LAST);
+	if (rc != 0)
+		return rc;
+	return mdb_cursor_get(c, k, v, MDB_PREV);
+}
+
+int af_txn_iter_range(struct af_txn *t, enum af_table tbl, const void *lo,
+		      size_t lolen, const void *hi, size_t hilen, bool reverse,
+		      af_store_iter_fn fn, void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (lo == NULL)
+		lolen = 0;
+	if (hi == NULL)
+		hilen = 0;
+	if ((unsigned)tbl >= AF_TABLE_COUNT || lolen > AF_STORE_MAX_KEY ||
+	    hilen > AF_STORE_MAX_KEY)
+		return af_errf(&t->s->err, AF_EINVAL,
+			       "store: iter: bad table or bound");
+	rc = mdb_cursor_open(t->txn, t->s->dbi[tbl], &c);
+	if (rc != 0)
+		return txn_fail(t, rc, "iter", tbl);
+	rc = range_first(c, &k, &v, lo, lolen, hi, hilen, reverse);
+	while (rc == 0) {
+		if ((hilen && key_cmp(&k, hi, hilen) >= 0) ||
+		    (lolen && key_cmp(&k, lo, lolen) < 0))
+			break;
+		rc = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
+		if (rc != 0)
+			goto out_close;
+		rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND || rc == 0)
+		rc = 0;
+	else
+		rc = txn_fail(t, rc, "iter", tbl);
+out_close:
+	mdb_cursor_close(c);
+	return rc;
+}
+
 int af_txn_iter(struct af_txn *t, enum af_table tbl, bool reverse,
 		af_store_iter_fn fn, void *arg)
 {

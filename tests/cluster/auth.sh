@@ -112,7 +112,7 @@ done
 [ $reported = 1 ] || fail "routerd with its token did not report within 10 s"
 
 # Audit: principals from tokens, one record per committed mutation.
-a=$(AF_TOKEN=$T_admin cl_af audit --limit 1000 -o json)
+a=$(AF_TOKEN=$T_admin cl_af audit --limit 1000 -o json | jq .records)
 echo "$a" | jq -e 'any(.[]; .principal == "author-user" and .verb == "policy.apply")' \
 	>/dev/null || fail "no audit record by author-user"
 echo "$a" | jq -e 'any(.[]; .principal == "promoter-user" and .verb == "canary.pause")' \

@@ -15,7 +15,7 @@ cl_af policy apply -f "$CL_DIR/p2.yaml" -m two >/dev/null
 cl_af model disable pico-small >/dev/null
 cl_af snapshot save "$CL_DIR/backup.db" | grep -q "saved" || fail "save"
 [ -s "$CL_DIR/backup.db" ] || fail "empty backup"
-hist=$(cl_af policy history -o json)
+hist=$(cl_af policy history -o json | jq .revisions)
 models=$(cl_af model list -o json)
 src=$(cl_af policy get)
 for i in 1 2 3; do cl_stop $i TERM; done
@@ -50,14 +50,14 @@ if [ $rc != 0 ]; then
 fi
 for i in 1 2 3; do cl_start $i --restore "$CL_DIR/backup.db"; done
 cl_wait_leader >/dev/null
-[ "$(cl_af policy history -o json)" = "$hist" ] || fail "history differs"
+[ "$(cl_af policy history -o json | jq .revisions)" = "$hist" ] || fail "history differs"
 [ "$(cl_af model list -o json)" = "$models" ] || fail "models differ"
 [ "$(cl_af policy get)" = "$src" ] || fail "policy source differs"
 cl_af policy rollback -o json | jq -e '.revision == 1' >/dev/null ||
 	fail "write on the restored cluster"
 cl_wait_converged 3
 for id in 1 2 3; do
-	"$AF" --stale --endpoints "$(cl_api $id)" policy history -o json |
+	"$AF" --stale --endpoints "$(cl_api $id)" policy history -o json | jq .revisions |
 		jq -e '.[] | select(.revision == 1) | .state == "stable"' \
 			>/dev/null || fail "node $id did not apply the rollback"
 done

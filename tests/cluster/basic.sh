@@ -34,7 +34,7 @@ cl_af policy apply -f "$EXAMPLES/policy.yaml" | grep -q "(unchanged)" ||
 sed 's/max_fallbacks: 3/max_fallbacks: 2/' "$EXAMPLES/policy.yaml" >"$CL_DIR/p2.yaml"
 out=$(cl_af policy apply -f "$CL_DIR/p2.yaml" -m second -o json)
 [ "$(echo "$out" | jq -r .revision)" = 2 ] || fail "second: $out"
-h=$(cl_af policy history -o json)
+h=$(cl_af policy history -o json | jq .revisions)
 [ "$(echo "$h" | jq length)" = 2 ] || fail "history: $h"
 [ "$(echo "$h" | jq '[.[] | select(.state == "stable")] | length')" = 1 ] ||
 	fail "exactly one stable: $h"
@@ -43,7 +43,7 @@ h=$(cl_af policy history -o json)
 [ "$(echo "$h" | jq -r '.[0].message')" = second ] || fail "message: $h"
 cl_af policy rollback -o json | jq -e '.revision == 1' >/dev/null ||
 	fail "rollback"
-h=$(cl_af policy history -o json)
+h=$(cl_af policy history -o json | jq .revisions)
 [ "$(echo "$h" | jq -r '.[] | select(.revision == 1) | .state')" = stable ] ||
 	fail "rollback did not make 1 stable: $h"
 cl_af policy get | grep -q "max_fallbacks: 3" || fail "policy get"
@@ -68,7 +68,7 @@ cl_af route -f "$EXAMPLES/request.json" --revision 2 -o json |
 cl_af policy get 2 | grep -q "max_fallbacks: 2" || fail "policy get 2"
 
 # Bad input: exit 1, file:line:col, and the cluster state is unchanged.
-before=$(cl_af policy history -o json)
+before=$(cl_af policy history -o json | jq .revisions)
 printf 'apiVersion: af/v1\nkind: Policy\nname: x\ntiers: [a]\nbogus: 1\n' >"$CL_DIR/bad.yaml"
 set +e
 err=$(cl_af policy apply -f "$CL_DIR/bad.yaml" 2>&1 >/dev/null)
@@ -76,7 +76,7 @@ rc=$?
 set -e
 [ $rc = 1 ] || fail "bad policy exit $rc"
 echo "$err" | grep -q "bad.yaml:5:1:" || fail "no position in: $err"
-[ "$(cl_af policy history -o json)" = "$before" ] || fail "bad apply changed state"
+[ "$(cl_af policy history -o json | jq .revisions)" = "$before" ] || fail "bad apply changed state"
 set +e
 cl_af model disable no-such-model 2>/dev/null
 rc=$?
@@ -92,7 +92,7 @@ cl_af model delete open-mid >/dev/null
 [ "$(cl_af model list -o json | jq length)" = 4 ] || fail "model delete"
 
 # Audit: one record per committed mutation, newest first.
-a=$(cl_af audit -o json)
+a=$(cl_af audit -o json | jq .records)
 [ "$(echo "$a" | jq '[.[] | select(.verb == "policy.apply")] | length')" = 4 ] ||
 	fail "audit policy.apply count: $a"
 [ "$(echo "$a" | jq -r '.[0].verb')" = model.delete ] || fail "audit order"
@@ -101,7 +101,7 @@ echo "$a" | jq -e '[.[] | select(.outcome == "NOT_FOUND")] | length == 1' \
 
 # A client that knows only a follower is redirected to the leader.
 follower=$(( leader % 3 + 1 ))
-"$AF" --endpoints "$(cl_api $follower)" policy history -o json |
+"$AF" --endpoints "$(cl_api $follower)" policy history -o json | jq .revisions |
 	jq -e 'length == 2' >/dev/null || fail "follower redirect (read)"
 "$AF" --endpoints "$(cl_api $follower)" policy apply -f "$EXAMPLES/policy.yaml" \
 	-o json | jq -e .unchanged >/dev/null || fail "follower redirect (write)"

@@ -90,12 +90,12 @@ note "bad canary: $(jq -s -c '{stable: [.[] | select(.policy.cohort == "stable")
 	canary_cooling: [.[] | select(.code == "MODELS_COOLING_DOWN")] | length}' "$CL_DIR/d4")"
 deadline=$(($(date +%s) + 30))
 while :; do
-	st=$(cl_af policy history -o json | jq -r --argjson r "$rev" '.[] | select(.revision == $r) | .state')
+	st=$(cl_af policy history -o json | jq -r --argjson r "$rev" '.revisions[] | select(.revision == $r) | .state')
 	[ "$st" = aborted ] && break
 	[ "$(date +%s)" -lt "$deadline" ] || { cl_af canary status; fail "not aborted ($st)"; }
 	sleep 0.2
 done
-cl_af audit -o json | jq -e '.[] | select(.verb == "canary.auto_abort") |
+cl_af audit -o json | jq -e '.records[] | select(.verb == "canary.auto_abort") |
 	select(.principal == "rollout-controller" and .outcome == "OK")' >/dev/null ||
 	fail "no auto_abort audit record"
 wait_canary $P1 0
@@ -110,7 +110,7 @@ healthy() { # drive traffic until revision $1 is stable or $2 seconds pass
 	deadline=$(($(date +%s) + $2))
 	k=0
 	while :; do
-		st=$(cl_af policy history -o json | jq -r --argjson r "$1" '.[] | select(.revision == $r) | .state')
+		st=$(cl_af policy history -o json | jq -r --argjson r "$1" '.revisions[] | select(.revision == $r) | .state')
 		[ "$st" = stable ] && return 0
 		[ "$(date +%s)" -lt "$deadline" ] || { cl_af canary status; fail "not promoted ($st)"; }
 		k=$((k + 1))
@@ -123,7 +123,7 @@ variant c
 rev=$(cl_af canary start -f "$CL_DIR/c.yaml" --steps 20,50 --interval 1s \
 	--max-error-delta 0.05 --max-latency-ratio 2 --min-samples 20 -o json | jq -r .revision)
 healthy "$rev" 40
-adv=$(cl_af audit -o json | jq --arg t "revision $rev" '[.[] | select(.verb == "canary.advance" and .target == $t and .outcome == "OK")] | length')
+adv=$(cl_af audit -o json | jq --arg t "revision $rev" '[.records[] | select(.verb == "canary.advance" and .target == $t and .outcome == "OK")] | length')
 [ "$adv" = 2 ] || fail "healthy canary advanced $adv times, want 2 (20->50->stable)"
 note "healthy canary $rev promoted after 2 steps"
 
@@ -143,6 +143,6 @@ kill_at_step1() {
 }
 healthy "$rev" 60 kill_at_step1
 [ -n "$killed" ] || fail "the rollout never reached step 1 while running"
-adv=$(cl_af audit -o json | jq --arg t "revision $rev" '[.[] | select(.verb == "canary.advance" and .target == $t and .outcome == "OK")] | length')
+adv=$(cl_af audit -o json | jq --arg t "revision $rev" '[.records[] | select(.verb == "canary.advance" and .target == $t and .outcome == "OK")] | length')
 [ "$adv" = 3 ] || fail "advanced $adv times across the leader kill, want 3"
 note ok

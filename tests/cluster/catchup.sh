@@ -18,8 +18,8 @@ apply_n() {
 }
 
 same_state() {
-	a=$("$AF" --stale --endpoints "$(cl_api "$1")" policy history -o json)
-	b=$("$AF" --stale --endpoints "$(cl_api "$2")" policy history -o json)
+	a=$("$AF" --stale --endpoints "$(cl_api "$1")" policy history -o json | jq .revisions)
+	b=$("$AF" --stale --endpoints "$(cl_api "$2")" policy history -o json | jq .revisions)
 	[ "$a" = "$b" ] || fail "node $1 and node $2 differ"
 	a=$("$AF" --stale --endpoints "$(cl_api "$1")" model list -o json)
 	b=$("$AF" --stale --endpoints "$(cl_api "$2")" model list -o json)
@@ -49,7 +49,7 @@ same_state "$leader" "$victim"
 # install_snapshot_timeout_ms (2 s here, 30 s in libraft by default).
 [ $ms -lt 15000 ] || fail "the victim took ${ms} ms to catch up by snapshot"
 note "caught up by snapshot in ${ms} ms"
-[ "$("$AF" --stale --endpoints "$(cl_api "$victim")" policy history -o json |
+[ "$("$AF" --stale --endpoints "$(cl_api "$victim")" policy history -o json | jq .revisions |
 	jq length)" = 90 ] || fail "victim does not have 90 revisions"
 note "caught up after compaction (snapshot install)"
 

@@ -141,7 +141,7 @@ BETWEEN="canary start -f c.yaml --weight 5" write_verb canary abort -- canary ab
 note "output contract: $checked verbs"
 
 # --dry-run: the leader answers what would happen and stores nothing.
-n0=$(cl_af policy history -o json | jq length)
+n0=$(cl_af policy history -o json | jq ".revisions | length")
 run json policy apply -f c.yaml --dry-run
 [ "$(cat rc.json)" = 0 ] || fail "dry run: exit $(cat rc.json): $(cat err.json)"
 jq -e '.dry_run == true and .unchanged == false and .revision > 0 and
@@ -150,7 +150,7 @@ jq -e '.dry_run == true and .unchanged == false and .revision > 0 and
 run yaml policy apply -f policy.yaml --dry-run
 "$Y2J" <out.yaml | jq -e '.dry_run == true and .unchanged == true' \
 	>/dev/null || fail "dry run of the stable content: $(cat out.yaml)"
-n1=$(cl_af policy history -o json | jq length)
+n1=$(cl_af policy history -o json | jq ".revisions | length")
 [ "$n0" = "$n1" ] || fail "dry run changed the history: $n0 -> $n1 revisions"
 
 # Auth: no token is PERMISSION_DENIED (exit 1), never unreachable/no leader.

@@ -57,8 +57,8 @@ note "leader: $(grep -m1 'event=follower_stalled' "$CL_DIR/node$leader.log" | cu
 mount -o remount,size=256m "$mnt" || fail "cannot grow the tmpfs"
 cl_start $victim
 cl_wait_converged 3
-a=$("$AF" --stale --endpoints "$(cl_api "$leader")" policy history -o json | jq length)
-b=$("$AF" --stale --endpoints "$(cl_api $victim)" policy history -o json | jq length)
+a=$("$AF" --stale --endpoints "$(cl_api "$leader")" policy history -o json | jq ".revisions | length")
+b=$("$AF" --stale --endpoints "$(cl_api $victim)" policy history -o json | jq ".revisions | length")
 [ "$a" = "$b" ] || fail "victim has $b revisions, leader $a"
 note "caught up: $b revisions"
 for _ in $(seq 1 100); do

@@ -27,7 +27,7 @@ cl_wait_leader >/dev/null
 cl_wait_converged 3
 for h in $acked; do
 	for id in 1 2 3; do
-		"$AF" --stale --endpoints "$(cl_api $id)" policy history -o json |
+		"$AF" --stale --endpoints "$(cl_api $id)" policy history -o json | jq .revisions |
 			jq -e --arg h "$h" 'any(.[]; .hash == $h)' >/dev/null ||
 			fail "acknowledged $h missing on node $id"
 	done

@@ -87,5 +87,5 @@ out=$("$RAW" "$api" status)
 echo "$out" | grep -q "term=$term role=leader" ||
 	fail "an election happened: $out (term was $term)"
 for i in 1 2 3; do cl_alive $i || fail "node $i exited"; done
-[ "$(cl_af policy history -o json | jq length)" = 1 ] || fail "a revision appeared"
+[ "$(cl_af policy history -o json | jq ".revisions | length")" = 1 ] || fail "a revision appeared"
 note "loop_lag: ok"

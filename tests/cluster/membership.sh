@@ -24,7 +24,7 @@ p=$((CL_BASE + 400))
 cl_af cluster add 4 --raft 127.0.0.1:$((p + 1)) --api "$(cl_api 4)" \
 	--pub tcp://127.0.0.1:$((p + 3)) | grep -q "added" || fail "add"
 cl_wait_converged 4
-"$AF" --stale --endpoints "$(cl_api 4)" policy history -o json |
+"$AF" --stale --endpoints "$(cl_api 4)" policy history -o json | jq .revisions |
 	jq -e 'length == 1' >/dev/null || fail "node 4 did not catch up"
 cl_af cluster transfer-leader --to 4 >/dev/null || fail "transfer to 4"
 [ "$(cl_wait_leader)" = 4 ] || fail "node 4 did not become leader"

@@ -30,11 +30,11 @@ note "$(wc -l <"$CL_DIR/qs.sh") lines of commands"
 grep -q '"decision":"route"' "$CL_DIR/qs.log" || fail "no routerd decision"
 # A restart of the local cluster never replaces the stable policy.
 export AF_CLUSTER=$T/run/cluster.yaml
-before=$("$AF" policy history -o json | jq -c '[.[] | {revision, state}]')
+before=$("$AF" policy history -o json | jq -c '[.revisions[] | {revision, state}]')
 (cd "$T" && BUILD=build sh deploy/local.sh down >/dev/null &&
 	BUILD=build sh deploy/local.sh up >"$CL_DIR/up2.log" 2>&1) ||
 	{ tail -20 "$CL_DIR/up2.log"; fail "second up"; }
-after=$("$AF" policy history -o json | jq -c '[.[] | {revision, state}]')
+after=$("$AF" policy history -o json | jq -c '[.revisions[] | {revision, state}]')
 [ "$before" = "$after" ] || fail "restart changed the policy: $before -> $after"
 grep -q "already applied (kept)" "$CL_DIR/up2.log" || fail "up re-applied the example"
 note ok

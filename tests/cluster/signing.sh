@@ -54,7 +54,7 @@ refused PERMISSION_DENIED policy apply -f "$CL_DIR/v2.yaml"
 h2=$(cl_af policy apply -f "$CL_DIR/v2.yaml" -o json | jq -r .hash)
 cl_wait_route_hash $P "$h2" >/dev/null
 refused CONFLICT policy apply -f "$CL_DIR/v1.yaml"
-[ "$(cl_af policy history -o json | jq -r '.[] | select(.state == "stable") | .hash')" = "$h2" ] ||
+[ "$(cl_af policy history -o json | jq -r '.revisions[] | select(.state == "stable") | .hash')" = "$h2" ] ||
 	fail "a refused bundle changed the stable revision"
 sleep 0.5
 [ "$(cl_route_hash $P)" = "$h2" ] || fail "routerd moved off the last good bundle"

@@ -20,7 +20,7 @@ policy() { # policy N FILE: a distinct bundle per N
 	sed "s/latency_slo_ms: 1500/latency_slo_ms: $((1500 + $1))/" \
 		"$EXAMPLES/policy.yaml" >"$2"
 }
-history_len() { cl_af policy history -o json | jq length; }
+history_len() { cl_af policy history -o json | jq ".revisions | length"; }
 
 # --- empty sources: protobuf-c hands empty bytes over as NULL
 out=$("$RAW" "$api" hex 08015a025a00)
@@ -57,7 +57,7 @@ out=$("$RAW" "$api" policy "$CL_DIR/p2.yaml" req-0001)
 echo "$out" | grep -q "revision=1 index=$idx1 .*replayed=1" ||
 	fail "a used id must not write again: $out"
 [ "$(history_len)" = 1 ] || fail "duplicates created revisions"
-n=$(cl_af audit -o json | jq '[.[] | select(.verb == "policy.apply")] | length')
+n=$(cl_af audit -o json | jq '[.records[] | select(.verb == "policy.apply")] | length')
 [ "$n" = 1 ] || fail "one audit record expected, got $n"
 long=$(printf '%065d' 0)
 out=$("$RAW" "$api" policy "$CL_DIR/p2.yaml" "$long")
