@@ -2,7 +2,7 @@
 #include "common/timeutil.h"
 
 #include "common/alloc.h"
-#include "common/rpc.h"
+#include "net/rpc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

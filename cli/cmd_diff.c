@@ -108,10 +108,13 @@ static void render_msg(FILE *out, const ProtobufCMessage *m, const char *path,
 		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "",
 			 f->name);
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n =
-				*(const size_t *)(base + f->quantifier_offset);
-			const char *arr = *(char *const *)(base + f->offset);
+			size_t n;
+			const char *arr;
 			char item[600];
+
+			/* memcpy: the offsets come from the descriptor. */
+			memcpy(&n, base + f->quantifier_offset, sizeof(n));
+			memcpy(&arr, base + f->offset, sizeof(arr));
 
 			for (size_t k = 0; k < n; k++) {
 				snprintf(item, sizeof(item), "%s[%zu]", sub, k);

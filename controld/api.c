@@ -265,10 +265,9 @@ int controld_api_start(struct controld_node *n, struct af_err *err)
 	if ((rv = nng_rep0_open(&n->rep)) != 0)
 		return af_errf(err, AF_EIO, "api: %s", nng_strerror(rv));
 	nng_socket_set_size(n->rep, NNG_OPT_RECVMAXSZ, CONTROLD_MAX_REQUEST);
-	if ((rv = af_tls_listen(n->tls, n->rep, url)) != 0) {
+	if ((rv = af_tls_listen(n->tls, n->rep, url, err)) != 0) {
 		nng_close(n->rep);
-		return af_errf(err, AF_EIO, "api: listen %s: %s", url,
-			       nng_strerror(rv));
+		return af_err_wrap(err, rv, "api");
 	}
 	for (unsigned i = 0; i < CONTROLD_API_WORKERS; i++) {
 		if (pthread_create(&n->workers[i], NULL, worker, n) != 0)

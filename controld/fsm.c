@@ -874,7 +874,7 @@ static void result_of_pb(const Af__ApplyResult *ar, struct af_fsm_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (ar->status) {
-		r->code = ar->status->code;
+		r->code = (int)ar->status->code;
 		snprintf(r->message, sizeof(r->message), "%s",
 			 ar->status->message);
 	}
