@@ -62,7 +62,7 @@ TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS:= $(wildcard bench/*.c)
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps check-deps test unit-test cluster-test bench fuzz faults format \
+.PHONY: all deps check-deps test unit-test unit-check cluster-test bench fuzz faults format \
         format-check clean install run
 .SECONDARY: $(GEN_C) $(GEN_H)
 
@@ -141,6 +141,11 @@ test: deps check-deps
 
 unit-test: all $(TESTS) $(TOOLS)
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
+
+# The binaries and the unit tests only (CI's second compiler:
+# `make CC=clang BUILD=build-clang unit-check`).
+unit-check: check-deps all $(TESTS)
+	@BUILD=$(BUILD) UNIT_ONLY=1 sh tests/run.sh $(TESTS)
 
 # The long fault run (the short form is part of `make test`).
 faults: deps

@@ -1,8 +1,10 @@
 /* The replicated state machine over store/: see fsm.h. */
 #include "controld/fsm.h"
+#include "controld/consensus.h"
 #include "controld/fsm_int.h"
 #include "controld/rollout.h"
 #include "common/alloc.h"
+#include "common/log.h"
 #include "common/satarith.h"
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
@@ -1092,7 +1094,7 @@ int af_fsm_encode_entry(const void *cmdp, void **ret_buf, size_t *ret_len)
 
 	if (n > MAX_ENTRY)
 		return AF_ETOOBIG;
-	buf = raft_malloc(total);
+	buf = af_consensus_buf_alloc(total);
 	if (buf == NULL)
 		return AF_ENOMEM;
 	memset(buf, 0, total);
@@ -1112,7 +1114,7 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 		     void **result)
 {
 	struct af_fsm *fsm = rf->data;
-	uint64_t index = fsm->raft ? raft_last_applied(fsm->raft) + 1 : 0;
+	uint64_t index = af_consensus_applying_index(fsm->raft);
 	int rc;
 
 	rc = af_fsm_apply_entry(fsm, index, buf->base, buf->len);
@@ -1139,11 +1141,11 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
 
 	rc = af_store_snapshot(fsm->store, &data, &len, &applied, NULL);
 	if (rc != 0)
-		return RAFT_NOMEM;
+		return AF_CONSENSUS_NOMEM;
 	b = af_malloc(sizeof(*b));
 	if (b == NULL) {
 		af_free(data);
-		return RAFT_NOMEM;
+		return AF_CONSENSUS_NOMEM;
 	}
 	b->base = data;
 	b->len = len;
@@ -1172,8 +1174,9 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 	int rc = af_store_restore(fsm->store, buf->base, buf->len, NULL);
 
 	if (rc != 0)
-		return RAFT_CORRUPT;
-	raft_free(buf->base);
+		return AF_CONSENSUS_CORRUPT;
+	log_info("event=snapshot_restored bytes=%zu", buf->len);
+	af_consensus_buf_free(buf->base);
 	return 0;
 }
 

@@ -32,8 +32,8 @@ common/sign.c     | sodium
 common/yamldoc.h  | yaml
 controld/fsm.h    | raft
 '
-# Files still calling libraft outside consensus.c (to be moved there).
-RAFT_CALLERS='controld/fsm.c'
+# Files allowed to call libraft outside consensus.c (none).
+RAFT_CALLERS=''
 
 # header -> library; anything else in <> must be libc or POSIX.
 LIBMAP='
