@@ -20,9 +20,9 @@ for t in "$@"; do
 	echo "$name: $syn"
 	if [ $rc -ne 0 ]; then
 		echo "FAIL $name (exit $rc)"; fail=1; sed -n '1,80p' "$log"
-	elif grep -Eq 'ERROR: (Leak|Address)Sanitizer|runtime error:|Warning! The test .* crashed' "$log"; then
+	elif grep -Eq 'ERROR: (Leak|Address)Sanitizer|runtime error:|Warning! The test .* crashed|^af-alloc: ' "$log"; then
 		echo "FAIL $name: sanitizer report or crash outside a test"; fail=1
-		grep -E -A20 'Sanitizer|runtime error|crashed' "$log" | head -60
+		grep -E -A20 'Sanitizer|runtime error|crashed|^af-alloc: ' "$log" | head -60
 	fi
 	n=$(echo "$syn" | sed -n 's/.*Tested: \([0-9]*\).*/\1/p'); total_t=$((total_t + ${n:-0}))
 	n=$(echo "$syn" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p'); total_p=$((total_p + ${n:-0}))

@@ -36,6 +36,14 @@ cl_wait_log() {
 	awk -v re="$2" '$0 ~ re { l = $0 } END { print l }' "$1"
 }
 
+# cl_routerd_metric PORT NAME: the sum of NAME's samples on routerd's
+# /metrics (0 when absent).
+cl_routerd_metric() {
+	curl -s "http://127.0.0.1:$1/metrics" |
+		awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF }
+			END { printf "%d\n", s }'
+}
+
 # cl_wait_json CMD JQ [SECONDS]: runs CMD (a shell string) until its JSON
 # output satisfies the jq filter JQ; prints that output.
 cl_wait_json() {

@@ -2,6 +2,7 @@
  * (virtual time, deterministic): replicated results, leader readiness,
  * leader loss, I/O faults, snapshots, replay, and a randomized schedule.
  * Three servers, one LMDB store each in its own temp dir. */
+#include "tests/lib/alloc_check.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 
@@ -84,6 +85,7 @@ static void setup(void)
 	struct raft_configuration conf;
 	int rv;
 
+	af_test_alloc_begin();
 	memset(&T, 0, sizeof(T));
 	rv = raft_fixture_initialize(&T.f);
 	cr_assert_eq(rv, 0, "raft_fixture_initialize: %d", rv);
@@ -135,6 +137,7 @@ static void teardown(void)
 			nftw(T.nodes[i].dir, rm_entry, 16,
 			     FTW_DEPTH | FTW_PHYS);
 	}
+	af_test_alloc_end();
 }
 
 TestSuite(fixture, .init = setup, .fini = teardown, .timeout = 120);

@@ -3,6 +3,7 @@
  * replacement after ROUTERD_DECISIONS_MAX later decisions (counted as
  * dropped early within 10 minutes), long names; usage sums that
  * saturate instead of wrapping. */
+#include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "proto/af.pb-c.h"
@@ -42,6 +43,10 @@ static void refused(const char *body, int status, const char *code,
 	else
 		cr_expect_str_eq(e.field, field, "%s", body);
 }
+
+TestSuite(decisions, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
+TestSuite(report_parse, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
+TestSuite(usage, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(report_parse, minimal_report_is_decision_id_and_ok)
 {

@@ -1,5 +1,6 @@
 /* af_rpc_call is bounded by its timeout whatever the peer does, and
  * request ids are fresh random hex. */
+#include "tests/lib/alloc_check.h"
 #include "common/err.h"
 #include "net/rpc.h"
 #include "net/tls.h"
@@ -31,6 +32,9 @@ static int silent_listener(char *url, size_t len)
 	snprintf(url, len, "tcp://127.0.0.1:%u", ntohs(sa.sin_port));
 	return fd;
 }
+
+TestSuite(rpc, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
+TestSuite(tls, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(rpc, silent_peer_bounded_by_timeout)
 {
