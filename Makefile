@@ -35,7 +35,7 @@ LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now $(SANLD)
 
 # Sources. Each binary's entry point is <dir>/main.c; everything else in a
 # folder goes into that folder's archive, build/lib<folder>.a (generated
-# protobuf-c code into libproto.a). Each binary links only the archives its
+# protobuf-c code and proto/*.c into libproto.a). Each binary links only the archives its
 # part may use, so a call across a boundary fails the link; tests/check_deps.sh
 # does the same for #include lines.
 PROTOS    := $(wildcard proto/*.proto)
@@ -91,7 +91,7 @@ $(BUILD)/lib$(1).a: $(call dir_objs,$(1))
 endef
 $(foreach d,$(LIB_DIRS),$(eval $(call ARCHIVE_RULE,$(d))))
 
-$(BUILD)/libproto.a: $(GEN_OBJS)
+$(BUILD)/libproto.a: $(GEN_OBJS) $(call dir_objs,proto)
 	@rm -f $@
 	@ar rcs $@ $^
 

@@ -8,6 +8,7 @@
 #include "common/file.h"
 #include "policy/policy.h"
 #include "proto/policy.pb-c.h"
+#include "proto/alloc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -130,7 +131,8 @@ static void render_msg(FILE *out, const ProtobufCMessage *m, const char *path,
 /* Writes the canonical rendering of compiled bundle bytes to `path`. */
 static int render_file(const uint8_t *bytes, size_t len, const char *path)
 {
-	Af__Policy__Bundle *b = af__policy__bundle__unpack(NULL, len, bytes);
+	Af__Policy__Bundle *b =
+		af__policy__bundle__unpack(&af_pb_allocator, len, bytes);
 	FILE *out;
 
 	if (b == NULL)

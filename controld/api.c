@@ -1,6 +1,7 @@
 /* API transport: an NNG rep socket served by worker threads, each with its
  * own context; requests are handed to the loop thread (see node.h). */
 #include "common/alloc.h"
+#include "proto/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/api_int.h"
@@ -172,7 +173,8 @@ static void serve_one(struct controld_node *n, nng_ctx ctx, nng_aio *aio,
 	memset(&j, 0, sizeof(j));
 	j.node = n;
 	j.start_ns = af_mono_ns();
-	j.req = af__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	j.req = af__request__unpack(&af_pb_allocator, nng_msg_len(msg),
+				    nng_msg_body(msg));
 	nng_msg_free(msg);
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_cond_init(&j.cond, NULL);

@@ -21,7 +21,7 @@ policy   : common proto                  | jansson xxhash protobuf-c
 controld : common net store policy proto | raft uv nng microhttpd sodium protobuf-c
 routerd  : common net policy proto       | nng microhttpd jansson xxhash sodium protobuf-c
 cli      : common net policy proto       | nng jansson yaml sodium protobuf-c
-proto    :                               | protobuf-c
+proto    : common                        | protobuf-c
 '
 # Single files allowed a library their folder is not (file | libraries).
 # common/ is libc plus these: content hashes and signatures need libsodium,

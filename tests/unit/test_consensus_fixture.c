@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 #include "proto/policy.pb-c.h"
 #include "store/store.h"
 
@@ -566,7 +567,7 @@ static int count_hash_fn(const void *key, size_t klen, const void *val,
 			 size_t vlen, void *arg)
 {
 	struct count_arg *ca = arg;
-	Af__Revision *r = af__revision__unpack(NULL, vlen, val);
+	Af__Revision *r = af__revision__unpack(&af_pb_allocator, vlen, val);
 
 	(void)key;
 	(void)klen;

@@ -7,6 +7,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
 
@@ -230,7 +231,7 @@ Test(usage, sums_saturate_instead_of_wrapping)
 				     ROUTERD_REPORT_MAX_COST_NANO);
 	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
 	cr_assert_not_null(buf);
-	rep = af__usage_report__unpack(NULL, len, buf);
+	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
 	cr_assert_not_null(rep);
 	cr_assert_eq(rep->n_rows, 1);
 	cr_expect_eq(rep->rows[0]->count, 10000);
