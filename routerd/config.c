@@ -131,11 +131,11 @@ static void long_options(struct option *lo)
 	unsigned i;
 
 	for (i = 0; i < N_OPTS; i++)
-		lo[i] = (struct option){
-			opts[i].name,
-			opts[i].type == T_BOOL ? no_argument
-					       : required_argument,
-			NULL, OPT_KEY + (int)i};
+		lo[i] = (struct option){opts[i].name,
+					opts[i].type == T_BOOL
+						? no_argument
+						: required_argument,
+					NULL, OPT_KEY + (int)i};
 	lo[i++] = (struct option){"help", no_argument, NULL, KEY_HELP};
 	lo[i++] = (struct option){"version", no_argument, NULL, KEY_VERSION};
 	lo[i] = (struct option){NULL, 0, NULL, 0};
@@ -158,8 +158,8 @@ static int parse_argv(int argc, char **argv, struct routerd_config *c,
 		} else if (k == KEY_VERSION) {
 			c->version = true;
 		} else if (k >= OPT_KEY && k < OPT_KEY + (int)N_OPTS) {
-			rc = set(c, (enum opt_row)(k - OPT_KEY), optarg,
-				 "flag", err);
+			rc = set(c, (enum opt_row)(k - OPT_KEY), optarg, "flag",
+				 err);
 			if (rc != 0)
 				return rc;
 		} else if (k == ':') {
@@ -204,8 +204,8 @@ void routerd_config_usage(FILE *f)
 		const struct opt *o = &opts[i];
 
 		snprintf(left, sizeof(left), "%s--%s%s%s",
-			 i == O_CONFIG ? "-c, " : "", o->name, o->arg ? " " : "",
-			 o->arg ? o->arg : "");
+			 i == O_CONFIG ? "-c, " : "", o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
 		fprintf(f, "  %-24s %s", left, o->help);
 		if (o->type == T_UINT)
 			fprintf(f, " (%ld..%ld)", o->min, o->max);
@@ -219,10 +219,9 @@ void routerd_config_usage(FILE *f)
 
 void routerd_config_print(const struct routerd_config *c, FILE *f)
 {
-	static const char *const levels[] = {"debug", "info", "warn",
-					     "error"};
-	const char *lv = (unsigned)c->log_level < 4 ? levels[c->log_level]
-						   : "?";
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	const char *lv =
+		(unsigned)c->log_level < 4 ? levels[c->log_level] : "?";
 
 	fprintf(f, "config=%s (flag)\nlisten=%s (flag)\n", c->config,
 		c->listen);

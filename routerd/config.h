@@ -24,7 +24,8 @@ struct routerd_config {
 	bool check;   /* validate and exit */
 	bool help;    /* print usage and exit */
 	bool version; /* print the version and exit */
-	/* Where each value came from, by table row: "flag", "env", "default". */
+	/* Where each value came from, by table row: "flag", "env", "default".
+	 */
 	const char *source[8];
 };
 

@@ -20,8 +20,15 @@ fail() {
 
 note() { echo "# $*"; }
 
-# cl_log_count FILE REGEX: lines of FILE matching REGEX (0 when none).
-cl_log_count() { awk -v re="$2" '$0 ~ re { n++ } END { print n + 0 }' "$1"; }
+# cl_log_count FILE REGEX: lines of FILE matching REGEX (0 when none, or
+# when FILE does not exist yet: a daemon just started may not have it).
+cl_log_count() {
+	if [ -f "$1" ]; then
+		awk -v re="$2" '$0 ~ re { n++ } END { print n + 0 }' "$1"
+	else
+		echo 0
+	fi
+}
 
 # cl_wait_log FILE REGEX [SECONDS] [MIN]: waits until FILE has at least MIN
 # (1) lines matching REGEX; prints the last one. An event to wait for,

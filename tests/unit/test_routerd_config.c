@@ -24,7 +24,8 @@ static int parse(struct routerd_config *c, struct af_err *err,
 	return routerd_config_parse(argc, argv, c, err);
 }
 
-#define PARSE(c, err, ...) parse((c), (err), (const char *[]){__VA_ARGS__, NULL})
+#define PARSE(c, err, ...)                                                     \
+	parse((c), (err), (const char *[]){__VA_ARGS__, NULL})
 
 Test(routerd_config, defaults_env_and_flags)
 {
@@ -58,8 +59,9 @@ Test(routerd_config, refusals_name_the_option)
 	static const struct {
 		const char *flag, *value, *says;
 	} bad[] = {
-		{"--http-threads", "0", "--http-threads: \"0\" is not a number "
-					"from 1 to 16"},
+		{"--http-threads", "0",
+		 "--http-threads: \"0\" is not a number "
+		 "from 1 to 16"},
 		{"--http-threads", "17", "from 1 to 16"},
 		{"--http-threads", "2x", "not a number"},
 		{"--log-level", "loud", "expected debug, info, warn or error"},
@@ -73,12 +75,10 @@ Test(routerd_config, refusals_name_the_option)
 		cr_expect_eq(PARSE(&c, &err, "-c", "f", "--listen", "h:1",
 				   bad[i].flag, bad[i].value),
 			     AF_EINVAL, "%s %s", bad[i].flag, bad[i].value);
-		cr_expect(strstr(err.msg, bad[i].says) != NULL, "%s",
-			  err.msg);
+		cr_expect(strstr(err.msg, bad[i].says) != NULL, "%s", err.msg);
 	}
 	setenv("AF_ROUTERD_HTTP_THREADS", "40", 1);
-	cr_expect_eq(PARSE(&c, &err, "-c", "f", "--listen", "h:1"),
-		     AF_EINVAL);
+	cr_expect_eq(PARSE(&c, &err, "-c", "f", "--listen", "h:1"), AF_EINVAL);
 	cr_expect(strstr(err.msg, "AF_ROUTERD_HTTP_THREADS") != NULL, "%s",
 		  err.msg);
 	unsetenv("AF_ROUTERD_HTTP_THREADS");
