@@ -8,7 +8,7 @@ CC       ?= cc
 SANITIZE ?=
 
 PKGS     := raft libuv lmdb libprotobuf-c yaml-0.1 jansson libxxhash libsodium libmicrohttpd
-# What each binary may link (docs/architecture.md, "Boundaries"): routerd
+# What each binary may link (docs/architecture.md, "The parts"): routerd
 # and af get neither libraft, libuv nor LMDB; af gets no HTTP server.
 PKGS_controld := $(PKGS)
 PKGS_routerd  := libprotobuf-c yaml-0.1 jansson libxxhash libsodium libmicrohttpd
@@ -35,9 +35,9 @@ LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now $(SANLD)
 
 # Sources. Each binary's entry point is <dir>/main.c; everything else in a
 # folder goes into that folder's archive, build/lib<folder>.a (generated
-# protobuf-c code and proto/*.c into libproto.a). Each binary links only the archives its
-# part may use, so a call across a boundary fails the link; tests/check_deps.sh
-# does the same for #include lines.
+# protobuf-c code and proto/*.c into libproto.a). Each binary links only
+# the archives its part may use, so a call across a boundary fails the
+# link; tests/check_deps.sh does the same for #include lines.
 PROTOS    := $(wildcard proto/*.proto)
 GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 GEN_H     := $(GEN_C:.c=.h)
