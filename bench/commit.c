@@ -23,6 +23,7 @@
  */
 #include "common/cluster.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -239,7 +240,8 @@ static int af_call(struct conn *c, const Af__Request *req, int timeout_ms,
 		return rv;
 	if ((rv = nng_recvmsg(c->sock, &msg, 0)) != 0)
 		return rv;
-	*ret = af__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	*ret = af__response__unpack(&af_pb_allocator, nng_msg_len(msg),
+				    nng_msg_body(msg));
 	nng_msg_free(msg);
 	return *ret ? 0 : NNG_EPROTO;
 }

@@ -1,6 +1,7 @@
 /* API transport: an NNG rep socket served by worker threads, each with its
  * own context; requests are handed to the loop thread (see node.h). */
 #include "common/alloc.h"
+#include "proto/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/api_int.h"
@@ -172,7 +173,8 @@ static void serve_one(struct controld_node *n, nng_ctx ctx, nng_aio *aio,
 	memset(&j, 0, sizeof(j));
 	j.node = n;
 	j.start_ns = af_mono_ns();
-	j.req = af__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	j.req = af__request__unpack(&af_pb_allocator, nng_msg_len(msg),
+				    nng_msg_body(msg));
 	nng_msg_free(msg);
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_cond_init(&j.cond, NULL);
@@ -265,10 +267,9 @@ int controld_api_start(struct controld_node *n, struct af_err *err)
 	if ((rv = nng_rep0_open(&n->rep)) != 0)
 		return af_errf(err, AF_EIO, "api: %s", nng_strerror(rv));
 	nng_socket_set_size(n->rep, NNG_OPT_RECVMAXSZ, CONTROLD_MAX_REQUEST);
-	if ((rv = af_tls_listen(n->tls, n->rep, url)) != 0) {
+	if ((rv = af_tls_listen(n->tls, n->rep, url, err)) != 0) {
 		nng_close(n->rep);
-		return af_errf(err, AF_EIO, "api: listen %s: %s", url,
-			       nng_strerror(rv));
+		return af_err_wrap(err, rv, "api");
 	}
 	for (unsigned i = 0; i < CONTROLD_API_WORKERS; i++) {
 		if (pthread_create(&n->workers[i], NULL, worker, n) != 0)

@@ -138,4 +138,27 @@ struct af_consensus_member {
 unsigned af_consensus_members(struct af_consensus *c,
 			      struct af_consensus_member *ret, unsigned max);
 
+/* What the FSM's raft_fsm callbacks need of libraft, so that every libraft
+ * call stays in consensus.[ch]: entry buffers (libraft owns and frees
+ * them), the index being applied, and the codes a callback returns. */
+#define AF_CONSENSUS_NOMEM RAFT_NOMEM
+#define AF_CONSENSUS_CORRUPT RAFT_CORRUPT
+#define AF_CONSENSUS_BUSY RAFT_BUSY
+
+static inline void *af_consensus_buf_alloc(size_t size)
+{
+	return raft_malloc(size);
+}
+
+static inline void af_consensus_buf_free(void *p)
+{
+	raft_free(p);
+}
+
+/* The index of the entry being applied (0 before raft is initialized). */
+static inline uint64_t af_consensus_applying_index(struct raft *r)
+{
+	return r != NULL ? raft_last_applied(r) + 1 : 0;
+}
+
 #endif

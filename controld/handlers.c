@@ -23,7 +23,7 @@
 #define MAX_MODELS_SOURCE (16u * 1024 * 1024)
 #define MAX_LIST 10000u
 
-static int status_of_rc(int rc)
+static Af__Code status_of_rc(int rc)
 {
 	switch (rc) {
 	case AF_ENOTLEADER:
@@ -133,7 +133,7 @@ static int prep_fail(struct controld_job *j, Af__Code code, const char *fmt,
 {
 	va_list ap;
 
-	j->pre_code = code;
+	j->pre_code = (int)code;
 	va_start(ap, fmt);
 	vsnprintf(j->pre_msg, sizeof(j->pre_msg), fmt, ap);
 	va_end(ap);

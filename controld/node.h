@@ -13,7 +13,7 @@
 #include "common/cluster.h"
 #include "common/metrics.h"
 #include "common/sign.h"
-#include "common/tls.h"
+#include "net/tls.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 #include "store/store.h"

@@ -1,5 +1,6 @@
 /* Store: tables, iteration, applied index, map growth, snapshot and restore,
  * snapshot views, cluster check, allocation failures. */
+#include "tests/lib/alloc_check.h"
 #include "store/store.h"
 
 #include "common/alloc.h"
@@ -19,6 +20,7 @@ static char tmpdir[256];
 
 static void setup(void)
 {
+	af_test_alloc_begin();
 	strcpy(tmpdir, "/tmp/af-test-store-XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir));
 }
@@ -36,6 +38,7 @@ static void teardown(void)
 {
 	af_alloc_fail_after(-1, 0);
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	af_test_alloc_end();
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
