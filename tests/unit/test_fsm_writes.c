@@ -366,6 +366,6 @@ Test(fsm_writes, distribution_index_moves_on_configuration_only)
 	cr_assert_eq(af_store_snapshot(a.store, &snap, &len, &at, NULL), 0);
 	open_node(&b);
 	cr_assert_eq(af_store_restore(b.store, snap, len, NULL), 0);
-	free(snap);
+	af_free(snap);
 	cr_assert_eq(distribution(&b), 5, "restored with the snapshot");
 }
