@@ -83,6 +83,14 @@ struct controld_node {
 	struct af_consensus cons;
 	bool cons_started;
 	bool stopping;
+	/* SIGTERM on a leader: leadership goes to the most up-to-date voter
+	 * first (daemon.c); the stop follows when it has a new leader, or
+	 * after handoff_timer (two election timeouts). */
+	bool handing_off;
+	int handoff_status;	/* 1: transfer running, 0: done, <0: failed */
+	uint64_t handoff_index; /* last log index when it began */
+	uv_timer_t handoff_timer;
+	const char *stop_why;
 	int exit_code;		  /* of the process, set before stop() */
 	uint64_t halted_since_ms; /* raft reported "unavailable" since */
 
