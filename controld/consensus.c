@@ -340,7 +340,8 @@ uint64_t af_consensus_best_voter(struct af_consensus *c)
 		uint64_t match = c->raft->leader_state.progress[i].match_index;
 
 		if (conf->servers[i].id == c->raft->id ||
-		    conf->servers[i].role != RAFT_VOTER)
+		    conf->servers[i].role != RAFT_VOTER ||
+		    !af_consensus_peer_connected(c, conf->servers[i].id))
 			continue;
 		if (best == 0 || match > best_match) {
 			best = conf->servers[i].id;
@@ -775,6 +776,16 @@ static int transport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 
 	c->uv_accept_cb = cb;
 	return c->uv_listen(t, accept_cb);
+}
+
+bool af_consensus_peer_connected(struct af_consensus *c, uint64_t id)
+{
+	if (!c->owns_raft)
+		return true; /* no transport to watch (fixture) */
+	for (struct af_peer_watch *w = c->watches; w != NULL; w = w->next)
+		if (w->id == id)
+			return true;
+	return false;
 }
 
 static void unwatch_all(struct af_consensus *c)

@@ -82,8 +82,12 @@ void af_consensus_hurry(struct af_consensus *c);
 /* Index of the last entry in this node's log. */
 uint64_t af_consensus_last_index(struct af_consensus *c);
 
-/* On the leader: the voter other than this node with the highest match
- * index (0: none). */
+/* Whether peer id has a raft connection open to this node (it sent
+ * something and has not closed it since). */
+bool af_consensus_peer_connected(struct af_consensus *c, uint64_t id);
+
+/* On the leader: the connected voter other than this node with the highest
+ * match index (0: none). */
 uint64_t af_consensus_best_voter(struct af_consensus *c);
 
 /* Attaches to an initialized, started raft instance (fixture tests). */

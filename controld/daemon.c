@@ -207,10 +207,16 @@ static void handoff_cb(void *arg, int status, const struct af_fsm_result *res)
  * it), so the new leader has its majority without us and is ready. */
 static void handoff_check(struct controld_node *n)
 {
-	if (!n->handing_off || n->stopping || n->handoff_status > 0)
+	if (!n->handing_off || n->stopping)
 		return;
 	if (n->handoff_status < 0) {
 		handoff_done(n, "failed");
+		return;
+	}
+	/* The target went away too (the whole cluster is being stopped):
+	 * nobody will take over, stop now. */
+	if (!af_consensus_peer_connected(&n->cons, n->handoff_to)) {
+		handoff_done(n, "target-gone");
 		return;
 	}
 	if (!af_consensus_is_leader(&n->cons) &&
@@ -243,6 +249,7 @@ static bool handoff(struct controld_node *n, const char *why)
 	if (to == 0)
 		return false;
 	n->handoff_index = af_consensus_last_index(&n->cons);
+	n->handoff_to = to;
 	n->handoff_status = 1;
 	rc = af_consensus_transfer(&n->cons, to, handoff_cb, n);
 	if (rc != 0) {

@@ -89,6 +89,7 @@ struct controld_node {
 	bool handing_off;
 	int handoff_status;	/* 1: transfer running, 0: done, <0: failed */
 	uint64_t handoff_index; /* last log index when it began */
+	uint64_t handoff_to;	/* the voter it goes to */
 	uv_timer_t handoff_timer;
 	const char *stop_why;
 	int exit_code;		  /* of the process, set before stop() */
