@@ -211,7 +211,7 @@ END {
 	row("futex calls/commit, 1 client (" fx ")", fu, 1, "")
 	row("futex calls/commit, 16 clients", fu, 16, "")
 	row("SIGTERM leader (" rs "): median / max ms", rt, 0, ratio(rtm["af"], rtm["etcd"]))
-	row("  of which non-zero exits", bx, 0, "")
+	row("  of which exited non-zero", bx, 0, "")
 	row("SIGKILL leader (" r "): median / max ms", fo, 0, ratio(fom["af"], fom["etcd"]))
 	row("  of which new leader: median ms", el, 0, "")
 }' $files
