@@ -20,7 +20,7 @@
  *   commit <label> clients=C writes=W secs=S commits_per_s=X p50_ms=..
  *   failover <label> rounds=R median_ms=.. max_ms=..   (SIGKILL)
  *   restart <label> rounds=R median_ms=.. max_ms=..    (SIGTERM)
- * Asserts nothing.
+ * Asserts nothing. COMMIT_DEBUG=1 traces every failover attempt on stderr.
  */
 #include "common/cluster.h"
 #include "proto/af.pb-c.h"

@@ -5,6 +5,7 @@
 #include "common/log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -640,6 +641,8 @@ struct af_peer_watch {
 	struct af_consensus *c;
 	uint64_t id;
 	int fd; /* a dup of the stream's socket, watched for the peer's close */
+	int orig_fd; /* raft_uv's own descriptor of that socket */
+	ino_t ino;   /* the socket's inode: tells whether orig_fd is still it */
 };
 
 static void watch_closed(uv_handle_t *h)
@@ -728,6 +731,7 @@ static void watch_stream(struct af_consensus *c, uint64_t id,
 			 struct uv_stream_s *stream)
 {
 	struct af_peer_watch *w;
+	struct stat st;
 	uv_os_fd_t fd;
 
 	if (uv_fileno((uv_handle_t *)stream, &fd) != 0)
@@ -742,11 +746,14 @@ static void watch_stream(struct af_consensus *c, uint64_t id,
 	}
 	w->c = c;
 	w->id = id;
-	if (uv_poll_init(c->loop, &w->poll, w->fd) != 0) {
+	w->orig_fd = fd;
+	if (fstat(fd, &st) != 0 ||
+	    uv_poll_init(c->loop, &w->poll, w->fd) != 0) {
 		close(w->fd);
 		af_free(w);
 		return;
 	}
+	w->ino = st.st_ino;
 	w->poll.data = w;
 	w->next = c->watches;
 	c->watches = w;
@@ -776,6 +783,25 @@ static int transport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 
 	c->uv_accept_cb = cb;
 	return c->uv_listen(t, accept_cb);
+}
+
+/* raft_uv may close an inbound connection itself (a message it refuses):
+ * our duplicate must not keep that socket open, or the peer would write
+ * into it forever. Once raft_uv's descriptor is no longer that socket, the
+ * watch goes (without calling the leader gone). */
+void af_consensus_check_watches(struct af_consensus *c)
+{
+	struct af_peer_watch *w = c->watches, *next;
+
+	for (; w != NULL; w = next) {
+		struct stat st;
+
+		next = w->next;
+		if (fstat(w->orig_fd, &st) == 0 && st.st_ino == w->ino)
+			continue;
+		uv_poll_stop(&w->poll);
+		watch_unlink(w);
+	}
 }
 
 bool af_consensus_peer_connected(struct af_consensus *c, uint64_t id)

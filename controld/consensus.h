@@ -82,6 +82,10 @@ void af_consensus_hurry(struct af_consensus *c);
 /* Index of the last entry in this node's log. */
 uint64_t af_consensus_last_index(struct af_consensus *c);
 
+/* Loop thread, every tick: forgets watched connections that raft_uv closed
+ * by itself. */
+void af_consensus_check_watches(struct af_consensus *c);
+
 /* Whether peer id has a raft connection open to this node (it sent
  * something and has not closed it since). */
 bool af_consensus_peer_connected(struct af_consensus *c, uint64_t id);

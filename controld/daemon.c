@@ -101,6 +101,7 @@ static void tick_cb(uv_timer_t *t)
 	int was_leader = atomic_load(&n->stats.is_leader);
 
 	update_stats(n);
+	af_consensus_check_watches(&n->cons);
 	check_io(n);
 	check_halted(n, now);
 	if (n->stopping)
