@@ -207,6 +207,14 @@ cl_af member list | grep -q voter || fail "member list table"
 # Without a leader: exit 3 whatever -o says (the document still prints).
 other=$(for i in 1 2 3; do [ $i != $victim ] && [ $i != "$(cl_wait_leader)" ] && echo $i; done | head -1)
 cl_stop "$(cl_wait_leader)"
+# A leader that stops hands leadership to the survivor first, which stays
+# leader until it misses its majority (an election timeout or so).
+t=0
+until "$AF" -c "$CL_FILE" cluster status >/dev/null 2>&1; [ $? = 3 ]; do
+	t=$((t + 1))
+	[ $t -lt 150 ] || fail "the survivor still leads 15 s after the other voter stopped"
+	sleep 0.1
+done
 for f in table json yaml; do
 	set +e
 	"$AF" -c "$CL_FILE" -o $f cluster status >out.$f 2>err.$f
