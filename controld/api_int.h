@@ -13,7 +13,7 @@ struct controld_job {
 	Af__Request *req; /* owned; freed by the worker */
 	uint8_t *out;	  /* packed Response (af_malloc), set by finish */
 	size_t outlen;
-	enum controld_verb verb;
+	unsigned verb;	       /* row of the verb table (verbs.h) */
 	const char *principal; /* authenticated caller (borrowed) */
 	uint64_t start_ns;
 	pthread_mutex_t lock;

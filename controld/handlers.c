@@ -726,19 +726,13 @@ static void read_page(struct controld_job *j, struct af_txn *t)
 	af_free(pg);
 }
 
-static void read_list(struct controld_job *j, struct af_txn *t)
+static void read_models(struct controld_job *j, struct af_txn *t)
 {
 	Af__Response resp = AF__RESPONSE__INIT;
 	Af__ModelListResp ml = AF__MODEL_LIST_RESP__INIT;
 	uint8_t *packed = NULL;
 	int rc;
 
-	if (j->req->body_case == AF__REQUEST__BODY_POLICY_HISTORY ||
-	    j->req->body_case == AF__REQUEST__BODY_AUDIT) {
-		read_page(j, t);
-		return;
-	}
-	/* model list */
 	rc = registry_pack(t, &packed, &ml.compiled.len);
 	ml.compiled.data = packed;
 	ml.registry_revision = af_txn_meta_u64(t, "registry_revision");
@@ -1325,31 +1319,19 @@ static void read_snapshot(struct controld_job *j)
 
 static void do_read(struct controld_job *j)
 {
+	const struct controld_verb *v = controld_verb_of(j->req->body_case);
 	struct af_txn *t;
 	struct af_err err = {{0}};
 
-	if (j->req->body_case == AF__REQUEST__BODY_SNAPSHOT) {
-		read_snapshot(j);
+	if (v->read == NULL) {
+		v->handle(j);
 		return;
 	}
 	if (af_store_read_begin(j->node->store, &t, &err) != 0) {
 		controld_job_fail(j, AF__CODE__INTERNAL, "%s", err.msg);
 		return;
 	}
-	if (j->req->body_case == AF__REQUEST__BODY_POLICY_GET)
-		read_policy_get(j, t);
-	else if (j->req->body_case == AF__REQUEST__BODY_SYNC)
-		read_sync(j, t);
-	else if (j->req->body_case == AF__REQUEST__BODY_FLEET_STATUS)
-		read_fleet(j, t);
-	else if (j->req->body_case == AF__REQUEST__BODY_CANARY_STATUS)
-		read_canary(j, t);
-	else if (j->req->body_case == AF__REQUEST__BODY_BUDGET_LIST)
-		read_budgets(j, t);
-	else if (j->req->body_case == AF__REQUEST__BODY_SHOWBACK)
-		read_showback(j, t);
-	else
-		read_list(j, t);
+	v->read(j, t);
 	af_store_read_end(t);
 }
 
@@ -1446,71 +1428,77 @@ static int authorize(struct controld_job *j)
 	return -1;
 }
 
+static void handle_unknown(struct controld_job *j)
+{
+	controld_job_fail(j, AF__CODE__INVALID, "unknown request");
+}
+
+/* ------------------------------------------------------ the verb table */
+
+#define ROW(body, name, need, mode, handle, read)                              \
+	{                                                                      \
+		AF__REQUEST__BODY_##body, name, need, CONTROLD_##mode, handle, \
+			read                                                   \
+	}
+
+/* Rows sharing a name share a metric series; the last row answers every
+ * body case not listed. */
+static const struct controld_verb verbs[] = {
+	ROW(CLUSTER_STATUS, "status", "read", HANDLER, handle_status, NULL),
+	ROW(MEMBER_LIST, "status", "read", HANDLER, handle_member_list, NULL),
+	ROW(PROPOSE, "write", NULL, HANDLER, handle_write, NULL),
+	ROW(POLICY_GET, "policy_get", "read", READ, NULL, read_policy_get),
+	ROW(POLICY_HISTORY, "policy_history", "read", READ, NULL, read_page),
+	ROW(MODEL_LIST, "model_list", "read", READ, NULL, read_models),
+	ROW(AUDIT, "audit", "read", READ, NULL, read_page),
+	ROW(SNAPSHOT, "snapshot", "admin", READ, read_snapshot, NULL),
+	ROW(TRANSFER_LEADER, "transfer_leader", "admin", HANDLER,
+	    handle_transfer, NULL),
+	ROW(MEMBERSHIP, "membership", "admin", HANDLER, handle_membership,
+	    NULL),
+	/* Any node answers from its own state: routerd never moves its view
+	 * backwards, so it needs no linearizable read. */
+	ROW(SYNC, "sync", "routerd", STALE, NULL, read_sync),
+	ROW(FLEET_STATUS, "fleet", "read", READ, NULL, read_fleet),
+	ROW(CANARY_STATUS, "canary", "read", READ, NULL, read_canary),
+	ROW(BUDGET_LIST, "budget", "read", READ, NULL, read_budgets),
+	ROW(SHOWBACK, "report", "read", READ, NULL, read_showback),
+	ROW(_NOT_SET, "other", "admin", HANDLER, handle_unknown, NULL),
+};
+
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+_Static_assert(NVERBS <= CONTROLD_MAX_VERBS, "raise CONTROLD_MAX_VERBS");
+
+const struct controld_verb *controld_verb_of(Af__Request__BodyCase body)
+{
+	for (size_t i = 0; i + 1 < NVERBS; i++)
+		if (verbs[i].body == body)
+			return &verbs[i];
+	return &verbs[NVERBS - 1];
+}
+
+size_t controld_verb_count(void)
+{
+	return NVERBS;
+}
+
+const struct controld_verb *controld_verb_at(size_t i)
+{
+	return &verbs[i];
+}
+
 void controld_handle(struct controld_job *j)
 {
-	Af__Request *req = j->req;
+	const struct controld_verb *v;
 
 	if (authorize(j) != 0)
 		return;
-
-	switch (req->body_case) {
-	case AF__REQUEST__BODY_CLUSTER_STATUS:
-		j->verb = VERB_STATUS;
-		handle_status(j);
-		return;
-	case AF__REQUEST__BODY_MEMBER_LIST:
-		j->verb = VERB_STATUS;
-		handle_member_list(j);
-		return;
-	case AF__REQUEST__BODY_PROPOSE:
-		j->verb = VERB_WRITE;
-		handle_write(j);
-		return;
-	case AF__REQUEST__BODY_POLICY_GET:
-		j->verb = VERB_POLICY_GET;
-		break;
-	case AF__REQUEST__BODY_POLICY_HISTORY:
-		j->verb = VERB_POLICY_HISTORY;
-		break;
-	case AF__REQUEST__BODY_MODEL_LIST:
-		j->verb = VERB_MODEL_LIST;
-		break;
-	case AF__REQUEST__BODY_AUDIT:
-		j->verb = VERB_AUDIT;
-		break;
-	case AF__REQUEST__BODY_SNAPSHOT:
-		j->verb = VERB_SNAPSHOT;
-		break;
-	case AF__REQUEST__BODY_SYNC:
-		/* Any node answers from its own state: routerd never moves
-		 * its view backwards, so it needs no linearizable read. */
-		j->verb = VERB_SYNC;
-		j->req->read_mode = AF__READ_MODE__STALE;
-		break;
-	case AF__REQUEST__BODY_FLEET_STATUS:
-		j->verb = VERB_FLEET;
-		break;
-	case AF__REQUEST__BODY_CANARY_STATUS:
-		j->verb = VERB_CANARY;
-		break;
-	case AF__REQUEST__BODY_BUDGET_LIST:
-		j->verb = VERB_BUDGET;
-		break;
-	case AF__REQUEST__BODY_SHOWBACK:
-		j->verb = VERB_REPORT;
-		break;
-	case AF__REQUEST__BODY_TRANSFER_LEADER:
-		j->verb = VERB_TRANSFER;
-		handle_transfer(j);
-		return;
-	case AF__REQUEST__BODY_MEMBERSHIP:
-		j->verb = VERB_MEMBERSHIP;
-		handle_membership(j);
-		return;
-	default:
-		j->verb = VERB_OTHER;
-		controld_job_fail(j, AF__CODE__INVALID, "unknown request");
-		return;
-	}
-	handle_read(j);
+	v = controld_verb_of(j->req->body_case);
+	j->verb = (unsigned)(v - verbs);
+	if (v->mode == CONTROLD_HANDLER)
+		v->handle(j);
+	else if (v->mode == CONTROLD_STALE)
+		do_read(j);
+	else
+		handle_read(j);
 }
