@@ -2,6 +2,7 @@
  * ModelSetStatus, ModelDelete; each change bumps the registry revision. */
 #include "common/alloc.h"
 #include "controld/fsm_int.h"
+#include "controld/state.h"
 #include "proto/af.pb-c.h"
 #include "proto/policy.pb-c.h"
 
@@ -12,10 +13,10 @@
 
 static int bump_registry(struct af_txn *t, struct apply_ctx *c)
 {
-	uint64_t next = af_txn_meta_u64(t, "registry_revision") + 1;
+	uint64_t next = af_state_registry_revision(t) + 1;
 
 	c->res->registry_revision = next;
-	return af_txn_set_meta_u64(t, "registry_revision", next);
+	return af_state_set_registry_revision(t, next);
 }
 
 /* Upserts one model; counts it in *changed when the stored bytes differ. */
@@ -70,8 +71,7 @@ int af_fsm_apply_models(struct af_txn *t, struct apply_ctx *c)
 		return rc;
 	if (changed == 0) {
 		/* Identical to what the registry holds: no new revision. */
-		c->res->registry_revision =
-			af_txn_meta_u64(t, "registry_revision");
+		c->res->registry_revision = af_state_registry_revision(t);
 		c->res->unchanged = true;
 		af_fsm_resultf(c->res, AF__CODE__UNCHANGED, "unchanged");
 		return 0;

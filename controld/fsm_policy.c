@@ -3,31 +3,13 @@
  * rollout code (fsm_rollout.c). */
 #include "controld/fsm_int.h"
 #include "controld/rollout.h"
+#include "controld/state.h"
 #include "proto/af.pb-c.h"
 
 #include <stdio.h>
 #include <string.h>
 
 /* ---------------------------------------------------------- revisions */
-
-static int get_revision(struct af_txn *t, uint64_t rev, Af__Revision **ret)
-{
-	uint8_t key[8];
-
-	af_store_key_u64(rev, key);
-	return af_txn_get_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
-			      &af__revision__descriptor,
-			      (ProtobufCMessage **)ret);
-}
-
-static int put_revision(struct af_txn *t, const Af__Revision *r)
-{
-	uint8_t key[8];
-
-	af_store_key_u64(r->revision, key);
-	return af_txn_put_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
-			      &r->base);
-}
 
 /* Sets the state of revision `rev` (if it exists). */
 int af_fsm_set_revision_state(struct af_txn *t, uint64_t rev, const char *state)
@@ -36,41 +18,16 @@ int af_fsm_set_revision_state(struct af_txn *t, uint64_t rev, const char *state)
 	char *old;
 	int rc;
 
-	if (rev == 0)
-		return 0;
-	rc = get_revision(t, rev, &r);
-	if (rc == AF_ENOTFOUND)
-		return 0;
-	if (rc != 0)
+	if ((rc = af_state_revision_find(t, rev, &r)) != 0 || r == NULL)
 		return rc;
 	old = r->state;
 	r->state = (char *)state;
 	if (strcmp(state, "stable") == 0)
 		r->ever_stable = 1;
-	rc = put_revision(t, r);
+	rc = af_state_revision_put(t, r);
 	r->state = old;
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;
-}
-
-/* Hash of revision `rev` into out (empty when absent). */
-static int revision_hash(struct af_txn *t, uint64_t rev, char *out,
-			 size_t outlen)
-{
-	Af__Revision *r;
-	int rc;
-
-	out[0] = '\0';
-	if (rev == 0)
-		return 0;
-	rc = get_revision(t, rev, &r);
-	if (rc == AF_ENOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	snprintf(out, outlen, "%s", r->hash);
-	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return 0;
 }
 
 static int store_bundle(struct af_txn *t, const Af__PolicyApply *pa)
@@ -187,8 +144,8 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 	snprintf(c->target, sizeof(c->target), "%.64s %.72s", pa->name,
 		 pa->hash);
 	if ((rc = af_rollout_get(t, &ro)) != 0 ||
-	    (rc = revision_hash(t, ro.stable, stable_hash,
-				sizeof(stable_hash))) != 0)
+	    (rc = af_state_revision_hash(t, ro.stable, stable_hash,
+					 sizeof(stable_hash))) != 0)
 		return rc;
 	if (!canary && ro.canary == 0 && strcmp(stable_hash, pa->hash) == 0) {
 		c->res->revision = ro.stable;
@@ -201,9 +158,9 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 	if (check_canary_args(c, pa, &ro) != 0 ||
 	    (rc = check_serial(t, c, pa)) != 0)
 		return rc > 0 ? 0 : rc;
-	next = af_txn_meta_u64(t, "policy_revision") + 1;
+	next = af_state_policy_revision(t) + 1;
 	if ((rc = store_bundle(t, pa)) != 0 ||
-	    (rc = af_txn_set_meta_u64(t, "policy_revision", next)) != 0)
+	    (rc = af_state_set_policy_revision(t, next)) != 0)
 		return rc;
 	rev.revision = next;
 	rev.hash = pa->hash;
@@ -230,7 +187,7 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 		ro.stable = next;
 		af_fsm_end_canary(&ro);
 	}
-	if ((rc = put_revision(t, &rev)) != 0 ||
+	if ((rc = af_state_revision_put(t, &rev)) != 0 ||
 	    (rc = af_rollout_put(t, &ro)) != 0)
 		return rc;
 	c->res->revision = next;
@@ -302,7 +259,7 @@ int af_fsm_apply_rollback(struct af_txn *t, struct apply_ctx *c)
 	}
 	snprintf(c->target, sizeof(c->target), "revision %llu",
 		 (unsigned long long)to);
-	rc = get_revision(t, to, &target);
+	rc = af_state_revision_get(t, to, &target);
 	if (rc == AF_ENOTFOUND) {
 		af_fsm_resultf(c->res, AF__CODE__NOT_FOUND,
 			       "revision %llu does not exist",

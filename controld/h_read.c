@@ -6,6 +6,7 @@
 #include "controld/budget.h"
 #include "controld/handlers_int.h"
 #include "controld/rollout.h"
+#include "controld/state.h"
 #include "proto/policy.pb-c.h"
 
 #include <stdbool.h>
@@ -14,24 +15,12 @@
 
 /* ------------------------------------------------------------ reads */
 
-int controld_get_revision(struct af_txn *t, uint64_t rev, Af__Revision **ret)
-{
-	uint8_t key[8];
-
-	af_store_key_u64(rev, key);
-	return af_txn_get_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
-			      &af__revision__descriptor,
-			      (ProtobufCMessage **)ret);
-}
-
 static uint64_t stable_revision(struct af_txn *t)
 {
 	Af__Rollout *ro;
 	uint64_t rev;
 
-	if (af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
-			   &af__rollout__descriptor,
-			   (ProtobufCMessage **)&ro) != 0)
+	if (af_state_rollout_get(t, &ro) != 0)
 		return 0;
 	rev = ro->stable_revision;
 	protobuf_c_message_free_unpacked(&ro->base, NULL);
@@ -54,7 +43,7 @@ void controld_read_policy_get(struct controld_job *j, struct af_txn *t)
 				  "no policy has been applied yet");
 		return;
 	}
-	rc = controld_get_revision(t, want, &rev);
+	rc = af_state_revision_get(t, want, &rev);
 	if (rc == 0)
 		rc = af_txn_get_msg(t, AF_TABLE_BUNDLES, rev->hash,
 				    strlen(rev->hash),
@@ -282,7 +271,7 @@ void controld_read_models(struct controld_job *j, struct af_txn *t)
 
 	rc = controld_registry_pack(t, &packed, &ml.compiled.len);
 	ml.compiled.data = packed;
-	ml.registry_revision = af_txn_meta_u64(t, "registry_revision");
+	ml.registry_revision = af_state_registry_revision(t);
 	resp.body_case = AF__RESPONSE__BODY_MODEL_LIST;
 	resp.model_list = &ml;
 	if (rc != 0)
@@ -301,12 +290,12 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	Af__Rollout *ro = NULL;
 	struct af_rollout r;
 	struct af_usage ss, cstep, st, ct;
-	struct controld_heads h;
+	struct af_state_heads h;
 	char why[200] = "";
 	int rc;
 
 	if ((rc = af_rollout_get(t, &r)) != 0 ||
-	    (rc = controld_read_heads(t, &h)) != 0)
+	    (rc = af_state_heads_read(t, &h)) != 0)
 		goto out_fail;
 	if (r.canary != 0 &&
 	    (rc = controld_rollout_judge_now(t, &r, &ss, &cstep, why,
@@ -315,8 +304,7 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	if ((rc = af_usage_get(t, r.stable, &st)) != 0 ||
 	    (rc = af_usage_get(t, r.canary, &ct)) != 0)
 		goto out_heads;
-	rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
-			    &af__rollout__descriptor, (ProtobufCMessage **)&ro);
+	rc = af_state_rollout_get(t, &ro);
 	if (rc != 0 && rc != AF_ENOTFOUND)
 		goto out_heads;
 	rc = 0;
@@ -339,7 +327,7 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	resp.canary_status = &cs;
 	controld_job_finish(j, &resp);
 out_heads:
-	controld_heads_free(&h);
+	af_state_heads_free(&h);
 out_fail:
 	if (ro)
 		protobuf_c_message_free_unpacked(&ro->base, NULL);

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/handlers_int.h"
+#include "controld/state.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -13,39 +14,6 @@
 
 #define FLEET_LOST_MS 30000
 #define MAX_CACHED_HASHES 16
-
-int controld_read_heads(struct af_txn *t, struct controld_heads *h)
-{
-	Af__Rollout *ro;
-	int rc;
-
-	memset(h, 0, sizeof(*h));
-	rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
-			    &af__rollout__descriptor, (ProtobufCMessage **)&ro);
-	if (rc == AF_ENOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	h->stable = ro->stable_revision;
-	h->canary = ro->canary_revision;
-	h->weight = ro->weight;
-	protobuf_c_message_free_unpacked(&ro->base, NULL);
-	if (h->stable &&
-	    (rc = controld_get_revision(t, h->stable, &h->stable_rev)) != 0)
-		return rc;
-	if (h->canary &&
-	    (rc = controld_get_revision(t, h->canary, &h->canary_rev)) != 0)
-		return rc;
-	return 0;
-}
-
-void controld_heads_free(struct controld_heads *h)
-{
-	if (h->stable_rev)
-		protobuf_c_message_free_unpacked(&h->stable_rev->base, NULL);
-	if (h->canary_rev)
-		protobuf_c_message_free_unpacked(&h->canary_rev->base, NULL);
-}
 
 static bool is_cached(const Af__SyncReq *sr, const char *hash)
 {
@@ -87,16 +55,16 @@ void controld_read_sync(struct controld_job *j, struct af_txn *t)
 	Af__SyncBundle st = AF__SYNC_BUNDLE__INIT, ca = AF__SYNC_BUNDLE__INIT;
 	Af__StoredBundle *sst = NULL, *sca = NULL;
 	struct controld_collect budgets = {0};
-	struct controld_heads h;
+	struct af_state_heads h;
 	uint8_t *reg = NULL;
 	int rc;
 
 	/* The raft applied index: the store reflects every command entry up
 	 * to it (all on this thread), and hints carry the same number. */
 	out.state_index = af_consensus_applied_index(&j->node->cons);
-	out.registry_revision = af_txn_meta_u64(t, "registry_revision");
+	out.registry_revision = af_state_registry_revision(t);
 	out.distribution_index = af_fsm_distribution_index(t);
-	if ((rc = controld_read_heads(t, &h)) != 0)
+	if ((rc = af_state_heads_read(t, &h)) != 0)
 		goto out;
 	if (h.stable_rev &&
 	    (rc = sync_bundle(t, sr, h.stable_rev, &st, &sst)) != 0)
@@ -129,11 +97,11 @@ out:
 		protobuf_c_message_free_unpacked(&sst->base, NULL);
 	if (sca)
 		protobuf_c_message_free_unpacked(&sca->base, NULL);
-	controld_heads_free(&h);
+	af_state_heads_free(&h);
 }
 
 static const char *fleet_state(const Af__FleetRecord *r,
-			       const struct controld_heads *h,
+			       const struct af_state_heads *h,
 			       uint64_t registry, int64_t now)
 {
 	const Af__FleetReport *f = r->last;
@@ -156,13 +124,13 @@ void controld_read_fleet(struct controld_job *j, struct af_txn *t)
 	Af__FleetStatusResp fs = AF__FLEET_STATUS_RESP__INIT;
 	Af__FleetEntry *entries = NULL, **ptrs = NULL;
 	struct controld_collect c = {0};
-	struct controld_heads h;
+	struct af_state_heads h;
 	int64_t forget_ms = (int64_t)j->node->cfg->fleet_forget_s * 1000;
 	int rc;
 
 	fs.now_ms = af_wall_ms();
-	fs.registry_revision = af_txn_meta_u64(t, "registry_revision");
-	if ((rc = controld_read_heads(t, &h)) != 0 ||
+	fs.registry_revision = af_state_registry_revision(t);
+	if ((rc = af_state_heads_read(t, &h)) != 0 ||
 	    (rc = controld_collect(t, AF_TABLE_FLEET,
 				   &af__fleet_record__descriptor, false,
 				   MAX_LIST, &c)) != 0)
@@ -198,5 +166,5 @@ out:
 	af_free(entries);
 	af_free(ptrs);
 	controld_collect_free(&c);
-	controld_heads_free(&h);
+	af_state_heads_free(&h);
 }

@@ -20,8 +20,6 @@ int controld_status_of_rc(int rc);
 void controld_handle_write(struct controld_job *j);
 
 /* h_read.c */
-int controld_get_revision(struct af_txn *t, uint64_t rev, Af__Revision **ret);
-
 /* Collects unpacked messages of one table, newest first. */
 struct controld_collect {
 	const ProtobufCMessageDescriptor *desc;
@@ -45,17 +43,7 @@ void controld_read_models(struct controld_job *j, struct af_txn *t);
 void controld_read_canary(struct controld_job *j, struct af_txn *t);
 void controld_read_budgets(struct controld_job *j, struct af_txn *t);
 
-/* h_sync.c: the rollout heads, Sync and fleet state. */
-struct controld_heads {
-	uint64_t stable, canary;
-	uint32_t weight;
-	Af__Revision *stable_rev, *canary_rev; /* owned; NULL when none */
-};
-
-/* Fills h (zeroed when no rollout exists); free with controld_heads_free,
- * also after an error. */
-int controld_read_heads(struct af_txn *t, struct controld_heads *h);
-void controld_heads_free(struct controld_heads *h);
+/* h_sync.c: Sync and fleet state. */
 void controld_read_sync(struct controld_job *j, struct af_txn *t);
 void controld_read_fleet(struct controld_job *j, struct af_txn *t);
 
