@@ -8,6 +8,11 @@ CC       ?= cc
 SANITIZE ?=
 
 PKGS     := raft libuv lmdb libprotobuf-c yaml-0.1 jansson libxxhash libsodium libmicrohttpd
+# What each binary may link (docs/architecture.md, "The parts"): routerd
+# and af get neither libraft, libuv nor LMDB; af gets no HTTP server.
+PKGS_controld := $(PKGS)
+PKGS_routerd  := libprotobuf-c yaml-0.1 jansson libxxhash libsodium libmicrohttpd
+PKGS_af       := libprotobuf-c yaml-0.1 jansson libxxhash libsodium
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wcast-align \
             -Wvla -Wundef -Wwrite-strings -Wimplicit-fallthrough -Werror
@@ -22,20 +27,31 @@ endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lpthread -lm
+pkg_libs   = $(shell pkg-config --libs $(PKGS_$(1)) 2>/dev/null) -lnng -lpthread -lm
 BASEFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -fstack-protector-strong -fPIE \
              -DAF_VERSION='"$(VERSION)"' -I. -I$(BUILD)/gen
 CFLAGS_ALL = $(BASEFLAGS) $(WARN) $(PKG_CFLAGS)
 LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now $(SANLD)
 
-# Sources. Each daemon's entry point is <dir>/main.c; everything else in the
-# folder goes into libaf.a so tests and benchmarks can link it.
+# Sources. Each binary's entry point is <dir>/main.c; everything else in a
+# folder goes into that folder's archive, build/lib<folder>.a (generated
+# protobuf-c code and proto/*.c into libproto.a). Each binary links only
+# the archives its part may use, so a call across a boundary fails the
+# link; tests/check_deps.sh does the same for #include lines.
 PROTOS    := $(wildcard proto/*.proto)
 GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 GEN_H     := $(GEN_C:.c=.h)
-LIB_DIRS  := common store policy controld routerd cli
-LIB_SRCS  := $(filter-out %/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
-LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
-             $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
+LIB_DIRS  := common net store policy controld routerd cli
+dir_objs   = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/main.c,$(wildcard $(1)/*.c)))
+GEN_OBJS  := $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
+archives   = $(foreach a,$(1),$(BUILD)/lib$(a).a)
+# Link order: a part before the parts it uses.
+LINK_controld := controld store policy net proto common
+LINK_routerd  := routerd policy net proto common
+LINK_af       := cli policy net proto common
+# Tests, tools and benchmarks may use anything.
+LINK_ALL      := cli routerd controld store policy net proto common
+ALL_ARCHIVES   = $(call archives,$(LINK_ALL))
 BINS      := $(BUILD)/bin/controld $(BUILD)/bin/routerd $(BUILD)/bin/af
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
@@ -46,7 +62,7 @@ TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS:= $(wildcard bench/*.c)
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps test unit-test cluster-test bench fuzz faults format \
+.PHONY: all deps check-deps test unit-test unit-check cluster-test bench fuzz faults format \
         format-check clean install run
 .SECONDARY: $(GEN_C) $(GEN_H)
 
@@ -68,47 +84,68 @@ $(BUILD)/obj/%.o: %.c $(GEN_H)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(BUILD)/libaf.a: $(LIB_OBJS)
+define ARCHIVE_RULE
+$(BUILD)/lib$(1).a: $(call dir_objs,$(1))
+	@rm -f $$@
+	@ar rcs $$@ $$^
+endef
+$(foreach d,$(LIB_DIRS),$(eval $(call ARCHIVE_RULE,$(d))))
+
+$(BUILD)/libproto.a: $(GEN_OBJS) $(call dir_objs,proto)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(BUILD)/bin/%: $(BUILD)/obj/%/main.o $(BUILD)/libaf.a
+$(BUILD)/bin/controld: $(BUILD)/obj/controld/main.o $(call archives,$(LINK_controld))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libaf.a $(PKG_LIBS)
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pkg_libs,controld)
 
-$(BUILD)/bin/af: $(BUILD)/obj/cli/main.o $(BUILD)/libaf.a
+$(BUILD)/bin/routerd: $(BUILD)/obj/routerd/main.o $(call archives,$(LINK_routerd))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libaf.a $(PKG_LIBS)
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pkg_libs,routerd)
+
+$(BUILD)/bin/af: $(BUILD)/obj/cli/main.o $(call archives,$(LINK_af))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pkg_libs,af)
 
 # --- tests --------------------------------------------------------------
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TLIB_OBJS) $(BUILD)/libaf.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TLIB_OBJS) $(ALL_ARCHIVES)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS) \
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) -Wl,--start-group $(ALL_ARCHIVES) -Wl,--end-group $(PKG_LIBS) \
 		$(shell pkg-config --libs criterion)
 
 # Test tools: small programs the cluster scenarios and the fault suite run.
-$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(TLIB_OBJS) $(BUILD)/libaf.a
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(TLIB_OBJS) $(ALL_ARCHIVES)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS)
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) -Wl,--start-group $(ALL_ARCHIVES) -Wl,--end-group $(PKG_LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TLIB_OBJS) $(BUILD)/libaf.a
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TLIB_OBJS) $(ALL_ARCHIVES)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) $(BUILD)/libaf.a $(PKG_LIBS) -lm
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) -Wl,--start-group $(ALL_ARCHIVES) -Wl,--end-group $(PKG_LIBS) -lm
 
 deps:
 	@sh tests/deps.sh
 
-test: deps
+# Includes across parts only where tests/check_deps.sh's table allows.
+check-deps:
+	@sh tests/check_deps.sh
+
+test: deps check-deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 unit-test: all $(TESTS) $(TOOLS)
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
+
+# The binaries and the unit tests only (CI's second compiler:
+# `make CC=clang BUILD=build-clang unit-check`).
+unit-check: check-deps all $(TESTS)
+	@BUILD=$(BUILD) UNIT_ONLY=1 sh tests/run.sh $(TESTS)
 
 # The long fault run (the short form is part of `make test`).
 faults: deps
@@ -136,6 +173,6 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

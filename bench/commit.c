@@ -18,11 +18,13 @@
  *
  * Prints one parsable line per figure:
  *   commit <label> clients=C writes=W secs=S commits_per_s=X p50_ms=..
- *   failover <label> rounds=R median_ms=.. max_ms=..
- * Asserts nothing.
+ *   failover <label> rounds=R median_ms=.. max_ms=..   (SIGKILL)
+ *   restart <label> rounds=R median_ms=.. max_ms=..    (SIGTERM)
+ * Asserts nothing. COMMIT_DEBUG=1 traces every failover attempt on stderr.
  */
 #include "common/cluster.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -60,6 +63,7 @@
 #define FAILOVER_ATTEMPT_MS 100
 #define PROBE_TIMEOUT_MS 500
 #define RETRY_PAUSE_MS 10
+#define FAILOVER_PAUSE_MS 2
 #define READY_TIMEOUT_MS 60000
 
 enum proto { PROTO_AF, PROTO_ETCD };
@@ -239,7 +243,8 @@ static int af_call(struct conn *c, const Af__Request *req, int timeout_ms,
 		return rv;
 	if ((rv = nng_recvmsg(c->sock, &msg, 0)) != 0)
 		return rv;
-	*ret = af__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	*ret = af__response__unpack(&af_pb_allocator, nng_msg_len(msg),
+				    nng_msg_body(msg));
 	nng_msg_free(msg);
 	return *ret ? 0 : NNG_EPROTO;
 }
@@ -713,9 +718,47 @@ static double pct_ms(const uint64_t *v, size_t n, unsigned p)
 	return (double)v[rank ? rank - 1 : 0] / 1e6;
 }
 
-static int load(const struct target *t, unsigned clients, uint64_t writes,
-		unsigned seconds)
+/* Context switches of every thread of pid so far (-1: unreadable). */
+static long long ctx_switches(pid_t pid)
 {
+	char path[64], line[256];
+	long long sum = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char f[128];
+		FILE *fp;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%.32s/status", path, e->d_name);
+		if ((fp = fopen(f, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			long long v;
+
+			if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) ==
+				    1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %lld",
+				   &v) == 1)
+				sum += v;
+		}
+		fclose(fp);
+	}
+	closedir(d);
+	return sum;
+}
+
+static int load(const struct target *t, unsigned clients, uint64_t writes,
+		unsigned seconds, const char *what)
+{
+	long long cs0 = -1, cs1 = -1;
 	struct run r = {.t = t, .writes = writes};
 	struct client *cl = calloc(clients, sizeof(*cl));
 	pthread_t *th = calloc(clients, sizeof(*th));
@@ -731,6 +774,8 @@ static int load(const struct target *t, unsigned clients, uint64_t writes,
 		goto out;
 	}
 	r.leader = (unsigned)leader;
+	if (n_launched > 0)
+		cs0 = ctx_switches(node_pid[leader]);
 	t0 = mono_ns();
 	r.deadline_ns = t0 + (uint64_t)seconds * 1000000000u;
 	for (; started < clients; started++) {
@@ -743,6 +788,8 @@ static int load(const struct target *t, unsigned clients, uint64_t writes,
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	dt = mono_ns() - t0;
+	if (cs0 >= 0)
+		cs1 = ctx_switches(node_pid[leader]);
 	for (unsigned i = 0; i < started; i++)
 		n += cl[i].n;
 	if (started < clients || n == 0 || (all = malloc(n * 8)) == NULL)
@@ -755,12 +802,14 @@ static int load(const struct target *t, unsigned clients, uint64_t writes,
 			rc = -1;
 	}
 	qsort(all, n, sizeof(*all), cmp_u64);
-	printf("commit %s clients=%u writes=%zu secs=%.2f commits_per_s=%.0f "
-	       "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%llu\n",
-	       t->label, clients, n, (double)dt / 1e9,
+	printf("%s %s clients=%u writes=%zu secs=%.2f commits_per_s=%.0f "
+	       "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%llu "
+	       "leader_ctxsw_per_commit=%.1f\n",
+	       what, t->label, clients, n, (double)dt / 1e9,
 	       (double)n / ((double)dt / 1e9), pct_ms(all, n, 50),
 	       pct_ms(all, n, 99), (double)all[n - 1] / 1e6,
-	       (unsigned long long)atomic_load(&r.errors));
+	       (unsigned long long)atomic_load(&r.errors),
+	       cs1 >= cs0 && cs0 >= 0 ? (double)(cs1 - cs0) / (double)n : -1.0);
 	fflush(stdout);
 out:
 	for (unsigned i = 0; i < clients && cl != NULL; i++)
@@ -769,6 +818,71 @@ out:
 	free(cl);
 	free(th);
 	return rc;
+}
+
+/* ------------------------------------------------------------- futexes */
+
+/* `strace -f -c -e trace=futex` attached to the leader (every thread) while
+ * `clients` clients make `writes` commits; prints the futex calls per
+ * commit. Needs --launch (the bench knows the pids) and strace. */
+static int futex_run(const struct target *t, unsigned clients, uint64_t writes)
+{
+	char out[] = "/tmp/af-commit-strace.XXXXXX", pidstr[32], line[512];
+	unsigned long long calls = 0;
+	int leader, fd, status;
+	pid_t st;
+	FILE *fp;
+
+	if (wait_writable(t, READY_TIMEOUT_MS, &leader) != 0 ||
+	    node_pid[leader] <= 0)
+		return -1;
+	if ((fd = mkstemp(out)) < 0)
+		return -1;
+	close(fd);
+	snprintf(pidstr, sizeof(pidstr), "%ld", (long)node_pid[leader]);
+	st = fork();
+	if (st < 0) {
+		unlink(out);
+		return -1;
+	}
+	if (st == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execlp("strace", "strace", "-q", "-f", "-c", "-e",
+		       "trace=futex", "-o", out, "-p", pidstr, (char *)NULL);
+		_exit(127);
+	}
+	pause_ms(1000); /* strace attaches to every thread */
+	if (load(t, clients, writes, 0, "traced") != 0) {
+		kill(st, SIGKILL);
+		waitpid(st, NULL, 0);
+		unlink(out);
+		return -1;
+	}
+	kill(st, SIGINT);
+	waitpid(st, &status, 0);
+	if ((fp = fopen(out, "r")) != NULL) {
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			double pct, secs;
+			unsigned long long usecs, n;
+			char name[64];
+
+			/* % time seconds usecs/call calls [errors] syscall */
+			if (sscanf(line, "%lf %lf %llu %llu %*s %63s", &pct,
+				   &secs, &usecs, &n, name) == 5 ||
+			    sscanf(line, "%lf %lf %llu %llu %63s", &pct, &secs,
+				   &usecs, &n, name) == 5)
+				if (strcmp(name, "futex") == 0)
+					calls = n;
+		}
+		fclose(fp);
+	}
+	unlink(out);
+	printf("futex %s clients=%u commits=%llu calls=%llu "
+	       "per_commit=%.1f\n",
+	       t->label, clients, (unsigned long long)writes, calls,
+	       (double)calls / (double)writes);
+	fflush(stdout);
+	return 0;
 }
 
 /* ------------------------------------------------------------ failover */
@@ -792,6 +906,10 @@ static int write_any(const struct target *t, int dead, uint64_t deadline,
 			continue;
 		}
 		rv = conn_write(&c, 0, 0);
+		if (getenv("COMMIT_DEBUG"))
+			fprintf(stderr,
+				"commit: debug: %llu ms node %u rv %d\n",
+				(unsigned long long)mono_ms(), c.idx + 1, rv);
 		if (rv == WR_OK) {
 			conn_close(&c);
 			*ret_elected = elected ? elected : mono_ns();
@@ -803,9 +921,10 @@ static int write_any(const struct target *t, int dead, uint64_t deadline,
 			conn_close(&c);
 			c.idx = next++ % t->n;
 		}
-		/* Also when a follower still points at the dead leader. */
+		/* Also when a follower still points at the dead leader. A
+		 * short pause: it is the resolution of the figure. */
 		if (rv == WR_FAIL || (int)c.idx == dead)
-			pause_ms(RETRY_PAUSE_MS);
+			pause_ms(FAILOVER_PAUSE_MS);
 	}
 	return -1;
 }
@@ -832,14 +951,59 @@ static uint64_t median(const uint64_t *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static int failover(const struct target *t, unsigned rounds)
+/* Stops node i with sig without waiting for it to exit (a SIGTERM'd node
+ * may hand its leadership over first). */
+static void signal_node(unsigned i, int sig)
+{
+	if (node_pid[i] > 0)
+		kill(node_pid[i], sig);
+}
+
+/* Reaps node i; returns its exit status (-1: killed by a signal or
+ * vanished, -2: still running after timeout_ms, then SIGKILLed, -3: died
+ * of SIGTERM). */
+static int reap_node(unsigned i, unsigned timeout_ms)
+{
+	uint64_t deadline = mono_ms() + timeout_ms;
+	pid_t pid = node_pid[i];
+	int status = 0;
+
+	if (pid <= 0)
+		return -1;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0) {
+			node_pid[i] = 0;
+			return -1;
+		}
+		if (mono_ms() > deadline) {
+			kill_node(i, SIGKILL);
+			return -2;
+		}
+		pause_ms(10);
+	}
+	node_pid[i] = 0;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
+		return -3; /* died of the SIGTERM itself (etcd re-raises it) */
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* R rounds: stop the leader with sig (SIGKILL: a crash; SIGTERM: a planned
+ * restart, where the node may transfer its leadership first), time the
+ * next acknowledged write through another node, restart the stopped node
+ * and wait until it caught up. Prints `what label rounds=..`. */
+static int failover(const struct target *t, unsigned rounds, int sig,
+		    const char *what)
 {
 	uint64_t ms[64], el[64];
-	unsigned done = 0;
+	unsigned done = 0, bad_exit = 0;
 
 	for (unsigned r = 0; r < rounds && r < 64; r++) {
 		uint64_t t0, t1, te;
-		int leader, next;
+		int leader, next, code = 0;
 
 		if (wait_writable(t, READY_TIMEOUT_MS, &leader) != 0) {
 			fprintf(stderr,
@@ -849,23 +1013,30 @@ static int failover(const struct target *t, unsigned rounds)
 			return -1;
 		}
 		t0 = mono_ns();
-		kill_node((unsigned)leader, SIGKILL);
+		if (getenv("COMMIT_DEBUG"))
+			fprintf(stderr, "commit: debug: %llu ms stop node %d\n",
+				(unsigned long long)mono_ms(), leader + 1);
+		signal_node((unsigned)leader, sig);
 		next = write_any(t, leader, mono_ms() + READY_TIMEOUT_MS, &te);
 		t1 = mono_ns();
 		if (next < 0) {
 			fprintf(stderr,
 				"commit: %s: no write acknowledged "
-				"within %u ms of killing node %d\n",
+				"within %u ms of stopping node %d\n",
 				t->label, READY_TIMEOUT_MS, leader + 1);
 			return -1;
 		}
+		code = reap_node((unsigned)leader, 30000);
+		if (sig != SIGKILL && code != 0 && code != -3)
+			bad_exit++;
 		el[done] = (te - t0) / 1000000u;
 		ms[done++] = (t1 - t0) / 1000000u;
 		fprintf(stderr,
-			"commit: %s: round %u: killed node %d; node %d "
-			"acknowledged a write after %llu ms (a leader after "
-			"%llu ms)\n",
-			t->label, r + 1, leader + 1, next + 1,
+			"commit: %s: %s round %u: stopped node %d (%s, exit "
+			"%d); node %d acknowledged a write after %llu ms (a "
+			"leader after %llu ms)\n",
+			t->label, what, r + 1, leader + 1,
+			sig == SIGKILL ? "SIGKILL" : "SIGTERM", code, next + 1,
 			(unsigned long long)ms[done - 1],
 			(unsigned long long)el[done - 1]);
 		if (launch((unsigned)leader) != 0 ||
@@ -882,11 +1053,11 @@ static int failover(const struct target *t, unsigned rounds)
 		return 0;
 	qsort(ms, done, sizeof(ms[0]), cmp_u64);
 	qsort(el, done, sizeof(el[0]), cmp_u64);
-	printf("failover %s rounds=%u median_ms=%llu min_ms=%llu max_ms=%llu "
-	       "leader_median_ms=%llu\n",
-	       t->label, done, (unsigned long long)median(ms, done),
+	printf("%s %s rounds=%u median_ms=%llu min_ms=%llu max_ms=%llu "
+	       "leader_median_ms=%llu bad_exits=%u\n",
+	       what, t->label, done, (unsigned long long)median(ms, done),
 	       (unsigned long long)ms[0], (unsigned long long)ms[done - 1],
-	       (unsigned long long)median(el, done));
+	       (unsigned long long)median(el, done), bad_exit);
 	fflush(stdout);
 	return 0;
 }
@@ -952,6 +1123,13 @@ static void usage(FILE *f)
 		"                       acknowledged write, restart, wait for "
 		"catch-up\n"
 		"                       (needs --launch)\n"
+		"      --futex N        then N commits at 1 and at 16 clients "
+		"under\n"
+		"                       strace -f -c -e futex on the leader "
+		"(needs --launch)\n"
+		"      --restarts R     then R rounds of the same with "
+		"SIGTERM (a planned\n"
+		"                       restart; prints `restart ...`)\n"
 		"      --label NAME     name printed in results (default af "
 		"or etcd)\n"
 		"af writes are Command{noop}; etcd writes are 16-byte puts.\n"
@@ -968,13 +1146,16 @@ int main(int argc, char **argv)
 		{"seconds", required_argument, NULL, 'd'},
 		{"launch", required_argument, NULL, 'L'},
 		{"failover", required_argument, NULL, 'F'},
+		{"restarts", required_argument, NULL, 'R'},
+		{"futex", required_argument, NULL, 'f'},
 		{"label", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct target t;
 	const char *clients = "1", *cluster = NULL, *etcd = NULL;
-	unsigned long writes = 2000, seconds = 0, rounds = 0;
+	unsigned long writes = 2000, seconds = 0, rounds = 0, restarts = 0;
+	unsigned long futex_writes = 0;
 	int ch, rc = 0;
 
 	if (argc == 1) {
@@ -1005,6 +1186,12 @@ int main(int argc, char **argv)
 		case 'F':
 			rounds = strtoul(optarg, NULL, 10);
 			break;
+		case 'f':
+			futex_writes = strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			restarts = strtoul(optarg, NULL, 10);
+			break;
 		case 'l':
 			t.label = optarg;
 			break;
@@ -1017,7 +1204,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if ((cluster == NULL) == (etcd == NULL) || optind != argc ||
-	    (rounds > 0 && launch_cmd == NULL) || rounds > 64 ||
+	    ((rounds > 0 || restarts > 0) && launch_cmd == NULL) ||
+	    rounds > 64 || restarts > 64 || futex_writes > 1000000 ||
+	    (futex_writes > 0 && launch_cmd == NULL) ||
 	    (seconds == 0 && writes == 0) || seconds > 3600) {
 		usage(stderr);
 		return 2;
@@ -1048,11 +1237,19 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (load(&t, (unsigned)c, seconds ? 0 : writes,
-			 (unsigned)seconds) != 0)
+			 (unsigned)seconds, "commit") != 0)
 			rc = 1;
 		p = *end ? end + 1 : end;
 	}
-	if (rc == 0 && rounds > 0 && failover(&t, (unsigned)rounds) != 0)
+	if (rc == 0 && futex_writes > 0 &&
+	    (futex_run(&t, 1, futex_writes) != 0 ||
+	     futex_run(&t, 16, futex_writes) != 0))
+		rc = 1;
+	if (rc == 0 && restarts > 0 &&
+	    failover(&t, (unsigned)restarts, SIGTERM, "restart") != 0)
+		rc = 1;
+	if (rc == 0 && rounds > 0 &&
+	    failover(&t, (unsigned)rounds, SIGKILL, "failover") != 0)
 		rc = 1;
 	if (launch_cmd != NULL)
 		stop_all();

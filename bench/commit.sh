@@ -1,13 +1,19 @@
 #!/bin/sh
 # Commit path of controld next to etcd 3.4, one after the other on this
 # machine: 3 nodes on loopback each, heartbeat 100 ms, election timeout
-# 1000 ms, pre-vote on. For each: WRITES acknowledged writes with 1 and with
-# 16 concurrent clients, then ROUNDS leader failovers (SIGKILL the leader,
-# time to the next acknowledged write, restart it, wait until it caught up).
+# 1000 ms, pre-vote on. For each: WRITES acknowledged writes with each of
+# CLIENTS concurrent clients (leader context switches per commit from
+# /proc), FUTEX commits at 1 and 16 clients under `strace -f -c -e futex`
+# on the leader, RESTARTS planned restarts of the leader (SIGTERM: both
+# transfer leadership first) and ROUNDS crashes (SIGKILL), each timed to
+# the next acknowledged write, then the node restarted and caught up. With
+# NOSNAP=1 the af load runs once more with snapshots out of the way.
 # Prints one table. Assumes `make` and `make bench`-built binaries
-# (build/bin/controld, build/bench/commit); builds nothing.
+# (build/bin/controld, build/bench/commit); builds nothing. Ports:
+# PORT_BASE..PORT_BASE+59 (default 23000).
 #
-#   sh bench/commit.sh            WRITES=5000 CLIENTS=1,16 ROUNDS=10
+#   sh bench/commit.sh    WRITES=5000 CLIENTS=1,16,64 RESTARTS=10 ROUNDS=10
+#                         FUTEX=2000 NOSNAP=1 PORT_BASE=23000
 #
 # Installs etcd-server with apt-get when it is missing and we are root.
 # Every process started here is stopped on exit; only 127.0.0.1 is used.
@@ -18,9 +24,12 @@ BUILD=${BUILD:-build}
 BENCH=$ROOT/$BUILD/bench/commit
 CONTROLD=$ROOT/$BUILD/bin/controld
 WRITES=${WRITES:-5000}
-CLIENTS=${CLIENTS:-1,16}
+CLIENTS=${CLIENTS:-1,16,64}
 ROUNDS=${ROUNDS:-10}
-LIMIT=${LIMIT:-240} # seconds per system, whatever happens
+RESTARTS=${RESTARTS:-10}
+FUTEX=${FUTEX:-2000}
+NOSNAP=${NOSNAP:-1}
+LIMIT=${LIMIT:-400} # seconds per system, whatever happens
 
 for f in "$BENCH" "$CONTROLD"; do
 	if [ ! -x "$f" ]; then
@@ -48,38 +57,31 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# A base port with BASE+0..BASE+39 free on loopback.
-free_base() {
+# Ports PORT_BASE..PORT_BASE+59 on loopback, below the kernel's ephemeral
+# range (32768-60999), so no outgoing connection can hold one of them.
+PORT_BASE=${PORT_BASE:-23000}
+check_ports() {
 	used=$(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
-	for try in 1 2 3 4 5 6 7 8 9 10; do
-		base=$(( ($$ * 7919 + try * 104729 + $(date +%N | sed 's/^0*//;s/^$/0/')) % 20000 + 30000 ))
-		clash=0
-		for u in $used; do
-			if [ "$u" -ge "$base" ] && [ "$u" -lt $((base + 40)) ]; then
-				clash=1
-				break
-			fi
-		done
-		if [ $clash -eq 0 ]; then
-			echo "$base"
-			return 0
+	for u in $used; do
+		if [ "$u" -ge "$PORT_BASE" ] && [ "$u" -lt $((PORT_BASE + 60)) ]; then
+			echo "commit.sh: port $u (in PORT_BASE=$PORT_BASE..+59) is in use: stop what holds it or set PORT_BASE" >&2
+			exit 2
 		fi
 	done
-	echo "commit.sh: no free port range" >&2
-	return 1
 }
+check_ports
 
 # run_bench LOG ARGS...: the bench in the background so the trap can stop it.
 run_bench() {
 	log=$1
 	shift
-	timeout "$LIMIT" "$BENCH" -n "$CLIENTS" -w "$WRITES" \
-		--failover "$ROUNDS" "$@" >"$log" 2>"$log.err" &
+	timeout "$LIMIT" "$BENCH" -n "$CLIENTS" -w "$WRITES" "$@" \
+		>"$log" 2>"$log.err" &
 	RUNNING=$!
 	status=0
 	wait "$RUNNING" || status=$?
 	RUNNING=
-	grep -E '^(commit|failover) ' "$log" || true
+	grep -E '^(commit|failover|restart|futex) ' "$log" || true
 	if [ $status -ne 0 ]; then
 		echo "commit.sh: bench failed ($status):" >&2
 		tail -n 20 "$log.err" >&2
@@ -88,27 +90,42 @@ run_bench() {
 }
 
 # ---------------------------------------------------------------- af
-base=$(free_base)
-mkdir -p "$TMP/af"
-{
-	echo "cluster: bench"
-	echo "nodes:"
-	for i in 1 2 3; do
-		p=$((base + i * 4))
-		echo "  - id: $i"
-		echo "    raft: 127.0.0.1:$p"
-		echo "    api: tcp://127.0.0.1:$((p + 1))"
-		echo "    pub: tcp://127.0.0.1:$((p + 2))"
-		echo "    http: 127.0.0.1:$((p + 3))"
-		echo "    data: ./node$i"
-	done
-	echo "raft:"
-	echo "  heartbeat_ms: 100"
-	echo "  election_timeout_ms: 1000"
-} >"$TMP/af/cluster.yaml"
+# af_cluster DIR BASE [SNAPSHOT_THRESHOLD]: a 3-node cluster file.
+af_cluster() {
+	mkdir -p "$1"
+	{
+		echo "cluster: bench"
+		echo "nodes:"
+		for i in 1 2 3; do
+			p=$(($2 + (i - 1) * 4))
+			echo "  - id: $i"
+			echo "    raft: 127.0.0.1:$p"
+			echo "    api: tcp://127.0.0.1:$((p + 1))"
+			echo "    pub: tcp://127.0.0.1:$((p + 2))"
+			echo "    http: 127.0.0.1:$((p + 3))"
+			echo "    data: ./node$i"
+		done
+		echo "raft:"
+		echo "  heartbeat_ms: 100"
+		echo "  election_timeout_ms: 1000"
+		if [ -n "${3:-}" ]; then
+			echo "  snapshot_threshold: $3"
+		fi
+	} >"$1/cluster.yaml"
+}
+af_cluster "$TMP/af" "$PORT_BASE"
 echo "== af (controld), 3 nodes, $TMP/af" >&2
 run_bench "$TMP/af.out" -c "$TMP/af/cluster.yaml" --label af \
+	--futex "$FUTEX" --restarts "$RESTARTS" --failover "$ROUNDS" \
 	--launch "'$CONTROLD' -c '$TMP/af/cluster.yaml' --id %d 2>>'$TMP/af/node%d.log'" >&2
+if [ "$NOSNAP" -eq 1 ]; then
+	# The same load with snapshots out of the way (threshold above the
+	# run's entries): the commit path alone.
+	af_cluster "$TMP/afns" $((PORT_BASE + 20)) 100000000
+	echo "== af (controld), snapshot_threshold 100000000, $TMP/afns" >&2
+	run_bench "$TMP/afns.out" -c "$TMP/afns/cluster.yaml" --label afns \
+		--launch "'$CONTROLD' -c '$TMP/afns/cluster.yaml' --id %d 2>>'$TMP/afns/node%d.log'" >&2
+fi
 
 # -------------------------------------------------------------- etcd
 if ! command -v etcd >/dev/null 2>&1; then
@@ -121,7 +138,7 @@ if ! command -v etcd >/dev/null 2>&1; then
 	fi
 fi
 ETCD_VERSION=$(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p')
-base=$(free_base)
+base=$((PORT_BASE + 40))
 mkdir -p "$TMP/etcd"
 cluster=
 urls=
@@ -145,10 +162,17 @@ exec etcd --name m\$i --data-dir '$TMP/etcd/m'\$i \\
 EOF
 echo "== etcd $ETCD_VERSION, 3 members, $TMP/etcd" >&2
 run_bench "$TMP/etcd.out" --etcd "$urls" --label etcd \
+	--futex "$FUTEX" --restarts "$RESTARTS" --failover "$ROUNDS" \
 	--launch "sh '$TMP/etcd/member.sh' %d" >&2
 
 # ------------------------------------------------------------- table
-awk -v ev="$ETCD_VERSION" -v w="$WRITES" -v r="$ROUNDS" '
+files="$TMP/af.out $TMP/etcd.out"
+if [ "$NOSNAP" -eq 1 ]; then
+	files="$TMP/af.out $TMP/afns.out $TMP/etcd.out"
+fi
+# shellcheck disable=SC2086
+awk -v ev="$ETCD_VERSION" -v w="$WRITES" -v r="$ROUNDS" -v rs="$RESTARTS" \
+	-v fx="$FUTEX" '
 function field(line, name,    n, i, kv) {
 	n = split(line, kv, " ")
 	for (i = 3; i <= n; i++)
@@ -156,22 +180,39 @@ function field(line, name,    n, i, kv) {
 			return substr(kv[i], length(name) + 2)
 	return "-"
 }
+function v(a, k) { return (k in a) ? a[k] : "-" }
+function ratio(x, y) { return (x + 0 > 0 && y + 0 > 0) ? sprintf("%.2fx", x / y) : "-" }
+function row(name, a, k, rat) {
+	printf "%-36s %-20s %-20s %-20s %s\n", name, v(a, "af" SUBSEP k),
+		v(a, "afns" SUBSEP k), v(a, "etcd" SUBSEP k), rat
+}
 $1 == "commit" { c = field($0, "clients"); sys = $2
 	cps[sys, c] = field($0, "commits_per_s")
+	p50[sys, c] = field($0, "p50_ms"); p99[sys, c] = field($0, "p99_ms")
 	lat[sys, c] = field($0, "p50_ms") " / " field($0, "p99_ms") " / " field($0, "max_ms")
+	cs[sys, c] = field($0, "leader_ctxsw_per_commit")
 	if (!(c in seen)) { seen[c] = 1; order[++nc] = c } }
-$1 == "failover" { fo[$2] = field($0, "median_ms") " / " field($0, "max_ms")
-	el[$2] = field($0, "leader_median_ms") }
+$1 == "futex" { fu[$2, field($0, "clients")] = field($0, "per_commit") }
+$1 == "failover" { fo[$2, 0] = field($0, "median_ms") " / " field($0, "max_ms")
+	fom[$2] = field($0, "median_ms"); el[$2, 0] = field($0, "leader_median_ms") }
+$1 == "restart" { rt[$2, 0] = field($0, "median_ms") " / " field($0, "max_ms")
+	rtm[$2] = field($0, "median_ms"); bx[$2, 0] = field($0, "bad_exits") }
 END {
 	printf "\ncommit path, 3 nodes on 127.0.0.1, %s writes per run\n", w
-	printf "(af: Command{noop} over NNG; etcd %s: 16-byte put via the v3 JSON gateway)\n\n", ev
-	printf "%-34s %-22s %-22s\n", "", "af (controld)", "etcd " ev
+	printf "(af: Command{noop} over NNG; etcd %s: 16-byte put via the v3 JSON gateway;\n", ev
+	printf " af-nosnap: snapshot_threshold 100000000; ratio: af / etcd)\n\n"
+	printf "%-36s %-20s %-20s %-20s %s\n", "", "af (controld)", "af-nosnap", "etcd " ev, "ratio"
 	for (i = 1; i <= nc; i++) {
 		c = order[i]
-		printf "%-34s %-22s %-22s\n", c " client(s): commits/s", cps["af", c], cps["etcd", c]
-		printf "%-34s %-22s %-22s\n", c " client(s): p50 / p99 / max ms", lat["af", c], lat["etcd", c]
+		row(c " client(s): commits/s", cps, c, ratio(cps["af", c], cps["etcd", c]))
+		row(c " client(s): p50 / p99 / max ms", lat, c, "p99/p50 af " ratio(p99["af", c], p50["af", c]) " nosnap " ratio(p99["afns", c], p50["afns", c]) " etcd " ratio(p99["etcd", c], p50["etcd", c]))
+		row(c " client(s): leader ctx sw/commit", cs, c, "")
 	}
-	printf "%-34s %-22s %-22s\n", "failover (" r "): median / max ms", fo["af"], fo["etcd"]
-	printf "%-34s %-22s %-22s\n", "  of which new leader: median ms", el["af"], el["etcd"]
-}' "$TMP/af.out" "$TMP/etcd.out"
+	row("futex calls/commit, 1 client (" fx ")", fu, 1, "")
+	row("futex calls/commit, 16 clients", fu, 16, "")
+	row("SIGTERM leader (" rs "): median / max ms", rt, 0, ratio(rtm["af"], rtm["etcd"]))
+	row("  of which exited non-zero", bx, 0, "")
+	row("SIGKILL leader (" r "): median / max ms", fo, 0, ratio(fom["af"], fom["etcd"]))
+	row("  of which new leader: median ms", el, 0, "")
+}' $files
 OK=1

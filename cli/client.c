@@ -2,7 +2,8 @@
 #include "common/timeutil.h"
 
 #include "common/alloc.h"
-#include "common/rpc.h"
+#include "proto/alloc.h"
+#include "net/rpc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ static int call_one(const char *url, const struct af_tls *tls,
 			 &outlen);
 	if (rc != 0)
 		return rc;
-	*ret = af__response__unpack(NULL, outlen, out);
+	*ret = af__response__unpack(&af_pb_allocator, outlen, out);
 	af_free(out);
 	return *ret ? 0 : AF_EPROTO;
 }

@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "common/cluster.h"
-#include "common/tls.h"
+#include "net/tls.h"
 
 #include <stdbool.h>
 #include "proto/af.pb-c.h"

@@ -8,6 +8,7 @@
 #include "common/file.h"
 #include "policy/policy.h"
 #include "proto/policy.pb-c.h"
+#include "proto/alloc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -108,10 +109,13 @@ static void render_msg(FILE *out, const ProtobufCMessage *m, const char *path,
 		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "",
 			 f->name);
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n =
-				*(const size_t *)(base + f->quantifier_offset);
-			const char *arr = *(char *const *)(base + f->offset);
+			size_t n;
+			const char *arr;
 			char item[600];
+
+			/* memcpy: the offsets come from the descriptor. */
+			memcpy(&n, base + f->quantifier_offset, sizeof(n));
+			memcpy(&arr, base + f->offset, sizeof(arr));
 
 			for (size_t k = 0; k < n; k++) {
 				snprintf(item, sizeof(item), "%s[%zu]", sub, k);
@@ -127,7 +131,8 @@ static void render_msg(FILE *out, const ProtobufCMessage *m, const char *path,
 /* Writes the canonical rendering of compiled bundle bytes to `path`. */
 static int render_file(const uint8_t *bytes, size_t len, const char *path)
 {
-	Af__Policy__Bundle *b = af__policy__bundle__unpack(NULL, len, bytes);
+	Af__Policy__Bundle *b =
+		af__policy__bundle__unpack(&af_pb_allocator, len, bytes);
 	FILE *out;
 
 	if (b == NULL)

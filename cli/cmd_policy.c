@@ -5,6 +5,7 @@
 #include "common/file.h"
 #include "policy/policy.h"
 #include "proto/policy.pb-c.h"
+#include "proto/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,7 +393,8 @@ static int model_list_or_get(struct af_cli *cli, const char *id)
 	req.model_list = &ml;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
-	reg = af__policy__registry__unpack(NULL, resp->model_list->compiled.len,
+	reg = af__policy__registry__unpack(&af_pb_allocator,
+					   resp->model_list->compiled.len,
 					   resp->model_list->compiled.data);
 	af__response__free_unpacked(resp, NULL);
 	if (reg == NULL)

@@ -35,6 +35,9 @@ void af_log_set_prefix(const char *p)
 }
 
 static void vlog(enum af_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void vlog(enum af_log_level level, const char *fmt, va_list ap)
 {
 	char line[2048];
 	struct timespec ts;

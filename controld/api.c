@@ -1,6 +1,8 @@
-/* API transport: an NNG rep socket served by worker threads, each with its
- * own context; requests are handed to the loop thread (see node.h). */
+/* API transport: an NNG rep socket with CONTROLD_API_SLOTS contexts, each
+ * driven by its aio callback; requests are handed to the loop thread,
+ * which sends the replies (see node.h). */
 #include "common/alloc.h"
+#include "proto/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/api_int.h"
@@ -34,15 +36,62 @@ static enum controld_result result_of(Af__Code code)
 	}
 }
 
-static void pack_response(struct controld_job *j, Af__Response *resp)
-{
-	size_t len = af__response__get_packed_size(resp);
+/* One request context: an NNG rep context driven by its aio's callback.
+ * recv (NNG thread: unpack, prepare, queue) -> the loop thread handles the
+ * job and sends the reply itself -> send done (NNG thread: release, next
+ * recv). No thread waits for another: one wake-up of the loop per batch of
+ * requests, none back. */
+enum slot_state { SLOT_RECV, SLOT_AGAIN, SLOT_SEND };
 
-	j->out = af_malloc(len);
-	if (j->out != NULL) {
-		af__response__pack(resp, j->out);
-		j->outlen = len;
+struct controld_slot {
+	struct controld_job job; /* first: a job is its slot */
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum slot_state state;
+	bool open;
+};
+
+static struct controld_slot *slot_of(struct controld_job *j)
+{
+	return (struct controld_slot *)(void *)j;
+}
+
+static void slot_recv(struct controld_slot *s)
+{
+	s->state = SLOT_RECV;
+	nng_ctx_recv(s->ctx, s->aio);
+}
+
+/* The request is done with: frees what it holds, keeps the node. */
+static void job_reset(struct controld_job *j)
+{
+	struct controld_node *n = j->node;
+
+	controld_job_release(j);
+	if (j->req)
+		af__request__free_unpacked(j->req, NULL);
+	memset(j, 0, sizeof(*j));
+	j->node = n;
+}
+
+/* Packs resp into a message and sends it on the job's context (any
+ * thread; the send completes in slot_cb). */
+static void send_response(struct controld_job *j, Af__Response *resp)
+{
+	struct controld_slot *s = slot_of(j);
+	size_t len = af__response__get_packed_size(resp);
+	nng_msg *msg;
+
+	if (nng_msg_alloc(&msg, len) != 0) {
+		/* No memory for the reply: the client times out. */
+		job_reset(j);
+		slot_recv(s);
+		return;
 	}
+	af__response__pack(resp, nng_msg_body(msg));
+	nng_aio_set_msg(s->aio, msg);
+	s->state = SLOT_SEND;
+	nng_ctx_send(s->ctx, s->aio);
 }
 
 void controld_job_finish(struct controld_job *j, Af__Response *resp)
@@ -53,21 +102,19 @@ void controld_job_finish(struct controld_job *j, Af__Response *resp)
 	resp->node_id = n->self->id;
 	if (n->cons_started)
 		resp->applied_index = af_consensus_applied_index(&n->cons);
-	pack_response(j, resp);
 	atomic_fetch_add(&n->stats.api[j->verb][result_of(code)], 1);
-	pthread_mutex_lock(&j->lock);
-	j->done = true;
-	pthread_cond_signal(&j->cond);
-	pthread_mutex_unlock(&j->lock);
+	send_response(j, resp);
 }
 
 void controld_job_again(struct controld_job *j)
 {
-	pthread_mutex_lock(&j->lock);
+	struct controld_slot *s = slot_of(j);
+
+	/* Back to an NNG thread, which prepares (off the loop) and queues
+	 * the job once more. */
 	j->again = true;
-	j->done = true;
-	pthread_cond_signal(&j->cond);
-	pthread_mutex_unlock(&j->lock);
+	s->state = SLOT_AGAIN;
+	nng_sleep_aio(0, s->aio);
 }
 
 void controld_job_fail(struct controld_job *j, Af__Code code, const char *fmt,
@@ -92,21 +139,30 @@ void controld_job_fail(struct controld_job *j, Af__Code code, const char *fmt,
 	controld_job_finish(j, &resp);
 }
 
+/* Off the loop thread: a reply with a Status only. */
+static void reply_status(struct controld_job *j, Af__Code code,
+			 const char *message)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__Status st = AF__STATUS__INIT;
+
+	st.code = code;
+	st.message = (char *)message;
+	resp.status = &st;
+	send_response(j, &resp);
+}
+
 void controld_api_drain(struct controld_node *n)
 {
-	for (;;) {
-		struct controld_job *j;
+	struct controld_job *j, *next;
 
-		pthread_mutex_lock(&n->qlock);
-		j = n->qhead;
-		if (j != NULL) {
-			n->qhead = j->next;
-			if (n->qhead == NULL)
-				n->qtail = NULL;
-		}
-		pthread_mutex_unlock(&n->qlock);
-		if (j == NULL)
-			return;
+	/* The whole batch in one lock: every job queued since the wake. */
+	pthread_mutex_lock(&n->qlock);
+	j = n->qhead;
+	n->qhead = n->qtail = NULL;
+	pthread_mutex_unlock(&n->qlock);
+	for (; j != NULL; j = next) {
+		next = j->next;
 		if (n->stopping)
 			controld_job_fail(j, AF__CODE__UNAVAILABLE,
 					  "node is shutting down");
@@ -115,16 +171,16 @@ void controld_api_drain(struct controld_node *n)
 	}
 }
 
-/* Worker side: queue the job and wait for the loop thread to finish it. */
-static void run_job(struct controld_node *n, struct controld_job *j)
+/* NNG thread: hands the job to the loop thread. */
+static void queue_job(struct controld_node *n, struct controld_job *j)
 {
-	bool refuse;
+	bool refuse, wake;
 
 	pthread_mutex_lock(&n->qlock);
 	refuse = n->stopping;
+	wake = n->qhead == NULL; /* else a wake-up is pending already */
 	if (!refuse) {
-		j->next = NULL; /* a job sent back to its worker is queued again
-				 */
+		j->next = NULL;
 		if (n->qtail)
 			n->qtail->next = j;
 		else
@@ -132,104 +188,64 @@ static void run_job(struct controld_node *n, struct controld_job *j)
 		n->qtail = j;
 	}
 	pthread_mutex_unlock(&n->qlock);
-	if (refuse) {
-		Af__Response resp = AF__RESPONSE__INIT;
-		Af__Status st = AF__STATUS__INIT;
-
-		st.code = AF__CODE__UNAVAILABLE;
-		st.message = (char *)"node is shutting down";
-		resp.status = &st;
-		pack_response(j, &resp);
-		return;
-	}
-	uv_async_send(&n->wakeup);
-	pthread_mutex_lock(&j->lock);
-	while (!j->done)
-		pthread_cond_wait(&j->cond, &j->lock);
-	pthread_mutex_unlock(&j->lock);
+	if (refuse)
+		reply_status(j, AF__CODE__UNAVAILABLE, "node is shutting down");
+	else if (wake)
+		uv_async_send(&n->wakeup);
 }
 
-static void reply(nng_ctx ctx, nng_aio *aio, const uint8_t *buf, size_t len)
+static void slot_cb(void *arg)
 {
+	struct controld_slot *s = arg;
+	struct controld_job *j = &s->job;
+	struct controld_node *n = j->node;
+	int rv = nng_aio_result(s->aio);
 	nng_msg *msg;
 
-	if (nng_msg_alloc(&msg, len) != 0)
-		return;
-	if (len)
-		memcpy(nng_msg_body(msg), buf, len);
-	nng_aio_set_msg(aio, msg);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if (nng_aio_result(aio) != 0)
-		nng_msg_free(msg);
-}
-
-static void serve_one(struct controld_node *n, nng_ctx ctx, nng_aio *aio,
-		      nng_msg *msg)
-{
-	struct controld_job j;
-
-	memset(&j, 0, sizeof(j));
-	j.node = n;
-	j.start_ns = af_mono_ns();
-	j.req = af__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-	nng_msg_free(msg);
-	pthread_mutex_init(&j.lock, NULL);
-	pthread_cond_init(&j.cond, NULL);
-	if (j.req == NULL) {
-		Af__Response resp = AF__RESPONSE__INIT;
-		Af__Status st = AF__STATUS__INIT;
-
-		st.code = AF__CODE__INVALID;
-		st.message = (char *)"request does not decode";
-		resp.status = &st;
-		pack_response(&j, &resp);
-	} else {
-		controld_prepare(&j, false);
-		run_job(n, &j);
-		if (j.again && !j.prepared && j.out == NULL) {
-			j.again = j.done = false;
-			controld_prepare(&j, true);
-			run_job(n, &j);
-		}
-	}
-	if (j.out != NULL)
-		reply(ctx, aio, j.out, j.outlen);
-	af_free(j.out);
-	controld_job_release(&j);
-	if (j.req)
-		af__request__free_unpacked(j.req, NULL);
-	pthread_cond_destroy(&j.cond);
-	pthread_mutex_destroy(&j.lock);
-}
-
-static void *worker(void *arg)
-{
-	struct controld_node *n = arg;
-	nng_ctx ctx;
-	nng_aio *aio;
-
-	if (nng_ctx_open(&ctx, n->rep) != 0)
-		return NULL;
-	if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
-		nng_ctx_close(ctx);
-		return NULL;
-	}
-	for (;;) {
-		int rv;
-
-		nng_ctx_recv(ctx, aio);
-		nng_aio_wait(aio);
-		rv = nng_aio_result(aio);
+	switch (s->state) {
+	case SLOT_RECV:
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-			break;
+			return;
+		if (rv != 0) {
+			slot_recv(s);
+			return;
+		}
+		msg = nng_aio_get_msg(s->aio);
+		j->start_ns = af_mono_ns();
+		j->req = af__request__unpack(&af_pb_allocator, nng_msg_len(msg),
+					     nng_msg_body(msg));
+		nng_msg_free(msg);
+		if (j->req == NULL) {
+			reply_status(j, AF__CODE__INVALID,
+				     "request does not decode");
+			return;
+		}
+		controld_prepare(j, false);
+		queue_job(n, j);
+		return;
+	case SLOT_AGAIN:
+		if (rv != 0) {
+			job_reset(j); /* stopped meanwhile */
+			return;
+		}
+		if (j->forced) {
+			/* Sent back twice: answer rather than loop. */
+			reply_status(j, AF__CODE__UNAVAILABLE,
+				     "leadership changed; try again");
+			return;
+		}
+		controld_prepare(j, true);
+		queue_job(n, j);
+		return;
+	case SLOT_SEND:
 		if (rv != 0)
-			continue;
-		serve_one(n, ctx, aio, nng_aio_get_msg(aio));
+			nng_msg_free(nng_aio_get_msg(s->aio));
+		job_reset(j);
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+			return;
+		slot_recv(s);
+		return;
 	}
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
-	return NULL;
 }
 
 #define LAG_PERIOD_MS 50
@@ -265,20 +281,36 @@ int controld_api_start(struct controld_node *n, struct af_err *err)
 	if ((rv = nng_rep0_open(&n->rep)) != 0)
 		return af_errf(err, AF_EIO, "api: %s", nng_strerror(rv));
 	nng_socket_set_size(n->rep, NNG_OPT_RECVMAXSZ, CONTROLD_MAX_REQUEST);
-	if ((rv = af_tls_listen(n->tls, n->rep, url)) != 0) {
+	if ((rv = af_tls_listen(n->tls, n->rep, url, err)) != 0) {
 		nng_close(n->rep);
-		return af_errf(err, AF_EIO, "api: listen %s: %s", url,
-			       nng_strerror(rv));
+		return af_err_wrap(err, rv, "api");
 	}
-	for (unsigned i = 0; i < CONTROLD_API_WORKERS; i++) {
-		if (pthread_create(&n->workers[i], NULL, worker, n) != 0)
+	n->slots = af_calloc(CONTROLD_API_SLOTS, sizeof(struct controld_slot));
+	if (n->slots == NULL) {
+		nng_close(n->rep);
+		return af_errf(err, AF_ENOMEM, "api: out of memory");
+	}
+	for (unsigned i = 0; i < CONTROLD_API_SLOTS; i++) {
+		struct controld_slot *sl = &n->slots[i];
+
+		sl->job.node = n;
+		if (nng_aio_alloc(&sl->aio, slot_cb, sl) != 0)
 			break;
-		n->n_workers++;
+		if (nng_ctx_open(&sl->ctx, n->rep) != 0) {
+			nng_aio_free(sl->aio);
+			break;
+		}
+		sl->open = true;
+		n->n_slots++;
 	}
-	if (n->n_workers == 0) {
+	if (n->n_slots == 0) {
 		nng_close(n->rep);
-		return af_errf(err, AF_ENOMEM, "api: no worker threads");
+		af_free(n->slots);
+		n->slots = NULL;
+		return af_errf(err, AF_ENOMEM, "api: no request contexts");
 	}
+	for (unsigned i = 0; i < n->n_slots; i++)
+		slot_recv(&n->slots[i]);
 	lag_start(n);
 	return 0;
 }
@@ -289,11 +321,18 @@ void controld_api_stop(struct controld_node *n)
 	n->stopping = true;
 	pthread_mutex_unlock(&n->qlock);
 	controld_api_drain(n);
-	if (n->n_workers == 0)
+	if (n->n_slots == 0)
 		return;
 	uv_timer_stop(&n->lag_timer);
 	nng_close(n->rep);
-	for (unsigned i = 0; i < n->n_workers; i++)
-		pthread_join(n->workers[i], NULL);
-	n->n_workers = 0;
+	/* Every callback has returned once its aio is stopped. */
+	for (unsigned i = 0; i < n->n_slots; i++)
+		nng_aio_stop(n->slots[i].aio);
+	for (unsigned i = 0; i < n->n_slots; i++) {
+		job_reset(&n->slots[i].job);
+		nng_aio_free(n->slots[i].aio);
+	}
+	af_free(n->slots);
+	n->slots = NULL;
+	n->n_slots = 0;
 }

@@ -1,4 +1,4 @@
-/* Private to the API: a request in flight between an NNG worker and the
+/* Private to the API: a request in flight between an NNG callback and the
  * loop thread. */
 #ifndef AF_CONTROLD_API_INT_H
 #define AF_CONTROLD_API_INT_H
@@ -10,16 +10,11 @@
 struct controld_job {
 	struct controld_job *next;
 	struct controld_node *node;
-	Af__Request *req; /* owned; freed by the worker */
-	uint8_t *out;	  /* packed Response (af_malloc), set by finish */
-	size_t outlen;
+	Af__Request *req;      /* owned; freed once the reply is sent */
 	unsigned verb;	       /* row of the verb table (verbs.h) */
 	const char *principal; /* authenticated caller (borrowed) */
 	uint64_t start_ns;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-	/* Set by the worker (controld_prepare) before the job is queued: a
+	/* Set on an NNG thread (controld_prepare) before the job is queued: a
 	 * policy or model apply compiled off the loop thread. */
 	bool prepared;
 	bool forced;  /* prepared with force */
@@ -32,20 +27,21 @@ struct controld_job {
 	Af__ModelApply ma;
 };
 
-/* Worker thread, before queueing: compiles a policy or model apply (only
+/* NNG thread, before queueing: compiles a policy or model apply (only
  * on a leader, only for an authorized caller). Touches nothing but the job
  * and the node's immutable configuration. Without force, only when this
  * node looked like the leader (the loop's view is checked again). */
 void controld_prepare(struct controld_job *j, bool force);
-/* Loop thread: hands an unprepared job back to its worker, which prepares
- * it (force) and queues it once more. */
+/* Loop thread: hands an unprepared job back to an NNG thread, which
+ * prepares it (force) and queues it once more. */
 void controld_job_again(struct controld_job *j);
-/* Worker thread, after the job finished: frees what prepare made. */
+/* Any thread, after the reply went out: frees what prepare made. */
 void controld_job_release(struct controld_job *j);
 
 /* Loop thread: handles one request; eventually calls job_finish. */
 void controld_handle(struct controld_job *j);
-/* Packs resp (adding node id and applied index), wakes the worker. */
+/* Packs resp (adding node id and applied index) and sends it; the job is
+ * not touched after this returns. */
 void controld_job_finish(struct controld_job *j, Af__Response *resp);
 /* Finishes with a Status only; NOT_LEADER adds the leader's address. */
 void controld_job_fail(struct controld_job *j, Af__Code code, const char *fmt,

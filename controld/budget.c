@@ -8,6 +8,7 @@
 #include "controld/budget.h"
 #include "common/satarith.h"
 #include "common/alloc.h"
+#include "proto/alloc.h"
 #include "controld/fsm_int.h"
 
 #include <stdio.h>
@@ -130,7 +131,7 @@ static int scan_lease(const void *key, size_t klen, const void *val,
 		      size_t vlen, void *arg)
 {
 	struct lease_scan *ls = arg;
-	Af__Lease *l = af__lease__unpack(NULL, vlen, val);
+	Af__Lease *l = af__lease__unpack(&af_pb_allocator, vlen, val);
 	bool dead;
 
 	if (l == NULL)

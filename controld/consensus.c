@@ -4,10 +4,13 @@
 
 #include "common/log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum wait_kind { WAIT_PROPOSE, WAIT_BARRIER };
 
@@ -138,6 +141,11 @@ uint64_t af_consensus_term(struct af_consensus *c)
 uint64_t af_consensus_commit_index(struct af_consensus *c)
 {
 	return c->raft->commit_index;
+}
+
+uint64_t af_consensus_last_index(struct af_consensus *c)
+{
+	return raft_last_index(c->raft);
 }
 
 uint64_t af_consensus_applied_index(struct af_consensus *c)
@@ -320,6 +328,29 @@ int af_consensus_read_barrier(struct af_consensus *c, af_consensus_cb cb,
 }
 
 /* --------------------------------------------------------- membership */
+
+uint64_t af_consensus_best_voter(struct af_consensus *c)
+{
+	const struct raft_configuration *conf = &c->raft->configuration;
+	uint64_t best = 0, best_match = 0;
+
+	if (!af_consensus_is_leader(c) ||
+	    c->raft->leader_state.progress == NULL)
+		return 0;
+	for (unsigned i = 0; i < conf->n; i++) {
+		uint64_t match = c->raft->leader_state.progress[i].match_index;
+
+		if (conf->servers[i].id == c->raft->id ||
+		    conf->servers[i].role != RAFT_VOTER ||
+		    !af_consensus_peer_connected(c, conf->servers[i].id))
+			continue;
+		if (best == 0 || match > best_match) {
+			best = conf->servers[i].id;
+			best_match = match;
+		}
+	}
+	return best;
+}
 
 static void transfer_cb(struct raft_transfer *req)
 {
@@ -593,6 +624,204 @@ static void wrap_io(struct af_consensus *c)
 	c->io.truncate = io_truncate;
 }
 
+/* ------------------------------------------------- leader connection */
+
+/* libraft 0.15 followers that still have a leader reject every (pre-)vote,
+ * however long ago its last message came (src/recv_request_vote.c): after a
+ * leader crash the election waits for the slower survivor's randomized
+ * timer. A crashed leader's kernel closes its connections, so a follower
+ * that sees the inbound connection of its current leader close expires its
+ * own election timer: it campaigns (pre-vote first) at its next raft tick.
+ * Only timing changes, never a vote rule: a leader that is in fact alive
+ * (a connection closed for another reason) keeps its term, since the other
+ * voters reject the pre-vote while they hear from it. */
+struct af_peer_watch {
+	uv_poll_t poll;
+	struct af_peer_watch *next;
+	struct af_consensus *c;
+	uint64_t id;
+	int fd; /* a dup of the stream's socket, watched for the peer's close */
+	int orig_fd; /* raft_uv's own descriptor of that socket */
+	ino_t ino;   /* the socket's inode: tells whether orig_fd is still it */
+};
+
+static void watch_closed(uv_handle_t *h)
+{
+	struct af_peer_watch *w = h->data;
+
+	close(w->fd);
+	af_free(w);
+}
+
+static void watch_unlink(struct af_peer_watch *w)
+{
+	struct af_peer_watch **p = &w->c->watches;
+
+	while (*p != NULL && *p != w)
+		p = &(*p)->next;
+	if (*p == w)
+		*p = w->next;
+	uv_close((uv_handle_t *)&w->poll, watch_closed);
+}
+
+/* The election timer expires at the next raft tick. */
+static void expire_timer(struct raft *r, raft_time now, unsigned timeout)
+{
+	if (now >= timeout)
+		r->election_timer_start = now - timeout;
+}
+
+static void leader_gone(struct af_consensus *c, uint64_t id)
+{
+	struct raft *r = c->raft;
+	raft_time now;
+
+	if (c->closing || r->state != RAFT_FOLLOWER ||
+	    r->follower_state.current_leader.id != id)
+		return;
+	now = c->io.time(&c->io);
+	expire_timer(r, now, r->follower_state.randomized_election_timeout);
+	c->gone_id = id;
+	c->hurry_until = now + 2 * (uint64_t)r->election_timeout;
+	c->leader_gone++;
+	log_info("event=leader_gone leader=%llu msg=\"the leader's raft "
+		 "connection closed: campaigning at the next tick\"",
+		 (unsigned long long)id);
+}
+
+/* The survivor whose tick comes first asks for pre-votes while the other
+ * still "has" the dead leader and refuses; libraft would retry only after a
+ * whole randomized election timeout. Until a new leader is known (at most
+ * two election timeouts after the old one went), a pre-vote candidate asks
+ * again at every tick. A pre-vote changes no term and no vote, so asking
+ * again is harmless; real elections keep libraft's randomized timers. */
+void af_consensus_hurry(struct af_consensus *c)
+{
+	struct raft *r = c->raft;
+	raft_time now;
+
+	if (c->hurry_until == 0 || c->closing)
+		return;
+	now = c->io.time(&c->io);
+	if (now >= c->hurry_until || r->state == RAFT_LEADER ||
+	    r->state == RAFT_UNAVAILABLE ||
+	    (r->state == RAFT_FOLLOWER &&
+	     r->follower_state.current_leader.id != 0 &&
+	     r->follower_state.current_leader.id != c->gone_id)) {
+		c->hurry_until = 0;
+		return;
+	}
+	if (r->state == RAFT_CANDIDATE && r->candidate_state.in_pre_vote)
+		expire_timer(r, now,
+			     r->candidate_state.randomized_election_timeout);
+}
+
+static void watch_cb(uv_poll_t *p, int status, int events)
+{
+	struct af_peer_watch *w = p->data;
+
+	(void)status;
+	(void)events;
+	uv_poll_stop(p);
+	leader_gone(w->c, w->id);
+	watch_unlink(w);
+}
+
+static void watch_stream(struct af_consensus *c, uint64_t id,
+			 struct uv_stream_s *stream)
+{
+	struct af_peer_watch *w;
+	struct stat st;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)stream, &fd) != 0)
+		return;
+	w = af_calloc(1, sizeof(*w));
+	if (w == NULL)
+		return;
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (w->fd < 0) {
+		af_free(w);
+		return;
+	}
+	w->c = c;
+	w->id = id;
+	w->orig_fd = fd;
+	if (fstat(fd, &st) != 0 ||
+	    uv_poll_init(c->loop, &w->poll, w->fd) != 0) {
+		close(w->fd);
+		af_free(w);
+		return;
+	}
+	w->ino = st.st_ino;
+	w->poll.data = w;
+	w->next = c->watches;
+	c->watches = w;
+	if (uv_poll_start(&w->poll, UV_DISCONNECT, watch_cb) != 0)
+		watch_unlink(w);
+}
+
+static void accept_cb(struct raft_uv_transport *t, raft_id id,
+		      const char *address, struct uv_stream_s *stream)
+{
+	struct af_consensus *c =
+		(struct af_consensus *)(void *)((char *)t -
+						offsetof(struct af_consensus,
+							 transport));
+
+	if (!c->closing)
+		watch_stream(c, id, stream);
+	c->uv_accept_cb(t, id, address, stream);
+}
+
+static int transport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+	struct af_consensus *c =
+		(struct af_consensus *)(void *)((char *)t -
+						offsetof(struct af_consensus,
+							 transport));
+
+	c->uv_accept_cb = cb;
+	return c->uv_listen(t, accept_cb);
+}
+
+/* raft_uv may close an inbound connection itself (a message it refuses):
+ * our duplicate must not keep that socket open, or the peer would write
+ * into it forever. Once raft_uv's descriptor is no longer that socket, the
+ * watch goes (without calling the leader gone). */
+void af_consensus_check_watches(struct af_consensus *c)
+{
+	struct af_peer_watch *w = c->watches, *next;
+
+	for (; w != NULL; w = next) {
+		struct stat st;
+
+		next = w->next;
+		if (fstat(w->orig_fd, &st) == 0 && st.st_ino == w->ino)
+			continue;
+		uv_poll_stop(&w->poll);
+		watch_unlink(w);
+	}
+}
+
+bool af_consensus_peer_connected(struct af_consensus *c, uint64_t id)
+{
+	if (!c->owns_raft)
+		return true; /* no transport to watch (fixture) */
+	for (struct af_peer_watch *w = c->watches; w != NULL; w = w->next)
+		if (w->id == id)
+			return true;
+	return false;
+}
+
+static void unwatch_all(struct af_consensus *c)
+{
+	while (c->watches != NULL) {
+		uv_poll_stop(&c->watches->poll);
+		watch_unlink(c->watches);
+	}
+}
+
 /* ---------------------------------------------- follower replication */
 
 void af_consensus_watch_followers(struct af_consensus *c, uint64_t now_ms,
@@ -681,10 +910,13 @@ int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 		return af_errf(err, AF_ECONFIG, "no node %llu",
 			       (unsigned long long)id);
 	c->fsm = fsm;
+	c->loop = loop;
 	rv = raft_uv_tcp_init(&c->transport, loop);
 	if (rv != 0)
 		return af_errf(err, translate(rv), "raft: tcp transport: %s",
 			       raft_strerror(rv));
+	c->uv_listen = c->transport.listen;
+	c->transport.listen = transport_listen;
 	if (node->raft_bind[0] != '\0' &&
 	    (rv = raft_uv_tcp_set_bind_address(&c->transport,
 					       node->raft_bind)) != 0) {
@@ -756,6 +988,7 @@ void af_consensus_close(struct af_consensus *c, void (*cb)(void *), void *arg)
 	struct close_ctx *cc;
 
 	c->closing = true;
+	unwatch_all(c);
 	flush_waiting(c, AF_ESHUTDOWN);
 	if (!c->owns_raft) {
 		if (cb)

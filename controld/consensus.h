@@ -55,8 +55,18 @@ struct af_consensus {
 	int (*uv_set_term)(struct raft_io *io, raft_term term);
 	int (*uv_set_vote)(struct raft_io *io, raft_id server_id);
 	int (*uv_truncate)(struct raft_io *io, raft_index index);
-	int io_status;	    /* first failed disk write: RAFT_* code */
-	char io_error[400]; /* what failed, with libraft's reason */
+	/* Inbound raft connections, watched for the peer closing them (a
+	 * follower that sees its leader's connection close campaigns at its
+	 * next tick instead of waiting out the election timeout). */
+	raft_uv_accept_cb uv_accept_cb;
+	int (*uv_listen)(struct raft_uv_transport *t, raft_uv_accept_cb cb);
+	struct af_peer_watch *watches;
+	uv_loop_t *loop;
+	uint64_t leader_gone; /* leader connections seen closing */
+	uint64_t gone_id;     /* the leader whose connection closed */
+	uint64_t hurry_until; /* raft time: pre-votes at every tick until */
+	int io_status;	      /* first failed disk write: RAFT_* code */
+	char io_error[400];   /* what failed, with libraft's reason */
 	/* Followers' replication as seen by this leader (index as in the
 	 * configuration): last match index and when it last moved. */
 	struct {
@@ -64,6 +74,25 @@ struct af_consensus {
 		bool stalled;
 	} peers[AF_MAX_NODES * 2];
 };
+
+/* Loop thread, every iteration: after the leader's connection closed, a
+ * pre-vote candidate asks again at every raft tick (see consensus.c). */
+void af_consensus_hurry(struct af_consensus *c);
+
+/* Index of the last entry in this node's log. */
+uint64_t af_consensus_last_index(struct af_consensus *c);
+
+/* Loop thread, every tick: forgets watched connections that raft_uv closed
+ * by itself. */
+void af_consensus_check_watches(struct af_consensus *c);
+
+/* Whether peer id has a raft connection open to this node (it sent
+ * something and has not closed it since). */
+bool af_consensus_peer_connected(struct af_consensus *c, uint64_t id);
+
+/* On the leader: the connected voter other than this node with the highest
+ * match index (0: none). */
+uint64_t af_consensus_best_voter(struct af_consensus *c);
 
 /* Attaches to an initialized, started raft instance (fixture tests). */
 void af_consensus_attach(struct af_consensus *c, struct raft *r,
@@ -137,5 +166,28 @@ struct af_consensus_member {
 /* The current configuration (at most max servers into ret). */
 unsigned af_consensus_members(struct af_consensus *c,
 			      struct af_consensus_member *ret, unsigned max);
+
+/* What the FSM's raft_fsm callbacks need of libraft, so that every libraft
+ * call stays in consensus.[ch]: entry buffers (libraft owns and frees
+ * them), the index being applied, and the codes a callback returns. */
+#define AF_CONSENSUS_NOMEM RAFT_NOMEM
+#define AF_CONSENSUS_CORRUPT RAFT_CORRUPT
+#define AF_CONSENSUS_BUSY RAFT_BUSY
+
+static inline void *af_consensus_buf_alloc(size_t size)
+{
+	return raft_malloc(size);
+}
+
+static inline void af_consensus_buf_free(void *p)
+{
+	raft_free(p);
+}
+
+/* The index of the entry being applied (0 before raft is initialized). */
+static inline uint64_t af_consensus_applying_index(struct raft *r)
+{
+	return r != NULL ? raft_last_applied(r) + 1 : 0;
+}
 
 #endif

@@ -22,6 +22,7 @@
 static int lock_fd = -1;
 
 static void stop(struct controld_node *n, const char *why);
+static void handoff_check(struct controld_node *n);
 
 static void on_applied(void *arg, uint64_t index)
 {
@@ -100,6 +101,7 @@ static void tick_cb(uv_timer_t *t)
 	int was_leader = atomic_load(&n->stats.is_leader);
 
 	update_stats(n);
+	af_consensus_check_watches(&n->cons);
 	check_io(n);
 	check_halted(n, now);
 	if (n->stopping)
@@ -131,8 +133,11 @@ static void ready_cb(uv_check_t *h)
 {
 	struct controld_node *n = h->data;
 
-	if (!n->stopping)
+	if (!n->stopping) {
 		af_consensus_make_ready(&n->cons);
+		af_consensus_hurry(&n->cons);
+	}
+	handoff_check(n);
 }
 
 static void wakeup_cb(uv_async_t *a)
@@ -168,13 +173,114 @@ static void stop(struct controld_node *n, const char *why)
 	controld_http_stop(n);
 	controld_pub_stop(n);
 	uv_timer_stop(&n->tick);
+	uv_timer_stop(&n->handoff_timer);
 	uv_check_stop(&n->ready);
 	af_consensus_close(&n->cons, consensus_closed, n);
 }
 
+static void handoff_done(struct controld_node *n, const char *how)
+{
+	if (!n->handing_off || n->stopping)
+		return;
+	uv_timer_stop(&n->handoff_timer);
+	log_info("event=handoff result=%s leader=%llu role=%s", how,
+		 (unsigned long long)af_consensus_leader(&n->cons),
+		 af_consensus_role(&n->cons));
+	stop(n, n->stop_why);
+}
+
+/* Called by libraft while it handles the message that ended the transfer:
+ * the stop waits for the next loop iteration (handoff_check). */
+static void handoff_cb(void *arg, int status, const struct af_fsm_result *res)
+{
+	struct controld_node *n = arg;
+
+	(void)res;
+	/* The transfer ends when another node's higher term arrives, often
+	 * before its leader is known (status then says "unavailable"): what
+	 * counts is that this node no longer leads. */
+	(void)status;
+	n->handoff_status = af_consensus_is_leader(&n->cons) ? -1 : 0;
+}
+
+/* Each loop iteration while handing off: stop once the new leader has
+ * committed an entry of its own (this node, now its follower, acknowledged
+ * it), so the new leader has its majority without us and is ready. */
+static void handoff_check(struct controld_node *n)
+{
+	if (!n->handing_off || n->stopping)
+		return;
+	if (n->handoff_status < 0) {
+		handoff_done(n, "failed");
+		return;
+	}
+	/* The target went away too (the whole cluster is being stopped):
+	 * nobody will take over, stop now. */
+	if (!af_consensus_peer_connected(&n->cons, n->handoff_to)) {
+		handoff_done(n, "target-gone");
+		return;
+	}
+	if (!af_consensus_is_leader(&n->cons) &&
+	    af_consensus_leader(&n->cons) != 0 &&
+	    af_consensus_commit_index(&n->cons) > n->handoff_index)
+		handoff_done(n, "transferred");
+}
+
+static void handoff_timeout(uv_timer_t *t)
+{
+	handoff_done(t->data, "timeout");
+}
+
+/* A planned stop of a leader (SIGTERM, SIGINT) hands leadership to the
+ * most up-to-date voter before stopping: writes pause for one round trip
+ * and an election, not for an election timeout. Requests keep being
+ * served meanwhile (libraft refuses new entries during the transfer, so
+ * clients are told NOT_LEADER and retry). Bounded: after two election
+ * timeouts the node stops anyway. Returns false when there is nothing to
+ * hand off (not the leader, no other voter, already stopping). */
+static bool handoff(struct controld_node *n, const char *why)
+{
+	uint64_t to;
+	int rc;
+
+	if (n->handing_off || n->stopping || !n->cons_started ||
+	    !af_consensus_is_leader(&n->cons))
+		return false;
+	to = af_consensus_best_voter(&n->cons);
+	if (to == 0)
+		return false;
+	n->handoff_index = af_consensus_last_index(&n->cons);
+	n->handoff_to = to;
+	n->handoff_status = 1;
+	rc = af_consensus_transfer(&n->cons, to, handoff_cb, n);
+	if (rc != 0) {
+		log_warn("event=handoff result=refused to=%llu error=%d "
+			 "msg=\"stopping without a leadership transfer\"",
+			 (unsigned long long)to, rc);
+		return false;
+	}
+	n->handing_off = true;
+	n->stop_why = why;
+	log_info("event=handoff to=%llu reason=%s", (unsigned long long)to,
+		 why);
+	uv_timer_start(&n->handoff_timer, handoff_timeout,
+		       2 * (uint64_t)n->cfg->election_timeout_ms, 0);
+	return true;
+}
+
 static void signal_cb(uv_signal_t *s, int signum)
 {
-	stop(s->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+	struct controld_node *n = s->data;
+	const char *why = signum == SIGINT ? "SIGINT" : "SIGTERM";
+
+	if (n->handing_off) {
+		/* A second signal: stop now. */
+		uv_timer_stop(&n->handoff_timer);
+		stop(n, why);
+		return;
+	}
+	if (!handoff(n, why))
+		stop(n, why);
 }
 
 static bool dir_is_empty(const char *path)
@@ -338,6 +444,8 @@ int controld_run(const struct af_cluster_cfg *cfg,
 	n->tick.data = n;
 	uv_check_init(&n->loop, &n->ready);
 	n->ready.data = n;
+	uv_timer_init(&n->loop, &n->handoff_timer);
+	n->handoff_timer.data = n;
 	rc = open_parts(n, o, &err);
 	if (rc != 0) {
 		log_error("event=start error=\"%s\"", err.msg);

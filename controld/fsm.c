@@ -2,8 +2,10 @@
  * framing, results by request id, audit and the raft_fsm callbacks; the
  * apply code per concern in fsm_*.c and budget.c (fsm_int.h). */
 #include "controld/fsm.h"
+#include "controld/consensus.h"
 #include "controld/fsm_int.h"
 #include "common/alloc.h"
+#include "common/log.h"
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
 
@@ -140,7 +142,7 @@ static void result_of_pb(const Af__ApplyResult *ar, struct af_fsm_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (ar->status) {
-		r->code = ar->status->code;
+		r->code = (int)ar->status->code;
 		snprintf(r->message, sizeof(r->message), "%s",
 			 ar->status->message);
 	}
@@ -391,7 +393,7 @@ int af_fsm_encode_entry(const void *cmdp, void **ret_buf, size_t *ret_len)
 
 	if (n > MAX_ENTRY)
 		return AF_ETOOBIG;
-	buf = raft_malloc(total);
+	buf = af_consensus_buf_alloc(total);
 	if (buf == NULL)
 		return AF_ENOMEM;
 	memset(buf, 0, total);
@@ -411,7 +413,7 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 		     void **result)
 {
 	struct af_fsm *fsm = rf->data;
-	uint64_t index = fsm->raft ? raft_last_applied(fsm->raft) + 1 : 0;
+	uint64_t index = af_consensus_applying_index(fsm->raft);
 	int rc;
 
 	rc = af_fsm_apply_entry(fsm, index, buf->base, buf->len);
@@ -446,13 +448,14 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
 
 	snap = af_calloc(1, sizeof(*snap));
 	if (snap == NULL)
-		return RAFT_NOMEM;
+		return AF_CONSENSUS_NOMEM;
 	rc = af_store_view_begin(fsm->store, &snap->view, parts, &applied,
 				 NULL);
 	if (rc != 0) {
 		af_free(snap);
-		/* RAFT_BUSY: libraft tries again at a later entry. */
-		return rc == AF_EUNAVAIL ? RAFT_BUSY : RAFT_NOMEM;
+		/* Busy: libraft tries again at a later entry. */
+		return rc == AF_EUNAVAIL ? AF_CONSENSUS_BUSY
+					 : AF_CONSENSUS_NOMEM;
 	}
 	for (unsigned i = 0; i < AF_STORE_VIEW_PARTS; i++) {
 		snap->bufs[i].base = (void *)(uintptr_t)parts[i].base;
@@ -484,8 +487,9 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 	int rc = af_store_restore(fsm->store, buf->base, buf->len, NULL);
 
 	if (rc != 0)
-		return RAFT_CORRUPT;
-	raft_free(buf->base);
+		return AF_CONSENSUS_CORRUPT;
+	log_info("event=snapshot_restored bytes=%zu", buf->len);
+	af_consensus_buf_free(buf->base);
 	return 0;
 }
 

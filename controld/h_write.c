@@ -64,7 +64,7 @@ static int prep_fail(struct controld_job *j, Af__Code code, const char *fmt,
 {
 	va_list ap;
 
-	j->pre_code = code;
+	j->pre_code = (int)code;
 	va_start(ap, fmt);
 	vsnprintf(j->pre_msg, sizeof(j->pre_msg), fmt, ap);
 	va_end(ap);

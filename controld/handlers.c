@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int controld_status_of_rc(int rc)
+Af__Code controld_status_of_rc(int rc)
 {
 	switch (rc) {
 	case AF_ENOTLEADER:

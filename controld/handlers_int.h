@@ -14,7 +14,7 @@
 #define MAX_LIST 10000u
 
 /* The Af__Code answering an AF_E* code from consensus. */
-int controld_status_of_rc(int rc);
+Af__Code controld_status_of_rc(int rc);
 
 /* h_write.c: Propose (the verb table's "write"). */
 void controld_handle_write(struct controld_job *j);

@@ -3,8 +3,9 @@
  * (no globals), so tests can run several nodes in one process.
  *
  * Threads: the libuv loop thread runs raft, the state machine, the request
- * handlers and the publisher. NNG worker threads receive API requests and
- * hand them to the loop through a locked queue and uv_async_send. The HTTP
+ * handlers and the publisher. NNG's own threads receive API requests (aio
+ * callbacks) and hand them to the loop through a locked queue and one
+ * uv_async_send per batch; the loop thread sends the replies. The HTTP
  * server thread reads only the atomics in `stats`.
  */
 #ifndef AF_CONTROLD_NODE_H
@@ -13,7 +14,7 @@
 #include "common/cluster.h"
 #include "common/metrics.h"
 #include "common/sign.h"
-#include "common/tls.h"
+#include "net/tls.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 #include "controld/verbs.h"
@@ -24,10 +25,11 @@
 #include <stdatomic.h>
 #include <uv.h>
 
-#define CONTROLD_API_WORKERS 16
+#define CONTROLD_API_SLOTS 64 /* requests served at once */
 #define CONTROLD_MAX_REQUEST (40u * 1024 * 1024)
 
 struct controld_job;
+struct controld_slot;
 struct af_auth;
 
 /* Counters by API verb (row of the verb table, verbs.h) and result, for
@@ -67,13 +69,22 @@ struct controld_node {
 	struct af_consensus cons;
 	bool cons_started;
 	bool stopping;
+	/* SIGTERM on a leader: leadership goes to the most up-to-date voter
+	 * first (daemon.c); the stop follows when it has a new leader, or
+	 * after handoff_timer (two election timeouts). */
+	bool handing_off;
+	int handoff_status;	/* 1: transfer running, 0: done, <0: failed */
+	uint64_t handoff_index; /* last log index when it began */
+	uint64_t handoff_to;	/* the voter it goes to */
+	uv_timer_t handoff_timer;
+	const char *stop_why;
 	int exit_code;		  /* of the process, set before stop() */
 	uint64_t halted_since_ms; /* raft reported "unavailable" since */
 
 	/* API (api.c) */
 	nng_socket rep;
-	pthread_t workers[CONTROLD_API_WORKERS];
-	unsigned n_workers;
+	struct controld_slot *slots; /* request contexts (api.c) */
+	unsigned n_slots;
 	pthread_mutex_t qlock;
 	struct controld_job *qhead, *qtail;
 	uv_timer_t lag_timer; /* measures how late the loop runs timers */

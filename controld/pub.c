@@ -20,10 +20,9 @@ int controld_pub_start(struct controld_node *n, struct af_err *err)
 		return af_errf(err, AF_EIO, "pub: %s", nng_strerror(rv));
 	nng_socket_set_size(n->pub, NNG_OPT_RECVMAXSZ, 1024);
 	nng_socket_set_int(n->pub, NNG_OPT_SENDBUF, 1024);
-	if ((rv = af_tls_listen(n->tls, n->pub, url)) != 0) {
+	if ((rv = af_tls_listen(n->tls, n->pub, url, err)) != 0) {
 		nng_close(n->pub);
-		return af_errf(err, AF_EIO, "pub: listen %s: %s", url,
-			       nng_strerror(rv));
+		return af_err_wrap(err, rv, "pub");
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "common/alloc.h"
 #include "common/file.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 #include "routerd/sync_int.h"
 
 #include <limits.h>
@@ -77,7 +78,8 @@ int routerd_cache_load(struct routerd *r, struct routerd_view **ret,
 		return AF_ENOTFOUND;
 	if (rc != 0)
 		return rc;
-	cv = af__cached_view__unpack(NULL, len, (const uint8_t *)buf);
+	cv = af__cached_view__unpack(&af_pb_allocator, len,
+				     (const uint8_t *)buf);
 	af_free(buf);
 	if (cv == NULL || cv->stable == NULL)
 		rc = af_errf(err, AF_ECORRUPT, "%s: not a cached view", path);

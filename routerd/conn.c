@@ -116,10 +116,7 @@ static int conn_open(struct conn *k, const char *url, const struct af_tls *tls,
 	nng_pipe_notify(k->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, k);
 	nng_pipe_notify(k->sock, NNG_PIPE_EV_REM_POST, pipe_cb, k);
 	/* In the background: an endpoint that is down is dialed again. */
-	if ((rv = af_tls_dial(tls, k->sock, url, NNG_FLAG_NONBLOCK)) != 0)
-		return af_errf(err, AF_EIO, "dial %s: %s", url,
-			       nng_strerror(rv));
-	return 0;
+	return af_tls_dial(tls, k->sock, url, NNG_FLAG_NONBLOCK, err);
 }
 
 int routerd_conns_open(const char *const *urls, unsigned n,

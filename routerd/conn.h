@@ -6,7 +6,7 @@
 #define AF_ROUTERD_CONN_H
 
 #include "common/err.h"
-#include "common/tls.h"
+#include "net/tls.h"
 
 #include <stdatomic.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
  * leases, usage and reports run on their own thread (telemetry.c). */
 #include "common/alloc.h"
 #include "common/log.h"
-#include "common/rpc.h"
+#include "net/rpc.h"
 #include "common/sign.h"
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
@@ -557,13 +557,14 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 	nng_socket_set_ms(s->sub, NNG_OPT_RECONNMAXT, 1000);
 	for (unsigned i = 0; i < cfg->n_nodes; i++) {
 		char url[AF_ADDR_MAX + 16];
+		struct af_err derr;
 
 		af_cluster_url(cfg, cfg->nodes[i].pub, url, sizeof(url));
 		/* Non-blocking: a publisher that is down is dialed again. */
-		rv = af_tls_dial(s->tls, s->sub, url, NNG_FLAG_NONBLOCK);
-		if (rv != 0)
+		if (af_tls_dial(s->tls, s->sub, url, NNG_FLAG_NONBLOCK,
+				&derr) != 0)
 			log_warn("event=dial_failed url=%s error=\"%s\"", url,
-				 nng_strerror(rv));
+				 derr.msg);
 		af_cluster_url(cfg, cfg->nodes[i].api, s->urls[i],
 			       sizeof(s->urls[i]));
 	}

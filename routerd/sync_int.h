@@ -2,9 +2,9 @@
 #ifndef AF_ROUTERD_SYNC_INT_H
 #define AF_ROUTERD_SYNC_INT_H
 
-#include "common/rpc.h"
+#include "net/rpc.h"
 #include "common/sign.h"
-#include "common/tls.h"
+#include "net/tls.h"
 #include "proto/af.pb-c.h"
 #include "routerd/conn.h"
 #include "routerd/routerd.h"

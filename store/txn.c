@@ -118,7 +118,7 @@ struct unpack_state {
 static void *unpack_alloc(void *data, size_t size)
 {
 	struct unpack_state *st = data;
-	void *p = af_malloc(size);
+	void *p = af_pb_alloc(NULL, size); /* free_unpacked(msg, NULL) */
 
 	if (p == NULL)
 		st->failed = true;
@@ -127,8 +127,7 @@ static void *unpack_alloc(void *data, size_t size)
 
 static void unpack_free(void *data, void *p)
 {
-	(void)data;
-	af_free(p);
+	af_pb_free(data, p);
 }
 
 int af_txn_get_msg(struct af_txn *t, enum af_table tbl, const void *key,
@@ -136,7 +135,7 @@ int af_txn_get_msg(struct af_txn *t, enum af_table tbl, const void *key,
 		   ProtobufCMessage **ret)
 {
 	struct unpack_state st = {false};
-	/* af_malloc is malloc underneath: free_unpacked(msg, NULL) matches */
+	/* af_pb_alloc is malloc underneath: free_unpacked(msg, NULL) matches */
 	ProtobufCAllocator a = {unpack_alloc, unpack_free, &st};
 	ProtobufCMessage *msg;
 	const void *val;

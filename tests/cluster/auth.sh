@@ -96,7 +96,10 @@ note "permission matrix: $checked checks"
 # routerd's own verbs: only routerd (and admin) may sync and report.
 P=$((CL_BASE + 901))
 AF_TOKEN=$T_viewer cl_routerd_start rv $P
-sleep 2
+# Its first Sync was answered (refused), then it is still not ready.
+why=$(cl_wait_log "$CL_DIR/routerd-rv.log" 'event=controld_call_failed call=sync')
+echo "$why" | grep -qi 'permission\|denied\|role' ||
+	fail "the viewer's sync failed for another reason: $why"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/readyz")
 [ "$code" = 503 ] || fail "a routerd with a viewer token got a policy"
 cl_routerd_stop rv

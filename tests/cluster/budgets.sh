@@ -21,7 +21,10 @@ cl_af budget set marketing-team --hard 5 --period day >/dev/null
 # One routerd first: the burst below is one client on one routerd.
 cl_routerd_start r1 $((CL_BASE + 901))
 cl_wait_http "http://127.0.0.1:$((CL_BASE + 901))/readyz"
-sleep 1 # budgets arrive with the first Sync
+# Budgets arrive with the first Sync (defined before its view activates,
+# so before readyz); the routerd then asks for a lease at once.
+cl_wait_json "cl_af budget get marketing-team -o json" '.leased_usd > 0' 15 \
+	>/dev/null
 
 # tenant $1, workflows $2..$3, on routerd port $4, into $5 (with reports)
 traffic() {
@@ -69,7 +72,6 @@ for k in 2 3; do
 	cl_routerd_start r$k $((CL_BASE + 900 + k))
 	cl_wait_http "http://127.0.0.1:$((CL_BASE + 900 + k))/readyz"
 done
-sleep 1
 
 # A routerd asks for a lease as soon as it learns of a budget (and gives
 # it back after 2 s if no hop came), so a first hop is usually served; one
@@ -87,7 +89,6 @@ warm() {
 		[ "$(date +%s)" -lt "$deadline" ] || fail "never served: $(cat "$CL_DIR/warm")"
 		sleep "$(jq -r '.retry_after_ms / 1000' "$CL_DIR/warm")"
 	done
-	sleep 0.3
 }
 for k in 1 2 3; do warm hard-team $((CL_BASE + 900 + k)); done
 
@@ -126,7 +127,6 @@ note "after shutdown: $(echo "$b" | jq -c '{spent_usd, leased_usd, remaining_usd
 for k in 1 2 3; do cl_routerd_start r$k $((CL_BASE + 900 + k)); done
 P=$((CL_BASE + 901))
 cl_wait_http "http://127.0.0.1:$P/readyz"
-sleep 1
 warm soft-team $P
 traffic soft-team 1 20 $P "$CL_DIR/s1" "$SMALL"
 jq -s -e 'all(.[]; .decision == "route" and .degraded == false)' "$CL_DIR/s1" \
@@ -146,9 +146,8 @@ note "over the soft limit: stepped down to the small tier"
 P3=$((CL_BASE + 903))
 warm lost-team $P3
 traffic lost-team 1 2 $P3 "$CL_DIR/l1" "$SMALL"
-sleep 1
-l=$(cl_af budget get lost-team -o json | jq .leased_usd)
-awk -v l="$l" 'BEGIN { exit !(l > 0) }' || fail "no lease held ($l)"
+cl_wait_json "cl_af budget get lost-team -o json" '.leased_usd > 0' 15 \
+	>/dev/null
 cl_routerd_stop r3 KILL
 t0=$(date +%s)
 while :; do

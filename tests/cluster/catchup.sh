@@ -39,6 +39,7 @@ cl_stop "$victim" KILL
 apply_n 6 90
 ls "$CL_DIR/data/node$leader/raft" | grep -q '^snapshot-' ||
 	fail "leader took no snapshot"
+restored0=$(cl_log_count "$CL_DIR/node$victim.log" event=snapshot_restored)
 t0=$(date +%s%N)
 cl_start "$victim"
 cl_wait_converged 3
@@ -51,7 +52,12 @@ same_state "$leader" "$victim"
 note "caught up by snapshot in ${ms} ms"
 [ "$("$AF" --stale --endpoints "$(cl_api "$victim")" policy history -o json | jq .revisions |
 	jq length)" = 90 ] || fail "victim does not have 90 revisions"
-note "caught up after compaction (snapshot install)"
+# The victim held no snapshot of its own (fewer than 32 entries when it
+# stopped), so a restore in its log is the leader's snapshot installed.
+restored=$(cl_log_count "$CL_DIR/node$victim.log" event=snapshot_restored)
+[ "$restored" -gt "$restored0" ] ||
+	fail "victim caught up without installing the leader's snapshot"
+note "caught up after compaction (snapshot installed)"
 
 # Restarting a node replays snapshot + log onto its store: same state.
 cl_stop "$leader" TERM

@@ -53,10 +53,8 @@ for i in 1 2 3; do cl_stop $i KILL; done
 for k in $(seq 1 20); do
 	[ "$(cl_route_hash $P1)" = "$h1" ] || fail "no decision without controld ($k)"
 done
-sleep 3
-s=$(curl -s "http://127.0.0.1:$P1/v1/status")
-echo "$s" | jq -e '.controld == "disconnected" or .controld_connected == false' \
-	>/dev/null || fail "status does not say controld is gone: $s"
+cl_wait_json "curl -s http://127.0.0.1:$P1/v1/status" \
+	'.controld == "disconnected" or .controld_connected == false' 15 >/dev/null
 
 # Restart with the cache and no controld: ready at once, last revision.
 cl_routerd_stop r1 TERM

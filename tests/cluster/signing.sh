@@ -56,7 +56,11 @@ cl_wait_route_hash $P "$h2" >/dev/null
 refused CONFLICT policy apply -f "$CL_DIR/v1.yaml"
 [ "$(cl_af policy history -o json | jq -r '.revisions[] | select(.state == "stable") | .hash')" = "$h2" ] ||
 	fail "a refused bundle changed the stable revision"
-sleep 0.5
+# routerd has acted on two heartbeats from every node sent after the
+# refusal (hints are taken in order, each batch's Sync before the next).
+h0=$(cl_routerd_metric $P af_routerd_hints_received_total)
+cl_wait_json "cl_routerd_metric $P af_routerd_hints_received_total" \
+	". >= $h0 + 6" 20 >/dev/null
 [ "$(cl_route_hash $P)" = "$h2" ] || fail "routerd moved off the last good bundle"
 note "unsigned, tampered, untrusted and replayed bundles refused; $h2 still served"
 

@@ -20,14 +20,65 @@ fail() {
 
 note() { echo "# $*"; }
 
+# cl_log_count FILE REGEX: lines of FILE matching REGEX (0 when none, or
+# when FILE does not exist yet: a daemon just started may not have it).
+cl_log_count() {
+	if [ -f "$1" ]; then
+		awk -v re="$2" '$0 ~ re { n++ } END { print n + 0 }' "$1"
+	else
+		echo 0
+	fi
+}
+
+# cl_wait_log FILE REGEX [SECONDS] [MIN]: waits until FILE has at least MIN
+# (1) lines matching REGEX; prints the last one. An event to wait for,
+# where a fixed sleep would guess.
+cl_wait_log() {
+	deadline=$(($(date +%s) + ${3:-15}))
+	while [ "$(cl_log_count "$1" "$2")" -lt "${4:-1}" ]; do
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail "no '$2' in $1 within ${3:-15} s"
+		sleep 0.1
+	done
+	awk -v re="$2" '$0 ~ re { l = $0 } END { print l }' "$1"
+}
+
+# cl_routerd_metric PORT NAME: the sum of NAME's samples on routerd's
+# /metrics (0 when absent).
+cl_routerd_metric() {
+	curl -s "http://127.0.0.1:$1/metrics" |
+		awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF }
+			END { printf "%d\n", s }'
+}
+
+# cl_wait_json CMD JQ [SECONDS]: runs CMD (a shell string) until its JSON
+# output satisfies the jq filter JQ; prints that output.
+cl_wait_json() {
+	deadline=$(($(date +%s) + ${3:-15}))
+	while :; do
+		out=$(eval "$1" 2>/dev/null) && [ -n "$out" ] &&
+			echo "$out" | jq -e "$2" >/dev/null 2>&1 && break
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail "'$1' never satisfied '$2' within ${3:-15} s: $out"
+		sleep 0.1
+	done
+	echo "$out"
+}
+
 port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 # Picks a base port p such that p+1..p+4 of each node (p + 10*id) are free.
+# AF_PORT_BASE=B keeps every port within B..B+999 (parallel runs).
 pick_base() {
 	for _ in $(seq 1 50); do
-		base=$((10000 + ($(od -An -N2 -tu2 /dev/urandom) % 1900) * 10))
+		r=$(od -An -N2 -tu2 /dev/urandom)
+		if [ -n "${AF_PORT_BASE:-}" ]; then
+			base=$((AF_PORT_BASE + (r % 9) * 10))
+		else
+			base=$((10000 + (r % 1900) * 10))
+		fi
 		ok=1
 		for id in 1 2 3 4 5; do
 			for k in 1 2 3 4; do

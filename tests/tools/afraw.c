@@ -18,6 +18,7 @@
  * when no reply arrived within 30 s.
  */
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -176,7 +177,7 @@ static const char *code_name(int code)
 
 static void print_reply(const uint8_t *buf, size_t len)
 {
-	Af__Response *r = af__response__unpack(NULL, len, buf);
+	Af__Response *r = af__response__unpack(&af_pb_allocator, len, buf);
 
 	if (r == NULL) {
 		printf("undecodable reply (%zu bytes)\n", len);

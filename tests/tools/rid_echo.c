@@ -3,6 +3,7 @@
  * request's kind and the Command.request_id of a write ("-" when none).
  * usage: rid_echo URL SECONDS */
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
 
 		if (nng_recvmsg(s, &m, 0) != 0)
 			continue;
-		req = af__request__unpack(NULL, nng_msg_len(m),
+		req = af__request__unpack(&af_pb_allocator, nng_msg_len(m),
 					  nng_msg_body(m));
 		nng_msg_free(m);
 		if (req == NULL)

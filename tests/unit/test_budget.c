@@ -2,6 +2,7 @@
  * leases <= hard under random traffic from several routerds, lease expiry,
  * release, a new period, tenants without a budget, bad requests. Entries
  * are applied straight to a real LMDB store (no raft needed). */
+#include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "controld/budget.h"
 #include "controld/fsm.h"
@@ -30,6 +31,7 @@ static void setup(void)
 	struct af_store_opts o = {.cluster = "test", .nosync = true};
 	struct af_err e;
 
+	af_test_alloc_begin();
 	snprintf(dir, sizeof(dir), "/tmp/af-budget.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(af_store_open(dir, &o, &store, &e), 0, "%s", e.msg);
@@ -44,6 +46,7 @@ static void teardown(void)
 	af_store_close(store);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+	af_test_alloc_end();
 }
 
 static const struct af_fsm_result *apply(Af__Command *cmd, int64_t t)

@@ -1,6 +1,7 @@
 /* af's -o yaml emitter: the YAML it writes reads back (libyaml's parser)
  * as the same values, strings a YAML reader would take for something else
  * are quoted, and multi-line strings survive. */
+#include "tests/lib/alloc_check.h"
 #include "cli/output.h"
 
 #include <criterion/criterion.h>
@@ -50,6 +51,8 @@ static size_t roundtrip(json_t *doc, struct scalar *out, size_t max, char *text,
 	json_decref(doc);
 	return n;
 }
+
+TestSuite(cli_output, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(cli_output, typed_strings_are_quoted)
 {

@@ -1,4 +1,5 @@
 /* Cluster file parser: accepted forms and every error with its position. */
+#include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "common/cluster.h"
 
@@ -39,6 +40,8 @@ static void expect_error(const char *text, const char *msg)
 }
 
 /* The fixture in the repo (tests run from the repository root). */
+TestSuite(cluster_file, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
+
 Test(cluster_file, example_file)
 {
 	struct af_cluster_cfg c;

@@ -2,11 +2,13 @@
  * (virtual time, deterministic): replicated results, leader readiness,
  * leader loss, I/O faults, snapshots, replay, and a randomized schedule.
  * Three servers, one LMDB store each in its own temp dir. */
+#include "tests/lib/alloc_check.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 
 #include "common/alloc.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 #include "proto/policy.pb-c.h"
 #include "store/store.h"
 
@@ -84,6 +86,7 @@ static void setup(void)
 	struct raft_configuration conf;
 	int rv;
 
+	af_test_alloc_begin();
 	memset(&T, 0, sizeof(T));
 	rv = raft_fixture_initialize(&T.f);
 	cr_assert_eq(rv, 0, "raft_fixture_initialize: %d", rv);
@@ -135,6 +138,7 @@ static void teardown(void)
 			nftw(T.nodes[i].dir, rm_entry, 16,
 			     FTW_DEPTH | FTW_PHYS);
 	}
+	af_test_alloc_end();
 }
 
 TestSuite(fixture, .init = setup, .fini = teardown, .timeout = 120);
@@ -563,7 +567,7 @@ static int count_hash_fn(const void *key, size_t klen, const void *val,
 			 size_t vlen, void *arg)
 {
 	struct count_arg *ca = arg;
-	Af__Revision *r = af__revision__unpack(NULL, vlen, val);
+	Af__Revision *r = af__revision__unpack(&af_pb_allocator, vlen, val);
 
 	(void)key;
 	(void)klen;

@@ -25,6 +25,7 @@
  * from its 100 ms tick. The tests run step 3 with the barrier at once,
  * one tick late (both safe) and never (X, committed, is overwritten):
  * see docs/reliability.md. */
+#include "tests/lib/alloc_check.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 
@@ -118,6 +119,7 @@ static void setup(void)
 	struct raft_configuration conf;
 	int rv;
 
+	af_test_alloc_begin();
 	memset(&T, 0, sizeof(T));
 	cr_assert_eq(raft_fixture_initialize(&T.f), 0);
 	T.f_open = true;
@@ -161,6 +163,7 @@ static void teardown(void)
 			nftw(T.nodes[i].dir, rm_entry, 16,
 			     FTW_DEPTH | FTW_PHYS);
 	}
+	af_test_alloc_end();
 }
 
 TestSuite(figure8, .init = setup, .fini = teardown, .timeout = 120);

@@ -4,6 +4,8 @@
  * the kept results are evicted oldest first; a dry run changes nothing;
  * usage sums saturate on extreme values; each apply is observed in
  * af_fsm_apply_seconds. */
+#include "tests/lib/alloc_check.h"
+#include "common/alloc.h"
 #include "controld/fsm.h"
 #include "controld/rollout.h"
 #include "proto/af.pb-c.h"
@@ -50,6 +52,7 @@ static void close_node(struct node *n)
 
 static void setup(void)
 {
+	af_test_alloc_begin();
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	open_node(&a);
@@ -59,6 +62,7 @@ static void teardown(void)
 {
 	close_node(&a);
 	close_node(&b);
+	af_test_alloc_end();
 }
 
 static struct af_fsm_result apply(struct node *n, Af__Command *cmd)
@@ -172,7 +176,7 @@ Test(fsm_writes, results_survive_snapshot_restore)
 		     0);
 	open_node(&b);
 	cr_assert_eq(af_store_restore(b.store, snap, len, NULL), 0);
-	free(snap);
+	af_free(snap);
 	b.idx = applied;
 	r = apply_policy(&b, 1, "req-s");
 	cr_assert(r.replayed, "a restored node knows the id");
@@ -362,6 +366,6 @@ Test(fsm_writes, distribution_index_moves_on_configuration_only)
 	cr_assert_eq(af_store_snapshot(a.store, &snap, &len, &at, NULL), 0);
 	open_node(&b);
 	cr_assert_eq(af_store_restore(b.store, snap, len, NULL), 0);
-	free(snap);
+	af_free(snap);
 	cr_assert_eq(distribution(&b), 5, "restored with the snapshot");
 }

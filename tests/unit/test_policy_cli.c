@@ -1,4 +1,5 @@
 /* af policy lint and af route (offline) through the real binary. */
+#include "tests/lib/alloc_check.h"
 #include "tests/lib/policy_fixture.h"
 
 #include <criterion/criterion.h>
@@ -24,6 +25,7 @@ static void put(const char *name, const char *text)
 
 static void setup(void)
 {
+	af_test_alloc_begin();
 	strcpy(dir, "/tmp/af-policy-cli-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	put("policy.yaml", pf_example_policy);
@@ -41,6 +43,7 @@ static void teardown(void)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+	af_test_alloc_end();
 }
 
 TestSuite(policy_cli, .init = setup, .fini = teardown, .timeout = 60);

@@ -2,6 +2,7 @@
  * ordering ties, fallback chains, step-down, cohorts, no allocation. */
 #include "common/alloc.h"
 #include "policy/policy.h"
+#include "tests/lib/alloc_check.h"
 #include "tests/lib/policy_fixture.h"
 
 #include <criterion/criterion.h>
@@ -68,12 +69,14 @@ static void setup(void)
 {
 	struct af_err e = {{0}};
 
+	af_test_alloc_begin();
 	cr_assert_eq(pf_view(policy, models, &view, &e), 0, "%s", e.msg);
 }
 
 static void teardown(void)
 {
 	af_policy_view_free(view);
+	af_test_alloc_end();
 }
 
 TestSuite(policy_decide, .init = setup, .fini = teardown);

@@ -1,6 +1,7 @@
 /* Version hashes: formatting, comments, key order and the order of
  * set-like lists do not change them; every semantic change does. Loading
  * compiled bytes validates them again. */
+#include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "policy/policy.h"
 #include "proto/policy.pb-c.h"
@@ -71,6 +72,8 @@ static void expect_diff(const char *const *pairs)
 
 #define SAME(...) expect_same((const char *const[]){__VA_ARGS__, NULL})
 #define DIFF(...) expect_diff((const char *const[]){__VA_ARGS__, NULL})
+
+TestSuite(policy_hash, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(policy_hash, invariant_under_form)
 {

@@ -1,5 +1,6 @@
 /* Policy bundle and model registry parsing: accepted forms, every lint
  * error with its exact file:line:col, warnings and bounds. */
+#include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "policy/policy.h"
 #include "tests/lib/policy_fixture.h"
@@ -52,6 +53,8 @@ static void expect_edit(const char *from, const char *to, const char *msg)
 	expect_error(t, msg);
 	af_free(t);
 }
+
+TestSuite(policy_parse, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(policy_parse, base_and_examples_are_valid)
 {

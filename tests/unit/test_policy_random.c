@@ -2,6 +2,7 @@
  * a routed decision (primary and each fallback) satisfies the filters of
  * decision step 7, the chain has no duplicates and respects
  * max_fallbacks. Prints its seed; AF_SEED=N replays a run. */
+#include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "policy/policy.h"
 #include "tests/lib/policy_fixture.h"
@@ -137,6 +138,9 @@ static void check_hop(const struct af_hop *h, unsigned needs, int in, int out,
 	cr_assert(max_cost_micro < 0 || cost <= max_cost_micro * 1000,
 		  "%s over cost", m->id);
 }
+
+TestSuite(policy_random, .init = af_test_alloc_begin,
+	  .fini = af_test_alloc_end);
 
 Test(policy_random, every_hop_obeys_the_filters, .timeout = 120)
 {

@@ -1,4 +1,5 @@
 /* Request bodies (HTTP 400/413/422 with the field) and error bodies. */
+#include "tests/lib/alloc_check.h"
 #include "policy/policy.h"
 #include "tests/lib/policy_fixture.h"
 
@@ -20,6 +21,9 @@ static void refused(const char *json, int status, const char *code,
 }
 
 #define OK3 "\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":\"c\""
+
+TestSuite(policy_request, .init = af_test_alloc_begin,
+	  .fini = af_test_alloc_end);
 
 Test(policy_request, parses_every_field)
 {

@@ -1,4 +1,5 @@
 /* The canary gate judgement (pure): hold, pass and each breach. */
+#include "tests/lib/alloc_check.h"
 #include "controld/rollout.h"
 
 #include <criterion/criterion.h>
@@ -25,6 +26,8 @@ static const struct af_gates gates = {
 	.max_cost_ratio_ppm = 1050000,	  /* 1.05 */
 	.min_samples = 100,
 };
+
+TestSuite(judge, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(judge, holds_until_both_cohorts_have_samples)
 {

@@ -5,6 +5,7 @@
  * BUDGET_EXCEEDED (not retryable, retry_after_ms = time to the period's
  * end) once the leader said the lease is all that is left or the budget is
  * spent. Refills follow demand and never shrink a busy lease. */
+#include "tests/lib/alloc_check.h"
 #include "common/timeutil.h"
 #include "routerd/budget.h"
 
@@ -22,6 +23,7 @@ static void setup(void)
 	Af__Budget bd = AF__BUDGET__INIT;
 	Af__Budget *list[] = {&bd};
 
+	af_test_alloc_begin();
 	cr_assert_eq(routerd_budgets_new(&b), 0);
 	bd.tenant = (char *)"acme";
 	bd.hard_micro = 1000000; /* 1 USD */
@@ -32,6 +34,7 @@ static void setup(void)
 static void teardown(void)
 {
 	routerd_budgets_free(b);
+	af_test_alloc_end();
 }
 
 TestSuite(routerd_budget, .init = setup, .fini = teardown);

@@ -4,6 +4,7 @@
  * and live state kept across a view swap. */
 #include "common/alloc.h"
 #include "routerd/routerd_int.h"
+#include "tests/lib/alloc_check.h"
 #include "tests/lib/policy_fixture.h"
 
 #include <criterion/criterion.h>
@@ -71,6 +72,7 @@ static void setup(void)
 {
 	struct af_err err = {{0}};
 
+	af_test_alloc_begin();
 	memset(&r, 0, sizeof(r));
 	cr_assert_eq(routerd_views_init(&r, &err), 0);
 	cr_assert_eq(routerd_live_new(&r.live, &err), 0);
@@ -81,6 +83,7 @@ static void teardown(void)
 {
 	routerd_views_fini(&r);
 	routerd_live_free(r.live);
+	af_test_alloc_end();
 }
 
 TestSuite(routerd_live, .init = setup, .fini = teardown, .timeout = 30);

@@ -3,9 +3,11 @@
  * replacement after ROUTERD_DECISIONS_MAX later decisions (counted as
  * dropped early within 10 minutes), long names; usage sums that
  * saturate instead of wrapping. */
+#include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
 
@@ -42,6 +44,10 @@ static void refused(const char *body, int status, const char *code,
 	else
 		cr_expect_str_eq(e.field, field, "%s", body);
 }
+
+TestSuite(decisions, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
+TestSuite(report_parse, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
+TestSuite(usage, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(report_parse, minimal_report_is_decision_id_and_ok)
 {
@@ -225,7 +231,7 @@ Test(usage, sums_saturate_instead_of_wrapping)
 				     ROUTERD_REPORT_MAX_COST_NANO);
 	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
 	cr_assert_not_null(buf);
-	rep = af__usage_report__unpack(NULL, len, buf);
+	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
 	cr_assert_not_null(rep);
 	cr_assert_eq(rep->n_rows, 1);
 	cr_expect_eq(rep->rows[0]->count, 10000);

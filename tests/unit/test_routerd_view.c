@@ -4,6 +4,7 @@
 #include "common/alloc.h"
 #include "common/hash.h"
 #include "routerd/routerd_int.h"
+#include "tests/lib/alloc_check.h"
 #include "tests/lib/policy_fixture.h"
 
 #include <criterion/criterion.h>
@@ -23,6 +24,7 @@ static void setup(void)
 	struct af_err err = {{0}};
 	char *p2;
 
+	af_test_alloc_begin();
 	cr_assert_eq(af_bundle_compile("p.yaml", pf_example_policy,
 				       strlen(pf_example_policy), &src.b, &err),
 		     0, "%s", err.msg);
@@ -44,6 +46,7 @@ static void teardown(void)
 	af_bundle_free(src.b);
 	af_bundle_free(src.canary);
 	af_registry_free(src.reg);
+	af_test_alloc_end();
 }
 
 TestSuite(routerd_view, .init = setup, .fini = teardown, .timeout = 60);

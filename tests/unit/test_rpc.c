@@ -1,12 +1,16 @@
 /* af_rpc_call is bounded by its timeout whatever the peer does, and
  * request ids are fresh random hex. */
+#include "tests/lib/alloc_check.h"
 #include "common/err.h"
-#include "common/rpc.h"
+#include "net/rpc.h"
+#include "net/tls.h"
 #include "common/timeutil.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +32,9 @@ static int silent_listener(char *url, size_t len)
 	snprintf(url, len, "tcp://127.0.0.1:%u", ntohs(sa.sin_port));
 	return fd;
 }
+
+TestSuite(rpc, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
+TestSuite(tls, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(rpc, silent_peer_bounded_by_timeout)
 {
@@ -98,4 +105,28 @@ Test(rpc, request_ids_are_fresh_hex)
 	cr_expect_eq(strlen(a), AF_RPC_ID_LEN);
 	cr_expect_eq(strspn(a, "0123456789abcdef"), AF_RPC_ID_LEN);
 	cr_expect_str_neq(a, b);
+}
+
+/* net/tls.h returns AF_E* codes with the NNG reason in the message, never
+ * NNG codes, whether TLS is configured or not. */
+Test(tls, listen_and_dial_errors_are_af_codes)
+{
+	struct af_err err = {{0}};
+	char url[64];
+	nng_socket a, b;
+	int fd = silent_listener(url, sizeof(url));
+
+	cr_assert(nng_rep0_open(&a) == 0);
+	cr_assert(nng_req0_open(&b) == 0);
+	cr_expect_eq(af_tls_listen(NULL, a, url, &err), AF_EUNAVAIL, "%s",
+		     err.msg);
+	cr_expect(strstr(err.msg, url) != NULL, "%s", err.msg);
+	cr_expect_eq(af_tls_listen(NULL, a, "nope://x", &err), AF_ECONFIG, "%s",
+		     err.msg);
+	cr_expect_eq(af_tls_dial(NULL, b, "nope://x", 0, &err), AF_ECONFIG,
+		     "%s", err.msg);
+	cr_expect(strstr(err.msg, "dial nope://x") != NULL, "%s", err.msg);
+	nng_close(a);
+	nng_close(b);
+	close(fd);
 }

@@ -1,5 +1,6 @@
 /* Bundle signatures: keys, sign, parse, verify; tampering, untrusted keys
  * and malformed signature lines. */
+#include "tests/lib/alloc_check.h"
 #include "common/sign.h"
 
 #include <criterion/criterion.h>
@@ -15,6 +16,7 @@ static void setup(void)
 	char id[AF_KEYID_LEN];
 	struct af_err e;
 
+	af_test_alloc_begin();
 	snprintf(dir, sizeof(dir), "/tmp/af-sign.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(prefix, sizeof(prefix), "%s/release", dir);
@@ -29,6 +31,7 @@ static void teardown(void)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+	af_test_alloc_end();
 }
 
 TestSuite(sign, .init = setup, .fini = teardown);

@@ -1,5 +1,6 @@
 /* Store: tables, iteration, applied index, map growth, snapshot and restore,
  * snapshot views, cluster check, allocation failures. */
+#include "tests/lib/alloc_check.h"
 #include "store/store.h"
 
 #include "common/alloc.h"
@@ -19,6 +20,7 @@ static char tmpdir[256];
 
 static void setup(void)
 {
+	af_test_alloc_begin();
 	strcpy(tmpdir, "/tmp/af-test-store-XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir));
 }
@@ -36,6 +38,7 @@ static void teardown(void)
 {
 	af_alloc_fail_after(-1, 0);
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	af_test_alloc_end();
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -375,8 +378,8 @@ Test(store, iteration_order_both_ways)
 }
 
 /* walks [lo, hi) of the shuffled keys; 0 for an open bound */
-static int range(struct af_txn *t, uint64_t lo, uint64_t hi, bool reverse,
-		 struct collect *c)
+static int iter_range(struct af_txn *t, uint64_t lo, uint64_t hi, bool reverse,
+		      struct collect *c)
 {
 	uint8_t l[8], h[8];
 
@@ -396,31 +399,33 @@ Test(store, range_iteration)
 
 	cr_assert_eq(af_store_update(s, put_shuffled, NULL, &err), 0);
 	cr_assert_eq(af_store_read_begin(s, &t, &err), 0);
-	cr_assert_eq(range(t, 2, 300, false, &c), 0); /* 2 255 256 */
+	cr_assert_eq(iter_range(t, 2, 300, false, &c), 0); /* 2 255 256 */
 	cr_assert_eq(c.n, 3);
 	cr_assert_eq(c.keys[0], 2);
 	cr_assert_eq(c.keys[2], 256);
-	cr_assert_eq(range(t, 2, 300, true, &c), 0); /* 256 255 2 */
+	cr_assert_eq(iter_range(t, 2, 300, true, &c), 0); /* 256 255 2 */
 	cr_assert_eq(c.n, 3);
 	cr_assert_eq(c.keys[0], 256);
 	cr_assert_eq(c.keys[2], 2);
-	cr_assert_eq(range(t, 0, 256, true, &c), 0); /* below a present key */
-	cr_assert_eq(c.n, 4);			     /* 255 2 1 0 */
+	cr_assert_eq(iter_range(t, 0, 256, true, &c),
+		     0);      /* below a present key */
+	cr_assert_eq(c.n, 4); /* 255 2 1 0 */
 	cr_assert_eq(c.keys[0], 255);
-	cr_assert_eq(range(t, 0, 257, true, &c), 0); /* below an absent key */
+	cr_assert_eq(iter_range(t, 0, 257, true, &c),
+		     0); /* below an absent key */
 	cr_assert_eq(c.keys[0], 256);
-	cr_assert_eq(range(t, 0, 1ull << 50, true, &c), 0); /* above all */
+	cr_assert_eq(iter_range(t, 0, 1ull << 50, true, &c), 0); /* above all */
 	cr_assert_eq(c.n, 8);
 	cr_assert_eq(c.keys[0], 1ull << 40);
-	cr_assert_eq(range(t, 1000, 0, false, &c), 0); /* open above */
+	cr_assert_eq(iter_range(t, 1000, 0, false, &c), 0); /* open above */
 	cr_assert_eq(c.n, 2);
 	cr_assert_eq(c.keys[0], 65536);
-	cr_assert_eq(range(t, 1, 0, true, &c), 0); /* reverse down to lo */
+	cr_assert_eq(iter_range(t, 1, 0, true, &c), 0); /* reverse down to lo */
 	cr_assert_eq(c.n, 7);
 	cr_assert_eq(c.keys[6], 1);
-	cr_assert_eq(range(t, 256, 256, false, &c), 0); /* empty */
+	cr_assert_eq(iter_range(t, 256, 256, false, &c), 0); /* empty */
 	cr_assert_eq(c.n, 0);
-	cr_assert_eq(range(t, 0, 0, false, &c), 0);
+	cr_assert_eq(iter_range(t, 0, 0, false, &c), 0);
 	cr_assert_eq(c.n, 8);
 	memset(&c, 0, sizeof(c));
 	c.stop_at = 2;

@@ -1,6 +1,7 @@
 /* Input checks shared by every parser: names (control characters, path
  * segments), YAML tags, nesting depth bounded before libyaml parses, and
  * empty input (protobuf-c's NULL for empty bytes). */
+#include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "common/name.h"
 #include "common/timeutil.h"
@@ -17,6 +18,9 @@ static bool valid(const char *s)
 {
 	return af_name_valid(s, strlen(s), 256, NULL, 0);
 }
+
+TestSuite(names, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
+TestSuite(yaml, .init = af_test_alloc_begin, .fini = af_test_alloc_end);
 
 Test(names, accepted)
 {

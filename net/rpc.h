@@ -9,10 +9,10 @@
  * the exchange runs on a worker thread that finishes on its own when the
  * caller has given up.
  */
-#ifndef AF_COMMON_RPC_H
-#define AF_COMMON_RPC_H
+#ifndef AF_NET_RPC_H
+#define AF_NET_RPC_H
 
-#include "common/tls.h"
+#include "net/tls.h"
 
 #include <stddef.h>
 #include <stdint.h>

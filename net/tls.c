@@ -1,4 +1,4 @@
-#include "common/tls.h"
+#include "net/tls.h"
 #include "common/alloc.h"
 #include "common/file.h"
 
@@ -89,36 +89,58 @@ void af_tls_free(struct af_tls *t)
 	af_free(t);
 }
 
-int af_tls_listen(const struct af_tls *t, nng_socket s, const char *url)
+/* Translates an NNG failure of `what` on url into AF_E* with context. */
+static int nng_fail(int rv, const char *what, const char *url,
+		    struct af_err *err)
+{
+	int code = AF_EIO;
+
+	if (rv == NNG_ENOMEM)
+		code = AF_ENOMEM;
+	else if (rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL)
+		code = AF_ECONFIG;
+	else if (rv == NNG_EADDRINUSE || rv == NNG_ECONNREFUSED)
+		code = AF_EUNAVAIL;
+	return af_errf(err, code, "%s %s: %s", what, url, nng_strerror(rv));
+}
+
+int af_tls_listen(const struct af_tls *t, nng_socket s, const char *url,
+		  struct af_err *err)
 {
 	nng_listener l;
 	int rv;
 
-	if (t == NULL)
-		return nng_listen(s, url, NULL, 0);
+	if (t == NULL) {
+		rv = nng_listen(s, url, NULL, 0);
+		goto out;
+	}
 	if ((rv = nng_listener_create(&l, s, url)) != 0)
-		return rv;
+		goto out;
 	if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, t->server)) !=
 		    0 ||
 	    (rv = nng_listener_start(l, 0)) != 0)
 		nng_listener_close(l);
-	return rv;
+out:
+	return rv != 0 ? nng_fail(rv, "listen", url, err) : 0;
 }
 
 int af_tls_dial(const struct af_tls *t, nng_socket s, const char *url,
-		int flags)
+		int flags, struct af_err *err)
 {
 	nng_dialer d;
 	int rv;
 
-	if (t == NULL)
-		return nng_dial(s, url, NULL, flags);
+	if (t == NULL) {
+		rv = nng_dial(s, url, NULL, flags);
+		goto out;
+	}
 	if ((rv = nng_dialer_create(&d, s, url)) != 0)
-		return rv;
+		goto out;
 	if ((rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, t->client)) != 0 ||
 	    (rv = nng_dialer_start(d, flags)) != 0)
 		nng_dialer_close(d);
-	return rv;
+out:
+	return rv != 0 ? nng_fail(rv, "dial", url, err) : 0;
 }
 
 nng_tls_config *af_tls_client_config(const struct af_tls *t)

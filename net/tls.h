@@ -6,8 +6,8 @@
  * A NULL struct af_tls means plain TCP. Configurations are immutable after
  * af_tls_new; any thread may use them.
  */
-#ifndef AF_COMMON_TLS_H
-#define AF_COMMON_TLS_H
+#ifndef AF_NET_TLS_H
+#define AF_NET_TLS_H
 
 #include "common/cluster.h"
 #include "common/err.h"
@@ -23,10 +23,12 @@ int af_tls_new(const struct af_cluster_cfg *c, struct af_tls **ret,
 void af_tls_free(struct af_tls *t);
 
 /* nng_listen / nng_dial with the TLS configuration applied (t may be
- * NULL). Return NNG error codes, like the calls they replace. */
-int af_tls_listen(const struct af_tls *t, nng_socket s, const char *url);
+ * NULL). Return 0 or AF_ENOMEM, AF_ECONFIG (bad URL), AF_EUNAVAIL (address
+ * in use, refused), AF_EIO (other), with the NNG reason in err. */
+int af_tls_listen(const struct af_tls *t, nng_socket s, const char *url,
+		  struct af_err *err);
 int af_tls_dial(const struct af_tls *t, nng_socket s, const char *url,
-		int flags);
+		int flags, struct af_err *err);
 /* The client configuration (NULL for plain TCP), for callers that must
  * hold it (nng_tls_config_hold) beyond the lifetime of t. */
 struct nng_tls_config *af_tls_client_config(const struct af_tls *t);

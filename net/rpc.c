@@ -4,7 +4,7 @@
  * SYN that is never answered) nor on nng_close (which waits for every
  * pipe and dialer of the socket to be reaped); whatever the socket does,
  * the caller is back in time and a late worker cleans up alone. */
-#include "common/rpc.h"
+#include "net/rpc.h"
 #include "common/alloc.h"
 #include "common/err.h"
 
