@@ -36,8 +36,8 @@ cl_wait_leader >/dev/null
 cl_wait_converged 3
 for h in $acked; do
 	for id in 1 2 3; do
-		"$AF" --stale --endpoints "$(cl_api $id)" policy history -o json |
-			jq -e --arg h "$h" 'any(.[]; .hash == $h)' >/dev/null ||
+		"$AF" --stale --endpoints "$(cl_api $id)" policy history --limit 1000 -o json |
+			jq -e --arg h "$h" 'any(.revisions[]; .hash == $h)' >/dev/null ||
 			fail "acknowledged $h missing on node $id"
 	done
 done

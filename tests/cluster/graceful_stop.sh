@@ -112,8 +112,8 @@ n=0
 while read -r _ h; do
 	n=$((n + 1))
 	for id in 1 2 3; do
-		"$AF" --stale --endpoints "$(cl_api $id)" policy history -o json |
-			jq -e --arg h "$h" 'any(.[]; .hash == $h)' >/dev/null ||
+		"$AF" --stale --endpoints "$(cl_api $id)" policy history --limit 1000 -o json |
+			jq -e --arg h "$h" 'any(.revisions[]; .hash == $h)' >/dev/null ||
 			fail "acknowledged $h missing on node $id"
 	done
 done <"$CL_DIR/acked"
