@@ -10,8 +10,8 @@
 struct controld_job {
 	struct controld_job *next;
 	struct controld_node *node;
-	Af__Request *req; /* owned; freed once the reply is sent */
-	enum controld_verb verb;
+	Af__Request *req;      /* owned; freed once the reply is sent */
+	unsigned verb;	       /* row of the verb table (verbs.h) */
 	const char *principal; /* authenticated caller (borrowed) */
 	uint64_t start_ns;
 	/* Set on an NNG thread (controld_prepare) before the job is queued: a

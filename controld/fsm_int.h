@@ -1,5 +1,7 @@
-/* Private to the state machine (fsm.c and the apply code it delegates
- * to: budget.c). */
+/* Private to the state machine: fsm.c (dispatch, entry framing, results
+ * by request id, audit, raft_fsm callbacks) and the apply code it
+ * delegates to, one file per concern: fsm_policy.c, fsm_rollout.c,
+ * fsm_models.c, fsm_fleet.c, fsm_usage.c, budget.c. */
 #ifndef AF_CONTROLD_FSM_INT_H
 #define AF_CONTROLD_FSM_INT_H
 
@@ -19,6 +21,37 @@ struct apply_ctx {
 
 void af_fsm_resultf(struct af_fsm_result *r, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+struct af_rollout;
+
+/* Every apply below: 0 (a refusal is a result in c->res), or a storage
+ * error. */
+
+/* fsm_policy.c */
+int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c);
+int af_fsm_apply_rollback(struct af_txn *t, struct apply_ctx *c);
+/* Sets the state of revision `rev` (if it exists). */
+int af_fsm_set_revision_state(struct af_txn *t, uint64_t rev,
+			      const char *state);
+
+/* fsm_rollout.c */
+int af_fsm_apply_rollout(struct af_txn *t, struct apply_ctx *c);
+/* Starts the step timer: the gates judge usage from here on. */
+int af_fsm_start_step(struct af_txn *t, struct af_rollout *ro, int64_t now);
+/* Clears the canary part of ro: all traffic on stable. */
+void af_fsm_end_canary(struct af_rollout *ro);
+
+/* fsm_models.c */
+int af_fsm_apply_models(struct af_txn *t, struct apply_ctx *c);
+int af_fsm_apply_model_status(struct af_txn *t, struct apply_ctx *c);
+int af_fsm_apply_model_delete(struct af_txn *t, struct apply_ctx *c);
+
+/* fsm_fleet.c: telemetry, no audit record. */
+int af_fsm_apply_fleet_report(struct af_txn *t, struct apply_ctx *c);
+int af_fsm_apply_fleet_deregister(struct af_txn *t, struct apply_ctx *c);
+
+/* fsm_usage.c: telemetry, no audit record. */
+int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c);
 
 /* budget.c: apply of BudgetSet, LeaseRequest and the showback part of
  * UsageReport. Same contract as every apply: 0, or a storage error. */

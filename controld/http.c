@@ -9,13 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *verb_names[VERB_COUNT] = {
-	"status", "write",    "policy_get",	 "policy_history", "model_list",
-	"audit",  "snapshot", "transfer_leader", "membership",	   "sync",
-	"fleet",  "canary",   "budget",		 "report",	   "other",
-};
 static const char *result_names[RES_COUNT] = {"ok", "refused", "not_leader",
 					      "error"};
+
+/* Rows of the verb table may share a name: one series per name, in table
+ * order, summing its rows. */
+static bool first_of_name(size_t v)
+{
+	for (size_t i = 0; i < v; i++)
+		if (strcmp(controld_verb_at(i)->name,
+			   controld_verb_at(v)->name) == 0)
+			return false;
+	return true;
+}
+
+static unsigned long long verb_count(struct controld_stats *s, size_t v, int r)
+{
+	unsigned long long sum = 0;
+
+	for (size_t i = v; i < controld_verb_count(); i++)
+		if (strcmp(controld_verb_at(i)->name,
+			   controld_verb_at(v)->name) == 0)
+			sum += atomic_load(&s->api[i][r]);
+	return sum;
+}
 
 static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 {
@@ -54,14 +71,17 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 	af_textbuf_printf(b, "# HELP af_api_requests_total API requests by "
 			     "verb and result.\n"
 			     "# TYPE af_api_requests_total counter\n");
-	for (int v = 0; v < VERB_COUNT; v++)
-		for (int r = 0; r < RES_COUNT; r++)
-			af_textbuf_printf(
-				b,
-				"af_api_requests_total{verb=\"%s\",result=\"%"
-				"s\"} %llu\n",
-				verb_names[v], result_names[r],
-				(unsigned long long)atomic_load(&s->api[v][r]));
+	for (size_t v = 0; v < controld_verb_count(); v++)
+		if (first_of_name(v))
+			for (int r = 0; r < RES_COUNT; r++)
+				af_textbuf_printf(
+					b,
+					"af_api_requests_total{verb=\"%s\","
+					"result=\"%s\"} %llu\n",
+					controld_verb_at(v)->name,
+					result_names[r],
+					(unsigned long long)verb_count(s, v,
+								       r));
 	af_textbuf_printf(
 		b,
 		"# HELP af_pub_messages_total Hints and heartbeats "

@@ -17,6 +17,7 @@
 #include "net/tls.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
+#include "controld/verbs.h"
 #include "store/store.h"
 
 #include <nng/nng.h>
@@ -31,25 +32,8 @@ struct controld_job;
 struct controld_slot;
 struct af_auth;
 
-/* Counters by API verb and result, for /metrics. */
-enum controld_verb {
-	VERB_STATUS,
-	VERB_WRITE,
-	VERB_POLICY_GET,
-	VERB_POLICY_HISTORY,
-	VERB_MODEL_LIST,
-	VERB_AUDIT,
-	VERB_SNAPSHOT,
-	VERB_TRANSFER,
-	VERB_MEMBERSHIP,
-	VERB_SYNC,
-	VERB_FLEET,
-	VERB_CANARY,
-	VERB_BUDGET,
-	VERB_REPORT,
-	VERB_OTHER,
-	VERB_COUNT
-};
+/* Counters by API verb (row of the verb table, verbs.h) and result, for
+ * /metrics. */
 enum controld_result {
 	RES_OK,
 	RES_REFUSED,
@@ -61,7 +45,7 @@ enum controld_result {
 struct controld_stats {
 	_Atomic uint64_t term, commit, applied, leader_id;
 	_Atomic int is_leader, ready;
-	_Atomic uint64_t api[VERB_COUNT][RES_COUNT];
+	_Atomic uint64_t api[CONTROLD_MAX_VERBS][RES_COUNT];
 	struct af_histogram apply_latency; /* propose -> applied, leader */
 	struct af_histogram loop_lag;	   /* loop timer drift (api.c) */
 	_Atomic uint64_t hints_published, heartbeats_published;

@@ -3,6 +3,7 @@
  * is lossy by design; routerd pulls the truth with Sync. Loop thread. */
 #include "common/log.h"
 #include "controld/node.h"
+#include "controld/state.h"
 #include "proto/af.pb-c.h"
 
 #include <nng/protocol/pubsub0/pub.h>
@@ -39,23 +40,6 @@ struct heads {
 	uint64_t distribution;
 };
 
-static void revision_hash(struct af_txn *t, uint64_t rev, char *out, size_t len)
-{
-	Af__Revision *r;
-	uint8_t key[8];
-
-	out[0] = '\0';
-	if (rev == 0)
-		return;
-	af_store_key_u64(rev, key);
-	if (af_txn_get_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
-			   &af__revision__descriptor,
-			   (ProtobufCMessage **)&r) != 0)
-		return;
-	snprintf(out, len, "%s", r->hash);
-	protobuf_c_message_free_unpacked(&r->base, NULL);
-}
-
 static void read_heads(struct controld_node *n, struct heads *h)
 {
 	struct af_txn *t;
@@ -64,17 +48,18 @@ static void read_heads(struct controld_node *n, struct heads *h)
 	memset(h, 0, sizeof(*h));
 	if (af_store_read_begin(n->store, &t, NULL) != 0)
 		return;
-	if (af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
-			   &af__rollout__descriptor,
-			   (ProtobufCMessage **)&ro) == 0) {
+	if (af_state_rollout_get(t, &ro) == 0) {
 		h->stable = ro->stable_revision;
 		h->canary = ro->canary_revision;
 		h->weight = ro->weight;
 		protobuf_c_message_free_unpacked(&ro->base, NULL);
 	}
-	revision_hash(t, h->stable, h->stable_hash, sizeof(h->stable_hash));
-	revision_hash(t, h->canary, h->canary_hash, sizeof(h->canary_hash));
-	h->registry = af_txn_meta_u64(t, "registry_revision");
+	/* Best effort: a hash that cannot be read is sent empty. */
+	(void)af_state_revision_hash(t, h->stable, h->stable_hash,
+				     sizeof(h->stable_hash));
+	(void)af_state_revision_hash(t, h->canary, h->canary_hash,
+				     sizeof(h->canary_hash));
+	h->registry = af_state_registry_revision(t);
 	h->distribution = af_fsm_distribution_index(t);
 	af_store_read_end(t);
 }

@@ -1,5 +1,6 @@
 /* Rollout record, usage totals and gate judgement: see rollout.h. */
 #include "controld/rollout.h"
+#include "controld/state.h"
 #include "proto/af.pb-c.h"
 
 #include <stdio.h>
@@ -39,8 +40,7 @@ int af_rollout_get(struct af_txn *t, struct af_rollout *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	ret->step_index = -1;
-	rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, "rollout", 7,
-			    &af__rollout__descriptor, (ProtobufCMessage **)&p);
+	rc = af_state_rollout_get(t, &p);
 	if (rc == AF_ENOTFOUND)
 		return 0;
 	if (rc != 0)
@@ -102,7 +102,7 @@ int af_rollout_put(struct af_txn *t, const struct af_rollout *r)
 	p.stable_base = &sb;
 	p.canary_base = &cb;
 	p.verdict = (char *)r->verdict;
-	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, "rollout", 7, &p.base);
+	return af_state_rollout_put(t, &p);
 }
 
 int af_usage_get(struct af_txn *t, uint64_t revision, struct af_usage *ret)

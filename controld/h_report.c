@@ -1,0 +1,253 @@
+/* Showback reports: the per-day usage rows in the "sb/" keys, grouped by
+ * one dimension. */
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/satarith.h"
+#include "controld/handlers_int.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* Groups of one report: insertion order in rows/keys, found by an
+ * open-addressing table of row index + 1 (XXH3 of the group name). */
+#define MAX_REPORT_GROUPS 100000u
+#define GROUP_LEN 72
+
+struct showback_scan {
+	int by; /* 0 tenant, 1 class, 2 model, 3 revision */
+	Af__ShowbackRow *rows;
+	char (*keys)[GROUP_LEN];
+	uint32_t *slots; /* row index + 1; 0 free */
+	size_t n, cap;	 /* rows used, allocated */
+	size_t nslots;	 /* a power of two, at least 2 * cap */
+	bool too_many;
+	/* Values are unpacked into buf (a bump allocator reset each row, heap
+	 * past it): no malloc per row. */
+	ProtobufCAllocator alloc;
+	size_t used;
+	_Alignas(16) uint8_t buf[512];
+};
+
+static void *scan_alloc(void *arg, size_t size)
+{
+	struct showback_scan *s = arg;
+	size_t need = (size + 15) & ~(size_t)15;
+
+	if (need < size || need > sizeof(s->buf) - s->used)
+		return af_malloc(size);
+	s->used += need;
+	return s->buf + s->used - need;
+}
+
+static void scan_free(void *arg, void *p)
+{
+	struct showback_scan *s = arg;
+
+	if ((uint8_t *)p < s->buf || (uint8_t *)p >= s->buf + sizeof(s->buf))
+		af_free(p);
+}
+
+static int scan_grow(struct showback_scan *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 256, nslots;
+	Af__ShowbackRow *rows;
+	char(*keys)[GROUP_LEN];
+	uint32_t *slots;
+
+	if (cap > MAX_REPORT_GROUPS)
+		cap = MAX_REPORT_GROUPS;
+	for (nslots = 512; nslots < 2 * cap; nslots *= 2)
+		;
+	slots = af_calloc(nslots, sizeof(*slots));
+	if (slots == NULL)
+		return AF_ENOMEM;
+	rows = af_realloc(s->rows, cap * sizeof(*rows));
+	if (rows != NULL)
+		s->rows = rows;
+	keys = rows ? af_realloc(s->keys, cap * sizeof(*keys)) : NULL;
+	if (keys == NULL) {
+		af_free(slots);
+		return AF_ENOMEM;
+	}
+	s->keys = keys;
+	for (size_t i = 0; i < s->n; i++) {
+		size_t h = XXH3_64bits(keys[i], strlen(keys[i])) & (nslots - 1);
+
+		while (slots[h])
+			h = (h + 1) & (nslots - 1);
+		slots[h] = (uint32_t)i + 1;
+		rows[i].key = keys[i];
+	}
+	af_free(s->slots);
+	s->slots = slots;
+	s->nslots = nslots;
+	s->cap = cap;
+	return 0;
+}
+
+/* The row of group name[0..len), added when new; NULL with s->too_many set
+ * past MAX_REPORT_GROUPS, or on allocation failure. */
+static Af__ShowbackRow *scan_group(struct showback_scan *s, const char *name,
+				   size_t len)
+{
+	size_t h;
+	uint32_t i;
+
+	if (s->n == s->cap &&
+	    (s->n == MAX_REPORT_GROUPS || scan_grow(s) != 0)) {
+		s->too_many = s->n == MAX_REPORT_GROUPS;
+		/* an existing group may still match */
+	}
+	if (s->nslots == 0)
+		return NULL;
+	h = XXH3_64bits(name, len) & (s->nslots - 1);
+	while ((i = s->slots[h]) != 0) {
+		const char *k = s->keys[i - 1];
+
+		if (strncmp(k, name, len) == 0 && k[len] == '\0') {
+			s->too_many = false;
+			return &s->rows[i - 1];
+		}
+		h = (h + 1) & (s->nslots - 1);
+	}
+	if (s->n == s->cap)
+		return NULL;
+	i = (uint32_t)s->n++;
+	af__showback_row__init(&s->rows[i]);
+	memcpy(s->keys[i], name, len);
+	s->keys[i][len] = '\0';
+	s->rows[i].key = s->keys[i];
+	s->slots[h] = i + 1;
+	return &s->rows[i];
+}
+
+static int showback_row(const void *key, size_t klen, const void *val,
+			size_t vlen, void *arg)
+{
+	struct showback_scan *s = arg;
+	const uint8_t *k = key;
+	const char *parts[3];
+	size_t lens[3];
+	char num[24];
+	const char *name;
+	size_t off = 11, len;
+	Af__Showback *sb;
+	Af__ShowbackRow *r;
+
+	if (klen < 11 + 3 + 8)
+		return 0;
+	for (int p = 0; p < 3; p++) {
+		parts[p] = (const char *)k + off;
+		lens[p] = strnlen(parts[p], klen - off);
+		off += lens[p] + 1;
+		if (off > klen - 8)
+			return 0;
+	}
+	if (s->by == 3) {
+		len = (size_t)snprintf(
+			num, sizeof(num), "%llu",
+			(unsigned long long)af_store_u64_of_key(k + off));
+		name = num;
+	} else {
+		name = parts[s->by];
+		len = lens[s->by] < GROUP_LEN - 8 ? lens[s->by] : GROUP_LEN - 8;
+	}
+	r = scan_group(s, name, len);
+	if (r == NULL)
+		return s->too_many ? 1 : AF_ENOMEM;
+	s->used = 0;
+	sb = af__showback__unpack(&s->alloc, vlen, val);
+	if (sb == NULL)
+		return AF_ECORRUPT;
+	r->count = af_sat_add_u64(r->count, sb->count);
+	r->ok = af_sat_add_u64(r->ok, sb->ok);
+	r->cost_nano_usd = af_sat_add_i64(r->cost_nano_usd, sb->cost_nano_usd);
+	r->failed_cost_nano_usd = af_sat_add_i64(r->failed_cost_nano_usd,
+						 sb->failed_cost_nano_usd);
+	protobuf_c_message_free_unpacked(&sb->base, &s->alloc);
+	return 0;
+}
+
+/* Usage keys start with "sb/" and the day: --since and --until are a cursor
+ * range, so a report walks only the days it covers. */
+static int showback_scan_range(struct af_txn *t, const Af__ShowbackReq *q,
+			       struct showback_scan *s)
+{
+	uint8_t lo[11] = "sb/", hi[11] = "sb0";
+	size_t hilen = 3;
+
+	af_store_key_u64((uint64_t)(q->since_ms > 0 ? q->since_ms : 0), lo + 3);
+	if (q->until_ms > 0) {
+		memcpy(hi, "sb/", 3);
+		af_store_key_u64((uint64_t)q->until_ms, hi + 3);
+		hilen = sizeof(hi);
+	}
+	return af_txn_iter_range(t, AF_TABLE_USAGE, lo, sizeof(lo), hi, hilen,
+				 false, showback_row, s);
+}
+
+void controld_read_showback(struct controld_job *j, struct af_txn *t)
+{
+	static const char *const dims[] = {"tenant", "class", "model",
+					   "revision"};
+	const Af__ShowbackReq *q = j->req->showback;
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__ShowbackResp sr = AF__SHOWBACK_RESP__INIT;
+	struct showback_scan *s = af_calloc(1, sizeof(*s));
+	Af__ShowbackRow **ptrs = NULL;
+	int rc;
+
+	if (s == NULL) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "showback: %s",
+				  af_strerror(AF_ENOMEM));
+		return;
+	}
+	s->by = -1;
+	s->alloc = (ProtobufCAllocator){scan_alloc, scan_free, s};
+	for (int i = 0; i < 4; i++)
+		if (strcmp(q->by[0] ? q->by : "tenant", dims[i]) == 0)
+			s->by = i;
+	if (s->by < 0) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "--by takes tenant, class, model or "
+				  "revision");
+		goto out;
+	}
+	if (q->until_ms > 0 && q->until_ms <= q->since_ms) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "--until must come after --since");
+		goto out;
+	}
+	rc = scan_grow(s);
+	if (rc == 0)
+		rc = showback_scan_range(t, q, s);
+	if (rc == 1) {
+		controld_job_fail(j, AF__CODE__TOO_LARGE,
+				  "report: more than %u groups by %s: narrow "
+				  "it with --since/--until or a coarser --by",
+				  MAX_REPORT_GROUPS, dims[s->by]);
+		goto out;
+	}
+	if (rc == 0 && (ptrs = af_calloc(s->n + 1, sizeof(*ptrs))) == NULL)
+		rc = AF_ENOMEM;
+	if (rc < 0) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "showback: %s",
+				  af_strerror(rc));
+		goto out;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		ptrs[i] = &s->rows[i];
+	sr.n_rows = s->n;
+	sr.rows = ptrs;
+	resp.body_case = AF__RESPONSE__BODY_SHOWBACK;
+	resp.showback = &sr;
+	controld_job_finish(j, &resp);
+out:
+	af_free(s->rows);
+	af_free(s->keys);
+	af_free(s->slots);
+	af_free(s);
+	af_free(ptrs);
+}

@@ -1,0 +1,53 @@
+/* Private to the request handlers (handlers.c, h_write.c, h_read.c,
+ * h_sync.c, h_report.c). All of it runs on the loop thread but
+ * controld_prepare and controld_job_release (worker threads, h_write.c). */
+#ifndef AF_CONTROLD_HANDLERS_INT_H
+#define AF_CONTROLD_HANDLERS_INT_H
+
+#include "controld/api_int.h"
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Most rows a list read returns (budgets, fleet). */
+#define MAX_LIST 10000u
+
+/* The Af__Code answering an AF_E* code from consensus. */
+Af__Code controld_status_of_rc(int rc);
+
+/* h_write.c: Propose (the verb table's "write"). */
+void controld_handle_write(struct controld_job *j);
+
+/* h_read.c */
+/* Collects unpacked messages of one table, newest first. */
+struct controld_collect {
+	const ProtobufCMessageDescriptor *desc;
+	ProtobufCMessage **items;
+	size_t n, max;
+};
+
+/* Unpacks at most max entries of tbl (reverse: newest key first) into c;
+ * free with controld_collect_free, also after an error. */
+int controld_collect(struct af_txn *t, enum af_table tbl,
+		     const ProtobufCMessageDescriptor *desc, bool reverse,
+		     size_t max, struct controld_collect *c);
+void controld_collect_free(struct controld_collect *c);
+/* The whole registry as one packed af.policy.Registry (models in id
+ * order). *ret owned (af_free). */
+int controld_registry_pack(struct af_txn *t, uint8_t **ret, size_t *ret_len);
+void controld_read_policy_get(struct controld_job *j, struct af_txn *t);
+/* Policy history and audit pages. */
+void controld_read_page(struct controld_job *j, struct af_txn *t);
+void controld_read_models(struct controld_job *j, struct af_txn *t);
+void controld_read_canary(struct controld_job *j, struct af_txn *t);
+void controld_read_budgets(struct controld_job *j, struct af_txn *t);
+
+/* h_sync.c: Sync and fleet state. */
+void controld_read_sync(struct controld_job *j, struct af_txn *t);
+void controld_read_fleet(struct controld_job *j, struct af_txn *t);
+
+/* h_report.c: showback. */
+void controld_read_showback(struct controld_job *j, struct af_txn *t);
+
+#endif

@@ -1,0 +1,122 @@
+/* The replicated schema's keys and accessors: see state.h. */
+#include "controld/state.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ROLLOUT_KEY "rollout"
+#define REGISTRY_REVISION "registry_revision"
+#define POLICY_REVISION "policy_revision"
+
+int af_state_revision_get(struct af_txn *t, uint64_t rev, Af__Revision **ret)
+{
+	uint8_t key[8];
+
+	af_store_key_u64(rev, key);
+	return af_txn_get_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
+			      &af__revision__descriptor,
+			      (ProtobufCMessage **)ret);
+}
+
+int af_state_revision_put(struct af_txn *t, const Af__Revision *r)
+{
+	uint8_t key[8];
+
+	af_store_key_u64(r->revision, key);
+	return af_txn_put_msg(t, AF_TABLE_REVISIONS, key, sizeof(key),
+			      &r->base);
+}
+
+int af_state_revision_find(struct af_txn *t, uint64_t rev, Af__Revision **ret)
+{
+	int rc;
+
+	*ret = NULL;
+	if (rev == 0)
+		return 0;
+	rc = af_state_revision_get(t, rev, ret);
+	if (rc == AF_ENOTFOUND) {
+		*ret = NULL;
+		return 0;
+	}
+	return rc;
+}
+
+int af_state_revision_hash(struct af_txn *t, uint64_t rev, char *out,
+			   size_t outlen)
+{
+	Af__Revision *r;
+	int rc;
+
+	out[0] = '\0';
+	if ((rc = af_state_revision_find(t, rev, &r)) != 0 || r == NULL)
+		return rc;
+	snprintf(out, outlen, "%s", r->hash);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return 0;
+}
+
+uint64_t af_state_policy_revision(struct af_txn *t)
+{
+	return af_txn_meta_u64(t, POLICY_REVISION);
+}
+
+int af_state_set_policy_revision(struct af_txn *t, uint64_t rev)
+{
+	return af_txn_set_meta_u64(t, POLICY_REVISION, rev);
+}
+
+int af_state_rollout_get(struct af_txn *t, Af__Rollout **ret)
+{
+	return af_txn_get_msg(t, AF_TABLE_ROLLOUT, ROLLOUT_KEY,
+			      sizeof(ROLLOUT_KEY) - 1, &af__rollout__descriptor,
+			      (ProtobufCMessage **)ret);
+}
+
+int af_state_rollout_put(struct af_txn *t, const Af__Rollout *ro)
+{
+	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, ROLLOUT_KEY,
+			      sizeof(ROLLOUT_KEY) - 1, &ro->base);
+}
+
+int af_state_heads_read(struct af_txn *t, struct af_state_heads *h)
+{
+	Af__Rollout *ro;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	rc = af_state_rollout_get(t, &ro);
+	if (rc == AF_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	h->stable = ro->stable_revision;
+	h->canary = ro->canary_revision;
+	h->weight = ro->weight;
+	protobuf_c_message_free_unpacked(&ro->base, NULL);
+	if (h->stable &&
+	    (rc = af_state_revision_get(t, h->stable, &h->stable_rev)) != 0)
+		return rc;
+	if (h->canary &&
+	    (rc = af_state_revision_get(t, h->canary, &h->canary_rev)) != 0)
+		return rc;
+	return 0;
+}
+
+void af_state_heads_free(struct af_state_heads *h)
+{
+	if (h->stable_rev)
+		protobuf_c_message_free_unpacked(&h->stable_rev->base, NULL);
+	if (h->canary_rev)
+		protobuf_c_message_free_unpacked(&h->canary_rev->base, NULL);
+}
+
+uint64_t af_state_registry_revision(struct af_txn *t)
+{
+	return af_txn_meta_u64(t, REGISTRY_REVISION);
+}
+
+int af_state_set_registry_revision(struct af_txn *t, uint64_t rev)
+{
+	return af_txn_set_meta_u64(t, REGISTRY_REVISION, rev);
+}

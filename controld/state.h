@@ -1,0 +1,54 @@
+/*
+ * The replicated schema: typed accessors for the records apply writes and
+ * the readers (handlers, publisher, rollout controller) read, so no table
+ * key or meta name is spelled outside state.c.
+ *
+ * Every function takes an open transaction (store/store.h) and returns 0
+ * or a negative AF_E* code; *ret messages are owned by the caller
+ * (protobuf_c_message_free_unpacked).
+ */
+#ifndef AF_CONTROLD_STATE_H
+#define AF_CONTROLD_STATE_H
+
+#include "proto/af.pb-c.h"
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Revisions, keyed by number. Errors: AF_ENOTFOUND, storage errors. */
+int af_state_revision_get(struct af_txn *t, uint64_t rev, Af__Revision **ret);
+int af_state_revision_put(struct af_txn *t, const Af__Revision *r);
+/* Like af_state_revision_get, but rev 0 or an absent revision is 0 with
+ * *ret NULL. */
+int af_state_revision_find(struct af_txn *t, uint64_t rev, Af__Revision **ret);
+/* The hash of revision rev into out: "" when rev is 0 or absent (0),
+ * and after a storage error (returned). */
+int af_state_revision_hash(struct af_txn *t, uint64_t rev, char *out,
+			   size_t outlen);
+/* The newest policy revision number handed out (0: none yet). */
+uint64_t af_state_policy_revision(struct af_txn *t);
+int af_state_set_policy_revision(struct af_txn *t, uint64_t rev);
+
+/* The one rollout record (stable and canary heads, steps, gates).
+ * Errors: AF_ENOTFOUND (nothing applied yet), storage errors. */
+int af_state_rollout_get(struct af_txn *t, Af__Rollout **ret);
+int af_state_rollout_put(struct af_txn *t, const Af__Rollout *ro);
+
+/* The heads routerd follows: the rollout's revisions, unpacked. */
+struct af_state_heads {
+	uint64_t stable, canary;
+	uint32_t weight;
+	Af__Revision *stable_rev, *canary_rev; /* owned; NULL when none */
+};
+
+/* Fills h (zeroed when no rollout exists); free with af_state_heads_free,
+ * also after an error. */
+int af_state_heads_read(struct af_txn *t, struct af_state_heads *h);
+void af_state_heads_free(struct af_state_heads *h);
+
+/* The model registry's revision, bumped by every registry change. */
+uint64_t af_state_registry_revision(struct af_txn *t);
+int af_state_set_registry_revision(struct af_txn *t, uint64_t rev);
+
+#endif
