@@ -210,6 +210,7 @@ struct af_store_view {
 	size_t map_len;
 	uint8_t *meta; /* the meta pages as of txn */
 	size_t meta_len;
+	uint8_t *data; /* the pages after them, copied as of txn */
 	uint8_t trailer[TRAILER2_LEN];
 };
 
@@ -275,6 +276,7 @@ static void view_free(struct af_store_view *v)
 	if (v->map != NULL)
 		munmap(v->map, v->map_len);
 	af_free(v->meta);
+	af_free(v->data);
 	af_free(v);
 }
 
@@ -302,6 +304,15 @@ static int view_open(struct af_store *s, struct af_store_view *v,
 	/* The next commit rewrites one of these: copy them now. */
 	memcpy(v->meta, v->map, meta_len);
 	v->meta_len = meta_len;
+	/* And the other pages: the transaction keeps every page it reaches
+	 * intact, but not the free pages between them, which the next
+	 * commits reuse while libraft compresses and checksums the pieces on
+	 * its thread pool. A copy is a memcpy of the used extent (a few ms
+	 * for tens of MB), not a compaction. */
+	v->data = af_malloc(len - meta_len);
+	if (v->data == NULL)
+		return af_errf(err, AF_ENOMEM, "store: view: no memory");
+	memcpy(v->data, (const uint8_t *)v->map + meta_len, len - meta_len);
 	crypto_hash_sha256(digest, v->meta, meta_len);
 	af_store_key_u64(meta_len, v->trailer);
 	trailer_at(TRAILER2_MAGIC, digest, len, v->trailer + 8);
@@ -340,7 +351,7 @@ int af_store_view_begin(struct af_store *s, struct af_store_view **ret_view,
 	s->view = v;
 	parts[0].base = v->meta;
 	parts[0].len = v->meta_len;
-	parts[1].base = (const uint8_t *)v->map + v->meta_len;
+	parts[1].base = v->data;
 	parts[1].len = v->map_len - v->meta_len;
 	parts[2].base = v->trailer;
 	parts[2].len = sizeof(v->trailer);
