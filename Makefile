@@ -62,7 +62,7 @@ TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS:= $(wildcard bench/*.c)
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps check-deps test unit-test unit-check cluster-test bench fuzz faults format \
+.PHONY: all deps check-deps check-size test unit-test unit-check cluster-test bench fuzz faults format \
         format-check clean install run
 .SECONDARY: $(GEN_C) $(GEN_H)
 
@@ -134,6 +134,10 @@ deps:
 # Includes across parts only where tests/check_deps.sh's table allows.
 check-deps:
 	@sh tests/check_deps.sh
+
+# Size rules (functions over 80 lines, files over 800): lists offenders.
+check-size:
+	@sh tests/check_size.sh
 
 test: deps check-deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)

@@ -225,6 +225,39 @@ static int check_tag(const char *file, const yaml_event_t *ev,
 		       (const char *)tag);
 }
 
+/* A scalar or the start of a collection: depth, tag, node count, no
+ * anchor. */
+static int check_node(const char *file, const yaml_event_t *ev, size_t *depth,
+		      size_t *nodes, size_t max_nodes, struct af_err *err)
+{
+	const yaml_char_t *anchor;
+	int rc;
+
+	if (ev->type != YAML_SCALAR_EVENT && ++*depth > AF_YAML_MAX_DEPTH)
+		return af_errf(err, AF_EPARSE,
+			       "%s:%zu:%zu: nested deeper than %d levels: "
+			       "flatten the document",
+			       file, ev->start_mark.line + 1,
+			       ev->start_mark.column + 1, AF_YAML_MAX_DEPTH);
+	if ((rc = check_tag(file, ev, err)) != 0)
+		return rc;
+	if (++*nodes > max_nodes)
+		return af_errf(err, AF_EPARSE,
+			       "%s:%zu:%zu: more than %zu nodes", file,
+			       ev->start_mark.line + 1,
+			       ev->start_mark.column + 1, max_nodes);
+	anchor = ev->type == YAML_SCALAR_EVENT ? ev->data.scalar.anchor
+		 : ev->type == YAML_SEQUENCE_START_EVENT
+			 ? ev->data.sequence_start.anchor
+			 : ev->data.mapping_start.anchor;
+	if (anchor != NULL)
+		return af_errf(err, AF_EPARSE,
+			       "%s:%zu:%zu: anchors are not supported", file,
+			       ev->start_mark.line + 1,
+			       ev->start_mark.column + 1);
+	return 0;
+}
+
 /* First pass over events: syntax errors with positions, no aliases or
  * anchors, exactly one document, a bounded number of nodes. */
 static int scan_events(const char *file, const char *buf, size_t len,
@@ -257,41 +290,8 @@ static int scan_events(const char *file, const char *buf, size_t len,
 		case YAML_SCALAR_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
-			if (ev.type != YAML_SCALAR_EVENT &&
-			    ++depth > AF_YAML_MAX_DEPTH) {
-				rc = af_errf(err, AF_EPARSE,
-					     "%s:%zu:%zu: nested deeper than "
-					     "%d levels: flatten the document",
-					     file, ev.start_mark.line + 1,
-					     ev.start_mark.column + 1,
-					     AF_YAML_MAX_DEPTH);
-				break;
-			}
-			if ((rc = check_tag(file, &ev, err)) != 0)
-				break;
-			if (++nodes > max_nodes) {
-				rc = af_errf(err, AF_EPARSE,
-					     "%s:%zu:%zu: more than %zu nodes",
-					     file, ev.start_mark.line + 1,
-					     ev.start_mark.column + 1,
-					     max_nodes);
-				break;
-			}
-			{
-				yaml_char_t *anchor =
-					ev.type == YAML_SCALAR_EVENT
-						? ev.data.scalar.anchor
-					: ev.type == YAML_SEQUENCE_START_EVENT
-						? ev.data.sequence_start.anchor
-						: ev.data.mapping_start.anchor;
-				if (anchor != NULL)
-					rc = af_errf(
-						err, AF_EPARSE,
-						"%s:%zu:%zu: anchors are not "
-						"supported",
-						file, ev.start_mark.line + 1,
-						ev.start_mark.column + 1);
-			}
+			rc = check_node(file, &ev, &depth, &nodes, max_nodes,
+					err);
 			break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1)

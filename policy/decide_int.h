@@ -19,6 +19,10 @@ struct rctx {
 };
 
 bool cond_holds(const struct rctx *r, const struct vcond *c);
+/* The first rule that holds for the request, or NULL: through the rule
+ * index, or (decide_match) every rule in order, recording each in x. */
+const struct vrule *decide_match_fast(const struct rctx *r);
+const struct vrule *decide_match(const struct rctx *r, struct af_explain *x);
 /* Describes why condition c does not hold (explain only). */
 void explain_cond(const struct rctx *r, const struct vcond *c, char *buf,
 		  size_t len);

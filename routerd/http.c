@@ -29,19 +29,9 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
-/* Connections: as many as RLIMIT_NOFILE allows (raised to its hard limit),
- * less HTTP_FD_RESERVE for routerd's other files, at most HTTP_CONN_MAX.
- * A connection gets HTTP_REQUEST_TIMEOUT_S to send each complete request
- * (from its opening or its previous answer), then it is closed; only
- * HTTP_CROWDED_TIMEOUT_MS when routerd is close to its limit. */
-#define HTTP_CONN_MAX 65536u
-#define HTTP_FD_RESERVE 256u
-#define HTTP_REQUEST_TIMEOUT_S 10
-#define HTTP_CROWDED_TIMEOUT_MS 1000 /* over 7/8 of the limit open */
 #define HTTP_BACKLOG 4096
 #define OUT_MAX 8192
 
@@ -479,98 +469,6 @@ static void append(struct conn *k, const char *data, size_t n)
 	k->body[k->len] = '\0';
 }
 
-/* ------------------------------------------------ connection deadlines */
-
-enum phase { PH_WAIT, PH_BODY, PH_ANSWER };
-
-/* One per open connection (MHD's socket context): small, so idle
- * connections cost little; the request buffers come with the first
- * request. */
-struct track {
-	struct track *prev, *next; /* h->tracks, under h->track_mu */
-	int fd;
-	bool shut;
-	_Atomic int phase;	   /* enum phase */
-	_Atomic uint64_t since_ms; /* monotonic start of the phase */
-	struct conn *k;
-};
-
-/* Monotonic milliseconds from the kernel's tick-resolution clock (a few
- * ms coarse, no counter read): enough for deadlines of seconds, and three
- * phase changes per request make it the most frequent clock call. */
-static uint64_t coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void phase_set(struct track *t, enum phase p)
-{
-	atomic_store_explicit(&t->since_ms, coarse_ms(), memory_order_relaxed);
-	atomic_store_explicit(&t->phase, (int)p, memory_order_relaxed);
-}
-
-/* Cuts every connection that has spent over HTTP_REQUEST_TIMEOUT_S
- * waiting for a request (since it opened or since its last answer) or
- * reading one: shutdown() makes MHD see the end of the stream and close
- * it in its own thread. The socket is still open while it is listed: MHD
- * unlists it (notify CLOSED) before closing it. */
-static void reap(struct routerd_http *h, uint64_t now)
-{
-	uint64_t limit = (uint64_t)HTTP_REQUEST_TIMEOUT_S * 1000;
-
-	/* Close to the connection limit, a connection gets one second:
-	 * room is made for new ones instead of refusing them. */
-	if ((unsigned)atomic_load(&h->conns) >
-	    h->conn_limit - h->conn_limit / 8)
-		limit = HTTP_CROWDED_TIMEOUT_MS;
-
-	pthread_mutex_lock(&h->track_mu);
-	for (struct track *t = h->tracks; t != NULL; t = t->next) {
-		if (t->shut ||
-		    atomic_load_explicit(&t->phase, memory_order_relaxed) ==
-			    PH_ANSWER)
-			continue;
-		uint64_t since = atomic_load_explicit(&t->since_ms,
-						      memory_order_relaxed);
-
-		/* A phase may start during the walk, after `now`. */
-		if (since >= now || now - since <= limit)
-			continue;
-		shutdown(t->fd, SHUT_RDWR);
-		t->shut = true;
-		atomic_fetch_add_explicit(&h->stats.shed, 1,
-					  memory_order_relaxed);
-	}
-	pthread_mutex_unlock(&h->track_mu);
-}
-
-static void *reaper_main(void *arg)
-{
-	struct routerd_http *h = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&h->track_mu);
-	while (!h->reaper_stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&h->reaper_cond, &h->track_mu, &ts);
-		if (h->reaper_stop)
-			break;
-		pthread_mutex_unlock(&h->track_mu);
-		reap(h, coarse_ms());
-		pthread_mutex_lock(&h->track_mu);
-	}
-	pthread_mutex_unlock(&h->track_mu);
-	return NULL;
-}
-
 /* --------------------------------------------------------- MHD glue */
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -701,32 +599,6 @@ static void notify(void *cls, struct MHD_Connection *c, void **socket_context,
 	af_free(t);
 }
 
-/* Raises the open-file limit to the hard limit and returns how many
- * connections fit under it (leaving room for routerd's other files). */
-static unsigned conn_limit(void)
-{
-	struct rlimit rl;
-	rlim_t n;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return 512;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t want = rl.rlim_max;
-
-		if (want == RLIM_INFINITY || want > 1u << 20)
-			want = 1u << 20;
-		rl.rlim_cur = want;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	n = rl.rlim_cur;
-	if (n == RLIM_INFINITY || n > HTTP_CONN_MAX + HTTP_FD_RESERVE)
-		return HTTP_CONN_MAX;
-	if (n < 2 * HTTP_FD_RESERVE)
-		return (unsigned)(n / 2);
-	return (unsigned)(n - HTTP_FD_RESERVE);
-}
-
 static void http_free(struct routerd_http *h)
 {
 	if (h->reaper_started) {
@@ -752,14 +624,14 @@ static int http_init(struct routerd_http *h, struct routerd *r)
 		return AF_ENOMEM;
 	if (routerd_decisions_new(&h->decisions) != 0)
 		return AF_ENOMEM;
-	if (pthread_create(&h->reaper, NULL, reaper_main, h) != 0)
+	if (pthread_create(&h->reaper, NULL, http_reaper_main, h) != 0)
 		return AF_EIO;
 	h->reaper_started = true;
 	h->prefix_len =
 		(size_t)snprintf(h->prefix, sizeof(h->prefix), "%s-", r->id);
 	/* Ids stay unique across restarts: start from the wall clock. */
 	atomic_init(&h->seq, (uint64_t)af_wall_ms() << 20);
-	h->conn_limit = conn_limit();
+	h->conn_limit = http_conn_limit();
 	return 0;
 }
 

@@ -1,5 +1,5 @@
-/* Private to http.c and http_info.c: the HTTP server state and its
- * decision counters. */
+/* Private to http.c, http_conns.c and http_info.c: the HTTP server state and
+ * its decision counters. */
 #ifndef AF_ROUTERD_HTTP_INT_H
 #define AF_ROUTERD_HTTP_INT_H
 
@@ -8,6 +8,10 @@
 #include "routerd/routerd_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 /* Distinct tiers and deny/error codes counted by name; more share the
  * "other" row. */
@@ -33,7 +37,46 @@ struct http_stats {
 	struct af_histogram latency;	    /* POST /v1/route */
 };
 
-struct track;
+/* Connections: as many as RLIMIT_NOFILE allows (raised to its hard limit),
+ * less HTTP_FD_RESERVE for routerd's other files, at most HTTP_CONN_MAX.
+ * A connection gets HTTP_REQUEST_TIMEOUT_S to send each complete request
+ * (from its opening or its previous answer), then it is closed; only
+ * HTTP_CROWDED_TIMEOUT_MS when routerd is close to its limit. */
+#define HTTP_CONN_MAX 65536u
+#define HTTP_FD_RESERVE 256u
+#define HTTP_REQUEST_TIMEOUT_S 10
+#define HTTP_CROWDED_TIMEOUT_MS 1000 /* over 7/8 of the limit open */
+
+enum phase { PH_WAIT, PH_BODY, PH_ANSWER };
+
+/* One per open connection (MHD's socket context): small, so idle
+ * connections cost little; the request buffers come with the first
+ * request. */
+struct track {
+	struct track *prev, *next; /* h->tracks, under h->track_mu */
+	int fd;
+	bool shut;
+	_Atomic int phase;	   /* enum phase */
+	_Atomic uint64_t since_ms; /* monotonic start of the phase */
+	struct conn *k;
+};
+
+/* Monotonic milliseconds from the kernel's tick-resolution clock (a few
+ * ms coarse, no counter read): enough for deadlines of seconds, and three
+ * phase changes per request make it the most frequent clock call. */
+static inline uint64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static inline void phase_set(struct track *t, enum phase p)
+{
+	atomic_store_explicit(&t->since_ms, coarse_ms(), memory_order_relaxed);
+	atomic_store_explicit(&t->phase, (int)p, memory_order_relaxed);
+}
 
 struct routerd_http {
 	struct routerd *r;
@@ -58,6 +101,12 @@ int http_stats_init(struct http_stats *s);
 void http_stats_fini(struct http_stats *s);
 void http_count_decision(struct http_stats *s, const struct af_decision *d);
 void http_count_error(struct http_stats *s, const char *code);
+
+/* http_conns.c: the open-file limit raised and the connections it allows;
+ * the reaper thread (arg: the struct routerd_http) that cuts connections
+ * too slow to send a request. */
+unsigned http_conn_limit(void);
+void *http_reaper_main(void *arg);
 
 /* GET /v1/status body. Returns 0 or AF_ETOOBIG. */
 int http_status_json(struct routerd *r, char *buf, size_t len, size_t *ret_len);

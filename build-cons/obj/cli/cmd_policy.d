@@ -1,0 +1,16 @@
+build-cons/obj/cli/cmd_policy.o: cli/cmd_policy.c cli/client.h cli/cli.h \
+ common/cluster.h common/err.h net/tls.h build-cons/gen/proto/af.pb-c.h \
+ cli/output.h common/alloc.h common/file.h policy/policy.h \
+ build-cons/gen/proto/policy.pb-c.h proto/alloc.h
+cli/client.h:
+cli/cli.h:
+common/cluster.h:
+common/err.h:
+net/tls.h:
+build-cons/gen/proto/af.pb-c.h:
+cli/output.h:
+common/alloc.h:
+common/file.h:
+policy/policy.h:
+build-cons/gen/proto/policy.pb-c.h:
+proto/alloc.h:

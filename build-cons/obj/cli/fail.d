@@ -1,0 +1,2 @@
+build-cons/obj/cli/fail.o: cli/fail.c cli/cli.h
+cli/cli.h:

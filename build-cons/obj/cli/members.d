@@ -1,0 +1,10 @@
+build-cons/obj/cli/members.o: cli/members.c cli/client.h cli/cli.h \
+ common/cluster.h common/err.h net/tls.h build-cons/gen/proto/af.pb-c.h \
+ cli/output.h
+cli/client.h:
+cli/cli.h:
+common/cluster.h:
+common/err.h:
+net/tls.h:
+build-cons/gen/proto/af.pb-c.h:
+cli/output.h:

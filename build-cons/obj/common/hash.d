@@ -1,0 +1,3 @@
+build-cons/obj/common/hash.o: common/hash.c common/hash.h common/err.h
+common/hash.h:
+common/err.h:

@@ -1,0 +1,24 @@
+build-cons/obj/controld/api.o: controld/api.c common/alloc.h \
+ proto/alloc.h common/log.h common/timeutil.h controld/api_int.h \
+ controld/node.h common/cluster.h common/err.h common/metrics.h \
+ common/sign.h net/tls.h controld/consensus.h controld/fsm.h \
+ common/hash.h build-cons/gen/proto/af.pb-c.h store/store.h \
+ controld/verbs.h policy/policy.h
+common/alloc.h:
+proto/alloc.h:
+common/log.h:
+common/timeutil.h:
+controld/api_int.h:
+controld/node.h:
+common/cluster.h:
+common/err.h:
+common/metrics.h:
+common/sign.h:
+net/tls.h:
+controld/consensus.h:
+controld/fsm.h:
+common/hash.h:
+build-cons/gen/proto/af.pb-c.h:
+store/store.h:
+controld/verbs.h:
+policy/policy.h:

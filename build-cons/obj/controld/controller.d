@@ -1,0 +1,20 @@
+build-cons/obj/controld/controller.o: controld/controller.c common/log.h \
+ common/timeutil.h controld/node.h common/cluster.h common/err.h \
+ common/metrics.h common/sign.h net/tls.h controld/consensus.h \
+ controld/fsm.h common/hash.h build-cons/gen/proto/af.pb-c.h \
+ store/store.h controld/verbs.h controld/rollout.h
+common/log.h:
+common/timeutil.h:
+controld/node.h:
+common/cluster.h:
+common/err.h:
+common/metrics.h:
+common/sign.h:
+net/tls.h:
+controld/consensus.h:
+controld/fsm.h:
+common/hash.h:
+build-cons/gen/proto/af.pb-c.h:
+store/store.h:
+controld/verbs.h:
+controld/rollout.h:

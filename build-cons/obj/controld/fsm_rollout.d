@@ -1,0 +1,12 @@
+build-cons/obj/controld/fsm_rollout.o: controld/fsm_rollout.c \
+ controld/fsm_int.h controld/fsm.h common/hash.h common/metrics.h \
+ build-cons/gen/proto/af.pb-c.h store/store.h common/err.h \
+ controld/rollout.h
+controld/fsm_int.h:
+controld/fsm.h:
+common/hash.h:
+common/metrics.h:
+build-cons/gen/proto/af.pb-c.h:
+store/store.h:
+common/err.h:
+controld/rollout.h:

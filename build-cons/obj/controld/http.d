@@ -1,0 +1,18 @@
+build-cons/obj/controld/http.o: controld/http.c common/log.h \
+ controld/node.h common/cluster.h common/err.h common/metrics.h \
+ common/sign.h net/tls.h controld/consensus.h controld/fsm.h \
+ common/hash.h build-cons/gen/proto/af.pb-c.h store/store.h \
+ controld/verbs.h
+common/log.h:
+controld/node.h:
+common/cluster.h:
+common/err.h:
+common/metrics.h:
+common/sign.h:
+net/tls.h:
+controld/consensus.h:
+controld/fsm.h:
+common/hash.h:
+build-cons/gen/proto/af.pb-c.h:
+store/store.h:
+controld/verbs.h:

@@ -1,0 +1,10 @@
+build-cons/obj/policy/compile.o: policy/compile.c policy/policy_int.h \
+ policy/policy.h common/err.h build-cons/gen/proto/policy.pb-c.h \
+ common/hash.h common/yamldoc.h common/alloc.h
+policy/policy_int.h:
+policy/policy.h:
+common/err.h:
+build-cons/gen/proto/policy.pb-c.h:
+common/hash.h:
+common/yamldoc.h:
+common/alloc.h:

@@ -1,0 +1,10 @@
+build-cons/obj/policy/parse_models.o: policy/parse_models.c \
+ policy/parse_int.h policy/policy_int.h policy/policy.h common/err.h \
+ build-cons/gen/proto/policy.pb-c.h common/hash.h common/yamldoc.h
+policy/parse_int.h:
+policy/policy_int.h:
+policy/policy.h:
+common/err.h:
+build-cons/gen/proto/policy.pb-c.h:
+common/hash.h:
+common/yamldoc.h:
