@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 	       "%.2f MB, %.0f bytes/revision, %.1f ms on the thread\n",
 	       (double)copy_len / 1e6, (double)copy_len / (double)revs,
 	       copy_s * 1e3);
-	printf("snapshot view (pages shared, written by another thread):    "
+	printf("snapshot view (pages copied, written by another thread):    "
 	       "%.2f MB, %.0f bytes/revision, %.3f ms on the thread\n",
 	       (double)view_len / 1e6, (double)view_len / (double)revs,
 	       view_s * 1e3);

@@ -429,9 +429,9 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 }
 
 /* A snapshot handed to libraft: the buffers (first, so finalize finds the
- * rest from them) point into a store view, which keeps the state as of the
- * snapshot while writes go on; libraft writes them out in its thread pool
- * and calls finalize when done. */
+ * rest from them) are a store view's pieces, copied as of the snapshot
+ * while writes go on; libraft compresses and writes them out in its
+ * thread pool and calls finalize when done. */
 struct fsm_snap {
 	struct raft_buffer bufs[AF_STORE_VIEW_PARTS];
 	struct af_store_view *view;

@@ -221,17 +221,19 @@ int af_store_snapshot(struct af_store *s, void **ret_buf, size_t *ret_len,
 int af_store_snapshot_fd(struct af_store *s, int fd, struct af_err *err);
 
 /*
- * Snapshot view: the same state as af_store_snapshot, without copying it.
- * It opens a read transaction (kept until af_store_view_end) and returns
- * AF_STORE_VIEW_PARTS pieces whose concatenation is a snapshot that
- * af_store_restore accepts: a copy of LMDB's two meta pages (heap), the
- * other pages of the data file up to the transaction's last page (a
- * read-only mapping of our own, so map growth does not move it) and a
- * trailer. Writes go on meanwhile: LMDB never reuses a page that an open
- * read transaction can reach, so the pieces stay consistent; free pages
- * in them may change, and no reachable page refers to those.
+ * Snapshot view: the same state as af_store_snapshot, without compacting
+ * it. It opens a read transaction (kept until af_store_view_end) and
+ * returns AF_STORE_VIEW_PARTS pieces whose concatenation is a snapshot
+ * that af_store_restore accepts: a copy of LMDB's two meta pages, a copy
+ * of the other pages of the data file up to the transaction's last page
+ * (read through a mapping of our own) and a trailer. The pages are copied
+ * rather than pointed to: LMDB never reuses a page an open read
+ * transaction can reach, but it does reuse the free pages between them,
+ * and a reader of the pieces (libraft checksums what it compresses) must
+ * see the same bytes twice.
  *
- * The work on the calling thread is O(1) (two meta pages copied); reading
+ * The work on the calling thread is one memcpy of the used extent (about
+ * 25 ms for 45 MB), no compaction and no hash; reading
  * the pieces (to write them out) may happen on any thread until
  * af_store_view_end. The trailer's SHA-256 covers the meta pages only (the
  * copy is not hashed on this thread); restore checks the meta pages and
