@@ -6,6 +6,7 @@
  * routerds consumed out of their leases, or by more when actual costs
  * exceed estimates: the documented bound). */
 #include "controld/budget.h"
+#include "controld/state.h"
 #include "common/satarith.h"
 #include "common/alloc.h"
 #include "proto/alloc.h"
@@ -348,33 +349,6 @@ out:
 }
 
 /* ----------------------------------------------------------- showback */
-
-/* Key: "sb/" day(8, big-endian) tenant NUL class NUL model NUL rev(8). */
-size_t af_showback_key(int64_t day_ms, const char *tenant, const char *cls,
-		       const char *model, uint64_t rev, uint8_t *out,
-		       size_t len)
-{
-	size_t tl = strnlen(tenant, 64), cl = strnlen(cls, 64);
-	size_t ml = strnlen(model, 64), n = 3 + 8 + tl + cl + ml + 3 + 8;
-	uint8_t *p = out;
-
-	if (n > len)
-		return 0;
-	memcpy(p, "sb/", 3);
-	af_store_key_u64((uint64_t)day_ms, p + 3);
-	p += 11;
-	memcpy(p, tenant, tl);
-	p[tl] = 0;
-	p += tl + 1;
-	memcpy(p, cls, cl);
-	p[cl] = 0;
-	p += cl + 1;
-	memcpy(p, model, ml);
-	p[ml] = 0;
-	p += ml + 1;
-	af_store_key_u64(rev, p);
-	return n;
-}
 
 int af_showback_apply(struct af_txn *t, int64_t now_ms, const Af__UsageRow *row)
 {

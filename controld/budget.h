@@ -28,9 +28,5 @@ int af_budget_get(struct af_txn *t, const char *tenant, Af__Budget **ret);
 /* Spend and live leases of b's current period at now_ms. */
 int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
 		     struct af_budget_period *ret);
-/* Showback key layout; returns its length (0: does not fit). */
-size_t af_showback_key(int64_t day_ms, const char *tenant, const char *cls,
-		       const char *model, uint64_t rev, uint8_t *out,
-		       size_t len);
 
 #endif

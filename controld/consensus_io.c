@@ -369,4 +369,3 @@ void consensus_unwatch_all(struct af_consensus *c)
 		watch_unlink(c->watches);
 	}
 }
-

@@ -1,9 +1,10 @@
-/* Showback reports: the per-day usage rows in the "sb/" keys, grouped by
+/* Showback reports: the per-day usage rows (state.h), grouped by
  * one dimension. */
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/satarith.h"
 #include "controld/handlers_int.h"
+#include "controld/state.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -127,32 +128,23 @@ static int showback_row(const void *key, size_t klen, const void *val,
 			size_t vlen, void *arg)
 {
 	struct showback_scan *s = arg;
-	const uint8_t *k = key;
-	const char *parts[3];
-	size_t lens[3];
+	struct af_showback_key sk;
 	char num[24];
 	const char *name;
-	size_t off = 11, len;
+	size_t len;
 	Af__Showback *sb;
 	Af__ShowbackRow *r;
 
-	if (klen < 11 + 3 + 8)
+	if (af_showback_key_parse(key, klen, &sk) != 0)
 		return 0;
-	for (int p = 0; p < 3; p++) {
-		parts[p] = (const char *)k + off;
-		lens[p] = strnlen(parts[p], klen - off);
-		off += lens[p] + 1;
-		if (off > klen - 8)
-			return 0;
-	}
 	if (s->by == 3) {
-		len = (size_t)snprintf(
-			num, sizeof(num), "%llu",
-			(unsigned long long)af_store_u64_of_key(k + off));
+		len = (size_t)snprintf(num, sizeof(num), "%llu",
+				       (unsigned long long)sk.revision);
 		name = num;
 	} else {
-		name = parts[s->by];
-		len = lens[s->by] < GROUP_LEN - 8 ? lens[s->by] : GROUP_LEN - 8;
+		name = sk.part[s->by];
+		len = sk.len[s->by] < GROUP_LEN - 8 ? sk.len[s->by]
+						    : GROUP_LEN - 8;
 	}
 	r = scan_group(s, name, len);
 	if (r == NULL)
@@ -168,24 +160,6 @@ static int showback_row(const void *key, size_t klen, const void *val,
 						 sb->failed_cost_nano_usd);
 	protobuf_c_message_free_unpacked(&sb->base, &s->alloc);
 	return 0;
-}
-
-/* Usage keys start with "sb/" and the day: --since and --until are a cursor
- * range, so a report walks only the days it covers. */
-static int showback_scan_range(struct af_txn *t, const Af__ShowbackReq *q,
-			       struct showback_scan *s)
-{
-	uint8_t lo[11] = "sb/", hi[11] = "sb0";
-	size_t hilen = 3;
-
-	af_store_key_u64((uint64_t)(q->since_ms > 0 ? q->since_ms : 0), lo + 3);
-	if (q->until_ms > 0) {
-		memcpy(hi, "sb/", 3);
-		af_store_key_u64((uint64_t)q->until_ms, hi + 3);
-		hilen = sizeof(hi);
-	}
-	return af_txn_iter_range(t, AF_TABLE_USAGE, lo, sizeof(lo), hi, hilen,
-				 false, showback_row, s);
 }
 
 void controld_read_showback(struct controld_job *j, struct af_txn *t)
@@ -222,7 +196,8 @@ void controld_read_showback(struct controld_job *j, struct af_txn *t)
 	}
 	rc = scan_grow(s);
 	if (rc == 0)
-		rc = showback_scan_range(t, q, s);
+		rc = af_showback_iter(t, q->since_ms, q->until_ms, showback_row,
+				      s);
 	if (rc == 1) {
 		controld_job_fail(j, AF__CODE__TOO_LARGE,
 				  "report: more than %u groups by %s: narrow "

@@ -7,6 +7,11 @@
 #define ROLLOUT_KEY "rollout"
 #define REGISTRY_REVISION "registry_revision"
 #define POLICY_REVISION "policy_revision"
+/* Showback rows in the usage table: SHOWBACK day(8, big-endian) tenant NUL
+ * class NUL model NUL revision(8). */
+#define SHOWBACK "sb/"
+#define SHOWBACK_LEN 3
+#define SHOWBACK_END "sb0" /* the first key after every showback key */
 
 int af_state_revision_get(struct af_txn *t, uint64_t rev, Af__Revision **ret)
 {
@@ -119,4 +124,73 @@ uint64_t af_state_registry_revision(struct af_txn *t)
 int af_state_set_registry_revision(struct af_txn *t, uint64_t rev)
 {
 	return af_txn_set_meta_u64(t, REGISTRY_REVISION, rev);
+}
+
+/* ----------------------------------------------------------- showback */
+
+size_t af_showback_key(int64_t day_ms, const char *tenant, const char *cls,
+		       const char *model, uint64_t rev, uint8_t *out,
+		       size_t len)
+{
+	size_t tl = strnlen(tenant, 64), cl = strnlen(cls, 64);
+	size_t ml = strnlen(model, 64);
+	size_t n = SHOWBACK_LEN + 8 + tl + cl + ml + 3 + 8;
+	uint8_t *p = out;
+
+	if (n > len)
+		return 0;
+	memcpy(p, SHOWBACK, SHOWBACK_LEN);
+	af_store_key_u64((uint64_t)day_ms, p + SHOWBACK_LEN);
+	p += SHOWBACK_LEN + 8;
+	memcpy(p, tenant, tl);
+	p[tl] = 0;
+	p += tl + 1;
+	memcpy(p, cls, cl);
+	p[cl] = 0;
+	p += cl + 1;
+	memcpy(p, model, ml);
+	p[ml] = 0;
+	p += ml + 1;
+	af_store_key_u64(rev, p);
+	return n;
+}
+
+int af_showback_key_parse(const void *key, size_t klen,
+			  struct af_showback_key *ret)
+{
+	const uint8_t *k = key;
+	size_t off = SHOWBACK_LEN + 8;
+
+	if (klen < SHOWBACK_LEN + 8 + 3 + 8 ||
+	    memcmp(k, SHOWBACK, SHOWBACK_LEN) != 0)
+		return AF_ECORRUPT;
+	ret->day_ms = (int64_t)af_store_u64_of_key(k + SHOWBACK_LEN);
+	for (int p = 0; p < 3; p++) {
+		ret->part[p] = (const char *)k + off;
+		ret->len[p] = strnlen(ret->part[p], klen - off);
+		off += ret->len[p] + 1;
+		if (off > klen - 8)
+			return AF_ECORRUPT;
+	}
+	ret->revision = af_store_u64_of_key(k + off);
+	return 0;
+}
+
+int af_showback_iter(struct af_txn *t, int64_t since_ms, int64_t until_ms,
+		     af_store_iter_fn fn, void *arg)
+{
+	uint8_t lo[SHOWBACK_LEN + 8], hi[SHOWBACK_LEN + 8];
+	size_t hilen = SHOWBACK_LEN;
+
+	memcpy(lo, SHOWBACK, SHOWBACK_LEN);
+	af_store_key_u64((uint64_t)(since_ms > 0 ? since_ms : 0),
+			 lo + SHOWBACK_LEN);
+	memcpy(hi, SHOWBACK_END, SHOWBACK_LEN);
+	if (until_ms > 0) {
+		memcpy(hi, SHOWBACK, SHOWBACK_LEN);
+		af_store_key_u64((uint64_t)until_ms, hi + SHOWBACK_LEN);
+		hilen = sizeof(hi);
+	}
+	return af_txn_iter_range(t, AF_TABLE_USAGE, lo, sizeof(lo), hi, hilen,
+				 false, fn, arg);
 }

@@ -51,4 +51,27 @@ void af_state_heads_free(struct af_state_heads *h);
 uint64_t af_state_registry_revision(struct af_txn *t);
 int af_state_set_registry_revision(struct af_txn *t, uint64_t rev);
 
+/* Showback rows (usage table), one per day, tenant, class, model and
+ * revision. af_showback_key writes the key into out and returns its length
+ * (0: it does not fit in len). */
+size_t af_showback_key(int64_t day_ms, const char *tenant, const char *cls,
+		       const char *model, uint64_t rev, uint8_t *out,
+		       size_t len);
+/* A showback key's parts; they point into the key. */
+struct af_showback_key {
+	int64_t day_ms;
+	const char *part[3]; /* tenant, class, model: not NUL-terminated */
+	size_t len[3];
+	uint64_t revision;
+};
+/* 0, or AF_ECORRUPT for a key that is not a showback key. */
+int af_showback_key_parse(const void *key, size_t klen,
+			  struct af_showback_key *ret);
+/* Calls fn for every showback row of the days starting at or after
+ * since_ms (0: all) and before until_ms (0: no end), in key order, by a
+ * cursor seek (the day leads the key). Same contract as
+ * af_txn_iter_range. */
+int af_showback_iter(struct af_txn *t, int64_t since_ms, int64_t until_ms,
+		     af_store_iter_fn fn, void *arg);
+
 #endif

@@ -7,6 +7,7 @@
 #include "controld/budget.h"
 #include "controld/fsm.h"
 #include "controld/fsm_int.h"
+#include "controld/state.h"
 #include "proto/af.pb-c.h"
 
 #include <criterion/criterion.h>
