@@ -1,2 +1,0 @@
-build-cons/obj/cli/fail.o: cli/fail.c cli/cli.h
-cli/cli.h:

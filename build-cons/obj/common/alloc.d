@@ -1,2 +1,0 @@
-build-cons/obj/common/alloc.o: common/alloc.c common/alloc.h
-common/alloc.h:

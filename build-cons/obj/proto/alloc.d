@@ -1,3 +1,0 @@
-build-cons/obj/proto/alloc.o: proto/alloc.c proto/alloc.h common/alloc.h
-proto/alloc.h:
-common/alloc.h:
