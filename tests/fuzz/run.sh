@@ -16,7 +16,7 @@ PKGS="libprotobuf-c yaml-0.1 jansson libxxhash libsodium"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-omit-frame-pointer -I. -I$BUILD/gen $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS)"
-SRCS="common/alloc.c common/err.c common/hash.c common/yamldoc.c \
+SRCS="common/alloc.c common/err.c common/hash.c common/name.c common/yamldoc.c \
 	$(ls policy/*.c) $BUILD/gen/proto/policy.pb-c.c \
 	tests/lib/policy_fixture.c"
 for t in bundle request; do
