@@ -60,6 +60,8 @@ TLIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TLIB_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOLS     := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 BENCH_SRCS:= $(wildcard bench/*.c)
+# bench/lib/: what the benches share, linked into each (bench/lib/*.h).
+BLIB      := $(BUILD)/libbench.a
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all deps check-deps check-size test unit-test unit-check cluster-test bench fuzz faults format \
@@ -123,10 +125,14 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(TLIB_OBJS) $(ALL_ARCHIVES
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) -Wl,--start-group $(ALL_ARCHIVES) -Wl,--end-group $(PKG_LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TLIB_OBJS) $(ALL_ARCHIVES)
+$(BLIB): $(call dir_objs,bench/lib)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BLIB) $(TLIB_OBJS) $(ALL_ARCHIVES)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) -Wl,--start-group $(ALL_ARCHIVES) -Wl,--end-group $(PKG_LIBS) -lm
+	@$(CC) $(LDFLAGS_ALL) -o $@ $< $(TLIB_OBJS) -Wl,--start-group $(BLIB) $(ALL_ARCHIVES) -Wl,--end-group $(PKG_LIBS) -lm
 
 deps:
 	@sh tests/deps.sh
@@ -139,7 +145,7 @@ check-deps:
 check-size:
 	@sh tests/check_size.sh
 
-test: deps check-deps
+test: deps check-deps check-size
 	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
@@ -148,7 +154,7 @@ unit-test: all $(TESTS) $(TOOLS)
 
 # The binaries and the unit tests only (CI's second compiler:
 # `make CC=clang BUILD=build-clang unit-check`).
-unit-check: check-deps all $(TESTS)
+unit-check: check-deps check-size all $(TESTS)
 	@BUILD=$(BUILD) UNIT_ONLY=1 sh tests/run.sh $(TESTS)
 
 # The long fault run (the short form is part of `make test`).
