@@ -181,7 +181,12 @@ void consensus_wrap_io(struct af_consensus *c)
  * own election timer: it campaigns (pre-vote first) at its next raft tick.
  * Only timing changes, never a vote rule: a leader that is in fact alive
  * (a connection closed for another reason) keeps its term, since the other
- * voters reject the pre-vote while they hear from it. */
+ * voters reject the pre-vote while they hear from it.
+ *
+ * Expiring the timer writes election_timer_start of libraft 0.15's public
+ * struct raft (raft.h), read against the state's randomized timeout; the
+ * library has no call for it. Another libraft version needs this checked
+ * (tests/cluster/crash_takeover.sh fails when it stops working). */
 struct af_peer_watch {
 	uv_poll_t poll;
 	struct af_peer_watch *next;
