@@ -152,8 +152,8 @@ static const char *const corpus[] = {
 	"{\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":\"\"}",
 	"{\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":\"c\",\"tenant\":1}",
 	"{\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":\"c\",\"region\":1}",
-	"{\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":\"c\",\"fanout\":-1,"
-	"\"region\":1}",
+	("{\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":\"c\","
+	 "\"fanout\":-1,\"region\":1}"),
 };
 
 Test(request_json, corpus_matches_reference)
