@@ -176,9 +176,14 @@ void consensus_wrap_io(struct af_consensus *c)
 /* libraft 0.15 followers that still have a leader reject every (pre-)vote,
  * however long ago its last message came (src/recv_request_vote.c): after a
  * leader crash the election waits for the slower survivor's randomized
- * timer. A crashed leader's kernel closes its connections, so a follower
- * that sees the inbound connection of its current leader close expires its
- * own election timer: it campaigns (pre-vote first) at its next raft tick.
+ * timer. A crashed leader's kernel closes its connections, and raft_uv
+ * closes its end when it reads the end of the stream; a follower whose
+ * inbound connection from its current leader is gone (checked every
+ * controld tick: raft_uv's descriptor no longer is that socket) expires
+ * its own election timer: it campaigns (pre-vote first) at its next raft
+ * tick. Nothing else watches the socket: no duplicate descriptor, no
+ * second poll handle on it (a duplicate polled by the same loop corrupted
+ * raft_uv's connections).
  * Only timing changes, never a vote rule: a leader that is in fact alive
  * (a connection closed for another reason) keeps its term, since the other
  * voters reject the pre-vote while they hear from it.
@@ -188,33 +193,11 @@ void consensus_wrap_io(struct af_consensus *c)
  * library has no call for it. Another libraft version needs this checked
  * (tests/cluster/crash_takeover.sh fails when it stops working). */
 struct af_peer_watch {
-	uv_poll_t poll;
 	struct af_peer_watch *next;
-	struct af_consensus *c;
 	uint64_t id;
-	int fd; /* a dup of the stream's socket, watched for the peer's close */
-	int orig_fd; /* raft_uv's own descriptor of that socket */
+	int orig_fd; /* raft_uv's descriptor of the inbound socket */
 	ino_t ino;   /* the socket's inode: tells whether orig_fd is still it */
 };
-
-static void watch_closed(uv_handle_t *h)
-{
-	struct af_peer_watch *w = h->data;
-
-	close(w->fd);
-	af_free(w);
-}
-
-static void watch_unlink(struct af_peer_watch *w)
-{
-	struct af_peer_watch **p = &w->c->watches;
-
-	while (*p != NULL && *p != w)
-		p = &(*p)->next;
-	if (*p == w)
-		*p = w->next;
-	uv_close((uv_handle_t *)&w->poll, watch_closed);
-}
 
 /* The election timer expires at the next raft tick. */
 static void expire_timer(struct raft *r, raft_time now, unsigned timeout)
@@ -268,17 +251,6 @@ void af_consensus_hurry(struct af_consensus *c)
 			     r->candidate_state.randomized_election_timeout);
 }
 
-static void watch_cb(uv_poll_t *p, int status, int events)
-{
-	struct af_peer_watch *w = p->data;
-
-	(void)status;
-	(void)events;
-	uv_poll_stop(p);
-	leader_gone(w->c, w->id);
-	watch_unlink(w);
-}
-
 static void watch_stream(struct af_consensus *c, uint64_t id,
 			 struct uv_stream_s *stream)
 {
@@ -286,31 +258,16 @@ static void watch_stream(struct af_consensus *c, uint64_t id,
 	struct stat st;
 	uv_os_fd_t fd;
 
-	if (uv_fileno((uv_handle_t *)stream, &fd) != 0)
+	if (uv_fileno((uv_handle_t *)stream, &fd) != 0 || fstat(fd, &st) != 0)
 		return;
 	w = af_calloc(1, sizeof(*w));
 	if (w == NULL)
 		return;
-	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (w->fd < 0) {
-		af_free(w);
-		return;
-	}
-	w->c = c;
 	w->id = id;
 	w->orig_fd = fd;
-	if (fstat(fd, &st) != 0 ||
-	    uv_poll_init(c->loop, &w->poll, w->fd) != 0) {
-		close(w->fd);
-		af_free(w);
-		return;
-	}
 	w->ino = st.st_ino;
-	w->poll.data = w;
 	w->next = c->watches;
 	c->watches = w;
-	if (uv_poll_start(&w->poll, UV_DISCONNECT, watch_cb) != 0)
-		watch_unlink(w);
 }
 
 static void accept_cb(struct raft_uv_transport *t, raft_id id,
@@ -338,22 +295,24 @@ int consensus_transport_listen(struct raft_uv_transport *t,
 	return c->uv_listen(t, accept_cb);
 }
 
-/* raft_uv may close an inbound connection itself (a message it refuses):
- * our duplicate must not keep that socket open, or the peer would write
- * into it forever. Once raft_uv's descriptor is no longer that socket, the
- * watch goes (without calling the leader gone). */
+/* Every controld tick: a connection whose descriptor is no longer its
+ * socket was closed by raft_uv (the peer went away, or sent what raft_uv
+ * refuses); if it came from this follower's leader, the leader is gone. */
 void af_consensus_check_watches(struct af_consensus *c)
 {
-	struct af_peer_watch *w = c->watches, *next;
+	struct af_peer_watch **p = &c->watches;
 
-	for (; w != NULL; w = next) {
+	while (*p != NULL) {
+		struct af_peer_watch *w = *p;
 		struct stat st;
 
-		next = w->next;
-		if (fstat(w->orig_fd, &st) == 0 && st.st_ino == w->ino)
+		if (fstat(w->orig_fd, &st) == 0 && st.st_ino == w->ino) {
+			p = &w->next;
 			continue;
-		uv_poll_stop(&w->poll);
-		watch_unlink(w);
+		}
+		*p = w->next;
+		leader_gone(c, w->id);
+		af_free(w);
 	}
 }
 
@@ -370,7 +329,9 @@ bool af_consensus_peer_connected(struct af_consensus *c, uint64_t id)
 void consensus_unwatch_all(struct af_consensus *c)
 {
 	while (c->watches != NULL) {
-		uv_poll_stop(&c->watches->poll);
-		watch_unlink(c->watches);
+		struct af_peer_watch *w = c->watches;
+
+		c->watches = w->next;
+		af_free(w);
 	}
 }
