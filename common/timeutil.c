@@ -20,6 +20,17 @@ uint64_t af_mono_ms(void)
 	return af_mono_ns() / 1000000u;
 }
 
+void af_deadline_after(clockid_t clock, uint64_t ms, struct timespec *ret)
+{
+	clock_gettime(clock, ret);
+	ret->tv_sec += (time_t)(ms / 1000);
+	ret->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ret->tv_nsec >= 1000000000L) {
+		ret->tv_sec++;
+		ret->tv_nsec -= 1000000000L;
+	}
+}
+
 int64_t af_wall_ms(void)
 {
 	struct timespec ts;

@@ -7,6 +7,7 @@
 #include "net/rpc.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/timeutil.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -212,13 +213,7 @@ static bool wait_done(struct call *c, uint64_t timeout_ms)
 	struct timespec ts;
 	bool done;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(timeout_ms / 1000);
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	af_deadline_after(CLOCK_MONOTONIC, timeout_ms, &ts);
 	pthread_mutex_lock(&c->mu);
 	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &ts) == 0)
 		;

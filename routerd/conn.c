@@ -179,13 +179,7 @@ static bool connected(struct conn *k, uint64_t deadline)
 	if (until > deadline)
 		until = deadline;
 	if (k->pipes == 0 && until > now) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)((until - now) / 1000);
-		ts.tv_nsec += (long)((until - now) % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		af_deadline_after(CLOCK_MONOTONIC, until - now, &ts);
 		while (k->pipes == 0 &&
 		       pthread_cond_timedwait(&k->cv, &k->mu, &ts) == 0)
 			;

@@ -2,6 +2,7 @@
  * the reaper that cuts those too slow to send a request (slowloris) or
  * idle too long. */
 #include "routerd/http_int.h"
+#include "common/timeutil.h"
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -76,12 +77,7 @@ void *http_reaper_main(void *arg)
 
 	pthread_mutex_lock(&h->track_mu);
 	while (!h->reaper_stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		af_deadline_after(CLOCK_REALTIME, 250, &ts);
 		pthread_cond_timedwait(&h->reaper_cond, &h->track_mu, &ts);
 		if (h->reaper_stop)
 			break;

@@ -485,13 +485,7 @@ static void wait_work(struct routerd_sync *s, uint64_t now)
 
 	if (s->sch.retry_at_ms > now && s->sch.retry_at_ms - now < ms)
 		ms = s->sch.retry_at_ms - now;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	af_deadline_after(CLOCK_MONOTONIC, ms, &ts);
 	pthread_mutex_lock(&s->mu);
 	while (s->n_hints == 0 && !atomic_load(&s->stop) &&
 	       pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)

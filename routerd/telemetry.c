@@ -188,13 +188,7 @@ static void wait_tele(struct routerd_sync *s)
 
 	if (s->tch.retry_at_ms > now + ms)
 		ms = s->tch.retry_at_ms - now; /* backing off */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	af_deadline_after(CLOCK_MONOTONIC, ms, &ts);
 	pthread_mutex_lock(&s->mu);
 	while (!s->tele_kick && !atomic_load(&s->stop) &&
 	       pthread_cond_timedwait(&s->tcv, &s->mu, &ts) == 0)
