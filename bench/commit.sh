@@ -7,13 +7,17 @@
 # on the leader, RESTARTS planned restarts of the leader (SIGTERM: both
 # transfer leadership first) and ROUNDS crashes (SIGKILL), each timed to
 # the next acknowledged write, then the node restarted and caught up. With
-# NOSNAP=1 the af load runs once more with snapshots out of the way.
+# NOSNAP=1 the af load runs once more with snapshots out of the way. The af
+# column runs with the cluster file's defaults (a snapshot every 65536
+# entries or 64 MiB): a run needs more writes than that to include
+# snapshots at their steady rate (WRITES=140000 CLIENTS=16), or SNAP=N sets
+# the af column's snapshot_threshold.
 # Prints one table. Assumes `make` and `make bench`-built binaries
 # (build/bin/controld, build/bench/commit); builds nothing. Ports:
 # PORT_BASE..PORT_BASE+59 (default 23000).
 #
 #   sh bench/commit.sh    WRITES=5000 CLIENTS=1,16,64 RESTARTS=10 ROUNDS=10
-#                         FUTEX=2000 NOSNAP=1 PORT_BASE=23000
+#                         FUTEX=2000 NOSNAP=1 PORT_BASE=23000 SNAP=
 #
 # Installs etcd-server with apt-get when it is missing and we are root.
 # Every process started here is stopped on exit; only 127.0.0.1 is used.
@@ -61,7 +65,7 @@ trap 'exit 130' INT TERM HUP
 # range (32768-60999), so no outgoing connection can hold one of them.
 PORT_BASE=${PORT_BASE:-23000}
 check_ports() {
-	used=$(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
+	used=$(ss -Htan exclude time-wait 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
 	for u in $used; do
 		if [ "$u" -ge "$PORT_BASE" ] && [ "$u" -lt $((PORT_BASE + 60)) ]; then
 			echo "commit.sh: port $u (in PORT_BASE=$PORT_BASE..+59) is in use: stop what holds it or set PORT_BASE" >&2
@@ -113,7 +117,7 @@ af_cluster() {
 		fi
 	} >"$1/cluster.yaml"
 }
-af_cluster "$TMP/af" "$PORT_BASE"
+af_cluster "$TMP/af" "$PORT_BASE" "${SNAP:-}"
 echo "== af (controld), 3 nodes, $TMP/af" >&2
 run_bench "$TMP/af.out" -c "$TMP/af/cluster.yaml" --label af \
 	--futex "$FUTEX" --restarts "$RESTARTS" --failover "$ROUNDS" \

@@ -19,9 +19,12 @@ static const char *const top_keys[] = {"cluster", "nodes",   "raft",  "tls",
 static const char *const fleet_keys[] = {"forget_s", NULL};
 static const char *const node_keys[] = {"id",  "raft", "raft_bind", "api",
 					"pub", "http", "data",	    NULL};
-static const char *const raft_keys[] = {"heartbeat_ms", "election_timeout_ms",
+static const char *const raft_keys[] = {"heartbeat_ms",
+					"election_timeout_ms",
 					"snapshot_threshold",
-					"install_snapshot_timeout_ms", NULL};
+					"snapshot_max_log_mb",
+					"install_snapshot_timeout_ms",
+					NULL};
 static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
 static const char *const auth_keys[] = {"tokens", NULL};
 static const char *const signing_keys[] = {"trusted_keys", "require_signed",
@@ -332,6 +335,8 @@ static int parse_raft(struct parse *p, yaml_node_t *m)
 			   &p->c->election_timeout_ms)) != 0 ||
 	    (rc = get_uint(p, m, "snapshot_threshold", 16, 100000000,
 			   &p->c->snapshot_threshold)) != 0 ||
+	    (rc = get_uint(p, m, "snapshot_max_log_mb", 1, 4096,
+			   &p->c->snapshot_max_log_mb)) != 0 ||
 	    (rc = get_uint(p, m, "install_snapshot_timeout_ms", 100, 600000,
 			   &p->c->install_snapshot_timeout_ms)) != 0)
 		return rc;
@@ -470,7 +475,8 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 	}
 	c->heartbeat_ms = 100;
 	c->election_timeout_ms = 1000;
-	c->snapshot_threshold = 1024;
+	c->snapshot_threshold = 65536;
+	c->snapshot_max_log_mb = 64;
 	c->install_snapshot_timeout_ms = 2000;
 	c->fleet_forget_s = 86400;
 	p.c = c;

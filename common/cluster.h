@@ -37,7 +37,8 @@ struct af_cluster_cfg {
 	unsigned n_nodes;
 	unsigned heartbeat_ms;
 	unsigned election_timeout_ms;
-	unsigned snapshot_threshold;
+	unsigned snapshot_threshold;  /* entries between snapshots */
+	unsigned snapshot_max_log_mb; /* or this many MiB of entries */
 	unsigned install_snapshot_timeout_ms;
 	unsigned fleet_forget_s; /* LOST routerds leave the fleet view after */
 	bool tls;

@@ -598,6 +598,9 @@ int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 	raft_set_snapshot_threshold(c->raft, cfg->snapshot_threshold);
 	trailing = cfg->snapshot_threshold / 2;
 	raft_set_snapshot_trailing(c->raft, trailing < 16 ? 16 : trailing);
+	c->threshold = cfg->snapshot_threshold;
+	c->trailing = trailing < 16 ? 16 : trailing;
+	c->log_bytes_max = (uint64_t)cfg->snapshot_max_log_mb << 20;
 	/* libraft 0.15 drops an InstallSnapshot that arrives while the
 	 * follower takes its own snapshot, without an answer: the leader
 	 * retries only after this timeout (libraft's default is 30 s). */

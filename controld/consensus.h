@@ -73,6 +73,12 @@ struct af_consensus {
 		uint64_t id, match, since_ms;
 		bool stalled;
 	} peers[AF_MAX_NODES * 2];
+	/* Snapshots by size as well as by count (libraft 0.15 counts
+	 * entries only): bytes appended since the last snapshot, the limit,
+	 * and the entry threshold the cluster file set. */
+	uint64_t log_bytes, log_entries, log_bytes_max;
+	unsigned threshold, trailing;
+	bool snapshot_forced;
 };
 
 /* Loop thread, every iteration: after the leader's connection closed, a

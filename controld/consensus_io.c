@@ -59,6 +59,38 @@ static void append_cb(struct raft_io_append *req, int status)
 	cb(outer, status);
 }
 
+/* libraft keeps every entry since the last snapshot, and `trailing` before
+ * it, in memory and replays them at start: once the entries appended since
+ * the last snapshot pass the byte limit, the next applied entry takes a
+ * snapshot whatever their count, keeping about half the limit's worth of
+ * trailing entries. The cluster file's threshold and trailing come back
+ * once that snapshot is written (io_snapshot_put, snapshot_put_cb). */
+static void count_log_bytes(struct af_consensus *c,
+			    const struct raft_entry entries[], unsigned n)
+{
+	uint64_t avg, keep;
+
+	for (unsigned i = 0; i < n; i++)
+		c->log_bytes += entries[i].buf.len;
+	c->log_entries += n;
+	if (c->log_bytes_max == 0 || c->log_bytes < c->log_bytes_max ||
+	    c->snapshot_forced || c->raft == NULL)
+		return;
+	c->snapshot_forced = true;
+	avg = c->log_bytes / (c->log_entries ? c->log_entries : 1);
+	keep = c->log_bytes_max / 2 / (avg ? avg : 1);
+	if (keep < 16)
+		keep = 16;
+	if (keep < c->trailing)
+		raft_set_snapshot_trailing(c->raft, (unsigned)keep);
+	raft_set_snapshot_threshold(c->raft, 1);
+	log_info("event=snapshot_by_size log_bytes=%llu entries=%llu "
+		 "trailing=%llu",
+		 (unsigned long long)c->log_bytes,
+		 (unsigned long long)c->log_entries,
+		 (unsigned long long)(keep < c->trailing ? keep : c->trailing));
+}
+
 static int io_append(struct raft_io *io, struct raft_io_append *req,
 		     const struct raft_entry entries[], unsigned n,
 		     raft_io_append_cb cb)
@@ -69,6 +101,7 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 
 	if (a == NULL)
 		return RAFT_NOMEM;
+	count_log_bytes(c, entries, n);
 	a->inner.data = a;
 	a->outer = req;
 	a->cb = cb;
@@ -95,11 +128,17 @@ static void snapshot_put_cb(struct raft_io_snapshot_put *req, int status)
 	struct raft_io_snapshot_put *outer = a->outer;
 	raft_io_snapshot_put_cb cb = a->cb;
 
+	struct af_consensus *c = a->c;
+
 	if (status != 0 && status != RAFT_CANCELED)
-		io_failed(a->c, "write a snapshot", status);
+		io_failed(c, "write a snapshot", status);
 	af_free(a);
 	outer->cb = cb;
-	cb(outer, status);
+	cb(outer, status); /* libraft compacts its log with `trailing` here */
+	if (c->snapshot_forced) {
+		c->snapshot_forced = false;
+		raft_set_snapshot_trailing(c->raft, c->trailing);
+	}
 }
 
 static int io_snapshot_put(struct raft_io *io, unsigned trailing,
@@ -117,6 +156,10 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 	a->outer = req;
 	a->cb = cb;
 	a->c = c;
+	c->log_bytes = 0;
+	c->log_entries = 0;
+	if (c->snapshot_forced)
+		raft_set_snapshot_threshold(c->raft, c->threshold);
 	rv = c->uv_snapshot_put(io, trailing, &a->inner, snapshot,
 				snapshot_put_cb);
 	if (rv != 0) {

@@ -85,7 +85,7 @@ rnd() {
 		'BEGIN { srand(s * 7919 + k); print int(rand() * n) }'
 }
 
-cl_init faults 3
+cl_init faults 3 "  snapshot_threshold: 1024"
 chmod 755 "$CL_DIR"
 mkdir -p "$CL_DIR/data"
 chmod 755 "$CL_DIR/data"

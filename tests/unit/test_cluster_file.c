@@ -56,7 +56,8 @@ Test(cluster_file, example_file)
 	cr_assert_str_eq(c.nodes[0].data, "tests/unit/fixtures/./run/node1");
 	cr_assert_eq(c.heartbeat_ms, 100);
 	cr_assert_eq(c.election_timeout_ms, 1000);
-	cr_assert_eq(c.snapshot_threshold, 1024);
+	cr_assert_eq(c.snapshot_threshold, 65536);
+	cr_assert_eq(c.snapshot_max_log_mb, 64);
 	cr_assert_not(c.tls);
 	cr_assert_not(c.auth);
 	cr_assert_not_null(af_cluster_node(&c, 2));
@@ -71,6 +72,7 @@ Test(cluster_file, optional_sections_and_relative_paths)
 	int rc = parse("cluster: prod\nnodes:\n" NODE1 "raft:\n"
 		       "  heartbeat_ms: 50\n  election_timeout_ms: 500\n"
 		       "  snapshot_threshold: 64\n"
+		       "  snapshot_max_log_mb: 8\n"
 		       "tls: {ca: pki/ca.pem, cert: /abs/n.pem, key: k.key}\n"
 		       "auth: {tokens: ./tokens}\n"
 		       "signing:\n  trusted_keys: [./keys/a.pub]\n"
@@ -80,6 +82,7 @@ Test(cluster_file, optional_sections_and_relative_paths)
 	cr_assert_eq(rc, 0, "%s", e.msg);
 	cr_assert_eq(c.heartbeat_ms, 50);
 	cr_assert_eq(c.snapshot_threshold, 64);
+	cr_assert_eq(c.snapshot_max_log_mb, 8);
 	cr_assert(c.tls);
 	cr_assert_str_eq(c.tls_ca, "/etc/af/pki/ca.pem");
 	cr_assert_str_eq(c.tls_cert, "/abs/n.pem");
