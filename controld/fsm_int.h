@@ -17,6 +17,10 @@ struct apply_ctx {
 	const char *verb; /* audit verb; NULL: no audit record */
 	bool dry_run;	  /* af_fsm_dry_run: the transaction is aborted */
 	char target[160];
+	/* The heads after this entry, set when it moved the distribution
+	 * index; they become fsm->heads once the transaction commits. */
+	bool moved;
+	struct af_fsm_heads heads;
 };
 
 void af_fsm_resultf(struct af_fsm_result *r, int code, const char *fmt, ...)
