@@ -78,10 +78,15 @@ static void job_reset(struct controld_job *j)
  * thread; the send completes in slot_cb). */
 static void send_response(struct controld_job *j, Af__Response *resp)
 {
-	struct controld_slot *s = slot_of(j);
+	struct controld_slot *s;
 	size_t len = af__response__get_packed_size(resp);
 	nng_msg *msg;
 
+	if (j->node->reply != NULL) {
+		j->node->reply(j, resp);
+		return;
+	}
+	s = slot_of(j);
 	if (nng_msg_alloc(&msg, len) != 0) {
 		/* No memory for the reply: the client times out. */
 		job_reset(j);
@@ -110,6 +115,17 @@ void controld_job_again(struct controld_job *j)
 {
 	struct controld_slot *s = slot_of(j);
 
+	if (j->node->reply != NULL) {
+		/* No NNG thread to hand it to: prepare here, once. */
+		if (j->forced) {
+			controld_job_fail(j, AF__CODE__UNAVAILABLE,
+					  "leadership changed; try again");
+			return;
+		}
+		controld_prepare(j, true);
+		controld_handle(j);
+		return;
+	}
 	/* Back to an NNG thread, which prepares (off the loop) and queues
 	 * the job once more. */
 	j->again = true;
