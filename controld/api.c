@@ -228,12 +228,19 @@ static void slot_cb(void *arg)
 		}
 		msg = nng_aio_get_msg(s->aio);
 		j->start_ns = af_mono_ns();
-		j->req = af__request__unpack(&af_pb_allocator, nng_msg_len(msg),
-					     nng_msg_body(msg));
+		rv = af_pb_unpack(&af__request__descriptor, nng_msg_len(msg),
+				  nng_msg_body(msg),
+				  (ProtobufCMessage **)&j->req);
 		nng_msg_free(msg);
-		if (j->req == NULL) {
-			reply_status(j, AF__CODE__INVALID,
-				     "request does not decode");
+		if (rv != 0) {
+			j->req = NULL;
+			if (rv == AF_ENOMEM)
+				reply_status(j, AF__CODE__UNAVAILABLE,
+					     "out of memory reading the "
+					     "request; try again");
+			else
+				reply_status(j, AF__CODE__INVALID,
+					     "request does not decode");
 			return;
 		}
 		controld_prepare(j, false);

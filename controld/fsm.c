@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -431,7 +432,8 @@ int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
 		n = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
 		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 		if (n <= len - ENTRY_HDR)
-			cmd = af__command__unpack(NULL, n, p + ENTRY_HDR);
+			cmd = af_fsm_unpack(&af__command__descriptor, n,
+					    p + ENTRY_HDR);
 	}
 	c.cmd = cmd;
 	rc = af_store_update(fsm->store, cmd ? apply_txn : apply_undecodable,
@@ -577,6 +579,25 @@ int af_fsm_init(struct af_fsm *fsm, struct af_store *store)
 	fsm->raft_fsm.snapshot_finalize = fsm_snapshot_finalize;
 	fsm->raft_fsm.snapshot_async = NULL;
 	return load_heads(fsm);
+}
+
+void *af_fsm_unpack(const ProtobufCMessageDescriptor *desc, size_t len,
+		    const void *data)
+{
+	ProtobufCMessage *m;
+	int rc = af_pb_unpack(desc, len, data, &m);
+
+	if (rc == AF_ENOMEM) {
+		log_error("event=apply_fatal error=\"out of memory unpacking "
+			  "%s\" msg=\"aborting; a restart replays the log\"",
+			  desc->name);
+		fprintf(stderr,
+			"controld: fatal: apply: out of memory "
+			"unpacking %s\n",
+			desc->name);
+		abort();
+	}
+	return rc == 0 ? m : NULL;
 }
 
 void af_fsm_resultf(struct af_fsm_result *r, int code, const char *fmt, ...)

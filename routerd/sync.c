@@ -11,6 +11,7 @@
 #include "common/sign.h"
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 #include "routerd/sync_int.h"
 #include "routerd/budget.h"
 #include "routerd/usage.h"
@@ -153,12 +154,12 @@ int routerd_sync_call(struct routerd_sync *s, struct sync_chan *ch,
 					&out, &outlen);
 		if (rc != 0)
 			break;
-		*ret = af__response__unpack(NULL, outlen, out);
+		/* AF_ENOMEM or AF_EPROTO (an answer that does not decode). */
+		rc = af_pb_unpack(&af__response__descriptor, outlen, out,
+				  (ProtobufCMessage **)ret);
 		af_free(out);
-		if (*ret == NULL) {
-			rc = AF_EPROTO;
+		if (rc != 0)
 			break;
-		}
 		if (!to_leader || hop == 1 || (k = redirect(s, *ret)) < 0)
 			break;
 		af__response__free_unpacked(*ret, NULL);
@@ -412,10 +413,16 @@ out:
 
 static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 {
-	Af__Hint *h = af__hint__unpack(NULL, len, buf);
+	Af__Hint *h;
+	int rc = af_pb_unpack(&af__hint__descriptor, len, buf,
+			      (ProtobufCMessage **)&h);
 
-	if (h == NULL)
+	if (rc != 0) {
+		/* Lossy by design: the next hint or heartbeat follows. */
+		if (rc == AF_ENOMEM)
+			log_warn("event=hint_dropped error=\"out of memory\"");
 		return;
+	}
 	if (s->drop_hints && h->kind == AF__HINT__KIND__HINT) {
 		af__hint__free_unpacked(h, NULL);
 		return;

@@ -2,6 +2,7 @@
 #include "store/store_int.h"
 
 #include "common/alloc.h"
+#include "proto/alloc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -111,33 +112,10 @@ int af_txn_put_msg(struct af_txn *t, enum af_table tbl, const void *key,
 	return 0;
 }
 
-struct unpack_state {
-	bool failed;
-};
-
-static void *unpack_alloc(void *data, size_t size)
-{
-	struct unpack_state *st = data;
-	void *p = af_pb_alloc(NULL, size); /* free_unpacked(msg, NULL) */
-
-	if (p == NULL)
-		st->failed = true;
-	return p;
-}
-
-static void unpack_free(void *data, void *p)
-{
-	af_pb_free(data, p);
-}
-
 int af_txn_get_msg(struct af_txn *t, enum af_table tbl, const void *key,
 		   size_t klen, const ProtobufCMessageDescriptor *desc,
 		   ProtobufCMessage **ret)
 {
-	struct unpack_state st = {false};
-	/* af_pb_alloc is malloc underneath: free_unpacked(msg, NULL) matches */
-	ProtobufCAllocator a = {unpack_alloc, unpack_free, &st};
-	ProtobufCMessage *msg;
 	const void *val;
 	size_t len;
 	int rc;
@@ -145,17 +123,15 @@ int af_txn_get_msg(struct af_txn *t, enum af_table tbl, const void *key,
 	rc = af_txn_get(t, tbl, key, klen, &val, &len);
 	if (rc != 0)
 		return rc;
-	msg = protobuf_c_message_unpack(desc, &a, len, val);
-	if (msg == NULL) {
-		if (st.failed)
-			return af_errf(&t->s->err, AF_ENOMEM,
-				       "store: get %s: out of memory",
-				       af_table_name(tbl));
+	rc = af_pb_unpack(desc, len, val, ret);
+	if (rc == AF_ENOMEM)
+		return af_errf(&t->s->err, AF_ENOMEM,
+			       "store: get %s: out of memory",
+			       af_table_name(tbl));
+	if (rc != 0)
 		return af_errf(&t->s->err, AF_ECORRUPT,
 			       "store: get %s: not a valid %s message",
 			       af_table_name(tbl), desc->name);
-	}
-	*ret = msg;
 	return 0;
 }
 

@@ -40,6 +40,7 @@ static struct {
 	struct af_auth *auth;
 	char tokens[64];
 	struct tnode nodes[N_SERVERS];
+	long fail_at; /* >= 0: handling fails that allocation and later ones */
 } T;
 
 /* A request in flight; the job first, so a reply finds its call. */
@@ -56,8 +57,10 @@ static void capture(struct controld_job *j, const Af__Response *resp)
 {
 	struct call *c = (struct call *)(void *)j;
 	size_t len = af__response__get_packed_size(resp);
-	uint8_t *buf = af_malloc(len + 1);
+	uint8_t *buf;
 
+	af_alloc_fail_after(-1, 0); /* the client's side does not fail */
+	buf = af_malloc(len + 1);
 	cr_assert_not_null(buf);
 	cr_assert(!c->done, "answered twice");
 	af__response__pack(resp, buf);
@@ -95,6 +98,7 @@ static void cluster_up(void)
 	struct af_err err = {{0}};
 
 	memset(&T, 0, sizeof(T));
+	T.fail_at = -1;
 	write_tokens();
 	cr_assert_eq(af_auth_load(T.tokens, &T.auth, &err), 0, "%s", err.msg);
 	snprintf(T.cfg.name, sizeof(T.cfg.name), "test");
@@ -239,8 +243,11 @@ static Af__Response *ask(unsigned i, Af__Request *req, const char *token)
 	cr_assert_not_null(c.j.req);
 	atomic_store(&c.j.node->stats.is_leader,
 		     af_consensus_is_leader(&c.j.node->cons));
+	if (T.fail_at >= 0)
+		af_alloc_fail_after(T.fail_at, 1);
 	controld_prepare(&c.j, false);
 	controld_handle(&c.j);
+	af_alloc_fail_after(-1, 0);
 	cr_assert(raft_fixture_step_until(&T.f, is_done, &c, MAX_STEP_MS),
 		  "no answer to body case %d", (int)req->body_case);
 	controld_job_release(&c.j);
@@ -729,5 +736,58 @@ Test(verbs, propose_checks_the_role_of_each_op)
 	seed_usage(l);
 	seed_fleet(l);
 	cr_assert_eq(T.nodes[l].n.fsm.heads.stable, 0, "nothing applied");
+	cluster_down();
+}
+
+/* Read handlers unpack much (bundles, the registry, budgets): with the
+ * N-th allocation and all later ones failing, for every N until the read
+ * succeeds, each answer is a success or an error that says it ran out of
+ * memory; nothing crashes and nothing the project allocates stays
+ * allocated (af_alloc_outstanding; the sanitizer build's LeakSanitizer
+ * sees the rest, protobuf-c's and LMDB's). */
+Test(verbs, reads_fail_cleanly_at_every_allocation)
+{
+	static const Af__Request__BodyCase bodies[] = {
+		AF__REQUEST__BODY_SYNC, AF__REQUEST__BODY_BUDGET_LIST,
+		AF__REQUEST__BODY_POLICY_HISTORY, AF__REQUEST__BODY_SHOWBACK};
+	Af__Response *r;
+	unsigned l;
+
+	cluster_up();
+	l = leader();
+	seed_all(l);
+	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+		const struct vcase *c = case_of(bodies[b]);
+		const char *tok = role_tokens[c->right];
+		long outstanding;
+		bool ok = false;
+
+		/* Once without failures: lazily made things exist after. */
+		r = c->ask ? c->ask(l, tok) : ask_empty(l, tok, c->body);
+		assert_ok(r);
+		af__response__free_unpacked(r, &af_pb_allocator);
+		for (long n = 0; !ok; n++) {
+			cr_assert_lt(n, 100000, "never succeeds");
+			outstanding = af_alloc_outstanding();
+			T.fail_at = n;
+			r = c->ask ? c->ask(l, tok)
+				   : ask_empty(l, tok, c->body);
+			T.fail_at = -1;
+			ok = code_of(r) == AF__CODE__OK;
+			if (ok)
+				cr_assert_eq(r->body_case, c->want);
+			if (!ok)
+				cr_assert(strstr(r->status->message,
+						 "memory") != NULL,
+					  "body %d, allocation %ld: code %d "
+					  "\"%s\"",
+					  (int)c->body, n, (int)code_of(r),
+					  r->status->message);
+			af__response__free_unpacked(r, &af_pb_allocator);
+			cr_assert_eq(af_alloc_outstanding(), outstanding,
+				     "body %d, allocation %ld leaked",
+				     (int)c->body, n);
+		}
+	}
 	cluster_down();
 }
