@@ -423,10 +423,12 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 			log_warn("event=hint_dropped error=\"out of memory\"");
 		return;
 	}
+#ifdef AF_TEST_HOOKS
 	if (s->drop_hints && h->kind == AF__HINT__KIND__HINT) {
 		af__hint__free_unpacked(h, NULL);
 		return;
 	}
+#endif
 	if (strcmp(h->cluster, s->r->cfg->name) == 0) {
 		atomic_fetch_add(&s->r->sync_stats.hints_received, 1);
 		s->last_msg_ms = af_mono_ms();
@@ -655,9 +657,15 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		}
 		s->owns_budgets = true;
 	}
-	/* Fault injection for tests: behave like a subscriber that misses
-	 * every change hint and sees only the heartbeats. */
+#ifdef AF_TEST_HOOKS
+	/* Fault injection for tests (test builds only, see the Makefile's
+	 * TEST_HOOKS): behave like a subscriber that misses every change
+	 * hint and sees only the heartbeats. */
 	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
+	if (s->drop_hints)
+		log_warn("event=test_hook name=AF_TEST_DROP_HINTS "
+			 "msg=\"every change hint is dropped\"");
+#endif
 	s->token = getenv("AF_TOKEN");
 	rc = routerd_cache_load(r, &v, &cerr);
 	if (rc == 0) {
