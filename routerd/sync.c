@@ -617,6 +617,22 @@ static void sync_free(struct routerd *r, struct routerd_sync *s)
 	af_free(s);
 }
 
+/* Fault injection for tests, compiled in test builds only (the Makefile's
+ * TEST_HOOKS; docs/architecture.md, "Test hooks"). AF_TEST_DROP_HINTS:
+ * behave like a subscriber that misses every change hint and sees only
+ * the heartbeats. */
+static void test_hooks_init(struct routerd_sync *s)
+{
+#ifdef AF_TEST_HOOKS
+	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
+	if (s->drop_hints)
+		log_warn("event=test_hook name=AF_TEST_DROP_HINTS "
+			 "msg=\"every change hint is dropped\"");
+#else
+	(void)s;
+#endif
+}
+
 int routerd_sync_start(struct routerd *r, struct af_err *err)
 {
 	struct routerd_sync *s;
@@ -657,15 +673,7 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		}
 		s->owns_budgets = true;
 	}
-#ifdef AF_TEST_HOOKS
-	/* Fault injection for tests (test builds only, see the Makefile's
-	 * TEST_HOOKS): behave like a subscriber that misses every change
-	 * hint and sees only the heartbeats. */
-	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
-	if (s->drop_hints)
-		log_warn("event=test_hook name=AF_TEST_DROP_HINTS "
-			 "msg=\"every change hint is dropped\"");
-#endif
+	test_hooks_init(s);
 	s->token = getenv("AF_TOKEN");
 	rc = routerd_cache_load(r, &v, &cerr);
 	if (rc == 0) {
