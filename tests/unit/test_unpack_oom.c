@@ -43,7 +43,7 @@ static uint8_t *big_response(size_t *ret_len)
 	Af__SyncResp sr = AF__SYNC_RESP__INIT;
 	Af__SyncBundle st = AF__SYNC_BUNDLE__INIT, ca = AF__SYNC_BUNDLE__INIT;
 	Af__Budget b[64], *bp[64];
-	char tenants[64][16];
+	char tenants[64][24];
 	uint8_t *buf;
 
 	for (int i = 0; i < 64; i++) {
