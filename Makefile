@@ -6,6 +6,12 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 CC       ?= cc
 SANITIZE ?=
+# Test hooks (fault injection a scenario switches on from the environment,
+# such as AF_TEST_DROP_HINTS) are compiled in with TEST_HOOKS=1, the
+# default of `make`, `make test` and `make unit-check`. TEST_HOOKS=0 is a
+# release build, into build-release/ unless BUILD says otherwise; `make
+# install` installs one, and `make check-release` proves it has no hook.
+TEST_HOOKS ?= 1
 
 PKGS     := raft libuv lmdb libprotobuf-c yaml-0.1 jansson libxxhash libsodium libmicrohttpd
 # What each binary may link (docs/architecture.md, "The parts"): routerd
@@ -24,12 +30,18 @@ else
 OPT      := -O2 -g -D_FORTIFY_SOURCE=2
 SANLD    :=
 endif
+ifeq ($(TEST_HOOKS),1)
+HOOKS    := -DAF_TEST_HOOKS
+else
+HOOKS    :=
+BUILD    := build-release
+endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lpthread -lm
 pkg_libs   = $(shell pkg-config --libs $(PKGS_$(1)) 2>/dev/null) -lnng -lpthread -lm
 BASEFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -fstack-protector-strong -fPIE \
-             -DAF_VERSION='"$(VERSION)"' -I. -I$(BUILD)/gen
+             -DAF_VERSION='"$(VERSION)"' $(HOOKS) -I. -I$(BUILD)/gen
 CFLAGS_ALL = $(BASEFLAGS) $(WARN) $(PKG_CFLAGS)
 LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now $(SANLD)
 
@@ -64,7 +76,7 @@ BENCH_SRCS:= $(wildcard bench/*.c)
 BLIB      := $(BUILD)/libbench.a
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps check-deps check-size test unit-test unit-check cluster-test bench fuzz faults format \
+.PHONY: all deps check-deps check-size check-release test unit-test unit-check cluster-test bench fuzz faults format \
         format-check clean install run
 .SECONDARY: $(GEN_C) $(GEN_H)
 
@@ -145,7 +157,13 @@ check-deps:
 check-size:
 	@sh tests/check_size.sh
 
-test: deps check-deps check-size
+# A release build (TEST_HOOKS=0) holds no test hook: tests/check_release.sh
+# looks for AF_TEST_ in the binaries' strings.
+check-release:
+	@$(MAKE) --no-print-directory TEST_HOOKS=0 BUILD=build-release all
+	@sh tests/check_release.sh build-release
+
+test: deps check-deps check-size check-release
 	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
@@ -178,11 +196,12 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(FMT_SRCS)
 
-install: all
+# Installs release binaries (no test hooks), built into build-release/.
+install: check-release
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(patsubst $(BUILD)/%,build-release/%,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-san build-clang
+	rm -rf build build-san build-clang build-release
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

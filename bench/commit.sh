@@ -24,6 +24,7 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/bench.sh"
 BUILD=${BUILD:-build}
 BENCH=$ROOT/$BUILD/bench/commit
 CONTROLD=$ROOT/$BUILD/bin/controld
@@ -94,30 +95,7 @@ run_bench() {
 }
 
 # ---------------------------------------------------------------- af
-# af_cluster DIR BASE [SNAPSHOT_THRESHOLD]: a 3-node cluster file.
-af_cluster() {
-	mkdir -p "$1"
-	{
-		echo "cluster: bench"
-		echo "nodes:"
-		for i in 1 2 3; do
-			p=$(($2 + (i - 1) * 4))
-			echo "  - id: $i"
-			echo "    raft: 127.0.0.1:$p"
-			echo "    api: tcp://127.0.0.1:$((p + 1))"
-			echo "    pub: tcp://127.0.0.1:$((p + 2))"
-			echo "    http: 127.0.0.1:$((p + 3))"
-			echo "    data: ./node$i"
-		done
-		echo "raft:"
-		echo "  heartbeat_ms: 100"
-		echo "  election_timeout_ms: 1000"
-		if [ -n "${3:-}" ]; then
-			echo "  snapshot_threshold: $3"
-		fi
-	} >"$1/cluster.yaml"
-}
-af_cluster "$TMP/af" "$PORT_BASE" "${SNAP:-}"
+bench_cluster "$TMP/af/cluster.yaml" "$PORT_BASE" "${SNAP:-}"
 echo "== af (controld), 3 nodes, $TMP/af" >&2
 run_bench "$TMP/af.out" -c "$TMP/af/cluster.yaml" --label af \
 	--futex "$FUTEX" --restarts "$RESTARTS" --failover "$ROUNDS" \
@@ -125,7 +103,7 @@ run_bench "$TMP/af.out" -c "$TMP/af/cluster.yaml" --label af \
 if [ "$NOSNAP" -eq 1 ]; then
 	# The same load with snapshots out of the way (threshold above the
 	# run's entries): the commit path alone.
-	af_cluster "$TMP/afns" $((PORT_BASE + 20)) 100000000
+	bench_cluster "$TMP/afns/cluster.yaml" $((PORT_BASE + 20)) 100000000
 	echo "== af (controld), snapshot_threshold 100000000, $TMP/afns" >&2
 	run_bench "$TMP/afns.out" -c "$TMP/afns/cluster.yaml" --label afns \
 		--launch "'$CONTROLD' -c '$TMP/afns/cluster.yaml' --id %d 2>>'$TMP/afns/node%d.log'" >&2

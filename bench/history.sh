@@ -16,15 +16,11 @@ REVS=${1:-10000}
 NODES=${NODES:-3}
 RUNS=${RUNS:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/bench.sh"
 . "$ROOT/tests/lib/cluster.sh"
 APPLY_MANY="$ROOT/$BUILD/tests/tools/apply_many"
 [ -x "$APPLY_MANY" ] || { echo "build $APPLY_MANY first" >&2; exit 2; }
-cl_init history "$NODES"
-if [ -n "${AF_PORT_BASE:-}" ]; then
-	# shellcheck disable=SC2034 # read by cl_write_file
-	CL_BASE=$AF_PORT_BASE
-	cl_write_file "$CL_FILE" "$NODES" ""
-fi
+bench_cl_init history "$NODES"
 for i in $(seq 1 "$NODES"); do cl_start "$i"; done
 cl_wait_leader >/dev/null
 cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
@@ -32,17 +28,15 @@ t0=$(date +%s)
 "$APPLY_MANY" "$CL_FILE" "$EXAMPLES/policy.yaml" "$REVS" || fail "apply_many"
 echo "# $REVS revisions applied in $(($(date +%s) - t0)) s ($NODES nodes)"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # timed AF ARGS...: "best_ms bytes" over RUNS runs
 timed() {
 	bin=$1
 	shift
 	best=
 	for _ in $(seq 1 "$RUNS"); do
-		a=$(now_ms)
+		a=$(bench_now_ms)
 		"$bin" -c "$CL_FILE" --timeout 60s "$@" -o json >"$CL_DIR/out.json"
-		d=$(($(now_ms) - a))
+		d=$(($(bench_now_ms) - a))
 		[ -z "$best" ] || [ "$d" -lt "$best" ] && best=$d
 	done
 	echo "$best $(wc -c <"$CL_DIR/out.json")"
@@ -61,10 +55,10 @@ done
 # The whole history, page by page with --limit 1000 (af time only).
 after='' bytes=0 pages=0 ms=0 worst=0
 while :; do
-	a=$(now_ms)
+	a=$(bench_now_ms)
 	"$AF" -c "$CL_FILE" policy history --limit 1000 ${after:+--after "$after"} \
 		-o json >"$CL_DIR/p.json"
-	d=$(($(now_ms) - a))
+	d=$(($(bench_now_ms) - a))
 	ms=$((ms + d))
 	[ "$d" -gt "$worst" ] && worst=$d
 	bytes=$((bytes + $(wc -c <"$CL_DIR/p.json")))

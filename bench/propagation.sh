@@ -22,6 +22,7 @@ set -eu
 APPLIES=${1:-20}
 COUNTS=${2:-1 10 50 100}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/bench.sh"
 . "$ROOT/tests/lib/cluster.sh"
 cl_init propagation
 HZ=$(getconf CLK_TCK)
@@ -39,7 +40,6 @@ ctl_sum() { # ctl_sum REGEX: a metric summed over the 3 nodes
 	for i in 1 2 3; do curl -s "http://$(cl_http $i)/metrics"; done |
 		awk -v re="$1" '$1 ~ re { t += $2 } END { print t + 0 }'
 }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 pct() { # pct FILE: "p50 p99 max" of the numbers in FILE
 	sort -n "$1" | awk '{ v[NR] = $1 } END {
 		i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR;
@@ -87,12 +87,12 @@ run() {
 		: >"$CL_DIR/lat-$n"
 		: >"$CL_DIR/start-$n"
 		: >"$CL_DIR/missed-$n"
-		s0=$(ctl_sum 'verb="sync",result="ok"') c0=$(ctl_ticks) w0=$(now_ms)
+		s0=$(ctl_sum 'verb="sync",result="ok"') c0=$(ctl_ticks) w0=$(bench_now_ms)
 		for a in $(seq 1 "$APPLIES"); do
 			sed "s/^name: prod/name: prop-$n-$a/" "$EXAMPLES/policy.yaml" >"$CL_DIR/p.yaml"
-			ts=$(now_ms)
+			ts=$(bench_now_ms)
 			h=$(cl_af policy apply -f "$CL_DIR/p.yaml" -o json | jq -r .hash)
-			t0=$(now_ms)
+			t0=$(bench_now_ms)
 			worst=0 worst_start=0
 			for k in $(seq 1 $started); do
 				log=$CL_DIR/routerd-r$k.log
@@ -105,7 +105,7 @@ run() {
 				if [ -z "$line" ]; then
 					# Never within the wait: counted, at the wait.
 					echo "r$k $h" >>"$CL_DIR/missed-$n"
-					t=$(now_ms)
+					t=$(bench_now_ms)
 				else
 					t=$(ts_ms "${line%% *}")
 				fi
@@ -118,7 +118,7 @@ run() {
 			echo $worst >>"$CL_DIR/lat-$n"
 			echo $worst_start >>"$CL_DIR/start-$n"
 		done
-		s1=$(ctl_sum 'verb="sync",result="ok"') c1=$(ctl_ticks) w1=$(now_ms)
+		s1=$(ctl_sum 'verb="sync",result="ok"') c1=$(ctl_ticks) w1=$(bench_now_ms)
 		read -r p50 p99 max <<-EOF2
 			$(pct "$CL_DIR/lat-$n")
 		EOF2

@@ -18,21 +18,15 @@ CLASSES=${CLASSES:-5}
 MODELS=${MODELS:-10}
 RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/bench.sh"
 . "$ROOT/tests/lib/cluster.sh"
 FILL="$ROOT/$BUILD/tests/tools/usage_fill"
 [ -x "$FILL" ] || { echo "build $FILL first" >&2; exit 2; }
-cl_init report 1
-if [ -n "${AF_PORT_BASE:-}" ]; then
-	# shellcheck disable=SC2034 # read by cl_write_file
-	CL_BASE=$AF_PORT_BASE
-	cl_write_file "$CL_FILE" 1 ""
-fi
+bench_cl_init report 1
 rows=$((DAYS * TENANTS * CLASSES * MODELS))
 "$FILL" "$CL_DIR/fill" test "$CL_DIR/usage.db" "$DAYS" "$TENANTS" \
 	"$CLASSES" "$MODELS" 1 2026-11-01 >/dev/null
 since=$(date -u -d "2026-11-01 +$((DAYS - 2)) days" +%Y-%m-%d)
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # best_of AF ARGS...: the fastest of RUNS runs, in ms; rows in $CL_DIR/n
 best_of() {
@@ -40,9 +34,9 @@ best_of() {
 	shift
 	best=
 	for _ in $(seq 1 "$RUNS"); do
-		a=$(now_ms)
+		a=$(bench_now_ms)
 		"$bin" -c "$CL_FILE" --timeout 60s "$@" -o json >"$CL_DIR/out.json"
-		b=$(now_ms)
+		b=$(bench_now_ms)
 		d=$((b - a))
 		[ -z "$best" ] || [ "$d" -lt "$best" ] && best=$d
 	done

@@ -34,6 +34,7 @@ ROUNDS=${ROUNDS:-2}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/bench.sh"
 BIN=$ROOT/$BUILD/bin
 EX=$ROOT/deploy/examples
 
@@ -58,19 +59,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 base=${BASE:-$((20000 + ($(od -An -N2 -tu2 /dev/urandom) % 900) * 10))}
-{
-	echo "cluster: bench"
-	echo "nodes:"
-	for id in 1 2 3; do
-		p=$((base + id * 100))
-		echo "  - id: $id"
-		echo "    raft: 127.0.0.1:$((p + 1))"
-		echo "    api: tcp://127.0.0.1:$((p + 2))"
-		echo "    pub: tcp://127.0.0.1:$((p + 3))"
-		echo "    http: 127.0.0.1:$((p + 4))"
-		echo "    data: ./node$id"
-	done
-} >"$DIR/cluster.yaml"
+bench_cluster "$DIR/cluster.yaml" $((base + 101))
 for id in 1 2 3; do
 	"$BIN/controld" -c "$DIR/cluster.yaml" --id $id --log-level warn \
 		>>"$DIR/node$id.log" 2>&1 &
@@ -136,23 +125,7 @@ response = function(status, headers, body)
 end
 EOF
 
-cat >"$DIR/nginx.conf" <<EOF
-worker_processes 2;
-pid $DIR/nginx.pid;
-error_log $DIR/nginx.err;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $DIR;
-	server {
-		listen 127.0.0.1:$NPORT;
-		location / {
-			default_type application/json;
-			return 200 '{"decision":"route","decision_id":"x-1","model":"swift-mid","provider":"acme","tier":"mid","region":"eu-west-1","lane":"online-standard","fallback":[],"max_retries":1,"est_cost_usd":0.06624,"rule":"default","degraded":false,"policy":{"revision":1,"hash":"sha256:0","cohort":"stable"},"registry_revision":1}';
-		}
-	}
-}
-EOF
+bench_nginx_conf "$DIR/nginx.conf" "$DIR" "$NPORT" "$DIR/nginx.pid"
 "$NGINX" -c "$DIR/nginx.conf" -p "$DIR" 2>>"$DIR/nginx.err"
 
 run() {

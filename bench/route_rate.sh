@@ -20,6 +20,7 @@
 # Installs nginx-light with apt-get when missing and root.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/bench.sh"
 BUILD=${BUILD:-build}
 RATE=${RATE:-10000}
 SECS=${SECS:-10}
@@ -56,25 +57,8 @@ cl_routerd_start bench $RPORT --log-level info
 cl_wait_route_hash $RPORT "$h" >/dev/null
 
 # nginx writes its master's pid to pidnginx: cl_cleanup stops it with the rest.
-cat >"$CL_DIR/nginx.conf" <<EOF
-worker_processes 2;
-pid $CL_DIR/pidnginx;
-error_log $CL_DIR/nginx.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	client_body_temp_path $CL_DIR;
-	server {
-		listen 127.0.0.1:$NPORT;
-		location / {
-			default_type application/json;
-			return 200 '{"decision":"route","decision_id":"x-1","model":"swift-mid","provider":"acme","tier":"mid","region":"eu-west-1","lane":"online-standard","fallback":[],"max_retries":1,"est_cost_usd":0.06624,"rule":"default","degraded":false,"policy":{"revision":1,"hash":"sha256:0","cohort":"stable"},"registry_revision":1}';
-		}
-	}
-}
-EOF
-"$NGINX" -c "$CL_DIR/nginx.conf" -p "$CL_DIR" 2>>"$CL_DIR/nginx.log"
+bench_nginx_conf "$CL_DIR/nginx.conf" "$CL_DIR" "$NPORT" "$CL_DIR/pidnginx"
+"$NGINX" -c "$CL_DIR/nginx.conf" -p "$CL_DIR" 2>>"$CL_DIR/nginx.err"
 cl_wait_http "http://127.0.0.1:$NPORT/"
 
 # run LABEL PORT: warm-up, then the measured run; its table row on stdout,

@@ -7,6 +7,7 @@
  * max) of a stream of entries with a snapshot every T entries, the figure a
  * commit sees. Optionally writes a backup of the state (-o) for
  * `controld --restore`. Prints figures; asserts nothing. */
+#include "bench/lib/util.h"
 #include "controld/fsm.h"
 #include "policy/policy.h"
 #include "proto/af.pb-c.h"
@@ -16,7 +17,6 @@
 #include "common/alloc.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <raft.h>
@@ -30,23 +30,6 @@
 
 #define MAX_REVISIONS 1000000
 #define MAX_STREAM 100000
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 struct bench {
 	struct af_store *store;
@@ -133,7 +116,7 @@ struct writer {
 static void *write_parts(void *arg)
 {
 	struct writer *w = arg;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	int fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	w->rc = fd < 0 ? -1 : 0;
@@ -152,7 +135,7 @@ static void *write_parts(void *arg)
 	}
 	if (fd >= 0 && (fsync(fd) != 0 || close(fd) != 0))
 		w->rc = -1;
-	w->seconds = now_s() - t0;
+	w->seconds = bench_now_s() - t0;
 	atomic_store(&w->done, true);
 	return NULL;
 }
@@ -200,7 +183,7 @@ static int stream(struct bench *b, unsigned n, unsigned every, bool view,
 	if (lat == NULL)
 		return -1;
 	for (unsigned i = 0; i < n && rc == 0; i++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		rc = apply_noop(b);
 		if (rc == 0 && (i + 1) % every == 0 && !writing) {
 			memset(&w, 0, sizeof(w));
@@ -211,7 +194,7 @@ static int stream(struct bench *b, unsigned n, unsigned every, bool view,
 				rc = pthread_create(&th, NULL, write_parts, &w);
 			writing = rc == 0;
 		}
-		lat[i] = now_s() - t0;
+		lat[i] = bench_now_s() - t0;
 		if (writing && (atomic_load(&w.done) || i + 1 == n)) {
 			/* libraft's after-work callback: finalize */
 			pthread_join(th, NULL);
@@ -317,23 +300,23 @@ int main(int argc, char **argv)
 		goto out_rm;
 	}
 	af_fsm_init(&b.fsm, b.store);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (unsigned k = 1; k <= revs && rc == 0; k++)
 		rc = apply_revision(&b, k);
 	if (rc != 0)
 		goto out_close;
 	printf("state: %lu policy revisions applied in %.2f s\n", revs,
-	       now_s() - t0);
+	       bench_now_s() - t0);
 
-	t0 = now_s();
+	t0 = bench_now_s();
 	rc = af_store_snapshot(b.store, &buf, &copy_len, &applied, &err);
-	copy_s = now_s() - t0;
+	copy_s = bench_now_s() - t0;
 	if (rc != 0)
 		goto out_err;
 	af_free(buf);
-	t0 = now_s();
+	t0 = bench_now_s();
 	rc = af_store_view_begin(b.store, &v, parts, &applied, &err);
-	view_s = now_s() - t0;
+	view_s = bench_now_s() - t0;
 	if (rc != 0)
 		goto out_err;
 	for (int i = 0; i < AF_STORE_VIEW_PARTS; i++)
@@ -386,6 +369,6 @@ out_close:
 	af_store_close(b.store);
 out_rm:
 	unlink(path);
-	nftw(b.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rm_tree(b.dir);
 	return rc == 0 ? 0 : 1;
 }

@@ -22,6 +22,7 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/bench.sh"
 BUILD=${BUILD:-build}
 SNAP=$ROOT/$BUILD/bench/snapshot
 COMMIT=$ROOT/$BUILD/bench/commit
@@ -90,24 +91,7 @@ run() {
 	thr=$3
 	base=$4
 	dir=$TMP/$name
-	mkdir -p "$dir"
-	{
-		echo "cluster: bench"
-		echo "nodes:"
-		for i in 1 2 3; do
-			p=$((base + i * 4))
-			echo "  - id: $i"
-			echo "    raft: 127.0.0.1:$p"
-			echo "    api: tcp://127.0.0.1:$((p + 1))"
-			echo "    pub: tcp://127.0.0.1:$((p + 2))"
-			echo "    http: 127.0.0.1:$((p + 3))"
-			echo "    data: ./node$i"
-		done
-		echo "raft:"
-		echo "  heartbeat_ms: 100"
-		echo "  election_timeout_ms: 1000"
-		echo "  snapshot_threshold: $thr"
-	} >"$dir/cluster.yaml"
+	bench_cluster "$dir/cluster.yaml" $((base + 4)) "$thr"
 	cat >"$dir/node.sh" <<EOF
 #!/bin/sh
 echo \$\$ >'$dir'/node\$1.pid

@@ -1,31 +1,14 @@
 /* Store figures: commit throughput (nosync on and off), snapshot, restore and
  * state hash of a ~10k-record store. Prints figures; asserts nothing. */
+#include "bench/lib/util.h"
 #include "store/store.h"
 
 #include "common/alloc.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 struct one {
 	uint64_t seq;
@@ -66,7 +49,7 @@ static void commits(const char *base, bool nosync, int n)
 {
 	struct af_store *s = open_at(base, nosync ? "nosync" : "sync", nosync);
 	struct af_err err = {{0}};
-	double t0 = now_s(), dt;
+	double t0 = bench_now_s(), dt;
 
 	for (int i = 1; i <= n; i++) {
 		struct one o = {(uint64_t)i, 64};
@@ -75,7 +58,7 @@ static void commits(const char *base, bool nosync, int n)
 			exit(1);
 		}
 	}
-	dt = now_s() - t0;
+	dt = bench_now_s() - t0;
 	printf("commit 64 B + applied, nosync=%s: %d commits in %.3f s: "
 	       "%.0f commits/s, %.1f us/commit\n",
 	       nosync ? "on " : "off", n, dt, (double)n / dt,
@@ -115,27 +98,28 @@ static void snapshot_figures(const char *base, int n)
 		fprintf(stderr, "fill: %s\n", err.msg);
 		exit(1);
 	}
-	t0 = now_s();
+	t0 = bench_now_s();
 	if (af_store_snapshot(s, &buf, &len, &applied, &err) != 0) {
 		fprintf(stderr, "snapshot: %s\n", err.msg);
 		exit(1);
 	}
 	printf("snapshot of %d records of 200 B: %zu bytes (%.2f MiB) in "
 	       "%.2f ms\n",
-	       n, len, (double)len / 1048576.0, (now_s() - t0) * 1e3);
-	t0 = now_s();
+	       n, len, (double)len / 1048576.0, (bench_now_s() - t0) * 1e3);
+	t0 = bench_now_s();
 	if (af_store_restore(d, buf, len, &err) != 0) {
 		fprintf(stderr, "restore: %s\n", err.msg);
 		exit(1);
 	}
 	printf("restore of that snapshot (fsync included): %.2f ms\n",
-	       (now_s() - t0) * 1e3);
-	t0 = now_s();
+	       (bench_now_s() - t0) * 1e3);
+	t0 = bench_now_s();
 	if (af_store_state_hash(d, h, &err) != 0) {
 		fprintf(stderr, "hash: %s\n", err.msg);
 		exit(1);
 	}
-	printf("state hash of %d records: %.2f ms\n", n, (now_s() - t0) * 1e3);
+	printf("state hash of %d records: %.2f ms\n", n,
+	       (bench_now_s() - t0) * 1e3);
 	af_free(buf);
 	af_store_close(s);
 	af_store_close(d);
@@ -152,6 +136,6 @@ int main(void)
 	commits(base, true, 20000);
 	commits(base, false, 500);
 	snapshot_figures(base, 10000);
-	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rm_tree(base);
 	return 0;
 }

@@ -78,10 +78,15 @@ static void job_reset(struct controld_job *j)
  * thread; the send completes in slot_cb). */
 static void send_response(struct controld_job *j, Af__Response *resp)
 {
-	struct controld_slot *s = slot_of(j);
+	struct controld_slot *s;
 	size_t len = af__response__get_packed_size(resp);
 	nng_msg *msg;
 
+	if (j->node->reply != NULL) {
+		j->node->reply(j, resp);
+		return;
+	}
+	s = slot_of(j);
 	if (nng_msg_alloc(&msg, len) != 0) {
 		/* No memory for the reply: the client times out. */
 		job_reset(j);
@@ -110,6 +115,17 @@ void controld_job_again(struct controld_job *j)
 {
 	struct controld_slot *s = slot_of(j);
 
+	if (j->node->reply != NULL) {
+		/* No NNG thread to hand it to: prepare here, once. */
+		if (j->forced) {
+			controld_job_fail(j, AF__CODE__UNAVAILABLE,
+					  "leadership changed; try again");
+			return;
+		}
+		controld_prepare(j, true);
+		controld_handle(j);
+		return;
+	}
 	/* Back to an NNG thread, which prepares (off the loop) and queues
 	 * the job once more. */
 	j->again = true;
@@ -212,12 +228,19 @@ static void slot_cb(void *arg)
 		}
 		msg = nng_aio_get_msg(s->aio);
 		j->start_ns = af_mono_ns();
-		j->req = af__request__unpack(&af_pb_allocator, nng_msg_len(msg),
-					     nng_msg_body(msg));
+		rv = af_pb_unpack(&af__request__descriptor, nng_msg_len(msg),
+				  nng_msg_body(msg),
+				  (ProtobufCMessage **)&j->req);
 		nng_msg_free(msg);
-		if (j->req == NULL) {
-			reply_status(j, AF__CODE__INVALID,
-				     "request does not decode");
+		if (rv != 0) {
+			j->req = NULL;
+			if (rv == AF_ENOMEM)
+				reply_status(j, AF__CODE__UNAVAILABLE,
+					     "out of memory reading the "
+					     "request; try again");
+			else
+				reply_status(j, AF__CODE__INVALID,
+					     "request does not decode");
 			return;
 		}
 		controld_prepare(j, false);

@@ -83,15 +83,17 @@ const char *af_auth_needs(const Af__Request *req)
 }
 
 int af_auth_check(const struct af_auth *a, const Af__Request *req,
-		  const char **ret_principal, char *why, size_t whylen)
+		  const char *need, const char **ret_principal, char *why,
+		  size_t whylen)
 {
-	const char *need = af_auth_needs(req);
 	uint8_t d[AF_SHA256_LEN];
 
 	if (a == NULL) {
 		*ret_principal = "admin";
 		return 0;
 	}
+	if (need == NULL)
+		need = af_auth_needs(req);
 	if (req->token == NULL || req->token[0] == '\0') {
 		snprintf(why, whylen,
 			 "a token is required (--token or "

@@ -45,12 +45,13 @@ const char *af_role_name(enum af_role r);
  * "routerd". */
 const char *af_auth_needs(const Af__Request *req);
 
-/* Checks req's token against what it needs. a == NULL: auth is off, every
- * caller is "admin". On success *ret_principal is the token's principal
- * (borrowed, lives as long as a). Errors: AF_EPERM (message says why,
- * never the token). */
+/* Checks req's token against need (NULL: af_auth_needs(req)). a == NULL:
+ * auth is off, every caller is "admin". On success *ret_principal is the
+ * token's principal (borrowed, lives as long as a). Errors: AF_EPERM (message
+ * says why, never the token). */
 int af_auth_check(const struct af_auth *a, const Af__Request *req,
-		  const char **ret_principal, char *why, size_t whylen);
+		  const char *need, const char **ret_principal, char *why,
+		  size_t whylen);
 
 /* Logs a refused request (needs, reason) at most once per 10 s for each
  * permission and cause, with the number of such lines left out since;

@@ -132,11 +132,15 @@ static int scan_lease(const void *key, size_t klen, const void *val,
 		      size_t vlen, void *arg)
 {
 	struct lease_scan *ls = arg;
-	Af__Lease *l = af__lease__unpack(&af_pb_allocator, vlen, val);
+	Af__Lease *l;
 	bool dead;
+	/* Out of memory stays AF_ENOMEM: fatal inside apply, an error in a
+	 * read; never taken for a corrupt record. */
+	int rc = af_pb_unpack(&af__lease__descriptor, vlen, val,
+			      (ProtobufCMessage **)&l);
 
-	if (l == NULL)
-		return AF_ECORRUPT;
+	if (rc != 0)
+		return rc == AF_ENOMEM ? rc : AF_ECORRUPT;
 	dead = l->expires_ms < ls->now || l->period_start_ms != ls->pstart;
 	if (dead && ls->ndead < 64 && klen <= sizeof(ls->dead[0])) {
 		memcpy(ls->dead[ls->ndead], key, klen);

@@ -401,7 +401,9 @@ static int open_parts(struct controld_node *n, const struct controld_opts *o,
 	if (o->restore != NULL &&
 	    (rc = restore_backup(n, raft_dir, o->restore, err)) != 0)
 		return rc;
-	af_fsm_init(&n->fsm, n->store);
+	if ((rc = af_fsm_init(&n->fsm, n->store)) != 0)
+		return af_errf(err, rc, "state %s: reading the heads: %s",
+			       state_dir, af_strerror(rc));
 	n->fsm.on_applied = on_applied;
 	n->fsm.on_applied_arg = n;
 	rc = af_consensus_start_uv(&n->cons, &n->loop, n->cfg, n->self->id,

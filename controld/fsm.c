@@ -4,10 +4,12 @@
 #include "controld/fsm.h"
 #include "controld/consensus.h"
 #include "controld/fsm_int.h"
+#include "controld/state.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -266,6 +268,64 @@ uint64_t af_fsm_distribution_index(struct af_txn *t)
 	return af_txn_meta_u64(t, DISTRIBUTION_KEY);
 }
 
+/* The hash of head revision rev: from was when it names the same revision
+ * (a revision's bundle, hence its hash, never changes), else read. */
+static int head_hash(struct af_txn *t, uint64_t rev,
+		     const struct af_fsm_heads *was, char *out)
+{
+	if (rev != 0 && rev == was->stable) {
+		memcpy(out, was->stable_hash, AF_HASH_STR_LEN);
+		return 0;
+	}
+	if (rev != 0 && rev == was->canary) {
+		memcpy(out, was->canary_hash, AF_HASH_STR_LEN);
+		return 0;
+	}
+	return af_state_revision_hash(t, rev, out, AF_HASH_STR_LEN);
+}
+
+/* The heads stored in t into *h; was: the heads before (may be h). */
+static int read_heads(struct af_txn *t, const struct af_fsm_heads *was,
+		      struct af_fsm_heads *h)
+{
+	struct af_fsm_heads prev = *was;
+	Af__Rollout *ro;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	rc = af_state_rollout_get(t, &ro);
+	if (rc == 0) {
+		h->stable = ro->stable_revision;
+		h->canary = ro->canary_revision;
+		h->weight = ro->weight;
+		protobuf_c_message_free_unpacked(&ro->base, NULL);
+	} else if (rc != AF_ENOTFOUND)
+		return rc;
+	if ((rc = head_hash(t, h->stable, &prev, h->stable_hash)) != 0 ||
+	    (rc = head_hash(t, h->canary, &prev, h->canary_hash)) != 0)
+		return rc;
+	h->registry_revision = af_state_registry_revision(t);
+	h->distribution_index = af_fsm_distribution_index(t);
+	return 0;
+}
+
+/* fsm->heads from the store: at init and after a snapshot restore. */
+static int load_heads(struct af_fsm *fsm)
+{
+	static const struct af_fsm_heads none;
+	struct af_txn *t;
+	int rc;
+
+	memset(&fsm->heads, 0, sizeof(fsm->heads));
+	if ((rc = af_store_read_begin(fsm->store, &t, NULL)) != 0)
+		return rc;
+	rc = read_heads(t, &none, &fsm->heads);
+	af_store_read_end(t);
+	if (rc != 0)
+		memset(&fsm->heads, 0, sizeof(fsm->heads));
+	return rc;
+}
+
 /* ------------------------------------------------------------ apply */
 
 static int apply_txn(struct af_txn *t, void *arg)
@@ -280,6 +340,7 @@ static int apply_txn(struct af_txn *t, void *arg)
 	c->res->index = idx;
 	c->verb = NULL;
 	c->target[0] = '\0';
+	c->moved = false;
 	if (!request_id_usable(id))
 		id = NULL;
 	/* A retried write: the stored result, nothing else changes. */
@@ -295,9 +356,12 @@ static int apply_txn(struct af_txn *t, void *arg)
 		return rc;
 	if (c->dry_run)
 		return 0;
-	if (distributed(c->cmd->op_case) &&
-	    (rc = af_txn_set_meta_u64(t, DISTRIBUTION_KEY, idx)) != 0)
-		return rc;
+	if (distributed(c->cmd->op_case)) {
+		if ((rc = af_txn_set_meta_u64(t, DISTRIBUTION_KEY, idx)) != 0 ||
+		    (rc = read_heads(t, &c->fsm->heads, &c->heads)) != 0)
+			return rc;
+		c->moved = true;
+	}
 	if (c->verb != NULL && (rc = put_audit(t, c)) != 0)
 		return rc;
 	if (id != NULL && (rc = remember_result(t, c, id)) != 0)
@@ -368,7 +432,8 @@ int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
 		n = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
 		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 		if (n <= len - ENTRY_HDR)
-			cmd = af__command__unpack(NULL, n, p + ENTRY_HDR);
+			cmd = af_fsm_unpack(&af__command__descriptor, n,
+					    p + ENTRY_HDR);
 	}
 	c.cmd = cmd;
 	rc = af_store_update(fsm->store, cmd ? apply_txn : apply_undecodable,
@@ -378,6 +443,8 @@ int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
 	af_histogram_observe_ns(&fsm->apply_seconds, af_mono_ns() - start_ns);
 	if (rc != 0)
 		return rc;
+	if (c.moved)
+		fsm->heads = c.heads;
 	fsm->entries_applied++;
 	if (fsm->on_applied)
 		fsm->on_applied(fsm->on_applied_arg, index);
@@ -488,12 +555,19 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 
 	if (rc != 0)
 		return AF_CONSENSUS_CORRUPT;
+	if ((rc = load_heads(fsm)) != 0) {
+		/* The store is the snapshot's now; a node that cannot read it
+		 * must not publish stale heads: restart and recover. */
+		fprintf(stderr, "controld: fatal: heads after restore: %s\n",
+			af_strerror(rc));
+		abort();
+	}
 	log_info("event=snapshot_restored bytes=%zu", buf->len);
 	af_consensus_buf_free(buf->base);
 	return 0;
 }
 
-void af_fsm_init(struct af_fsm *fsm, struct af_store *store)
+int af_fsm_init(struct af_fsm *fsm, struct af_store *store)
 {
 	memset(fsm, 0, sizeof(*fsm));
 	fsm->store = store;
@@ -504,6 +578,26 @@ void af_fsm_init(struct af_fsm *fsm, struct af_store *store)
 	fsm->raft_fsm.restore = fsm_restore;
 	fsm->raft_fsm.snapshot_finalize = fsm_snapshot_finalize;
 	fsm->raft_fsm.snapshot_async = NULL;
+	return load_heads(fsm);
+}
+
+void *af_fsm_unpack(const ProtobufCMessageDescriptor *desc, size_t len,
+		    const void *data)
+{
+	ProtobufCMessage *m;
+	int rc = af_pb_unpack(desc, len, data, &m);
+
+	if (rc == AF_ENOMEM) {
+		log_error("event=apply_fatal error=\"out of memory unpacking "
+			  "%s\" msg=\"aborting; a restart replays the log\"",
+			  desc->name);
+		fprintf(stderr,
+			"controld: fatal: apply: out of memory "
+			"unpacking %s\n",
+			desc->name);
+		abort();
+	}
+	return rc == 0 ? m : NULL;
 }
 
 void af_fsm_resultf(struct af_fsm_result *r, int code, const char *fmt, ...)

@@ -47,11 +47,26 @@ struct af_fsm_result {
 
 typedef void (*af_fsm_applied_cb)(void *arg, uint64_t index);
 
+/* What routerd follows, as of the last applied entry: the rollout heads
+ * with their bundle hashes, the registry revision and the distribution
+ * index. Apply sets it once its write transaction has committed (only
+ * entries that move the distribution index change it); af_fsm_init and a
+ * snapshot restore derive it from the store. The publisher builds hints
+ * and heartbeats from it without opening a transaction. */
+struct af_fsm_heads {
+	uint64_t stable, canary;
+	uint32_t weight;
+	char stable_hash[AF_HASH_STR_LEN], canary_hash[AF_HASH_STR_LEN];
+	uint64_t registry_revision;
+	uint64_t distribution_index;
+};
+
 struct af_fsm {
 	struct raft_fsm raft_fsm; /* version 2; data points back here */
 	struct raft *raft;	  /* set once raft is initialized */
 	struct af_store *store;
 	struct af_fsm_result result;
+	struct af_fsm_heads heads;
 	af_fsm_applied_cb on_applied; /* may be NULL */
 	void *on_applied_arg;
 	uint64_t entries_applied;	   /* count, for metrics */
@@ -61,8 +76,9 @@ struct af_fsm {
 	uint64_t keep_results;
 };
 
-/* Initializes fsm over a borrowed, open store. */
-void af_fsm_init(struct af_fsm *fsm, struct af_store *store);
+/* Initializes fsm over a borrowed, open store and reads its heads.
+ * Errors: storage errors (fsm is usable, its heads zero). */
+int af_fsm_init(struct af_fsm *fsm, struct af_store *store);
 
 /* Encodes a Command as a Raft entry payload: 4-byte little-endian length,
  * the packed message, zero padding to a multiple of 8 bytes. On success

@@ -17,10 +17,22 @@ struct apply_ctx {
 	const char *verb; /* audit verb; NULL: no audit record */
 	bool dry_run;	  /* af_fsm_dry_run: the transaction is aborted */
 	char target[160];
+	/* The heads after this entry, set when it moved the distribution
+	 * index; they become fsm->heads once the transaction commits. */
+	bool moved;
+	struct af_fsm_heads heads;
 };
 
 void af_fsm_resultf(struct af_fsm_result *r, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Unpacks a message inside apply through the failing allocator: NULL only
+ * for bytes that do not decode, which every node sees alike. Running out of
+ * memory is this node's trouble and must not become a refusal the others
+ * do not make: it is logged and the process aborts (a restart replays the
+ * log). Free with protobuf_c_message_free_unpacked(m, NULL). */
+void *af_fsm_unpack(const ProtobufCMessageDescriptor *desc, size_t len,
+		    const void *data);
 
 struct af_rollout;
 

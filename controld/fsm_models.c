@@ -53,8 +53,8 @@ int af_fsm_apply_models(struct af_txn *t, struct apply_ctx *c)
 	int rc = 0;
 
 	c->verb = "model.apply";
-	reg = af__policy__registry__unpack(NULL, ma->compiled.len,
-					   ma->compiled.data);
+	reg = af_fsm_unpack(&af__policy__registry__descriptor, ma->compiled.len,
+			    ma->compiled.data);
 	if (reg == NULL) {
 		af_fsm_resultf(c->res, AF__CODE__INVALID,
 			       "compiled registry does not decode");

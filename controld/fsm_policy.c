@@ -214,7 +214,7 @@ static int find_prev_stable(const void *key, size_t klen, const void *val,
 	rev = af_store_u64_of_key(key);
 	if (rev >= fp->below)
 		return 0;
-	r = af__revision__unpack(NULL, vlen, val);
+	r = af_fsm_unpack(&af__revision__descriptor, vlen, val);
 	if (r == NULL)
 		return AF_ECORRUPT;
 	hit = r->ever_stable && strcmp(r->state, "superseded") == 0;

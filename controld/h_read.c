@@ -7,6 +7,7 @@
 #include "controld/handlers_int.h"
 #include "controld/rollout.h"
 #include "controld/state.h"
+#include "proto/alloc.h"
 #include "proto/policy.pb-c.h"
 
 #include <stdbool.h>
@@ -75,13 +76,13 @@ static int collect_cb(const void *key, size_t klen, const void *val,
 {
 	struct controld_collect *c = arg;
 	ProtobufCMessage *m;
+	int rc;
 
 	(void)key, (void)klen;
 	if (c->n >= c->max)
 		return 1;
-	m = protobuf_c_message_unpack(c->desc, NULL, vlen, val);
-	if (m == NULL)
-		return AF_ECORRUPT;
+	if ((rc = af_pb_unpack(c->desc, vlen, val, &m)) != 0)
+		return rc == AF_ENOMEM ? rc : AF_ECORRUPT;
 	c->items[c->n++] = m;
 	return 0;
 }
@@ -154,6 +155,7 @@ static int page_cb(const void *key, size_t klen, const void *val, size_t vlen,
 {
 	struct page *pg = arg;
 	ProtobufCMessage *m;
+	int rc;
 
 	if (klen != 8)
 		return AF_ECORRUPT;
@@ -161,9 +163,8 @@ static int page_cb(const void *key, size_t klen, const void *val, size_t vlen,
 		pg->next_after = pg->last_key;
 		return 1;
 	}
-	m = protobuf_c_message_unpack(pg->desc, NULL, vlen, val);
-	if (m == NULL)
-		return AF_ECORRUPT;
+	if ((rc = af_pb_unpack(pg->desc, vlen, val, &m)) != 0)
+		return rc == AF_ENOMEM ? rc : AF_ECORRUPT;
 	pg->items[pg->n++] = m;
 	pg->last_key = af_store_u64_of_key(key);
 	return 0;

@@ -24,6 +24,7 @@ struct showback_scan {
 	size_t n, cap;	 /* rows used, allocated */
 	size_t nslots;	 /* a power of two, at least 2 * cap */
 	bool too_many;
+	bool oom; /* an unpack ran out of memory (not a corrupt value) */
 	/* Values are unpacked into buf (a bump allocator reset each row, heap
 	 * past it): no malloc per row. */
 	ProtobufCAllocator alloc;
@@ -35,9 +36,13 @@ static void *scan_alloc(void *arg, size_t size)
 {
 	struct showback_scan *s = arg;
 	size_t need = (size + 15) & ~(size_t)15;
+	void *p;
 
-	if (need < size || need > sizeof(s->buf) - s->used)
-		return af_malloc(size);
+	if (need < size || need > sizeof(s->buf) - s->used) {
+		if ((p = af_malloc(size)) == NULL)
+			s->oom = true;
+		return p;
+	}
 	s->used += need;
 	return s->buf + s->used - need;
 }
@@ -152,7 +157,7 @@ static int showback_row(const void *key, size_t klen, const void *val,
 	s->used = 0;
 	sb = af__showback__unpack(&s->alloc, vlen, val);
 	if (sb == NULL)
-		return AF_ECORRUPT;
+		return s->oom ? AF_ENOMEM : AF_ECORRUPT;
 	r->count = af_sat_add_u64(r->count, sb->count);
 	r->ok = af_sat_add_u64(r->ok, sb->ok);
 	r->cost_nano_usd = af_sat_add_i64(r->cost_nano_usd, sb->cost_nano_usd);

@@ -165,7 +165,7 @@ void controld_prepare(struct controld_job *j, bool force)
 	/* Only a leader compiles, and only for a caller allowed to write;
 	 * the loop thread checks both again and answers. */
 	if ((!force && !atomic_load(&j->node->stats.is_leader)) ||
-	    af_auth_check(j->node->auth, j->req, &principal, why,
+	    af_auth_check(j->node->auth, j->req, NULL, &principal, why,
 			  sizeof(why)) != 0)
 		return;
 	j->prepared = true;

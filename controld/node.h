@@ -18,6 +18,7 @@
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 #include "controld/verbs.h"
+#include "proto/af.pb-c.h"
 #include "store/store.h"
 
 #include <nng/nng.h>
@@ -89,6 +90,10 @@ struct controld_node {
 	struct controld_job *qhead, *qtail;
 	uv_timer_t lag_timer; /* measures how late the loop runs timers */
 	uint64_t lag_due_ns;
+	/* Where replies go: NULL is the job's NNG context (a started API).
+	 * Something that calls controld_handle without the API (the handler
+	 * tests) sets its own; it gets every reply on the loop thread. */
+	void (*reply)(struct controld_job *j, const Af__Response *resp);
 
 	/* publisher (pub.c) */
 	nng_socket pub;

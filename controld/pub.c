@@ -1,9 +1,10 @@
 /* Publisher: a hint after each apply that moved the distribution index
- * (configuration, never telemetry) and a heartbeat every second. Pub/sub
- * is lossy by design; routerd pulls the truth with Sync. Loop thread. */
+ * (configuration, never telemetry) and a heartbeat every second, both
+ * built from the heads the state machine keeps in memory (fsm.h), so
+ * publishing reads no LMDB. Pub/sub is lossy by design; routerd pulls the
+ * truth with Sync. Loop thread. */
 #include "common/log.h"
 #include "controld/node.h"
-#include "controld/state.h"
 #include "proto/af.pb-c.h"
 
 #include <nng/protocol/pubsub0/pub.h>
@@ -32,49 +33,17 @@ void controld_pub_stop(struct controld_node *n)
 	nng_close(n->pub);
 }
 
-struct heads {
-	uint64_t stable, canary;
-	uint32_t weight;
-	char stable_hash[AF_HASH_STR_LEN], canary_hash[AF_HASH_STR_LEN];
-	uint64_t registry;
-	uint64_t distribution;
-};
-
-static void read_heads(struct controld_node *n, struct heads *h)
-{
-	struct af_txn *t;
-	Af__Rollout *ro;
-
-	memset(h, 0, sizeof(*h));
-	if (af_store_read_begin(n->store, &t, NULL) != 0)
-		return;
-	if (af_state_rollout_get(t, &ro) == 0) {
-		h->stable = ro->stable_revision;
-		h->canary = ro->canary_revision;
-		h->weight = ro->weight;
-		protobuf_c_message_free_unpacked(&ro->base, NULL);
-	}
-	/* Best effort: a hash that cannot be read is sent empty. */
-	(void)af_state_revision_hash(t, h->stable, h->stable_hash,
-				     sizeof(h->stable_hash));
-	(void)af_state_revision_hash(t, h->canary, h->canary_hash,
-				     sizeof(h->canary_hash));
-	h->registry = af_state_registry_revision(t);
-	h->distribution = af_fsm_distribution_index(t);
-	af_store_read_end(t);
-}
-
 void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 {
+	/* As of the last apply (fsm.h): no transaction here. */
+	const struct af_fsm_heads *h = &n->fsm.heads;
 	Af__Hint hint = AF__HINT__INIT;
-	struct heads h;
 	uint8_t buf[512];
 	size_t len;
 
-	read_heads(n, &h);
 	/* An entry that left the distribution index alone (telemetry)
 	 * changes nothing a routerd pulls: no hint, no Sync. */
-	if (!heartbeat && h.distribution != index)
+	if (!heartbeat && h->distribution_index != index)
 		return;
 	hint.kind =
 		heartbeat ? AF__HINT__KIND__HEARTBEAT : AF__HINT__KIND__HINT;
@@ -84,13 +53,13 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	hint.state_index = af_consensus_applied_index(&n->cons);
 	if (index > hint.state_index)
 		hint.state_index = index;
-	hint.stable_revision = h.stable;
-	hint.stable_hash = h.stable_hash;
-	hint.canary_revision = h.canary;
-	hint.canary_hash = h.canary_hash;
-	hint.canary_weight = h.weight;
-	hint.registry_revision = h.registry;
-	hint.distribution_index = h.distribution;
+	hint.stable_revision = h->stable;
+	hint.stable_hash = (char *)h->stable_hash;
+	hint.canary_revision = h->canary;
+	hint.canary_hash = (char *)h->canary_hash;
+	hint.canary_weight = h->weight;
+	hint.registry_revision = h->registry_revision;
+	hint.distribution_index = h->distribution_index;
 	hint.cluster = (char *)n->cfg->name;
 	len = af__hint__get_packed_size(&hint);
 	if (len > sizeof(buf))

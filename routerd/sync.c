@@ -11,6 +11,7 @@
 #include "common/sign.h"
 #include "common/timeutil.h"
 #include "proto/af.pb-c.h"
+#include "proto/alloc.h"
 #include "routerd/sync_int.h"
 #include "routerd/budget.h"
 #include "routerd/usage.h"
@@ -153,12 +154,12 @@ int routerd_sync_call(struct routerd_sync *s, struct sync_chan *ch,
 					&out, &outlen);
 		if (rc != 0)
 			break;
-		*ret = af__response__unpack(NULL, outlen, out);
+		/* AF_ENOMEM or AF_EPROTO (an answer that does not decode). */
+		rc = af_pb_unpack(&af__response__descriptor, outlen, out,
+				  (ProtobufCMessage **)ret);
 		af_free(out);
-		if (*ret == NULL) {
-			rc = AF_EPROTO;
+		if (rc != 0)
 			break;
-		}
 		if (!to_leader || hop == 1 || (k = redirect(s, *ret)) < 0)
 			break;
 		af__response__free_unpacked(*ret, NULL);
@@ -412,14 +413,22 @@ out:
 
 static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 {
-	Af__Hint *h = af__hint__unpack(NULL, len, buf);
+	Af__Hint *h;
+	int rc = af_pb_unpack(&af__hint__descriptor, len, buf,
+			      (ProtobufCMessage **)&h);
 
-	if (h == NULL)
+	if (rc != 0) {
+		/* Lossy by design: the next hint or heartbeat follows. */
+		if (rc == AF_ENOMEM)
+			log_warn("event=hint_dropped error=\"out of memory\"");
 		return;
+	}
+#ifdef AF_TEST_HOOKS
 	if (s->drop_hints && h->kind == AF__HINT__KIND__HINT) {
 		af__hint__free_unpacked(h, NULL);
 		return;
 	}
+#endif
 	if (strcmp(h->cluster, s->r->cfg->name) == 0) {
 		atomic_fetch_add(&s->r->sync_stats.hints_received, 1);
 		s->last_msg_ms = af_mono_ms();
@@ -608,6 +617,22 @@ static void sync_free(struct routerd *r, struct routerd_sync *s)
 	af_free(s);
 }
 
+/* Fault injection for tests, compiled in test builds only (the Makefile's
+ * TEST_HOOKS; docs/architecture.md, "Test hooks"). AF_TEST_DROP_HINTS:
+ * behave like a subscriber that misses every change hint and sees only
+ * the heartbeats. */
+static void test_hooks_init(struct routerd_sync *s)
+{
+#ifdef AF_TEST_HOOKS
+	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
+	if (s->drop_hints)
+		log_warn("event=test_hook name=AF_TEST_DROP_HINTS "
+			 "msg=\"every change hint is dropped\"");
+#else
+	(void)s;
+#endif
+}
+
 int routerd_sync_start(struct routerd *r, struct af_err *err)
 {
 	struct routerd_sync *s;
@@ -648,9 +673,7 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		}
 		s->owns_budgets = true;
 	}
-	/* Fault injection for tests: behave like a subscriber that misses
-	 * every change hint and sees only the heartbeats. */
-	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
+	test_hooks_init(s);
 	s->token = getenv("AF_TOKEN");
 	rc = routerd_cache_load(r, &v, &cerr);
 	if (rc == 0) {

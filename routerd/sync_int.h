@@ -63,7 +63,9 @@ struct routerd_sync {
 	uint64_t report_gen;   /* (mu) bumped when a report is due */
 	uint64_t reported_gen; /* telemetry: the last one acknowledged */
 	bool owns_usage, owns_budgets;
-	bool drop_hints;    /* AF_TEST_DROP_HINTS: lose every change hint */
+	/* AF_TEST_DROP_HINTS: lose every change hint (set only in test
+	 * builds; the layout is the same in every build) */
+	bool drop_hints;
 	const char *token;  /* AF_TOKEN: a token of role routerd, or NULL */
 	struct af_tls *tls; /* mutual TLS from the cluster file, or NULL */
 	struct af_pubkey keys[AF_MAX_TRUSTED_KEYS]; /* signing.trusted_keys */

@@ -6,6 +6,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "proto/alloc.h"
 #include "routerd/budget.h"
 #include "routerd/sync_int.h"
 #include "routerd/usage.h"
@@ -96,11 +97,15 @@ static void flush_usage(struct routerd_sync *s)
 			return;
 		af_rpc_request_id(s->usage_rid);
 	}
-	rep = af__usage_report__unpack(NULL, s->usage_len, s->usage_buf);
-	if (rep == NULL) {
-		rc = AF_EPROTO;
-		goto drop;
+	rc = af_pb_unpack(&af__usage_report__descriptor, s->usage_len,
+			  s->usage_buf, (ProtobufCMessage **)&rep);
+	if (rc == AF_ENOMEM) {
+		log_warn("event=usage_report_delayed error=\"out of memory\" "
+			 "msg=\"kept for the next flush\"");
+		return;
 	}
+	if (rc != 0)
+		goto drop;
 	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
 	cmd.usage_report = rep;
 	cmd.request_id = s->usage_rid;

@@ -205,12 +205,10 @@ int af_store_snapshot_fd(struct af_store *s, int fd, struct af_err *err)
 
 struct af_store_view {
 	struct af_store *s; /* NULL once the store is closed */
-	MDB_txn *txn;	    /* holds every page the copy can reach */
-	void *map;	    /* our read-only mapping of the data file */
-	size_t map_len;
-	uint8_t *meta; /* the meta pages as of txn */
+	size_t len;	    /* of the data file's used extent */
+	uint8_t *meta;	    /* the meta pages, copied as of the view */
 	size_t meta_len;
-	uint8_t *data; /* the pages after them, copied as of txn */
+	uint8_t *data; /* the pages after them, copied as of the view */
 	uint8_t trailer[TRAILER2_LEN];
 };
 
@@ -273,52 +271,64 @@ static int view_extent(struct af_store *s, MDB_txn *txn, size_t *ret_len,
 
 static void view_free(struct af_store_view *v)
 {
-	if (v->map != NULL)
-		munmap(v->map, v->map_len);
 	af_free(v->meta);
 	af_free(v->data);
 	af_free(v);
 }
 
-/* Opens the transaction and maps what it reaches into v. */
+/* Copies into v what a read transaction reaches, through a mapping of the
+ * data file, then releases both: the copies are all the view needs, and a
+ * transaction held while libraft writes the pieces out would keep LMDB
+ * from reusing any page freed meanwhile. */
+static int view_copy(const void *map, size_t len, size_t meta_len,
+		     struct af_store_view *v, struct af_err *err)
+{
+	uint8_t digest[32];
+
+	v->meta = af_malloc(meta_len);
+	v->data = af_malloc(len - meta_len);
+	if (v->meta == NULL || v->data == NULL)
+		return af_errf(err, AF_ENOMEM, "store: view: no memory");
+	/* The meta pages (the next commit rewrites one of them) and the
+	 * others: the transaction keeps every page it reaches intact, but
+	 * not the free pages between them, which later commits reuse. A copy
+	 * is a memcpy of the used extent (a few ms for tens of MB), not a
+	 * compaction. */
+	memcpy(v->meta, map, meta_len);
+	memcpy(v->data, (const uint8_t *)map + meta_len, len - meta_len);
+	v->len = len;
+	v->meta_len = meta_len;
+	crypto_hash_sha256(digest, v->meta, meta_len);
+	af_store_key_u64(meta_len, v->trailer);
+	trailer_at(TRAILER2_MAGIC, digest, len, v->trailer + 8);
+	return 0;
+}
+
 static int view_open(struct af_store *s, struct af_store_view *v,
 		     uint64_t *ret_applied, struct af_err *err)
 {
 	struct af_txn t = {.s = s};
-	uint8_t digest[32];
 	size_t len = 0, meta_len = 0;
+	void *map = NULL;
+	MDB_txn *txn;
 	int rc;
 
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn);
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
 		return store_mdb_err(err, rc, "view: begin read");
-	rc = view_extent(s, v->txn, &len, &meta_len, err);
+	rc = view_extent(s, txn, &len, &meta_len, err);
 	if (rc == 0)
-		rc = map_data(s, len, &v->map, err);
-	if (rc != 0)
-		return rc;
-	v->map_len = len;
-	v->meta = af_malloc(meta_len);
-	if (v->meta == NULL)
-		return af_errf(err, AF_ENOMEM, "store: view: no memory");
-	/* The next commit rewrites one of these: copy them now. */
-	memcpy(v->meta, v->map, meta_len);
-	v->meta_len = meta_len;
-	/* And the other pages: the transaction keeps every page it reaches
-	 * intact, but not the free pages between them, which the next
-	 * commits reuse while libraft compresses and checksums the pieces on
-	 * its thread pool. A copy is a memcpy of the used extent (a few ms
-	 * for tens of MB), not a compaction. */
-	v->data = af_malloc(len - meta_len);
-	if (v->data == NULL)
-		return af_errf(err, AF_ENOMEM, "store: view: no memory");
-	memcpy(v->data, (const uint8_t *)v->map + meta_len, len - meta_len);
-	crypto_hash_sha256(digest, v->meta, meta_len);
-	af_store_key_u64(meta_len, v->trailer);
-	trailer_at(TRAILER2_MAGIC, digest, len, v->trailer + 8);
-	t.txn = v->txn;
-	*ret_applied = af_txn_applied(&t);
-	return 0;
+		rc = map_data(s, len, &map, err);
+	if (rc == 0)
+		rc = view_copy(map, len, meta_len, v, err);
+	if (rc == 0) {
+		t.txn = txn;
+		*ret_applied = af_txn_applied(&t);
+	}
+	if (map != NULL)
+		munmap(map, len);
+	mdb_txn_abort(txn);
+	return rc;
 }
 
 int af_store_view_begin(struct af_store *s, struct af_store_view **ret_view,
@@ -342,8 +352,6 @@ int af_store_view_begin(struct af_store *s, struct af_store_view **ret_view,
 		return af_errf(err, AF_ENOMEM, "store: view: no memory");
 	rc = view_open(s, v, &applied, err);
 	if (rc != 0) {
-		if (v->txn != NULL)
-			mdb_txn_abort(v->txn);
 		view_free(v);
 		return rc;
 	}
@@ -352,7 +360,7 @@ int af_store_view_begin(struct af_store *s, struct af_store_view **ret_view,
 	parts[0].base = v->meta;
 	parts[0].len = v->meta_len;
 	parts[1].base = v->data;
-	parts[1].len = v->map_len - v->meta_len;
+	parts[1].len = v->len - v->meta_len;
 	parts[2].base = v->trailer;
 	parts[2].len = sizeof(v->trailer);
 	*ret_view = v;
@@ -364,10 +372,8 @@ void af_store_view_end(struct af_store_view *v)
 {
 	if (v == NULL)
 		return;
-	if (v->s != NULL) {
-		mdb_txn_abort(v->txn);
+	if (v->s != NULL)
 		v->s->view = NULL;
-	}
 	view_free(v);
 }
 
@@ -375,8 +381,6 @@ void store_views_close(struct af_store *s)
 {
 	if (s->view == NULL)
 		return;
-	mdb_txn_abort(s->view->txn);
-	s->view->txn = NULL;
 	s->view->s = NULL;
 	s->view = NULL;
 }

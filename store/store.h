@@ -222,15 +222,14 @@ int af_store_snapshot_fd(struct af_store *s, int fd, struct af_err *err);
 
 /*
  * Snapshot view: the same state as af_store_snapshot, without compacting
- * it. It opens a read transaction (kept until af_store_view_end) and
- * returns AF_STORE_VIEW_PARTS pieces whose concatenation is a snapshot
- * that af_store_restore accepts: a copy of LMDB's two meta pages, a copy
- * of the other pages of the data file up to the transaction's last page
- * (read through a mapping of our own) and a trailer. The pages are copied
- * rather than pointed to: LMDB never reuses a page an open read
- * transaction can reach, but it does reuse the free pages between them,
- * and a reader of the pieces (libraft checksums what it compresses) must
- * see the same bytes twice.
+ * it. It returns AF_STORE_VIEW_PARTS pieces whose concatenation is a
+ * snapshot that af_store_restore accepts: a copy of LMDB's two meta pages,
+ * a copy of the other pages of the data file up to the last page one read
+ * transaction reaches (read through a mapping of our own) and a trailer.
+ * The pieces are copies, so the transaction and the mapping are released
+ * before af_store_view_begin returns: writes go on and LMDB reuses freed
+ * pages while the pieces are written out, and a reader of the pieces
+ * (libraft checksums what it compresses) sees the same bytes twice.
  *
  * The work on the calling thread is one memcpy of the used extent (about
  * 25 ms for 45 MB), no compaction and no hash; reading

@@ -2,6 +2,7 @@
 #include "store/store_int.h"
 
 #include "common/alloc.h"
+#include "proto/alloc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -111,33 +112,10 @@ int af_txn_put_msg(struct af_txn *t, enum af_table tbl, const void *key,
 	return 0;
 }
 
-struct unpack_state {
-	bool failed;
-};
-
-static void *unpack_alloc(void *data, size_t size)
-{
-	struct unpack_state *st = data;
-	void *p = af_pb_alloc(NULL, size); /* free_unpacked(msg, NULL) */
-
-	if (p == NULL)
-		st->failed = true;
-	return p;
-}
-
-static void unpack_free(void *data, void *p)
-{
-	af_pb_free(data, p);
-}
-
 int af_txn_get_msg(struct af_txn *t, enum af_table tbl, const void *key,
 		   size_t klen, const ProtobufCMessageDescriptor *desc,
 		   ProtobufCMessage **ret)
 {
-	struct unpack_state st = {false};
-	/* af_pb_alloc is malloc underneath: free_unpacked(msg, NULL) matches */
-	ProtobufCAllocator a = {unpack_alloc, unpack_free, &st};
-	ProtobufCMessage *msg;
 	const void *val;
 	size_t len;
 	int rc;
@@ -145,89 +123,16 @@ int af_txn_get_msg(struct af_txn *t, enum af_table tbl, const void *key,
 	rc = af_txn_get(t, tbl, key, klen, &val, &len);
 	if (rc != 0)
 		return rc;
-	msg = protobuf_c_message_unpack(desc, &a, len, val);
-	if (msg == NULL) {
-		if (st.failed)
-			return af_errf(&t->s->err, AF_ENOMEM,
-				       "store: get %s: out of memory",
-				       af_table_name(tbl));
+	rc = af_pb_unpack(desc, len, val, ret);
+	if (rc == AF_ENOMEM)
+		return af_errf(&t->s->err, AF_ENOMEM,
+			       "store: get %s: out of memory",
+			       af_table_name(tbl));
+	if (rc != 0)
 		return af_errf(&t->s->err, AF_ECORRUPT,
 			       "store: get %s: not a valid %s message",
 			       af_table_name(tbl), desc->name);
-	}
-	*ret = msg;
 	return 0;
-}
-
-static bool has_prefix(const MDB_val *k, const void *prefix, size_t plen)
-{
-	if (plen == 0)
-		return true;
-	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
-}
-
-/* Positions the cursor on the first entry of the walk. */
-static int iter_first(MDB_cursor *c, MDB_val *k, MDB_val *v, const void *prefix,
-		      size_t plen, bool reverse)
-{
-	uint8_t upper[AF_STORE_MAX_KEY];
-	size_t ulen = plen;
-	int rc;
-
-	if (plen == 0)
-		return mdb_cursor_get(c, k, v, reverse ? MDB_LAST : MDB_FIRST);
-	if (!reverse) {
-		k->mv_size = plen;
-		k->mv_data = (void *)(uintptr_t)prefix;
-		return mdb_cursor_get(c, k, v, MDB_SET_RANGE);
-	}
-	/* reverse: start just before the first key above every prefixed key */
-	memcpy(upper, prefix, plen);
-	while (ulen > 0 && upper[ulen - 1] == 0xff)
-		ulen--;
-	if (ulen == 0)
-		return mdb_cursor_get(c, k, v, MDB_LAST);
-	upper[ulen - 1]++;
-	k->mv_size = ulen;
-	k->mv_data = upper;
-	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
-	if (rc == MDB_NOTFOUND)
-		return mdb_cursor_get(c, k, v, MDB_LAST);
-	if (rc != 0)
-		return rc;
-	return mdb_cursor_get(c, k, v, MDB_PREV);
-}
-
-int af_txn_iter_prefix(struct af_txn *t, enum af_table tbl, const void *prefix,
-		       size_t plen, bool reverse, af_store_iter_fn fn,
-		       void *arg)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
-
-	if ((unsigned)tbl >= AF_TABLE_COUNT || plen > AF_STORE_MAX_KEY)
-		return af_errf(&t->s->err, AF_EINVAL,
-			       "store: iter: bad table or prefix");
-	rc = mdb_cursor_open(t->txn, t->s->dbi[tbl], &c);
-	if (rc != 0)
-		return txn_fail(t, rc, "iter", tbl);
-	rc = iter_first(c, &k, &v, prefix, plen, reverse);
-	while (rc == 0) {
-		if (!has_prefix(&k, prefix, plen))
-			break;
-		rc = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg);
-		if (rc != 0)
-			goto out_close;
-		rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
-	}
-	if (rc == MDB_NOTFOUND || rc == 0)
-		rc = 0;
-	else
-		rc = txn_fail(t, rc, "iter", tbl);
-out_close:
-	mdb_cursor_close(c);
-	return rc;
 }
 
 /* -1, 0, 1 as LMDB's default key order (memcmp, then the shorter first). */
@@ -302,10 +207,34 @@ out_close:
 	return rc;
 }
 
+/* A prefix walk is a range walk: the keys with the prefix are exactly
+ * [prefix, upper), upper being the prefix with its trailing 0xff bytes
+ * dropped and the last byte left raised by one (no upper bound when every
+ * byte is 0xff). */
+int af_txn_iter_prefix(struct af_txn *t, enum af_table tbl, const void *prefix,
+		       size_t plen, bool reverse, af_store_iter_fn fn,
+		       void *arg)
+{
+	uint8_t upper[AF_STORE_MAX_KEY];
+	size_t ulen = plen;
+
+	if (plen > AF_STORE_MAX_KEY)
+		return af_errf(&t->s->err, AF_EINVAL,
+			       "store: iter: bad table or prefix");
+	if (plen > 0)
+		memcpy(upper, prefix, plen);
+	while (ulen > 0 && upper[ulen - 1] == 0xff)
+		ulen--;
+	if (ulen > 0)
+		upper[ulen - 1]++;
+	return af_txn_iter_range(t, tbl, plen ? prefix : NULL, plen,
+				 ulen ? upper : NULL, ulen, reverse, fn, arg);
+}
+
 int af_txn_iter(struct af_txn *t, enum af_table tbl, bool reverse,
 		af_store_iter_fn fn, void *arg)
 {
-	return af_txn_iter_prefix(t, tbl, NULL, 0, reverse, fn, arg);
+	return af_txn_iter_range(t, tbl, NULL, 0, NULL, 0, reverse, fn, arg);
 }
 
 size_t af_txn_count(struct af_txn *t, enum af_table tbl)

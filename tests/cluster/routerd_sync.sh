@@ -15,6 +15,8 @@ P1=$((CL_BASE + 901))
 P2=$((CL_BASE + 902))
 cl_routerd_start r1 $P1 --cache "$CL_DIR/cache1"
 AF_TEST_DROP_HINTS=1 cl_routerd_start r2 $P2
+# The hook exists in test builds only (make TEST_HOOKS=1, the default).
+cl_wait_log "$CL_DIR/routerd-r2.log" "event=test_hook name=AF_TEST_DROP_HINTS" >/dev/null
 cl_wait_http "http://127.0.0.1:$P1/readyz"
 cl_wait_http "http://127.0.0.1:$P2/readyz"
 ms=$(cl_wait_route_hash $P1 "$h1")

@@ -3,12 +3,15 @@
  * record and the same result, also after a snapshot is restored elsewhere;
  * the kept results are evicted oldest first; a dry run changes nothing;
  * usage sums saturate on extreme values; each apply is observed in
- * af_fsm_apply_seconds. */
+ * af_fsm_apply_seconds; the heads kept in memory match the store after
+ * every apply, at open and after a snapshot restore. */
 #include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"
 #include "controld/rollout.h"
+#include "controld/state.h"
 #include "proto/af.pb-c.h"
+#include "proto/policy.pb-c.h"
 
 #include <criterion/criterion.h>
 #include <raft.h>
@@ -368,4 +371,106 @@ Test(fsm_writes, distribution_index_moves_on_configuration_only)
 	cr_assert_eq(af_store_restore(b.store, snap, len, NULL), 0);
 	af_free(snap);
 	cr_assert_eq(distribution(&b), 5, "restored with the snapshot");
+}
+
+/* The heads as the store has them, read through state.h (the path the
+ * publisher took before apply kept them). */
+static void expect_heads(struct node *n, const char *what)
+{
+	const struct af_fsm_heads *h = &n->fsm.heads;
+	struct af_state_heads sh;
+	struct af_txn *t;
+
+	cr_assert_eq(af_store_read_begin(n->store, &t, NULL), 0);
+	cr_assert_eq(af_state_heads_read(t, &sh), 0);
+	cr_assert_eq(h->stable, sh.stable, "%s: stable", what);
+	cr_assert_eq(h->canary, sh.canary, "%s: canary", what);
+	cr_assert_eq(h->weight, sh.weight, "%s: weight", what);
+	cr_assert_str_eq(h->stable_hash,
+			 sh.stable_rev ? sh.stable_rev->hash : "", "%s", what);
+	cr_assert_str_eq(h->canary_hash,
+			 sh.canary_rev ? sh.canary_rev->hash : "", "%s", what);
+	cr_assert_eq(h->registry_revision, af_state_registry_revision(t),
+		     "%s: registry", what);
+	cr_assert_eq(h->distribution_index, af_fsm_distribution_index(t),
+		     "%s: distribution", what);
+	af_state_heads_free(&sh);
+	af_store_read_end(t);
+}
+
+static void apply_models(struct node *n)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__ModelApply ma = AF__MODEL_APPLY__INIT;
+	Af__Policy__Registry reg = AF__POLICY__REGISTRY__INIT;
+	Af__Policy__Model m = AF__POLICY__MODEL__INIT, *mp[1] = {&m};
+	uint8_t packed[256];
+
+	m.id = (char *)"m1";
+	m.provider = (char *)"acme";
+	m.tier = (char *)"standard";
+	m.status = AF__POLICY__STATUS__STATUS_ACTIVE;
+	reg.models = mp;
+	reg.n_models = 1;
+	cr_assert_leq(af__policy__registry__get_packed_size(&reg),
+		      sizeof(packed));
+	ma.compiled.len = af__policy__registry__pack(&reg, packed);
+	ma.compiled.data = packed;
+	cmd.op_case = AF__COMMAND__OP_MODEL_APPLY;
+	cmd.model_apply = &ma;
+	cr_assert_eq(apply(n, &cmd).code, AF__CODE__OK, "%s",
+		     n->fsm.result.message);
+}
+
+Test(fsm_writes, heads_kept_in_memory_match_the_store)
+{
+	struct af_fsm_heads before;
+	struct raft_buffer rb;
+	uint64_t at;
+	void *snap;
+	size_t len;
+
+	expect_heads(&a, "empty");
+	cr_assert_eq(a.fsm.heads.stable, 0);
+	apply_policy(&a, 1, "");
+	expect_heads(&a, "first apply");
+	cr_assert_eq(a.fsm.heads.stable, 1);
+	cr_assert_str_eq(a.fsm.heads.stable_hash,
+			 "sha256:"
+			 "00000000000000000000000000000000000000000000000000000"
+			 "00000000001");
+	apply_policy(&a, 2, "");
+	expect_heads(&a, "second apply");
+	apply_models(&a);
+	expect_heads(&a, "models");
+	cr_assert_eq(a.fsm.heads.registry_revision, 1);
+	/* Telemetry leaves the heads, the distribution index with them. */
+	before = a.fsm.heads;
+	usage_report(&a, "t1", 1, 10, 0);
+	cr_assert_eq(memcmp(&before, &a.fsm.heads, sizeof(before)), 0);
+	expect_heads(&a, "usage");
+
+	/* Open: derived from the store. */
+	af_store_close(a.store);
+	cr_assert_eq(af_store_open(a.dir,
+				   &(struct af_store_opts){.cluster = "test",
+							   .nosync = true},
+				   &a.store, NULL),
+		     0);
+	memset(&a.fsm.heads, 0xff, sizeof(a.fsm.heads));
+	cr_assert_eq(af_fsm_init(&a.fsm, a.store), 0);
+	cr_assert_eq(memcmp(&before, &a.fsm.heads, sizeof(before)), 0);
+
+	/* Restore through the raft_fsm callback: derived again. */
+	cr_assert_eq(af_store_snapshot(a.store, &snap, &len, &at, NULL), 0);
+	open_node(&b);
+	apply_policy(&b, 9, "");
+	rb.len = len;
+	rb.base = raft_malloc(len);
+	cr_assert_not_null(rb.base);
+	memcpy(rb.base, snap, len);
+	af_free(snap);
+	cr_assert_eq(b.fsm.raft_fsm.restore(&b.fsm.raft_fsm, &rb), 0);
+	cr_assert_eq(memcmp(&before, &b.fsm.heads, sizeof(before)), 0);
+	expect_heads(&b, "restored");
 }
