@@ -41,16 +41,16 @@ LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now $(SANLD)
 PROTOS    := $(wildcard proto/*.proto)
 GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 GEN_H     := $(GEN_C:.c=.h)
-LIB_DIRS  := common net store policy controld routerd cli
+LIB_DIRS  := common net store policy render controld routerd cli
 dir_objs   = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/main.c,$(wildcard $(1)/*.c)))
 GEN_OBJS  := $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 archives   = $(foreach a,$(1),$(BUILD)/lib$(a).a)
 # Link order: a part before the parts it uses.
-LINK_controld := controld store policy net proto common
+LINK_controld := controld render store policy net proto common
 LINK_routerd  := routerd policy net proto common
-LINK_af       := cli policy net proto common
+LINK_af       := cli render policy net proto common
 # Tests, tools and benchmarks may use anything.
-LINK_ALL      := cli routerd controld store policy net proto common
+LINK_ALL      := cli routerd controld render store policy net proto common
 ALL_ARCHIVES   = $(call archives,$(LINK_ALL))
 BINS      := $(BUILD)/bin/controld $(BUILD)/bin/routerd $(BUILD)/bin/af
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
