@@ -93,6 +93,14 @@ $(BUILD)/lib$(1).a: $(call dir_objs,$(1))
 endef
 $(foreach d,$(LIB_DIRS),$(eval $(call ARCHIVE_RULE,$(d))))
 
+# The console's files, compiled into controld (controld/http_ui.c).
+UI_ASSETS := $(sort $(wildcard controld/ui/*.html controld/ui/*.js controld/ui/*.css))
+$(BUILD)/gen/controld/ui_assets.c: $(UI_ASSETS) controld/ui/embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  EMBED   $@"
+	@sh controld/ui/embed.sh $@ $(UI_ASSETS)
+$(BUILD)/libcontrold.a: $(BUILD)/obj/gen/controld/ui_assets.o
+
 $(BUILD)/libproto.a: $(GEN_OBJS) $(call dir_objs,proto)
 	@rm -f $@
 	@ar rcs $@ $^

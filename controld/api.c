@@ -79,9 +79,14 @@ static void job_reset(struct controld_job *j)
 static void send_response(struct controld_job *j, Af__Response *resp)
 {
 	struct controld_slot *s = slot_of(j);
-	size_t len = af__response__get_packed_size(resp);
+	size_t len;
 	nng_msg *msg;
 
+	if (j->reply != NULL) {
+		j->reply(j, resp);
+		return;
+	}
+	len = af__response__get_packed_size(resp);
 	if (nng_msg_alloc(&msg, len) != 0) {
 		/* No memory for the reply: the client times out. */
 		job_reset(j);
@@ -192,6 +197,11 @@ static void queue_job(struct controld_node *n, struct controld_job *j)
 		reply_status(j, AF__CODE__UNAVAILABLE, "node is shutting down");
 	else if (wake)
 		uv_async_send(&n->wakeup);
+}
+
+void controld_api_submit(struct controld_node *n, struct controld_job *j)
+{
+	queue_job(n, j);
 }
 
 static void slot_cb(void *arg)

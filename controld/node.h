@@ -100,6 +100,7 @@ struct controld_node {
 
 	/* HTTP (http.c) */
 	struct MHD_Daemon *http;
+	char *http_cert, *http_key; /* PEM for HTTPS (tls:), or NULL */
 
 	struct controld_stats stats;
 };
