@@ -155,6 +155,7 @@ check-size:
 
 test: deps check-deps check-size
 	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)
+	@cd tests/browser && npm ci --no-audit --no-fund --silent
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 unit-test: all $(TESTS) $(TOOLS)

@@ -385,8 +385,11 @@ static json_t *get_report(struct api_req *r)
 	req.body_case = AF__REQUEST__BODY_SHOWBACK;
 	req.showback = &q;
 	if (read_one(r, &req, &resp) != 0) {
-		if (r->status == 400)
+		if (r->status == 400) { /* the cluster names af's flag */
 			r->field = "by";
+			if (strncmp(r->msg, "--", 2) == 0)
+				memmove(r->msg, r->msg + 2, strlen(r->msg) - 1);
+		}
 		return NULL;
 	}
 	doc = af_render_showback(resp->showback, q.by);

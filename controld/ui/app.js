@@ -278,7 +278,7 @@
     async function page() {
       const doc = await api("/audit?limit=100" + (next ? "&after=" + next : ""));
       for (const a of doc.records)
-        body.append(h("tr", {}, td(a.index, "num"), td(a.time), td(a.principal), td(a.verb), td(badge(a.outcome === "ok" ? "ok" : a.outcome)), td(a.target), td(a.detail)));
+        body.append(h("tr", {}, td(a.index, "num"), td(a.time), td(a.principal), td(a.verb), td(badge(a.outcome.toLowerCase() === "ok" ? "ok" : a.outcome)), td(a.target), td(a.detail)));
       next = doc.next_after;
       more.hidden = !next;
     }
