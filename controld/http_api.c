@@ -101,10 +101,17 @@ static int ask(struct api_req *r, Af__Request *req, uint64_t timeout_ms,
 		rc = controld_http_node(r->n, node, req, timeout_ms, ret);
 	else
 		rc = controld_http_read(r->n, req, timeout_ms, ret);
+	if (rc == AF_ETIMEDOUT) {
+		fail(r, 503, "UNAVAILABLE", NULL,
+		     "no answer within %llu ms; try again",
+		     (unsigned long long)timeout_ms);
+		return -1;
+	}
 	if (rc != 0) {
 		fail(r, 503, "UNAVAILABLE", NULL,
-		     "no answer within %llu ms (%s); try again",
-		     (unsigned long long)timeout_ms, af_strerror(rc));
+		     "%s (this node is stopping, or the leader is out of "
+		     "reach); try again, or ask another node",
+		     af_strerror(rc));
 		return -1;
 	}
 	if ((*ret)->status && (*ret)->status->code != AF__CODE__OK) {

@@ -19,6 +19,10 @@
 #include <string.h>
 
 #define MAX_ANSWER (64u * 1024 * 1024)
+/* How often a waiting call looks whether the node began to stop: the stop
+ * runs on the loop thread and waits for the HTTP threads, so a call must
+ * not wait for an answer the loop will no longer give. */
+#define STOP_POLL_MS 50u
 
 struct http_call {
 	struct controld_job job; /* first: a job is its call */
@@ -98,23 +102,47 @@ static struct http_call *call_new(struct controld_node *n,
 	return c;
 }
 
+static bool node_stopping(struct controld_node *n)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&n->qlock);
+	stopping = n->stopping;
+	pthread_mutex_unlock(&n->qlock);
+	return stopping;
+}
+
 int controld_http_local(struct controld_node *n, const Af__Request *req,
 			uint64_t timeout_ms, Af__Response **ret)
 {
 	struct http_call *c = call_new(n, req);
-	struct timespec deadline;
+	uint64_t end = af_mono_ms() + timeout_ms, now;
+	struct timespec slice;
 	int rc = 0;
 
 	*ret = NULL;
 	if (c == NULL)
 		return AF_ENOMEM;
-	af_deadline_after(CLOCK_MONOTONIC, timeout_ms, &deadline);
 	controld_api_submit(n, &c->job);
 	pthread_mutex_lock(&c->mu);
-	while (!c->done && rc == 0)
-		if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) ==
-		    ETIMEDOUT)
+	while (!c->done && rc == 0) {
+		if ((now = af_mono_ms()) >= end) {
 			rc = AF_ETIMEDOUT;
+			break;
+		}
+		af_deadline_after(CLOCK_MONOTONIC,
+				  end - now < STOP_POLL_MS ? end - now
+							   : STOP_POLL_MS,
+				  &slice);
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &slice) ==
+			    ETIMEDOUT &&
+		    !c->done) {
+			pthread_mutex_unlock(&c->mu);
+			if (node_stopping(n))
+				rc = AF_EUNAVAIL;
+			pthread_mutex_lock(&c->mu);
+		}
+	}
 	if (c->done) {
 		rc = 0;
 		if (c->answer == NULL)
@@ -140,6 +168,8 @@ static int call_remote(struct controld_node *n, const char *api,
 	int rc;
 
 	*ret = NULL;
+	if (node_stopping(n))
+		return AF_EUNAVAIL;
 	if (af_cluster_url(n->cfg, api, url, sizeof(url)) != 0)
 		return AF_EINVAL;
 	if ((buf = af_malloc(len ? len : 1)) == NULL)

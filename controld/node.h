@@ -6,7 +6,8 @@
  * handlers and the publisher. NNG's own threads receive API requests (aio
  * callbacks) and hand them to the loop through a locked queue and one
  * uv_async_send per batch; the loop thread sends the replies. The HTTP
- * server thread reads only the atomics in `stats`.
+ * server's threads read the atomics in `stats` for /metrics and submit
+ * /api/v1 reads to the loop through the same queue (http_call.c).
  */
 #ifndef AF_CONTROLD_NODE_H
 #define AF_CONTROLD_NODE_H
