@@ -4,7 +4,6 @@
  * the same tokens and roles and reads with the same read mode as af's; a
  * follower asks the leader. */
 #include "common/alloc.h"
-#include "common/log.h"
 #include "controld/auth.h"
 #include "controld/http_int.h"
 #include "proto/alloc.h"
@@ -89,22 +88,18 @@ static void fail_status(struct api_req *r, const Af__Status *st)
 	}
 }
 
-/* Asks the cluster; 0 with an OK answer in *ret (owned), else -1 with the
- * error set. */
-static int ask(struct api_req *r, Af__Request *req, uint64_t timeout_ms,
-	       uint64_t node, Af__Response **ret)
+/* Asks the cluster (the leader, through this node); 0 with an OK answer
+ * in *ret (owned), else -1 with the error set. */
+static int read_one(struct api_req *r, Af__Request *req, Af__Response **ret)
 {
 	int rc;
 
 	req->token = (char *)r->token;
-	if (node != 0)
-		rc = controld_http_node(r->n, node, req, timeout_ms, ret);
-	else
-		rc = controld_http_read(r->n, req, timeout_ms, ret);
+	rc = controld_http_read(r->n, req, CONTROLD_HTTP_TIMEOUT_MS, ret);
 	if (rc == AF_ETIMEDOUT) {
 		fail(r, 503, "UNAVAILABLE", NULL,
-		     "no answer within %llu ms; try again",
-		     (unsigned long long)timeout_ms);
+		     "no answer within %u ms; try again",
+		     CONTROLD_HTTP_TIMEOUT_MS);
 		return -1;
 	}
 	if (rc != 0) {
@@ -121,11 +116,6 @@ static int ask(struct api_req *r, Af__Request *req, uint64_t timeout_ms,
 		return -1;
 	}
 	return 0;
-}
-
-static int read_one(struct api_req *r, Af__Request *req, Af__Response **ret)
-{
-	return ask(r, req, CONTROLD_HTTP_TIMEOUT_MS, 0, ret);
 }
 
 /* The document of an answer to a request of this body case. */
@@ -200,8 +190,10 @@ static enum MHD_Result check_one(void *cls, enum MHD_ValueKind kind,
 		fail(pc->r, 400, "INVALID", key,
 		     "parameter %s needs a value of 1 to %u bytes", key,
 		     PARAM_MAX);
-		known = false;
-	} else if (pc->n < MAX_PARAMS) {
+	} else if (pc->n >= MAX_PARAMS) {
+		fail(pc->r, 400, "INVALID", NULL, "more than %u parameters",
+		     MAX_PARAMS);
+	} else {
 		pc->seen[pc->n++] = key;
 		return MHD_YES;
 	}
