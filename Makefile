@@ -53,16 +53,16 @@ LDFLAGS_ALL = -pie -Wl,-z,relro,-z,now $(SANLD)
 PROTOS    := $(wildcard proto/*.proto)
 GEN_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 GEN_H     := $(GEN_C:.c=.h)
-LIB_DIRS  := common net store policy controld routerd cli
+LIB_DIRS  := common net store policy render controld routerd cli
 dir_objs   = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out %/main.c,$(wildcard $(1)/*.c)))
 GEN_OBJS  := $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 archives   = $(foreach a,$(1),$(BUILD)/lib$(a).a)
 # Link order: a part before the parts it uses.
-LINK_controld := controld store policy net proto common
+LINK_controld := controld render store policy net proto common
 LINK_routerd  := routerd policy net proto common
-LINK_af       := cli policy net proto common
+LINK_af       := cli render policy net proto common
 # Tests, tools and benchmarks may use anything.
-LINK_ALL      := cli routerd controld store policy net proto common
+LINK_ALL      := cli routerd controld render store policy net proto common
 ALL_ARCHIVES   = $(call archives,$(LINK_ALL))
 BINS      := $(BUILD)/bin/controld $(BUILD)/bin/routerd $(BUILD)/bin/af
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
@@ -104,6 +104,14 @@ $(BUILD)/lib$(1).a: $(call dir_objs,$(1))
 	@ar rcs $$@ $$^
 endef
 $(foreach d,$(LIB_DIRS),$(eval $(call ARCHIVE_RULE,$(d))))
+
+# The console's files, compiled into controld (controld/http_ui.c).
+UI_ASSETS := $(sort $(wildcard controld/ui/*.html controld/ui/*.js controld/ui/*.css))
+$(BUILD)/gen/controld/ui_assets.c: $(UI_ASSETS) controld/ui/embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  EMBED   $@"
+	@sh controld/ui/embed.sh $@ $(UI_ASSETS)
+$(BUILD)/libcontrold.a: $(BUILD)/obj/gen/controld/ui_assets.o
 
 $(BUILD)/libproto.a: $(GEN_OBJS) $(call dir_objs,proto)
 	@rm -f $@
@@ -165,6 +173,7 @@ check-release:
 
 test: deps check-deps check-size check-release
 	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)
+	@cd tests/browser && npm ci --no-audit --no-fund --silent
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 unit-test: all $(TESTS) $(TOOLS)

@@ -63,14 +63,16 @@ int af_cli_page_flags(const char *limit, const char *after, uint32_t *ret_limit,
  * (verb, e.g. "policy history") after the table. Returns an exit code. */
 int af_cli_page_out(struct af_cli *cli, const char *verb, const char *field,
 		    json_t *items, uint32_t limit, uint64_t next_after);
+/* The same with the page document built already ({"<field>": [...],
+ * "next_after"}; steals doc). */
+int af_cli_page_print(struct af_cli *cli, const char *verb, json_t *doc,
+		      uint32_t limit, uint64_t next_after);
 /* Sends req; a refused answer is printed and its exit code returned. On
  * 0, *ret is the owned response. */
 int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret);
 
 /* af_cli_request with a Command to propose (a write on the leader). */
 int af_cli_propose(struct af_cli *cli, Af__Command *cmd, Af__Response **ret);
-/* {"revision", "hash", "state", "unchanged", "index"} of a policy write. */
-json_t *af_cli_apply_json(const Af__ApplyResult *ar);
 
 struct af_bundle;
 /* Attaches the signature in sigpath, or FILE.sig when it exists (nothing

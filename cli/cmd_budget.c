@@ -1,6 +1,7 @@
 /* af budget set | list | get | delete, and af report (showback). */
 #include "cli/client.h"
 #include "cli/output.h"
+#include "render/render.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +58,10 @@ static int propose_budget(struct af_cli *cli, Af__BudgetSet *bs)
 			json_object_set_new(o, "period",
 					    json_string(bs->period));
 			json_object_set_new(o, "hard_usd",
-					    af_json_usd(bs->hard_micro));
+					    af_render_usd(bs->hard_micro));
 			json_object_set_new(
 				o, "soft_usd",
-				bs->soft_micro ? af_json_usd(bs->soft_micro)
+				bs->soft_micro ? af_render_usd(bs->soft_micro)
 					       : json_null());
 		}
 		json_object_set_new(o, "message",
@@ -111,27 +112,6 @@ int af_cli_budget_delete(struct af_cli *cli, int argc, char **argv)
 	return propose_budget(cli, &bs);
 }
 
-static json_t *budget_json(const Af__BudgetState *s)
-{
-	const Af__Budget *b = s->budget;
-	json_t *o = json_object();
-	int64_t rem = b->hard_micro - s->spent_micro - s->leased_micro;
-	char t[32];
-
-	json_object_set_new(o, "tenant", json_string(b->tenant));
-	json_object_set_new(o, "period", json_string(b->period));
-	json_object_set_new(o, "spent_usd", af_json_usd(s->spent_micro));
-	json_object_set_new(o, "leased_usd", af_json_usd(s->leased_micro));
-	json_object_set_new(o, "soft_usd",
-			    b->soft_micro ? af_json_usd(b->soft_micro)
-					  : json_null());
-	json_object_set_new(o, "hard_usd", af_json_usd(b->hard_micro));
-	json_object_set_new(o, "remaining_usd", af_json_usd(rem > 0 ? rem : 0));
-	json_object_set_new(o, "period_end",
-			    json_string(af_fmt_ms(s->period_end_ms, t)));
-	return o;
-}
-
 static int list_or_get(struct af_cli *cli, const char *tenant)
 {
 	Af__Request req = AF__REQUEST__INIT;
@@ -145,10 +125,7 @@ static int list_or_get(struct af_cli *cli, const char *tenant)
 	req.budget_list = &bl;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
-	arr = json_array();
-	for (size_t i = 0; i < resp->budget_list->n_budgets; i++)
-		json_array_append_new(
-			arr, budget_json(resp->budget_list->budgets[i]));
+	arr = af_render_budgets(resp->budget_list);
 	af__response__free_unpacked(resp, NULL);
 	if (cli->output != AF_OUT_TABLE) {
 		if (tenant) {
@@ -200,24 +177,12 @@ int af_cli_budget_get(struct af_cli *cli, int argc, char **argv)
 
 /* ------------------------------------------------------------- report */
 
-/* "2026-11-01" or "2026-11-01T10:00:00Z" -> epoch ms (UTC). */
 static int parse_date(const char *flag, const char *s, int64_t *ret)
 {
-	struct tm tm;
-	const char *end;
+	char why[128];
 
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end == NULL || *end != '\0') {
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(s, "%Y-%m-%d", &tm);
-	}
-	if (end == NULL || *end != '\0')
-		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				   "%s takes YYYY-MM-DD or "
-				   "YYYY-MM-DDTHH:MM:SSZ",
-				   flag);
-	*ret = (int64_t)timegm(&tm) * 1000;
+	if (af_render_parse_date(flag, s, ret, why, sizeof(why)) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE", "%s", why);
 	return 0;
 }
 
@@ -242,31 +207,19 @@ int af_cli_report(struct af_cli *cli, int argc, char **argv)
 	req.showback = &q;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
-	arr = json_array();
-	if (cli->output == AF_OUT_TABLE)
-		printf("%-24s %9s %9s %12s %14s %12s\n", q.by, "SUCCESS",
-		       "FAILED", "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
+	if (cli->output != AF_OUT_TABLE) {
+		arr = af_render_showback(resp->showback, q.by);
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(arr);
+	}
+	printf("%-24s %9s %9s %12s %14s %12s\n", q.by, "SUCCESS", "FAILED",
+	       "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
 	for (size_t i = 0; i < resp->showback->n_rows; i++) {
 		const Af__ShowbackRow *r = resp->showback->rows[i];
 		double spend = (double)r->cost_nano_usd / 1e9;
 		double waste = (double)r->failed_cost_nano_usd / 1e9;
-		json_t *o = json_object();
-
-		json_object_set_new(o, q.by, json_string(r->key));
-		json_object_set_new(o, "successes",
-				    json_integer((json_int_t)r->ok));
-		json_object_set_new(
-			o, "failures",
-			json_integer((json_int_t)(r->count - r->ok)));
-		json_object_set_new(o, "spend_usd", json_real(spend));
-		json_object_set_new(o, "usd_per_success",
-				    r->ok ? json_real(spend / (double)r->ok)
-					  : json_null());
-		json_object_set_new(o, "waste_usd", json_real(waste));
-		json_array_append_new(arr, o);
-		if (cli->output != AF_OUT_TABLE)
-			continue;
 		char per[32] = "-";
+
 		if (r->ok)
 			snprintf(per, sizeof(per), "%.6f",
 				 spend / (double)r->ok);
@@ -276,8 +229,5 @@ int af_cli_report(struct af_cli *cli, int argc, char **argv)
 		       waste);
 	}
 	af__response__free_unpacked(resp, NULL);
-	if (cli->output != AF_OUT_TABLE)
-		return af_out_json(arr);
-	json_decref(arr);
 	return 0;
 }

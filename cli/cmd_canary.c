@@ -7,6 +7,7 @@
 #include "common/metrics.h"
 #include "common/timeutil.h"
 #include "policy/policy.h"
+#include "render/render.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -150,7 +151,7 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (cli->output != AF_OUT_TABLE) {
-		json_t *o = af_cli_apply_json(resp->apply);
+		json_t *o = af_render_apply(resp->apply);
 
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(o);
@@ -237,89 +238,6 @@ int af_cli_canary_control(struct af_cli *cli, int argc, char **argv)
 
 /* ------------------------------------------------------------- status */
 
-static uint64_t pctl(const Af__UsageTotals *u, unsigned p)
-{
-	uint64_t total = 0, seen = 0, want;
-
-	for (size_t i = 0; i < u->n_latency_buckets; i++)
-		total += u->latency_buckets[i];
-	if (total == 0)
-		return 0;
-	want = (total * p + 99) / 100;
-	for (size_t i = 0; i < u->n_latency_buckets; i++) {
-		seen += u->latency_buckets[i];
-		if (seen >= want)
-			return af_usage_bucket_ms[i < AF_USAGE_BUCKETS - 1
-							  ? i
-							  : AF_USAGE_BUCKETS -
-								    2];
-	}
-	return af_usage_bucket_ms[AF_USAGE_BUCKETS - 2];
-}
-
-static json_t *cohort_json(const Af__UsageTotals *u)
-{
-	json_t *o = json_object();
-	double err =
-		u->count ? (double)(u->count - u->ok) / (double)u->count : 0;
-
-	json_object_set_new(o, "requests", json_integer((json_int_t)u->count));
-	json_object_set_new(o, "ok", json_integer((json_int_t)u->ok));
-	json_object_set_new(o, "error_rate", json_real(err));
-	json_object_set_new(o, "p50_ms", json_integer((json_int_t)pctl(u, 50)));
-	json_object_set_new(o, "p99_ms", json_integer((json_int_t)pctl(u, 99)));
-	json_object_set_new(o, "usd_per_success",
-			    u->ok ? json_real((double)u->cost_nano_usd / 1e9 /
-					      (double)u->ok)
-				  : json_null());
-	return o;
-}
-
-static json_t *status_json(const Af__CanaryStatusResp *cs)
-{
-	const Af__Rollout *r = cs->rollout;
-	json_t *o = json_object(), *steps = json_array(), *g = json_object();
-
-	json_object_set_new(o, "state", json_string(r ? r->state : "none"));
-	json_object_set_new(
-		o, "stable_revision",
-		json_integer(r ? (json_int_t)r->stable_revision : 0));
-	json_object_set_new(o, "stable_hash", json_string(cs->stable_hash));
-	json_object_set_new(
-		o, "canary_revision",
-		json_integer(r ? (json_int_t)r->canary_revision : 0));
-	json_object_set_new(o, "canary_hash", json_string(cs->canary_hash));
-	json_object_set_new(o, "weight", json_integer(r ? r->weight : 0));
-	for (size_t i = 0; r && i < r->n_steps; i++)
-		json_array_append_new(steps, json_integer(r->steps[i]));
-	json_object_set_new(o, "steps", steps);
-	json_object_set_new(o, "step_index",
-			    json_integer(r ? r->step_index : -1));
-	json_object_set_new(o, "interval_ms",
-			    json_integer(r ? (json_int_t)r->interval_ms : 0));
-	if (r && r->gates) {
-		json_object_set_new(
-			g, "max_error_delta",
-			json_real((double)r->gates->max_error_delta_ppm / 1e6));
-		json_object_set_new(
-			g, "max_latency_ratio",
-			json_real((double)r->gates->max_latency_ratio_ppm /
-				  1e6));
-		json_object_set_new(
-			g, "max_cost_ratio",
-			json_real((double)r->gates->max_cost_ratio_ppm / 1e6));
-		json_object_set_new(
-			g, "min_samples",
-			json_integer((json_int_t)r->gates->min_samples));
-	}
-	json_object_set_new(o, "gates", g);
-	json_object_set_new(o, "stable", cohort_json(cs->stable_step));
-	json_object_set_new(o, "canary", cohort_json(cs->canary_step));
-	json_object_set_new(o, "verdict", json_string(cs->verdict_now));
-	json_object_set_new(o, "last_action", json_string(r ? r->verdict : ""));
-	return o;
-}
-
 static void print_status(json_t *o)
 {
 	const char *state = json_string_value(json_object_get(o, "state"));
@@ -394,7 +312,7 @@ int af_cli_canary_status(struct af_cli *cli, int argc, char **argv)
 
 		if (rc != 0)
 			return rc;
-		o = status_json(resp->canary_status);
+		o = af_render_canary(resp->canary_status);
 		af__response__free_unpacked(resp, NULL);
 		running = strcmp(json_string_value(json_object_get(o, "state")),
 				 "none") != 0;

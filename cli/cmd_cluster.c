@@ -3,6 +3,7 @@
 #include "cli/client.h"
 #include "cli/output.h"
 #include "common/file.h"
+#include "render/render.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -252,55 +253,32 @@ int af_cli_snapshot_save(struct af_cli *cli, int argc, char **argv)
 int af_cli_page_flags(const char *limit, const char *after, uint32_t *ret_limit,
 		      uint64_t *ret_after)
 {
-	unsigned long long v = 0;
-	char *end = NULL;
+	char why[192];
 
-	*ret_limit = 100;
-	*ret_after = 0;
-	if (limit) {
-		errno = 0;
-		v = strtoull(limit, &end, 10);
-		if (*limit < '0' || *limit > '9' || *end != '\0' || errno ||
-		    v < 1 || v > 1000)
-			return af_cli_fail(
-				AF_EXIT_USAGE, "USAGE",
-				"--limit takes 1 to 1000, got \"%s\"", limit);
-		*ret_limit = (uint32_t)v;
-	}
-	if (after) {
-		errno = 0;
-		v = strtoull(after, &end, 10);
-		if (*after < '0' || *after > '9' || *end != '\0' || errno ||
-		    v == 0)
-			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-					   "--after takes the next_after of a "
-					   "previous page (a positive number), "
-					   "got \"%s\"",
-					   after);
-		*ret_after = v;
-	}
+	if (af_render_parse_page("--limit", limit, "--after", after, ret_limit,
+				 ret_after, why, sizeof(why)) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE", "%s", why);
+	return 0;
+}
+
+int af_cli_page_print(struct af_cli *cli, const char *verb, json_t *doc,
+		      uint32_t limit, uint64_t next_after)
+{
+	if (cli->output != AF_OUT_TABLE)
+		return af_out_json(doc);
+	json_decref(doc);
+	if (next_after)
+		printf("(more: af %s --limit %u --after %llu)\n", verb, limit,
+		       (unsigned long long)next_after);
 	return 0;
 }
 
 int af_cli_page_out(struct af_cli *cli, const char *verb, const char *field,
 		    json_t *items, uint32_t limit, uint64_t next_after)
 {
-	json_t *o;
-
-	if (cli->output != AF_OUT_TABLE) {
-		o = json_object();
-		json_object_set_new(o, field, items);
-		json_object_set_new(
-			o, "next_after",
-			next_after ? json_integer((json_int_t)next_after)
-				   : json_null());
-		return af_out_json(o);
-	}
-	json_decref(items);
-	if (next_after)
-		printf("(more: af %s --limit %u --after %llu)\n", verb, limit,
-		       (unsigned long long)next_after);
-	return 0;
+	return af_cli_page_print(cli, verb,
+				 af_render_page(field, items, next_after),
+				 limit, next_after);
 }
 
 int af_cli_audit(struct af_cli *cli, int argc, char **argv)
@@ -311,7 +289,7 @@ int af_cli_audit(struct af_cli *cli, int argc, char **argv)
 	Af__AuditReq ar = AF__AUDIT_REQ__INIT;
 	Af__Response *resp;
 	uint64_t next;
-	json_t *arr;
+	json_t *doc;
 	int npos, rc;
 
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0 ||
@@ -322,31 +300,21 @@ int af_cli_audit(struct af_cli *cli, int argc, char **argv)
 	req.audit = &ar;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
-	arr = json_array();
+	doc = af_render_audit(resp->audit);
 	if (cli->output == AF_OUT_TABLE)
 		printf("%-6s %-20s %-18s %-20s %-14s %s\n", "INDEX", "TIME",
 		       "PRINCIPAL", "VERB", "OUTCOME", "TARGET");
-	for (size_t i = 0; resp->audit && i < resp->audit->n_records; i++) {
+	for (size_t i = 0; cli->output == AF_OUT_TABLE && resp->audit &&
+			   i < resp->audit->n_records;
+	     i++) {
 		Af__AuditRecord *a = resp->audit->records[i];
 		char t[32];
-		json_t *o = json_object();
 
-		json_object_set_new(o, "index",
-				    json_integer((json_int_t)a->index));
-		json_object_set_new(o, "time",
-				    json_string(af_fmt_ms(a->time_ms, t)));
-		json_object_set_new(o, "principal", json_string(a->principal));
-		json_object_set_new(o, "verb", json_string(a->verb));
-		json_object_set_new(o, "target", json_string(a->target));
-		json_object_set_new(o, "outcome", json_string(a->outcome));
-		json_object_set_new(o, "detail", json_string(a->detail));
-		json_array_append_new(arr, o);
-		if (cli->output == AF_OUT_TABLE)
-			printf("%-6llu %-20s %-18s %-20s %-14s %s\n",
-			       (unsigned long long)a->index, t, a->principal,
-			       a->verb, a->outcome, a->target);
+		printf("%-6llu %-20s %-18s %-20s %-14s %s\n",
+		       (unsigned long long)a->index, af_fmt_ms(a->time_ms, t),
+		       a->principal, a->verb, a->outcome, a->target);
 	}
 	next = resp->audit ? resp->audit->next_after : 0;
 	af__response__free_unpacked(resp, NULL);
-	return af_cli_page_out(cli, "audit", "records", arr, ar.limit, next);
+	return af_cli_page_print(cli, "audit", doc, ar.limit, next);
 }

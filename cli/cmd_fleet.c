@@ -1,32 +1,10 @@
 /* af fleet status: every routerd the cluster has heard from. */
 #include "cli/client.h"
 #include "cli/output.h"
+#include "render/render.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static json_t *entry_json(const Af__FleetEntry *e)
-{
-	const Af__FleetReport *f = e->record->last;
-	json_t *o = json_object();
-	char t[32];
-
-	json_object_set_new(o, "id", json_string(f->routerd_id));
-	json_object_set_new(o, "revision",
-			    json_integer((json_int_t)f->stable_revision));
-	json_object_set_new(o, "hash", json_string(f->stable_hash));
-	json_object_set_new(o, "canary_revision",
-			    json_integer((json_int_t)f->canary_revision));
-	json_object_set_new(o, "canary_hash", json_string(f->canary_hash));
-	json_object_set_new(o, "registry_revision",
-			    json_integer((json_int_t)f->registry_revision));
-	json_object_set_new(o, "state", json_string(e->state));
-	json_object_set_new(o, "last_seen",
-			    json_string(af_fmt_ms(e->record->last_seen_ms, t)));
-	if (f->nack)
-		json_object_set_new(o, "reason", json_string(f->reason));
-	return o;
-}
 
 int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv)
 {
@@ -45,9 +23,7 @@ int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv)
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
 	fs = resp->fleet_status;
-	arr = json_array();
-	for (size_t i = 0; fs && i < fs->n_entries; i++)
-		json_array_append_new(arr, entry_json(fs->entries[i]));
+	arr = af_render_fleet(fs);
 	if (cli->output != AF_OUT_TABLE) {
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(arr);

@@ -6,6 +6,7 @@
 #include "policy/policy.h"
 #include "proto/policy.pb-c.h"
 #include "proto/alloc.h"
+#include "render/render.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,19 +25,6 @@ static int parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
-json_t *af_cli_apply_json(const Af__ApplyResult *ar)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "revision",
-			    json_integer((json_int_t)ar->revision));
-	json_object_set_new(o, "hash", json_string(ar->hash));
-	json_object_set_new(o, "state", json_string(ar->state));
-	json_object_set_new(o, "unchanged", json_boolean(ar->unchanged));
-	json_object_set_new(o, "index", json_integer((json_int_t)ar->index));
-	return o;
-}
-
 static int print_apply(struct af_cli *cli, Af__Response *resp)
 {
 	const Af__ApplyResult *ar = resp->apply;
@@ -45,7 +33,7 @@ static int print_apply(struct af_cli *cli, Af__Response *resp)
 	if (ar == NULL)
 		rc = af_cli_fail(AF_EXIT_REFUSED, "INTERNAL", "no result");
 	else if (cli->output != AF_OUT_TABLE)
-		rc = af_out_json(af_cli_apply_json(ar));
+		rc = af_out_json(af_render_apply(ar));
 	else if (ar->unchanged)
 		printf("revision %llu %s %s (unchanged)\n",
 		       (unsigned long long)ar->revision, ar->hash, ar->state);
@@ -78,7 +66,7 @@ static int print_dry_run(struct af_cli *cli, Af__Response *resp)
 				 "policy rollback, and upgrade controld",
 				 (unsigned long long)ar->revision, ar->state);
 	} else if (cli->output != AF_OUT_TABLE) {
-		json_t *o = json_object(), *r = af_cli_apply_json(ar);
+		json_t *o = json_object(), *r = af_render_apply(ar);
 
 		json_object_set_new(o, "dry_run", json_true());
 		json_object_update(o, r);
@@ -214,18 +202,8 @@ int af_cli_policy_get(struct af_cli *cli, int argc, char **argv)
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
 	if (cli->output != AF_OUT_TABLE) {
-		Af__Revision *r = resp->policy_get->revision;
-		json_t *o = json_object();
+		json_t *o = af_render_policy_get(resp->policy_get);
 
-		json_object_set_new(o, "revision",
-				    json_integer((json_int_t)r->revision));
-		json_object_set_new(o, "hash", json_string(r->hash));
-		json_object_set_new(o, "state", json_string(r->state));
-		json_object_set_new(
-			o, "source",
-			json_stringn(
-				(const char *)resp->policy_get->source.data,
-				resp->policy_get->source.len));
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(o);
 	}
@@ -243,7 +221,7 @@ int af_cli_policy_history(struct af_cli *cli, int argc, char **argv)
 	Af__PolicyHistoryReq ph = AF__POLICY_HISTORY_REQ__INIT;
 	Af__Response *resp;
 	uint64_t next;
-	json_t *arr;
+	json_t *doc;
 	int npos, rc;
 
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0 ||
@@ -254,78 +232,26 @@ int af_cli_policy_history(struct af_cli *cli, int argc, char **argv)
 	req.policy_history = &ph;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
-	arr = json_array();
+	doc = af_render_history(resp->policy_history);
 	if (cli->output == AF_OUT_TABLE)
 		printf("%-4s %-20s %-11s %-12s %-20s %s\n", "REV", "HASH",
 		       "STATE", "AUTHOR", "TIME", "MESSAGE");
-	for (size_t i = 0; i < resp->policy_history->n_revisions; i++) {
+	for (size_t i = 0; cli->output == AF_OUT_TABLE &&
+			   i < resp->policy_history->n_revisions;
+	     i++) {
 		Af__Revision *r = resp->policy_history->revisions[i];
-		json_t *o = json_object();
 		char t[32];
 
-		json_object_set_new(o, "revision",
-				    json_integer((json_int_t)r->revision));
-		json_object_set_new(o, "hash", json_string(r->hash));
-		json_object_set_new(o, "author", json_string(r->author));
-		json_object_set_new(o, "time",
-				    json_string(af_fmt_ms(r->time_ms, t)));
-		json_object_set_new(o, "message", json_string(r->message));
-		json_object_set_new(o, "state", json_string(r->state));
-		json_array_append_new(arr, o);
-		if (cli->output == AF_OUT_TABLE)
-			printf("%-4llu %-20.20s %-11s %-12s %-20s %s\n",
-			       (unsigned long long)r->revision, r->hash,
-			       r->state, r->author, t, r->message);
+		printf("%-4llu %-20.20s %-11s %-12s %-20s %s\n",
+		       (unsigned long long)r->revision, r->hash, r->state,
+		       r->author, af_fmt_ms(r->time_ms, t), r->message);
 	}
 	next = resp->policy_history->next_after;
 	af__response__free_unpacked(resp, NULL);
-	return af_cli_page_out(cli, "policy history", "revisions", arr,
-			       ph.limit, next);
+	return af_cli_page_print(cli, "policy history", doc, ph.limit, next);
 }
 
 /* ------------------------------------------------------------- models */
-
-static const char *status_name(Af__Policy__Status s)
-{
-	switch (s) {
-	case AF__POLICY__STATUS__STATUS_ACTIVE:
-		return "active";
-	case AF__POLICY__STATUS__STATUS_DEPRECATED:
-		return "deprecated";
-	case AF__POLICY__STATUS__STATUS_DISABLED:
-		return "disabled";
-	default:
-		return "unknown";
-	}
-}
-
-static json_t *strs(char **v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
-
-static json_t *model_json(const Af__Policy__Model *m)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "id", json_string(m->id));
-	json_object_set_new(o, "provider", json_string(m->provider));
-	json_object_set_new(o, "tier", json_string(m->tier));
-	json_object_set_new(o, "regions", strs(m->regions, m->n_regions));
-	json_object_set_new(o, "context_limit", json_integer(m->context_limit));
-	json_object_set_new(o, "capabilities",
-			    strs(m->capabilities, m->n_capabilities));
-	json_object_set_new(o, "usd_per_1k_input",
-			    af_json_usd(m->micro_usd_per_1k_input));
-	json_object_set_new(o, "usd_per_1k_output",
-			    af_json_usd(m->micro_usd_per_1k_output));
-	json_object_set_new(o, "status", json_string(status_name(m->status)));
-	return o;
-}
 
 int af_cli_model_apply(struct af_cli *cli, int argc, char **argv)
 {
@@ -404,7 +330,7 @@ static int model_list_or_get(struct af_cli *cli, const char *id)
 	for (size_t i = 0; i < reg->n_models; i++) {
 		if (id && strcmp(reg->models[i]->id, id) != 0)
 			continue;
-		json_array_append_new(arr, model_json(reg->models[i]));
+		json_array_append_new(arr, af_render_model(reg->models[i]));
 		found++;
 	}
 	if (id && !found) {
@@ -435,7 +361,7 @@ static int model_list_or_get(struct af_cli *cli, const char *id)
 				 sizeof(regions) - strlen(regions), "%s%s",
 				 k ? "," : "", m->regions[k]);
 		printf("%-20s %-12s %-9s %-11s %-9s %-9s %s\n", m->id,
-		       m->provider, m->tier, status_name(m->status),
+		       m->provider, m->tier, af_render_model_status(m->status),
 		       af_fmt_micro(m->micro_usd_per_1k_input, a),
 		       af_fmt_micro(m->micro_usd_per_1k_output, b), regions);
 	}

@@ -3,24 +3,10 @@
  * API endpoint. */
 #include "cli/client.h"
 #include "cli/output.h"
+#include "render/render.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static json_t *member_json(const Af__Member *m)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "id", json_integer((json_int_t)m->id));
-	json_object_set_new(o, "raft", json_string(m->raft));
-	json_object_set_new(o, "role", json_string(m->role));
-	return o;
-}
-
-static json_t *id_or_null(uint64_t id)
-{
-	return id ? json_integer((json_int_t)id) : json_null();
-}
 
 int af_cli_member_list(struct af_cli *cli, int argc, char **argv)
 {
@@ -28,7 +14,7 @@ int af_cli_member_list(struct af_cli *cli, int argc, char **argv)
 	Af__MemberListReq mr = AF__MEMBER_LIST_REQ__INIT;
 	Af__Response *resp;
 	Af__MemberListResp *ml;
-	json_t *doc, *arr;
+	json_t *doc;
 	int rc;
 
 	if (argc > 1)
@@ -45,12 +31,7 @@ int af_cli_member_list(struct af_cli *cli, int argc, char **argv)
 				   "this controld does not list members "
 				   "(upgrade it)");
 	}
-	arr = json_array();
-	for (size_t i = 0; i < ml->n_members; i++)
-		json_array_append_new(arr, member_json(ml->members[i]));
-	doc = json_object();
-	json_object_set_new(doc, "leader", id_or_null(ml->leader_id));
-	json_object_set_new(doc, "members", arr);
+	doc = af_render_members(ml);
 	if (cli->output != AF_OUT_TABLE) {
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(doc);
@@ -106,32 +87,6 @@ static Af__MemberListResp *fetch_members(struct af_client *c, int node,
 	return resp->member_list;
 }
 
-static json_t *node_json(uint64_t id, const Af__NodeStatus *ns,
-			 const char *endpoint, const Af__Member *m)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "id", json_integer((json_int_t)id));
-	json_object_set_new(o, "role",
-			    json_string(ns ? ns->role : "unreachable"));
-	json_object_set_new(o, "term",
-			    ns ? json_integer((json_int_t)ns->term)
-			       : json_null());
-	json_object_set_new(o, "applied_index",
-			    ns ? json_integer((json_int_t)ns->applied_index)
-			       : json_null());
-	json_object_set_new(o, "commit_index",
-			    ns ? json_integer((json_int_t)ns->commit_index)
-			       : json_null());
-	json_object_set_new(o, "endpoint",
-			    endpoint ? json_string(endpoint) : json_null());
-	if (m != NULL) {
-		json_object_set_new(o, "raft", json_string(m->raft));
-		json_object_set_new(o, "member", json_string(m->role));
-	}
-	return o;
-}
-
 static void print_status(json_t *doc, bool no_leader, const char *auth)
 {
 	json_t *nodes = json_object_get(doc, "nodes");
@@ -172,65 +127,27 @@ static void print_status(json_t *doc, bool no_leader, const char *auth)
 		printf("auth: %s\n", auth);
 }
 
-/* The document: members from the configuration when a node gives it,
- * otherwise every endpoint (an old controld). */
-static json_t *status_doc(struct af_client *c, struct probe *p,
-			  const Af__MemberListResp *ml, uint64_t leader)
+/* What each endpoint answered, for the document. */
+static void probes_of(const struct af_client *c, const struct probe *p,
+		      struct af_render_probe *rp)
 {
-	json_t *doc = json_object(), *nodes = json_array();
-	json_t *outside = json_array();
-
-	json_object_set_new(doc, "leader", id_or_null(leader));
-	for (size_t k = 0; ml != NULL && k < ml->n_members; k++) {
-		const Af__Member *m = ml->members[k];
-		const Af__NodeStatus *ns = NULL;
-		const char *ep = NULL;
-
-		for (unsigned i = 0; i < c->n_endpoints; i++) {
-			const Af__NodeStatus *x = probe_node(&p[i]);
-			uint64_t id =
-				i < c->cfg.n_nodes ? c->cfg.nodes[i].id : 0;
-
-			if ((x && x->id == m->id) || (!x && id == m->id)) {
-				ns = x;
-				ep = c->endpoints[i];
-			}
-		}
-		json_array_append_new(nodes, node_json(m->id, ns, ep, m));
-	}
 	for (unsigned i = 0; i < c->n_endpoints; i++) {
-		const Af__NodeStatus *x = probe_node(&p[i]);
-		uint64_t id =
-			x ? x->id
-			  : (i < c->cfg.n_nodes ? c->cfg.nodes[i].id : i + 1);
-		bool member = ml == NULL;
-
-		for (size_t k = 0; ml != NULL && k < ml->n_members; k++)
-			member = member || ml->members[k]->id == id;
-		if (ml == NULL)
-			json_array_append_new(
-				nodes, node_json(id, x, c->endpoints[i], NULL));
-		else if (!member)
-			json_array_append_new(outside,
-					      json_integer((json_int_t)id));
+		rp[i].endpoint = c->endpoints[i];
+		rp[i].cfg_id = i < c->cfg.n_nodes ? c->cfg.nodes[i].id : 0;
+		rp[i].ns = probe_node(&p[i]);
 	}
-	json_object_set_new(doc, "nodes", nodes);
-	if (ml != NULL)
-		json_object_set_new(doc, "not_members", outside);
-	else
-		json_decref(outside);
-	return doc;
 }
 
 int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 {
 	struct af_client c;
 	struct probe p[AF_MAX_NODES] = {{0}};
+	struct af_render_probe rp[AF_MAX_NODES];
 	Af__Response *mresp = NULL;
 	Af__MemberListResp *ml = NULL;
 	const char *denied = NULL, *auth;
-	uint64_t leader = 0, leader_term = 0;
-	int leader_at = -1, rc;
+	uint64_t leader = 0;
+	int leader_at, rc;
 	json_t *doc;
 
 	if (argc > 1)
@@ -246,7 +163,6 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 	for (unsigned i = 0; i < c.n_endpoints && i < AF_MAX_NODES; i++) {
 		Af__Request req = AF__REQUEST__INIT;
 		Af__ClusterStatusReq cs = AF__CLUSTER_STATUS_REQ__INIT;
-		const Af__NodeStatus *ns;
 
 		req.body_case = AF__REQUEST__BODY_CLUSTER_STATUS;
 		req.cluster_status = &cs;
@@ -256,19 +172,16 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 		    p[i].resp->status->code == AF__CODE__PERMISSION_DENIED &&
 		    denied == NULL)
 			denied = p[i].resp->status->message;
-		if ((ns = probe_node(&p[i])) != NULL &&
-		    strcmp(ns->role, "leader") == 0 &&
-		    ns->term >= leader_term) {
-			leader = ns->id;
-			leader_term = ns->term;
-			leader_at = (int)i;
-		}
 	}
 	if (denied != NULL) {
 		rc = af_cli_fail(AF_EXIT_REFUSED, "PERMISSION_DENIED", "%s",
 				 denied);
 		goto out;
 	}
+	probes_of(&c, p, rp);
+	leader_at = af_render_leader_of(rp, c.n_endpoints);
+	if (leader_at >= 0)
+		leader = rp[leader_at].ns->id;
 	for (unsigned i = 0; ml == NULL && i < c.n_endpoints; i++) {
 		int at = leader_at >= 0 && i == 0 ? leader_at : (int)i;
 
@@ -278,8 +191,7 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 	auth = c.cfg.auth	? "tokens"
 	       : cli->endpoints ? "unknown (no cluster file)"
 				: "disabled: every caller is admin";
-	doc = status_doc(&c, p, ml, leader);
-	json_object_set_new(doc, "auth", json_string(auth));
+	doc = af_render_cluster(rp, c.n_endpoints, ml, leader, auth);
 	rc = leader ? AF_EXIT_OK : AF_EXIT_UNAVAILABLE;
 	if (cli->output != AF_OUT_TABLE) {
 		if (af_out_json(doc) != 0)

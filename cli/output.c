@@ -215,11 +215,6 @@ json_t *af_out_ok(void)
 	return o;
 }
 
-json_t *af_json_usd(int64_t micro)
-{
-	return json_real((double)micro / 1e6);
-}
-
 const char *af_fmt_micro(int64_t micro, char out[32])
 {
 	uint64_t a = micro < 0 ? (uint64_t)(-micro) : (uint64_t)micro;

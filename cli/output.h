@@ -25,8 +25,6 @@ int af_out_yaml(FILE *f, const json_t *doc);
 /* A new {"ok": true} object, the start of every write's answer (owned by
  * the caller). */
 json_t *af_out_ok(void);
-/* micro-USD as a JSON number with no float noise in the output. */
-json_t *af_json_usd(int64_t micro);
 /* Formats micro-USD as an exact decimal ("0.015") into out (32 bytes). */
 const char *af_fmt_micro(int64_t micro, char out[32]);
 /* "2026-11-22T10:00:00Z" from epoch ms (static buffer per call site). */

@@ -78,15 +78,15 @@ static void job_reset(struct controld_job *j)
  * thread; the send completes in slot_cb). */
 static void send_response(struct controld_job *j, Af__Response *resp)
 {
-	struct controld_slot *s;
-	size_t len = af__response__get_packed_size(resp);
+	struct controld_slot *s = slot_of(j);
+	size_t len;
 	nng_msg *msg;
 
-	if (j->node->reply != NULL) {
-		j->node->reply(j, resp);
+	if (j->reply != NULL) {
+		j->reply(j, resp);
 		return;
 	}
-	s = slot_of(j);
+	len = af__response__get_packed_size(resp);
 	if (nng_msg_alloc(&msg, len) != 0) {
 		/* No memory for the reply: the client times out. */
 		job_reset(j);
@@ -115,7 +115,7 @@ void controld_job_again(struct controld_job *j)
 {
 	struct controld_slot *s = slot_of(j);
 
-	if (j->node->reply != NULL) {
+	if (j->reply != NULL) {
 		/* No NNG thread to hand it to: prepare here, once. */
 		if (j->forced) {
 			controld_job_fail(j, AF__CODE__UNAVAILABLE,
@@ -208,6 +208,11 @@ static void queue_job(struct controld_node *n, struct controld_job *j)
 		reply_status(j, AF__CODE__UNAVAILABLE, "node is shutting down");
 	else if (wake)
 		uv_async_send(&n->wakeup);
+}
+
+void controld_api_submit(struct controld_node *n, struct controld_job *j)
+{
+	queue_job(n, j);
 }
 
 static void slot_cb(void *arg)

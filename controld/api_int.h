@@ -25,7 +25,18 @@ struct controld_job {
 	struct af_registry *reg;  /* owned; ma borrows from it */
 	Af__PolicyApply pa;
 	Af__ModelApply ma;
+	/* A job that is not an NNG request context (the HTTP API's, through
+	 * controld_api_submit, or a handler test's): the loop thread hands
+	 * it the answer instead of sending it on a context; the job is not
+	 * touched by the API after this returns. NULL: an NNG context. */
+	void (*reply)(struct controld_job *j, Af__Response *resp);
 };
+
+/* Any thread: queues a job (node, req, reply set) for the loop thread,
+ * where controld_handle authorizes and answers it as it does a request
+ * from the NNG API. A node that is stopping answers UNAVAILABLE at once,
+ * on the caller's thread. */
+void controld_api_submit(struct controld_node *n, struct controld_job *j);
 
 /* NNG thread, before queueing: compiles a policy or model apply (only
  * on a leader, only for an authorized caller). Touches nothing but the job

@@ -82,11 +82,23 @@ const char *af_auth_needs(const Af__Request *req)
 	return "admin";
 }
 
+/* The entry of token, or NULL. */
+static const struct entry *find(const struct af_auth *a, const char *token)
+{
+	uint8_t d[AF_SHA256_LEN];
+
+	af_sha256(token, strlen(token), d);
+	for (size_t i = 0; i < a->n; i++)
+		if (sodium_memcmp(a->e[i].digest, d, sizeof(d)) == 0)
+			return &a->e[i];
+	return NULL;
+}
+
 int af_auth_check(const struct af_auth *a, const Af__Request *req,
 		  const char *need, const char **ret_principal, char *why,
 		  size_t whylen)
 {
-	uint8_t d[AF_SHA256_LEN];
+	const struct entry *e;
 
 	if (a == NULL) {
 		*ret_principal = "admin";
@@ -100,23 +112,25 @@ int af_auth_check(const struct af_auth *a, const Af__Request *req,
 			 "AF_TOKEN)");
 		return AF_EPERM;
 	}
-	af_sha256(req->token, strlen(req->token), d);
-	for (size_t i = 0; i < a->n; i++) {
-		if (sodium_memcmp(a->e[i].digest, d, sizeof(d)) != 0)
-			continue;
-		if (!allowed(a->e[i].role, need)) {
-			snprintf(why, whylen,
-				 "principal %s (role %s) may not do this "
-				 "(needs %s)",
-				 a->e[i].principal, role_names[a->e[i].role],
-				 need);
-			return AF_EPERM;
-		}
-		*ret_principal = a->e[i].principal;
-		return 0;
+	if ((e = find(a, req->token)) == NULL) {
+		snprintf(why, whylen, "unknown token");
+		return AF_EPERM;
 	}
-	snprintf(why, whylen, "unknown token");
-	return AF_EPERM;
+	if (!allowed(e->role, need)) {
+		snprintf(why, whylen,
+			 "principal %s (role %s) may not do this (needs %s)",
+			 e->principal, role_names[e->role], need);
+		return AF_EPERM;
+	}
+	*ret_principal = e->principal;
+	return 0;
+}
+
+bool af_auth_known(const struct af_auth *a, const char *token)
+{
+	if (a == NULL)
+		return true;
+	return token != NULL && token[0] != '\0' && find(a, token) != NULL;
 }
 
 /* ------------------------------------------------------ denial logging */

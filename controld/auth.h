@@ -53,6 +53,11 @@ int af_auth_check(const struct af_auth *a, const Af__Request *req,
 		  const char *need, const char **ret_principal, char *why,
 		  size_t whylen);
 
+/* Whether token is one of the file's (a == NULL: auth is off, every caller
+ * is known); any thread. Tells a caller without a valid token (HTTP 401)
+ * from one whose role is too low (403). */
+bool af_auth_known(const struct af_auth *a, const char *token);
+
 /* Logs a refused request (needs, reason) at most once per 10 s for each
  * permission and cause, with the number of such lines left out since;
  * any thread. */

@@ -1,10 +1,13 @@
-/* /healthz, /readyz and /metrics on the node's http address
- * (libmicrohttpd, its own thread; reads only atomics). */
+/* The node's http address (libmicrohttpd, a small pool of its own
+ * threads): /healthz, /readyz and /metrics from the atomics in stats; the
+ * /api/v1 resources (http_api.c) and the console under /ui/ (http_ui.c).
+ * HTTPS with the node's certificate when the cluster file has tls:. */
+#include "common/alloc.h"
+#include "common/file.h"
 #include "common/log.h"
-#include "controld/node.h"
+#include "controld/http_int.h"
 
 #include <arpa/inet.h>
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,9 +111,19 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code,
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+enum MHD_Result controld_http_send(struct MHD_Connection *c, unsigned code,
+				   const char *type, const void *body,
+				   size_t len)
+{
+	return send_text(c, code, type, (char *)(uintptr_t)body, len,
+			 MHD_RESPMEM_MUST_COPY);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -129,10 +142,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	*upload_size = 0;
-	if (strcmp(method, "GET") != 0)
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return send_text(c, 405, "text/plain",
-				 (char *)"method not allowed\n", 19,
+				 (char *)"method not allowed (GET only)\n", 30,
 				 MHD_RESPMEM_PERSISTENT);
+	if (strncmp(url, "/api/v1", 7) == 0 &&
+	    (url[7] == '\0' || url[7] == '/'))
+		return controld_http_api(n, c, url + 7);
+	if (strncmp(url, "/ui/", 4) == 0)
+		return controld_http_ui(c, url + 4);
+	if (strcmp(url, "/") == 0 || strcmp(url, "/ui") == 0)
+		return controld_http_ui(c, NULL);
 	if (strcmp(url, "/healthz") == 0)
 		return send_text(c, 200, "text/plain", (char *)"ok\n", 3,
 				 MHD_RESPMEM_PERSISTENT);
@@ -167,26 +187,69 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			 MHD_RESPMEM_PERSISTENT);
 }
 
-int controld_http_start(struct controld_node *n, struct af_err *err)
+/* The node's certificate and key for HTTPS (kept until the stop). */
+static int load_tls(struct controld_node *n, struct af_err *err)
 {
-	struct sockaddr_in sa;
-	char host[AF_ADDR_MAX];
-	const char *colon = strrchr(n->self->http, ':');
+	size_t len;
+	int rc;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - n->self->http),
-		 n->self->http);
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	if ((rc = af_read_file(n->cfg->tls_cert, 1u << 20, &n->http_cert, &len,
+			       err)) != 0 ||
+	    (rc = af_read_file(n->cfg->tls_key, 1u << 20, &n->http_key, &len,
+			       err)) != 0)
+		return af_err_wrap(err, rc, "http: tls");
+	return 0;
+}
+
+/* "127.0.0.1:7104" (or localhost) as a socket address. */
+static int listen_addr(const char *http, struct sockaddr_in *sa,
+		       struct af_err *err)
+{
+	char host[AF_ADDR_MAX];
+	const char *colon = strrchr(http, ':');
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - http), http);
+	sa->sin_port = htons((uint16_t)atoi(colon + 1));
 	if (strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
 		return af_errf(err, AF_ECONFIG,
 			       "http: %s is not an IPv4 address", host);
-	n->http = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-		handler, n, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_END);
+	return 0;
+}
+
+int controld_http_start(struct controld_node *n, struct af_err *err)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	struct sockaddr_in sa;
+	struct MHD_OptionItem opts[] = {
+		{MHD_OPTION_CONNECTION_LIMIT, 256, NULL},
+		/* A pool: an /api/v1 read waiting for the loop (at most
+		 * CONTROLD_HTTP_TIMEOUT_MS) must not hold /healthz. */
+		{MHD_OPTION_THREAD_POOL_SIZE, 4, NULL},
+		{MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
+		{MHD_OPTION_END, 0, NULL}, /* the certificate, with tls: */
+		{MHD_OPTION_END, 0, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	int rc;
+
+	if ((rc = listen_addr(n->self->http, &sa, err)) != 0)
+		return rc;
+	if (n->cfg->tls) {
+		if ((rc = load_tls(n, err)) != 0)
+			return rc;
+		flags |= MHD_USE_TLS;
+		opts[3] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+						  n->http_cert};
+		opts[4] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+						  n->http_key};
+	}
+	n->http = MHD_start_daemon(flags, 0, NULL, NULL, handler, n,
+				   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (n->http == NULL)
 		return af_errf(err, AF_EIO, "http: cannot listen on %s",
 			       n->self->http);
@@ -198,4 +261,7 @@ void controld_http_stop(struct controld_node *n)
 	if (n->http)
 		MHD_stop_daemon(n->http);
 	n->http = NULL;
+	af_free(n->http_cert);
+	af_free(n->http_key);
+	n->http_cert = n->http_key = NULL;
 }

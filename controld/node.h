@@ -6,7 +6,8 @@
  * handlers and the publisher. NNG's own threads receive API requests (aio
  * callbacks) and hand them to the loop through a locked queue and one
  * uv_async_send per batch; the loop thread sends the replies. The HTTP
- * server thread reads only the atomics in `stats`.
+ * server's threads read the atomics in `stats` for /metrics and submit
+ * /api/v1 reads to the loop through the same queue (http_call.c).
  */
 #ifndef AF_CONTROLD_NODE_H
 #define AF_CONTROLD_NODE_H
@@ -90,10 +91,6 @@ struct controld_node {
 	struct controld_job *qhead, *qtail;
 	uv_timer_t lag_timer; /* measures how late the loop runs timers */
 	uint64_t lag_due_ns;
-	/* Where replies go: NULL is the job's NNG context (a started API).
-	 * Something that calls controld_handle without the API (the handler
-	 * tests) sets its own; it gets every reply on the loop thread. */
-	void (*reply)(struct controld_job *j, const Af__Response *resp);
 
 	/* publisher (pub.c) */
 	nng_socket pub;
@@ -105,6 +102,7 @@ struct controld_node {
 
 	/* HTTP (http.c) */
 	struct MHD_Daemon *http;
+	char *http_cert, *http_key; /* PEM for HTTPS (tls:), or NULL */
 
 	struct controld_stats stats;
 };

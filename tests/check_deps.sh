@@ -18,9 +18,10 @@ common   :                               |
 net      : common                        | nng sodium
 store    : common proto                  | lmdb protobuf-c sodium
 policy   : common proto                  | jansson xxhash protobuf-c
-controld : common net store policy proto | raft uv nng microhttpd sodium xxhash protobuf-c
+render   : common proto                  | jansson protobuf-c
+controld : common net store policy render proto | raft uv nng microhttpd sodium xxhash jansson protobuf-c
 routerd  : common net policy proto       | nng microhttpd jansson xxhash sodium protobuf-c
-cli      : common net policy proto       | nng jansson yaml sodium protobuf-c
+cli      : common net policy render proto | nng jansson yaml sodium protobuf-c
 proto    : common                        | protobuf-c
 '
 # Single files allowed a library their folder is not (file | libraries).

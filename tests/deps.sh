@@ -12,6 +12,14 @@ for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+# The console's browser test only (tests/cluster/console.sh): Debian's
+# chromium, driven by playwright-core from tests/browser/package-lock.json.
+# Node and npm are taken from Debian unless a node with npm is installed
+# already (another packaging of node may ship npm itself).
+dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" ||
+	missing="$missing chromium"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 echo "deps: installing:$missing"
 if [ "$(id -u)" != 0 ]; then

@@ -4,22 +4,13 @@
 # for af and routerd; a plaintext client, and a client whose certificate
 # another CA signed, get nothing.
 . "$(dirname "$0")/../lib/cluster.sh"
+. "$(dirname "$0")/../lib/pki.sh"
 
 cl_init tls
 pki=$CL_DIR/pki
 mkdir -p "$pki"
-mkcert() { # dir name ca-key ca-cert
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$1/$2.key" -out "$1/$2.csr" -subj "/CN=$2" 2>/dev/null
-	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$1/ext"
-	openssl x509 -req -in "$1/$2.csr" -CA "$4" -CAkey "$3" \
-		-CAcreateserial -days 2 -out "$1/$2.pem" -extfile "$1/ext" 2>/dev/null
-}
-mkca() { # dir
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$1/ca.key" -out "$1/ca.pem" -days 2 -subj "/CN=af test CA" \
-		2>/dev/null
-}
+mkcert() { pki_cert "$@"; }
+mkca() { pki_ca "$@"; }
 mkca "$pki"
 mkcert "$pki" node "$pki/ca.key" "$pki/ca.pem"
 printf 'tls:\n  ca: ./pki/ca.pem\n  cert: ./pki/node.pem\n  key: ./pki/node.key\n' \

@@ -3,7 +3,7 @@
  * in-memory raft_fixture: three controld nodes with real LMDB stores, the
  * real handlers, consensus and auth (a tokens file with one token per
  * role); only the NNG transport is left out (replies are captured through
- * the node's reply hook, packed and unpacked as a client would read them).
+ * each job's reply hook, packed and unpacked as a client would read them).
  * For each row a caller with the role it needs gets the expected answer
  * and effect, and a caller without it is refused and changes nothing.
  * A row without a case here fails the test. */
@@ -53,7 +53,7 @@ struct call {
 static const char *const role_tokens[AF_ROLE_COUNT] = {
 	"tok-viewer", "tok-author", "tok-promoter", "tok-admin", "tok-routerd"};
 
-static void capture(struct controld_job *j, const Af__Response *resp)
+static void capture(struct controld_job *j, Af__Response *resp)
 {
 	struct call *c = (struct call *)(void *)j;
 	size_t len = af__response__get_packed_size(resp);
@@ -122,7 +122,6 @@ static void cluster_up(void)
 		t->n.cfg = &T.cfg;
 		t->n.self = nc;
 		t->n.auth = T.auth;
-		t->n.reply = capture;
 	}
 	raft_configuration_init(&conf);
 	cr_assert_eq(raft_fixture_configuration(&T.f, N_SERVERS, &conf), 0);
@@ -238,6 +237,7 @@ static Af__Response *ask(unsigned i, Af__Request *req, const char *token)
 	af__request__pack(req, buf);
 	memset(&c, 0, sizeof(c));
 	c.j.node = &T.nodes[i].n;
+	c.j.reply = capture;
 	c.j.req = af__request__unpack(&af_pb_allocator, len, buf);
 	af_free(buf);
 	cr_assert_not_null(c.j.req);

@@ -1,0 +1,178 @@
+/* Budgets, showback, the rollout's cohorts and the fleet as JSON. */
+#include "render/render.h"
+#include "common/metrics.h"
+
+json_t *af_render_budget(const Af__BudgetState *s)
+{
+	const Af__Budget *b = s->budget;
+	json_t *o = json_object();
+	int64_t rem = b->hard_micro - s->spent_micro - s->leased_micro;
+
+	json_object_set_new(o, "tenant", json_string(b->tenant));
+	json_object_set_new(o, "period", json_string(b->period));
+	json_object_set_new(o, "spent_usd", af_render_usd(s->spent_micro));
+	json_object_set_new(o, "leased_usd", af_render_usd(s->leased_micro));
+	json_object_set_new(o, "soft_usd",
+			    b->soft_micro ? af_render_usd(b->soft_micro)
+					  : json_null());
+	json_object_set_new(o, "hard_usd", af_render_usd(b->hard_micro));
+	json_object_set_new(o, "remaining_usd",
+			    af_render_usd(rem > 0 ? rem : 0));
+	json_object_set_new(o, "period_end", af_render_time(s->period_end_ms));
+	return o;
+}
+
+json_t *af_render_budgets(const Af__BudgetListResp *bl)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; bl && i < bl->n_budgets; i++)
+		json_array_append_new(arr, af_render_budget(bl->budgets[i]));
+	return arr;
+}
+
+json_t *af_render_showback(const Af__ShowbackResp *sb, const char *by)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; sb && i < sb->n_rows; i++) {
+		const Af__ShowbackRow *r = sb->rows[i];
+		double spend = (double)r->cost_nano_usd / 1e9;
+		double waste = (double)r->failed_cost_nano_usd / 1e9;
+		json_t *o = json_object();
+
+		json_object_set_new(o, by, json_string(r->key));
+		json_object_set_new(o, "successes",
+				    json_integer((json_int_t)r->ok));
+		json_object_set_new(
+			o, "failures",
+			json_integer((json_int_t)(r->count - r->ok)));
+		json_object_set_new(o, "spend_usd", json_real(spend));
+		json_object_set_new(o, "usd_per_success",
+				    r->ok ? json_real(spend / (double)r->ok)
+					  : json_null());
+		json_object_set_new(o, "waste_usd", json_real(waste));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+/* The latency (ms) at percentile p of the cohort's buckets. */
+static uint64_t pctl(const Af__UsageTotals *u, unsigned p)
+{
+	uint64_t total = 0, seen = 0, want;
+
+	for (size_t i = 0; i < u->n_latency_buckets; i++)
+		total += u->latency_buckets[i];
+	if (total == 0)
+		return 0;
+	want = (total * p + 99) / 100;
+	for (size_t i = 0; i < u->n_latency_buckets; i++) {
+		seen += u->latency_buckets[i];
+		if (seen >= want)
+			return af_usage_bucket_ms[i < AF_USAGE_BUCKETS - 1
+							  ? i
+							  : AF_USAGE_BUCKETS -
+								    2];
+	}
+	return af_usage_bucket_ms[AF_USAGE_BUCKETS - 2];
+}
+
+static json_t *cohort_json(const Af__UsageTotals *u)
+{
+	json_t *o = json_object();
+	double err =
+		u->count ? (double)(u->count - u->ok) / (double)u->count : 0;
+
+	json_object_set_new(o, "requests", json_integer((json_int_t)u->count));
+	json_object_set_new(o, "ok", json_integer((json_int_t)u->ok));
+	json_object_set_new(o, "error_rate", json_real(err));
+	json_object_set_new(o, "p50_ms", json_integer((json_int_t)pctl(u, 50)));
+	json_object_set_new(o, "p99_ms", json_integer((json_int_t)pctl(u, 99)));
+	json_object_set_new(o, "usd_per_success",
+			    u->ok ? json_real((double)u->cost_nano_usd / 1e9 /
+					      (double)u->ok)
+				  : json_null());
+	return o;
+}
+
+static json_t *gates_json(const Af__Rollout *r)
+{
+	json_t *g = json_object();
+
+	if (r == NULL || r->gates == NULL)
+		return g;
+	json_object_set_new(
+		g, "max_error_delta",
+		json_real((double)r->gates->max_error_delta_ppm / 1e6));
+	json_object_set_new(
+		g, "max_latency_ratio",
+		json_real((double)r->gates->max_latency_ratio_ppm / 1e6));
+	json_object_set_new(
+		g, "max_cost_ratio",
+		json_real((double)r->gates->max_cost_ratio_ppm / 1e6));
+	json_object_set_new(g, "min_samples",
+			    json_integer((json_int_t)r->gates->min_samples));
+	return g;
+}
+
+json_t *af_render_canary(const Af__CanaryStatusResp *cs)
+{
+	const Af__Rollout *r = cs->rollout;
+	json_t *o = json_object(), *steps = json_array();
+
+	json_object_set_new(o, "state", json_string(r ? r->state : "none"));
+	json_object_set_new(
+		o, "stable_revision",
+		json_integer(r ? (json_int_t)r->stable_revision : 0));
+	json_object_set_new(o, "stable_hash", json_string(cs->stable_hash));
+	json_object_set_new(
+		o, "canary_revision",
+		json_integer(r ? (json_int_t)r->canary_revision : 0));
+	json_object_set_new(o, "canary_hash", json_string(cs->canary_hash));
+	json_object_set_new(o, "weight", json_integer(r ? r->weight : 0));
+	for (size_t i = 0; r && i < r->n_steps; i++)
+		json_array_append_new(steps, json_integer(r->steps[i]));
+	json_object_set_new(o, "steps", steps);
+	json_object_set_new(o, "step_index",
+			    json_integer(r ? r->step_index : -1));
+	json_object_set_new(o, "interval_ms",
+			    json_integer(r ? (json_int_t)r->interval_ms : 0));
+	json_object_set_new(o, "gates", gates_json(r));
+	json_object_set_new(o, "stable", cohort_json(cs->stable_step));
+	json_object_set_new(o, "canary", cohort_json(cs->canary_step));
+	json_object_set_new(o, "verdict", json_string(cs->verdict_now));
+	json_object_set_new(o, "last_action", json_string(r ? r->verdict : ""));
+	return o;
+}
+
+static json_t *fleet_entry(const Af__FleetEntry *e)
+{
+	const Af__FleetReport *f = e->record->last;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(f->routerd_id));
+	json_object_set_new(o, "revision",
+			    json_integer((json_int_t)f->stable_revision));
+	json_object_set_new(o, "hash", json_string(f->stable_hash));
+	json_object_set_new(o, "canary_revision",
+			    json_integer((json_int_t)f->canary_revision));
+	json_object_set_new(o, "canary_hash", json_string(f->canary_hash));
+	json_object_set_new(o, "registry_revision",
+			    json_integer((json_int_t)f->registry_revision));
+	json_object_set_new(o, "state", json_string(e->state));
+	json_object_set_new(o, "last_seen",
+			    af_render_time(e->record->last_seen_ms));
+	if (f->nack)
+		json_object_set_new(o, "reason", json_string(f->reason));
+	return o;
+}
+
+json_t *af_render_fleet(const Af__FleetStatusResp *fs)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; fs && i < fs->n_entries; i++)
+		json_array_append_new(arr, fleet_entry(fs->entries[i]));
+	return arr;
+}
