@@ -1,6 +1,7 @@
 /* /healthz, /readyz and /metrics on the node's http address
  * (libmicrohttpd, its own thread; reads only atomics). */
 #include "common/log.h"
+#include "controld/backup.h"
 #include "controld/node.h"
 
 #include <arpa/inet.h>
@@ -95,6 +96,7 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 		(unsigned long long)atomic_load(&s->hints_published),
 		(unsigned long long)atomic_load(&s->heartbeats_published),
 		(unsigned long long)atomic_load(&s->auth_denied));
+	controld_backup_metrics(n, b);
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code,
