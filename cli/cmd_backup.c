@@ -75,17 +75,17 @@ int af_cli_backup_list(struct af_cli *cli, int argc, char **argv)
 	arr = json_array();
 	for (size_t i = 0; i < bl->n_files; i++)
 		json_array_append_new(arr, file_json(bl->files[i]));
-	json_object_set_new(o, "dir", bl->dir[0] ? json_string(bl->dir)
-						 : json_null());
+	json_object_set_new(o, "dir",
+			    bl->dir[0] ? json_string(bl->dir) : json_null());
 	json_object_set_new(o, "every_ms",
 			    json_integer((json_int_t)bl->every_ms));
 	json_object_set_new(o, "keep", json_integer((json_int_t)bl->keep));
 	json_object_set_new(o, "node", json_integer((json_int_t)resp->node_id));
-	json_object_set_new(o, "last_success",
-			    bl->last_success_ms
-				    ? json_string(af_fmt_ms(bl->last_success_ms,
-							    t))
-				    : json_null());
+	json_object_set_new(
+		o, "last_success",
+		bl->last_success_ms
+			? json_string(af_fmt_ms(bl->last_success_ms, t))
+			: json_null());
 	json_object_set_new(o, "last_error",
 			    bl->last_error[0] ? json_string(bl->last_error)
 					      : json_null());

@@ -149,8 +149,8 @@ static int parse_flags(struct drill *d, int argc, char **argv)
 			d->request_file = v;
 		else if (strcmp(a, "--controld") == 0)
 			d->controld = v;
-		else if (snprintf(d->snap.file, sizeof(d->snap.file), "%s",
-				  v) < (int)sizeof(d->snap.file))
+		else if (snprintf(d->snap.file, sizeof(d->snap.file), "%s", v) <
+			 (int)sizeof(d->snap.file))
 			d->snap.keep = true;
 	}
 	if (rc == 0 && d->target < 2)
@@ -190,8 +190,8 @@ static int write_once(struct drill *d, struct af_client *c, uint64_t k,
 
 	budget_request(&req, &cmd, &bs, (int64_t)k + 1, false);
 	rc = af_client_call(c, &req, -1, &resp);
-	if (rc == 0 && (af_client_exit_code(resp->status) != 0 ||
-			resp->apply == NULL)) {
+	if (rc == 0 &&
+	    (af_client_exit_code(resp->status) != 0 || resp->apply == NULL)) {
 		snprintf(d->write_error, sizeof(d->write_error), "%s",
 			 resp->status && resp->status->message
 				 ? resp->status->message
@@ -332,7 +332,7 @@ static struct dr_ack *find_ack(struct drill *d, uint64_t index)
 			hi = mid;
 	}
 	return lo < d->n_acks && d->acks[lo].index == index ? &d->acks[lo]
-							     : NULL;
+							    : NULL;
 }
 
 /* This member's own view, or NULL. */
@@ -578,7 +578,8 @@ out:
 	return rc;
 }
 
-/* ---- output --------------------------------------------------------------- */
+/* ---- output ---------------------------------------------------------------
+ */
 
 static uint64_t value_of(const struct drill *d, enum dr_key k)
 {
@@ -699,7 +700,8 @@ static void print_table(const struct drill *d, char fails[][96], size_t nf)
 		       d->probe.last_error);
 }
 
-/* ---- the verb ------------------------------------------------------------- */
+/* ---- the verb -------------------------------------------------------------
+ */
 
 /* The stable policy's source, for the probe's residency. */
 static int stable_policy(struct drill *d, Af__Response **ret)
@@ -737,9 +739,9 @@ static int drill_run(struct drill *d)
 			return rc;
 		rc = dr_probe_prepare(
 			&d->probe, d->request_file,
-			pol->policy_get ? (const char *)pol->policy_get->source
-						  .data
-					: "",
+			pol->policy_get
+				? (const char *)pol->policy_get->source.data
+				: "",
 			pol->policy_get ? pol->policy_get->source.len : 0);
 		af__response__free_unpacked(pol, NULL);
 		if (rc == 0)

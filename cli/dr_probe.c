@@ -118,14 +118,13 @@ static int default_body(struct dr_probe *p, struct af_yaml *y)
 	json_t *o;
 
 	if (cl == NULL || af_yaml_len(cl) == 0 ||
-	    af_yaml_str(y, af_yaml_key(y, cl, 0), "class", 64, &cls, NULL) !=
-		    0)
+	    af_yaml_str(y, af_yaml_key(y, cl, 0), "class", 64, &cls, NULL) != 0)
 		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
 				   "dr drill: the stable policy has no class "
 				   "to probe with: give --request FILE");
-	o = json_pack("{s:s, s:s, s:s, s:i, s:i}", "workflow_id",
-		      "af-dr-drill", "tenant", "af-dr-drill-probe", "class",
-		      cls, "input_tokens", 1000, "output_tokens", 100);
+	o = json_pack("{s:s, s:s, s:s, s:i, s:i}", "workflow_id", "af-dr-drill",
+		      "tenant", "af-dr-drill-probe", "class", cls,
+		      "input_tokens", 1000, "output_tokens", 100);
 	p->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (p->body == NULL)
@@ -164,14 +163,13 @@ int dr_probe_prepare(struct dr_probe *p, const char *request_file,
 
 	if (p->n_urls == 0)
 		return 0;
-	if (af_yaml_load("stable policy", policy, len, 1u << 20, &y, &err) !=
-	    0)
-		return af_cli_fail(AF_EXIT_REFUSED, "INVALID",
-				   "dr drill: %s", err.msg);
+	if (af_yaml_load("stable policy", policy, len, 1u << 20, &y, &err) != 0)
+		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "dr drill: %s",
+				   err.msg);
 	rc = request_file ? read_body(p, request_file) : default_body(p, y);
 	req = rc == 0 ? json_loadb(p->body, p->body_len, 0, &je) : NULL;
-	if (rc == 0 && (req == NULL || !json_is_string(json_object_get(
-						       req, "class")))) {
+	if (rc == 0 &&
+	    (req == NULL || !json_is_string(json_object_get(req, "class")))) {
 		rc = af_cli_fail(AF_EXIT_USAGE, "USAGE",
 				 "--request %s: not a JSON request with a "
 				 "\"class\"",
@@ -217,8 +215,8 @@ static void judge(struct dr_probe *p, const void *data, size_t len)
 	if (!region_ok(p, json_object_get(d, "region")))
 		atomic_fetch_add(&p->violations, 1);
 	fb = json_object_get(d, "fallback");
-	json_array_foreach(fb, i, hop) if (!region_ok(
-		p, json_object_get(hop, "region")))
+	json_array_foreach(
+		fb, i, hop) if (!region_ok(p, json_object_get(hop, "region")))
 		atomic_fetch_add(&p->violations, 1);
 	json_decref(d);
 }
@@ -249,9 +247,8 @@ static int probe_once(struct dr_probe *p, const char *url, nng_aio *aio)
 	nng_http_res_get_data(res, &data, &len);
 	if (nng_http_res_get_status(res) != 200) {
 		atomic_fetch_add(&p->errors, 1);
-		snprintf(p->last_error, sizeof(p->last_error),
-			 "%s answered %u", url,
-			 (unsigned)nng_http_res_get_status(res));
+		snprintf(p->last_error, sizeof(p->last_error), "%s answered %u",
+			 url, (unsigned)nng_http_res_get_status(res));
 	} else
 		judge(p, data, len);
 out:
