@@ -679,11 +679,11 @@ static void print_table(const struct drill *d, char fails[][96], size_t nf)
 	printf("%-12s %zu acknowledged, %llu failed\n", "writes", d->n_acks,
 	       (unsigned long long)d->failed_writes);
 	printf("%-12s %llu decisions, %llu errors, %llu residency "
-	       "violations (%zu routerds)\n",
+	       "violations (%zu routerd%s probed)\n",
 	       "routerd", (unsigned long long)atomic_load(&d->probe.decisions),
 	       (unsigned long long)atomic_load(&d->probe.errors),
 	       (unsigned long long)atomic_load(&d->probe.violations),
-	       d->probe.n_urls);
+	       d->probe.n_urls, d->probe.n_urls == 1 ? "" : "s");
 	printf("%-12s %llu bytes at index %llu, %s\n", "snapshot",
 	       (unsigned long long)d->snap.bytes,
 	       (unsigned long long)d->snap.index,

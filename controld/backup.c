@@ -291,13 +291,30 @@ static int take_copy(struct controld_node *n, struct controld_backup *b)
 	return 0;
 }
 
+/* A new cluster's store holds only meta: nothing to back up yet. (A
+ * restored one starts at index 0 with all of its state.) */
+static bool store_empty(struct controld_node *n)
+{
+	struct af_txn *t;
+	size_t entries = 0;
+
+	if (af_store_read_begin(n->store, &t, NULL) != 0)
+		return true;
+	for (int i = 0; i < AF_TABLE_COUNT; i++)
+		if (i != AF_TABLE_META)
+			entries += af_txn_count(t, (enum af_table)i);
+	af_store_read_end(t);
+	return entries == 0;
+}
+
 void controld_backup_tick(struct controld_node *n, uint64_t now_ms)
 {
 	struct controld_backup *b = n->backup;
 	int rc;
 
 	if (b == NULL || b->busy || n->stopping || now_ms < b->next_due_ms ||
-	    !atomic_load(&n->stats.is_leader) || !atomic_load(&n->stats.ready))
+	    !atomic_load(&n->stats.is_leader) ||
+	    !atomic_load(&n->stats.ready) || store_empty(n))
 		return;
 	b->started_ns = af_mono_ns();
 	b->time_ms = af_wall_ms();
