@@ -107,7 +107,7 @@ static const struct verb verbs[] = {
 	 "                    (default: next to af, else on PATH)\n"
 	 "Needs the admin role (leader transfer, snapshot).\n"
 	 "example:\n  af -c cluster.yaml dr drill --routerd "
-	 "http://127.0.0.1:8080 --fail-if rto_ms>2000\n"},
+	 "http://127.0.0.1:8080 --fail-if 'rto_ms>2000'\n"},
 	{"policy", "lint", af_cli_policy_lint, "policy lint -f FILE",
 	 "validate a bundle locally (no cluster)",
 	 "  -f FILE   the bundle; errors say file:line:col, exit 1\n"
