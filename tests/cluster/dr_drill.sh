@@ -52,6 +52,11 @@ set -e
 echo "$out" | jq -e '.passed == false and (.failures[0] | startswith("rto_ms>0 ("))
 	and .rpo_entries == 0' >/dev/null || fail "fail-if: $out"
 
+# -o yaml: the same document.
+cl_af dr drill --writes 10 -o yaml >"$CL_DIR/drill.yaml" || fail "yaml drill"
+grep -q '^rpo_entries: 0$' "$CL_DIR/drill.yaml" || fail "yaml: $(cat "$CL_DIR/drill.yaml")"
+grep -q '^  verified: true$' "$CL_DIR/drill.yaml" || fail "yaml: $(cat "$CL_DIR/drill.yaml")"
+
 # A routerd that does not answer: errors counted, the drill fails.
 DEAD=$((CL_BASE + 51))
 port_free $DEAD || fail "port $DEAD busy"
