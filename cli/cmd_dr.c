@@ -8,17 +8,12 @@
 #include "common/timeutil.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* The drill's write: a budget for a tenant no request uses, set to the
  * write's number (micro-USD) and removed at the end; audited on every
@@ -41,15 +36,6 @@ struct dr_member {
 	uint64_t id;
 	uint64_t missing;
 	bool reached;
-};
-
-struct dr_snap {
-	char file[PATH_MAX];
-	bool keep;
-	uint64_t bytes, index;
-	bool verified;
-	char hash[80];
-	char error[640];
 };
 
 struct drill {
@@ -449,135 +435,6 @@ static int check_rpo(struct drill *d)
 	return rc;
 }
 
-/* ---- the snapshot ------------------------------------------------------- */
-
-/* controld next to this af binary, else the one on PATH. */
-static void find_controld(const struct drill *d, char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (d->controld != NULL) {
-		snprintf(out, len, "%s", d->controld);
-		return;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		char *slash;
-
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			if (snprintf(out, len, "%s/controld", self) <
-				    (int)len &&
-			    access(out, X_OK) == 0)
-				return;
-		}
-	}
-	snprintf(out, len, "controld");
-}
-
-/* The value of key in a key=value line, into out. */
-static bool kv(const char *line, const char *key, char *out, size_t len)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = line; (p = strstr(p, key)) != NULL; p += klen)
-		if ((p == line || p[-1] == ' ') && p[klen] == '=') {
-			snprintf(out, len, "%.*s",
-				 (int)strcspn(p + klen + 1, " \n"),
-				 p + klen + 1);
-			return true;
-		}
-	return false;
-}
-
-/* Runs `controld --verify-snapshot FILE`, the check a restore relies on. */
-static void verify(struct drill *d)
-{
-	char prog[PATH_MAX], line[1024], v[80];
-	char *argv[] = {prog, (char *)"--verify-snapshot", d->snap.file, NULL};
-	posix_spawn_file_actions_t fa;
-	int fds[2], status = -1;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	find_controld(d, prog, sizeof(prog));
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		snprintf(d->snap.error, sizeof(d->snap.error), "pipe: %s",
-			 strerror(errno));
-		return;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-	if (posix_spawnp(&pid, prog, &fa, NULL, argv, environ) != 0)
-		pid = -1;
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	while (got + 1 < sizeof(line) &&
-	       (n = read(fds[0], line + got, sizeof(line) - 1 - got)) > 0)
-		got += (size_t)n;
-	line[got] = '\0';
-	close(fds[0]);
-	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-		snprintf(d->snap.error, sizeof(d->snap.error),
-			 "cannot run %.200s (give --controld PATH)", prog);
-		return;
-	}
-	line[strcspn(line, "\n")] = '\0';
-	d->snap.verified = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-			   kv(line, "verified", v, sizeof(v)) &&
-			   strcmp(v, "true") == 0;
-	if (!d->snap.verified)
-		snprintf(d->snap.error, sizeof(d->snap.error), "%.500s", line);
-	if (kv(line, "state_hash", v, sizeof(v)))
-		snprintf(d->snap.hash, sizeof(d->snap.hash), "%s", v);
-}
-
-static int take_snapshot(struct drill *d)
-{
-	Af__Request req = AF__REQUEST__INIT;
-	Af__SnapshotReq sr = AF__SNAPSHOT_REQ__INIT;
-	Af__Response *resp;
-	struct af_err err = {{0}};
-	int rc, fd;
-
-	if (!d->snap.keep) {
-		const char *tmp = getenv("TMPDIR");
-
-		snprintf(d->snap.file, sizeof(d->snap.file),
-			 "%s/af-dr-drill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		if ((fd = mkstemp(d->snap.file)) < 0)
-			return af_cli_fail(AF_EXIT_UNAVAILABLE, "IO",
-					   "dr drill: %s: %s", d->snap.file,
-					   strerror(errno));
-		close(fd);
-	}
-	req.body_case = AF__REQUEST__BODY_SNAPSHOT;
-	req.snapshot = &sr;
-	if ((rc = af_cli_request(d->cli, &req, &resp)) != 0)
-		goto out;
-	if (resp->snapshot == NULL ||
-	    af_write_file_atomic(d->snap.file, resp->snapshot->data.data,
-				 resp->snapshot->data.len, &err) != 0)
-		rc = af_cli_fail(AF_EXIT_UNAVAILABLE, "IO",
-				 "dr drill: snapshot: %s",
-				 err.msg[0] ? err.msg : "empty answer");
-	else {
-		d->snap.bytes = resp->snapshot->data.len;
-		d->snap.index = resp->snapshot->index;
-		verify(d);
-	}
-	af__response__free_unpacked(resp, NULL);
-out:
-	if (!d->snap.keep)
-		unlink(d->snap.file);
-	return rc;
-}
-
 /* ---- output ---------------------------------------------------------------
  */
 
@@ -754,7 +611,7 @@ static int drill_run(struct drill *d)
 	if (rc == 0)
 		rc = check_rpo(d);
 	if (rc == 0)
-		rc = take_snapshot(d);
+		rc = dr_snapshot(d->cli, d->controld, &d->snap);
 	dr_probe_stop(&d->probe);
 	if (rc == 0)
 		rc = cleanup_write(d);

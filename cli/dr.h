@@ -4,6 +4,7 @@
 
 #include "common/err.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -48,5 +49,23 @@ int dr_probe_start(struct dr_probe *p);
 /* Stops and joins the thread. Accepts a probe never started. */
 void dr_probe_stop(struct dr_probe *p);
 void dr_probe_free(struct dr_probe *p);
+
+/* The drill's snapshot: file (kept when keep, else a temporary file),
+ * what the leader sent and what controld --verify-snapshot said. */
+struct dr_snap {
+	char file[PATH_MAX];
+	bool keep;
+	uint64_t bytes, index;
+	bool verified;
+	char hash[80];
+	char error[640];
+};
+
+struct af_cli;
+/* Takes a snapshot from the leader into s->file and runs `controld
+ * --verify-snapshot` on it (controld: the binary, or NULL for the one
+ * next to af, else on PATH). Returns 0 (verified or not, in s) or an exit
+ * code (printed) when no snapshot could be had. */
+int dr_snapshot(struct af_cli *cli, const char *controld, struct dr_snap *s);
 
 #endif

@@ -13,12 +13,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define NAME_PREFIX "backup-"
 #define NAME_SUFFIX ".db"
 #define TMP_PREFIX ".tmp-"
+#define STALE_TMP_S 600
 
 struct controld_backup {
 	const struct af_cluster_cfg *cfg;
@@ -155,6 +157,30 @@ int controld_backup_scan(const char *dir,
 
 /* ---- the work (a libuv worker thread) ---------------------------------- */
 
+/* Temporary files a crash left behind (older than STALE_TMP_S: never one
+ * a node is still writing). */
+static void remove_stale(const char *dir)
+{
+	char path[PATH_MAX + CONTROLD_BACKUP_NAME_MAX + 8];
+	time_t now = time(NULL);
+	struct dirent *e;
+	struct stat st;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, TMP_PREFIX NAME_PREFIX,
+			    strlen(TMP_PREFIX NAME_PREFIX)) != 0 ||
+		    strlen(e->d_name) >= CONTROLD_BACKUP_NAME_MAX + 8)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) == 0 && now - st.st_mtime > STALE_TMP_S)
+			unlink(path);
+	}
+	closedir(d);
+}
+
 static void prune(struct controld_backup *b)
 {
 	char(*names)[CONTROLD_BACKUP_NAME_MAX];
@@ -174,6 +200,7 @@ static void prune(struct controld_backup *b)
 			b->pruned++;
 	}
 	af_free(names);
+	remove_stale(b->cfg->backup_dir);
 	if (b->pruned > 0)
 		af_fsync_dir(b->cfg->backup_dir);
 }
