@@ -2,8 +2,9 @@
 # af dr drill against a live 3-node cluster and one routerd: leadership
 # moves, RPO is 0 (every acknowledged write is in every member's audit),
 # the routerd answered decisions throughout with no errors, the snapshot
-# verifies; --fail-if rto_ms>0 exits 1; a routerd that does not answer
-# fails the drill.
+# verifies; --fail-if rto_ms>0 exits 1; a routerd that does not answer,
+# or one whose decisions leave the residency of the request, fails the
+# drill.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init dr_drill 3
@@ -67,6 +68,39 @@ set -e
 [ $rc = 1 ] || fail "dead routerd: exit $rc"
 echo "$out" | jq -e '.routerd.errors > 0 and .routerd.decisions == 0
 	and (.failures | index("routerd errors"))' >/dev/null || fail "dead: $out"
+# A routerd serving a stale view (its controlds gone, a cached policy that
+# let internal data go to us-east-1) while the stable policy keeps it in
+# eu-west-1: every us-east-1 hop is a residency violation.
+RP2=$((CL_BASE + 52))
+cl_routerd_start r2 $RP2 --cache "$CL_DIR/cache2"
+cl_wait_http "http://127.0.0.1:$RP2/readyz"
+hash=$(cl_af policy history -o json | jq -r '.revisions[0].hash')
+cl_wait_route_hash $RP2 "$hash" >/dev/null
+cl_routerd_stop r2
+sed 's/internal: \[eu-west-1, us-east-1\]/internal: [eu-west-1]/' \
+	"$EXAMPLES/policy.yaml" >"$CL_DIR/eu.yaml"
+cl_af policy apply -f "$CL_DIR/eu.yaml" -m eu-only >/dev/null
+OLD_BASE=$CL_BASE
+CL_BASE=$(pick_base)
+cl_write_file "$CL_DIR/gone.yaml" 3 ""
+CL_BASE=$OLD_BASE
+"$ROUTERD" -c "$CL_DIR/gone.yaml" --listen "127.0.0.1:$RP2" --id r2 \
+	--cache "$CL_DIR/cache2" >>"$CL_DIR/routerd-r2.log" 2>&1 &
+echo $! >"$CL_DIR/pidr-r2"
+cl_wait_http "http://127.0.0.1:$RP2/readyz"
+[ "$(cl_route_hash $RP2)" = "$hash" ] || fail "r2 does not serve the cached view"
+set +e
+out=$(cl_af dr drill --routerd "http://127.0.0.1:$RP2" --writes 10 \
+	--request "$EXAMPLES/request.json" -o json)
+rc=$?
+set -e
+[ $rc = 1 ] || fail "stale routerd: exit $rc: $out"
+echo "$out" | jq -e '.routerd.decisions > 0 and .routerd.errors == 0
+	and .routerd.residency_violations >= .routerd.decisions
+	and (.failures | index("regions outside residency"))' >/dev/null ||
+	fail "residency: $out"
+cl_routerd_stop r2
+
 # Bad flags are usage errors.
 set +e
 cl_af dr drill --fail-if 'latency>3' 2>"$CL_DIR/usage.err"
