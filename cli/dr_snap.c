@@ -94,8 +94,8 @@ static void verify(const char *controld, struct dr_snap *s)
 	}
 	line[strcspn(line, "\n")] = '\0';
 	s->verified = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-			   kv(line, "verified", v, sizeof(v)) &&
-			   strcmp(v, "true") == 0;
+		      kv(line, "verified", v, sizeof(v)) &&
+		      strcmp(v, "true") == 0;
 	if (!s->verified)
 		snprintf(s->error, sizeof(s->error), "%.500s", line);
 	if (kv(line, "state_hash", v, sizeof(v)))
@@ -113,8 +113,8 @@ int dr_snapshot(struct af_cli *cli, const char *controld, struct dr_snap *s)
 	if (!s->keep) {
 		const char *tmp = getenv("TMPDIR");
 
-		snprintf(s->file, sizeof(s->file),
-			 "%s/af-dr-drill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		snprintf(s->file, sizeof(s->file), "%s/af-dr-drill-XXXXXX",
+			 tmp && *tmp ? tmp : "/tmp");
 		if ((fd = mkstemp(s->file)) < 0)
 			return af_cli_fail(AF_EXIT_UNAVAILABLE, "IO",
 					   "dr drill: %s: %s", s->file,

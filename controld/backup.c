@@ -174,8 +174,9 @@ static void remove_stale(const char *dir)
 			    strlen(TMP_PREFIX NAME_PREFIX)) != 0 ||
 		    strlen(e->d_name) >= CONTROLD_BACKUP_NAME_MAX + 8)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (stat(path, &st) == 0 && now - st.st_mtime > STALE_TMP_S)
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) <
+			    (int)sizeof(path) &&
+		    stat(path, &st) == 0 && now - st.st_mtime > STALE_TMP_S)
 			unlink(path);
 	}
 	closedir(d);
@@ -194,9 +195,9 @@ static void prune(struct controld_backup *b)
 				 AF_BACKUP_MAX_KEEP + 1, &n, NULL) != 0)
 		n = 0;
 	for (size_t i = 0; i + b->cfg->backup_keep < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", b->cfg->backup_dir,
-			 names[i]);
-		if (unlink(path) == 0)
+		if (snprintf(path, sizeof(path), "%s/%s", b->cfg->backup_dir,
+			     names[i]) < (int)sizeof(path) &&
+		    unlink(path) == 0)
 			b->pruned++;
 	}
 	af_free(names);
@@ -232,8 +233,14 @@ static int run_backup(struct controld_backup *b)
 	int rc;
 
 	format_name(b->time_ms, b->index, b->name, sizeof(b->name));
-	snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s", dir, b->name);
-	snprintf(path, sizeof(path), "%s/%s", dir, b->name);
+	if (snprintf(tmp, sizeof(tmp), "%s/" TMP_PREFIX "%s", dir, b->name) >=
+		    (int)sizeof(tmp) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, b->name) >=
+		    (int)sizeof(path))
+		return af_errf(&b->err, AF_ETOOBIG,
+			       "backup: dir %s: path too "
+			       "long",
+			       dir);
 	rc = write_tmp(b, tmp);
 	if (rc == 0 &&
 	    (rc = af_store_verify_file(tmp, &b->info, &b->err)) == 0 &&

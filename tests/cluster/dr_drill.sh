@@ -12,7 +12,7 @@ for i in 1 2 3; do cl_start $i; done
 cl_wait_leader >/dev/null
 cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
 cl_af policy apply -f "$EXAMPLES/policy.yaml" -m one >/dev/null
-RP=$((CL_BASE + 50))
+RP=$((CL_BASE + 901))
 cl_routerd_start r1 $RP
 cl_wait_http "http://127.0.0.1:$RP/readyz"
 before=$(cl_wait_leader)
@@ -59,7 +59,7 @@ grep -q '^rpo_entries: 0$' "$CL_DIR/drill.yaml" || fail "yaml: $(cat "$CL_DIR/dr
 grep -q '^  verified: true$' "$CL_DIR/drill.yaml" || fail "yaml: $(cat "$CL_DIR/drill.yaml")"
 
 # A routerd that does not answer: errors counted, the drill fails.
-DEAD=$((CL_BASE + 51))
+DEAD=$((CL_BASE + 902))
 port_free $DEAD || fail "port $DEAD busy"
 set +e
 out=$(cl_af dr drill --routerd "http://127.0.0.1:$DEAD" --writes 10 -o json)
@@ -71,7 +71,7 @@ echo "$out" | jq -e '.routerd.errors > 0 and .routerd.decisions == 0
 # A routerd serving a stale view (its controlds gone, a cached policy that
 # let internal data go to us-east-1) while the stable policy keeps it in
 # eu-west-1: every us-east-1 hop is a residency violation.
-RP2=$((CL_BASE + 52))
+RP2=$((CL_BASE + 903))
 cl_routerd_start r2 $RP2 --cache "$CL_DIR/cache2"
 cl_wait_http "http://127.0.0.1:$RP2/readyz"
 hash=$(cl_af policy history -o json | jq -r '.revisions[0].hash')
