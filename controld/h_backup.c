@@ -21,13 +21,15 @@ static void listing_free(struct listing *l)
 	af_free(l->ptrs);
 }
 
-static int listing_alloc(struct listing *l, size_t max)
+/* Room for the n rows found. */
+static int listing_alloc(struct listing *l, size_t n)
 {
-	l->names = af_calloc(max, sizeof(*l->names));
-	l->paths = af_calloc(max, sizeof(*l->paths));
-	l->files = af_calloc(max, sizeof(*l->files));
-	l->ptrs = af_calloc(max, sizeof(*l->ptrs));
-	return l->names && l->paths && l->files && l->ptrs ? 0 : AF_ENOMEM;
+	if (n == 0)
+		return 0;
+	l->paths = af_calloc(n, sizeof(*l->paths));
+	l->files = af_calloc(n, sizeof(*l->files));
+	l->ptrs = af_calloc(n, sizeof(*l->ptrs));
+	return l->paths && l->files && l->ptrs ? 0 : AF_ENOMEM;
 }
 
 /* One row: name, index and time from the name, bytes from the file. */
@@ -57,7 +59,8 @@ void controld_handle_backup_list(struct controld_job *j)
 	size_t n = 0;
 
 	if (cfg->backup) {
-		if (listing_alloc(&l, AF_BACKUP_MAX_KEEP) != 0) {
+		l.names = af_calloc(AF_BACKUP_MAX_KEEP, sizeof(*l.names));
+		if (l.names == NULL) {
 			controld_job_fail(j, AF__CODE__INTERNAL,
 					  "backup list: no memory");
 			goto out;
@@ -65,6 +68,11 @@ void controld_handle_backup_list(struct controld_job *j)
 		if (controld_backup_scan(cfg->backup_dir, l.names,
 					 AF_BACKUP_MAX_KEEP, &n, &err) != 0) {
 			controld_job_fail(j, AF__CODE__INTERNAL, "%s", err.msg);
+			goto out;
+		}
+		if (listing_alloc(&l, n) != 0) {
+			controld_job_fail(j, AF__CODE__INTERNAL,
+					  "backup list: no memory");
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++) {
