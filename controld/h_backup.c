@@ -65,11 +65,11 @@ void controld_handle_backup_list(struct controld_job *j)
 					  "backup list: no memory");
 			goto out;
 		}
+		/* An unreadable dir is what the list says, not a failure of
+		 * the list: the next backup fails the same way. */
 		if (controld_backup_scan(cfg->backup_dir, l.names,
-					 AF_BACKUP_MAX_KEEP, &n, &err) != 0) {
-			controld_job_fail(j, AF__CODE__INTERNAL, "%s", err.msg);
-			goto out;
-		}
+					 AF_BACKUP_MAX_KEEP, &n, &err) != 0)
+			n = 0;
 		if (listing_alloc(&l, n) != 0) {
 			controld_job_fail(j, AF__CODE__INTERNAL,
 					  "backup list: no memory");
@@ -87,7 +87,7 @@ void controld_handle_backup_list(struct controld_job *j)
 	bl.files = l.ptrs;
 	bl.n_files = n;
 	controld_backup_status(j->node, &bl.last_success_ms, &last_error);
-	bl.last_error = (char *)last_error;
+	bl.last_error = (char *)(last_error[0] ? last_error : err.msg);
 	resp.body_case = AF__RESPONSE__BODY_BACKUP_LIST;
 	resp.backup_list = &bl;
 	controld_job_finish(j, &resp);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Scheduled backups (backup: {dir, every: 1s, keep: 2}): the leader writes
 # verified files, prunes them to two, its metrics move, af backup list
-# shows them; two members' snapshots at one index hash alike; a damaged
+# shows them; a backup that cannot be written is counted and shown; two
+# members' snapshots at one index hash alike; a damaged
 # backup is refused by controld --verify-snapshot; the newest backup,
 # restored into a new three-node cluster, holds the same policy history,
 # registry, budgets and audit.
@@ -78,6 +79,23 @@ grep -q "cut.db: store: snapshot: not a snapshot (no trailer; truncated?)" "$CL_
 	fail "cut: $(cat "$CL_DIR/cut.out")"
 grep -q "flip.db: store: snapshot: checksum mismatch" "$CL_DIR/flip.out" ||
 	fail "flip: $(cat "$CL_DIR/flip.out")"
+
+# A backup that cannot be written is counted and shown, then the schedule
+# goes on once the dir is back.
+fails="curl -s http://$(cl_http "$leader")/metrics | awk '\$1 == \"af_backup_failures_total\" { print \$2 }'"
+mv "$CL_DIR/backups" "$CL_DIR/backups.saved"
+touch "$CL_DIR/backups"
+cl_wait_json "$fails" '. >= 1' >/dev/null
+cl_af backup list -o json | jq -e '.backups == [] and
+	(.last_error | test("backup: create .*: Not a directory"))' >/dev/null ||
+	fail "failure not shown: $(cl_af backup list -o json)"
+cl_wait_log "$CL_DIR/node$leader.log" 'event=backup_failed error="backup: create' >/dev/null
+rm "$CL_DIR/backups"
+mv "$CL_DIR/backups.saved" "$CL_DIR/backups"
+ok2=$(metric af_backup_success_total)
+cl_wait_json "$success" ". > $ok2" >/dev/null
+cl_af backup list -o json | jq -e '.last_error == null and (.backups | length == 2)' \
+	>/dev/null || fail "after the dir is back: $(cl_af backup list -o json)"
 
 # The state to find again, then a new cluster from the newest backup.
 hist=$(cl_af policy history -o json | jq .revisions)
