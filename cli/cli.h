@@ -69,5 +69,7 @@ int af_cli_model_apply(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_get(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_status(struct af_cli *cli, int argc, char **argv);
+int af_cli_backup_list(struct af_cli *cli, int argc, char **argv);
+int af_cli_dr_drill(struct af_cli *cli, int argc, char **argv);
 
 #endif

@@ -40,6 +40,10 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml budget set claims-team --hard 100"},
 	{"fleet", "the routerd sidecars the cluster has seen",
 	 "af -c cluster.yaml fleet status"},
+	{"backup", "scheduled backups (backup: in the cluster file)",
+	 "af -c cluster.yaml backup list"},
+	{"dr", "disaster-recovery drills against a live cluster",
+	 "af -c cluster.yaml dr drill --routerd http://127.0.0.1:8080"},
 };
 
 static const struct verb verbs[] = {
@@ -71,6 +75,39 @@ static const struct verb verbs[] = {
 	 "write a consistent backup to FILE",
 	 "Restore it with: controld -c FILE --id N --restore FILE\n"
 	 "example:\n  af -c cluster.yaml snapshot save backup.db\n"},
+	{"backup", "list", af_cli_backup_list, "backup list",
+	 "the scheduled backups in the leader's backup dir",
+	 "Files oldest first: index, bytes, time, and whether the file\n"
+	 "passed verification when it was written and still has its size.\n"
+	 "Check every byte of one with: controld --verify-snapshot FILE\n"
+	 "example:\n  af -c cluster.yaml backup list -o json\n"},
+	{"dr", "drill", af_cli_dr_drill,
+	 "dr drill [--routerd URL]... [--writes N] [--fail-if KEY>N] "
+	 "[--request F] [--snapshot F] [--controld PATH]",
+	 "rehearse a failover: RTO, RPO, routerd decisions, a verified "
+	 "snapshot",
+	 "Writes (a budget for the tenant af-dr-drill, removed at the end)\n"
+	 "while leadership moves away from the leader; RTO is the time from\n"
+	 "the last write the old leader acknowledged to the first the new\n"
+	 "one did; every acknowledged write is then looked up in each\n"
+	 "member's audit (RPO: writes missing, must be 0). Listed routerds\n"
+	 "are asked for decisions throughout and every returned region is\n"
+	 "checked against the residency of the request. Last, a snapshot\n"
+	 "is taken and checked with controld --verify-snapshot.\n"
+	 "Exit 1 when a check fails or a --fail-if holds.\n"
+	 "  --routerd URL     a routerd to probe (repeat, or URL,URL)\n"
+	 "  --writes N        writes, 2-10000 (default 200)\n"
+	 "  --fail-if KEY>N   exit 1 when KEY exceeds N; KEY: rto_ms,\n"
+	 "                    rpo_entries, routerd_errors, "
+	 "residency_violations\n"
+	 "  --request F       the body POSTed to /v1/route (default: one\n"
+	 "                    for the stable policy's first class)\n"
+	 "  --snapshot F      keep the drill's snapshot in F\n"
+	 "  --controld PATH   the controld binary that verifies it\n"
+	 "                    (default: next to af, else on PATH)\n"
+	 "Needs the admin role (leader transfer, snapshot).\n"
+	 "example:\n  af -c cluster.yaml dr drill --routerd "
+	 "http://127.0.0.1:8080 --fail-if 'rto_ms>2000'\n"},
 	{"policy", "lint", af_cli_policy_lint, "policy lint -f FILE",
 	 "validate a bundle locally (no cluster)",
 	 "  -f FILE   the bundle; errors say file:line:col, exit 1\n"

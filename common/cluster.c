@@ -1,6 +1,7 @@
 #include "common/cluster.h"
 #include "common/alloc.h"
 #include "common/file.h"
+#include "common/timeutil.h"
 #include "common/yamldoc.h"
 
 #include <arpa/inet.h>
@@ -14,8 +15,10 @@
 
 #define MAX_NODES_IN_FILE 64
 
-static const char *const top_keys[] = {"cluster", "nodes",   "raft",  "tls",
-				       "auth",	  "signing", "fleet", NULL};
+static const char *const top_keys[] = {"cluster", "nodes",  "raft",
+				       "tls",	  "auth",   "signing",
+				       "fleet",	  "backup", NULL};
+static const char *const backup_keys[] = {"dir", "every", "keep", NULL};
 static const char *const fleet_keys[] = {"forget_s", NULL};
 static const char *const node_keys[] = {"id",  "raft", "raft_bind", "api",
 					"pub", "http", "data",	    NULL};
@@ -425,6 +428,34 @@ static int parse_signing(struct parse *p, yaml_node_t *m)
 	return 0;
 }
 
+/* backup: {dir, every: DURATION, keep: N} (scheduled backups). */
+static int parse_backup(struct parse *p, yaml_node_t *m)
+{
+	yaml_node_t *v = NULL;
+	const char *s;
+	uint64_t ms;
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "backup", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, backup_keys, p->err)) != 0 ||
+	    (rc = need(p, m, "dir", "backup", &v)) != 0 ||
+	    (rc = get_path(p, v, "dir", p->c->backup_dir, PATH_MAX)) != 0 ||
+	    (rc = need(p, m, "every", "backup", &v)) != 0 ||
+	    (rc = af_yaml_str(p->y, v, "every", 32, &s, p->err)) != 0)
+		return rc;
+	if (af_parse_duration_ms(s, &ms) != 0 || ms < AF_BACKUP_MIN_EVERY_MS)
+		return af_yaml_errf(p->y, v, p->err,
+				    "backup: every: expected a duration from "
+				    "1s to 30d (e.g. 1h), got \"%s\"",
+				    s);
+	p->c->backup_every_ms = ms;
+	if ((rc = get_uint(p, m, "keep", 1, AF_BACKUP_MAX_KEEP,
+			   &p->c->backup_keep)) != 0)
+		return rc;
+	p->c->backup = true;
+	return 0;
+}
+
 static int parse_root(struct parse *p, yaml_node_t *root)
 {
 	yaml_node_t *v = NULL;
@@ -455,6 +486,9 @@ static int parse_root(struct parse *p, yaml_node_t *root)
 	if ((v = af_yaml_get(p->y, root, "signing")) != NULL &&
 	    (rc = parse_signing(p, v)) != 0)
 		return rc;
+	if ((v = af_yaml_get(p->y, root, "backup")) != NULL &&
+	    (rc = parse_backup(p, v)) != 0)
+		return rc;
 	return 0;
 }
 
@@ -479,6 +513,7 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 	c->snapshot_max_log_mb = 64;
 	c->install_snapshot_timeout_ms = 2000;
 	c->fleet_forget_s = 86400;
+	c->backup_keep = AF_BACKUP_DEFAULT_KEEP;
 	p.c = c;
 	p.err = err;
 	rc = af_yaml_load(path, buf, len, 4096, &p.y, err);

@@ -17,6 +17,9 @@
 #define AF_NAME_MAX 64
 #define AF_MAX_TRUSTED_KEYS 16
 #define AF_CLUSTER_FILE_MAX (256 * 1024)
+#define AF_BACKUP_MIN_EVERY_MS 1000u /* backup: every: at least 1s */
+#define AF_BACKUP_MAX_KEEP 1000	     /* backup: keep: 1..1000 */
+#define AF_BACKUP_DEFAULT_KEEP 7
 
 struct af_node_cfg {
 	uint64_t id;
@@ -50,6 +53,11 @@ struct af_cluster_cfg {
 	char trusted_keys[AF_MAX_TRUSTED_KEYS][PATH_MAX];
 	unsigned n_trusted_keys;
 	bool require_signed;
+	/* backup: scheduled backups by the leader (off without the section) */
+	bool backup;
+	char backup_dir[PATH_MAX]; /* resolved */
+	uint64_t backup_every_ms;
+	unsigned backup_keep;
 };
 
 /* Parses and validates the cluster file at path into *ret (caller-owned

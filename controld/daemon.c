@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/auth.h"
+#include "controld/backup.h"
 #include "controld/controld.h"
 #include "controld/node.h"
 
@@ -117,6 +118,7 @@ static void tick_cb(uv_timer_t *t)
 	/* A fresh leader makes itself ready even with no client traffic. */
 	af_consensus_make_ready(&n->cons);
 	controld_rollout_tick(n, now);
+	controld_backup_tick(n, now);
 	if (now - n->last_heartbeat_ms >= 1000) {
 		n->last_heartbeat_ms = now;
 		controld_pub_hint(n, 1, 0);
@@ -413,6 +415,7 @@ static int open_parts(struct controld_node *n, const struct controld_opts *o,
 	n->cons_started = true;
 	if ((rc = controld_pub_start(n, err)) != 0 ||
 	    (rc = controld_api_start(n, err)) != 0 ||
+	    (rc = controld_backup_start(n, err)) != 0 ||
 	    (rc = controld_http_start(n, err)) != 0)
 		return rc;
 	return 0;
@@ -481,6 +484,7 @@ int controld_run(const struct af_cluster_cfg *cfg,
 	log_info("event=stopped");
 out:
 	uv_loop_close(&n->loop);
+	controld_backup_free(n);
 	af_store_close(n->store);
 	af_auth_free(n->auth);
 	af_tls_free(n->tls);

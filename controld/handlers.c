@@ -7,6 +7,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "controld/auth.h"
+#include "controld/backup.h"
 #include "controld/handlers_int.h"
 
 #include <stdbool.h>
@@ -249,6 +250,8 @@ static const struct controld_verb verbs[] = {
 	ROW(CANARY_STATUS, "canary", "read", READ, NULL, controld_read_canary),
 	ROW(BUDGET_LIST, "budget", "read", READ, NULL, controld_read_budgets),
 	ROW(SHOWBACK, "report", "read", READ, NULL, controld_read_showback),
+	ROW(BACKUP_LIST, "backup_list", "read", READ,
+	    controld_handle_backup_list, NULL),
 	ROW(_NOT_SET, "other", "admin", HANDLER, handle_unknown, NULL),
 };
 

@@ -5,6 +5,7 @@
 #include "common/alloc.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "controld/backup.h"
 #include "controld/http_int.h"
 
 #include <arpa/inet.h>
@@ -98,6 +99,7 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 		(unsigned long long)atomic_load(&s->hints_published),
 		(unsigned long long)atomic_load(&s->heartbeats_published),
 		(unsigned long long)atomic_load(&s->auth_denied));
+	controld_backup_metrics(n, b);
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code,

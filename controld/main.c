@@ -2,6 +2,7 @@
 #include "common/cluster.h"
 #include "common/log.h"
 #include "controld/auth.h"
+#include "controld/backup.h"
 #include "controld/controld.h"
 
 #include <getopt.h>
@@ -13,7 +14,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: controld -c FILE --id N [--log-level LEVEL] [--check]\n"
-		"       controld -c FILE --id N --restore BACKUP\n\n"
+		"       controld -c FILE --id N --restore BACKUP\n"
+		"       controld --verify-snapshot FILE\n\n"
 		"  -c, --config FILE     cluster file (docs/cluster-file.md)\n"
 		"      --id N            this node's id in the cluster file\n"
 		"      --log-level L     debug | info | warn | error\n"
@@ -28,6 +30,16 @@ static void usage(FILE *f)
 		"      --restore FILE    bootstrap this node's data dir from "
 		"a backup\n"
 		"                        (af snapshot save), then serve\n"
+		"      --verify-snapshot FILE\n"
+		"                        check a backup without starting a "
+		"node:\n"
+		"                        checksum, tables, raft index and "
+		"term, and\n"
+		"                        a hash of the state; prints one "
+		"key=value\n"
+		"                        line, exits 1 on a damaged file\n"
+		"                        (e.g. controld --verify-snapshot "
+		"backup.db)\n"
 		"  -h, --help            this text\n"
 		"      --version         print the version\n");
 }
@@ -41,6 +53,7 @@ int main(int argc, char **argv)
 		{"check", no_argument, NULL, 'k'},
 		{"restore", required_argument, NULL, 'r'},
 		{"join", no_argument, NULL, 'j'},
+		{"verify-snapshot", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -49,6 +62,7 @@ int main(int argc, char **argv)
 	struct af_cluster_cfg cfg;
 	struct af_err err = {{0}};
 	enum af_log_level level;
+	const char *verify = NULL;
 	bool check = false;
 	char *end;
 	int c;
@@ -87,6 +101,9 @@ int main(int argc, char **argv)
 		case 'j':
 			o.join = true;
 			break;
+		case 'v':
+			verify = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -105,6 +122,8 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
+	if (verify != NULL)
+		return controld_verify_snapshot_main(verify, stdout, stderr);
 	if (o.config == NULL || o.id == 0) {
 		fprintf(stderr, "controld: -c FILE and --id N are required\n");
 		return 2;

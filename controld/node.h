@@ -100,6 +100,9 @@ struct controld_node {
 	bool controller_busy;
 	uint64_t controller_last_ms;
 
+	/* scheduled backups (backup.c); NULL without a backup section */
+	struct controld_backup *backup;
+
 	/* HTTP (http.c) */
 	struct MHD_Daemon *http;
 	char *http_cert, *http_key; /* PEM for HTTPS (tls:), or NULL */

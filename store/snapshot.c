@@ -1,5 +1,4 @@
-/* Snapshots (compacted LMDB copy + trailer), restore by file swap, state
- * hash. */
+/* Snapshots (compacted LMDB copy + trailer), restore by file swap. */
 #include "store/store_int.h"
 
 #include "common/alloc.h"
@@ -19,7 +18,7 @@
  * prefix (the meta pages) in front: the magic stays TRAILER_LEN bytes from
  * the end in both versions. */
 #define TRAILER_MAGIC "afsnap01"
-#define TRAILER_LEN (8 + 8 + 32)
+#define TRAILER_LEN STORE_TRAILER_LEN
 #define TRAILER2_MAGIC "afsnap02"
 #define TRAILER2_LEN (8 + TRAILER_LEN)
 #define NUM_METAS 2		       /* LMDB's meta pages */
@@ -40,7 +39,7 @@ static void make_trailer(const uint8_t digest[32], size_t len,
 	trailer_at(TRAILER_MAGIC, digest, len, out);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+int store_write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -170,7 +169,7 @@ static int stream_copy(int src, size_t len, int fd, struct af_err *err)
 			goto out_free;
 		}
 		crypto_hash_sha256_update(&h, chunk, n);
-		if (write_all(fd, chunk, n) != 0) {
+		if (store_write_all(fd, chunk, n) != 0) {
 			rc = af_errf(err, AF_EIO, "store: snapshot: write: %s",
 				     strerror(errno));
 			goto out_free;
@@ -179,7 +178,7 @@ static int stream_copy(int src, size_t len, int fd, struct af_err *err)
 	}
 	crypto_hash_sha256_final(&h, digest);
 	make_trailer(digest, len, trailer);
-	if (write_all(fd, trailer, sizeof(trailer)) != 0)
+	if (store_write_all(fd, trailer, sizeof(trailer)) != 0)
 		rc = af_errf(err, AF_EIO, "store: snapshot: write: %s",
 			     strerror(errno));
 out_free:
@@ -396,21 +395,24 @@ static int check_trailer2(const uint8_t *p, size_t len, size_t *ret_len,
 
 	if (len <= TRAILER2_LEN)
 		return af_errf(err, AF_ECORRUPT,
-			       "store: restore: snapshot of %zu bytes is too "
-			       "short",
+			       "store: snapshot: %zu bytes is too short "
+			       "(truncated?)",
 			       len);
 	dlen = len - TRAILER2_LEN;
 	meta_len = (size_t)af_store_u64_of_key(p + dlen);
 	if (af_store_u64_of_key(p + dlen + 16) != dlen)
 		return af_errf(err, AF_ECORRUPT,
-			       "store: restore: snapshot length mismatch");
+			       "store: snapshot: length mismatch (truncated "
+			       "or extended?)");
 	if (meta_len == 0 || meta_len > MAX_META_LEN || meta_len >= dlen)
 		return af_errf(err, AF_ECORRUPT,
-			       "store: restore: bad meta length %zu", meta_len);
+			       "store: snapshot: bad meta length %zu",
+			       meta_len);
 	crypto_hash_sha256(digest, p, meta_len);
 	if (sodium_memcmp(digest, p + dlen + 24, 32) != 0)
 		return af_errf(err, AF_ECORRUPT,
-			       "store: restore: snapshot checksum mismatch");
+			       "store: snapshot: checksum mismatch (the file "
+			       "is damaged)");
 	*ret_len = dlen;
 	return 0;
 }
@@ -426,23 +428,25 @@ static int check_trailer(const void *buf, size_t len, size_t *ret_len,
 
 	if (buf == NULL || len <= TRAILER_LEN)
 		return af_errf(err, AF_ECORRUPT,
-			       "store: restore: snapshot of %zu bytes is too "
-			       "short",
+			       "store: snapshot: %zu bytes is too short "
+			       "(truncated?)",
 			       len);
 	dlen = len - TRAILER_LEN;
 	if (memcmp(p + dlen, TRAILER2_MAGIC, 8) == 0)
 		return check_trailer2(p, len, ret_len, err);
 	if (memcmp(p + dlen, TRAILER_MAGIC, 8) != 0)
 		return af_errf(err, AF_ECORRUPT,
-			       "store: restore: not a store snapshot (bad "
-			       "trailer; truncated?)");
+			       "store: snapshot: not a snapshot (no trailer; "
+			       "truncated?)");
 	if (af_store_u64_of_key(p + dlen + 8) != dlen)
 		return af_errf(err, AF_ECORRUPT,
-			       "store: restore: snapshot length mismatch");
+			       "store: snapshot: length mismatch (truncated "
+			       "or extended?)");
 	crypto_hash_sha256(digest, p, dlen);
 	if (sodium_memcmp(digest, p + dlen + 16, 32) != 0)
 		return af_errf(err, AF_ECORRUPT,
-			       "store: restore: snapshot checksum mismatch");
+			       "store: snapshot: checksum mismatch (the file "
+			       "is damaged)");
 	*ret_len = dlen;
 	return 0;
 }
@@ -485,7 +489,7 @@ static int write_temp(const struct af_store *s, const void *buf, size_t len,
 	if (fd < 0)
 		return af_errf(err, AF_EIO, "store: restore: create %s: %s",
 			       path, strerror(errno));
-	if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
+	if (store_write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
 		int e = errno;
 		close(fd);
 		return af_errf(err, AF_EIO, "store: restore: write %s: %s",
@@ -676,53 +680,16 @@ out_close:
 	return rc;
 }
 
-/* ---- state hash -------------------------------------------------------- */
+/* ---- for verify.c ---------------------------------------------------- */
 
-static void hash_field(crypto_hash_sha256_state *h, const void *p, size_t len)
+int store_snapshot_check(const void *buf, size_t len, size_t *ret_len,
+			 struct af_err *err)
 {
-	uint8_t n[8];
-
-	af_store_key_u64(len, n);
-	crypto_hash_sha256_update(h, n, sizeof(n));
-	crypto_hash_sha256_update(h, p, len);
+	return check_trailer(buf, len, ret_len, err);
 }
 
-struct hash_ctx {
-	crypto_hash_sha256_state h;
-	const char *table;
-};
-
-static int hash_entry(const void *key, size_t klen, const void *val,
-		      size_t vlen, void *arg)
+void store_snapshot_trailer(const uint8_t digest[32], size_t len,
+			    uint8_t out[STORE_TRAILER_LEN])
 {
-	struct hash_ctx *c = arg;
-
-	hash_field(&c->h, c->table, strlen(c->table));
-	hash_field(&c->h, key, klen);
-	hash_field(&c->h, val, vlen);
-	return 0;
-}
-
-int af_store_state_hash(struct af_store *s, uint8_t out[32], struct af_err *err)
-{
-	struct hash_ctx c;
-	struct af_txn *t;
-	int rc;
-
-	rc = af_store_read_begin(s, &t, err);
-	if (rc != 0)
-		return rc;
-	crypto_hash_sha256_init(&c.h);
-	for (int i = 0; i < AF_TABLE_COUNT; i++) {
-		c.table = af_table_name((enum af_table)i);
-		rc = af_txn_iter(t, (enum af_table)i, false, hash_entry, &c);
-		if (rc != 0) {
-			af_errf(err, rc, "%s", s->err.msg);
-			goto out_end;
-		}
-	}
-	crypto_hash_sha256_final(&c.h, out);
-out_end:
-	af_store_read_end(t);
-	return rc;
+	make_trailer(digest, len, out);
 }

@@ -43,6 +43,9 @@ enum af_table {
 	AF_TABLE_COUNT
 };
 
+/* Room for a cluster name (1..255 bytes) and its NUL. */
+#define AF_STORE_CLUSTER_BUF 256
+
 /* Largest key any table accepts (LMDB's compiled-in limit). */
 #define AF_STORE_MAX_KEY 511
 
@@ -279,6 +282,46 @@ int af_store_restore_file(struct af_store *s, const char *path,
  * length-prefixed: equal states give equal hashes. Covers meta (applied
  * index, cluster, counters) too. Errors: AF_ENOMEM, AF_EIO, AF_EUNAVAIL. */
 int af_store_state_hash(struct af_store *s, uint8_t out[32],
+			struct af_err *err);
+
+/*
+ * Checks a snapshot file (af_store_snapshot_fd, af_snapshot save, a
+ * scheduled backup, or a view's pieces) without a store: the trailer and
+ * its SHA-256 (version 1: of every byte; version 2: of the meta pages),
+ * that the LMDB copy is whole, holds our schema, and that every table
+ * reads back; hashes the state as af_store_state_hash does. path is
+ * borrowed; *ret is written on success only.
+ * Errors: AF_ENOTFOUND (no such file), AF_ECORRUPT (truncated, checksum
+ * mismatch, not a snapshot, bad meta), AF_EINVAL (not a regular file),
+ * AF_EIO. err names the file and the cause. Thread: any.
+ */
+#define AF_STORE_MAX_SNAPSHOT ((uint64_t)64 << 30)
+struct af_snapshot_info {
+	uint64_t index; /* applied Raft index and term in the copy */
+	uint64_t term;
+	uint64_t bytes;	  /* size of the file */
+	uint64_t entries; /* (table, key) pairs hashed */
+	unsigned version; /* trailer version, 1 or 2 */
+	char cluster[AF_STORE_CLUSTER_BUF];
+	uint8_t state_hash[32];
+};
+int af_store_verify_file(const char *path, struct af_snapshot_info *ret,
+			 struct af_err *err);
+/* A cheap check of a snapshot file: its trailer's magic and length match
+ * its size (no hashing). *ret_bytes: the file's size. Errors: AF_ECORRUPT,
+ * AF_EIO. Thread: any. */
+int af_store_snapshot_peek(const char *path, uint64_t *ret_bytes,
+			   struct af_err *err);
+/* "sha256:<64 hex>" of a state hash. */
+void af_store_hash_hex(const uint8_t hash[32], char out[72]);
+
+/*
+ * Writes pieces (borrowed; e.g. a copy of a view's first two pieces) to fd
+ * followed by a version-1 trailer: the SHA-256 of every byte, so a reader
+ * of the file detects any change. fd is borrowed and written from its
+ * position. Errors: AF_EIO. Thread: any.
+ */
+int af_store_write_copy(const struct af_store_part *parts, size_t n, int fd,
 			struct af_err *err);
 
 /* Current map size in bytes (for tests and metrics). */

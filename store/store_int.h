@@ -68,4 +68,16 @@ int store_usable(struct af_store *s, struct af_err *err);
  * pieces stay readable until af_store_view_end. */
 void store_views_close(struct af_store *s);
 
+/* write(2) of all len bytes, retrying on EINTR; 0 or -1 (errno). */
+int store_write_all(int fd, const void *buf, size_t len);
+/* Version-1 snapshot trailer: magic, copy length (BE), SHA-256 of copy. */
+#define STORE_TRAILER_LEN (8 + 8 + 32)
+/* Checks a snapshot's trailer (either version); *ret_len is the length of
+ * the LMDB copy in front of it. Errors: AF_ECORRUPT. */
+int store_snapshot_check(const void *buf, size_t len, size_t *ret_len,
+			 struct af_err *err);
+/* Writes the version-1 trailer of a copy of len bytes hashing to digest. */
+void store_snapshot_trailer(const uint8_t digest[32], size_t len,
+			    uint8_t out[STORE_TRAILER_LEN]);
+
 #endif

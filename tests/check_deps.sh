@@ -54,6 +54,7 @@ criterion/ criterion
 '
 LIBC='assert.h ctype.h dirent.h errno.h fcntl.h float.h ftw.h getopt.h
 inttypes.h limits.h locale.h math.h netdb.h poll.h pthread.h sched.h signal.h
+spawn.h
 stdarg.h stdatomic.h stdbool.h stddef.h stdint.h stdio.h stdlib.h
 stdnoreturn.h string.h strings.h time.h unistd.h arpa/ netinet/ sys/'
 

@@ -135,6 +135,7 @@ write_verb canary set-weight 7 -- canary set-weight 8
 for v in "cluster status" "member list" "policy history" "policy get" \
 	"policy get 1" "model list" "model get swift-mid" "budget list" \
 	"audit --limit 5" "fleet status" "canary status" "report --by model" \
+	"backup list" \
 	"policy lint -f policy.yaml" "route -f request.json" \
 	"route -f request.json --revision 1 --explain" \
 	"route -f request.json --policy policy.yaml --models models.yaml"; do

@@ -295,3 +295,70 @@ Test(cluster_file, fleet_forget)
 	expect_error("cluster: x\nfleet: {forget: 5}\nnodes:\n" NODE1,
 		     "/etc/af/cluster.yaml:2:9: unknown key \"forget\"");
 }
+
+/* ---- backup: (scheduled backups) ------------------------------------- */
+
+#define BACKUP_HEAD "cluster: local\nnodes:\n" NODE1
+
+Test(cluster_file, backup_accepted)
+{
+	struct af_cluster_cfg c;
+	struct af_err e;
+	int rc = parse(BACKUP_HEAD "backup:\n  dir: ./backups\n  every: 1h\n"
+				   "  keep: 3\n",
+		       &c, &e);
+
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert(c.backup);
+	cr_assert_str_eq(c.backup_dir, "/etc/af/./backups");
+	cr_assert_eq(c.backup_every_ms, 3600000);
+	cr_assert_eq(c.backup_keep, 3);
+}
+
+Test(cluster_file, backup_defaults_and_absent)
+{
+	struct af_cluster_cfg c;
+	struct af_err e;
+	int rc =
+		parse(BACKUP_HEAD "backup: {dir: /var/backups/af, every: 1s}\n",
+		      &c, &e);
+
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert_str_eq(c.backup_dir, "/var/backups/af");
+	cr_assert_eq(c.backup_every_ms, 1000);
+	cr_assert_eq(c.backup_keep, AF_BACKUP_DEFAULT_KEEP);
+	rc = parse(BACKUP_HEAD, &c, &e);
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert_not(c.backup);
+}
+
+Test(cluster_file, backup_errors_with_position)
+{
+	expect_error(BACKUP_HEAD "backup:\n  every: 1h\n",
+		     "/etc/af/cluster.yaml:10:3: backup: missing \"dir\"");
+	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n",
+		     "/etc/af/cluster.yaml:10:3: backup: missing \"every\"");
+	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n  every: 500ms\n",
+		     "/etc/af/cluster.yaml:11:10: backup: every: expected a "
+		     "duration from 1s to 30d (e.g. 1h), got \"500ms\"");
+	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n  every: 31d\n",
+		     "/etc/af/cluster.yaml:11:10: backup: every: expected a "
+		     "duration from 1s to 30d (e.g. 1h), got \"31d\"");
+	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n  every: soon\n",
+		     "/etc/af/cluster.yaml:11:10: backup: every: expected a "
+		     "duration from 1s to 30d (e.g. 1h), got \"soon\"");
+	expect_error(BACKUP_HEAD
+		     "backup:\n  dir: ./b\n  every: 1h\n  keep: 0\n",
+		     "/etc/af/cluster.yaml:12:9: keep: 0 is out of range [1, "
+		     "1000]");
+	expect_error(BACKUP_HEAD
+		     "backup:\n  dir: ./b\n  every: 1h\n  keep: 1001\n",
+		     "/etc/af/cluster.yaml:12:9: keep: 1001 is out of range "
+		     "[1, 1000]");
+	expect_error(BACKUP_HEAD
+		     "backup:\n  dir: ./b\n  every: 1h\n  kept: 2\n",
+		     "/etc/af/cluster.yaml:12:3: unknown key \"kept\"");
+	expect_error(BACKUP_HEAD "backup: ./b\n",
+		     "/etc/af/cluster.yaml:9:9: backup: expected a mapping, "
+		     "got a scalar");
+}

@@ -577,6 +577,16 @@ static void check_showback(const Af__Response *r, unsigned l)
 	cr_assert_eq(r->showback->rows[0]->cost_nano_usd, 300);
 }
 
+/* This cluster file has no backup: section: an empty list that says so
+ * (tests/cluster/backup_schedule.sh lists real backups). */
+static void check_backups(const Af__Response *r, unsigned l)
+{
+	(void)l;
+	cr_assert_str_eq(r->backup_list->dir, "");
+	cr_assert_eq(r->backup_list->n_files, 0);
+	cr_assert_eq(r->backup_list->last_success_ms, 0);
+}
+
 /* A body case this build does not know (a newer client's). */
 static Af__Response *ask_other(unsigned l, const char *tok)
 {
@@ -636,6 +646,7 @@ static const struct vcase {
 	CASE(BUDGET_LIST, VIEWER, BUDGET_LIST, seed_budget, NULL,
 	     check_budgets),
 	CASE(SHOWBACK, VIEWER, SHOWBACK, seed_usage, NULL, check_showback),
+	CASE(BACKUP_LIST, VIEWER, BACKUP_LIST, NULL, NULL, check_backups),
 	CASE(_NOT_SET, ADMIN, _NOT_SET, NULL, ask_other, check_other),
 #undef CASE
 };
