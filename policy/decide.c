@@ -668,6 +668,7 @@ static void start(const struct rctx *r, bool canary, const char *id,
 	d->latency_slo_ms = r->latency > 0 ? r->latency : -1;
 	d->max_retries = r->cls->max_retries;
 	d->degraded = false;
+	d->log_ppm = r->cls->log_ppm;
 	d->nfallback = 0;
 	d->est_cost_nano_usd = 0;
 	d->code = NULL;
