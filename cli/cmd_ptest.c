@@ -193,12 +193,12 @@ static int run_case(struct pt_run *r, const struct pt_file *f,
 		r->passed++;
 	else
 		r->failed++;
-	json_array_append_new(
-		r->results,
-		json_pack("{s:s,s:I,s:s,s:b,s:o,s:o}", "file", f->path, "line",
-			  (json_int_t)c->line, "name", c->name, "ok",
-			  json_array_size(fail) == 0, "failures", fail,
-			  "decision", got));
+	json_array_append_new(r->results,
+			      json_pack("{s:s,s:I,s:s,s:b,s:o,s:o}", "file",
+					f->path, "line", (json_int_t)c->line,
+					"name", c->name, "ok",
+					json_array_size(fail) == 0, "failures",
+					fail, "decision", got));
 	return 0;
 }
 
@@ -257,8 +257,8 @@ static void failure_text(const json_t *fails, char *buf, size_t len)
 				     JSON_ENCODE_ANY | JSON_COMPACT);
 		char *a = json_dumps(json_object_get(f, "actual"),
 				     JSON_ENCODE_ANY | JSON_COMPACT);
-		int n = snprintf(buf + off, len - off, "%s%s: expected %s, got %s",
-				 i ? "; " : "",
+		int n = snprintf(buf + off, len - off,
+				 "%s%s: expected %s, got %s", i ? "; " : "",
 				 json_string_value(json_object_get(f, "field")),
 				 e ? e : "?", a ? a : "?");
 
@@ -284,8 +284,10 @@ static void print_junit(const struct pt_run *r)
 	       r->failed);
 	json_array_foreach(r->results, i, c)
 	{
-		const char *file = json_string_value(json_object_get(c, "file"));
-		json_int_t line = json_integer_value(json_object_get(c, "line"));
+		const char *file =
+			json_string_value(json_object_get(c, "file"));
+		json_int_t line =
+			json_integer_value(json_object_get(c, "line"));
 
 		printf("    <testcase classname=\"");
 		xml(stdout, file);
@@ -333,8 +335,7 @@ static void print_table(const struct pt_run *r)
 	printf("%zu passed, %zu failed\n", r->passed, r->failed);
 }
 
-static int report(struct af_cli *cli, const struct pt_args *a,
-		  struct pt_run *r)
+static int report(struct af_cli *cli, const struct pt_args *a, struct pt_run *r)
 {
 	int rc = 0;
 
@@ -343,12 +344,12 @@ static int report(struct af_cli *cli, const struct pt_args *a,
 	else if (cli->output == AF_OUT_TABLE)
 		print_table(r);
 	else
-		rc = af_out_json(json_pack("{s:I,s:I,s:O}", "passed",
-					   (json_int_t)r->passed, "failed",
-					   (json_int_t)r->failed, "cases",
-					   r->results));
+		rc = af_out_json(json_pack(
+			"{s:I,s:I,s:O}", "passed", (json_int_t)r->passed,
+			"failed", (json_int_t)r->failed, "cases", r->results));
 	if (rc != 0)
 		return rc;
+	fflush(stdout);
 	if (r->failed > 0)
 		return af_cli_fail(AF_EXIT_REFUSED, "TEST_FAILED",
 				   "%zu of %zu cases failed", r->failed,

@@ -69,8 +69,7 @@ int sim_parse_time(const char *s, int64_t *ret)
 		else if (!(s[19] == 'Z' && n == 20))
 			return -1;
 	}
-	*ret = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-		 sec) *
+	*ret = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) *
 		1000) +
 	       ms;
 	return 0;

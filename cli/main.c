@@ -31,7 +31,9 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml member list -o json"},
 	{"snapshot", "consistent backups of the replicated state",
 	 "af -c cluster.yaml snapshot save backup.db"},
-	{"policy", "policy bundles: lint, apply, history, diff, rollback, sign",
+	{"policy",
+	 "policy bundles: lint, apply, history, diff, rollback, sign, "
+	 "simulate, test",
 	 "af -c cluster.yaml policy apply -f policy.yaml -m \"first\""},
 	{"canary", "canary rollouts of a policy revision",
 	 "af -c cluster.yaml canary start -f policy.yaml --steps 5,25,50"},
@@ -127,7 +129,7 @@ static const struct verb verbs[] = {
 	 "  --fail-if EXPR       exit 1 when any holds: changed_pct>X,\n"
 	 "                       cost_delta_pct>X, new_denials>N\n"
 	 "example:\n  af -c cluster.yaml policy simulate -f policy.yaml --log "
-	 "/var/log/af --fail-if changed_pct>5,new_denials>0\n"},
+	 "/var/log/af --fail-if 'changed_pct>5,new_denials>0'\n"},
 	{"policy", "test", af_cli_policy_test,
 	 "policy test PATH... [--policy FILE --models FILE] [-o json|junit]",
 	 "run PolicyTest files: expected decisions for fixture requests",

@@ -10,10 +10,23 @@
 
 /* The decision fields a case may expect (the route and deny bodies). */
 static const char *const expect_keys[] = {
-	"decision",    "model",	       "provider", "tier",    "region",
-	"lane",	       "fallback",     "max_retries", "est_cost_usd",
-	"rule",	       "degraded",     "policy",   "registry_revision",
-	"code",	       "message",      "retryable", "retry_after_ms",
+	"decision",
+	"model",
+	"provider",
+	"tier",
+	"region",
+	"lane",
+	"fallback",
+	"max_retries",
+	"est_cost_usd",
+	"rule",
+	"degraded",
+	"policy",
+	"registry_revision",
+	"code",
+	"message",
+	"retryable",
+	"retry_after_ms",
 	NULL,
 };
 
@@ -69,8 +82,9 @@ static json_t *to_json(struct af_yaml *y, yaml_node_t *n)
 			v = to_json(y, af_yaml_value(y, n, i));
 			rc = k->type == YAML_SCALAR_NODE
 				     ? json_object_set_new(
-					       out, (const char *)k->data
-							    .scalar.value,
+					       out,
+					       (const char *)
+						       k->data.scalar.value,
 					       v)
 				     : (json_decref(v), -1);
 		}
@@ -116,13 +130,15 @@ static int load_case(struct pt_file *f, yaml_node_t *n, struct pt_case *c,
 	if ((rc = af_yaml_str(y, v, "name", 256, &c->name, err)) != 0)
 		return rc;
 	if ((c->request_node = af_yaml_get(y, n, "request")) == NULL)
-		return af_yaml_errf(y, n, err, "case \"%s\": request is "
-					       "required", c->name);
+		return af_yaml_errf(y, n, err,
+				    "case \"%s\": request is "
+				    "required",
+				    c->name);
 	if ((rc = af_yaml_expect_map(y, c->request_node, "request", err)) != 0)
 		return rc;
 	if ((c->expect_node = af_yaml_get(y, n, "expect")) == NULL)
-		return af_yaml_errf(y, n, err, "case \"%s\": expect is required",
-				    c->name);
+		return af_yaml_errf(y, n, err,
+				    "case \"%s\": expect is required", c->name);
 	if ((rc = check_expect(y, c->expect_node, err)) != 0)
 		return rc;
 	c->live_node = af_yaml_get(y, n, "live");

@@ -45,8 +45,8 @@ int rp_bundle_file(const char *path, struct af_bundle **ret);
 int rp_registry(struct rp_env *e, const char *models_file);
 /* The cluster's revision REV (0: the stable one) into *ret_b with its
  * number. Returns 0 or an exit code (printed). */
-int rp_fetch_revision(struct af_cli *cli, uint64_t rev, struct af_bundle **ret_b,
-		      uint64_t *ret_rev);
+int rp_fetch_revision(struct af_cli *cli, uint64_t rev,
+		      struct af_bundle **ret_b, uint64_t *ret_rev);
 /* The view of rb for the cohort (building it on first use). Returns 0 or
  * an exit code (printed). */
 int rp_view(struct rp_env *e, struct rp_bundle *rb, bool canary,

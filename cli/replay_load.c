@@ -56,8 +56,8 @@ int rp_registry(struct rp_env *e, const char *models_file)
 	return 0;
 }
 
-int rp_fetch_revision(struct af_cli *cli, uint64_t rev, struct af_bundle **ret_b,
-		      uint64_t *ret_rev)
+int rp_fetch_revision(struct af_cli *cli, uint64_t rev,
+		      struct af_bundle **ret_b, uint64_t *ret_rev)
 {
 	Af__Request req = AF__REQUEST__INIT;
 	Af__PolicyGetReq pg = AF__POLICY_GET_REQ__INIT;

@@ -158,7 +158,8 @@ static bool reproduced(const struct sim_rec *r, const struct af_decision *bd)
 	d.revision = r->revision;
 	d.registry_revision = r->registry_revision;
 	raw = raw_member(r->line, r->len, "decision", &rawlen);
-	return raw != NULL && af_decision_json(&d, body, sizeof(body), &n) == 0 &&
+	return raw != NULL &&
+	       af_decision_json(&d, body, sizeof(body), &n) == 0 &&
 	       n == rawlen && memcmp(body, raw, n) == 0;
 }
 
@@ -225,8 +226,7 @@ void sim_count(struct sim *s, const struct sim_rec *r,
 	} else {
 		st->not_reproduced++;
 		if (json_array_size(st->mismatch) < SIM_SAMPLES)
-			json_array_append_new(st->mismatch,
-					      json_string(r->id));
+			json_array_append_new(st->mismatch, json_string(r->id));
 	}
 	if (bcode != NULL)
 		bump(st->den_base, bcode);
@@ -373,15 +373,15 @@ static void print_table(json_t *doc, const struct sim_stats *st)
 		if (i == 10)
 			break;
 		printf("%s %s -> %s: %" JSON_INTEGER_FORMAT "\n",
-		       i == 0 ? "rules                 " : "                      ",
+		       i == 0 ? "rules                 "
+			      : "                      ",
 		       or_none(json_object_get(r, "baseline")),
 		       or_none(json_object_get(r, "candidate")),
 		       json_integer_value(json_object_get(r, "n")));
 	}
 	printf("baseline reproduced    %" PRIu64 " of %" PRIu64 "%s\n",
 	       st->reproduced, st->requests,
-	       st->not_reproduced ? " (see -o json: not_reproduced_ids)"
-				  : "");
+	       st->not_reproduced ? " (see -o json: not_reproduced_ids)" : "");
 	if (st->skipped > 0)
 		printf("skipped lines          %" PRIu64 "\n", st->skipped);
 }
@@ -424,5 +424,6 @@ int sim_report(struct af_cli *cli, struct sim *s)
 	} else {
 		rc = af_out_json(doc);
 	}
+	fflush(stdout);
 	return rc != 0 ? rc : fail_if(s->args, &s->st);
 }

@@ -19,7 +19,7 @@
 #include <xxhash.h>
 
 #define DLOG_WAIT_MS 20
-#define DLOG_HDR 12 /* u32 length, u64 seq */
+#define DLOG_HDR 12	      /* u32 length, u64 seq */
 #define DLOG_PRUNE_MAX 100000 /* files of the directory looked at */
 
 struct recent {
@@ -75,8 +75,9 @@ static int open_next(struct routerd_dlog *l, struct af_err *err)
 			break;
 	}
 	if (fd < 0)
-		return af_errf(err, AF_EIO, "decision log: cannot create %s: %s",
-			       path, strerror(errno));
+		return af_errf(err, AF_EIO,
+			       "decision log: cannot create %s: %s", path,
+			       strerror(errno));
 	l->f = fdopen(fd, "w");
 	if (l->f == NULL) {
 		close(fd);
@@ -84,6 +85,7 @@ static int open_next(struct routerd_dlog *l, struct af_err *err)
 	}
 	setvbuf(l->f, NULL, _IOFBF, 1u << 16);
 	l->file_bytes = 0;
+	atomic_fetch_add(&l->rotations, 1);
 	return 0;
 }
 
@@ -173,7 +175,6 @@ static void rotate(struct routerd_dlog *l)
 		l->failing = true;
 		return;
 	}
-	atomic_fetch_add(&l->rotations, 1);
 	prune(l);
 }
 
@@ -207,11 +208,11 @@ static void remember(struct routerd_dlog *l, uint64_t seq, const char *line,
 static void write_line(struct routerd_dlog *l, uint64_t seq, const char *line,
 		       size_t len)
 {
-	if (l->f == NULL || (l->file_bytes > 0 &&
-			     l->file_bytes + len + 1 > l->max_bytes))
+	if (l->f == NULL ||
+	    (l->file_bytes > 0 && l->file_bytes + len + 1 > l->max_bytes))
 		rotate(l);
-	if (l->f != NULL && (fwrite(line, 1, len, l->f) != len ||
-			     fputc('\n', l->f) == EOF)) {
+	if (l->f != NULL &&
+	    (fwrite(line, 1, len, l->f) != len || fputc('\n', l->f) == EOF)) {
 		atomic_fetch_add(&l->write_errors, 1);
 		if (!l->failing)
 			log_error("event=decision_log_write_failed dir=%s "
@@ -330,8 +331,7 @@ static void enqueue(struct routerd_dlog *l, uint64_t seq, const char *line,
 	pthread_mutex_lock(&l->mu);
 	if (l->head - l->tail + DLOG_HDR + len > DLOG_RING) {
 		pthread_mutex_unlock(&l->mu);
-		atomic_fetch_add_explicit(&l->dropped, 1,
-					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
 		return;
 	}
 	for (int part = 0; part < 2; part++) {
@@ -464,8 +464,7 @@ void routerd_dlog_put(struct routerd_dlog *l, const struct routerd_dlog_rec *r)
 	if (w.full) {
 		atomic_fetch_add_explicit(&l->too_large, 1,
 					  memory_order_relaxed);
-		atomic_fetch_add_explicit(&l->dropped, 1,
-					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
 		return;
 	}
 	enqueue(l, r->seq, tl_line, sizeof(tl_line) - w.left);
@@ -550,8 +549,8 @@ void routerd_dlog_metrics(struct routerd_dlog *l, struct af_textbuf *b)
 	       "Failed writes to the decision log.", "counter",
 	       atomic_load(&l->write_errors));
 	metric(b, "af_routerd_decision_log_rotations_total",
-	       "Decision log files started.", "counter",
-	       atomic_load(&l->rotations));
+	       "Decision log files started (the first one included).",
+	       "counter", atomic_load(&l->rotations));
 	metric(b, "af_routerd_decision_log_queued_bytes",
 	       "Bytes queued for the decision log writer.", "gauge",
 	       atomic_load(&l->queued_bytes));
@@ -590,7 +589,7 @@ static int id_json(struct routerd_dlog *l, const char *id, struct af_err *err)
 {
 	json_t *s = json_string(id != NULL ? id : "");
 	size_t n = s != NULL ? json_dumpb(s, l->id_json, sizeof(l->id_json),
-					   JSON_ENCODE_ANY)
+					  JSON_ENCODE_ANY)
 			     : 0;
 
 	json_decref(s);

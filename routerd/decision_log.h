@@ -33,9 +33,9 @@ struct routerd_dlog;
 struct routerd_dlog_config {
 	const char *dir;
 	const char *routerd; /* routerd id, for every record */
-	uint64_t max_bytes; /* per file */
-	unsigned keep;	    /* files kept, the current one included */
-	bool no_writer;	    /* tests: no thread, routerd_dlog_flush writes */
+	uint64_t max_bytes;  /* per file */
+	unsigned keep;	     /* files kept, the current one included */
+	bool no_writer;	     /* tests: no thread, routerd_dlog_flush writes */
 };
 
 /* Creates dir when missing, checks it is writable, opens the first file
