@@ -103,8 +103,12 @@ static int gen(struct af_policy_view *v, struct routerd_dlog *l, uint64_t n)
 			return 1;
 		af_live_rec_finish(&rec, &d);
 		struct routerd_dlog_rec r = {
-			.seq = f.i, .wall_ms = 1764633600000 + (int64_t)f.i,
-			.req = &req, .d = &d, .body = body, .body_len = len,
+			.seq = f.i,
+			.wall_ms = 1764633600000 + (int64_t)f.i,
+			.req = &req,
+			.d = &d,
+			.body = body,
+			.body_len = len,
 			.live = &rec,
 		};
 		r.mask = af_policy_view_log_masks(v, false, &r.nmask);
@@ -129,12 +133,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: dlog_gen POLICY MODELS DIR [N]\n");
 		return 2;
 	}
-	struct routerd_dlog_config dc = {.dir = argv[3], .routerd = "gen",
-					 .max_bytes = 64u << 20, .keep = 1000,
+	struct routerd_dlog_config dc = {.dir = argv[3],
+					 .routerd = "gen",
+					 .max_bytes = 64u << 20,
+					 .keep = 1000,
 					 .no_writer = true};
 	if (load(argv[1], false, &b, NULL) || load(argv[2], true, NULL, &reg))
 		return 1;
-	struct af_policy_view_config cfg = {.stable = b, .stable_revision = 1,
+	struct af_policy_view_config cfg = {.stable = b,
+					    .stable_revision = 1,
 					    .registry = reg,
 					    .registry_revision = 1};
 	rc = af_policy_view_new(&cfg, &v, &err);

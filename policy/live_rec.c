@@ -16,8 +16,8 @@ static uint32_t rec_inflight(void *ctx, uint32_t lane_id)
 {
 	struct af_live_rec *rec = ctx;
 	const struct af_live *in = rec->inner;
-	uint32_t n = in->lane_inflight ? in->lane_inflight(in->ctx, lane_id)
-				       : 0;
+	uint32_t n =
+		in->lane_inflight ? in->lane_inflight(in->ctx, lane_id) : 0;
 
 	for (uint32_t i = 0; i < rec->nlanes; i++)
 		if (rec->lanes[i].id == lane_id)
@@ -74,9 +74,9 @@ static enum af_budget_state rec_budget(void *ctx, const char *tenant,
 	const struct af_live *in = rec->inner;
 
 	*ret_retry_after_ms = 0;
-	rec->budget = in->budget ? in->budget(in->ctx, tenant,
-					      ret_retry_after_ms)
-				 : AF_BUDGET_OK;
+	rec->budget = in->budget
+			      ? in->budget(in->ctx, tenant, ret_retry_after_ms)
+			      : AF_BUDGET_OK;
 	rec->budget_retry_ms = *ret_retry_after_ms;
 	rec->budget_read = true;
 	return rec->budget;
@@ -137,8 +137,7 @@ void af_live_rec_lease(struct af_live_rec *rec, const struct af_decision *d)
 	rec->lease.retryable = d->retryable;
 }
 
-static void pair_obj(struct w *w, const struct af_policy_view *v,
-		     uint32_t id)
+static void pair_obj(struct w *w, const struct af_policy_view *v, uint32_t id)
 {
 	const char *model, *region;
 

@@ -23,7 +23,8 @@ bool dlog_mask_ok(const char *path)
 	return n > 0 && n <= AF_POLICY_LABEL_KEY_MAX;
 }
 
-static int parse_mask(struct pctx *p, yaml_node_t *n, Af__Policy__DecisionLog *d)
+static int parse_mask(struct pctx *p, yaml_node_t *n,
+		      Af__Policy__DecisionLog *d)
 {
 	int rc = yaml_str_list(p->y, n, "decision_log.mask", AF_POLICY_MAX_LIST,
 			       true, p->a, &d->mask, &d->n_mask, p->err);

@@ -20,8 +20,7 @@ static int uint_of(json_t *v, uint64_t *ret)
 	return 0;
 }
 
-static int lanes_parse(json_t *o, struct af_replay_live *rl,
-		       struct af_err *err)
+static int lanes_parse(json_t *o, struct af_replay_live *rl, struct af_err *err)
 {
 	const char *k;
 	json_t *v;

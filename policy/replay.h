@@ -106,8 +106,7 @@ struct af_replay_live {
 	struct af_rec_lease lease;
 	/* Set by af_replay_live_bind: the names resolved against a view. */
 	const struct af_policy_view *v;
-	int32_t lane_id[AF_REC_LANES], cool_id[AF_REC_COOL],
-		lat_id[AF_REC_LAT];
+	int32_t lane_id[AF_REC_LANES], cool_id[AF_REC_COOL], lat_id[AF_REC_LAT];
 };
 
 /* Reads a record's "live" object (NULL: no live inputs). Errors:

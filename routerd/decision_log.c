@@ -626,7 +626,11 @@ int routerd_dlog_new(const struct routerd_dlog_config *cfg,
 	if ((rc = id_json(l, cfg->routerd, err)) != 0)
 		goto fail;
 	if ((rc = af_mkdir_p(cfg->dir, err)) != 0) {
-		rc = af_errf(err, AF_EIO, "decision log: %s", err->msg);
+		char why[AF_ERRMSG_SIZE];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		rc = af_errf(err, AF_EIO, "decision log: %s (directory %s)",
+			     why, cfg->dir);
 		goto fail;
 	}
 	if ((rc = open_next(l, err)) != 0)

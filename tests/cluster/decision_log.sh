@@ -87,7 +87,7 @@ done
 # Rotation at 1 MB (about 2 MB were written), two files kept.
 ls "$D" | grep -Eq '^decisions-[0-9]{8}T[0-9]{6}-[0-9]+\.jsonl$' || fail "file names: $(ls "$D")"
 [ "$(ls "$D" | wc -l)" -eq 2 ] || fail "files kept: $(ls "$D")"
-[ "$(cl_routerd_metric $P af_routerd_decision_log_rotations_total)" -ge 2 ] || fail "no rotation"
+[ "$(cl_routerd_metric $P af_routerd_decision_log_rotations_total)" -ge 3 ] || fail "no rotation"
 for f in "$D"/*.jsonl; do
 	[ "$(stat -c %s "$f")" -le 1048576 ] || fail "$f over 1 MB"
 done
@@ -212,4 +212,7 @@ set -e
 [ $rc = 1 ] || fail "failing test: exit $rc"
 grep -q "<failure message=\"tier: expected &quot;frontier&quot;, got &quot;small&quot;\">$CL_DIR/fail.yaml:7: " "$CL_DIR/junit" ||
 	fail "junit: $(cat "$CL_DIR/junit")"
+# The example PolicyTest file passes against the example policy, offline.
+"$AF" policy test "$EXAMPLES/policy.test.yaml" --policy "$EXAMPLES/policy.yaml" \
+	--models "$EXAMPLES/models.yaml" >"$CL_DIR/out" || fail "example tests: $(cat "$CL_DIR/out")"
 note "decision log: $logged logged, $n kept in 2 files, $((expect + burst)) changed by the candidate"
