@@ -3,6 +3,7 @@
 #include "cli/sim.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ int sim_parse_fail_if(const char *expr, struct sim_args *a)
 			a->fail_changed_pct = v;
 		else if (strcmp(tok, "cost_delta_pct") == 0)
 			a->fail_cost_pct = v;
-		else if (strcmp(tok, "new_denials") == 0 && v == (int64_t)v)
+		else if (strcmp(tok, "new_denials") == 0 && v == floor(v) &&
+			 v < 1e15)
 			a->fail_new_denials = (int64_t)v;
 		else
 			goto bad;

@@ -212,6 +212,35 @@ set -e
 [ $rc = 1 ] || fail "failing test: exit $rc"
 grep -q "<failure message=\"tier: expected &quot;frontier&quot;, got &quot;small&quot;\">$CL_DIR/fail.yaml:7: " "$CL_DIR/junit" ||
 	fail "junit: $(cat "$CL_DIR/junit")"
+# A canary: its cohort's records name the canary revision, and the replay
+# decides each record with the bundle of its own cohort.
+crev=$(cl_af canary start -f "$CL_DIR/cand.yaml" --weight 50 --interval 1s \
+	--min-samples 100000 -o json | jq -r .revision)
+deadline=$(($(date +%s) + 10))
+until [ "$(curl -s "$U/v1/status" | jq -r '.policy.canary.revision // 0')" = "$crev" ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "canary $crev not served"
+	sleep 0.05
+done
+before=$(cl_routerd_metric $P af_routerd_decision_log_records_total)
+traffic 3001 3060 "$CL_DIR/chunk"
+cl_report_batch $P "$CL_DIR/chunk" true true 40 >/dev/null
+want=$((before + 50)) # 60 but claims-reconciliation's 10
+deadline=$(($(date +%s) + 15))
+until [ "$(cl_routerd_metric $P af_routerd_decision_log_records_total)" -eq $want ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "canary records not written"
+	sleep 0.1
+done
+cat "$D"/*.jsonl >"$CL_DIR/log"
+jq -e -s --argjson r "$crev" 'any(.[]; .decision.policy.cohort == "canary" and .revision == $r)' \
+	"$CL_DIR/log" >/dev/null || fail "no canary record"
+cl_af policy simulate -f "$CL_DIR/cand.yaml" --log "$D" -o json >"$CL_DIR/mixed"
+n=$(wc -l <"$CL_DIR/log")
+e=$(jq -s '[.[] | select(.decision.policy.cohort == "stable" and
+	.decision.decision == "route" and .decision.rule == "default")] | length' "$CL_DIR/log")
+jq -e --argjson n "$n" --argjson e "$e" '.requests == $n and .baseline_reproduced == $n and
+	.changed == $e' "$CL_DIR/mixed" >/dev/null ||
+	fail "replay with a canary: want $e changed of $n: $(jq -c 'del(.samples)' "$CL_DIR/mixed")"
+
 # The example PolicyTest file passes against the example policy, offline.
 "$AF" policy test "$EXAMPLES/policy.test.yaml" --policy "$EXAMPLES/policy.yaml" \
 	--models "$EXAMPLES/models.yaml" >"$CL_DIR/out" || fail "example tests: $(cat "$CL_DIR/out")"

@@ -45,8 +45,10 @@ TestSuite(dlog, .init = setup, .fini = teardown);
 
 static struct routerd_dlog *open_log(uint64_t max_bytes, unsigned keep)
 {
-	struct routerd_dlog_config c = {.dir = dir, .routerd = "r\"1",
-					.max_bytes = max_bytes, .keep = keep,
+	struct routerd_dlog_config c = {.dir = dir,
+					.routerd = "r\"1",
+					.max_bytes = max_bytes,
+					.keep = keep,
 					.no_writer = true};
 	struct routerd_dlog *l = NULL;
 	struct af_err err = {{0}};
@@ -76,9 +78,13 @@ static void put(struct routerd_dlog *l, uint64_t seq, const char *extra)
 	cr_assert_eq(af_decide(view, &req, &live, id, &d, NULL), 0);
 	af_live_rec_finish(&rec, &d);
 	cr_assert_eq(af_decision_json(&d, body, sizeof(body), &n), 0);
-	struct routerd_dlog_rec r = {.seq = seq, .wall_ms = 1764633600123,
-				     .req = &req, .d = &d, .body = body,
-				     .body_len = n, .live = &rec,
+	struct routerd_dlog_rec r = {.seq = seq,
+				     .wall_ms = 1764633600123,
+				     .req = &req,
+				     .d = &d,
+				     .body = body,
+				     .body_len = n,
+				     .live = &rec,
 				     .trace_id = "abc"};
 	routerd_dlog_put(l, &r);
 }
@@ -144,18 +150,17 @@ Test(dlog, record_fields_and_lookup)
 			 "r\"1");
 	cr_expect_str_eq(json_string_value(json_object_get(j, "decision_id")),
 			 "r\"1-0000000000000007");
+	cr_expect_str_eq(
+		json_string_value(json_object_get(
+			json_object_get(j, "decision"), "decision_id")),
+		"r\"1-0000000000000007");
 	cr_expect_str_eq(json_string_value(json_object_get(
-				 json_object_get(j, "decision"),
-				 "decision_id")),
-			 "r\"1-0000000000000007");
-	cr_expect_str_eq(json_string_value(json_object_get(
-				 json_object_get(j, "request"),
-				 "workflow_id")),
+				 json_object_get(j, "request"), "workflow_id")),
 			 "wf-7");
 	cr_expect_str_eq(json_string_value(json_object_get(j, "trace_id")),
 			 "abc");
-	cr_expect(json_is_object(json_object_get(
-		json_object_get(j, "live"), "lanes")));
+	cr_expect(json_is_object(
+		json_object_get(json_object_get(j, "live"), "lanes")));
 	json_decref(j);
 	af_free(line);
 	cr_expect_eq(routerd_dlog_get(l, 8, &line, &len), AF_ENOTFOUND);
@@ -172,8 +177,8 @@ Test(dlog, rotation_and_retention)
 
 	/* Files of an earlier run: the oldest go first. */
 	for (int i = 1; i <= 3; i++) {
-		snprintf(old, sizeof(old), "%s/decisions-20200101T000000-%d.jsonl",
-			 dir, i);
+		snprintf(old, sizeof(old),
+			 "%s/decisions-20200101T000000-%d.jsonl", dir, i);
 		fd = open(old, O_CREAT | O_WRONLY, 0600);
 		cr_assert_geq(fd, 0);
 		close(fd);
@@ -261,10 +266,11 @@ Test(dlog, trace_ids)
 {
 	char out[ROUTERD_TRACE_MAX + 1];
 
-	cr_expect_str_eq(routerd_dlog_trace_id("00-4bf92f3577b34da6a3ce929d0e0e4736-"
-					       "00f067aa0ba902b7-01",
-					       "x", out),
-			 "4bf92f3577b34da6a3ce929d0e0e4736");
+	cr_expect_str_eq(
+		routerd_dlog_trace_id("00-4bf92f3577b34da6a3ce929d0e0e4736-"
+				      "00f067aa0ba902b7-01",
+				      "x", out),
+		"4bf92f3577b34da6a3ce929d0e0e4736");
 	cr_expect_str_eq(routerd_dlog_trace_id(NULL, "req-42", out), "req-42");
 	cr_expect_null(routerd_dlog_trace_id(NULL, "a\"b", out));
 	cr_expect_null(routerd_dlog_trace_id("garbage", NULL, out));
@@ -273,8 +279,10 @@ Test(dlog, trace_ids)
 
 Test(dlog, unusable_dir_is_refused)
 {
-	struct routerd_dlog_config c = {.dir = "/proc/none/x", .routerd = "r",
-					.max_bytes = 1 << 20, .keep = 1,
+	struct routerd_dlog_config c = {.dir = "/proc/none/x",
+					.routerd = "r",
+					.max_bytes = 1 << 20,
+					.keep = 1,
 					.no_writer = true};
 	struct routerd_dlog *l = NULL;
 	struct af_err err = {{0}};

@@ -37,8 +37,7 @@ Test(ptest, good_file)
 	const char *p = write_file(
 		HEAD "  - name: one\n" REQ "    expect: { tier: mid, degraded: "
 		     "false, est_cost_usd: 0.05, max_retries: 2 }\n"
-		     "  - name: two\n" REQ
-		     "    live: { lanes: { l: 3 } }\n"
+		     "  - name: two\n" REQ "    live: { lanes: { l: 3 } }\n"
 		     "    expect: { decision: deny, code: \"42\" }\n");
 
 	cr_assert_eq(pt_file_load(p, &f, &err), 0, "%s", err.msg);
@@ -46,11 +45,12 @@ Test(ptest, good_file)
 	cr_expect_str_eq(f.cases[0].name, "one");
 	cr_expect_eq(f.cases[0].line, 4);
 	cr_expect_eq(f.cases[1].line, 7);
-	cr_expect(json_is_false(json_object_get(f.cases[0].expect, "degraded")));
-	cr_expect(json_is_real(json_object_get(f.cases[0].expect,
-					       "est_cost_usd")));
-	cr_expect(json_is_integer(json_object_get(f.cases[0].expect,
-						  "max_retries")));
+	cr_expect(
+		json_is_false(json_object_get(f.cases[0].expect, "degraded")));
+	cr_expect(json_is_real(
+		json_object_get(f.cases[0].expect, "est_cost_usd")));
+	cr_expect(json_is_integer(
+		json_object_get(f.cases[0].expect, "max_retries")));
 	cr_expect(json_is_string(json_object_get(f.cases[1].expect, "code")));
 	cr_expect_null(f.cases[0].live);
 	cr_expect_eq(json_integer_value(json_object_get(

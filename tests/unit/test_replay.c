@@ -24,9 +24,9 @@ static void setup(void)
 	cr_assert_eq(pf_view(pf_example_policy, pf_example_models, &view, &err),
 		     0, "%s", err.msg);
 	/* A second, separately built view: ids are resolved by name. */
-	cr_assert_eq(pf_view(pf_example_policy, pf_example_models, &view2,
-			     &err),
-		     0, "%s", err.msg);
+	cr_assert_eq(
+		pf_view(pf_example_policy, pf_example_models, &view2, &err), 0,
+		"%s", err.msg);
 }
 
 static void teardown(void)
@@ -129,7 +129,9 @@ static void round_trip(const char *req_json, struct fake *f, bool lease,
 	json_decref(j);
 }
 
-#define REQ "{\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":\"interactive-copilot\"}"
+#define REQ                                                                    \
+	"{\"workflow_id\":\"w\",\"tenant\":\"t\",\"class\":\"interactive-"     \
+	"copilot\"}"
 
 Test(replay, idle_state_reproduces)
 {
@@ -194,8 +196,8 @@ Test(replay, budgets_and_lease_reproduce)
 Test(replay, recorder_allocates_nothing)
 {
 	static struct af_live_rec rec;
-	struct fake f = {.inflight = 3, .cool_pair = 1, .cool_ms = 10,
-			 .lat_base = 5};
+	struct fake f = {
+		.inflight = 3, .cool_pair = 1, .cool_ms = 10, .lat_base = 5};
 	struct af_live in = fake_live(&f), live;
 	struct af_request req;
 	struct af_request_error re;
@@ -211,9 +213,9 @@ Test(replay, recorder_allocates_nothing)
 		cr_assert_eq(af_decide(view, &req, &live, "x", &d, NULL), 0);
 		af_live_rec_finish(&rec, &d);
 		cr_assert_eq(af_live_rec_json(&rec, buf, sizeof(buf), &n), 0);
-		cr_assert_eq(af_request_json(&req, NULL, 0, buf, sizeof(buf),
-					     &n),
-			     0);
+		cr_assert_eq(
+			af_request_json(&req, NULL, 0, buf, sizeof(buf), &n),
+			0);
 	}
 	cr_assert_eq(af_alloc_count(), before);
 }
@@ -226,7 +228,8 @@ Test(replay, masking)
 	char buf[4096], h[AF_MASKED_LEN];
 	size_t n;
 
-	/* sha256("acme") = 822b33ad87c148a0a20a5ba7cd5ebcaa68d36a18e7aad165554903f52ca82757 */
+	/* sha256("acme") =
+	 * 822b33ad87c148a0a20a5ba7cd5ebcaa68d36a18e7aad165554903f52ca82757 */
 	af_mask_value("acme", h);
 	cr_expect_str_eq(h, "sha256:822b33ad87c148a0");
 	cr_assert_eq(pf_request("{\"workflow_id\":\"w\",\"tenant\":\"acme\","
@@ -268,9 +271,10 @@ Test(replay, bundle_section_and_errors)
 	size_t n;
 	char *p;
 
-	cr_expect_eq(compile("degrade:", "decision_log:\n  mask: [labels.c, "
-					 "tenant]\n  sample: { marketing: "
-					 "0.25 }\ndegrade:",
+	cr_expect_eq(compile("degrade:",
+			     "decision_log:\n  mask: [labels.c, "
+			     "tenant]\n  sample: { marketing: "
+			     "0.25 }\ndegrade:",
 			     &err),
 		     0, "%s", err.msg);
 	cr_expect_eq(compile("degrade:",
