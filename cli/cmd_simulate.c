@@ -83,7 +83,8 @@ static int usage(void)
 			   "usage: af policy simulate -f CANDIDATE --log "
 			   "PATH... [--baseline REV | --baseline-file FILE] "
 			   "[--models FILE] [--since T] [--until T] "
-			   "[--fail-if EXPR]");
+			   "[--down REGION|MODEL@REGION,...] [--fail-if EXPR] "
+			   "(-f may be left out with --down)");
 }
 
 static int parse_value(struct sim_args *a, const char *f, const char *v)
@@ -98,6 +99,8 @@ static int parse_value(struct sim_args *a, const char *f, const char *v)
 		a->models = v;
 	else if (strcmp(f, "--fail-if") == 0)
 		return sim_parse_fail_if(v, a);
+	else if (strcmp(f, "--down") == 0)
+		return sim_parse_down(v, a);
 	else if (strcmp(f, "--baseline") == 0) {
 		a->baseline_rev = strtoull(v, &end, 10);
 		if (*end != '\0' || a->baseline_rev == 0 || v[0] == '-')
@@ -155,7 +158,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a)
 		if ((rc = parse_value(a, f, argv[++i])) != 0)
 			return rc;
 	}
-	if (a->file == NULL || a->nlogs == 0)
+	if ((a->file == NULL && a->ndown == 0) || a->nlogs == 0)
 		return usage();
 	if (a->baseline_file != NULL && a->baseline_rev != 0)
 		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
@@ -179,17 +182,22 @@ static void warn(struct sim *s, const char *path, uint64_t line,
 			path, line, why);
 }
 
-/* Decides req under the record's live inputs with view v; unknown class:
- * *ret_rc AF_ENOTFOUND. */
-static void replay_one(struct sim *s, const struct af_policy_view *v,
-		       const char *id, struct af_decision *d, int *ret_rc)
+/* Decides req under the record's live inputs (and, when down, the
+ * --down pairs cooling) with view v; unknown class: *ret_rc AF_ENOTFOUND.
+ * Returns 0 or an exit code (printed). */
+static int replay_one(struct sim *s, const struct af_policy_view *v, bool down,
+		      const char *id, struct af_decision *d, int *ret_rc)
 {
 	struct af_live live;
+	int rc;
 
 	af_replay_live_bind(s->live, v, &live);
+	if (down && (rc = sim_down_live(s, v, &live)) != 0)
+		return rc;
 	*ret_rc = af_decide(v, s->req, &live, id, d, NULL);
 	if (*ret_rc == 0)
 		af_replay_lease(s->live, d);
+	return 0;
 }
 
 static int baseline_view(struct sim *s, uint64_t rev, bool canary,
@@ -271,12 +279,17 @@ static int sim_line(struct sim *s, const char *path, uint64_t lineno,
 		return 0;
 	}
 	rc = baseline_view(s, r.revision, r.canary, &bv);
-	if (rc == 0)
+	cv = bv; /* without -f: the baseline under the outage */
+	if (rc == 0 && s->args->file != NULL)
 		rc = rp_view(&s->env, &s->env.cand, r.canary, &cv);
+	if (rc == 0)
+		rc = replay_one(s, bv, false, r.id, &bd, &brc);
+	if (rc == 0)
+		rc = replay_one(s, cv, s->args->ndown > 0, r.id, &cd, &crc);
 	if (rc == 0) {
-		replay_one(s, bv, r.id, &bd, &brc);
-		replay_one(s, cv, r.id, &cd, &crc);
 		sim_count(s, &r, &bd, brc, &cd, crc);
+		if (s->args->ndown > 0)
+			sim_down_count(s, &r, cv, &bd, brc, &cd, crc);
 	}
 	json_decref(root);
 	return rc;
@@ -369,7 +382,8 @@ static int sim_setup(struct af_cli *cli, struct sim *s)
 	s->live = af_malloc(sizeof(*s->live));
 	if (s->req == NULL || s->live == NULL || sim_stats_init(&s->st) != 0)
 		return af_cli_fail(AF_EXIT_REFUSED, "ENOMEM", "out of memory");
-	if ((rc = rp_bundle_file(a->file, &s->env.cand.b)) != 0)
+	if (a->file != NULL &&
+	    (rc = rp_bundle_file(a->file, &s->env.cand.b)) != 0)
 		return rc;
 	if (a->baseline_file != NULL) {
 		rc = rp_bundle_file(a->baseline_file, &s->env.base[0].b);
@@ -383,10 +397,14 @@ static int sim_setup(struct af_cli *cli, struct sim *s)
 int af_cli_policy_simulate(struct af_cli *cli, int argc, char **argv)
 {
 	static const char *logs[SIM_LOGS_MAX];
-	struct sim_args a = {.logs = logs};
-	struct sim s = {.args = &a};
+	static struct sim_args a;
+	static struct sim s;
 	int rc;
 
+	memset(&a, 0, sizeof(a));
+	memset(&s, 0, sizeof(s));
+	a.logs = logs;
+	s.args = &a;
 	if ((rc = parse_args(argc, argv, &a)) != 0)
 		return rc;
 	rc = sim_setup(cli, &s);
@@ -395,6 +413,7 @@ int af_cli_policy_simulate(struct af_cli *cli, int argc, char **argv)
 	if (rc == 0)
 		rc = sim_report(cli, &s);
 	sim_stats_free(&s.st);
+	sim_down_free(&s);
 	rp_env_free(&s.env);
 	af_free(s.req);
 	af_free(s.live);

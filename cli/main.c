@@ -115,7 +115,7 @@ static const struct verb verbs[] = {
 	{"policy", "simulate", af_cli_policy_simulate,
 	 "policy simulate -f CANDIDATE --log PATH... [--baseline REV | "
 	 "--baseline-file FILE] [--models FILE] [--since T] [--until T] "
-	 "[--fail-if EXPR]",
+	 "[--down REGION|MODEL@REGION,...] [--fail-if EXPR]",
 	 "replay decision logs: what would the candidate have changed",
 	 "  -f FILE              the candidate bundle\n"
 	 "  --log PATH...        decision log files or directories\n"
@@ -126,6 +126,9 @@ static const struct verb verbs[] = {
 	 "  --models FILE        the registry (default: the cluster's)\n"
 	 "  --since T --until T  records in [T, T): YYYY-MM-DD or\n"
 	 "                       YYYY-MM-DDTHH:MM:SSZ\n"
+	 "  --down WHERE,...     what-if: the candidate (or, without -f,\n"
+	 "                       the baseline) replays with these regions or\n"
+	 "                       MODEL@REGION pairs down\n"
 	 "  --fail-if EXPR       exit 1 when any holds: changed_pct>X,\n"
 	 "                       cost_delta_pct>X, new_denials>N\n"
 	 "example:\n  af -c cluster.yaml policy simulate -f policy.yaml --log "

@@ -59,8 +59,9 @@ int sim_stats_init(struct sim_stats *st)
 	st->rules = json_object();
 	st->samples = json_array();
 	st->mismatch = json_array();
+	st->residency_ids = json_array();
 	return st->tiers && st->den_base && st->den_cand && st->rules &&
-			       st->samples && st->mismatch
+			       st->samples && st->mismatch && st->residency_ids
 		       ? 0
 		       : -1;
 }
@@ -73,6 +74,7 @@ void sim_stats_free(struct sim_stats *st)
 	json_decref(st->rules);
 	json_decref(st->samples);
 	json_decref(st->mismatch);
+	json_decref(st->residency_ids);
 }
 
 static void bump(json_t *obj, const char *key)
@@ -417,10 +419,14 @@ int sim_report(struct af_cli *cli, struct sim *s)
 	json_t *doc = report_doc(&s->st);
 	int rc;
 
+	if (doc != NULL && s->args->ndown > 0)
+		json_object_set_new(doc, "outage", sim_down_doc(s));
 	if (doc == NULL)
 		return af_cli_fail(AF_EXIT_REFUSED, "ENOMEM", "out of memory");
 	if (cli->output == AF_OUT_TABLE) {
 		print_table(doc, &s->st);
+		if (s->args->ndown > 0)
+			sim_down_table(s);
 		json_decref(doc);
 		rc = 0;
 	} else {

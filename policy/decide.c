@@ -691,6 +691,24 @@ static void explain_start(const struct rctx *r, struct af_explain *x,
 		     r->sens_name[0] ? r->sens_name : "(none)");
 }
 
+int af_policy_view_region_allowed(const struct af_policy_view *v,
+				  const struct af_request *req, bool canary,
+				  const char *region, bool *ret)
+{
+	uint64_t allowed;
+	uint32_t id;
+	struct rctx r;
+	int rc = resolve(v, req, canary && v->has_canary, &r);
+
+	if (rc != 0)
+		return rc;
+	allowed = r.cls->regions &
+		  (r.sens != NONE ? r.vb->residency[r.sens] : ALL_REGIONS);
+	id = intern_find(&v->regions, region);
+	*ret = allowed == ALL_REGIONS || (id != NONE && ((allowed >> id) & 1));
+	return 0;
+}
+
 int af_decide(const struct af_policy_view *v, const struct af_request *req,
 	      const struct af_live *live, const char *decision_id,
 	      struct af_decision *ret, struct af_explain *x)

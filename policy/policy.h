@@ -337,6 +337,14 @@ int af_decide(const struct af_policy_view *v, const struct af_request *req,
 	      const struct af_live *live, const char *decision_id,
 	      struct af_decision *ret, struct af_explain *explain);
 
+/* Whether `region` is one the request may use (step 6: the class's regions
+ * and the residency of its sensitivity) under the stable (canary false)
+ * or the canary bundle. Returns 0 with *ret set, or AF_ENOTFOUND (unknown
+ * class). Pure, no allocation. */
+int af_policy_view_region_allowed(const struct af_policy_view *v,
+				  const struct af_request *req, bool canary,
+				  const char *region, bool *ret);
+
 /* ---------------------------------------------------------- rendering */
 
 /* Renders the exact decision body of docs/routerd.md (route or deny form,

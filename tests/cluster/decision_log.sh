@@ -212,6 +212,19 @@ set -e
 [ $rc = 1 ] || fail "failing test: exit $rc"
 grep -q "<failure message=\"tier: expected &quot;frontier&quot;, got &quot;small&quot;\">$CL_DIR/fail.yaml:7: " "$CL_DIR/junit" ||
 	fail "junit: $(cat "$CL_DIR/junit")"
+# What-if: eu-west-1 down. Every hop routed there loses its primary;
+# restricted underwriting may only use eu-west-1, so it is denied rather
+# than sent elsewhere: no hop leaves its residency.
+cl_af policy simulate --log "$D" --down eu-west-1 -o json >"$CL_DIR/down"
+lost=$(jq -s '[.[] | select(.decision.decision == "route" and .decision.region == "eu-west-1")] | length' "$CL_DIR/log")
+den=$(jq -s '[.[] | select(.decision.decision == "route" and .request.sensitivity == "restricted")] | length' "$CL_DIR/log")
+[ "$lost" -gt 0 ] && [ "$den" -gt 0 ] || fail "no traffic in eu-west-1 ($lost) or restricted ($den)"
+jq -e --argjson l "$lost" --argjson d "$den" '.outage.down == ["eu-west-1"] and
+	.outage.lost_primary == $l and .outage.denied == $d and .by_kind.route_to_deny == $d and
+	.denials.candidate.MODELS_COOLING_DOWN == $d and .outage.residency_violations == 0' \
+	"$CL_DIR/down" >/dev/null ||
+	fail "--down eu-west-1: want $lost lost, $den denied: $(jq -c 'del(.samples)' "$CL_DIR/down")"
+
 # A canary: its cohort's records name the canary revision, and the replay
 # decides each record with the bundle of its own cohort.
 crev=$(cl_af canary start -f "$CL_DIR/cand.yaml" --weight 50 --interval 1s \
