@@ -155,8 +155,9 @@ static bool hop_allowed(struct sim *s, const struct af_policy_view *v,
 }
 
 void sim_down_count(struct sim *s, const struct sim_rec *r,
-		    const struct af_policy_view *cv, const struct af_decision *bd,
-		    int brc, const struct af_decision *cd, int crc)
+		    const struct af_policy_view *cv,
+		    const struct af_decision *bd, int brc,
+		    const struct af_decision *cd, int crc)
 {
 	struct sim_stats *st = &s->st;
 	bool bad = false;
@@ -183,16 +184,15 @@ json_t *sim_down_doc(const struct sim *s)
 
 	for (int i = 0; i < s->args->ndown; i++)
 		json_array_append_new(down, json_string(s->args->down[i]));
-	return json_pack("{s:o,s:I,s:f,s:I,s:I,s:O}", "down", down,
-			 "lost_primary", (json_int_t)st->lost_primary,
-			 "lost_primary_pct",
-			 st->requests ? 100.0 * (double)st->lost_primary /
-						(double)st->requests
-				      : 0.0,
-			 "denied", (json_int_t)st->route_to_deny,
-			 "residency_violations",
-			 (json_int_t)st->residency_violations,
-			 "residency_violation_ids", st->residency_ids);
+	return json_pack(
+		"{s:o,s:I,s:f,s:I,s:I,s:O}", "down", down, "lost_primary",
+		(json_int_t)st->lost_primary, "lost_primary_pct",
+		st->requests ? 100.0 * (double)st->lost_primary /
+				       (double)st->requests
+			     : 0.0,
+		"denied", (json_int_t)st->route_to_deny, "residency_violations",
+		(json_int_t)st->residency_violations, "residency_violation_ids",
+		st->residency_ids);
 }
 
 void sim_down_table(const struct sim *s)
@@ -204,9 +204,9 @@ void sim_down_table(const struct sim *s)
 		printf(" %s", s->args->down[i]);
 	printf("\nlost primary           %" PRIu64 " (%.2f%%)\n",
 	       st->lost_primary,
-	       st->requests ? 100.0 * (double)st->lost_primary /
-				      (double)st->requests
-			    : 0.0);
+	       st->requests
+		       ? 100.0 * (double)st->lost_primary / (double)st->requests
+		       : 0.0);
 	printf("denied by the outage   %" PRIu64 "\n", st->route_to_deny);
 	printf("residency violations   %" PRIu64 "%s\n",
 	       st->residency_violations,

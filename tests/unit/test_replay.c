@@ -325,3 +325,33 @@ Test(replay, bundle_section_and_errors)
 	af_bundle_free(b);
 	af_free(p);
 }
+
+Test(replay, region_allowed)
+{
+	struct af_request req;
+	struct af_request_error re;
+	bool ok = false;
+
+	cr_assert_eq(pf_request("{\"workflow_id\":\"w\",\"tenant\":\"t\","
+				"\"class\":\"underwriting\",\"sensitivity\":"
+				"\"restricted\"}",
+				&req, &re),
+		     0);
+	cr_assert_eq(af_policy_view_region_allowed(view, &req, false,
+						   "eu-west-1", &ok),
+		     0);
+	cr_expect(ok);
+	cr_assert_eq(af_policy_view_region_allowed(view, &req, false,
+						   "us-east-1", &ok),
+		     0);
+	cr_expect_not(ok);
+	cr_assert_eq(pf_request(REQ, &req, &re), 0);
+	cr_assert_eq(af_policy_view_region_allowed(view, &req, false,
+						   "us-east-1", &ok),
+		     0);
+	cr_expect(ok);
+	snprintf(req.class_name, sizeof(req.class_name), "nope");
+	cr_expect_eq(af_policy_view_region_allowed(view, &req, false,
+						   "us-east-1", &ok),
+		     AF_ENOTFOUND);
+}
