@@ -172,6 +172,18 @@ jq -e --argjson e $((expect + burst)) --argjson d "$deg" --argjson n "$n" '
 	"$CL_DIR/cand" >/dev/null ||
 	fail "candidate: expected $expect + $burst changes: $(jq -c 'del(.samples)' "$CL_DIR/cand")"
 
+# --baseline REV names the revision instead of each record's; --since
+# and --until select by ts.
+cl_af policy simulate -f "$CL_DIR/cand.yaml" --baseline "$rev" --log "$D" -o json |
+	jq -e --slurpfile c "$CL_DIR/cand" '.changed == $c[0].changed and
+	.baseline_reproduced == $c[0].baseline_reproduced' >/dev/null || fail "--baseline $rev"
+t=$(sed -n 2p "$CL_DIR/log" | jq -r .ts)
+late=$(jq -s --arg t "$t" '[.[] | select(.ts >= $t)] | length' "$CL_DIR/log")
+cl_af policy simulate -f "$CL_DIR/cand.yaml" --log "$D" --since "$t" -o json |
+	jq -e --argjson l "$late" '.requests == $l' >/dev/null || fail "--since $t: want $late"
+cl_af policy simulate -f "$CL_DIR/cand.yaml" --log "$D" --until 2000-01-01 -o json |
+	jq -e '.requests == 0 and .changed_pct == 0' >/dev/null || fail "--until 2000-01-01"
+
 # --fail-if: exit 1 when a condition holds, 0 when none does.
 set +e
 cl_af policy simulate -f "$CL_DIR/cand.yaml" --log "$D" --fail-if changed_pct\>1 >/dev/null 2>"$CL_DIR/err"
