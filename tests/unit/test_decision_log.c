@@ -291,3 +291,41 @@ Test(dlog, unusable_dir_is_refused)
 	cr_expect(strstr(err.msg, "/proc/none/x") != NULL, "%s", err.msg);
 	cr_expect_null(l);
 }
+
+Test(dlog, queueing_allocates_nothing)
+{
+	struct routerd_dlog *l = open_log(64u << 20, 2);
+	static struct af_live_rec rec;
+	struct af_request req;
+	struct af_request_error re;
+	struct af_decision d;
+	struct af_live live;
+	char body[4096];
+	size_t n;
+	unsigned long before;
+
+	cr_assert_eq(pf_request("{\"workflow_id\":\"w\",\"tenant\":\"t\","
+				"\"class\":\"research-agent\"}",
+				&req, &re),
+		     0);
+	before = af_alloc_count();
+	for (uint64_t i = 1; i <= 1000; i++) {
+		af_live_rec_wrap(&rec, NULL, view, &live);
+		cr_assert_eq(af_decide(view, &req, &live, "x", &d, NULL), 0);
+		af_live_rec_finish(&rec, &d);
+		cr_assert_eq(af_decision_json(&d, body, sizeof(body), &n), 0);
+		struct routerd_dlog_rec r = {.seq = i,
+					     .wall_ms = 1,
+					     .req = &req,
+					     .d = &d,
+					     .body = body,
+					     .body_len = n,
+					     .live = &rec};
+		if (routerd_dlog_sampled(i, 500000))
+			routerd_dlog_put(l, &r);
+	}
+	cr_expect_eq(af_alloc_count(), before);
+	routerd_dlog_flush(l);
+	cr_expect_gt(metric(l, "af_routerd_decision_log_records_total"), 400);
+	routerd_dlog_free(l);
+}
