@@ -1,7 +1,8 @@
-/* The node's http address (libmicrohttpd, a small pool of its own
- * threads): /healthz, /readyz and /metrics from the atomics in stats; the
- * /api/v1 resources (http_api.c) and the console under /ui/ (http_ui.c).
- * HTTPS with the node's certificate when the cluster file has tls:. */
+/* The node's http address (libmicrohttpd, a thread per connection, at most
+ * CONTROLD_HTTP_CONNS): /healthz, /readyz and /metrics from the atomics in
+ * stats; the /api/v1 resources (http_api.c) and the console under /ui/
+ * (http_ui.c). HTTPS with the node's certificate when the cluster file has
+ * tls:. */
 #include "common/alloc.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -224,13 +225,16 @@ static int listen_addr(const char *http, struct sockaddr_in *sa,
 
 int controld_http_start(struct controld_node *n, struct af_err *err)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	/* A thread per connection: an /api/v1 read waits for the loop (at
+	 * most CONTROLD_HTTP_TIMEOUT_MS) on its own connection's thread, and
+	 * /healthz or /metrics on another connection never waits behind it
+	 * (a pool binds each connection to one of its threads). */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
 	struct sockaddr_in sa;
 	struct MHD_OptionItem opts[] = {
-		{MHD_OPTION_CONNECTION_LIMIT, 256, NULL},
-		/* A pool: an /api/v1 read waiting for the loop (at most
-		 * CONTROLD_HTTP_TIMEOUT_MS) must not hold /healthz. */
-		{MHD_OPTION_THREAD_POOL_SIZE, 4, NULL},
+		{MHD_OPTION_CONNECTION_LIMIT, CONTROLD_HTTP_CONNS, NULL},
+		{MHD_OPTION_THREAD_STACK_SIZE, 256 * 1024, NULL},
 		{MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
 		{MHD_OPTION_END, 0, NULL}, /* the certificate, with tls: */
 		{MHD_OPTION_END, 0, NULL},

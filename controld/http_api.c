@@ -50,6 +50,36 @@ static json_t *fail(struct api_req *r, unsigned status, const char *code,
 	return NULL;
 }
 
+/* No token, or one the tokens file does not hold. */
+static void unauthenticated(struct api_req *r)
+{
+	fail(r, 401, "UNAUTHENTICATED", NULL,
+	     "%s: send the header \"Authorization: Bearer TOKEN\" with a "
+	     "token of the cluster's tokens file",
+	     r->token[0] ? "unknown token" : "a token is required");
+}
+
+/* The parameter a cluster refusal names by its af flag ("--until must
+ * come after --since" is about until), without the dashes. */
+static void name_field(struct api_req *r)
+{
+	static const char *const flags[] = {"by", "since", "until", "limit",
+					    "after"};
+	size_t n;
+
+	if (strncmp(r->msg, "--", 2) != 0)
+		return;
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		n = strlen(flags[i]);
+		if (strncmp(r->msg + 2, flags[i], n) == 0 &&
+		    (r->msg[2 + n] == ' ' || r->msg[2 + n] == ':')) {
+			r->field = flags[i];
+			memmove(r->msg, r->msg + 2, strlen(r->msg) - 1);
+			return;
+		}
+	}
+}
+
 /* A refusal from the cluster, as HTTP. */
 static void fail_status(struct api_req *r, const Af__Status *st)
 {
@@ -58,12 +88,7 @@ static void fail_status(struct api_req *r, const Af__Status *st)
 	switch (st->code) {
 	case AF__CODE__PERMISSION_DENIED:
 		if (!af_auth_known(r->n->auth, r->token))
-			fail(r, 401, "UNAUTHENTICATED", NULL,
-			     "%s: send the header \"Authorization: Bearer "
-			     "TOKEN\" with a token of the cluster's tokens "
-			     "file",
-			     r->token[0] ? "unknown token"
-					 : "a token is required");
+			unauthenticated(r);
 		else
 			fail(r, 403, "PERMISSION_DENIED", NULL,
 			     "%s; use a token whose role may read (viewer, "
@@ -72,6 +97,10 @@ static void fail_status(struct api_req *r, const Af__Status *st)
 		return;
 	case AF__CODE__INVALID:
 		fail(r, 400, "INVALID", NULL, "%s", m);
+		name_field(r);
+		return;
+	case AF__CODE__TOO_LARGE:
+		fail(r, 400, "TOO_LARGE", NULL, "%s", m);
 		return;
 	case AF__CODE__NOT_FOUND:
 		fail(r, 404, "NOT_FOUND", NULL, "%s", m);
@@ -383,14 +412,8 @@ static json_t *get_report(struct api_req *r)
 		return NULL;
 	req.body_case = AF__REQUEST__BODY_SHOWBACK;
 	req.showback = &q;
-	if (read_one(r, &req, &resp) != 0) {
-		if (r->status == 400) { /* the cluster names af's flag */
-			r->field = "by";
-			if (strncmp(r->msg, "--", 2) == 0)
-				memmove(r->msg, r->msg + 2, strlen(r->msg) - 1);
-		}
+	if (read_one(r, &req, &resp) != 0)
 		return NULL;
-	}
 	doc = af_render_showback(resp->showback, q.by);
 	af__response__free_unpacked(resp, NULL);
 	return doc;
@@ -451,13 +474,14 @@ static int probe_nodes(struct api_req *r, struct cluster_probe *p)
 static const Af__MemberListResp *members_of(struct api_req *r,
 					    struct cluster_probe *p, int leader)
 {
-	for (unsigned i = 0; i < p->n; i++) {
-		int at = leader >= 0 && i == 0 ? leader : (int)i;
+	for (int k = -1; k < (int)p->n; k++) {
+		/* the leader first (k = -1), then every other node */
+		int at = k < 0 ? leader : k;
 		Af__Request req = AF__REQUEST__INIT;
 		Af__MemberListReq mr = AF__MEMBER_LIST_REQ__INIT;
 		Af__Response *resp = NULL;
 
-		if (p->rp[at].ns == NULL)
+		if (at < 0 || (k >= 0 && k == leader) || p->rp[at].ns == NULL)
 			continue;
 		req.body_case = AF__REQUEST__BODY_MEMBER_LIST;
 		req.member_list = &mr;
@@ -643,6 +667,21 @@ enum MHD_Result controld_http_api(struct controld_node *n,
 		     "the Authorization header must be \"Bearer TOKEN\" "
 		     "(one token of at most %u bytes)",
 		     CONTROLD_HTTP_TOKEN_MAX);
+		return send_json(c, r.status, error_doc(&r));
+	}
+	/* Mutual TLS guards the NNG API; over HTTPS no client certificate
+	 * is asked for, so without tokens anyone who reaches the port would
+	 * read as admin. */
+	if (n->cfg->tls && !n->cfg->auth) {
+		fail(&r, 403, "PERMISSION_DENIED", NULL,
+		     "this cluster has tls: but no auth: section, and the "
+		     "HTTP API asks for no client certificate: add an auth: "
+		     "tokens file to the cluster file to use /api/v1");
+		return send_json(c, r.status, error_doc(&r));
+	}
+	/* Refused here, before the loop or any other node spends time. */
+	if (!af_auth_known(n->auth, r.token)) {
+		unauthenticated(&r);
 		return send_json(c, r.status, error_doc(&r));
 	}
 	doc = res->get(&r);

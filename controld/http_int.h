@@ -15,6 +15,9 @@
 /* How long an /api/v1 read may wait for the loop thread (or the leader)
  * before it answers 503. */
 #define CONTROLD_HTTP_TIMEOUT_MS 5000u
+/* Concurrent HTTP connections (one thread each); more wait in the
+ * listen backlog. */
+#define CONTROLD_HTTP_CONNS 64u
 /* Per node for /api/v1/cluster, as af cluster status does. */
 #define CONTROLD_HTTP_PROBE_MS 2000u
 /* Longest bearer token accepted. */

@@ -143,6 +143,9 @@ jq -e '.error.field == "since" and (.error.message | test("YYYY-MM-DD"))' \
 	"$CL_DIR/body" >/dev/null || fail "since: $(cat "$CL_DIR/body")"
 expect 400 INVALID $leader "/report?by=colour" "$T_viewer"
 jq -e '.error.field == "by"' "$CL_DIR/body" >/dev/null || fail "by: $(cat "$CL_DIR/body")"
+expect 400 INVALID $leader "/report?since=2026-02-01&until=2026-01-01" "$T_viewer"
+jq -e '.error.field == "until" and (.error.message | test("^until must come after --since"))' \
+	"$CL_DIR/body" >/dev/null || fail "until before since: $(cat "$CL_DIR/body")"
 expect 400 INVALID $leader "/report?unit=workflow" "$T_viewer"
 expect 400 INVALID $leader "/policy/revisions/abc" "$T_viewer"
 expect 400 INVALID $leader "/fleet?x=1" "$T_viewer"
@@ -189,4 +192,43 @@ for f in $files; do
 done
 ! grep -q 'https\?://' "$CL_DIR/index.html" || fail "index.html names an outside URL"
 note "console: $(echo "$files" | grep -vc '^data:\|^#') files from the binary, none from outside"
+
+# Reads that wait (a member that does not answer costs /cluster its probe
+# timeout) never hold /healthz: each connection has its own thread.
+kill -STOP "$(cl_pid $follower)"
+pids=
+start=$(date +%s%N)
+for i in $(seq 1 16); do
+	curl -s $CA -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $T_viewer" \
+		"$(url $leader /cluster)" >"$CL_DIR/slow$i" &
+	pids="$pids $!"
+done
+sleep 0.3 # the reads are in (that they were still waiting is checked below)
+t0=$(date +%s%N)
+[ "$(curl -s -m 5 $CA "$base/healthz")" = ok ] || fail "healthz while reads wait"
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+kill -CONT "$(cl_pid $follower)"
+# shellcheck disable=SC2086
+wait $pids
+[ $ms -lt 800 ] || fail "healthz took $ms ms behind 16 waiting reads"
+# Reads still unanswered when healthz answered: their time exceeds it.
+at=$(((t1 - start) / 1000000))
+waited=$(cat "$CL_DIR"/slow* | awk -v at="$at" '$1 * 1000 > at { n++ } END { print n + 0 }')
+[ "$waited" -ge 8 ] || fail "only $waited of 16 reads were still waiting when healthz answered at $at ms: $(cat "$CL_DIR"/slow* | tr '\n' ' ')"
+note "healthz in $ms ms while 16 /cluster reads waited for a stopped member"
+
+# tls: without auth: the API refuses (HTTPS asks for no client
+# certificate, so anyone reaching the port would read as admin).
+cl_stop $follower
+cl_wait_exit $follower
+grep -v '^auth:\|^  tokens:' "$CL_FILE" >"$CL_DIR/noauth.yaml"
+"$CONTROLD" -c "$CL_DIR/noauth.yaml" --id $follower >>"$CL_DIR/node$follower.log" 2>&1 &
+echo $! >"$CL_DIR/pid$follower"
+cl_wait_json "curl -s $CA -H 'Authorization: Bearer x' $(url $follower /budgets)" \
+	'.error.code == "PERMISSION_DENIED"' 15 >/dev/null
+expect 403 PERMISSION_DENIED $follower /budgets
+jq -e '.error.message | test("tls: but no auth:.*add an auth:")' "$CL_DIR/body" \
+	>/dev/null || fail "tls without auth: $(cat "$CL_DIR/body")"
+note "tls: without auth: /api/v1 refused with 403"
 note ok
