@@ -108,8 +108,7 @@ routerd_workflows_stats(const struct routerd_workflows *t)
 
 /* ------------------------------------------------------------ lists */
 
-static void lru_unlink(struct routerd_workflows *t, struct shard *s,
-		       uint32_t i)
+static void lru_unlink(struct routerd_workflows *t, struct shard *s, uint32_t i)
 {
 	struct entry *e = &t->e[i];
 
@@ -136,20 +135,26 @@ static void lru_front(struct routerd_workflows *t, struct shard *s, uint32_t i)
 		s->tail = i;
 }
 
+/* The low bits of a hash chose the shard: chains use the high ones. */
+static uint32_t bucket(const struct shard *s, uint64_t h)
+{
+	return (uint32_t)(h >> 32) & (s->nbuckets - 1);
+}
+
 static void chain_remove(struct routerd_workflows *t, struct shard *s,
 			 uint32_t i)
 {
-	uint32_t *p = &s->buckets[t->e[i].hash & (s->nbuckets - 1)];
+	uint32_t *p = &s->buckets[bucket(s, t->e[i].hash)];
 
 	while (*p != i)
 		p = &t->e[*p].chain;
 	*p = t->e[i].chain;
 }
 
-static uint32_t find(struct routerd_workflows *t, struct shard *s,
-		     uint64_t h, const char *id)
+static uint32_t find(struct routerd_workflows *t, struct shard *s, uint64_t h,
+		     const char *id)
 {
-	uint32_t i = s->buckets[h & (s->nbuckets - 1)];
+	uint32_t i = s->buckets[bucket(s, h)];
 
 	while (i != NIL && (t->e[i].hash != h || strcmp(t->e[i].id, id) != 0))
 		i = t->e[i].chain;
@@ -182,8 +187,8 @@ static void age(struct routerd_workflows *t, struct entry *e, uint64_t now_ms)
 }
 
 /* The entry of id, entered (taking the LRU one's place when full). */
-static uint32_t enter(struct routerd_workflows *t, struct shard *s,
-		      uint64_t h, const char *id)
+static uint32_t enter(struct routerd_workflows *t, struct shard *s, uint64_t h,
+		      const char *id)
 {
 	uint32_t i = find(t, s, h, id);
 	struct entry *e;
@@ -208,8 +213,8 @@ static uint32_t enter(struct routerd_workflows *t, struct shard *s,
 	e->hash = h;
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	e->idle_s = AF_WORKFLOW_IDLE_DEFAULT_S;
-	e->chain = s->buckets[h & (s->nbuckets - 1)];
-	s->buckets[h & (s->nbuckets - 1)] = i;
+	e->chain = s->buckets[bucket(s, h)];
+	s->buckets[bucket(s, h)] = i;
 	lru_front(t, s, i);
 	return i;
 }
@@ -282,8 +287,7 @@ void routerd_workflows_routed(struct routerd_workflows *t, const char *id,
 	e->tokens += (uint64_t)tokens;
 	e->cost_nano += d->est_cost_nano_usd;
 	sl = free_slot(t, e);
-	*sl = (struct slot){seq, now_ms + ttl_ms, d->est_cost_nano_usd,
-			    tokens};
+	*sl = (struct slot){seq, now_ms + ttl_ms, d->est_cost_nano_usd, tokens};
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -25,11 +25,11 @@
 struct routerd_workflows;
 
 struct routerd_workflows_stats {
-	_Atomic uint64_t tracked;   /* workflows in the table now */
-	_Atomic uint64_t started;   /* workflows entered */
-	_Atomic uint64_t evicted;   /* made room for a newer one */
-	_Atomic uint64_t idled;	    /* restarted after their idle timeout */
-	_Atomic uint64_t expired;   /* in-flight hops never reported */
+	_Atomic uint64_t tracked;    /* workflows in the table now */
+	_Atomic uint64_t started;    /* workflows entered */
+	_Atomic uint64_t evicted;    /* made room for a newer one */
+	_Atomic uint64_t idled;	     /* restarted after their idle timeout */
+	_Atomic uint64_t expired;    /* in-flight hops never reported */
 	_Atomic uint64_t overflowed; /* in-flight hops over the slots */
 };
 

@@ -15,34 +15,32 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char policy[] =
-	"apiVersion: af/v1\n"				    /* 1 */
-	"kind: Policy\n"				    /* 2 */
-	"name: wf\n"					    /* 3 */
-	"tiers: [mid]\n"				    /* 4 */
-	"lanes:\n"					    /* 5 */
-	"  l1: { max_inflight: 100 }\n"			    /* 6 */
-	"classes:\n"					    /* 7 */
-	"  agent:\n"					    /* 8 */
-	"    lane: l1\n"				    /* 9 */
-	"    max_workflow_cost_usd: 0.05\n"		    /* 10 */
-	"    max_workflow_tokens: 10000\n"		    /* 11 */
-	"    max_workflow_hops: 5\n"			    /* 12 */
-	"    max_inflight_per_workflow: 2\n"		    /* 13 */
-	"    workflow_idle_s: 60\n"			    /* 14 */
-	"  free: { lane: l1 }\n"			    /* 15 */
-	"rules:\n"					    /* 16 */
-	"  - name: all\n"				    /* 17 */
-	"    route: { tier: mid }\n";			    /* 18 */
+static const char policy[] = "apiVersion: af/v1\n"		  /* 1 */
+			     "kind: Policy\n"			  /* 2 */
+			     "name: wf\n"			  /* 3 */
+			     "tiers: [mid]\n"			  /* 4 */
+			     "lanes:\n"				  /* 5 */
+			     "  l1: { max_inflight: 100 }\n"	  /* 6 */
+			     "classes:\n"			  /* 7 */
+			     "  agent:\n"			  /* 8 */
+			     "    lane: l1\n"			  /* 9 */
+			     "    max_workflow_cost_usd: 0.05\n"  /* 10 */
+			     "    max_workflow_tokens: 10000\n"	  /* 11 */
+			     "    max_workflow_hops: 5\n"	  /* 12 */
+			     "    max_inflight_per_workflow: 2\n" /* 13 */
+			     "    workflow_idle_s: 60\n"	  /* 14 */
+			     "  free: { lane: l1 }\n"		  /* 15 */
+			     "rules:\n"				  /* 16 */
+			     "  - name: all\n"			  /* 17 */
+			     "    route: { tier: mid }\n";	  /* 18 */
 
-static const char models[] =
-	"apiVersion: af/v1\nkind: Models\nmodels:\n"
-	"- {id: m1, provider: p, tier: mid, regions: [eu],"
-	" context_limit: 100000, usd_per_1k_input: 0.001,"
-	" usd_per_1k_output: 0.002}\n";
+static const char models[] = "apiVersion: af/v1\nkind: Models\nmodels:\n"
+			     "- {id: m1, provider: p, tier: mid, regions: [eu],"
+			     " context_limit: 100000, usd_per_1k_input: 0.001,"
+			     " usd_per_1k_output: 0.002}\n";
 
 #define REQ(cls)                                                               \
-	"{\"workflow_id\":\"wf-1\",\"tenant\":\"t\",\"class\":\"" cls "\","   \
+	"{\"workflow_id\":\"wf-1\",\"tenant\":\"t\",\"class\":\"" cls "\","    \
 	"\"input_tokens\":1000,\"output_tokens\":500}"
 
 static struct af_policy_view *view;
@@ -114,8 +112,7 @@ Test(workflow, class_keys_and_their_errors)
 	expect_error("max_workflow_tokens: 10000", "max_workflow_tokens: x",
 		     "wf.yaml:11:26: max_workflow_tokens: expected an integer, "
 		     "got \"x\"");
-	expect_error("max_workflow_cost_usd: 0.05",
-		     "max_workflow_cost_usd: -1",
+	expect_error("max_workflow_cost_usd: 0.05", "max_workflow_cost_usd: -1",
 		     "wf.yaml:10:28: max_workflow_cost_usd: \"-1\" is out of "
 		     "range");
 	expect_error("workflow_idle_s: 60", "workflow_idle_s: 9999999",
@@ -169,8 +166,7 @@ static void denied(const struct af_workflow_state *w, const char *code,
 	cr_expect(strstr(d.message, msg_part) != NULL, "%s", d.message);
 	cr_expect_eq(d.retry_after_ms, retryable ? 250 : -1);
 	body_of(&d, body, sizeof(body));
-	cr_expect(strstr(body, "\"workflow\":{\"hops\":") != NULL, "%s",
-		  body);
+	cr_expect(strstr(body, "\"workflow\":{\"hops\":") != NULL, "%s", body);
 	/* a class without workflow keys is never capped */
 	d = decide(REQ("free"), w);
 	cr_expect_eq(d.kind, AF_DECISION_ROUTE);
@@ -199,8 +195,8 @@ Test(workflow, record_replays_the_denial)
 {
 	static struct af_live_rec rec;
 	static struct af_replay_live rl;
-	struct af_workflow_state w = {.hops = 2, .inflight = 2, .tokens = 3,
-				      .cost_nano_usd = 7};
+	struct af_workflow_state w = {
+		.hops = 2, .inflight = 2, .tokens = 3, .cost_nano_usd = 7};
 	struct af_live in = {.ctx = &w, .workflow = state_of}, live;
 	struct af_request req;
 	struct af_request_error re;
