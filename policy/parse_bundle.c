@@ -196,7 +196,8 @@ static int class_workflow(struct pctx *p, yaml_node_t *v, Af__Policy__Class *c)
 	if (rc == 0)
 		rc = opt_int_min(p, v, keys[2], 1, MAX_COUNT, &w->max_hops);
 	if (rc == 0)
-		rc = opt_int_min(p, v, keys[3], 1, MAX_COUNT, &w->max_inflight);
+		rc = opt_int_min(p, v, keys[3], 1, AF_WORKFLOW_INFLIGHT_MAX,
+				 &w->max_inflight);
 	if (rc == 0)
 		rc = opt_int_min(p, v, keys[4], 1, AF_WORKFLOW_IDLE_MAX_S,
 				 &w->idle_s);

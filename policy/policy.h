@@ -162,6 +162,9 @@ struct af_workflow_state {
 /* A class's workflow_idle_s when it sets none, and its upper bound. */
 #define AF_WORKFLOW_IDLE_DEFAULT_S 3600
 #define AF_WORKFLOW_IDLE_MAX_S (30 * 86400)
+/* Hops in flight routerd tracks per workflow: max_inflight_per_workflow
+ * is at most this. */
+#define AF_WORKFLOW_INFLIGHT_MAX 16
 
 /* Live signals, supplied by the caller (routerd) on every decision. Every
  * callback may be NULL (then: 0 in flight, not cooling, latency 0, budget

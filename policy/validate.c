@@ -133,7 +133,8 @@ static bool workflow_ok(const Af__Policy__WorkflowCaps *w)
 	return opt_range(w->max_cost_micro_usd, MAX_COST_MICRO) &&
 	       opt_range(w->max_tokens, MAX_NUMBER) && w->max_tokens != 0 &&
 	       opt_range(w->max_hops, MAX_COUNT) && w->max_hops != 0 &&
-	       opt_range(w->max_inflight, MAX_COUNT) && w->max_inflight != 0 &&
+	       opt_range(w->max_inflight, AF_WORKFLOW_INFLIGHT_MAX) &&
+	       w->max_inflight != 0 &&
 	       opt_range(w->idle_s, AF_WORKFLOW_IDLE_MAX_S) && w->idle_s != 0;
 }
 

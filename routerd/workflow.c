@@ -4,6 +4,7 @@
 #include "routerd/workflow.h"
 
 #include "common/alloc.h"
+#include "common/metrics.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ struct routerd_workflows {
 	struct entry *e;
 	uint32_t *buckets;
 	uint32_t nshards; /* NSHARDS, fewer for a small table */
+	uint32_t max;
 	struct shard shards[NSHARDS];
 };
 
@@ -65,6 +67,7 @@ int routerd_workflows_new(uint32_t max, struct routerd_workflows **ret)
 	if (t == NULL)
 		return AF_ENOMEM;
 	t->nshards = n;
+	t->max = max;
 	t->e = af_calloc(max, sizeof(*t->e));
 	t->buckets = af_calloc((size_t)nb * n, sizeof(*t->buckets));
 	if (t->e == NULL || t->buckets == NULL) {
@@ -104,6 +107,38 @@ const struct routerd_workflows_stats *
 routerd_workflows_stats(const struct routerd_workflows *t)
 {
 	return &t->stats;
+}
+
+static void metric(struct af_textbuf *b, const char *name, const char *type,
+		   const char *help, uint64_t v)
+{
+	af_textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name,
+			  help, name, type, name, (unsigned long long)v);
+}
+
+void routerd_workflows_metrics(const struct routerd_workflows *t,
+			       struct af_textbuf *b)
+{
+	const struct routerd_workflows_stats *s = &t->stats;
+
+	metric(b, "af_routerd_workflows", "gauge",
+	       "Workflows in the workflow table.", atomic_load(&s->tracked));
+	metric(b, "af_routerd_workflows_max", "gauge",
+	       "Size of the workflow table (--max-workflows).", t->max);
+	metric(b, "af_routerd_workflows_started_total", "counter",
+	       "Workflows entered in the table.", atomic_load(&s->started));
+	metric(b, "af_routerd_workflows_evicted_total", "counter",
+	       "Workflows dropped to make room (least recently used).",
+	       atomic_load(&s->evicted));
+	metric(b, "af_routerd_workflows_idle_total", "counter",
+	       "Workflows started again after their idle timeout.",
+	       atomic_load(&s->idled));
+	metric(b, "af_routerd_workflow_inflight_expired_total", "counter",
+	       "Workflow hops that stopped being in flight unreported.",
+	       atomic_load(&s->expired));
+	metric(b, "af_routerd_workflow_inflight_overflow_total", "counter",
+	       "Workflow hops in flight over the 16 tracked per workflow.",
+	       atomic_load(&s->overflowed));
 }
 
 /* ------------------------------------------------------------ lists */

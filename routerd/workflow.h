@@ -20,7 +20,7 @@
 #define ROUTERD_WORKFLOWS_DEFAULT 100000
 #define ROUTERD_WORKFLOWS_MAX 10000000
 /* Hops in flight tracked per workflow; the oldest makes room beyond. */
-#define ROUTERD_WORKFLOW_SLOTS 16
+#define ROUTERD_WORKFLOW_SLOTS AF_WORKFLOW_INFLIGHT_MAX
 
 struct routerd_workflows;
 
@@ -39,6 +39,14 @@ int routerd_workflows_new(uint32_t max, struct routerd_workflows **ret);
 void routerd_workflows_free(struct routerd_workflows *t);
 const struct routerd_workflows_stats *
 routerd_workflows_stats(const struct routerd_workflows *t);
+
+/* Appends the table's metrics (Prometheus text) to b: af_routerd_workflows
+ * (tracked now), af_routerd_workflows_max, and the counters
+ * af_routerd_workflows_started_total, _evicted_total, _idle_total,
+ * af_routerd_workflow_inflight_expired_total and _overflow_total. */
+struct af_textbuf;
+void routerd_workflows_metrics(const struct routerd_workflows *t,
+			       struct af_textbuf *b);
 
 /* The state of workflow `id` at monotonic time now_ms (all zero when
  * unknown or idle). Hops in flight past their expiry are released. */

@@ -101,6 +101,13 @@ for i in 1 2 3 4 5 6; do
 done
 echo "$d" | jq -e '.decision == "route" and .workflow.hops == 5' >/dev/null || fail "uncapped class: $d"
 
+# The table's metrics: the five workflows above and the one the wait for
+# the policy hash routed.
+[ "$(cl_routerd_metric $P af_routerd_workflows)" -eq 6 ] &&
+	[ "$(cl_routerd_metric $P af_routerd_workflows_max)" -eq 1000 ] &&
+	[ "$(cl_routerd_metric $P af_routerd_workflows_evicted_total)" -eq 0 ] ||
+	fail "metrics: $(curl -s "$U/metrics" | grep '^af_routerd_workflow')"
+
 # The decision log holds the workflow state; simulate reproduces it.
 n_deny=4
 deadline=$(($(date +%s) + 15))

@@ -118,6 +118,10 @@ Test(workflow, class_keys_and_their_errors)
 	expect_error("workflow_idle_s: 60", "workflow_idle_s: 9999999",
 		     "wf.yaml:14:22: workflow_idle_s: 9999999 is out of range "
 		     "[1, 2592000]");
+	expect_error("max_inflight_per_workflow: 2",
+		     "max_inflight_per_workflow: 17",
+		     "wf.yaml:13:32: max_inflight_per_workflow: 17 is out of "
+		     "range [1, 16]");
 	expect_error("workflow_idle_s: 60", "workflow_idle: 60",
 		     "wf.yaml:14:5: unknown key \"workflow_idle\"");
 }
