@@ -9,10 +9,7 @@
 
 /* ----------------------------------------------------------- helpers */
 
-static void deny(struct af_decision *d, const char *code, const char *rule,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void deny(struct af_decision *d, const char *code, const char *rule,
+void decide_deny(struct af_decision *d, const char *code, const char *rule,
 		 const char *fmt, ...)
 {
 	va_list ap;
@@ -70,8 +67,7 @@ static int resolve(const struct af_policy_view *v, const struct af_request *req,
 	return 0;
 }
 
-/* When to try a saturated lane again: its latency SLO, clamped. */
-static int64_t lane_retry_ms(int64_t slo_ms)
+int64_t decide_lane_retry_ms(int64_t slo_ms)
 {
 	if (slo_ms <= 0)
 		return AF_LANE_RETRY_DEFAULT_MS;
@@ -88,29 +84,36 @@ static bool caps(const struct rctx *r, const struct af_live *live,
 	const struct vclass *c = r->cls;
 
 	if (c->max_fanout >= 0 && r->fanout > c->max_fanout)
-		deny(d, "FANOUT_CAP", NULL,
-		     "fanout %lld exceeds max_fanout %lld of class %s",
-		     (long long)r->fanout, (long long)c->max_fanout, c->name);
+		decide_deny(d, AF_DENY_FANOUT_CAP, NULL,
+			    "fanout %lld exceeds max_fanout %lld of class %s",
+			    (long long)r->fanout, (long long)c->max_fanout,
+			    c->name);
 	else if (c->max_tool_calls >= 0 && r->tool_calls > c->max_tool_calls)
-		deny(d, "TOOL_CALL_CAP", NULL,
-		     "tool_calls %lld exceeds max_tool_calls %lld of class %s",
-		     (long long)r->tool_calls, (long long)c->max_tool_calls,
-		     c->name);
+		decide_deny(d, "TOOL_CALL_CAP", NULL,
+			    "tool_calls %lld exceeds max_tool_calls %lld of "
+			    "class %s",
+			    (long long)r->tool_calls,
+			    (long long)c->max_tool_calls, c->name);
 	else if (r->attempt > c->max_retries)
-		deny(d, "RETRY_LIMIT", NULL,
-		     "attempt %lld exceeds max_retries %lld of class %s",
-		     (long long)r->attempt, (long long)c->max_retries, c->name);
+		decide_deny(d, "RETRY_LIMIT", NULL,
+			    "attempt %lld exceeds max_retries %lld of class %s",
+			    (long long)r->attempt, (long long)c->max_retries,
+			    c->name);
+	else if (decide_workflow_caps(r, d))
+		return true;
 	else if (!c->critical && (int64_t)inflight >= c->max_inflight) {
-		deny(d, AF_DENY_LANE_SATURATED, NULL,
-		     "lane %s is saturated: %u in flight, max_inflight %lld",
-		     r->v->lanes.names[c->lane], inflight,
-		     (long long)c->max_inflight);
+		decide_deny(
+			d, AF_DENY_LANE_SATURATED, NULL,
+			"lane %s is saturated: %u in flight, max_inflight %lld",
+			r->v->lanes.names[c->lane], inflight,
+			(long long)c->max_inflight);
 		d->retryable = true;
-		d->retry_after_ms = lane_retry_ms(r->latency);
+		d->retry_after_ms = decide_lane_retry_ms(r->latency);
 	} else if (budget == AF_BUDGET_OVER_HARD) {
-		deny(d, AF_DENY_BUDGET_EXCEEDED, NULL,
-		     "tenant %s has spent its hard budget for this period",
-		     r->req->tenant);
+		decide_deny(
+			d, AF_DENY_BUDGET_EXCEEDED, NULL,
+			"tenant %s has spent its hard budget for this period",
+			r->req->tenant);
 		d->retry_after_ms =
 			(int64_t)(retry_after > INT64_MAX ? INT64_MAX
 							  : retry_after);
@@ -333,30 +336,34 @@ static void no_candidate(const struct sel *s, const struct vrule *rule,
 	if (s->but_cooling) {
 		/* Something would qualify now but for a cooldown: that is the
 		 * cause, whatever else was filtered out. */
-		deny(d, AF_DENY_MODELS_COOLING_DOWN, rule->name,
-		     "every model eligible for rule %s is cooling down after "
-		     "failures; the first cooldown ends in %llu ms",
-		     rule->name, (unsigned long long)s->cool_min_ms);
+		decide_deny(d, AF_DENY_MODELS_COOLING_DOWN, rule->name,
+			    "every model eligible for rule %s is cooling down "
+			    "after "
+			    "failures; the first cooldown ends in %llu ms",
+			    rule->name, (unsigned long long)s->cool_min_ms);
 		d->retryable = true;
 		d->retry_after_ms = s->cool_min_ms > INT64_MAX
 					    ? INT64_MAX
 					    : (int64_t)s->cool_min_ms;
 	} else if (s->but_region)
-		deny(d, "RESIDENCY_DENIED", rule->name,
-		     "no candidate in a region allowed for class %s and "
-		     "sensitivity %s",
-		     r->cls->name, r->sens_name[0] ? r->sens_name : "(none)");
+		decide_deny(d, "RESIDENCY_DENIED", rule->name,
+			    "no candidate in a region allowed for class %s and "
+			    "sensitivity %s",
+			    r->cls->name,
+			    r->sens_name[0] ? r->sens_name : "(none)");
 	else if (s->but_cost) {
 		af_policy_fmt_usd(r->max_cost * 1000, usd);
-		deny(d, "COST_LIMIT", rule->name,
-		     "every candidate costs more than max_cost_usd %s", usd);
+		decide_deny(d, "COST_LIMIT", rule->name,
+			    "every candidate costs more than max_cost_usd %s",
+			    usd);
 	} else if (s->but_context)
-		deny(d, "CONTEXT_TOO_LARGE", rule->name,
-		     "%lld tokens exceed the context_limit of every candidate",
-		     (long long)(r->input + r->output));
+		decide_deny(d, "CONTEXT_TOO_LARGE", rule->name,
+			    "%lld tokens exceed the context_limit of every "
+			    "candidate",
+			    (long long)(r->input + r->output));
 	else
-		deny(d, "NO_ELIGIBLE_MODEL", rule->name,
-		     "no eligible model for rule %s", rule->name);
+		decide_deny(d, "NO_ELIGIBLE_MODEL", rule->name,
+			    "no eligible model for rule %s", rule->name);
 }
 
 /* --------------------------------------------------- the fast scan */
@@ -675,6 +682,9 @@ static void start(const struct rctx *r, bool canary, const char *id,
 	d->message[0] = '\0';
 	d->retry_after_ms = -1;
 	d->retryable = false;
+	d->has_workflow = false;
+	memset(&d->workflow, 0, sizeof(d->workflow));
+	d->workflow_idle_s = r->cls->wf_idle_s;
 }
 
 static void explain_start(const struct rctx *r, struct af_explain *x,
@@ -740,6 +750,10 @@ int af_decide(const struct af_policy_view *v, const struct af_request *req,
 	start(&r, canary, decision_id, ret);
 	if (x != NULL)
 		explain_start(&r, x, canary, bucket);
+	if (live->workflow != NULL) {
+		live->workflow(live->ctx, req->workflow_id, &ret->workflow);
+		ret->has_workflow = true;
+	}
 	if (live->lane_inflight != NULL)
 		inflight = live->lane_inflight(live->ctx, r.cls->lane);
 	if (live->budget != NULL)
@@ -748,16 +762,17 @@ int af_decide(const struct af_policy_view *v, const struct af_request *req,
 		return 0;
 	rule = x != NULL ? decide_match(&r, x) : decide_match_fast(&r);
 	if (rule == NULL) {
-		deny(ret, "NO_MATCHING_RULE", NULL,
-		     "no rule matches the request");
+		decide_deny(ret, "NO_MATCHING_RULE", NULL,
+			    "no rule matches the request");
 		return 0;
 	}
 	if (rule->deny) {
 		if (rule->message[0] != '\0')
-			deny(ret, rule->code, rule->name, "%s", rule->message);
+			decide_deny(ret, rule->code, rule->name, "%s",
+				    rule->message);
 		else
-			deny(ret, rule->code, rule->name, "denied by rule %s",
-			     rule->name);
+			decide_deny(ret, rule->code, rule->name,
+				    "denied by rule %s", rule->name);
 		return 0;
 	}
 	ret->rule = rule->name;

@@ -18,6 +18,17 @@ struct rctx {
 	int64_t latency, max_cost, input, output, fanout, tool_calls, attempt;
 };
 
+/* Makes d a denial with code, rule (may be NULL) and a formatted
+ * message; not retryable. */
+void decide_deny(struct af_decision *d, const char *code, const char *rule,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* When to try a saturated lane (or a workflow at its fan-out) again: the
+ * latency SLO, clamped. */
+int64_t decide_lane_retry_ms(int64_t slo_ms);
+/* The class's workflow caps on d->workflow (when d->has_workflow):
+ * returns true when one denied d. */
+bool decide_workflow_caps(const struct rctx *r, struct af_decision *d);
+
 bool cond_holds(const struct rctx *r, const struct vcond *c);
 /* The first rule that holds for the request, or NULL: through the rule
  * index, or (decide_match) every rule in order, recording each in x. */

@@ -77,6 +77,24 @@ static void rule(struct w *w, const struct af_decision *d)
 		lit(w, "null");
 }
 
+/* ,"workflow":{"hops","inflight","cost_usd"}: the state before this hop. */
+static void workflow_obj(struct w *w, const struct af_decision *d)
+{
+	char usd[32];
+	size_t n;
+
+	if (!d->has_workflow)
+		return;
+	key(w, ",\"workflow\":{\"hops\":");
+	u64(w, d->workflow.hops);
+	key(w, ",\"inflight\":");
+	u64(w, d->workflow.inflight);
+	key(w, ",\"cost_usd\":");
+	n = af_policy_fmt_usd(d->workflow.cost_nano_usd, usd);
+	raw(w, usd, n);
+	raw(w, "}", 1);
+}
+
 static void route_body(struct w *w, const struct af_decision *d)
 {
 	char usd[32];
@@ -104,6 +122,7 @@ static void route_body(struct w *w, const struct af_decision *d)
 	policy_obj(w, d);
 	key(w, ",\"registry_revision\":");
 	u64(w, d->registry_revision);
+	workflow_obj(w, d);
 	raw(w, "}", 1);
 }
 
@@ -122,6 +141,7 @@ static void deny_body(struct w *w, const struct af_decision *d)
 		i64(w, d->retry_after_ms);
 	}
 	policy_obj(w, d);
+	workflow_obj(w, d);
 	raw(w, "}", 1);
 }
 

@@ -82,6 +82,17 @@ static enum af_budget_state rec_budget(void *ctx, const char *tenant,
 	return rec->budget;
 }
 
+static void rec_workflow(void *ctx, const char *workflow_id,
+			 struct af_workflow_state *ret)
+{
+	struct af_live_rec *rec = ctx;
+	const struct af_live *in = rec->inner;
+
+	in->workflow(in->ctx, workflow_id, ret);
+	rec->workflow = *ret;
+	rec->workflow_read = true;
+}
+
 void af_live_rec_wrap(struct af_live_rec *rec, const struct af_live *inner,
 		      const struct af_policy_view *v, struct af_live *ret)
 {
@@ -95,12 +106,14 @@ void af_live_rec_wrap(struct af_live_rec *rec, const struct af_live *inner,
 	rec->budget = AF_BUDGET_OK;
 	rec->budget_retry_ms = 0;
 	rec->lease.set = false;
+	rec->workflow_read = false;
 	*ret = (struct af_live){
 		.ctx = rec,
 		.lane_inflight = rec_inflight,
 		.cooldown_ms = rec_cooldown,
 		.latency_ms = rec_latency,
 		.budget = rec_budget,
+		.workflow = rec->inner->workflow ? rec_workflow : NULL,
 	};
 }
 
@@ -199,7 +212,18 @@ int af_live_rec_json(const struct af_live_rec *rec, char *buf, size_t len,
 	u64(&w, rec->budget_retry_ms);
 	if (rec->lease.set)
 		lease_obj(&w, &rec->lease);
-	lit(&w, "},\"workflow\":{}");
+	lit(&w, "},\"workflow\":{");
+	if (rec->workflow_read) {
+		lit(&w, "\"hops\":");
+		u64(&w, rec->workflow.hops);
+		lit(&w, ",\"inflight\":");
+		u64(&w, rec->workflow.inflight);
+		lit(&w, ",\"tokens\":");
+		u64(&w, rec->workflow.tokens);
+		lit(&w, ",\"cost_nano_usd\":");
+		i64(&w, rec->workflow.cost_nano_usd);
+	}
+	lit(&w, "}");
 	if (rec->truncated > 0) {
 		lit(&w, ",\"truncated\":");
 		u64(&w, rec->truncated);

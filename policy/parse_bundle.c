@@ -154,6 +154,58 @@ static int opt_int(struct pctx *p, yaml_node_t *map, const char *key,
 	return af_yaml_int(p->y, v, key, 0, max, ret, p->err);
 }
 
+static int opt_int_min(struct pctx *p, yaml_node_t *map, const char *key,
+		       int64_t min, int64_t max, int64_t *ret)
+{
+	yaml_node_t *v = af_yaml_get(p->y, map, key);
+
+	*ret = -1;
+	if (v == NULL)
+		return 0;
+	return af_yaml_int(p->y, v, key, min, max, ret, p->err);
+}
+
+/* The class's per-workflow keys; the message only when one is given. */
+static int class_workflow(struct pctx *p, yaml_node_t *v, Af__Policy__Class *c)
+{
+	static const char *const keys[] = {
+		"max_workflow_cost_usd", "max_workflow_tokens",
+		"max_workflow_hops",	 "max_inflight_per_workflow",
+		"workflow_idle_s",	 NULL,
+	};
+	Af__Policy__WorkflowCaps *w;
+	yaml_node_t *n;
+	bool any = false;
+	int rc;
+
+	for (size_t i = 0; keys[i] != NULL; i++)
+		any = any || af_yaml_get(p->y, v, keys[i]) != NULL;
+	if (!any)
+		return 0;
+	if ((w = arena_alloc(p->a, sizeof(*w))) == NULL)
+		return yaml_oom(p->y, p->err);
+	af__policy__workflow_caps__init(w);
+	w->max_cost_micro_usd = -1;
+	if ((n = af_yaml_get(p->y, v, keys[0])) != NULL) {
+		rc = af_yaml_fixed(p->y, n, keys[0], 1000000, 0, MAX_COST_MICRO,
+				   &w->max_cost_micro_usd, p->err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = opt_int_min(p, v, keys[1], 1, MAX_NUMBER, &w->max_tokens);
+	if (rc == 0)
+		rc = opt_int_min(p, v, keys[2], 1, MAX_COUNT, &w->max_hops);
+	if (rc == 0)
+		rc = opt_int_min(p, v, keys[3], 1, AF_WORKFLOW_INFLIGHT_MAX,
+				 &w->max_inflight);
+	if (rc == 0)
+		rc = opt_int_min(p, v, keys[4], 1, AF_WORKFLOW_IDLE_MAX_S,
+				 &w->idle_s);
+	if (rc == 0)
+		c->workflow = w;
+	return rc;
+}
+
 static int class_fields(struct pctx *p, yaml_node_t *v, Af__Policy__Class *c)
 {
 	yaml_node_t *n;
@@ -190,16 +242,27 @@ static int class_fields(struct pctx *p, yaml_node_t *v, Af__Policy__Class *c)
 		rc = af_yaml_bool(p->y, n, "critical", &crit, p->err);
 		c->critical = crit;
 	}
-	return rc;
+	return rc == 0 ? class_workflow(p, v, c) : rc;
 }
 
 static int parse_class(struct pctx *p, yaml_node_t *k, yaml_node_t *v,
 		       Af__Policy__Class **ret)
 {
 	static const char *const keys[] = {
-		"lane",	      "latency_slo_ms", "max_cost_usd",
-		"max_fanout", "max_tool_calls", "max_retries",
-		"regions",    "critical",	NULL,
+		"lane",
+		"latency_slo_ms",
+		"max_cost_usd",
+		"max_fanout",
+		"max_tool_calls",
+		"max_retries",
+		"regions",
+		"critical",
+		"max_workflow_cost_usd",
+		"max_workflow_tokens",
+		"max_workflow_hops",
+		"max_inflight_per_workflow",
+		"workflow_idle_s",
+		NULL,
 	};
 	Af__Policy__Class *c = arena_alloc(p->a, sizeof(*c));
 	yaml_node_t *n;

@@ -148,6 +148,24 @@ enum af_budget_state {
 	AF_BUDGET_OVER_HARD = 2,
 };
 
+/* What routerd knows of one workflow when a decision is made for it: the
+ * hops routed so far, those still in flight (routed, not yet reported or
+ * expired), their tokens and their cost (the reported cost of reported
+ * hops, the estimate of the others), exactly, in 1e-9 USD. */
+struct af_workflow_state {
+	uint64_t hops;
+	uint64_t inflight;
+	uint64_t tokens;
+	int64_t cost_nano_usd;
+};
+
+/* A class's workflow_idle_s when it sets none, and its upper bound. */
+#define AF_WORKFLOW_IDLE_DEFAULT_S 3600
+#define AF_WORKFLOW_IDLE_MAX_S (30 * 86400)
+/* Hops in flight routerd tracks per workflow: max_inflight_per_workflow
+ * is at most this. */
+#define AF_WORKFLOW_INFLIGHT_MAX 16
+
 /* Live signals, supplied by the caller (routerd) on every decision. Every
  * callback may be NULL (then: 0 in flight, not cooling, latency 0, budget
  * OK). Callbacks run on the deciding thread, must not block, must not
@@ -171,6 +189,11 @@ struct af_live {
 	 * canary cohort; 0 when it is not cooling. When set it replaces
 	 * `cooling`; a decision asks for its own cohort only. */
 	uint64_t (*cooldown_ms)(void *ctx, uint32_t pair_id, bool canary);
+	/* The state of workflow `workflow_id` before this decision (all
+	 * zero for one not seen yet). When NULL the decision carries no
+	 * workflow state and the class's workflow caps do not apply. */
+	void (*workflow)(void *ctx, const char *workflow_id,
+			 struct af_workflow_state *ret);
 };
 
 /* ------------------------------------------------------------ requests */
@@ -276,6 +299,11 @@ struct af_decision {
 	 * MODELS_COOLING_DOWN, BUDGET_LEASE_PENDING); such denials carry
 	 * retry_after_ms. */
 	bool retryable;
+	/* The workflow's state before this decision, when the live signals
+	 * gave one (has_workflow), and the class's workflow_idle_s. */
+	bool has_workflow;
+	struct af_workflow_state workflow;
+	uint32_t workflow_idle_s;
 };
 
 /* Deny codes af_decide() and routerd produce themselves (deny rules
@@ -284,6 +312,12 @@ struct af_decision {
 #define AF_DENY_BUDGET_EXCEEDED "BUDGET_EXCEEDED"
 #define AF_DENY_BUDGET_LEASE_PENDING "BUDGET_LEASE_PENDING"
 #define AF_DENY_LANE_SATURATED "LANE_SATURATED"
+/* A class's max_workflow_cost_usd, _tokens or _hops is used up (not
+ * retryable); FANOUT_CAP also when max_inflight_per_workflow hops of the
+ * workflow are in flight (then retryable, retry_after_ms as for a
+ * saturated lane). */
+#define AF_DENY_WORKFLOW_BUDGET "WORKFLOW_BUDGET"
+#define AF_DENY_FANOUT_CAP "FANOUT_CAP"
 /* retry_after_ms of LANE_SATURATED: the class's latency SLO (a hop in
  * flight should end by then) clamped to these bounds, else the default. */
 #define AF_LANE_RETRY_MIN_MS 50

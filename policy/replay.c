@@ -102,6 +102,27 @@ static int budget_parse(json_t *o, struct af_replay_live *rl,
 	return lease != NULL ? lease_parse(lease, &rl->lease, err) : 0;
 }
 
+/* {} (no workflow signal) or {"hops","inflight","tokens","cost_nano_usd"}. */
+static int workflow_parse(json_t *o, struct af_replay_live *rl,
+			  struct af_err *err)
+{
+	struct af_workflow_state *w = &rl->workflow;
+	uint64_t cost;
+
+	if (o == NULL || (json_is_object(o) && json_object_size(o) == 0))
+		return 0;
+	if (!json_is_object(o) ||
+	    uint_of(json_object_get(o, "hops"), &w->hops) != 0 ||
+	    uint_of(json_object_get(o, "inflight"), &w->inflight) != 0 ||
+	    uint_of(json_object_get(o, "tokens"), &w->tokens) != 0 ||
+	    uint_of(json_object_get(o, "cost_nano_usd"), &cost) != 0 ||
+	    cost > INT64_MAX)
+		return bad(err, "workflow");
+	w->cost_nano_usd = (int64_t)cost;
+	rl->has_workflow = true;
+	return 0;
+}
+
 int af_replay_live_parse(json_t *live, struct af_replay_live *rl,
 			 struct af_err *err)
 {
@@ -111,6 +132,7 @@ int af_replay_live_parse(json_t *live, struct af_replay_live *rl,
 	rl->budget = AF_BUDGET_OK;
 	rl->budget_retry_ms = 0;
 	rl->lease.set = false;
+	rl->has_workflow = false;
 	rl->v = NULL;
 	if (live == NULL || json_is_null(live))
 		return 0;
@@ -127,6 +149,8 @@ int af_replay_live_parse(json_t *live, struct af_replay_live *rl,
 				 &rl->nlat, err);
 	if (rc == 0)
 		rc = budget_parse(json_object_get(live, "budget"), rl, err);
+	if (rc == 0)
+		rc = workflow_parse(json_object_get(live, "workflow"), rl, err);
 	return rc;
 }
 
@@ -173,6 +197,15 @@ static enum af_budget_state rp_budget(void *ctx, const char *tenant,
 	return rl->budget;
 }
 
+static void rp_workflow(void *ctx, const char *workflow_id,
+			struct af_workflow_state *ret)
+{
+	const struct af_replay_live *rl = ctx;
+
+	(void)workflow_id;
+	*ret = rl->workflow;
+}
+
 void af_replay_live_bind(struct af_replay_live *rl,
 			 const struct af_policy_view *v, struct af_live *ret)
 {
@@ -194,6 +227,7 @@ void af_replay_live_bind(struct af_replay_live *rl,
 		.cooldown_ms = rp_cooldown,
 		.latency_ms = rp_latency,
 		.budget = rp_budget,
+		.workflow = rl->has_workflow ? rp_workflow : NULL,
 	};
 }
 

@@ -59,6 +59,8 @@ struct af_live_rec {
 	enum af_budget_state budget;
 	uint64_t budget_retry_ms;
 	struct af_rec_lease lease;
+	bool workflow_read;
+	struct af_workflow_state workflow;
 };
 
 /* Sets up rec to record what a decision on v reads through inner (NULL:
@@ -104,6 +106,10 @@ struct af_replay_live {
 	enum af_budget_state budget;
 	uint64_t budget_retry_ms;
 	struct af_rec_lease lease;
+	/* The workflow state the decision read ("workflow" member not
+	 * empty); without it the replay has no workflow signal. */
+	bool has_workflow;
+	struct af_workflow_state workflow;
 	/* Set by af_replay_live_bind: the names resolved against a view. */
 	const struct af_policy_view *v;
 	int32_t lane_id[AF_REC_LANES], cool_id[AF_REC_COOL], lat_id[AF_REC_LAT];

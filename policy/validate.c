@@ -126,6 +126,18 @@ static bool has_class(const Af__Policy__Bundle *b, const char *name)
 	return false;
 }
 
+static bool workflow_ok(const Af__Policy__WorkflowCaps *w)
+{
+	if (w == NULL)
+		return true;
+	return opt_range(w->max_cost_micro_usd, MAX_COST_MICRO) &&
+	       opt_range(w->max_tokens, MAX_NUMBER) && w->max_tokens != 0 &&
+	       opt_range(w->max_hops, MAX_COUNT) && w->max_hops != 0 &&
+	       opt_range(w->max_inflight, AF_WORKFLOW_INFLIGHT_MAX) &&
+	       w->max_inflight != 0 &&
+	       opt_range(w->idle_s, AF_WORKFLOW_IDLE_MAX_S) && w->idle_s != 0;
+}
+
 static int check_classes(const Af__Policy__Bundle *b, struct af_err *err)
 {
 	if (b->n_classes > AF_POLICY_MAX_CLASSES)
@@ -141,6 +153,7 @@ static int check_classes(const Af__Policy__Bundle *b, struct af_err *err)
 		    !opt_range(c->max_fanout, MAX_COUNT) ||
 		    !opt_range(c->max_tool_calls, MAX_COUNT) ||
 		    !opt_range(c->max_retries, 100) ||
+		    !workflow_ok(c->workflow) ||
 		    !set_ok(c->regions, c->n_regions, AF_POLICY_MAX_LIST) ||
 		    (!c->has_regions && c->n_regions != 0))
 			return BAD("bundle: bad class %zu", i);

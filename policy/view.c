@@ -160,6 +160,22 @@ static uint64_t region_mask(const struct af_policy_view *v, char *const *r,
 
 /* ----------------------------------------------------------- bundles */
 
+static void workflow_caps(struct vclass *vc, const Af__Policy__WorkflowCaps *w)
+{
+	vc->wf_max_cost_nano = vc->wf_max_tokens = -1;
+	vc->wf_max_hops = vc->wf_max_inflight = -1;
+	vc->wf_idle_s = AF_WORKFLOW_IDLE_DEFAULT_S;
+	if (w == NULL)
+		return;
+	if (w->max_cost_micro_usd >= 0)
+		vc->wf_max_cost_nano = w->max_cost_micro_usd * 1000;
+	vc->wf_max_tokens = w->max_tokens;
+	vc->wf_max_hops = w->max_hops;
+	vc->wf_max_inflight = w->max_inflight;
+	if (w->idle_s > 0)
+		vc->wf_idle_s = (uint32_t)w->idle_s;
+}
+
 static int build_classes(struct af_policy_view *v, struct vbundle *vb,
 			 const Af__Policy__Bundle *b)
 {
@@ -188,6 +204,7 @@ static int build_classes(struct af_policy_view *v, struct vbundle *vb,
 				      ? region_mask(v, c->regions, c->n_regions)
 				      : ALL_REGIONS;
 		vc->critical = c->critical;
+		workflow_caps(vc, c->workflow);
 		vc->log_ppm = 1000000;
 		if (b->decision_log == NULL)
 			continue;

@@ -54,6 +54,9 @@ struct vclass {
 	uint64_t regions;    /* ALL_REGIONS when absent */
 	bool critical;
 	uint32_t log_ppm; /* decision_log sample rate, 0..1000000 */
+	/* Per-workflow caps, -1 when absent; idle timeout in seconds. */
+	int64_t wf_max_cost_nano, wf_max_tokens, wf_max_hops, wf_max_inflight;
+	uint32_t wf_idle_s;
 };
 
 /* The rules a request can match (view_index.c): each rule that can ever

@@ -2,6 +2,7 @@
 #include "routerd/config.h"
 #include "routerd/decision_log.h"
 #include "routerd/routerd.h"
+#include "routerd/workflow.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +22,7 @@ enum opt_row {
 	O_DLOG_MB,
 	O_DLOG_KEEP,
 	O_CHECK,
+	O_MAX_WF,
 };
 
 struct opt {
@@ -59,6 +61,10 @@ static const struct opt opts[] = {
 			 "decision log files kept (the oldest are deleted)"},
 	[O_CHECK] = {"check", T_BOOL, 0, 0, NULL, NULL, NULL,
 		     "validate the options and the cluster file, then exit"},
+	[O_MAX_WF] = {"max-workflows", T_UINT, 1, ROUTERD_WORKFLOWS_MAX,
+		      "100000", "AF_ROUTERD_MAX_WORKFLOWS", "N",
+		      "workflows tracked at once (the least recently used "
+		      "make room)"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -114,6 +120,7 @@ static int set(struct routerd_config *c, enum opt_row r, const char *v,
 		return set_uint(o, what, v,
 				r == O_THREADS	 ? &c->http_threads
 				: r == O_DLOG_MB ? &c->decision_log_max_mb
+				: r == O_MAX_WF	 ? &c->max_workflows
 						 : &c->decision_log_keep,
 				err);
 	case T_STR:
@@ -266,4 +273,6 @@ void routerd_config_print(const struct routerd_config *c, FILE *f)
 		c->source[O_DLOG_MB]);
 	fprintf(f, "decision-log-keep=%u (%s)\n", c->decision_log_keep,
 		c->source[O_DLOG_KEEP]);
+	fprintf(f, "max-workflows=%u (%s)\n", c->max_workflows,
+		c->source[O_MAX_WF]);
 }

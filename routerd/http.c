@@ -172,6 +172,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		lc.budgets = h->r->budgets;
 		lc.wall_ms = af_wall_ms();
 	}
+	routerd_live_workflows(&lc, h->r->workflows, &live);
 	if (h->r->dlog != NULL) {
 		af_live_rec_wrap(&tl_rec, &live, v->pv, &rec);
 		use = &rec;
@@ -192,6 +193,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	if (h->r->live != NULL)
 		routerd_live_routed(h->r->live, view_ext(v), &k->d, seq, now);
 	routerd_live_denied(h->r, v, &k->req, &k->d);
+	routerd_live_workflow_routed(h->r->workflows, &k->req, &k->d, seq, now);
 	if (k->d.kind == AF_DECISION_ROUTE)
 		routerd_decisions_put(h->decisions, seq, &k->d, k->req.tenant,
 				      k->req.class_name, now);
@@ -300,6 +302,8 @@ static void report_apply(struct routerd_http *h,
 	routerd_view_release(h->r, v);
 	if (h->r->budgets != NULL)
 		routerd_budgets_settle(h->r->budgets, seq, nano);
+	routerd_live_workflow_reported(h->r->workflows, rep, seq, nano,
+				       af_mono_ms());
 	if (h->r->usage != NULL)
 		routerd_usage_record(
 			h->r->usage, a->revision, a->tenant, a->class_name,

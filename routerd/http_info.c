@@ -1,6 +1,7 @@
 /* Decision counters, GET /v1/status and GET /metrics. */
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
+#include "routerd/workflow.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -354,4 +355,6 @@ void http_metrics(struct routerd *r, struct af_textbuf *b)
 	view_metrics(r, b);
 	sync_metrics(r, b);
 	live_metrics(r, b);
+	if (r->workflows != NULL)
+		routerd_workflows_metrics(r->workflows, b);
 }

@@ -23,7 +23,9 @@
 #include "common/timeutil.h"
 #include "routerd/budget.h"
 #include "routerd/routerd_int.h"
+#include "routerd/report.h"
 #include "routerd/usage.h"
+#include "routerd/workflow.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -384,12 +386,66 @@ void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
 	c->now_ms = now_ms;
 	c->budgets = NULL;
 	c->wall_ms = 0;
+	c->workflows = NULL;
 	ret->ctx = c;
 	ret->lane_inflight = cb_inflight;
 	ret->cooling = cb_cooling;
 	ret->cooldown_ms = cb_cooldown_ms;
 	ret->latency_ms = cb_latency;
 	ret->budget = routerd_budget_state;
+	ret->workflow = NULL;
+}
+
+/* ---------------------------------------------------------- workflows */
+
+static void cb_workflow(void *ctx, const char *id,
+			struct af_workflow_state *ret)
+{
+	const struct live_ctx *c = ctx;
+
+	routerd_workflows_state(c->workflows, id, c->now_ms, ret);
+}
+
+void routerd_live_workflows(struct live_ctx *c, struct routerd_workflows *t,
+			    struct af_live *live)
+{
+	if (t == NULL)
+		return;
+	c->workflows = t;
+	live->workflow = cb_workflow;
+}
+
+static int64_t tokens_of(int64_t in, int64_t out)
+{
+	return (in > 0 ? in : 0) + (out > 0 ? out : 0);
+}
+
+void routerd_live_workflow_routed(struct routerd_workflows *t,
+				  const struct af_request *req,
+				  const struct af_decision *d, uint64_t seq,
+				  uint64_t now_ms)
+{
+	if (t == NULL || d->kind != AF_DECISION_ROUTE)
+		return;
+	routerd_workflows_routed(
+		t, req->workflow_id, seq, d,
+		tokens_of(req->input_tokens, req->output_tokens),
+		routerd_live_ttl_ms(d->latency_slo_ms), now_ms);
+}
+
+void routerd_live_workflow_reported(struct routerd_workflows *t,
+				    const struct routerd_report *rep,
+				    uint64_t seq, int64_t cost_nano_usd,
+				    uint64_t now_ms)
+{
+	bool tok = rep->input_tokens >= 0 || rep->output_tokens >= 0;
+
+	if (t == NULL || rep->workflow_id == NULL)
+		return;
+	routerd_workflows_reported(
+		t, rep->workflow_id, seq, cost_nano_usd,
+		tok ? tokens_of(rep->input_tokens, rep->output_tokens) : -1,
+		now_ms);
 }
 
 uint64_t routerd_live_ttl_ms(int64_t latency_slo_ms)

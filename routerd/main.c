@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "routerd/config.h"
 #include "routerd/decision_log.h"
+#include "routerd/workflow.h"
 #include "net/tls.h"
 #include "routerd/routerd_int.h"
 
@@ -90,6 +91,12 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 		rc = dlog_start(r, c, &err);
 	if (rc == 0)
 		rc = routerd_live_new(&r->live, &err);
+	if (rc == 0 &&
+	    routerd_workflows_new(c->max_workflows, &r->workflows) != 0)
+		rc = af_errf(&err, AF_ENOMEM,
+			     "workflow table of %u entries: out of memory; "
+			     "lower --max-workflows",
+			     c->max_workflows);
 	if (rc == 0)
 		rc = routerd_sync_start(r, &err);
 	if (rc != 0) {
@@ -117,6 +124,8 @@ out:
 	routerd_views_fini(r);
 	routerd_live_free(r->live);
 	r->live = NULL;
+	routerd_workflows_free(r->workflows);
+	r->workflows = NULL;
 	routerd_dlog_free(r->dlog);
 	r->dlog = NULL;
 	if (rc == 0)

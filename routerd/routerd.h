@@ -53,11 +53,12 @@ struct routerd_sync_stats {
 	_Atomic uint64_t connects; /* connections to controld established */
 };
 
-struct routerd_sync;	 /* private to sync.c */
-struct routerd_viewslot; /* private to view.c */
-struct routerd_live;	 /* private to live.c */
-struct routerd_http;	 /* private to http.c */
-struct routerd_dlog;	 /* decision_log.h */
+struct routerd_sync;	  /* private to sync.c */
+struct routerd_viewslot;  /* private to view.c */
+struct routerd_live;	  /* private to live.c */
+struct routerd_http;	  /* private to http.c */
+struct routerd_dlog;	  /* decision_log.h */
+struct routerd_workflows; /* workflow.h */
 
 struct routerd {
 	const struct af_cluster_cfg *cfg;
@@ -77,6 +78,8 @@ struct routerd {
 	struct routerd_http *http;
 	/* decision_log.c (NULL: no decision log) */
 	struct routerd_dlog *dlog;
+	/* workflow.c (NULL: workflows are not tracked) */
+	struct routerd_workflows *workflows;
 };
 
 /* ------------------------------------------------------------ view.c */

@@ -66,9 +66,25 @@ struct live_ctx {
 	uint64_t now_ms;		 /* monotonic, read once per decision */
 	struct routerd_budgets *budgets; /* NULL: every tenant unlimited */
 	int64_t wall_ms;		 /* for budget periods */
+	struct routerd_workflows *workflows; /* NULL: none tracked */
 };
 void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
 			  uint64_t now_ms, struct af_live *ret);
+
+/* Workflow signals (workflow.h): routerd_live_workflows() makes the
+ * decision read workflow state from t (no-op when t is NULL); after it,
+ * the routed hop and later its report update t. Any thread. */
+struct routerd_report;
+void routerd_live_workflows(struct live_ctx *c, struct routerd_workflows *t,
+			    struct af_live *live);
+void routerd_live_workflow_routed(struct routerd_workflows *t,
+				  const struct af_request *req,
+				  const struct af_decision *d, uint64_t seq,
+				  uint64_t now_ms);
+void routerd_live_workflow_reported(struct routerd_workflows *t,
+				    const struct routerd_report *rep,
+				    uint64_t seq, int64_t cost_nano_usd,
+				    uint64_t now_ms);
 
 /* A routed decision with sequence number `seq` (nonzero) takes one lane
  * slot until its report or its expiry. Any thread. */
