@@ -174,6 +174,7 @@ check-release:
 test: deps check-deps check-size check-release
 	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)
 	@cd tests/browser && npm ci --no-audit --no-fund --silent
+	@cd sdk/typescript && npm ci --no-audit --no-fund --silent && npm run --silent build
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 unit-test: all $(TESTS) $(TOOLS)
