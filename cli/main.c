@@ -2,6 +2,7 @@
  * and every group answers --help with its flags and an example. */
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "cli/replay.h"
 #include "common/timeutil.h"
 
 #include <stdio.h>
@@ -30,7 +31,9 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml member list -o json"},
 	{"snapshot", "consistent backups of the replicated state",
 	 "af -c cluster.yaml snapshot save backup.db"},
-	{"policy", "policy bundles: lint, apply, history, diff, rollback, sign",
+	{"policy",
+	 "policy bundles: lint, apply, history, diff, rollback, sign, "
+	 "simulate, test",
 	 "af -c cluster.yaml policy apply -f policy.yaml -m \"first\""},
 	{"canary", "canary rollouts of a policy revision",
 	 "af -c cluster.yaml canary start -f policy.yaml --steps 5,25,50"},
@@ -146,6 +149,37 @@ static const struct verb verbs[] = {
 	 "make REV (default: the previous stable) stable again",
 	 "  --to REV  the revision to restore; aborts a running canary\n"
 	 "example:\n  af -c cluster.yaml policy rollback --to 1\n"},
+	{"policy", "simulate", af_cli_policy_simulate,
+	 "policy simulate -f CANDIDATE --log PATH... [--baseline REV | "
+	 "--baseline-file FILE] [--models FILE] [--since T] [--until T] "
+	 "[--down REGION|MODEL@REGION,...] [--fail-if EXPR]",
+	 "replay decision logs: what would the candidate have changed",
+	 "  -f FILE              the candidate bundle\n"
+	 "  --log PATH...        decision log files or directories\n"
+	 "  --baseline REV       compare with this revision (default: each\n"
+	 "                       record's own, fetched from the cluster)\n"
+	 "  --baseline-file F    the baseline bundle, offline (needs "
+	 "--models)\n"
+	 "  --models FILE        the registry (default: the cluster's)\n"
+	 "  --since T --until T  records in [T, T): YYYY-MM-DD or\n"
+	 "                       YYYY-MM-DDTHH:MM:SSZ\n"
+	 "  --down WHERE,...     what-if: the candidate (or, without -f,\n"
+	 "                       the baseline) replays with these regions or\n"
+	 "                       MODEL@REGION pairs down\n"
+	 "  --fail-if EXPR       exit 1 when any holds: changed_pct>X,\n"
+	 "                       cost_delta_pct>X, new_denials>N\n"
+	 "example:\n  af -c cluster.yaml policy simulate -f policy.yaml --log "
+	 "/var/log/af --fail-if 'changed_pct>5,new_denials>0'\n"},
+	{"policy", "test", af_cli_policy_test,
+	 "policy test PATH... [--policy FILE --models FILE] [-o json|junit]",
+	 "run PolicyTest files: expected decisions for fixture requests",
+	 "  PATH...                       PolicyTest files (kind: PolicyTest)\n"
+	 "  --policy FILE --models FILE   offline (default: the cluster's\n"
+	 "                                stable revision and registry)\n"
+	 "  -o junit                      JUnit XML for CI systems\n"
+	 "Exit 0 when every case passes, 1 when any fails.\n"
+	 "example:\n  af policy test tests/policy.test.yaml --policy "
+	 "policy.yaml --models models.yaml\n"},
 	{"policy", "sign", af_cli_policy_sign,
 	 "policy sign -f FILE --key KEY [--serial N] [--out F]",
 	 "sign a bundle (writes FILE.sig)",
@@ -344,6 +378,13 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 					    "%s needs a value", a);
 				return -1;
 			}
+			if ((strcmp(a, "-o") == 0 ||
+			     strcmp(a, "--output") == 0) &&
+			    strcmp(v, "junit") == 0) {
+				/* af policy test's own format: its flag. */
+				argv[out++] = argv[i];
+				continue;
+			}
 			i++;
 			if (a[1] == 'c' || strcmp(a, "--cluster") == 0)
 				cli->cluster_file = v;
@@ -361,7 +402,9 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 				}
 			} else if (parse_output(v, &cli->output) != 0) {
 				af_cli_fail(AF_EXIT_USAGE, "USAGE",
-					    "-o takes table, json or yaml");
+					    "-o takes table, json or yaml (and "
+					    "junit "
+					    "for policy test)");
 				return -1;
 			}
 			continue;

@@ -668,6 +668,7 @@ static void start(const struct rctx *r, bool canary, const char *id,
 	d->latency_slo_ms = r->latency > 0 ? r->latency : -1;
 	d->max_retries = r->cls->max_retries;
 	d->degraded = false;
+	d->log_ppm = r->cls->log_ppm;
 	d->nfallback = 0;
 	d->est_cost_nano_usd = 0;
 	d->code = NULL;
@@ -688,6 +689,24 @@ static void explain_start(const struct rctx *r, struct af_explain *x,
 	explain_note(x, "class %s on lane %s; sensitivity %s", r->cls->name,
 		     r->v->lanes.names[r->cls->lane],
 		     r->sens_name[0] ? r->sens_name : "(none)");
+}
+
+int af_policy_view_region_allowed(const struct af_policy_view *v,
+				  const struct af_request *req, bool canary,
+				  const char *region, bool *ret)
+{
+	uint64_t allowed;
+	uint32_t id;
+	struct rctx r;
+	int rc = resolve(v, req, canary && v->has_canary, &r);
+
+	if (rc != 0)
+		return rc;
+	allowed = r.cls->regions &
+		  (r.sens != NONE ? r.vb->residency[r.sens] : ALL_REGIONS);
+	id = intern_find(&v->regions, region);
+	*ret = allowed == ALL_REGIONS || (id != NONE && ((allowed >> id) & 1));
+	return 0;
 }
 
 int af_decide(const struct af_policy_view *v, const struct af_request *req,

@@ -6,8 +6,9 @@
 #include <string.h>
 
 static const char *const top_keys[] = {
-	"apiVersion", "kind",	 "name",  "tiers",   "defaults", "residency",
-	"lanes",      "classes", "rules", "degrade", "health",	 NULL,
+	"apiVersion", "kind",	      "name",	 "tiers", "defaults",
+	"residency",  "lanes",	      "classes", "rules", "degrade",
+	"health",     "decision_log", NULL,
 };
 
 static int parse_defaults(struct pctx *p, yaml_node_t *n)
@@ -386,6 +387,9 @@ int parse_bundle(struct af_yaml *y, struct arena *a, struct af_bundle *out,
 		rc = parse_health(&p, af_yaml_get(y, root, "health"));
 	if (rc == 0)
 		rc = parse_rules(&p, root);
+	if (rc == 0)
+		rc = parse_decision_log(&p,
+					af_yaml_get(y, root, "decision_log"));
 	if (rc == 0)
 		*ret = p.b;
 	return rc;

@@ -15,4 +15,10 @@ struct pctx {
 /* Parses rules: (required) after tiers and classes are known. */
 int parse_rules(struct pctx *p, yaml_node_t *root);
 
+/* Parses decision_log: (optional) after classes are known. */
+int parse_decision_log(struct pctx *p, yaml_node_t *n);
+/* A request field path the decision log may mask ("tenant",
+ * "labels.customer", ...). */
+bool dlog_mask_ok(const char *path);
+
 #endif

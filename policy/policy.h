@@ -132,6 +132,11 @@ int32_t af_policy_view_pair_id(const struct af_policy_view *v,
 int af_policy_view_cost(const struct af_policy_view *v, const char *model,
 			int64_t input_tokens, int64_t output_tokens,
 			int64_t *ret_nano_usd);
+/* The request field paths ("tenant", "labels.customer") the decision log
+ * masks, by the stable (canary false) or the canary bundle's
+ * decision_log section; borrowed from v. */
+const char *const *af_policy_view_log_masks(const struct af_policy_view *v,
+					    bool canary, size_t *ret_n);
 /* Upper bound of explain entries af_decide() can produce. */
 size_t af_policy_view_nrules_max(const struct af_policy_view *v);
 
@@ -260,6 +265,9 @@ struct af_decision {
 	int64_t max_retries;
 	int64_t est_cost_nano_usd; /* exact: 1e-9 USD */
 	bool degraded;
+	/* The deciding bundle's decision_log sample rate for the request's
+	 * class, 0..1000000 (1000000 when the bundle says nothing). */
+	uint32_t log_ppm;
 	/* deny */
 	const char *code; /* "COST_LIMIT", a deny rule's code, ... */
 	char message[256];
@@ -328,6 +336,14 @@ struct af_explain {
 int af_decide(const struct af_policy_view *v, const struct af_request *req,
 	      const struct af_live *live, const char *decision_id,
 	      struct af_decision *ret, struct af_explain *explain);
+
+/* Whether `region` is one the request may use (step 6: the class's regions
+ * and the residency of its sensitivity) under the stable (canary false)
+ * or the canary bundle. Returns 0 with *ret set, or AF_ENOTFOUND (unknown
+ * class). Pure, no allocation. */
+int af_policy_view_region_allowed(const struct af_policy_view *v,
+				  const struct af_request *req, bool canary,
+				  const char *region, bool *ret);
 
 /* ---------------------------------------------------------- rendering */
 

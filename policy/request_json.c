@@ -16,6 +16,7 @@
  * keys, so each token would still need all of this, after a pass that
  * fills a token array. Measured figures: docs/benchmarks.md, route_http. */
 #include "policy/policy_int.h"
+#include "policy/replay.h"
 #include "policy/request_json.h"
 
 #include <errno.h>
@@ -280,6 +281,21 @@ int af_request_parse_json_ref(const char *buf, size_t len,
 	json_decref(root);
 	if (rc == 0)
 		memcpy(ret, &r, sizeof(r));
+	return rc;
+}
+
+int af_request_from_json(json_t *obj, struct af_request *ret,
+			 struct af_request_error *rerr)
+{
+	int rc;
+
+	if (!json_is_object(obj))
+		return fail(rerr, 400, "MALFORMED_JSON", NULL,
+			    "the request must be a JSON object");
+	af_request_init(ret);
+	rc = required(obj, rerr);
+	if (rc == 0)
+		rc = fields(obj, ret, rerr);
 	return rc;
 }
 

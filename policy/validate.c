@@ -1,6 +1,7 @@
 /* Validation of compiled bundles and registries. Runs after every compile
  * (a sanity check) and after every load of bytes from elsewhere: protobuf-c
  * accepts unknown enum values, unsorted lists and missing messages. */
+#include "policy/parse_rules.h"
 #include "policy/policy_int.h"
 
 #include <string.h>
@@ -246,6 +247,31 @@ static int check_rules(const Af__Policy__Bundle *b, struct af_err *err)
 	return 0;
 }
 
+static int check_decision_log(const Af__Policy__Bundle *b, struct af_err *err)
+{
+	const Af__Policy__DecisionLog *d = b->decision_log;
+
+	if (d == NULL)
+		return 0;
+	if (!set_ok(d->mask, d->n_mask, AF_POLICY_MAX_LIST))
+		return BAD("bundle: bad decision_log mask list");
+	for (size_t i = 0; i < d->n_mask; i++)
+		if (!dlog_mask_ok(d->mask[i]))
+			return BAD("bundle: decision_log mask \"%.64s\" is "
+				   "not a request field",
+				   d->mask[i]);
+	if (d->n_sample > AF_POLICY_MAX_CLASSES)
+		return BAD("bundle: too many decision_log sample rates");
+	for (size_t i = 0; i < d->n_sample; i++) {
+		const Af__Policy__SampleRate *s = d->sample[i];
+
+		if (!has_class(b, s->class_) || !range(s->ppm, 0, 1000000) ||
+		    (i > 0 && strcmp(d->sample[i - 1]->class_, s->class_) >= 0))
+			return BAD("bundle: bad decision_log sample %zu", i);
+	}
+	return 0;
+}
+
 int validate_bundle(const Af__Policy__Bundle *b, struct af_err *err)
 {
 	int rc = check_head(b, err);
@@ -256,6 +282,8 @@ int validate_bundle(const Af__Policy__Bundle *b, struct af_err *err)
 		rc = check_classes(b, err);
 	if (rc == 0)
 		rc = check_rules(b, err);
+	if (rc == 0)
+		rc = check_decision_log(b, err);
 	return rc;
 }
 

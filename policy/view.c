@@ -188,6 +188,15 @@ static int build_classes(struct af_policy_view *v, struct vbundle *vb,
 				      ? region_mask(v, c->regions, c->n_regions)
 				      : ALL_REGIONS;
 		vc->critical = c->critical;
+		vc->log_ppm = 1000000;
+		if (b->decision_log == NULL)
+			continue;
+		for (size_t j = 0; j < b->decision_log->n_sample; j++)
+			if (strcmp(b->decision_log->sample[j]->class_,
+				   c->name) == 0)
+				vc->log_ppm =
+					(uint32_t)b->decision_log->sample[j]
+						->ppm;
 	}
 	return 0;
 }
@@ -270,6 +279,23 @@ static int build_rules(struct af_policy_view *v, struct vbundle *vb,
 	return 0;
 }
 
+static int build_masks(struct af_policy_view *v, struct vbundle *vb,
+		       const Af__Policy__Bundle *b)
+{
+	const Af__Policy__DecisionLog *d = b->decision_log;
+
+	if (d == NULL || d->n_mask == 0)
+		return 0;
+	vb->mask = arena_calloc(&v->a, d->n_mask, sizeof(*vb->mask));
+	if (vb->mask == NULL)
+		return AF_ENOMEM;
+	for (size_t i = 0; i < d->n_mask; i++)
+		if ((vb->mask[i] = arena_strdup(&v->a, d->mask[i])) == NULL)
+			return AF_ENOMEM;
+	vb->nmask = d->n_mask;
+	return 0;
+}
+
 static int build_bundle(struct af_policy_view *v, struct vbundle *vb,
 			const struct af_bundle *bundle, uint64_t revision)
 {
@@ -301,6 +327,8 @@ static int build_bundle(struct af_policy_view *v, struct vbundle *vb,
 	vb->watermark_ppm = b->degrade->lane_watermark_ppm;
 	vb->soft_step_down = b->degrade->soft_budget_step_down;
 	rc = build_classes(v, vb, b);
+	if (rc == 0)
+		rc = build_masks(v, vb, b);
 	if (rc == 0)
 		rc = build_rules(v, vb, b);
 	if (rc == 0 && b->n_rules > v->max_rules)
@@ -529,6 +557,15 @@ int32_t af_policy_view_pair_id(const struct af_policy_view *v,
 			hi = mid;
 	}
 	return -1;
+}
+
+const char *const *af_policy_view_log_masks(const struct af_policy_view *v,
+					    bool canary, size_t *ret_n)
+{
+	const struct vbundle *vb = &v->b[canary && v->has_canary ? 1 : 0];
+
+	*ret_n = vb->nmask;
+	return vb->mask;
 }
 
 size_t af_policy_view_nrules_max(const struct af_policy_view *v)

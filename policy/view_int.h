@@ -53,6 +53,7 @@ struct vclass {
 	int64_t max_retries; /* class or bundle default */
 	uint64_t regions;    /* ALL_REGIONS when absent */
 	bool critical;
+	uint32_t log_ppm; /* decision_log sample rate, 0..1000000 */
 };
 
 /* The rules a request can match (view_index.c): each rule that can ever
@@ -84,6 +85,8 @@ struct vbundle {
 	uint64_t *residency; /* per sensitivity id */
 	int64_t watermark_ppm;
 	bool soft_step_down;
+	size_t nmask; /* decision_log masks */
+	const char **mask;
 	struct vrindex ix;
 };
 

@@ -1,5 +1,6 @@
 /* routerd's option table and its parser (see config.h). */
 #include "routerd/config.h"
+#include "routerd/decision_log.h"
 #include "routerd/routerd.h"
 
 #include <errno.h>
@@ -9,7 +10,18 @@
 
 enum opt_type { T_STR, T_UINT, T_LEVEL, T_BOOL };
 
-enum opt_row { O_CONFIG, O_LISTEN, O_ID, O_CACHE, O_LOG, O_THREADS, O_CHECK };
+enum opt_row {
+	O_CONFIG,
+	O_LISTEN,
+	O_ID,
+	O_CACHE,
+	O_LOG,
+	O_THREADS,
+	O_DLOG,
+	O_DLOG_MB,
+	O_DLOG_KEEP,
+	O_CHECK,
+};
 
 struct opt {
 	const char *name;
@@ -36,6 +48,15 @@ static const struct opt opts[] = {
 		   "debug, info, warn or error"},
 	[O_THREADS] = {"http-threads", T_UINT, 1, 16, "2",
 		       "AF_ROUTERD_HTTP_THREADS", "N", "HTTP polling threads"},
+	[O_DLOG] = {"decision-log", T_STR, 1, 4000, NULL,
+		    "AF_ROUTERD_DECISION_LOG", "DIR",
+		    "write one JSON line per decision into DIR"},
+	[O_DLOG_MB] = {"decision-log-max-mb", T_UINT, 1, DLOG_MAX_MB_LIMIT,
+		       "64", NULL, "MB",
+		       "start a new decision log file at this size"},
+	[O_DLOG_KEEP] = {"decision-log-keep", T_UINT, 1, DLOG_KEEP_LIMIT, "16",
+			 NULL, "N",
+			 "decision log files kept (the oldest are deleted)"},
 	[O_CHECK] = {"check", T_BOOL, 0, 0, NULL, NULL, NULL,
 		     "validate the options and the cluster file, then exit"},
 };
@@ -90,7 +111,11 @@ static int set(struct routerd_config *c, enum opt_row r, const char *v,
 				       what, v);
 		return 0;
 	case T_UINT:
-		return set_uint(o, what, v, &c->http_threads, err);
+		return set_uint(o, what, v,
+				r == O_THREADS	 ? &c->http_threads
+				: r == O_DLOG_MB ? &c->decision_log_max_mb
+						 : &c->decision_log_keep,
+				err);
 	case T_STR:
 		break;
 	}
@@ -103,6 +128,8 @@ static int set(struct routerd_config *c, enum opt_row r, const char *v,
 		c->listen = v;
 	else if (r == O_ID)
 		c->id = v;
+	else if (r == O_DLOG)
+		c->decision_log = v;
 	else
 		c->cache = v;
 	return 0;
@@ -232,4 +259,11 @@ void routerd_config_print(const struct routerd_config *c, FILE *f)
 	fprintf(f, "log-level=%s (%s)\n", lv, c->source[O_LOG]);
 	fprintf(f, "http-threads=%u (%s)\n", c->http_threads,
 		c->source[O_THREADS]);
+	fprintf(f, "decision-log=%s (%s)\n",
+		c->decision_log ? c->decision_log : "-",
+		c->decision_log ? c->source[O_DLOG] : "default");
+	fprintf(f, "decision-log-max-mb=%u (%s)\n", c->decision_log_max_mb,
+		c->source[O_DLOG_MB]);
+	fprintf(f, "decision-log-keep=%u (%s)\n", c->decision_log_keep,
+		c->source[O_DLOG_KEEP]);
 }

@@ -21,12 +21,15 @@ struct routerd_config {
 	const char *cache;  /* NULL: no persisted view */
 	enum af_log_level log_level;
 	unsigned http_threads;
+	const char *decision_log; /* NULL: no decision log */
+	unsigned decision_log_max_mb;
+	unsigned decision_log_keep;
 	bool check;   /* validate and exit */
 	bool help;    /* print usage and exit */
 	bool version; /* print the version and exit */
 	/* Where each value came from, by table row: "flag", "env", "default".
 	 */
-	const char *source[8];
+	const char *source[16];
 };
 
 /* Parses argv and the environment into c (strings borrowed from argv and

@@ -20,6 +20,7 @@
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
 #include "routerd/budget.h"
+#include "routerd/decision_log.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
 
@@ -44,6 +45,7 @@ enum ep {
 	EP_HEALTHZ,
 	EP_READYZ,
 	EP_METRICS,
+	EP_DECISION, /* GET /v1/decisions/ID */
 };
 
 struct conn {
@@ -53,6 +55,7 @@ struct conn {
 	enum ep ep;
 	const char *allow; /* for 405 */
 	char id[ROUTERD_ID_MAX + 24];
+	const char *url; /* EP_DECISION: MHD's, valid for the request */
 	char msg[256];
 	struct af_request req;
 	struct af_decision d;
@@ -117,6 +120,37 @@ static void decision_id(struct routerd_http *h, struct conn *k, uint64_t seq)
 	p[16] = '\0';
 }
 
+/* What the decision being made read from the live state, when the
+ * decision log is on (one per deciding thread: no allocation). */
+static _Thread_local struct af_live_rec tl_rec;
+
+/* Queues the decision's record when the bundle samples it. */
+static void log_decision(struct routerd_http *h, struct MHD_Connection *c,
+			 struct conn *k, const struct routerd_view *v,
+			 uint64_t seq, size_t body_len)
+{
+	char trace[ROUTERD_TRACE_MAX + 1];
+	struct routerd_dlog_rec r = {
+		.seq = seq,
+		.req = &k->req,
+		.d = &k->d,
+		.body = k->out,
+		.body_len = body_len,
+		.live = &tl_rec,
+	};
+
+	if (!routerd_dlog_sampled(seq, k->d.log_ppm))
+		return;
+	af_live_rec_finish(&tl_rec, &k->d);
+	r.wall_ms = af_wall_ms();
+	r.mask = af_policy_view_log_masks(v->pv, k->d.canary, &r.nmask);
+	r.trace_id = routerd_dlog_trace_id(
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent"),
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Trace-Id"),
+		trace);
+	routerd_dlog_put(h->r->dlog, &r);
+}
+
 /* now: monotonic ms of the request's start (one clock read per request
  * serves the live state, the latency histogram and the decision record). */
 static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
@@ -124,7 +158,9 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 			      uint64_t now)
 {
 	struct live_ctx lc;
-	struct af_live live;
+	struct af_live live, rec;
+	const struct af_live *use = &live;
+	enum af_decision_kind kind;
 	uint64_t seq =
 		atomic_fetch_add_explicit(&h->seq, 1, memory_order_relaxed);
 	size_t len = 0;
@@ -136,16 +172,23 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		lc.budgets = h->r->budgets;
 		lc.wall_ms = af_wall_ms();
 	}
-	rc = af_decide(v->pv, &k->req, &live, k->id, &k->d, NULL);
+	if (h->r->dlog != NULL) {
+		af_live_rec_wrap(&tl_rec, &live, v->pv, &rec);
+		use = &rec;
+	}
+	rc = af_decide(v->pv, &k->req, use, k->id, &k->d, NULL);
 	if (rc == AF_ENOTFOUND)
 		return reply_error(h, c, k, 422, "UNKNOWN_CLASS",
 				   "unknown class", "class");
 	if (rc != 0)
 		return reply_error(h, c, k, 500, "INTERNAL", af_strerror(rc),
 				   NULL);
+	kind = k->d.kind;
 	if (lc.budgets != NULL)
 		routerd_budgets_reserve_hop(lc.budgets, k->req.tenant, seq,
 					    lc.wall_ms, &k->d);
+	if (use != &live && kind != k->d.kind)
+		af_live_rec_lease(&tl_rec, &k->d);
 	if (h->r->live != NULL)
 		routerd_live_routed(h->r->live, view_ext(v), &k->d, seq, now);
 	routerd_live_denied(h->r, v, &k->req, &k->d);
@@ -156,6 +199,8 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	if (af_decision_json(&k->d, k->out, sizeof(k->out), &len) != 0)
 		return reply_error(h, c, k, 500, "INTERNAL",
 				   "decision too large", NULL);
+	if (use != &live)
+		log_decision(h, c, k, v, seq, len);
 	return reply_json(c, 200, k, len);
 }
 
@@ -342,6 +387,44 @@ out:
 
 /* ------------------------------------------------------- other routes */
 
+/* GET /v1/decisions/ID: the decision log's record of a recent decision. */
+static enum MHD_Result decision_get(struct routerd_http *h,
+				    struct MHD_Connection *c, struct conn *k)
+{
+	const char *id = k->url + strlen("/v1/decisions/");
+	struct MHD_Response *rsp;
+	enum MHD_Result ret;
+	char *line = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (h->r->dlog == NULL)
+		return reply_error(h, c, k, 404, "DECISION_LOG_OFF",
+				   "the decision log is off: start routerd "
+				   "with --decision-log DIR",
+				   NULL);
+	rc = routerd_dlog_get(h->r->dlog, our_seq(h, id), &line, &len);
+	if (rc == AF_ENOMEM)
+		return reply_error(h, c, k, 500, "INTERNAL", "out of memory",
+				   NULL);
+	if (rc != 0) {
+		snprintf(k->msg, sizeof(k->msg),
+			 "no record of decision %.80s: routerd holds the "
+			 "last %u records it logged (sampled, not dropped); "
+			 "older ones are in the log files",
+			 id, DLOG_RECENT);
+		return reply_error(h, c, k, 404, "NOT_FOUND", k->msg, NULL);
+	}
+	rsp = MHD_create_response_from_buffer(len, line, MHD_RESPMEM_MUST_COPY);
+	af_free(line);
+	if (rsp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(rsp, "Content-Type", "application/json");
+	ret = MHD_queue_response(c, 200, rsp);
+	MHD_destroy_response(rsp);
+	return ret;
+}
+
 static enum MHD_Result get(struct routerd_http *h, struct MHD_Connection *c,
 			   struct conn *k)
 {
@@ -362,6 +445,8 @@ static enum MHD_Result get(struct routerd_http *h, struct MHD_Connection *c,
 			     loaded ? ready : not_ready,
 			     loaded ? sizeof(ready) - 1 : sizeof(not_ready) - 1,
 			     NULL);
+	case EP_DECISION:
+		return decision_get(h, c, k);
 	case EP_STATUS:
 		if (http_status_json(h->r, k->out, sizeof(k->out), &len) != 0)
 			return reply_error(h, c, k, 500, "INTERNAL",
@@ -371,6 +456,8 @@ static enum MHD_Result get(struct routerd_http *h, struct MHD_Connection *c,
 		break;
 	}
 	http_metrics(h->r, &b);
+	if (h->r->dlog != NULL)
+		routerd_dlog_metrics(h->r->dlog, &b);
 	if (b.failed) {
 		af_textbuf_free(&b);
 		return reply_error(h, c, k, 500, "INTERNAL", "out of memory",
@@ -405,6 +492,15 @@ static void classify(struct conn *k, const char *method, const char *url)
 
 	k->ep = EP_NOT_FOUND;
 	k->allow = NULL;
+	k->url = url;
+	if (strncmp(url, "/v1/decisions/", 14) == 0 && url[14] != '\0') {
+		k->ep = strcmp(method, "GET") == 0 ||
+					strcmp(method, "HEAD") == 0
+				? EP_DECISION
+				: EP_BAD_METHOD;
+		k->allow = k->ep == EP_BAD_METHOD ? "GET" : NULL;
+		return;
+	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(url, routes[i].path) != 0)
 			continue;

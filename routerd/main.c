@@ -2,9 +2,11 @@
 #include "common/cluster.h"
 #include "common/log.h"
 #include "routerd/config.h"
+#include "routerd/decision_log.h"
 #include "net/tls.h"
 #include "routerd/routerd_int.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,13 +61,33 @@ static int wait_signal(void)
 	return sig;
 }
 
-static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
-	       const char *listen, unsigned http_threads)
+/* The decision log of --decision-log, if any, into r->dlog. */
+static int dlog_start(struct routerd *r, const struct routerd_config *c,
+		      struct af_err *err)
 {
+	struct routerd_dlog_config dc = {
+		.dir = c->decision_log,
+		.routerd = r->id,
+		.max_bytes = (uint64_t)c->decision_log_max_mb << 20,
+		.keep = c->decision_log_keep,
+	};
+
+	if (c->decision_log == NULL)
+		return 0;
+	return routerd_dlog_new(&dc, &r->dlog, err);
+}
+
+static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
+	       const struct routerd_config *c)
+{
+	const char *listen = c->listen;
+	unsigned http_threads = c->http_threads;
 	struct af_err err = {{0}};
 	int rc, sig;
 
 	rc = routerd_views_init(r, &err);
+	if (rc == 0)
+		rc = dlog_start(r, c, &err);
 	if (rc == 0)
 		rc = routerd_live_new(&r->live, &err);
 	if (rc == 0)
@@ -81,10 +103,11 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 		goto out_sync;
 	}
 	log_info("event=started id=%s listen=%s cluster=%s cache=%s "
-		 "http_threads=%u view_loaded=%d",
+		 "http_threads=%u view_loaded=%d decision_log=%s",
 		 r->id, listen, r->cfg->name,
 		 r->cache_dir != NULL ? r->cache_dir : "-", http_threads,
-		 atomic_load(&r->current) != NULL);
+		 atomic_load(&r->current) != NULL,
+		 c->decision_log != NULL ? c->decision_log : "-");
 	sig = wait_signal();
 	log_info("event=stopping signal=%s", sig == SIGINT ? "INT" : "TERM");
 	routerd_http_stop(r);
@@ -94,9 +117,35 @@ out:
 	routerd_views_fini(r);
 	routerd_live_free(r->live);
 	r->live = NULL;
+	routerd_dlog_free(r->dlog);
+	r->dlog = NULL;
 	if (rc == 0)
 		log_info("event=stopped");
 	return rc;
+}
+
+/* A writable directory, or one that can be created in a writable
+ * parent. */
+static bool dir_usable(const char *dir)
+{
+	char parent[4096];
+	char *slash;
+
+	if (access(dir, W_OK | X_OK) == 0)
+		return true;
+	if (errno != ENOENT)
+		return false;
+	snprintf(parent, sizeof(parent), "%s", dir);
+	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0')
+		*slash = '\0';
+	slash = strrchr(parent, '/');
+	if (slash == NULL)
+		return access(".", W_OK | X_OK) == 0;
+	if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return access(parent, W_OK | X_OK) == 0 || dir_usable(parent);
 }
 
 /* --check: the cluster file loads and its TLS files are usable. */
@@ -108,6 +157,15 @@ static int check(const struct routerd_config *c,
 
 	if (af_tls_new(cfg, &tls, &err) != 0) {
 		fprintf(stderr, "routerd: %s\n", err.msg);
+		return 1;
+	}
+	if (c->decision_log != NULL && !dir_usable(c->decision_log)) {
+		fprintf(stderr,
+			"routerd: --decision-log: \"%s\" is neither a "
+			"writable directory nor can be created (check its "
+			"parent's permissions)\n",
+			c->decision_log);
+		af_tls_free(tls);
 		return 1;
 	}
 	af_tls_free(tls);
@@ -172,8 +230,5 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	return run(&r, (const struct sockaddr *)&sa, salen, c.listen,
-		   c.http_threads) == 0
-		       ? 0
-		       : 1;
+	return run(&r, (const struct sockaddr *)&sa, salen, &c) == 0 ? 0 : 1;
 }

@@ -57,6 +57,7 @@ struct routerd_sync;	 /* private to sync.c */
 struct routerd_viewslot; /* private to view.c */
 struct routerd_live;	 /* private to live.c */
 struct routerd_http;	 /* private to http.c */
+struct routerd_dlog;	 /* decision_log.h */
 
 struct routerd {
 	const struct af_cluster_cfg *cfg;
@@ -74,6 +75,8 @@ struct routerd {
 	struct routerd_live *live;
 	/* http.c */
 	struct routerd_http *http;
+	/* decision_log.c (NULL: no decision log) */
+	struct routerd_dlog *dlog;
 };
 
 /* ------------------------------------------------------------ view.c */

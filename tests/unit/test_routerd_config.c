@@ -90,3 +90,37 @@ Test(routerd_config, refusals_name_the_option)
 		     AF_EINVAL);
 	cr_expect(strstr(err.msg, "bad option") != NULL, "%s", err.msg);
 }
+
+Test(routerd_config, decision_log_options)
+{
+	struct routerd_config c;
+	struct af_err err = {{0}};
+
+	unsetenv("AF_ROUTERD_DECISION_LOG");
+	cr_assert_eq(PARSE(&c, &err, "-c", "f", "--listen", "h:1"), 0, "%s",
+		     err.msg);
+	cr_expect_null(c.decision_log);
+	cr_expect_eq(c.decision_log_max_mb, 64);
+	cr_expect_eq(c.decision_log_keep, 16);
+	cr_assert_eq(PARSE(&c, &err, "-c", "f", "--listen", "h:1",
+			   "--decision-log", "/var/log/af",
+			   "--decision-log-max-mb", "8", "--decision-log-keep",
+			   "3"),
+		     0, "%s", err.msg);
+	cr_expect_str_eq(c.decision_log, "/var/log/af");
+	cr_expect_eq(c.decision_log_max_mb, 8);
+	cr_expect_eq(c.decision_log_keep, 3);
+	setenv("AF_ROUTERD_DECISION_LOG", "/tmp/d", 1);
+	cr_assert_eq(PARSE(&c, &err, "-c", "f", "--listen", "h:1"), 0);
+	cr_expect_str_eq(c.decision_log, "/tmp/d");
+	unsetenv("AF_ROUTERD_DECISION_LOG");
+	cr_expect_eq(PARSE(&c, &err, "-c", "f", "--listen", "h:1",
+			   "--decision-log-max-mb", "0"),
+		     AF_EINVAL);
+	cr_expect(strstr(err.msg, "--decision-log-max-mb") != NULL, "%s",
+		  err.msg);
+	cr_expect_eq(PARSE(&c, &err, "-c", "f", "--listen", "h:1",
+			   "--decision-log-keep", "10001"),
+		     AF_EINVAL);
+	cr_expect(strstr(err.msg, "1 to 10000") != NULL, "%s", err.msg);
+}

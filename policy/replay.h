@@ -1,0 +1,129 @@
+/*
+ * Decision records and their replay.
+ *
+ * Writing (routerd): af_live_rec_wrap() puts a recorder between af_decide()
+ * and routerd's live signals; it remembers every value the decision read
+ * (lane in-flight counts, cooldowns and observed latency of the pairs it
+ * looked at, the tenant's budget state), so af_live_rec_json() can render
+ * them as the record's "live" object by name. af_request_json() renders
+ * the request with the bundle's masks applied.
+ *
+ * Reading (af policy simulate, af policy test): af_replay_live_parse()
+ * reads a "live" object back, and af_replay_live_bind() turns it into a
+ * struct af_live for any view: a decision replayed under it reads exactly
+ * the values the recorded one read, by lane and (model, region) name.
+ *
+ * Nothing here allocates except the jansson calls of the parser. The
+ * recorder and the replay state are fixed-size; what does not fit is
+ * counted in `truncated`.
+ */
+#ifndef AF_POLICY_REPLAY_H
+#define AF_POLICY_REPLAY_H
+
+#include "policy/policy.h"
+
+#include <jansson.h>
+
+#define AF_REC_LANES 32
+#define AF_REC_COOL 64
+#define AF_REC_LAT 128
+
+struct af_rec_lane {
+	uint32_t id;
+	uint32_t inflight;
+};
+struct af_rec_pair {
+	uint32_t id;
+	uint64_t value; /* cooldown ms left, or latency ms */
+};
+
+/* A routerd-side adjustment of a routed decision: the budget lease could
+ * not cover the hop, so the answer became this denial. */
+struct af_rec_lease {
+	bool set;
+	const char *code; /* static or borrowed from the record */
+	char message[256];
+	int64_t retry_after_ms;
+	bool retryable;
+};
+
+struct af_live_rec {
+	const struct af_live *inner;
+	const struct af_policy_view *v;
+	bool canary; /* cohort of the cooldowns read */
+	uint32_t nlanes, ncool, nlat, truncated;
+	struct af_rec_lane lanes[AF_REC_LANES];
+	struct af_rec_pair cool[AF_REC_COOL];
+	struct af_rec_pair lat[AF_REC_LAT];
+	bool budget_read;
+	enum af_budget_state budget;
+	uint64_t budget_retry_ms;
+	struct af_rec_lease lease;
+};
+
+/* Sets up rec to record what a decision on v reads through inner (NULL:
+ * no live signals) and fills *ret with the recording callbacks. Any
+ * thread; rec is the caller's (one per decision in progress). */
+void af_live_rec_wrap(struct af_live_rec *rec, const struct af_live *inner,
+		      const struct af_policy_view *v, struct af_live *ret);
+/* After af_decide(): also records the in-flight count of every other lane
+ * of the view with requests in flight (so a candidate bundle that puts a
+ * class on another lane sees it), and the decision's cohort. */
+void af_live_rec_finish(struct af_live_rec *rec, const struct af_decision *d);
+/* Records that routerd turned routed decision d into a denial (budget
+ * lease), copying d's code, message and retry fields. */
+void af_live_rec_lease(struct af_live_rec *rec, const struct af_decision *d);
+/* The "live" object of a decision record. Returns 0 or AF_ETOOBIG. */
+int af_live_rec_json(const struct af_live_rec *rec, char *buf, size_t len,
+		     size_t *ret_len);
+
+/* The request as JSON with the fields named in mask ("tenant",
+ * "labels.customer", ...) replaced by "sha256:" and the first 16 hex
+ * digits of their value's SHA-256. Only fields the request gave appear.
+ * Returns 0 or AF_ETOOBIG. */
+int af_request_json(const struct af_request *r, const char *const *mask,
+		    size_t nmask, char *buf, size_t len, size_t *ret_len);
+/* The masked form of value s: "sha256:" + 16 hex digits, NUL-terminated. */
+#define AF_MASKED_LEN 24
+void af_mask_value(const char *s, char out[AF_MASKED_LEN]);
+
+/* ------------------------------------------------------------- replay */
+
+struct af_replay_name {
+	const char *model, *region; /* lanes: model is the lane name */
+	uint64_t value;
+};
+
+/* The live inputs of one record. Names are borrowed from the json_t the
+ * record was parsed from. */
+struct af_replay_live {
+	uint32_t nlanes, ncool, nlat;
+	struct af_replay_name lanes[AF_REC_LANES];
+	struct af_replay_name cool[AF_REC_COOL];
+	struct af_replay_name lat[AF_REC_LAT];
+	enum af_budget_state budget;
+	uint64_t budget_retry_ms;
+	struct af_rec_lease lease;
+	/* Set by af_replay_live_bind: the names resolved against a view. */
+	const struct af_policy_view *v;
+	int32_t lane_id[AF_REC_LANES], cool_id[AF_REC_COOL], lat_id[AF_REC_LAT];
+};
+
+/* Reads a record's "live" object (NULL: no live inputs). Errors:
+ * AF_EPARSE with err naming the member; nothing is allocated. */
+int af_replay_live_parse(json_t *live, struct af_replay_live *ret,
+			 struct af_err *err);
+/* Resolves the names against v and fills *ret with callbacks that answer
+ * from rl (any lane or pair the record does not name: 0). */
+void af_replay_live_bind(struct af_replay_live *rl,
+			 const struct af_policy_view *v, struct af_live *ret);
+/* Applies the recorded lease refusal (if any) to a routed decision, as
+ * routerd did. */
+void af_replay_lease(const struct af_replay_live *rl, struct af_decision *d);
+
+/* Reads a request object (the record's "request", a test case's
+ * "request") as POST /v1/route would: same fields, same refusals. */
+int af_request_from_json(json_t *obj, struct af_request *ret,
+			 struct af_request_error *rerr);
+
+#endif
