@@ -58,6 +58,7 @@ struct routerd_viewslot; /* private to view.c */
 struct routerd_live;	 /* private to live.c */
 struct routerd_http;	 /* private to http.c */
 struct routerd_dlog;	 /* decision_log.h */
+struct routerd_otlp;	 /* otlp.h */
 
 struct routerd {
 	const struct af_cluster_cfg *cfg;
@@ -77,6 +78,8 @@ struct routerd {
 	struct routerd_http *http;
 	/* decision_log.c (NULL: no decision log) */
 	struct routerd_dlog *dlog;
+	/* otlp.c (NULL: no span export) */
+	struct routerd_otlp *otlp;
 };
 
 /* ------------------------------------------------------------ view.c */

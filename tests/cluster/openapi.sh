@@ -62,7 +62,7 @@ sed -e 's/^lanes:$/lanes:\n  one-slot: { max_inflight: 1 }/' \
 cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
 h=$(cl_af policy apply -f "$CL_DIR/policy.yaml" -o json | jq -r .hash)
 cl_af budget set ops-team --hard 50 --soft 40 >/dev/null
-cl_routerd_start r1 $P
+cl_routerd_start r1 $P --decision-log "$CL_DIR/dlog"
 cl_wait_http "$U/readyz"
 cl_wait_route_hash $P "$h" >/dev/null
 
@@ -70,6 +70,12 @@ cl_wait_route_hash $P "$h" >/dev/null
 call POST /v1/route "$U/v1/route" "$(cat "$EXAMPLES/request.json")"
 expect 200 '.decision == "route"'
 id=$(jq -r .decision_id "$LAST")
+n=$((n + 1)) # with a trace context: trace_id in the decision
+curl -s -m 5 -o "$O/$n.json" -X POST --data-binary @"$EXAMPLES/request.json" \
+	-H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' "$U/v1/route"
+echo "POST /v1/route 200 $O/$n.json" >>"$M"
+jq -e '.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"' "$O/$n.json" >/dev/null ||
+	fail "no trace_id: $(cat "$O/$n.json")"
 route "$(req ',"agent_role":"planner","needs":["vision"]')"
 expect 200 '.decision == "route" and .tier == "frontier"'
 route '{"workflow_id":"w","tenant":"t","class":"marketing","sensitivity":"restricted"}'
@@ -120,10 +126,13 @@ call POST /v1/report "$U/v1/report" "{\"decision_id\":\"$id\",\"ok\":null}"
 expect 422 '.error.code == "WRONG_TYPE" and .error.field == "ok"'
 call POST /v1/outcome "$U/v1/outcome" '{"workflow_id":"wf-oa","tenant":"claims-team","class":"research-agent","outcome":"success"}'
 [ "$LAST_CODE" = 404 ] || [ "$LAST_CODE" = 202 ] || fail "outcome: $LAST_CODE"
+cl_wait_json "curl -s $U/v1/decisions/$id" '.decision_id' >/dev/null
 call GET "/v1/decisions/{id}" "$U/v1/decisions/$id"
-[ "$LAST_CODE" = 404 ] || [ "$LAST_CODE" = 200 ] || fail "decision: $LAST_CODE"
+expect 200 '.decision.decision_id == "'"$id"'"'
 call GET "/v1/decisions/{id}" "$U/v1/decisions/r1-00000000000000ff"
 expect 404 '.error.code == "NOT_FOUND"'
+call GET "/v1/decisions/{id}" "http://127.0.0.1:$P0/v1/decisions/r0-00000000000000ff"
+expect 404 '.error.code == "DECISION_LOG_OFF"'
 call GET /v1/status "$U/v1/status"
 expect 200 '.state == "healthy"'
 call GET /v1/status "http://127.0.0.1:$P0/v1/status"

@@ -26,6 +26,16 @@ def test_route_report_status(cluster, url):
     assert cluster.metric("af_routerd_reports_accepted_total") == before + 1
 
 
+def test_trace_context(url):
+    async def main():
+        async with AsyncClient(url) as af:
+            return await af.route(
+                "wf-atp", "claims-team", "research-agent",
+                traceparent="00-0af7651916cd43dd8448eb211c80319c-"
+                            "b7ad6b7169203331-01")
+    assert run(main()).trace_id == "0af7651916cd43dd8448eb211c80319c"
+
+
 def test_concurrent_calls_share_a_pool(url):
     async def main():
         async with AsyncClient(url, pool=4) as af:

@@ -36,6 +36,22 @@ def test_route_and_report(cluster, url):
     assert cluster.metric("af_routerd_reports_accepted_total") == accepted + 1
 
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_trace_context(url):
+    with Client(url) as af:
+        r = af.route("wf-tp", "claims-team", "research-agent",
+                     traceparent=TRACEPARENT, tracestate="congo=t61rcWkgMzE")
+        assert r.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+        with pytest.raises(af_sdk.FanoutCap) as e:
+            af.route("wf-tp", "claims-team", "research-agent", fanout=99,
+                     traceparent=TRACEPARENT)
+        assert e.value.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert af.route("wf-tp", "claims-team", "research-agent").trace_id \
+            is None
+
+
 def test_keep_alive(url):
     with Client(url) as af:
         af.route("wf-ka", "claims-team", "research-agent")

@@ -29,6 +29,16 @@ test("route and report", async () => {
   assert.equal(await cluster.metric("af_routerd_reports_accepted_total"), accepted + 1);
 });
 
+test("trace context: traceparent's trace id comes back", async () => {
+  const c = new af.Client({ url });
+  const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const r = await c.route(base, { traceparent: tp, tracestate: "congo=t61rcWkgMzE" });
+  assert.equal(r.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+  await assert.rejects(c.route({ ...base, fanout: 99 }, { traceparent: tp }), (e) =>
+    e instanceof af.FanoutCap && e.traceId === "4bf92f3577b34da6a3ce929d0e0e4736");
+  assert.equal((await c.route(base)).traceId, undefined);
+});
+
 test("typed denials, not retried", async () => {
   const c = new af.Client({ url, retry: { retries: 3 } });
   const cases = [
