@@ -59,7 +59,7 @@ static const struct opt opts[] = {
 	[O_DLOG_KEEP] = {"decision-log-keep", T_UINT, 1, DLOG_KEEP_LIMIT, "16",
 			 NULL, "N",
 			 "decision log files kept (the oldest are deleted)"},
-	[O_OTLP] = {"otlp-endpoint", T_STR, 8, ROUTERD_OTLP_URL_MAX, NULL,
+	[O_OTLP] = {"otlp-endpoint", T_STR, 1, ROUTERD_OTLP_URL_MAX, NULL,
 		    "AF_ROUTERD_OTLP_ENDPOINT", "URL",
 		    "export one OTLP/HTTP JSON span per decision to URL"},
 	[O_CHECK] = {"check", T_BOOL, 0, 0, NULL, NULL, NULL,
@@ -136,7 +136,8 @@ static int set(struct routerd_config *c, enum opt_row r, const char *v,
 	else if (r == O_DLOG)
 		c->decision_log = v;
 	else if (r == O_OTLP)
-		c->otlp_endpoint = v;
+		return (c->otlp_endpoint = v,
+			routerd_otlp_url(v, NULL, 0, err));
 	else
 		c->cache = v;
 	return 0;

@@ -371,8 +371,8 @@ static void *exporter_main(void *arg)
 
 /* -------------------------------------------------------------- setup */
 
-static int set_url(struct routerd_otlp *o, const char *endpoint,
-		   struct af_err *err)
+int routerd_otlp_url(const char *endpoint, char *out, size_t cap,
+		     struct af_err *err)
 {
 	const char *rest;
 	size_t n = strlen(endpoint);
@@ -394,10 +394,11 @@ static int set_url(struct routerd_otlp *o, const char *endpoint,
 			       "query or fragment, at most %d characters",
 			       endpoint, ROUTERD_OTLP_URL_MAX);
 	rest = strchr(rest, '/');
-	snprintf(o->url, sizeof(o->url), "%s%s", endpoint,
-		 rest == NULL		  ? "/v1/traces"
-		 : strcmp(rest, "/") == 0 ? "v1/traces"
-					  : "");
+	if (out != NULL)
+		snprintf(out, cap, "%s%s", endpoint,
+			 rest == NULL		  ? "/v1/traces"
+			 : strcmp(rest, "/") == 0 ? "v1/traces"
+						  : "");
 	return 0;
 }
 
@@ -429,7 +430,7 @@ int routerd_otlp_new(const char *endpoint, const char *service_id,
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	cut(o->service_id, service_id);
-	rc = set_url(o, endpoint, err);
+	rc = routerd_otlp_url(endpoint, o->url, sizeof(o->url), err);
 	if (rc == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		rc = af_errf(err, AF_EIO, "otlp: libcurl did not initialize");
 	if (rc == 0)

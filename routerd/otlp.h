@@ -31,6 +31,11 @@
 
 struct routerd_otlp;
 
+/* Checks endpoint and writes the URL spans are posted to into out (cap
+ * bytes; out may be NULL). Returns 0 or AF_EINVAL naming the flag. */
+int routerd_otlp_url(const char *endpoint, char *out, size_t cap,
+		     struct af_err *err);
+
 /* endpoint: http(s)://HOST[:PORT][/PATH]; without a path (or "/") the
  * spans go to /v1/traces. service_id: routerd's id (service.instance.id).
  * Starts the exporter thread. Errors: AF_EINVAL (a bad URL, named),

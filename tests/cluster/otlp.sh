@@ -46,6 +46,10 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
 PYEOF
 "$PY" "$CL_DIR/recv.py" $RP "$CL_DIR" >"$CL_DIR/recv.log" 2>&1 &
 echo $! >"$CL_DIR/pid-recv"
+# A bad endpoint is a bad flag: exit 2, saying what is expected.
+rc=0
+"$ROUTERD" -c "$CL_FILE" --listen 127.0.0.1:$P --otlp-endpoint ftp://x 2>"$CL_DIR/bad" || rc=$?
+[ $rc = 2 ] && grep -q 'expected http://HOST:PORT' "$CL_DIR/bad" || fail "bad endpoint: exit $rc, $(cat "$CL_DIR/bad")"
 cl_routerd_start r1 $P --otlp-endpoint "http://127.0.0.1:$RP" \
 	--decision-log "$CL_DIR/dlog"
 cl_wait_http "$U/readyz"
