@@ -448,6 +448,9 @@ int routerd_otlp_new(const char *endpoint, const char *service_id,
 		routerd_otlp_free(o);
 		return rc;
 	}
+	log_info("event=otlp_export url=%s queue=%d batch=%d flush_ms=%d",
+		 o->url, ROUTERD_OTLP_QUEUE, ROUTERD_OTLP_BATCH,
+		 ROUTERD_OTLP_FLUSH_MS);
 	*ret = o;
 	return 0;
 }
