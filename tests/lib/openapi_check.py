@@ -1,6 +1,6 @@
 """Validates real HTTP response bodies against api/openapi.yaml.
 
-Usage: openapi_check.py SPEC MANIFEST
+Usage: openapi_check.py OPENAPI_YAML MANIFEST
 MANIFEST has one response a line: METHOD PATH STATUS FILE, where PATH is
 the path as the document spells it (/api/v1/policy/revisions/{rev}) and
 FILE holds the body. Every response must be documented (its status, else
@@ -14,7 +14,7 @@ import jsonschema
 import yaml
 
 
-def load_spec(path):
+def load_document(path):
     with open(path, encoding="utf-8") as f:
         spec = yaml.safe_load(f)
     if not str(spec.get("openapi", "")).startswith("3.1"):
@@ -91,7 +91,7 @@ def main(argv):
     if len(argv) != 3:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
-    spec = load_spec(argv[1])
+    spec = load_document(argv[1])
     failed = n = 0
     with open(argv[2], encoding="utf-8") as m:
         for lineno, line in enumerate(m, 1):
