@@ -32,6 +32,7 @@ struct af_cli {
 	enum af_cli_output output;
 	uint64_t timeout_ms;
 	bool stale; /* --stale: read from the first endpoint, no leader */
+	bool junit; /* -o junit seen (left in argv for af policy test) */
 };
 
 /* Prints "af: CODE: message" on stderr and returns exit_code. */

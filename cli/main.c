@@ -382,6 +382,7 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 			     strcmp(a, "--output") == 0) &&
 			    strcmp(v, "junit") == 0) {
 				/* af policy test's own format: its flag. */
+				cli->junit = true;
 				argv[out++] = argv[i];
 				continue;
 			}
@@ -434,6 +435,10 @@ static int run(const struct verb *v, struct af_cli *cli, int argc, char **argv)
 		verb_help(v);
 		return AF_EXIT_OK;
 	}
+	if (cli->junit && v->fn != af_cli_policy_test)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "-o junit is for af policy test only; "
+				   "use -o table, json or yaml");
 	return v->fn(cli, argc, argv);
 }
 

@@ -269,4 +269,13 @@ jq -e --argjson n "$n" --argjson e "$e" '.requests == $n and .baseline_reproduce
 # The example PolicyTest file passes against the example policy, offline.
 "$AF" policy test "$EXAMPLES/policy.test.yaml" --policy "$EXAMPLES/policy.yaml" \
 	--models "$EXAMPLES/models.yaml" >"$CL_DIR/out" || fail "example tests: $(cat "$CL_DIR/out")"
+
+# -o junit belongs to af policy test; elsewhere it is a usage error that
+# says so.
+set +e
+err=$("$AF" -c "$CL_FILE" cluster status -o junit 2>&1 >/dev/null)
+rc=$?
+set -e
+[ $rc = 2 ] && echo "$err" | grep -q 'junit is for af policy test only' ||
+	fail "cluster status -o junit: exit $rc, $err"
 note "decision log: $logged logged, $n kept in 2 files, $((expect + burst)) changed by the candidate"
