@@ -123,3 +123,27 @@ def test_outcome_and_unavailable(url):
         with pytest.raises(af_sdk.Unavailable):
             await dead.route("wf", "t", "c")
     run(main())
+
+
+def test_idle_connections_closed_by_routerd_are_reopened(url):
+    """routerd closes a connection idle for 10 s; both clients notice on
+    their next call and send it again on a new connection."""
+    import time
+
+    from af_sdk import Client
+
+    async def main():
+        sync = Client(url)
+        first = sync.route("wf-idle", "claims-team", "research-agent")
+        port = sync._conn.sock.getsockname()[1]
+        async with AsyncClient(url) as af:
+            await af.route("wf-idle", "claims-team", "research-agent")
+            await asyncio.sleep(10.5)  # routerd's request deadline is 10 s
+            r = await af.route("wf-idle", "claims-team", "research-agent")
+            assert r.decision_id
+        time.sleep(0.1)
+        again = sync.route("wf-idle", "claims-team", "research-agent")
+        assert again.decision_id != first.decision_id
+        assert sync._conn.sock.getsockname()[1] != port
+        sync.close()
+    run(main())
