@@ -38,21 +38,7 @@ h=$(cl_af policy apply -f "$CL_DIR/policy-bench.yaml" -o json | jq -r .hash)
 P=$((CL_BASE + 901))
 PO=$((CL_BASE + 902))
 RP=$((CL_BASE + 903))
-cat >"$CL_DIR/recv.py" <<'PYEOF'
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PYEOF
-"$PY" "$CL_DIR/recv.py" $RP >/dev/null 2>&1 &
+"$PY" "$ROOT/tests/lib/otlp_receiver.py" $RP >/dev/null 2>&1 &
 echo $! >"$CL_DIR/pid-recv"
 cl_routerd_start plain $P --log-level warn
 cl_routerd_start otlp $PO --log-level warn --otlp-endpoint "http://127.0.0.1:$RP"

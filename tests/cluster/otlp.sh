@@ -20,31 +20,7 @@ U=http://127.0.0.1:$P
 
 # The receiver: one line per export request in spans.jsonl; answers 500
 # while $CL_DIR/fail exists, hangs 8 s while $CL_DIR/hang exists.
-cat >"$CL_DIR/recv.py" <<'PYEOF'
-import http.server, os, sys, time
-d = sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if os.path.exists(d + "/hang"):
-            time.sleep(8)
-        code = 500 if os.path.exists(d + "/fail") else 200
-        if code == 200:
-            with open(d + "/spans.jsonl", "ab") as f:
-                f.write(body + b"\n")
-            with open(d + "/paths", "a") as f:
-                f.write(self.path + " " + self.headers["Content-Type"] + "\n")
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PYEOF
-"$PY" "$CL_DIR/recv.py" $RP "$CL_DIR" >"$CL_DIR/recv.log" 2>&1 &
+"$PY" "$ROOT/tests/lib/otlp_receiver.py" $RP "$CL_DIR" >"$CL_DIR/recv.log" 2>&1 &
 echo $! >"$CL_DIR/pid-recv"
 # A bad endpoint is a bad flag: exit 2, saying what is expected.
 rc=0
