@@ -147,10 +147,15 @@ static void log_decision(struct routerd_http *h, struct MHD_Connection *c,
 	af_live_rec_finish(&tl_rec, &k->d);
 	r.wall_ms = af_wall_ms();
 	r.mask = af_policy_view_log_masks(v->pv, k->d.canary, &r.nmask);
-	r.trace_id = routerd_dlog_trace_id(
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent"),
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Trace-Id"),
-		trace);
+	/* the decision's own trace id (a valid traceparent), else X-Trace-Id */
+	r.trace_id =
+		k->trace.has
+			? k->trace.trace_id
+			: routerd_dlog_trace_id(
+				  NULL,
+				  MHD_lookup_connection_value(
+					  c, MHD_HEADER_KIND, "X-Trace-Id"),
+				  trace);
 	routerd_dlog_put(h->r->dlog, &r);
 }
 

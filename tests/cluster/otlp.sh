@@ -54,6 +54,10 @@ note "decision: $(echo "$d1" | jq -c '{decision_id, model, trace_id}')"
 cl_wait_log "$(ls "$CL_DIR"/dlog/decisions-*.jsonl | head -1)" "$TID" 10 >/dev/null
 curl -s "$U/v1/decisions/$id1" | jq -e --arg t $TID '.trace_id == $t and .decision.trace_id == $t' >/dev/null ||
 	fail "decision record: $(curl -s "$U/v1/decisions/$id1")"
+id3=$(echo "$d3" | jq -r .decision_id) # the invalid traceparent: none logged either
+cl_wait_json "curl -s $U/v1/decisions/$id3" '.decision_id' >/dev/null
+curl -s "$U/v1/decisions/$id3" | jq -e 'has("trace_id") | not' >/dev/null ||
+	fail "invalid traceparent logged: $(curl -s "$U/v1/decisions/$id3")"
 
 # The spans: one per decision, batched within a second.
 cl_wait_log "$CL_DIR/spans.jsonl" "$TID2" 10 >/dev/null
