@@ -17,7 +17,7 @@ PKGS     := raft libuv lmdb libprotobuf-c yaml-0.1 jansson libxxhash libsodium l
 # What each binary may link (docs/architecture.md, "The parts"): routerd
 # and af get neither libraft, libuv nor LMDB; af gets no HTTP server.
 PKGS_controld := $(PKGS)
-PKGS_routerd  := libprotobuf-c yaml-0.1 jansson libxxhash libsodium libmicrohttpd
+PKGS_routerd  := libprotobuf-c yaml-0.1 jansson libxxhash libsodium libmicrohttpd libcurl
 PKGS_af       := libprotobuf-c yaml-0.1 jansson libxxhash libsodium
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wcast-align \
@@ -37,8 +37,8 @@ HOOKS    :=
 BUILD    := build-release
 endif
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnng -lpthread -lm
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) libcurl 2>/dev/null) -lnng -lpthread -lm
 pkg_libs   = $(shell pkg-config --libs $(PKGS_$(1)) 2>/dev/null) -lnng -lpthread -lm
 BASEFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -fstack-protector-strong -fPIE \
              -DAF_VERSION='"$(VERSION)"' $(HOOKS) -I. -I$(BUILD)/gen
@@ -174,6 +174,7 @@ check-release:
 test: deps check-deps check-size check-release
 	@$(MAKE) --no-print-directory all $(TESTS) $(TOOLS) $(BENCHES)
 	@cd tests/browser && npm ci --no-audit --no-fund --silent
+	@cd sdk/typescript && npm ci --no-audit --no-fund --silent && npm run --silent build
 	@BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 unit-test: all $(TESTS) $(TOOLS)

@@ -1,6 +1,7 @@
 /* routerd's option table and its parser (see config.h). */
 #include "routerd/config.h"
 #include "routerd/decision_log.h"
+#include "routerd/otlp.h"
 #include "routerd/routerd.h"
 #include "routerd/workflow.h"
 
@@ -21,6 +22,7 @@ enum opt_row {
 	O_DLOG,
 	O_DLOG_MB,
 	O_DLOG_KEEP,
+	O_OTLP,
 	O_CHECK,
 	O_MAX_WF,
 };
@@ -59,6 +61,9 @@ static const struct opt opts[] = {
 	[O_DLOG_KEEP] = {"decision-log-keep", T_UINT, 1, DLOG_KEEP_LIMIT, "16",
 			 NULL, "N",
 			 "decision log files kept (the oldest are deleted)"},
+	[O_OTLP] = {"otlp-endpoint", T_STR, 1, ROUTERD_OTLP_URL_MAX, NULL,
+		    "AF_ROUTERD_OTLP_ENDPOINT", "URL",
+		    "export one OTLP/HTTP JSON span per decision to URL"},
 	[O_CHECK] = {"check", T_BOOL, 0, 0, NULL, NULL, NULL,
 		     "validate the options and the cluster file, then exit"},
 	[O_MAX_WF] = {"max-workflows", T_UINT, 1, ROUTERD_WORKFLOWS_MAX,
@@ -137,6 +142,9 @@ static int set(struct routerd_config *c, enum opt_row r, const char *v,
 		c->id = v;
 	else if (r == O_DLOG)
 		c->decision_log = v;
+	else if (r == O_OTLP)
+		return (c->otlp_endpoint = v,
+			routerd_otlp_url(v, NULL, 0, err));
 	else
 		c->cache = v;
 	return 0;
@@ -275,4 +283,7 @@ void routerd_config_print(const struct routerd_config *c, FILE *f)
 		c->source[O_DLOG_KEEP]);
 	fprintf(f, "max-workflows=%u (%s)\n", c->max_workflows,
 		c->source[O_MAX_WF]);
+	fprintf(f, "otlp-endpoint=%s (%s)\n",
+		c->otlp_endpoint ? c->otlp_endpoint : "-",
+		c->otlp_endpoint ? c->source[O_OTLP] : "default");
 }

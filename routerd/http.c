@@ -20,6 +20,7 @@
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
 #include "routerd/budget.h"
+#include "routerd/otlp.h"
 #include "routerd/decision_log.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
@@ -59,6 +60,8 @@ struct conn {
 	char msg[256];
 	struct af_request req;
 	struct af_decision d;
+	struct routerd_trace trace;
+	uint64_t t0_ns; /* the request's start, monotonic */
 	char out[OUT_MAX];
 };
 
@@ -144,10 +147,15 @@ static void log_decision(struct routerd_http *h, struct MHD_Connection *c,
 	af_live_rec_finish(&tl_rec, &k->d);
 	r.wall_ms = af_wall_ms();
 	r.mask = af_policy_view_log_masks(v->pv, k->d.canary, &r.nmask);
-	r.trace_id = routerd_dlog_trace_id(
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent"),
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Trace-Id"),
-		trace);
+	/* the decision's own trace id (a valid traceparent), else X-Trace-Id */
+	r.trace_id =
+		k->trace.has
+			? k->trace.trace_id
+			: routerd_dlog_trace_id(
+				  NULL,
+				  MHD_lookup_connection_value(
+					  c, MHD_HEADER_KIND, "X-Trace-Id"),
+				  trace);
 	routerd_dlog_put(h->r->dlog, &r);
 }
 
@@ -201,6 +209,12 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	if (af_decision_json(&k->d, k->out, sizeof(k->out), &len) != 0)
 		return reply_error(h, c, k, 500, "INTERNAL",
 				   "decision too large", NULL);
+	len = routerd_otlp_trace(
+		h->r->otlp,
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent"),
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "tracestate"),
+		&k->trace, &k->req, &k->d, k->out, sizeof(k->out), len,
+		k->t0_ns);
 	if (use != &live)
 		log_decision(h, c, k, v, seq, len);
 	return reply_json(c, 200, k, len);
@@ -230,6 +244,7 @@ static enum MHD_Result route(struct routerd_http *h, struct MHD_Connection *c,
 	if (v == NULL)
 		return reply_error(h, c, k, 503, "NO_POLICY",
 				   "no policy loaded yet", NULL);
+	k->t0_ns = t0;
 	ret = decide(h, c, k, v, t0 / 1000000u);
 	routerd_view_release(h->r, v);
 	af_histogram_observe_ns(&h->stats.latency, af_mono_ns() - t0);
@@ -462,6 +477,7 @@ static enum MHD_Result get(struct routerd_http *h, struct MHD_Connection *c,
 	http_metrics(h->r, &b);
 	if (h->r->dlog != NULL)
 		routerd_dlog_metrics(h->r->dlog, &b);
+	routerd_otlp_metrics(h->r->otlp, &b);
 	if (b.failed) {
 		af_textbuf_free(&b);
 		return reply_error(h, c, k, 500, "INTERNAL", "out of memory",

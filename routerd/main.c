@@ -4,6 +4,7 @@
 #include "routerd/config.h"
 #include "routerd/decision_log.h"
 #include "routerd/workflow.h"
+#include "routerd/otlp.h"
 #include "net/tls.h"
 #include "routerd/routerd_int.h"
 
@@ -89,6 +90,8 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 	rc = routerd_views_init(r, &err);
 	if (rc == 0)
 		rc = dlog_start(r, c, &err);
+	if (rc == 0 && c->otlp_endpoint != NULL)
+		rc = routerd_otlp_new(c->otlp_endpoint, r->id, &r->otlp, &err);
 	if (rc == 0)
 		rc = routerd_live_new(&r->live, &err);
 	if (rc == 0 &&
@@ -128,6 +131,8 @@ out:
 	r->workflows = NULL;
 	routerd_dlog_free(r->dlog);
 	r->dlog = NULL;
+	routerd_otlp_free(r->otlp);
+	r->otlp = NULL;
 	if (rc == 0)
 		log_info("event=stopped");
 	return rc;

@@ -59,6 +59,7 @@ struct routerd_live;	  /* private to live.c */
 struct routerd_http;	  /* private to http.c */
 struct routerd_dlog;	  /* decision_log.h */
 struct routerd_workflows; /* workflow.h */
+struct routerd_otlp;	  /* otlp.h */
 
 struct routerd {
 	const struct af_cluster_cfg *cfg;
@@ -80,6 +81,8 @@ struct routerd {
 	struct routerd_dlog *dlog;
 	/* workflow.c (NULL: workflows are not tracked) */
 	struct routerd_workflows *workflows;
+	/* otlp.c (NULL: no span export) */
+	struct routerd_otlp *otlp;
 };
 
 /* ------------------------------------------------------------ view.c */

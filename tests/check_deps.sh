@@ -20,7 +20,7 @@ store    : common proto                  | lmdb protobuf-c sodium
 policy   : common proto                  | jansson xxhash protobuf-c
 render   : common proto                  | jansson protobuf-c
 controld : common net store policy render proto | raft uv nng microhttpd sodium xxhash jansson protobuf-c
-routerd  : common net policy proto       | nng microhttpd jansson xxhash sodium protobuf-c
+routerd  : common net policy proto       | nng microhttpd jansson xxhash sodium protobuf-c curl
 cli      : common net policy render proto | nng jansson yaml sodium protobuf-c
 proto    : common                        | protobuf-c
 '
@@ -50,6 +50,7 @@ uv/ uv
 lmdb.h lmdb
 protobuf-c/ protobuf-c
 microhttpd.h microhttpd
+curl/ curl
 criterion/ criterion
 '
 LIBC='assert.h ctype.h dirent.h errno.h fcntl.h float.h ftw.h getopt.h
