@@ -295,28 +295,53 @@ static int sim_line(struct sim *s, const char *path, uint64_t lineno,
 	return rc;
 }
 
+/* Reads one line of at most SIM_LINE_MAX bytes into buf (its newline
+ * dropped); a longer one is read to its end and dropped (*ret_long).
+ * Returns false at the end of the file. */
+static bool read_line(FILE *f, char *buf, size_t *ret_len, bool *ret_long)
+{
+	size_t n = 0;
+	int ch;
+
+	*ret_long = false;
+	while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
+		if (n < SIM_LINE_MAX)
+			buf[n++] = (char)ch;
+		else
+			*ret_long = true;
+	}
+	if (ch == EOF && n == 0 && !*ret_long)
+		return false;
+	while (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*ret_len = n;
+	return true;
+}
+
 static int sim_file(struct sim *s, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	char *line;
+	size_t n;
+	bool too_long;
 	uint64_t lineno = 0;
 	int rc = 0;
 
 	if (f == NULL)
 		return af_cli_fail(AF_EXIT_USAGE, "USAGE", "--log %s: %s", path,
 				   strerror(errno));
-	while (rc == 0 && (n = getline(&line, &cap, f)) > 0) {
+	if ((line = malloc(SIM_LINE_MAX + 1)) == NULL) {
+		fclose(f);
+		return af_cli_fail(AF_EXIT_UNAVAILABLE, "NOMEM",
+				   "--log %s: out of memory", path);
+	}
+	while (rc == 0 && read_line(f, line, &n, &too_long)) {
 		lineno++;
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = '\0';
-		if (n == 0)
-			continue;
-		if ((size_t)n > SIM_LINE_MAX)
+		if (too_long)
 			warn(s, path, lineno, "line over 1 MiB");
-		else
-			rc = sim_line(s, path, lineno, line, (size_t)n);
+		else if (n > 0)
+			rc = sim_line(s, path, lineno, line, n);
 	}
 	free(line);
 	fclose(f);

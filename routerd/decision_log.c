@@ -43,9 +43,14 @@ struct routerd_dlog {
 	pthread_t thread;
 	/* writer thread only */
 	FILE *f;
+	char cur[64]; /* the open file's name (never pruned) */
 	uint64_t file_bytes;
 	unsigned file_n;
 	bool failing;
+	/* records buffered in f since its last successful flush: counted
+	 * as written only once flushed */
+	uint64_t pend_n, pend_bytes;
+	bool reopen;   /* a write failed: the file may end in a cut line */
 	char *scratch; /* a record that wraps around the ring */
 	/* GET /v1/decisions/ID */
 	pthread_mutex_t recent_mu;
@@ -84,6 +89,7 @@ static int open_next(struct routerd_dlog *l, struct af_err *err)
 		return af_errf(err, AF_ENOMEM, "decision log: out of memory");
 	}
 	setvbuf(l->f, NULL, _IOFBF, 1u << 16);
+	snprintf(l->cur, sizeof(l->cur), "%s", strrchr(path, '/') + 1);
 	l->file_bytes = 0;
 	atomic_fetch_add(&l->rotations, 1);
 	return 0;
@@ -150,6 +156,10 @@ static void prune(struct routerd_dlog *l)
 	if (n > l->keep) {
 		qsort(v, n, sizeof(*v), cmp_logfile);
 		for (size_t i = 0; i < n - l->keep; i++) {
+			/* A clock stepped back makes the open file sort
+			 * oldest: it is never the one deleted. */
+			if (strcmp(v[i].name, l->cur) == 0)
+				continue;
 			snprintf(path, sizeof(path), "%s/%s", l->dir,
 				 v[i].name);
 			if (unlink(path) != 0)
@@ -161,12 +171,42 @@ static void prune(struct routerd_dlog *l)
 	af_free(v);
 }
 
+static void forget(struct routerd_dlog *l, uint64_t n);
+
+/* The records buffered since the last flush reached the file (ok) or were
+ * lost with it: counted either way, and lost ones are no longer served by
+ * GET /v1/decisions/ID. */
+static void settle(struct routerd_dlog *l, bool ok)
+{
+	if (ok) {
+		atomic_fetch_add(&l->written, l->pend_n);
+		atomic_fetch_add(&l->bytes, l->pend_bytes);
+		if (l->failing && l->pend_n > 0)
+			log_info("event=decision_log_recovered dir=%s", l->dir);
+		if (l->pend_n > 0)
+			l->failing = false;
+	} else {
+		atomic_fetch_add(&l->write_errors, l->pend_n);
+		forget(l, l->pend_n);
+		if (!l->failing)
+			log_error("event=decision_log_write_failed dir=%s "
+				  "error=\"%s\"",
+				  l->dir, strerror(errno));
+		l->failing = true;
+		l->reopen = true;
+	}
+	l->pend_n = l->pend_bytes = 0;
+}
+
 static void rotate(struct routerd_dlog *l)
 {
 	struct af_err err = {{0}};
 
-	if (l->f != NULL)
+	if (l->f != NULL) {
+		settle(l, fflush(l->f) == 0);
 		fclose(l->f);
+	}
+	l->reopen = false;
 	l->f = NULL;
 	if (open_next(l, &err) != 0) {
 		if (!l->failing)
@@ -205,28 +245,39 @@ static void remember(struct routerd_dlog *l, uint64_t seq, const char *line,
 	pthread_mutex_unlock(&l->recent_mu);
 }
 
+/* Walks back over the last n records remembered. */
+static void forget(struct routerd_dlog *l, uint64_t n)
+{
+	size_t i = l->recent_next;
+
+	pthread_mutex_lock(&l->recent_mu);
+	for (uint64_t k = 0; k < n && k < DLOG_RECENT; k++) {
+		i = (i + DLOG_RECENT - 1) % DLOG_RECENT;
+		l->recent[i].seq = 0;
+	}
+	pthread_mutex_unlock(&l->recent_mu);
+}
+
 static void write_line(struct routerd_dlog *l, uint64_t seq, const char *line,
 		       size_t len)
 {
-	if (l->f == NULL ||
+	if (l->f == NULL || l->reopen ||
 	    (l->file_bytes > 0 && l->file_bytes + len + 1 > l->max_bytes))
 		rotate(l);
-	if (l->f != NULL &&
-	    (fwrite(line, 1, len, l->f) != len || fputc('\n', l->f) == EOF)) {
+	if (l->f == NULL) {
+		/* No file (rotate logged why): the record is lost. */
 		atomic_fetch_add(&l->write_errors, 1);
-		if (!l->failing)
-			log_error("event=decision_log_write_failed dir=%s "
-				  "error=\"%s\"",
-				  l->dir, strerror(errno));
-		l->failing = true;
-	} else if (l->f != NULL) {
-		if (l->failing)
-			log_info("event=decision_log_recovered dir=%s", l->dir);
-		l->failing = false;
-		l->file_bytes += len + 1;
-		atomic_fetch_add(&l->bytes, len + 1);
-		atomic_fetch_add(&l->written, 1);
+		return;
 	}
+	if (fwrite(line, 1, len, l->f) != len || fputc('\n', l->f) == EOF) {
+		/* This record and whatever the buffer held are lost. */
+		atomic_fetch_add(&l->write_errors, 1);
+		settle(l, false);
+		return;
+	}
+	l->file_bytes += len + 1;
+	l->pend_n++;
+	l->pend_bytes += len + 1;
 	remember(l, seq, line, len);
 }
 
@@ -267,8 +318,8 @@ static void drain(struct routerd_dlog *l, uint64_t from, uint64_t to)
 		}
 		from += len;
 	}
-	if (l->f != NULL && fflush(l->f) != 0)
-		atomic_fetch_add(&l->write_errors, 1);
+	if (l->f != NULL && l->pend_n > 0)
+		settle(l, fflush(l->f) == 0);
 }
 
 void routerd_dlog_flush(struct routerd_dlog *l)

@@ -15,7 +15,14 @@ for b in controld routerd af; do
 		fail=1
 		continue
 	fi
-	hooks=$(strings "$bin" | grep AF_TEST_ | sort -u | tr '\n' ' ')
+	if [ ! -r "$bin" ]; then
+		echo "check-release: cannot read $bin"
+		fail=1
+		continue
+	fi
+	# grep -a reads the binary itself (no strings(1) in between whose
+	# failure would leave an empty answer).
+	hooks=$(grep -ao 'AF_TEST_[A-Z0-9_]*' "$bin" | sort -u | tr '\n' ' ')
 	if [ -n "$hooks" ]; then
 		echo "check-release: $bin holds test hooks: $hooks(build it with TEST_HOOKS=0)"
 		fail=1

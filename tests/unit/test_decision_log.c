@@ -12,9 +12,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static struct af_policy_view *view;
@@ -246,6 +248,72 @@ Test(dlog, overflow_and_oversize_are_counted)
 	cr_expect_eq(metric(l, "af_routerd_decision_log_dropped_total"),
 		     dropped + 1);
 	routerd_dlog_free(l);
+}
+
+/* Whole lines (ending in a newline) in the log files. */
+static size_t whole_lines(void)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	char path[512];
+	size_t n = 0;
+	int ch;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL) {
+		FILE *f;
+
+		if (strncmp(e->d_name, "decisions-", 10) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		f = fopen(path, "r");
+		cr_assert_not_null(f);
+		while ((ch = fgetc(f)) != EOF)
+			n += ch == '\n';
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Writes that fail (a file size limit here, as a full disk would): the
+ * records that did not reach a file are counted as write errors and are
+ * not served by GET; the log goes on in a new file (the failed one may end
+ * in a cut line), so every record counted as written is a whole line. */
+Test(dlog, failed_writes_are_counted_and_not_served)
+{
+	struct rlimit lim, small;
+	struct routerd_dlog *l = open_log(64u << 20, 100);
+	uint64_t written, errors, served = 0;
+	char *line;
+	size_t len;
+
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	small = lim;
+	small.rlim_cur = 8192;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	for (uint64_t i = 1; i <= 40; i++) {
+		put(l, i, "");
+		routerd_dlog_flush(l);
+	}
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	written = metric(l, "af_routerd_decision_log_records_total");
+	errors = metric(l, "af_routerd_decision_log_write_errors_total");
+	for (uint64_t i = 1; i <= 40; i++) {
+		line = NULL;
+		if (routerd_dlog_get(l, i, &line, &len) == 0)
+			served++;
+		af_free(line);
+	}
+	routerd_dlog_free(l);
+	cr_expect_eq(written + errors, 40, "%llu + %llu",
+		     (unsigned long long)written, (unsigned long long)errors);
+	cr_expect_gt(written, 0);
+	cr_expect_gt(errors, 0);
+	cr_expect_eq(served, written, "GET serves %llu records, %llu written",
+		     (unsigned long long)served, (unsigned long long)written);
+	cr_expect_eq(whole_lines(), written);
 }
 
 Test(dlog, sampling)
