@@ -5,6 +5,20 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The emergency override set the routerd enforces: the cluster set's
+ * version and its --override-file's hash (null: none). */
+static json_t *overrides_json(const Af__FleetReport *f)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "version",
+			    json_integer((json_int_t)f->override_version));
+	json_object_set_new(o, "file",
+			    f->override_file[0] ? json_string(f->override_file)
+						: json_null());
+	return o;
+}
+
 static json_t *entry_json(const Af__FleetEntry *e)
 {
 	const Af__FleetReport *f = e->record->last;
@@ -20,6 +34,7 @@ static json_t *entry_json(const Af__FleetEntry *e)
 	json_object_set_new(o, "canary_hash", json_string(f->canary_hash));
 	json_object_set_new(o, "registry_revision",
 			    json_integer((json_int_t)f->registry_revision));
+	json_object_set_new(o, "overrides", overrides_json(f));
 	json_object_set_new(o, "state", json_string(e->state));
 	json_object_set_new(o, "last_seen",
 			    json_string(af_fmt_ms(e->record->last_seen_ms, t)));
@@ -52,17 +67,21 @@ int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv)
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(arr);
 	}
-	printf("%-28s %-8s %-4s %-20s %-4s %-20s %s\n", "ID", "STATE", "REV",
-	       "HASH", "REG", "LAST SEEN", "AGO");
+	printf("%-28s %-8s %-4s %-20s %-4s %-10s %-20s %s\n", "ID", "STATE",
+	       "REV", "HASH", "REG", "OVERRIDES", "LAST SEEN", "AGO");
 	for (size_t i = 0; fs && i < fs->n_entries; i++) {
 		const Af__FleetEntry *e = fs->entries[i];
 		const Af__FleetReport *f = e->record->last;
-		char t[32];
+		char t[32], ov[32];
 
-		printf("%-28s %-8s %-4llu %-20.20s %-4llu %-20s %llds%s%s\n",
+		snprintf(ov, sizeof(ov), "v%llu%s",
+			 (unsigned long long)f->override_version,
+			 f->override_file[0] ? "+file" : "");
+		printf("%-28s %-8s %-4llu %-20.20s %-4llu %-10s %-20s "
+		       "%llds%s%s\n",
 		       f->routerd_id, e->state,
 		       (unsigned long long)f->stable_revision, f->stable_hash,
-		       (unsigned long long)f->registry_revision,
+		       (unsigned long long)f->registry_revision, ov,
 		       af_fmt_ms(e->record->last_seen_ms, t),
 		       (long long)((fs->now_ms - e->record->last_seen_ms) /
 				   1000),

@@ -249,6 +249,8 @@ static const struct controld_verb verbs[] = {
 	ROW(CANARY_STATUS, "canary", "read", READ, NULL, controld_read_canary),
 	ROW(BUDGET_LIST, "budget", "read", READ, NULL, controld_read_budgets),
 	ROW(SHOWBACK, "report", "read", READ, NULL, controld_read_showback),
+	ROW(EMERGENCY_LIST, "emergency", "read", READ, NULL,
+	    controld_read_emergency),
 	ROW(_NOT_SET, "other", "admin", HANDLER, handle_unknown, NULL),
 };
 

@@ -102,6 +102,7 @@ struct controld_node {
 	/* rollout controller (controller.c) */
 	bool controller_busy;
 	uint64_t controller_last_ms;
+	bool emergency_busy; /* an expiry entry in flight (emergency.c) */
 
 	/* HTTP (http.c) */
 	struct MHD_Daemon *http;
@@ -128,6 +129,9 @@ void controld_http_stop(struct controld_node *n);
 
 /* controller.c */
 void controld_rollout_tick(struct controld_node *n, uint64_t now_mono);
+/* emergency.c: on the ready leader, proposes the expiry of overrides whose
+ * time has passed. */
+void controld_emergency_tick(struct controld_node *n);
 struct af_txn;
 struct af_rollout;
 struct af_usage;

@@ -16,7 +16,24 @@ struct rctx {
 	uint64_t needs;
 	bool needs_unknown;
 	int64_t latency, max_cost, input, output, fanout, tool_calls, attempt;
+	/* The overlay (decide_override.c): view tier ids denied, and the
+	 * override caps with the id of the tightest (-1: none). */
+	uint64_t deny_tiers;
+	int64_t ov_fanout, ov_tools, ov_cost;
+	const char *ov_fanout_id, *ov_tools_id, *ov_cost_id;
 };
+
+/* decide_override.c. Before the bundle's caps: the staleness mode of the
+ * deciding bundle and the overrides in scope (their ids into d); denies
+ * POLICY_STALE, TENANT_FROZEN or LANE_DRAINED (true), else narrows r
+ * (max cost, denied tiers, caps). */
+bool decide_overlay(struct rctx *r, const struct af_live *live,
+		    struct af_decision *d);
+/* After the rule matched: an override's cost cap below the class's
+ * narrows the candidates (its id into d). */
+void decide_overlay_cost(struct rctx *r, struct af_decision *d);
+/* After the bundle's caps: the override caps (true when one denied). */
+bool decide_overlay_caps(const struct rctx *r, struct af_decision *d);
 
 bool cond_holds(const struct rctx *r, const struct vcond *c);
 /* The first rule that holds for the request, or NULL: through the rule

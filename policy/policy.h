@@ -22,6 +22,7 @@
 #define AF_POLICY_POLICY_H
 
 #include "common/err.h"
+#include "policy/override.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -166,6 +167,14 @@ struct af_live {
 	 * canary cohort; 0 when it is not cooling. When set it replaces
 	 * `cooling`; a decision asks for its own cohort only. */
 	uint64_t (*cooldown_ms)(void *ctx, uint32_t pair_id, bool canary);
+	/* Emergency overrides in force (NULL: none), applied after the
+	 * bundle's own steps; entries expired at now_ms are skipped. */
+	const struct af_override_set *overrides;
+	/* Wall-clock milliseconds, for override expiry (0: none expire). */
+	int64_t now_ms;
+	/* Milliseconds since the caller last confirmed its view current
+	 * (0: fresh). Compared with the deciding bundle's `staleness`. */
+	uint64_t stale_ms;
 };
 
 /* ------------------------------------------------------------ requests */
@@ -268,6 +277,14 @@ struct af_decision {
 	 * MODELS_COOLING_DOWN, BUDGET_LEASE_PENDING); such denials carry
 	 * retry_after_ms. */
 	bool retryable;
+	/* The emergency overrides (and "stale", the staleness overlay) that
+	 * shaped this decision, in set order. */
+	size_t noverrides;
+	char overrides[AF_OVERRIDE_MAX + 1][AF_OVERRIDE_ID_MAX + 1];
+	/* NULL, or "degraded" / "fail_closed" with the seconds since the
+	 * last confirmed sync. */
+	const char *stale_mode;
+	int64_t stale_since_s;
 };
 
 /* Deny codes af_decide() and routerd produce themselves (deny rules

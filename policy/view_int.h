@@ -85,6 +85,10 @@ struct vbundle {
 	int64_t watermark_ppm;
 	bool soft_step_down;
 	struct vrindex ix;
+	/* The `staleness` section: thresholds in ms (0: absent) and the
+	 * degraded overlay (id "stale", every scope). */
+	int64_t stale_degrade_ms, stale_fail_ms;
+	struct af_override stale_ov;
 };
 
 struct vmodel {

@@ -9,7 +9,16 @@
 
 enum opt_type { T_STR, T_UINT, T_LEVEL, T_BOOL };
 
-enum opt_row { O_CONFIG, O_LISTEN, O_ID, O_CACHE, O_LOG, O_THREADS, O_CHECK };
+enum opt_row {
+	O_CONFIG,
+	O_LISTEN,
+	O_ID,
+	O_CACHE,
+	O_LOG,
+	O_THREADS,
+	O_CHECK,
+	O_OVERRIDE_FILE,
+};
 
 struct opt {
 	const char *name;
@@ -38,6 +47,10 @@ static const struct opt opts[] = {
 		       "AF_ROUTERD_HTTP_THREADS", "N", "HTTP polling threads"},
 	[O_CHECK] = {"check", T_BOOL, 0, 0, NULL, NULL, NULL,
 		     "validate the options and the cluster file, then exit"},
+	[O_OVERRIDE_FILE] = {"override-file", T_STR, 1, 4095, NULL, NULL,
+			     "FILE",
+			     "emergency overrides to enforce with no "
+			     "controld (re-read on change and SIGHUP)"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -103,6 +116,8 @@ static int set(struct routerd_config *c, enum opt_row r, const char *v,
 		c->listen = v;
 	else if (r == O_ID)
 		c->id = v;
+	else if (r == O_OVERRIDE_FILE)
+		c->override_file = v;
 	else
 		c->cache = v;
 	return 0;
@@ -229,6 +244,9 @@ void routerd_config_print(const struct routerd_config *c, FILE *f)
 		c->id ? "flag" : "default");
 	fprintf(f, "cache=%s (%s)\n", c->cache ? c->cache : "-",
 		c->cache ? "flag" : "default");
+	fprintf(f, "override-file=%s (%s)\n",
+		c->override_file ? c->override_file : "-",
+		c->override_file ? "flag" : "default");
 	fprintf(f, "log-level=%s (%s)\n", lv, c->source[O_LOG]);
 	fprintf(f, "http-threads=%u (%s)\n", c->http_threads,
 		c->source[O_THREADS]);

@@ -20,6 +20,7 @@
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
 #include "routerd/budget.h"
+#include "routerd/override.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
 
@@ -136,7 +137,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		lc.budgets = h->r->budgets;
 		lc.wall_ms = af_wall_ms();
 	}
-	rc = af_decide(v->pv, &k->req, &live, k->id, &k->d, NULL);
+	rc = routerd_override_decide(h->r, v, &k->req, &live, k->id, &k->d);
 	if (rc == AF_ENOTFOUND)
 		return reply_error(h, c, k, 422, "UNKNOWN_CLASS",
 				   "unknown class", "class");

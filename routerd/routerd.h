@@ -74,6 +74,10 @@ struct routerd {
 	struct routerd_live *live;
 	/* http.c */
 	struct routerd_http *http;
+	/* override.c: the emergency overrides enforced (created by
+	 * routerd_sync_start), from hints and from override_file. */
+	const char *override_file; /* NULL: none */
+	struct routerd_overrides *overrides;
 };
 
 /* ------------------------------------------------------------ view.c */
