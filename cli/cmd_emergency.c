@@ -90,10 +90,17 @@ static int override_of(const char *const *v, struct af_override *o)
 
 int af_cli_emergency_set(struct af_cli *cli, int argc, char **argv)
 {
-	static const char *const names[] = {
-		"--tenant",	 "--class",	"--max-fanout",	   "--max-tool-calls",
-		"--max-cost-usd", "--deny-tier", "--drain-lane",   "--freeze-tenant!",
-		"--ttl",	 "-m",		NULL};
+	static const char *const names[] = {"--tenant",
+					    "--class",
+					    "--max-fanout",
+					    "--max-tool-calls",
+					    "--max-cost-usd",
+					    "--deny-tier",
+					    "--drain-lane",
+					    "--freeze-tenant!",
+					    "--ttl",
+					    "-m",
+					    NULL};
 	const char *v[F_N] = {NULL};
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__EmergencySet es = AF__EMERGENCY_SET__INIT;
@@ -200,7 +207,8 @@ int af_cli_emergency_list(struct af_cli *cli, int argc, char **argv)
 
 	if (argc != 1)
 		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				   "emergency list: unexpected \"%s\"", argv[1]);
+				   "emergency list: unexpected \"%s\"",
+				   argv[1]);
 	req.body_case = AF__REQUEST__BODY_EMERGENCY_LIST;
 	req.emergency_list = &el;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
@@ -223,8 +231,10 @@ int af_cli_emergency_list(struct af_cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		json_t *o = json_array_get(arr, i);
 		json_t *sc = json_object_get(o, "scope");
-		const char *tn = json_string_value(json_object_get(sc, "tenant"));
-		const char *cl = json_string_value(json_object_get(sc, "class"));
+		const char *tn =
+			json_string_value(json_object_get(sc, "tenant"));
+		const char *cl =
+			json_string_value(json_object_get(sc, "class"));
 		char scope[160], eff[256];
 
 		snprintf(scope, sizeof(scope), "tenant=%s class=%s",

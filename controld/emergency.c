@@ -85,10 +85,11 @@ int controld_check_emergency(struct controld_job *j, const Af__Command *cmd)
 		}
 		n = strnlen(es->override->reason, AF_OVERRIDE_REASON_MAX + 1);
 		if (n == 0 || n > AF_OVERRIDE_REASON_MAX) {
-			controld_job_fail(j, AF__CODE__INVALID,
-					  "emergency set: a reason (-m) of 1..%d "
-					  "bytes is required",
-					  AF_OVERRIDE_REASON_MAX);
+			controld_job_fail(
+				j, AF__CODE__INVALID,
+				"emergency set: a reason (-m) of 1..%d "
+				"bytes is required",
+				AF_OVERRIDE_REASON_MAX);
 			return -1;
 		}
 		return 0;

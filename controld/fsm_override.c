@@ -117,8 +117,7 @@ static int set_in(struct af_txn *t, struct apply_ctx *c, Af__OverrideSet *s,
 	if (es->ttl_ms < OV_MIN_TTL_MS || es->ttl_ms > AF_OVERRIDE_TTL_MAX_MS)
 		return refuse(c, AF__CODE__INVALID,
 			      "--ttl must be within 1s..7d");
-	sweep(s, not_expired, &c->cmd->time_ms, expired, sizeof(expired),
-	      gone);
+	sweep(s, not_expired, &c->cmd->time_ms, expired, sizeof(expired), gone);
 	if (s->n_overrides >= AF_OVERRIDE_MAX)
 		return refuse(c, AF__CODE__CONFLICT,
 			      "16 overrides are in force (the most one set "

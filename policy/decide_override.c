@@ -62,8 +62,8 @@ static bool apply_one(struct rctx *r, const struct af_override *o,
 	if ((e & AF_OV_DRAIN_LANE) && strcmp(o->drain_lane, lane) == 0) {
 		deny_ov(d, AF_DENY_LANE_DRAINED, o->id);
 		snprintf(d->message, sizeof(d->message),
-			 "lane %.160s is drained by emergency override %s", lane,
-			 o->id);
+			 "lane %.160s is drained by emergency override %s",
+			 lane, o->id);
 		return true;
 	}
 	if (e & AF_OV_MAX_FANOUT)

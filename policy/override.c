@@ -114,7 +114,8 @@ size_t af_override_json_members(const struct af_override *o, char *buf,
 
 	esc(a, sizeof(a), o->tenant);
 	esc(b, sizeof(b), o->cls);
-	w = snprintf(buf, len, "\"scope\":{\"tenant\":\"%s\",\"class\":\"%s\"}"
+	w = snprintf(buf, len,
+		     "\"scope\":{\"tenant\":\"%s\",\"class\":\"%s\"}"
 		     ",\"effect\":{",
 		     a, b);
 	if (w < 0 || (size_t)w >= len)
@@ -198,8 +199,8 @@ static int perr(const struct pctx *p, const char *key, const char *msg)
 		       col, key, msg);
 }
 
-static int get_str(const struct pctx *p, json_t *o, const char *key,
-		   char *out, size_t cap)
+static int get_str(const struct pctx *p, json_t *o, const char *key, char *out,
+		   size_t cap)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -312,7 +313,8 @@ static int item_of(const struct pctx *p, json_t *it, size_t i,
 	if ((rc = get_str(p, it, "expires", when, sizeof(when))) != 0)
 		return rc;
 	if (when[0] == '\0' || (o->expires_ms = parse_time(when)) < 0)
-		return perr(p, "expires", "must be an RFC 3339 UTC time such as "
+		return perr(p, "expires",
+			    "must be an RFC 3339 UTC time such as "
 			    "2026-12-02T05:00:00Z (overrides always expire)");
 	if (af_override_check(o, &cerr) != 0)
 		return perr(p, "effect", cerr.msg);

@@ -27,9 +27,8 @@ void af_override_set_from_pb(const Af__OverrideSet *m,
 {
 	s->version = m != NULL ? m->version : 0;
 	s->n = 0;
-	for (size_t i = 0; m != NULL && i < m->n_overrides &&
-			   s->n < AF_OVERRIDE_MAX;
-	     i++)
+	for (size_t i = 0;
+	     m != NULL && i < m->n_overrides && s->n < AF_OVERRIDE_MAX; i++)
 		af_override_from_pb(m->overrides[i], &s->ov[s->n++]);
 }
 

@@ -152,6 +152,10 @@ static inline uint32_t plist(const struct af_policy_view *v, uint32_t slot,
 	return ((slot * v->regions.n + region) * 2 + status) * NORD + ord;
 }
 
+/* Copies a bundle's `staleness` section (NULL: none) into vb
+ * (parse_staleness.c). */
+void view_staleness(struct vbundle *vb, const Af__Policy__Staleness *s);
+
 /* Builds the rule indexes of both bundles and the price lists. */
 int view_index(struct af_policy_view *v);
 

@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/timeutil.h"
 
 #include <pthread.h>
@@ -34,7 +35,7 @@ struct routerd_overrides {
 	_Atomic unsigned cur;
 	_Atomic uint64_t version; /* the cluster set's */
 	_Atomic size_t n;
-	int64_t start_ms; /* staleness counts from here before any sync */
+	int64_t start_ms;   /* staleness counts from here before any sync */
 	pthread_mutex_t mu; /* writers; guards the fields below */
 	struct af_override_set cluster, file;
 	char file_hash[AF_HASH_STR_LEN];
@@ -82,7 +83,8 @@ bool routerd_overrides_hint(struct routerd *r, const Af__OverrideSet *m)
 	uint64_t v = m != NULL ? m->version : 0;
 
 	if (o == NULL || m == NULL || v <= atomic_load(&o->version))
-		return false; /* older or the same: a lagging node's heartbeat */
+		return false; /* older or the same: a lagging node's heartbeat
+			       */
 	pthread_mutex_lock(&o->mu);
 	af_override_set_from_pb(m, &o->cluster);
 	atomic_store(&o->version, v);
@@ -153,8 +155,8 @@ static void load_file(struct routerd_overrides *o, const char *path)
 	memcpy(o->file_hash, hash, sizeof(hash));
 	o->file_error[0] = '\0';
 	publish(o);
-	log_info("event=override_file_loaded file=%s hash=%s n=%zu", path,
-		 hash, set.n);
+	log_info("event=override_file_loaded file=%s hash=%s n=%zu", path, hash,
+		 set.n);
 }
 
 static bool changed(const struct stat *a, const struct stat *b)
@@ -318,4 +320,64 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
 			return rc;
 	}
+}
+
+/* -------------------------------------------------- status, metrics */
+
+size_t routerd_overrides_status_json(struct routerd *r,
+				     const struct routerd_view *v, char *buf,
+				     size_t len)
+{
+	struct routerd_override_info in;
+	uint64_t since;
+	const char *mode = routerd_stale_mode(r, v, &since);
+	char file[AF_HASH_STR_LEN + 2] = "null";
+	int n;
+
+	routerd_overrides_info(r, &in);
+	if (in.file_hash[0])
+		snprintf(file, sizeof(file), "\"%s\"", in.file_hash);
+	n = snprintf(buf, len,
+		     "\"overrides\":{\"version\":%llu,\"in_force\":%zu,"
+		     "\"file\":%s,\"file_ok\":%s},"
+		     "\"staleness\":{\"mode\":\"%s\",\"since_s\":%llu}",
+		     (unsigned long long)in.version, in.n, file,
+		     in.file_error[0] ? "false" : "true", mode,
+		     (unsigned long long)since);
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+void routerd_overrides_metrics(struct routerd *r, struct af_textbuf *b)
+{
+	static const char *const modes[] = {"off", "fresh", "degraded",
+					    "fail_closed"};
+	const struct routerd_view *v = routerd_view_acquire(r);
+	struct routerd_override_info in;
+	uint64_t since;
+	const char *mode = routerd_stale_mode(r, v, &since);
+
+	routerd_view_release(r, v);
+	routerd_overrides_info(r, &in);
+	af_textbuf_printf(
+		b,
+		"# HELP af_routerd_override_version Version of the cluster's "
+		"emergency override set enforced (0: none yet).\n"
+		"# TYPE af_routerd_override_version gauge\n"
+		"af_routerd_override_version %llu\n"
+		"# HELP af_routerd_overrides_in_force Emergency overrides "
+		"enforced (cluster and --override-file).\n"
+		"# TYPE af_routerd_overrides_in_force gauge\n"
+		"af_routerd_overrides_in_force %zu\n"
+		"# HELP af_routerd_override_file_ok 0 when the last read of "
+		"--override-file was rejected.\n"
+		"# TYPE af_routerd_override_file_ok gauge\n"
+		"af_routerd_override_file_ok %d\n"
+		"# HELP af_routerd_staleness_mode 1 for the staleness mode "
+		"the stable bundle puts routerd in now.\n"
+		"# TYPE af_routerd_staleness_mode gauge\n",
+		(unsigned long long)in.version, in.n, in.file_error[0] ? 0 : 1);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		af_textbuf_printf(b,
+				  "af_routerd_staleness_mode{mode=\"%s\"} %d\n",
+				  modes[i], strcmp(modes[i], mode) == 0);
 }

@@ -53,4 +53,13 @@ void routerd_overrides_info(struct routerd *r,
 const char *routerd_stale_mode(struct routerd *r, const struct routerd_view *v,
 			       uint64_t *ret_since_s);
 
+/* `"overrides":{...},"staleness":{...}` for /v1/status (v may be NULL).
+ * Returns the length, 0 when buf is too small. */
+size_t routerd_overrides_status_json(struct routerd *r,
+				     const struct routerd_view *v, char *buf,
+				     size_t len);
+/* The override and staleness gauges for /metrics. */
+struct af_textbuf;
+void routerd_overrides_metrics(struct routerd *r, struct af_textbuf *b);
+
 #endif
