@@ -108,12 +108,14 @@ int validate_staleness(const Af__Policy__Bundle *b, struct af_err *err)
 	if (s == NULL)
 		return 0;
 	if (s->degrade_after_s < 1 || s->degrade_after_s > STALE_MAX_S ||
-	    s->fail_closed_after_s < 0 || s->fail_closed_after_s > STALE_MAX_S ||
+	    s->fail_closed_after_s < 0 ||
+	    s->fail_closed_after_s > STALE_MAX_S ||
 	    (s->fail_closed_after_s != 0 &&
 	     s->fail_closed_after_s <= s->degrade_after_s) ||
 	    (s->effects & ~(AF_OV_ALL & ~(unsigned)AF_OV_FREEZE_TENANT)) != 0 ||
 	    s->max_fanout < 0 || s->max_fanout > AF_OVERRIDE_COUNT_MAX ||
-	    s->max_tool_calls < 0 || s->max_tool_calls > AF_OVERRIDE_COUNT_MAX ||
+	    s->max_tool_calls < 0 ||
+	    s->max_tool_calls > AF_OVERRIDE_COUNT_MAX ||
 	    s->max_cost_micro < 0 ||
 	    s->max_cost_micro > AF_OVERRIDE_COST_MAX_MICRO ||
 	    strlen(s->deny_tier) > AF_OVERRIDE_NAME_MAX ||
