@@ -141,6 +141,7 @@ struct sel {
 	uint64_t cool_min_ms; /* first cooldown end among those */
 	struct af_explain *x;
 	unsigned tiers_denied, tiers_scanned; /* by an override, or not */
+	uint64_t denied_mask;		      /* view tier ids skipped */
 };
 
 /* Cooldown fallback when the live state says cooling but not for how
@@ -583,9 +584,10 @@ static void cost_tier(struct sel *s, uint32_t tier)
 static void scan_allowed(struct sel *s, uint32_t tier,
 			 void (*scan)(struct sel *, uint32_t))
 {
-	if (tier < 64 && (s->r->deny_tiers >> tier) & 1)
+	if (tier < 64 && (s->r->deny_tiers >> tier) & 1) {
 		s->tiers_denied++;
-	else {
+		s->denied_mask |= 1ull << tier;
+	} else {
 		s->tiers_scanned++;
 		scan(s, tier);
 	}
@@ -631,6 +633,8 @@ static void route(const struct rctx *r, const struct af_live *live, bool canary,
 		if (!s.but_region)
 			chain(&s, rule, pos, cost_tier);
 	}
+	if (s.denied_mask != 0)
+		decide_overlay_tiers(r, s.denied_mask, d);
 	if (s.n == 0) {
 		no_candidate(&s, rule, d);
 		return;

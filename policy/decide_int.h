@@ -21,6 +21,10 @@ struct rctx {
 	uint64_t deny_tiers;
 	int64_t ov_fanout, ov_tools, ov_cost;
 	const char *ov_fanout_id, *ov_tools_id, *ov_cost_id;
+	/* The tier denials in scope: view tier id and override id. */
+	uint32_t ntier_ov;
+	uint32_t tier_ov[AF_OVERRIDE_MAX + 1];
+	const char *tier_ov_id[AF_OVERRIDE_MAX + 1];
 };
 
 /* decide_override.c. Before the bundle's caps: the staleness mode of the
@@ -32,6 +36,10 @@ bool decide_overlay(struct rctx *r, const struct af_live *live,
 /* After the rule matched: an override's cost cap below the class's
  * narrows the candidates (its id into d). */
 void decide_overlay_cost(struct rctx *r, struct af_decision *d);
+/* After the candidates: the ids of the tier denials that skipped a tier
+ * of `skipped` (view tier id bits) into d. */
+void decide_overlay_tiers(const struct rctx *r, uint64_t skipped,
+			  struct af_decision *d);
 /* After the bundle's caps: the override caps (true when one denied). */
 bool decide_overlay_caps(const struct rctx *r, struct af_decision *d);
 

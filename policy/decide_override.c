@@ -79,11 +79,12 @@ static bool apply_one(struct rctx *r, const struct af_override *o,
 	if (e & AF_OV_DENY_TIER) {
 		uint32_t t = intern_find(&r->v->tiers, o->deny_tier);
 
-		if (t != NONE && t < 64)
+		if (t != NONE && t < 64 && r->ntier_ov < AF_OVERRIDE_MAX + 1) {
 			r->deny_tiers |= 1ull << t;
+			r->tier_ov[r->ntier_ov] = t;
+			r->tier_ov_id[r->ntier_ov++] = o->id;
+		}
 	}
-	if (e & AF_OV_DENY_TIER)
-		note_id(d, o->id);
 	return false;
 }
 
@@ -112,6 +113,7 @@ bool decide_overlay(struct rctx *r, const struct af_live *live,
 	int mode = stale_mode(r->vb, live->stale_ms);
 
 	r->deny_tiers = 0;
+	r->ntier_ov = 0;
 	r->ov_fanout = r->ov_tools = r->ov_cost = -1;
 	r->ov_fanout_id = r->ov_tools_id = r->ov_cost_id = NULL;
 	d->noverrides = 0;
@@ -148,6 +150,14 @@ void decide_overlay_cost(struct rctx *r, struct af_decision *d)
 		r->max_cost = r->ov_cost;
 		note_id(d, r->ov_cost_id);
 	}
+}
+
+void decide_overlay_tiers(const struct rctx *r, uint64_t skipped,
+			  struct af_decision *d)
+{
+	for (uint32_t i = 0; i < r->ntier_ov; i++)
+		if ((skipped >> r->tier_ov[i]) & 1)
+			note_id(d, r->tier_ov_id[i]);
 }
 
 bool decide_overlay_caps(const struct rctx *r, struct af_decision *d)
