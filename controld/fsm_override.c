@@ -145,14 +145,18 @@ static int set_in(struct af_txn *t, struct apply_ctx *c, Af__OverrideSet *s,
 	return 0;
 }
 
-int af_fsm_apply_emergency_set(struct af_txn *t, struct apply_ctx *c)
+typedef int (*with_fn)(struct af_txn *t, struct apply_ctx *c,
+		       Af__OverrideSet *s, Af__Override **gone);
+
+/* Runs fn over the stored set (an empty one when none) with room for
+ * what it sweeps out. */
+static int with_set(struct af_txn *t, struct apply_ctx *c, with_fn fn)
 {
 	Af__OverrideSet *s = NULL;
 	Af__Override **gone;
 	bool fresh;
 	int rc;
 
-	c->verb = "emergency.set";
 	if ((rc = af_state_overrides_get(t, &s)) != 0)
 		return rc;
 	fresh = s == NULL;
@@ -163,10 +167,16 @@ int af_fsm_apply_emergency_set(struct af_txn *t, struct apply_ctx *c)
 		free_set(s, fresh);
 		return AF_ENOMEM;
 	}
-	rc = set_in(t, c, s, gone);
+	rc = fn(t, c, s, gone);
 	af_free(gone);
 	free_set(s, fresh);
 	return rc;
+}
+
+int af_fsm_apply_emergency_set(struct af_txn *t, struct apply_ctx *c)
+{
+	c->verb = "emergency.set";
+	return with_set(t, c, set_in);
 }
 
 /* ------------------------------------------------------------- clear */
@@ -231,24 +241,6 @@ static int clear_in(struct af_txn *t, struct apply_ctx *c, Af__OverrideSet *s,
 
 int af_fsm_apply_emergency_clear(struct af_txn *t, struct apply_ctx *c)
 {
-	Af__OverrideSet *s = NULL;
-	Af__Override **gone;
-	bool fresh;
-	int rc;
-
 	c->verb = "emergency.clear";
-	if ((rc = af_state_overrides_get(t, &s)) != 0)
-		return rc;
-	fresh = s == NULL;
-	if (fresh && (rc = load(t, &s)) != 0)
-		return rc;
-	gone = af_calloc(s->n_overrides + 1, sizeof(*gone));
-	if (gone == NULL) {
-		free_set(s, fresh);
-		return AF_ENOMEM;
-	}
-	rc = clear_in(t, c, s, gone);
-	af_free(gone);
-	free_set(s, fresh);
-	return rc;
+	return with_set(t, c, clear_in);
 }

@@ -160,25 +160,23 @@ void decide_overlay_tiers(const struct rctx *r, uint64_t skipped,
 			note_id(d, r->tier_ov_id[i]);
 }
 
+/* Denies when value is over an override's cap. */
+static bool over(struct af_decision *d, const char *code, const char *what,
+		 int64_t value, int64_t cap, const char *id)
+{
+	if (cap < 0 || value <= cap)
+		return false;
+	deny_ov(d, code, id);
+	snprintf(d->message, sizeof(d->message),
+		 "%s %lld exceeds max_%s %lld of emergency override %s", what,
+		 (long long)value, what, (long long)cap, id);
+	return true;
+}
+
 bool decide_overlay_caps(const struct rctx *r, struct af_decision *d)
 {
-	if (r->ov_fanout >= 0 && r->fanout > r->ov_fanout) {
-		deny_ov(d, "FANOUT_CAP", r->ov_fanout_id);
-		snprintf(d->message, sizeof(d->message),
-			 "fanout %lld exceeds max_fanout %lld of emergency "
-			 "override %s",
-			 (long long)r->fanout, (long long)r->ov_fanout,
-			 r->ov_fanout_id);
-		return true;
-	}
-	if (r->ov_tools >= 0 && r->tool_calls > r->ov_tools) {
-		deny_ov(d, "TOOL_CALL_CAP", r->ov_tools_id);
-		snprintf(d->message, sizeof(d->message),
-			 "tool_calls %lld exceeds max_tool_calls %lld of "
-			 "emergency override %s",
-			 (long long)r->tool_calls, (long long)r->ov_tools,
-			 r->ov_tools_id);
-		return true;
-	}
-	return false;
+	return over(d, "FANOUT_CAP", "fanout", r->fanout, r->ov_fanout,
+		    r->ov_fanout_id) ||
+	       over(d, "TOOL_CALL_CAP", "tool_calls", r->tool_calls,
+		    r->ov_tools, r->ov_tools_id);
 }
