@@ -56,6 +56,18 @@ http {
 EOC
 }
 
+# A log line's timestamp: "ts=2026-11-22T11:36:39.436Z" -> epoch ms.
+ts_ms() {
+	s=$(echo "$1" | sed 's/^ts=\(.*\)\.\([0-9]*\)Z$/\1Z \2/')
+	date -d "${s% *}" +%s | awk -v ms="${s#* }" '{ printf "%.0f\n", $1 * 1000 + ms }'
+}
+# pct FILE: "p50 p99 max" of the numbers in FILE.
+pct() {
+	sort -n "$1" | awk '{ v[NR] = $1 } END {
+		i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR;
+		print v[int((NR + 1) / 2)], v[i], v[NR] }'
+}
+
 # bench_now_ms: milliseconds since the epoch.
 bench_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
