@@ -131,6 +131,18 @@ BETWEEN="canary abort" write_verb canary start -f c.yaml --weight 5 -- \
 	canary start -f c.yaml --weight 5
 write_verb canary pause -- canary resume
 write_verb canary set-weight 7 -- canary set-weight 8
+write_verb emergency set --max-fanout 2 --ttl 1m -m a -- \
+	emergency set --class x --max-tool-calls 1 --ttl 1m -m b
+jq -e '.ok == true and (.id | startswith("ov-"))' out.json >/dev/null ||
+	fail "emergency set: $(cat out.json)"
+read_verb emergency list
+jq -e 'length == 2 and .[0].effect.max_fanout == 2' out.json >/dev/null ||
+	fail "emergency list: $(cat out.json)"
+write_verb emergency clear --all -- emergency clear --all
+exp=$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)
+printf '{"effect": {"max_fanout": 1}, "expires": "%s"}\n' "$exp" >ov.json
+write_verb emergency sign -f ov.json --key k1.key -- \
+	emergency sign -f ov.json --key k2.key
 
 for v in "cluster status" "member list" "policy history" "policy get" \
 	"policy get 1" "model list" "model get swift-mid" "budget list" \
