@@ -4,7 +4,8 @@
  * the kept results are evicted oldest first; a dry run changes nothing;
  * usage sums saturate on extreme values; each apply is observed in
  * af_fsm_apply_seconds; the heads kept in memory match the store after
- * every apply, at open and after a snapshot restore. */
+ * every apply, at open and after a snapshot restore; emergency overrides
+ * expire by the entries' own times. */
 #include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"

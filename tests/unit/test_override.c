@@ -348,3 +348,33 @@ Test(override, check_messages)
 	cr_assert_neq(af_override_check(&o, &err), 0);
 	cr_assert(strstr(err.msg, "tenant") != NULL, "%s", err.msg);
 }
+
+/* The overlay applies to the canary cohort as to the stable one. */
+Test(override, canary_cohort_too)
+{
+	struct af_policy_view *v;
+	struct af_request req;
+	struct af_live live = {0};
+	struct af_decision d;
+	struct af_err err = {{0}};
+	char *c = pf_replace(pf_example_policy, "name: prod", "name: prod-c");
+
+	cr_assert_not_null(c);
+	cr_assert_eq(pf_view_canary(pf_example_policy, c, 10000,
+				    pf_example_models, &v, &err),
+		     0, "%s", err.msg);
+	af_free(c);
+	set.n = 0;
+	add("ov-1", "", "")->effects = AF_OV_MAX_FANOUT;
+	set.ov[0].max_fanout = 1;
+	af_request_init(&req);
+	snprintf(req.workflow_id, sizeof(req.workflow_id), "wf-1");
+	snprintf(req.tenant, sizeof(req.tenant), "t");
+	snprintf(req.class_name, sizeof(req.class_name), "research-agent");
+	req.fanout = 2;
+	live.overrides = &set;
+	cr_assert_eq(af_decide(v, &req, &live, "d", &d, NULL), 0);
+	cr_assert(d.canary);
+	want_deny(&d, "FANOUT_CAP", "ov-1");
+	af_policy_view_free(v);
+}
