@@ -74,7 +74,7 @@ static size_t sweep(Af__OverrideSet *s, keep_fn keep, const void *arg,
 						 "%s%s", used ? "," : "",
 						 o->id);
 	}
-	/* Keep the pointers reachable for the unpacked allocation's free. */
+	/* The removed ones after the kept: the caller frees them all. */
 	for (size_t i = 0; i < n; i++)
 		s->overrides[w + i] = gone[i];
 	s->n_overrides = w;
@@ -128,7 +128,8 @@ static int set_in(struct af_txn *t, struct apply_ctx *c, Af__OverrideSet *s,
 	o.principal = c->cmd->principal;
 	o.set_ms = c->cmd->time_ms;
 	o.expires_ms = c->cmd->time_ms + es->ttl_ms;
-	memcpy(all, s->overrides, s->n_overrides * sizeof(all[0]));
+	if (s->n_overrides > 0)
+		memcpy(all, s->overrides, s->n_overrides * sizeof(all[0]));
 	all[s->n_overrides] = &o;
 	{
 		Af__OverrideSet ns = *s;
@@ -154,6 +155,7 @@ static int with_set(struct af_txn *t, struct apply_ctx *c, with_fn fn)
 {
 	Af__OverrideSet *s = NULL;
 	Af__Override **gone;
+	size_t total;
 	bool fresh;
 	int rc;
 
@@ -167,7 +169,11 @@ static int with_set(struct af_txn *t, struct apply_ctx *c, with_fn fn)
 		free_set(s, fresh);
 		return AF_ENOMEM;
 	}
+	total = s->n_overrides;
 	rc = fn(t, c, s, gone);
+	/* sweep() keeps every pointer, the removed ones after the kept:
+	 * all of them are freed with the unpacked set. */
+	s->n_overrides = total;
 	af_free(gone);
 	free_set(s, fresh);
 	return rc;
