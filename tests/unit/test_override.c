@@ -4,6 +4,7 @@
  * decisions still allocate nothing. */
 #include "common/alloc.h"
 #include "policy/policy.h"
+#include "proto/af.pb-c.h"
 #include "tests/lib/alloc_check.h"
 #include "tests/lib/policy_fixture.h"
 
@@ -377,4 +378,42 @@ Test(override, canary_cohort_too)
 	cr_assert(d.canary);
 	want_deny(&d, "FANOUT_CAP", "ov-1");
 	af_policy_view_free(v);
+}
+
+/* A full set of the longest names, as controld's hints carry it, packs in
+ * under half of routerd's 16 KiB hint cap. */
+Test(override, a_full_set_fits_a_hint)
+{
+	Af__Hint h = AF__HINT__INIT;
+	Af__OverrideSet os = AF__OVERRIDE_SET__INIT;
+	Af__Override m[AF_OVERRIDE_MAX], *mp[AF_OVERRIDE_MAX];
+	char hash[80];
+
+	memset(hash, 'f', sizeof(hash) - 1);
+	hash[sizeof(hash) - 1] = '\0';
+	set.n = 0;
+	for (size_t i = 0; i < AF_OVERRIDE_MAX; i++) {
+		struct af_override *o = add("", "", "");
+
+		memset(o->id, 'i', AF_OVERRIDE_ID_MAX);
+		memset(o->tenant, 't', AF_OVERRIDE_NAME_MAX);
+		memset(o->cls, 'c', AF_OVERRIDE_NAME_MAX);
+		memset(o->deny_tier, 'd', AF_OVERRIDE_NAME_MAX);
+		memset(o->drain_lane, 'l', AF_OVERRIDE_NAME_MAX);
+		o->effects = AF_OV_ALL;
+		o->max_fanout = o->max_tool_calls = AF_OVERRIDE_COUNT_MAX;
+		o->max_cost_micro = AF_OVERRIDE_COST_MAX_MICRO;
+		o->expires_ms = INT64_MAX;
+		af_override_to_pb(o, &m[i]);
+		mp[i] = &m[i];
+	}
+	os.overrides = mp;
+	os.n_overrides = AF_OVERRIDE_MAX;
+	os.version = UINT64_MAX;
+	h.overrides = &os;
+	h.stable_hash = h.canary_hash = hash;
+	h.cluster = hash;
+	h.state_index = h.distribution_index = h.node_id = UINT64_MAX;
+	cr_assert_lt(af__hint__get_packed_size(&h), 8192, "%zu bytes",
+		     af__hint__get_packed_size(&h));
 }
