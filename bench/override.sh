@@ -23,13 +23,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib/bench.sh"
 . "$ROOT/tests/lib/cluster.sh"
 bench_cl_init override 3
-for r in admin routerd; do
-	tok="tok-$r-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-	eval "T_$r=$tok"
-	printf '%s %s %s-user\n' "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
-		"$r" "$r" >>"$CL_DIR/tokens"
-done
-printf 'auth:\n  tokens: ./tokens\n' >>"$CL_FILE"
+cl_tokens admin routerd
 export AF_TOKEN=$T_admin
 for i in 1 2 3; do cl_start $i; done
 cl_wait_leader >/dev/null
@@ -67,19 +61,10 @@ measure() {
 		v=${id#ov-}
 		worst=0 worst_start=0
 		for k in $(seq 1 "$N"); do
-			log=$CL_DIR/routerd-r$k.log
-			line=""
-			for _ in $(seq 1 500); do
-				line=$(grep -m1 "event=overrides_enforced version=$v " "$log" || true)
-				[ -n "$line" ] && break
-				sleep 0.01
-			done
-			if [ -z "$line" ]; then
-				missed=$((missed + 1))
-				t=$(bench_now_ms)
-			else
-				t=$(ts_ms "${line%% *}")
-			fi
+			r=$(bench_log_ms "$CL_DIR/routerd-r$k.log" \
+				"event=overrides_enforced version=$v ")
+			t=${r% *}
+			missed=$((missed + ${r#* }))
 			d=$((t - t0))
 			[ $d -lt 0 ] && d=0
 			[ $d -gt $worst ] && worst=$d

@@ -85,20 +85,11 @@ run() {
 			t0=$(bench_now_ms)
 			worst=0 worst_start=0
 			for k in $(seq 1 $started); do
-				log=$CL_DIR/routerd-r$k.log
-				line=""
-				for _ in $(seq 1 1000); do
-					line=$(grep -m1 "event=view_activated.*hash=$h" "$log" || true)
-					[ -n "$line" ] && break
-					sleep 0.01
-				done
-				if [ -z "$line" ]; then
-					# Never within the wait: counted, at the wait.
-					echo "r$k $h" >>"$CL_DIR/missed-$n"
-					t=$(bench_now_ms)
-				else
-					t=$(ts_ms "${line%% *}")
-				fi
+				r=$(bench_log_ms "$CL_DIR/routerd-r$k.log" \
+					"event=view_activated.*hash=$h")
+				t=${r% *}
+				# Never within the wait: counted, at the wait.
+				[ "${r#* }" = 1 ] && echo "r$k $h" >>"$CL_DIR/missed-$n"
 				d=$((t - t0))
 				[ $d -lt 0 ] && d=0
 				[ $d -gt $worst ] && worst=$d

@@ -68,6 +68,18 @@ pct() {
 		print v[int((NR + 1) / 2)], v[i], v[NR] }'
 }
 
+# bench_log_ms LOG REGEX: "MS 0", MS the epoch ms of the first line of LOG
+# matching REGEX, waiting up to 10 s for it; "MS 1" when none came, MS the
+# time of giving up.
+bench_log_ms() {
+	for _ in $(seq 1 1000); do
+		line=$(grep -m1 "$2" "$1" || true)
+		[ -n "$line" ] && { echo "$(ts_ms "${line%% *}") 0"; return 0; }
+		sleep 0.01
+	done
+	echo "$(bench_now_ms) 1"
+}
+
 # bench_now_ms: milliseconds since the epoch.
 bench_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -11,13 +11,7 @@ Y2J="$ROOT/$BUILD/tests/tools/yaml2json"
 [ -x "$Y2J" ] || fail "build $Y2J first (make $BUILD/tests/tools/yaml2json)"
 
 cl_init cli_output
-for r in viewer admin; do
-	tok="tok-$r-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-	eval "T_$r=$tok"
-	printf '%s %s %s-user\n' "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
-		"$r" "$r" >>"$CL_DIR/tokens"
-done
-printf 'auth:\n  tokens: ./tokens\n' >>"$CL_DIR/cluster.yaml"
+cl_tokens viewer admin
 export AF_TOKEN=$T_admin
 for i in 1 2 3; do cl_start $i; done
 cl_wait_leader >/dev/null

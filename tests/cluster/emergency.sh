@@ -12,13 +12,7 @@
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init emergency
-for r in author promoter admin routerd; do
-	tok="tok-$r-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-	eval "T_$r=$tok"
-	printf '%s %s %s-user\n' "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
-		"$r" "$r" >>"$CL_DIR/tokens"
-done
-printf 'auth:\n  tokens: ./tokens\n' >>"$CL_DIR/cluster.yaml"
+cl_tokens author promoter admin routerd
 export AF_TOKEN=$T_admin
 for i in 1 2 3; do cl_start $i; done
 cl_wait_leader >/dev/null
