@@ -27,10 +27,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cl_init propagation
 HZ=$(getconf CLK_TCK)
 
-ts_ms() { # "ts=2026-11-22T11:36:39.436Z" -> epoch ms
-	s=$(echo "$1" | sed 's/^ts=\(.*\)\.\([0-9]*\)Z$/\1Z \2/')
-	date -d "${s% *}" +%s | awk -v ms="${s#* }" '{ printf "%.0f\n", $1 * 1000 + ms }'
-}
 ticks() { # utime+stime of the pids given, in clock ticks
 	for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done |
 		awk '{ t += $1 + $2 } END { print t + 0 }'
@@ -40,12 +36,6 @@ ctl_sum() { # ctl_sum REGEX: a metric summed over the 3 nodes
 	for i in 1 2 3; do curl -s "http://$(cl_http $i)/metrics"; done |
 		awk -v re="$1" '$1 ~ re { t += $2 } END { print t + 0 }'
 }
-pct() { # pct FILE: "p50 p99 max" of the numbers in FILE
-	sort -n "$1" | awk '{ v[NR] = $1 } END {
-		i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR;
-		print v[int((NR + 1) / 2)], v[i], v[NR] }'
-}
-
 # routerd idle CPU: one routerd, 30 s with no traffic and no change.
 idle_cpu() { # idle_cpu PID SECONDS: percent of one core
 	t0=$(ticks "$1")
@@ -95,20 +85,11 @@ run() {
 			t0=$(bench_now_ms)
 			worst=0 worst_start=0
 			for k in $(seq 1 $started); do
-				log=$CL_DIR/routerd-r$k.log
-				line=""
-				for _ in $(seq 1 1000); do
-					line=$(grep -m1 "event=view_activated.*hash=$h" "$log" || true)
-					[ -n "$line" ] && break
-					sleep 0.01
-				done
-				if [ -z "$line" ]; then
-					# Never within the wait: counted, at the wait.
-					echo "r$k $h" >>"$CL_DIR/missed-$n"
-					t=$(bench_now_ms)
-				else
-					t=$(ts_ms "${line%% *}")
-				fi
+				r=$(bench_log_ms "$CL_DIR/routerd-r$k.log" \
+					"event=view_activated.*hash=$h")
+				t=${r% *}
+				# Never within the wait: counted, at the wait.
+				[ "${r#* }" = 1 ] && echo "r$k $h" >>"$CL_DIR/missed-$n"
 				d=$((t - t0))
 				[ $d -lt 0 ] && d=0
 				[ $d -gt $worst ] && worst=$d

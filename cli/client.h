@@ -67,6 +67,9 @@ int af_cli_page_out(struct af_cli *cli, const char *verb, const char *field,
  * "next_after"}; steals doc). */
 int af_cli_page_print(struct af_cli *cli, const char *verb, json_t *doc,
 		      uint32_t limit, uint64_t next_after);
+/* "12.5" USD -> 12500000 micro-USD, exactly (at most 6 decimals, at most
+ * 1e9). Returns 0 or an exit code (printed, naming flag). */
+int af_cli_parse_usd(const char *flag, const char *s, int64_t *ret);
 /* Sends req; a refused answer is printed and its exit code returned. On
  * 0, *ret is the owned response. */
 int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret);

@@ -9,7 +9,7 @@
 #include <time.h>
 
 /* "12.5" USD -> 12500000 micro-USD, exactly (at most 6 decimals). */
-static int parse_usd(const char *flag, const char *s, int64_t *ret)
+int af_cli_parse_usd(const char *flag, const char *s, int64_t *ret)
 {
 	int64_t whole = 0, frac = 0, scale = 100000;
 	const char *p = s;
@@ -89,8 +89,9 @@ int af_cli_budget_set(struct af_cli *cli, int argc, char **argv)
 		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
 				   "usage: af budget set TENANT --hard USD "
 				   "[--soft USD] [--period day|month]");
-	if ((rc = parse_usd("--hard", vals[0], &bs.hard_micro)) != 0 ||
-	    (vals[1] && (rc = parse_usd("--soft", vals[1], &bs.soft_micro))))
+	if ((rc = af_cli_parse_usd("--hard", vals[0], &bs.hard_micro)) != 0 ||
+	    (vals[1] &&
+	     (rc = af_cli_parse_usd("--soft", vals[1], &bs.soft_micro))))
 		return rc;
 	bs.tenant = pos[0];
 	bs.period = (char *)(vals[2] ? vals[2] : "month");

@@ -28,17 +28,21 @@ int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv)
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(arr);
 	}
-	printf("%-28s %-8s %-4s %-20s %-4s %-20s %s\n", "ID", "STATE", "REV",
-	       "HASH", "REG", "LAST SEEN", "AGO");
+	printf("%-28s %-8s %-4s %-20s %-4s %-10s %-20s %s\n", "ID", "STATE",
+	       "REV", "HASH", "REG", "OVERRIDES", "LAST SEEN", "AGO");
 	for (size_t i = 0; fs && i < fs->n_entries; i++) {
 		const Af__FleetEntry *e = fs->entries[i];
 		const Af__FleetReport *f = e->record->last;
-		char t[32];
+		char t[32], ov[32];
 
-		printf("%-28s %-8s %-4llu %-20.20s %-4llu %-20s %llds%s%s\n",
+		snprintf(ov, sizeof(ov), "v%llu%s",
+			 (unsigned long long)f->override_version,
+			 f->override_file[0] ? "+file" : "");
+		printf("%-28s %-8s %-4llu %-20.20s %-4llu %-10s %-20s "
+		       "%llds%s%s\n",
 		       f->routerd_id, e->state,
 		       (unsigned long long)f->stable_revision, f->stable_hash,
-		       (unsigned long long)f->registry_revision,
+		       (unsigned long long)f->registry_revision, ov,
 		       af_fmt_ms(e->record->last_seen_ms, t),
 		       (long long)((fs->now_ms - e->record->last_seen_ms) /
 				   1000),

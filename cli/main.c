@@ -47,6 +47,8 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml backup list"},
 	{"dr", "disaster-recovery drills against a live cluster",
 	 "af -c cluster.yaml dr drill --routerd http://127.0.0.1:8080"},
+	{"emergency", "the big red switch: overrides faster than a bundle",
+	 "af -c cluster.yaml emergency set --max-fanout 2 --ttl 30m -m storm"},
 };
 
 static const struct verb verbs[] = {
@@ -259,6 +261,39 @@ static const struct verb verbs[] = {
 	{"budget", "delete", af_cli_budget_delete, "budget delete TENANT",
 	 "remove a tenant's budget (it is no longer limited)",
 	 "example:\n  af -c cluster.yaml budget delete claims-team\n"},
+	{"emergency", "set", af_cli_emergency_set,
+	 "emergency set [--tenant T] [--class C] [--max-fanout N] "
+	 "[--max-tool-calls N] [--max-cost-usd X] [--deny-tier TIER] "
+	 "[--drain-lane L] [--freeze-tenant] --ttl D -m REASON",
+	 "narrow routing at once, fleet-wide, until the TTL (prints the id)",
+	 "  --tenant T, --class C   the scope (default: every tenant, class)\n"
+	 "  --max-fanout N          deny fanout above N (FANOUT_CAP)\n"
+	 "  --max-tool-calls N      deny tool_calls above N (TOOL_CALL_CAP)\n"
+	 "  --max-cost-usd X        route only hops costing at most X USD\n"
+	 "  --deny-tier TIER        never route to TIER (TIER_DENIED)\n"
+	 "  --drain-lane L          deny the lane's classes (LANE_DRAINED)\n"
+	 "  --freeze-tenant         deny the tenant (TENANT_FROZEN; clearing\n"
+	 "                          it needs role admin)\n"
+	 "  --ttl D                 1s..7d, e.g. 30m (required)\n"
+	 "  -m REASON               why (required; audited)\n"
+	 "Needs role promoter. routerds enforce it from the next hint or\n"
+	 "heartbeat, whether or not their Sync succeeds.\n"
+	 "example:\n  af -c cluster.yaml emergency set --max-fanout 2 "
+	 "--ttl 30m -m \"fan-out storm\"\n"},
+	{"emergency", "list", af_cli_emergency_list, "emergency list",
+	 "the overrides in force",
+	 "JSON: [{\"id\", \"scope\", \"effect\", \"reason\", "
+	 "\"principal\", \"expires\"}]\n"
+	 "example:\n  af -c cluster.yaml emergency list -o json\n"},
+	{"emergency", "clear", af_cli_emergency_clear,
+	 "emergency clear ID | --all", "end overrides before their TTL",
+	 "Needs role promoter; clearing a tenant freeze needs role admin.\n"
+	 "example:\n  af -c cluster.yaml emergency clear ov-42\n"},
+	{"emergency", "sign", af_cli_emergency_sign,
+	 "emergency sign -f FILE --key KEY",
+	 "sign a routerd --override-file (writes FILE.sig)",
+	 "Needed when the cluster file lists signing.trusted_keys.\n"
+	 "example:\n  af emergency sign -f break-glass.json --key ops.key\n"},
 	{NULL, "route", af_cli_route,
 	 "route -f REQ.json [--revision REV] [--explain] "
 	 "[--policy FILE --models FILE]",

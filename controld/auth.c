@@ -63,6 +63,8 @@ static const struct {
 	{AF__COMMAND__OP_BUDGET_SET, "author"},
 	{AF__COMMAND__OP_POLICY_ROLLBACK, "promote"},
 	{AF__COMMAND__OP_ROLLOUT, "promote"},
+	{AF__COMMAND__OP_EMERGENCY_SET, "promote"},
+	{AF__COMMAND__OP_EMERGENCY_CLEAR, "promote"},
 	{AF__COMMAND__OP_FLEET_REPORT, "routerd"},
 	{AF__COMMAND__OP_FLEET_DEREGISTER, "routerd"},
 	{AF__COMMAND__OP_USAGE_REPORT, "routerd"},

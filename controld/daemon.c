@@ -119,6 +119,7 @@ static void tick_cb(uv_timer_t *t)
 	af_consensus_make_ready(&n->cons);
 	controld_rollout_tick(n, now);
 	controld_backup_tick(n, now);
+	controld_emergency_tick(n);
 	if (now - n->last_heartbeat_ms >= 1000) {
 		n->last_heartbeat_ms = now;
 		controld_pub_hint(n, 1, 0);

@@ -70,6 +70,8 @@ static const struct {
 	{AF__COMMAND__OP_USAGE_REPORT, af_fsm_apply_usage},
 	{AF__COMMAND__OP_BUDGET_SET, af_budget_apply_set},
 	{AF__COMMAND__OP_LEASE, af_budget_apply_lease},
+	{AF__COMMAND__OP_EMERGENCY_SET, af_fsm_apply_emergency_set},
+	{AF__COMMAND__OP_EMERGENCY_CLEAR, af_fsm_apply_emergency_clear},
 };
 
 static int dispatch(struct af_txn *t, struct apply_ctx *c)
@@ -257,6 +259,8 @@ static bool distributed(Af__Command__OpCase op)
 	case AF__COMMAND__OP_MODEL_DELETE:
 	case AF__COMMAND__OP_ROLLOUT:
 	case AF__COMMAND__OP_BUDGET_SET:
+	case AF__COMMAND__OP_EMERGENCY_SET:
+	case AF__COMMAND__OP_EMERGENCY_CLEAR:
 		return true;
 	default:
 		return false;
@@ -306,7 +310,7 @@ static int read_heads(struct af_txn *t, const struct af_fsm_heads *was,
 		return rc;
 	h->registry_revision = af_state_registry_revision(t);
 	h->distribution_index = af_fsm_distribution_index(t);
-	return 0;
+	return af_fsm_read_overrides(t, &h->overrides);
 }
 
 /* fsm->heads from the store: at init and after a snapshot restore. */

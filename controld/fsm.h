@@ -14,6 +14,7 @@
 
 #include "common/hash.h"
 #include "common/metrics.h"
+#include "policy/override.h"
 #include "proto/af.pb-c.h"
 #include "store/store.h"
 
@@ -59,6 +60,9 @@ struct af_fsm_heads {
 	char stable_hash[AF_HASH_STR_LEN], canary_hash[AF_HASH_STR_LEN];
 	uint64_t registry_revision;
 	uint64_t distribution_index;
+	/* The emergency overrides in force (reasons and principals left
+	 * out), sent inline in every hint and heartbeat. */
+	struct af_override_set overrides;
 };
 
 struct af_fsm {

@@ -1,7 +1,7 @@
 /* Private to the state machine: fsm.c (dispatch, entry framing, results
  * by request id, audit, raft_fsm callbacks) and the apply code it
  * delegates to, one file per concern: fsm_policy.c, fsm_rollout.c,
- * fsm_models.c, fsm_fleet.c, fsm_usage.c, budget.c. */
+ * fsm_models.c, fsm_fleet.c, fsm_usage.c, fsm_override.c, budget.c. */
 #ifndef AF_CONTROLD_FSM_INT_H
 #define AF_CONTROLD_FSM_INT_H
 
@@ -64,6 +64,12 @@ int af_fsm_apply_fleet_deregister(struct af_txn *t, struct apply_ctx *c);
 
 /* fsm_usage.c: telemetry, no audit record. */
 int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c);
+
+/* fsm_override.c: emergency overrides (audited), and the set in force
+ * for the heads. */
+int af_fsm_apply_emergency_set(struct af_txn *t, struct apply_ctx *c);
+int af_fsm_apply_emergency_clear(struct af_txn *t, struct apply_ctx *c);
+int af_fsm_read_overrides(struct af_txn *t, struct af_override_set *ret);
 
 /* budget.c: apply of BudgetSet, LeaseRequest and the showback part of
  * UsageReport. Same contract as every apply: 0, or a storage error. */

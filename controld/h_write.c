@@ -309,6 +309,9 @@ static int check_command(struct controld_job *j, const Af__Command *cmd)
 			if (check_usage_row(j, i, ur->rows[i]) != 0)
 				return -1;
 		return 0;
+	case AF__COMMAND__OP_EMERGENCY_SET:
+	case AF__COMMAND__OP_EMERGENCY_CLEAR:
+		return controld_check_emergency(j, cmd);
 	case AF__COMMAND__OP_POLICY_APPLY:
 	case AF__COMMAND__OP_MODEL_APPLY:
 	case AF__COMMAND__OP_POLICY_ROLLBACK:

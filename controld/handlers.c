@@ -252,6 +252,8 @@ static const struct controld_verb verbs[] = {
 	ROW(SHOWBACK, "report", "read", READ, NULL, controld_read_showback),
 	ROW(BACKUP_LIST, "backup_list", "read", READ,
 	    controld_handle_backup_list, NULL),
+	ROW(EMERGENCY_LIST, "emergency", "read", READ, NULL,
+	    controld_read_emergency),
 	ROW(_NOT_SET, "other", "admin", HANDLER, handle_unknown, NULL),
 };
 

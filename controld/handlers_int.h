@@ -42,6 +42,11 @@ void controld_read_page(struct controld_job *j, struct af_txn *t);
 void controld_read_models(struct controld_job *j, struct af_txn *t);
 void controld_read_canary(struct controld_job *j, struct af_txn *t);
 void controld_read_budgets(struct controld_job *j, struct af_txn *t);
+/* emergency.c. The leader's checks of an emergency write (0, or -1 with
+ * the job failed); stamps whether the caller of a clear is an admin
+ * (cmd is the job's own copy). */
+int controld_check_emergency(struct controld_job *j, const Af__Command *cmd);
+void controld_read_emergency(struct controld_job *j, struct af_txn *t);
 
 /* h_sync.c: Sync and fleet state. */
 void controld_read_sync(struct controld_job *j, struct af_txn *t);

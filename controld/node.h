@@ -99,6 +99,7 @@ struct controld_node {
 	/* rollout controller (controller.c) */
 	bool controller_busy;
 	uint64_t controller_last_ms;
+	bool emergency_busy; /* an expiry entry in flight (emergency.c) */
 
 	/* scheduled backups (backup.c); NULL without a backup section */
 	struct controld_backup *backup;
@@ -129,6 +130,9 @@ void controld_http_stop(struct controld_node *n);
 
 /* controller.c */
 void controld_rollout_tick(struct controld_node *n, uint64_t now_mono);
+/* emergency.c: on the ready leader, proposes the expiry of overrides whose
+ * time has passed. */
+void controld_emergency_tick(struct controld_node *n);
 struct af_txn;
 struct af_rollout;
 struct af_usage;

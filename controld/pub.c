@@ -5,10 +5,14 @@
  * truth with Sync. Loop thread. */
 #include "common/log.h"
 #include "controld/node.h"
+#include "policy/override.h"
 #include "proto/af.pb-c.h"
 
 #include <nng/protocol/pubsub0/pub.h>
 #include <string.h>
+
+/* The largest hint routerd accepts (its HINT_MAX). */
+#define CONTROLD_HINT_MAX 16384
 
 int controld_pub_start(struct controld_node *n, struct af_err *err)
 {
@@ -38,7 +42,9 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	/* As of the last apply (fsm.h): no transaction here. */
 	const struct af_fsm_heads *h = &n->fsm.heads;
 	Af__Hint hint = AF__HINT__INIT;
-	uint8_t buf[512];
+	Af__OverrideSet os = AF__OVERRIDE_SET__INIT;
+	Af__Override ov[AF_OVERRIDE_MAX], *ovp[AF_OVERRIDE_MAX];
+	uint8_t buf[CONTROLD_HINT_MAX];
 	size_t len;
 
 	/* An entry that left the distribution index alone (telemetry)
@@ -61,9 +67,25 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	hint.registry_revision = h->registry_revision;
 	hint.distribution_index = h->distribution_index;
 	hint.cluster = (char *)n->cfg->name;
+	/* The override set inline: a routerd enforces it from the first
+	 * hint or heartbeat, whether or not its Sync succeeds. */
+	for (size_t i = 0; i < h->overrides.n && i < AF_OVERRIDE_MAX; i++) {
+		af_override_to_pb(&h->overrides.ov[i], &ov[i]);
+		ovp[i] = &ov[i];
+	}
+	os.overrides = ovp;
+	os.n_overrides = h->overrides.n;
+	os.version = h->overrides.version;
+	hint.overrides = &os;
 	len = af__hint__get_packed_size(&hint);
-	if (len > sizeof(buf))
+	if (len > sizeof(buf)) {
+		/* Cannot happen within the set's bounds (a full set of the
+		 * longest names packs in under half the cap): say so loudly
+		 * rather than send heads without their overrides. */
+		log_error("event=hint_too_large bytes=%zu cap=%zu", len,
+			  sizeof(buf));
 		return;
+	}
 	af__hint__pack(&hint, buf);
 	if (nng_send(n->pub, buf, len, NNG_FLAG_NONBLOCK) == 0)
 		atomic_fetch_add(heartbeat ? &n->stats.heartbeats_published

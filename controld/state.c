@@ -7,6 +7,7 @@
 #define ROLLOUT_KEY "rollout"
 #define REGISTRY_REVISION "registry_revision"
 #define POLICY_REVISION "policy_revision"
+#define OVERRIDES_KEY "overrides"
 /* Showback rows in the usage table: SHOWBACK day(8, big-endian) tenant NUL
  * class NUL model NUL revision(8). */
 #define SHOWBACK "sb/"
@@ -82,6 +83,25 @@ int af_state_rollout_put(struct af_txn *t, const Af__Rollout *ro)
 {
 	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, ROLLOUT_KEY,
 			      sizeof(ROLLOUT_KEY) - 1, &ro->base);
+}
+
+int af_state_overrides_get(struct af_txn *t, Af__OverrideSet **ret)
+{
+	int rc = af_txn_get_msg(
+		t, AF_TABLE_META, OVERRIDES_KEY, sizeof(OVERRIDES_KEY) - 1,
+		&af__override_set__descriptor, (ProtobufCMessage **)ret);
+
+	if (rc == AF_ENOTFOUND) {
+		*ret = NULL;
+		return 0;
+	}
+	return rc;
+}
+
+int af_state_overrides_put(struct af_txn *t, const Af__OverrideSet *s)
+{
+	return af_txn_put_msg(t, AF_TABLE_META, OVERRIDES_KEY,
+			      sizeof(OVERRIDES_KEY) - 1, &s->base);
 }
 
 int af_state_heads_read(struct af_txn *t, struct af_state_heads *h)

@@ -9,20 +9,6 @@
 
 /* ----------------------------------------------------------- helpers */
 
-void decide_deny(struct af_decision *d, const char *code, const char *rule,
-		 const char *fmt, ...)
-{
-	va_list ap;
-
-	d->kind = AF_DECISION_DENY;
-	d->code = code;
-	d->rule = rule;
-	d->retryable = false;
-	va_start(ap, fmt);
-	vsnprintf(d->message, sizeof(d->message), fmt, ap);
-	va_end(ap);
-}
-
 static int resolve(const struct af_policy_view *v, const struct af_request *req,
 		   bool canary, struct rctx *r)
 {
@@ -65,15 +51,6 @@ static int resolve(const struct af_policy_view *v, const struct af_request *req,
 			r->needs |= 1ull << id;
 	}
 	return 0;
-}
-
-int64_t decide_lane_retry_ms(int64_t slo_ms)
-{
-	if (slo_ms <= 0)
-		return AF_LANE_RETRY_DEFAULT_MS;
-	if (slo_ms < AF_LANE_RETRY_MIN_MS)
-		return AF_LANE_RETRY_MIN_MS;
-	return slo_ms > AF_LANE_RETRY_MAX_MS ? AF_LANE_RETRY_MAX_MS : slo_ms;
 }
 
 /* Step 3. Returns true when a cap denied. */
@@ -143,6 +120,8 @@ struct sel {
 	bool but_region, but_cost, but_context, but_cooling;
 	uint64_t cool_min_ms; /* first cooldown end among those */
 	struct af_explain *x;
+	unsigned tiers_denied, tiers_scanned; /* by an override, or not */
+	uint64_t denied_mask;		      /* view tier ids skipped */
 };
 
 /* Cooldown fallback when the live state says cooling but not for how
@@ -333,7 +312,12 @@ static void no_candidate(const struct sel *s, const struct vrule *rule,
 	const struct rctx *r = s->r;
 	char usd[32];
 
-	if (s->but_cooling) {
+	if (s->tiers_denied > 0 && s->tiers_scanned == 0) {
+		decide_deny(d, AF_DENY_TIER_DENIED, rule->name,
+			    "every tier rule %s may route to is denied by an "
+			    "emergency override",
+			    rule->name);
+	} else if (s->but_cooling) {
 		/* Something would qualify now but for a cooldown: that is the
 		 * cause, whatever else was filtered out. */
 		decide_deny(d, AF_DENY_MODELS_COOLING_DOWN, rule->name,
@@ -580,20 +564,33 @@ static void cost_tier(struct sel *s, uint32_t tier)
 				      true);
 }
 
+/* A tier an emergency override denies is never scanned. */
+static void scan_allowed(struct sel *s, uint32_t tier,
+			 void (*scan)(struct sel *, uint32_t))
+{
+	if (tier < 64 && (s->r->deny_tiers >> tier) & 1) {
+		s->tiers_denied++;
+		s->denied_mask |= 1ull << tier;
+	} else {
+		s->tiers_scanned++;
+		scan(s, tier);
+	}
+}
+
 /* Step 6: the tier at `pos`, then each fallback tier not seen yet. */
 static void chain(struct sel *s, const struct vrule *rule, uint32_t pos,
 		  void (*scan)(struct sel *, uint32_t))
 {
 	const struct vbundle *vb = s->r->vb;
 
-	scan(s, vb->tiers[pos]);
+	scan_allowed(s, vb->tiers[pos], scan);
 	for (uint32_t i = 0; i < rule->nfb; i++) {
 		bool seen = rule->fb_pos[i] == pos;
 
 		for (uint32_t j = 0; j < i && !seen; j++)
 			seen = rule->fb_pos[j] == rule->fb_pos[i];
 		if (!seen)
-			scan(s, vb->tiers[rule->fb_pos[i]]);
+			scan_allowed(s, vb->tiers[rule->fb_pos[i]], scan);
 	}
 }
 
@@ -620,6 +617,8 @@ static void route(const struct rctx *r, const struct af_live *live, bool canary,
 		if (!s.but_region)
 			chain(&s, rule, pos, cost_tier);
 	}
+	if (s.denied_mask != 0)
+		decide_overlay_tiers(r, s.denied_mask, d);
 	if (s.n == 0) {
 		no_candidate(&s, rule, d);
 		return;
@@ -758,7 +757,9 @@ int af_decide(const struct af_policy_view *v, const struct af_request *req,
 		inflight = live->lane_inflight(live->ctx, r.cls->lane);
 	if (live->budget != NULL)
 		budget = live->budget(live->ctx, req->tenant, &retry_after);
-	if (caps(&r, live, inflight, budget, retry_after, ret))
+	if (decide_overlay(&r, live, ret) ||
+	    caps(&r, live, inflight, budget, retry_after, ret) ||
+	    decide_overlay_caps(&r, ret))
 		return 0;
 	rule = x != NULL ? decide_match(&r, x) : decide_match_fast(&r);
 	if (rule == NULL) {
@@ -776,6 +777,7 @@ int af_decide(const struct af_policy_view *v, const struct af_request *req,
 		return 0;
 	}
 	ret->rule = rule->name;
+	decide_overlay_cost(&r, ret);
 	pos = step_down(&r, rule, inflight, budget, ret, x);
 	route(&r, live, canary, rule, pos, ret, x);
 	return 0;

@@ -95,6 +95,27 @@ static void workflow_obj(struct w *w, const struct af_decision *d)
 	raw(w, "}", 1);
 }
 
+/* "overrides" and "stale", only when set. */
+static void extras(struct w *w, const struct af_decision *d)
+{
+	if (d->noverrides > 0) {
+		key(w, ",\"overrides\":[");
+		for (size_t i = 0; i < d->noverrides; i++) {
+			if (i > 0)
+				raw(w, ",", 1);
+			str(w, d->overrides[i]);
+		}
+		raw(w, "]", 1);
+	}
+	if (d->stale_mode != NULL) {
+		key(w, ",\"stale\":{\"since_s\":");
+		i64(w, d->stale_since_s);
+		key(w, ",\"mode\":");
+		str(w, d->stale_mode);
+		raw(w, "}", 1);
+	}
+}
+
 static void route_body(struct w *w, const struct af_decision *d)
 {
 	char usd[32];
@@ -119,6 +140,7 @@ static void route_body(struct w *w, const struct af_decision *d)
 	raw(w, usd, n);
 	rule(w, d);
 	key(w, d->degraded ? ",\"degraded\":true" : ",\"degraded\":false");
+	extras(w, d);
 	policy_obj(w, d);
 	key(w, ",\"registry_revision\":");
 	u64(w, d->registry_revision);
@@ -140,6 +162,7 @@ static void deny_body(struct w *w, const struct af_decision *d)
 		key(w, ",\"retry_after_ms\":");
 		i64(w, d->retry_after_ms);
 	}
+	extras(w, d);
 	policy_obj(w, d);
 	workflow_obj(w, d);
 	raw(w, "}", 1);

@@ -22,6 +22,7 @@
 #define AF_POLICY_POLICY_H
 
 #include "common/err.h"
+#include "policy/override.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -194,6 +195,14 @@ struct af_live {
 	 * workflow state and the class's workflow caps do not apply. */
 	void (*workflow)(void *ctx, const char *workflow_id,
 			 struct af_workflow_state *ret);
+	/* Emergency overrides in force (NULL: none), applied after the
+	 * bundle's own steps; entries expired at now_ms are skipped. */
+	const struct af_override_set *overrides;
+	/* Wall-clock milliseconds, for override expiry (0: none expire). */
+	int64_t now_ms;
+	/* Milliseconds since the caller last confirmed its view current
+	 * (0: fresh). Compared with the deciding bundle's `staleness`. */
+	uint64_t stale_ms;
 };
 
 /* ------------------------------------------------------------ requests */
@@ -304,6 +313,14 @@ struct af_decision {
 	bool has_workflow;
 	struct af_workflow_state workflow;
 	uint32_t workflow_idle_s;
+	/* The emergency overrides (and "stale", the staleness overlay) that
+	 * shaped this decision, in set order. */
+	size_t noverrides;
+	char overrides[AF_OVERRIDE_MAX + 1][AF_OVERRIDE_ID_MAX + 1];
+	/* NULL, or "degraded" / "fail_closed" with the seconds since the
+	 * last confirmed sync. */
+	const char *stale_mode;
+	int64_t stale_since_s;
 };
 
 /* Deny codes af_decide() and routerd produce themselves (deny rules

@@ -67,4 +67,8 @@ long sort_unique(char **strs, size_t n);
 
 bool valid_deny_code(const char *s);
 
+/* The `staleness` section's bounds (parse_staleness.c, for validate.c):
+ * 0 or AF_ECORRUPT. */
+int validate_staleness(const Af__Policy__Bundle *b, struct af_err *err);
+
 #endif

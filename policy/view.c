@@ -343,6 +343,7 @@ static int build_bundle(struct af_policy_view *v, struct vbundle *vb,
 				    b->residency[i]->n_regions);
 	vb->watermark_ppm = b->degrade->lane_watermark_ppm;
 	vb->soft_step_down = b->degrade->soft_budget_step_down;
+	view_staleness(vb, b->staleness);
 	rc = build_classes(v, vb, b);
 	if (rc == 0)
 		rc = build_masks(v, vb, b);

@@ -91,6 +91,10 @@ struct vbundle {
 	size_t nmask; /* decision_log masks */
 	const char **mask;
 	struct vrindex ix;
+	/* The `staleness` section: thresholds in ms (0: absent) and the
+	 * degraded overlay (id "stale", every scope). */
+	int64_t stale_degrade_ms, stale_fail_ms;
+	struct af_override stale_ov;
 };
 
 struct vmodel {
@@ -153,6 +157,10 @@ static inline uint32_t plist(const struct af_policy_view *v, uint32_t slot,
 {
 	return ((slot * v->regions.n + region) * 2 + status) * NORD + ord;
 }
+
+/* Copies a bundle's `staleness` section (NULL: none) into vb
+ * (parse_staleness.c). */
+void view_staleness(struct vbundle *vb, const Af__Policy__Staleness *s);
 
 /* Builds the rule indexes of both bundles and the price lists. */
 int view_index(struct af_policy_view *v);

@@ -146,6 +146,20 @@ json_t *af_render_canary(const Af__CanaryStatusResp *cs)
 	return o;
 }
 
+/* The emergency override set the routerd enforces: the cluster set's
+ * version and its --override-file's hash (null: none). */
+static json_t *overrides_json(const Af__FleetReport *f)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "version",
+			    json_integer((json_int_t)f->override_version));
+	json_object_set_new(o, "file",
+			    f->override_file[0] ? json_string(f->override_file)
+						: json_null());
+	return o;
+}
+
 static json_t *fleet_entry(const Af__FleetEntry *e)
 {
 	const Af__FleetReport *f = e->record->last;
@@ -160,6 +174,7 @@ static json_t *fleet_entry(const Af__FleetEntry *e)
 	json_object_set_new(o, "canary_hash", json_string(f->canary_hash));
 	json_object_set_new(o, "registry_revision",
 			    json_integer((json_int_t)f->registry_revision));
+	json_object_set_new(o, "overrides", overrides_json(f));
 	json_object_set_new(o, "state", json_string(e->state));
 	json_object_set_new(o, "last_seen",
 			    af_render_time(e->record->last_seen_ms));

@@ -25,6 +25,7 @@ enum opt_row {
 	O_OTLP,
 	O_CHECK,
 	O_MAX_WF,
+	O_OVERRIDE_FILE,
 };
 
 struct opt {
@@ -70,6 +71,10 @@ static const struct opt opts[] = {
 		      "100000", "AF_ROUTERD_MAX_WORKFLOWS", "N",
 		      "workflows tracked at once (the least recently used "
 		      "make room)"},
+	[O_OVERRIDE_FILE] = {"override-file", T_STR, 1, 4095, NULL, NULL,
+			     "FILE",
+			     "emergency overrides to enforce with no "
+			     "controld (re-read on change and SIGHUP)"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -145,6 +150,8 @@ static int set(struct routerd_config *c, enum opt_row r, const char *v,
 	else if (r == O_OTLP)
 		return (c->otlp_endpoint = v,
 			routerd_otlp_url(v, NULL, 0, err));
+	else if (r == O_OVERRIDE_FILE)
+		c->override_file = v;
 	else
 		c->cache = v;
 	return 0;
@@ -271,6 +278,9 @@ void routerd_config_print(const struct routerd_config *c, FILE *f)
 		c->id ? "flag" : "default");
 	fprintf(f, "cache=%s (%s)\n", c->cache ? c->cache : "-",
 		c->cache ? "flag" : "default");
+	fprintf(f, "override-file=%s (%s)\n",
+		c->override_file ? c->override_file : "-",
+		c->override_file ? "flag" : "default");
 	fprintf(f, "log-level=%s (%s)\n", lv, c->source[O_LOG]);
 	fprintf(f, "http-threads=%u (%s)\n", c->http_threads,
 		c->source[O_THREADS]);

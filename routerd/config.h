@@ -15,10 +15,11 @@
 #include <stdio.h>
 
 struct routerd_config {
-	const char *config; /* cluster file (required) */
-	const char *listen; /* HOST:PORT (required) */
-	const char *id;	    /* NULL: hostname:port */
-	const char *cache;  /* NULL: no persisted view */
+	const char *config;	   /* cluster file (required) */
+	const char *listen;	   /* HOST:PORT (required) */
+	const char *id;		   /* NULL: hostname:port */
+	const char *cache;	   /* NULL: no persisted view */
+	const char *override_file; /* NULL: none (routerd/override.c) */
 	enum af_log_level log_level;
 	unsigned http_threads;
 	const char *decision_log; /* NULL: no decision log */

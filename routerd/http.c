@@ -22,6 +22,7 @@
 #include "routerd/budget.h"
 #include "routerd/otlp.h"
 #include "routerd/decision_log.h"
+#include "routerd/override.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
 
@@ -167,7 +168,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 {
 	struct live_ctx lc;
 	struct af_live live, rec;
-	const struct af_live *use = &live;
+	struct af_live *use = &live;
 	enum af_decision_kind kind;
 	uint64_t seq =
 		atomic_fetch_add_explicit(&h->seq, 1, memory_order_relaxed);
@@ -185,7 +186,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		af_live_rec_wrap(&tl_rec, &live, v->pv, &rec);
 		use = &rec;
 	}
-	rc = af_decide(v->pv, &k->req, use, k->id, &k->d, NULL);
+	rc = routerd_override_decide(h->r, v, &k->req, use, k->id, &k->d);
 	if (rc == AF_ENOTFOUND)
 		return reply_error(h, c, k, 422, "UNKNOWN_CLASS",
 				   "unknown class", "class");

@@ -2,6 +2,7 @@
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
 #include "routerd/workflow.h"
+#include "routerd/override.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -144,6 +145,7 @@ int http_status_json(struct routerd *r, char *buf, size_t len, size_t *ret_len)
 	int64_t now = af_wall_ms();
 	int64_t last = atomic_load(&r->sync_stats.last_sync_ms);
 	char id[2 * ROUTERD_ID_MAX * 6], since[32] = "null", view[1024];
+	char ov[512];
 	const char *conn =
 		atomic_load(&r->sync_stats.connected) ? "true" : "false";
 	int n;
@@ -153,12 +155,15 @@ int http_status_json(struct routerd *r, char *buf, size_t len, size_t *ret_len)
 		snprintf(since, sizeof(since), "%lld",
 			 (long long)((now - last) / 1000));
 	view_json(v, now, view, sizeof(view));
+	if (routerd_overrides_status_json(r, v, ov, sizeof(ov)) == 0)
+		snprintf(ov, sizeof(ov), "\"overrides\":null");
 	n = snprintf(buf, len,
 		     "{\"id\":\"%s\",\"state\":\"%s\",\"ready\":%s,%s,"
 		     "\"controld\":{\"connected\":%s,"
-		     "\"seconds_since_sync\":%s},\"controld_connected\":%s}",
+		     "\"seconds_since_sync\":%s},\"controld_connected\":%s,"
+		     "%s}",
 		     id, degraded(r, v != NULL, now) ? "degraded" : "healthy",
-		     v != NULL ? "true" : "false", view, conn, since, conn);
+		     v != NULL ? "true" : "false", view, conn, since, conn, ov);
 	routerd_view_release(r, v);
 	if (n < 0 || (size_t)n >= len)
 		return AF_ETOOBIG;
@@ -354,6 +359,7 @@ void http_metrics(struct routerd *r, struct af_textbuf *b)
 	}
 	view_metrics(r, b);
 	sync_metrics(r, b);
+	routerd_overrides_metrics(r, b);
 	live_metrics(r, b);
 	if (r->workflows != NULL)
 		routerd_workflows_metrics(r->workflows, b);

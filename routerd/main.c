@@ -227,6 +227,7 @@ int main(int argc, char **argv)
 		return check(&c, &cfg);
 	r.cfg = &cfg;
 	r.cache_dir = c.cache;
+	r.override_file = c.override_file;
 	if (c.id != NULL) {
 		snprintf(r.id, sizeof(r.id), "%s", c.id);
 	} else {

@@ -83,6 +83,10 @@ struct routerd {
 	struct routerd_workflows *workflows;
 	/* otlp.c (NULL: no span export) */
 	struct routerd_otlp *otlp;
+	/* override.c: the emergency overrides enforced (created by
+	 * routerd_sync_start), from hints and from override_file. */
+	const char *override_file; /* NULL: none */
+	struct routerd_overrides *overrides;
 };
 
 /* ------------------------------------------------------------ view.c */

@@ -14,6 +14,7 @@
 #include "proto/alloc.h"
 #include "routerd/sync_int.h"
 #include "routerd/budget.h"
+#include "routerd/override.h"
 #include "routerd/usage.h"
 
 #include <nng/nng.h>
@@ -449,6 +450,12 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 				     af_wall_ms());
 			atomic_store(&s->r->sync_stats.connected, 1);
 		}
+		/* Enforced at once, Sync or not; the fleet hears of it. */
+		if (routerd_overrides_hint(s->r, h->overrides)) {
+			pthread_mutex_lock(&s->mu);
+			routerd_sync_report_due(s);
+			pthread_mutex_unlock(&s->mu);
+		}
 		if (h->distribution_index > s->hinted_index) {
 			/* Pull from the node that has it: the first hint of a
 			 * change comes from the leader, which applied first. */
@@ -598,6 +605,7 @@ static int open_sub(struct routerd_sync *s, struct af_err *err)
 /* Frees s and what it created for r. */
 static void sync_free(struct routerd *r, struct routerd_sync *s)
 {
+	routerd_overrides_stop(r);
 	routerd_conns_close(s->conns);
 	af_tls_free(s->tls);
 	af_free(s->usage_buf);
@@ -691,6 +699,7 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 					   err)) != 0)
 			goto out_free;
 	if ((rc = af_tls_new(r->cfg, &s->tls, err)) != 0 ||
+	    (rc = routerd_overrides_start(r, s->keys, s->nkeys, err)) != 0 ||
 	    (rc = open_sub(s, err)) != 0)
 		goto out_free;
 	s->report_gen = 1; /* a first report at once */

@@ -14,8 +14,8 @@
 #include <stdatomic.h>
 
 #define ROUTERD_CACHE_MAX (256u * 1024 * 1024)
-#define HINT_MAX 4096
-#define HINT_QUEUE 16 /* hints waiting for the loop; more are dropped */
+#define HINT_MAX 16384 /* as controld's CONTROLD_HINT_MAX */
+#define HINT_QUEUE 16  /* hints waiting for the loop; more are dropped */
 
 /* One thread's calls to controld: where to send next and its backoff. */
 struct sync_chan {

@@ -8,6 +8,7 @@
 #include "common/timeutil.h"
 #include "proto/alloc.h"
 #include "routerd/budget.h"
+#include "routerd/override.h"
 #include "routerd/sync_int.h"
 #include "routerd/usage.h"
 
@@ -30,6 +31,7 @@ static void report(struct routerd_sync *s)
 	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
 	Af__Response *resp = NULL;
 	char reason[sizeof(s->reason)];
+	struct routerd_override_info ov;
 	uint64_t gen;
 	int rc;
 
@@ -48,6 +50,9 @@ static void report(struct routerd_sync *s)
 		fr.canary_hash = (char *)v->canary_hash;
 		fr.registry_revision = v->registry_revision;
 	}
+	routerd_overrides_info(s->r, &ov);
+	fr.override_version = ov.version;
+	fr.override_file = ov.file_hash;
 	cmd.op_case = AF__COMMAND__OP_FLEET_REPORT;
 	cmd.fleet_report = &fr;
 	req.body_case = AF__REQUEST__BODY_PROPOSE;

@@ -56,6 +56,30 @@ http {
 EOC
 }
 
+# A log line's timestamp: "ts=2026-11-22T11:36:39.436Z" -> epoch ms.
+ts_ms() {
+	s=$(echo "$1" | sed 's/^ts=\(.*\)\.\([0-9]*\)Z$/\1Z \2/')
+	date -d "${s% *}" +%s | awk -v ms="${s#* }" '{ printf "%.0f\n", $1 * 1000 + ms }'
+}
+# pct FILE: "p50 p99 max" of the numbers in FILE.
+pct() {
+	sort -n "$1" | awk '{ v[NR] = $1 } END {
+		i = int(NR * 0.99 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR;
+		print v[int((NR + 1) / 2)], v[i], v[NR] }'
+}
+
+# bench_log_ms LOG REGEX: "MS 0", MS the epoch ms of the first line of LOG
+# matching REGEX, waiting up to 10 s for it; "MS 1" when none came, MS the
+# time of giving up.
+bench_log_ms() {
+	for _ in $(seq 1 1000); do
+		line=$(grep -m1 "$2" "$1" || true)
+		[ -n "$line" ] && { echo "$(ts_ms "${line%% *}") 0"; return 0; }
+		sleep 0.01
+	done
+	echo "$(bench_now_ms) 1"
+}
+
 # bench_now_ms: milliseconds since the epoch.
 bench_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

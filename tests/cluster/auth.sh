@@ -33,6 +33,7 @@ fleet status|read
 canary status|read
 budget list|read
 report|read
+emergency list|read
 policy apply -f $CL_DIR/p2.yaml|author
 model apply -f $EXAMPLES/models.yaml|author
 model deprecate open-mid|author
@@ -43,6 +44,7 @@ canary pause|promote
 canary resume|promote
 canary abort|promote
 policy rollback|promote
+emergency set --class auth-x --max-fanout 1 --ttl 1m -m matrix|promote
 snapshot save $CL_DIR/snap.db|admin
 cluster transfer-leader|admin
 EOT

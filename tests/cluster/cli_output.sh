@@ -11,13 +11,7 @@ Y2J="$ROOT/$BUILD/tests/tools/yaml2json"
 [ -x "$Y2J" ] || fail "build $Y2J first (make $BUILD/tests/tools/yaml2json)"
 
 cl_init cli_output
-for r in viewer admin; do
-	tok="tok-$r-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-	eval "T_$r=$tok"
-	printf '%s %s %s-user\n' "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
-		"$r" "$r" >>"$CL_DIR/tokens"
-done
-printf 'auth:\n  tokens: ./tokens\n' >>"$CL_DIR/cluster.yaml"
+cl_tokens viewer admin
 export AF_TOKEN=$T_admin
 for i in 1 2 3; do cl_start $i; done
 cl_wait_leader >/dev/null
@@ -131,6 +125,18 @@ BETWEEN="canary abort" write_verb canary start -f c.yaml --weight 5 -- \
 	canary start -f c.yaml --weight 5
 write_verb canary pause -- canary resume
 write_verb canary set-weight 7 -- canary set-weight 8
+write_verb emergency set --max-fanout 2 --ttl 1m -m a -- \
+	emergency set --class x --max-tool-calls 1 --ttl 1m -m b
+jq -e '.ok == true and (.id | startswith("ov-"))' out.json >/dev/null ||
+	fail "emergency set: $(cat out.json)"
+read_verb emergency list
+jq -e 'length == 2 and .[0].effect.max_fanout == 2' out.json >/dev/null ||
+	fail "emergency list: $(cat out.json)"
+write_verb emergency clear --all -- emergency clear --all
+exp=$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)
+printf '{"effect": {"max_fanout": 1}, "expires": "%s"}\n' "$exp" >ov.json
+write_verb emergency sign -f ov.json --key k1.key -- \
+	emergency sign -f ov.json --key k2.key
 
 for v in "cluster status" "member list" "policy history" "policy get" \
 	"policy get 1" "model list" "model get swift-mid" "budget list" \

@@ -124,6 +124,19 @@ cl_write_file() {
 	return 0
 }
 
+# cl_tokens ROLE...: a random token per role into T_<role>, the tokens
+# file (principal <role>-user) and the cluster file's auth section.
+cl_tokens() {
+	for r in "$@"; do
+		tok="tok-$r-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+		eval "T_$r=$tok"
+		printf '%s %s %s-user\n' \
+			"$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
+			"$r" "$r" >>"$CL_DIR/tokens"
+	done
+	printf 'auth:\n  tokens: ./tokens\n' >>"$CL_FILE"
+}
+
 cl_http() { echo "127.0.0.1:$((CL_BASE + $1 * 100 + 4))"; }
 cl_api() { echo "tcp://127.0.0.1:$((CL_BASE + $1 * 100 + 2))"; }
 

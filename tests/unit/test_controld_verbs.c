@@ -362,6 +362,41 @@ static void seed_usage(unsigned i)
 	seed(i, propose(i, &cmd, role_tokens[AF_ROLE_ROUTERD]));
 }
 
+static Af__Response *emergency_set(unsigned i, const char *token, bool freeze,
+				   int64_t ttl_ms)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__EmergencySet es = AF__EMERGENCY_SET__INIT;
+	Af__Override o = AF__OVERRIDE__INIT;
+
+	o.tenant = (char *)"acme";
+	o.effects = freeze ? AF_OV_FREEZE_TENANT : AF_OV_MAX_FANOUT;
+	o.max_fanout = 2;
+	o.reason = (char *)"storm";
+	es.override = &o;
+	es.ttl_ms = ttl_ms;
+	cmd.op_case = AF__COMMAND__OP_EMERGENCY_SET;
+	cmd.emergency_set = &es;
+	return propose(i, &cmd, token);
+}
+
+static Af__Response *emergency_clear(unsigned i, const char *token,
+				     const char *id)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__EmergencyClear ec = AF__EMERGENCY_CLEAR__INIT;
+
+	ec.id = (char *)id;
+	cmd.op_case = AF__COMMAND__OP_EMERGENCY_CLEAR;
+	cmd.emergency_clear = &ec;
+	return propose(i, &cmd, token);
+}
+
+static void seed_emergency(unsigned i)
+{
+	seed(i, emergency_set(i, role_tokens[AF_ROLE_PROMOTER], true, 600000));
+}
+
 /* A request whose body is msg, in the oneof slot named field. */
 #define ASK_BODY(l, tok, BODY, field, msg)                                     \
 	do {                                                                   \
@@ -587,6 +622,27 @@ static void check_backups(const Af__Response *r, unsigned l)
 	cr_assert_eq(r->backup_list->last_success_ms, 0);
 }
 
+/* The override in the list and in every node's heads (what hints carry),
+ * set by the promoter's principal. */
+static void check_emergency(const Af__Response *r, unsigned l)
+{
+	const Af__OverrideSet *s = r->emergency_list->set;
+
+	cr_assert_eq(s->n_overrides, 1);
+	cr_assert_str_eq(s->overrides[0]->principal, "p-promoter");
+	cr_assert_str_eq(s->overrides[0]->reason, "storm");
+	cr_assert_eq(s->overrides[0]->effects, AF_OV_FREEZE_TENANT);
+	for (unsigned i = 0; i < N_SERVERS; i++) {
+		cr_assert_eq(T.nodes[i].n.fsm.heads.overrides.n, 1, "node %u",
+			     i);
+		cr_assert_str_eq(T.nodes[i].n.fsm.heads.overrides.ov[0].id,
+				 s->overrides[0]->id);
+		cr_assert_eq(T.nodes[i].n.fsm.heads.overrides.version,
+			     s->version);
+	}
+	(void)l;
+}
+
 /* A body case this build does not know (a newer client's). */
 static Af__Response *ask_other(unsigned l, const char *tok)
 {
@@ -647,6 +703,8 @@ static const struct vcase {
 	     check_budgets),
 	CASE(SHOWBACK, VIEWER, SHOWBACK, seed_usage, NULL, check_showback),
 	CASE(BACKUP_LIST, VIEWER, BACKUP_LIST, NULL, NULL, check_backups),
+	CASE(EMERGENCY_LIST, VIEWER, EMERGENCY_LIST, seed_emergency, NULL,
+	     check_emergency),
 	CASE(_NOT_SET, ADMIN, _NOT_SET, NULL, ask_other, check_other),
 #undef CASE
 };
@@ -747,6 +805,60 @@ Test(verbs, propose_checks_the_role_of_each_op)
 	seed_usage(l);
 	seed_fleet(l);
 	cr_assert_eq(T.nodes[l].n.fsm.heads.stable, 0, "nothing applied");
+	cluster_down();
+}
+
+/* Emergency writes: an author may not set; a promoter sets and clears,
+ * but clearing a freeze needs an admin; bad input is refused by the
+ * leader with nothing written; the distribution index moves, so routerds
+ * hear of it. */
+Test(verbs, emergency_roles_and_freeze)
+{
+	const struct af_fsm_heads *h;
+	Af__Response *r;
+	char fan[32], frz[32];
+	uint64_t dist;
+	unsigned l;
+
+	cluster_up();
+	l = leader();
+	h = &T.nodes[l].n.fsm.heads;
+	r = emergency_set(l, role_tokens[AF_ROLE_AUTHOR], false, 60000);
+	cr_assert_eq(code_of(r), AF__CODE__PERMISSION_DENIED);
+	af__response__free_unpacked(r, &af_pb_allocator);
+	dist = h->distribution_index;
+	r = emergency_set(l, role_tokens[AF_ROLE_PROMOTER], false, 60000);
+	assert_ok(r);
+	snprintf(fan, sizeof(fan), "ov-%llu",
+		 (unsigned long long)r->apply->index);
+	af__response__free_unpacked(r, &af_pb_allocator);
+	step_until_applied_everywhere(l);
+	cr_assert_gt(h->distribution_index, dist);
+	r = emergency_set(l, role_tokens[AF_ROLE_PROMOTER], true, 60000);
+	assert_ok(r);
+	snprintf(frz, sizeof(frz), "ov-%llu",
+		 (unsigned long long)r->apply->index);
+	af__response__free_unpacked(r, &af_pb_allocator);
+	step_until_applied_everywhere(l);
+	cr_assert_eq(h->overrides.n, 2);
+	/* A TTL out of bounds: refused, nothing added. */
+	r = emergency_set(l, role_tokens[AF_ROLE_PROMOTER], false, 10);
+	cr_assert_eq(code_of(r), AF__CODE__INVALID);
+	af__response__free_unpacked(r, &af_pb_allocator);
+	r = emergency_clear(l, role_tokens[AF_ROLE_PROMOTER], frz);
+	cr_assert_eq(code_of(r), AF__CODE__PERMISSION_DENIED);
+	cr_assert(strstr(r->status->message, "admin") != NULL);
+	af__response__free_unpacked(r, &af_pb_allocator);
+	r = emergency_clear(l, role_tokens[AF_ROLE_PROMOTER], fan);
+	assert_ok(r);
+	af__response__free_unpacked(r, &af_pb_allocator);
+	r = emergency_clear(l, role_tokens[AF_ROLE_ADMIN], frz);
+	assert_ok(r);
+	af__response__free_unpacked(r, &af_pb_allocator);
+	step_until_applied_everywhere(l);
+	for (unsigned i = 0; i < N_SERVERS; i++)
+		cr_assert_eq(T.nodes[i].n.fsm.heads.overrides.n, 0, "node %u",
+			     i);
 	cluster_down();
 }
 

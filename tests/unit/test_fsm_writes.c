@@ -4,7 +4,8 @@
  * the kept results are evicted oldest first; a dry run changes nothing;
  * usage sums saturate on extreme values; each apply is observed in
  * af_fsm_apply_seconds; the heads kept in memory match the store after
- * every apply, at open and after a snapshot restore. */
+ * every apply, at open and after a snapshot restore; emergency overrides
+ * expire by the entries' own times. */
 #include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"
@@ -68,17 +69,26 @@ static void teardown(void)
 	af_test_alloc_end();
 }
 
-static struct af_fsm_result apply(struct node *n, Af__Command *cmd)
+#define T0 1795341600000LL /* the leader's time stamped on entries */
+
+/* Applies cmd as the next entry, stamped at time_ms. */
+static struct af_fsm_result apply_at(struct node *n, Af__Command *cmd,
+				     int64_t time_ms)
 {
 	void *buf;
 	size_t len;
 
 	cmd->principal = (char *)"test";
-	cmd->time_ms = 1795341600000LL;
+	cmd->time_ms = time_ms;
 	cr_assert_eq(af_fsm_encode_entry(cmd, &buf, &len), 0);
 	cr_assert_eq(af_fsm_apply_entry(&n->fsm, ++n->idx, buf, len), 0);
 	raft_free(buf);
 	return n->fsm.result;
+}
+
+static struct af_fsm_result apply(struct node *n, Af__Command *cmd)
+{
+	return apply_at(n, cmd, T0);
 }
 
 /* A policy apply of bundle `k` (its hash and bytes made up: apply stores
@@ -473,4 +483,76 @@ Test(fsm_writes, heads_kept_in_memory_match_the_store)
 	cr_assert_eq(b.fsm.raft_fsm.restore(&b.fsm.raft_fsm, &rb), 0);
 	cr_assert_eq(memcmp(&before, &b.fsm.heads, sizeof(before)), 0);
 	expect_heads(&b, "restored");
+}
+
+/* Emergency overrides expire by the entries' own times: an expiry entry
+ * stamped before an override's end removes nothing, one at its end removes it
+ * on every node alike; a set drops what expired as of its own time. The heads
+ * carry the set. */
+static struct af_fsm_result ov_set(struct node *n, int64_t at, int64_t ttl)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__EmergencySet es = AF__EMERGENCY_SET__INIT;
+	Af__Override o = AF__OVERRIDE__INIT;
+
+	o.effects = 1; /* max fanout */
+	o.max_fanout = 2;
+	o.reason = (char *)"storm";
+	es.override = &o;
+	es.ttl_ms = ttl;
+	cmd.op_case = AF__COMMAND__OP_EMERGENCY_SET;
+	cmd.emergency_set = &es;
+	return apply_at(n, &cmd, at);
+}
+
+static struct af_fsm_result ov_expire(struct node *n, int64_t at)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__EmergencyClear ec = AF__EMERGENCY_CLEAR__INIT;
+
+	ec.expire = true;
+	cmd.op_case = AF__COMMAND__OP_EMERGENCY_CLEAR;
+	cmd.emergency_clear = &ec;
+	return apply_at(n, &cmd, at);
+}
+
+Test(fsm_writes, overrides_expire_by_entry_time)
+{
+	struct af_fsm_result r;
+
+	open_node(&b);
+	for (struct node *n = &a; n != NULL; n = n == &a ? &b : NULL) {
+		r = ov_set(n, T0, 2000);
+		cr_assert_eq(r.code, AF__CODE__OK, "%s", r.message);
+		cr_assert_eq(n->fsm.heads.overrides.n, 1);
+		cr_assert_str_eq(n->fsm.heads.overrides.ov[0].id, "ov-1");
+		cr_assert_eq(n->fsm.heads.overrides.ov[0].expires_ms,
+			     T0 + 2000);
+		r = ov_expire(n, T0 + 1999);
+		cr_assert_eq(n->fsm.heads.overrides.n, 1, "expired early");
+		r = ov_expire(n, T0 + 2000);
+		cr_assert_eq(r.code, AF__CODE__OK);
+		cr_assert(strstr(r.message, "ov-1") != NULL, "%s", r.message);
+		cr_assert_eq(n->fsm.heads.overrides.n, 0);
+		cr_assert_eq(n->fsm.heads.overrides.version, n->idx);
+		expect_heads(n, "after expiry");
+		/* A set at a later time drops what had expired by then. */
+		ov_set(n, T0 + 3000, 1000);
+		r = ov_set(n, T0 + 5000, 60000);
+		cr_assert(strstr(r.message, "expired: ov-") != NULL, "%s",
+			  r.message);
+		cr_assert_eq(n->fsm.heads.overrides.n, 1);
+		/* A TTL out of bounds is a refusal, nothing added. */
+		r = ov_set(n, T0 + 5000, 10);
+		cr_assert_eq(r.code, AF__CODE__INVALID);
+		cr_assert_eq(n->fsm.heads.overrides.n, 1);
+	}
+	/* Both nodes hold the same state. */
+	{
+		uint8_t ha[32], hb[32];
+
+		cr_assert_eq(af_store_state_hash(a.store, ha, NULL), 0);
+		cr_assert_eq(af_store_state_hash(b.store, hb, NULL), 0);
+		cr_assert_eq(memcmp(ha, hb, sizeof(ha)), 0);
+	}
 }
