@@ -8,6 +8,7 @@
 #include "common/sign.h"
 #include "common/timeutil.h"
 #include "policy/override.h"
+#include "render/render.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,34 +151,6 @@ int af_cli_emergency_set(struct af_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static json_t *item_json(const Af__Override *m)
-{
-	struct af_override o;
-	char buf[1024], t[32];
-	size_t n;
-	json_t *j, *members;
-
-	af_override_from_pb(m, &o);
-	buf[0] = '{';
-	n = af_override_json_members(&o, buf + 1, sizeof(buf) - 2);
-	buf[n + 1] = '}';
-	buf[n + 2] = '\0';
-	members = json_loads(buf, 0, NULL);
-	j = json_object();
-	json_object_set_new(j, "id", json_string(m->id));
-	if (members != NULL) {
-		json_object_set(j, "scope", json_object_get(members, "scope"));
-		json_object_set(j, "effect",
-				json_object_get(members, "effect"));
-		json_decref(members);
-	}
-	json_object_set_new(j, "reason", json_string(m->reason));
-	json_object_set_new(j, "principal", json_string(m->principal));
-	json_object_set_new(j, "expires",
-			    json_string(af_fmt_ms(m->expires_ms, t)));
-	return j;
-}
-
 /* The effect as one short line: "max_fanout=2 deny_tier=frontier". */
 static void effect_text(const json_t *effect, char *out, size_t len)
 {
@@ -213,13 +186,7 @@ int af_cli_emergency_list(struct af_cli *cli, int argc, char **argv)
 	req.emergency_list = &el;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
-	arr = json_array();
-	for (size_t i = 0; resp->emergency_list->set != NULL &&
-			   i < resp->emergency_list->set->n_overrides;
-	     i++)
-		json_array_append_new(
-			arr,
-			item_json(resp->emergency_list->set->overrides[i]));
+	arr = af_render_emergency(resp->emergency_list);
 	af__response__free_unpacked(resp, NULL);
 	if (cli->output != AF_OUT_TABLE)
 		return af_out_json(arr);

@@ -163,6 +163,8 @@ static json_t *render(const Af__Response *x, Af__Request__BodyCase body)
 		return af_render_fleet(x->fleet_status);
 	case AF__REQUEST__BODY_BUDGET_LIST:
 		return af_render_budgets(x->budget_list);
+	case AF__REQUEST__BODY_EMERGENCY_LIST:
+		return af_render_emergency(x->emergency_list);
 	default:
 		return NULL;
 	}
@@ -330,10 +332,14 @@ static json_t *get_state(struct api_req *r)
 	Af__CanaryStatusReq cr = AF__CANARY_STATUS_REQ__INIT;
 	Af__FleetStatusReq fr = AF__FLEET_STATUS_REQ__INIT;
 	Af__BudgetListReq bl = AF__BUDGET_LIST_REQ__INIT;
+	Af__EmergencyListReq el = AF__EMERGENCY_LIST_REQ__INIT;
 
 	if (no_params(r) != 0)
 		return NULL;
-	if (strcmp(r->rest, "rollout") == 0) {
+	if (strcmp(r->rest, "emergency") == 0) {
+		req.body_case = AF__REQUEST__BODY_EMERGENCY_LIST;
+		req.emergency_list = &el;
+	} else if (strcmp(r->rest, "rollout") == 0) {
 		req.body_case = AF__REQUEST__BODY_CANARY_STATUS;
 		req.canary_status = &cr;
 	} else if (strcmp(r->rest, "fleet") == 0) {
@@ -527,7 +533,7 @@ static json_t *get_cluster(struct api_req *r)
 	return doc;
 }
 
-/* shadow and emergency: resources of features this controld lacks. */
+/* shadow: the resource of a feature this controld lacks. */
 static json_t *get_missing(struct api_req *r)
 {
 	return fail(r, 404, "NOT_AVAILABLE", NULL,
@@ -554,7 +560,7 @@ static const struct resource resources[] = {
 	{"/report", get_report},
 	{"/audit", get_page},
 	{"/shadow", get_missing},
-	{"/emergency", get_missing},
+	{"/emergency", get_state},
 };
 
 #define N_RESOURCES (sizeof(resources) / sizeof(resources[0]))

@@ -78,6 +78,9 @@ json_t *af_render_showback(const Af__ShowbackResp *sb, const char *by);
 json_t *af_render_canary(const Af__CanaryStatusResp *cs);
 /* Every routerd seen. */
 json_t *af_render_fleet(const Af__FleetStatusResp *fs);
+/* The emergency overrides in force: [{"id", "scope", "effect", "reason",
+ * "principal", "expires"}]. */
+json_t *af_render_emergency(const Af__EmergencyListResp *el);
 
 /* Parameters. Each returns 0, or -1 with why (naming `name`, the flag or
  * query parameter) filled. */

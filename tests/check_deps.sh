@@ -18,7 +18,7 @@ common   :                               |
 net      : common                        | nng sodium
 store    : common proto                  | lmdb protobuf-c sodium
 policy   : common proto                  | jansson xxhash protobuf-c
-render   : common proto                  | jansson protobuf-c
+render   : common policy proto           | jansson protobuf-c
 controld : common net store policy render proto | raft uv nng microhttpd sodium xxhash jansson protobuf-c
 routerd  : common net policy proto       | nng microhttpd jansson xxhash sodium protobuf-c curl
 cli      : common net policy render proto | nng jansson yaml sodium protobuf-c

@@ -38,6 +38,7 @@ sed 's/^name: prod/name: prod-c/' "$EXAMPLES/policy.yaml" >"$CL_DIR/c.yaml"
 crev=$(cl_af canary start -f "$CL_DIR/c.yaml" --steps 20,50 --interval 1h \
 	--max-error-delta 0.05 --min-samples 10 -o json | jq -r .revision)
 cl_af budget set claims-team --hard 100 --soft 80 >/dev/null
+cl_af emergency set --tenant api-test --max-fanout 2 --ttl 1h -m "api check" >/dev/null
 P=$((CL_BASE + 901))
 AF_TOKEN=$T_routerd cl_routerd_start r1 $P
 cl_wait_http "http://127.0.0.1:$P/readyz" 200 15
@@ -93,10 +94,11 @@ for node in $leader $follower; do
 	same $node /report report
 	same $node "/report?by=model&since=2026-01-01" report --by model --since 2026-01-01
 	same $node "/report?by=revision&until=2099-01-01T00:00:00Z" report --by revision --until 2099-01-01T00:00:00Z
+	same $node /emergency emergency list
 	same $node "/audit?limit=2" audit --limit 2
 	same $node "/audit?limit=2&after=$audit_after" audit --limit 2 --after "$audit_after"
 done
-note "14 resources equal af's JSON on the leader ($leader) and a follower ($follower)"
+note "15 resources equal af's JSON on the leader ($leader) and a follower ($follower)"
 get $follower /cluster "$T_viewer" | jq -e --argjson l "$leader" \
 	'.leader == $l and (.nodes | length) == 3 and .auth == "tokens"' >/dev/null ||
 	fail "cluster on the follower: $(cat "$CL_DIR/body")"
@@ -151,7 +153,6 @@ expect 400 INVALID $leader "/policy/revisions/abc" "$T_viewer"
 expect 400 INVALID $leader "/fleet?x=1" "$T_viewer"
 expect 404 NOT_FOUND $leader "/policy/revisions/999" "$T_viewer"
 expect 404 NOT_AVAILABLE $leader /shadow "$T_viewer"
-expect 404 NOT_AVAILABLE $leader /emergency "$T_viewer"
 expect 404 NOT_FOUND $leader /nothing "$T_viewer"
 code=$(curl -s $CA -o /dev/null -w '%{http_code}' -X POST "$(url $leader /budgets)")
 [ "$code" = 405 ] || fail "POST: $code, want 405"

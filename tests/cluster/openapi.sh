@@ -159,7 +159,10 @@ expect 404 '.error.code == "NOT_FOUND"'
 call GET /api/v1/audit "$H/api/v1/audit?limit=5000"
 expect 400 '.error.code == "INVALID" and .error.field == "limit"'
 call GET /api/v1/shadow "$H/api/v1/shadow"
+"$AF" -c "$CL_FILE" emergency set --tenant api-test --class research-agent \
+	--max-fanout 2 --deny-tier frontier --ttl 1h -m "openapi check" >/dev/null
 call GET /api/v1/emergency "$H/api/v1/emergency"
+expect 200 'length == 1 and .[0].reason == "openapi check"'
 call GET /api/v1/budgets "$H/api/v1/budgets"
 expect 200 'length == 1 and .[0].tenant == "ops-team"'
 
