@@ -74,7 +74,7 @@ int controld_verify_snapshot_main(const char *path, FILE *out, FILE *errf)
 
 /* ---- names ------------------------------------------------------------ */
 
-/* backup-20261202T041500.123Z-42.db: sorts by time. */
+/* backup-20261202T041500.123Z-42.db (cmp_name orders them). */
 static void format_name(int64_t time_ms, uint64_t index, char *out,
 			size_t outlen)
 {
@@ -117,8 +117,19 @@ int controld_backup_parse_name(const char *name, int64_t *ret_time_ms,
 	return 0;
 }
 
+/* Oldest first by Raft index, which only grows across leaders (their wall
+ * clocks may disagree), then by time, then by name. */
 static int cmp_name(const void *a, const void *b)
 {
+	int64_t ta = 0, tb = 0;
+	uint64_t ia = 0, ib = 0;
+
+	controld_backup_parse_name(a, &ta, &ia);
+	controld_backup_parse_name(b, &tb, &ib);
+	if (ia != ib)
+		return ia < ib ? -1 : 1;
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
 	return strcmp(a, b);
 }
 
@@ -143,7 +154,7 @@ int controld_backup_scan(const char *dir,
 			continue;
 		if (n == max) /* keep the newest max */
 			qsort(names, n, sizeof(names[0]), cmp_name);
-		if (n == max && strcmp(e->d_name, names[0]) < 0)
+		if (n == max && cmp_name(e->d_name, names[0]) < 0)
 			continue;
 		if (n == max)
 			memmove(names, names + 1, (n - 1) * sizeof(names[0]));
@@ -153,6 +164,34 @@ int controld_backup_scan(const char *dir,
 	qsort(names, n, sizeof(names[0]), cmp_name);
 	*ret_n = n;
 	return 0;
+}
+
+unsigned controld_backup_prune(const char *dir, unsigned keep,
+			       const char *written)
+{
+	char(*names)[CONTROLD_BACKUP_NAME_MAX];
+	char path[PATH_MAX + CONTROLD_BACKUP_NAME_MAX];
+	unsigned pruned = 0;
+	size_t n = 0;
+
+	names = af_malloc((AF_BACKUP_MAX_KEEP + 1) * sizeof(*names));
+	if (names == NULL)
+		return 0;
+	if (controld_backup_scan(dir, names, AF_BACKUP_MAX_KEEP + 1, &n,
+				 NULL) != 0)
+		n = 0;
+	for (size_t i = 0; i + keep < n; i++) {
+		if (strcmp(names[i], written) == 0)
+			continue; /* never the file just written */
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) <
+			    (int)sizeof(path) &&
+		    unlink(path) == 0)
+			pruned++;
+	}
+	af_free(names);
+	if (pruned > 0)
+		af_fsync_dir(dir);
+	return pruned;
 }
 
 /* ---- the work (a libuv worker thread) ---------------------------------- */
@@ -180,30 +219,6 @@ static void remove_stale(const char *dir)
 			unlink(path);
 	}
 	closedir(d);
-}
-
-static void prune(struct controld_backup *b)
-{
-	char(*names)[CONTROLD_BACKUP_NAME_MAX];
-	char path[PATH_MAX + CONTROLD_BACKUP_NAME_MAX];
-	size_t n = 0;
-
-	names = af_malloc((AF_BACKUP_MAX_KEEP + 1) * sizeof(*names));
-	if (names == NULL)
-		return;
-	if (controld_backup_scan(b->cfg->backup_dir, names,
-				 AF_BACKUP_MAX_KEEP + 1, &n, NULL) != 0)
-		n = 0;
-	for (size_t i = 0; i + b->cfg->backup_keep < n; i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", b->cfg->backup_dir,
-			     names[i]) < (int)sizeof(path) &&
-		    unlink(path) == 0)
-			b->pruned++;
-	}
-	af_free(names);
-	remove_stale(b->cfg->backup_dir);
-	if (b->pruned > 0)
-		af_fsync_dir(b->cfg->backup_dir);
 }
 
 static int write_tmp(struct controld_backup *b, const char *tmp)
@@ -258,7 +273,8 @@ static int run_backup(struct controld_backup *b)
 	}
 	if (af_fsync_dir(dir) != 0)
 		return af_errf(&b->err, AF_EIO, "backup: fsync %s", dir);
-	prune(b);
+	b->pruned = controld_backup_prune(dir, b->cfg->backup_keep, b->name);
+	remove_stale(dir);
 	return 0;
 }
 

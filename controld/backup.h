@@ -7,7 +7,7 @@
  * writes them to a temporary file in `dir` with a SHA-256 of every byte,
  * fsyncs it, verifies it with the same code as --verify-snapshot, renames
  * it to backup-<UTC time>-<index>.db, fsyncs the dir and prunes the oldest
- * files beyond `keep`. At most one backup is in flight.
+ * files (by index) beyond `keep`. At most one backup is in flight.
  */
 #ifndef AF_CONTROLD_BACKUP_H
 #define AF_CONTROLD_BACKUP_H
@@ -46,12 +46,17 @@ void controld_backup_status(const struct controld_node *n, int64_t *ret_last_ms,
 /* h_backup.c: `af backup list` (loop thread). */
 void controld_handle_backup_list(struct controld_job *j);
 
-/* The backup files in dir, oldest first: names (not paths) into names,
- * at most max; *ret_n their number. Errors: AF_EIO (err says why). */
+/* The backup files in dir, oldest first (by Raft index, then time: the
+ * index grows across leaders whose clocks disagree): names (not paths) into
+ * names, at most max; *ret_n their number. Errors: AF_EIO (err says why). */
 #define CONTROLD_BACKUP_NAME_MAX 80
 int controld_backup_scan(const char *dir,
 			 char (*names)[CONTROLD_BACKUP_NAME_MAX], size_t max,
 			 size_t *ret_n, struct af_err *err);
+/* Deletes the oldest backup files in dir beyond the newest keep, never
+ * the one named written (the backup just taken), and returns how many. */
+unsigned controld_backup_prune(const char *dir, unsigned keep,
+			       const char *written);
 /* Parses a backup file name into its time (Unix ms) and index. Returns 0
  * or AF_EINVAL. */
 int controld_backup_parse_name(const char *name, int64_t *ret_time_ms,

@@ -252,3 +252,65 @@ Test(backup_names, parse)
 			      "backup-20261202T041525.213Z-.db", &t, &i),
 		      0);
 }
+
+/* ---- pruning a dir shared by leaders whose clocks disagree --------------- */
+
+static void touch_file(const char *dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0, "%s", path);
+	close(fd);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+TestSuite(backup_prune, .init = setup, .fini = teardown);
+
+Test(backup_prune, by_index_across_leaders_never_the_new_file)
+{
+	char names[3][CONTROLD_BACKUP_NAME_MAX];
+	size_t n = 0;
+
+	/* The old leader's clock ran an hour ahead; the new leader's first
+	 * backup (index 30) has the earliest time of all. */
+	touch_file(tmpdir, "backup-20261202T051000.000Z-10.db");
+	touch_file(tmpdir, "backup-20261202T052000.000Z-20.db");
+	touch_file(tmpdir, "backup-20261202T041000.000Z-30.db");
+	touch_file(tmpdir, "notes.txt");
+	cr_assert_eq(controld_backup_scan(tmpdir, names, 3, &n, NULL), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(names[0], "backup-20261202T051000.000Z-10.db");
+	cr_assert_str_eq(names[2], "backup-20261202T041000.000Z-30.db");
+	/* The newest max by index, not by name. */
+	cr_assert_eq(controld_backup_scan(tmpdir, names, 1, &n, NULL), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(names[0], "backup-20261202T041000.000Z-30.db");
+
+	cr_assert_eq(controld_backup_prune(tmpdir, 2,
+					   "backup-20261202T041000.000Z-30.db"),
+		     1);
+	cr_assert(!exists(tmpdir, "backup-20261202T051000.000Z-10.db"));
+	cr_assert(exists(tmpdir, "backup-20261202T052000.000Z-20.db"));
+	cr_assert(exists(tmpdir, "backup-20261202T041000.000Z-30.db"));
+	cr_assert(exists(tmpdir, "notes.txt"));
+
+	/* A file named as newer than the one just written (an index from
+	 * another cluster's leader, say) never gets it pruned. */
+	touch_file(tmpdir, "backup-20261202T060000.000Z-99.db");
+	cr_assert_eq(controld_backup_prune(tmpdir, 1,
+					   "backup-20261202T041000.000Z-30.db"),
+		     1);
+	cr_assert(!exists(tmpdir, "backup-20261202T052000.000Z-20.db"));
+	cr_assert(exists(tmpdir, "backup-20261202T041000.000Z-30.db"));
+	cr_assert(exists(tmpdir, "backup-20261202T060000.000Z-99.db"));
+}
