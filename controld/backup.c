@@ -29,7 +29,9 @@ struct controld_backup {
 	uint64_t next_due_ms; /* monotonic */
 	/* the backup in flight: set on the loop thread before the work
 	 * starts, read and written by the work, read after it */
-	uint8_t *buf;
+	uint8_t *meta; /* the meta pages */
+	size_t meta_len;
+	uint8_t *buf; /* the pages after them */
 	size_t len;
 	uint64_t index;
 	int64_t time_ms;
@@ -223,14 +225,15 @@ static void remove_stale(const char *dir)
 
 static int write_tmp(struct controld_backup *b, const char *tmp)
 {
-	struct af_store_part part = {.base = b->buf, .len = b->len};
+	struct af_store_part parts[2] = {{.base = b->meta, .len = b->meta_len},
+					 {.base = b->buf, .len = b->len}};
 	int fd, rc;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return af_errf(&b->err, AF_EIO, "backup: create %s: %s", tmp,
 			       strerror(errno));
-	rc = af_store_write_copy(&part, 1, fd, &b->err);
+	rc = af_store_write_copy(parts, 2, fd, &b->err);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = af_errf(&b->err, AF_EIO, "backup: fsync %s: %s", tmp,
 			     strerror(errno));
@@ -278,6 +281,14 @@ static int run_backup(struct controld_backup *b)
 	return 0;
 }
 
+static void release_copy(struct controld_backup *b)
+{
+	af_free(b->meta);
+	af_free(b->buf);
+	b->meta = NULL;
+	b->buf = NULL;
+}
+
 static void work_cb(uv_work_t *w)
 {
 	struct controld_backup *b = w->data;
@@ -290,8 +301,7 @@ static void after_work_cb(uv_work_t *w, int status)
 	struct controld_backup *b = w->data;
 	uint64_t ns = af_mono_ns() - b->started_ns;
 
-	af_free(b->buf);
-	b->buf = NULL;
+	release_copy(b);
 	b->busy = false;
 	if (status != 0 && b->rc == 0)
 		b->rc = af_errf(&b->err, AF_EIO, "backup: cancelled");
@@ -317,7 +327,8 @@ static void after_work_cb(uv_work_t *w, int status)
 
 /* ---- the schedule (loop thread) --------------------------------------- */
 
-/* Copies the state as of now into b->buf (one memcpy past the view's). */
+/* The state as of now: the view's copy, kept past the view (no second
+ * copy on the loop thread). */
 static int take_copy(struct controld_node *n, struct controld_backup *b)
 {
 	struct af_store_part parts[AF_STORE_VIEW_PARTS];
@@ -328,15 +339,9 @@ static int take_copy(struct controld_node *n, struct controld_backup *b)
 	rc = af_store_view_begin(n->store, &v, parts, &applied, &b->err);
 	if (rc != 0)
 		return rc;
-	b->len = parts[0].len + parts[1].len;
-	b->buf = af_malloc(b->len);
-	if (b->buf == NULL) {
-		af_store_view_end(v);
-		return af_errf(&b->err, AF_ENOMEM, "backup: %zu bytes", b->len);
-	}
-	memcpy(b->buf, parts[0].base, parts[0].len);
-	memcpy(b->buf + parts[0].len, parts[1].base, parts[1].len);
-	af_store_view_end(v);
+	b->meta_len = parts[0].len;
+	b->len = parts[1].len;
+	af_store_view_take(v, &b->meta, &b->buf);
 	b->index = applied;
 	return 0;
 }
@@ -381,8 +386,7 @@ void controld_backup_tick(struct controld_node *n, uint64_t now_ms)
 		if (b->err.msg[0] == '\0')
 			af_errf(&b->err, AF_EIO, "backup: queue: %s",
 				uv_strerror(rc));
-		af_free(b->buf);
-		b->buf = NULL;
+		release_copy(b);
 		atomic_fetch_add(&b->failures, 1);
 		snprintf(b->last_error, sizeof(b->last_error), "%s",
 			 b->err.msg);
@@ -415,7 +419,7 @@ void controld_backup_free(struct controld_node *n)
 {
 	if (n->backup == NULL)
 		return;
-	af_free(n->backup->buf);
+	release_copy(n->backup);
 	af_free(n->backup);
 	n->backup = NULL;
 }

@@ -3,7 +3,7 @@
  * `controld --verify-snapshot`.
  *
  * The leader takes a backup every `every`: on the loop thread it opens a
- * store view and copies its pages (a memcpy); on a libuv worker thread it
+ * store view and keeps its copy of the pages (one memcpy); on a worker it
  * writes them to a temporary file in `dir` with a SHA-256 of every byte,
  * fsyncs it, verifies it with the same code as --verify-snapshot, renames
  * it to backup-<UTC time>-<index>.db, fsyncs the dir and prunes the oldest
