@@ -645,8 +645,13 @@ static int drill_run(struct drill *d)
 	if (rc == 0)
 		rc = dr_snapshot(d->cli, d->controld, &d->snap);
 	dr_probe_stop(&d->probe);
-	if (rc == 0)
-		rc = cleanup_write(d);
+	/* The drill's budget goes whatever failed after a write landed (the
+	 * writer has been joined by now). */
+	if (d->n_acks > 0) {
+		int crc = cleanup_write(d);
+
+		rc = rc != 0 ? rc : crc;
+	}
 	return rc;
 }
 

@@ -2,7 +2,8 @@
 # af dr drill against a live 3-node cluster and one routerd: leadership
 # moves, RPO is 0 (every acknowledged write is in every member's audit),
 # the routerd answered decisions throughout with no errors, the snapshot
-# verifies; --fail-if rto_ms>0 exits 1; a routerd that does not answer,
+# verifies; --fail-if rto_ms>0 exits 1; a step that fails after writes
+# landed still removes the drill's budget; a routerd that does not answer,
 # or one whose decisions leave the residency of the request, fails the
 # drill; a member that does not answer is named, not counted as lost
 # writes.
@@ -58,6 +59,19 @@ echo "$out" | jq -e '.passed == false and (.failures[0] | startswith("rto_ms>0 (
 cl_af dr drill --writes 10 -o yaml >"$CL_DIR/drill.yaml" || fail "yaml drill"
 grep -q '^rpo_entries: 0$' "$CL_DIR/drill.yaml" || fail "yaml: $(cat "$CL_DIR/drill.yaml")"
 grep -q '^  verified: true$' "$CL_DIR/drill.yaml" || fail "yaml: $(cat "$CL_DIR/drill.yaml")"
+
+# A step that fails after writes landed (the snapshot cannot be written)
+# still removes the drill's budget.
+set +e
+cl_af dr drill --writes 10 --snapshot "$CL_DIR/no/such/dir/s.db" \
+	>"$CL_DIR/snapfail.out" 2>"$CL_DIR/snapfail.err"
+rc=$?
+set -e
+[ $rc = 3 ] || fail "snapshot failure: exit $rc: $(cat "$CL_DIR/snapfail.err")"
+grep -q "dr drill: snapshot: " "$CL_DIR/snapfail.err" ||
+	fail "snapshot failure: $(cat "$CL_DIR/snapfail.err")"
+cl_af budget list -o json | jq -e 'all(.[]; .tenant != "af-dr-drill")' >/dev/null ||
+	fail "drill budget left behind after a failed step: $(cl_af budget list -o json)"
 
 # A routerd that does not answer: errors counted, the drill fails.
 DEAD=$((CL_BASE + 902))
