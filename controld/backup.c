@@ -22,8 +22,29 @@
 #define TMP_PREFIX ".tmp-"
 #define STALE_TMP_S 600
 
+/* What identifies one state of the dir: any file added, removed or
+ * renamed in it since moves its mtime and ctime. */
+struct dir_key {
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtim, ctim;
+};
+
+/* The backup files as of one scan, oldest first. */
+struct listing {
+	struct controld_backup_file *files; /* AF_BACKUP_MAX_KEEP */
+	size_t n;
+	bool have_key; /* false: the dir could not be stat'ed */
+	struct dir_key key;
+	char error[AF_ERRMSG_SIZE];
+};
+
 struct controld_backup {
 	const struct af_cluster_cfg *cfg;
+	/* af backup list answers from cur (loop thread); the work scans
+	 * into next after each backup, swapped in after it */
+	struct listing lists[2];
+	struct listing *cur, *next;
 	uv_work_t work;
 	bool busy;	      /* a backup is in flight (loop thread) */
 	uint64_t next_due_ms; /* monotonic */
@@ -196,6 +217,94 @@ unsigned controld_backup_prune(const char *dir, unsigned keep,
 	return pruned;
 }
 
+/* ---- the listing ------------------------------------------------------- */
+
+static bool dir_key_of(const char *dir, struct dir_key *k)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return false;
+	memset(k, 0, sizeof(*k));
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	k->mtim = st.st_mtim;
+	k->ctim = st.st_ctim;
+	return true;
+}
+
+static bool dir_key_eq(const struct dir_key *a, const struct dir_key *b)
+{
+	return a->dev == b->dev && a->ino == b->ino &&
+	       a->mtim.tv_sec == b->mtim.tv_sec &&
+	       a->mtim.tv_nsec == b->mtim.tv_nsec &&
+	       a->ctim.tv_sec == b->ctim.tv_sec &&
+	       a->ctim.tv_nsec == b->ctim.tv_nsec;
+}
+
+/* One row: index and time from the name, bytes and verified from the
+ * file. Only files that passed verification get this name; a file whose
+ * size no longer matches its trailer has been damaged since. */
+static void describe(const char *dir, const char *name,
+		     struct controld_backup_file *f)
+{
+	char path[PATH_MAX + CONTROLD_BACKUP_NAME_MAX];
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	controld_backup_parse_name(name, &f->time_ms, &f->index);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) <
+	    (int)sizeof(path))
+		f->verified =
+			af_store_snapshot_peek(path, &f->bytes, NULL) == 0;
+}
+
+/* Scans dir into l (any thread). The key is taken first: a change during
+ * the scan makes the next look rescan. */
+static void listing_build(const char *dir, struct listing *l)
+{
+	char(*names)[CONTROLD_BACKUP_NAME_MAX];
+	struct af_err err = {{0}};
+	size_t n = 0;
+
+	l->have_key = dir_key_of(dir, &l->key);
+	l->n = 0;
+	l->error[0] = '\0';
+	names = af_malloc(AF_BACKUP_MAX_KEEP * sizeof(*names));
+	if (names == NULL) {
+		l->have_key = false;
+		snprintf(l->error, sizeof(l->error), "backup list: no memory");
+		return;
+	}
+	if (controld_backup_scan(dir, names, AF_BACKUP_MAX_KEEP, &n, &err) != 0)
+		snprintf(l->error, sizeof(l->error), "%s", err.msg);
+	for (size_t i = 0; i < n; i++)
+		describe(dir, names[i], &l->files[i]);
+	l->n = n;
+	af_free(names);
+}
+
+const struct controld_backup_file *
+controld_backup_files(struct controld_node *n, size_t *ret_n,
+		      const char **ret_error)
+{
+	struct controld_backup *b = n->backup;
+	struct dir_key k;
+
+	*ret_n = 0;
+	*ret_error = "";
+	if (b == NULL)
+		return NULL;
+	/* Changed since the last scan (files removed or added by hand, or
+	 * by another node's backups): scan again. */
+	if (!b->cur->have_key || !dir_key_of(b->cfg->backup_dir, &k) ||
+	    !dir_key_eq(&k, &b->cur->key))
+		listing_build(b->cfg->backup_dir, b->cur);
+	*ret_n = b->cur->n;
+	*ret_error = b->cur->error;
+	return b->cur->files;
+}
+
 /* ---- the work (a libuv worker thread) ---------------------------------- */
 
 /* Temporary files a crash left behind (older than STALE_TMP_S: never one
@@ -294,6 +403,7 @@ static void work_cb(uv_work_t *w)
 	struct controld_backup *b = w->data;
 
 	b->rc = run_backup(b);
+	listing_build(b->cfg->backup_dir, b->next);
 }
 
 static void after_work_cb(uv_work_t *w, int status)
@@ -301,7 +411,13 @@ static void after_work_cb(uv_work_t *w, int status)
 	struct controld_backup *b = w->data;
 	uint64_t ns = af_mono_ns() - b->started_ns;
 
+	struct listing *l = b->cur;
+
 	release_copy(b);
+	if (status == 0) { /* the work scanned the dir into next */
+		b->cur = b->next;
+		b->next = l;
+	}
 	b->busy = false;
 	if (status != 0 && b->rc == 0)
 		b->rc = af_errf(&b->err, AF_EIO, "backup: cancelled");
@@ -411,6 +527,19 @@ int controld_backup_start(struct controld_node *n, struct af_err *err)
 		return af_errf(err, AF_ENOMEM, "backup: no memory");
 	b->cfg = n->cfg;
 	b->work.data = b;
+	for (int i = 0; i < 2; i++) {
+		b->lists[i].files = af_calloc(AF_BACKUP_MAX_KEEP,
+					      sizeof(*b->lists[i].files));
+		if (b->lists[i].files == NULL) {
+			af_free(b->lists[0].files);
+			af_free(b);
+			return af_errf(err, AF_ENOMEM, "backup: no memory");
+		}
+	}
+	b->cur = &b->lists[0];
+	b->next = &b->lists[1];
+	/* The listing as of start; after that, after each backup. */
+	listing_build(b->cfg->backup_dir, b->cur);
 	n->backup = b;
 	return 0;
 }
@@ -420,6 +549,8 @@ void controld_backup_free(struct controld_node *n)
 	if (n->backup == NULL)
 		return;
 	release_copy(n->backup);
+	af_free(n->backup->lists[0].files);
+	af_free(n->backup->lists[1].files);
 	af_free(n->backup);
 	n->backup = NULL;
 }

@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/metrics.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,13 +44,30 @@ void controld_backup_metrics(struct controld_node *n, struct af_textbuf *b);
 void controld_backup_status(const struct controld_node *n, int64_t *ret_last_ms,
 			    const char **ret_error);
 
+/* One backup file of the listing. */
+#define CONTROLD_BACKUP_NAME_MAX 80
+struct controld_backup_file {
+	char name[CONTROLD_BACKUP_NAME_MAX];
+	int64_t time_ms;
+	uint64_t index, bytes;
+	bool verified; /* its size matched its trailer when listed */
+};
+/* The listing `af backup list` answers with, oldest first (borrowed,
+ * until the next call or the next backup; NULL without a backup section)
+ * and the error that kept the dir from being read ("" none). Kept from
+ * the scan after each backup (on the worker) and at start; scanned again
+ * here only when the dir changed since (files removed or added by hand):
+ * one stat otherwise. Loop thread. */
+const struct controld_backup_file *
+controld_backup_files(struct controld_node *n, size_t *ret_n,
+		      const char **ret_error);
+
 /* h_backup.c: `af backup list` (loop thread). */
 void controld_handle_backup_list(struct controld_job *j);
 
 /* The backup files in dir, oldest first (by Raft index, then time: the
  * index grows across leaders whose clocks disagree): names (not paths) into
  * names, at most max; *ret_n their number. Errors: AF_EIO (err says why). */
-#define CONTROLD_BACKUP_NAME_MAX 80
 int controld_backup_scan(const char *dir,
 			 char (*names)[CONTROLD_BACKUP_NAME_MAX], size_t max,
 			 size_t *ret_n, struct af_err *err);
