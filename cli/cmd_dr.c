@@ -592,17 +592,6 @@ static void print_table(const struct drill *d, char fails[][DR_FAIL_LEN],
 /* ---- the verb -------------------------------------------------------------
  */
 
-/* The stable policy's source, for the probe's residency. */
-static int stable_policy(struct drill *d, Af__Response **ret)
-{
-	Af__Request req = AF__REQUEST__INIT;
-	Af__PolicyGetReq pg = AF__POLICY_GET_REQ__INIT;
-
-	req.body_case = AF__REQUEST__BODY_POLICY_GET;
-	req.policy_get = &pg;
-	return af_cli_request(d->cli, &req, ret);
-}
-
 static int cleanup_write(struct drill *d)
 {
 	Af__Request req;
@@ -620,22 +609,11 @@ static int cleanup_write(struct drill *d)
 
 static int drill_run(struct drill *d)
 {
-	Af__Response *pol = NULL;
-	int rc = 0;
+	int rc;
 
-	if (d->probe.n_urls > 0) {
-		if ((rc = stable_policy(d, &pol)) != 0)
-			return rc;
-		rc = dr_probe_prepare(
-			&d->probe, d->request_file,
-			pol->policy_get
-				? (const char *)pol->policy_get->source.data
-				: "",
-			pol->policy_get ? pol->policy_get->source.len : 0);
-		af__response__free_unpacked(pol, NULL);
-		if (rc == 0)
-			rc = dr_probe_start(&d->probe);
-	}
+	rc = dr_probe_prepare(&d->probe, d->cli, d->request_file);
+	if (rc == 0)
+		rc = dr_probe_start(&d->probe);
 	if (rc == 0)
 		rc = run_writes(d);
 	if (rc == 0)

@@ -5,7 +5,7 @@
 # verifies; --fail-if rto_ms>0 exits 1; a step that fails after writes
 # landed still removes the drill's budget; a routerd that does not answer,
 # or one whose decisions leave the residency of the request, fails the
-# drill; a member that does not answer is named, not counted as lost
+# drill (a canary's decisions judged by the canary's residency); a member that does not answer is named, not counted as lost
 # writes.
 . "$(dirname "$0")/../lib/cluster.sh"
 
@@ -96,7 +96,9 @@ sed 's/internal: \[eu-west-1, us-east-1\]/internal: [eu-west-1]/' \
 	"$EXAMPLES/policy.yaml" >"$CL_DIR/eu.yaml"
 cl_af policy apply -f "$CL_DIR/eu.yaml" -m eu-only >/dev/null
 OLD_BASE=$CL_BASE
-CL_BASE=$(pick_base)
+# Addresses where no controld listens: another base than the live one's.
+CL_BASE=$OLD_BASE
+while [ "$CL_BASE" = "$OLD_BASE" ]; do CL_BASE=$(pick_base); done
 cl_write_file "$CL_DIR/gone.yaml" 3 ""
 CL_BASE=$OLD_BASE
 "$ROUTERD" -c "$CL_DIR/gone.yaml" --listen "127.0.0.1:$RP2" --id r2 \
@@ -115,6 +117,19 @@ echo "$out" | jq -e '.routerd.decisions > 0 and .routerd.errors == 0
 	and (.failures | index("regions outside residency"))' >/dev/null ||
 	fail "residency: $out"
 cl_routerd_stop r2
+
+# A canary that lets internal data go to us-east-1 again: its decisions
+# are judged by the canary's residency, not the stable policy's.
+sed 's/max_fallbacks: 3/max_fallbacks: 2/' "$EXAMPLES/policy.yaml" >"$CL_DIR/canary.yaml"
+cl_af policy apply -f "$CL_DIR/canary.yaml" -m wide --canary 100 >/dev/null
+cl_wait_json "curl -s -X POST --data-binary @$EXAMPLES/request.json http://127.0.0.1:$RP/v1/route" \
+	'.policy.cohort == "canary" and
+	([.region, .fallback[]?.region] | index("us-east-1"))' >/dev/null
+out=$(cl_af dr drill --routerd "http://127.0.0.1:$RP" --writes 10 \
+	--request "$EXAMPLES/request.json" -o json) || fail "canary drill: $out"
+echo "$out" | jq -e '.routerd.decisions > 0 and .routerd.errors == 0
+	and .routerd.residency_violations == 0 and .passed' >/dev/null ||
+	fail "canary residency: $out"
 
 # A member that does not answer (a stopped follower) is named as such;
 # the writes the others hold are not counted as lost.
