@@ -23,6 +23,8 @@
 #define DR_DEFAULT_WRITES 200
 #define DR_MAX_FAIL_IF 8
 #define DR_AUDIT_PAGE 1000
+#define DR_FAIL_LEN 256
+#define DR_MAX_FAILS (AF_MAX_NODES + 8)
 
 enum dr_key { K_RTO, K_RPO, K_ERRORS, K_VIOLATIONS, K_COUNT };
 static const char *const key_names[K_COUNT] = {
@@ -35,7 +37,8 @@ struct dr_ack {
 struct dr_member {
 	uint64_t id;
 	uint64_t missing;
-	bool reached;
+	bool reached; /* answered: applied the last write, audit read */
+	char endpoint[AF_ADDR_MAX + 16];
 };
 
 struct drill {
@@ -60,7 +63,7 @@ struct drill {
 	/* results */
 	uint64_t old_leader, new_leader, transfer_ms, rto_ms, rpo;
 	struct dr_member members[AF_MAX_NODES];
-	size_t n_members;
+	size_t n_members, n_unanswered;
 	struct dr_snap snap;
 };
 
@@ -414,11 +417,19 @@ static int check_rpo(struct drill *d)
 	for (unsigned n = 0; seen && lost && n < c.n_endpoints; n++) {
 		struct dr_member *m = &d->members[d->n_members++];
 
+		/* Its id from the cluster file, until it answers with its
+		 * own (--endpoints: 0). */
+		m->id = n < c.cfg.n_nodes ? c.cfg.nodes[n].id : 0;
+		snprintf(m->endpoint, sizeof(m->endpoint), "%s",
+			 c.endpoints[n]);
 		memset(seen, 0, d->n_acks * sizeof(*seen));
 		m->reached = wait_applied(&c, n, d->acks[d->n_acks - 1].index,
 					  &m->id) &&
 			     audit_member(d, &c, n, seen);
-		for (size_t i = 0; i < d->n_acks; i++)
+		/* A member that did not answer is its own failure, not a
+		 * loss of the writes: what it holds is unknown. */
+		d->n_unanswered += !m->reached;
+		for (size_t i = 0; m->reached && i < d->n_acks; i++)
 			if (!seen[i]) {
 				m->missing++;
 				lost[i] = true;
@@ -453,22 +464,30 @@ static uint64_t value_of(const struct drill *d, enum dr_key k)
 }
 
 /* What failed: the drill's own checks, then the --fail-if conditions. */
-static size_t failures(const struct drill *d, char out[][96], size_t max)
+static size_t failures(const struct drill *d, char out[][DR_FAIL_LEN],
+		       size_t max)
 {
 	size_t n = 0;
 
+	for (size_t i = 0; i < d->n_members && n < max; i++)
+		if (!d->members[i].reached)
+			snprintf(out[n++], DR_FAIL_LEN,
+				 "member %llu (%s) did not answer",
+				 (unsigned long long)d->members[i].id,
+				 d->members[i].endpoint);
 	if (d->rpo > 0 && n < max)
-		snprintf(out[n++], 96, "%llu acknowledged writes missing",
+		snprintf(out[n++], DR_FAIL_LEN,
+			 "%llu acknowledged writes missing",
 			 (unsigned long long)d->rpo);
 	if (atomic_load(&d->probe.errors) > 0 && n < max)
-		snprintf(out[n++], 96, "routerd errors");
+		snprintf(out[n++], DR_FAIL_LEN, "routerd errors");
 	if (atomic_load(&d->probe.violations) > 0 && n < max)
-		snprintf(out[n++], 96, "regions outside residency");
+		snprintf(out[n++], DR_FAIL_LEN, "regions outside residency");
 	if (!d->snap.verified && n < max)
-		snprintf(out[n++], 96, "snapshot not verified");
+		snprintf(out[n++], DR_FAIL_LEN, "snapshot not verified");
 	for (size_t i = 0; i < d->n_fail_if && n < max; i++)
 		if (value_of(d, d->fail_if[i].key) > d->fail_if[i].limit)
-			snprintf(out[n++], 96, "%s>%llu (%llu)",
+			snprintf(out[n++], DR_FAIL_LEN, "%s>%llu (%llu)",
 				 key_names[d->fail_if[i].key],
 				 (unsigned long long)d->fail_if[i].limit,
 				 (unsigned long long)value_of(
@@ -476,20 +495,28 @@ static size_t failures(const struct drill *d, char out[][96], size_t max)
 	return n;
 }
 
-static json_t *drill_json(const struct drill *d, char fails[][96], size_t nf)
+static json_t *drill_json(const struct drill *d, char fails[][DR_FAIL_LEN],
+			  size_t nf)
 {
 	json_t *o = json_object(), *arr = json_array(), *f = json_array();
+	json_t *un = json_array();
 
-	for (size_t i = 0; i < d->n_members; i++)
+	for (size_t i = 0; i < d->n_members; i++) {
 		json_array_append_new(
-			arr, json_pack("{s:I, s:b, s:I}", "id",
-				       (json_int_t)d->members[i].id, "reached",
+			arr, json_pack("{s:I, s:s, s:b, s:I}", "id",
+				       (json_int_t)d->members[i].id, "endpoint",
+				       d->members[i].endpoint, "reached",
 				       d->members[i].reached, "missing",
 				       (json_int_t)d->members[i].missing));
+		if (!d->members[i].reached)
+			json_array_append_new(
+				un, json_integer((json_int_t)d->members[i].id));
+	}
 	for (size_t i = 0; i < nf; i++)
 		json_array_append_new(f, json_string(fails[i]));
 	json_object_set_new(o, "rto_ms", json_integer((json_int_t)d->rto_ms));
 	json_object_set_new(o, "rpo_entries", json_integer((json_int_t)d->rpo));
+	json_object_set_new(o, "unanswered_members", un);
 	json_object_set_new(o, "writes", json_integer((json_int_t)d->n_acks));
 	json_object_set_new(
 		o, "routerd",
@@ -519,7 +546,8 @@ static json_t *drill_json(const struct drill *d, char fails[][96], size_t nf)
 	return o;
 }
 
-static void print_table(const struct drill *d, char fails[][96], size_t nf)
+static void print_table(const struct drill *d, char fails[][DR_FAIL_LEN],
+			size_t nf)
 {
 	size_t reached = 0;
 
@@ -531,8 +559,12 @@ static void print_table(const struct drill *d, char fails[][96], size_t nf)
 	       (unsigned long long)d->transfer_ms);
 	printf("%-12s %llu ms\n", "RTO", (unsigned long long)d->rto_ms);
 	printf("%-12s %llu entries (every write found on %zu of %zu "
-	       "members)\n",
-	       "RPO", (unsigned long long)d->rpo, reached, d->n_members);
+	       "members",
+	       "RPO", (unsigned long long)d->rpo, reached,
+	       d->n_members - d->n_unanswered);
+	if (d->n_unanswered > 0)
+		printf("; %zu did not answer", d->n_unanswered);
+	printf(")\n");
 	printf("%-12s %zu acknowledged, %llu failed\n", "writes", d->n_acks,
 	       (unsigned long long)d->failed_writes);
 	printf("%-12s %llu decisions, %llu errors, %llu residency "
@@ -560,17 +592,6 @@ static void print_table(const struct drill *d, char fails[][96], size_t nf)
 /* ---- the verb -------------------------------------------------------------
  */
 
-/* The stable policy's source, for the probe's residency. */
-static int stable_policy(struct drill *d, Af__Response **ret)
-{
-	Af__Request req = AF__REQUEST__INIT;
-	Af__PolicyGetReq pg = AF__POLICY_GET_REQ__INIT;
-
-	req.body_case = AF__REQUEST__BODY_POLICY_GET;
-	req.policy_get = &pg;
-	return af_cli_request(d->cli, &req, ret);
-}
-
 static int cleanup_write(struct drill *d)
 {
 	Af__Request req;
@@ -588,22 +609,11 @@ static int cleanup_write(struct drill *d)
 
 static int drill_run(struct drill *d)
 {
-	Af__Response *pol = NULL;
-	int rc = 0;
+	int rc;
 
-	if (d->probe.n_urls > 0) {
-		if ((rc = stable_policy(d, &pol)) != 0)
-			return rc;
-		rc = dr_probe_prepare(
-			&d->probe, d->request_file,
-			pol->policy_get
-				? (const char *)pol->policy_get->source.data
-				: "",
-			pol->policy_get ? pol->policy_get->source.len : 0);
-		af__response__free_unpacked(pol, NULL);
-		if (rc == 0)
-			rc = dr_probe_start(&d->probe);
-	}
+	rc = dr_probe_prepare(&d->probe, d->cli, d->request_file);
+	if (rc == 0)
+		rc = dr_probe_start(&d->probe);
 	if (rc == 0)
 		rc = run_writes(d);
 	if (rc == 0)
@@ -613,15 +623,20 @@ static int drill_run(struct drill *d)
 	if (rc == 0)
 		rc = dr_snapshot(d->cli, d->controld, &d->snap);
 	dr_probe_stop(&d->probe);
-	if (rc == 0)
-		rc = cleanup_write(d);
+	/* The drill's budget goes whatever failed after a write landed (the
+	 * writer has been joined by now). */
+	if (d->n_acks > 0) {
+		int crc = cleanup_write(d);
+
+		rc = rc != 0 ? rc : crc;
+	}
 	return rc;
 }
 
 int af_cli_dr_drill(struct af_cli *cli, int argc, char **argv)
 {
 	struct drill *d = calloc(1, sizeof(*d));
-	char fails[8][96];
+	char fails[DR_MAX_FAILS][DR_FAIL_LEN];
 	size_t nf;
 	int rc;
 
@@ -634,7 +649,7 @@ int af_cli_dr_drill(struct af_cli *cli, int argc, char **argv)
 	if (rc == 0)
 		rc = drill_run(d);
 	if (rc == 0) {
-		nf = failures(d, fails, 8);
+		nf = failures(d, fails, DR_MAX_FAILS);
 		if (cli->output == AF_OUT_TABLE)
 			print_table(d, fails, nf);
 		else

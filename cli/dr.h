@@ -3,6 +3,7 @@
 #define AF_CLI_DR_H
 
 #include "common/err.h"
+#include "policy/policy.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -12,8 +13,6 @@
 #include <stdint.h>
 
 #define DR_MAX_ROUTERD 16
-#define DR_MAX_REGIONS 64
-#define DR_REGION_MAX 64
 #define DR_URL_MAX 256
 #define DR_MAX_BODY (64 * 1024) /* routerd's own request limit */
 
@@ -24,10 +23,13 @@ struct dr_probe {
 	size_t n_urls;
 	char *body; /* the request, owned */
 	size_t body_len;
-	/* the regions the request may be routed to (any: no limit) */
-	char allowed[DR_MAX_REGIONS][DR_REGION_MAX];
-	size_t n_allowed;
-	bool any_region;
+	/* The residency of every returned region, judged as af_decide does:
+	 * the request parsed, and a view of the cluster's stable and canary
+	 * bundles and registry (all owned). */
+	struct af_request req;
+	struct af_bundle *stable, *canary;
+	struct af_registry *registry;
+	struct af_policy_view *view;
 	pthread_t thread;
 	bool started;
 	_Atomic bool stop;
@@ -38,12 +40,13 @@ struct dr_probe {
 /* Adds a routerd base URL ("http://127.0.0.1:8080"); a list may be given
  * comma-separated. Returns 0 or an exit code (printed). */
 int dr_probe_add(struct dr_probe *p, const char *urls);
-/* The request body: request_file, or one built from the policy's first
- * class; the allowed regions from the policy source (YAML, len bytes) for
- * that request's class and sensitivity. Returns 0 or an exit code
- * (printed). */
-int dr_probe_prepare(struct dr_probe *p, const char *request_file,
-		     const char *policy, size_t len);
+struct af_cli;
+/* The request body: request_file, or one built from the stable policy's
+ * first class; the view its decisions are judged by (the cluster's
+ * stable policy, its canary if one runs, the registry). No-op without
+ * URLs. Returns 0 or an exit code (printed). */
+int dr_probe_prepare(struct dr_probe *p, struct af_cli *cli,
+		     const char *request_file);
 /* Starts the thread (no-op without URLs). Returns 0 or an exit code. */
 int dr_probe_start(struct dr_probe *p);
 /* Stops and joins the thread. Accepts a probe never started. */
@@ -61,7 +64,6 @@ struct dr_snap {
 	char error[640];
 };
 
-struct af_cli;
 /* Takes a snapshot from the leader into s->file and runs `controld
  * --verify-snapshot` on it (controld: the binary, or NULL for the one
  * next to af, else on PATH). Returns 0 (verified or not, in s) or an exit

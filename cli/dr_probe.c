@@ -1,7 +1,9 @@
 /* af dr drill: routerd probes (decisions, errors, residency of every
- * returned region). */
-#include "cli/cli.h"
+ * returned region, judged by the cluster's policy view as af_decide
+ * judges it). */
+#include "cli/client.h"
 #include "cli/dr.h"
+#include "cli/replay.h"
 #include "common/alloc.h"
 #include "common/file.h"
 #include "common/yamldoc.h"
@@ -45,69 +47,102 @@ int dr_probe_add(struct dr_probe *p, const char *urls)
 	return 0;
 }
 
-/* ---- the allowed regions --------------------------------------------- */
+/* ---- the view decisions are judged by -------------------------------- */
 
-/* Items of a YAML list of strings into set (n: their number). */
-static void list_strings(struct af_yaml *y, yaml_node_t *seq,
-			 char set[][DR_REGION_MAX], size_t *ret_n)
+/* The stable policy: its compiled bundle into p->stable, its source
+ * parsed into *ret_y (for a default request). */
+static int load_stable(struct dr_probe *p, struct af_cli *cli,
+		       uint64_t *ret_rev, struct af_yaml **ret_y)
 {
-	size_t n = 0;
+	Af__Request req = AF__REQUEST__INIT;
+	Af__PolicyGetReq pg = AF__POLICY_GET_REQ__INIT;
+	struct af_err err = {{0}};
+	Af__Response *resp;
+	const Af__PolicyGetResp *g;
+	int rc;
 
-	for (size_t i = 0; i < af_yaml_len(seq) && n < DR_MAX_REGIONS; i++) {
-		const char *s;
-
-		if (af_yaml_str(y, af_yaml_item(y, seq, i), "region",
-				DR_REGION_MAX - 1, &s, NULL) == 0)
-			snprintf(set[n++], DR_REGION_MAX, "%s", s);
+	req.body_case = AF__REQUEST__BODY_POLICY_GET;
+	req.policy_get = &pg;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	g = resp->policy_get;
+	if (g == NULL || g->compiled.len == 0) {
+		af__response__free_unpacked(resp, NULL);
+		return af_cli_fail(AF_EXIT_REFUSED, "NOT_FOUND",
+				   "dr drill: the cluster has no stable "
+				   "policy to judge routerd decisions by: "
+				   "apply one (af policy apply)");
 	}
-	*ret_n = n;
+	*ret_rev = g->revision ? g->revision->revision : 0;
+	rc = af_bundle_load(g->compiled.data, g->compiled.len, &p->stable,
+			    &err);
+	if (rc == 0)
+		rc = af_yaml_load("stable policy", (const char *)g->source.data,
+				  g->source.len, AF_POLICY_MAX_BYTES, ret_y,
+				  &err);
+	af__response__free_unpacked(resp, NULL);
+	if (rc != 0)
+		return af_cli_fail(AF_EXIT_UNAVAILABLE, "PROTOCOL",
+				   "dr drill: stable policy: %s", err.msg);
+	return 0;
 }
 
-static bool in_set(char set[][DR_REGION_MAX], size_t n, const char *s)
+/* The canary the cluster runs, if any, into cfg. */
+static int load_canary(struct dr_probe *p, struct af_cli *cli,
+		       struct af_policy_view_config *cfg)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(set[i], s) == 0)
-			return true;
-	return false;
+	Af__Request req = AF__REQUEST__INIT;
+	Af__CanaryStatusReq cr = AF__CANARY_STATUS_REQ__INIT;
+	Af__Response *resp;
+	uint64_t rev = 0, got = 0;
+	uint32_t weight = 0;
+	int rc;
+
+	req.body_case = AF__REQUEST__BODY_CANARY_STATUS;
+	req.canary_status = &cr;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	if (resp->canary_status && resp->canary_status->rollout) {
+		rev = resp->canary_status->rollout->canary_revision;
+		weight = resp->canary_status->rollout->weight;
+	}
+	af__response__free_unpacked(resp, NULL);
+	if (rev == 0 || weight == 0 || weight > 100)
+		return 0;
+	if ((rc = rp_fetch_revision(cli, rev, &p->canary, &got)) != 0)
+		return rc;
+	cfg->canary = p->canary;
+	cfg->canary_revision = got;
+	cfg->canary_weight_bp = weight * 100;
+	return 0;
 }
 
-/* Allowed = the class's regions intersected with the residency list of
- * the request's sensitivity (default: the policy's); absent lists mean
- * any region. */
-static void allowed_regions(struct dr_probe *p, struct af_yaml *y,
-			    const char *cls, const char *sens)
+/* The view: stable, canary and registry, as routerds get them. */
+static int load_view(struct dr_probe *p, struct af_cli *cli,
+		     struct af_yaml **ret_y)
 {
-	yaml_node_t *root = af_yaml_root(y), *v, *c;
-	char res[DR_MAX_REGIONS][DR_REGION_MAX];
-	size_t n_res = 0;
-	bool res_any = true;
+	struct af_policy_view_config cfg = {0};
+	struct rp_env e = {.cli = cli};
+	struct af_err err = {{0}};
+	int rc;
 
-	v = af_yaml_get(y, root, "defaults");
-	if (sens == NULL && v != NULL &&
-	    (c = af_yaml_get(y, v, "sensitivity")) != NULL)
-		af_yaml_str(y, c, "sensitivity", 64, &sens, NULL);
-	v = af_yaml_get(y, root, "residency");
-	if (sens != NULL && v != NULL && (v = af_yaml_get(y, v, sens))) {
-		list_strings(y, v, res, &n_res);
-		res_any = false;
-	}
-	v = af_yaml_get(y, root, "classes");
-	c = v ? af_yaml_get(y, v, cls) : NULL;
-	v = c ? af_yaml_get(y, c, "regions") : NULL;
-	p->any_region = res_any && v == NULL;
-	p->n_allowed = 0;
-	if (v == NULL) {
-		memcpy(p->allowed, res, sizeof(res));
-		p->n_allowed = n_res;
-		return;
-	}
-	list_strings(y, v, p->allowed, &p->n_allowed);
-	for (size_t i = 0; !res_any && i < p->n_allowed;)
-		if (!in_set(res, n_res, p->allowed[i]))
-			memmove(p->allowed[i], p->allowed[--p->n_allowed],
-				DR_REGION_MAX);
-		else
-			i++;
+	if ((rc = load_stable(p, cli, &cfg.stable_revision, ret_y)) != 0 ||
+	    (rc = load_canary(p, cli, &cfg)) != 0)
+		return rc;
+	rc = rp_registry(&e, NULL);
+	p->registry = e.registry;
+	cfg.registry_revision = e.registry_revision;
+	e.registry = NULL;
+	rp_env_free(&e);
+	if (rc != 0)
+		return rc;
+	cfg.stable = p->stable;
+	cfg.registry = p->registry;
+	if (af_policy_view_new(&cfg, &p->view, &err) != 0)
+		return af_cli_fail(AF_EXIT_UNAVAILABLE, "INVALID",
+				   "dr drill: the cluster's policy: %s",
+				   err.msg);
+	return 0;
 }
 
 /* A request for the policy's first class. */
@@ -152,55 +187,63 @@ static int read_body(struct dr_probe *p, const char *file)
 	return 0;
 }
 
-int dr_probe_prepare(struct dr_probe *p, const char *request_file,
-		     const char *policy, size_t len)
+int dr_probe_prepare(struct dr_probe *p, struct af_cli *cli,
+		     const char *request_file)
 {
-	struct af_err err = {{0}};
+	struct af_request_error rerr;
 	struct af_yaml *y = NULL;
-	json_error_t je;
-	json_t *req;
+	bool ok = false;
 	int rc;
 
 	if (p->n_urls == 0)
 		return 0;
-	if (af_yaml_load("stable policy", policy, len, 1u << 20, &y, &err) != 0)
-		return af_cli_fail(AF_EXIT_REFUSED, "INVALID", "dr drill: %s",
-				   err.msg);
-	rc = request_file ? read_body(p, request_file) : default_body(p, y);
-	req = rc == 0 ? json_loadb(p->body, p->body_len, 0, &je) : NULL;
-	if (rc == 0 &&
-	    (req == NULL || !json_is_string(json_object_get(req, "class")))) {
-		rc = af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				 "--request %s: not a JSON request with a "
-				 "\"class\"",
-				 request_file ? request_file : "");
-	}
+	rc = load_view(p, cli, &y);
 	if (rc == 0)
-		allowed_regions(
-			p, y, json_string_value(json_object_get(req, "class")),
-			json_string_value(json_object_get(req, "sensitivity")));
-	json_decref(req);
+		rc = request_file ? read_body(p, request_file)
+				  : default_body(p, y);
 	af_yaml_free(y);
-	return rc;
+	if (rc != 0)
+		return rc;
+	memset(&rerr, 0, sizeof(rerr));
+	if (af_request_parse_json(p->body, p->body_len, &p->req, &rerr) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--request %s: not a request routerd "
+				   "accepts: %s",
+				   request_file ? request_file : "",
+				   rerr.message);
+	if (af_policy_view_region_allowed(p->view, &p->req, false, "", &ok) !=
+	    0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--request %s: class \"%s\" is not in the "
+				   "stable policy",
+				   request_file ? request_file : "",
+				   p->req.class_name);
+	return 0;
 }
 
 /* ---- the thread ------------------------------------------------------- */
 
-static bool region_ok(const struct dr_probe *p, json_t *region)
+/* Whether a returned region is one the request may use under the
+ * decision's cohort (no region: nothing to judge). */
+static bool region_ok(const struct dr_probe *p, bool canary, json_t *region)
 {
-	if (p->any_region || region == NULL)
+	bool ok = false;
+
+	if (region == NULL)
 		return true;
-	for (size_t i = 0; i < p->n_allowed; i++)
-		if (json_is_string(region) &&
-		    strcmp(json_string_value(region), p->allowed[i]) == 0)
-			return true;
-	return false;
+	return json_is_string(region) &&
+	       af_policy_view_region_allowed(p->view, &p->req, canary,
+					     json_string_value(region),
+					     &ok) == 0 &&
+	       ok;
 }
 
 /* Counts one answer: a decision, and each region outside the allowed. */
 static void judge(struct dr_probe *p, const void *data, size_t len)
 {
 	json_t *d = json_loadb(data, len, 0, NULL), *fb, *hop;
+	const char *cohort;
+	bool canary;
 	size_t i;
 
 	if (!json_is_object(d) ||
@@ -212,11 +255,15 @@ static void judge(struct dr_probe *p, const void *data, size_t len)
 		return;
 	}
 	atomic_fetch_add(&p->decisions, 1);
-	if (!region_ok(p, json_object_get(d, "region")))
+	cohort = json_string_value(
+		json_object_get(json_object_get(d, "policy"), "cohort"));
+	canary = cohort != NULL && strcmp(cohort, "canary") == 0;
+	if (!region_ok(p, canary, json_object_get(d, "region")))
 		atomic_fetch_add(&p->violations, 1);
 	fb = json_object_get(d, "fallback");
 	json_array_foreach(
-		fb, i, hop) if (!region_ok(p, json_object_get(hop, "region")))
+		fb, i,
+		hop) if (!region_ok(p, canary, json_object_get(hop, "region")))
 		atomic_fetch_add(&p->violations, 1);
 	json_decref(d);
 }
@@ -309,4 +356,8 @@ void dr_probe_free(struct dr_probe *p)
 {
 	dr_probe_stop(p);
 	free(p->body);
+	af_policy_view_free(p->view);
+	af_bundle_free(p->stable);
+	af_bundle_free(p->canary);
+	af_registry_free(p->registry);
 }

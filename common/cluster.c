@@ -446,7 +446,7 @@ static int parse_backup(struct parse *p, yaml_node_t *m)
 	if (af_parse_duration_ms(s, &ms) != 0 || ms < AF_BACKUP_MIN_EVERY_MS)
 		return af_yaml_errf(p->y, v, p->err,
 				    "backup: every: expected a duration from "
-				    "1s to 30d (e.g. 1h), got \"%s\"",
+				    "1s to 720h (e.g. 1h), got \"%s\"",
 				    s);
 	p->c->backup_every_ms = ms;
 	if ((rc = get_uint(p, m, "keep", 1, AF_BACKUP_MAX_KEEP,

@@ -22,14 +22,37 @@
 #define TMP_PREFIX ".tmp-"
 #define STALE_TMP_S 600
 
+/* What identifies one state of the dir: any file added, removed or
+ * renamed in it since moves its mtime and ctime. */
+struct dir_key {
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtim, ctim;
+};
+
+/* The backup files as of one scan, oldest first. */
+struct listing {
+	struct controld_backup_file *files; /* AF_BACKUP_MAX_KEEP */
+	size_t n;
+	bool have_key; /* false: the dir could not be stat'ed */
+	struct dir_key key;
+	char error[AF_ERRMSG_SIZE];
+};
+
 struct controld_backup {
 	const struct af_cluster_cfg *cfg;
+	/* af backup list answers from cur (loop thread); the work scans
+	 * into next after each backup, swapped in after it */
+	struct listing lists[2];
+	struct listing *cur, *next;
 	uv_work_t work;
 	bool busy;	      /* a backup is in flight (loop thread) */
 	uint64_t next_due_ms; /* monotonic */
 	/* the backup in flight: set on the loop thread before the work
 	 * starts, read and written by the work, read after it */
-	uint8_t *buf;
+	uint8_t *meta; /* the meta pages */
+	size_t meta_len;
+	uint8_t *buf; /* the pages after them */
 	size_t len;
 	uint64_t index;
 	int64_t time_ms;
@@ -74,7 +97,7 @@ int controld_verify_snapshot_main(const char *path, FILE *out, FILE *errf)
 
 /* ---- names ------------------------------------------------------------ */
 
-/* backup-20261202T041500.123Z-42.db: sorts by time. */
+/* backup-20261202T041500.123Z-42.db (cmp_name orders them). */
 static void format_name(int64_t time_ms, uint64_t index, char *out,
 			size_t outlen)
 {
@@ -117,8 +140,19 @@ int controld_backup_parse_name(const char *name, int64_t *ret_time_ms,
 	return 0;
 }
 
+/* Oldest first by Raft index, which only grows across leaders (their wall
+ * clocks may disagree), then by time, then by name. */
 static int cmp_name(const void *a, const void *b)
 {
+	int64_t ta = 0, tb = 0;
+	uint64_t ia = 0, ib = 0;
+
+	controld_backup_parse_name(a, &ta, &ia);
+	controld_backup_parse_name(b, &tb, &ib);
+	if (ia != ib)
+		return ia < ib ? -1 : 1;
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
 	return strcmp(a, b);
 }
 
@@ -143,7 +177,7 @@ int controld_backup_scan(const char *dir,
 			continue;
 		if (n == max) /* keep the newest max */
 			qsort(names, n, sizeof(names[0]), cmp_name);
-		if (n == max && strcmp(e->d_name, names[0]) < 0)
+		if (n == max && cmp_name(e->d_name, names[0]) < 0)
 			continue;
 		if (n == max)
 			memmove(names, names + 1, (n - 1) * sizeof(names[0]));
@@ -153,6 +187,122 @@ int controld_backup_scan(const char *dir,
 	qsort(names, n, sizeof(names[0]), cmp_name);
 	*ret_n = n;
 	return 0;
+}
+
+unsigned controld_backup_prune(const char *dir, unsigned keep,
+			       const char *written)
+{
+	char(*names)[CONTROLD_BACKUP_NAME_MAX];
+	char path[PATH_MAX + CONTROLD_BACKUP_NAME_MAX];
+	unsigned pruned = 0;
+	size_t n = 0;
+
+	names = af_malloc((AF_BACKUP_MAX_KEEP + 1) * sizeof(*names));
+	if (names == NULL)
+		return 0;
+	if (controld_backup_scan(dir, names, AF_BACKUP_MAX_KEEP + 1, &n,
+				 NULL) != 0)
+		n = 0;
+	for (size_t i = 0; i + keep < n; i++) {
+		if (strcmp(names[i], written) == 0)
+			continue; /* never the file just written */
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) <
+			    (int)sizeof(path) &&
+		    unlink(path) == 0)
+			pruned++;
+	}
+	af_free(names);
+	if (pruned > 0)
+		af_fsync_dir(dir);
+	return pruned;
+}
+
+/* ---- the listing ------------------------------------------------------- */
+
+static bool dir_key_of(const char *dir, struct dir_key *k)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return false;
+	memset(k, 0, sizeof(*k));
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	k->mtim = st.st_mtim;
+	k->ctim = st.st_ctim;
+	return true;
+}
+
+static bool dir_key_eq(const struct dir_key *a, const struct dir_key *b)
+{
+	return a->dev == b->dev && a->ino == b->ino &&
+	       a->mtim.tv_sec == b->mtim.tv_sec &&
+	       a->mtim.tv_nsec == b->mtim.tv_nsec &&
+	       a->ctim.tv_sec == b->ctim.tv_sec &&
+	       a->ctim.tv_nsec == b->ctim.tv_nsec;
+}
+
+/* One row: index and time from the name, bytes and verified from the
+ * file. Only files that passed verification get this name; a file whose
+ * size no longer matches its trailer has been damaged since. */
+static void describe(const char *dir, const char *name,
+		     struct controld_backup_file *f)
+{
+	char path[PATH_MAX + CONTROLD_BACKUP_NAME_MAX];
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	controld_backup_parse_name(name, &f->time_ms, &f->index);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) <
+	    (int)sizeof(path))
+		f->verified =
+			af_store_snapshot_peek(path, &f->bytes, NULL) == 0;
+}
+
+/* Scans dir into l (any thread). The key is taken first: a change during
+ * the scan makes the next look rescan. */
+static void listing_build(const char *dir, struct listing *l)
+{
+	char(*names)[CONTROLD_BACKUP_NAME_MAX];
+	struct af_err err = {{0}};
+	size_t n = 0;
+
+	l->have_key = dir_key_of(dir, &l->key);
+	l->n = 0;
+	l->error[0] = '\0';
+	names = af_malloc(AF_BACKUP_MAX_KEEP * sizeof(*names));
+	if (names == NULL) {
+		l->have_key = false;
+		snprintf(l->error, sizeof(l->error), "backup list: no memory");
+		return;
+	}
+	if (controld_backup_scan(dir, names, AF_BACKUP_MAX_KEEP, &n, &err) != 0)
+		snprintf(l->error, sizeof(l->error), "%s", err.msg);
+	for (size_t i = 0; i < n; i++)
+		describe(dir, names[i], &l->files[i]);
+	l->n = n;
+	af_free(names);
+}
+
+const struct controld_backup_file *
+controld_backup_files(struct controld_node *n, size_t *ret_n,
+		      const char **ret_error)
+{
+	struct controld_backup *b = n->backup;
+	struct dir_key k;
+
+	*ret_n = 0;
+	*ret_error = "";
+	if (b == NULL)
+		return NULL;
+	/* Changed since the last scan (files removed or added by hand, or
+	 * by another node's backups): scan again. */
+	if (!b->cur->have_key || !dir_key_of(b->cfg->backup_dir, &k) ||
+	    !dir_key_eq(&k, &b->cur->key))
+		listing_build(b->cfg->backup_dir, b->cur);
+	*ret_n = b->cur->n;
+	*ret_error = b->cur->error;
+	return b->cur->files;
 }
 
 /* ---- the work (a libuv worker thread) ---------------------------------- */
@@ -182,40 +332,17 @@ static void remove_stale(const char *dir)
 	closedir(d);
 }
 
-static void prune(struct controld_backup *b)
-{
-	char(*names)[CONTROLD_BACKUP_NAME_MAX];
-	char path[PATH_MAX + CONTROLD_BACKUP_NAME_MAX];
-	size_t n = 0;
-
-	names = af_malloc((AF_BACKUP_MAX_KEEP + 1) * sizeof(*names));
-	if (names == NULL)
-		return;
-	if (controld_backup_scan(b->cfg->backup_dir, names,
-				 AF_BACKUP_MAX_KEEP + 1, &n, NULL) != 0)
-		n = 0;
-	for (size_t i = 0; i + b->cfg->backup_keep < n; i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", b->cfg->backup_dir,
-			     names[i]) < (int)sizeof(path) &&
-		    unlink(path) == 0)
-			b->pruned++;
-	}
-	af_free(names);
-	remove_stale(b->cfg->backup_dir);
-	if (b->pruned > 0)
-		af_fsync_dir(b->cfg->backup_dir);
-}
-
 static int write_tmp(struct controld_backup *b, const char *tmp)
 {
-	struct af_store_part part = {.base = b->buf, .len = b->len};
+	struct af_store_part parts[2] = {{.base = b->meta, .len = b->meta_len},
+					 {.base = b->buf, .len = b->len}};
 	int fd, rc;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return af_errf(&b->err, AF_EIO, "backup: create %s: %s", tmp,
 			       strerror(errno));
-	rc = af_store_write_copy(&part, 1, fd, &b->err);
+	rc = af_store_write_copy(parts, 2, fd, &b->err);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = af_errf(&b->err, AF_EIO, "backup: fsync %s: %s", tmp,
 			     strerror(errno));
@@ -258,8 +385,17 @@ static int run_backup(struct controld_backup *b)
 	}
 	if (af_fsync_dir(dir) != 0)
 		return af_errf(&b->err, AF_EIO, "backup: fsync %s", dir);
-	prune(b);
+	b->pruned = controld_backup_prune(dir, b->cfg->backup_keep, b->name);
+	remove_stale(dir);
 	return 0;
+}
+
+static void release_copy(struct controld_backup *b)
+{
+	af_free(b->meta);
+	af_free(b->buf);
+	b->meta = NULL;
+	b->buf = NULL;
 }
 
 static void work_cb(uv_work_t *w)
@@ -267,6 +403,7 @@ static void work_cb(uv_work_t *w)
 	struct controld_backup *b = w->data;
 
 	b->rc = run_backup(b);
+	listing_build(b->cfg->backup_dir, b->next);
 }
 
 static void after_work_cb(uv_work_t *w, int status)
@@ -274,8 +411,13 @@ static void after_work_cb(uv_work_t *w, int status)
 	struct controld_backup *b = w->data;
 	uint64_t ns = af_mono_ns() - b->started_ns;
 
-	af_free(b->buf);
-	b->buf = NULL;
+	struct listing *l = b->cur;
+
+	release_copy(b);
+	if (status == 0) { /* the work scanned the dir into next */
+		b->cur = b->next;
+		b->next = l;
+	}
 	b->busy = false;
 	if (status != 0 && b->rc == 0)
 		b->rc = af_errf(&b->err, AF_EIO, "backup: cancelled");
@@ -301,7 +443,8 @@ static void after_work_cb(uv_work_t *w, int status)
 
 /* ---- the schedule (loop thread) --------------------------------------- */
 
-/* Copies the state as of now into b->buf (one memcpy past the view's). */
+/* The state as of now: the view's copy, kept past the view (no second
+ * copy on the loop thread). */
 static int take_copy(struct controld_node *n, struct controld_backup *b)
 {
 	struct af_store_part parts[AF_STORE_VIEW_PARTS];
@@ -312,15 +455,9 @@ static int take_copy(struct controld_node *n, struct controld_backup *b)
 	rc = af_store_view_begin(n->store, &v, parts, &applied, &b->err);
 	if (rc != 0)
 		return rc;
-	b->len = parts[0].len + parts[1].len;
-	b->buf = af_malloc(b->len);
-	if (b->buf == NULL) {
-		af_store_view_end(v);
-		return af_errf(&b->err, AF_ENOMEM, "backup: %zu bytes", b->len);
-	}
-	memcpy(b->buf, parts[0].base, parts[0].len);
-	memcpy(b->buf + parts[0].len, parts[1].base, parts[1].len);
-	af_store_view_end(v);
+	b->meta_len = parts[0].len;
+	b->len = parts[1].len;
+	af_store_view_take(v, &b->meta, &b->buf);
 	b->index = applied;
 	return 0;
 }
@@ -365,8 +502,7 @@ void controld_backup_tick(struct controld_node *n, uint64_t now_ms)
 		if (b->err.msg[0] == '\0')
 			af_errf(&b->err, AF_EIO, "backup: queue: %s",
 				uv_strerror(rc));
-		af_free(b->buf);
-		b->buf = NULL;
+		release_copy(b);
 		atomic_fetch_add(&b->failures, 1);
 		snprintf(b->last_error, sizeof(b->last_error), "%s",
 			 b->err.msg);
@@ -391,6 +527,19 @@ int controld_backup_start(struct controld_node *n, struct af_err *err)
 		return af_errf(err, AF_ENOMEM, "backup: no memory");
 	b->cfg = n->cfg;
 	b->work.data = b;
+	for (int i = 0; i < 2; i++) {
+		b->lists[i].files = af_calloc(AF_BACKUP_MAX_KEEP,
+					      sizeof(*b->lists[i].files));
+		if (b->lists[i].files == NULL) {
+			af_free(b->lists[0].files);
+			af_free(b);
+			return af_errf(err, AF_ENOMEM, "backup: no memory");
+		}
+	}
+	b->cur = &b->lists[0];
+	b->next = &b->lists[1];
+	/* The listing as of start; after that, after each backup. */
+	listing_build(b->cfg->backup_dir, b->cur);
 	n->backup = b;
 	return 0;
 }
@@ -399,7 +548,9 @@ void controld_backup_free(struct controld_node *n)
 {
 	if (n->backup == NULL)
 		return;
-	af_free(n->backup->buf);
+	release_copy(n->backup);
+	af_free(n->backup->lists[0].files);
+	af_free(n->backup->lists[1].files);
 	af_free(n->backup);
 	n->backup = NULL;
 }

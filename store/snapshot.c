@@ -376,6 +376,16 @@ void af_store_view_end(struct af_store_view *v)
 	view_free(v);
 }
 
+void af_store_view_take(struct af_store_view *v, uint8_t **ret_meta,
+			uint8_t **ret_data)
+{
+	*ret_meta = v->meta;
+	*ret_data = v->data;
+	v->meta = NULL;
+	v->data = NULL;
+	af_store_view_end(v);
+}
+
 void store_views_close(struct af_store *s)
 {
 	if (s->view == NULL)

@@ -256,6 +256,11 @@ int af_store_view_begin(struct af_store *s, struct af_store_view **ret_view,
 			struct af_store_part parts[AF_STORE_VIEW_PARTS],
 			uint64_t *ret_applied, struct af_err *err);
 void af_store_view_end(struct af_store_view *v);
+/* Ends the view and hands its copies of parts[0] (the meta pages) and
+ * parts[1] (the other pages) to the caller, owned (af_free each): a copy
+ * the caller keeps past the view without copying it again. */
+void af_store_view_take(struct af_store_view *v, uint8_t **ret_meta,
+			uint8_t **ret_data);
 
 /*
  * Replaces the whole state with a snapshot (buf borrowed), atomically: checks

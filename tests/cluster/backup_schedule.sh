@@ -1,7 +1,7 @@
 #!/bin/sh
 # Scheduled backups (backup: {dir, every: 1s, keep: 2}): the leader writes
 # verified files, prunes them to two, its metrics move, af backup list
-# shows them; a backup that cannot be written is counted and shown; two
+# shows them (files removed or added by hand too); a backup that cannot be written is counted and shown; two
 # members' snapshots at one index hash alike; a damaged
 # backup is refused by controld --verify-snapshot; the newest backup,
 # restored into a new three-node cluster, holds the same policy history,
@@ -54,6 +54,24 @@ line=$("$CONTROLD" --verify-snapshot "$CL_DIR/newest.db")
 echo "$line" | grep -q "verified=true cluster=test index=$applied " ||
 	fail "verify: $line"
 hash=$(echo "$line" | sed 's/.*state_hash=//')
+
+# The list answers from what the node last scanned, and scans again
+# when the dir changed: files removed or added by hand show at once.
+for k in 1 2; do
+	gone=$(ls "$CL_DIR/backups" | grep '^backup-.*\.db$' | head -n 1)
+	[ -n "$gone" ] || fail "no backup file to remove"
+	rm -f "$CL_DIR/backups/$gone"
+	cl_af backup list -o json | jq -e --arg f "$gone" \
+		'all(.backups[]; .file | endswith("/" + $f) | not)' >/dev/null ||
+		fail "removed $gone still listed: $(cl_af backup list -o json)"
+done
+cp "$CL_DIR/newest.db" "$CL_DIR/backups/backup-20261202T000000.000Z-999999999.db"
+cl_af backup list -o json | jq -e '.backups[-1].index == 999999999
+	and .backups[-1].verified' >/dev/null ||
+	fail "added file not listed: $(cl_af backup list -o json)"
+rm "$CL_DIR/backups/backup-20261202T000000.000Z-999999999.db"
+cl_wait_json "ls \"$CL_DIR/backups\" | grep -c '^backup-.*\\.db\$' | jq -n 'input'" \
+	'. == 2' >/dev/null
 
 # Every member's own snapshot at this index hashes the same.
 for id in 1 2 3; do

@@ -2,9 +2,11 @@
 # af dr drill against a live 3-node cluster and one routerd: leadership
 # moves, RPO is 0 (every acknowledged write is in every member's audit),
 # the routerd answered decisions throughout with no errors, the snapshot
-# verifies; --fail-if rto_ms>0 exits 1; a routerd that does not answer,
+# verifies; --fail-if rto_ms>0 exits 1; a step that fails after writes
+# landed still removes the drill's budget; a routerd that does not answer,
 # or one whose decisions leave the residency of the request, fails the
-# drill.
+# drill (a canary's decisions judged by the canary's residency); a member that does not answer is named, not counted as lost
+# writes.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init dr_drill 3
@@ -58,6 +60,19 @@ cl_af dr drill --writes 10 -o yaml >"$CL_DIR/drill.yaml" || fail "yaml drill"
 grep -q '^rpo_entries: 0$' "$CL_DIR/drill.yaml" || fail "yaml: $(cat "$CL_DIR/drill.yaml")"
 grep -q '^  verified: true$' "$CL_DIR/drill.yaml" || fail "yaml: $(cat "$CL_DIR/drill.yaml")"
 
+# A step that fails after writes landed (the snapshot cannot be written)
+# still removes the drill's budget.
+set +e
+cl_af dr drill --writes 10 --snapshot "$CL_DIR/no/such/dir/s.db" \
+	>"$CL_DIR/snapfail.out" 2>"$CL_DIR/snapfail.err"
+rc=$?
+set -e
+[ $rc = 3 ] || fail "snapshot failure: exit $rc: $(cat "$CL_DIR/snapfail.err")"
+grep -q "dr drill: snapshot: " "$CL_DIR/snapfail.err" ||
+	fail "snapshot failure: $(cat "$CL_DIR/snapfail.err")"
+cl_af budget list -o json | jq -e 'all(.[]; .tenant != "af-dr-drill")' >/dev/null ||
+	fail "drill budget left behind after a failed step: $(cl_af budget list -o json)"
+
 # A routerd that does not answer: errors counted, the drill fails.
 DEAD=$((CL_BASE + 902))
 port_free $DEAD || fail "port $DEAD busy"
@@ -81,7 +96,9 @@ sed 's/internal: \[eu-west-1, us-east-1\]/internal: [eu-west-1]/' \
 	"$EXAMPLES/policy.yaml" >"$CL_DIR/eu.yaml"
 cl_af policy apply -f "$CL_DIR/eu.yaml" -m eu-only >/dev/null
 OLD_BASE=$CL_BASE
-CL_BASE=$(pick_base)
+# Addresses where no controld listens: another base than the live one's.
+CL_BASE=$OLD_BASE
+while [ "$CL_BASE" = "$OLD_BASE" ]; do CL_BASE=$(pick_base); done
 cl_write_file "$CL_DIR/gone.yaml" 3 ""
 CL_BASE=$OLD_BASE
 "$ROUTERD" -c "$CL_DIR/gone.yaml" --listen "127.0.0.1:$RP2" --id r2 \
@@ -100,6 +117,45 @@ echo "$out" | jq -e '.routerd.decisions > 0 and .routerd.errors == 0
 	and (.failures | index("regions outside residency"))' >/dev/null ||
 	fail "residency: $out"
 cl_routerd_stop r2
+
+# A canary that lets internal data go to us-east-1 again: its decisions
+# are judged by the canary's residency, not the stable policy's.
+sed 's/max_fallbacks: 3/max_fallbacks: 2/' "$EXAMPLES/policy.yaml" >"$CL_DIR/canary.yaml"
+cl_af policy apply -f "$CL_DIR/canary.yaml" -m wide --canary 100 >/dev/null
+cl_wait_json "curl -s -X POST --data-binary @$EXAMPLES/request.json http://127.0.0.1:$RP/v1/route" \
+	'.policy.cohort == "canary" and
+	([.region, .fallback[]?.region] | index("us-east-1"))' >/dev/null
+out=$(cl_af dr drill --routerd "http://127.0.0.1:$RP" --writes 10 \
+	--request "$EXAMPLES/request.json" -o json) || fail "canary drill: $out"
+echo "$out" | jq -e '.routerd.decisions > 0 and .routerd.errors == 0
+	and .routerd.residency_violations == 0 and .passed' >/dev/null ||
+	fail "canary residency: $out"
+
+# A member that does not answer (a stopped follower) is named as such;
+# the writes the others hold are not counted as lost.
+leader=$(cl_wait_leader)
+# (not node 1: the first endpoint af tries)
+down=3
+[ "$leader" != 3 ] || down=2
+kill -STOP "$(cl_pid $down)"
+# Two writes it misses: the transfer goes to the member that has them.
+cl_af budget set dr-lag --hard 1 >/dev/null
+cl_af budget delete dr-lag >/dev/null
+set +e
+out=$(cl_af --timeout 3s dr drill --writes 10 -o json 2>"$CL_DIR/down.err")
+rc=$?
+set -e
+kill -CONT "$(cl_pid $down)"
+[ $rc = 1 ] || fail "stopped member: exit $rc: $out $(cat "$CL_DIR/down.err")"
+echo "$out" | jq -e --argjson d "$down" --arg e "$(cl_api $down)" '
+	.rpo_entries == 0 and .passed == false and .unanswered_members == [$d]
+	and .failures == ["member \($d) (\($e)) did not answer"]
+	and ([.members[] | select(.reached | not)] | length == 1)
+	and ([.members[] | select(.reached and .missing == 0)] | length == 2)' \
+	>/dev/null || fail "stopped member $down: $out"
+cl_wait_converged 3
+cl_af budget list -o json | jq -e 'all(.[]; .tenant != "af-dr-drill")' >/dev/null ||
+	fail "drill budget left behind after a member did not answer"
 
 # Bad flags are usage errors.
 set +e

@@ -168,6 +168,42 @@ Test(snapshot_verify, same_state_same_hash_whatever_wrote_it)
 	af_store_close(b);
 }
 
+Test(snapshot_verify, a_taken_view_outlives_the_view_and_later_writes)
+{
+	struct af_store *a = open_store("a");
+	struct af_store_part parts[AF_STORE_VIEW_PARTS];
+	struct af_store_part parts2[AF_STORE_VIEW_PARTS];
+	struct af_store_view *v, *v2;
+	struct af_snapshot_info info;
+	struct af_err err = {{0}};
+	uint64_t applied = 0;
+	uint8_t *meta = NULL, *data = NULL;
+	char path[512];
+	int fd;
+
+	fill(a, false);
+	cr_assert_eq(af_store_view_begin(a, &v, parts, &applied, &err), 0, "%s",
+		     err.msg);
+	af_store_view_take(v, &meta, &data);
+	cr_assert(meta == parts[0].base && data == parts[1].base);
+	/* The view is over (another can open) and writes go on; the copy
+	 * taken still holds the state as of index 5. */
+	cr_assert_eq(af_store_view_begin(a, &v2, parts2, &applied, &err), 0,
+		     "%s", err.msg);
+	af_store_view_end(v2);
+	put(a, AF_TABLE_MODELS, "e", "model", 6);
+	path_in("taken.db", path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(af_store_write_copy(parts, 2, fd, &err), 0, "%s", err.msg);
+	close(fd);
+	af_free(meta);
+	af_free(data);
+	cr_assert_eq(verify("taken.db", &info, &err), 0, "%s", err.msg);
+	cr_assert_eq(info.index, 5);
+	af_store_close(a);
+}
+
 /* Copies name to out, keeping len bytes (or all) and flipping byte at
  * flip (or none). */
 static void damage(const char *name, const char *out, long len, long flip)
@@ -251,4 +287,66 @@ Test(backup_names, parse)
 	cr_assert_neq(controld_backup_parse_name(
 			      "backup-20261202T041525.213Z-.db", &t, &i),
 		      0);
+}
+
+/* ---- pruning a dir shared by leaders whose clocks disagree --------------- */
+
+static void touch_file(const char *dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0, "%s", path);
+	close(fd);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+TestSuite(backup_prune, .init = setup, .fini = teardown);
+
+Test(backup_prune, by_index_across_leaders_never_the_new_file)
+{
+	char names[3][CONTROLD_BACKUP_NAME_MAX];
+	size_t n = 0;
+
+	/* The old leader's clock ran an hour ahead; the new leader's first
+	 * backup (index 30) has the earliest time of all. */
+	touch_file(tmpdir, "backup-20261202T051000.000Z-10.db");
+	touch_file(tmpdir, "backup-20261202T052000.000Z-20.db");
+	touch_file(tmpdir, "backup-20261202T041000.000Z-30.db");
+	touch_file(tmpdir, "notes.txt");
+	cr_assert_eq(controld_backup_scan(tmpdir, names, 3, &n, NULL), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(names[0], "backup-20261202T051000.000Z-10.db");
+	cr_assert_str_eq(names[2], "backup-20261202T041000.000Z-30.db");
+	/* The newest max by index, not by name. */
+	cr_assert_eq(controld_backup_scan(tmpdir, names, 1, &n, NULL), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(names[0], "backup-20261202T041000.000Z-30.db");
+
+	cr_assert_eq(controld_backup_prune(tmpdir, 2,
+					   "backup-20261202T041000.000Z-30.db"),
+		     1);
+	cr_assert(!exists(tmpdir, "backup-20261202T051000.000Z-10.db"));
+	cr_assert(exists(tmpdir, "backup-20261202T052000.000Z-20.db"));
+	cr_assert(exists(tmpdir, "backup-20261202T041000.000Z-30.db"));
+	cr_assert(exists(tmpdir, "notes.txt"));
+
+	/* A file named as newer than the one just written (an index from
+	 * another cluster's leader, say) never gets it pruned. */
+	touch_file(tmpdir, "backup-20261202T060000.000Z-99.db");
+	cr_assert_eq(controld_backup_prune(tmpdir, 1,
+					   "backup-20261202T041000.000Z-30.db"),
+		     1);
+	cr_assert(!exists(tmpdir, "backup-20261202T052000.000Z-20.db"));
+	cr_assert(exists(tmpdir, "backup-20261202T041000.000Z-30.db"));
+	cr_assert(exists(tmpdir, "backup-20261202T060000.000Z-99.db"));
 }

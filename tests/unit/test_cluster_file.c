@@ -340,13 +340,16 @@ Test(cluster_file, backup_errors_with_position)
 		     "/etc/af/cluster.yaml:10:3: backup: missing \"every\"");
 	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n  every: 500ms\n",
 		     "/etc/af/cluster.yaml:11:10: backup: every: expected a "
-		     "duration from 1s to 30d (e.g. 1h), got \"500ms\"");
-	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n  every: 31d\n",
+		     "duration from 1s to 720h (e.g. 1h), got \"500ms\"");
+	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n  every: 1d\n",
 		     "/etc/af/cluster.yaml:11:10: backup: every: expected a "
-		     "duration from 1s to 30d (e.g. 1h), got \"31d\"");
+		     "duration from 1s to 720h (e.g. 1h), got \"1d\"");
+	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n  every: 721h\n",
+		     "/etc/af/cluster.yaml:11:10: backup: every: expected a "
+		     "duration from 1s to 720h (e.g. 1h), got \"721h\"");
 	expect_error(BACKUP_HEAD "backup:\n  dir: ./b\n  every: soon\n",
 		     "/etc/af/cluster.yaml:11:10: backup: every: expected a "
-		     "duration from 1s to 30d (e.g. 1h), got \"soon\"");
+		     "duration from 1s to 720h (e.g. 1h), got \"soon\"");
 	expect_error(BACKUP_HEAD
 		     "backup:\n  dir: ./b\n  every: 1h\n  keep: 0\n",
 		     "/etc/af/cluster.yaml:12:9: keep: 0 is out of range [1, "
