@@ -65,10 +65,21 @@ cl_wait_json() {
 	echo "$out"
 }
 
-port_free() {
-	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+# Local TCP ports in use, space-separated (listening or connected;
+# TIME-WAIT leftovers do not stop a bind with SO_REUSEADDR, which libuv,
+# NNG and libmicrohttpd set). ss, not /dev/tcp: the scenarios run under
+# sh, which has no /dev/tcp.
+used_ports() {
+	echo " $(ss -Htan exclude time-wait 2>/dev/null |
+		awk '{ n = split($4, a, ":"); print a[n] }' | sort -u | tr '\n' ' ') "
 }
-
+# port_free PORT [USED]: nothing holds PORT (USED: a used_ports answer).
+port_free() {
+	case "${2:-$(used_ports)}" in
+	*" $1 "*) return 1 ;;
+	esac
+	return 0
+}
 # Picks a base port p such that p+1..p+4 of each node (p + 10*id) are free.
 # AF_PORT_BASE=B keeps every port within B..B+999 (parallel runs).
 pick_base() {
@@ -80,9 +91,10 @@ pick_base() {
 			base=$((10000 + (r % 1900) * 10))
 		fi
 		ok=1
+		used=$(used_ports)
 		for id in 1 2 3 4 5; do
 			for k in 1 2 3 4; do
-				port_free $((base + id * 100 + k)) || ok=0
+				port_free $((base + id * 100 + k)) "$used" || ok=0
 			done
 		done
 		[ $ok = 1 ] && { echo $base; return 0; }
