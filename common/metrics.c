@@ -1,9 +1,12 @@
 #include "common/metrics.h"
 #include "common/alloc.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 static const uint64_t bounds_ns[AF_HIST_BUCKETS] = {
 	10000,	   25000,     50000,	  100000,	  250000,
@@ -92,3 +95,95 @@ void af_textbuf_free(struct af_textbuf *b)
 const uint64_t af_usage_bucket_ms[AF_USAGE_BUCKETS - 1] = {
 	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
 };
+
+/* ------------------------------------------------------ process */
+
+static void metric_line(struct af_textbuf *b, const char *name,
+			const char *type, const char *help, double v)
+{
+	af_textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name,
+			  help, name, type, name, v);
+}
+
+/* /proc/self/stat: utime, stime (fields 14, 15), starttime (22), vsize
+ * (23), rss in pages (24). The command name (field 2) may hold spaces:
+ * fields are counted from its closing parenthesis. */
+static void proc_stat(struct af_textbuf *b)
+{
+	char buf[1024], *p;
+	unsigned long long ut, st, start, vsize;
+	long long rss;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n;
+
+	if (f == NULL)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+		   "%*d %*d %*d %*d %*d %*d %llu %llu %lld",
+		   &ut, &st, &start, &vsize, &rss) != 5)
+		return;
+	double hz = (double)sysconf(_SC_CLK_TCK);
+	double page = (double)sysconf(_SC_PAGESIZE);
+
+	metric_line(b, "process_cpu_seconds_total", "counter",
+		    "User and system CPU time spent, in seconds.",
+		    (double)(ut + st) / hz);
+	metric_line(b, "process_resident_memory_bytes", "gauge",
+		    "Resident memory size in bytes.", (double)rss * page);
+	metric_line(b, "process_virtual_memory_bytes", "gauge",
+		    "Virtual memory size in bytes.", (double)vsize);
+	/* starttime counts clock ticks since boot: boot time from
+	 * /proc/stat's btime. */
+	if ((f = fopen("/proc/stat", "r")) == NULL)
+		return;
+	unsigned long long btime = 0;
+	while (fgets(buf, sizeof(buf), f) != NULL)
+		if (sscanf(buf, "btime %llu", &btime) == 1)
+			break;
+	fclose(f);
+	if (btime != 0)
+		metric_line(b, "process_start_time_seconds", "gauge",
+			    "Start time of the process since the Unix epoch "
+			    "in seconds.",
+			    (double)btime + (double)start / hz);
+}
+
+static void proc_fds(struct af_textbuf *b)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	struct rlimit rl;
+	long n = 0;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+		/* the listing's own descriptor is not the process's */
+		metric_line(b, "process_open_fds", "gauge",
+			    "Number of open file descriptors.",
+			    (double)(n > 0 ? n - 1 : 0));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		metric_line(b, "process_max_fds", "gauge",
+			    "Maximum number of open file descriptors.",
+			    (double)rl.rlim_cur);
+}
+
+void af_process_metrics(struct af_textbuf *b, const char *daemon,
+			const char *version)
+{
+	af_textbuf_printf(b,
+			  "# HELP af_build_info The daemon's version "
+			  "(always 1).\n# TYPE af_build_info gauge\n"
+			  "af_build_info{daemon=\"%s\",version=\"%s\"} 1\n",
+			  daemon, version);
+	proc_stat(b);
+	proc_fds(b);
+}

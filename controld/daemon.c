@@ -33,10 +33,36 @@ static void on_applied(void *arg, uint64_t index)
 		controld_pub_hint(n, 0, index);
 }
 
+/* Followers' lag as this leader sees it (none on a follower). */
+static void follower_stats(struct controld_node *n)
+{
+	struct controld_stats *s = &n->stats;
+	struct af_consensus *c = &n->cons;
+	uint64_t commit = af_consensus_commit_index(c), k = 0;
+	size_t max = sizeof(c->peers) / sizeof(c->peers[0]);
+
+	for (size_t i = 0; i < max && af_consensus_is_leader(c); i++) {
+		if (c->peers[i].id == 0 || c->peers[i].id == n->self->id)
+			continue;
+		atomic_store(&s->follower_id[k], c->peers[i].id);
+		atomic_store(&s->follower_lag[k],
+			     commit > c->peers[i].match
+				     ? commit - c->peers[i].match
+				     : 0);
+		k++;
+	}
+	atomic_store(&s->nfollowers, k);
+}
+
 static void update_stats(struct controld_node *n)
 {
 	struct controld_stats *s = &n->stats;
+	uint64_t leader = af_consensus_leader(&n->cons);
 
+	if (leader != 0 && leader != atomic_load(&s->leader_id))
+		atomic_fetch_add(&s->leader_changes, 1);
+	atomic_store(&s->log_bytes, n->cons.log_bytes);
+	follower_stats(n);
 	atomic_store(&s->term, af_consensus_term(&n->cons));
 	atomic_store(&s->commit, af_consensus_commit_index(&n->cons));
 	atomic_store(&s->applied, af_consensus_applied_index(&n->cons));

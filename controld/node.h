@@ -52,6 +52,12 @@ struct controld_stats {
 	struct af_histogram loop_lag;	   /* loop timer drift (api.c) */
 	_Atomic uint64_t hints_published, heartbeats_published;
 	_Atomic uint64_t auth_denied;
+	/* Copied by the loop's 100 ms tick for /metrics (daemon.c). */
+	_Atomic uint64_t leader_changes; /* leader id seen changing to non-0 */
+	_Atomic uint64_t log_bytes;	 /* log appended since the snapshot */
+	_Atomic uint64_t nfollowers;	 /* valid rows below (on a leader) */
+	_Atomic uint64_t follower_id[AF_MAX_NODES * 2];
+	_Atomic uint64_t follower_lag[AF_MAX_NODES * 2]; /* commit - match */
 };
 
 struct controld_node {

@@ -58,6 +58,7 @@ struct cohort_health {
 
 struct live_pair {
 	_Atomic uint32_t ewma_ms;
+	_Atomic uint64_t reports_ok, reports_failed; /* for /metrics */
 	struct cohort_health h[2]; /* [0] stable, [1] canary */
 	char *model, *region;
 };
@@ -553,6 +554,8 @@ void routerd_live_report(struct routerd_live *l, const struct view_ext *x,
 		atomic_fetch_add(&l->stats.unknown_pairs, 1);
 		return;
 	}
+	atomic_fetch_add_explicit(rep->ok ? &p->reports_ok : &p->reports_failed,
+				  1, memory_order_relaxed);
 	if (health_update(p, cohort == LIVE_COHORT_CANARY, &x->health, rep->ok,
 			  rep->latency_ms, now_ms))
 		atomic_fetch_add(&l->stats.cooldowns, 1);
@@ -586,4 +589,32 @@ void routerd_live_lanes(const struct routerd_live *l,
 
 	for (uint32_t i = 0; i < n; i++)
 		fn(arg, l->lanes[i].name, atomic_load(&l->lanes[i].inflight));
+}
+
+void routerd_live_pairs(struct routerd_live *l, uint64_t now_ms,
+			void (*fn)(void *arg, const struct live_pair_row *row),
+			void *arg)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&l->bind_mu);
+	n = l->npairs < LIVE_METRIC_PAIRS ? l->npairs : LIVE_METRIC_PAIRS;
+	for (uint32_t i = 0; i < n; i++) {
+		struct live_pair *p = pair_at(l, i);
+		struct live_pair_row row = {
+			.model = p->model,
+			.region = p->region,
+			.ewma_ms = atomic_load(&p->ewma_ms),
+			.ok = atomic_load(&p->reports_ok),
+			.failed = atomic_load(&p->reports_failed),
+		};
+
+		for (int c = 0; c < 2; c++) {
+			uint64_t until = atomic_load(&p->h[c].cool_until_ms);
+
+			row.cooling_ms[c] = until > now_ms ? until - now_ms : 0;
+		}
+		fn(arg, &row);
+	}
+	pthread_mutex_unlock(&l->bind_mu);
 }

@@ -115,6 +115,19 @@ void routerd_live_lanes(const struct routerd_live *l,
 				   uint32_t inflight),
 			void *arg);
 
+/* (model, region) pairs for /metrics: at most LIVE_METRIC_PAIRS of them
+ * (the first known), so a scrape stays bounded. Any thread. */
+#define LIVE_METRIC_PAIRS 256
+struct live_pair_row {
+	const char *model, *region;
+	uint32_t ewma_ms;	/* 0: no latency reported yet */
+	uint64_t ok, failed;	/* reports */
+	uint64_t cooling_ms[2]; /* stable, canary; 0: not cooling */
+};
+void routerd_live_pairs(struct routerd_live *l, uint64_t now_ms,
+			void (*fn)(void *arg, const struct live_pair_row *row),
+			void *arg);
+
 /* Budget hook: the tenant's budget state from routerd's leases
  * (budget.h); OK without budgets. */
 enum af_budget_state routerd_budget_state(void *ctx, const char *tenant,

@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config git libraft-dev libuv1-dev liblmdb-dev \
 libprotobuf-c-dev protobuf-c-compiler libnng-dev libcriterion-dev libyaml-dev \
 libjansson-dev libxxhash-dev libsodium-dev libmicrohttpd-dev clang \
 clang-format libclang-rt-14-dev lmdb-utils curl procps jq diffutils openssl \
-iptables util-linux iproute2 binutils"
+iptables util-linux iproute2 binutils prometheus"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
