@@ -145,6 +145,7 @@ static void tick_cb(uv_timer_t *t)
 	af_consensus_make_ready(&n->cons);
 	controld_rollout_tick(n, now);
 	controld_backup_tick(n, now);
+	controld_state_metrics_tick(n, now);
 	if (now - n->last_heartbeat_ms >= 1000) {
 		n->last_heartbeat_ms = now;
 		controld_pub_hint(n, 1, 0);
@@ -465,6 +466,7 @@ int controld_run(const struct af_cluster_cfg *cfg,
 		 (unsigned long long)o->id);
 	af_log_set_prefix(prefix);
 	pthread_mutex_init(&n->qlock, NULL);
+	pthread_mutex_init(&n->state_metrics_mu, NULL);
 	uv_loop_init(&n->loop);
 	uv_async_init(&n->loop, &n->wakeup, wakeup_cb);
 	n->wakeup.data = n;
@@ -519,6 +521,8 @@ out:
 		lock_fd = -1;
 	}
 	pthread_mutex_destroy(&n->qlock);
+	pthread_mutex_destroy(&n->state_metrics_mu);
+	af_free(n->state_metrics);
 	af_free(n);
 	return exit_code;
 }

@@ -45,7 +45,9 @@ static void followers(struct controld_node *n, struct af_textbuf *b)
 		   "# TYPE af_raft_follower_lag_entries gauge\n");
 	for (uint64_t i = 0; i < k && i < AF_MAX_NODES * 2; i++)
 		af_textbuf_printf(
-			b, "af_raft_follower_lag_entries{follower=\"%llu\"} %llu\n",
+			b,
+			"af_raft_follower_lag_entries{follower=\"%llu\"} "
+			"%llu\n",
 			(unsigned long long)atomic_load(&s->follower_id[i]),
 			(unsigned long long)atomic_load(&s->follower_lag[i]));
 }
@@ -80,4 +82,5 @@ void controld_ops_metrics(struct controld_node *n, struct af_textbuf *b)
 	    (unsigned long long)atomic_load(&s->log_bytes));
 	followers(n, b);
 	lmdb_size(n, b);
+	controld_state_metrics_copy(n, b);
 }

@@ -17,6 +17,7 @@ for i in 1 2 3; do cl_start $i; done
 leader=$(cl_wait_leader)
 cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
 h=$(cl_af policy apply -f "$EXAMPLES/policy.yaml" -o json | jq -r .hash)
+cl_af budget set claims-team --hard 100 --soft 80 >/dev/null
 P=$((CL_BASE + 901))
 cl_routerd_start r1 $P
 cl_wait_http "http://127.0.0.1:$P/readyz"
@@ -25,12 +26,21 @@ cl_route_batch $P 1 20 "$CL_DIR/d"
 n=$(cl_report_batch $P "$CL_DIR/d" false false 120)
 [ "$n" -ge 1 ] || fail "no report accepted"
 
+wait_for() { # wait_for SECONDS CONDITION: polls a shell condition
+	deadline=$(($(date +%s) + $1))
+	until eval "$2"; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "never true in $1 s: $2"
+		sleep 0.1
+	done
+}
 check() { # check FILE: promtool's lint passes on a scrape
 	promtool check metrics <"$1" >"$1.lint" 2>&1 ||
 		fail "promtool check metrics $1: $(cat "$1.lint")"
 }
 # The leader knows its followers' lag once both replicated (tick: 100 ms).
-cl_wait_json "curl -s http://$(cl_http "$leader")/metrics | awk '/^af_raft_follower_lag_entries\\{/ { n++ } END { print \"{\\\"n\\\":\" n+0 \"}\" }'" '.n == 2' 10 >/dev/null
+wait_for 10 "[ \$(curl -s http://$(cl_http "$leader")/metrics | grep -c '^af_raft_follower_lag_entries{') = 2 ]"
+# State-derived series are rebuilt every 2 s: wait for the fleet to show r1.
+wait_for 15 "curl -s http://$(cl_http "$leader")/metrics | grep -qx 'af_fleet_routerd{state=\"SYNCED\"} 1'"
 for i in 1 2 3; do curl -fsS "http://$(cl_http $i)/metrics" >"$CL_DIR/c$i.prom"; done
 curl -fsS "http://127.0.0.1:$P/metrics" >"$CL_DIR/r.prom"
 for f in "$CL_DIR"/c1.prom "$CL_DIR"/c2.prom "$CL_DIR"/c3.prom "$CL_DIR"/r.prom; do check "$f"; done
@@ -61,6 +71,13 @@ done
 # Two writes committed: the log holds bytes, nothing pending.
 [ "$(awk '$1 == "af_raft_log_bytes" { print $2 }' "$L")" -gt 0 ] || fail "log bytes"
 [ "$(awk '$1 == "af_raft_proposals_pending" { print $2 }' "$L")" = 0 ] || fail "pending"
+# Budgets, rollout and fleet from the replicated state.
+grep -q '^af_budget_hard_usd{tenant="claims-team"} 100.000000$' "$L" || fail "hard: $(grep budget_ "$L")"
+grep -q '^af_budget_soft_usd{tenant="claims-team"} 80.000000$' "$L" || fail "soft"
+grep -q '^af_budget_spent_usd{tenant="claims-team"} ' "$L" || fail "spent"
+grep -q '^af_budget_leased_usd{tenant="claims-team"} ' "$L" || fail "leased"
+grep -q '^af_rollout_state{state="none"} 1$' "$L" || fail "rollout: $(grep rollout_ "$L")"
+grep -q '^af_rollout_canary_weight_ratio 0.00$' "$L" || fail "canary weight"
 # Followers show no lag series.
 f=$(( leader % 3 + 1 ))
 ! grep -q '^af_raft_follower_lag_entries{' "$CL_DIR/c$f.prom" || fail "follower $f shows lag series"
@@ -85,5 +102,25 @@ cat "$CL_DIR"/c*.prom "$R" >"$CL_DIR/all.prom"
 sh "$ROOT/tests/metric_names.sh" "$CL_DIR/all.prom" \
 	"$ROOT/deploy/prometheus/af-rules.yaml" "$ROOT/deploy/grafana/af.json" ||
 	fail "rules or dashboard name a metric no daemon exports"
+# Every metric family is documented: controld's in operations.md, routerd's
+# in routerd.md (whose table may shorten af_routerd_x to `_x`).
+for fam in $(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$L"); do
+	grep -q "\`$fam[\`{]" "$ROOT/docs/operations.md" || fail "$fam not in docs/operations.md"
+done
+for fam in $(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$R"); do
+	grep -q "\`$fam[\`{]" "$ROOT/docs/routerd.md" ||
+		grep -q "\`_${fam#af_routerd_}[\`{]" "$ROOT/docs/routerd.md" ||
+		fail "$fam not in docs/routerd.md"
+done
+# The dashboard is Grafana dashboard JSON: unique panel ids, a 24-column
+# grid, every query a Prometheus target with a refId.
+jq -e '(.title | type == "string") and (.uid | type == "string") and
+	(.schemaVersion | type == "number") and
+	([.panels[].id] | length == (unique | length)) and
+	all(.panels[]; .gridPos.x + .gridPos.w <= 24 and .gridPos.h > 0) and
+	all(.panels[] | select(.type != "row") | .targets[];
+	    (.refId | type == "string") and (.expr | length > 0) and
+	    .datasource.type == "prometheus")' \
+	"$ROOT/deploy/grafana/af.json" >/dev/null || fail "dashboard structure"
 note "scrapes: $(wc -l <"$L") lines leader, $(wc -l <"$R") routerd"
 echo "PASS metrics"
