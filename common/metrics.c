@@ -96,6 +96,25 @@ const uint64_t af_usage_bucket_ms[AF_USAGE_BUCKETS - 1] = {
 	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
 };
 
+void af_family_filter(struct af_textbuf *b, const struct af_textbuf *rows,
+		      const char *name, const char *type, const char *help)
+{
+	size_t nl = strlen(name);
+	const char *p = rows->buf, *e;
+
+	af_textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+			  type);
+	for (; p != NULL && p < rows->buf + rows->len; p = e + 1) {
+		if ((e = memchr(p, '\n',
+				rows->len - (size_t)(p - rows->buf))) == NULL)
+			break;
+		if (strncmp(p, name, nl) == 0 && p[nl] == '{')
+			af_textbuf_printf(b, "%.*s\n", (int)(e - p), p);
+	}
+	if (rows->failed)
+		b->failed = 1;
+}
+
 /* ------------------------------------------------------ process */
 
 static void metric_line(struct af_textbuf *b, const char *name,

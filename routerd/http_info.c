@@ -286,10 +286,29 @@ static void sync_metrics(struct routerd *r, struct af_textbuf *b)
 #undef COUNTER
 }
 
-static void lane_row(void *arg, const char *lane, uint32_t inflight)
+static void lane_row(void *arg, const char *lane, uint32_t inflight,
+		     int64_t limit)
 {
-	af_textbuf_printf(arg, "af_routerd_lane_inflight{lane=\"%s\"} %u\n",
-			  lane, inflight);
+	af_textbuf_printf(arg,
+			  "af_routerd_lane_inflight{lane=\"%s\"} %u\n"
+			  "af_routerd_lane_limit{lane=\"%s\"} %lld\n",
+			  lane, inflight, lane, (long long)limit);
+}
+
+/* In-flight and limit per lane, each family under its own header (the
+ * lane table is bounded: LIVE_MAX_LANES). */
+static void lane_metrics(struct routerd_live *l, struct af_textbuf *b)
+{
+	struct af_textbuf rows = {0};
+
+	routerd_live_lanes(l, lane_row, &rows);
+	af_family_filter(b, &rows, "af_routerd_lane_inflight", "gauge",
+			 "Routed decisions not yet reported or expired, by "
+			 "lane.");
+	af_family_filter(b, &rows, "af_routerd_lane_limit", "gauge",
+			 "The lane's max_inflight in the published policy (0: "
+			 "not known).");
+	af_textbuf_free(&rows);
 }
 
 static void live_metrics(struct routerd *r, struct af_textbuf *b)
@@ -299,10 +318,7 @@ static void live_metrics(struct routerd *r, struct af_textbuf *b)
 	if (r->live == NULL)
 		return;
 	s = routerd_live_stats(r->live);
-	af_textbuf_printf(b, "# HELP af_routerd_lane_inflight Routed decisions "
-			     "not yet reported or expired, by lane.\n"
-			     "# TYPE af_routerd_lane_inflight gauge\n");
-	routerd_live_lanes(r->live, lane_row, b);
+	lane_metrics(r->live, b);
 #define COUNTER(name, help, field)                                             \
 	gauge(b, name, help, "counter", (long long)atomic_load(&s->field))
 	COUNTER("af_routerd_reports_total", "Reports received.", reports);
@@ -393,22 +409,9 @@ static void pair_metrics(struct routerd *r, struct af_textbuf *b)
 		{"af_routerd_model_reports_total", "counter",
 		 "Reports by (model, region) and outcome."},
 	};
-	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		size_t nl = strlen(fam[f].name);
-
-		af_textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n",
-				  fam[f].name, fam[f].help, fam[f].name,
-				  fam[f].type);
-		for (const char *p = rows.buf, *e; p != NULL && *p != '\0';
-		     p = e + 1) {
-			if ((e = strchr(p, '\n')) == NULL)
-				break;
-			if (strncmp(p, fam[f].name, nl) == 0 && p[nl] == '{')
-				af_textbuf_printf(b, "%.*s\n", (int)(e - p), p);
-		}
-	}
-	if (rows.failed)
-		b->failed = 1;
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++)
+		af_family_filter(b, &rows, fam[f].name, fam[f].type,
+				 fam[f].help);
 	af_textbuf_free(&rows);
 }
 

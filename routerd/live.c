@@ -46,6 +46,7 @@
 
 struct live_lane {
 	_Atomic uint32_t inflight;
+	_Atomic int64_t limit; /* max_inflight of the last view naming it */
 	char *name;
 };
 
@@ -294,6 +295,8 @@ int routerd_live_bind(struct routerd_live *l, struct view_ext *x)
 			lane_slot(l, af_policy_view_lane_name(x->v.pv, i), &rc);
 		if (x->lanes[i] == NULL && rc == 0)
 			atomic_fetch_add(&l->stats.bind_full, 1);
+		else if (x->lanes[i] != NULL && x->lane_max != NULL)
+			atomic_store(&x->lanes[i]->limit, x->lane_max[i]);
 	}
 	for (uint32_t i = 0; i < x->npairs && rc == 0; i++) {
 		af_policy_view_pair(x->v.pv, i, &model, &region);
@@ -582,13 +585,14 @@ void routerd_live_expire(struct routerd_live *l, uint64_t now_ms)
 
 void routerd_live_lanes(const struct routerd_live *l,
 			void (*fn)(void *arg, const char *lane,
-				   uint32_t inflight),
+				   uint32_t inflight, int64_t limit),
 			void *arg)
 {
 	uint32_t n = atomic_load(&l->nlanes);
 
 	for (uint32_t i = 0; i < n; i++)
-		fn(arg, l->lanes[i].name, atomic_load(&l->lanes[i].inflight));
+		fn(arg, l->lanes[i].name, atomic_load(&l->lanes[i].inflight),
+		   atomic_load(&l->lanes[i].limit));
 }
 
 void routerd_live_pairs(struct routerd_live *l, uint64_t now_ms,

@@ -85,6 +85,10 @@ f=$(( leader % 3 + 1 ))
 # routerd: the sync timestamp is a recent Unix time, not a sentinel.
 ts=$(awk '$1 == "af_routerd_last_sync_timestamp_seconds" { printf "%d", $2 }' "$R")
 [ "$ts" -gt $((now - 60)) ] && [ "$ts" -le $((now + 1)) ] || fail "last sync $ts, now $now"
+# Each lane's limit from the policy next to its in-flight count.
+grep -q '^af_routerd_lane_limit{lane="online-interactive"} 64$' "$R" || fail "lane limit: $(grep lane_ "$R")"
+grep -q '^af_routerd_lane_limit{lane="batch-offline"} 1024$' "$R" || fail "lane limit batch"
+grep -q '^af_routerd_lane_inflight{lane="online-interactive"} ' "$R" || fail "lane inflight"
 model=$(jq -r 'select(.decision == "route") | .model' "$CL_DIR/d" | head -1)
 region=$(jq -r 'select(.decision == "route") | .region' "$CL_DIR/d" | head -1)
 fails=$(awk -v k="af_routerd_model_reports_total{model=\"$model\",region=\"$region\",ok=\"false\"}" '$1 == k { print $2 }' "$R")
