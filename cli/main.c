@@ -4,6 +4,7 @@
 #include "cli/output.h"
 #include "cli/replay.h"
 #include "common/timeutil.h"
+#include "common/token.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,7 +301,10 @@ static const struct verb verbs[] = {
 static const char globals_help[] =
 	"global flags (anywhere on the line):\n"
 	"  -c, --cluster FILE   cluster file (env AF_CLUSTER)\n"
-	"  --endpoints URL,...  API URLs instead of a cluster file\n"
+	"  --endpoints URL,...  API URLs instead of a cluster file (env\n"
+	"                       AF_ENDPOINTS, used when no -c is given)\n"
+	"  --token-file FILE    read the API token from FILE (env\n"
+	"                       AF_TOKEN_FILE); keeps it out of ps\n"
 	"  --token T            API token (env AF_TOKEN)\n"
 	"  -o, --output FMT     table (default), json or yaml\n"
 	"  --timeout DUR        give up after DUR (default 10s)\n"
@@ -371,7 +375,9 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 		}
 		if (strcmp(a, "-c") == 0 || strcmp(a, "--cluster") == 0 ||
 		    strcmp(a, "--endpoints") == 0 ||
-		    strcmp(a, "--token") == 0 || strcmp(a, "--timeout") == 0 ||
+		    strcmp(a, "--token") == 0 ||
+		    strcmp(a, "--token-file") == 0 ||
+		    strcmp(a, "--timeout") == 0 ||
 		    (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
 			if (v == NULL) {
 				af_cli_fail(AF_EXIT_USAGE, "USAGE",
@@ -392,7 +398,9 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 			else if (strcmp(a, "--endpoints") == 0)
 				cli->endpoints = v;
 			else if (strcmp(a, "--token") == 0)
-				cli->token = v;
+				cli->token = v, cli->token_file = NULL;
+			else if (strcmp(a, "--token-file") == 0)
+				cli->token_file = v, cli->token = NULL;
 			else if (strcmp(a, "--timeout") == 0) {
 				if (af_parse_duration_ms(v, &cli->timeout_ms) !=
 					    0 ||
@@ -471,18 +479,44 @@ static int dispatch(struct af_cli *cli, int n, char **argv)
 			   "unknown verb \"%s\" (see af --help)", argv[0]);
 }
 
+/* Where the client goes and who it is, flags over the environment:
+ * --endpoints, then -c, then AF_ENDPOINTS, then AF_CLUSTER; --token or
+ * --token-file (the last given), then AF_TOKEN_FILE, then AF_TOKEN. */
+static int take_env(struct af_cli *cli, bool cluster_flag)
+{
+	static char token[AF_TOKEN_MAX + 1];
+	const char *env_file = getenv("AF_TOKEN_FILE");
+	struct af_err err = {{0}};
+
+	if (cli->endpoints == NULL && !cluster_flag &&
+	    getenv("AF_ENDPOINTS") != NULL && getenv("AF_ENDPOINTS")[0])
+		cli->endpoints = getenv("AF_ENDPOINTS");
+	if (cli->endpoints == NULL && cli->cluster_file == NULL)
+		cli->cluster_file = getenv("AF_CLUSTER");
+	if (cli->token == NULL && cli->token_file == NULL) {
+		if (env_file != NULL && env_file[0] != '\0')
+			cli->token_file = env_file;
+		else
+			cli->token = getenv("AF_TOKEN");
+	}
+	if (cli->token_file == NULL)
+		return 0;
+	if (af_token_read(cli->token_file, token, sizeof(token), &err) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE", "%s", err.msg);
+	cli->token = token;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct af_cli cli = {
-		.cluster_file = getenv("AF_CLUSTER"),
-		.token = getenv("AF_TOKEN"),
 		.output = AF_OUT_TABLE,
 		.timeout_ms = 10000,
 	};
 	int n;
 
 	n = take_globals(&cli, argc - 1, argv + 1);
-	if (n < 0)
+	if (n < 0 || take_env(&cli, cli.cluster_file != NULL) != 0)
 		return AF_EXIT_USAGE;
 	af_out_set_format(cli.output == AF_OUT_YAML ? AF_OUT_YAML
 						    : AF_OUT_JSON);

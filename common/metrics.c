@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static const uint64_t bounds_ns[AF_HIST_BUCKETS] = {
@@ -156,20 +157,20 @@ static void proc_stat(struct af_textbuf *b)
 		    "Resident memory size in bytes.", (double)rss * page);
 	metric_line(b, "process_virtual_memory_bytes", "gauge",
 		    "Virtual memory size in bytes.", (double)vsize);
-	/* starttime counts clock ticks since boot: boot time from
-	 * /proc/stat's btime. */
-	if ((f = fopen("/proc/stat", "r")) == NULL)
-		return;
-	unsigned long long btime = 0;
-	while (fgets(buf, sizeof(buf), f) != NULL)
-		if (sscanf(buf, "btime %llu", &btime) == 1)
-			break;
-	fclose(f);
-	if (btime != 0)
+	/* starttime counts clock ticks since boot: the wall clock minus the
+	 * time since boot gives the boot time (no /proc/stat, which a
+	 * ProcSubset=pid sandbox hides). */
+	struct timespec real, boot;
+
+	if (clock_gettime(CLOCK_REALTIME, &real) == 0 &&
+	    clock_gettime(CLOCK_BOOTTIME, &boot) == 0)
 		metric_line(b, "process_start_time_seconds", "gauge",
 			    "Start time of the process since the Unix epoch "
 			    "in seconds.",
-			    (double)btime + (double)start / hz);
+			    (double)real.tv_sec - (double)boot.tv_sec +
+				    (double)(real.tv_nsec - boot.tv_nsec) /
+					    1e9 +
+				    (double)start / hz);
 }
 
 static void proc_fds(struct af_textbuf *b)

@@ -29,9 +29,9 @@ static int budgets(struct controld_node *n, struct af_txn *t,
 {
 	struct controld_collect c = {0};
 	struct af_textbuf rows[4] = {{0}};
-	static const char *names[4] = {"af_budget_spent_usd",
-				       "af_budget_leased_usd",
-				       "af_budget_hard_usd", "af_budget_soft_usd"};
+	static const char *names[4] = {
+		"af_budget_spent_usd", "af_budget_leased_usd",
+		"af_budget_hard_usd", "af_budget_soft_usd"};
 	static const char *helps[4] = {
 		"Spend settled in the tenant's current period.",
 		"Granted to routerd leases and not yet settled (may still be "
@@ -103,12 +103,12 @@ static int rollout(struct controld_node *n, struct af_txn *t,
 	family(b, "af_rollout_verdicts_total", "counter",
 	       "Canary judgements this node made as leader, by verdict.");
 	for (int v = 0; v < 3; v++)
-		af_textbuf_printf(b,
-				  "af_rollout_verdicts_total{verdict=\"%s\"} "
-				  "%llu\n",
-				  verdicts[v],
-				  (unsigned long long)atomic_load(
-					  &n->verdicts[v]));
+		af_textbuf_printf(
+			b,
+			"af_rollout_verdicts_total{verdict=\"%s\"} "
+			"%llu\n",
+			verdicts[v],
+			(unsigned long long)atomic_load(&n->verdicts[v]));
 	family(b, "af_rollout_auto_aborts_total", "counter",
 	       "Canaries this node aborted as leader because a gate was "
 	       "breached.");
@@ -147,7 +147,8 @@ static int fleet(struct controld_node *n, struct af_txn *t,
 	       "routerd instances by state, as af fleet status shows them.");
 	for (int k = 0; k < 4; k++)
 		af_textbuf_printf(b, "af_fleet_routerd{state=\"%s\"} %llu\n",
-				  fleet_states[k], (unsigned long long)count[k]);
+				  fleet_states[k],
+				  (unsigned long long)count[k]);
 	controld_collect_free(&c);
 	af_state_heads_free(&h);
 	return rc;
@@ -182,8 +183,7 @@ void controld_state_metrics_tick(struct controld_node *n, uint64_t now_mono)
 	pthread_mutex_unlock(&n->state_metrics_mu);
 }
 
-void controld_state_metrics_copy(struct controld_node *n,
-				 struct af_textbuf *b)
+void controld_state_metrics_copy(struct controld_node *n, struct af_textbuf *b)
 {
 	pthread_mutex_lock(&n->state_metrics_mu);
 	if (n->state_metrics != NULL)
