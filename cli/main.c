@@ -50,6 +50,8 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml dr drill --routerd http://127.0.0.1:8080"},
 };
 
+static int completion(struct af_cli *cli, int argc, char **argv);
+
 static const struct verb verbs[] = {
 	{"cluster", "status", af_cli_cluster_status, "cluster status",
 	 "every member's role, term and indexes; the leader",
@@ -287,6 +289,12 @@ static const struct verb verbs[] = {
 	 "  --until DATE   days before DATE (same formats)\n"
 	 "example:\n  af -c cluster.yaml report --by model --since "
 	 "2026-11-01\n"},
+	{NULL, "completion", completion, "completion bash|zsh",
+	 "print a shell completion script for af",
+	 "The script is made from af's own verb table, so it completes\n"
+	 "exactly the verbs and flags of this af. Load it in the shell's\n"
+	 "start-up file.\n"
+	 "example:\n  echo 'source <(af completion bash)' >> ~/.bashrc\n"},
 	{NULL, "audit", af_cli_audit, "audit [--limit N] [--after INDEX]",
 	 "the audit trail, newest first, a page at a time",
 	 "  --limit N       records per page, 1-1000 (default 100)\n"
@@ -311,6 +319,157 @@ static const char globals_help[] =
 	"  --stale              read from the first endpoint, no leader\n"
 	"exit codes: 0 ok, 1 refused by the cluster, 2 usage error,\n"
 	"            3 cluster unavailable (no leader, time out)\n";
+
+/* ------------------------------------------------------ completion */
+
+/* Global flags that take a value, and those that do not. */
+static const char globals_valued[] =
+	"-c --cluster --endpoints --token --token-file -o --output --timeout";
+static const char globals_plain[] = "--stale --help";
+
+/* Prints " --flag" for each flag in text not yet in seen. */
+static void flags_in(const char *text, const char *end, char *seen,
+		     size_t seen_len, FILE *f)
+{
+	for (const char *p = text; (p = strstr(p, "--")) != NULL && p < end;) {
+		size_t n = 2;
+		char flag[64];
+
+		while (p[n] == '-' || (p[n] >= 'a' && p[n] <= 'z'))
+			n++;
+		if (n > 2 && n < sizeof(flag) - 2 &&
+		    (p == text || p[-1] == ' ' || p[-1] == '[' ||
+		     p[-1] == '|')) {
+			snprintf(flag, sizeof(flag), " %.*s ", (int)n, p);
+			if (strstr(seen, flag) == NULL &&
+			    strlen(seen) + n + 2 < seen_len) {
+				strcat(seen, flag + 1);
+				fprintf(f, " %.*s", (int)n, p);
+			}
+		}
+		p += n;
+	}
+}
+
+/* The --flags of a verb: in its usage line, and on the lines of its help
+ * that describe a flag (those starting with "  -"). */
+static void verb_flags(const struct verb *v, FILE *f)
+{
+	char seen[2048] = " ";
+	const char *line = v->help;
+
+	flags_in(v->usage, v->usage + strlen(v->usage), seen, sizeof(seen), f);
+	for (; *line != '\0'; line++) {
+		const char *eol = strchr(line, '\n');
+
+		if (eol == NULL)
+			eol = line + strlen(line);
+		if (strncmp(line, "  -", 3) == 0)
+			flags_in(line, eol, seen, sizeof(seen), f);
+		line = eol;
+		if (*line == '\0')
+			break;
+	}
+}
+
+/* bash: _af completes the first word (verbs, groups), a group's verb,
+ * then the flags of the verb (and the global flags). Flag values: output
+ * formats for -o, file names elsewhere. */
+static void completion_bash(FILE *f)
+{
+	fprintf(f,
+		"# af completion for bash: source <(af completion bash)\n"
+		"_af() {\n"
+		"\tlocal cur=${COMP_WORDS[COMP_CWORD]} "
+		"prev=${COMP_WORDS[COMP_CWORD-1]} w i first= second=\n"
+		"\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
+		"\t\tw=${COMP_WORDS[i]}\n\t\tcase \" %s \" in\n"
+		"\t\t*\" $w \"*) ((i++)); continue ;;\n\t\tesac\n"
+		"\t\tcase $w in -*) continue ;; esac\n"
+		"\t\tif [ -z \"$first\" ]; then first=$w\n"
+		"\t\telif [ -z \"$second\" ]; then second=$w; fi\n"
+		"\tdone\n\tcase $prev in\n"
+		"\t-o | --output) COMPREPLY=($(compgen -W \"table json "
+		"yaml\" -- \"$cur\")); return ;;\n"
+		"\tesac\n\tcase \" %s \" in\n"
+		"\t*\" $prev \"*) COMPREPLY=($(compgen -f -- \"$cur\")); "
+		"return ;;\n\tesac\n"
+		"\tlocal words=\"%s %s\"\n\tcase $first in\n"
+		"\t'') [[ $cur == -* ]] || words=\"",
+		globals_valued, globals_valued, globals_valued, globals_plain);
+	for (size_t i = 0; i < N_GROUPS; i++)
+		fprintf(f, "%s%s", i ? " " : "", groups[i].name);
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (verbs[i].group == NULL)
+			fprintf(f, " %s", verbs[i].name);
+	fprintf(f, " version help\" ;;\n");
+	for (size_t g = 0; g < N_GROUPS; g++) {
+		fprintf(f,
+			"\t%s)\n\t\tcase $second in\n\t\t'') "
+			"[[ $cur == -* ]] || words=\"",
+			groups[g].name);
+		for (size_t i = 0, k = 0; i < N_VERBS; i++)
+			if (verbs[i].group &&
+			    strcmp(verbs[i].group, groups[g].name) == 0)
+				fprintf(f, "%s%s", k++ ? " " : "",
+					verbs[i].name);
+		fprintf(f, "\" ;;\n");
+		for (size_t i = 0; i < N_VERBS; i++)
+			if (verbs[i].group &&
+			    strcmp(verbs[i].group, groups[g].name) == 0) {
+				fprintf(f, "\t\t%s) words=\"$words",
+					verbs[i].name);
+				verb_flags(&verbs[i], f);
+				fprintf(f, "\" ;;\n");
+			}
+		fprintf(f, "\t\tesac ;;\n");
+	}
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (verbs[i].group == NULL) {
+			fprintf(f, "\t%s) ", verbs[i].name);
+			if (verbs[i].fn == completion)
+				fprintf(f, "words=\"bash zsh\" ;;\n");
+			else {
+				fprintf(f, "words=\"$words");
+				verb_flags(&verbs[i], f);
+				fprintf(f, "\" ;;\n");
+			}
+		}
+	fprintf(f, "\tesac\n"
+		   "\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+		   "\t[ ${#COMPREPLY[@]} -gt 0 ] || [[ $cur == -* ]] ||\n"
+		   "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
+		   "}\ncomplete -F _af af\n");
+}
+
+/* -o json and -o yaml: {"shell": ..., "script": ...}. */
+static int completion(struct af_cli *cli, int argc, char **argv)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	json_t *o;
+
+	if (argc != 2 ||
+	    (strcmp(argv[1], "bash") != 0 && strcmp(argv[1], "zsh") != 0))
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af completion bash|zsh");
+	f = cli->output == AF_OUT_TABLE ? stdout : open_memstream(&text, &len);
+	if (f == NULL)
+		return af_cli_fail(AF_EXIT_REFUSED, "INTERNAL",
+				   "out of memory");
+	if (strcmp(argv[1], "zsh") == 0)
+		fprintf(f, "# af completion for zsh: source <(af completion "
+			   "zsh)\nautoload -U +X compinit && compinit\n"
+			   "autoload -U +X bashcompinit && bashcompinit\n");
+	completion_bash(f);
+	if (f == stdout)
+		return AF_EXIT_OK;
+	fclose(f);
+	o = json_pack("{s:s, s:s}", "shell", argv[1], "script", text);
+	free(text);
+	return af_out_json(o) == 0 ? AF_EXIT_OK : AF_EXIT_REFUSED;
+}
 
 static void usage(FILE *f)
 {
