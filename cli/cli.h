@@ -59,6 +59,7 @@ int af_cli_budget_delete(struct af_cli *cli, int argc, char **argv);
 int af_cli_budget_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_budget_get(struct af_cli *cli, int argc, char **argv);
 int af_cli_report(struct af_cli *cli, int argc, char **argv);
+int af_cli_version(struct af_cli *cli, int argc, char **argv);
 int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv);
 int af_cli_keygen(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_sign(struct af_cli *cli, int argc, char **argv);

@@ -289,6 +289,12 @@ static const struct verb verbs[] = {
 	 "  --until DATE   days before DATE (same formats)\n"
 	 "example:\n  af -c cluster.yaml report --by model --since "
 	 "2026-11-01\n"},
+	{NULL, "version", af_cli_version, "version",
+	 "af's version and each controld node's",
+	 "Without a cluster (no -c, --endpoints, AF_CLUSTER or AF_ENDPOINTS)\n"
+	 "only af's own. Exit 1 when every node refuses (a token that may\n"
+	 "not read), 3 when none answers.\n"
+	 "example:\n  af -c cluster.yaml version -o json\n"},
 	{NULL, "completion", completion, "completion bash|zsh",
 	 "print a shell completion script for af",
 	 "The script is made from af's own verb table, so it completes\n"
@@ -402,7 +408,7 @@ static void completion_bash(FILE *f)
 	for (size_t i = 0; i < N_VERBS; i++)
 		if (verbs[i].group == NULL)
 			fprintf(f, " %s", verbs[i].name);
-	fprintf(f, " version help\" ;;\n");
+	fprintf(f, " help\" ;;\n");
 	for (size_t g = 0; g < N_GROUPS; g++) {
 		fprintf(f,
 			"\t%s)\n\t\tcase $second in\n\t\t'') "
@@ -688,16 +694,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[0], "--version") == 0 ||
-	    strcmp(argv[0], "version") == 0) {
+	if (strcmp(argv[0], "--version") == 0) { /* af's own, one line */
 		if (cli.output == AF_OUT_TABLE) {
 			printf("af %s\n", AF_VERSION);
 			return 0;
 		}
-		json_t *o = json_object();
-
-		json_object_set_new(o, "version", json_string(AF_VERSION));
-		return af_out_json(o);
+		return af_out_json(json_pack("{s:s}", "version", AF_VERSION));
 	}
 	return dispatch(&cli, n, argv);
 }

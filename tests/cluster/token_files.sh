@@ -48,6 +48,26 @@ eps="$(cl_api 1),$(cl_api 2),$(cl_api 3)"
 AF_ENDPOINTS=$eps AF_TOKEN_FILE="$CL_DIR/viewer.token" "$AF" member list -o json |
 	jq -e 'length == 3 or (.members | length) == 3' >/dev/null || fail "AF_ENDPOINTS"
 
+# af version: its own and each node's; a stopped node is unreachable.
+v=$("$AF" --version | awk '{ print $2 }')
+cl_af --token-file "$CL_DIR/viewer.token" version -o json >"$CL_DIR/v.json" || fail "version"
+jq -e --arg v "$v" '.version == $v and (.servers | length) == 3 and
+	all(.servers[]; .version == $v and (.id | type) == "number")' "$CL_DIR/v.json" >/dev/null ||
+	fail "version: $(cat "$CL_DIR/v.json")"
+rc=0
+cl_af version >"$CL_DIR/v.txt" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "version without a token: exit $rc: $(cat "$CL_DIR/v.txt")"
+grep -q "a token is required" "$CL_DIR/v.txt" || fail "version without a token: $(cat "$CL_DIR/v.txt")"
+cl_stop 3
+cl_wait_exit 3
+cl_af --token-file "$CL_DIR/viewer.token" version >"$CL_DIR/v.txt" || fail "version, node 3 down"
+note "$(cat "$CL_DIR/v.txt")"
+grep -q "^client: af $v$" "$CL_DIR/v.txt" || fail "client line"
+grep -q "^node 1: controld $v (tcp://" "$CL_DIR/v.txt" || fail "node 1 line"
+grep -q "^$(cl_api 3): unreachable$" "$CL_DIR/v.txt" || fail "node 3 line: $(cat "$CL_DIR/v.txt")"
+cl_start 3
+AF_TOKEN_FILE="$CL_DIR/admin.token" cl_wait_leader >/dev/null
+
 # routerd: its token from a file, as systemd's LoadCredential= hands it.
 P=$((CL_BASE + 901))
 AF_TOKEN_FILE="$CL_DIR/routerd.token" cl_routerd_start r1 $P
