@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/replay.h"
+#include "cli/watch.h"
 #include "common/timeutil.h"
 #include "common/token.h"
 
@@ -53,11 +54,14 @@ static const struct group groups[] = {
 static int completion(struct af_cli *cli, int argc, char **argv);
 
 static const struct verb verbs[] = {
-	{"cluster", "status", af_cli_cluster_status, "cluster status",
+	{"cluster", "status", af_cli_cluster_status,
+	 "cluster status [--watch [--watch-interval DUR] [--watch-count N]]",
 	 "every member's role, term and indexes; the leader",
 	 "Asks every member of the Raft configuration for its own view.\n"
 	 "Exit 0 with a leader, 3 without one, 1 when a node refuses the\n"
 	 "token (PERMISSION_DENIED). The exit code is the same for every -o.\n"
+	 "With --watch: a terminal redraws, anything else gets each refresh\n"
+	 "appended; Ctrl-C exits 0.\n" AF_WATCH_HELP
 	 "example:\n  af -c cluster.yaml cluster status -o json\n"},
 	{"cluster", "transfer-leader", af_cli_cluster_transfer,
 	 "cluster transfer-leader [--to ID]", "move the leadership",
@@ -276,9 +280,13 @@ static const struct verb verbs[] = {
 	 "--explain\n"
 	 "  af route -f request.json --policy policy.yaml --models "
 	 "models.yaml\n"},
-	{"fleet", "status", af_cli_fleet_status, "fleet status",
+	{"fleet", "status", af_cli_fleet_status,
+	 "fleet status [--watch [--watch-interval DUR] [--watch-count N]]",
 	 "every routerd seen: SYNCED/STALE/NACKED/LOST",
-	 "example:\n  af -c cluster.yaml fleet status -o json\n"},
+	 "With --watch: a terminal redraws, anything else gets each refresh\n"
+	 "appended; Ctrl-C exits 0.\n" AF_WATCH_HELP
+	 "example:\n  af -c cluster.yaml fleet status --watch "
+	 "--watch-interval 5s\n"},
 	{NULL, "report", af_cli_report,
 	 "report [--by tenant|class|model|revision] [--since DATE] "
 	 "[--until DATE]",
