@@ -34,8 +34,7 @@ static int budgets(struct controld_node *n, struct af_txn *t,
 		"af_budget_hard_usd", "af_budget_soft_usd"};
 	static const char *helps[4] = {
 		"Spend settled in the tenant's current period.",
-		"Granted to routerd leases and not yet settled (may still be "
-		"spent).",
+		"Granted to routerd leases and not yet settled (may be spent).",
 		"The tenant's hard limit per period.",
 		"The tenant's soft limit per period (0: none)."};
 	int64_t now = af_wall_ms();
