@@ -35,8 +35,7 @@ static const char *node_version(struct af_client *c, unsigned i,
 		       : "unknown";
 }
 
-static json_t *servers(struct af_cli *cli, int *answered, int *refused,
-		       int *rc)
+static json_t *servers(struct af_cli *cli, int *answered, int *refused, int *rc)
 {
 	struct af_client c;
 	json_t *list = json_array();
@@ -89,8 +88,7 @@ int af_cli_version(struct af_cli *cli, int argc, char **argv)
 	}
 	if (cli->output != AF_OUT_TABLE) {
 		doc = json_pack("{s:s}", "version", AF_VERSION);
-		json_object_set_new(doc, "servers",
-				    list ? list : json_array());
+		json_object_set_new(doc, "servers", list ? list : json_array());
 		return af_out_json(doc) == 0 ? rc : AF_EXIT_REFUSED;
 	}
 	printf("client: af %s\n", AF_VERSION);
@@ -102,10 +100,12 @@ int af_cli_version(struct af_cli *cli, int argc, char **argv)
 			printf("node %lld: controld %s (%s)\n",
 			       (long long)json_integer_value(id),
 			       json_string_value(json_object_get(s, "version")),
-			       json_string_value(json_object_get(s, "endpoint")));
+			       json_string_value(
+				       json_object_get(s, "endpoint")));
 		else
 			printf("%s: %s\n",
-			       json_string_value(json_object_get(s, "endpoint")),
+			       json_string_value(
+				       json_object_get(s, "endpoint")),
 			       json_string_value(json_object_get(s, "error")));
 	}
 	json_decref(list);

@@ -23,9 +23,9 @@ struct af_watch {
 
 /* Help lines for the flags below. */
 #define AF_WATCH_HELP                                                          \
-	"  --watch              print again every interval until Ctrl-C\n"    \
-	"  --watch-interval DUR time between refreshes (default 2s,\n"        \
-	"                       200ms to 1h)\n"                               \
+	"  --watch              print again every interval until Ctrl-C\n"     \
+	"  --watch-interval DUR time between refreshes (default 2s,\n"         \
+	"                       200ms to 1h)\n"                                \
 	"  --watch-count N      stop after N refreshes (1-1000000)\n"
 
 /* Takes --watch, --watch-interval and --watch-count out of argv (in
