@@ -77,7 +77,7 @@ BLIB      := $(BUILD)/libbench.a
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all deps check-deps check-size check-release test unit-test unit-check cluster-test bench fuzz faults format \
-        format-check clean install run
+        format-check clean install install-data run
 .SECONDARY: $(GEN_C) $(GEN_H)
 
 all: $(BINS)
@@ -207,9 +207,24 @@ format-check:
 	@clang-format --dry-run --Werror $(FMT_SRCS)
 
 # Installs release binaries (no test hooks), built into build-release/.
-install: check-release
+install: check-release install-data
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(patsubst $(BUILD)/%,build-release/%,$(BINS)) $(DESTDIR)$(PREFIX)/bin/
+
+# systemd units (their paths rewritten for PREFIX), the docs, the alert
+# rules and the Grafana dashboard. No build needed.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+install-data:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/af/img \
+		$(DESTDIR)$(PREFIX)/share/af/prometheus $(DESTDIR)$(PREFIX)/share/af/grafana
+	for u in deploy/systemd/*.service; do \
+		sed 's|/usr/local/|$(PREFIX)/|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/af/
+	install -m 644 docs/img/* $(DESTDIR)$(PREFIX)/share/doc/af/img/
+	install -m 644 deploy/prometheus/af-rules.yaml $(DESTDIR)$(PREFIX)/share/af/prometheus/
+	install -m 644 deploy/grafana/af.json $(DESTDIR)$(PREFIX)/share/af/grafana/
 
 clean:
 	rm -rf build build-san build-clang build-release

@@ -28,7 +28,8 @@ enum af_cli_output {
 struct af_cli {
 	const char *cluster_file; /* -c or AF_CLUSTER; may be NULL */
 	const char *endpoints;	  /* --endpoints; may be NULL */
-	const char *token;	  /* --token or AF_TOKEN; may be NULL */
+	const char *token;	  /* --token, a token file's, AF_TOKEN; NULL */
+	const char *token_file;	  /* --token-file or AF_TOKEN_FILE; NULL */
 	enum af_cli_output output;
 	uint64_t timeout_ms;
 	bool stale; /* --stale: read from the first endpoint, no leader */
@@ -62,6 +63,7 @@ int af_cli_emergency_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_emergency_clear(struct af_cli *cli, int argc, char **argv);
 int af_cli_emergency_sign(struct af_cli *cli, int argc, char **argv);
 int af_cli_report(struct af_cli *cli, int argc, char **argv);
+int af_cli_version(struct af_cli *cli, int argc, char **argv);
 int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv);
 int af_cli_keygen(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_sign(struct af_cli *cli, int argc, char **argv);

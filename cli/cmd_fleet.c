@@ -1,12 +1,13 @@
-/* af fleet status: every routerd the cluster has heard from. */
+/* af fleet status [--watch]: every routerd the cluster has heard from. */
 #include "cli/client.h"
 #include "cli/output.h"
+#include "cli/watch.h"
 #include "render/render.h"
 
 #include <stdio.h>
 #include <string.h>
 
-int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv)
+static int fleet_once(struct af_cli *cli, void *arg)
 {
 	Af__Request req = AF__REQUEST__INIT;
 	Af__FleetStatusReq fr = AF__FLEET_STATUS_REQ__INIT;
@@ -15,9 +16,7 @@ int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv)
 	json_t *arr;
 	int rc;
 
-	if (argc > 1)
-		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				   "fleet status: unexpected \"%s\"", argv[1]);
+	(void)arg;
 	req.body_case = AF__REQUEST__BODY_FLEET_STATUS;
 	req.fleet_status = &fr;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
@@ -53,4 +52,9 @@ int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv)
 	af__response__free_unpacked(resp, NULL);
 	json_decref(arr);
 	return 0;
+}
+
+int af_cli_fleet_status(struct af_cli *cli, int argc, char **argv)
+{
+	return af_watch_verb(cli, argc, argv, "fleet status", fleet_once);
 }

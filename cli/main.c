@@ -3,7 +3,9 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/replay.h"
+#include "cli/watch.h"
 #include "common/timeutil.h"
+#include "common/token.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,12 +53,17 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml emergency set --max-fanout 2 --ttl 30m -m storm"},
 };
 
+static int completion(struct af_cli *cli, int argc, char **argv);
+
 static const struct verb verbs[] = {
-	{"cluster", "status", af_cli_cluster_status, "cluster status",
+	{"cluster", "status", af_cli_cluster_status,
+	 "cluster status [--watch [--watch-interval DUR] [--watch-count N]]",
 	 "every member's role, term and indexes; the leader",
 	 "Asks every member of the Raft configuration for its own view.\n"
 	 "Exit 0 with a leader, 3 without one, 1 when a node refuses the\n"
 	 "token (PERMISSION_DENIED). The exit code is the same for every -o.\n"
+	 "With --watch: a terminal redraws, anything else gets each refresh\n"
+	 "appended; Ctrl-C exits 0.\n" AF_WATCH_HELP
 	 "example:\n  af -c cluster.yaml cluster status -o json\n"},
 	{"cluster", "transfer-leader", af_cli_cluster_transfer,
 	 "cluster transfer-leader [--to ID]", "move the leadership",
@@ -308,9 +315,13 @@ static const struct verb verbs[] = {
 	 "--explain\n"
 	 "  af route -f request.json --policy policy.yaml --models "
 	 "models.yaml\n"},
-	{"fleet", "status", af_cli_fleet_status, "fleet status",
+	{"fleet", "status", af_cli_fleet_status,
+	 "fleet status [--watch [--watch-interval DUR] [--watch-count N]]",
 	 "every routerd seen: SYNCED/STALE/NACKED/LOST",
-	 "example:\n  af -c cluster.yaml fleet status -o json\n"},
+	 "With --watch: a terminal redraws, anything else gets each refresh\n"
+	 "appended; Ctrl-C exits 0.\n" AF_WATCH_HELP
+	 "example:\n  af -c cluster.yaml fleet status --watch "
+	 "--watch-interval 5s\n"},
 	{NULL, "report", af_cli_report,
 	 "report [--by tenant|class|model|revision] [--since DATE] "
 	 "[--until DATE]",
@@ -321,6 +332,18 @@ static const struct verb verbs[] = {
 	 "  --until DATE   days before DATE (same formats)\n"
 	 "example:\n  af -c cluster.yaml report --by model --since "
 	 "2026-11-01\n"},
+	{NULL, "version", af_cli_version, "version",
+	 "af's version and each controld node's",
+	 "Without a cluster (no -c, --endpoints, AF_CLUSTER or AF_ENDPOINTS)\n"
+	 "only af's own. Exit 1 when every node refuses (a token that may\n"
+	 "not read), 3 when none answers.\n"
+	 "example:\n  af -c cluster.yaml version -o json\n"},
+	{NULL, "completion", completion, "completion bash|zsh",
+	 "print a shell completion script for af",
+	 "The script is made from af's own verb table, so it completes\n"
+	 "exactly the verbs and flags of this af. Load it in the shell's\n"
+	 "start-up file.\n"
+	 "example:\n  echo 'source <(af completion bash)' >> ~/.bashrc\n"},
 	{NULL, "audit", af_cli_audit, "audit [--limit N] [--after INDEX]",
 	 "the audit trail, newest first, a page at a time",
 	 "  --limit N       records per page, 1-1000 (default 100)\n"
@@ -335,13 +358,167 @@ static const struct verb verbs[] = {
 static const char globals_help[] =
 	"global flags (anywhere on the line):\n"
 	"  -c, --cluster FILE   cluster file (env AF_CLUSTER)\n"
-	"  --endpoints URL,...  API URLs instead of a cluster file\n"
+	"  --endpoints URL,...  API URLs instead of a cluster file (env\n"
+	"                       AF_ENDPOINTS, used when no -c is given)\n"
+	"  --token-file FILE    read the API token from FILE (env\n"
+	"                       AF_TOKEN_FILE); keeps it out of ps\n"
 	"  --token T            API token (env AF_TOKEN)\n"
 	"  -o, --output FMT     table (default), json or yaml\n"
 	"  --timeout DUR        give up after DUR (default 10s)\n"
 	"  --stale              read from the first endpoint, no leader\n"
 	"exit codes: 0 ok, 1 refused by the cluster, 2 usage error,\n"
 	"            3 cluster unavailable (no leader, time out)\n";
+
+/* ------------------------------------------------------ completion */
+
+/* Global flags that take a value, and those that do not. */
+static const char globals_valued[] =
+	"-c --cluster --endpoints --token --token-file -o --output --timeout";
+static const char globals_plain[] = "--stale --help";
+
+/* Prints " --flag" for each flag in text not yet in seen. */
+static void flags_in(const char *text, const char *end, char *seen,
+		     size_t seen_len, FILE *f)
+{
+	for (const char *p = text; (p = strstr(p, "--")) != NULL && p < end;) {
+		size_t n = 2;
+		char flag[64];
+
+		while (p[n] == '-' || (p[n] >= 'a' && p[n] <= 'z'))
+			n++;
+		if (n > 2 && n < sizeof(flag) - 2 &&
+		    (p == text || p[-1] == ' ' || p[-1] == '[' ||
+		     p[-1] == '|')) {
+			snprintf(flag, sizeof(flag), " %.*s ", (int)n, p);
+			if (strstr(seen, flag) == NULL &&
+			    strlen(seen) + n + 2 < seen_len) {
+				strcat(seen, flag + 1);
+				fprintf(f, " %.*s", (int)n, p);
+			}
+		}
+		p += n;
+	}
+}
+
+/* The --flags of a verb: in its usage line, and on the lines of its help
+ * that describe a flag (those starting with "  -"). */
+static void verb_flags(const struct verb *v, FILE *f)
+{
+	char seen[2048] = " ";
+	const char *line = v->help;
+
+	flags_in(v->usage, v->usage + strlen(v->usage), seen, sizeof(seen), f);
+	for (; *line != '\0'; line++) {
+		const char *eol = strchr(line, '\n');
+
+		if (eol == NULL)
+			eol = line + strlen(line);
+		if (strncmp(line, "  -", 3) == 0)
+			flags_in(line, eol, seen, sizeof(seen), f);
+		line = eol;
+		if (*line == '\0')
+			break;
+	}
+}
+
+/* bash: _af completes the first word (verbs, groups), a group's verb,
+ * then the flags of the verb (and the global flags). Flag values: output
+ * formats for -o, file names elsewhere. */
+static void completion_bash(FILE *f)
+{
+	fprintf(f,
+		"# af completion for bash: source <(af completion bash)\n"
+		"_af() {\n"
+		"\tlocal cur=${COMP_WORDS[COMP_CWORD]} "
+		"prev=${COMP_WORDS[COMP_CWORD-1]} w i first= second=\n"
+		"\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
+		"\t\tw=${COMP_WORDS[i]}\n\t\tcase \" %s \" in\n"
+		"\t\t*\" $w \"*) ((i++)); continue ;;\n\t\tesac\n"
+		"\t\tcase $w in -*) continue ;; esac\n"
+		"\t\tif [ -z \"$first\" ]; then first=$w\n"
+		"\t\telif [ -z \"$second\" ]; then second=$w; fi\n"
+		"\tdone\n\tcase $prev in\n"
+		"\t-o | --output) COMPREPLY=($(compgen -W \"table json "
+		"yaml\" -- \"$cur\")); return ;;\n"
+		"\tesac\n\tcase \" %s \" in\n"
+		"\t*\" $prev \"*) COMPREPLY=($(compgen -f -- \"$cur\")); "
+		"return ;;\n\tesac\n"
+		"\tlocal words=\"%s %s\"\n\tcase $first in\n"
+		"\t'') [[ $cur == -* ]] || words=\"",
+		globals_valued, globals_valued, globals_valued, globals_plain);
+	for (size_t i = 0; i < N_GROUPS; i++)
+		fprintf(f, "%s%s", i ? " " : "", groups[i].name);
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (verbs[i].group == NULL)
+			fprintf(f, " %s", verbs[i].name);
+	fprintf(f, " help\" ;;\n");
+	for (size_t g = 0; g < N_GROUPS; g++) {
+		fprintf(f,
+			"\t%s)\n\t\tcase $second in\n\t\t'') "
+			"[[ $cur == -* ]] || words=\"",
+			groups[g].name);
+		for (size_t i = 0, k = 0; i < N_VERBS; i++)
+			if (verbs[i].group &&
+			    strcmp(verbs[i].group, groups[g].name) == 0)
+				fprintf(f, "%s%s", k++ ? " " : "",
+					verbs[i].name);
+		fprintf(f, "\" ;;\n");
+		for (size_t i = 0; i < N_VERBS; i++)
+			if (verbs[i].group &&
+			    strcmp(verbs[i].group, groups[g].name) == 0) {
+				fprintf(f, "\t\t%s) words=\"$words",
+					verbs[i].name);
+				verb_flags(&verbs[i], f);
+				fprintf(f, "\" ;;\n");
+			}
+		fprintf(f, "\t\tesac ;;\n");
+	}
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (verbs[i].group == NULL) {
+			fprintf(f, "\t%s) ", verbs[i].name);
+			if (verbs[i].fn == completion)
+				fprintf(f, "words=\"bash zsh\" ;;\n");
+			else {
+				fprintf(f, "words=\"$words");
+				verb_flags(&verbs[i], f);
+				fprintf(f, "\" ;;\n");
+			}
+		}
+	fprintf(f, "\tesac\n"
+		   "\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+		   "\t[ ${#COMPREPLY[@]} -gt 0 ] || [[ $cur == -* ]] ||\n"
+		   "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
+		   "}\ncomplete -F _af af\n");
+}
+
+/* -o json and -o yaml: {"shell": ..., "script": ...}. */
+static int completion(struct af_cli *cli, int argc, char **argv)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	json_t *o;
+
+	if (argc != 2 ||
+	    (strcmp(argv[1], "bash") != 0 && strcmp(argv[1], "zsh") != 0))
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af completion bash|zsh");
+	f = cli->output == AF_OUT_TABLE ? stdout : open_memstream(&text, &len);
+	if (f == NULL)
+		return af_cli_fail(AF_EXIT_REFUSED, "INTERNAL",
+				   "out of memory");
+	if (strcmp(argv[1], "zsh") == 0)
+		fprintf(f, "# af completion for zsh: source <(af completion "
+			   "zsh)\nautoload -U +X compinit && compinit\n"
+			   "autoload -U +X bashcompinit && bashcompinit\n");
+	completion_bash(f);
+	if (f == stdout)
+		return AF_EXIT_OK;
+	fclose(f);
+	o = json_pack("{s:s, s:s}", "shell", argv[1], "script", text);
+	free(text);
+	return af_out_json(o) == 0 ? AF_EXIT_OK : AF_EXIT_REFUSED;
+}
 
 static void usage(FILE *f)
 {
@@ -406,7 +583,9 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 		}
 		if (strcmp(a, "-c") == 0 || strcmp(a, "--cluster") == 0 ||
 		    strcmp(a, "--endpoints") == 0 ||
-		    strcmp(a, "--token") == 0 || strcmp(a, "--timeout") == 0 ||
+		    strcmp(a, "--token") == 0 ||
+		    strcmp(a, "--token-file") == 0 ||
+		    strcmp(a, "--timeout") == 0 ||
 		    (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
 			if (v == NULL) {
 				af_cli_fail(AF_EXIT_USAGE, "USAGE",
@@ -427,7 +606,9 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 			else if (strcmp(a, "--endpoints") == 0)
 				cli->endpoints = v;
 			else if (strcmp(a, "--token") == 0)
-				cli->token = v;
+				cli->token = v, cli->token_file = NULL;
+			else if (strcmp(a, "--token-file") == 0)
+				cli->token_file = v, cli->token = NULL;
 			else if (strcmp(a, "--timeout") == 0) {
 				if (af_parse_duration_ms(v, &cli->timeout_ms) !=
 					    0 ||
@@ -506,18 +687,44 @@ static int dispatch(struct af_cli *cli, int n, char **argv)
 			   "unknown verb \"%s\" (see af --help)", argv[0]);
 }
 
+/* Where the client goes and who it is, flags over the environment:
+ * --endpoints, then -c, then AF_ENDPOINTS, then AF_CLUSTER; --token or
+ * --token-file (the last given), then AF_TOKEN_FILE, then AF_TOKEN. */
+static int take_env(struct af_cli *cli, bool cluster_flag)
+{
+	static char token[AF_TOKEN_MAX + 1];
+	const char *env_file = getenv("AF_TOKEN_FILE");
+	struct af_err err = {{0}};
+
+	if (cli->endpoints == NULL && !cluster_flag &&
+	    getenv("AF_ENDPOINTS") != NULL && getenv("AF_ENDPOINTS")[0])
+		cli->endpoints = getenv("AF_ENDPOINTS");
+	if (cli->endpoints == NULL && cli->cluster_file == NULL)
+		cli->cluster_file = getenv("AF_CLUSTER");
+	if (cli->token == NULL && cli->token_file == NULL) {
+		if (env_file != NULL && env_file[0] != '\0')
+			cli->token_file = env_file;
+		else
+			cli->token = getenv("AF_TOKEN");
+	}
+	if (cli->token_file == NULL)
+		return 0;
+	if (af_token_read(cli->token_file, token, sizeof(token), &err) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE", "%s", err.msg);
+	cli->token = token;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct af_cli cli = {
-		.cluster_file = getenv("AF_CLUSTER"),
-		.token = getenv("AF_TOKEN"),
 		.output = AF_OUT_TABLE,
 		.timeout_ms = 10000,
 	};
 	int n;
 
 	n = take_globals(&cli, argc - 1, argv + 1);
-	if (n < 0)
+	if (n < 0 || take_env(&cli, cli.cluster_file != NULL) != 0)
 		return AF_EXIT_USAGE;
 	af_out_set_format(cli.output == AF_OUT_YAML ? AF_OUT_YAML
 						    : AF_OUT_JSON);
@@ -530,16 +737,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[0], "--version") == 0 ||
-	    strcmp(argv[0], "version") == 0) {
+	if (strcmp(argv[0], "--version") == 0) { /* af's own, one line */
 		if (cli.output == AF_OUT_TABLE) {
 			printf("af %s\n", AF_VERSION);
 			return 0;
 		}
-		json_t *o = json_object();
-
-		json_object_set_new(o, "version", json_string(AF_VERSION));
-		return af_out_json(o);
+		return af_out_json(json_pack("{s:s}", "version", AF_VERSION));
 	}
 	return dispatch(&cli, n, argv);
 }

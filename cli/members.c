@@ -3,6 +3,7 @@
  * API endpoint. */
 #include "cli/client.h"
 #include "cli/output.h"
+#include "cli/watch.h"
 #include "render/render.h"
 
 #include <stdio.h>
@@ -138,7 +139,7 @@ static void probes_of(const struct af_client *c, const struct probe *p,
 	}
 }
 
-int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
+static int cluster_status_once(struct af_cli *cli, void *arg)
 {
 	struct af_client c;
 	struct probe p[AF_MAX_NODES] = {{0}};
@@ -150,10 +151,7 @@ int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
 	int leader_at, rc;
 	json_t *doc;
 
-	if (argc > 1)
-		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				   "cluster status: unexpected \"%s\"",
-				   argv[1]);
+	(void)arg;
 	if ((rc = af_client_open(&c, cli)) != 0)
 		return rc;
 	if (cli->timeout_ms > 2000)
@@ -208,4 +206,10 @@ out:
 			af__response__free_unpacked(p[i].resp, NULL);
 	af_client_close(&c);
 	return rc;
+}
+
+int af_cli_cluster_status(struct af_cli *cli, int argc, char **argv)
+{
+	return af_watch_verb(cli, argc, argv, "cluster status",
+			     cluster_status_once);
 }

@@ -1,9 +1,13 @@
 #include "common/metrics.h"
 #include "common/alloc.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 static const uint64_t bounds_ns[AF_HIST_BUCKETS] = {
 	10000,	   25000,     50000,	  100000,	  250000,
@@ -92,3 +96,114 @@ void af_textbuf_free(struct af_textbuf *b)
 const uint64_t af_usage_bucket_ms[AF_USAGE_BUCKETS - 1] = {
 	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
 };
+
+void af_family_filter(struct af_textbuf *b, const struct af_textbuf *rows,
+		      const char *name, const char *type, const char *help)
+{
+	size_t nl = strlen(name);
+	const char *p = rows->buf, *e;
+
+	af_textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+			  type);
+	for (; p != NULL && p < rows->buf + rows->len; p = e + 1) {
+		if ((e = memchr(p, '\n',
+				rows->len - (size_t)(p - rows->buf))) == NULL)
+			break;
+		if (strncmp(p, name, nl) == 0 && p[nl] == '{')
+			af_textbuf_printf(b, "%.*s\n", (int)(e - p), p);
+	}
+	if (rows->failed)
+		b->failed = 1;
+}
+
+/* ------------------------------------------------------ process */
+
+static void metric_line(struct af_textbuf *b, const char *name,
+			const char *type, const char *help, double v)
+{
+	af_textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name,
+			  help, name, type, name, v);
+}
+
+/* /proc/self/stat: utime, stime (fields 14, 15), starttime (22), vsize
+ * (23), rss in pages (24). The command name (field 2) may hold spaces:
+ * fields are counted from its closing parenthesis. */
+static void proc_stat(struct af_textbuf *b)
+{
+	char buf[1024], *p;
+	unsigned long long ut, st, start, vsize;
+	long long rss;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n;
+
+	if (f == NULL)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+		   "%*d %*d %*d %*d %*d %*d %llu %llu %lld",
+		   &ut, &st, &start, &vsize, &rss) != 5)
+		return;
+	double hz = (double)sysconf(_SC_CLK_TCK);
+	double page = (double)sysconf(_SC_PAGESIZE);
+
+	metric_line(b, "process_cpu_seconds_total", "counter",
+		    "User and system CPU time spent, in seconds.",
+		    (double)(ut + st) / hz);
+	metric_line(b, "process_resident_memory_bytes", "gauge",
+		    "Resident memory size in bytes.", (double)rss * page);
+	metric_line(b, "process_virtual_memory_bytes", "gauge",
+		    "Virtual memory size in bytes.", (double)vsize);
+	/* starttime counts clock ticks since boot: the wall clock minus the
+	 * time since boot gives the boot time (no /proc/stat, which a
+	 * ProcSubset=pid sandbox hides). */
+	struct timespec real, boot;
+
+	if (clock_gettime(CLOCK_REALTIME, &real) == 0 &&
+	    clock_gettime(CLOCK_BOOTTIME, &boot) == 0)
+		metric_line(b, "process_start_time_seconds", "gauge",
+			    "Start time of the process since the Unix epoch "
+			    "in seconds.",
+			    (double)real.tv_sec - (double)boot.tv_sec +
+				    (double)(real.tv_nsec - boot.tv_nsec) /
+					    1e9 +
+				    (double)start / hz);
+}
+
+static void proc_fds(struct af_textbuf *b)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	struct rlimit rl;
+	long n = 0;
+
+	if (d != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+		/* the listing's own descriptor is not the process's */
+		metric_line(b, "process_open_fds", "gauge",
+			    "Number of open file descriptors.",
+			    (double)(n > 0 ? n - 1 : 0));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		metric_line(b, "process_max_fds", "gauge",
+			    "Maximum number of open file descriptors.",
+			    (double)rl.rlim_cur);
+}
+
+void af_process_metrics(struct af_textbuf *b, const char *daemon,
+			const char *version)
+{
+	af_textbuf_printf(b,
+			  "# HELP af_build_info The daemon's version "
+			  "(always 1).\n# TYPE af_build_info gauge\n"
+			  "af_build_info{daemon=\"%s\",version=\"%s\"} 1\n",
+			  daemon, version);
+	proc_stat(b);
+	proc_fds(b);
+}

@@ -38,6 +38,21 @@ void af_histogram_format(struct af_textbuf *b, const char *name,
 			 const struct af_histogram *h);
 void af_textbuf_free(struct af_textbuf *b);
 
+/* Appends "# HELP/# TYPE" for family `name`, then the lines of rows that
+ * are series of it (name followed by '{'), so series gathered interleaved
+ * print grouped by family. rows failing marks b failed. */
+void af_family_filter(struct af_textbuf *b, const struct af_textbuf *rows,
+		      const char *name, const char *type, const char *help);
+
+/* Appends af_build_info{version,daemon} and the standard process metrics
+ * (process_start_time_seconds, process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes,
+ * process_open_fds, process_max_fds) read from /proc/self. A /proc file
+ * that cannot be read leaves its series out. Bounded work: two small files
+ * and one directory listing of the process's descriptors. */
+void af_process_metrics(struct af_textbuf *b, const char *daemon,
+			const char *version);
+
 /* Outcome latency buckets reported by routerd and judged by the canary
  * controller (milliseconds; the last bucket, index AF_USAGE_BUCKETS - 1,
  * is +Inf). */

@@ -110,8 +110,8 @@ int af_auth_check(const struct af_auth *a, const Af__Request *req,
 		need = af_auth_needs(req);
 	if (req->token == NULL || req->token[0] == '\0') {
 		snprintf(why, whylen,
-			 "a token is required (--token or "
-			 "AF_TOKEN)");
+			 "a token is required (--token-file, "
+			 "AF_TOKEN_FILE, --token or AF_TOKEN)");
 		return AF_EPERM;
 	}
 	if ((e = find(a, req->token)) == NULL) {

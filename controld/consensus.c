@@ -194,6 +194,9 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	struct af_consensus_wait *w = req->data;
 
 	w->buf = NULL; /* raft owned the entry since raft_apply() */
+	atomic_fetch_sub(&w->c->proposals_pending, 1);
+	if (status != 0)
+		atomic_fetch_add(&w->c->proposals_failed, 1);
 	w->cb(w->arg, translate(status),
 	      status == 0 ? (const struct af_fsm_result *)result : NULL);
 	wait_free(w);
@@ -220,6 +223,8 @@ static void flush_waiting(struct af_consensus *c, int status)
 		next = w->next;
 		if (rc == 0 && (rc = submit(w)) == 0)
 			continue;
+		atomic_fetch_sub(&c->proposals_pending, 1);
+		atomic_fetch_add(&c->proposals_failed, 1);
 		w->cb(w->arg, rc, NULL);
 		wait_free(w);
 	}
@@ -296,10 +301,12 @@ int af_consensus_propose(struct af_consensus *c, const void *cmd,
 		rc = submit(w);
 		if (rc != 0)
 			goto out_free;
+		atomic_fetch_add(&c->proposals_pending, 1);
 		return 0;
 	}
 	if ((rc = af_consensus_make_ready(c)) != 0)
 		goto out_free;
+	atomic_fetch_add(&c->proposals_pending, 1);
 	/* Keep arrival order: proposals apply in the order they came. */
 	{
 		struct af_consensus_wait **tail = &c->waiting;
@@ -310,6 +317,7 @@ int af_consensus_propose(struct af_consensus *c, const void *cmd,
 	}
 	return 0;
 out_free:
+	atomic_fetch_add(&c->proposals_failed, 1);
 	wait_free(w);
 	return rc;
 }

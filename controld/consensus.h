@@ -15,6 +15,7 @@
 #define AF_CONTROLD_CONSENSUS_H
 
 #include "common/cluster.h"
+#include "common/metrics.h"
 #include "controld/fsm.h"
 
 #include <raft.h>
@@ -77,6 +78,13 @@ struct af_consensus {
 	 * entries only): bytes appended since the last snapshot, the limit,
 	 * and the entry threshold the cluster file set. */
 	uint64_t log_bytes, log_entries, log_bytes_max;
+	/* For /metrics (read from other threads): snapshots written and
+	 * failed with their duration; proposals failed and not yet
+	 * answered. */
+	_Atomic uint64_t snapshots, snapshot_failures;
+	_Atomic uint64_t proposals_failed, proposals_pending;
+	uint64_t snapshot_started_ns;
+	struct af_histogram snapshot_seconds;
 	unsigned threshold, trailing;
 	bool snapshot_forced;
 };

@@ -7,6 +7,7 @@
 #include "controld/consensus_int.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 
 #include <fcntl.h>
 #include <stddef.h>
@@ -132,6 +133,13 @@ static void snapshot_put_cb(struct raft_io_snapshot_put *req, int status)
 
 	if (status != 0 && status != RAFT_CANCELED)
 		io_failed(c, "write a snapshot", status);
+	if (status == 0) {
+		atomic_fetch_add(&c->snapshots, 1);
+		af_histogram_observe_ns(&c->snapshot_seconds,
+					af_mono_ns() - c->snapshot_started_ns);
+	} else if (status != RAFT_CANCELED) {
+		atomic_fetch_add(&c->snapshot_failures, 1);
+	}
 	af_free(a);
 	outer->cb = cb;
 	cb(outer, status); /* libraft compacts its log with `trailing` here */
@@ -158,12 +166,14 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 	a->c = c;
 	c->log_bytes = 0;
 	c->log_entries = 0;
+	c->snapshot_started_ns = af_mono_ns();
 	if (c->snapshot_forced)
 		raft_set_snapshot_threshold(c->raft, c->threshold);
 	rv = c->uv_snapshot_put(io, trailing, &a->inner, snapshot,
 				snapshot_put_cb);
 	if (rv != 0) {
 		af_free(a);
+		atomic_fetch_add(&c->snapshot_failures, 1);
 		if (rv != RAFT_NOMEM)
 			io_failed(c, "write a snapshot", rv);
 	}

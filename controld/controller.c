@@ -21,7 +21,9 @@ static void controller_cb(void *arg, int status, const struct af_fsm_result *r)
 	if (status != 0)
 		log_warn("event=rollout_step_failed error=\"%s\"",
 			 af_strerror(status));
-	else if (r->code == AF__CODE__OK)
+	else if (r->code == AF__CODE__OK && n->controller_aborting)
+		atomic_fetch_add(&n->auto_aborts, 1);
+	if (status == 0 && r->code == AF__CODE__OK)
 		log_info("event=rollout_step revision=%llu state=%s msg=\"%s\"",
 			 (unsigned long long)r->revision, r->state, r->message);
 }
@@ -40,6 +42,8 @@ static void propose(struct controld_node *n, const struct af_rollout *ro,
 	cmd.rollout = &rc;
 	cmd.principal = (char *)"rollout-controller";
 	cmd.time_ms = af_wall_ms();
+	n->controller_aborting =
+		action == AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT;
 	if (af_consensus_propose(&n->cons, &cmd, controller_cb, n) == 0)
 		n->controller_busy = true;
 }
@@ -79,6 +83,8 @@ void controld_rollout_tick(struct controld_node *n, uint64_t now_mono)
 	}
 	v = controld_rollout_judge_now(t, &ro, &s, &c, why, sizeof(why));
 	af_store_read_end(t);
+	if (v >= 0 && v <= AF_VERDICT_BREACH)
+		atomic_fetch_add(&n->verdicts[v], 1);
 	if (v == AF_VERDICT_BREACH) {
 		log_warn("event=canary_breach revision=%llu why=\"%s\"",
 			 (unsigned long long)ro.canary, why);

@@ -33,10 +33,36 @@ static void on_applied(void *arg, uint64_t index)
 		controld_pub_hint(n, 0, index);
 }
 
+/* Followers' lag as this leader sees it (none on a follower). */
+static void follower_stats(struct controld_node *n)
+{
+	struct controld_stats *s = &n->stats;
+	struct af_consensus *c = &n->cons;
+	uint64_t commit = af_consensus_commit_index(c), k = 0;
+	size_t max = sizeof(c->peers) / sizeof(c->peers[0]);
+
+	for (size_t i = 0; i < max && af_consensus_is_leader(c); i++) {
+		if (c->peers[i].id == 0 || c->peers[i].id == n->self->id)
+			continue;
+		atomic_store(&s->follower_id[k], c->peers[i].id);
+		atomic_store(&s->follower_lag[k],
+			     commit > c->peers[i].match
+				     ? commit - c->peers[i].match
+				     : 0);
+		k++;
+	}
+	atomic_store(&s->nfollowers, k);
+}
+
 static void update_stats(struct controld_node *n)
 {
 	struct controld_stats *s = &n->stats;
+	uint64_t leader = af_consensus_leader(&n->cons);
 
+	if (leader != 0 && leader != atomic_load(&s->leader_id))
+		atomic_fetch_add(&s->leader_changes, 1);
+	atomic_store(&s->log_bytes, n->cons.log_bytes);
+	follower_stats(n);
 	atomic_store(&s->term, af_consensus_term(&n->cons));
 	atomic_store(&s->commit, af_consensus_commit_index(&n->cons));
 	atomic_store(&s->applied, af_consensus_applied_index(&n->cons));
@@ -120,6 +146,7 @@ static void tick_cb(uv_timer_t *t)
 	controld_rollout_tick(n, now);
 	controld_backup_tick(n, now);
 	controld_emergency_tick(n);
+	controld_state_metrics_tick(n, now);
 	if (now - n->last_heartbeat_ms >= 1000) {
 		n->last_heartbeat_ms = now;
 		controld_pub_hint(n, 1, 0);
@@ -440,6 +467,7 @@ int controld_run(const struct af_cluster_cfg *cfg,
 		 (unsigned long long)o->id);
 	af_log_set_prefix(prefix);
 	pthread_mutex_init(&n->qlock, NULL);
+	pthread_mutex_init(&n->state_metrics_mu, NULL);
 	uv_loop_init(&n->loop);
 	uv_async_init(&n->loop, &n->wakeup, wakeup_cb);
 	n->wakeup.data = n;
@@ -494,6 +522,8 @@ out:
 		lock_fd = -1;
 	}
 	pthread_mutex_destroy(&n->qlock);
+	pthread_mutex_destroy(&n->state_metrics_mu);
+	af_free(n->state_metrics);
 	af_free(n);
 	return exit_code;
 }

@@ -100,9 +100,9 @@ out:
 	af_state_heads_free(&h);
 }
 
-static const char *fleet_state(const Af__FleetRecord *r,
-			       const struct af_state_heads *h,
-			       uint64_t registry, int64_t now)
+const char *controld_fleet_state(const Af__FleetRecord *r,
+				 const struct af_state_heads *h,
+				 uint64_t registry, int64_t now)
 {
 	const Af__FleetReport *f = r->last;
 	const char *ch = h->canary_rev ? h->canary_rev->hash : "";
@@ -148,7 +148,7 @@ void controld_read_fleet(struct controld_job *j, struct af_txn *t)
 			continue; /* LOST long enough: forgotten */
 		af__fleet_entry__init(&entries[fs.n_entries]);
 		entries[fs.n_entries].record = r;
-		entries[fs.n_entries].state = (char *)fleet_state(
+		entries[fs.n_entries].state = (char *)controld_fleet_state(
 			r, &h, fs.registry_revision, fs.now_ms);
 		ptrs[fs.n_entries] = &entries[fs.n_entries];
 		fs.n_entries++;

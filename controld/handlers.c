@@ -46,6 +46,7 @@ static void handle_status(struct controld_job *j)
 	ns.commit_index = af_consensus_commit_index(&n->cons);
 	ns.leader_id = af_consensus_leader(&n->cons);
 	ns.cluster = (char *)n->cfg->name;
+	ns.version = (char *)AF_VERSION;
 	cs.node = &ns;
 	resp.body_case = AF__RESPONSE__BODY_CLUSTER_STATUS;
 	resp.cluster_status = &cs;

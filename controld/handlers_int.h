@@ -55,4 +55,10 @@ void controld_read_fleet(struct controld_job *j, struct af_txn *t);
 /* h_report.c: showback. */
 void controld_read_showback(struct controld_job *j, struct af_txn *t);
 
+/* h_sync.c: SYNCED, STALE, NACKED or LOST for a fleet record. */
+struct af_state_heads;
+const char *controld_fleet_state(const Af__FleetRecord *r,
+				 const struct af_state_heads *h,
+				 uint64_t registry, int64_t now);
+
 #endif

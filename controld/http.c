@@ -101,6 +101,7 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 		(unsigned long long)atomic_load(&s->heartbeats_published),
 		(unsigned long long)atomic_load(&s->auth_denied));
 	controld_backup_metrics(n, b);
+	controld_ops_metrics(n, b);
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code,

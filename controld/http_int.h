@@ -64,4 +64,8 @@ enum MHD_Result controld_http_api(struct controld_node *n,
  * redirect to /ui/. */
 enum MHD_Result controld_http_ui(struct MHD_Connection *c, const char *name);
 
+/* http_metrics.c: process, Raft log, snapshot, proposal and follower
+ * series for /metrics. */
+void controld_ops_metrics(struct controld_node *n, struct af_textbuf *b);
+
 #endif

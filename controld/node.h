@@ -52,6 +52,12 @@ struct controld_stats {
 	struct af_histogram loop_lag;	   /* loop timer drift (api.c) */
 	_Atomic uint64_t hints_published, heartbeats_published;
 	_Atomic uint64_t auth_denied;
+	/* Copied by the loop's 100 ms tick for /metrics (daemon.c). */
+	_Atomic uint64_t leader_changes; /* leader id seen changing to non-0 */
+	_Atomic uint64_t log_bytes;	 /* log appended since the snapshot */
+	_Atomic uint64_t nfollowers;	 /* valid rows below (on a leader) */
+	_Atomic uint64_t follower_id[AF_MAX_NODES * 2];
+	_Atomic uint64_t follower_lag[AF_MAX_NODES * 2]; /* commit - match */
 };
 
 struct controld_node {
@@ -97,9 +103,18 @@ struct controld_node {
 	uint64_t last_heartbeat_ms;
 
 	/* rollout controller (controller.c) */
-	bool controller_busy;
+	bool controller_busy, controller_aborting;
 	uint64_t controller_last_ms;
 	bool emergency_busy; /* an expiry entry in flight (emergency.c) */
+	_Atomic uint64_t verdicts[3]; /* by enum af_verdict, this leader */
+	_Atomic uint64_t auto_aborts; /* AUTO_ABORTs this leader committed */
+
+	/* State-derived /metrics (metrics_state.c): rebuilt by the loop at
+	 * most every CONTROLD_STATE_METRICS_MS, copied by HTTP threads. */
+	pthread_mutex_t state_metrics_mu;
+	char *state_metrics; /* owned, under state_metrics_mu */
+	size_t state_metrics_len;
+	uint64_t state_metrics_ms; /* loop thread */
 
 	/* scheduled backups (backup.c); NULL without a backup section */
 	struct controld_backup *backup;
@@ -123,6 +138,15 @@ void controld_pub_stop(struct controld_node *n);
 /* Publishes a hint (heartbeat 0) or heartbeat; index: the entry just
  * applied (0: the applied index). */
 void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index);
+
+/* metrics_state.c: budgets per tenant (at most CONTROLD_METRIC_TENANTS),
+ * the rollout and fleet counts by state, read from the store on the loop
+ * thread at most every CONTROLD_STATE_METRICS_MS; the HTTP threads copy
+ * the last text. */
+#define CONTROLD_STATE_METRICS_MS 2000
+#define CONTROLD_METRIC_TENANTS 200
+void controld_state_metrics_tick(struct controld_node *n, uint64_t now_mono);
+void controld_state_metrics_copy(struct controld_node *n, struct af_textbuf *b);
 
 /* http.c */
 int controld_http_start(struct controld_node *n, struct af_err *err);

@@ -271,9 +271,13 @@ static void sync_metrics(struct routerd *r, struct af_textbuf *b)
 	gauge(b, "af_routerd_controld_connected",
 	      "1 when a controld answered the last Sync.", "gauge",
 	      atomic_load(&s->connected));
-	gauge(b, "af_routerd_last_sync_age_seconds",
-	      "Seconds since the last successful Sync (-1: never).", "gauge",
-	      last > 0 ? (long long)((af_wall_ms() - last) / 1000) : -1);
+	af_textbuf_printf(b,
+			  "# HELP af_routerd_last_sync_timestamp_seconds Unix "
+			  "time of the last successful Sync (0: never).\n"
+			  "# TYPE af_routerd_last_sync_timestamp_seconds "
+			  "gauge\naf_routerd_last_sync_timestamp_seconds "
+			  "%.3f\n",
+			  last > 0 ? (double)last / 1000.0 : 0.0);
 #define COUNTER(name, help, field)                                             \
 	gauge(b, name, help, "counter", (long long)atomic_load(&s->field))
 	COUNTER("af_routerd_syncs_total", "Successful Syncs.", syncs);
@@ -288,10 +292,29 @@ static void sync_metrics(struct routerd *r, struct af_textbuf *b)
 #undef COUNTER
 }
 
-static void lane_row(void *arg, const char *lane, uint32_t inflight)
+static void lane_row(void *arg, const char *lane, uint32_t inflight,
+		     int64_t limit)
 {
-	af_textbuf_printf(arg, "af_routerd_lane_inflight{lane=\"%s\"} %u\n",
-			  lane, inflight);
+	af_textbuf_printf(arg,
+			  "af_routerd_lane_inflight{lane=\"%s\"} %u\n"
+			  "af_routerd_lane_limit{lane=\"%s\"} %lld\n",
+			  lane, inflight, lane, (long long)limit);
+}
+
+/* In-flight and limit per lane, each family under its own header (the
+ * lane table is bounded: LIVE_MAX_LANES). */
+static void lane_metrics(struct routerd_live *l, struct af_textbuf *b)
+{
+	struct af_textbuf rows = {0};
+
+	routerd_live_lanes(l, lane_row, &rows);
+	af_family_filter(b, &rows, "af_routerd_lane_inflight", "gauge",
+			 "Routed decisions not yet reported or expired, by "
+			 "lane.");
+	af_family_filter(b, &rows, "af_routerd_lane_limit", "gauge",
+			 "The lane's max_inflight in the published policy (0: "
+			 "not known).");
+	af_textbuf_free(&rows);
 }
 
 static void live_metrics(struct routerd *r, struct af_textbuf *b)
@@ -301,10 +324,7 @@ static void live_metrics(struct routerd *r, struct af_textbuf *b)
 	if (r->live == NULL)
 		return;
 	s = routerd_live_stats(r->live);
-	af_textbuf_printf(b, "# HELP af_routerd_lane_inflight Routed decisions "
-			     "not yet reported or expired, by lane.\n"
-			     "# TYPE af_routerd_lane_inflight gauge\n");
-	routerd_live_lanes(r->live, lane_row, b);
+	lane_metrics(r->live, b);
 #define COUNTER(name, help, field)                                             \
 	gauge(b, name, help, "counter", (long long)atomic_load(&s->field))
 	COUNTER("af_routerd_reports_total", "Reports received.", reports);
@@ -351,8 +371,60 @@ static void http_conn_metrics(struct routerd_http *h, struct af_textbuf *b)
 			  atomic_load(&d->oversized)));
 }
 
+/* One series each per known (model, region), at most LIVE_METRIC_PAIRS. */
+static void pair_rows(void *arg, const struct live_pair_row *p)
+{
+	struct af_textbuf *b = arg;
+	char l[512];
+
+	snprintf(l, sizeof(l), "model=\"%s\",region=\"%s\"", p->model,
+		 p->region);
+	for (int c = 0; c < 2; c++)
+		af_textbuf_printf(b,
+				  "af_routerd_cooldown_remaining_seconds{%s,"
+				  "cohort=\"%s\"} %.3f\n",
+				  l, cohorts[c],
+				  (double)p->cooling_ms[c] / 1000.0);
+	af_textbuf_printf(
+		b,
+		"af_routerd_model_latency_seconds{%s} %.3f\n"
+		"af_routerd_model_reports_total{%s,ok=\"true\"} %llu\n"
+		"af_routerd_model_reports_total{%s,ok=\"false\"} %llu\n",
+		l, (double)p->ewma_ms / 1000.0, l, (unsigned long long)p->ok, l,
+		(unsigned long long)p->failed);
+}
+
+static void pair_metrics(struct routerd *r, struct af_textbuf *b)
+{
+	struct af_textbuf rows = {0};
+
+	if (r->live == NULL)
+		return;
+	routerd_live_pairs(r->live, af_mono_ms(), pair_rows, &rows);
+	/* rows interleave three families: print each family's lines under
+	 * its own header. */
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{"af_routerd_cooldown_remaining_seconds", "gauge",
+		 "Seconds a (model, region) stays cooled down for a cohort (0: "
+		 "usable)."},
+		{"af_routerd_model_latency_seconds", "gauge",
+		 "Moving average of the latency reported for a (model, region) "
+		 "(0: none yet)."},
+		{"af_routerd_model_reports_total", "counter",
+		 "Reports by (model, region) and outcome."},
+	};
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++)
+		af_family_filter(b, &rows, fam[f].name, fam[f].type,
+				 fam[f].help);
+	af_textbuf_free(&rows);
+}
+
 void http_metrics(struct routerd *r, struct af_textbuf *b)
 {
+	af_process_metrics(b, "routerd", AF_VERSION);
+	pair_metrics(r, b);
 	if (r->http != NULL) {
 		decisions_metrics(&r->http->stats, b);
 		http_conn_metrics(r->http, b);

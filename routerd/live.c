@@ -48,6 +48,7 @@
 
 struct live_lane {
 	_Atomic uint32_t inflight;
+	_Atomic int64_t limit; /* max_inflight of the last view naming it */
 	char *name;
 };
 
@@ -60,6 +61,7 @@ struct cohort_health {
 
 struct live_pair {
 	_Atomic uint32_t ewma_ms;
+	_Atomic uint64_t reports_ok, reports_failed; /* for /metrics */
 	struct cohort_health h[2]; /* [0] stable, [1] canary */
 	char *model, *region;
 };
@@ -295,6 +297,8 @@ int routerd_live_bind(struct routerd_live *l, struct view_ext *x)
 			lane_slot(l, af_policy_view_lane_name(x->v.pv, i), &rc);
 		if (x->lanes[i] == NULL && rc == 0)
 			atomic_fetch_add(&l->stats.bind_full, 1);
+		else if (x->lanes[i] != NULL && x->lane_max != NULL)
+			atomic_store(&x->lanes[i]->limit, x->lane_max[i]);
 	}
 	for (uint32_t i = 0; i < x->npairs && rc == 0; i++) {
 		af_policy_view_pair(x->v.pv, i, &model, &region);
@@ -609,6 +613,8 @@ void routerd_live_report(struct routerd_live *l, const struct view_ext *x,
 		atomic_fetch_add(&l->stats.unknown_pairs, 1);
 		return;
 	}
+	atomic_fetch_add_explicit(rep->ok ? &p->reports_ok : &p->reports_failed,
+				  1, memory_order_relaxed);
 	if (health_update(p, cohort == LIVE_COHORT_CANARY, &x->health, rep->ok,
 			  rep->latency_ms, now_ms))
 		atomic_fetch_add(&l->stats.cooldowns, 1);
@@ -635,11 +641,40 @@ void routerd_live_expire(struct routerd_live *l, uint64_t now_ms)
 
 void routerd_live_lanes(const struct routerd_live *l,
 			void (*fn)(void *arg, const char *lane,
-				   uint32_t inflight),
+				   uint32_t inflight, int64_t limit),
 			void *arg)
 {
 	uint32_t n = atomic_load(&l->nlanes);
 
 	for (uint32_t i = 0; i < n; i++)
-		fn(arg, l->lanes[i].name, atomic_load(&l->lanes[i].inflight));
+		fn(arg, l->lanes[i].name, atomic_load(&l->lanes[i].inflight),
+		   atomic_load(&l->lanes[i].limit));
+}
+
+void routerd_live_pairs(struct routerd_live *l, uint64_t now_ms,
+			void (*fn)(void *arg, const struct live_pair_row *row),
+			void *arg)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&l->bind_mu);
+	n = l->npairs < LIVE_METRIC_PAIRS ? l->npairs : LIVE_METRIC_PAIRS;
+	for (uint32_t i = 0; i < n; i++) {
+		struct live_pair *p = pair_at(l, i);
+		struct live_pair_row row = {
+			.model = p->model,
+			.region = p->region,
+			.ewma_ms = atomic_load(&p->ewma_ms),
+			.ok = atomic_load(&p->reports_ok),
+			.failed = atomic_load(&p->reports_failed),
+		};
+
+		for (int c = 0; c < 2; c++) {
+			uint64_t until = atomic_load(&p->h[c].cool_until_ms);
+
+			row.cooling_ms[c] = until > now_ms ? until - now_ms : 0;
+		}
+		fn(arg, &row);
+	}
+	pthread_mutex_unlock(&l->bind_mu);
 }

@@ -1,6 +1,7 @@
 /* routerd: the decision sidecar beside each orchestrator. */
 #include "common/cluster.h"
 #include "common/log.h"
+#include "common/token.h"
 #include "routerd/config.h"
 #include "routerd/decision_log.h"
 #include "routerd/workflow.h"
@@ -189,6 +190,25 @@ static int check(const struct routerd_config *c,
 	return 0;
 }
 
+/* The API token: the file AF_TOKEN_FILE names (with systemd, a
+ * credential), else AF_TOKEN. */
+static int load_token(struct routerd *r)
+{
+	static char token[AF_TOKEN_MAX + 1];
+	const char *file = getenv("AF_TOKEN_FILE");
+	struct af_err err = {{0}};
+
+	r->token = getenv("AF_TOKEN");
+	if (file == NULL || file[0] == '\0')
+		return 0;
+	if (af_token_read(file, token, sizeof(token), &err) != 0) {
+		fprintf(stderr, "routerd: AF_TOKEN_FILE: %s\n", err.msg);
+		return -1;
+	}
+	r->token = token;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct af_cluster_cfg cfg; /* large: not on the stack */
@@ -228,6 +248,8 @@ int main(int argc, char **argv)
 	r.cfg = &cfg;
 	r.cache_dir = c.cache;
 	r.override_file = c.override_file;
+	if (load_token(&r) != 0)
+		return 2;
 	if (c.id != NULL) {
 		snprintf(r.id, sizeof(r.id), "%s", c.id);
 	} else {

@@ -65,6 +65,7 @@ struct routerd {
 	const struct af_cluster_cfg *cfg;
 	char id[ROUTERD_ID_MAX];
 	const char *cache_dir; /* NULL: no persistence */
+	const char *token;     /* API token (AF_TOKEN_FILE, AF_TOKEN); NULL */
 	/* view.c */
 	_Atomic(struct routerd_view *) current;
 	struct routerd_viewslot *slots;

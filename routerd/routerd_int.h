@@ -29,6 +29,9 @@ struct view_ext {
 	 * there is no live state or a table is full. */
 	struct live_lane **lanes;
 	struct live_pair **pairs;
+	/* max_inflight by view lane id, from the stable bundle (the canary's
+	 * for a lane only it has); owned, NULL when out of memory. */
+	int64_t *lane_max;
 };
 
 static inline const struct view_ext *view_ext(const struct routerd_view *v)
@@ -125,10 +128,24 @@ void routerd_live_report(struct routerd_live *l, const struct view_ext *x,
  * it every second; tests call it with their own clock). */
 void routerd_live_expire(struct routerd_live *l, uint64_t now_ms);
 
-/* Lane in-flight counts for /metrics: calls fn for each known lane. */
+/* Lane in-flight counts for /metrics: calls fn for each known lane with
+ * its max_inflight as last published (0: not known). */
 void routerd_live_lanes(const struct routerd_live *l,
 			void (*fn)(void *arg, const char *lane,
-				   uint32_t inflight),
+				   uint32_t inflight, int64_t limit),
+			void *arg);
+
+/* (model, region) pairs for /metrics: at most LIVE_METRIC_PAIRS of them
+ * (the first known), so a scrape stays bounded. Any thread. */
+#define LIVE_METRIC_PAIRS 256
+struct live_pair_row {
+	const char *model, *region;
+	uint32_t ewma_ms;	/* 0: no latency reported yet */
+	uint64_t ok, failed;	/* reports */
+	uint64_t cooling_ms[2]; /* stable, canary; 0: not cooling */
+};
+void routerd_live_pairs(struct routerd_live *l, uint64_t now_ms,
+			void (*fn)(void *arg, const struct live_pair_row *row),
 			void *arg);
 
 /* Budget hook: the tenant's budget state from routerd's leases

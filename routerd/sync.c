@@ -682,7 +682,7 @@ int routerd_sync_start(struct routerd *r, struct af_err *err)
 		s->owns_budgets = true;
 	}
 	test_hooks_init(s);
-	s->token = getenv("AF_TOKEN");
+	s->token = r->token;
 	rc = routerd_cache_load(r, &v, &cerr);
 	if (rc == 0) {
 		log_info("event=cache_loaded revision=%llu hash=%s index=%llu",

@@ -15,6 +15,7 @@
 #include "common/alloc.h"
 #include "common/hash.h"
 #include "common/timeutil.h"
+#include "proto/policy.pb-c.h"
 #include "routerd/routerd_int.h"
 
 #include <sched.h>
@@ -103,6 +104,26 @@ static int load_all(const void *stable, size_t stable_len, const void *canary,
 	return 0;
 }
 
+/* x->lane_max from the bundles' lanes (stable first). Out of memory
+ * leaves it NULL: the limits are for /metrics only. */
+static void lane_limits(struct view_ext *x, const struct af_bundle *b)
+{
+	size_t len;
+	const uint8_t *bytes = af_bundle_bytes(b, &len);
+	Af__Policy__Bundle *pb = af__policy__bundle__unpack(NULL, len, bytes);
+
+	if (pb == NULL)
+		return;
+	for (size_t i = 0; i < pb->n_lanes; i++) {
+		int32_t id =
+			af_policy_view_lane_id(x->v.pv, pb->lanes[i]->name);
+
+		if (id >= 0 && (uint32_t)id < x->nlanes && x->lane_max[id] == 0)
+			x->lane_max[id] = pb->lanes[i]->max_inflight;
+	}
+	protobuf_c_message_free_unpacked(&pb->base, NULL);
+}
+
 static int compile_view(struct view_ext *x, const struct loaded *l,
 			struct af_err *err)
 {
@@ -124,6 +145,12 @@ static int compile_view(struct view_ext *x, const struct loaded *l,
 	af_bundle_health(l->stable, &x->health);
 	x->nlanes = af_policy_view_nlanes(x->v.pv);
 	x->npairs = af_policy_view_npairs(x->v.pv);
+	x->lane_max = af_calloc(x->nlanes ? x->nlanes : 1, sizeof(int64_t));
+	if (x->lane_max != NULL) {
+		lane_limits(x, l->stable);
+		if (l->canary != NULL)
+			lane_limits(x, l->canary);
+	}
 	return 0;
 }
 
@@ -199,6 +226,7 @@ void routerd_view_free(struct routerd_view *v)
 	if (v == NULL)
 		return;
 	routerd_live_unbind(x);
+	af_free(x->lane_max);
 	af_policy_view_free(v->pv);
 	af_free(v->stable_bytes);
 	af_free(v->canary_bytes);

@@ -37,7 +37,7 @@ for g in $(echo "$groups" | tr ' ' '\n' | sort -u); do
 done
 "$AF" route --help | grep -q -- "--revision REV" || fail "route --help lacks --revision"
 grep -q -- "--revision REV" "$DOC" || fail "docs/cli.md lacks route --revision"
-for f in AF_CLUSTER AF_TOKEN --endpoints --timeout --stale; do
+for f in AF_CLUSTER AF_TOKEN AF_TOKEN_FILE --token-file AF_ENDPOINTS --endpoints --timeout --stale; do
 	grep -q -- "$f" "$DOC" || fail "docs/cli.md does not document $f"
 done
 for c in 0 1 2 3; do

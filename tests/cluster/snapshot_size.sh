@@ -31,6 +31,17 @@ for i in 1 2 3; do
 		fail "node $i wrote no snapshot file"
 done
 note "every node snapshotted by size: $(echo "$l" | sed 's/.*event=/event=/')"
+# ... and counts it in /metrics: snapshots written, their duration, none
+# failed, the log bytes since the snapshot below the 1 MiB limit.
+for i in 1 2 3; do
+	m=$(curl -s "http://$(cl_http $i)/metrics")
+	s=$(echo "$m" | awk '$1 == "af_raft_snapshots_total" { print $2 }')
+	c=$(echo "$m" | awk '$1 == "af_raft_snapshot_seconds_count{}" { print $2 }')
+	f=$(echo "$m" | awk '$1 == "af_raft_snapshot_failures_total" { print $2 }')
+	b=$(echo "$m" | awk '$1 == "af_raft_log_bytes" { print $2 }')
+	[ "${s:-0}" -ge 1 ] && [ "$c" = "$s" ] && [ "$f" = 0 ] && [ "$b" -lt 1048576 ] ||
+		fail "node $i snapshot metrics: total=$s count=$c failures=$f log_bytes=$b"
+done
 
 # A restart loads the snapshot and the log after it: same revisions.
 victim=2
