@@ -86,10 +86,10 @@ int controld_verify_snapshot_main(const char *path, FILE *out, FILE *errf)
 	}
 	af_store_hash_hex(info.state_hash, hex);
 	fprintf(out,
-		"file=%s verified=true cluster=%s index=%llu term=%llu "
+		"file=%s verified=true cluster=%s index=%llu "
 		"bytes=%llu entries=%llu checksum=%s state_hash=%s\n",
 		path, info.cluster, (unsigned long long)info.index,
-		(unsigned long long)info.term, (unsigned long long)info.bytes,
+		(unsigned long long)info.bytes,
 		(unsigned long long)info.entries,
 		info.version == 1 ? "full" : "meta", hex);
 	return 0;

@@ -1,29 +1,27 @@
 /* Compile YAML to canonical bytes + version hash; load bytes back. */
 #include "policy/policy_int.h"
 #include "common/alloc.h"
+#include "proto/alloc.h"
 
 #include <string.h>
 
 #define MAX_BUNDLE_NODES 2000000
 #define MAX_REGISTRY_NODES 3000000
 
-static void *pb_alloc(void *ctx, size_t size)
+/* Unpacks canonical bytes of desc (what = "bundle" or "registry"): out of
+ * memory is told apart from bytes that do not decode. */
+static int unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
+		  size_t len, const char *what, ProtobufCMessage **ret,
+		  struct af_err *err)
 {
-	(void)ctx;
-	return af_malloc(size);
-}
+	int rc = af_pb_unpack(desc, len, buf, ret);
 
-static void pb_free(void *ctx, void *p)
-{
-	(void)ctx;
-	af_free(p);
+	if (rc == AF_ENOMEM)
+		return af_errf(err, AF_ENOMEM, "%s: out of memory", what);
+	if (rc != 0)
+		return af_errf(err, AF_ECORRUPT, "%s: cannot unpack", what);
+	return 0;
 }
-
-static ProtobufCAllocator pb_allocator = {
-	.alloc = pb_alloc,
-	.free = pb_free,
-	.allocator_data = NULL,
-};
 
 /* Packs msg into owned bytes. */
 static int pack(const ProtobufCMessage *msg, uint8_t **ret, size_t *ret_len,
@@ -83,6 +81,7 @@ int af_bundle_load(const void *buf, size_t len, struct af_bundle **ret,
 		   struct af_err *err)
 {
 	struct af_bundle *b;
+	ProtobufCMessage *m;
 	int rc;
 
 	if (len > AF_POLICY_MAX_BYTES)
@@ -91,12 +90,10 @@ int af_bundle_load(const void *buf, size_t len, struct af_bundle **ret,
 	b = af_calloc(1, sizeof(*b));
 	if (b == NULL)
 		return af_errf(err, AF_ENOMEM, "bundle: out of memory");
-	b->pb = af__policy__bundle__unpack(&pb_allocator, len, buf);
-	if (b->pb == NULL) {
-		/* protobuf-c does not tell an allocation failure apart. */
-		rc = af_errf(err, AF_ECORRUPT, "bundle: cannot unpack");
+	if ((rc = unpack(&af__policy__bundle__descriptor, buf, len, "bundle",
+			 &m, err)) != 0)
 		goto out_free;
-	}
+	b->pb = (Af__Policy__Bundle *)m;
 	rc = validate_bundle(b->pb, err);
 	if (rc == 0)
 		rc = check_canonical(&b->pb->base, buf, len, err);
@@ -117,7 +114,7 @@ void af_bundle_free(struct af_bundle *b)
 	if (b == NULL)
 		return;
 	if (b->pb != NULL)
-		af__policy__bundle__free_unpacked(b->pb, &pb_allocator);
+		af__policy__bundle__free_unpacked(b->pb, &af_pb_allocator);
 	for (size_t i = 0; i < b->nwarn; i++)
 		af_free(b->warn[i]);
 	af_free(b->bytes);
@@ -210,6 +207,7 @@ int af_registry_load(const void *buf, size_t len, struct af_registry **ret,
 		     struct af_err *err)
 {
 	struct af_registry *r;
+	ProtobufCMessage *m;
 	int rc;
 
 	if (len > AF_POLICY_MAX_BYTES)
@@ -219,11 +217,10 @@ int af_registry_load(const void *buf, size_t len, struct af_registry **ret,
 	r = af_calloc(1, sizeof(*r));
 	if (r == NULL)
 		return af_errf(err, AF_ENOMEM, "registry: out of memory");
-	r->pb = af__policy__registry__unpack(&pb_allocator, len, buf);
-	if (r->pb == NULL) {
-		rc = af_errf(err, AF_ECORRUPT, "registry: cannot unpack");
+	if ((rc = unpack(&af__policy__registry__descriptor, buf, len,
+			 "registry", &m, err)) != 0)
 		goto out_free;
-	}
+	r->pb = (Af__Policy__Registry *)m;
 	rc = validate_registry(r->pb, err);
 	if (rc == 0)
 		rc = check_canonical(&r->pb->base, buf, len, err);
@@ -244,7 +241,7 @@ void af_registry_free(struct af_registry *r)
 	if (r == NULL)
 		return;
 	if (r->pb != NULL)
-		af__policy__registry__free_unpacked(r->pb, &pb_allocator);
+		af__policy__registry__free_unpacked(r->pb, &af_pb_allocator);
 	af_free(r->bytes);
 	af_free(r);
 }

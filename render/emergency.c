@@ -26,8 +26,7 @@ static json_t *item_json(const Af__Override *m)
 	}
 	json_object_set_new(j, "reason", json_string(m->reason));
 	json_object_set_new(j, "principal", json_string(m->principal));
-	json_object_set_new(j, "expires",
-			    af_render_time(m->expires_ms));
+	json_object_set_new(j, "expires", af_render_time(m->expires_ms));
 	return j;
 }
 
@@ -35,9 +34,8 @@ json_t *af_render_emergency(const Af__EmergencyListResp *el)
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; el != NULL && el->set != NULL &&
-			   i < el->set->n_overrides;
-	     i++)
+	for (size_t i = 0;
+	     el != NULL && el->set != NULL && i < el->set->n_overrides; i++)
 		json_array_append_new(arr, item_json(el->set->overrides[i]));
 	return arr;
 }
