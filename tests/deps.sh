@@ -8,7 +8,7 @@ libjansson-dev libxxhash-dev libsodium-dev libmicrohttpd-dev clang \
 clang-format libclang-rt-14-dev lmdb-utils curl procps jq diffutils openssl \
 iptables util-linux iproute2 binutils \
 libcurl4-openssl-dev python3-jsonschema python3-yaml python3-pytest python3-venv \
-python3-setuptools prometheus"
+python3-setuptools prometheus systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
