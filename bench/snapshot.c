@@ -13,6 +13,7 @@
 #include "proto/af.pb-c.h"
 #include "store/store.h"
 #include "tests/lib/policy_fixture.h"
+#include "tests/lib/tmpdir.h"
 
 #include "common/alloc.h"
 
@@ -369,6 +370,6 @@ out_close:
 	af_store_close(b.store);
 out_rm:
 	unlink(path);
-	bench_rm_tree(b.dir);
+	af_test_rmtree(b.dir);
 	return rc == 0 ? 0 : 1;
 }

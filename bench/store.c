@@ -1,6 +1,7 @@
 /* Store figures: commit throughput (nosync on and off), snapshot, restore and
  * state hash of a ~10k-record store. Prints figures; asserts nothing. */
 #include "bench/lib/util.h"
+#include "tests/lib/tmpdir.h"
 #include "store/store.h"
 
 #include "common/alloc.h"
@@ -136,6 +137,6 @@ int main(void)
 	commits(base, true, 20000);
 	commits(base, false, 500);
 	snapshot_figures(base, 10000);
-	bench_rm_tree(base);
+	af_test_rmtree(base);
 	return 0;
 }

@@ -3,6 +3,7 @@
  * leader loss, I/O faults, snapshots, replay, and a randomized schedule.
  * Three servers, one LMDB store each in its own temp dir. */
 #include "tests/lib/alloc_check.h"
+#include "tests/lib/tmpdir.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 
@@ -13,7 +14,6 @@
 #include "store/store.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <raft.h>
 #include <raft/fixture.h>
 #include <stdio.h>
@@ -60,15 +60,6 @@ static struct {
 	unsigned n_props;
 	unsigned n_done;
 } T;
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static struct raft *R(unsigned i)
 {
@@ -135,8 +126,7 @@ static void teardown(void)
 		af_store_close(T.nodes[i].store);
 		T.nodes[i].store = NULL;
 		if (T.nodes[i].dir[0] != '\0')
-			nftw(T.nodes[i].dir, rm_entry, 16,
-			     FTW_DEPTH | FTW_PHYS);
+			af_test_rmtree(T.nodes[i].dir);
 	}
 	af_test_alloc_end();
 }

@@ -26,6 +26,7 @@
  * one tick late (both safe) and never (X, committed, is overwritten):
  * see docs/reliability.md. */
 #include "tests/lib/alloc_check.h"
+#include "tests/lib/tmpdir.h"
 #include "controld/consensus.h"
 #include "controld/fsm.h"
 
@@ -33,7 +34,6 @@
 #include "store/store.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <raft.h>
 #include <raft/fixture.h>
 #include <stdio.h>
@@ -104,15 +104,6 @@ static int rec_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 	return nd->fsm.raft_fsm.apply(&nd->fsm.raft_fsm, buf, result);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void setup(void)
 {
 	struct af_store_opts o = {.cluster = "test", .nosync = true};
@@ -160,8 +151,7 @@ static void teardown(void)
 	for (unsigned i = 0; i < N; i++) {
 		af_store_close(T.nodes[i].store);
 		if (T.nodes[i].dir[0] != '\0')
-			nftw(T.nodes[i].dir, rm_entry, 16,
-			     FTW_DEPTH | FTW_PHYS);
+			af_test_rmtree(T.nodes[i].dir);
 	}
 	af_test_alloc_end();
 }

@@ -1,6 +1,7 @@
 /* Store: tables, iteration, applied index, map growth, snapshot and restore,
  * snapshot views, cluster check, allocation failures. */
 #include "tests/lib/alloc_check.h"
+#include "tests/lib/tmpdir.h"
 #include "store/store.h"
 
 #include "common/alloc.h"
@@ -9,7 +10,6 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,19 +26,10 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(tmpdir));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void teardown(void)
 {
 	af_alloc_fail_after(-1, 0);
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	af_test_rmtree(tmpdir);
 	af_test_alloc_end();
 }
 
