@@ -131,7 +131,7 @@ static _Thread_local struct af_live_rec tl_rec;
 /* Queues the decision's record when the bundle samples it. */
 static void log_decision(struct routerd_http *h, struct MHD_Connection *c,
 			 struct conn *k, const struct routerd_view *v,
-			 uint64_t seq, size_t body_len)
+			 uint64_t seq, int64_t wall_ms, size_t body_len)
 {
 	char trace[ROUTERD_TRACE_MAX + 1];
 	struct routerd_dlog_rec r = {
@@ -146,7 +146,7 @@ static void log_decision(struct routerd_http *h, struct MHD_Connection *c,
 	if (!routerd_dlog_sampled(seq, k->d.log_ppm))
 		return;
 	af_live_rec_finish(&tl_rec, &k->d);
-	r.wall_ms = af_wall_ms();
+	r.wall_ms = wall_ms;
 	r.mask = af_policy_view_log_masks(v->pv, k->d.canary, &r.nmask);
 	/* the decision's own trace id (a valid traceparent), else X-Trace-Id */
 	r.trace_id =
@@ -172,6 +172,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	enum af_decision_kind kind;
 	uint64_t seq =
 		atomic_fetch_add_explicit(&h->seq, 1, memory_order_relaxed);
+	int64_t wall = af_wall_ms(); /* budgets, overrides, the record */
 	size_t len = 0;
 	int rc;
 
@@ -179,14 +180,14 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	routerd_live_prepare(&lc, v, now, &live);
 	if (h->r->budgets != NULL) {
 		lc.budgets = h->r->budgets;
-		lc.wall_ms = af_wall_ms();
+		lc.wall_ms = wall;
 	}
 	routerd_live_workflows(&lc, h->r->workflows, &live);
 	if (h->r->dlog != NULL) {
 		af_live_rec_wrap(&tl_rec, &live, v->pv, &rec);
 		use = &rec;
 	}
-	rc = routerd_override_decide(h->r, v, &k->req, use, k->id, &k->d);
+	rc = routerd_override_decide(h->r, v, &k->req, use, wall, k->id, &k->d);
 	if (rc == AF_ENOTFOUND)
 		return reply_error(h, c, k, 422, "UNKNOWN_CLASS",
 				   "unknown class", "class");
@@ -217,7 +218,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		&k->trace, &k->req, &k->d, k->out, sizeof(k->out), len,
 		k->t0_ns);
 	if (use != &live)
-		log_decision(h, c, k, v, seq, len);
+		log_decision(h, c, k, v, seq, wall, len);
 	return reply_json(c, 200, k, len);
 }
 

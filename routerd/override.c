@@ -296,11 +296,12 @@ const char *routerd_stale_mode(struct routerd *r, const struct routerd_view *v,
 
 int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 			    const struct af_request *req, struct af_live *live,
-			    const char *id, struct af_decision *ret)
+			    int64_t wall_ms, const char *id,
+			    struct af_decision *ret)
 {
 	struct routerd_overrides *o = r->overrides;
 
-	live->now_ms = af_wall_ms();
+	live->now_ms = wall_ms;
 	live->stale_ms = stale_ms(r, live->now_ms);
 	if (o == NULL) {
 		live->overrides = NULL;
