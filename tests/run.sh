@@ -34,26 +34,78 @@ if [ "${UNIT_ONLY:-0}" = 1 ]; then
 	echo "$total_p passed, $total_f failed (unit tests only)"
 	exit $fail
 fi
+# The cluster scenarios and the short fault suite (kills, pauses,
+# partitions, restart-all) run AF_TEST_JOBS at a time (default 2). Each
+# worker has its own 1000 ports from AF_TEST_PORT_BASE (default 25000,
+# below the kernel's ephemeral range), handed to the scenario as
+# AF_PORT_BASE. Workers claim jobs with mkdir, which is atomic, so every
+# job runs once; the fault suite goes first as the longest, in a network
+# namespace of its own. A scenario whose file holds the line
+# "# af-test: alone" runs after the others, by itself.
+jobs=${AF_TEST_JOBS:-2}
+port0=${AF_TEST_PORT_BASE:-25000}
+rundir=$(mktemp -d "${TMPDIR:-/tmp}/af-run.XXXXXX")
+shared="faults/short"; alone=""
 for s in tests/cluster/*.sh; do
 	[ -f "$s" ] || continue
-	name=$(basename "$s" .sh)
-	log=$logdir/cluster-$name.log
-	if BUILD=$BUILD timeout 600 sh "$s" >"$log" 2>&1; then
-		echo "cluster/$name: ok"; total_t=$((total_t + 1)); total_p=$((total_p + 1))
+	if grep -qx '# af-test: alone' "$s"; then alone="$alone $s"; else shared="$shared $s"; fi
+done
+# run_job JOB SLOT: runs one job, records ok or FAIL with its seconds.
+run_job() {
+	case $1 in
+	faults/short) name=faults-short; label=$1 ;;
+	*) name=cluster-$(basename "$1" .sh); label=cluster/$(basename "$1" .sh) ;;
+	esac
+	t0=$(date +%s)
+	if [ "$1" = faults/short ]; then
+		AF_PORT_BASE=$(($port0 + $2 * 1000)) BUILD=$BUILD timeout 600 \
+			sh tests/faults/run.sh short >"$logdir/$name.log" 2>&1
 	else
-		echo "FAIL cluster/$name"; tail -40 "$log"; fail=1
-		total_t=$((total_t + 1)); total_f=$((total_f + 1))
+		AF_PORT_BASE=$(($port0 + $2 * 1000)) BUILD=$BUILD timeout 600 \
+			sh "$1" >"$logdir/$name.log" 2>&1
+	fi
+	rc=$?
+	secs=$(($(date +%s) - t0))
+	if [ $rc -eq 0 ]; then r=ok; else r=FAIL; fi
+	echo "$r $label $name $secs" >"$rundir/result.$name"
+	echo "$label: $r (${secs}s)"
+}
+# worker SLOT JOB...: claims and runs jobs until none is left.
+worker() {
+	slot=$1; shift
+	for j in "$@"; do
+		mkdir "$rundir/claim.$(echo "$j" | tr / _)" 2>/dev/null || continue
+		run_job "$j" "$slot"
+	done
+}
+pids=""
+k=0
+while [ $k -lt "$jobs" ]; do
+	worker $k $shared &
+	pids="$pids $!"
+	k=$((k + 1))
+done
+for p in $pids; do wait "$p"; done
+worker 0 $alone
+for f in "$rundir"/result.*; do
+	[ -f "$f" ] || continue
+	read -r r label name secs <"$f"
+	total_t=$((total_t + 1))
+	if [ "$r" = ok ]; then
+		total_p=$((total_p + 1))
+		[ "$name" = faults-short ] &&
+			sed -n '/^== fault run/,$p' "$logdir/$name.log" | sed 's/^/  /'
+	else
+		total_f=$((total_f + 1)); fail=1
+		echo "FAIL $label (log $logdir/$name.log):"; tail -40 "$logdir/$name.log"
 	fi
 done
-# The short fault suite (kills, pauses, partitions, restart-all).
-log=$logdir/faults-short.log
-if BUILD=$BUILD timeout 600 sh tests/faults/run.sh short >"$log" 2>&1; then
-	echo "faults/short: ok"; sed -n '/^== fault run/,$p' "$log" | sed 's/^/  /'
-	total_t=$((total_t + 1)); total_p=$((total_p + 1))
-else
-	echo "FAIL faults/short"; tail -40 "$log"; fail=1
-	total_t=$((total_t + 1)); total_f=$((total_f + 1))
+n_jobs=$(echo $shared $alone | wc -w)
+n_done=$(ls "$rundir" | grep -c '^result\.')
+if [ "$n_done" -ne "$n_jobs" ]; then
+	echo "FAIL: $n_jobs jobs, $n_done results"; fail=1
 fi
+rm -rf "$rundir"
 [ $fail -ne 0 ] && [ $total_f -eq 0 ] && total_f=1
 echo "$total_p passed, $total_f failed"
 exit $fail
