@@ -125,6 +125,14 @@ static enum af_budget_state d_budget(void *ctx, const char *tenant,
 	return s->dctx.inner.budget(s->dctx.inner.ctx, tenant, ret);
 }
 
+static void d_workflow(void *ctx, const char *workflow_id,
+		       struct af_workflow_state *ret)
+{
+	const struct sim *s = ctx;
+
+	s->dctx.inner.workflow(s->dctx.inner.ctx, workflow_id, ret);
+}
+
 int sim_down_live(struct sim *s, const struct af_policy_view *v,
 		  struct af_live *live)
 {
@@ -139,6 +147,10 @@ int sim_down_live(struct sim *s, const struct af_policy_view *v,
 		.cooldown_ms = d_cooldown,
 		.latency_ms = d_latency,
 		.budget = d_budget,
+		.workflow = s->dctx.inner.workflow != NULL ? d_workflow : NULL,
+		.overrides = s->dctx.inner.overrides,
+		.now_ms = s->dctx.inner.now_ms,
+		.stale_ms = s->dctx.inner.stale_ms,
 	};
 	return 0;
 }

@@ -26,16 +26,6 @@ static void deny_ov(struct af_decision *d, const char *code, const char *id)
 	note_id(d, id);
 }
 
-static bool in_scope(const struct af_override *o, const struct rctx *r,
-		     int64_t now_ms)
-{
-	if (o->expires_ms > 0 && now_ms > 0 && now_ms >= o->expires_ms)
-		return false;
-	if (o->tenant[0] != '\0' && strcmp(o->tenant, r->req->tenant) != 0)
-		return false;
-	return o->cls[0] == '\0' || strcmp(o->cls, r->cls->name) == 0;
-}
-
 static void tighten(int64_t *cap, const char **cap_id, int64_t v,
 		    const char *id)
 {
@@ -138,7 +128,8 @@ bool decide_overlay(struct rctx *r, const struct af_live *live,
 	}
 	for (size_t i = 0; set != NULL && i < set->n && i < AF_OVERRIDE_MAX;
 	     i++)
-		if (in_scope(&set->ov[i], r, live->now_ms) &&
+		if (af_override_in_scope(&set->ov[i], r->req->tenant,
+					 r->cls->name, live->now_ms) &&
 		    apply_one(r, &set->ov[i], d))
 			return true;
 	return false;

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* What decide.c assumes when the live state says cooling but not for how
  * long (its COOL_UNKNOWN_MS). */
@@ -107,6 +108,8 @@ void af_live_rec_wrap(struct af_live_rec *rec, const struct af_live *inner,
 	rec->budget_retry_ms = 0;
 	rec->lease.set = false;
 	rec->workflow_read = false;
+	rec->ov.n = 0;
+	rec->stale_ms = 0;
 	*ret = (struct af_live){
 		.ctx = rec,
 		.lane_inflight = rec_inflight,
@@ -115,6 +118,23 @@ void af_live_rec_wrap(struct af_live_rec *rec, const struct af_live *inner,
 		.budget = rec_budget,
 		.workflow = rec->inner->workflow ? rec_workflow : NULL,
 	};
+}
+
+void af_live_rec_overrides(struct af_live_rec *rec, const struct af_live *live,
+			   const struct af_request *req)
+{
+	const struct af_override_set *set = live->overrides;
+
+	rec->ov.n = 0;
+	rec->stale_ms = live->stale_ms;
+	for (size_t i = 0; set != NULL && i < set->n && i < AF_OVERRIDE_MAX;
+	     i++) {
+		const struct af_override *o = &set->ov[i];
+
+		if (af_override_in_scope(o, req->tenant, req->class_name,
+					 live->now_ms))
+			rec->ov.ov[rec->ov.n++] = *o;
+	}
 }
 
 void af_live_rec_finish(struct af_live_rec *rec, const struct af_decision *d)
@@ -173,6 +193,41 @@ static void lease_obj(struct w *w, const struct af_rec_lease *l)
 	lit(w, "}");
 }
 
+/* ,"overrides":[{"id",scope,effect,"expires"}...] and ,"stale_ms" when
+ * the decision had them. */
+static void overrides_obj(struct w *w, const struct af_live_rec *rec)
+{
+	char m[1024], when[32];
+
+	if (rec->stale_ms > 0) {
+		lit(w, ",\"stale_ms\":");
+		u64(w, rec->stale_ms);
+	}
+	if (rec->ov.n == 0)
+		return;
+	lit(w, ",\"overrides\":[");
+	for (size_t i = 0; i < rec->ov.n; i++) {
+		const struct af_override *o = &rec->ov.ov[i];
+		time_t t = (time_t)((o->expires_ms + 999) / 1000);
+		struct tm tm;
+
+		if (af_override_json_members(o, m, sizeof(m)) == 0) {
+			w->full = true;
+			return;
+		}
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		lit(w, i > 0 ? ",{\"id\":" : "{\"id\":");
+		str(w, o->id);
+		lit(w, ",");
+		lit(w, m);
+		lit(w, ",\"expires\":");
+		str(w, when);
+		lit(w, "}");
+	}
+	lit(w, "]");
+}
+
 int af_live_rec_json(const struct af_live_rec *rec, char *buf, size_t len,
 		     size_t *ret_len)
 {
@@ -224,6 +279,7 @@ int af_live_rec_json(const struct af_live_rec *rec, char *buf, size_t len,
 		i64(&w, rec->workflow.cost_nano_usd);
 	}
 	lit(&w, "}");
+	overrides_obj(&w, rec);
 	if (rec->truncated > 0) {
 		lit(&w, ",\"truncated\":");
 		u64(&w, rec->truncated);

@@ -105,6 +105,16 @@ static void esc(char *out, size_t len, const char *s)
 	out[n] = '\0';
 }
 
+bool af_override_in_scope(const struct af_override *o, const char *tenant,
+			  const char *cls, int64_t now_ms)
+{
+	if (o->expires_ms > 0 && now_ms > 0 && now_ms >= o->expires_ms)
+		return false;
+	if (o->tenant[0] != '\0' && strcmp(o->tenant, tenant) != 0)
+		return false;
+	return o->cls[0] == '\0' || strcmp(o->cls, cls) == 0;
+}
+
 size_t af_override_json_members(const struct af_override *o, char *buf,
 				size_t len)
 {

@@ -82,6 +82,11 @@ int af_override_parse_json(const char *file, const char *buf, size_t len,
 /* Renders one override's scope and effect as JSON members
  * ("scope":{...},"effect":{...}) into buf. Returns the length, or 0 when
  * buf is too small. */
+/* Whether o is in force at now_ms (0: judge no expiry) for a request of
+ * tenant and class cls. */
+bool af_override_in_scope(const struct af_override *o, const char *tenant,
+			  const char *cls, int64_t now_ms);
+
 size_t af_override_json_members(const struct af_override *o, char *buf,
 				size_t len);
 

@@ -2,6 +2,7 @@
 #include "policy/replay.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int bad(struct af_err *err, const char *what)
@@ -123,6 +124,34 @@ static int workflow_parse(json_t *o, struct af_replay_live *rl,
 	return 0;
 }
 
+/* "stale_ms" (absent: fresh) and "overrides" (absent: none), the items
+ * in the form of an override file's. */
+static int overrides_parse(json_t *live, struct af_replay_live *rl,
+			   struct af_err *err)
+{
+	json_t *st = json_object_get(live, "stale_ms");
+	json_t *ov = json_object_get(live, "overrides");
+	struct af_err oerr = {{0}};
+	char *text;
+	int rc;
+
+	if (st != NULL && uint_of(st, &rl->stale_ms) != 0)
+		return bad(err, "stale_ms");
+	if (ov == NULL)
+		return 0;
+	if (!json_is_array(ov) || json_array_size(ov) > AF_OVERRIDE_MAX)
+		return bad(err, "overrides");
+	text = json_dumps(ov, JSON_COMPACT);
+	if (text == NULL)
+		return af_errf(err, AF_ENOMEM, "live.overrides: out of memory");
+	rc = af_override_parse_json("live.overrides", text, strlen(text),
+				    &rl->ov, &oerr);
+	free(text);
+	if (rc != 0)
+		return af_errf(err, AF_EPARSE, "%s", oerr.msg);
+	return 0;
+}
+
 int af_replay_live_parse(json_t *live, struct af_replay_live *rl,
 			 struct af_err *err)
 {
@@ -133,6 +162,8 @@ int af_replay_live_parse(json_t *live, struct af_replay_live *rl,
 	rl->budget_retry_ms = 0;
 	rl->lease.set = false;
 	rl->has_workflow = false;
+	rl->ov.n = 0;
+	rl->stale_ms = 0;
 	rl->v = NULL;
 	if (live == NULL || json_is_null(live))
 		return 0;
@@ -151,6 +182,8 @@ int af_replay_live_parse(json_t *live, struct af_replay_live *rl,
 		rc = budget_parse(json_object_get(live, "budget"), rl, err);
 	if (rc == 0)
 		rc = workflow_parse(json_object_get(live, "workflow"), rl, err);
+	if (rc == 0)
+		rc = overrides_parse(live, rl, err);
 	return rc;
 }
 
@@ -228,6 +261,8 @@ void af_replay_live_bind(struct af_replay_live *rl,
 		.latency_ms = rp_latency,
 		.budget = rp_budget,
 		.workflow = rl->has_workflow ? rp_workflow : NULL,
+		.overrides = rl->ov.n > 0 ? &rl->ov : NULL,
+		.stale_ms = rl->stale_ms,
 	};
 }
 

@@ -20,6 +20,7 @@
 #ifndef AF_POLICY_REPLAY_H
 #define AF_POLICY_REPLAY_H
 
+#include "policy/override.h"
 #include "policy/policy.h"
 
 #include <jansson.h>
@@ -61,6 +62,10 @@ struct af_live_rec {
 	struct af_rec_lease lease;
 	bool workflow_read;
 	struct af_workflow_state workflow;
+	/* The emergency overrides in force whose scope covers the request
+	 * (af_live_rec_overrides), and how stale routerd's view was. */
+	struct af_override_set ov;
+	uint64_t stale_ms;
 };
 
 /* Sets up rec to record what a decision on v reads through inner (NULL:
@@ -68,6 +73,12 @@ struct af_live_rec {
  * thread; rec is the caller's (one per decision in progress). */
 void af_live_rec_wrap(struct af_live_rec *rec, const struct af_live *inner,
 		      const struct af_policy_view *v, struct af_live *ret);
+/* Records the overrides of live->overrides that are in force at
+ * live->now_ms and whose scope covers req, and live->stale_ms. Call it
+ * while the set live->overrides points to cannot change (routerd: inside
+ * its override read). */
+void af_live_rec_overrides(struct af_live_rec *rec, const struct af_live *live,
+			   const struct af_request *req);
 /* After af_decide(): also records the in-flight count of every other lane
  * of the view with requests in flight (so a candidate bundle that puts a
  * class on another lane sees it), and the decision's cohort. */
@@ -110,6 +121,11 @@ struct af_replay_live {
 	 * empty); without it the replay has no workflow signal. */
 	bool has_workflow;
 	struct af_workflow_state workflow;
+	/* The overrides in force for the request and the view's staleness
+	 * when it was decided: a replay applies them again (expiry was
+	 * judged when recording, so none expires here). */
+	struct af_override_set ov;
+	uint64_t stale_ms;
 	/* Set by af_replay_live_bind: the names resolved against a view. */
 	const struct af_policy_view *v;
 	int32_t lane_id[AF_REC_LANES], cool_id[AF_REC_COOL], lat_id[AF_REC_LAT];

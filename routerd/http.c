@@ -187,7 +187,8 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		af_live_rec_wrap(&tl_rec, &live, v->pv, &rec);
 		use = &rec;
 	}
-	rc = routerd_override_decide(h->r, v, &k->req, use, wall, k->id, &k->d);
+	rc = routerd_override_decide(h->r, v, &k->req, use, wall, k->id,
+				     use != &live ? &tl_rec : NULL, &k->d);
 	if (rc == AF_ENOTFOUND)
 		return reply_error(h, c, k, 422, "UNKNOWN_CLASS",
 				   "unknown class", "class");

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/timeutil.h"
+#include "policy/replay.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -297,7 +298,7 @@ const char *routerd_stale_mode(struct routerd *r, const struct routerd_view *v,
 int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 			    const struct af_request *req, struct af_live *live,
 			    int64_t wall_ms, const char *id,
-			    struct af_decision *ret)
+			    struct af_live_rec *rec, struct af_decision *ret)
 {
 	struct routerd_overrides *o = r->overrides;
 
@@ -305,6 +306,8 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 	live->stale_ms = stale_ms(r, live->now_ms);
 	if (o == NULL) {
 		live->overrides = NULL;
+		if (rec != NULL)
+			af_live_rec_overrides(rec, live, req);
 		return af_decide(v->pv, req, live, id, ret, NULL);
 	}
 	for (;;) {
@@ -316,6 +319,8 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 		if (seq & 1)
 			continue; /* being written: the index moves next */
 		live->overrides = s->set.n > 0 ? &s->set : NULL;
+		if (rec != NULL)
+			af_live_rec_overrides(rec, live, req);
 		rc = af_decide(v->pv, req, live, id, ret, NULL);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)

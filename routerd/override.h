@@ -31,11 +31,13 @@ void routerd_overrides_stop(struct routerd *r);
 bool routerd_overrides_hint(struct routerd *r, const Af__OverrideSet *s);
 
 /* af_decide() with the overrides and the staleness of r's view in *live,
- * both judged at wall_ms (the decision's one wall-clock read). */
+ * both judged at wall_ms (the decision's one wall-clock read). rec (NULL:
+ * no decision log) records the overrides and staleness the decision saw. */
+struct af_live_rec;
 int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 			    const struct af_request *req, struct af_live *live,
 			    int64_t wall_ms, const char *id,
-			    struct af_decision *ret);
+			    struct af_live_rec *rec, struct af_decision *ret);
 
 /* What is enforced: the cluster set's version, how many overrides are in
  * force (both sources), and "sha256:..." of the override file ("" when

@@ -3,7 +3,8 @@
 # traffic through /v1/route is logged (masked, sampled, rotated, kept),
 # GET /v1/decisions/ID serves a record, `af policy simulate` of the log
 # against its own revision reproduces every decision byte for byte (the
-# log holds every live input that decided, lane fill included) and
+# log holds every live input that decided, lane fill and an emergency
+# override included) and
 # against a candidate that moves the default rule up a tier reports
 # exactly the changes `af route` gives offline; --fail-if sets the exit
 # code; `af policy test` passes and fails against the cluster.
@@ -57,11 +58,25 @@ traffic() {
 : >"$CL_DIR/all"
 i=1
 while [ $i -le 2400 ]; do
+	# From the middle on, an emergency override denies restricted
+	# underwriting its only tier: those decisions are shaped by it, and a
+	# replay must apply it again (the candidate leaves that rule alone).
+	if [ $i = 1201 ]; then
+		ov=$(cl_af emergency set --class underwriting --deny-tier frontier \
+			--ttl 10m -m "frontier regressed")
+		cl_wait_json "curl -s $U/v1/status" '.overrides.in_force == 1' >/dev/null ||
+			fail "routerd does not enforce override $ov"
+	fi
 	traffic $i $((i + 99)) "$CL_DIR/chunk"
 	cl_report_batch $P "$CL_DIR/chunk" true true 40 >/dev/null
 	cat "$CL_DIR/chunk" >>"$CL_DIR/all"
 	i=$((i + 100))
 done
+cl_af emergency clear "$ov" >/dev/null
+cl_wait_json "curl -s $U/v1/status" '.overrides.in_force == 0' >/dev/null ||
+	fail "routerd still enforces override $ov"
+jq -e -s --arg ov "$ov" '(map(select(.code == "TIER_DENIED" and .overrides == [$ov])) |
+	length) == 200' "$CL_DIR/all" >/dev/null || fail "override $ov did not deny 200 hops"
 # A burst of interactive hops with no reports: the lane fills past its
 # watermark (degraded) and then to its limit (LANE_SATURATED).
 awk -v port="$P" 'BEGIN { for (i = 0; i < 70; i++) { if (i) print "next";
@@ -94,6 +109,12 @@ done
 cat "$D"/*.jsonl >"$CL_DIR/log"
 n=$(wc -l <"$CL_DIR/log")
 [ "$n" -gt 10 ] && [ "$n" -lt $logged ] || fail "$n records kept of $logged"
+
+# A record the override shaped carries it among its live inputs.
+jq -e -s --arg ov "$ov" 'map(select(.decision.overrides == [$ov])) |
+	length > 0 and all(.[]; .live.overrides[0].id == $ov and
+	.live.overrides[0].effect == {"deny_tier": "frontier"})' "$CL_DIR/log" >/dev/null ||
+	fail "no record holds override $ov"
 
 # Record fields, masking, sampling.
 jq -e -s 'all(.[]; .routerd == "r1" and .revision == '"$rev"' and .registry_revision == 1 and

@@ -45,6 +45,9 @@ struct fake {
 	uint64_t cool_ms;
 	uint32_t lat_base;
 	enum af_budget_state budget;
+	const struct af_override_set *ov; /* emergency overrides in force */
+	int64_t now_ms;
+	uint64_t stale_ms;
 };
 
 static uint32_t f_inflight(void *ctx, uint32_t lane)
@@ -88,8 +91,9 @@ static struct af_live fake_live(struct fake *f)
 
 /* Decides req with the recorder over f, renders the record's live object,
  * parses it back and replays it on view2; both bodies must be equal. */
-static void round_trip(const char *req_json, struct fake *f, bool lease,
-		       char *ret_body, size_t cap)
+static void round_trip_on(struct af_policy_view *v1, struct af_policy_view *v2,
+			  const char *req_json, struct fake *f, bool lease,
+			  char *ret_body, size_t cap)
 {
 	static struct af_live_rec rec;
 	static struct af_replay_live rl;
@@ -103,8 +107,12 @@ static void round_trip(const char *req_json, struct fake *f, bool lease,
 	json_t *j;
 
 	cr_assert_eq(pf_request(req_json, &req, &re), 0, "%s", re.message);
-	af_live_rec_wrap(&rec, &in, view, &live);
-	cr_assert_eq(af_decide(view, &req, &live, "id-1", &d, NULL), 0);
+	af_live_rec_wrap(&rec, &in, v1, &live);
+	live.overrides = f->ov;
+	live.now_ms = f->now_ms;
+	live.stale_ms = f->stale_ms;
+	af_live_rec_overrides(&rec, &live, &req);
+	cr_assert_eq(af_decide(v1, &req, &live, "id-1", &d, NULL), 0);
 	if (lease && d.kind == AF_DECISION_ROUTE) {
 		d.kind = AF_DECISION_DENY;
 		d.code = "BUDGET_LEASE_PENDING";
@@ -119,14 +127,20 @@ static void round_trip(const char *req_json, struct fake *f, bool lease,
 	j = json_loadb(livebuf, n, 0, NULL);
 	cr_assert_not_null(j, "live: %s", livebuf);
 	cr_assert_eq(af_replay_live_parse(j, &rl, &err), 0, "%s", err.msg);
-	af_replay_live_bind(&rl, view2, &live);
-	cr_assert_eq(af_decide(view2, &req, &live, "id-1", &r, NULL), 0);
+	af_replay_live_bind(&rl, v2, &live);
+	cr_assert_eq(af_decide(v2, &req, &live, "id-1", &r, NULL), 0);
 	af_replay_lease(&rl, &r);
 	cr_assert_eq(af_decision_json(&r, b, sizeof(b), &nb), 0);
 	cr_expect_str_eq(b, a, "live %s", livebuf);
 	/* Without the live inputs the answer differs in these cases. */
 	snprintf(ret_body, cap, "%s", a);
 	json_decref(j);
+}
+
+static void round_trip(const char *req_json, struct fake *f, bool lease,
+		       char *ret_body, size_t cap)
+{
+	round_trip_on(view, view2, req_json, f, lease, ret_body, cap);
 }
 
 #define REQ                                                                    \
@@ -191,6 +205,62 @@ Test(replay, budgets_and_lease_reproduce)
 	f.budget = AF_BUDGET_OK;
 	round_trip(REQ, &f, true, body, sizeof(body));
 	cr_expect(strstr(body, "BUDGET_LEASE_PENDING") != NULL, "%s", body);
+}
+
+/* An emergency override in scope shapes the decision and is replayed with
+ * it; one out of scope or expired at decision time is not recorded. */
+Test(replay, overrides_reproduce)
+{
+	static struct af_override_set set;
+	struct fake f = {.cool_pair = -1, .ov = &set, .now_ms = 1000000};
+	char body[4096];
+
+	memset(&set, 0, sizeof(set));
+	set.n = 3;
+	snprintf(set.ov[0].id, sizeof(set.ov[0].id), "ov-other");
+	snprintf(set.ov[0].tenant, sizeof(set.ov[0].tenant), "someone-else");
+	set.ov[0].effects = AF_OV_FREEZE_TENANT;
+	snprintf(set.ov[1].id, sizeof(set.ov[1].id), "ov-old");
+	snprintf(set.ov[1].tenant, sizeof(set.ov[1].tenant), "t");
+	set.ov[1].effects = AF_OV_FREEZE_TENANT;
+	set.ov[1].expires_ms = 999000; /* expired before now_ms */
+	snprintf(set.ov[2].id, sizeof(set.ov[2].id), "ov-tier");
+	set.ov[2].effects = AF_OV_DENY_TIER;
+	snprintf(set.ov[2].deny_tier, sizeof(set.ov[2].deny_tier), "small");
+	set.ov[2].expires_ms = 2000000;
+	round_trip(REQ, &f, false, body, sizeof(body));
+	cr_expect(strstr(body, "\"overrides\":[\"ov-tier\"]") != NULL, "%s",
+		  body);
+	set.ov[1].expires_ms = 0; /* never expires: the freeze applies */
+	round_trip(REQ, &f, false, body, sizeof(body));
+	cr_expect(strstr(body, "TENANT_FROZEN") != NULL, "%s", body);
+}
+
+/* How stale the view was is replayed: degraded, then fail-closed. */
+Test(replay, staleness_reproduces)
+{
+	static char policy[65536];
+	struct af_policy_view *s1, *s2;
+	struct af_err err = {{0}};
+	struct fake f = {.cool_pair = -1, .stale_ms = 120000};
+	char body[4096];
+
+	snprintf(policy, sizeof(policy),
+		 "%sstaleness:\n  degrade_after_s: 60\n"
+		 "  degraded: { deny_tier: small }\n"
+		 "  fail_closed_after_s: 600\n",
+		 pf_example_policy);
+	cr_assert_eq(pf_view(policy, pf_example_models, &s1, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(pf_view(policy, pf_example_models, &s2, &err), 0, "%s",
+		     err.msg);
+	round_trip_on(s1, s2, REQ, &f, false, body, sizeof(body));
+	cr_expect(strstr(body, "\"mode\":\"degraded\"") != NULL, "%s", body);
+	f.stale_ms = 700000;
+	round_trip_on(s1, s2, REQ, &f, false, body, sizeof(body));
+	cr_expect(strstr(body, "POLICY_STALE") != NULL, "%s", body);
+	af_policy_view_free(s1);
+	af_policy_view_free(s2);
 }
 
 Test(replay, recorder_allocates_nothing)
