@@ -35,7 +35,6 @@ struct routerd_overrides {
 	struct ov_slot slot[OV_SLOTS];
 	_Atomic unsigned cur;
 	_Atomic uint64_t version; /* the cluster set's */
-	_Atomic size_t n;
 	int64_t start_ms;   /* staleness counts from here before any sync */
 	pthread_mutex_t mu; /* writers; guards the fields below */
 	struct af_override_set cluster, file;
@@ -75,7 +74,6 @@ static void publish(struct routerd_overrides *o)
 			 AF_OVERRIDE_MAX);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 	atomic_store(&o->cur, next);
-	atomic_store(&o->n, s->set.n);
 }
 
 bool routerd_overrides_hint(struct routerd *r, const Af__OverrideSet *m)
@@ -258,8 +256,19 @@ void routerd_overrides_info(struct routerd *r,
 	if (o == NULL)
 		return;
 	ret->version = atomic_load(&o->version);
-	ret->n = atomic_load(&o->n);
 	pthread_mutex_lock(&o->mu);
+	/* Writers hold mu: the current slot is stable here. An override past
+	 * its expiry is no longer in force, removed from the set or not. */
+	{
+		const struct af_override_set *set =
+			&o->slot[atomic_load(&o->cur)].set;
+		int64_t now = af_wall_ms();
+
+		for (size_t i = 0; i < set->n && i < AF_OVERRIDE_MAX; i++)
+			if (set->ov[i].expires_ms == 0 ||
+			    now < set->ov[i].expires_ms)
+				ret->n++;
+	}
 	memcpy(ret->file_hash, o->file_hash, sizeof(ret->file_hash));
 	memcpy(ret->file_error, o->file_error, sizeof(ret->file_error));
 	pthread_mutex_unlock(&o->mu);

@@ -118,4 +118,23 @@ d=$(route underwriting)
 echo "$d" | jq -e '.decision == "route" and .stale.mode == "fail_closed"' \
 	>/dev/null || fail "a critical class was not served: $d"
 note "fail closed: $(route research-agent | jq -c '{code, message}')"
+
+# An override of the file past its expiry is no longer in force (status and
+# decisions), though the file still holds it.
+exp=$(date -u -d '+5 sec' +%Y-%m-%dT%H:%M:%SZ)
+cat >"$CL_DIR/s.json" <<EOT
+{"id": "brief", "scope": {"class": "underwriting"},
+ "effect": {"max_fanout": 2}, "expires": "$exp"}
+EOT
+"$AF" emergency sign -f "$CL_DIR/s.json" --key "$CL_DIR/keys/ops.key" >/dev/null
+mv "$CL_DIR/s.json.sig" "$OV.sig"
+mv "$CL_DIR/s.json" "$OV"
+cl_wait_json "route underwriting" '.code == "FANOUT_CAP" and .overrides == ["brief"]' 5 \
+	>/dev/null || fail "override brief not enforced: $(route underwriting)"
+curl -s "http://127.0.0.1:$P/v1/status" | jq -e '.overrides.in_force == 1' >/dev/null ||
+	fail "status: $(curl -s "http://127.0.0.1:$P/v1/status")"
+cl_wait_json "curl -s http://127.0.0.1:$P/v1/status" '.overrides.in_force == 0' 10 \
+	>/dev/null || fail "expired override still in force: $(curl -s "http://127.0.0.1:$P/v1/status")"
+route underwriting | jq -e '.decision == "route" and ((.overrides // []) | index("brief")) == null' \
+	>/dev/null || fail "expired override still applied: $(route underwriting)"
 exit 0
