@@ -56,6 +56,7 @@ void controld_read_sync(struct controld_job *j, struct af_txn *t)
 	Af__StoredBundle *sst = NULL, *sca = NULL;
 	struct controld_collect budgets = {0};
 	struct af_state_heads h;
+	Af__OverrideSet *ov = NULL;
 	uint8_t *reg = NULL;
 	int rc;
 
@@ -84,6 +85,11 @@ void controld_read_sync(struct controld_job *j, struct af_txn *t)
 		goto out;
 	out.n_budgets = budgets.n;
 	out.budgets = (Af__Budget **)budgets.items;
+	/* Also in every hint and heartbeat; here for a routerd that hears
+	 * none (a lossy or blocked subscription) but can pull. */
+	if ((rc = af_state_overrides_get(t, &ov)) != 0)
+		goto out;
+	out.overrides = ov;
 	resp.body_case = AF__RESPONSE__BODY_SYNC;
 	resp.sync = &out;
 	controld_job_finish(j, &resp);
@@ -93,6 +99,8 @@ out:
 				  af_strerror(rc));
 	af_free(reg);
 	controld_collect_free(&budgets);
+	if (ov)
+		protobuf_c_message_free_unpacked(&ov->base, NULL);
 	if (sst)
 		protobuf_c_message_free_unpacked(&sst->base, NULL);
 	if (sca)

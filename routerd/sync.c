@@ -389,6 +389,13 @@ static int do_sync(struct routerd_sync *s)
 	routerd_budgets_define(s->r->budgets, resp->sync->budgets,
 			       resp->sync->n_budgets);
 	pthread_mutex_unlock(&s->bmu);
+	/* The overrides as of the state read (newer versions only): they
+	 * reach a routerd that pulls even when no hint gets through. */
+	if (routerd_overrides_hint(s->r, resp->sync->overrides)) {
+		pthread_mutex_lock(&s->mu);
+		routerd_sync_report_due(s);
+		pthread_mutex_unlock(&s->mu);
+	}
 	if (resp->sync->n_budgets > 0) {
 		pthread_mutex_lock(&s->mu);
 		s->tele_kick = true; /* new budgets: ask for leases now */
@@ -425,7 +432,8 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 		return;
 	}
 #ifdef AF_TEST_HOOKS
-	if (s->drop_hints && h->kind == AF__HINT__KIND__HINT) {
+	if (s->drop_hints == 2 ||
+	    (s->drop_hints == 1 && h->kind == AF__HINT__KIND__HINT)) {
 		af__hint__free_unpacked(h, NULL);
 		return;
 	}
@@ -628,14 +636,18 @@ static void sync_free(struct routerd *r, struct routerd_sync *s)
 /* Fault injection for tests, compiled in test builds only (the Makefile's
  * TEST_HOOKS; docs/architecture.md, "Test hooks"). AF_TEST_DROP_HINTS:
  * behave like a subscriber that misses every change hint and sees only
- * the heartbeats. */
+ * the heartbeats; AF_TEST_DROP_HINTS=all: one that hears nothing at all,
+ * so only its silence probes (a Sync every SILENCE_MS) keep it current. */
 static void test_hooks_init(struct routerd_sync *s)
 {
 #ifdef AF_TEST_HOOKS
-	s->drop_hints = getenv("AF_TEST_DROP_HINTS") != NULL;
+	const char *v = getenv("AF_TEST_DROP_HINTS");
+
+	s->drop_hints = v == NULL ? 0 : strcmp(v, "all") == 0 ? 2 : 1;
 	if (s->drop_hints)
 		log_warn("event=test_hook name=AF_TEST_DROP_HINTS "
-			 "msg=\"every change hint is dropped\"");
+			 "msg=\"every change hint%s is dropped\"",
+			 s->drop_hints == 2 ? " and heartbeat" : "");
 #else
 	(void)s;
 #endif

@@ -65,7 +65,7 @@ struct routerd_sync {
 	bool owns_usage, owns_budgets;
 	/* AF_TEST_DROP_HINTS: lose every change hint (set only in test
 	 * builds; the layout is the same in every build) */
-	bool drop_hints;
+	int drop_hints;	    /* 1: change hints, 2: heartbeats too */
 	const char *token;  /* AF_TOKEN: a token of role routerd, or NULL */
 	struct af_tls *tls; /* mutual TLS from the cluster file, or NULL */
 	struct af_pubkey keys[AF_MAX_TRUSTED_KEYS]; /* signing.trusted_keys */

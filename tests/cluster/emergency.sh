@@ -2,7 +2,9 @@
 # The big red switch. Three routerds; one of them (r3) runs from its cache
 # with a token the cluster refuses, so every Sync it makes fails, and drops
 # every change hint (AF_TEST_DROP_HINTS): it still enforces each override,
-# from the heartbeats alone. Each effect
+# from the heartbeats alone. A fourth (r4) hears no hint nor heartbeat at
+# all (AF_TEST_DROP_HINTS=all) and enforces them from its Sync answers,
+# which carry the set too. Each effect
 # (max fan-out, tool calls, cost per hop, tier denial, lane drain, tenant
 # freeze) is enforced on all three with its code and the override's id in
 # the decision; af fleet status shows the set each routerd enforces; roles
@@ -41,6 +43,11 @@ cl_wait_http "http://127.0.0.1:$P3/readyz"
 cl_wait_log "$CL_DIR/routerd-r3.log" "event=test_hook name=AF_TEST_DROP_HINTS" \
 	>/dev/null
 cl_wait_log "$CL_DIR/routerd-r3.log" "event=controld_call_failed call=sync" \
+	>/dev/null
+P4=$((CL_BASE + 904))
+AF_TEST_DROP_HINTS=all AF_TOKEN=$T_routerd cl_routerd_start r4 $P4
+cl_wait_http "http://127.0.0.1:$P4/readyz"
+cl_wait_log "$CL_DIR/routerd-r4.log" "event=test_hook name=AF_TEST_DROP_HINTS" \
 	>/dev/null
 
 # route PORT TENANT CLASS [extra JSON members]
@@ -99,6 +106,12 @@ on_all claims-team marketing '' \
 	".code == \"LANE_DRAINED\" and .overrides == [\"$lane\"]"
 on_all frozen-team research-agent '' \
 	".code == \"TENANT_FROZEN\" and .overrides == [\"$frz\"]"
+# r4 hears of the set only by its silence probes' Syncs (one every 2.5 s).
+cl_wait_json "route $P4 claims-team research-agent '\"fanout\":6'" \
+	".code == \"FANOUT_CAP\" and .overrides == [\"$fan\"]" 10 >/dev/null ||
+	fail "r4 does not enforce $fan: $(route $P4 claims-team research-agent '"fanout":6')"
+[ "$(cl_routerd_metric $P4 af_routerd_hints_received_total)" = 0 ] ||
+	fail "r4 heard a hint or heartbeat"
 # Unscoped traffic is untouched and carries no override.
 on_all claims-team research-agent '' '.decision == "route" and (has("overrides") | not)'
 [ "$(awk '/event=started/ { n = 0 } /event=sync_connected/ { n++ }
