@@ -329,6 +329,31 @@ static void activate(struct routerd_sync *s, struct routerd_view *v)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Enforces a newer override set (from a hint, heartbeat or Sync answer);
+ * the fleet hears of it with the next report. */
+static void take_overrides(struct routerd_sync *s, const Af__OverrideSet *set)
+{
+	if (routerd_overrides_hint(s->r, set)) {
+		pthread_mutex_lock(&s->mu);
+		routerd_sync_report_due(s);
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+/* The budgets of a Sync answer; new ones ask for leases at once. */
+static void take_budgets(struct routerd_sync *s, const Af__SyncResp *p)
+{
+	pthread_mutex_lock(&s->bmu);
+	routerd_budgets_define(s->r->budgets, p->budgets, p->n_budgets);
+	pthread_mutex_unlock(&s->bmu);
+	if (p->n_budgets > 0) {
+		pthread_mutex_lock(&s->mu);
+		s->tele_kick = true;
+		pthread_cond_signal(&s->tcv);
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
 static int do_sync(struct routerd_sync *s)
 {
 	const struct routerd_view *cur = routerd_view_acquire(s->r);
@@ -385,23 +410,10 @@ static int do_sync(struct routerd_sync *s)
 		goto out;
 	if (resp->sync->state_index > s->synced_index)
 		s->synced_index = resp->sync->state_index;
-	pthread_mutex_lock(&s->bmu);
-	routerd_budgets_define(s->r->budgets, resp->sync->budgets,
-			       resp->sync->n_budgets);
-	pthread_mutex_unlock(&s->bmu);
+	take_budgets(s, resp->sync);
 	/* The overrides as of the state read (newer versions only): they
 	 * reach a routerd that pulls even when no hint gets through. */
-	if (routerd_overrides_hint(s->r, resp->sync->overrides)) {
-		pthread_mutex_lock(&s->mu);
-		routerd_sync_report_due(s);
-		pthread_mutex_unlock(&s->mu);
-	}
-	if (resp->sync->n_budgets > 0) {
-		pthread_mutex_lock(&s->mu);
-		s->tele_kick = true; /* new budgets: ask for leases now */
-		pthread_cond_signal(&s->tcv);
-		pthread_mutex_unlock(&s->mu);
-	}
+	take_overrides(s, resp->sync->overrides);
 	/* This node is behind what a hint announced: ask another next. */
 	if (resp->sync->state_index < s->hinted_index)
 		s->sch.next++;
@@ -459,11 +471,7 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 			atomic_store(&s->r->sync_stats.connected, 1);
 		}
 		/* Enforced at once, Sync or not; the fleet hears of it. */
-		if (routerd_overrides_hint(s->r, h->overrides)) {
-			pthread_mutex_lock(&s->mu);
-			routerd_sync_report_due(s);
-			pthread_mutex_unlock(&s->mu);
-		}
+		take_overrides(s, h->overrides);
 		if (h->distribution_index > s->hinted_index) {
 			/* Pull from the node that has it: the first hint of a
 			 * change comes from the leader, which applied first. */
