@@ -113,6 +113,23 @@ int af_cli_budget_delete(struct af_cli *cli, int argc, char **argv)
 	return propose_budget(cli, &bs);
 }
 
+/* af budget get: the period's spend, one line per hour it moved. */
+static void print_history(json_t *h)
+{
+	if (json_array_size(h) == 0) {
+		printf("\nno spend settled in this period yet\n");
+		return;
+	}
+	printf("\n%-24s %12s\n", "SPENT BY (HOUR)", "SPENT");
+	for (size_t i = 0; i < json_array_size(h); i++) {
+		json_t *p = json_array_get(h, i);
+
+		printf("%-24s %12.4f\n",
+		       json_string_value(json_object_get(p, "at")),
+		       json_number_value(json_object_get(p, "spent_usd")));
+	}
+}
+
 static int list_or_get(struct af_cli *cli, const char *tenant)
 {
 	Af__Request req = AF__REQUEST__INIT;
@@ -122,6 +139,7 @@ static int list_or_get(struct af_cli *cli, const char *tenant)
 	int rc;
 
 	bl.tenant = (char *)(tenant ? tenant : "");
+	bl.history = tenant != NULL; /* get: the spend over the period too */
 	req.body_case = AF__REQUEST__BODY_BUDGET_LIST;
 	req.budget_list = &bl;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
@@ -156,6 +174,9 @@ static int list_or_get(struct af_cli *cli, const char *tenant)
 	}
 	if (json_array_size(arr) == 0)
 		printf("no budgets: every tenant is unlimited\n");
+	if (tenant)
+		print_history(
+			json_object_get(json_array_get(arr, 0), "history"));
 	json_decref(arr);
 	return 0;
 }

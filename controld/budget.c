@@ -71,35 +71,86 @@ int af_budget_get(struct af_txn *t, const char *tenant, Af__Budget **ret)
 			      (ProtobufCMessage **)ret);
 }
 
+/* The stored spend of the period starting at pstart (owned; NULL when
+ * none or another period's). */
+static int spend_load(struct af_txn *t, const char *tenant, int64_t pstart,
+		      Af__Spend **ret)
+{
+	int rc = af_txn_get_msg(t, AF_TABLE_SPEND, tenant, strlen(tenant),
+				&af__spend__descriptor,
+				(ProtobufCMessage **)ret);
+
+	if (rc == AF_ENOTFOUND) {
+		*ret = NULL;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if ((*ret)->period_start_ms != pstart) {
+		protobuf_c_message_free_unpacked(&(*ret)->base, NULL);
+		*ret = NULL;
+	}
+	return 0;
+}
+
 /* Spend of the period starting at pstart (0 when another period). */
 static int spend_get(struct af_txn *t, const char *tenant, int64_t pstart,
 		     int64_t *ret)
 {
 	Af__Spend *s;
-	int rc =
-		af_txn_get_msg(t, AF_TABLE_SPEND, tenant, strlen(tenant),
-			       &af__spend__descriptor, (ProtobufCMessage **)&s);
+	int rc = spend_load(t, tenant, pstart, &s);
 
 	*ret = 0;
-	if (rc == AF_ENOTFOUND)
-		return 0;
-	if (rc != 0)
+	if (rc != 0 || s == NULL)
 		return rc;
-	if (s->period_start_ms == pstart)
-		*ret = s->spent_micro;
+	*ret = s->spent_micro;
 	protobuf_c_message_free_unpacked(&s->base, NULL);
 	return 0;
 }
 
-static int spend_put(struct af_txn *t, const char *tenant, int64_t pstart,
-		     int64_t spent)
-{
-	Af__Spend s = AF__SPEND__INIT;
+/* A month has at most 744 hours: one point per hour always fits. */
+#define MAX_SPEND_POINTS 800
 
+/* Stores the period's spend as of now; the history keeps one point per
+ * hour of the period (the hour's last settlement). */
+static int spend_put(struct af_txn *t, const char *tenant, int64_t pstart,
+		     int64_t spent, int64_t now)
+{
+	Af__Spend s = AF__SPEND__INIT, *old = NULL;
+	Af__SpendPoint pt = AF__SPEND_POINT__INIT, **h = NULL;
+	size_t n = 0;
+	int rc = spend_load(t, tenant, pstart, &old);
+
+	if (rc != 0)
+		return rc;
+	if (old != NULL)
+		n = old->n_history;
+	h = af_calloc(n + 1, sizeof(*h));
+	if (h == NULL) {
+		rc = AF_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		h[i] = old->history[i];
+	/* Points never go back in time (the leader's clock may); the same
+	 * hour of the period as the last point, or no room: replace it. */
+	pt.at_ms = n > 0 && now < h[n - 1]->at_ms ? h[n - 1]->at_ms : now;
+	if (n > 0 && ((pt.at_ms - pstart) / 3600000 ==
+			      (h[n - 1]->at_ms - pstart) / 3600000 ||
+		      n == MAX_SPEND_POINTS))
+		n--;
+	pt.spent_micro = spent;
+	h[n++] = &pt;
 	s.period_start_ms = pstart;
 	s.spent_micro = spent;
-	return af_txn_put_msg(t, AF_TABLE_SPEND, tenant, strlen(tenant),
-			      &s.base);
+	s.history = h;
+	s.n_history = n;
+	rc = af_txn_put_msg(t, AF_TABLE_SPEND, tenant, strlen(tenant), &s.base);
+out:
+	af_free(h);
+	if (old)
+		protobuf_c_message_free_unpacked(&old->base, NULL);
+	return rc;
 }
 
 /* Lease keys: tenant NUL routerd-id, so one tenant's leases are one
@@ -177,12 +228,14 @@ static int scan_leases(struct af_txn *t, const char *tenant,
 }
 
 int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
-		     struct af_budget_period *ret)
+		     bool history, struct af_budget_period *ret)
 {
 	bool month = is_month(b->period);
 	struct lease_scan *ls;
 	int rc;
 
+	ret->spend = NULL;
+	ret->spent_micro = 0;
 	ls = af_calloc(1, sizeof(*ls));
 	if (ls == NULL)
 		return AF_ENOMEM;
@@ -190,12 +243,23 @@ int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
 	ret->period_end_ms = af_period_end_ms(now_ms, month);
 	ls->now = now_ms;
 	ls->pstart = ret->period_start_ms;
-	rc = spend_get(t, b->tenant, ret->period_start_ms, &ret->spent_micro);
+	rc = spend_load(t, b->tenant, ret->period_start_ms, &ret->spend);
+	if (rc == 0 && ret->spend != NULL)
+		ret->spent_micro = ret->spend->spent_micro;
+	if (rc == 0 && !history)
+		af_budget_period_free(ret);
 	if (rc == 0)
 		rc = scan_leases(t, b->tenant, ls, false);
 	ret->leased_micro = ls->others;
 	af_free(ls);
 	return rc;
+}
+
+void af_budget_period_free(struct af_budget_period *p)
+{
+	if (p->spend != NULL)
+		protobuf_c_message_free_unpacked(&p->spend->base, NULL);
+	p->spend = NULL;
 }
 
 /* ---------------------------------------------------------------- set */
@@ -294,7 +358,7 @@ static int grant(struct af_txn *t, struct apply_ctx *c, const Af__Budget *b,
 		if (amount < 0)
 			amount = 0;
 	}
-	if ((rc = spend_put(t, b->tenant, ls->pstart, spent)) != 0 ||
+	if ((rc = spend_put(t, b->tenant, ls->pstart, spent, now)) != 0 ||
 	    (rc = lease_put(t, lr, amount, now + AF_LEASE_TTL_MS,
 			    ls->pstart)) != 0)
 		return rc;

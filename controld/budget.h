@@ -20,13 +20,16 @@ int64_t af_period_end_ms(int64_t t_ms, bool month);
 struct af_budget_period {
 	int64_t spent_micro, leased_micro;
 	int64_t period_start_ms, period_end_ms;
+	Af__Spend *spend; /* with history: the stored spend (NULL: none) */
 };
 
 /* The budget of tenant (owned: protobuf_c_message_free_unpacked), or
  * AF_ENOTFOUND. */
 int af_budget_get(struct af_txn *t, const char *tenant, Af__Budget **ret);
-/* Spend and live leases of b's current period at now_ms. */
+/* Spend and live leases of b's current period at now_ms; with history,
+ * also ret->spend (free with af_budget_period_free, on error too). */
 int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
-		     struct af_budget_period *ret);
+		     bool history, struct af_budget_period *ret);
+void af_budget_period_free(struct af_budget_period *p);
 
 #endif

@@ -340,9 +340,12 @@ out_fail:
 void controld_read_budgets(struct controld_job *j, struct af_txn *t)
 {
 	const char *tenant = j->req->budget_list->tenant;
+	/* One tenant's spend over its period (at most 800 points). */
+	bool want = j->req->budget_list->history && tenant[0];
 	Af__Response resp = AF__RESPONSE__INIT;
 	Af__BudgetListResp bl = AF__BUDGET_LIST_RESP__INIT;
 	Af__BudgetState *states = NULL, **ptrs = NULL;
+	Af__Spend *spend = NULL;
 	struct controld_collect c = {0};
 	int64_t now = af_wall_ms();
 	int rc;
@@ -362,7 +365,9 @@ void controld_read_budgets(struct controld_job *j, struct af_txn *t)
 
 		if (tenant[0] && strcmp(tenant, b->tenant) != 0)
 			continue;
-		if ((rc = af_budget_period(t, b, now, &st)) != 0)
+		rc = af_budget_period(t, b, now, want, &st);
+		spend = st.spend;
+		if (rc != 0)
 			goto out;
 		af__budget_state__init(&states[bl.n_budgets]);
 		states[bl.n_budgets].budget = b;
@@ -370,6 +375,10 @@ void controld_read_budgets(struct controld_job *j, struct af_txn *t)
 		states[bl.n_budgets].leased_micro = st.leased_micro;
 		states[bl.n_budgets].period_start_ms = st.period_start_ms;
 		states[bl.n_budgets].period_end_ms = st.period_end_ms;
+		if (st.spend != NULL) {
+			states[bl.n_budgets].history = st.spend->history;
+			states[bl.n_budgets].n_history = st.spend->n_history;
+		}
 		ptrs[bl.n_budgets] = &states[bl.n_budgets];
 		bl.n_budgets++;
 	}
@@ -381,6 +390,7 @@ void controld_read_budgets(struct controld_job *j, struct af_txn *t)
 	}
 	bl.budgets = ptrs;
 	bl.now_ms = now;
+	bl.history = want;
 	resp.body_case = AF__RESPONSE__BODY_BUDGET_LIST;
 	resp.budget_list = &bl;
 	controld_job_finish(j, &resp);
@@ -388,6 +398,8 @@ out:
 	if (rc != 0)
 		controld_job_fail(j, AF__CODE__INTERNAL, "budgets: %s",
 				  af_strerror(rc));
+	if (spend)
+		protobuf_c_message_free_unpacked(&spend->base, NULL);
 	af_free(states);
 	af_free(ptrs);
 	controld_collect_free(&c);

@@ -353,6 +353,30 @@ static json_t *get_state(struct api_req *r)
 	return answer(r, &req);
 }
 
+/* budgets/TENANT: one budget with its spend over the period. */
+static json_t *get_budget(struct api_req *r)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__BudgetListReq bl = AF__BUDGET_LIST_REQ__INIT;
+	json_t *arr, *one;
+
+	if (no_params(r) != 0)
+		return NULL;
+	if (r->rest[0] == '\0' || strlen(r->rest) > 128)
+		return fail(r, 400, "INVALID", NULL,
+			    "budgets/TENANT takes a tenant name (see "
+			    "/api/v1/budgets)");
+	bl.tenant = (char *)r->rest;
+	bl.history = 1;
+	req.body_case = AF__REQUEST__BODY_BUDGET_LIST;
+	req.budget_list = &bl;
+	if ((arr = answer(r, &req)) == NULL)
+		return NULL;
+	one = json_incref(json_array_get(arr, 0));
+	json_decref(arr);
+	return one;
+}
+
 static json_t *get_models(struct api_req *r)
 {
 	Af__Request req = AF__REQUEST__INIT;
@@ -556,6 +580,7 @@ static const struct resource resources[] = {
 	{"/rollout", get_state},
 	{"/fleet", get_state},
 	{"/budgets", get_state},
+	{"/budgets/", get_budget},
 	{"/models", get_models},
 	{"/report", get_report},
 	{"/audit", get_page},
@@ -573,7 +598,9 @@ static json_t *index_doc(void)
 		char p[64];
 
 		snprintf(p, sizeof(p), "/api/v1%s%s", resources[i].path,
-			 resources[i].get == get_revision ? "REV" : "");
+			 resources[i].get == get_revision ? "REV"
+			 : resources[i].get == get_budget ? "TENANT"
+							  : "");
 		json_array_append_new(a, json_string(p));
 	}
 	json_object_set_new(o, "resources", a);

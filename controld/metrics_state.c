@@ -48,7 +48,7 @@ static int budgets(struct controld_node *n, struct af_txn *t,
 		struct af_budget_period st;
 		int64_t v[4];
 
-		if ((rc = af_budget_period(t, bu, now, &st)) != 0)
+		if ((rc = af_budget_period(t, bu, now, false, &st)) != 0)
 			break;
 		v[0] = st.spent_micro, v[1] = st.leased_micro;
 		v[2] = bu->hard_micro, v[3] = bu->soft_micro;

@@ -26,8 +26,28 @@ json_t *af_render_budgets(const Af__BudgetListResp *bl)
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; bl && i < bl->n_budgets; i++)
-		json_array_append_new(arr, af_render_budget(bl->budgets[i]));
+	for (size_t i = 0; bl && i < bl->n_budgets; i++) {
+		const Af__BudgetState *st = bl->budgets[i];
+		json_t *o = af_render_budget(st), *h;
+
+		if (bl->history) {
+			h = json_array();
+			for (size_t k = 0; k < st->n_history; k++) {
+				json_t *p = json_object();
+
+				json_object_set_new(
+					p, "at",
+					af_render_time(st->history[k]->at_ms));
+				json_object_set_new(
+					p, "spent_usd",
+					af_render_usd(
+						st->history[k]->spent_micro));
+				json_array_append_new(h, p);
+			}
+			json_object_set_new(o, "history", h);
+		}
+		json_array_append_new(arr, o);
+	}
 	return arr;
 }
 

@@ -214,15 +214,18 @@
     const day = (v) => new Date(v).toISOString().slice(5, 10);
     const hl = [{ y: b.hard_usd, cls: "hard", label: "hard " + usd(b.hard_usd) }];
     if (b.soft_usd !== null) hl.push({ y: b.soft_usd, cls: "soft", label: "soft " + usd(b.soft_usd), left: true });
+    /* The spend as settled hour by hour (controld keeps one point per
+     * hour it moved), then what is spent and leased now. */
+    const spent = [[start, 0]].concat((b.history || []).map((p) => [Date.parse(p.at), p.spent_usd]), [[now, used]]);
     return S.lines([
       { name: "ideal", cls: "ideal", points: [[start, 0], [end, b.hard_usd]] },
-      { name: "spent", cls: "burn", points: [[start, 0], [now, used]] },
+      { name: "spent", cls: "burn", points: spent },
       { name: "pace", cls: "ideal", points: [[now, used], paceEnd] },
     ], { xmin: start, xmax: end, xfmt: day, yfmt: (v) => "$" + S.fmt(v), hlines: hl, label: "burn-down of " + b.tenant });
   }
 
   async function budgets(main) {
-    const list = await api("/budgets");
+    const list = await Promise.all((await api("/budgets")).map((b) => api("/budgets/" + encodeURIComponent(b.tenant))));
     if (!list.length) {
       main.append(card("Budgets", h("p", { class: "muted" }, "no budgets: every tenant is unlimited")));
       return;
@@ -269,6 +272,19 @@
         card("Waste (spend on failures)", S.bars(rows.map((r) => ({ label: r[report.by], value: r.waste_usd, cls: "waste", note: usd(r.waste_usd) })), { label: "waste" }))));
   }
 
+  /* ------------------------------------------------------ emergency */
+
+  async function emergency(main) {
+    const list = await api("/emergency");
+    const scope = (o) => (o.scope.tenant || "every tenant") + " / " + (o.scope.class || "every class");
+    const effect = (o) => Object.keys(o.effect).map((k) => k + (o.effect[k] === true ? "" : " " + o.effect[k])).join(", ");
+    const left = (o) => Math.max(0, Math.round((Date.parse(o.expires) - Date.now()) / 1000));
+    main.append(card("Emergency overrides in force",
+      list.length === 0 ? h("p", { class: "muted" }, "none: every routerd decides by its bundle alone")
+        : table(["id", "scope", "effect", "reason", "principal", "expires", "#s left"],
+          list.map((o) => h("tr", {}, td(o.id), td(scope(o)), td(effect(o)), td(o.reason), td(o.principal), td(o.expires), td(left(o), "num"))))));
+  }
+
   /* ---------------------------------------------------------- audit */
 
   async function audit(main) {
@@ -289,7 +305,7 @@
 
   /* ------------------------------------------------------------ pages */
 
-  const views = { overview: overview, policy: policy, rollout: rollout, budgets: budgets, showback: showback, audit: audit };
+  const views = { overview: overview, policy: policy, rollout: rollout, budgets: budgets, showback: showback, emergency: emergency, audit: audit };
 
   async function show() {
     const name = (location.hash || "#overview").slice(1);

@@ -1,7 +1,8 @@
 // Drives Debian's chromium (headless) through controld's console:
 //   node console.mjs BASE_URL TOKEN EXPECT.json SHOTS_DIR
 // EXPECT.json holds what af printed for the same cluster (cluster status,
-// policy history, canary status, budget list, report, audit). The test
+// policy history, canary status, budget list and one budget, report,
+// emergency overrides, audit). The test
 // signs in with the token, then on every page checks that what is shown
 // is that data, that an SVG chart drew elements, and that the page logged
 // no error; a screenshot of each page goes to SHOTS_DIR.
@@ -89,6 +90,14 @@ try {
   }
   const hard = await page.$$("main[data-view=budgets] svg line.hard");
   if (hard.length !== want.budgets.length) fail(hard.length + " hard lines for " + want.budgets.length + " budgets");
+  // The spent line follows the hourly history controld keeps: its start,
+  // a vertex per point, and now.
+  const vertices = await page.$$eval("main[data-view=budgets] svg path.line.burn", (p) =>
+    p.map((x) => (x.getAttribute("d").match(/[ML]/g) || []).length));
+  const ct = want.budgets.findIndex((b) => b.tenant === "claims-team");
+  if (vertices.length !== want.budgets.length) fail(vertices.length + " spent lines for " + want.budgets.length + " budgets");
+  if (vertices[ct] !== want.claims_team.history.length + 2)
+    fail("claims-team's spent line has " + vertices[ct] + " vertices, its history " + want.claims_team.history.length + " points");
   await page.screenshot({ path: shots + "/budgets.png", fullPage: true });
 
   // Showback: the rows af reports, a bar per row.
@@ -100,6 +109,16 @@ try {
   if ((await page.$$("main[data-view=showback] svg rect")).length < 2 * wantKeys.length) fail("showback bars missing");
   await page.screenshot({ path: shots + "/showback.png", fullPage: true });
 
+  // Emergency: every override in force, as af emergency list shows them.
+  await page.click("a[data-view=emergency]");
+  await page.waitForSelector("main[data-view=emergency] section.card");
+  const ids = await page.$$eval("main[data-view=emergency] tbody tr td:first-child", (t) => t.map((x) => x.textContent));
+  const wantIds = want.emergency.map((o) => o.id);
+  if (JSON.stringify(ids) !== JSON.stringify(wantIds)) fail("overrides " + ids + ", af says " + wantIds);
+  const et = await page.textContent("main[data-view=emergency]");
+  if (!et.includes("drain_lane batch-offline") || !et.includes("batch lane drained for the console")) fail("override effect or reason not shown: " + et);
+  await page.screenshot({ path: shots + "/emergency.png", fullPage: true });
+
   // Audit: newest first, as af audit lists it.
   await page.click("a[data-view=audit]");
   await page.waitForSelector("main[data-view=audit] tbody tr");
@@ -109,7 +128,7 @@ try {
 
   if (await page.isVisible("#error")) fail("error shown: " + (await page.textContent("#error")));
   if (problems.length) fail(problems.join("\n"));
-  console.log("# console: 6 pages rendered the cluster's data, no errors; screenshots in " + shots);
+  console.log("# console: 7 pages rendered the cluster's data, no errors; screenshots in " + shots);
 } finally {
   await browser.close();
 }

@@ -90,6 +90,7 @@ for node in $leader $follower; do
 	same $node /rollout canary status
 	same $node /fleet fleet status
 	same $node /budgets budget list
+	same $node /budgets/claims-team budget get claims-team
 	same $node /models model list
 	same $node /report report
 	same $node "/report?by=model&since=2026-01-01" report --by model --since 2026-01-01
@@ -152,6 +153,7 @@ expect 400 INVALID $leader "/report?unit=workflow" "$T_viewer"
 expect 400 INVALID $leader "/policy/revisions/abc" "$T_viewer"
 expect 400 INVALID $leader "/fleet?x=1" "$T_viewer"
 expect 404 NOT_FOUND $leader "/policy/revisions/999" "$T_viewer"
+expect 404 NOT_FOUND $leader /budgets/nobody "$T_viewer"
 expect 404 NOT_AVAILABLE $leader /shadow "$T_viewer"
 expect 404 NOT_FOUND $leader /nothing "$T_viewer"
 code=$(curl -s $CA -o /dev/null -w '%{http_code}' -X POST "$(url $leader /budgets)")

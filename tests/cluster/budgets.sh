@@ -68,6 +68,13 @@ jq -s -e 'all(.[] | select(.code == "BUDGET_LEASE_PENDING");
 	fail "BUDGET_LEASE_PENDING not retryable"
 b=$(cl_af budget get marketing-team -o json)
 echo "$b" | jq -e '.spent_usd + .leased_usd <= 5' >/dev/null || fail "over: $b"
+# The spend over the period: points in time order, the last one what is
+# spent now (one point per hour the spend moved).
+echo "$b" | jq -e '(.history | length) >= 1 and .history[-1].spent_usd == .spent_usd and
+	((.history | map(.at)) as $a | $a == ($a | sort))' >/dev/null ||
+	fail "history: $b"
+cl_af budget get marketing-team | grep -q '^SPENT BY (HOUR)' ||
+	fail "af budget get prints no history: $(cl_af budget get marketing-team)"
 for k in 2 3; do
 	cl_routerd_start r$k $((CL_BASE + 900 + k))
 	cl_wait_http "http://127.0.0.1:$((CL_BASE + 900 + k))/readyz"

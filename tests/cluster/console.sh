@@ -40,6 +40,8 @@ cl_wait_http "http://127.0.0.1:$P/readyz" 200 15
 cl_wait_json "cl_af fleet status -o json" 'length == 1 and .[0].state == "SYNCED" and .[0].canary_revision > 0' 15 >/dev/null
 cl_traffic $P 1 400 "$CL_DIR/d" true true 40
 cl_wait_json "cl_af canary status -o json" '.canary.requests > 0 and .stable.requests > 0' 15 >/dev/null
+cl_af emergency set --class marketing --drain-lane batch-offline --ttl 1h \
+	-m "batch lane drained for the console" >/dev/null
 
 # What af says, for the page to show.
 {
@@ -53,6 +55,10 @@ cl_wait_json "cl_af canary status -o json" '.canary.requests > 0 and .stable.req
 	cl_af canary status -o json
 	printf ',"budgets":'
 	cl_af budget list -o json
+	printf ',"claims_team":'
+	cl_af budget get claims-team -o json
+	printf ',"emergency":'
+	cl_af emergency list -o json
 	printf ',"report":'
 	cl_af report -o json
 	printf ',"audit":'

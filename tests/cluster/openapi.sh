@@ -165,6 +165,10 @@ call GET /api/v1/emergency "$H/api/v1/emergency"
 expect 200 'length == 1 and .[0].reason == "openapi check"'
 call GET /api/v1/budgets "$H/api/v1/budgets"
 expect 200 'length == 1 and .[0].tenant == "ops-team"'
+call GET "/api/v1/budgets/{tenant}" "$H/api/v1/budgets/ops-team"
+expect 200 '.tenant == "ops-team" and (.history | type) == "array"'
+call GET "/api/v1/budgets/{tenant}" "$H/api/v1/budgets/nobody"
+expect 404 '.error.code == "NOT_FOUND"'
 
 $CHECK "$M" >"$CL_DIR/check.out" 2>&1 || { cat "$CL_DIR/check.out"; fail "responses do not match api/openapi.yaml"; }
 tail -1 "$CL_DIR/check.out"

@@ -103,7 +103,7 @@ static struct af_budget_period state(const char *tenant, int64_t t)
 
 	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
 	cr_assert_eq(af_budget_get(txn, tenant, &b), 0);
-	cr_assert_eq(af_budget_period(txn, b, t, &st), 0);
+	cr_assert_eq(af_budget_period(txn, b, t, false, &st), 0);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
 	af_store_read_end(txn);
 	return st;
@@ -294,4 +294,38 @@ Test(budget, spend_saturates)
 	cr_assert(r->over_hard);
 	cr_assert_eq(r->lease_micro, 0);
 	cr_assert_eq(state("acme", T0 + 10000).spent_micro, INT64_MAX);
+}
+
+/* The spend over the period: one point per hour it moved (the hour's last
+ * settlement), never back in time, started afresh in a new period. */
+Test(budget, spend_history_has_a_point_per_hour)
+{
+	const int64_t H = 3600000;
+	struct af_budget_period st;
+	struct af_txn *txn;
+	Af__Budget *b;
+
+	set_budget("t", 100000000, 0, "month", T0);
+	lease("r1", "t", 0, 1000000, false, T0);
+	lease("r1", "t", 100, 1000000, false, T0 + 60000);
+	lease("r1", "t", 200, 1000000, false, T0 + 120000);
+	lease("r1", "t", 300, 1000000, false, T0 + 2 * H);
+	lease("r1", "t", 400, 1000000, false, T0 + 2 * H - 5000); /* back */
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_budget_get(txn, "t", &b), 0);
+	cr_assert_eq(af_budget_period(txn, b, T0 + 3 * H, true, &st), 0);
+	cr_assert_not_null(st.spend);
+	cr_assert_eq(st.spend->n_history, 2);
+	cr_expect_eq(st.spend->history[0]->at_ms, T0 + 120000);
+	cr_expect_eq(st.spend->history[0]->spent_micro, 300);
+	cr_expect_eq(st.spend->history[1]->at_ms, T0 + 2 * H);
+	cr_expect_eq(st.spend->history[1]->spent_micro, 1000);
+	cr_expect_eq(st.spent_micro, 1000);
+	af_budget_period_free(&st);
+	/* Next month: no history of this one. */
+	cr_assert_eq(af_budget_period(txn, b, T0 + 31 * DAY, true, &st), 0);
+	cr_expect_null(st.spend);
+	cr_expect_eq(st.spent_micro, 0);
+	protobuf_c_message_free_unpacked(&b->base, NULL);
+	af_store_read_end(txn);
 }
