@@ -166,6 +166,11 @@ int controld_rollout_judge_now(struct af_txn *t, const struct af_rollout *ro,
 			       struct af_usage *ret_s, struct af_usage *ret_c,
 			       char *why, size_t whylen);
 
+/* rollout_fleet.c: the live fleet against the running rollout (zero
+ * counts with none). */
+int controld_fleet_gate(struct af_txn *t, const struct af_rollout *ro,
+			int64_t now, Af__FleetGate *ret);
+
 /* The API URL of node `id` from the cluster file ("" when unknown). */
 const char *controld_api_url(const struct controld_node *n, uint64_t id);
 

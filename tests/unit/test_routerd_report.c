@@ -228,7 +228,7 @@ Test(usage, sums_saturate_instead_of_wrapping)
 	 * would wrap. */
 	for (int i = 0; i < 10000; i++)
 		routerd_usage_record(u, 1, "t", "c", "m", false, 1,
-				     ROUTERD_REPORT_MAX_COST_NANO);
+				     ROUTERD_REPORT_MAX_COST_NANO, -1);
 	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
 	cr_assert_not_null(buf);
 	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
