@@ -212,6 +212,7 @@ static json_t *fleet_entry(const Af__FleetEntry *e)
 	json_object_set_new(o, "canary_revision",
 			    json_integer((json_int_t)f->canary_revision));
 	json_object_set_new(o, "canary_hash", json_string(f->canary_hash));
+	json_object_set_new(o, "canary_weight", json_integer(f->canary_weight));
 	json_object_set_new(o, "registry_revision",
 			    json_integer((json_int_t)f->registry_revision));
 	json_object_set_new(o, "overrides", overrides_json(f));
