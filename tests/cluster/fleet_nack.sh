@@ -4,7 +4,8 @@
 # refuses the unsigned candidate; with --max-nack 30 its NACK (33% of the
 # live fleet) aborts the rollout, audited as canary.auto_abort by
 # rollout-controller with the reason, and that routerd, offered its
-# current view again, stops NACKing.
+# current view again, stops NACKing. `apply --wait` of an unsigned stable
+# exits 3 naming that routerd as NACKing it, with its reason.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init fleet_nack
@@ -60,4 +61,15 @@ for p in $P1 $P2 $P3; do
 		jq -e --arg h "$h1" '.policy.hash == $h and .policy.cohort == "stable"' >/dev/null ||
 		fail "routerd :$p after the abort"
 done
+
+# apply --wait of an unsigned stable: r3 NACKs it, named as such.
+sed "s/^name: prod/name: prod-unsigned-stable/" "$CL_DIR/base.yaml" >"$CL_DIR/st.yaml"
+set +e
+cl_af policy apply -f "$CL_DIR/st.yaml" --wait --timeout 3s >/dev/null 2>"$CL_DIR/err"
+rc=$?
+set -e
+[ $rc = 3 ] || fail "apply --wait with r3 NACKing: exit $rc: $(cat "$CL_DIR/err")"
+grep -q "2 of 3 live routerds serve .*laggards: r3 NACKED it, serves revision 1 .*(unsigned bundle: trusted keys are configured)" \
+	"$CL_DIR/err" || fail "laggard line: $(cat "$CL_DIR/err")"
+note "apply --wait: $(cat "$CL_DIR/err")"
 note ok
