@@ -74,6 +74,11 @@ n=$(cl_af audit -o json | jq '[.records[] | select(.verb == "canary.advance" or 
 cl_af canary status >"$CL_DIR/status-waiting.txt"
 grep -q "2 of 3 live routerds serve the step" "$CL_DIR/status-waiting.txt" ||
 	fail "status: $(cat "$CL_DIR/status-waiting.txt")"
+deadline=$(($(date +%s) + 10))
+until curl -s "http://$(cl_http 1)/metrics" | grep -qx 'af_rollout_fleet_waiting 1'; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "af_rollout_fleet_waiting is not 1"
+	sleep 0.5
+done
 note "step 1 held $(($(date +%s) - t_stop)) s with r3 paused"
 
 kill -CONT "$(cat "$CL_DIR/pidr-r3")"
@@ -95,5 +100,10 @@ first=$(echo "$audit" | jq -r --arg t "revision $rev" '[.records[] | select(.ver
 [ "$(date -d "$first" +%s)" -ge "$t_cont" ] || fail "the fleet was ready at $first, before SIGCONT"
 adv=$(echo "$audit" | jq --arg t "revision $rev" '[.records[] | select(.verb == "canary.advance" and .target == $t and .outcome == "OK")] | length')
 [ "$adv" = 2 ] || fail "advanced $adv times, want 2"
+deadline=$(($(date +%s) + 10))
+until curl -s "http://$(cl_http 1)/metrics" | grep -qx 'af_rollout_fleet_waiting 0'; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "af_rollout_fleet_waiting is not 0 after the promotion"
+	sleep 0.5
+done
 note "r3 resumed: canary $rev walked both steps and was promoted in $(($(date +%s) - t_cont)) s"
 note ok
