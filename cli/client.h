@@ -74,6 +74,14 @@ int af_cli_parse_usd(const char *flag, const char *s, int64_t *ret);
  * 0, *ret is the owned response. */
 int af_cli_request(struct af_cli *cli, Af__Request *req, Af__Response **ret);
 
+/* apply_wait.c: polls the fleet until pct percent of live routerds serve
+ * ar's hash (as stable, or as the canary for a canary revision), or
+ * timeout_ms passes (exit 3, the laggards named). doc: the apply's JSON
+ * for -o json/yaml (stolen; the result goes under "wait"). Returns an
+ * exit code. */
+int af_cli_apply_wait(struct af_cli *cli, const Af__ApplyResult *ar,
+		      json_t *doc, uint32_t pct, uint64_t timeout_ms);
+
 /* af_cli_request with a Command to propose (a write on the leader). */
 int af_cli_propose(struct af_cli *cli, Af__Command *cmd, Af__Response **ret);
 

@@ -28,6 +28,20 @@ static int parse_ppm(const char *flag, const char *s, int64_t *ret)
 	return 0;
 }
 
+/* A percentage of live routerds, 1-100. */
+static int parse_pct(const char *flag, const char *s, uint32_t *ret)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 1 || v > 100)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "%s takes a percentage 1-100, got \"%s\"",
+				   flag, s);
+	*ret = (uint32_t)v;
+	return 0;
+}
+
 static int parse_steps(const char *s, uint32_t *steps, size_t *n)
 {
 	*n = 0;
@@ -57,8 +71,35 @@ enum {
 	F_MIN,
 	F_MSG,
 	F_SIG,
+	F_FLEET,
+	F_NACK,
+	F_QUALITY,
 	F_N
 };
+
+/* --require-fleet, --max-nack, --max-quality-drop. */
+static int fleet_args(Af__Gates *g, const char *vals[])
+{
+	int rc = 0;
+
+	if ((vals[F_FLEET] && (rc = parse_pct("--require-fleet", vals[F_FLEET],
+					      &g->require_fleet_pct))) ||
+	    (vals[F_NACK] &&
+	     (rc = parse_pct("--max-nack", vals[F_NACK], &g->max_nack_pct))))
+		return rc;
+	if (vals[F_QUALITY]) {
+		if ((rc = parse_ppm("--max-quality-drop", vals[F_QUALITY],
+				    &g->max_quality_drop_ppm)) != 0)
+			return rc;
+		if (g->max_quality_drop_ppm <= 0 ||
+		    g->max_quality_drop_ppm > 1000000)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--max-quality-drop takes a number "
+					   "above 0, at most 1 (quality is "
+					   "0 to 1)");
+	}
+	return 0;
+}
 
 static int start_args(Af__PolicyApply *pa, Af__Gates *g, uint32_t *steps,
 		      const char *vals[])
@@ -97,7 +138,7 @@ static int start_args(Af__PolicyApply *pa, Af__Gates *g, uint32_t *steps,
 	if (vals[F_MIN])
 		g->min_samples = strtoull(vals[F_MIN], NULL, 10);
 	pa->gates = g;
-	return 0;
+	return fleet_args(g, vals);
 }
 
 int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
@@ -112,6 +153,9 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 					    "--min-samples",
 					    "-m",
 					    "--signature",
+					    "--require-fleet",
+					    "--max-nack",
+					    "--max-quality-drop",
 					    NULL};
 	const char *vals[F_N] = {NULL};
 	Af__Command cmd = AF__COMMAND__INIT;
@@ -238,15 +282,65 @@ int af_cli_canary_control(struct af_cli *cli, int argc, char **argv)
 
 /* ------------------------------------------------------------- status */
 
+static long long jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void print_cohorts(json_t *o)
+{
+	printf("\n%-8s %9s %9s %8s %8s %14s %8s\n", "COHORT", "REQUESTS",
+	       "ERRORS", "P50_MS", "P99_MS", "USD/SUCCESS", "QUALITY");
+	for (int k = 0; k < 2; k++) {
+		json_t *x = json_object_get(o, k ? "canary" : "stable");
+		json_t *usd = json_object_get(x, "usd_per_success");
+		json_t *q = json_object_get(x, "quality");
+		char usds[32] = "-", qs[32] = "-";
+
+		if (json_is_real(usd))
+			snprintf(usds, sizeof(usds), "%.6f",
+				 json_real_value(usd));
+		if (json_is_real(q))
+			snprintf(qs, sizeof(qs), "%.3f", json_real_value(q));
+		printf("%-8s %9lld %8.2f%% %8lld %8lld %14s %8s\n",
+		       k ? "canary" : "stable", jint(x, "requests"),
+		       json_real_value(json_object_get(x, "error_rate")) * 100,
+		       jint(x, "p50_ms"), jint(x, "p99_ms"), usds, qs);
+	}
+}
+
+/* The fleet line, when a fleet gate is set. */
+static void print_fleet(json_t *o)
+{
+	json_t *g = json_object_get(o, "gates"),
+	       *f = json_object_get(o, "fleet");
+	long long need = jint(g, "require_fleet_pct"),
+		  nack = jint(g, "max_nack_pct");
+
+	if (need == 0 && nack == 0)
+		return;
+	printf("fleet      %lld of %lld live routerds serve the step (%.0f%%",
+	       jint(f, "serving"), jint(f, "live"),
+	       json_real_value(json_object_get(f, "serving_share")) * 100);
+	if (need > 0)
+		printf(", need %lld%%", need);
+	printf("); %lld NACK the canary (%.0f%%", jint(f, "nacked"),
+	       json_real_value(json_object_get(f, "nack_share")) * 100);
+	if (nack > 0)
+		printf(", abort at %lld%%", nack);
+	printf(")\n");
+	if (json_is_true(json_object_get(f, "waiting")))
+		printf("waiting    for the fleet since %s: the step's interval "
+		       "has not started\n",
+		       json_string_value(json_object_get(f, "waiting_since")));
+}
+
 static void print_status(json_t *o)
 {
 	const char *state = json_string_value(json_object_get(o, "state"));
-	json_t *s = json_object_get(o, "stable"),
-	       *c = json_object_get(o, "canary");
 
 	printf("state      %s\nstable     revision %lld %.20s\n", state,
-	       (long long)json_integer_value(
-		       json_object_get(o, "stable_revision")),
+	       jint(o, "stable_revision"),
 	       json_string_value(json_object_get(o, "stable_hash")));
 	if (strcmp(state, "none") == 0) {
 		printf("last       %s\n",
@@ -254,40 +348,16 @@ static void print_status(json_t *o)
 		return;
 	}
 	printf("canary     revision %lld %.20s at %lld%%",
-	       (long long)json_integer_value(
-		       json_object_get(o, "canary_revision")),
+	       jint(o, "canary_revision"),
 	       json_string_value(json_object_get(o, "canary_hash")),
-	       (long long)json_integer_value(json_object_get(o, "weight")));
+	       jint(o, "weight"));
 	if (json_array_size(json_object_get(o, "steps")) > 0)
-		printf(" (step %lld of %zu)\n",
-		       (long long)json_integer_value(
-			       json_object_get(o, "step_index")) +
-			       1,
+		printf(" (step %lld of %zu)\n", jint(o, "step_index") + 1,
 		       json_array_size(json_object_get(o, "steps")));
 	else
 		printf(" (no steps: set-weight and promote by hand)\n");
-	printf("\n%-8s %9s %9s %8s %8s %14s\n", "COHORT", "REQUESTS", "ERRORS",
-	       "P50_MS", "P99_MS", "USD/SUCCESS");
-	for (int k = 0; k < 2; k++) {
-		json_t *x = k ? c : s;
-		json_t *usd = json_object_get(x, "usd_per_success");
-
-		char usds[32] = "-";
-
-		if (json_is_real(usd))
-			snprintf(usds, sizeof(usds), "%.6f",
-				 json_real_value(usd));
-		printf("%-8s %9lld %8.2f%% %8lld %8lld %14s\n",
-		       k ? "canary" : "stable",
-		       (long long)json_integer_value(
-			       json_object_get(x, "requests")),
-		       json_real_value(json_object_get(x, "error_rate")) * 100,
-		       (long long)json_integer_value(
-			       json_object_get(x, "p50_ms")),
-		       (long long)json_integer_value(
-			       json_object_get(x, "p99_ms")),
-		       usds);
-	}
+	print_fleet(o);
+	print_cohorts(o);
 	printf("\nverdict    %s\nlast       %s\n",
 	       json_string_value(json_object_get(o, "verdict")),
 	       json_string_value(json_object_get(o, "last_action")));

@@ -111,11 +111,48 @@ int af_cli_read_bundle(const char *file, char **ret_src, size_t *ret_len,
 	return 0;
 }
 
+/* --wait [--fleet PCT]: the apply's line, then the fleet's answer. */
+static int apply_and_wait(struct af_cli *cli, Af__Response *resp,
+			  const char *fleet)
+{
+	unsigned long pct = 100;
+	json_t *doc = NULL;
+	int rc;
+
+	if (fleet != NULL) {
+		char *end;
+
+		pct = strtoul(fleet, &end, 10);
+		if (*fleet == '\0' || *end != '\0' || pct < 1 || pct > 100) {
+			af__response__free_unpacked(resp, NULL);
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--fleet takes a percentage 1-100");
+		}
+	}
+	if (resp->apply == NULL) {
+		af__response__free_unpacked(resp, NULL);
+		return af_cli_fail(AF_EXIT_REFUSED, "INTERNAL", "no result");
+	}
+	if (cli->output != AF_OUT_TABLE)
+		doc = af_render_apply(resp->apply);
+	else
+		printf("revision %llu %s %s%s\n",
+		       (unsigned long long)resp->apply->revision,
+		       resp->apply->hash, resp->apply->state,
+		       resp->apply->unchanged ? " (unchanged)" : "");
+	fflush(stdout);
+	rc = af_cli_apply_wait(cli, resp->apply, doc, (uint32_t)pct,
+			       cli->timeout_ms);
+	af__response__free_unpacked(resp, NULL);
+	return rc;
+}
+
 int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 {
 	static const char *const names[] = {
-		"-f", "-m", "--canary", "--dry-run!", "--signature", NULL};
-	const char *vals[5] = {NULL};
+		"-f",	       "-m",	  "--canary", "--dry-run!",
+		"--signature", "--wait!", "--fleet",  NULL};
+	const char *vals[7] = {NULL};
 	uint8_t sig[64];
 	char sig_id[17];
 	Af__Request req = AF__REQUEST__INIT;
@@ -132,7 +169,14 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 	if (vals[0] == NULL)
 		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
 				   "usage: af policy apply -f FILE [-m MSG] "
-				   "[--canary PCT] [--dry-run]");
+				   "[--canary PCT] [--dry-run] [--wait "
+				   "[--fleet PCT]]");
+	if (vals[6] && !vals[5])
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--fleet goes with --wait");
+	if (vals[5] && vals[3])
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--wait and --dry-run exclude each other");
 	if (vals[2]) {
 		char *end;
 		unsigned long w = strtoul(vals[2], &end, 10);
@@ -162,7 +206,10 @@ int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 	af_free(src);
 	if (rc != 0)
 		return rc;
-	return req.dry_run ? print_dry_run(cli, resp) : print_apply(cli, resp);
+	if (req.dry_run)
+		return print_dry_run(cli, resp);
+	return vals[5] ? apply_and_wait(cli, resp, vals[6])
+		       : print_apply(cli, resp);
 }
 
 int af_cli_policy_rollback(struct af_cli *cli, int argc, char **argv)

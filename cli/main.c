@@ -126,7 +126,7 @@ static const struct verb verbs[] = {
 	 "example:\n  af policy lint -f policy.yaml\n"},
 	{"policy", "apply", af_cli_policy_apply,
 	 "policy apply -f FILE [-m MSG] [--canary PCT] [--dry-run] "
-	 "[--signature F]",
+	 "[--signature F] [--wait [--fleet PCT]]",
 	 "store a revision (stable, or a canary)",
 	 "  -f FILE          the bundle\n"
 	 "  -m MSG           the revision's message\n"
@@ -135,10 +135,17 @@ static const struct verb verbs[] = {
 	 "nothing\n"
 	 "  --signature F    detached signature (default: FILE.sig if "
 	 "present)\n"
+	 "  --wait           return once the live routerds serve the new "
+	 "hash;\n"
+	 "                   exit 3 naming the laggards after --timeout\n"
+	 "  --fleet PCT      with --wait: the share of live routerds "
+	 "(default 100)\n"
 	 "Re-applying the stable content is a no-op that says unchanged.\n"
 	 "example:\n  af -c cluster.yaml policy apply -f policy.yaml "
 	 "--dry-run\n"
-	 "  af -c cluster.yaml policy apply -f policy.yaml -m \"cheaper\"\n"},
+	 "  af -c cluster.yaml policy apply -f policy.yaml -m \"cheaper\"\n"
+	 "  af -c cluster.yaml policy apply -f policy.yaml --wait --timeout "
+	 "30s\n"},
 	{"policy", "get", af_cli_policy_get, "policy get [REV]",
 	 "the source of a revision (default: stable)",
 	 "example:\n  af -c cluster.yaml policy get 3 > policy-r3.yaml\n"},
@@ -211,6 +218,12 @@ static const struct verb verbs[] = {
 	 "  --max-latency-ratio R   canary p99 / stable p99 (1.10)\n"
 	 "  --max-cost-ratio R      USD per successful outcome ratio\n"
 	 "  --min-samples N         per cohort before any verdict\n"
+	 "  --max-quality-drop X    stable's mean quality - canary's (0.05)\n"
+	 "  --require-fleet PCT     a step's interval starts once PCT of "
+	 "live\n"
+	 "                          routerds serve it\n"
+	 "  --max-nack PCT          abort once PCT of live routerds NACK the "
+	 "canary\n"
 	 "  --signature F           detached signature\n"
 	 "example:\n  af -c cluster.yaml canary start -f policy.yaml --steps "
 	 "5,25,50 --interval 60s --max-error-delta 0.02\n"},

@@ -1,14 +1,17 @@
 /* The leader's rollout controller: judges the canary against the stable
  * cohort once a second and proposes ADVANCE (gates pass and the step's
- * interval is over), AUTO_ABORT (a gate is breached) or nothing (holding
- * for samples). Proposals carry the canary revision and step they were
- * judged on, so a duplicate after a leader change applies as a no-op: a
- * step is never lost or repeated. Loop thread. */
+ * interval is over), AUTO_ABORT (a gate is breached, or the NACK share
+ * of live routerds reached --max-nack), FLEET_READY (the share of live
+ * routerds --require-fleet asks serves the step: its interval starts) or
+ * nothing (holding for samples or for the fleet). Proposals carry the canary
+ * revision and step they were judged on, so a duplicate after a leader change
+ * applies as a no-op: a step is never lost or repeated. Loop thread. */
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/node.h"
 #include "controld/rollout.h"
 #include "proto/af.pb-c.h"
+#include "render/render.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -63,8 +66,45 @@ int controld_rollout_judge_now(struct af_txn *t, const struct af_rollout *ro,
 	return (int)af_rollout_judge(&ro->gates, ret_s, ret_c, why, whylen);
 }
 
+/* The fleet gates: a NACK share at --max-nack aborts; a step waiting
+ * for the fleet starts its interval once --require-fleet is reached.
+ * true: a proposal went out. */
+static bool fleet_tick(struct controld_node *n, const struct af_rollout *ro,
+		       const Af__FleetGate *fg)
+{
+	const struct af_gates *g = &ro->gates;
+	char why[200];
+
+	if (g->max_nack_pct > 0 &&
+	    af_fleet_reached(fg->nacked, fg->live, g->max_nack_pct)) {
+		snprintf(why, sizeof(why),
+			 "%u of %u live routerds NACK the canary hash "
+			 "(%.0f%%): at or over --max-nack %u%%",
+			 fg->nacked, fg->live,
+			 af_fleet_share(fg->nacked, fg->live) * 100,
+			 g->max_nack_pct);
+		log_warn("event=canary_nacked revision=%llu why=\"%s\"",
+			 (unsigned long long)ro->canary, why);
+		propose(n, ro, AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT, why);
+		return true;
+	}
+	if (ro->fleet_waiting &&
+	    af_fleet_reached(fg->serving, fg->live, g->require_fleet_pct)) {
+		snprintf(why, sizeof(why),
+			 "%u of %u live routerds serve the step (%.0f%%, "
+			 "--require-fleet %u%%)",
+			 fg->serving, fg->live,
+			 af_fleet_share(fg->serving, fg->live) * 100,
+			 g->require_fleet_pct);
+		propose(n, ro, AF__ROLLOUT_CONTROL__ACTION__FLEET_READY, why);
+		return true;
+	}
+	return false;
+}
+
 void controld_rollout_tick(struct controld_node *n, uint64_t now_mono)
 {
+	Af__FleetGate fg = AF__FLEET_GATE__INIT;
 	struct af_rollout ro;
 	struct af_usage s, c;
 	struct af_txn *t;
@@ -82,7 +122,12 @@ void controld_rollout_tick(struct controld_node *n, uint64_t now_mono)
 		return;
 	}
 	v = controld_rollout_judge_now(t, &ro, &s, &c, why, sizeof(why));
+	if ((ro.gates.require_fleet_pct || ro.gates.max_nack_pct) &&
+	    controld_fleet_gate(t, &ro, af_wall_ms(), &fg) != 0)
+		v = -1; /* judged again next tick */
 	af_store_read_end(t);
+	if (v >= 0 && fleet_tick(n, &ro, &fg))
+		return;
 	if (v >= 0 && v <= AF_VERDICT_BREACH)
 		atomic_fetch_add(&n->verdicts[v], 1);
 	if (v == AF_VERDICT_BREACH) {
@@ -93,7 +138,7 @@ void controld_rollout_tick(struct controld_node *n, uint64_t now_mono)
 	}
 	/* Steps advance only with steps configured and the interval over
 	 * (leader wall clock against the step's leader-stamped start). */
-	if (v == AF_VERDICT_PASS && ro.step_index >= 0 &&
+	if (v == AF_VERDICT_PASS && ro.step_index >= 0 && !ro.fleet_waiting &&
 	    af_wall_ms() - ro.step_started_ms >= (int64_t)ro.interval_ms)
 		propose(n, &ro, AF__ROLLOUT_CONTROL__ACTION__ADVANCE, why);
 }

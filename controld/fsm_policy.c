@@ -65,6 +65,10 @@ static int start_canary(struct af_txn *t, struct apply_ctx *c,
 			pa->gates->max_latency_ratio_ppm;
 		ro->gates.max_cost_ratio_ppm = pa->gates->max_cost_ratio_ppm;
 		ro->gates.min_samples = pa->gates->min_samples;
+		ro->gates.require_fleet_pct = pa->gates->require_fleet_pct;
+		ro->gates.max_nack_pct = pa->gates->max_nack_pct;
+		ro->gates.max_quality_drop_ppm =
+			pa->gates->max_quality_drop_ppm;
 	}
 	ro->started_ms = c->cmd->time_ms;
 	snprintf(ro->verdict, sizeof(ro->verdict), "started");
@@ -94,6 +98,15 @@ static int check_canary_args(struct apply_ctx *c, const Af__PolicyApply *pa,
 		af_fsm_resultf(c->res, AF__CODE__INVALID,
 			       "canary weight must be 1-100, at most %d steps",
 			       AF_MAX_STEPS);
+		return 1;
+	}
+	if (pa->gates && (pa->gates->require_fleet_pct > 100 ||
+			  pa->gates->max_nack_pct > 100 ||
+			  pa->gates->max_quality_drop_ppm < 0 ||
+			  pa->gates->max_quality_drop_ppm > 1000000)) {
+		af_fsm_resultf(c->res, AF__CODE__INVALID,
+			       "fleet gates take 0-100 percent, the quality "
+			       "drop 0-1");
 		return 1;
 	}
 	for (size_t i = 0; i < pa->n_steps; i++)

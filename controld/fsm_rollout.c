@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Starts the step timer: the gates judge usage from here on. */
-int af_fsm_start_step(struct af_txn *t, struct af_rollout *ro, int64_t now)
+/* Starts the step's clock: the gates judge usage from here on. */
+static int start_clock(struct af_txn *t, struct af_rollout *ro, int64_t now)
 {
 	int rc;
 
@@ -16,6 +16,15 @@ int af_fsm_start_step(struct af_txn *t, struct af_rollout *ro, int64_t now)
 	if ((rc = af_usage_get(t, ro->stable, &ro->stable_base)) != 0)
 		return rc;
 	return af_usage_get(t, ro->canary, &ro->canary_base);
+}
+
+/* A new step (or weight): with a fleet gate, its clock starts again when
+ * the fleet serves it (FLEET_READY). */
+int af_fsm_start_step(struct af_txn *t, struct af_rollout *ro, int64_t now)
+{
+	ro->fleet_waiting = ro->gates.require_fleet_pct > 0;
+	ro->fleet_waiting_since_ms = ro->fleet_waiting ? now : 0;
+	return start_clock(t, ro, now);
 }
 
 void af_fsm_end_canary(struct af_rollout *ro)
@@ -27,6 +36,8 @@ void af_fsm_end_canary(struct af_rollout *ro)
 	ro->step_index = -1;
 	ro->interval_ms = 0;
 	memset(&ro->gates, 0, sizeof(ro->gates));
+	ro->fleet_waiting = false;
+	ro->fleet_waiting_since_ms = 0;
 }
 
 /* ------------------------------------------------------------ rollout */
@@ -50,6 +61,8 @@ static const char *action_verb(Af__RolloutControl__Action a)
 		return "canary.advance";
 	case AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT:
 		return "canary.auto_abort";
+	case AF__ROLLOUT_CONTROL__ACTION__FLEET_READY:
+		return "canary.fleet_ready";
 	default:
 		return "canary.unknown";
 	}
@@ -101,6 +114,55 @@ static int rollout_guard(struct apply_ctx *c, const Af__RolloutControl *rc,
 	return 0;
 }
 
+/* The action's change to ro. 0, an error, or -1: refused (c->res says
+ * why). */
+static int act(struct af_txn *t, struct apply_ctx *c,
+	       const Af__RolloutControl *rc, struct af_rollout *ro,
+	       bool *promoted)
+{
+	switch (rc->action) {
+	case AF__ROLLOUT_CONTROL__ACTION__SET_WEIGHT:
+		if (rc->weight > 100) {
+			af_fsm_resultf(c->res, AF__CODE__INVALID,
+				       "weight must be 0-100");
+			return -1;
+		}
+		ro->weight = rc->weight;
+		return af_fsm_start_step(t, ro, c->cmd->time_ms);
+	case AF__ROLLOUT_CONTROL__ACTION__PROMOTE:
+	case AF__ROLLOUT_CONTROL__ACTION__ADVANCE:
+		return next_step(t, c, ro, promoted);
+	case AF__ROLLOUT_CONTROL__ACTION__PROMOTE_FULL:
+		*promoted = true;
+		return promote_full(t, ro);
+	case AF__ROLLOUT_CONTROL__ACTION__ABORT:
+	case AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT: {
+		int err = af_fsm_set_revision_state(t, ro->canary, "aborted");
+
+		af_fsm_end_canary(ro);
+		return err;
+	}
+	case AF__ROLLOUT_CONTROL__ACTION__PAUSE:
+		ro->paused = true;
+		return 0;
+	case AF__ROLLOUT_CONTROL__ACTION__RESUME:
+		ro->paused = false;
+		return af_fsm_start_step(t, ro, c->cmd->time_ms);
+	case AF__ROLLOUT_CONTROL__ACTION__FLEET_READY:
+		if (!ro->fleet_waiting) {
+			af_fsm_resultf(c->res, AF__CODE__CONFLICT,
+				       "the step is not waiting for the fleet");
+			return -1;
+		}
+		ro->fleet_waiting = false;
+		ro->fleet_waiting_since_ms = 0;
+		return start_clock(t, ro, c->cmd->time_ms);
+	default:
+		af_fsm_resultf(c->res, AF__CODE__INVALID, "unknown action");
+		return -1;
+	}
+}
+
 int af_fsm_apply_rollout(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__RolloutControl *rc = c->cmd->rollout;
@@ -117,40 +179,9 @@ int af_fsm_apply_rollout(struct af_txn *t, struct apply_ctx *c)
 		 (unsigned long long)canary);
 	if (rollout_guard(c, rc, &ro) != 0)
 		return 0;
-	switch (rc->action) {
-	case AF__ROLLOUT_CONTROL__ACTION__SET_WEIGHT:
-		if (rc->weight > 100) {
-			af_fsm_resultf(c->res, AF__CODE__INVALID,
-				       "weight must be 0-100");
-			return 0;
-		}
-		ro.weight = rc->weight;
-		err = af_fsm_start_step(t, &ro, c->cmd->time_ms);
-		break;
-	case AF__ROLLOUT_CONTROL__ACTION__PROMOTE:
-	case AF__ROLLOUT_CONTROL__ACTION__ADVANCE:
-		err = next_step(t, c, &ro, &promoted);
-		break;
-	case AF__ROLLOUT_CONTROL__ACTION__PROMOTE_FULL:
-		promoted = true;
-		err = promote_full(t, &ro);
-		break;
-	case AF__ROLLOUT_CONTROL__ACTION__ABORT:
-	case AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT:
-		err = af_fsm_set_revision_state(t, ro.canary, "aborted");
-		af_fsm_end_canary(&ro);
-		break;
-	case AF__ROLLOUT_CONTROL__ACTION__PAUSE:
-		ro.paused = true;
-		break;
-	case AF__ROLLOUT_CONTROL__ACTION__RESUME:
-		ro.paused = false;
-		err = af_fsm_start_step(t, &ro, c->cmd->time_ms);
-		break;
-	default:
-		af_fsm_resultf(c->res, AF__CODE__INVALID, "unknown action");
+	err = act(t, c, rc, &ro, &promoted);
+	if (err < 0)
 		return 0;
-	}
 	if (err != 0)
 		return err;
 	snprintf(ro.verdict, sizeof(ro.verdict), "%s%s%s", c->verb + 7,

@@ -41,6 +41,13 @@ int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c)
 			u.ok_cost_nano,
 			af_sat_sub_i64(row->cost_nano_usd,
 				       row->failed_cost_nano_usd));
+		if (row->quality_count <= row->count &&
+		    row->quality_sum_ppm <= row->quality_count * 1000000) {
+			u.q_count =
+				af_sat_add_u64(u.q_count, row->quality_count);
+			u.q_sum_ppm = af_sat_add_u64(u.q_sum_ppm,
+						     row->quality_sum_ppm);
+		}
 		if ((rc = af_usage_put(t, row->revision, &u)) != 0 ||
 		    (rc = af_showback_apply(t, c->cmd->time_ms, row)) != 0)
 			return rc;

@@ -288,6 +288,7 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	Af__Response resp = AF__RESPONSE__INIT;
 	Af__CanaryStatusResp cs = AF__CANARY_STATUS_RESP__INIT;
 	Af__UsageTotals pss, pcs, pst, pct;
+	Af__FleetGate fg = AF__FLEET_GATE__INIT;
 	Af__Rollout *ro = NULL;
 	struct af_rollout r;
 	struct af_usage ss, cstep, st, ct;
@@ -301,6 +302,9 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	if (r.canary != 0 &&
 	    (rc = controld_rollout_judge_now(t, &r, &ss, &cstep, why,
 					     sizeof(why))) < 0)
+		goto out_heads;
+	if (r.canary != 0 &&
+	    (rc = controld_fleet_gate(t, &r, af_wall_ms(), &fg)) != 0)
 		goto out_heads;
 	if ((rc = af_usage_get(t, r.stable, &st)) != 0 ||
 	    (rc = af_usage_get(t, r.canary, &ct)) != 0)
@@ -324,6 +328,7 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	cs.canary_total = &pct;
 	cs.verdict_now = why;
 	cs.now_ms = af_wall_ms();
+	cs.fleet = &fg;
 	resp.body_case = AF__RESPONSE__BODY_CANARY_STATUS;
 	resp.canary_status = &cs;
 	controld_job_finish(j, &resp);

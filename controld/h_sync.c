@@ -6,13 +6,13 @@
 #include "common/timeutil.h"
 #include "controld/handlers_int.h"
 #include "controld/state.h"
+#include "render/render.h"
 
 #include <stdbool.h>
 #include <string.h>
 
 /* ------------------------------------------------- routerd: sync, fleet */
 
-#define FLEET_LOST_MS 30000
 #define MAX_CACHED_HASHES 16
 
 static bool is_cached(const Af__SyncReq *sr, const char *hash)
@@ -115,7 +115,7 @@ const char *controld_fleet_state(const Af__FleetRecord *r,
 	const Af__FleetReport *f = r->last;
 	const char *ch = h->canary_rev ? h->canary_rev->hash : "";
 
-	if (now - r->last_seen_ms > FLEET_LOST_MS)
+	if (!af_fleet_live(r, now))
 		return "LOST";
 	if (f->nack)
 		return "NACKED";

@@ -223,6 +223,10 @@ static int check_usage_row(struct controld_job *j, size_t i,
 	else if (r->failed_cost_nano_usd < 0 ||
 		 r->failed_cost_nano_usd > r->cost_nano_usd)
 		bad = "failed_cost_nano_usd must be within 0..cost_nano_usd";
+	else if (r->quality_count > r->count ||
+		 r->quality_sum_ppm > r->quality_count * 1000000)
+		bad = "quality_count must be within 0..count, each quality "
+		      "within 0..1e6 ppm";
 	for (size_t k = 0; bad == NULL && k < r->n_latency_buckets; k++)
 		if (r->latency_buckets[k] > r->count)
 			bad = "a latency bucket holds more than count";
@@ -300,6 +304,11 @@ static int check_command(struct controld_job *j, const Af__Command *cmd)
 				  cmd->fleet_report->routerd_id, MAX_ROUTERD_ID,
 				  false);
 	case AF__COMMAND__OP_FLEET_DEREGISTER:
+		if (cmd->fleet_deregister->n_forget > 0) {
+			controld_job_fail(j, AF__CODE__PERMISSION_DENIED,
+					  "only the leader forgets routerds");
+			return -1;
+		}
 		return check_name(j, "routerd id",
 				  cmd->fleet_deregister->routerd_id,
 				  MAX_ROUTERD_ID, false);

@@ -95,6 +95,11 @@ static int rollout(struct controld_node *n, struct af_txn *t,
 	       "canary).");
 	af_textbuf_printf(b, "af_rollout_step %d\n",
 			  ro.canary ? (int)ro.step_index : -1);
+	family(b, "af_rollout_fleet_waiting", "gauge",
+	       "1 while the canary's step waits for the fleet to serve it "
+	       "(--require-fleet).");
+	af_textbuf_printf(b, "af_rollout_fleet_waiting %d\n",
+			  ro.canary && ro.fleet_waiting);
 	family(b, "af_rollout_canary_revision", "gauge",
 	       "Policy revision under canary (0: none).");
 	af_textbuf_printf(b, "af_rollout_canary_revision %llu\n",

@@ -105,7 +105,9 @@ struct controld_node {
 	/* rollout controller (controller.c) */
 	bool controller_busy, controller_aborting;
 	uint64_t controller_last_ms;
-	bool emergency_busy; /* an expiry entry in flight (emergency.c) */
+	bool emergency_busy;   /* an expiry entry in flight (emergency.c) */
+	bool fleet_sweep_busy; /* a forget entry in flight (rollout_fleet.c) */
+	uint64_t fleet_sweep_ms;
 	_Atomic uint64_t verdicts[3]; /* by enum af_verdict, this leader */
 	_Atomic uint64_t auto_aborts; /* AUTO_ABORTs this leader committed */
 
@@ -165,6 +167,14 @@ struct af_usage;
 int controld_rollout_judge_now(struct af_txn *t, const struct af_rollout *ro,
 			       struct af_usage *ret_s, struct af_usage *ret_c,
 			       char *why, size_t whylen);
+
+/* rollout_fleet.c: the live fleet against the running rollout (zero
+ * counts with none). */
+int controld_fleet_gate(struct af_txn *t, const struct af_rollout *ro,
+			int64_t now, Af__FleetGate *ret);
+/* On the ready leader, every few seconds: proposes that routerds unheard
+ * of for fleet.forget_s leave the fleet table. */
+void controld_fleet_sweep_tick(struct controld_node *n, uint64_t now_mono);
 
 /* The API URL of node `id` from the cluster file ("" when unknown). */
 const char *controld_api_url(const struct controld_node *n, uint64_t id);

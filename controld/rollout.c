@@ -19,6 +19,8 @@ static void usage_from_pb(const Af__UsageTotals *p, struct af_usage *u)
 	u->lat_sum_ms = p->latency_sum_ms;
 	u->cost_nano = p->cost_nano_usd;
 	u->ok_cost_nano = p->ok_cost_nano_usd;
+	u->q_count = p->quality_count;
+	u->q_sum_ppm = p->quality_sum_ppm;
 }
 
 void af_usage_to_pb(const struct af_usage *u, Af__UsageTotals *pb)
@@ -31,6 +33,8 @@ void af_usage_to_pb(const struct af_usage *u, Af__UsageTotals *pb)
 	pb->latency_sum_ms = u->lat_sum_ms;
 	pb->cost_nano_usd = u->cost_nano;
 	pb->ok_cost_nano_usd = u->ok_cost_nano;
+	pb->quality_count = u->q_count;
+	pb->quality_sum_ppm = u->q_sum_ppm;
 }
 
 int af_rollout_get(struct af_txn *t, struct af_rollout *ret)
@@ -61,7 +65,13 @@ int af_rollout_get(struct af_txn *t, struct af_rollout *ret)
 			p->gates->max_latency_ratio_ppm;
 		ret->gates.max_cost_ratio_ppm = p->gates->max_cost_ratio_ppm;
 		ret->gates.min_samples = p->gates->min_samples;
+		ret->gates.require_fleet_pct = p->gates->require_fleet_pct;
+		ret->gates.max_nack_pct = p->gates->max_nack_pct;
+		ret->gates.max_quality_drop_ppm =
+			p->gates->max_quality_drop_ppm;
 	}
+	ret->fleet_waiting = p->fleet_waiting;
+	ret->fleet_waiting_since_ms = p->fleet_waiting_since_ms;
 	usage_from_pb(p->stable_base, &ret->stable_base);
 	usage_from_pb(p->canary_base, &ret->canary_base);
 	snprintf(ret->verdict, sizeof(ret->verdict), "%s", p->verdict);
@@ -96,7 +106,12 @@ int af_rollout_put(struct af_txn *t, const struct af_rollout *r)
 	g.max_latency_ratio_ppm = r->gates.max_latency_ratio_ppm;
 	g.max_cost_ratio_ppm = r->gates.max_cost_ratio_ppm;
 	g.min_samples = r->gates.min_samples;
+	g.require_fleet_pct = r->gates.require_fleet_pct;
+	g.max_nack_pct = r->gates.max_nack_pct;
+	g.max_quality_drop_ppm = r->gates.max_quality_drop_ppm;
 	p.gates = &g;
+	p.fleet_waiting = r->fleet_waiting;
+	p.fleet_waiting_since_ms = r->fleet_waiting_since_ms;
 	af_usage_to_pb(&r->stable_base, &sb);
 	af_usage_to_pb(&r->canary_base, &cb);
 	p.stable_base = &sb;
@@ -145,6 +160,8 @@ void af_usage_sub(const struct af_usage *now, const struct af_usage *base,
 	out->lat_sum_ms = now->lat_sum_ms - base->lat_sum_ms;
 	out->cost_nano = now->cost_nano - base->cost_nano;
 	out->ok_cost_nano = now->ok_cost_nano - base->ok_cost_nano;
+	out->q_count = now->q_count - base->q_count;
+	out->q_sum_ppm = now->q_sum_ppm - base->q_sum_ppm;
 }
 
 uint64_t af_usage_percentile_ms(const struct af_usage *u, unsigned p)
@@ -180,6 +197,44 @@ static int64_t cost_per_ok(const struct af_usage *u)
 	return u->ok ? u->cost_nano / (int64_t)u->ok : INT64_MAX;
 }
 
+int64_t af_usage_quality_ppm(const struct af_usage *u)
+{
+	return u->q_count ? (int64_t)(u->q_sum_ppm / u->q_count) : -1;
+}
+
+/* The quality gate, once both cohorts have their samples: HOLD until
+ * both have min_samples outcomes that carried a quality (at least one),
+ * BREACH when the canary's mean is more than the limit below stable's,
+ * else PASS. */
+static enum af_verdict judge_quality(const struct af_gates *g,
+				     const struct af_usage *s,
+				     const struct af_usage *c, char *why,
+				     size_t whylen)
+{
+	uint64_t need = g->min_samples ? g->min_samples : 1;
+	int64_t qs = af_usage_quality_ppm(s), qc = af_usage_quality_ppm(c);
+
+	if (g->max_quality_drop_ppm <= 0)
+		return AF_VERDICT_PASS;
+	if (s->q_count < need || c->q_count < need) {
+		snprintf(why, whylen,
+			 "waiting for quality samples: stable %llu, canary "
+			 "%llu of %llu",
+			 (unsigned long long)s->q_count,
+			 (unsigned long long)c->q_count,
+			 (unsigned long long)need);
+		return AF_VERDICT_HOLD;
+	}
+	if (qs - qc > g->max_quality_drop_ppm) {
+		snprintf(why, whylen,
+			 "mean quality %.4f vs stable %.4f: drop above %.4f",
+			 (double)qc / 1e6, (double)qs / 1e6,
+			 (double)g->max_quality_drop_ppm / 1e6);
+		return AF_VERDICT_BREACH;
+	}
+	return AF_VERDICT_PASS;
+}
+
 enum af_verdict af_rollout_judge(const struct af_gates *g,
 				 const struct af_usage *s,
 				 const struct af_usage *c, char *why,
@@ -189,6 +244,7 @@ enum af_verdict af_rollout_judge(const struct af_gates *g,
 	uint64_t ps = af_usage_percentile_ms(s, 99);
 	uint64_t pc = af_usage_percentile_ms(c, 99);
 	int64_t cs = cost_per_ok(s), cc = cost_per_ok(c);
+	enum af_verdict q;
 
 	if (s->count < g->min_samples || c->count < g->min_samples ||
 	    s->count == 0 || c->count == 0) {
@@ -226,6 +282,8 @@ enum af_verdict af_rollout_judge(const struct af_gates *g,
 			 (double)cs / 1e9, (double)g->max_cost_ratio_ppm / 1e6);
 		return AF_VERDICT_BREACH;
 	}
+	if ((q = judge_quality(g, s, c, why, whylen)) != AF_VERDICT_PASS)
+		return q;
 	snprintf(why, whylen,
 		 "gates pass: error %.4f vs %.4f, p99 %llu vs %llu ms, "
 		 "%llu vs %llu samples",

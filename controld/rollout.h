@@ -21,6 +21,7 @@ struct af_usage {
 	uint64_t lat[AF_USAGE_BUCKETS];
 	uint64_t lat_sum_ms;
 	int64_t cost_nano, ok_cost_nano;
+	uint64_t q_count, q_sum_ppm; /* outcomes that carried a quality */
 };
 
 struct af_gates {
@@ -28,6 +29,9 @@ struct af_gates {
 	int64_t max_latency_ratio_ppm; /* 0: off */
 	int64_t max_cost_ratio_ppm;    /* 0: off */
 	uint64_t min_samples;
+	uint32_t require_fleet_pct;   /* 0: off */
+	uint32_t max_nack_pct;	      /* 0: off */
+	int64_t max_quality_drop_ppm; /* 0: off */
 };
 
 struct af_rollout {
@@ -42,6 +46,8 @@ struct af_rollout {
 	struct af_gates gates;
 	struct af_usage stable_base, canary_base;
 	char verdict[200];
+	bool fleet_waiting; /* the step's interval waits for the fleet */
+	int64_t fleet_waiting_since_ms;
 };
 
 /* The rollout record (zeroed, step_index -1, when absent). */
@@ -61,6 +67,9 @@ void af_usage_sub(const struct af_usage *now, const struct af_usage *base,
 /* p-th percentile (p in 1..100) latency in ms from the buckets: the upper
  * bound of the bucket holding it (the last finite bound for +Inf). */
 uint64_t af_usage_percentile_ms(const struct af_usage *u, unsigned p);
+
+/* Mean quality in ppm (0..1e6), -1 with no quality reported. */
+int64_t af_usage_quality_ppm(const struct af_usage *u);
 
 enum af_verdict { AF_VERDICT_HOLD, AF_VERDICT_PASS, AF_VERDICT_BREACH };
 

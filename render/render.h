@@ -14,6 +14,7 @@
 #include "proto/policy.pb-c.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +82,27 @@ json_t *af_render_fleet(const Af__FleetStatusResp *fs);
 /* The emergency overrides in force: [{"id", "scope", "effect", "reason",
  * "principal", "expires"}]. */
 json_t *af_render_emergency(const Af__EmergencyListResp *el);
+
+/* fleet gates (fleetgate.c) */
+/* A routerd not heard from for this long is LOST: not live. */
+#define AF_FLEET_LOST_MS 30000
+/* Whether the routerd of r reported within AF_FLEET_LOST_MS of now. */
+bool af_fleet_live(const Af__FleetRecord *r, int64_t now_ms);
+/* What a rollout or an apply waits for. NULL hashes: any; canary ""
+ * wants none; weight -1: any. new_hash: the hash whose NACK counts. */
+struct af_fleet_want {
+	const char *stable_hash, *canary_hash, *new_hash;
+	int64_t weight;
+};
+enum af_fleet_serve { AF_FLEET_LAGGING, AF_FLEET_SERVING, AF_FLEET_NACKING };
+/* SERVING: f serves w; NACKING: f rejected a view holding new_hash and
+ * serves something else; LAGGING otherwise. */
+enum af_fleet_serve af_fleet_judge(const Af__FleetReport *f,
+				   const struct af_fleet_want *w);
+/* n of live at least pct percent (never with no live routerd). */
+bool af_fleet_reached(uint32_t n, uint32_t live, uint32_t pct);
+/* n / live, 0 with no live routerd. */
+double af_fleet_share(uint32_t n, uint32_t live);
 
 /* Parameters. Each returns 0, or -1 with why (naming `name`, the flag or
  * query parameter) filled. */

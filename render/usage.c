@@ -113,6 +113,13 @@ static json_t *cohort_json(const Af__UsageTotals *u)
 			    u->ok ? json_real((double)u->cost_nano_usd / 1e9 /
 					      (double)u->ok)
 				  : json_null());
+	json_object_set_new(o, "quality",
+			    u->quality_count
+				    ? json_real((double)u->quality_sum_ppm /
+						1e6 / (double)u->quality_count)
+				    : json_null());
+	json_object_set_new(o, "quality_samples",
+			    json_integer((json_int_t)u->quality_count));
 	return o;
 }
 
@@ -133,7 +140,39 @@ static json_t *gates_json(const Af__Rollout *r)
 		json_real((double)r->gates->max_cost_ratio_ppm / 1e6));
 	json_object_set_new(g, "min_samples",
 			    json_integer((json_int_t)r->gates->min_samples));
+	json_object_set_new(g, "require_fleet_pct",
+			    json_integer(r->gates->require_fleet_pct));
+	json_object_set_new(g, "max_nack_pct",
+			    json_integer(r->gates->max_nack_pct));
+	json_object_set_new(
+		g, "max_quality_drop",
+		json_real((double)r->gates->max_quality_drop_ppm / 1e6));
 	return g;
+}
+
+/* The fleet gate: live routerds, the share serving the rollout's state
+ * and the share NACKing its canary hash; whether the step waits. */
+static json_t *fleet_json(const Af__CanaryStatusResp *cs)
+{
+	const Af__Rollout *r = cs->rollout;
+	const Af__FleetGate *f = cs->fleet;
+	uint32_t live = f ? f->live : 0, serving = f ? f->serving : 0;
+	uint32_t nacked = f ? f->nacked : 0;
+	bool waiting = r && r->canary_revision && r->fleet_waiting;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "live", json_integer(live));
+	json_object_set_new(o, "serving", json_integer(serving));
+	json_object_set_new(o, "serving_share",
+			    json_real(af_fleet_share(serving, live)));
+	json_object_set_new(o, "nacked", json_integer(nacked));
+	json_object_set_new(o, "nack_share",
+			    json_real(af_fleet_share(nacked, live)));
+	json_object_set_new(o, "waiting", json_boolean(waiting));
+	json_object_set_new(o, "waiting_since",
+			    waiting ? af_render_time(r->fleet_waiting_since_ms)
+				    : json_null());
+	return o;
 }
 
 json_t *af_render_canary(const Af__CanaryStatusResp *cs)
@@ -159,6 +198,7 @@ json_t *af_render_canary(const Af__CanaryStatusResp *cs)
 	json_object_set_new(o, "interval_ms",
 			    json_integer(r ? (json_int_t)r->interval_ms : 0));
 	json_object_set_new(o, "gates", gates_json(r));
+	json_object_set_new(o, "fleet", fleet_json(cs));
 	json_object_set_new(o, "stable", cohort_json(cs->stable_step));
 	json_object_set_new(o, "canary", cohort_json(cs->canary_step));
 	json_object_set_new(o, "verdict", json_string(cs->verdict_now));
@@ -192,6 +232,7 @@ static json_t *fleet_entry(const Af__FleetEntry *e)
 	json_object_set_new(o, "canary_revision",
 			    json_integer((json_int_t)f->canary_revision));
 	json_object_set_new(o, "canary_hash", json_string(f->canary_hash));
+	json_object_set_new(o, "canary_weight", json_integer(f->canary_weight));
 	json_object_set_new(o, "registry_revision",
 			    json_integer((json_int_t)f->registry_revision));
 	json_object_set_new(o, "overrides", overrides_json(f));

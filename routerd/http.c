@@ -327,7 +327,7 @@ static void report_apply(struct routerd_http *h,
 			h->r->usage, a->revision, a->tenant, a->class_name,
 			a->model, rep->ok,
 			rep->latency_ms > 0 ? (uint64_t)rep->latency_ms : 0,
-			nano);
+			nano, rep->quality_ppm);
 }
 
 /* Fills *a from the decision the report names, else (counted unmatched)

@@ -509,7 +509,8 @@ void routerd_live_denied(struct routerd *r, const struct routerd_view *v,
 	    strcmp(d->code, AF_DENY_MODELS_COOLING_DOWN) != 0)
 		return;
 	routerd_usage_record(r->usage, d->revision, req->tenant,
-			     req->class_name, LIVE_COOLING_MODEL, false, 0, 0);
+			     req->class_name, LIVE_COOLING_MODEL, false, 0, 0,
+			     -1);
 	if (r->live != NULL)
 		atomic_fetch_add_explicit(&r->live->stats.cooling_denials, 1,
 					  memory_order_relaxed);

@@ -104,6 +104,27 @@ static int cost_field(json_t *root, struct routerd_report *r,
 	return 0;
 }
 
+/* quality: the orchestrator's score of the outcome, 0 to 1. */
+static int quality_field(json_t *root, struct routerd_report *r,
+			 struct routerd_report_error *e)
+{
+	json_t *v = json_object_get(root, "quality");
+	double d;
+
+	r->quality_ppm = -1;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_number(v))
+		return refuse(e, 422, "WRONG_TYPE", "quality",
+			      "quality must be a number");
+	d = json_number_value(v);
+	if (!isfinite(d) || d < 0 || d > 1)
+		return refuse(e, 422, "INVALID_FIELD", "quality",
+			      "quality must be between 0 and 1");
+	r->quality_ppm = (int64_t)llround(d * 1e6);
+	return 0;
+}
+
 int routerd_report_parse(void *root_, struct routerd_report *ret,
 			 struct routerd_report_error *err)
 {
@@ -158,6 +179,8 @@ int routerd_report_parse(void *root_, struct routerd_report *ret,
 			       err);
 	if (rc == 0)
 		rc = cost_field(root, &r, err);
+	if (rc == 0)
+		rc = quality_field(root, &r, err);
 	if (rc == 0)
 		*ret = r;
 	return rc;

@@ -37,6 +37,7 @@ struct routerd_report {
 	int64_t latency_ms, input_tokens, output_tokens, revision;
 	bool has_cost;
 	int64_t cost_nano_usd; /* when has_cost */
+	int64_t quality_ppm;   /* quality 0..1 in ppm; -1: absent */
 };
 
 /* Why a report was refused: HTTP status (400 or 422), code

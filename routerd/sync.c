@@ -354,6 +354,48 @@ static void take_budgets(struct routerd_sync *s, const Af__SyncResp *p)
 	}
 }
 
+/* Keeps the heads a Sync offers: a NACK names the view it rejected. */
+static void offered(struct routerd_sync *s, const Af__SyncResp *p)
+{
+	pthread_mutex_lock(&s->mu);
+	snprintf(s->offer_stable, sizeof(s->offer_stable), "%s",
+		 p->stable->hash);
+	snprintf(s->offer_canary, sizeof(s->offer_canary), "%s",
+		 p->canary ? p->canary->hash : "");
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The cluster offers what we serve again (the view we rejected was
+ * withdrawn, say a canary aborted): the NACK no longer stands. */
+static void served_again(struct routerd_sync *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->nack) {
+		log_info("event=view_current msg=\"the rejected view was "
+			 "withdrawn\"");
+		s->nack = false;
+		s->reason[0] = '\0';
+		routerd_sync_report_due(s);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The view a Sync reply asks for, when it differs from cur (NULL: none,
+ * or NACKed). */
+static struct routerd_view *follow(struct routerd_sync *s,
+				   const struct routerd_view *cur,
+				   const Af__SyncResp *p)
+{
+	if (p->stable == NULL)
+		return NULL;
+	if (same_heads(cur, p)) {
+		served_again(s);
+		return NULL;
+	}
+	offered(s, p);
+	return build(s, cur, p);
+}
+
 static int do_sync(struct routerd_sync *s)
 {
 	const struct routerd_view *cur = routerd_view_acquire(s->r);
@@ -417,8 +459,7 @@ static int do_sync(struct routerd_sync *s)
 	/* This node is behind what a hint announced: ask another next. */
 	if (resp->sync->state_index < s->hinted_index)
 		s->sch.next++;
-	if (resp->sync->stable != NULL && !same_heads(cur, resp->sync))
-		next = build(s, cur, resp->sync);
+	next = follow(s, cur, resp->sync);
 out:
 	if (resp)
 		af__response__free_unpacked(resp, NULL);

@@ -3,6 +3,7 @@
 #define AF_ROUTERD_SYNC_INT_H
 
 #include "net/rpc.h"
+#include "common/hash.h"
 #include "common/sign.h"
 #include "net/tls.h"
 #include "proto/af.pb-c.h"
@@ -72,6 +73,9 @@ struct routerd_sync {
 	size_t nkeys;
 	bool nack;	  /* (mu) */
 	char reason[256]; /* (mu) */
+	/* (mu) the heads of the view last offered by a Sync: with nack, the
+	 * view rejected */
+	char offer_stable[AF_HASH_STR_LEN], offer_canary[AF_HASH_STR_LEN];
 };
 
 /* sync.c: one call on ch's current endpoint; rotates on failure, follows

@@ -31,6 +31,7 @@ static void report(struct routerd_sync *s)
 	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
 	Af__Response *resp = NULL;
 	char reason[sizeof(s->reason)];
+	char nst[sizeof(s->offer_stable)], nca[sizeof(s->offer_canary)];
 	struct routerd_override_info ov;
 	uint64_t gen;
 	int rc;
@@ -39,15 +40,22 @@ static void report(struct routerd_sync *s)
 	gen = s->report_gen;
 	fr.nack = s->nack;
 	memcpy(reason, s->reason, sizeof(reason));
+	memcpy(nst, s->offer_stable, sizeof(nst));
+	memcpy(nca, s->offer_canary, sizeof(nca));
 	pthread_mutex_unlock(&s->mu);
 	fr.routerd_id = s->r->id;
 	fr.reason = reason;
+	if (fr.nack) {
+		fr.nack_stable_hash = nst;
+		fr.nack_canary_hash = nca;
+	}
 	if (v != NULL) {
 		fr.state_index = v->state_index;
 		fr.stable_revision = v->stable_revision;
 		fr.stable_hash = (char *)v->stable_hash;
 		fr.canary_revision = v->canary_revision;
 		fr.canary_hash = (char *)v->canary_hash;
+		fr.canary_weight = v->canary_weight;
 		fr.registry_revision = v->registry_revision;
 	}
 	routerd_overrides_info(s->r, &ov);

@@ -16,6 +16,7 @@ struct row {
 	char tenant[KEY_MAX], class_name[KEY_MAX], model[KEY_MAX];
 	uint64_t count, ok, lat[AF_USAGE_BUCKETS], lat_sum_ms;
 	int64_t cost, failed_cost;
+	uint64_t q_count, q_sum_ppm;
 };
 
 struct routerd_usage {
@@ -84,7 +85,7 @@ static size_t bucket_of(uint64_t ms)
 void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 			  const char *tenant, const char *class_name,
 			  const char *model, bool ok, uint64_t latency_ms,
-			  int64_t cost_nano_usd)
+			  int64_t cost_nano_usd, int64_t quality_ppm)
 {
 	struct row *r;
 
@@ -101,6 +102,11 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 		if (!ok)
 			r->failed_cost =
 				af_sat_add_i64(r->failed_cost, cost_nano_usd);
+		if (quality_ppm >= 0 && quality_ppm <= 1000000) {
+			r->q_count++;
+			r->q_sum_ppm = af_sat_add_u64(r->q_sum_ppm,
+						      (uint64_t)quality_ppm);
+		}
 	}
 	pthread_mutex_unlock(&u->lock);
 }
@@ -131,6 +137,8 @@ static int pack(const struct row *rows, size_t n, const char *id, uint8_t **ret,
 		pr[i].latency_sum_ms = rows[i].lat_sum_ms;
 		pr[i].cost_nano_usd = rows[i].cost;
 		pr[i].failed_cost_nano_usd = rows[i].failed_cost;
+		pr[i].quality_count = rows[i].q_count;
+		pr[i].quality_sum_ppm = rows[i].q_sum_ppm;
 		pp[i] = &pr[i];
 	}
 	rep.routerd_id = (char *)id;

@@ -21,11 +21,12 @@ int routerd_usage_new(struct routerd_usage **ret);
 void routerd_usage_free(struct routerd_usage *u);
 
 /* Records one outcome. Strings are copied (truncated to 64 bytes). A
- * revision of 0 (unknown) is ignored. Thread-safe. */
+ * revision of 0 (unknown) is ignored. quality_ppm: the outcome's quality
+ * (0..1e6), -1 when not reported. Thread-safe. */
 void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 			  const char *tenant, const char *class_name,
 			  const char *model, bool ok, uint64_t latency_ms,
-			  int64_t cost_nano_usd);
+			  int64_t cost_nano_usd, int64_t quality_ppm);
 
 /* Takes everything recorded so far as a packed UsageReport command
  * payload for routerd `id` (NULL, 0 when there is nothing). *ret owned

@@ -148,13 +148,17 @@
   }
 
   function gateRows(ro) {
-    const g = ro.gates, s = ro.stable, c = ro.canary;
+    const g = ro.gates, s = ro.stable, c = ro.canary, f = ro.fleet;
+    const q = (v) => (v === null ? "-" : v.toFixed(3));
     const ratio = (a, b) => (a !== null && b ? a / b : null);
     const rows = [
       ["error rate", pct(s.error_rate), pct(c.error_rate), "delta \u2264 " + pct(g.max_error_delta), c.error_rate - s.error_rate, g.max_error_delta, pct(c.error_rate - s.error_rate)],
       ["p99 latency", s.p99_ms + " ms", c.p99_ms + " ms", "ratio \u2264 " + S.fmt(g.max_latency_ratio), ratio(c.p99_ms, s.p99_ms), g.max_latency_ratio],
       ["$ per success", usd(s.usd_per_success), usd(c.usd_per_success), "ratio \u2264 " + S.fmt(g.max_cost_ratio), ratio(c.usd_per_success, s.usd_per_success), g.max_cost_ratio],
       ["samples", s.requests, c.requests, "each \u2265 " + (g.min_samples || 0), Math.min(s.requests, c.requests), g.min_samples, String(Math.min(s.requests, c.requests)), true],
+      ["quality", q(s.quality), q(c.quality), "drop \u2264 " + S.fmt(g.max_quality_drop), s.quality !== null && c.quality !== null ? s.quality - c.quality : null, g.max_quality_drop],
+      ["fleet serving the step", "-", f.serving + " of " + f.live, "share \u2265 " + (g.require_fleet_pct || 0) + "%", 100 * f.serving_share, g.require_fleet_pct, pct(f.serving_share) + (f.waiting ? " (waiting)" : ""), true],
+      ["fleet NACKing the canary", "-", f.nacked + " of " + f.live, "share < " + (g.max_nack_pct || 0) + "%", 100 * f.nack_share, g.max_nack_pct, pct(f.nack_share)],
     ];
     return rows.map(([name, sv, cv, gate, obs, lim, shown, atLeast]) => {
       let v = "-";

@@ -2,7 +2,8 @@
 # routerd's manners towards controld:
 # - idle, it blocks instead of polling: under 2% of a core over 5 s;
 # - stopped cleanly it leaves `af fleet status`; SIGKILLed it shows LOST,
-#   and a LOST one is forgotten after fleet_forget_s;
+#   and a LOST one is forgotten after fleet_forget_s (the leader deletes
+#   its record);
 # - with a wrong token it backs off (attempts bounded) and controld logs a
 #   handful of denial lines, not one per attempt (the counter counts all);
 # - against a dead cluster its attempts are bounded too.
@@ -87,6 +88,12 @@ until [ "$(fleet_ids)" = "" ]; do
 	sleep 1
 done
 note "LOST r2 forgotten after $(($(date +%s) - t_kill)) s"
+# Forgotten for good: the leader's sweep deleted its record.
+deadline=$(($(date +%s) + 20))
+until cat "$CL_DIR"/node*.log | grep -q 'event=fleet_forget msg="forgot 1 routerds"'; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "no sweep deleted r2's record"
+	sleep 0.5
+done
 
 # A dead cluster: attempts bounded.
 for i in 1 2 3; do cl_stop $i KILL; done

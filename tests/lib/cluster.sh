@@ -310,16 +310,21 @@ cl_route_batch() {
 	curl -s -K "$CL_DIR/batch.cfg" | grep -v '^$' >"$4"
 }
 
-# cl_report_batch PORT DECISIONS OK_STABLE OK_CANARY LATENCY_MS: reports an
-# outcome for every routed decision, ok per cohort.
+# cl_report_batch PORT DECISIONS OK_STABLE OK_CANARY LATENCY_MS
+# [QUALITY_STABLE QUALITY_CANARY]: reports an outcome for every routed
+# decision, ok (and quality, when given) per cohort.
 cl_report_batch() {
-	jq -c --argjson oks "$3" --argjson okc "$4" --argjson lat "$5" '
+	jq -c --argjson oks "$3" --argjson okc "$4" --argjson lat "$5" \
+		--argjson qs "${6:-null}" --argjson qc "${7:-null}" '
 		select(.decision == "route") |
 		{decision_id, workflow_id: "wf", tenant: "claims-team",
 		 class: "research-agent", model, region,
 		 ok: (if .policy.cohort == "canary" then $okc else $oks end),
 		 latency_ms: $lat, input_tokens: 18240, output_tokens: 960,
-		 revision: .policy.revision}' "$2" |
+		 revision: .policy.revision} +
+		(if $qs == null then {} else
+		 {quality: (if .policy.cohort == "canary" then $qc else $qs end)}
+		 end)' "$2" |
 		awk -v port="$1" '{
 			if (NR > 1) print "next"
 			gsub(/\\/, "\\\\"); gsub(/"/, "\\\"")
@@ -335,9 +340,10 @@ cl_report_batch() {
 	curl -s -K "$CL_DIR/report.cfg" | grep -c '^202$'
 }
 
-# cl_traffic PORT FIRST LAST OUT OK_STABLE OK_CANARY LATENCY_MS: routes
-# wf-FIRST..wf-LAST in chunks of 200 and reports each chunk's outcomes
-# (as an orchestrator would, releasing lane in-flight); decisions in OUT.
+# cl_traffic PORT FIRST LAST OUT OK_STABLE OK_CANARY LATENCY_MS
+# [QUALITY_STABLE QUALITY_CANARY]: routes wf-FIRST..wf-LAST in chunks of
+# 200 and reports each chunk's outcomes (as an orchestrator would,
+# releasing lane in-flight); decisions in OUT.
 cl_traffic() {
 	: >"$4"
 	i=$2
@@ -345,7 +351,7 @@ cl_traffic() {
 		j=$((i + 199))
 		[ $j -gt "$3" ] && j=$3
 		cl_route_batch "$1" "$i" "$j" "$CL_DIR/chunk"
-		cl_report_batch "$1" "$CL_DIR/chunk" "$5" "$6" "$7" >/dev/null
+		cl_report_batch "$1" "$CL_DIR/chunk" "$5" "$6" "$7" "${8:-}" "${9:-}" >/dev/null
 		cat "$CL_DIR/chunk" >>"$4"
 		i=$((j + 1))
 	done

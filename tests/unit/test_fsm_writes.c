@@ -5,7 +5,9 @@
  * usage sums saturate on extreme values; each apply is observed in
  * af_fsm_apply_seconds; the heads kept in memory match the store after
  * every apply, at open and after a snapshot restore; emergency overrides
- * expire by the entries' own times. */
+ * expire by the entries' own times; fleet-gated steps start their clock
+ * at FLEET_READY; the leader's forget list deletes only routerds still
+ * silent at the entry's time. */
 #include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"
@@ -555,4 +557,139 @@ Test(fsm_writes, overrides_expire_by_entry_time)
 		cr_assert_eq(af_store_state_hash(b.store, hb, NULL), 0);
 		cr_assert_eq(memcmp(ha, hb, sizeof(ha)), 0);
 	}
+}
+
+/* ------------------------------------------------------- fleet gates */
+
+static struct af_rollout rollout(struct node *n)
+{
+	struct af_rollout ro;
+	struct af_txn *t;
+
+	cr_assert_eq(af_store_read_begin(n->store, &t, NULL), 0);
+	cr_assert_eq(af_rollout_get(t, &ro), 0);
+	af_store_read_end(t);
+	return ro;
+}
+
+static struct af_fsm_result control(struct node *n,
+				    Af__RolloutControl__Action action,
+				    uint64_t canary, int32_t step, int64_t at)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__RolloutControl rc = AF__ROLLOUT_CONTROL__INIT;
+
+	rc.action = action;
+	rc.canary_revision = canary;
+	rc.expected_step = step;
+	cmd.op_case = AF__COMMAND__OP_ROLLOUT;
+	cmd.rollout = &rc;
+	return apply_at(n, &cmd, at);
+}
+
+/* A canary of bundle 2 in steps 20, 50 with these fleet gates. */
+static struct af_fsm_result fleet_canary(struct node *n, uint32_t fleet,
+					 uint32_t nack)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
+	Af__Gates g = AF__GATES__INIT;
+	uint32_t steps[] = {20, 50};
+	char hash[80];
+
+	snprintf(hash, sizeof(hash), "sha256:%064d", 2);
+	pa.hash = hash;
+	pa.name = (char *)"prod";
+	pa.compiled.data = (uint8_t *)"bundle-2";
+	pa.compiled.len = 8;
+	pa.steps = steps;
+	pa.n_steps = 2;
+	pa.interval_ms = 10000;
+	g.require_fleet_pct = fleet;
+	g.max_nack_pct = nack;
+	pa.gates = &g;
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = &pa;
+	return apply_at(n, &cmd, T0);
+}
+
+Test(fsm_writes, a_fleet_gated_step_starts_its_clock_when_the_fleet_serves)
+{
+	struct af_rollout ro;
+
+	apply_policy(&a, 1, "");
+	cr_assert_eq(fleet_canary(&a, 101, 0).code, AF__CODE__INVALID);
+	cr_assert_eq(fleet_canary(&a, 100, 30).code, AF__CODE__OK);
+	ro = rollout(&a);
+	cr_assert(ro.fleet_waiting);
+	cr_assert_eq(ro.fleet_waiting_since_ms, T0);
+	cr_assert_eq(ro.gates.require_fleet_pct, 100);
+	cr_assert_eq(ro.gates.max_nack_pct, 30);
+	/* The fleet serves step 0 five seconds later: the clock starts. */
+	cr_assert_eq(control(&a, AF__ROLLOUT_CONTROL__ACTION__FLEET_READY, 2, 0,
+			     T0 + 5000)
+			     .code,
+		     AF__CODE__OK);
+	ro = rollout(&a);
+	cr_assert(!ro.fleet_waiting);
+	cr_assert_eq(ro.step_started_ms, T0 + 5000);
+	/* Once only; a stale proposal (another step) is a conflict. */
+	cr_assert_eq(control(&a, AF__ROLLOUT_CONTROL__ACTION__FLEET_READY, 2, 0,
+			     T0 + 6000)
+			     .code,
+		     AF__CODE__CONFLICT);
+	cr_assert_eq(rollout(&a).step_started_ms, T0 + 5000);
+	/* The next step waits again, from its own commit. */
+	cr_assert_eq(control(&a, AF__ROLLOUT_CONTROL__ACTION__ADVANCE, 2, 0,
+			     T0 + 20000)
+			     .code,
+		     AF__CODE__OK);
+	ro = rollout(&a);
+	cr_assert_eq(ro.step_index, 1);
+	cr_assert(ro.fleet_waiting);
+	cr_assert_eq(ro.fleet_waiting_since_ms, T0 + 20000);
+	cr_assert_eq(control(&a, AF__ROLLOUT_CONTROL__ACTION__FLEET_READY, 2, 0,
+			     T0 + 21000)
+			     .code,
+		     AF__CODE__CONFLICT);
+	cr_assert(rollout(&a).fleet_waiting);
+	/* An abort ends the wait with the canary. */
+	cr_assert_eq(control(&a, AF__ROLLOUT_CONTROL__ACTION__AUTO_ABORT, 2, 1,
+			     T0 + 22000)
+			     .code,
+		     AF__CODE__OK);
+	ro = rollout(&a);
+	cr_assert_eq(ro.canary, 0);
+	cr_assert(!ro.fleet_waiting);
+}
+
+static void fleet_report(struct node *n, const char *id, int64_t at)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
+
+	fr.routerd_id = (char *)id;
+	cmd.op_case = AF__COMMAND__OP_FLEET_REPORT;
+	cmd.fleet_report = &fr;
+	cr_assert_eq(apply_at(n, &cmd, at).code, AF__CODE__OK);
+}
+
+Test(fsm_writes, forgetting_deletes_only_routerds_still_silent)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__FleetDeregister fd = AF__FLEET_DEREGISTER__INIT;
+	char *ids[] = {(char *)"r1", (char *)"r2", (char *)"gone"};
+
+	fleet_report(&a, "r1", T0);
+	fleet_report(&a, "r2", T0);
+	/* r2 reported again after the leader listed it. */
+	fleet_report(&a, "r2", T0 + 50000);
+	fd.forget = ids;
+	fd.n_forget = 3;
+	fd.forget_after_ms = 40000;
+	cmd.op_case = AF__COMMAND__OP_FLEET_DEREGISTER;
+	cmd.fleet_deregister = &fd;
+	cr_assert_eq(apply_at(&a, &cmd, T0 + 60000).code, AF__CODE__OK);
+	cr_assert_str_eq(a.fsm.result.message, "forgot 1 routerds");
+	cr_assert_eq(count(&a, AF_TABLE_FLEET), 1);
 }

@@ -116,3 +116,66 @@ Test(judge, deltas_since_step_start)
 	cr_assert_eq(d.lat[2], 200);
 	cr_assert_eq(d.cost_nano, 2000);
 }
+
+/* Quality: ppm sums over count outcomes, each of quality q. */
+static void with_quality(struct af_usage *u, uint64_t count, double q)
+{
+	u->q_count = count;
+	u->q_sum_ppm = (uint64_t)(q * 1e6) * count;
+}
+
+Test(judge, quality_gate_holds_for_quality_samples)
+{
+	struct af_gates g = {.min_samples = 100, .max_quality_drop_ppm = 50000};
+	struct af_usage s = cohort(1000, 990, 3, 1000);
+	struct af_usage c = cohort(200, 198, 3, 1000);
+	char why[200];
+
+	with_quality(&s, 1000, 0.9);
+	with_quality(&c, 99, 0.1); /* far worse, but one short */
+	cr_assert_eq(af_rollout_judge(&g, &s, &c, why, sizeof(why)),
+		     AF_VERDICT_HOLD, "%s", why);
+	cr_assert(strstr(why, "waiting for quality samples: stable 1000, "
+			      "canary 99 of 100") != NULL,
+		  "%s", why);
+}
+
+Test(judge, quality_drop_at_the_limit_passes_above_it_breaches)
+{
+	struct af_gates g = {.min_samples = 10, .max_quality_drop_ppm = 50000};
+	struct af_usage s = cohort(100, 100, 3, 1000);
+	struct af_usage c = cohort(100, 100, 3, 1000);
+	char why[200];
+
+	with_quality(&s, 100, 0.9);
+	with_quality(&c, 100, 0.85); /* drop 0.05: not above */
+	cr_assert_eq(af_rollout_judge(&g, &s, &c, why, sizeof(why)),
+		     AF_VERDICT_PASS, "%s", why);
+	with_quality(&c, 100, 0.849); /* drop 0.051 */
+	cr_assert_eq(af_rollout_judge(&g, &s, &c, why, sizeof(why)),
+		     AF_VERDICT_BREACH, "%s", why);
+	cr_assert(strstr(why, "mean quality 0.8490 vs stable 0.9000") != NULL,
+		  "%s", why);
+	/* A better canary never breaches; the gate off ignores quality. */
+	with_quality(&c, 100, 1.0);
+	cr_assert_eq(af_rollout_judge(&g, &s, &c, why, sizeof(why)),
+		     AF_VERDICT_PASS, "%s", why);
+	g.max_quality_drop_ppm = 0;
+	with_quality(&c, 0, 0);
+	cr_assert_eq(af_rollout_judge(&g, &s, &c, why, sizeof(why)),
+		     AF_VERDICT_PASS, "%s", why);
+}
+
+Test(judge, other_breaches_come_before_the_quality_hold)
+{
+	struct af_gates g = {.min_samples = 100,
+			     .max_error_delta_ppm = 20000,
+			     .max_quality_drop_ppm = 50000};
+	struct af_usage s = cohort(1000, 990, 3, 1000);
+	struct af_usage c = cohort(200, 100, 3, 1000); /* 50% errors */
+	char why[200];
+
+	cr_assert_eq(af_rollout_judge(&g, &s, &c, why, sizeof(why)),
+		     AF_VERDICT_BREACH, "%s", why);
+	cr_assert(strstr(why, "error rate") != NULL, "%s", why);
+}

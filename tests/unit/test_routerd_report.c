@@ -228,7 +228,7 @@ Test(usage, sums_saturate_instead_of_wrapping)
 	 * would wrap. */
 	for (int i = 0; i < 10000; i++)
 		routerd_usage_record(u, 1, "t", "c", "m", false, 1,
-				     ROUTERD_REPORT_MAX_COST_NANO);
+				     ROUTERD_REPORT_MAX_COST_NANO, -1);
 	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
 	cr_assert_not_null(buf);
 	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
@@ -237,6 +237,49 @@ Test(usage, sums_saturate_instead_of_wrapping)
 	cr_expect_eq(rep->rows[0]->count, 10000);
 	cr_expect_eq(rep->rows[0]->cost_nano_usd, INT64_MAX);
 	cr_expect_eq(rep->rows[0]->failed_cost_nano_usd, INT64_MAX);
+	af__usage_report__free_unpacked(rep, NULL);
+	af_free(buf);
+	routerd_usage_free(u);
+}
+
+Test(report_parse, quality_is_0_to_1_in_ppm_and_optional)
+{
+	struct routerd_report r;
+	struct routerd_report_error e;
+
+	cr_assert_eq(parse("{\"ok\":true,\"quality\":0.875}", &r, &e), 0, "%s",
+		     e.message);
+	cr_expect_eq(r.quality_ppm, 875000);
+	cr_assert_eq(parse("{\"ok\":true,\"quality\":1}", &r, &e), 0);
+	cr_expect_eq(r.quality_ppm, 1000000);
+	cr_assert_eq(parse("{\"ok\":true}", &r, &e), 0);
+	cr_expect_eq(r.quality_ppm, -1);
+	refused("{\"ok\":true,\"quality\":1.01}", 422, "INVALID_FIELD",
+		"quality");
+	refused("{\"ok\":true,\"quality\":-0.5}", 422, "INVALID_FIELD",
+		"quality");
+	refused("{\"ok\":true,\"quality\":\"good\"}", 422, "WRONG_TYPE",
+		"quality");
+}
+
+Test(usage, quality_is_summed_per_row_when_reported)
+{
+	struct routerd_usage *u;
+	Af__UsageReport *rep;
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(routerd_usage_new(&u), 0);
+	routerd_usage_record(u, 1, "t", "c", "m", true, 1, 0, 900000);
+	routerd_usage_record(u, 1, "t", "c", "m", true, 1, 0, 600000);
+	routerd_usage_record(u, 1, "t", "c", "m", false, 1, 0, -1);
+	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
+	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
+	cr_assert_not_null(rep);
+	cr_assert_eq(rep->n_rows, 1);
+	cr_expect_eq(rep->rows[0]->count, 3);
+	cr_expect_eq(rep->rows[0]->quality_count, 2);
+	cr_expect_eq(rep->rows[0]->quality_sum_ppm, 1500000);
 	af__usage_report__free_unpacked(rep, NULL);
 	af_free(buf);
 	routerd_usage_free(u);

@@ -31,8 +31,10 @@ def test_route_and_report(cluster, url):
         assert r.cohort == "stable" and r.revision == 1
         assert r.est_cost_usd == pytest.approx(0.06624)
         af.report(r.decision_id, ok=True, latency_ms=2140,
-                  input_tokens=18240, output_tokens=955)
+                  input_tokens=18240, output_tokens=955, quality=0.92)
         assert af.status()["state"] == "healthy"
+        with pytest.raises(ValueError):
+            af.report(r.decision_id, ok=True, quality=1.5)
     assert cluster.metric("af_routerd_reports_accepted_total") == accepted + 1
 
 

@@ -168,6 +168,8 @@ export class Client {
   /** Reports how a routed hop went. */
   async report(rep: ReportRequest): Promise<void> {
     if (typeof rep.ok !== "boolean") throw new TypeError("report: ok must be true or false");
+    if (rep.quality !== undefined && !(typeof rep.quality === "number" && rep.quality >= 0 && rep.quality <= 1))
+      throw new RangeError(`report: quality must be a number from 0 to 1, got ${String(rep.quality)}`);
     const body = dropUndefined(rep);
     await this.retrying(() => this.call("POST", "/v1/report", body));
   }

@@ -69,6 +69,8 @@ export interface ReportRequest {
   input_tokens?: number;
   output_tokens?: number;
   cost_usd?: number;
+  /** The outcome's quality from 0 to 1 (an eval's or a verifier's score). */
+  quality?: number;
   model?: string;
   region?: string;
   workflow_id?: string;

@@ -24,7 +24,8 @@ test("route and report", async () => {
   assert.match(r.decisionId, /^sdk-[0-9a-f]{16}$/);
   assert.deepEqual(new Set(r.hops().map((h) => h.region)), new Set(["eu-west-1", "us-east-1"]));
   assert.equal(r.decision.policy.cohort, "stable");
-  await c.report({ decision_id: r.decisionId, ok: true, latency_ms: 2140, input_tokens: 18240, output_tokens: 955 });
+  await c.report({ decision_id: r.decisionId, ok: true, latency_ms: 2140, input_tokens: 18240, output_tokens: 955, quality: 0.92 });
+  await assert.rejects(c.report({ decision_id: r.decisionId, ok: true, quality: 1.5 }), RangeError);
   assert.equal((await c.status()).state, "healthy");
   assert.equal(await cluster.metric("af_routerd_reports_accepted_total"), accepted + 1);
 });

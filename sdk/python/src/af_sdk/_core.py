@@ -89,6 +89,12 @@ def route_body(workflow_id: str, tenant: str, class_: str,
 def report_body(decision_id: str, ok: bool, fields: Dict[str, Any]) -> bytes:
     if not isinstance(ok, bool):
         raise TypeError("report: ok must be True or False")
+    q = fields.get("quality")
+    if q is not None and (isinstance(q, bool) or
+                          not isinstance(q, (int, float)) or
+                          not 0 <= q <= 1):
+        raise ValueError(f"report: quality must be a number from 0 to 1, "
+                         f"got {q!r}")
     body = {"decision_id": decision_id, "ok": ok}
     body.update(drop_none(fields))
     if "class_" in body:

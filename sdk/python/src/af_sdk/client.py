@@ -131,7 +131,8 @@ class Client:
 
     def report(self, decision_id: str, ok: bool, **fields: Any) -> None:
         """Reports how a routed hop went (latency_ms, input_tokens,
-        output_tokens, cost_usd, model and region when a fallback was
+        output_tokens, cost_usd, quality from 0 to 1 when an eval or a
+        verifier scored the outcome, model and region when a fallback was
         called)."""
         body = _core.report_body(decision_id, ok, fields)
         self._retrying(lambda: self._call("POST", "/v1/report", body))
