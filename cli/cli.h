@@ -23,6 +23,7 @@ enum af_cli_output {
 	AF_OUT_TABLE = 0,
 	AF_OUT_JSON,
 	AF_OUT_YAML,
+	AF_OUT_CSV, /* tables only: af_out_json refuses other documents */
 };
 
 struct af_cli {

@@ -64,6 +64,8 @@ int af_fsm_apply_fleet_deregister(struct af_txn *t, struct apply_ctx *c);
 
 /* fsm_usage.c: telemetry, no audit record. */
 int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c);
+/* fsm_workflow.c: the workflow rows of a UsageReport. */
+int af_fsm_apply_workflows(struct af_txn *t, struct apply_ctx *c);
 
 /* fsm_override.c: emergency overrides (audited), and the set in force
  * for the heads. */

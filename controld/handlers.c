@@ -251,6 +251,8 @@ static const struct controld_verb verbs[] = {
 	ROW(CANARY_STATUS, "canary", "read", READ, NULL, controld_read_canary),
 	ROW(BUDGET_LIST, "budget", "read", READ, NULL, controld_read_budgets),
 	ROW(SHOWBACK, "report", "read", READ, NULL, controld_read_showback),
+	ROW(WORKFLOW_REPORT, "report", "read", READ, NULL,
+	    controld_read_workflows),
 	ROW(BACKUP_LIST, "backup_list", "read", READ,
 	    controld_handle_backup_list, NULL),
 	ROW(EMERGENCY_LIST, "emergency", "read", READ, NULL,

@@ -133,6 +133,12 @@ int32_t af_policy_view_pair_id(const struct af_policy_view *v,
 int af_policy_view_cost(const struct af_policy_view *v, const char *model,
 			int64_t input_tokens, int64_t output_tokens,
 			int64_t *ret_nano_usd);
+/* The label keys ("cost_center", without "labels.") the stable bundle's
+ * `showback` section declares, sorted; borrowed from v. At most
+ * AF_SHOWBACK_DIMS_MAX. */
+#define AF_SHOWBACK_DIMS_MAX 4
+const char *const *af_policy_view_showback_dims(const struct af_policy_view *v,
+						size_t *ret_n);
 /* The request field paths ("tenant", "labels.customer") the decision log
  * masks, by the stable (canary false) or the canary bundle's
  * decision_log section; borrowed from v. */

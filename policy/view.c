@@ -296,21 +296,36 @@ static int build_rules(struct af_policy_view *v, struct vbundle *vb,
 	return 0;
 }
 
+/* Copies n strings of src, each less its first `skip` bytes, into the
+ * view's arena: *ret, *ret_n. */
+static int copy_strs(struct af_policy_view *v, char *const *src, size_t n,
+		     size_t skip, const char ***ret, size_t *ret_n)
+{
+	if (n == 0)
+		return 0;
+	*ret = arena_calloc(&v->a, n, sizeof(**ret));
+	if (*ret == NULL)
+		return AF_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (((*ret)[i] = arena_strdup(&v->a, src[i] + skip)) == NULL)
+			return AF_ENOMEM;
+	*ret_n = n;
+	return 0;
+}
+
 static int build_masks(struct af_policy_view *v, struct vbundle *vb,
 		       const Af__Policy__Bundle *b)
 {
 	const Af__Policy__DecisionLog *d = b->decision_log;
+	int rc = 0;
 
-	if (d == NULL || d->n_mask == 0)
-		return 0;
-	vb->mask = arena_calloc(&v->a, d->n_mask, sizeof(*vb->mask));
-	if (vb->mask == NULL)
-		return AF_ENOMEM;
-	for (size_t i = 0; i < d->n_mask; i++)
-		if ((vb->mask[i] = arena_strdup(&v->a, d->mask[i])) == NULL)
-			return AF_ENOMEM;
-	vb->nmask = d->n_mask;
-	return 0;
+	if (d != NULL)
+		rc = copy_strs(v, d->mask, d->n_mask, 0, &vb->mask, &vb->nmask);
+	if (rc == 0 && b->showback != NULL)
+		rc = copy_strs(v, b->showback->dimensions,
+			       b->showback->n_dimensions, strlen("labels."),
+			       &vb->dims, &vb->ndims);
+	return rc;
 }
 
 static int build_bundle(struct af_policy_view *v, struct vbundle *vb,
@@ -584,6 +599,13 @@ const char *const *af_policy_view_log_masks(const struct af_policy_view *v,
 
 	*ret_n = vb->nmask;
 	return vb->mask;
+}
+
+const char *const *af_policy_view_showback_dims(const struct af_policy_view *v,
+						size_t *ret_n)
+{
+	*ret_n = v->b[0].ndims;
+	return v->b[0].dims;
 }
 
 size_t af_policy_view_nrules_max(const struct af_policy_view *v)

@@ -90,6 +90,8 @@ struct vbundle {
 	bool soft_step_down;
 	size_t nmask; /* decision_log masks */
 	const char **mask;
+	size_t ndims; /* showback label keys, "labels." stripped */
+	const char **dims;
 	struct vrindex ix;
 	/* The `staleness` section: thresholds in ms (0: absent) and the
 	 * degraded overlay (id "stale", every scope). */

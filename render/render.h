@@ -94,4 +94,14 @@ int af_render_parse_page(const char *limit_name, const char *limit,
 int af_render_parse_date(const char *name, const char *s, int64_t *ret,
 			 char *why, size_t whylen);
 
+/* af report --unit workflow: one row's columns (workflows, succeeded,
+ * failed, abandoned, success_rate, cost_usd = inference_usd + tool_usd +
+ * human_review_usd, usd_per_success, p50_success_usd, p95_success_usd,
+ * waste_usd, hops); money as decimal strings with 6 decimals, null where
+ * there is no success. */
+json_t *af_render_workflow_row(const Af__WorkflowRow *r);
+/* The rows, each led by its key under the names of by[0..nby). */
+json_t *af_render_workflow_report(const Af__WorkflowReportResp *wr,
+				  char *const *by, size_t nby);
+
 #endif

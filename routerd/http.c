@@ -1,6 +1,7 @@
 /*
  * The routerd HTTP API on libmicrohttpd: POST /v1/route,
- * POST /v1/report, GET /v1/status, /healthz, /readyz, /metrics.
+ * POST /v1/report, POST /v1/outcome (http_outcome.c), GET /v1/status,
+ * /healthz, /readyz, /metrics.
  *
  * MHD polls with epoll in its own thread(s). Each connection gets one
  * `struct conn` when it opens (body buffer, request, decision, output), so
@@ -43,6 +44,7 @@ enum ep {
 	EP_BAD_METHOD,
 	EP_ROUTE,
 	EP_REPORT,
+	EP_OUTCOME,
 	EP_STATUS,
 	EP_HEALTHZ,
 	EP_READYZ,
@@ -68,32 +70,10 @@ struct conn {
 
 /* ---------------------------------------------------------- responses */
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
-			     const char *type, const char *body, size_t len,
-			     const char *allow)
-{
-	struct MHD_Response *rsp;
-	enum MHD_Result ret;
-
-	/* body lives in the connection's struct conn (or is static) until
-	 * the response is sent: the next request on this connection starts
-	 * only afterwards. */
-	rsp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-					      MHD_RESPMEM_PERSISTENT);
-	if (rsp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(rsp, "Content-Type", type);
-	if (allow != NULL)
-		MHD_add_response_header(rsp, "Allow", allow);
-	ret = MHD_queue_response(c, status, rsp);
-	MHD_destroy_response(rsp);
-	return ret;
-}
-
 static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
 				  struct conn *k, size_t len)
 {
-	return reply(c, status, "application/json", k->out, len, NULL);
+	return http_reply(c, status, "application/json", k->out, len, NULL);
 }
 
 static enum MHD_Result reply_error(struct routerd_http *h,
@@ -107,7 +87,7 @@ static enum MHD_Result reply_error(struct routerd_http *h,
 	if (af_error_json(code, message, field, k->out, sizeof(k->out), &len) !=
 	    0)
 		return MHD_NO;
-	return reply(c, status, "application/json", k->out, len, k->allow);
+	return http_reply(c, status, "application/json", k->out, len, k->allow);
 }
 
 /* ------------------------------------------------------------- route */
@@ -203,7 +183,8 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	if (h->r->live != NULL)
 		routerd_live_routed(h->r->live, view_ext(v), &k->d, seq, now);
 	routerd_live_denied(h->r, v, &k->req, &k->d);
-	routerd_live_workflow_routed(h->r->workflows, &k->req, &k->d, seq, now);
+	routerd_live_workflow_routed(h->r->workflows, v, &k->req, &k->d, seq,
+				     now);
 	if (k->d.kind == AF_DECISION_ROUTE)
 		routerd_decisions_put(h->decisions, seq, &k->d, k->req.tenant,
 				      k->req.class_name, now);
@@ -399,8 +380,8 @@ static enum MHD_Result report(struct routerd_http *h, struct MHD_Connection *c,
 	}
 	report_apply(h, &rep, seq, &a, cohort);
 	atomic_fetch_add(&h->stats.reports, 1);
-	ret = reply(c, 202, "application/json", accepted, sizeof(accepted) - 1,
-		    NULL);
+	ret = http_reply(c, 202, "application/json", accepted,
+			 sizeof(accepted) - 1, NULL);
 out:
 	json_decref(root);
 	return ret;
@@ -459,13 +440,15 @@ static enum MHD_Result get(struct routerd_http *h, struct MHD_Connection *c,
 
 	switch (k->ep) {
 	case EP_HEALTHZ:
-		return reply(c, 200, "text/plain", ok, sizeof(ok) - 1, NULL);
+		return http_reply(c, 200, "text/plain", ok, sizeof(ok) - 1,
+				  NULL);
 	case EP_READYZ:
 		loaded = atomic_load(&h->r->current) != NULL;
-		return reply(c, loaded ? 200 : 503, "text/plain",
-			     loaded ? ready : not_ready,
-			     loaded ? sizeof(ready) - 1 : sizeof(not_ready) - 1,
-			     NULL);
+		return http_reply(c, loaded ? 200 : 503, "text/plain",
+				  loaded ? ready : not_ready,
+				  loaded ? sizeof(ready) - 1
+					 : sizeof(not_ready) - 1,
+				  NULL);
 	case EP_DECISION:
 		return decision_get(h, c, k);
 	case EP_STATUS:
@@ -506,6 +489,7 @@ static void classify(struct conn *k, const char *method, const char *url)
 	} routes[] = {
 		{"/v1/route", "POST", EP_ROUTE},
 		{"/v1/report", "POST", EP_REPORT},
+		{"/v1/outcome", "POST", EP_OUTCOME},
 		{"/v1/status", "GET", EP_STATUS},
 		{"/healthz", "GET", EP_HEALTHZ},
 		{"/readyz", "GET", EP_READYZ},
@@ -546,6 +530,9 @@ static enum MHD_Result dispatch(struct routerd_http *h,
 		return route(h, c, k);
 	case EP_REPORT:
 		return report(h, c, k);
+	case EP_OUTCOME:
+		return http_outcome(h, c, k->body, k->len, k->too_big, k->out,
+				    sizeof(k->out));
 	case EP_NOT_FOUND:
 		return reply_error(h, c, k, 404, "NOT_FOUND", "no such path",
 				   NULL);

@@ -425,14 +425,32 @@ static int64_t tokens_of(int64_t in, int64_t out)
 }
 
 void routerd_live_workflow_routed(struct routerd_workflows *t,
+				  const struct routerd_view *v,
 				  const struct af_request *req,
 				  const struct af_decision *d, uint64_t seq,
 				  uint64_t now_ms)
 {
+	const char *kv[AF_REQ_MAX_LABELS][2];
+	char labels[ROUTERD_WORKFLOW_LABELS];
+	struct routerd_workflow_who who = {req->tenant, req->class_name, labels,
+					   0};
+	const char *const *dims;
+	size_t ndims = 0;
+
 	if (t == NULL || d->kind != AF_DECISION_ROUTE)
 		return;
+	dims = af_policy_view_showback_dims(v->pv, &ndims);
+	if (ndims > 0 && req->nlabels > 0) {
+		for (size_t i = 0; i < req->nlabels; i++) {
+			kv[i][0] = req->labels[i].key;
+			kv[i][1] = req->labels[i].value;
+		}
+		who.labels_len = routerd_workflow_labels(dims, ndims, &kv[0][0],
+							 req->nlabels, labels,
+							 sizeof(labels));
+	}
 	routerd_workflows_routed(
-		t, req->workflow_id, seq, d,
+		t, req->workflow_id, &who, seq, d,
 		tokens_of(req->input_tokens, req->output_tokens),
 		routerd_live_ttl_ms(d->latency_slo_ms), now_ms);
 }

@@ -82,26 +82,35 @@ static int int_field(json_t *root, const char *name, int64_t min, int64_t max,
 	return 0;
 }
 
-static int cost_field(json_t *root, struct routerd_report *r,
-		      struct routerd_report_error *e)
+/* A money field in USD (0..ROUTERD_REPORT_MAX_COST_USD): *ret in
+ * 1e-9 USD, *has whether it was given. */
+static int usd_field(json_t *root, const char *name, bool *has, int64_t *ret,
+		     struct routerd_report_error *e)
 {
-	json_t *v = json_object_get(root, "cost_usd");
+	json_t *v = json_object_get(root, name);
 	double d;
 
-	r->has_cost = false;
+	*has = false;
+	*ret = 0;
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_number(v))
-		return refuse(e, 422, "WRONG_TYPE", "cost_usd",
-			      "cost_usd must be a number");
+		return refuse(e, 422, "WRONG_TYPE", name, "%s must be a number",
+			      name);
 	d = json_number_value(v);
 	if (!isfinite(d) || d < 0 || d > ROUTERD_REPORT_MAX_COST_USD)
-		return refuse(e, 422, "INVALID_FIELD", "cost_usd",
-			      "cost_usd must be between 0 and %.0f USD",
+		return refuse(e, 422, "INVALID_FIELD", name,
+			      "%s must be between 0 and %.0f USD", name,
 			      ROUTERD_REPORT_MAX_COST_USD);
-	r->has_cost = true;
-	r->cost_nano_usd = (int64_t)llround(d * 1e9);
+	*has = true;
+	*ret = (int64_t)llround(d * 1e9);
 	return 0;
+}
+
+static int cost_field(json_t *root, struct routerd_report *r,
+		      struct routerd_report_error *e)
+{
+	return usd_field(root, "cost_usd", &r->has_cost, &r->cost_nano_usd, e);
 }
 
 int routerd_report_parse(void *root_, struct routerd_report *ret,
@@ -160,6 +169,97 @@ int routerd_report_parse(void *root_, struct routerd_report *ret,
 		rc = cost_field(root, &r, err);
 	if (rc == 0)
 		*ret = r;
+	return rc;
+}
+
+/* ---------------------------------------------------------- outcome */
+
+static int outcome_labels(json_t *root, struct routerd_outcome *o,
+			  struct routerd_report_error *e)
+{
+	json_t *l = json_object_get(root, "labels"), *v;
+	const char *k;
+
+	if (l == NULL || json_is_null(l))
+		return 0;
+	if (!json_is_object(l))
+		return refuse(e, 422, "WRONG_TYPE", "labels",
+			      "labels must be an object of strings");
+	if (json_object_size(l) > AF_REQ_MAX_LABELS)
+		return refuse(e, 422, "INVALID_FIELD", "labels",
+			      "labels: at most %d", AF_REQ_MAX_LABELS);
+	json_object_foreach(l, k, v)
+	{
+		if (strlen(k) == 0 || strlen(k) > AF_POLICY_LABEL_KEY_MAX)
+			return refuse(e, 422, "INVALID_FIELD", "labels",
+				      "labels: keys must be 1 to %d bytes",
+				      AF_POLICY_LABEL_KEY_MAX);
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > ROUTERD_KEY_MAX ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return refuse(e, 422, "INVALID_FIELD", "labels",
+				      "labels.%.64s must be a string of 1 to "
+				      "%d bytes",
+				      k, ROUTERD_KEY_MAX);
+		o->labels[o->nlabels][0] = k;
+		o->labels[o->nlabels++][1] = json_string_value(v);
+	}
+	return 0;
+}
+
+static int outcome_kind(json_t *root, struct routerd_outcome *o,
+			struct routerd_report_error *e)
+{
+	static const char *const names[] = {"success", "failed", "abandoned"};
+	const char *s;
+	int rc = str_field(root, "outcome", &s, e);
+
+	if (rc != 0)
+		return rc;
+	if (s == NULL)
+		return refuse(e, 400, "MISSING_FIELD", "outcome",
+			      "outcome is required (success, failed or "
+			      "abandoned)");
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, names[i]) == 0) {
+			o->outcome = (enum routerd_workflow_outcome)i;
+			return 0;
+		}
+	return refuse(e, 422, "INVALID_FIELD", "outcome",
+		      "outcome must be success, failed or abandoned");
+}
+
+int routerd_outcome_parse(void *root_, struct routerd_outcome *ret,
+			  struct routerd_report_error *err)
+{
+	static const char *const req[] = {"workflow_id", "tenant", "class"};
+	json_t *root = root_;
+	struct routerd_outcome o;
+	const char **dst[] = {&o.workflow_id, &o.tenant, &o.class_name};
+	bool has;
+	int rc = 0;
+
+	memset(&o, 0, sizeof(o));
+	if (!json_is_object(root))
+		return refuse(err, 400, "MALFORMED_JSON", NULL,
+			      "the body must be a JSON object");
+	for (size_t i = 0; rc == 0 && i < 3; i++) {
+		rc = str_field(root, req[i], dst[i], err);
+		if (rc == 0 && *dst[i] == NULL)
+			rc = refuse(err, 400, "MISSING_FIELD", req[i],
+				    "%s is required", req[i]);
+	}
+	if (rc == 0)
+		rc = outcome_kind(root, &o, err);
+	if (rc == 0)
+		rc = usd_field(root, "tool_cost_usd", &has, &o.tool_nano, err);
+	if (rc == 0)
+		rc = usd_field(root, "human_review_usd", &has, &o.human_nano,
+			       err);
+	if (rc == 0)
+		rc = outcome_labels(root, &o, err);
+	if (rc == 0)
+		*ret = o;
 	return rc;
 }
 

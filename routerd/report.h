@@ -8,6 +8,7 @@
 #define AF_ROUTERD_REPORT_H
 
 #include "policy/policy.h"
+#include "routerd/workflow.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -53,6 +54,26 @@ struct routerd_report_error {
  * *err filled; *ret is valid as long as root. Thread-safe. */
 int routerd_report_parse(void *root, struct routerd_report *ret,
 			 struct routerd_report_error *err);
+
+/* ------------------------------------------------------------ outcome */
+
+/* One POST /v1/outcome body, parsed: strings borrowed from the JSON
+ * document; labels as (key, value) pairs. */
+struct routerd_outcome {
+	const char *workflow_id, *tenant, *class_name;
+	enum routerd_workflow_outcome outcome;
+	int64_t tool_nano, human_nano; /* 1e-9 USD, 0 when absent */
+	size_t nlabels;
+	const char *labels[AF_REQ_MAX_LABELS][2];
+};
+
+/* Checks and reads an outcome object (a json_t *): workflow_id, tenant,
+ * class and outcome required (400 MISSING_FIELD), tool_cost_usd and
+ * human_review_usd 0..ROUTERD_REPORT_MAX_COST_USD, labels an object of
+ * at most AF_REQ_MAX_LABELS strings (422). Returns 0 or AF_EPARSE with
+ * *err filled. Thread-safe. */
+int routerd_outcome_parse(void *root, struct routerd_outcome *ret,
+			  struct routerd_report_error *err);
 
 /* ------------------------------------------------------ decision table */
 

@@ -81,6 +81,7 @@ struct routerd_report;
 void routerd_live_workflows(struct live_ctx *c, struct routerd_workflows *t,
 			    struct af_live *live);
 void routerd_live_workflow_routed(struct routerd_workflows *t,
+				  const struct routerd_view *v,
 				  const struct af_request *req,
 				  const struct af_decision *d, uint64_t seq,
 				  uint64_t now_ms);

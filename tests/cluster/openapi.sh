@@ -2,7 +2,7 @@
 # api/openapi.yaml describes what routerd and controld really answer: a
 # 3-node cluster and two routerds answer routes, denials of nine codes
 # (rule, caps, cost, context, capability, residency, a saturated lane),
-# bad input (400, 413, 422), reports, an outcome (404: not served yet),
+# bad input (400, 413, 422), reports, outcomes (202, 400, 422),
 # status, 503 before any policy, and every /api/v1 resource with its errors;
 # every body is validated against the document. Then mutated bodies (a
 # field of the wrong type, a missing field, an unknown error code, an extra
@@ -125,7 +125,11 @@ expect 422 '.error.code == "UNKNOWN_DECISION"'
 call POST /v1/report "$U/v1/report" "{\"decision_id\":\"$id\",\"ok\":null}"
 expect 422 '.error.code == "WRONG_TYPE" and .error.field == "ok"'
 call POST /v1/outcome "$U/v1/outcome" '{"workflow_id":"wf-oa","tenant":"claims-team","class":"research-agent","outcome":"success"}'
-[ "$LAST_CODE" = 404 ] || [ "$LAST_CODE" = 202 ] || fail "outcome: $LAST_CODE"
+[ "$LAST_CODE" = 202 ] || fail "outcome: $LAST_CODE"
+call POST /v1/outcome "$U/v1/outcome" '{"workflow_id":"wf-oa","tenant":"claims-team","class":"research-agent","outcome":"won"}'
+[ "$LAST_CODE" = 422 ] || fail "bad outcome: $LAST_CODE"
+call POST /v1/outcome "$U/v1/outcome" '{"workflow_id":"wf-oa","tenant":"claims-team","class":"research-agent"}'
+[ "$LAST_CODE" = 400 ] || fail "outcome missing: $LAST_CODE"
 cl_wait_json "curl -s $U/v1/decisions/$id" '.decision_id' >/dev/null
 call GET "/v1/decisions/{id}" "$U/v1/decisions/$id"
 expect 200 '.decision.decision_id == "'"$id"'"'

@@ -1,0 +1,184 @@
+/* af report: showback per hop (the default) or per workflow
+ * (--unit workflow), as a table, JSON, YAML or CSV. */
+#include "cli/client.h"
+#include "cli/output.h"
+#include "render/render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BY 3
+
+static int parse_date(const char *flag, const char *s, int64_t *ret)
+{
+	char why[128];
+
+	if (af_render_parse_date(flag, s, ret, why, sizeof(why)) != 0)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE", "%s", why);
+	return 0;
+}
+
+static void hop_table(const Af__ShowbackResp *sb, const char *by)
+{
+	printf("%-24s %9s %9s %12s %14s %12s\n", by, "SUCCESS", "FAILED",
+	       "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
+	for (size_t i = 0; i < sb->n_rows; i++) {
+		const Af__ShowbackRow *r = sb->rows[i];
+		double spend = (double)r->cost_nano_usd / 1e9;
+		double waste = (double)r->failed_cost_nano_usd / 1e9;
+		char per[32] = "-";
+
+		if (r->ok)
+			snprintf(per, sizeof(per), "%.6f",
+				 spend / (double)r->ok);
+		printf("%-24s %9llu %9llu %12.6f %14s %12.6f\n", r->key,
+		       (unsigned long long)r->ok,
+		       (unsigned long long)(r->count - r->ok), spend, per,
+		       waste);
+	}
+}
+
+static int hop_report(struct af_cli *cli, const char *by, int64_t since,
+		      int64_t until)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__ShowbackReq q = AF__SHOWBACK_REQ__INIT;
+	Af__Response *resp;
+	json_t *arr;
+	int rc;
+
+	if (by != NULL && strchr(by, ',') != NULL)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--by: --unit hop groups by one key "
+				   "(tenant, class, model or revision); "
+				   "several keys need --unit workflow");
+	q.by = (char *)(by ? by : "tenant");
+	q.since_ms = since;
+	q.until_ms = until;
+	req.body_case = AF__REQUEST__BODY_SHOWBACK;
+	req.showback = &q;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	if (cli->output != AF_OUT_TABLE) {
+		arr = af_render_showback(resp->showback, q.by);
+		af__response__free_unpacked(resp, NULL);
+		return af_out_json(arr);
+	}
+	hop_table(resp->showback, q.by);
+	af__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static const char *cell(const json_t *o, const char *k, char *buf, size_t n)
+{
+	const json_t *v = json_object_get(o, k);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v))
+		snprintf(buf, n, "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, n, "%.4f", json_real_value(v));
+	else
+		snprintf(buf, n, "-");
+	return buf;
+}
+
+/* The table of the rows' JSON: the group, then the columns. */
+static void workflow_table(const json_t *arr, char *const *by, size_t nby)
+{
+	static const char *const cols[] = {
+		"workflows",	   "succeeded",	      "failed",
+		"abandoned",	   "success_rate",    "cost_usd",
+		"usd_per_success", "p50_success_usd", "p95_success_usd",
+		"waste_usd",
+	};
+	static const char *const heads[] = {
+		"WORKFLOWS", "SUCCEEDED", "FAILED", "ABANDONED", "RATE",
+		"COST_USD",  "USD/SUCC",  "P50",    "P95",	 "WASTE_USD",
+	};
+	const json_t *o;
+	char key[256], b[32];
+	size_t i;
+
+	printf("%-28s", nby ? "GROUP" : "ALL");
+	for (size_t c = 0; c < 10; c++)
+		printf(" %*s", c < 5 ? 9 : 12, heads[c]);
+	printf("\n");
+	json_array_foreach((json_t *)arr, i, o)
+	{
+		size_t len = 0;
+
+		key[0] = '\0';
+		for (size_t k = 0; k < nby; k++)
+			len += (size_t)snprintf(
+				key + len,
+				len < sizeof(key) ? sizeof(key) - len : 0,
+				"%s%s", k ? "/" : "",
+				cell(o, by[k], b, sizeof(b)));
+		printf("%-28s", nby ? key : "*");
+		for (size_t c = 0; c < 10; c++)
+			printf(" %*s", c < 5 ? 9 : 12,
+			       cell(o, cols[c], b, sizeof(b)));
+		printf("\n");
+	}
+}
+
+static int workflow_report(struct af_cli *cli, const char *by, int64_t since,
+			   int64_t until)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__WorkflowReportReq q = AF__WORKFLOW_REPORT_REQ__INIT;
+	char list[256], *keys[MAX_BY + 1], *save = NULL, *k;
+	Af__Response *resp;
+	json_t *arr;
+	int rc;
+
+	snprintf(list, sizeof(list), "%s", by ? by : "tenant");
+	for (k = strtok_r(list, ",", &save); k != NULL;
+	     k = strtok_r(NULL, ",", &save)) {
+		if (q.n_by == MAX_BY)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--by takes at most %d keys",
+					   MAX_BY);
+		keys[q.n_by++] = k;
+	}
+	q.by = keys;
+	q.since_ms = since;
+	q.until_ms = until;
+	req.body_case = AF__REQUEST__BODY_WORKFLOW_REPORT;
+	req.workflow_report = &q;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	arr = af_render_workflow_report(resp->workflow_report, keys, q.n_by);
+	af__response__free_unpacked(resp, NULL);
+	if (cli->output != AF_OUT_TABLE)
+		return af_out_json(arr);
+	workflow_table(arr, keys, q.n_by);
+	json_decref(arr);
+	return 0;
+}
+
+int af_cli_report(struct af_cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = {"--by", "--since", "--until",
+					    "--unit", NULL};
+	const char *vals[4] = {NULL};
+	int64_t since = 0, until = 0;
+	int npos, rc;
+
+	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
+		return rc;
+	if (vals[1] && (rc = parse_date("--since", vals[1], &since)) != 0)
+		return rc;
+	if (vals[2] && (rc = parse_date("--until", vals[2], &until)) != 0)
+		return rc;
+	if (vals[3] == NULL || strcmp(vals[3], "hop") == 0)
+		return hop_report(cli, vals[0], since, until);
+	if (strcmp(vals[3], "workflow") == 0)
+		return workflow_report(cli, vals[0], since, until);
+	return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+			   "--unit takes hop (the default) or workflow");
+}

@@ -1,0 +1,181 @@
+#!/bin/sh
+# Workflow showback on a real cluster and two real routerds: ten
+# workflows with known hop costs, tool and human review costs and
+# outcomes (one abandoned by going idle, with no outcome) give every
+# column of `af report --unit workflow` exactly (money as 6-decimal
+# strings; p50/p95 within the 4.4% of the cost buckets), grouped by
+# tenant, by declared label dimensions and by day, with --since/--until,
+# and the same rows as RFC 4180 CSV. POST /v1/outcome errors answer as
+# the other endpoints do.
+. "$(dirname "$0")/../lib/cluster.sh"
+
+cl_init showback 1
+cl_start 1
+cl_wait_leader >/dev/null
+cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
+awk '{ print }
+/^  marketing:$/ { print "    workflow_idle_s: 2" }' "$EXAMPLES/policy.yaml" >"$CL_DIR/p.yaml"
+printf 'showback:\n  dimensions: [labels.product, labels.cost_center]\n' >>"$CL_DIR/p.yaml"
+h=$(cl_af policy apply -f "$CL_DIR/p.yaml" -o json | jq -r .hash)
+P1=$((CL_BASE + 901)) P2=$((CL_BASE + 902))
+for r in 1 2; do
+	eval "p=\$P$r"
+	cl_routerd_start r$r "$p"
+	cl_wait_http "http://127.0.0.1:$p/readyz"
+	cl_wait_route_hash "$p" "$h" >/dev/null
+done
+
+# hop PORT WF TENANT CLASS COST [LABELS]: one hop routed and reported.
+hop() {
+	d=$(curl -s -X POST "http://127.0.0.1:$1/v1/route" \
+		-d "{\"workflow_id\":\"$2\",\"tenant\":\"$3\",\"class\":\"$4\",\"labels\":{${6:-}}}")
+	id=$(echo "$d" | jq -r '.decision_id // empty')
+	[ -n "$id" ] || fail "route $2: $d"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$1/v1/report" \
+		-d "{\"decision_id\":\"$id\",\"workflow_id\":\"$2\",\"ok\":true,\"cost_usd\":$5}")
+	[ "$code" = 202 ] || fail "report $2: $code"
+}
+# outcome PORT BODY: POST /v1/outcome; prints the status and the answer.
+outcome() {
+	curl -s -w ' %{http_code}' -X POST "http://127.0.0.1:$1/v1/outcome" -d "$2"
+}
+# done_ PORT WF TENANT OUTCOME TOOL HUMAN [LABELS]
+done_() {
+	a=$(outcome "$1" "{\"workflow_id\":\"$2\",\"tenant\":\"$3\",\"class\":\"research-agent\",\"outcome\":\"$4\",\"tool_cost_usd\":$5,\"human_review_usd\":$6${7:+,\"labels\":{$7\}}}")
+	[ "$a" = '{"accepted":true} 202' ] || fail "outcome $2: $a"
+}
+
+CA='"cost_center":"A"' CB='"cost_center":"B"'
+T=claims-team
+hop $P1 wf1 $T research-agent 0.10 "$CA,\"product\":\"claims\""
+hop $P1 wf1 $T research-agent 0.10
+done_ $P1 wf1 $T success 0.05 0
+hop $P1 wf2 $T research-agent 0.30 "$CA"
+done_ $P1 wf2 $T success 0 0.20
+for i in 1 2 3; do hop $P1 wf3 $T research-agent 0.10 "$CB"; done
+done_ $P1 wf3 $T failed 0.10 0
+hop $P2 wf4 $T research-agent 0.20
+done_ $P2 wf4 $T success 0 0 "$CB"
+hop $P2 wf5 $T research-agent 0.25 "$CA"
+hop $P2 wf5 $T research-agent 0.25 "$CA"
+done_ $P2 wf5 $T success 0 0.50
+hop $P2 wf6 $T research-agent 0.05 "$CB"
+done_ $P2 wf6 $T abandoned 0 0
+hop $P2 wf7 $T research-agent 0.15 "$CA"
+done_ $P2 wf7 $T success 0.05 0
+hop $P1 wf8 $T research-agent 0.10
+done_ $P1 wf8 $T success 0 0
+hop $P1 wf9 $T marketing 0.07 "$CB"  # no outcome: abandoned when idle (2 s)
+hop $P2 wf10 growth-team research-agent 0.33 "$CB"
+done_ $P2 wf10 growth-team failed 0 0
+
+# Bad outcomes: refused like the other endpoints, nothing recorded.
+a=$(outcome $P1 '{"workflow_id":"x","tenant":"t","class":"c"}')
+echo "$a" | grep -q '"code":"MISSING_FIELD".*"field":"outcome".* 400$' || fail "no outcome: $a"
+a=$(outcome $P1 '{"workflow_id":"x","tenant":"t","class":"c","outcome":"won"}')
+echo "$a" | grep -q '"code":"INVALID_FIELD".*"field":"outcome".* 422$' || fail "bad outcome: $a"
+a=$(outcome $P1 '{"tenant":"t","class":"c","outcome":"success"}')
+echo "$a" | grep -q '"field":"workflow_id".* 400$' || fail "no workflow_id: $a"
+a=$(outcome $P1 '{"workflow_id":"x","tenant":"t","class":"c","outcome":"success","tool_cost_usd":-1}')
+echo "$a" | grep -q '"field":"tool_cost_usd".* 422$' || fail "negative tool cost: $a"
+a=$(outcome $P1 '{"workflow_id":"x","tenant":"t","class":"c","outcome":"success","labels":{"a":1}}')
+echo "$a" | grep -q '"field":"labels".* 422$' || fail "bad labels: $a"
+a=$(outcome $P1 '{"workflow_id":')
+echo "$a" | grep -q '"code":"MALFORMED_JSON".* 400$' || fail "malformed: $a"
+a=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$P1/v1/outcome")
+echo "$a" | grep -q ' 405$' || fail "GET /v1/outcome: $a"
+
+# Every workflow is in once the routerds flushed (wf9 after its idle
+# timeout and the next sweep).
+deadline=$(($(date +%s) + 30))
+until [ "$(cl_af report --unit workflow --by tenant -o json | jq '[.[].workflows] | add // 0')" = 10 ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "workflows never all reported: $(cl_af report --unit workflow -o json)"
+	sleep 0.2
+done
+[ "$(cl_routerd_metric $P1 af_routerd_workflows_abandoned_total)" -eq 1 ] ||
+	fail "abandoned metric: $(curl -s "http://127.0.0.1:$P1/metrics" | grep abandoned)"
+
+cl_af report --unit workflow --by tenant -o json >"$CL_DIR/by_tenant"
+# within PCT VALUE WANT: |VALUE - WANT| <= 4.4% of WANT
+jq -e '
+	def near($v; $w): (($v | tonumber) - $w | fabs) <= $w * 0.044 + 0.0000005;
+	(map({key: .tenant, value: .}) | from_entries) as $t |
+	length == 2 and
+	($t["claims-team"] | .workflows == 9 and .succeeded == 6 and .failed == 1 and
+	  .abandoned == 2 and .success_rate == 0.666667 and .cost_usd == "2.770000" and
+	  .inference_usd == "1.870000" and .tool_usd == "0.200000" and
+	  .human_review_usd == "0.700000" and .usd_per_success == "0.461667" and
+	  near(.p50_success_usd; 0.20) and near(.p95_success_usd; 1.00) and
+	  (.p95_success_usd | tonumber) <= 1 and .waste_usd == "0.520000" and .hops == 13) and
+	($t["growth-team"] | .workflows == 1 and .succeeded == 0 and .failed == 1 and
+	  .abandoned == 0 and .success_rate == 0 and .cost_usd == "0.330000" and
+	  .usd_per_success == null and .p50_success_usd == null and
+	  .p95_success_usd == null and .waste_usd == "0.330000")' "$CL_DIR/by_tenant" >/dev/null ||
+	fail "by tenant: $(cat "$CL_DIR/by_tenant")"
+
+# Label dimensions: the outcome's labels, else the first hop's.
+cl_af report --unit workflow --by labels.cost_center -o json >"$CL_DIR/by_cc"
+jq -e '(map({key: .["labels.cost_center"], value: .}) | from_entries) as $c |
+	length == 3 and
+	($c.A | .workflows == 4 and .succeeded == 4 and .cost_usd == "1.950000" and
+	  .waste_usd == "0.000000" and .usd_per_success == "0.487500") and
+	($c.B | .workflows == 5 and .succeeded == 1 and .failed == 2 and .abandoned == 2 and
+	  .cost_usd == "1.050000" and .waste_usd == "0.850000" and .usd_per_success == "1.050000" and
+	  .p50_success_usd == "0.200000") and
+	($c["(none)"] | .workflows == 1 and .succeeded == 1 and .cost_usd == "0.100000")' \
+	"$CL_DIR/by_cc" >/dev/null || fail "by cost_center: $(cat "$CL_DIR/by_cc")"
+cl_af report --unit workflow --by labels.product,labels.cost_center,tenant -o json >"$CL_DIR/by3"
+jq -e 'map(select(.["labels.product"] == "claims")) | length == 1 and
+	.[0]["labels.cost_center"] == "A" and .[0].workflows == 1 and .[0].cost_usd == "0.250000"' \
+	"$CL_DIR/by3" >/dev/null || fail "by product,cost_center,tenant: $(cat "$CL_DIR/by3")"
+
+# Days: today's rows; --since tomorrow has none, --until tomorrow all.
+today=$(date -u +%F) tomorrow=$(date -u -d tomorrow +%F)
+cl_af report --unit workflow --by day -o json | jq -e --arg d "$today" \
+	'length == 1 and .[0].day == $d and .[0].workflows == 10 and .[0].cost_usd == "3.100000"' >/dev/null ||
+	fail "by day: $(cl_af report --unit workflow --by day -o json)"
+[ "$(cl_af report --unit workflow --since "$tomorrow" -o json)" = "[]" ] || fail "--since tomorrow"
+cl_af report --unit workflow --by class --since "$today" --until "$tomorrow" -o json |
+	jq -e 'map({key: .class, value: .workflows}) | from_entries == {"research-agent": 9, "marketing": 1}' \
+	>/dev/null || fail "--since/--until by class: $(cl_af report --unit workflow --by class -o json)"
+
+# CSV: RFC 4180, a header row of the JSON keys, money as in JSON.
+cl_af report --unit workflow --by tenant -o csv >"$CL_DIR/csv"
+head -1 "$CL_DIR/csv" | od -c | grep -q '\\r  \\n' || fail "CSV lines do not end in CRLF"
+tr -d '\r' <"$CL_DIR/csv" >"$CL_DIR/csv.lf"
+[ "$(head -1 "$CL_DIR/csv.lf")" = "tenant,$(jq -r '.[0] | del(.tenant) | keys_unsorted | join(",")' "$CL_DIR/by_tenant")" ] ||
+	fail "CSV header: $(head -1 "$CL_DIR/csv.lf")"
+p50=$(jq -r '.[] | select(.tenant == "claims-team") | .p50_success_usd' "$CL_DIR/by_tenant")
+p95=$(jq -r '.[] | select(.tenant == "claims-team") | .p95_success_usd' "$CL_DIR/by_tenant")
+grep -qx "claims-team,9,6,1,2,0.666667,2.770000,1.870000,0.200000,0.700000,0.461667,$p50,$p95,0.520000,13" \
+	"$CL_DIR/csv.lf" || fail "CSV claims-team row: $(cat "$CL_DIR/csv.lf")"
+grep -qx "growth-team,1,0,1,0,0,0.330000,0.330000,0.000000,0.000000,,,,0.330000,1" "$CL_DIR/csv.lf" ||
+	fail "CSV growth-team row: $(cat "$CL_DIR/csv.lf")"
+[ "$(wc -l <"$CL_DIR/csv.lf")" -eq 3 ] || fail "CSV rows: $(cat "$CL_DIR/csv.lf")"
+# a quoted field: a label value with a comma
+hop $P1 wf11 $T research-agent 0.01 '"cost_center":"C, \"east\""'
+done_ $P1 wf11 $T success 0 0
+deadline=$(($(date +%s) + 15))
+until cl_af report --unit workflow --by labels.cost_center -o csv | tr -d '\r' |
+	grep -q '^"C, ""east""",1,1,'; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "CSV quoting: $(cl_af report --unit workflow --by labels.cost_center -o csv)"
+	sleep 0.2
+done
+
+# Bad report requests are refused with the cause.
+set +e
+cl_af report --unit workflow --by model 2>"$CL_DIR/e"
+rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q 'tenant, class, day or labels.KEY' "$CL_DIR/e" || fail "--by model: $rc $(cat "$CL_DIR/e")"
+set +e
+cl_af report --unit workflow --by tenant,class,day,labels.a 2>"$CL_DIR/e"
+rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q 'at most 3' "$CL_DIR/e" || fail "4 keys: $rc $(cat "$CL_DIR/e")"
+set +e
+cl_af cluster status -o csv >/dev/null 2>"$CL_DIR/e"
+rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q 'not a table' "$CL_DIR/e" || fail "-o csv of a document: $rc $(cat "$CL_DIR/e")"
+echo "ok showback"
