@@ -86,6 +86,21 @@ static const char *cell(const json_t *o, const char *k, char *buf, size_t n)
 	return buf;
 }
 
+/* by[0..nby) joined by "/" (row NULL: the names; else row's values). */
+static const char *group(const json_t *row, char *const *by, size_t nby,
+			 char *out, size_t n)
+{
+	size_t len = 0;
+	char b[32];
+
+	out[0] = '\0';
+	for (size_t k = 0; k < nby && len < n; k++)
+		len += (size_t)snprintf(
+			out + len, n - len, "%s%s", k ? "/" : "",
+			row ? cell(row, by[k], b, sizeof(b)) : by[k]);
+	return out;
+}
+
 /* The table of the rows' JSON: the group, then the columns. */
 static void workflow_table(const json_t *arr, char *const *by, size_t nby)
 {
@@ -100,25 +115,18 @@ static void workflow_table(const json_t *arr, char *const *by, size_t nby)
 		"COST_USD",  "USD/SUCC",  "P50",    "P95",	 "WASTE_USD",
 	};
 	const json_t *o;
-	char key[256], b[32];
+	char key[256];
 	size_t i;
 
-	printf("%-28s", nby ? "GROUP" : "ALL");
+	printf("%-28s", group(NULL, by, nby, key, sizeof(key)));
 	for (size_t c = 0; c < 10; c++)
 		printf(" %*s", c < 5 ? 9 : 12, heads[c]);
 	printf("\n");
 	json_array_foreach((json_t *)arr, i, o)
 	{
-		size_t len = 0;
+		char b[32];
 
-		key[0] = '\0';
-		for (size_t k = 0; k < nby; k++)
-			len += (size_t)snprintf(
-				key + len,
-				len < sizeof(key) ? sizeof(key) - len : 0,
-				"%s%s", k ? "/" : "",
-				cell(o, by[k], b, sizeof(b)));
-		printf("%-28s", nby ? key : "*");
+		printf("%-28s", group(o, by, nby, key, sizeof(key)));
 		for (size_t c = 0; c < 10; c++)
 			printf(" %*s", c < 5 ? 9 : 12,
 			       cell(o, cols[c], b, sizeof(b)));

@@ -45,7 +45,8 @@ int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c)
 		    (rc = af_showback_apply(t, c->cmd->time_ms, row)) != 0)
 			return rc;
 	}
-	if ((rc = af_fsm_apply_workflows(t, c)) != 0)
+	if ((rc = af_fsm_apply_workflows(t, c)) != 0 ||
+	    (rc = af_usage_prune(t, ur->prune_before_ms)) != 0)
 		return rc;
 	af_fsm_resultf(c->res, AF__CODE__OK, "recorded");
 	return 0;

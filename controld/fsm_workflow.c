@@ -4,6 +4,7 @@
  * AF_SHOWBACK_VALUES_MAX distinct values a day ("wv/" day key NUL value
  * marks one seen, "wn/" day key its count); later ones are summed under
  * the value "other". Deterministic: the day is the entry's time. */
+#include "common/alloc.h"
 #include "common/money.h"
 #include "common/satarith.h"
 #include "controld/budget.h"
@@ -130,7 +131,8 @@ static bool row_ok(const Af__WorkflowRow *r)
 	       r->n_success_hist <= 2 * AF_COSTHIST_BUCKETS;
 }
 
-static int apply_row(struct af_txn *t, int64_t day, const Af__WorkflowRow *r)
+int af_workflow_apply_row(struct af_txn *t, int64_t day,
+			  const Af__WorkflowRow *r)
 {
 	Af__WorkflowRow *old = NULL, sum = AF__WORKFLOW_ROW__INIT;
 	uint64_t hist[AF_COSTHIST_BUCKETS] = {0},
@@ -171,7 +173,7 @@ int af_fsm_apply_workflows(struct af_txn *t, struct apply_ctx *c)
 	int rc;
 
 	for (size_t i = 0; i < ur->n_workflows; i++)
-		if ((rc = apply_row(t, day, ur->workflows[i])) != 0)
+		if ((rc = af_workflow_apply_row(t, day, ur->workflows[i])) != 0)
 			return rc;
 	return 0;
 }
@@ -203,4 +205,51 @@ int af_workflow_iter(struct af_txn *t, int64_t since_ms, int64_t until_ms,
 		     af_store_iter_fn fn, void *arg)
 {
 	return af_usage_iter_days(t, "wf/", "wf0", since_ms, until_ms, fn, arg);
+}
+
+/* ------------------------------------------------------------ retention */
+
+struct prune {
+	uint8_t (*keys)[AF_STORE_MAX_KEY];
+	size_t len[AF_USAGE_PRUNE_MAX];
+	size_t n;
+};
+
+static int collect(const void *key, size_t klen, const void *val, size_t vlen,
+		   void *arg)
+{
+	struct prune *p = arg;
+
+	(void)val, (void)vlen;
+	if (p->n == AF_USAGE_PRUNE_MAX)
+		return 1;
+	memcpy(p->keys[p->n], key, klen);
+	p->len[p->n++] = klen;
+	return 0;
+}
+
+int af_usage_prune(struct af_txn *t, int64_t before_ms)
+{
+	static const char *const prefixes[][2] = {
+		{"sb/", "sb0"}, {"wf/", "wf0"}, {"wv/", "wv0"}, {"wn/", "wn0"}};
+	struct prune p = {0};
+	int rc = 0;
+
+	if (before_ms <= 0)
+		return 0;
+	p.keys = af_malloc(sizeof(*p.keys) * AF_USAGE_PRUNE_MAX);
+	if (p.keys == NULL)
+		return AF_ENOMEM;
+	for (size_t i = 0; i < 4 && p.n < AF_USAGE_PRUNE_MAX; i++) {
+		rc = af_usage_iter_days(t, prefixes[i][0], prefixes[i][1], 0,
+					before_ms, collect, &p);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < p.n; i++)
+		rc = af_txn_del(t, AF_TABLE_USAGE, p.keys[i], p.len[i]);
+out:
+	af_free(p.keys);
+	return rc;
 }

@@ -7,6 +7,7 @@
 #include "controld/state.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -34,11 +35,13 @@ struct wscan {
 	size_t n;
 	uint32_t slots[NSLOTS]; /* group index + 1; 0 free */
 	bool too_many;
+	int64_t day_ms; /* the day `day` names (rows come in day order) */
+	char day[16];
 };
 
 /* The value of dimension i of row key k into out. */
-static void part(const struct wscan *s, size_t i,
-		 const struct af_workflow_key *k, char *out)
+static void part(struct wscan *s, size_t i, const struct af_workflow_key *k,
+		 char *out)
 {
 	const char *v = "(none)";
 	char t[32];
@@ -51,9 +54,12 @@ static void part(const struct wscan *s, size_t i,
 		v = k->class_name;
 		break;
 	case D_DAY:
-		af_format_time(k->day_ms, t, sizeof(t));
-		t[10] = '\0'; /* YYYY-MM-DD */
-		v = t;
+		if (s->day[0] == '\0' || s->day_ms != k->day_ms) {
+			af_format_time(k->day_ms, t, sizeof(t));
+			snprintf(s->day, sizeof(s->day), "%.10s", t);
+			s->day_ms = k->day_ms;
+		}
+		v = s->day; /* YYYY-MM-DD */
 		break;
 	case D_LABEL:
 		for (size_t j = 0; j < k->nlabels; j++)
@@ -163,9 +169,25 @@ static bool parse_by(struct wscan *s, const Af__WorkflowReportReq *q, char *why,
 	return true;
 }
 
-/* The groups' success buckets as (index, count) pairs. */
+static size_t sort_nby; /* qsort has no argument: the store thread's */
+
+static int by_key(const void *a, const void *b)
+{
+	const struct group *x = *(struct group *const *)a;
+	const struct group *y = *(struct group *const *)b;
+	int c = 0;
+
+	for (size_t j = 0; c == 0 && j < sort_nby; j++)
+		c = strcmp(x->key[j], y->key[j]);
+	return c;
+}
+
+/* The groups in key order, their success buckets as (index, count)
+ * pairs. */
 static int finish_groups(struct wscan *s)
 {
+	sort_nby = s->nby;
+	qsort(s->groups, s->n, sizeof(*s->groups), by_key);
 	for (size_t i = 0; i < s->n; i++) {
 		struct group *g = s->groups[i];
 		size_t n = 0;

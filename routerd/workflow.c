@@ -30,9 +30,9 @@ struct entry {
 	int64_t cost_nano;
 	struct slot slots[ROUTERD_WORKFLOW_SLOTS];
 	char id[AF_POLICY_NAME_MAX + 1];
-	char tenant[AF_POLICY_NAME_MAX + 1], class_name[AF_POLICY_NAME_MAX + 1];
-	char labels[ROUTERD_WORKFLOW_LABELS]; /* "k=v" NUL-separated */
-	uint16_t labels_len;
+	/* whose: tenant NUL class NUL, then the labels ("k=v" NUL ...) */
+	char who[ROUTERD_WORKFLOW_WHO];
+	uint16_t labels_off, labels_len;
 };
 
 struct shard {
@@ -221,9 +221,9 @@ static void finish(struct routerd_workflows *t, const struct entry *e,
 {
 	struct routerd_workflow_done w = {
 		.outcome = ROUTERD_WORKFLOW_ABANDONED,
-		.tenant = e->tenant,
-		.class_name = e->class_name,
-		.labels = e->labels,
+		.tenant = e->who,
+		.class_name = e->who + strlen(e->who) + 1,
+		.labels = e->who + e->labels_off,
 		.labels_len = e->labels_len,
 	};
 
@@ -232,7 +232,7 @@ static void finish(struct routerd_workflows *t, const struct entry *e,
 	if (o != NULL)
 		w = *o;
 	if (w.labels_len == 0) { /* the outcome's labels, else its hops' */
-		w.labels = e->labels;
+		w.labels = e->who + e->labels_off;
 		w.labels_len = e->labels_len;
 	}
 	w.hops = e->hops;
@@ -297,7 +297,8 @@ static uint32_t enter(struct routerd_workflows *t, struct shard *s, uint64_t h,
 	reset(e);
 	e->hash = h;
 	snprintf(e->id, sizeof(e->id), "%s", id);
-	e->tenant[0] = e->class_name[0] = '\0';
+	memset(e->who, 0, 2);
+	e->labels_off = 2;
 	e->labels_len = 0;
 	e->idle_s = AF_WORKFLOW_IDLE_DEFAULT_S;
 	e->chain = s->buckets[bucket(s, h)];
@@ -353,11 +354,14 @@ static struct slot *free_slot(struct routerd_workflows *t, struct entry *e)
 
 static void set_who(struct entry *e, const struct routerd_workflow_who *w)
 {
-	snprintf(e->tenant, sizeof(e->tenant), "%s", w->tenant);
-	snprintf(e->class_name, sizeof(e->class_name), "%s", w->class_name);
+	/* names as the usage rows keep them: at most 64 bytes */
+	int t = snprintf(e->who, 66, "%.64s", w->tenant);
+	int c = snprintf(e->who + t + 1, 66, "%.64s", w->class_name);
+
+	e->labels_off = (uint16_t)(t + c + 2);
 	e->labels_len = 0;
-	if (w->labels_len <= sizeof(e->labels)) {
-		memcpy(e->labels, w->labels, w->labels_len);
+	if (w->labels_len <= sizeof(e->who) - e->labels_off) {
+		memcpy(e->who + e->labels_off, w->labels, w->labels_len);
 		e->labels_len = (uint16_t)w->labels_len;
 	}
 }

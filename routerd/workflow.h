@@ -25,8 +25,12 @@
 #define ROUTERD_WORKFLOW_SLOTS AF_WORKFLOW_INFLIGHT_MAX
 
 /* Bytes of declared labels ("key=value" NUL-separated) a workflow keeps
- * from its first hop; labels beyond are dropped. */
+ * from its first hop; labels beyond are dropped. A workflow's tenant,
+ * class (each cut to 64 bytes) and those labels share
+ * ROUTERD_WORKFLOW_WHO bytes: labels past what the names leave are
+ * dropped too. */
 #define ROUTERD_WORKFLOW_LABELS 192
+#define ROUTERD_WORKFLOW_WHO 256
 
 struct routerd_workflows;
 

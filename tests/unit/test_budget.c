@@ -295,3 +295,102 @@ Test(budget, spend_saturates)
 	cr_assert_eq(r->lease_micro, 0);
 	cr_assert_eq(state("acme", T0 + 10000).spent_micro, INT64_MAX);
 }
+
+/* ------------------------------------------- workflow rows, retention */
+
+static int count_fn(const void *k, size_t kl, const void *v, size_t vl,
+		    void *arg)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t rows_under(const char *prefix)
+{
+	struct af_txn *txn;
+	size_t n = 0;
+
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_txn_iter_prefix(txn, AF_TABLE_USAGE, prefix, 3, false,
+					count_fn, &n),
+		     0);
+	af_store_read_end(txn);
+	return n;
+}
+
+/* One UsageReport at time t: a hop row and one workflow of `tenant` with
+ * label cost_center=cc; prune_before_ms as the leader would stamp it. */
+static void usage_at(const char *tenant, const char *cc, int64_t t,
+		     int64_t prune_before_ms)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
+	Af__UsageRow row = AF__USAGE_ROW__INIT, *rows[1] = {&row};
+	Af__WorkflowRow w = AF__WORKFLOW_ROW__INIT, *ws[1] = {&w};
+	char lab[96], *labs[1] = {lab};
+
+	snprintf(lab, sizeof(lab), "cost_center=%s", cc);
+	row.revision = 1;
+	row.tenant = w.tenant = (char *)tenant;
+	row.class_name = w.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = row.ok = 1;
+	w.workflows = w.succeeded = 1;
+	w.inference_micro = 10;
+	w.success_min_micro = w.success_max_micro = 10;
+	w.labels = labs;
+	w.n_labels = 1;
+	ur.routerd_id = (char *)"r1";
+	ur.rows = rows;
+	ur.n_rows = 1;
+	ur.workflows = ws;
+	ur.n_workflows = 1;
+	ur.prune_before_ms = prune_before_ms;
+	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+	cmd.usage_report = &ur;
+	cr_assert_eq(apply(&cmd, t)->code, AF__CODE__OK);
+}
+
+Test(budget, label_values_capped_per_day)
+{
+	char cc[16];
+
+	for (int i = 0; i < AF_SHOWBACK_VALUES_MAX + 5; i++) {
+		snprintf(cc, sizeof(cc), "cc%d", i);
+		usage_at("acme", cc, T0, 0);
+	}
+	/* a value seen before still has its own row */
+	usage_at("acme", "cc3", T0, 0);
+	cr_assert_eq(rows_under("wf/"), AF_SHOWBACK_VALUES_MAX + 1);
+	cr_assert_eq(rows_under("wv/"), AF_SHOWBACK_VALUES_MAX);
+	/* the next day counts again */
+	usage_at("acme", "new", T0 + DAY, 0);
+	cr_assert_eq(rows_under("wf/"), AF_SHOWBACK_VALUES_MAX + 2);
+}
+
+Test(budget, retention_prunes_old_days_bounded)
+{
+	char tenant[16];
+
+	/* 300 tenants on day 0, one on days 1 and 2 */
+	for (int i = 0; i < 300; i++) {
+		snprintf(tenant, sizeof(tenant), "t%d", i);
+		usage_at(tenant, "A", T0, 0);
+	}
+	usage_at("acme", "A", T0 + DAY, 0);
+	usage_at("acme", "A", T0 + 2 * DAY, 0);
+	cr_assert_eq(rows_under("sb/"), 302);
+	cr_assert_eq(rows_under("wf/"), 302);
+	/* before day 2: at most AF_USAGE_PRUNE_MAX keys per entry */
+	usage_at("acme", "A", T0 + 2 * DAY,
+		 af_period_start_ms(T0 + 2 * DAY, false));
+	cr_assert_eq(rows_under("sb/"), 302 - AF_USAGE_PRUNE_MAX);
+	for (int i = 0; i < 4; i++)
+		usage_at("acme", "A", T0 + 2 * DAY,
+			 af_period_start_ms(T0 + 2 * DAY, false));
+	cr_assert_eq(rows_under("sb/"), 1);
+	cr_assert_eq(rows_under("wf/"), 1);
+	cr_assert_eq(rows_under("wv/"), 1);
+	cr_assert_eq(rows_under("wn/"), 1);
+}
