@@ -169,16 +169,63 @@ static int workflow_report(struct af_cli *cli, const char *by, int64_t since,
 	return 0;
 }
 
+static int anomalies(struct af_cli *cli, const char *z, const char *window)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__AnomalyReq q = AF__ANOMALY_REQ__INIT;
+	Af__Response *resp;
+	json_t *arr, *o;
+	char *end = NULL;
+	size_t i;
+	int rc;
+
+	if (z != NULL && ((q.z = strtod(z, &end)) <= 0 || *end != '\0'))
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--z takes a number above 0");
+	if (window != NULL &&
+	    ((q.window = (uint32_t)strtoul(window, &end, 10)) < 2 ||
+	     *end != '\0'))
+		return af_cli_fail(
+			AF_EXIT_USAGE, "USAGE",
+			"--window takes a number of days, 2 or more");
+	req.body_case = AF__REQUEST__BODY_ANOMALIES;
+	req.anomalies = &q;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	arr = af_render_anomalies(resp->anomalies);
+	af__response__free_unpacked(resp, NULL);
+	if (cli->output != AF_OUT_TABLE)
+		return af_out_json(arr);
+	printf("%-24s %-10s %14s %14s %14s %8s\n", "TENANT", "DAY", "SPEND_USD",
+	       "MEAN_USD", "STDDEV_USD", "Z");
+	json_array_foreach(arr, i, o)
+		printf("%-24s %-10s %14s %14s %14s %8.3f\n",
+		       json_string_value(json_object_get(o, "tenant")),
+		       json_string_value(json_object_get(o, "day")),
+		       json_string_value(json_object_get(o, "spend_usd")),
+		       json_string_value(json_object_get(o, "mean_usd")),
+		       json_string_value(json_object_get(o, "stddev_usd")),
+		       json_real_value(json_object_get(o, "z")));
+	json_decref(arr);
+	return 0;
+}
+
 int af_cli_report(struct af_cli *cli, int argc, char **argv)
 {
-	static const char *const names[] = {"--by", "--since", "--until",
-					    "--unit", NULL};
-	const char *vals[4] = {NULL};
+	static const char *const names[] = {
+		"--by", "--since",  "--until",	    "--unit",
+		"--z",	"--window", "--anomalies!", NULL};
+	const char *vals[7] = {NULL};
 	int64_t since = 0, until = 0;
 	int npos, rc;
 
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
 		return rc;
+	if (vals[6] != NULL)
+		return anomalies(cli, vals[4], vals[5]);
+	if (vals[4] != NULL || vals[5] != NULL)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--z and --window go with --anomalies");
 	if (vals[1] && (rc = parse_date("--since", vals[1], &since)) != 0)
 		return rc;
 	if (vals[2] && (rc = parse_date("--until", vals[2], &until)) != 0)

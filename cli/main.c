@@ -324,7 +324,7 @@ static const struct verb verbs[] = {
 	 "--watch-interval 5s\n"},
 	{NULL, "report", af_cli_report,
 	 "report [--unit hop|workflow] [--by KEY[,KEY...]] [--since DATE] "
-	 "[--until DATE]",
+	 "[--until DATE] | report --anomalies [--z 3] [--window 28]",
 	 "showback: outcomes, failures, spend per hop or per workflow",
 	 "  --unit hop       (default) per hop: --by tenant, class, model or\n"
 	 "                   revision\n"
@@ -336,6 +336,11 @@ static const struct verb verbs[] = {
 	 "  --since DATE     days from DATE on: YYYY-MM-DD or "
 	 "YYYY-MM-DDTHH:MM:SSZ\n"
 	 "  --until DATE     days before DATE (same formats)\n"
+	 "  --anomalies      tenants whose spend on the last complete UTC day\n"
+	 "                   is over --z (default 3) standard deviations "
+	 "above\n"
+	 "                   the mean of the --window (default 28) days "
+	 "before\n"
 	 "With -o csv: one header row, one row per group (RFC 4180).\n"
 	 "example:\n  af -c cluster.yaml report --unit workflow --by "
 	 "tenant,day --since 2026-11-01 -o csv\n"},

@@ -3,6 +3,7 @@
 #include "common/alloc.h"
 #include "common/money.h"
 #include "common/timeutil.h"
+#include "controld/anomaly.h"
 #include "controld/handlers_int.h"
 #include "controld/state.h"
 
@@ -275,4 +276,58 @@ out:
 	if (s != NULL)
 		af_free(s->groups);
 	af_free(s);
+}
+
+/* ----------------------------------------------------------- anomalies */
+
+void controld_read_anomalies(struct controld_job *j, struct af_txn *t)
+{
+	const Af__AnomalyReq *q = j->req->anomalies;
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__AnomalyResp ar = AF__ANOMALY_RESP__INIT;
+	unsigned window = q->window ? q->window : AF_ANOMALY_WINDOW_DEFAULT;
+	double z = q->z != 0 ? q->z : 3;
+	struct af_anomaly *a = NULL;
+	Af__Anomaly *rows = NULL, **ptrs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (window < 2 || window > AF_ANOMALY_WINDOW_MAX || !(z > 0) ||
+	    z > 1e6) {
+		controld_job_fail(j, AF__CODE__INVALID,
+				  "--window takes 2 to %d days, --z a number "
+				  "above 0",
+				  AF_ANOMALY_WINDOW_MAX);
+		return;
+	}
+	rc = af_anomalies(t, af_wall_ms(), window, AF_ANOMALY_TENANTS, &a, &n,
+			  &ar.day_ms);
+	if (rc == 0 && ((rows = af_calloc(n + 1, sizeof(*rows))) == NULL ||
+			(ptrs = af_calloc(n + 1, sizeof(*ptrs))) == NULL))
+		rc = AF_ENOMEM;
+	if (rc != 0) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "anomalies: %s",
+				  af_strerror(rc));
+		goto out;
+	}
+	for (size_t i = 0; i < n && a[i].z > z; i++) {
+		Af__Anomaly *r = &rows[ar.n_rows];
+
+		af__anomaly__init(r);
+		r->tenant = a[i].tenant;
+		r->day_ms = a[i].day_ms;
+		r->spend_micro = a[i].spend_micro;
+		r->mean_micro = a[i].mean_micro;
+		r->stddev_micro = a[i].stddev_micro;
+		r->z = a[i].z;
+		ptrs[ar.n_rows++] = r;
+	}
+	ar.rows = ptrs;
+	resp.body_case = AF__RESPONSE__BODY_ANOMALIES;
+	resp.anomalies = &ar;
+	controld_job_finish(j, &resp);
+out:
+	af_free(a);
+	af_free(rows);
+	af_free(ptrs);
 }

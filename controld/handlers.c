@@ -253,6 +253,7 @@ static const struct controld_verb verbs[] = {
 	ROW(SHOWBACK, "report", "read", READ, NULL, controld_read_showback),
 	ROW(WORKFLOW_REPORT, "report", "read", READ, NULL,
 	    controld_read_workflows),
+	ROW(ANOMALIES, "report", "read", READ, NULL, controld_read_anomalies),
 	ROW(BACKUP_LIST, "backup_list", "read", READ,
 	    controld_handle_backup_list, NULL),
 	ROW(EMERGENCY_LIST, "emergency", "read", READ, NULL,

@@ -100,6 +100,10 @@ int af_render_parse_date(const char *name, const char *s, int64_t *ret,
  * waste_usd, hops); money as decimal strings with 6 decimals, null where
  * there is no success. */
 json_t *af_render_workflow_row(const Af__WorkflowRow *r);
+/* af report --anomalies: [{"tenant", "day" (YYYY-MM-DD), "spend_usd",
+ * "mean_usd", "stddev_usd" (6-decimal strings, the last two rounded to
+ * the micro-USD), "z" (3 decimals)}]. */
+json_t *af_render_anomalies(const Af__AnomalyResp *ar);
 /* The rows, each led by its key under the names of by[0..nby). */
 json_t *af_render_workflow_report(const Af__WorkflowReportResp *wr,
 				  char *const *by, size_t nby);

@@ -1,6 +1,7 @@
 /* af report --unit workflow rows as JSON: counts, the success rate, and
  * money as exact decimal strings with 6 decimals (integer micro-USD). */
 #include "common/money.h"
+#include "common/timeutil.h"
 #include "render/render.h"
 
 #include <math.h>
@@ -80,6 +81,30 @@ json_t *af_render_workflow_report(const Af__WorkflowReportResp *wr,
 		rest = af_render_workflow_row(g->totals);
 		json_object_update(o, rest);
 		json_decref(rest);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+json_t *af_render_anomalies(const Af__AnomalyResp *ar)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; ar && i < ar->n_rows; i++) {
+		const Af__Anomaly *a = ar->rows[i];
+		json_t *o = json_object();
+		char d[32];
+
+		af_format_time(a->day_ms, d, sizeof(d));
+		d[10] = '\0';
+		json_object_set_new(o, "tenant", json_string(a->tenant));
+		json_object_set_new(o, "day", json_string(d));
+		json_object_set_new(o, "spend_usd", money(a->spend_micro));
+		json_object_set_new(o, "mean_usd",
+				    money((int64_t)llround(a->mean_micro)));
+		json_object_set_new(o, "stddev_usd",
+				    money((int64_t)llround(a->stddev_micro)));
+		json_object_set_new(o, "z", json_real(round(a->z * 1e3) / 1e3));
 		json_array_append_new(arr, o);
 	}
 	return arr;

@@ -6,7 +6,11 @@
 # strings; p50/p95 within the 4.4% of the cost buckets), grouped by
 # tenant, by declared label dimensions and by day, with --since/--until,
 # and the same rows as RFC 4180 CSV. POST /v1/outcome errors answer as
-# the other endpoints do.
+# the other endpoints do. Then, on 29 days of synthetic usage history
+# (tests/tools/usage_fill through the apply code, restored into the
+# node), `af report --anomalies` and the leader's af_spend_anomaly_z equal
+# a brute-force z-score of every tenant's last complete day against the
+# 28 days before it.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init showback 1
@@ -178,4 +182,57 @@ cl_af cluster status -o csv >/dev/null 2>"$CL_DIR/e"
 rc=$?
 set -e
 [ $rc -ne 0 ] && grep -q 'not a table' "$CL_DIR/e" || fail "-o csv of a document: $rc $(cat "$CL_DIR/e")"
+
+# Anomalies on synthetic history: days today-42 .. yesterday, 12 tenants
+# (the fill's costs saw-tooth: six tenants peak yesterday).
+FILL="$ROOT/$BUILD/tests/tools/usage_fill"
+[ -x "$FILL" ] || fail "build $FILL first"
+first=$(date -u -d '42 days ago' +%F)
+"$FILL" "$CL_DIR/hist" test "$CL_DIR/hist.db" 42 12 2 3 1 "$first" "$CL_DIR/hist.csv" >/dev/null ||
+	fail "usage_fill"
+cl_routerd_stop r1
+cl_routerd_stop r2
+cl_stop 1 TERM
+rm -rf "$CL_DIR/data"
+cl_start 1 --restore "$CL_DIR/hist.db"
+cl_wait_leader 60 >/dev/null
+# want Z: "tenant spend_micro mean_micro stddev_micro z" of every tenant
+# with z > Z, sorted
+last=$((($(date -u -d "$(date -u +%F)" +%s) - 86400) * 1000))
+want() {
+	awk -F, -v last="$last" -v zmin="$1" '
+		{ d = int((last - $1) / 86400000); c[$2, d] += $8; t[$2] = 1 }
+		END {
+			for (k in t) {
+				s = 0; q = 0
+				for (d = 1; d <= 28; d++) { x = int(c[k, d] / 1000 + 0.5); s += x }
+				m = s / 28
+				for (d = 1; d <= 28; d++) { x = int(c[k, d] / 1000 + 0.5) - m; q += x * x }
+				sd = sqrt(q / 28); y = int(c[k, 0] / 1000 + 0.5)
+				z = (y - m) / (sd < 1 ? 1 : sd)
+				if (z > zmin) printf "%s %d %.0f %.0f %.3f\n", k, y, m, sd, z
+			}
+		}' "$CL_DIR/hist.csv" | sort
+}
+for zmin in 3 1 0.5 -10; do
+	cl_af report --anomalies --z "$zmin" -o json >"$CL_DIR/anom" 2>&1 ||
+		{ [ "$zmin" = -10 ] && grep -q 'above 0' "$CL_DIR/anom" && continue; fail "anomalies --z $zmin: $(cat "$CL_DIR/anom")"; }
+	got=$(jq -r --arg d "$(date -u -d @$((last / 1000)) +%F)" '.[] | select(.day == $d) |
+		"\(.tenant) \((.spend_usd | tonumber) * 1e6 | round) \((.mean_usd | tonumber) * 1e6 | round) \((.stddev_usd | tonumber) * 1e6 | round) \(.z)"' \
+		"$CL_DIR/anom" | awk '{ printf "%s %s %s %s %.3f\n", $1, $2, $3, $4, $5 }' | sort)
+	jq -e 'map(.z) as $z | $z == ($z | sort | reverse)' "$CL_DIR/anom" >/dev/null ||
+		fail "anomalies not highest z first: $(cat "$CL_DIR/anom")"
+	[ "$(jq length "$CL_DIR/anom")" -eq "$(echo "$got" | grep -c .)" ] || fail "anomalies: a row of another day: $(cat "$CL_DIR/anom")"
+	[ "$got" = "$(want "$zmin")" ] || fail "anomalies --z $zmin: got
+$got
+want
+$(want "$zmin")"
+done
+[ "$(want 0.5 | grep -c .)" -gt 0 ] || fail "the synthetic history has no anomaly above 0.5: not a test"
+# the leader exports every tenant's z
+curl -s "http://$(cl_http 1)/metrics" | grep '^af_spend_anomaly_z{' | sort >"$CL_DIR/zmetric"
+[ "$(grep -c . "$CL_DIR/zmetric")" -eq 12 ] || fail "af_spend_anomaly_z: $(cat "$CL_DIR/zmetric")"
+want -1000000000 | while read -r tn _ _ _ z; do
+	grep -qx "af_spend_anomaly_z{tenant=\"$tn\"} $z" "$CL_DIR/zmetric" || fail "af_spend_anomaly_z of $tn: want $z: $(cat "$CL_DIR/zmetric")"
+done
 echo "ok showback"

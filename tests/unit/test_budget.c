@@ -4,6 +4,7 @@
  * are applied straight to a real LMDB store (no raft needed). */
 #include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
+#include "controld/anomaly.h"
 #include "controld/budget.h"
 #include "controld/fsm.h"
 #include "controld/fsm_int.h"
@@ -393,4 +394,62 @@ Test(budget, retention_prunes_old_days_bounded)
 	cr_assert_eq(rows_under("wf/"), 1);
 	cr_assert_eq(rows_under("wv/"), 1);
 	cr_assert_eq(rows_under("wn/"), 1);
+}
+
+/* Spend anomalies: a tenant steady for 28 days then 10x, one that
+ * varies, one new; z from the mean and population deviation of the
+ * window (missing days count as 0). */
+static int spend_fn(struct af_txn *t, void *arg)
+{
+	const int64_t *v = arg; /* day index, tenant index, nano */
+	static const char *const names[] = {"steady", "noisy", "new"};
+	Af__UsageRow row = AF__USAGE_ROW__INIT;
+
+	row.revision = 1;
+	row.tenant = (char *)names[v[1]];
+	row.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = row.ok = 1;
+	row.cost_nano_usd = v[2];
+	return af_showback_apply(t, T0 - (29 - v[0]) * DAY, &row);
+}
+
+Test(budget, anomalies_z_against_the_trailing_window)
+{
+	struct af_anomaly *a = NULL;
+	size_t n = 0;
+	int64_t day;
+
+	for (int64_t d = 0; d < 30; d++) {
+		int64_t steady[3] = {d, 0, d == 28 ? 10000000000 : 1000000000};
+		int64_t noisy[3] = {d, 1, (d % 2 ? 3 : 1) * 1000000000LL};
+
+		cr_assert_eq(af_store_update(store, spend_fn, steady, NULL), 0);
+		cr_assert_eq(af_store_update(store, spend_fn, noisy, NULL), 0);
+	}
+	int64_t fresh[3] = {28, 2, 5000000000};
+	cr_assert_eq(af_store_update(store, spend_fn, fresh, NULL), 0);
+	struct af_txn *txn;
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	/* day 29 is today: day 28 is the last complete one */
+	cr_assert_eq(af_anomalies(txn, T0, 1, 100, &a, &n, &day), AF_EINVAL);
+	cr_assert_eq(af_anomalies(txn, T0, 28, 100, &a, &n, &day), 0);
+	af_store_read_end(txn);
+	cr_assert_eq(n, 3);
+	cr_expect_eq(day, af_period_start_ms(T0, false) - DAY);
+	/* steady: 28 days of 1 USD, stddev 0 (floored at 1 micro) */
+	cr_expect_str_eq(a[0].tenant, "steady");
+	cr_expect_eq(a[0].spend_micro, 10000000);
+	cr_expect_float_eq(a[0].mean_micro, 1e6, 1e-6);
+	cr_expect_float_eq(a[0].stddev_micro, 0, 1e-6);
+	cr_expect_float_eq(a[0].z, 9e6, 1e-3);
+	/* new: nothing for 28 days, 5 USD */
+	cr_expect_str_eq(a[1].tenant, "new");
+	cr_expect_float_eq(a[1].z, 5e6, 1e-3);
+	/* noisy: 1, 3, 1, 3... mean 2, stddev 1; day 28 spent 1: z -1 */
+	cr_expect_str_eq(a[2].tenant, "noisy");
+	cr_expect_float_eq(a[2].mean_micro, 2e6, 1e-6);
+	cr_expect_float_eq(a[2].stddev_micro, 1e6, 1e-6);
+	cr_expect_float_eq(a[2].z, -1, 1e-9);
+	af_free(a);
 }

@@ -643,6 +643,14 @@ static void check_workflows(const Af__Response *r, unsigned l)
 	cr_assert_eq(t->success_min_micro, 500);
 }
 
+/* The usage seeded is of today: no complete day judged, no anomaly. */
+static void check_anomalies(const Af__Response *r, unsigned l)
+{
+	(void)l;
+	cr_assert_eq(r->anomalies->n_rows, 0);
+	cr_assert_gt(r->anomalies->day_ms, 0);
+}
+
 /* This cluster file has no backup: section: an empty list that says so
  * (tests/cluster/backup_schedule.sh lists real backups). */
 static void check_backups(const Af__Response *r, unsigned l)
@@ -735,6 +743,7 @@ static const struct vcase {
 	CASE(SHOWBACK, VIEWER, SHOWBACK, seed_usage, NULL, check_showback),
 	CASE(WORKFLOW_REPORT, VIEWER, WORKFLOW_REPORT, seed_usage, NULL,
 	     check_workflows),
+	CASE(ANOMALIES, VIEWER, ANOMALIES, seed_usage, NULL, check_anomalies),
 	CASE(BACKUP_LIST, VIEWER, BACKUP_LIST, NULL, NULL, check_backups),
 	CASE(EMERGENCY_LIST, VIEWER, EMERGENCY_LIST, seed_emergency, NULL,
 	     check_emergency),

@@ -388,7 +388,7 @@ static Af__UsageReport *usage_take(struct routerd_usage *u)
 	if (buf == NULL)
 		return NULL;
 	r = af__usage_report__unpack(NULL, len, buf);
-	free(buf);
+	af_free(buf);
 	cr_assert_not_null(r);
 	return r;
 }
