@@ -2,6 +2,7 @@
  * (--unit workflow), as a table, JSON, YAML or CSV. */
 #include "cli/client.h"
 #include "cli/output.h"
+#include "common/money.h"
 #include "render/render.h"
 
 #include <stdio.h>
@@ -39,6 +40,33 @@ static void hop_table(const Af__ShowbackResp *sb, const char *by)
 	}
 }
 
+/* -o csv: the rows' money as exact 6-decimal strings (the JSON form keeps
+ * its numbers). */
+static void exact_money(json_t *arr, const Af__ShowbackResp *sb)
+{
+	char b[AF_MONEY_LEN];
+
+	for (size_t i = 0; i < sb->n_rows; i++) {
+		const Af__ShowbackRow *r = sb->rows[i];
+		json_t *o = json_array_get(arr, i);
+		int64_t spend = af_money_micro_of_nano(r->cost_nano_usd);
+		int64_t ok = r->ok > 0 ? (int64_t)r->ok : 1;
+		int64_t per = af_money_micro_of_nano(
+			(r->cost_nano_usd + ok / 2) / ok);
+
+		json_object_set_new(o, "spend_usd",
+				    json_string(af_money_str(spend, b)));
+		json_object_set_new(o, "usd_per_success",
+				    r->ok ? json_string(af_money_str(per, b))
+					  : json_null());
+		json_object_set_new(
+			o, "waste_usd",
+			json_string(af_money_str(
+				af_money_micro_of_nano(r->failed_cost_nano_usd),
+				b)));
+	}
+}
+
 static int hop_report(struct af_cli *cli, const char *by, int64_t since,
 		      int64_t until)
 {
@@ -62,6 +90,8 @@ static int hop_report(struct af_cli *cli, const char *by, int64_t since,
 		return rc;
 	if (cli->output != AF_OUT_TABLE) {
 		arr = af_render_showback(resp->showback, q.by);
+		if (cli->output == AF_OUT_CSV && arr != NULL)
+			exact_money(arr, resp->showback);
 		af__response__free_unpacked(resp, NULL);
 		return af_out_json(arr);
 	}
@@ -139,20 +169,15 @@ static int workflow_report(struct af_cli *cli, const char *by, int64_t since,
 {
 	Af__Request req = AF__REQUEST__INIT;
 	Af__WorkflowReportReq q = AF__WORKFLOW_REPORT_REQ__INIT;
-	char list[256], *keys[MAX_BY + 1], *save = NULL, *k;
+	char list[256], *keys[MAX_BY + 1];
 	Af__Response *resp;
 	json_t *arr;
 	int rc;
 
 	snprintf(list, sizeof(list), "%s", by ? by : "tenant");
-	for (k = strtok_r(list, ",", &save); k != NULL;
-	     k = strtok_r(NULL, ",", &save)) {
-		if (q.n_by == MAX_BY)
-			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-					   "--by takes at most %d keys",
-					   MAX_BY);
-		keys[q.n_by++] = k;
-	}
+	if ((q.n_by = af_render_split_by(list, keys, MAX_BY)) > MAX_BY)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--by takes at most %d keys", MAX_BY);
 	q.by = keys;
 	q.since_ms = since;
 	q.until_ms = until;

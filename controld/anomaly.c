@@ -124,8 +124,7 @@ int af_anomalies(struct af_txn *txn, int64_t now_ms, unsigned window,
 	s->max = max_tenants;
 	s->lo_ms = day - (int64_t)window * DAY_MS;
 	rc = af_showback_iter(txn, s->lo_ms, day + DAY_MS, row, s);
-	if (rc == 0 && s->n > 0 &&
-	    (a = af_calloc(s->n, sizeof(*a))) == NULL)
+	if (rc == 0 && s->n > 0 && (a = af_calloc(s->n, sizeof(*a))) == NULL)
 		rc = AF_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < s->n; i++)
 		judge(&s->t[i], window, day, &a[i]);

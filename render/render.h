@@ -104,6 +104,9 @@ json_t *af_render_workflow_row(const Af__WorkflowRow *r);
  * "mean_usd", "stddev_usd" (6-decimal strings, the last two rounded to
  * the micro-USD), "z" (3 decimals)}]. */
 json_t *af_render_anomalies(const Af__AnomalyResp *ar);
+/* Splits a --by / ?by= list ("tenant,day") in place into keys[0..max):
+ * the number of keys, or max + 1 when there are more. */
+size_t af_render_split_by(char *list, char **keys, size_t max);
 /* The rows, each led by its key under the names of by[0..nby). */
 json_t *af_render_workflow_report(const Af__WorkflowReportResp *wr,
 				  char *const *by, size_t nby);

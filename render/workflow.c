@@ -5,6 +5,7 @@
 #include "render/render.h"
 
 #include <math.h>
+#include <string.h>
 
 static json_t *money(int64_t micro)
 {
@@ -108,4 +109,18 @@ json_t *af_render_anomalies(const Af__AnomalyResp *ar)
 		json_array_append_new(arr, o);
 	}
 	return arr;
+}
+
+size_t af_render_split_by(char *list, char **keys, size_t max)
+{
+	char *save = NULL, *k;
+	size_t n = 0;
+
+	for (k = strtok_r(list, ",", &save); k != NULL;
+	     k = strtok_r(NULL, ",", &save)) {
+		if (n == max)
+			return max + 1;
+		keys[n++] = k;
+	}
+	return n;
 }

@@ -26,6 +26,7 @@
 #include "routerd/override.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
+#include "routerd/workflow.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -186,8 +187,10 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	routerd_live_workflow_routed(h->r->workflows, v, &k->req, &k->d, seq,
 				     now);
 	if (k->d.kind == AF_DECISION_ROUTE)
-		routerd_decisions_put(h->decisions, seq, &k->d, k->req.tenant,
-				      k->req.class_name, now);
+		routerd_decisions_put(
+			h->decisions, seq, &k->d, k->req.tenant,
+			k->req.class_name, now,
+			routerd_workflow_hash(k->req.workflow_id));
 	http_count_decision(&h->stats, &k->d);
 	if (af_decision_json(&k->d, k->out, sizeof(k->out), &len) != 0)
 		return reply_error(h, c, k, 500, "INTERNAL",
@@ -300,8 +303,8 @@ static void report_apply(struct routerd_http *h,
 	routerd_view_release(h->r, v);
 	if (h->r->budgets != NULL)
 		routerd_budgets_settle(h->r->budgets, seq, nano);
-	routerd_live_workflow_reported(h->r->workflows, rep, seq, nano,
-				       af_mono_ms());
+	routerd_live_workflow_reported(h->r->workflows, rep, a->wf_hash, seq,
+				       nano, af_mono_ms());
 	if (h->r->usage != NULL)
 		routerd_usage_record(
 			h->r->usage, a->revision, a->tenant, a->class_name,

@@ -457,17 +457,21 @@ void routerd_live_workflow_routed(struct routerd_workflows *t,
 
 void routerd_live_workflow_reported(struct routerd_workflows *t,
 				    const struct routerd_report *rep,
-				    uint64_t seq, int64_t cost_nano_usd,
-				    uint64_t now_ms)
+				    uint64_t wf_hash, uint64_t seq,
+				    int64_t cost_nano_usd, uint64_t now_ms)
 {
 	bool tok = rep->input_tokens >= 0 || rep->output_tokens >= 0;
+	int64_t tokens =
+		tok ? tokens_of(rep->input_tokens, rep->output_tokens) : -1;
 
-	if (t == NULL || rep->workflow_id == NULL)
+	if (t == NULL)
 		return;
-	routerd_workflows_reported(
-		t, rep->workflow_id, seq, cost_nano_usd,
-		tok ? tokens_of(rep->input_tokens, rep->output_tokens) : -1,
-		now_ms);
+	if (rep->workflow_id != NULL)
+		routerd_workflows_reported(t, rep->workflow_id, seq,
+					   cost_nano_usd, tokens, now_ms);
+	else
+		routerd_workflows_reported_hash(t, wf_hash, seq, cost_nano_usd,
+						tokens, now_ms);
 }
 
 uint64_t routerd_live_ttl_ms(int64_t latency_slo_ms)

@@ -272,7 +272,7 @@ struct dent {
 	_Atomic int lock;
 	uint64_t seq; /* 0: free */
 	uint64_t made_ms;
-	uint64_t revision;
+	uint64_t revision, wf_hash;
 	bool canary;
 	uint16_t len[NNAMES]; /* tenant, class, model, region */
 	char *heap;	      /* the names when they do not fit inline */
@@ -330,7 +330,8 @@ routerd_decisions_stats(const struct routerd_decisions *t)
 
 void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 			   const struct af_decision *d, const char *tenant,
-			   const char *class_name, uint64_t now_ms)
+			   const char *class_name, uint64_t now_ms,
+			   uint64_t wf_hash)
 {
 	const char *names[NNAMES] = {tenant, class_name, d->primary.model,
 				     d->primary.region};
@@ -371,6 +372,7 @@ void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 		e->seq = seq;
 		e->made_ms = now_ms;
 		e->revision = d->revision;
+		e->wf_hash = wf_hash;
 		e->canary = d->canary;
 		stored = true;
 	}
@@ -401,6 +403,7 @@ bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,
 			src += e->len[i];
 		}
 		ret->revision = e->revision;
+		ret->wf_hash = e->wf_hash;
 		ret->canary = e->canary;
 		found = true;
 	}

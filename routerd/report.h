@@ -83,6 +83,7 @@ int routerd_outcome_parse(void *root, struct routerd_outcome *ret,
 struct routerd_decision_rec {
 	uint64_t revision;
 	bool canary;
+	uint64_t wf_hash;
 	char tenant[ROUTERD_KEY_MAX + 1], class_name[ROUTERD_KEY_MAX + 1];
 	char model[ROUTERD_KEY_MAX + 1], region[ROUTERD_KEY_MAX + 1];
 };
@@ -99,12 +100,15 @@ void routerd_decisions_free(struct routerd_decisions *t);
 const struct routerd_decisions_stats *
 routerd_decisions_stats(const struct routerd_decisions *t);
 
-/* Keeps routed decision `seq` (nonzero) of `tenant` and `class_name`.
+/* Keeps routed decision `seq` (nonzero) of `tenant` and `class_name`, and
+ * wf_hash, its workflow id's routerd_workflow_hash (0: none), so a report
+ * that names only the decision finds its workflow.
  * now_ms: monotonic. No allocation unless the four names together are
  * long (over about 100 bytes). Any thread. */
 void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 			   const struct af_decision *d, const char *tenant,
-			   const char *class_name, uint64_t now_ms);
+			   const char *class_name, uint64_t now_ms,
+			   uint64_t wf_hash);
 /* Copies decision `seq` into *ret; false when it is not (or no longer)
  * kept. Any thread. */
 bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,

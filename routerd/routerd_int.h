@@ -87,8 +87,8 @@ void routerd_live_workflow_routed(struct routerd_workflows *t,
 				  uint64_t now_ms);
 void routerd_live_workflow_reported(struct routerd_workflows *t,
 				    const struct routerd_report *rep,
-				    uint64_t seq, int64_t cost_nano_usd,
-				    uint64_t now_ms);
+				    uint64_t wf_hash, uint64_t seq,
+				    int64_t cost_nano_usd, uint64_t now_ms);
 
 /* A routed decision with sequence number `seq` (nonzero) takes one lane
  * slot until its report or its expiry. Any thread. */

@@ -310,7 +310,7 @@ static uint32_t enter(struct routerd_workflows *t, struct shard *s, uint64_t h,
 static struct shard *shard_of(struct routerd_workflows *t, const char *id,
 			      uint64_t *ret_hash)
 {
-	*ret_hash = XXH3_64bits(id, strlen(id));
+	*ret_hash = routerd_workflow_hash(id);
 	return &t->shards[*ret_hash % t->nshards];
 }
 
@@ -396,6 +396,31 @@ void routerd_workflows_routed(struct routerd_workflows *t, const char *id,
 	pthread_mutex_unlock(&s->mu);
 }
 
+uint64_t routerd_workflow_hash(const char *id)
+{
+	return XXH3_64bits(id, strlen(id));
+}
+
+/* Settles hop seq in entry i when it holds it; true if it did. */
+static bool settle(struct entry *e, uint64_t seq, int64_t cost_nano_usd,
+		   int64_t tokens, uint64_t now_ms)
+{
+	for (size_t j = 0; j < ROUTERD_WORKFLOW_SLOTS; j++) {
+		struct slot *sl = &e->slots[j];
+
+		if (sl->seq != seq)
+			continue;
+		e->cost_nano += cost_nano_usd - sl->est_nano;
+		if (tokens >= 0)
+			e->tokens = e->tokens - (uint64_t)sl->tokens +
+				    (uint64_t)tokens;
+		e->last_ms = now_ms > e->last_ms ? now_ms : e->last_ms;
+		sl->seq = 0;
+		return true;
+	}
+	return false;
+}
+
 void routerd_workflows_reported(struct routerd_workflows *t, const char *id,
 				uint64_t seq, int64_t cost_nano_usd,
 				int64_t tokens, uint64_t now_ms)
@@ -408,20 +433,27 @@ void routerd_workflows_reported(struct routerd_workflows *t, const char *id,
 		return;
 	pthread_mutex_lock(&s->mu);
 	i = find(t, s, h, id);
-	for (size_t j = 0; i != NIL && j < ROUTERD_WORKFLOW_SLOTS; j++) {
-		struct entry *e = &t->e[i];
-		struct slot *sl = &e->slots[j];
+	if (i != NIL)
+		settle(&t->e[i], seq, cost_nano_usd, tokens, now_ms);
+	pthread_mutex_unlock(&s->mu);
+}
 
-		if (sl->seq != seq)
-			continue;
-		e->cost_nano += cost_nano_usd - sl->est_nano;
-		if (tokens >= 0)
-			e->tokens = e->tokens - (uint64_t)sl->tokens +
-				    (uint64_t)tokens;
-		e->last_ms = now_ms > e->last_ms ? now_ms : e->last_ms;
-		sl->seq = 0;
-		break;
-	}
+void routerd_workflows_reported_hash(struct routerd_workflows *t, uint64_t hash,
+				     uint64_t seq, int64_t cost_nano_usd,
+				     int64_t tokens, uint64_t now_ms)
+{
+	struct shard *s = &t->shards[hash % t->nshards];
+	uint32_t i;
+
+	if (seq == 0 || hash == 0)
+		return;
+	pthread_mutex_lock(&s->mu);
+	/* the workflows of that hash (one, but for a 64-bit collision): the
+	 * one holding hop seq */
+	for (i = s->buckets[bucket(s, hash)]; i != NIL; i = t->e[i].chain)
+		if (t->e[i].hash == hash &&
+		    settle(&t->e[i], seq, cost_nano_usd, tokens, now_ms))
+			break;
 	pthread_mutex_unlock(&s->mu);
 }
 

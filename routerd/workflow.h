@@ -96,6 +96,9 @@ void routerd_workflows_metrics(const struct routerd_workflows *t,
 void routerd_workflows_state(struct routerd_workflows *t, const char *id,
 			     uint64_t now_ms, struct af_workflow_state *ret);
 
+/* The hash the table keys workflow id on (never stored beyond it). */
+uint64_t routerd_workflow_hash(const char *id);
+
 /* Sets the callback of ended workflows (once, before any other call;
  * none: they are forgotten). */
 void routerd_workflows_on_done(struct routerd_workflows *t,
@@ -116,6 +119,13 @@ void routerd_workflows_routed(struct routerd_workflows *t, const char *id,
 void routerd_workflows_reported(struct routerd_workflows *t, const char *id,
 				uint64_t seq, int64_t cost_nano_usd,
 				int64_t tokens, uint64_t now_ms);
+
+/* As routerd_workflows_reported, for a report that names only its
+ * decision: the workflow is found by the hash of its id the decision
+ * kept (routerd_workflow_hash) and the hop seq it holds. */
+void routerd_workflows_reported_hash(struct routerd_workflows *t, uint64_t hash,
+				     uint64_t seq, int64_t cost_nano_usd,
+				     int64_t tokens, uint64_t now_ms);
 
 /* Workflow `id` ended with outcome o (its tenant, class, labels, tool and
  * human costs; no labels: those of its first hop): the done callback

@@ -154,6 +154,11 @@ for r in "" cluster policy/history rollout fleet budgets models report \
 	call GET "$doc" "$H/api/v1/$r"
 	expect 200 'true'
 done
+cl_wait_json "curl -s '$H/api/v1/report?unit=workflow'" 'length > 0' >/dev/null
+call GET /api/v1/report "$H/api/v1/report?unit=workflow&by=tenant,day"
+expect 200 'length > 0 and (.[0].cost_usd | test("^[0-9]+[.][0-9]{6}$")) and (.[0].day | length) == 10'
+call GET /api/v1/report "$H/api/v1/report?unit=week"
+expect 400 '.error.field == "unit"'
 call GET "/api/v1/policy/revisions/{rev}" "$H/api/v1/policy/revisions/1"
 expect 200 '.revision == 1'
 call GET "/api/v1/policy/revisions/{rev}" "$H/api/v1/policy/revisions/stable"

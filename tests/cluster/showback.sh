@@ -29,14 +29,16 @@ for r in 1 2; do
 	cl_wait_route_hash "$p" "$h" >/dev/null
 done
 
-# hop PORT WF TENANT CLASS COST [LABELS]: one hop routed and reported.
+# hop PORT WF TENANT CLASS COST [LABELS]: one hop routed and reported
+# (the report names the workflow for wf1 only: the others are found from
+# their decision, as the SDKs report).
 hop() {
 	d=$(curl -s -X POST "http://127.0.0.1:$1/v1/route" \
 		-d "{\"workflow_id\":\"$2\",\"tenant\":\"$3\",\"class\":\"$4\",\"labels\":{${6:-}}}")
 	id=$(echo "$d" | jq -r '.decision_id // empty')
 	[ -n "$id" ] || fail "route $2: $d"
 	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$1/v1/report" \
-		-d "{\"decision_id\":\"$id\",\"workflow_id\":\"$2\",\"ok\":true,\"cost_usd\":$5}")
+		-d "{\"decision_id\":\"$id\",$([ "$2" = wf1 ] && echo "\"workflow_id\":\"$2\",")\"ok\":true,\"cost_usd\":$5}")
 	[ "$code" = 202 ] || fail "report $2: $code"
 }
 # outcome PORT BODY: POST /v1/outcome; prints the status and the answer.
@@ -156,6 +158,11 @@ grep -qx "claims-team,9,6,1,2,0.666667,2.770000,1.870000,0.200000,0.700000,0.461
 grep -qx "growth-team,1,0,1,0,0,0.330000,0.330000,0.000000,0.000000,,,,0.330000,1" "$CL_DIR/csv.lf" ||
 	fail "CSV growth-team row: $(cat "$CL_DIR/csv.lf")"
 [ "$(wc -l <"$CL_DIR/csv.lf")" -eq 3 ] || fail "CSV rows: $(cat "$CL_DIR/csv.lf")"
+# the per-hop report's CSV: money exact too
+cl_af report --by tenant -o csv | tr -d '\r' >"$CL_DIR/hopcsv"
+[ "$(cat "$CL_DIR/hopcsv")" = "tenant,successes,failures,spend_usd,usd_per_success,waste_usd
+claims-team,13,0,1.870000,0.143846,0.000000
+growth-team,1,0,0.330000,0.330000,0.000000" ] || fail "hop CSV: $(cat "$CL_DIR/hopcsv")"
 # a quoted field: a label value with a comma
 hop $P1 wf11 $T research-agent 0.01 '"cost_center":"C, \"east\""'
 done_ $P1 wf11 $T success 0 0

@@ -503,3 +503,29 @@ Test(workflow, rows_past_the_bound_sum_into_other)
 	af__usage_report__free_unpacked(r, NULL);
 	routerd_usage_free(u);
 }
+
+/* A report naming only its decision finds the workflow by the hash the
+ * decision kept and the hop it holds; a wrong hash or hop changes
+ * nothing. */
+Test(workflow, report_by_hash_of_the_decision)
+{
+	struct routerd_workflows *t = NULL;
+	struct af_decision d = routed(1000, 60);
+	struct af_workflow_state s;
+	uint64_t h = routerd_workflow_hash("a");
+
+	cr_assert_eq(routerd_workflows_new(10, &t), 0);
+	routerd_workflows_routed(t, "a", &who, 1, &d, 10, 5000, 100);
+	routerd_workflows_routed(t, "a", &who, 2, &d, 10, 5000, 100);
+	routerd_workflows_reported_hash(t, h + 1, 1, 9000, 20, 200);
+	routerd_workflows_reported_hash(t, h, 7, 9000, 20, 200);
+	routerd_workflows_state(t, "a", 300, &s);
+	cr_expect_eq(s.inflight, 2);
+	cr_expect_eq(s.cost_nano_usd, 2000);
+	routerd_workflows_reported_hash(t, h, 1, 9000, 20, 200);
+	routerd_workflows_state(t, "a", 300, &s);
+	cr_expect_eq(s.inflight, 1);
+	cr_expect_eq(s.cost_nano_usd, 10000);
+	cr_expect_eq(s.tokens, 30);
+	routerd_workflows_free(t);
+}
