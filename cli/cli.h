@@ -74,6 +74,7 @@ int af_cli_policy_history(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_diff(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_rollback(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_apply(struct af_cli *cli, int argc, char **argv);
+int af_cli_model_history(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_get(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_status(struct af_cli *cli, int argc, char **argv);

@@ -1,8 +1,10 @@
 /* af report: showback per hop (the default) or per workflow
- * (--unit workflow), as a table, JSON, YAML or CSV. */
+ * (--unit workflow), as a table, JSON, YAML or CSV; spend anomalies; and
+ * af model history (the price versions money is computed from). */
 #include "cli/client.h"
 #include "cli/output.h"
 #include "common/money.h"
+#include "common/timeutil.h"
 #include "render/render.h"
 
 #include <stdio.h>
@@ -261,4 +263,46 @@ int af_cli_report(struct af_cli *cli, int argc, char **argv)
 		return workflow_report(cli, vals[0], since, until);
 	return af_cli_fail(AF_EXIT_USAGE, "USAGE",
 			   "--unit takes hop (the default) or workflow");
+}
+
+/* af model history ID: the model's price versions. */
+int af_cli_model_history(struct af_cli *cli, int argc, char **argv)
+{
+	Af__Policy__Registry *reg;
+	json_t *arr = NULL, *o;
+	size_t i;
+	int rc;
+
+	if (argc != 2)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "usage: af model history ID");
+	if ((rc = af_cli_registry(cli, &reg)) != 0)
+		return rc;
+	for (i = 0; i < reg->n_models && arr == NULL; i++)
+		if (strcmp(reg->models[i]->id, argv[1]) == 0)
+			arr = af_render_price_history(reg->models[i],
+						      af_wall_ms());
+	af__policy__registry__free_unpacked(reg, NULL);
+	if (arr == NULL)
+		return af_cli_fail(AF_EXIT_REFUSED, "NOT_FOUND",
+				   "no model \"%s\"", argv[1]);
+	if (cli->output != AF_OUT_TABLE)
+		return af_out_json(arr);
+	printf("%-22s %12s %12s %12s %s\n", "EFFECTIVE", "IN/1K", "OUT/1K",
+	       "CACHED/1K", "IN_FORCE");
+	json_array_foreach(arr, i, o)
+	{
+		const json_t *e = json_object_get(o, "effective");
+
+		printf("%-22s %12.6f %12.6f %12.6f %s\n",
+		       json_is_string(e) ? json_string_value(e) : "(always)",
+		       json_real_value(json_object_get(o, "usd_per_1k_input")),
+		       json_real_value(json_object_get(o, "usd_per_1k_output")),
+		       json_real_value(
+			       json_object_get(o, "usd_per_1k_cached_input")),
+		       json_is_true(json_object_get(o, "in_force")) ? "yes"
+								    : "");
+	}
+	json_decref(arr);
+	return 0;
 }

@@ -237,6 +237,11 @@ static const struct verb verbs[] = {
 	 "example:\n  af -c cluster.yaml model apply -f models.yaml\n"},
 	{"model", "list", af_cli_model_list, "model list", "every model",
 	 "example:\n  af -c cluster.yaml model list -o json\n"},
+	{"model", "history", af_cli_model_history, "model history ID",
+	 "a model's price versions and the one in force",
+	 "Versions come from the model's prices: list (a model with flat\n"
+	 "usd_per_1k_* keys has one, in force since ever).\n"
+	 "example:\n  af -c cluster.yaml model history swift-mid -o json\n"},
 	{"model", "get", af_cli_model_get, "model get ID", "one model",
 	 "example:\n  af -c cluster.yaml model get open-mid\n"},
 	{"model", "disable", af_cli_model_status, "model disable ID",

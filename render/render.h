@@ -41,6 +41,11 @@ json_t *af_render_history(const Af__PolicyHistoryResp *ph);
 json_t *af_render_policy_get(const Af__PolicyGetResp *pg);
 /* "active", "deprecated", "disabled" (or "unknown"). */
 const char *af_render_model_status(Af__Policy__Status s);
+/* A model's price versions: [{"effective" (null: the flat prices, since
+ * ever), "usd_per_1k_input", "usd_per_1k_output",
+ * "usd_per_1k_cached_input", "in_force"}], the one in force at now_ms
+ * marked. */
+json_t *af_render_price_history(const Af__Policy__Model *m, int64_t now_ms);
 /* A model as in the registry file. */
 json_t *af_render_model(const Af__Policy__Model *m);
 

@@ -262,10 +262,11 @@ static int64_t report_cost(const struct routerd_view *v,
 	if (rep->has_cost)
 		return rep->cost_nano_usd;
 	if (v != NULL && model != NULL && model[0] != '\0' &&
-	    af_policy_view_cost(v->pv, model,
-				rep->input_tokens > 0 ? rep->input_tokens : 0,
-				rep->output_tokens > 0 ? rep->output_tokens : 0,
-				&nano) != 0)
+	    af_policy_view_cost_cached(
+		    v->pv, model, rep->input_tokens > 0 ? rep->input_tokens : 0,
+		    rep->cached_input_tokens > 0 ? rep->cached_input_tokens : 0,
+		    rep->output_tokens > 0 ? rep->output_tokens : 0,
+		    &nano) != 0)
 		nano = 0;
 	if (nano < 0)
 		nano = 0;

@@ -138,6 +138,8 @@ int routerd_report_parse(void *root_, struct routerd_report *ret,
 		 offsetof(struct routerd_report, input_tokens)},
 		{"output_tokens", 0, ROUTERD_REPORT_MAX_TOKENS,
 		 offsetof(struct routerd_report, output_tokens)},
+		{"cached_input_tokens", 0, ROUTERD_REPORT_MAX_TOKENS,
+		 offsetof(struct routerd_report, cached_input_tokens)},
 		{"revision", 1, INT64_MAX,
 		 offsetof(struct routerd_report, revision)},
 	};
@@ -167,6 +169,10 @@ int routerd_report_parse(void *root_, struct routerd_report *ret,
 			       err);
 	if (rc == 0)
 		rc = cost_field(root, &r, err);
+	if (rc == 0 && r.cached_input_tokens > 0 &&
+	    r.cached_input_tokens > (r.input_tokens > 0 ? r.input_tokens : 0))
+		rc = refuse(err, 422, "INVALID_FIELD", "cached_input_tokens",
+			    "cached_input_tokens must be at most input_tokens");
 	if (rc == 0)
 		*ret = r;
 	return rc;

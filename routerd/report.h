@@ -36,6 +36,7 @@ struct routerd_report {
 	const char *model, *region;
 	bool ok;
 	int64_t latency_ms, input_tokens, output_tokens, revision;
+	int64_t cached_input_tokens; /* of input_tokens */
 	bool has_cost;
 	int64_t cost_nano_usd; /* when has_cost */
 };

@@ -5,7 +5,9 @@
 # column of `af report --unit workflow` exactly (money as 6-decimal
 # strings; p50/p95 within the 4.4% of the cost buckets), grouped by
 # tenant, by declared label dimensions and by day, with --since/--until,
-# and the same rows as RFC 4180 CSV. POST /v1/outcome errors answer as
+# and the same rows as RFC 4180 CSV; a model price version takes effect
+# at its date (reports priced from the registry, cached input tokens at
+# their own price, af model history). POST /v1/outcome errors answer as
 # the other endpoints do. Then, on 29 days of synthetic usage history
 # (tests/tools/usage_fill through the apply code, restored into the
 # node), `af report --anomalies` and the leader's af_spend_anomaly_z equal
@@ -172,6 +174,61 @@ until cl_af report --unit workflow --by labels.cost_center -o csv | tr -d '\r' |
 	[ "$(date +%s)" -lt "$deadline" ] || fail "CSV quoting: $(cl_af report --unit workflow --by labels.cost_center -o csv)"
 	sleep 0.2
 done
+
+# A price version takes effect at its date: swift-mid costs 10x from
+# EFF (10 s ahead) on, its cached input at the old input price; reports
+# priced from the registry (no cost_usd) follow it.
+eff=$(date -u -d "@$(($(date +%s) + 10))" +%Y-%m-%dT%H:%M:%SZ)
+awk -v eff="$eff" '/^  - id: / { mid = ($3 == "swift-mid") }
+	mid && /usd_per_1k_input/ {
+		print "    prices:"
+		print "      - { effective: 2020-01-01T00:00:00Z, usd_per_1k_input: 0.003, usd_per_1k_output: 0.012 }"
+		print "      - { effective: " eff ", usd_per_1k_input: 0.030, usd_per_1k_output: 0.120, usd_per_1k_cached_input: 0.003 }"
+		next
+	}
+	mid && /usd_per_1k_output/ { next }
+	{ print }' "$EXAMPLES/models.yaml" >"$CL_DIR/models2.yaml"
+reg=$(cl_af model apply -f "$CL_DIR/models2.yaml" -o json | jq -r .registry_revision)
+[ -n "$reg" ] && [ "$reg" != null ] || fail "model apply: $reg"
+deadline=$(($(date +%s) + 10))
+until curl -s -X POST "http://127.0.0.1:$P1/v1/route" -d '{"workflow_id":"wf-reg","tenant":"x","class":"research-agent"}' |
+	jq -e --argjson r "$reg" '.registry_revision == $r' >/dev/null; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "r1 never served registry $reg"
+	sleep 0.1
+done
+cl_af model history swift-mid -o json | jq -e --arg e "$eff" 'length == 2 and .[0].in_force and
+	(.[1] | .effective == $e and (.in_force | not) and .usd_per_1k_input == 0.03 and
+	 .usd_per_1k_cached_input == 0.003)' >/dev/null ||
+	fail "model history before $eff: $(cl_af model history swift-mid -o json)"
+# priced hop PORT WF: routed, reported as 1,000 input (500 cached) and
+# 1,000 output tokens on swift-mid, priced by routerd; then a success.
+priced() {
+	id=$(curl -s -X POST "http://127.0.0.1:$1/v1/route" \
+		-d "{\"workflow_id\":\"$2\",\"tenant\":\"price-team\",\"class\":\"research-agent\"}" | jq -r .decision_id)
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$1/v1/report" \
+		-d "{\"decision_id\":\"$id\",\"ok\":true,\"model\":\"swift-mid\",\"region\":\"eu-west-1\",\"input_tokens\":1000,\"cached_input_tokens\":500,\"output_tokens\":1000}")
+	[ "$code" = 202 ] || fail "priced report $2: $code"
+	a=$(outcome "$1" "{\"workflow_id\":\"$2\",\"tenant\":\"price-team\",\"class\":\"research-agent\",\"outcome\":\"success\"}")
+	[ "$a" = '{"accepted":true} 202' ] || fail "outcome $2: $a"
+}
+priced $P1 wf-before
+[ "$(date -u +%s)" -lt "$(date -u -d "$eff" +%s)" ] || fail "the price changed before the first hop: the machine is too slow for this test"
+until [ "$(date -u +%s)" -ge $(($(date -u -d "$eff" +%s) + 2)) ]; do sleep 0.2; done
+grep -q 'event=price_version_in_force' "$CL_DIR/routerd-r1.log" || fail "r1 did not reprice at $eff"
+priced $P1 wf-after
+cl_af model history swift-mid -o json | jq -e '(.[0].in_force | not) and .[1].in_force' >/dev/null ||
+	fail "model history after $eff: $(cl_af model history swift-mid -o json)"
+# before: 1 x 0.003 + 1 x 0.012 (cached at the input price) = 0.015;
+# after: 0.5 x 0.030 + 0.5 x 0.003 + 1 x 0.120 = 0.1365
+deadline=$(($(date +%s) + 15))
+until cl_af report --unit workflow --by tenant -o json | jq -e '.[] | select(.tenant == "price-team") |
+	.workflows == 2 and .inference_usd == "0.151500" and .cost_usd == "0.151500"' >/dev/null; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "priced workflows: $(cl_af report --unit workflow --by tenant -o json)"
+	sleep 0.2
+done
+cl_af report --unit workflow --by tenant -o json | jq -e '.[] | select(.tenant == "price-team") |
+	(.p50_success_usd | tonumber) < 0.02 and (.p95_success_usd | tonumber) > 0.13' >/dev/null ||
+	fail "priced percentiles: $(cl_af report --unit workflow --by tenant -o json)"
 
 # Bad report requests are refused with the cause.
 set +e

@@ -2,11 +2,13 @@
  * their percentile precision, the outcome body parser, label packing, and CSV
  * output (ended workflows summed into the usage rows: test_workflow.c). */
 #include "cli/output.h"
+#include "common/alloc.h"
 #include "common/money.h"
 #include "proto/af.pb-c.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
 #include "routerd/workflow.h"
+#include "tests/lib/policy_fixture.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -188,4 +190,121 @@ Test(showback, csv_rfc4180)
 	fclose(f);
 	free(text);
 	json_decref(doc);
+}
+
+/* ------------------------------------------------------ price versions */
+
+static const char pv_policy[] =
+	"apiVersion: af/v1\nkind: Policy\nname: p\n"
+	"tiers: [mid]\nlanes:\n  l: { max_inflight: 9 }\n"
+	"classes:\n  c: { lane: l }\n"
+	"rules:\n  - name: all\n    route: { tier: mid }\n";
+
+static char *models_with(const char *prices)
+{
+	static const char head[] =
+		"apiVersion: af/v1\nkind: Models\nmodels:\n"
+		"- id: m1\n  provider: p\n  tier: mid\n  regions: [eu]\n"
+		"  context_limit: 100000\n";
+	size_t n = sizeof(head) + strlen(prices) + 1;
+	char *s = af_malloc(n);
+
+	cr_assert_not_null(s);
+	snprintf(s, n, "%s%s", head, prices);
+	return s;
+}
+
+/* The version in force at the view's building prices decisions and
+ * reports; cached input tokens at their own price; the next change is
+ * known. */
+Test(showback, price_versions_and_cached_input)
+{
+	char *m = models_with(
+		"  prices:\n"
+		"  - { effective: 2020-01-01T00:00:00Z, usd_per_1k_input: 1,"
+		" usd_per_1k_output: 2 }\n"
+		"  - { effective: 2021-06-01T00:00:00Z, usd_per_1k_input: 0.5,"
+		" usd_per_1k_output: 1.5, usd_per_1k_cached_input: 0.1 }\n"
+		"  - { effective: 2099-01-01T00:00:00Z, usd_per_1k_input: 9,"
+		" usd_per_1k_output: 9 }\n");
+	struct af_policy_view *v = NULL;
+	struct af_request req;
+	struct af_request_error rerr;
+	struct af_decision d;
+	struct af_err e;
+	int64_t nano = 0;
+
+	cr_assert_eq(pf_view(pv_policy, m, &v, &e), 0, "%s", e.msg);
+	/* 2,000 input (1,000 cached), 1,000 output at the 2021 prices */
+	cr_assert_eq(
+		af_policy_view_cost_cached(v, "m1", 2000, 1000, 1000, &nano),
+		0);
+	cr_expect_eq(nano, 1000 * 500000 + 1000 * 100000 + 1000 * 1500000);
+	cr_expect_eq(af_policy_view_cost_cached(v, "m1", 10, 11, 0, &nano),
+		     AF_EINVAL);
+	cr_expect_eq(af_policy_view_next_price_ms(v), 4070908800000LL);
+	cr_assert_eq(pf_request("{\"workflow_id\":\"w\",\"tenant\":\"t\","
+				"\"class\":\"c\",\"input_tokens\":2000,"
+				"\"cached_input_tokens\":1000,"
+				"\"output_tokens\":1000}",
+				&req, &rerr),
+		     0);
+	cr_assert_eq(af_decide(v, &req, NULL, "d1", &d, NULL), 0);
+	cr_expect_eq(d.est_cost_nano_usd, 2100000000);
+	cr_expect_neq(pf_request("{\"workflow_id\":\"w\",\"tenant\":\"t\","
+				 "\"class\":\"c\",\"input_tokens\":10,"
+				 "\"cached_input_tokens\":11}",
+				 &req, &rerr),
+		      0);
+	cr_expect_str_eq(rerr.code, "INVALID_FIELD");
+	cr_expect_str_eq(rerr.field, "cached_input_tokens");
+	af_policy_view_free(v);
+	af_free(m);
+	/* flat prices: cached defaults to the input price; no next change */
+	m = models_with("  usd_per_1k_input: 1\n  usd_per_1k_output: 2\n");
+	cr_assert_eq(pf_view(pv_policy, m, &v, &e), 0, "%s", e.msg);
+	cr_assert_eq(af_policy_view_cost_cached(v, "m1", 1000, 500, 0, &nano),
+		     0);
+	cr_expect_eq(nano, 1000 * 1000000);
+	cr_expect_eq(af_policy_view_next_price_ms(v), 0);
+	af_policy_view_free(v);
+	af_free(m);
+}
+
+static void price_error(const char *prices, const char *want)
+{
+	char *m = models_with(prices);
+	struct af_registry *r = NULL;
+	struct af_err e;
+
+	memset(&e, 0, sizeof(e));
+	cr_expect_neq(af_registry_compile("m.yaml", m, strlen(m), &r, &e), 0,
+		      "accepted: %s", prices);
+	cr_expect_null(r);
+	cr_expect(strstr(e.msg, want) != NULL, "%s: want %s", e.msg, want);
+	af_registry_free(r);
+	af_free(m);
+}
+
+Test(showback, price_version_errors)
+{
+	price_error("  usd_per_1k_input: 1\n  usd_per_1k_output: 2\n"
+		    "  prices: [{ effective: 2020-01-01T00:00:00Z,"
+		    " usd_per_1k_input: 1, usd_per_1k_output: 2 }]\n",
+		    "m.yaml:9:21: model: give either prices: or the flat");
+	price_error(
+		"  prices:\n"
+		"  - { effective: 2021-01-01T00:00:00Z, usd_per_1k_input: 1,"
+		" usd_per_1k_output: 2 }\n"
+		"  - { effective: 2020-01-01T00:00:00Z, usd_per_1k_input: 1,"
+		" usd_per_1k_output: 2 }\n",
+		"m.yaml:11:18: prices: effective times must grow");
+	price_error("  prices:\n"
+		    "  - { effective: yesterday, usd_per_1k_input: 1,"
+		    " usd_per_1k_output: 2 }\n",
+		    "m.yaml:10:18: effective: expected an RFC 3339 UTC time");
+	price_error("  prices: []\n", "m.yaml:9:11: prices: must not be empty");
+	price_error("  prices:\n  - { effective: 2020-01-01T00:00:00Z,"
+		    " usd_per_1k_input: 1 }\n",
+		    "usd_per_1k_output");
 }
