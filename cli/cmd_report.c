@@ -22,10 +22,23 @@ static int parse_date(const char *flag, const char *s, int64_t *ret)
 	return 0;
 }
 
+/* s with every `from` as '/' (at most 255 bytes) */
+static const char *slashed(const char *s, char from, char out[256])
+{
+	size_t i = 0;
+
+	for (; s[i] != '\0' && i < 255; i++)
+		out[i] = s[i] == from ? '/' : s[i];
+	out[i] = '\0';
+	return out;
+}
+
 static void hop_table(const Af__ShowbackResp *sb, const char *by)
 {
-	printf("%-24s %9s %9s %12s %14s %12s\n", by, "SUCCESS", "FAILED",
-	       "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
+	char b[256];
+
+	printf("%-24s %9s %9s %12s %14s %12s\n", slashed(by, ',', b), "SUCCESS",
+	       "FAILED", "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
 	for (size_t i = 0; i < sb->n_rows; i++) {
 		const Af__ShowbackRow *r = sb->rows[i];
 		double spend = (double)r->cost_nano_usd / 1e9;
@@ -35,8 +48,8 @@ static void hop_table(const Af__ShowbackResp *sb, const char *by)
 		if (r->ok)
 			snprintf(per, sizeof(per), "%.6f",
 				 spend / (double)r->ok);
-		printf("%-24s %9llu %9llu %12.6f %14s %12.6f\n", r->key,
-		       (unsigned long long)r->ok,
+		printf("%-24s %9llu %9llu %12.6f %14s %12.6f\n",
+		       slashed(r->key, 0x1f, b), (unsigned long long)r->ok,
 		       (unsigned long long)(r->count - r->ok), spend, per,
 		       waste);
 	}
@@ -78,11 +91,6 @@ static int hop_report(struct af_cli *cli, const char *by, int64_t since,
 	json_t *arr;
 	int rc;
 
-	if (by != NULL && strchr(by, ',') != NULL)
-		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
-				   "--by: --unit hop groups by one key "
-				   "(tenant, class, model or revision); "
-				   "several keys need --unit workflow");
 	q.by = (char *)(by ? by : "tenant");
 	q.since_ms = since;
 	q.until_ms = until;

@@ -331,8 +331,9 @@ static const struct verb verbs[] = {
 	 "report [--unit hop|workflow] [--by KEY[,KEY...]] [--since DATE] "
 	 "[--until DATE] | report --anomalies [--z 3] [--window 28]",
 	 "showback: outcomes, failures, spend per hop or per workflow",
-	 "  --unit hop       (default) per hop: --by tenant, class, model or\n"
-	 "                   revision\n"
+	 "  --unit hop       (default) per hop: --by up to 3 of tenant, "
+	 "class,\n"
+	 "                   model, revision, day\n"
 	 "  --unit workflow  per workflow: workflows, succeeded, failed,\n"
 	 "                   abandoned, success_rate, cost_usd,\n"
 	 "                   usd_per_success, p50/p95_success_usd, waste_usd;\n"

@@ -165,6 +165,16 @@ cl_af report --by tenant -o csv | tr -d '\r' >"$CL_DIR/hopcsv"
 [ "$(cat "$CL_DIR/hopcsv")" = "tenant,successes,failures,spend_usd,usd_per_success,waste_usd
 claims-team,13,0,1.870000,0.143846,0.000000
 growth-team,1,0,0.330000,0.330000,0.000000" ] || fail "hop CSV: $(cat "$CL_DIR/hopcsv")"
+# the per-hop report by several keys, day among them
+cl_af report --by tenant,day -o json | jq -e --arg d "$today" 'length == 2 and all(.[]; .day == $d) and
+	(map({key: .tenant, value: .successes}) | from_entries) == {"claims-team": 13, "growth-team": 1}' >/dev/null ||
+	fail "hop --by tenant,day: $(cl_af report --by tenant,day -o json)"
+cl_af report --by day,tenant | grep -q "^$today/claims-team  *13 " || fail "hop table by day,tenant: $(cl_af report --by day,tenant)"
+set +e
+cl_af report --by tenant,colour 2>"$CL_DIR/e"
+rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q 'up to 3 of tenant, class, model, revision and day' "$CL_DIR/e" || fail "--by tenant,colour: $(cat "$CL_DIR/e")"
 # a quoted field: a label value with a comma
 hop $P1 wf11 $T research-agent 0.01 '"cost_center":"C, \"east\""'
 done_ $P1 wf11 $T success 0 0
