@@ -218,6 +218,7 @@ static void workflows(const struct af_policy_view *v, struct af_request req,
 		      int nwf)
 {
 	struct routerd_workflows *t = NULL;
+	struct routerd_workflow_who who = {req.tenant, req.class_name, NULL, 0};
 	struct af_live live = {.workflow = wf_state};
 	struct af_decision d;
 	long rss0 = rss_bytes(), rss1;
@@ -239,8 +240,9 @@ static void workflows(const struct af_policy_view *v, struct af_request req,
 		snprintf(req.workflow_id, sizeof(req.workflow_id), "wf-%d",
 			 i % nwf);
 		af_decide(v, &req, &live, "bench", &d, NULL);
-		routerd_workflows_routed(t, req.workflow_id, (uint64_t)i + 1,
-					 &d, 19200, 60000, 1000);
+		routerd_workflows_routed(t, req.workflow_id, &who,
+					 (uint64_t)i + 1, &d, 19200, 60000,
+					 1000);
 		routerd_workflows_reported(t, req.workflow_id, (uint64_t)i + 1,
 					   66240000, 19195, 1000);
 	}

@@ -23,6 +23,7 @@ enum af_cli_output {
 	AF_OUT_TABLE = 0,
 	AF_OUT_JSON,
 	AF_OUT_YAML,
+	AF_OUT_CSV, /* tables only: af_out_json refuses other documents */
 };
 
 struct af_cli {
@@ -73,6 +74,7 @@ int af_cli_policy_history(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_diff(struct af_cli *cli, int argc, char **argv);
 int af_cli_policy_rollback(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_apply(struct af_cli *cli, int argc, char **argv);
+int af_cli_model_history(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_get(struct af_cli *cli, int argc, char **argv);
 int af_cli_model_status(struct af_cli *cli, int argc, char **argv);

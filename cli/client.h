@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include "proto/af.pb-c.h"
+#include "proto/policy.pb-c.h"
 
 #include <jansson.h>
 
@@ -47,6 +48,11 @@ int af_client_fail(const Af__Response *resp);
 
 /* Exit code of a response status: 0 OK, 1 refused, 3 unavailable. */
 int af_client_exit_code(const Af__Status *st);
+
+/* The cluster's model registry (free with
+ * af__policy__registry__free_unpacked(*ret, NULL)). Returns an exit code
+ * (printed). */
+int af_cli_registry(struct af_cli *cli, Af__Policy__Registry **ret);
 
 /* Parses a verb's flags: names ending in '!' take no value; other
  * arguments go to pos (at most max_pos). Returns 0 or an exit code

@@ -1,4 +1,4 @@
-/* af budget set | list | get | delete, and af report (showback). */
+/* af budget set | list | get | delete. */
 #include "cli/client.h"
 #include "cli/output.h"
 #include "render/render.h"
@@ -195,61 +195,4 @@ int af_cli_budget_get(struct af_cli *cli, int argc, char **argv)
 		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
 				   "usage: af budget get TENANT");
 	return list_or_get(cli, argv[1]);
-}
-
-/* ------------------------------------------------------------- report */
-
-static int parse_date(const char *flag, const char *s, int64_t *ret)
-{
-	char why[128];
-
-	if (af_render_parse_date(flag, s, ret, why, sizeof(why)) != 0)
-		return af_cli_fail(AF_EXIT_USAGE, "USAGE", "%s", why);
-	return 0;
-}
-
-int af_cli_report(struct af_cli *cli, int argc, char **argv)
-{
-	static const char *const names[] = {"--by", "--since", "--until", NULL};
-	const char *vals[3] = {NULL};
-	Af__Request req = AF__REQUEST__INIT;
-	Af__ShowbackReq q = AF__SHOWBACK_REQ__INIT;
-	Af__Response *resp;
-	json_t *arr;
-	int npos, rc;
-
-	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
-		return rc;
-	q.by = (char *)(vals[0] ? vals[0] : "tenant");
-	if (vals[1] && (rc = parse_date("--since", vals[1], &q.since_ms)) != 0)
-		return rc;
-	if (vals[2] && (rc = parse_date("--until", vals[2], &q.until_ms)) != 0)
-		return rc;
-	req.body_case = AF__REQUEST__BODY_SHOWBACK;
-	req.showback = &q;
-	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
-		return rc;
-	if (cli->output != AF_OUT_TABLE) {
-		arr = af_render_showback(resp->showback, q.by);
-		af__response__free_unpacked(resp, NULL);
-		return af_out_json(arr);
-	}
-	printf("%-24s %9s %9s %12s %14s %12s\n", q.by, "SUCCESS", "FAILED",
-	       "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
-	for (size_t i = 0; i < resp->showback->n_rows; i++) {
-		const Af__ShowbackRow *r = resp->showback->rows[i];
-		double spend = (double)r->cost_nano_usd / 1e9;
-		double waste = (double)r->failed_cost_nano_usd / 1e9;
-		char per[32] = "-";
-
-		if (r->ok)
-			snprintf(per, sizeof(per), "%.6f",
-				 spend / (double)r->ok);
-		printf("%-24s %9llu %9llu %12.6f %14s %12.6f\n", r->key,
-		       (unsigned long long)r->ok,
-		       (unsigned long long)(r->count - r->ok), spend, per,
-		       waste);
-	}
-	af__response__free_unpacked(resp, NULL);
-	return 0;
 }

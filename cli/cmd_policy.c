@@ -353,26 +353,35 @@ int af_cli_model_apply(struct af_cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static int model_list_or_get(struct af_cli *cli, const char *id)
+int af_cli_registry(struct af_cli *cli, Af__Policy__Registry **ret)
 {
 	Af__Request req = AF__REQUEST__INIT;
 	Af__ModelListReq ml = AF__MODEL_LIST_REQ__INIT;
-	Af__Policy__Registry *reg;
 	Af__Response *resp;
-	json_t *arr;
-	int rc, found = 0;
+	int rc;
 
 	req.body_case = AF__REQUEST__BODY_MODEL_LIST;
 	req.model_list = &ml;
 	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
 		return rc;
-	reg = af__policy__registry__unpack(&af_pb_allocator,
-					   resp->model_list->compiled.len,
-					   resp->model_list->compiled.data);
+	*ret = af__policy__registry__unpack(&af_pb_allocator,
+					    resp->model_list->compiled.len,
+					    resp->model_list->compiled.data);
 	af__response__free_unpacked(resp, NULL);
-	if (reg == NULL)
+	if (*ret == NULL)
 		return af_cli_fail(AF_EXIT_UNAVAILABLE, "PROTOCOL",
 				   "registry does not decode");
+	return 0;
+}
+
+static int model_list_or_get(struct af_cli *cli, const char *id)
+{
+	Af__Policy__Registry *reg;
+	json_t *arr;
+	int rc, found = 0;
+
+	if ((rc = af_cli_registry(cli, &reg)) != 0)
+		return rc;
 	arr = json_array();
 	for (size_t i = 0; i < reg->n_models; i++) {
 		if (id && strcmp(reg->models[i]->id, id) != 0)

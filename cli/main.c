@@ -250,6 +250,11 @@ static const struct verb verbs[] = {
 	 "example:\n  af -c cluster.yaml model apply -f models.yaml\n"},
 	{"model", "list", af_cli_model_list, "model list", "every model",
 	 "example:\n  af -c cluster.yaml model list -o json\n"},
+	{"model", "history", af_cli_model_history, "model history ID",
+	 "a model's price versions and the one in force",
+	 "Versions come from the model's prices: list (a model with flat\n"
+	 "usd_per_1k_* keys has one, in force since ever).\n"
+	 "example:\n  af -c cluster.yaml model history swift-mid -o json\n"},
 	{"model", "get", af_cli_model_get, "model get ID", "one model",
 	 "example:\n  af -c cluster.yaml model get open-mid\n"},
 	{"model", "disable", af_cli_model_status, "model disable ID",
@@ -336,15 +341,28 @@ static const struct verb verbs[] = {
 	 "example:\n  af -c cluster.yaml fleet status --watch "
 	 "--watch-interval 5s\n"},
 	{NULL, "report", af_cli_report,
-	 "report [--by tenant|class|model|revision] [--since DATE] "
-	 "[--until DATE]",
-	 "showback: outcomes, failures, spend",
-	 "  --by KEY       group rows by tenant, class, model or revision\n"
-	 "  --since DATE   days from DATE on: YYYY-MM-DD or "
+	 "report [--unit hop|workflow] [--by KEY[,KEY...]] [--since DATE] "
+	 "[--until DATE] | report --anomalies [--z 3] [--window 28]",
+	 "showback: outcomes, failures, spend per hop or per workflow",
+	 "  --unit hop       (default) per hop: --by up to 3 of tenant, "
+	 "class,\n"
+	 "                   model, revision, day\n"
+	 "  --unit workflow  per workflow: workflows, succeeded, failed,\n"
+	 "                   abandoned, success_rate, cost_usd,\n"
+	 "                   usd_per_success, p50/p95_success_usd, waste_usd;\n"
+	 "                   --by up to 3 of tenant, class, day, labels.KEY\n"
+	 "  --by KEY[,KEY]   group rows (default: tenant)\n"
+	 "  --since DATE     days from DATE on: YYYY-MM-DD or "
 	 "YYYY-MM-DDTHH:MM:SSZ\n"
-	 "  --until DATE   days before DATE (same formats)\n"
-	 "example:\n  af -c cluster.yaml report --by model --since "
-	 "2026-11-01\n"},
+	 "  --until DATE     days before DATE (same formats)\n"
+	 "  --anomalies      tenants whose spend on the last complete UTC day\n"
+	 "                   is over --z (default 3) standard deviations "
+	 "above\n"
+	 "                   the mean of the --window (default 28) days "
+	 "before\n"
+	 "With -o csv: one header row, one row per group (RFC 4180).\n"
+	 "example:\n  af -c cluster.yaml report --unit workflow --by "
+	 "tenant,day --since 2026-11-01 -o csv\n"},
 	{NULL, "version", af_cli_version, "version",
 	 "af's version and each controld node's",
 	 "Without a cluster (no -c, --endpoints, AF_CLUSTER or AF_ENDPOINTS)\n"
@@ -376,7 +394,7 @@ static const char globals_help[] =
 	"  --token-file FILE    read the API token from FILE (env\n"
 	"                       AF_TOKEN_FILE); keeps it out of ps\n"
 	"  --token T            API token (env AF_TOKEN)\n"
-	"  -o, --output FMT     table (default), json or yaml\n"
+	"  -o, --output FMT     table (default), json, yaml or csv (tables)\n"
 	"  --timeout DUR        give up after DUR (default 10s)\n"
 	"  --stale              read from the first endpoint, no leader\n"
 	"exit codes: 0 ok, 1 refused by the cluster, 2 usage error,\n"
@@ -452,7 +470,7 @@ static void completion_bash(FILE *f)
 		"\t\telif [ -z \"$second\" ]; then second=$w; fi\n"
 		"\tdone\n\tcase $prev in\n"
 		"\t-o | --output) COMPREPLY=($(compgen -W \"table json "
-		"yaml\" -- \"$cur\")); return ;;\n"
+		"yaml csv\" -- \"$cur\")); return ;;\n"
 		"\tesac\n\tcase \" %s \" in\n"
 		"\t*\" $prev \"*) COMPREPLY=($(compgen -f -- \"$cur\")); "
 		"return ;;\n\tesac\n"
@@ -575,6 +593,8 @@ static int parse_output(const char *s, enum af_cli_output *ret)
 		*ret = AF_OUT_JSON;
 	else if (strcmp(s, "yaml") == 0)
 		*ret = AF_OUT_YAML;
+	else if (strcmp(s, "csv") == 0)
+		*ret = AF_OUT_CSV;
 	else
 		return -1;
 	return 0;
@@ -739,8 +759,8 @@ int main(int argc, char **argv)
 	n = take_globals(&cli, argc - 1, argv + 1);
 	if (n < 0 || take_env(&cli, cli.cluster_file != NULL) != 0)
 		return AF_EXIT_USAGE;
-	af_out_set_format(cli.output == AF_OUT_YAML ? AF_OUT_YAML
-						    : AF_OUT_JSON);
+	af_out_set_format(cli.output == AF_OUT_TABLE ? AF_OUT_JSON
+						     : cli.output);
 	argv++;
 	if (n == 0) {
 		usage(stderr);

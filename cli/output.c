@@ -176,7 +176,15 @@ int af_out_json(json_t *doc)
 
 	if (doc == NULL)
 		return af_cli_fail(AF_EXIT_REFUSED, "ENOMEM", "out of memory");
-	if (out_format == AF_OUT_YAML) {
+	if (out_format == AF_OUT_CSV) {
+		rc = af_out_csv(stdout, doc);
+		if (rc == AF_EXIT_USAGE) {
+			json_decref(doc);
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "-o csv: this output is not a "
+					   "table; use -o json or -o yaml");
+		}
+	} else if (out_format == AF_OUT_YAML) {
 		rc = af_out_yaml(stdout, doc);
 	} else {
 		rc = json_dumpf(doc, stdout,
@@ -232,4 +240,90 @@ const char *af_fmt_micro(int64_t micro, char out[32])
 const char *af_fmt_ms(int64_t ms, char out[32])
 {
 	return af_format_time(ms, out, 32);
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+static bool flat_row(const json_t *o)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return false;
+	json_object_foreach((json_t *)o, k,
+			    v) if (json_is_object(v) ||
+				   json_is_array(v)) return false;
+	return true;
+}
+
+/* One RFC 4180 field: quoted when it holds a comma, a quote, CR or LF. */
+static void csv_field(FILE *f, const json_t *v)
+{
+	const char *s;
+
+	if (v == NULL || json_is_null(v))
+		return;
+	if (json_is_integer(v)) {
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return;
+	}
+	if (json_is_real(v)) {
+		fprintf(f, "%.12g", json_real_value(v));
+		return;
+	}
+	if (json_is_boolean(v)) {
+		fputs(json_is_true(v) ? "true" : "false", f);
+		return;
+	}
+	s = json_string_value(v);
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+int af_out_csv(FILE *f, const json_t *doc)
+{
+	const json_t *first;
+	const char *k;
+	json_t *v;
+	size_t i;
+	bool sep = false;
+
+	if (!json_is_array(doc))
+		return AF_EXIT_USAGE;
+	json_array_foreach(doc, i, v) if (!flat_row(v)) return AF_EXIT_USAGE;
+	if (json_array_size(doc) == 0)
+		return 0;
+	/* the columns: the keys of the first row, in its order */
+	first = json_array_get(doc, 0);
+	json_object_foreach((json_t *)first, k, v)
+	{
+		fprintf(f, "%s%s", sep ? "," : "", k);
+		sep = true;
+	}
+	fputs("\r\n", f);
+	json_array_foreach(doc, i, v)
+	{
+		json_t *c;
+
+		sep = false;
+		json_object_foreach((json_t *)first, k, c)
+		{
+			if (sep)
+				fputc(',', f);
+			csv_field(f, json_object_get(v, k));
+			sep = true;
+		}
+		fputs("\r\n", f);
+	}
+	return ferror(f) ? -1 : 0;
 }

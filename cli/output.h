@@ -20,6 +20,11 @@ int af_out_json(json_t *doc);
 /* Prints a JSON text produced elsewhere (routerd's answer bodies): as is
  * with -o json, as the same document in YAML with -o yaml. */
 int af_out_body(const char *json);
+/* Writes doc, an array of flat objects, as CSV (RFC 4180: a header row of
+ * the first object's keys, CRLF line ends, fields quoted where needed,
+ * null as an empty field) to f. Returns 0, -1 (write error) or
+ * AF_EXIT_USAGE when doc is not such an array. */
+int af_out_csv(FILE *f, const json_t *doc);
 /* Writes doc as one YAML document to f (borrowed). Returns 0 or -1. */
 int af_out_yaml(FILE *f, const json_t *doc);
 /* A new {"ok": true} object, the start of every write's answer (owned by

@@ -15,11 +15,12 @@
 
 #define MAX_NODES_IN_FILE 64
 
-static const char *const top_keys[] = {"cluster", "nodes",  "raft",
-				       "tls",	  "auth",   "signing",
-				       "fleet",	  "backup", NULL};
+static const char *const top_keys[] = {"cluster",  "nodes",   "raft",  "tls",
+				       "auth",	   "signing", "fleet", "backup",
+				       "showback", NULL};
 static const char *const backup_keys[] = {"dir", "every", "keep", NULL};
 static const char *const fleet_keys[] = {"forget_s", NULL};
+static const char *const showback_keys[] = {"retention_days", NULL};
 static const char *const node_keys[] = {"id",  "raft", "raft_bind", "api",
 					"pub", "http", "data",	    NULL};
 static const char *const raft_keys[] = {"heartbeat_ms",
@@ -350,15 +351,17 @@ static int parse_raft(struct parse *p, yaml_node_t *m)
 	return 0;
 }
 
-static int parse_fleet(struct parse *p, yaml_node_t *m)
+/* A section `name` of one number, `keys[0]`, in [lo, hi]. */
+static int parse_one(struct parse *p, yaml_node_t *m, const char *name,
+		     const char *const *keys, unsigned lo, unsigned hi,
+		     unsigned *out)
 {
 	int rc;
 
-	if ((rc = af_yaml_expect_map(p->y, m, "fleet", p->err)) != 0 ||
-	    (rc = af_yaml_check_keys(p->y, m, fleet_keys, p->err)) != 0)
+	if ((rc = af_yaml_expect_map(p->y, m, name, p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, keys, p->err)) != 0)
 		return rc;
-	return get_uint(p, m, "forget_s", 10, 10u * 365 * 86400,
-			&p->c->fleet_forget_s);
+	return get_uint(p, m, keys[0], lo, hi, out);
 }
 
 static int parse_tls(struct parse *p, yaml_node_t *m)
@@ -475,7 +478,12 @@ static int parse_root(struct parse *p, yaml_node_t *root)
 	    (rc = parse_raft(p, v)) != 0)
 		return rc;
 	if ((v = af_yaml_get(p->y, root, "fleet")) != NULL &&
-	    (rc = parse_fleet(p, v)) != 0)
+	    (rc = parse_one(p, v, "fleet", fleet_keys, 10, 10u * 365 * 86400,
+			    &p->c->fleet_forget_s)) != 0)
+		return rc;
+	if ((v = af_yaml_get(p->y, root, "showback")) != NULL &&
+	    (rc = parse_one(p, v, "showback", showback_keys, 1, 3650,
+			    &p->c->showback_retention_days)) != 0)
 		return rc;
 	if ((v = af_yaml_get(p->y, root, "tls")) != NULL &&
 	    (rc = parse_tls(p, v)) != 0)
@@ -513,6 +521,7 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 	c->snapshot_max_log_mb = 64;
 	c->install_snapshot_timeout_ms = 2000;
 	c->fleet_forget_s = 86400;
+	c->showback_retention_days = AF_SHOWBACK_RETENTION_DEFAULT_DAYS;
 	c->backup_keep = AF_BACKUP_DEFAULT_KEEP;
 	p.c = c;
 	p.err = err;

@@ -33,6 +33,8 @@ struct af_node_cfg {
 	char data[PATH_MAX];	/* resolved */
 };
 
+#define AF_SHOWBACK_RETENTION_DEFAULT_DAYS 400
+
 struct af_cluster_cfg {
 	char path[PATH_MAX];
 	char name[AF_NAME_MAX];
@@ -44,6 +46,9 @@ struct af_cluster_cfg {
 	unsigned snapshot_max_log_mb; /* or this many MiB of entries */
 	unsigned install_snapshot_timeout_ms;
 	unsigned fleet_forget_s; /* LOST routerds leave the fleet view after */
+	/* usage and workflow rows (af report) are pruned after this many
+	 * UTC days (showback.retention_days) */
+	unsigned showback_retention_days;
 	bool tls;
 	char tls_ca[PATH_MAX];
 	char tls_cert[PATH_MAX];

@@ -525,6 +525,7 @@ out:
 	pthread_mutex_destroy(&n->qlock);
 	pthread_mutex_destroy(&n->state_metrics_mu);
 	af_free(n->state_metrics);
+	af_textbuf_free(&n->anomaly_metrics);
 	af_free(n);
 	return exit_code;
 }

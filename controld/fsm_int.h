@@ -64,6 +64,17 @@ int af_fsm_apply_fleet_deregister(struct af_txn *t, struct apply_ctx *c);
 
 /* fsm_usage.c: telemetry, no audit record. */
 int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c);
+/* fsm_workflow.c: the workflow rows of a UsageReport. */
+int af_fsm_apply_workflows(struct af_txn *t, struct apply_ctx *c);
+/* Deletes up to AF_USAGE_PRUNE_MAX usage and workflow rows (and label
+ * value counters) of the days before before_ms (0: none): retention, a
+ * bounded share per UsageReport entry. 0 or a storage error. */
+#define AF_USAGE_PRUNE_MAX 256
+int af_usage_prune(struct af_txn *t, int64_t before_ms);
+/* One workflow row into day day_ms's totals (a row that is not valid is
+ * skipped). 0 or a storage error. */
+int af_workflow_apply_row(struct af_txn *t, int64_t day_ms,
+			  const Af__WorkflowRow *r);
 
 /* fsm_override.c: emergency overrides (audited), and the set in force
  * for the heads. */

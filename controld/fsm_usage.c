@@ -15,7 +15,7 @@ int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c)
 	const Af__UsageReport *ur = c->cmd->usage_report;
 	int rc;
 
-	if (ur->n_rows > MAX_USAGE_ROWS) {
+	if (ur->n_rows > MAX_USAGE_ROWS || ur->n_workflows > MAX_USAGE_ROWS) {
 		af_fsm_resultf(c->res, AF__CODE__TOO_LARGE, "more than %d rows",
 			       MAX_USAGE_ROWS);
 		return 0;
@@ -52,6 +52,9 @@ int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c)
 		    (rc = af_showback_apply(t, c->cmd->time_ms, row)) != 0)
 			return rc;
 	}
+	if ((rc = af_fsm_apply_workflows(t, c)) != 0 ||
+	    (rc = af_usage_prune(t, ur->prune_before_ms)) != 0)
+		return rc;
 	af_fsm_resultf(c->res, AF__CODE__OK, "recorded");
 	return 0;
 }

@@ -1,10 +1,12 @@
-/* Showback reports: the per-day usage rows (state.h), grouped by
- * one dimension. */
+/* Showback reports: the per-day usage rows (state.h), grouped by up to
+ * three dimensions (the group's name: their values joined by 0x1f). */
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/satarith.h"
 #include "controld/handlers_int.h"
 #include "controld/state.h"
+#include "common/timeutil.h"
+#include "render/render.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,10 +16,12 @@
 /* Groups of one report: insertion order in rows/keys, found by an
  * open-addressing table of row index + 1 (XXH3 of the group name). */
 #define MAX_REPORT_GROUPS 100000u
-#define GROUP_LEN 72
+#define GROUP_LEN 200 /* up to 3 parts of 64 bytes, joined by 0x1f */
+#define MAX_BY 3
 
 struct showback_scan {
-	int by; /* 0 tenant, 1 class, 2 model, 3 revision */
+	int by[MAX_BY]; /* 0 tenant, 1 class, 2 model, 3 revision, 4 day */
+	size_t nby;
 	Af__ShowbackRow *rows;
 	char (*keys)[GROUP_LEN];
 	uint32_t *slots; /* row index + 1; 0 free */
@@ -134,22 +138,31 @@ static int showback_row(const void *key, size_t klen, const void *val,
 {
 	struct showback_scan *s = arg;
 	struct af_showback_key sk;
-	char num[24];
-	const char *name;
-	size_t len;
+	char name[GROUP_LEN], t[32];
+	size_t len = 0;
 	Af__Showback *sb;
 	Af__ShowbackRow *r;
 
 	if (af_showback_key_parse(key, klen, &sk) != 0)
 		return 0;
-	if (s->by == 3) {
-		len = (size_t)snprintf(num, sizeof(num), "%llu",
-				       (unsigned long long)sk.revision);
-		name = num;
-	} else {
-		name = sk.part[s->by];
-		len = sk.len[s->by] < GROUP_LEN - 8 ? sk.len[s->by]
-						    : GROUP_LEN - 8;
+	for (size_t i = 0; i < s->nby; i++) {
+		int d = s->by[i];
+		size_t n =
+			sk.len[d < 3 ? d : 0] < 64 ? sk.len[d < 3 ? d : 0] : 64;
+
+		if (i > 0)
+			name[len++] = 0x1f;
+		if (d == 3)
+			len += (size_t)snprintf(
+				name + len, 24, "%llu",
+				(unsigned long long)sk.revision);
+		else if (d == 4) { /* YYYY-MM-DD */
+			memcpy(name + len,
+			       af_format_time(sk.day_ms, t, sizeof(t)), 10);
+			len += 10;
+		} else
+			len += (size_t)snprintf(name + len, n + 1, "%.*s",
+						(int)n, sk.part[d]);
 	}
 	r = scan_group(s, name, len);
 	if (r == NULL)
@@ -170,7 +183,8 @@ static int showback_row(const void *key, size_t klen, const void *val,
 void controld_read_showback(struct controld_job *j, struct af_txn *t)
 {
 	static const char *const dims[] = {"tenant", "class", "model",
-					   "revision"};
+					   "revision", "day"};
+	char list[256], *keys[MAX_BY + 1];
 	const Af__ShowbackReq *q = j->req->showback;
 	Af__Response resp = AF__RESPONSE__INIT;
 	Af__ShowbackResp sr = AF__SHOWBACK_RESP__INIT;
@@ -183,15 +197,21 @@ void controld_read_showback(struct controld_job *j, struct af_txn *t)
 				  af_strerror(AF_ENOMEM));
 		return;
 	}
-	s->by = -1;
+	snprintf(list, sizeof(list), "%s", q->by[0] ? q->by : "tenant");
+	s->nby = af_render_split_by(list, keys, MAX_BY);
+	for (size_t k = 0, n = s->nby; k < n && k < MAX_BY; k++) {
+		s->by[k] = -1;
+		for (int i = 0; i < 5; i++)
+			if (strcmp(keys[k], dims[i]) == 0)
+				s->by[k] = i;
+		if (s->by[k] < 0)
+			s->nby = MAX_BY + 1; /* refused below */
+	}
 	s->alloc = (ProtobufCAllocator){scan_alloc, scan_free, s};
-	for (int i = 0; i < 4; i++)
-		if (strcmp(q->by[0] ? q->by : "tenant", dims[i]) == 0)
-			s->by = i;
-	if (s->by < 0) {
+	if (s->nby == 0 || s->nby > MAX_BY) {
 		controld_job_fail(j, AF__CODE__INVALID,
-				  "--by takes tenant, class, model or "
-				  "revision");
+				  "--by takes up to 3 of tenant, class, "
+				  "model, revision and day");
 		goto out;
 	}
 	if (q->until_ms > 0 && q->until_ms <= q->since_ms) {
@@ -207,7 +227,8 @@ void controld_read_showback(struct controld_job *j, struct af_txn *t)
 		controld_job_fail(j, AF__CODE__TOO_LARGE,
 				  "report: more than %u groups by %s: narrow "
 				  "it with --since/--until or a coarser --by",
-				  MAX_REPORT_GROUPS, dims[s->by]);
+				  MAX_REPORT_GROUPS,
+				  q->by[0] ? q->by : "tenant");
 		goto out;
 	}
 	if (rc == 0 && (ptrs = af_calloc(s->n + 1, sizeof(*ptrs))) == NULL)

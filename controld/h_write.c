@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/auth.h"
+#include "controld/budget.h"
 #include "controld/handlers_int.h"
 #include "policy/policy.h"
 
@@ -385,6 +386,10 @@ void controld_handle_write(struct controld_job *j)
 	 * principal is who the token says, never what the client wrote. */
 	cmd.principal = (char *)j->principal;
 	cmd.time_ms = af_wall_ms();
+	if (cmd.op_case == AF__COMMAND__OP_USAGE_REPORT)
+		cmd.usage_report->prune_before_ms =
+			af_period_start_ms(cmd.time_ms, false) -
+			(int64_t)n->cfg->showback_retention_days * 86400000;
 	if (j->req->dry_run) {
 		/* What apply would do now, from this leader's store; nothing
 		 * is proposed. */

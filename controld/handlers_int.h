@@ -54,6 +54,10 @@ void controld_read_fleet(struct controld_job *j, struct af_txn *t);
 
 /* h_report.c: showback. */
 void controld_read_showback(struct controld_job *j, struct af_txn *t);
+/* h_workflow.c: af report --unit workflow. */
+void controld_read_workflows(struct controld_job *j, struct af_txn *t);
+/* h_workflow.c: af report --anomalies. */
+void controld_read_anomalies(struct controld_job *j, struct af_txn *t);
 
 /* h_sync.c: SYNCED, STALE, NACKED or LOST for a fleet record. */
 struct af_state_heads;

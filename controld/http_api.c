@@ -419,6 +419,31 @@ static int date_param(struct api_req *r, const char *name, int64_t *ret)
 	return -1;
 }
 
+/* ?unit=workflow: the rows of af report --unit workflow. */
+static json_t *get_workflow_report(struct api_req *r, const char *by)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__WorkflowReportReq q = AF__WORKFLOW_REPORT_REQ__INIT;
+	Af__Response *resp;
+	char list[256], *keys[4];
+	json_t *doc;
+
+	snprintf(list, sizeof(list), "%s", by ? by : "tenant");
+	if ((q.n_by = af_render_split_by(list, keys, 3)) > 3)
+		return fail(r, 400, "INVALID", "by", "by: at most 3 keys");
+	q.by = keys;
+	if (date_param(r, "since", &q.since_ms) != 0 ||
+	    date_param(r, "until", &q.until_ms) != 0)
+		return NULL;
+	req.body_case = AF__REQUEST__BODY_WORKFLOW_REPORT;
+	req.workflow_report = &q;
+	if (read_one(r, &req, &resp) != 0)
+		return NULL;
+	doc = af_render_workflow_report(resp->workflow_report, keys, q.n_by);
+	af__response__free_unpacked(resp, NULL);
+	return doc;
+}
+
 static json_t *get_report(struct api_req *r)
 {
 	static const char *const names[] = {"by", "since", "until", "unit",
@@ -431,11 +456,13 @@ static json_t *get_report(struct api_req *r)
 
 	if (check_params(r, names) != 0)
 		return NULL;
-	if (param(r, "unit") != NULL)
+	const char *unit = param(r, "unit");
+
+	if (unit != NULL && strcmp(unit, "workflow") == 0)
+		return get_workflow_report(r, by);
+	if (unit != NULL && strcmp(unit, "hop") != 0)
 		return fail(r, 400, "INVALID", "unit",
-			    "unit: this controld reports per request outcome "
-			    "only (workflow units are not recorded); omit "
-			    "unit");
+			    "unit: hop (the default) or workflow");
 	q.by = (char *)(by ? by : "tenant");
 	if (date_param(r, "since", &q.since_ms) != 0 ||
 	    date_param(r, "until", &q.until_ms) != 0)

@@ -7,6 +7,7 @@
  * (followers from their applied state). */
 #include "common/alloc.h"
 #include "common/timeutil.h"
+#include "controld/anomaly.h"
 #include "controld/budget.h"
 #include "controld/handlers_int.h"
 #include "controld/rollout.h"
@@ -158,6 +159,46 @@ static int fleet(struct controld_node *n, struct af_txn *t,
 	return rc;
 }
 
+/* The leader's z of each tenant's last complete day (anomaly.h), for
+ * the first CONTROLD_METRIC_TENANTS tenants. */
+static int anomalies(struct controld_node *n, struct af_txn *t,
+		     struct af_textbuf *b, uint64_t now_mono)
+{
+	struct af_textbuf *m = &n->anomaly_metrics;
+	struct af_anomaly *a = NULL;
+	size_t cnt = 0;
+	int64_t day;
+	int rc;
+
+	if (!af_consensus_is_leader(&n->cons)) {
+		af_textbuf_free(m);
+		return 0;
+	}
+	if (m->buf == NULL ||
+	    now_mono - n->anomaly_metrics_ms >= CONTROLD_ANOMALY_METRICS_MS) {
+		rc = af_anomalies(t, af_wall_ms(), AF_ANOMALY_WINDOW_DEFAULT,
+				  CONTROLD_METRIC_TENANTS, &a, &cnt, &day);
+		if (rc != 0)
+			return rc;
+		af_textbuf_free(m);
+		n->anomaly_metrics_ms = now_mono;
+		family(m, "af_spend_anomaly_z", "gauge",
+		       "z-score of the tenant's spend on the last complete "
+		       "UTC day against the 28 days before it (leader only).");
+		for (size_t i = 0; i < cnt; i++)
+			af_textbuf_printf(
+				m, "af_spend_anomaly_z{tenant=\"%s\"} %.3f\n",
+				a[i].tenant, a[i].z);
+		af_free(a);
+		if (m->failed) {
+			af_textbuf_free(m);
+			return 0;
+		}
+	}
+	af_textbuf_printf(b, "%s", m->buf);
+	return 0;
+}
+
 void controld_state_metrics_tick(struct controld_node *n, uint64_t now_mono)
 {
 	struct af_textbuf b = {0};
@@ -175,6 +216,8 @@ void controld_state_metrics_tick(struct controld_node *n, uint64_t now_mono)
 		rc = rollout(n, t, &b);
 	if (rc == 0)
 		rc = fleet(n, t, &b);
+	if (rc == 0)
+		rc = anomalies(n, t, &b, now_mono);
 	af_store_read_end(t);
 	if (rc != 0 || b.failed || b.buf == NULL) {
 		af_textbuf_free(&b); /* keep the last good block */

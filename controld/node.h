@@ -117,6 +117,11 @@ struct controld_node {
 	char *state_metrics; /* owned, under state_metrics_mu */
 	size_t state_metrics_len;
 	uint64_t state_metrics_ms; /* loop thread */
+	/* af_spend_anomaly_z (leader): the last series, rebuilt at most every
+	 * CONTROLD_ANOMALY_METRICS_MS (a scan of the window's usage rows);
+	 * loop thread. */
+	struct af_textbuf anomaly_metrics;
+	uint64_t anomaly_metrics_ms;
 
 	/* scheduled backups (backup.c); NULL without a backup section */
 	struct controld_backup *backup;
@@ -147,6 +152,7 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index);
  * the last text. */
 #define CONTROLD_STATE_METRICS_MS 2000
 #define CONTROLD_METRIC_TENANTS 200
+#define CONTROLD_ANOMALY_METRICS_MS 60000
 void controld_state_metrics_tick(struct controld_node *n, uint64_t now_mono);
 void controld_state_metrics_copy(struct controld_node *n, struct af_textbuf *b);
 

@@ -196,21 +196,29 @@ int af_showback_key_parse(const void *key, size_t klen,
 	return 0;
 }
 
-int af_showback_iter(struct af_txn *t, int64_t since_ms, int64_t until_ms,
-		     af_store_iter_fn fn, void *arg)
+int af_usage_iter_days(struct af_txn *t, const char *prefix, const char *end,
+		       int64_t since_ms, int64_t until_ms, af_store_iter_fn fn,
+		       void *arg)
 {
 	uint8_t lo[SHOWBACK_LEN + 8], hi[SHOWBACK_LEN + 8];
 	size_t hilen = SHOWBACK_LEN;
 
-	memcpy(lo, SHOWBACK, SHOWBACK_LEN);
+	memcpy(lo, prefix, SHOWBACK_LEN);
 	af_store_key_u64((uint64_t)(since_ms > 0 ? since_ms : 0),
 			 lo + SHOWBACK_LEN);
-	memcpy(hi, SHOWBACK_END, SHOWBACK_LEN);
+	memcpy(hi, end, SHOWBACK_LEN);
 	if (until_ms > 0) {
-		memcpy(hi, SHOWBACK, SHOWBACK_LEN);
+		memcpy(hi, prefix, SHOWBACK_LEN);
 		af_store_key_u64((uint64_t)until_ms, hi + SHOWBACK_LEN);
 		hilen = sizeof(hi);
 	}
 	return af_txn_iter_range(t, AF_TABLE_USAGE, lo, sizeof(lo), hi, hilen,
 				 false, fn, arg);
+}
+
+int af_showback_iter(struct af_txn *t, int64_t since_ms, int64_t until_ms,
+		     af_store_iter_fn fn, void *arg)
+{
+	return af_usage_iter_days(t, SHOWBACK, SHOWBACK_END, since_ms, until_ms,
+				  fn, arg);
 }

@@ -71,6 +71,36 @@ struct af_showback_key {
 /* 0, or AF_ECORRUPT for a key that is not a showback key. */
 int af_showback_key_parse(const void *key, size_t klen,
 			  struct af_showback_key *ret);
+/* Workflow rows (usage table, fsm_workflow.c): per day, tenant, class and
+ * declared labels. A label key keeps AF_SHOWBACK_VALUES_MAX distinct
+ * values a day; the rest count as "other". */
+#define AF_SHOWBACK_VALUES_MAX 1000
+/* A workflow row key's parts, pointing into the key: tenant, class, then
+ * nlabels (key, value) pairs; all NUL-terminated inside the key. */
+struct af_workflow_key {
+	int64_t day_ms;
+	const char *tenant, *class_name;
+	size_t nlabels;
+	const char *label[4][2];
+};
+/* 0, or AF_ECORRUPT for a key that is not a workflow row key. */
+int af_workflow_key_parse(const void *key, size_t klen,
+			  struct af_workflow_key *ret);
+/* Adds row r into `to` (counts, money, min and max of success costs) and
+ * its success buckets into hist[AF_COSTHIST_BUCKETS]. to starts zeroed
+ * with success_min_micro -1. */
+void af_workflow_sum(Af__WorkflowRow *to, const Af__WorkflowRow *r,
+		     uint64_t *hist);
+/* The usage table's rows under `prefix` (3 bytes, then the day) of the
+ * days in [since_ms, until_ms) (0: no bound); `end`: the 3 bytes right
+ * after prefix. Same contract as af_txn_iter_range. */
+int af_usage_iter_days(struct af_txn *t, const char *prefix, const char *end,
+		       int64_t since_ms, int64_t until_ms, af_store_iter_fn fn,
+		       void *arg);
+/* As af_showback_iter, over the workflow rows. */
+int af_workflow_iter(struct af_txn *t, int64_t since_ms, int64_t until_ms,
+		     af_store_iter_fn fn, void *arg);
+
 /* Calls fn for every showback row of the days starting at or after
  * since_ms (0: all) and before until_ms (0: no end), in key order, by a
  * cursor seek (the day leads the key). Same contract as

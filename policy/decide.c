@@ -39,6 +39,10 @@ static int resolve(const struct af_policy_view *v, const struct af_request *req,
 		req->region[0] ? intern_find(&v->regions, req->region) : NONE;
 	r->input = req->input_tokens > 0 ? req->input_tokens : 0;
 	r->output = req->output_tokens > 0 ? req->output_tokens : 0;
+	r->cached = req->cached_input_tokens > 0 &&
+				    req->cached_input_tokens <= r->input
+			    ? req->cached_input_tokens
+			    : 0;
 	r->fanout = req->fanout > 0 ? req->fanout : 0;
 	r->tool_calls = req->tool_calls > 0 ? req->tool_calls : 0;
 	r->attempt = req->attempt > 0 ? req->attempt : 0;
@@ -242,7 +246,7 @@ static void scan_tier(struct sel *s, uint32_t tier)
 		uint32_t pair = v->tier_pairs[i];
 		const struct vpair *p = &v->pairs[pair];
 		const struct vmodel *m = &v->models[p->model];
-		int64_t cost = s->r->input * m->pin + s->r->output * m->pout;
+		int64_t cost = DECIDE_COST(s->r, m);
 		unsigned drops = filters(s, m, p, pair, cost);
 
 		s->but_region |= drops == AF_DROP_REGION;
@@ -409,7 +413,7 @@ static void scan_list(struct fscan *f, uint32_t l, uint8_t pref, uint8_t status)
 		const struct vpair *p = &v->pairs[pair];
 		const struct vmodel *m = &v->models[p->model];
 		uint32_t rank = v->region_rank[p->region];
-		int64_t cost = r->input * m->pin + r->output * m->pout;
+		int64_t cost = DECIDE_COST(r, m);
 
 		if (f->ntop == f->want && beaten(f, g, cost, p->model, rank)) {
 			if (group(&f->top[f->want - 1]) < g ||
@@ -529,8 +533,7 @@ static bool but_one(struct sel *s, uint32_t tier, uint64_t regions,
 				uint32_t pair = v->items[i].pair;
 				const struct vmodel *m =
 					&v->models[v->pairs[pair].model];
-				int64_t cost =
-					r->input * m->pin + r->output * m->pout;
+				int64_t cost = DECIDE_COST(r, m);
 
 				if (!over_cost && f.maxc >= 0 &&
 				    cost > f.maxc) {

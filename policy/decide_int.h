@@ -16,6 +16,7 @@ struct rctx {
 	uint64_t needs;
 	bool needs_unknown;
 	int64_t latency, max_cost, input, output, fanout, tool_calls, attempt;
+	int64_t cached; /* of input, billed at the cached price */
 	/* The overlay (decide_override.c): view tier ids denied, and the
 	 * override caps with the id of the tightest (-1: none). */
 	uint64_t deny_tiers;
@@ -63,5 +64,10 @@ void explain_cond(const struct rctx *r, const struct vcond *c, char *buf,
 		  size_t len);
 void explain_note(struct af_explain *x, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The price of request r on model m, exactly, in 1e-9 USD. */
+#define DECIDE_COST(r, m)                                                      \
+	(((r)->input - (r)->cached) * (m)->pin + (r)->cached * (m)->pcached +  \
+	 (r)->output * (m)->pout)
 
 #endif

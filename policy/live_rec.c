@@ -396,6 +396,7 @@ int af_request_json(const struct af_request *r, const char *const *mask,
 	}
 	nfield(&m, "input_tokens", r->input_tokens);
 	nfield(&m, "output_tokens", r->output_tokens);
+	nfield(&m, "cached_input_tokens", r->cached_input_tokens);
 	nfield(&m, "fanout", r->fanout);
 	nfield(&m, "tool_calls", r->tool_calls);
 	nfield(&m, "attempt", r->attempt);

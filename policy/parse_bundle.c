@@ -6,9 +6,9 @@
 #include <string.h>
 
 static const char *const top_keys[] = {
-	"apiVersion", "kind",	      "name",	   "tiers", "defaults",
-	"residency",  "lanes",	      "classes",   "rules", "degrade",
-	"health",     "decision_log", "staleness", NULL,
+	"apiVersion", "kind",	      "name",	   "tiers",    "defaults",
+	"residency",  "lanes",	      "classes",   "rules",    "degrade",
+	"health",     "decision_log", "staleness", "showback", NULL,
 };
 
 static int parse_defaults(struct pctx *p, yaml_node_t *n)
@@ -450,6 +450,8 @@ int parse_bundle(struct af_yaml *y, struct arena *a, struct af_bundle *out,
 		rc = parse_health(&p, af_yaml_get(y, root, "health"));
 	if (rc == 0)
 		rc = parse_staleness(&p, af_yaml_get(y, root, "staleness"));
+	if (rc == 0)
+		rc = parse_showback(&p, af_yaml_get(y, root, "showback"));
 	if (rc == 0)
 		rc = parse_rules(&p, root);
 	if (rc == 0)

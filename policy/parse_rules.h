@@ -16,6 +16,8 @@ struct pctx {
 int parse_rules(struct pctx *p, yaml_node_t *root);
 /* parse_staleness.c: the optional `staleness` section (n may be NULL). */
 int parse_staleness(struct pctx *p, yaml_node_t *n);
+/* parse_showback.c: the optional `showback` section (n may be NULL). */
+int parse_showback(struct pctx *p, yaml_node_t *n);
 
 /* Parses decision_log: (optional) after classes are known. */
 int parse_decision_log(struct pctx *p, yaml_node_t *n);

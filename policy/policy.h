@@ -43,6 +43,7 @@
 #define AF_POLICY_MAX_REGIONS 64   /* distinct regions in one view */
 #define AF_POLICY_MAX_CAPS 64	   /* distinct capabilities in one view */
 #define AF_POLICY_LABEL_KEY_MAX 64
+#define AF_MODEL_PRICES_MAX 16 /* price versions per model */
 
 /* ------------------------------------------------ bundles, registries */
 
@@ -105,6 +106,9 @@ struct af_policy_view_config {
 	uint32_t canary_weight_bp;	    /* weight percent * 100: 0..10000 */
 	const struct af_registry *registry; /* required */
 	uint64_t registry_revision;
+	/* Wall-clock ms the models' price versions are chosen at (the one
+	 * in force then; before the first, the first); 0: now. */
+	int64_t now_ms;
 };
 
 /* Errors: AF_EINVAL (bad config, too many distinct regions or
@@ -133,6 +137,21 @@ int32_t af_policy_view_pair_id(const struct af_policy_view *v,
 int af_policy_view_cost(const struct af_policy_view *v, const char *model,
 			int64_t input_tokens, int64_t output_tokens,
 			int64_t *ret_nano_usd);
+/* As af_policy_view_cost, `cached` of the input tokens (0..input_tokens)
+ * billed at usd_per_1k_cached_input (default: the input price). */
+int af_policy_view_cost_cached(const struct af_policy_view *v,
+			       const char *model, int64_t input_tokens,
+			       int64_t cached, int64_t output_tokens,
+			       int64_t *ret_nano_usd);
+/* When the next price version of v's registry takes effect (wall-clock
+ * ms; 0: none): a view built after it prices by it. */
+int64_t af_policy_view_next_price_ms(const struct af_policy_view *v);
+/* The label keys ("cost_center", without "labels.") the stable bundle's
+ * `showback` section declares, sorted; borrowed from v. At most
+ * AF_SHOWBACK_DIMS_MAX. */
+#define AF_SHOWBACK_DIMS_MAX 4
+const char *const *af_policy_view_showback_dims(const struct af_policy_view *v,
+						size_t *ret_n);
 /* The request field paths ("tenant", "labels.customer") the decision log
  * masks, by the stable (canary false) or the canary bundle's
  * decision_log section; borrowed from v. */
@@ -229,6 +248,7 @@ struct af_request {
 	int64_t latency_slo_ms;
 	int64_t max_cost_micro_usd;
 	int64_t input_tokens;
+	int64_t cached_input_tokens; /* <= input_tokens */
 	int64_t output_tokens;
 	int64_t fanout;
 	int64_t tool_calls;

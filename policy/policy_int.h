@@ -70,5 +70,7 @@ bool valid_deny_code(const char *s);
 /* The `staleness` section's bounds (parse_staleness.c, for validate.c):
  * 0 or AF_ECORRUPT. */
 int validate_staleness(const Af__Policy__Bundle *b, struct af_err *err);
+/* parse_showback.c: the `showback` section's dimensions. */
+int validate_showback(const Af__Policy__Bundle *b, struct af_err *err);
 
 #endif

@@ -55,6 +55,7 @@ void af_request_init(struct af_request *r)
 	r->max_cost_micro_usd = AF_REQ_ABSENT;
 	r->input_tokens = AF_REQ_ABSENT;
 	r->output_tokens = AF_REQ_ABSENT;
+	r->cached_input_tokens = AF_REQ_ABSENT;
 	r->fanout = AF_REQ_ABSENT;
 	r->tool_calls = AF_REQ_ABSENT;
 	r->attempt = AF_REQ_ABSENT;
@@ -223,6 +224,14 @@ static int fields(json_t *root, struct af_request *r,
 		rc = int_field(root, "output_tokens", MAX_TOKENS,
 			       &r->output_tokens, e);
 	if (rc == 0)
+		rc = int_field(root, "cached_input_tokens", MAX_TOKENS,
+			       &r->cached_input_tokens, e);
+	if (rc == 0 && r->cached_input_tokens > 0 &&
+	    r->cached_input_tokens >
+		    (r->input_tokens > 0 ? r->input_tokens : 0))
+		rc = fail(e, 422, "INVALID_FIELD", "cached_input_tokens",
+			  "cached_input_tokens must be at most input_tokens");
+	if (rc == 0)
 		rc = int_field(root, "fanout", MAX_COUNT, &r->fanout, e);
 	if (rc == 0)
 		rc = int_field(root, "tool_calls", MAX_COUNT, &r->tool_calls,
@@ -313,7 +322,8 @@ enum field {
 	F_OUTPUT,
 	F_FANOUT,
 	F_TOOLS,
-	F_ATTEMPT, /* last integer field */
+	F_ATTEMPT,
+	F_CACHED, /* last integer field */
 	F_COST,
 	F_NEEDS,
 	F_LABELS,
@@ -321,7 +331,7 @@ enum field {
 };
 
 #define NSTR (F_REGION + 1)
-#define NINT (F_ATTEMPT - F_SLO + 1)
+#define NINT (F_CACHED - F_SLO + 1)
 #define MAX_UNKNOWN 32 /* unknown keys checked for duplicates; more: ref */
 #define MAX_DEPTH 16   /* arrays in unknown fields; deeper: ref */
 
@@ -655,6 +665,7 @@ static enum field lookup(struct span k)
 		NAME(F_FANOUT, "fanout"),
 		NAME(F_TOOLS, "tool_calls"),
 		NAME(F_ATTEMPT, "attempt"),
+		NAME(F_CACHED, "cached_input_tokens"),
 		NAME(F_COST, "max_cost_usd"),
 		NAME(F_NEEDS, "needs"),
 		NAME(F_LABELS, "labels"),
@@ -669,7 +680,8 @@ static enum field lookup(struct span k)
 static bool member(struct fast *f)
 {
 	static const int64_t max[NINT] = {MAX_COUNT, MAX_TOKENS, MAX_TOKENS,
-					  MAX_COUNT, MAX_COUNT,	 MAX_COUNT};
+					  MAX_COUNT, MAX_COUNT,	 MAX_COUNT,
+					  MAX_TOKENS};
 	struct span k;
 	enum field id;
 
@@ -688,7 +700,7 @@ static bool member(struct fast *f)
 	f->seen |= 1u << id;
 	if (id <= F_REGION)
 		return str_value(f, &f->str[id]);
-	if (id <= F_ATTEMPT)
+	if (id <= F_CACHED)
 		return int_value(f, max[id - F_SLO], &f->num[id - F_SLO]);
 	if (id == F_COST)
 		return cost_value(f);
@@ -710,9 +722,10 @@ static void fast_store(const struct fast *f, struct af_request *r)
 {
 	char *str[NSTR] = {r->workflow_id, r->tenant,	  r->class_name,
 			   r->sensitivity, r->agent_role, r->region};
-	int64_t *num[NINT] = {&r->latency_slo_ms, &r->input_tokens,
-			      &r->output_tokens,  &r->fanout,
-			      &r->tool_calls,	  &r->attempt};
+	int64_t *num[NINT] = {&r->latency_slo_ms,     &r->input_tokens,
+			      &r->output_tokens,      &r->fanout,
+			      &r->tool_calls,	      &r->attempt,
+			      &r->cached_input_tokens};
 
 	for (size_t i = 0; i < NSTR; i++)
 		put_str(str[i], f->str[i]);
@@ -754,6 +767,11 @@ static bool fast_parse(const char *buf, size_t len, struct fast *f)
 	if (!take(f, '}'))
 		return false;
 	ws(f);
+	/* cached over input: the reference parser says why */
+	if (f->num[F_CACHED - F_SLO] > 0 &&
+	    f->num[F_CACHED - F_SLO] >
+		    (f->num[F_INPUT - F_SLO] > 0 ? f->num[F_INPUT - F_SLO] : 0))
+		return false;
 	return f->p == f->end && f->str[F_WORKFLOW].p != NULL &&
 	       f->str[F_TENANT].p != NULL && f->str[F_CLASS].p != NULL;
 }

@@ -299,7 +299,27 @@ int validate_bundle(const Af__Policy__Bundle *b, struct af_err *err)
 		rc = check_decision_log(b, err);
 	if (rc == 0)
 		rc = validate_staleness(b, err);
+	if (rc == 0)
+		rc = validate_showback(b, err);
 	return rc;
+}
+
+static bool prices_ok(const Af__Policy__Model *m)
+{
+	if (m->n_prices > AF_MODEL_PRICES_MAX)
+		return false;
+	for (size_t i = 0; i < m->n_prices; i++) {
+		const Af__Policy__Price *p = m->prices[i];
+
+		if (!range(p->micro_usd_per_1k_input, 0, MAX_PRICE_MICRO) ||
+		    !range(p->micro_usd_per_1k_output, 0, MAX_PRICE_MICRO) ||
+		    !range(p->micro_usd_per_1k_cached_input, 0,
+			   MAX_PRICE_MICRO) ||
+		    (i > 0 &&
+		     p->effective_ms <= m->prices[i - 1]->effective_ms))
+			return false;
+	}
+	return true;
 }
 
 int validate_registry(const Af__Policy__Registry *r, struct af_err *err)
@@ -319,6 +339,9 @@ int validate_registry(const Af__Policy__Registry *r, struct af_err *err)
 		    !range(m->context_limit, 1, MAX_TOKENS) ||
 		    !range(m->micro_usd_per_1k_input, 0, MAX_PRICE_MICRO) ||
 		    !range(m->micro_usd_per_1k_output, 0, MAX_PRICE_MICRO) ||
+		    !range(m->micro_usd_per_1k_cached_input, 0,
+			   MAX_PRICE_MICRO) ||
+		    !prices_ok(m) ||
 		    m->status < AF__POLICY__STATUS__STATUS_ACTIVE ||
 		    m->status > AF__POLICY__STATUS__STATUS_DISABLED)
 			return BAD("registry: bad model %zu", i);

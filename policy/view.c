@@ -1,5 +1,6 @@
 /* Views: intern every name of the bundles and the registry to a small id
  * and precompile rule conditions, so af_decide() compares integers. */
+#include "common/timeutil.h"
 #include "policy/view_int.h"
 #include "common/alloc.h"
 
@@ -296,21 +297,36 @@ static int build_rules(struct af_policy_view *v, struct vbundle *vb,
 	return 0;
 }
 
+/* Copies n strings of src, each less its first `skip` bytes, into the
+ * view's arena: *ret, *ret_n. */
+static int copy_strs(struct af_policy_view *v, char *const *src, size_t n,
+		     size_t skip, const char ***ret, size_t *ret_n)
+{
+	if (n == 0)
+		return 0;
+	*ret = arena_calloc(&v->a, n, sizeof(**ret));
+	if (*ret == NULL)
+		return AF_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (((*ret)[i] = arena_strdup(&v->a, src[i] + skip)) == NULL)
+			return AF_ENOMEM;
+	*ret_n = n;
+	return 0;
+}
+
 static int build_masks(struct af_policy_view *v, struct vbundle *vb,
 		       const Af__Policy__Bundle *b)
 {
 	const Af__Policy__DecisionLog *d = b->decision_log;
+	int rc = 0;
 
-	if (d == NULL || d->n_mask == 0)
-		return 0;
-	vb->mask = arena_calloc(&v->a, d->n_mask, sizeof(*vb->mask));
-	if (vb->mask == NULL)
-		return AF_ENOMEM;
-	for (size_t i = 0; i < d->n_mask; i++)
-		if ((vb->mask[i] = arena_strdup(&v->a, d->mask[i])) == NULL)
-			return AF_ENOMEM;
-	vb->nmask = d->n_mask;
-	return 0;
+	if (d != NULL)
+		rc = copy_strs(v, d->mask, d->n_mask, 0, &vb->mask, &vb->nmask);
+	if (rc == 0 && b->showback != NULL)
+		rc = copy_strs(v, b->showback->dimensions,
+			       b->showback->n_dimensions, strlen("labels."),
+			       &vb->dims, &vb->ndims);
+	return rc;
 }
 
 static int build_bundle(struct af_policy_view *v, struct vbundle *vb,
@@ -372,7 +388,34 @@ static int build_ranks(struct af_policy_view *v)
 	return 0;
 }
 
-static int build_models(struct af_policy_view *v, const Af__Policy__Registry *r)
+/* The prices of m in force at now into vm; the view's next change. */
+static void price_at(struct af_policy_view *v, struct vmodel *vm,
+		     const Af__Policy__Model *m, int64_t now)
+{
+	int64_t cached = m->micro_usd_per_1k_cached_input;
+	bool has = m->has_cached_input;
+
+	vm->pin = m->micro_usd_per_1k_input;
+	vm->pout = m->micro_usd_per_1k_output;
+	for (size_t i = 0; i < m->n_prices; i++) {
+		const Af__Policy__Price *p = m->prices[i];
+
+		if (p->effective_ms > now) {
+			if (v->next_price_ms == 0 ||
+			    p->effective_ms < v->next_price_ms)
+				v->next_price_ms = p->effective_ms;
+			break;
+		}
+		vm->pin = p->micro_usd_per_1k_input;
+		vm->pout = p->micro_usd_per_1k_output;
+		cached = p->micro_usd_per_1k_cached_input;
+		has = p->has_cached_input;
+	}
+	vm->pcached = has ? cached : vm->pin;
+}
+
+static int build_models(struct af_policy_view *v, const Af__Policy__Registry *r,
+			int64_t now)
 {
 	uint32_t np = 0;
 
@@ -400,8 +443,7 @@ static int build_models(struct af_policy_view *v, const Af__Policy__Registry *r)
 			vm->caps |= 1ull << intern_find(&v->caps,
 							m->capabilities[j]);
 		vm->context_limit = m->context_limit;
-		vm->pin = m->micro_usd_per_1k_input;
-		vm->pout = m->micro_usd_per_1k_output;
+		price_at(v, vm, m, now);
 		vm->status = (uint8_t)m->status;
 		v->model_pair0[i] = v->npairs;
 		for (size_t j = 0; j < m->n_regions; j++) {
@@ -488,7 +530,8 @@ int af_policy_view_new(const struct af_policy_view_config *cfg,
 	if (rc == 0)
 		rc = build_ranks(v);
 	if (rc == 0)
-		rc = build_models(v, cfg->registry->pb);
+		rc = build_models(v, cfg->registry->pb,
+				  cfg->now_ms ? cfg->now_ms : af_wall_ms());
 	if (rc == 0)
 		rc = group_by_tier(v);
 	if (rc == 0)
@@ -586,25 +629,48 @@ const char *const *af_policy_view_log_masks(const struct af_policy_view *v,
 	return vb->mask;
 }
 
+const char *const *af_policy_view_showback_dims(const struct af_policy_view *v,
+						size_t *ret_n)
+{
+	*ret_n = v->b[0].ndims;
+	return v->b[0].dims;
+}
+
 size_t af_policy_view_nrules_max(const struct af_policy_view *v)
 {
 	return v->max_rules;
 }
 
-int af_policy_view_cost(const struct af_policy_view *v, const char *model,
-			int64_t input_tokens, int64_t output_tokens,
-			int64_t *ret_nano_usd)
+int af_policy_view_cost_cached(const struct af_policy_view *v,
+			       const char *model, int64_t input_tokens,
+			       int64_t cached, int64_t output_tokens,
+			       int64_t *ret_nano_usd)
 {
-	if (input_tokens < 0 || output_tokens < 0 ||
-	    input_tokens > MAX_TOKENS || output_tokens > MAX_TOKENS)
+	if (input_tokens < 0 || output_tokens < 0 || cached < 0 ||
+	    cached > input_tokens || input_tokens > MAX_TOKENS ||
+	    output_tokens > MAX_TOKENS)
 		return AF_EINVAL;
 	for (uint32_t i = 0; i < v->nmodels; i++) {
 		const struct vmodel *m = &v->models[i];
 
 		if (strcmp(m->id, model) != 0)
 			continue;
-		*ret_nano_usd = input_tokens * m->pin + output_tokens * m->pout;
+		*ret_nano_usd = (input_tokens - cached) * m->pin +
+				cached * m->pcached + output_tokens * m->pout;
 		return 0;
 	}
 	return AF_ENOTFOUND;
+}
+
+int af_policy_view_cost(const struct af_policy_view *v, const char *model,
+			int64_t input_tokens, int64_t output_tokens,
+			int64_t *ret_nano_usd)
+{
+	return af_policy_view_cost_cached(v, model, input_tokens, 0,
+					  output_tokens, ret_nano_usd);
+}
+
+int64_t af_policy_view_next_price_ms(const struct af_policy_view *v)
+{
+	return v->next_price_ms;
 }

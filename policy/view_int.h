@@ -90,6 +90,8 @@ struct vbundle {
 	bool soft_step_down;
 	size_t nmask; /* decision_log masks */
 	const char **mask;
+	size_t ndims; /* showback label keys, "labels." stripped */
+	const char **dims;
 	struct vrindex ix;
 	/* The `staleness` section: thresholds in ms (0: absent) and the
 	 * degraded overlay (id "stale", every scope). */
@@ -101,8 +103,8 @@ struct vmodel {
 	const char *id, *provider, *tier_name;
 	uint32_t tier;
 	uint64_t caps;
-	int64_t context_limit, pin, pout;
-	uint8_t status; /* Af__Policy__Status */
+	int64_t context_limit, pin, pout, pcached; /* prices in force */
+	uint8_t status;				   /* Af__Policy__Status */
 };
 
 struct vpair {
@@ -138,6 +140,7 @@ struct af_policy_view {
 	uint32_t *region_rank; /* by region id: rank in name order */
 	uint32_t nmodels;
 	struct vmodel *models;
+	int64_t next_price_ms; /* the next price version's time; 0: none */
 	uint32_t *model_pair0; /* first pair of each model; [nmodels] = end */
 	uint32_t npairs;
 	struct vpair *pairs;

@@ -2,6 +2,8 @@
 #include "render/render.h"
 #include "common/timeutil.h"
 
+#include <stdbool.h>
+
 json_t *af_render_usd(int64_t micro)
 {
 	return json_real((double)micro / 1e6);
@@ -118,4 +120,51 @@ json_t *af_render_model(const Af__Policy__Model *m)
 	json_object_set_new(o, "status",
 			    json_string(af_render_model_status(m->status)));
 	return o;
+}
+
+/* One price version (effective_ms < 0: since ever). */
+static json_t *price_json(int64_t effective_ms, int64_t in, int64_t out,
+			  int64_t cached, bool has_cached, bool in_force)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "effective",
+			    effective_ms < 0 ? json_null()
+					     : af_render_time(effective_ms));
+	json_object_set_new(o, "usd_per_1k_input", af_render_usd(in));
+	json_object_set_new(o, "usd_per_1k_output", af_render_usd(out));
+	json_object_set_new(o, "usd_per_1k_cached_input",
+			    af_render_usd(has_cached ? cached : in));
+	json_object_set_new(o, "in_force", json_boolean(in_force));
+	return o;
+}
+
+json_t *af_render_price_history(const Af__Policy__Model *m, int64_t now_ms)
+{
+	json_t *arr = json_array();
+	size_t cur = 0;
+
+	if (m->n_prices == 0) {
+		json_array_append_new(
+			arr, price_json(-1, m->micro_usd_per_1k_input,
+					m->micro_usd_per_1k_output,
+					m->micro_usd_per_1k_cached_input,
+					m->has_cached_input, true));
+		return arr;
+	}
+	/* in force: the last version effective by now (else the first) */
+	for (size_t i = 0; i < m->n_prices; i++)
+		if (m->prices[i]->effective_ms <= now_ms)
+			cur = i;
+	for (size_t i = 0; i < m->n_prices; i++) {
+		const Af__Policy__Price *p = m->prices[i];
+
+		json_array_append_new(
+			arr,
+			price_json(p->effective_ms, p->micro_usd_per_1k_input,
+				   p->micro_usd_per_1k_output,
+				   p->micro_usd_per_1k_cached_input,
+				   p->has_cached_input, i == cur));
+	}
+	return arr;
 }

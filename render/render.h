@@ -42,6 +42,11 @@ json_t *af_render_history(const Af__PolicyHistoryResp *ph);
 json_t *af_render_policy_get(const Af__PolicyGetResp *pg);
 /* "active", "deprecated", "disabled" (or "unknown"). */
 const char *af_render_model_status(Af__Policy__Status s);
+/* A model's price versions: [{"effective" (null: the flat prices, since
+ * ever), "usd_per_1k_input", "usd_per_1k_output",
+ * "usd_per_1k_cached_input", "in_force"}], the one in force at now_ms
+ * marked. */
+json_t *af_render_price_history(const Af__Policy__Model *m, int64_t now_ms);
 /* A model as in the registry file. */
 json_t *af_render_model(const Af__Policy__Model *m);
 
@@ -115,5 +120,22 @@ int af_render_parse_page(const char *limit_name, const char *limit,
 /* "2026-11-01" or "2026-11-01T10:00:00Z" -> epoch ms (UTC). */
 int af_render_parse_date(const char *name, const char *s, int64_t *ret,
 			 char *why, size_t whylen);
+
+/* af report --unit workflow: one row's columns (workflows, succeeded,
+ * failed, abandoned, success_rate, cost_usd = inference_usd + tool_usd +
+ * human_review_usd, usd_per_success, p50_success_usd, p95_success_usd,
+ * waste_usd, hops); money as decimal strings with 6 decimals, null where
+ * there is no success. */
+json_t *af_render_workflow_row(const Af__WorkflowRow *r);
+/* af report --anomalies: [{"tenant", "day" (YYYY-MM-DD), "spend_usd",
+ * "mean_usd", "stddev_usd" (6-decimal strings, the last two rounded to
+ * the micro-USD), "z" (3 decimals)}]. */
+json_t *af_render_anomalies(const Af__AnomalyResp *ar);
+/* Splits a --by / ?by= list ("tenant,day") in place into keys[0..max):
+ * the number of keys, or max + 1 when there are more. */
+size_t af_render_split_by(char *list, char **keys, size_t max);
+/* The rows, each led by its key under the names of by[0..nby). */
+json_t *af_render_workflow_report(const Af__WorkflowReportResp *wr,
+				  char *const *by, size_t nby);
 
 #endif

@@ -2,6 +2,9 @@
 #include "render/render.h"
 #include "common/metrics.h"
 
+#include <stdio.h>
+#include <string.h>
+
 json_t *af_render_budget(const Af__BudgetState *s)
 {
 	const Af__Budget *b = s->budget;
@@ -51,6 +54,23 @@ json_t *af_render_budgets(const Af__BudgetListResp *bl)
 	return arr;
 }
 
+/* The row's group name (values joined by 0x1f) under the keys of by. */
+static void group_keys(json_t *o, const char *by, const char *key)
+{
+	char list[256], *keys[4];
+	size_t n;
+
+	snprintf(list, sizeof(list), "%s", by);
+	n = af_render_split_by(list, keys, 3);
+	for (size_t k = 0; k < n && k < 3; k++) {
+		const char *end = strchr(key, 0x1f);
+		size_t len = end ? (size_t)(end - key) : strlen(key);
+
+		json_object_set_new(o, keys[k], json_stringn(key, len));
+		key += end ? len + 1 : len;
+	}
+}
+
 json_t *af_render_showback(const Af__ShowbackResp *sb, const char *by)
 {
 	json_t *arr = json_array();
@@ -61,7 +81,7 @@ json_t *af_render_showback(const Af__ShowbackResp *sb, const char *by)
 		double waste = (double)r->failed_cost_nano_usd / 1e9;
 		json_t *o = json_object();
 
-		json_object_set_new(o, by, json_string(r->key));
+		group_keys(o, by, r->key);
 		json_object_set_new(o, "successes",
 				    json_integer((json_int_t)r->ok));
 		json_object_set_new(

@@ -1,6 +1,7 @@
 /*
  * The routerd HTTP API on libmicrohttpd: POST /v1/route,
- * POST /v1/report, GET /v1/status, /healthz, /readyz, /metrics.
+ * POST /v1/report, POST /v1/outcome (http_outcome.c), GET /v1/status,
+ * /healthz, /readyz, /metrics.
  *
  * MHD polls with epoll in its own thread(s). Each connection gets one
  * `struct conn` when it opens (body buffer, request, decision, output), so
@@ -25,6 +26,7 @@
 #include "routerd/override.h"
 #include "routerd/report.h"
 #include "routerd/usage.h"
+#include "routerd/workflow.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -43,6 +45,7 @@ enum ep {
 	EP_BAD_METHOD,
 	EP_ROUTE,
 	EP_REPORT,
+	EP_OUTCOME,
 	EP_STATUS,
 	EP_HEALTHZ,
 	EP_READYZ,
@@ -68,32 +71,10 @@ struct conn {
 
 /* ---------------------------------------------------------- responses */
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
-			     const char *type, const char *body, size_t len,
-			     const char *allow)
-{
-	struct MHD_Response *rsp;
-	enum MHD_Result ret;
-
-	/* body lives in the connection's struct conn (or is static) until
-	 * the response is sent: the next request on this connection starts
-	 * only afterwards. */
-	rsp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-					      MHD_RESPMEM_PERSISTENT);
-	if (rsp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(rsp, "Content-Type", type);
-	if (allow != NULL)
-		MHD_add_response_header(rsp, "Allow", allow);
-	ret = MHD_queue_response(c, status, rsp);
-	MHD_destroy_response(rsp);
-	return ret;
-}
-
 static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
 				  struct conn *k, size_t len)
 {
-	return reply(c, status, "application/json", k->out, len, NULL);
+	return http_reply(c, status, "application/json", k->out, len, NULL);
 }
 
 static enum MHD_Result reply_error(struct routerd_http *h,
@@ -107,7 +88,7 @@ static enum MHD_Result reply_error(struct routerd_http *h,
 	if (af_error_json(code, message, field, k->out, sizeof(k->out), &len) !=
 	    0)
 		return MHD_NO;
-	return reply(c, status, "application/json", k->out, len, k->allow);
+	return http_reply(c, status, "application/json", k->out, len, k->allow);
 }
 
 /* ------------------------------------------------------------- route */
@@ -204,10 +185,13 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	if (h->r->live != NULL)
 		routerd_live_routed(h->r->live, view_ext(v), &k->d, seq, now);
 	routerd_live_denied(h->r, v, &k->req, &k->d);
-	routerd_live_workflow_routed(h->r->workflows, &k->req, &k->d, seq, now);
+	routerd_live_workflow_routed(h->r->workflows, v, &k->req, &k->d, seq,
+				     now);
 	if (k->d.kind == AF_DECISION_ROUTE)
-		routerd_decisions_put(h->decisions, seq, &k->d, k->req.tenant,
-				      k->req.class_name, now);
+		routerd_decisions_put(
+			h->decisions, seq, &k->d, k->req.tenant,
+			k->req.class_name, now,
+			routerd_workflow_hash(k->req.workflow_id));
 	http_count_decision(&h->stats, &k->d);
 	if (af_decision_json(&k->d, k->out, sizeof(k->out), &len) != 0)
 		return reply_error(h, c, k, 500, "INTERNAL",
@@ -279,10 +263,11 @@ static int64_t report_cost(const struct routerd_view *v,
 	if (rep->has_cost)
 		return rep->cost_nano_usd;
 	if (v != NULL && model != NULL && model[0] != '\0' &&
-	    af_policy_view_cost(v->pv, model,
-				rep->input_tokens > 0 ? rep->input_tokens : 0,
-				rep->output_tokens > 0 ? rep->output_tokens : 0,
-				&nano) != 0)
+	    af_policy_view_cost_cached(
+		    v->pv, model, rep->input_tokens > 0 ? rep->input_tokens : 0,
+		    rep->cached_input_tokens > 0 ? rep->cached_input_tokens : 0,
+		    rep->output_tokens > 0 ? rep->output_tokens : 0,
+		    &nano) != 0)
 		nano = 0;
 	if (nano < 0)
 		nano = 0;
@@ -320,8 +305,8 @@ static void report_apply(struct routerd_http *h,
 	routerd_view_release(h->r, v);
 	if (h->r->budgets != NULL)
 		routerd_budgets_settle(h->r->budgets, seq, nano);
-	routerd_live_workflow_reported(h->r->workflows, rep, seq, nano,
-				       af_mono_ms());
+	routerd_live_workflow_reported(h->r->workflows, rep, a->wf_hash, seq,
+				       nano, af_mono_ms());
 	if (h->r->usage != NULL)
 		routerd_usage_record(
 			h->r->usage, a->revision, a->tenant, a->class_name,
@@ -400,8 +385,8 @@ static enum MHD_Result report(struct routerd_http *h, struct MHD_Connection *c,
 	}
 	report_apply(h, &rep, seq, &a, cohort);
 	atomic_fetch_add(&h->stats.reports, 1);
-	ret = reply(c, 202, "application/json", accepted, sizeof(accepted) - 1,
-		    NULL);
+	ret = http_reply(c, 202, "application/json", accepted,
+			 sizeof(accepted) - 1, NULL);
 out:
 	json_decref(root);
 	return ret;
@@ -460,13 +445,15 @@ static enum MHD_Result get(struct routerd_http *h, struct MHD_Connection *c,
 
 	switch (k->ep) {
 	case EP_HEALTHZ:
-		return reply(c, 200, "text/plain", ok, sizeof(ok) - 1, NULL);
+		return http_reply(c, 200, "text/plain", ok, sizeof(ok) - 1,
+				  NULL);
 	case EP_READYZ:
 		loaded = atomic_load(&h->r->current) != NULL;
-		return reply(c, loaded ? 200 : 503, "text/plain",
-			     loaded ? ready : not_ready,
-			     loaded ? sizeof(ready) - 1 : sizeof(not_ready) - 1,
-			     NULL);
+		return http_reply(c, loaded ? 200 : 503, "text/plain",
+				  loaded ? ready : not_ready,
+				  loaded ? sizeof(ready) - 1
+					 : sizeof(not_ready) - 1,
+				  NULL);
 	case EP_DECISION:
 		return decision_get(h, c, k);
 	case EP_STATUS:
@@ -507,6 +494,7 @@ static void classify(struct conn *k, const char *method, const char *url)
 	} routes[] = {
 		{"/v1/route", "POST", EP_ROUTE},
 		{"/v1/report", "POST", EP_REPORT},
+		{"/v1/outcome", "POST", EP_OUTCOME},
 		{"/v1/status", "GET", EP_STATUS},
 		{"/healthz", "GET", EP_HEALTHZ},
 		{"/readyz", "GET", EP_READYZ},
@@ -547,6 +535,9 @@ static enum MHD_Result dispatch(struct routerd_http *h,
 		return route(h, c, k);
 	case EP_REPORT:
 		return report(h, c, k);
+	case EP_OUTCOME:
+		return http_outcome(h, c, k->body, k->len, k->too_big, k->out,
+				    sizeof(k->out));
 	case EP_NOT_FOUND:
 		return reply_error(h, c, k, 404, "NOT_FOUND", "no such path",
 				   NULL);

@@ -356,6 +356,9 @@ static void http_conn_metrics(struct routerd_http *h, struct af_textbuf *b)
 	      "counter", (long long)atomic_load(&h->stats.shed));
 	gauge(b, "af_routerd_reports_accepted_total", "Reports answered 202.",
 	      "counter", (long long)atomic_load(&h->stats.reports));
+	gauge(b, "af_routerd_outcomes_accepted_total",
+	      "Workflow outcomes (POST /v1/outcome) answered 202.", "counter",
+	      (long long)atomic_load(&h->stats.outcomes));
 	gauge(b, "af_routerd_reports_unmatched_total",
 	      "Reports accepted for a decision routerd does not know, "
 	      "attributed from their own tenant, class and revision.",

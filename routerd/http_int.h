@@ -1,5 +1,5 @@
-/* Private to http.c, http_conns.c and http_info.c: the HTTP server state and
- * its decision counters. */
+/* Private to http.c, http_conns.c, http_info.c and http_outcome.c: the HTTP
+ * server state and its decision counters. */
 #ifndef AF_ROUTERD_HTTP_INT_H
 #define AF_ROUTERD_HTTP_INT_H
 
@@ -7,6 +7,7 @@
 #include "routerd/report.h"
 #include "routerd/routerd_int.h"
 
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -32,6 +33,7 @@ struct http_stats {
 	_Atomic uint64_t error[HTTP_LABELS + 1];    /* code */
 	_Atomic uint64_t reports;		    /* accepted (202) */
 	_Atomic uint64_t reports_unmatched; /* accepted, decision unknown */
+	_Atomic uint64_t outcomes;	    /* POST /v1/outcome accepted */
 	_Atomic uint64_t shed;		    /* connections cut: too slow */
 	_Atomic uint64_t refused_full;	    /* over the connection limit */
 	struct af_histogram latency;	    /* POST /v1/route */
@@ -107,6 +109,17 @@ void http_count_error(struct http_stats *s, const char *code);
  * too slow to send a request. */
 unsigned http_conn_limit(void);
 void *http_reaper_main(void *arg);
+
+/* http_outcome.c: answers a request (body borrowed until sent; allow:
+ * the Allow header of a 405, or NULL), and POST /v1/outcome (its answer
+ * written into out[0..cap), which must live until it is sent). */
+
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
+			   const char *type, const char *body, size_t len,
+			   const char *allow);
+enum MHD_Result http_outcome(struct routerd_http *h, struct MHD_Connection *c,
+			     const char *body, size_t len, bool too_big,
+			     char *out, size_t cap);
 
 /* GET /v1/status body. Returns 0 or AF_ETOOBIG. */
 int http_status_json(struct routerd *r, char *buf, size_t len, size_t *ret_len);

@@ -425,31 +425,53 @@ static int64_t tokens_of(int64_t in, int64_t out)
 }
 
 void routerd_live_workflow_routed(struct routerd_workflows *t,
+				  const struct routerd_view *v,
 				  const struct af_request *req,
 				  const struct af_decision *d, uint64_t seq,
 				  uint64_t now_ms)
 {
+	const char *kv[AF_REQ_MAX_LABELS][2];
+	char labels[ROUTERD_WORKFLOW_LABELS];
+	struct routerd_workflow_who who = {req->tenant, req->class_name, labels,
+					   0};
+	const char *const *dims;
+	size_t ndims = 0;
+
 	if (t == NULL || d->kind != AF_DECISION_ROUTE)
 		return;
+	dims = af_policy_view_showback_dims(v->pv, &ndims);
+	if (ndims > 0 && req->nlabels > 0) {
+		for (size_t i = 0; i < req->nlabels; i++) {
+			kv[i][0] = req->labels[i].key;
+			kv[i][1] = req->labels[i].value;
+		}
+		who.labels_len = routerd_workflow_labels(dims, ndims, &kv[0][0],
+							 req->nlabels, labels,
+							 sizeof(labels));
+	}
 	routerd_workflows_routed(
-		t, req->workflow_id, seq, d,
+		t, req->workflow_id, &who, seq, d,
 		tokens_of(req->input_tokens, req->output_tokens),
 		routerd_live_ttl_ms(d->latency_slo_ms), now_ms);
 }
 
 void routerd_live_workflow_reported(struct routerd_workflows *t,
 				    const struct routerd_report *rep,
-				    uint64_t seq, int64_t cost_nano_usd,
-				    uint64_t now_ms)
+				    uint64_t wf_hash, uint64_t seq,
+				    int64_t cost_nano_usd, uint64_t now_ms)
 {
 	bool tok = rep->input_tokens >= 0 || rep->output_tokens >= 0;
+	int64_t tokens =
+		tok ? tokens_of(rep->input_tokens, rep->output_tokens) : -1;
 
-	if (t == NULL || rep->workflow_id == NULL)
+	if (t == NULL)
 		return;
-	routerd_workflows_reported(
-		t, rep->workflow_id, seq, cost_nano_usd,
-		tok ? tokens_of(rep->input_tokens, rep->output_tokens) : -1,
-		now_ms);
+	if (rep->workflow_id != NULL)
+		routerd_workflows_reported(t, rep->workflow_id, seq,
+					   cost_nano_usd, tokens, now_ms);
+	else
+		routerd_workflows_reported_hash(t, wf_hash, seq, cost_nano_usd,
+						tokens, now_ms);
 }
 
 uint64_t routerd_live_ttl_ms(int64_t latency_slo_ms)

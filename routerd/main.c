@@ -4,6 +4,7 @@
 #include "common/token.h"
 #include "routerd/config.h"
 #include "routerd/decision_log.h"
+#include "routerd/usage.h"
 #include "routerd/workflow.h"
 #include "routerd/otlp.h"
 #include "net/tls.h"
@@ -107,6 +108,9 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 		log_error("event=start_failed error=\"%s\"", err.msg);
 		goto out;
 	}
+	/* ended workflows are summed with the usage the sync flushes */
+	routerd_workflows_on_done(r->workflows, routerd_usage_workflow,
+				  r->usage);
 	rc = routerd_http_start(r, sa, salen, http_threads, &err);
 	if (rc != 0) {
 		log_error("event=start_failed listen=%s error=\"%s\"", listen,
@@ -123,7 +127,8 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 	log_info("event=stopping signal=%s", sig == SIGINT ? "INT" : "TERM");
 	routerd_http_stop(r);
 out_sync:
-	routerd_sync_stop(r);
+	routerd_sync_stop(r); /* frees the usage the table fed */
+	routerd_workflows_on_done(r->workflows, NULL, NULL);
 out:
 	routerd_views_fini(r);
 	routerd_live_free(r->live);

@@ -82,25 +82,28 @@ static int int_field(json_t *root, const char *name, int64_t min, int64_t max,
 	return 0;
 }
 
-static int cost_field(json_t *root, struct routerd_report *r,
-		      struct routerd_report_error *e)
+/* A money field in USD (0..ROUTERD_REPORT_MAX_COST_USD): *ret in
+ * 1e-9 USD, *has whether it was given. */
+static int usd_field(json_t *root, const char *name, bool *has, int64_t *ret,
+		     struct routerd_report_error *e)
 {
-	json_t *v = json_object_get(root, "cost_usd");
+	json_t *v = json_object_get(root, name);
 	double d;
 
-	r->has_cost = false;
+	*has = false;
+	*ret = 0;
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_number(v))
-		return refuse(e, 422, "WRONG_TYPE", "cost_usd",
-			      "cost_usd must be a number");
+		return refuse(e, 422, "WRONG_TYPE", name, "%s must be a number",
+			      name);
 	d = json_number_value(v);
 	if (!isfinite(d) || d < 0 || d > ROUTERD_REPORT_MAX_COST_USD)
-		return refuse(e, 422, "INVALID_FIELD", "cost_usd",
-			      "cost_usd must be between 0 and %.0f USD",
+		return refuse(e, 422, "INVALID_FIELD", name,
+			      "%s must be between 0 and %.0f USD", name,
 			      ROUTERD_REPORT_MAX_COST_USD);
-	r->has_cost = true;
-	r->cost_nano_usd = (int64_t)llround(d * 1e9);
+	*has = true;
+	*ret = (int64_t)llround(d * 1e9);
 	return 0;
 }
 
@@ -123,6 +126,12 @@ static int quality_field(json_t *root, struct routerd_report *r,
 			      "quality must be between 0 and 1");
 	r->quality_ppm = (int64_t)llround(d * 1e6);
 	return 0;
+}
+
+static int cost_field(json_t *root, struct routerd_report *r,
+		      struct routerd_report_error *e)
+{
+	return usd_field(root, "cost_usd", &r->has_cost, &r->cost_nano_usd, e);
 }
 
 int routerd_report_parse(void *root_, struct routerd_report *ret,
@@ -150,6 +159,8 @@ int routerd_report_parse(void *root_, struct routerd_report *ret,
 		 offsetof(struct routerd_report, input_tokens)},
 		{"output_tokens", 0, ROUTERD_REPORT_MAX_TOKENS,
 		 offsetof(struct routerd_report, output_tokens)},
+		{"cached_input_tokens", 0, ROUTERD_REPORT_MAX_TOKENS,
+		 offsetof(struct routerd_report, cached_input_tokens)},
 		{"revision", 1, INT64_MAX,
 		 offsetof(struct routerd_report, revision)},
 	};
@@ -179,10 +190,105 @@ int routerd_report_parse(void *root_, struct routerd_report *ret,
 			       err);
 	if (rc == 0)
 		rc = cost_field(root, &r, err);
+	if (rc == 0 && r.cached_input_tokens > 0 &&
+	    r.cached_input_tokens > (r.input_tokens > 0 ? r.input_tokens : 0))
+		rc = refuse(err, 422, "INVALID_FIELD", "cached_input_tokens",
+			    "cached_input_tokens must be at most input_tokens");
 	if (rc == 0)
 		rc = quality_field(root, &r, err);
 	if (rc == 0)
 		*ret = r;
+	return rc;
+}
+
+/* ---------------------------------------------------------- outcome */
+
+static int outcome_labels(json_t *root, struct routerd_outcome *o,
+			  struct routerd_report_error *e)
+{
+	json_t *l = json_object_get(root, "labels"), *v;
+	const char *k;
+
+	if (l == NULL || json_is_null(l))
+		return 0;
+	if (!json_is_object(l))
+		return refuse(e, 422, "WRONG_TYPE", "labels",
+			      "labels must be an object of strings");
+	if (json_object_size(l) > AF_REQ_MAX_LABELS)
+		return refuse(e, 422, "INVALID_FIELD", "labels",
+			      "labels: at most %d", AF_REQ_MAX_LABELS);
+	json_object_foreach(l, k, v)
+	{
+		if (strlen(k) == 0 || strlen(k) > AF_POLICY_LABEL_KEY_MAX)
+			return refuse(e, 422, "INVALID_FIELD", "labels",
+				      "labels: keys must be 1 to %d bytes",
+				      AF_POLICY_LABEL_KEY_MAX);
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > ROUTERD_KEY_MAX ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return refuse(e, 422, "INVALID_FIELD", "labels",
+				      "labels.%.64s must be a string of 1 to "
+				      "%d bytes",
+				      k, ROUTERD_KEY_MAX);
+		o->labels[o->nlabels][0] = k;
+		o->labels[o->nlabels++][1] = json_string_value(v);
+	}
+	return 0;
+}
+
+static int outcome_kind(json_t *root, struct routerd_outcome *o,
+			struct routerd_report_error *e)
+{
+	static const char *const names[] = {"success", "failed", "abandoned"};
+	const char *s;
+	int rc = str_field(root, "outcome", &s, e);
+
+	if (rc != 0)
+		return rc;
+	if (s == NULL)
+		return refuse(e, 400, "MISSING_FIELD", "outcome",
+			      "outcome is required (success, failed or "
+			      "abandoned)");
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, names[i]) == 0) {
+			o->outcome = (enum routerd_workflow_outcome)i;
+			return 0;
+		}
+	return refuse(e, 422, "INVALID_FIELD", "outcome",
+		      "outcome must be success, failed or abandoned");
+}
+
+int routerd_outcome_parse(void *root_, struct routerd_outcome *ret,
+			  struct routerd_report_error *err)
+{
+	static const char *const req[] = {"workflow_id", "tenant", "class"};
+	json_t *root = root_;
+	struct routerd_outcome o;
+	const char **dst[] = {&o.workflow_id, &o.tenant, &o.class_name};
+	bool has;
+	int rc = 0;
+
+	memset(&o, 0, sizeof(o));
+	if (!json_is_object(root))
+		return refuse(err, 400, "MALFORMED_JSON", NULL,
+			      "the body must be a JSON object");
+	for (size_t i = 0; rc == 0 && i < 3; i++) {
+		rc = str_field(root, req[i], dst[i], err);
+		if (rc == 0 && *dst[i] == NULL)
+			rc = refuse(err, 400, "MISSING_FIELD", req[i],
+				    "%s is required", req[i]);
+	}
+	if (rc == 0)
+		rc = outcome_kind(root, &o, err);
+	if (rc == 0)
+		rc = usd_field(root, "tool_cost_usd", &has, &o.tool_nano, err);
+	if (rc == 0)
+		rc = usd_field(root, "human_review_usd", &has, &o.human_nano,
+			       err);
+	if (rc == 0)
+		rc = outcome_labels(root, &o, err);
+	if (rc == 0)
+		*ret = o;
 	return rc;
 }
 
@@ -195,7 +301,7 @@ struct dent {
 	_Atomic int lock;
 	uint64_t seq; /* 0: free */
 	uint64_t made_ms;
-	uint64_t revision;
+	uint64_t revision, wf_hash;
 	bool canary;
 	uint16_t len[NNAMES]; /* tenant, class, model, region */
 	char *heap;	      /* the names when they do not fit inline */
@@ -253,7 +359,8 @@ routerd_decisions_stats(const struct routerd_decisions *t)
 
 void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 			   const struct af_decision *d, const char *tenant,
-			   const char *class_name, uint64_t now_ms)
+			   const char *class_name, uint64_t now_ms,
+			   uint64_t wf_hash)
 {
 	const char *names[NNAMES] = {tenant, class_name, d->primary.model,
 				     d->primary.region};
@@ -294,6 +401,7 @@ void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 		e->seq = seq;
 		e->made_ms = now_ms;
 		e->revision = d->revision;
+		e->wf_hash = wf_hash;
 		e->canary = d->canary;
 		stored = true;
 	}
@@ -324,6 +432,7 @@ bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,
 			src += e->len[i];
 		}
 		ret->revision = e->revision;
+		ret->wf_hash = e->wf_hash;
 		ret->canary = e->canary;
 		found = true;
 	}

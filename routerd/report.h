@@ -8,6 +8,7 @@
 #define AF_ROUTERD_REPORT_H
 
 #include "policy/policy.h"
+#include "routerd/workflow.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,6 +36,7 @@ struct routerd_report {
 	const char *model, *region;
 	bool ok;
 	int64_t latency_ms, input_tokens, output_tokens, revision;
+	int64_t cached_input_tokens; /* of input_tokens */
 	bool has_cost;
 	int64_t cost_nano_usd; /* when has_cost */
 	int64_t quality_ppm;   /* quality 0..1 in ppm; -1: absent */
@@ -55,6 +57,26 @@ struct routerd_report_error {
 int routerd_report_parse(void *root, struct routerd_report *ret,
 			 struct routerd_report_error *err);
 
+/* ------------------------------------------------------------ outcome */
+
+/* One POST /v1/outcome body, parsed: strings borrowed from the JSON
+ * document; labels as (key, value) pairs. */
+struct routerd_outcome {
+	const char *workflow_id, *tenant, *class_name;
+	enum routerd_workflow_outcome outcome;
+	int64_t tool_nano, human_nano; /* 1e-9 USD, 0 when absent */
+	size_t nlabels;
+	const char *labels[AF_REQ_MAX_LABELS][2];
+};
+
+/* Checks and reads an outcome object (a json_t *): workflow_id, tenant,
+ * class and outcome required (400 MISSING_FIELD), tool_cost_usd and
+ * human_review_usd 0..ROUTERD_REPORT_MAX_COST_USD, labels an object of
+ * at most AF_REQ_MAX_LABELS strings (422). Returns 0 or AF_EPARSE with
+ * *err filled. Thread-safe. */
+int routerd_outcome_parse(void *root, struct routerd_outcome *ret,
+			  struct routerd_report_error *err);
+
 /* ------------------------------------------------------ decision table */
 
 #define ROUTERD_KEY_MAX AF_POLICY_NAME_MAX
@@ -63,6 +85,7 @@ int routerd_report_parse(void *root, struct routerd_report *ret,
 struct routerd_decision_rec {
 	uint64_t revision;
 	bool canary;
+	uint64_t wf_hash;
 	char tenant[ROUTERD_KEY_MAX + 1], class_name[ROUTERD_KEY_MAX + 1];
 	char model[ROUTERD_KEY_MAX + 1], region[ROUTERD_KEY_MAX + 1];
 };
@@ -79,12 +102,15 @@ void routerd_decisions_free(struct routerd_decisions *t);
 const struct routerd_decisions_stats *
 routerd_decisions_stats(const struct routerd_decisions *t);
 
-/* Keeps routed decision `seq` (nonzero) of `tenant` and `class_name`.
+/* Keeps routed decision `seq` (nonzero) of `tenant` and `class_name`, and
+ * wf_hash, its workflow id's routerd_workflow_hash (0: none), so a report
+ * that names only the decision finds its workflow.
  * now_ms: monotonic. No allocation unless the four names together are
  * long (over about 100 bytes). Any thread. */
 void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 			   const struct af_decision *d, const char *tenant,
-			   const char *class_name, uint64_t now_ms);
+			   const char *class_name, uint64_t now_ms,
+			   uint64_t wf_hash);
 /* Copies decision `seq` into *ret; false when it is not (or no longer)
  * kept. Any thread. */
 bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,

@@ -81,13 +81,14 @@ struct routerd_report;
 void routerd_live_workflows(struct live_ctx *c, struct routerd_workflows *t,
 			    struct af_live *live);
 void routerd_live_workflow_routed(struct routerd_workflows *t,
+				  const struct routerd_view *v,
 				  const struct af_request *req,
 				  const struct af_decision *d, uint64_t seq,
 				  uint64_t now_ms);
 void routerd_live_workflow_reported(struct routerd_workflows *t,
 				    const struct routerd_report *rep,
-				    uint64_t seq, int64_t cost_nano_usd,
-				    uint64_t now_ms);
+				    uint64_t wf_hash, uint64_t seq,
+				    int64_t cost_nano_usd, uint64_t now_ms);
 
 /* A routed decision with sequence number `seq` (nonzero) takes one lane
  * slot until its report or its expiry. Any thread. */

@@ -550,6 +550,31 @@ static void sub_cb(void *arg)
 	nng_recv_aio(s->sub, s->sub_aio);
 }
 
+/* A model's next price version took effect: the same view built again
+ * prices by it (views choose their prices when built). */
+static void reprice(struct routerd_sync *s)
+{
+	const struct routerd_view *cur = routerd_view_acquire(s->r);
+	struct routerd_view *v = NULL;
+	struct af_err err = {{0}};
+	int64_t next = cur ? af_policy_view_next_price_ms(cur->pv) : 0;
+
+	if (next != 0 && af_wall_ms() >= next &&
+	    routerd_view_build(
+		    cur->state_index, cur->stable_revision, cur->stable_hash,
+		    cur->stable_bytes, cur->stable_len, cur->canary_revision,
+		    cur->canary_hash, cur->canary_bytes, cur->canary_len,
+		    cur->canary_weight, cur->registry_revision,
+		    cur->registry_bytes, cur->registry_len, &v, &err) != 0)
+		log_warn("event=reprice_failed error=\"%s\"", err.msg);
+	routerd_view_release(s->r, cur);
+	if (v != NULL) {
+		log_info("event=price_version_in_force registry=%llu",
+			 (unsigned long long)v->registry_revision);
+		activate(s, v);
+	}
+}
+
 /* Blocks until a hint arrives, a retry is due, IDLE_WAIT_MS, or stop. */
 static void wait_work(struct routerd_sync *s, uint64_t now)
 {
@@ -606,6 +631,7 @@ static void *sync_main(void *arg)
 			if (do_sync(s) == 0)
 				s->sync_due = false;
 		}
+		reprice(s);
 		wait_work(s, af_mono_ms());
 	}
 	return NULL;

@@ -11,6 +11,7 @@
 #include "routerd/override.h"
 #include "routerd/sync_int.h"
 #include "routerd/usage.h"
+#include "routerd/workflow.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +104,8 @@ static void flush_usage(struct routerd_sync *s)
 	Af__Response *resp = NULL;
 	int rc;
 
+	if (s->r->workflows != NULL)
+		routerd_workflows_sweep(s->r->workflows, af_mono_ms());
 	if (s->usage_buf == NULL) {
 		if (routerd_usage_take(s->r->usage, s->r->id, &s->usage_buf,
 				       &s->usage_len) != 0 ||

@@ -2,6 +2,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/metrics.h"
+#include "common/money.h"
 #include "common/satarith.h"
 #include "proto/af.pb-c.h"
 
@@ -19,10 +20,22 @@ struct row {
 	uint64_t q_count, q_sum_ppm;
 };
 
+/* Ended workflows of one (tenant, class, labels). */
+struct wrow {
+	char tenant[KEY_MAX], class_name[KEY_MAX];
+	char labels[ROUTERD_WORKFLOW_LABELS];
+	size_t labels_len;
+	uint64_t workflows, succeeded, failed, abandoned, hops, tokens;
+	int64_t inference, tool, human, waste, smin, smax; /* micro-USD */
+	uint32_t hist[AF_COSTHIST_BUCKETS];
+};
+
 struct routerd_usage {
 	pthread_mutex_t lock;
 	struct row rows[AF_USAGE_MAX_ROWS + 64];
 	size_t n;
+	struct wrow wrows[AF_USAGE_MAX_WORKFLOW_ROWS + 1];
+	size_t nw;
 };
 
 int routerd_usage_new(struct routerd_usage **ret)
@@ -111,16 +124,146 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 	pthread_mutex_unlock(&u->lock);
 }
 
-static int pack(const struct row *rows, size_t n, const char *id, uint8_t **ret,
+static struct wrow *wfind(struct routerd_usage *u,
+			  const struct routerd_workflow_done *w)
+{
+	struct wrow *r;
+
+	for (size_t i = 0; i < u->nw; i++) {
+		r = &u->wrows[i];
+		if (r->labels_len == w->labels_len &&
+		    strcmp(r->tenant, w->tenant) == 0 &&
+		    strcmp(r->class_name, w->class_name) == 0 &&
+		    memcmp(r->labels, w->labels, w->labels_len) == 0)
+			return r;
+	}
+	/* Full: the last row takes the rest, as "(other)" */
+	if (u->nw >= AF_USAGE_MAX_WORKFLOW_ROWS) {
+		r = &u->wrows[AF_USAGE_MAX_WORKFLOW_ROWS];
+		if (u->nw == AF_USAGE_MAX_WORKFLOW_ROWS) {
+			memset(r, 0, sizeof(*r));
+			snprintf(r->tenant, KEY_MAX, "%s", OTHER);
+			snprintf(r->class_name, KEY_MAX, "%s", OTHER);
+			r->smin = -1;
+			u->nw++;
+		}
+		return r;
+	}
+	r = &u->wrows[u->nw++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->tenant, KEY_MAX, "%s", w->tenant);
+	snprintf(r->class_name, KEY_MAX, "%s", w->class_name);
+	if (w->labels_len <= sizeof(r->labels)) {
+		memcpy(r->labels, w->labels, w->labels_len);
+		r->labels_len = w->labels_len;
+	}
+	r->smin = -1;
+	return r;
+}
+
+void routerd_usage_workflow(void *arg, const struct routerd_workflow_done *w)
+{
+	struct routerd_usage *u = arg;
+	int64_t inf = af_money_micro_of_nano(w->inference_nano), cost;
+	struct wrow *r;
+
+	cost = af_sat_add_i64(af_sat_add_i64(inf, w->tool_micro),
+			      w->human_micro);
+	pthread_mutex_lock(&u->lock);
+	r = wfind(u, w);
+	r->workflows++;
+	r->hops = af_sat_add_u64(r->hops, w->hops);
+	r->tokens = af_sat_add_u64(r->tokens, w->tokens);
+	r->inference = af_sat_add_i64(r->inference, inf);
+	r->tool = af_sat_add_i64(r->tool, w->tool_micro);
+	r->human = af_sat_add_i64(r->human, w->human_micro);
+	if (w->outcome == ROUTERD_WORKFLOW_SUCCESS) {
+		r->succeeded++;
+		r->hist[af_costhist_index(cost)]++;
+		if (r->smin < 0 || cost < r->smin)
+			r->smin = cost;
+		if (cost > r->smax)
+			r->smax = cost;
+	} else {
+		r->failed += w->outcome == ROUTERD_WORKFLOW_FAILED;
+		r->abandoned += w->outcome == ROUTERD_WORKFLOW_ABANDONED;
+		r->waste = af_sat_add_i64(r->waste, cost);
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* The workflow rows as WorkflowRow messages in pr[] (labels and bucket
+ * pairs in the arrays after them, in one block owned by *ret_mem). */
+static int pack_workflows(const struct routerd_usage *u, Af__WorkflowRow *pr,
+			  Af__WorkflowRow **pp, void **ret_mem)
+{
+	size_t nl = 0, nh = 0;
+	char **lab;
+	uint64_t *hist;
+
+	for (size_t i = 0; i < u->nw; i++) {
+		for (size_t o = 0; o < u->wrows[i].labels_len; o++)
+			nl += u->wrows[i].labels[o] == '\0';
+		for (size_t b = 0; b < AF_COSTHIST_BUCKETS; b++)
+			nh += u->wrows[i].hist[b] != 0;
+	}
+	*ret_mem = af_calloc(1, nl * sizeof(*lab) + 2 * nh * sizeof(*hist) + 1);
+	if (*ret_mem == NULL)
+		return AF_ENOMEM;
+	hist = *ret_mem;
+	lab = (char **)(void *)(hist + 2 * nh);
+	for (size_t i = 0; i < u->nw; i++) {
+		const struct wrow *w = &u->wrows[i];
+		Af__WorkflowRow *p = &pr[i];
+
+		af__workflow_row__init(p);
+		p->tenant = (char *)w->tenant;
+		p->class_name = (char *)w->class_name;
+		p->labels = lab;
+		for (size_t o = 0; o < w->labels_len;
+		     o += strlen(w->labels + o) + 1)
+			p->labels[p->n_labels++] = (char *)w->labels + o;
+		lab += p->n_labels;
+		p->workflows = w->workflows;
+		p->succeeded = w->succeeded;
+		p->failed = w->failed;
+		p->abandoned = w->abandoned;
+		p->hops = w->hops;
+		p->tokens = w->tokens;
+		p->inference_micro = w->inference;
+		p->tool_micro = w->tool;
+		p->human_micro = w->human;
+		p->waste_micro = w->waste;
+		p->success_min_micro = w->smin;
+		p->success_max_micro = w->smax;
+		p->success_hist = hist;
+		for (size_t b = 0; b < AF_COSTHIST_BUCKETS; b++)
+			if (w->hist[b] != 0) {
+				hist[p->n_success_hist++] = b;
+				hist[p->n_success_hist++] = w->hist[b];
+			}
+		hist += p->n_success_hist;
+		pp[i] = p;
+	}
+	return 0;
+}
+
+static int pack(const struct routerd_usage *u, const char *id, uint8_t **ret,
 		size_t *ret_len)
 {
+	const struct row *rows = u->rows;
+	size_t n = u->n;
 	Af__UsageReport rep = AF__USAGE_REPORT__INIT;
-	Af__UsageRow *pr = af_calloc(n, sizeof(*pr));
-	Af__UsageRow **pp = af_calloc(n, sizeof(*pp));
+	Af__WorkflowRow *wr = af_calloc(u->nw + 1, sizeof(*wr));
+	Af__WorkflowRow **wp = af_calloc(u->nw + 1, sizeof(*wp));
+	void *wmem = NULL;
+	Af__UsageRow *pr = af_calloc(n + 1, sizeof(*pr));
+	Af__UsageRow **pp = af_calloc(n + 1, sizeof(*pp));
 	uint8_t *buf = NULL;
 	int rc = 0;
 
-	if (pr == NULL || pp == NULL) {
+	if (pr == NULL || pp == NULL || wr == NULL || wp == NULL ||
+	    pack_workflows(u, wr, wp, &wmem) != 0) {
 		rc = AF_ENOMEM;
 		goto out;
 	}
@@ -144,6 +287,8 @@ static int pack(const struct row *rows, size_t n, const char *id, uint8_t **ret,
 	rep.routerd_id = (char *)id;
 	rep.n_rows = n;
 	rep.rows = pp;
+	rep.n_workflows = u->nw;
+	rep.workflows = wp;
 	buf = af_malloc(af__usage_report__get_packed_size(&rep) + 1);
 	if (buf == NULL) {
 		rc = AF_ENOMEM;
@@ -154,6 +299,9 @@ static int pack(const struct row *rows, size_t n, const char *id, uint8_t **ret,
 out:
 	af_free(pr);
 	af_free(pp);
+	af_free(wr);
+	af_free(wp);
+	af_free(wmem);
 	return rc;
 }
 
@@ -165,8 +313,8 @@ int routerd_usage_take(struct routerd_usage *u, const char *id, uint8_t **ret,
 	*ret = NULL;
 	*ret_len = 0;
 	pthread_mutex_lock(&u->lock);
-	if (u->n > 0 && (rc = pack(u->rows, u->n, id, ret, ret_len)) == 0)
-		u->n = 0;
+	if ((u->n > 0 || u->nw > 0) && (rc = pack(u, id, ret, ret_len)) == 0)
+		u->n = u->nw = 0;
 	pthread_mutex_unlock(&u->lock);
 	return rc;
 }

@@ -9,11 +9,16 @@
 #ifndef AF_ROUTERD_USAGE_H
 #define AF_ROUTERD_USAGE_H
 
+#include "routerd/workflow.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define AF_USAGE_MAX_ROWS 1024
+/* Distinct (tenant, class, labels) of ended workflows per flush; the rest
+ * are summed into one "(other)" row. */
+#define AF_USAGE_MAX_WORKFLOW_ROWS 256
 
 struct routerd_usage;
 
@@ -27,6 +32,10 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 			  const char *tenant, const char *class_name,
 			  const char *model, bool ok, uint64_t latency_ms,
 			  int64_t cost_nano_usd, int64_t quality_ppm);
+
+/* Records workflow w that ended (a routerd_workflow_done_fn: arg is the
+ * struct routerd_usage). Thread-safe. */
+void routerd_usage_workflow(void *arg, const struct routerd_workflow_done *w);
 
 /* Takes everything recorded so far as a packed UsageReport command
  * payload for routerd `id` (NULL, 0 when there is nothing). *ret owned

@@ -15,6 +15,8 @@
 #include "policy/policy.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ROUTERD_WORKFLOWS_DEFAULT 100000
@@ -22,7 +24,47 @@
 /* Hops in flight tracked per workflow; the oldest makes room beyond. */
 #define ROUTERD_WORKFLOW_SLOTS AF_WORKFLOW_INFLIGHT_MAX
 
+/* Bytes of declared labels ("key=value" NUL-separated) a workflow keeps
+ * from its first hop; labels beyond are dropped. A workflow's tenant,
+ * class (each cut to 64 bytes) and those labels share
+ * ROUTERD_WORKFLOW_WHO bytes: labels past what the names leave are
+ * dropped too. */
+#define ROUTERD_WORKFLOW_LABELS 192
+#define ROUTERD_WORKFLOW_WHO 256
+
 struct routerd_workflows;
+
+/* Whose workflow: its first hop's tenant, class and declared labels. */
+struct routerd_workflow_who {
+	const char *tenant, *class_name;
+	const char *labels; /* "key=value" strings, each NUL-terminated */
+	size_t labels_len;  /* bytes of all of them */
+};
+
+enum routerd_workflow_outcome {
+	ROUTERD_WORKFLOW_SUCCESS,
+	ROUTERD_WORKFLOW_FAILED,
+	ROUTERD_WORKFLOW_ABANDONED,
+};
+
+/* A workflow that ended: by an outcome (POST /v1/outcome), or abandoned
+ * (idle past its class's workflow_idle_s, or dropped to make room). The
+ * table fills hops, tokens and inference_nano from what it tracked.
+ * Strings are borrowed for the callback's duration. */
+struct routerd_workflow_done {
+	enum routerd_workflow_outcome outcome;
+	const char *tenant, *class_name;
+	const char *labels;
+	size_t labels_len;
+	uint64_t hops, tokens;
+	int64_t inference_nano; /* reported cost, estimates in flight */
+	int64_t tool_micro, human_micro; /* outcome's own figures */
+};
+
+/* Called (under a table lock: it must not call back into the table) for
+ * every workflow that ended. */
+typedef void (*routerd_workflow_done_fn)(void *arg,
+					 const struct routerd_workflow_done *w);
 
 struct routerd_workflows_stats {
 	_Atomic uint64_t tracked;    /* workflows in the table now */
@@ -31,6 +73,7 @@ struct routerd_workflows_stats {
 	_Atomic uint64_t idled;	     /* restarted after their idle timeout */
 	_Atomic uint64_t expired;    /* in-flight hops never reported */
 	_Atomic uint64_t overflowed; /* in-flight hops over the slots */
+	_Atomic uint64_t abandoned;  /* ended without an outcome */
 };
 
 /* A table for `max` workflows (1..ROUTERD_WORKFLOWS_MAX). Errors:
@@ -53,10 +96,20 @@ void routerd_workflows_metrics(const struct routerd_workflows *t,
 void routerd_workflows_state(struct routerd_workflows *t, const char *id,
 			     uint64_t now_ms, struct af_workflow_state *ret);
 
-/* Routed decision `seq` of workflow `id`: one more hop, in flight until
- * reported or ttl_ms passed, with d's estimated cost and `tokens`
- * (the request's input + output). Enters the workflow when new. */
+/* The hash the table keys workflow id on (never stored beyond it). */
+uint64_t routerd_workflow_hash(const char *id);
+
+/* Sets the callback of ended workflows (once, before any other call;
+ * none: they are forgotten). */
+void routerd_workflows_on_done(struct routerd_workflows *t,
+			       routerd_workflow_done_fn fn, void *arg);
+
+/* Routed decision `seq` of workflow `id` of `who`: one more hop, in
+ * flight until reported or ttl_ms passed, with d's estimated cost and
+ * `tokens` (the request's input + output). Enters the workflow when new
+ * (who is kept from its first hop). */
 void routerd_workflows_routed(struct routerd_workflows *t, const char *id,
+			      const struct routerd_workflow_who *who,
 			      uint64_t seq, const struct af_decision *d,
 			      int64_t tokens, uint64_t ttl_ms, uint64_t now_ms);
 
@@ -66,5 +119,34 @@ void routerd_workflows_routed(struct routerd_workflows *t, const char *id,
 void routerd_workflows_reported(struct routerd_workflows *t, const char *id,
 				uint64_t seq, int64_t cost_nano_usd,
 				int64_t tokens, uint64_t now_ms);
+
+/* As routerd_workflows_reported, for a report that names only its
+ * decision: the workflow is found by the hash of its id the decision
+ * kept (routerd_workflow_hash) and the hop seq it holds. */
+void routerd_workflows_reported_hash(struct routerd_workflows *t, uint64_t hash,
+				     uint64_t seq, int64_t cost_nano_usd,
+				     int64_t tokens, uint64_t now_ms);
+
+/* Workflow `id` ended with outcome o (its tenant, class, labels, tool and
+ * human costs; no labels: those of its first hop): the done callback
+ * gets o with what the table tracked of it (nothing for a workflow it does not
+ * know: then o as given, with no hops), and the workflow leaves the table. True
+ * when it was known. */
+bool routerd_workflows_outcome(struct routerd_workflows *t, const char *id,
+			       const struct routerd_workflow_done *o,
+			       uint64_t now_ms);
+
+/* Packs the labels of kv[0..2n) (key, value, key, value...) whose key is one of
+ * dims[0..ndims) into out as "key=value" strings, each NUL-terminated,
+ * in the order of dims; a pair that would not fit in cap is left out.
+ * Returns the bytes written. */
+size_t routerd_workflow_labels(const char *const *dims, size_t ndims,
+			       const char *const *kv, size_t n, char *out,
+			       size_t cap);
+
+/* Ends every workflow idle at now_ms as abandoned (the done callback)
+ * and takes it out of the table. Returns how many. Walks the whole
+ * table, one shard lock at a time: call it about once a second. */
+size_t routerd_workflows_sweep(struct routerd_workflows *t, uint64_t now_ms);
 
 #endif

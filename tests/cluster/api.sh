@@ -149,7 +149,10 @@ jq -e '.error.field == "by"' "$CL_DIR/body" >/dev/null || fail "by: $(cat "$CL_D
 expect 400 INVALID $leader "/report?since=2026-02-01&until=2026-01-01" "$T_viewer"
 jq -e '.error.field == "until" and (.error.message | test("^until must come after --since"))' \
 	"$CL_DIR/body" >/dev/null || fail "until before since: $(cat "$CL_DIR/body")"
-expect 400 INVALID $leader "/report?unit=workflow" "$T_viewer"
+expect 400 INVALID $leader "/report?unit=workflows" "$T_viewer"
+jq -e '.error.field == "unit"' "$CL_DIR/body" >/dev/null || fail "unit: $(cat "$CL_DIR/body")"
+expect 400 INVALID $leader "/report?unit=workflow&by=model" "$T_viewer"
+jq -e '.error.message | test("labels.KEY")' "$CL_DIR/body" >/dev/null || fail "unit=workflow by=model: $(cat "$CL_DIR/body")"
 expect 400 INVALID $leader "/policy/revisions/abc" "$T_viewer"
 expect 400 INVALID $leader "/fleet?x=1" "$T_viewer"
 expect 404 NOT_FOUND $leader "/policy/revisions/999" "$T_viewer"

@@ -2,7 +2,7 @@
 # api/openapi.yaml describes what routerd and controld really answer: a
 # 3-node cluster and two routerds answer routes, denials of nine codes
 # (rule, caps, cost, context, capability, residency, a saturated lane),
-# bad input (400, 413, 422), reports, an outcome (404: not served yet),
+# bad input (400, 413, 422), reports, outcomes (202, 400, 422),
 # status, 503 before any policy, and every /api/v1 resource with its errors;
 # every body is validated against the document. Then mutated bodies (a
 # field of the wrong type, a missing field, an unknown error code, an extra
@@ -125,7 +125,11 @@ expect 422 '.error.code == "UNKNOWN_DECISION"'
 call POST /v1/report "$U/v1/report" "{\"decision_id\":\"$id\",\"ok\":null}"
 expect 422 '.error.code == "WRONG_TYPE" and .error.field == "ok"'
 call POST /v1/outcome "$U/v1/outcome" '{"workflow_id":"wf-oa","tenant":"claims-team","class":"research-agent","outcome":"success"}'
-[ "$LAST_CODE" = 404 ] || [ "$LAST_CODE" = 202 ] || fail "outcome: $LAST_CODE"
+[ "$LAST_CODE" = 202 ] || fail "outcome: $LAST_CODE"
+call POST /v1/outcome "$U/v1/outcome" '{"workflow_id":"wf-oa","tenant":"claims-team","class":"research-agent","outcome":"won"}'
+[ "$LAST_CODE" = 422 ] || fail "bad outcome: $LAST_CODE"
+call POST /v1/outcome "$U/v1/outcome" '{"workflow_id":"wf-oa","tenant":"claims-team","class":"research-agent"}'
+[ "$LAST_CODE" = 400 ] || fail "outcome missing: $LAST_CODE"
 cl_wait_json "curl -s $U/v1/decisions/$id" '.decision_id' >/dev/null
 call GET "/v1/decisions/{id}" "$U/v1/decisions/$id"
 expect 200 '.decision.decision_id == "'"$id"'"'
@@ -150,6 +154,11 @@ for r in "" cluster policy/history rollout fleet budgets models report \
 	call GET "$doc" "$H/api/v1/$r"
 	expect 200 'true'
 done
+cl_wait_json "curl -s '$H/api/v1/report?unit=workflow'" 'length > 0' >/dev/null
+call GET /api/v1/report "$H/api/v1/report?unit=workflow&by=tenant,day"
+expect 200 'length > 0 and (.[0].cost_usd | test("^[0-9]+[.][0-9]{6}$")) and (.[0].day | length) == 10'
+call GET /api/v1/report "$H/api/v1/report?unit=week"
+expect 400 '.error.field == "unit"'
 call GET "/api/v1/policy/revisions/{rev}" "$H/api/v1/policy/revisions/1"
 expect 200 '.revision == 1'
 call GET "/api/v1/policy/revisions/{rev}" "$H/api/v1/policy/revisions/stable"

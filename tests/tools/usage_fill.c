@@ -10,9 +10,16 @@
  *                   FIRST_DAY(YYYY-MM-DD) [CSV]
  * Rows: DAYS * TENANTS * CLASSES * MODELS * REVS (at most 10,000,000).
  *
+ * usage_fill --workflows DIR CLUSTER OUT DAYS TENANTS CLASSES LABELS
+ *                   FIRST_DAY HOPS: workflow rows instead (af report
+ *                   --unit workflow), one per (day, tenant, class,
+ *                   labels.cost_center value), through their apply code,
+ *                   holding HOPS hops in all (10 per workflow).
+ *
  * usage_fill --scan DIR CLUSTER: walks every usage row of the store in DIR
- * once, unpacking each value and nothing else, and prints the rows and the
- * milliseconds taken: the floor a report's full scan cannot beat. */
+ * once, unpacking each showback and workflow value and nothing else, and
+ * prints the rows and the milliseconds taken: the floor a report's full
+ * scan cannot beat. */
 #include "common/err.h"
 #include "controld/fsm_int.h"
 #include "store/store.h"
@@ -33,7 +40,47 @@ struct fill {
 	uint64_t total, next;
 	int64_t first_ms;
 	FILE *csv;
+	uint64_t hops; /* --workflows: hops in all */
 };
+
+/* Workflow row i: 10 hops a workflow, 80% succeed, 15% fail. */
+static void wrow_of(const struct fill *f, uint64_t i, int64_t *day,
+		    Af__WorkflowRow *r, char names[3][24], char **lab,
+		    uint64_t *hist)
+{
+	uint64_t c[4], x = i, wfs = f->hops / 10;
+	uint64_t n = wfs / f->total + (i < wfs % f->total);
+
+	for (int d = 3; d >= 0; d--) {
+		c[d] = x % f->dim[d];
+		x /= f->dim[d];
+	}
+	*day = f->first_ms + (int64_t)c[0] * DAY_MS;
+	snprintf(names[0], 24, "t%06llu", (unsigned long long)c[1]);
+	snprintf(names[1], 24, "c%03llu", (unsigned long long)c[2]);
+	snprintf(names[2], 24, "cost_center=cc%04llu",
+		 (unsigned long long)c[3]);
+	r->tenant = names[0];
+	r->class_name = names[1];
+	*lab = names[2];
+	r->labels = lab;
+	r->n_labels = 1;
+	r->workflows = n;
+	r->succeeded = n - n / 5;
+	r->failed = n * 15 / 100;
+	r->abandoned = n - r->succeeded - r->failed;
+	r->hops = n * 10;
+	r->inference_micro = (int64_t)(n * (20000 + i % 5000));
+	r->tool_micro = (int64_t)n * 1000;
+	r->human_micro = (int64_t)(i % 7) * 50000;
+	r->waste_micro = (int64_t)(r->failed + r->abandoned) * 21000;
+	r->success_min_micro = 20000;
+	r->success_max_micro = 80000;
+	hist[0] = 140 + i % 20;
+	hist[1] = r->succeeded;
+	r->success_hist = hist;
+	r->n_success_hist = r->succeeded ? 2 : 0;
+}
 
 /* Row i's coordinates and values: deterministic, varied per row. */
 static void row_of(const struct fill *f, uint64_t i, int64_t *day,
@@ -64,7 +111,18 @@ static int fill_batch(struct af_txn *t, void *arg)
 	struct fill *f = arg;
 	uint64_t end = f->next + BATCH < f->total ? f->next + BATCH : f->total;
 
-	for (uint64_t i = f->next; i < end; i++) {
+	for (uint64_t i = f->next; f->hops > 0 && i < end; i++) {
+		Af__WorkflowRow r = AF__WORKFLOW_ROW__INIT;
+		char names[3][24], *lab;
+		uint64_t hist[2];
+		int64_t day;
+		int rc;
+
+		wrow_of(f, i, &day, &r, names, &lab, hist);
+		if ((rc = af_workflow_apply_row(t, day, &r)) != 0)
+			return rc;
+	}
+	for (uint64_t i = f->next; f->hops == 0 && i < end; i++) {
 		Af__UsageRow r = AF__USAGE_ROW__INIT;
 		char names[3][16];
 		int64_t day;
@@ -80,16 +138,28 @@ static int fill_batch(struct af_txn *t, void *arg)
 static int scan_row(const void *key, size_t klen, const void *val, size_t vlen,
 		    void *arg)
 {
-	Af__Showback *sb = af__showback__unpack(NULL, vlen, val);
 	uint64_t *n = arg;
 
-	(void)key, (void)klen;
-	if (sb == NULL)
-		return AF_ECORRUPT;
-	n[0]++;
-	n[1] += sb->count;
-	af__showback__free_unpacked(sb, NULL);
-	return 0;
+	if (klen > 3 && memcmp(key, "wf/", 3) == 0) {
+		Af__WorkflowRow *w = af__workflow_row__unpack(NULL, vlen, val);
+
+		if (w == NULL)
+			return AF_ECORRUPT;
+		n[0]++;
+		n[1] += w->hops;
+		af__workflow_row__free_unpacked(w, NULL);
+		return 0;
+	}
+	if (klen > 3 && memcmp(key, "sb/", 3) == 0) {
+		Af__Showback *sb = af__showback__unpack(NULL, vlen, val);
+
+		if (sb == NULL)
+			return AF_ECORRUPT;
+		n[0]++;
+		n[1] += sb->count;
+		af__showback__free_unpacked(sb, NULL);
+	}
+	return 0; /* the label value counters ("wv/", "wn/") */
 }
 
 static int scan(const char *dir, const char *cluster)
@@ -134,6 +204,18 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "--scan") == 0)
 		return scan(argv[2], argv[3]);
+	if (argc == 11 && strcmp(argv[1], "--workflows") == 0) {
+		/* DAYS TENANTS CLASSES LABELS in the first four dimensions */
+		f.hops = strtoull(argv[10], NULL, 10);
+		argv[10] = argv[9];
+		argv[9] = (char *)"1";
+		argv++;
+		argc = 10;
+		if (f.hops == 0) {
+			fprintf(stderr, "usage_fill: bad HOPS\n");
+			return 2;
+		}
+	}
 	if (argc != 10 && argc != 11) {
 		fprintf(stderr,
 			"usage: usage_fill DIR CLUSTER OUT DAYS TENANTS "

@@ -4,6 +4,7 @@
  * are applied straight to a real LMDB store (no raft needed). */
 #include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
+#include "controld/anomaly.h"
 #include "controld/budget.h"
 #include "controld/fsm.h"
 #include "controld/fsm_int.h"
@@ -328,4 +329,161 @@ Test(budget, spend_history_has_a_point_per_hour)
 	cr_expect_eq(st.spent_micro, 0);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
 	af_store_read_end(txn);
+}
+
+/* ------------------------------------------- workflow rows, retention */
+
+static int count_fn(const void *k, size_t kl, const void *v, size_t vl,
+		    void *arg)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t rows_under(const char *prefix)
+{
+	struct af_txn *txn;
+	size_t n = 0;
+
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_txn_iter_prefix(txn, AF_TABLE_USAGE, prefix, 3, false,
+					count_fn, &n),
+		     0);
+	af_store_read_end(txn);
+	return n;
+}
+
+/* One UsageReport at time t: a hop row and one workflow of `tenant` with
+ * label cost_center=cc; prune_before_ms as the leader would stamp it. */
+static void usage_at(const char *tenant, const char *cc, int64_t t,
+		     int64_t prune_before_ms)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
+	Af__UsageRow row = AF__USAGE_ROW__INIT, *rows[1] = {&row};
+	Af__WorkflowRow w = AF__WORKFLOW_ROW__INIT, *ws[1] = {&w};
+	char lab[96], *labs[1] = {lab};
+
+	snprintf(lab, sizeof(lab), "cost_center=%s", cc);
+	row.revision = 1;
+	row.tenant = w.tenant = (char *)tenant;
+	row.class_name = w.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = row.ok = 1;
+	w.workflows = w.succeeded = 1;
+	w.inference_micro = 10;
+	w.success_min_micro = w.success_max_micro = 10;
+	w.labels = labs;
+	w.n_labels = 1;
+	ur.routerd_id = (char *)"r1";
+	ur.rows = rows;
+	ur.n_rows = 1;
+	ur.workflows = ws;
+	ur.n_workflows = 1;
+	ur.prune_before_ms = prune_before_ms;
+	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+	cmd.usage_report = &ur;
+	cr_assert_eq(apply(&cmd, t)->code, AF__CODE__OK);
+}
+
+Test(budget, label_values_capped_per_day)
+{
+	char cc[16];
+
+	for (int i = 0; i < AF_SHOWBACK_VALUES_MAX + 5; i++) {
+		snprintf(cc, sizeof(cc), "cc%d", i);
+		usage_at("acme", cc, T0, 0);
+	}
+	/* a value seen before still has its own row */
+	usage_at("acme", "cc3", T0, 0);
+	cr_assert_eq(rows_under("wf/"), AF_SHOWBACK_VALUES_MAX + 1);
+	cr_assert_eq(rows_under("wv/"), AF_SHOWBACK_VALUES_MAX);
+	/* the next day counts again */
+	usage_at("acme", "new", T0 + DAY, 0);
+	cr_assert_eq(rows_under("wf/"), AF_SHOWBACK_VALUES_MAX + 2);
+}
+
+Test(budget, retention_prunes_old_days_bounded)
+{
+	char tenant[16];
+
+	/* 300 tenants on day 0, one on days 1 and 2 */
+	for (int i = 0; i < 300; i++) {
+		snprintf(tenant, sizeof(tenant), "t%d", i);
+		usage_at(tenant, "A", T0, 0);
+	}
+	usage_at("acme", "A", T0 + DAY, 0);
+	usage_at("acme", "A", T0 + 2 * DAY, 0);
+	cr_assert_eq(rows_under("sb/"), 302);
+	cr_assert_eq(rows_under("wf/"), 302);
+	/* before day 2: at most AF_USAGE_PRUNE_MAX keys per entry */
+	usage_at("acme", "A", T0 + 2 * DAY,
+		 af_period_start_ms(T0 + 2 * DAY, false));
+	cr_assert_eq(rows_under("sb/"), 302 - AF_USAGE_PRUNE_MAX);
+	for (int i = 0; i < 4; i++)
+		usage_at("acme", "A", T0 + 2 * DAY,
+			 af_period_start_ms(T0 + 2 * DAY, false));
+	cr_assert_eq(rows_under("sb/"), 1);
+	cr_assert_eq(rows_under("wf/"), 1);
+	cr_assert_eq(rows_under("wv/"), 1);
+	cr_assert_eq(rows_under("wn/"), 1);
+}
+
+/* Spend anomalies: a tenant steady for 28 days then 10x, one that
+ * varies, one new; z from the mean and population deviation of the
+ * window (missing days count as 0). */
+static int spend_fn(struct af_txn *t, void *arg)
+{
+	const int64_t *v = arg; /* day index, tenant index, nano */
+	static const char *const names[] = {"steady", "noisy", "new"};
+	Af__UsageRow row = AF__USAGE_ROW__INIT;
+
+	row.revision = 1;
+	row.tenant = (char *)names[v[1]];
+	row.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = row.ok = 1;
+	row.cost_nano_usd = v[2];
+	return af_showback_apply(t, T0 - (29 - v[0]) * DAY, &row);
+}
+
+Test(budget, anomalies_z_against_the_trailing_window)
+{
+	struct af_anomaly *a = NULL;
+	size_t n = 0;
+	int64_t day;
+
+	for (int64_t d = 0; d < 30; d++) {
+		int64_t steady[3] = {d, 0, d == 28 ? 10000000000 : 1000000000};
+		int64_t noisy[3] = {d, 1, (d % 2 ? 3 : 1) * 1000000000LL};
+
+		cr_assert_eq(af_store_update(store, spend_fn, steady, NULL), 0);
+		cr_assert_eq(af_store_update(store, spend_fn, noisy, NULL), 0);
+	}
+	int64_t fresh[3] = {28, 2, 5000000000};
+	cr_assert_eq(af_store_update(store, spend_fn, fresh, NULL), 0);
+	struct af_txn *txn;
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	/* day 29 is today: day 28 is the last complete one */
+	cr_assert_eq(af_anomalies(txn, T0, 1, 100, &a, &n, &day), AF_EINVAL);
+	cr_assert_eq(af_anomalies(txn, T0, 28, 100, &a, &n, &day), 0);
+	af_store_read_end(txn);
+	cr_assert_eq(n, 3);
+	cr_expect_eq(day, af_period_start_ms(T0, false) - DAY);
+	/* steady: 28 days of 1 USD, stddev 0 (floored at 1 micro) */
+	cr_expect_str_eq(a[0].tenant, "steady");
+	cr_expect_eq(a[0].spend_micro, 10000000);
+	cr_expect_float_eq(a[0].mean_micro, 1e6, 1e-6);
+	cr_expect_float_eq(a[0].stddev_micro, 0, 1e-6);
+	cr_expect_float_eq(a[0].z, 9e6, 1e-3);
+	/* new: nothing for 28 days, 5 USD */
+	cr_expect_str_eq(a[1].tenant, "new");
+	cr_expect_float_eq(a[1].z, 5e6, 1e-3);
+	/* noisy: 1, 3, 1, 3... mean 2, stddev 1; day 28 spent 1: z -1 */
+	cr_expect_str_eq(a[2].tenant, "noisy");
+	cr_expect_float_eq(a[2].mean_micro, 2e6, 1e-6);
+	cr_expect_float_eq(a[2].stddev_micro, 1e6, 1e-6);
+	cr_expect_float_eq(a[2].z, -1, 1e-9);
+	af_free(a);
 }

@@ -346,6 +346,8 @@ static void seed_usage(unsigned i)
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
 	Af__UsageRow row = AF__USAGE_ROW__INIT, *rows[1] = {&row};
+	Af__WorkflowRow wf = AF__WORKFLOW_ROW__INIT, *wfs[1] = {&wf};
+	uint64_t hist[2] = {100, 1};
 
 	row.revision = 1;
 	row.tenant = (char *)"acme";
@@ -357,6 +359,17 @@ static void seed_usage(unsigned i)
 	ur.routerd_id = (char *)"r1";
 	ur.rows = rows;
 	ur.n_rows = 1;
+	wf.tenant = (char *)"acme";
+	wf.class_name = (char *)"chat";
+	wf.workflows = 2;
+	wf.succeeded = wf.abandoned = 1;
+	wf.inference_micro = 900;
+	wf.waste_micro = 400;
+	wf.success_hist = hist;
+	wf.n_success_hist = 2;
+	wf.success_min_micro = wf.success_max_micro = 500;
+	ur.workflows = wfs;
+	ur.n_workflows = 1;
 	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
 	cmd.usage_report = &ur;
 	seed(i, propose(i, &cmd, role_tokens[AF_ROLE_ROUTERD]));
@@ -612,6 +625,32 @@ static void check_showback(const Af__Response *r, unsigned l)
 	cr_assert_eq(r->showback->rows[0]->cost_nano_usd, 300);
 }
 
+/* The empty request: one group of every workflow row. */
+static void check_workflows(const Af__Response *r, unsigned l)
+{
+	const Af__WorkflowRow *t;
+
+	(void)l;
+	cr_assert_eq(r->workflow_report->n_rows, 1);
+	t = r->workflow_report->rows[0]->totals;
+	cr_assert_eq(t->workflows, 2);
+	cr_assert_eq(t->succeeded, 1);
+	cr_assert_eq(t->abandoned, 1);
+	cr_assert_eq(t->inference_micro, 900);
+	cr_assert_eq(t->waste_micro, 400);
+	cr_assert_eq(t->n_success_hist, 2);
+	cr_assert_eq(t->success_hist[0], 100);
+	cr_assert_eq(t->success_min_micro, 500);
+}
+
+/* The usage seeded is of today: no complete day judged, no anomaly. */
+static void check_anomalies(const Af__Response *r, unsigned l)
+{
+	(void)l;
+	cr_assert_eq(r->anomalies->n_rows, 0);
+	cr_assert_gt(r->anomalies->day_ms, 0);
+}
+
 /* This cluster file has no backup: section: an empty list that says so
  * (tests/cluster/backup_schedule.sh lists real backups). */
 static void check_backups(const Af__Response *r, unsigned l)
@@ -702,6 +741,9 @@ static const struct vcase {
 	CASE(BUDGET_LIST, VIEWER, BUDGET_LIST, seed_budget, NULL,
 	     check_budgets),
 	CASE(SHOWBACK, VIEWER, SHOWBACK, seed_usage, NULL, check_showback),
+	CASE(WORKFLOW_REPORT, VIEWER, WORKFLOW_REPORT, seed_usage, NULL,
+	     check_workflows),
+	CASE(ANOMALIES, VIEWER, ANOMALIES, seed_usage, NULL, check_anomalies),
 	CASE(BACKUP_LIST, VIEWER, BACKUP_LIST, NULL, NULL, check_backups),
 	CASE(EMERGENCY_LIST, VIEWER, EMERGENCY_LIST, seed_emergency, NULL,
 	     check_emergency),

@@ -359,3 +359,38 @@ Test(policy_parse, allocation_failures)
 	cr_assert(ok);
 	af_bundle_free(b);
 }
+
+/* showback.dimensions: label keys only, at most 4, file:line:col errors
+ * (tests/cluster/showback.sh groups by them). */
+Test(policy_parse, showback_dimensions)
+{
+	char *t;
+	struct af_bundle *b = NULL;
+	struct af_err e;
+
+	t = af_malloc(sizeof(base) + 128);
+	cr_assert_not_null(t);
+	snprintf(t, sizeof(base) + 128, "%sshowback:\n  dimensions: [tenant]\n",
+		 base);
+	expect_error(t, "t.yaml:17:16: showback.dimensions: \"tenant\" is not "
+			"a label dimension: write labels.KEY (KEY 1 to 64 "
+			"bytes, no '=')");
+	snprintf(t, sizeof(base) + 128,
+		 "%sshowback:\n  dimensions: [labels.a, labels.b, labels.c, "
+		 "labels.d, labels.e]\n",
+		 base);
+	compile(t, &b, &e);
+	cr_assert_null(b);
+	cr_expect(strstr(e.msg, "t.yaml:17:15:") != NULL, "%s", e.msg);
+	snprintf(t, sizeof(base) + 128, "%sshowback:\n  dims: []\n", base);
+	compile(t, &b, &e);
+	cr_assert_null(b);
+	cr_expect(strstr(e.msg, "t.yaml:17:3:") != NULL, "%s", e.msg);
+	snprintf(t, sizeof(base) + 128,
+		 "%sshowback:\n  dimensions: [labels.product, "
+		 "labels.cost_center]\n",
+		 base);
+	cr_assert_eq(compile(t, &b, &e), 0, "%s", e.msg);
+	af_bundle_free(b);
+	af_free(t);
+}

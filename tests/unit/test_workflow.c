@@ -4,16 +4,23 @@
  * flight, retryable), the "workflow" member of decisions, a decision
  * record that replays a workflow denial, and routerd's workflow table:
  * accumulators, the report replacing estimates, expiry, idle restart, the
- * LRU bound, and no allocation after it was made. */
+ * LRU bound, no allocation after it was made, and workflows that end (an
+ * outcome, the idle sweep, eviction) summed into the usage rows. */
 #include "common/alloc.h"
 #include "policy/replay.h"
+#include "common/money.h"
+#include "proto/af.pb-c.h"
+#include "routerd/usage.h"
 #include "routerd/workflow.h"
 #include "tests/lib/alloc_check.h"
 #include "tests/lib/policy_fixture.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const struct routerd_workflow_who who = {"t", "agent", NULL, 0};
 
 static const char policy[] = "apiVersion: af/v1\n"		  /* 1 */
 			     "kind: Policy\n"			  /* 2 */
@@ -265,9 +272,9 @@ Test(workflow, table_accumulates_and_reports_replace_estimates)
 	cr_assert_eq(routerd_workflows_new(10, &t), 0);
 	routerd_workflows_state(t, "a", 0, &s);
 	cr_expect_eq(s.hops + s.inflight + s.tokens, 0);
-	routerd_workflows_routed(t, "a", 1, &d, 150, 5000, 100);
-	routerd_workflows_routed(t, "a", 2, &d, 50, 5000, 200);
-	routerd_workflows_routed(t, "b", 3, &d, 7, 5000, 200);
+	routerd_workflows_routed(t, "a", &who, 1, &d, 150, 5000, 100);
+	routerd_workflows_routed(t, "a", &who, 2, &d, 50, 5000, 200);
+	routerd_workflows_routed(t, "b", &who, 3, &d, 7, 5000, 200);
 	routerd_workflows_state(t, "a", 300, &s);
 	cr_expect_eq(s.hops, 2);
 	cr_expect_eq(s.inflight, 2);
@@ -300,7 +307,7 @@ Test(workflow, idle_workflow_starts_again)
 	struct af_workflow_state s;
 
 	cr_assert_eq(routerd_workflows_new(10, &t), 0);
-	routerd_workflows_routed(t, "a", 1, &d, 1, 1000, 1000);
+	routerd_workflows_routed(t, "a", &who, 1, &d, 1, 1000, 1000);
 	routerd_workflows_state(t, "a", 1000 + 59999, &s);
 	cr_expect_eq(s.hops, 1);
 	routerd_workflows_state(t, "a", 1000 + 60000, &s);
@@ -326,7 +333,7 @@ Test(workflow, lru_bound_and_no_allocation)
 	for (uint64_t i = 1; i <= 5000; i++) {
 		snprintf(id, sizeof(id), "wf-%llu", (unsigned long long)i);
 		routerd_workflows_state(t, id, i, &s);
-		routerd_workflows_routed(t, id, i, &d, 1, 1000000, i);
+		routerd_workflows_routed(t, id, &who, i, &d, 1, 1000000, i);
 		routerd_workflows_reported(t, id, i, 5, 1, i);
 	}
 	cr_assert_eq(af_alloc_count(), before);
@@ -342,10 +349,11 @@ Test(workflow, lru_bound_and_no_allocation)
 	cr_expect_eq(s.hops, 0);
 	/* a workflow used again is the most recent of its shard: it
 	 * survives newer ones (eviction is LRU within each of 64 shards) */
-	routerd_workflows_routed(t, "wf-4990", 9000, &d, 1, 1000000, 9000);
+	routerd_workflows_routed(t, "wf-4990", &who, 9000, &d, 1, 1000000,
+				 9000);
 	for (uint64_t i = 10001; i <= 10300; i++) {
 		snprintf(id, sizeof(id), "x-%llu", (unsigned long long)i);
-		routerd_workflows_routed(t, id, i, &d, 1, 1000000, i);
+		routerd_workflows_routed(t, id, &who, i, &d, 1, 1000000, i);
 	}
 	routerd_workflows_state(t, "wf-4990", 20000, &s);
 	cr_expect_eq(s.hops, 2);
@@ -360,10 +368,164 @@ Test(workflow, in_flight_slots_are_bounded)
 
 	cr_assert_eq(routerd_workflows_new(4, &t), 0);
 	for (uint64_t i = 1; i <= ROUTERD_WORKFLOW_SLOTS + 3; i++)
-		routerd_workflows_routed(t, "a", i, &d, 1, 100000 + i, 1);
+		routerd_workflows_routed(t, "a", &who, i, &d, 1, 100000 + i, 1);
 	routerd_workflows_state(t, "a", 2, &s);
 	cr_expect_eq(s.inflight, ROUTERD_WORKFLOW_SLOTS);
 	cr_expect_eq(s.hops, ROUTERD_WORKFLOW_SLOTS + 3);
 	cr_expect_eq(routerd_workflows_stats(t)->overflowed, 3);
+	routerd_workflows_free(t);
+}
+
+/* ---------------------------------------- ended workflows -> usage */
+
+static Af__UsageReport *usage_take(struct routerd_usage *u)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	Af__UsageReport *r;
+
+	cr_assert_eq(routerd_usage_take(u, "r1", &buf, &len), 0);
+	if (buf == NULL)
+		return NULL;
+	r = af__usage_report__unpack(NULL, len, buf);
+	af_free(buf);
+	cr_assert_not_null(r);
+	return r;
+}
+
+static const Af__WorkflowRow *row_of(const Af__UsageReport *r,
+				     const char *tenant)
+{
+	for (size_t i = 0; i < r->n_workflows; i++)
+		if (strcmp(r->workflows[i]->tenant, tenant) == 0)
+			return r->workflows[i];
+	cr_assert_fail("no row of %s", tenant);
+	return NULL;
+}
+
+Test(workflow, outcomes_sweep_and_eviction_feed_the_usage_rows)
+{
+	static const char lab[] = "cost_center=A";
+	struct routerd_workflow_who a = {"ta", "c", lab, sizeof(lab)};
+	struct routerd_workflow_who b = {"tb", "c", NULL, 0};
+	struct routerd_workflows *t = NULL;
+	struct routerd_usage *u = NULL;
+	struct af_decision d = routed(100000000, 60); /* 0.10 USD */
+	struct routerd_workflow_done o = {.outcome = ROUTERD_WORKFLOW_SUCCESS,
+					  .tenant = "ta",
+					  .class_name = "c",
+					  .tool_micro = 50000,
+					  .human_micro = 200000};
+	const Af__WorkflowRow *w;
+	Af__UsageReport *r;
+
+	cr_assert_eq(routerd_workflows_new(2, &t), 0);
+	cr_assert_eq(routerd_usage_new(&u), 0);
+	routerd_workflows_on_done(t, routerd_usage_workflow, u);
+	cr_expect_null(usage_take(u));
+	/* w1: two hops, one reported at 0.25, then a success */
+	routerd_workflows_routed(t, "w1", &a, 1, &d, 10, 5000, 1000);
+	routerd_workflows_routed(t, "w1", &a, 2, &d, 10, 5000, 1000);
+	routerd_workflows_reported(t, "w1", 1, 250000000, 10, 1100);
+	cr_expect(routerd_workflows_outcome(t, "w1", &o, 1200));
+	/* w2: one hop, idle past 60 s: the sweep abandons it */
+	routerd_workflows_routed(t, "w2", &b, 3, &d, 10, 5000, 1000);
+	cr_expect_eq(routerd_workflows_sweep(t, 60999), 0);
+	cr_expect_eq(routerd_workflows_sweep(t, 61000), 1);
+	/* an outcome for a workflow never seen: its own costs only */
+	o.outcome = ROUTERD_WORKFLOW_FAILED;
+	o.tenant = "tb";
+	o.tool_micro = 1;
+	o.human_micro = 0;
+	cr_expect_not(routerd_workflows_outcome(t, "w9", &o, 2000));
+	r = usage_take(u);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->n_workflows, 2);
+	w = row_of(r, "ta");
+	cr_expect_eq(w->workflows, 1);
+	cr_expect_eq(w->succeeded, 1);
+	cr_expect_eq(w->hops, 2);
+	cr_expect_eq(w->inference_micro, 350000);
+	cr_expect_eq(w->tool_micro, 50000);
+	cr_expect_eq(w->human_micro, 200000);
+	cr_expect_eq(w->waste_micro, 0);
+	cr_expect_eq(w->success_min_micro, 600000);
+	cr_expect_eq(w->success_max_micro, 600000);
+	cr_assert_eq(w->n_success_hist, 2);
+	cr_expect_eq(w->success_hist[0], af_costhist_index(600000));
+	cr_expect_eq(w->success_hist[1], 1);
+	cr_assert_eq(w->n_labels, 1);
+	cr_expect_str_eq(w->labels[0], "cost_center=A");
+	w = row_of(r, "tb");
+	cr_expect_eq(w->workflows, 2);
+	cr_expect_eq(w->abandoned, 1);
+	cr_expect_eq(w->failed, 1);
+	cr_expect_eq(w->succeeded, 0);
+	cr_expect_eq(w->inference_micro, 100000);
+	cr_expect_eq(w->waste_micro, 100001);
+	cr_expect_eq(w->success_min_micro, -1);
+	af__usage_report__free_unpacked(r, NULL);
+	cr_expect_null(usage_take(u), "a take empties the accumulator");
+	/* eviction: a table of 2 taking a third workflow abandons the LRU */
+	routerd_workflows_routed(t, "x1", &b, 4, &d, 1, 5000, 3000);
+	routerd_workflows_routed(t, "x2", &b, 5, &d, 1, 5000, 3001);
+	routerd_workflows_routed(t, "x3", &b, 6, &d, 1, 5000, 3002);
+	r = usage_take(u);
+	cr_assert_not_null(r);
+	cr_expect_eq(row_of(r, "tb")->abandoned, 1);
+	cr_expect_eq(routerd_workflows_stats(t)->evicted, 1);
+	cr_expect_eq(routerd_workflows_stats(t)->abandoned, 2);
+	af__usage_report__free_unpacked(r, NULL);
+	routerd_workflows_free(t);
+	routerd_usage_free(u);
+}
+
+Test(workflow, rows_past_the_bound_sum_into_other)
+{
+	struct routerd_usage *u = NULL;
+	struct routerd_workflow_done w = {.outcome = ROUTERD_WORKFLOW_SUCCESS,
+					  .class_name = "c",
+					  .inference_nano = 1000};
+	char tenant[32];
+	Af__UsageReport *r;
+
+	cr_assert_eq(routerd_usage_new(&u), 0);
+	for (int i = 0; i < AF_USAGE_MAX_WORKFLOW_ROWS + 10; i++) {
+		snprintf(tenant, sizeof(tenant), "t%d", i);
+		w.tenant = tenant;
+		routerd_usage_workflow(u, &w);
+	}
+	r = usage_take(u);
+	cr_assert_eq(r->n_workflows, AF_USAGE_MAX_WORKFLOW_ROWS + 1);
+	cr_expect_str_eq(r->workflows[AF_USAGE_MAX_WORKFLOW_ROWS]->tenant,
+			 "(other)");
+	cr_expect_eq(r->workflows[AF_USAGE_MAX_WORKFLOW_ROWS]->workflows, 10);
+	af__usage_report__free_unpacked(r, NULL);
+	routerd_usage_free(u);
+}
+
+/* A report naming only its decision finds the workflow by the hash the
+ * decision kept and the hop it holds; a wrong hash or hop changes
+ * nothing. */
+Test(workflow, report_by_hash_of_the_decision)
+{
+	struct routerd_workflows *t = NULL;
+	struct af_decision d = routed(1000, 60);
+	struct af_workflow_state s;
+	uint64_t h = routerd_workflow_hash("a");
+
+	cr_assert_eq(routerd_workflows_new(10, &t), 0);
+	routerd_workflows_routed(t, "a", &who, 1, &d, 10, 5000, 100);
+	routerd_workflows_routed(t, "a", &who, 2, &d, 10, 5000, 100);
+	routerd_workflows_reported_hash(t, h + 1, 1, 9000, 20, 200);
+	routerd_workflows_reported_hash(t, h, 7, 9000, 20, 200);
+	routerd_workflows_state(t, "a", 300, &s);
+	cr_expect_eq(s.inflight, 2);
+	cr_expect_eq(s.cost_nano_usd, 2000);
+	routerd_workflows_reported_hash(t, h, 1, 9000, 20, 200);
+	routerd_workflows_state(t, "a", 300, &s);
+	cr_expect_eq(s.inflight, 1);
+	cr_expect_eq(s.cost_nano_usd, 10000);
+	cr_expect_eq(s.tokens, 30);
 	routerd_workflows_free(t);
 }

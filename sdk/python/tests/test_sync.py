@@ -148,29 +148,21 @@ def test_bad_requests(url):
             af.outcome("wf", "t", "c", "great")
 
 
-def raw_outcome_status(url):
-    req = urllib.request.Request(url + "/v1/outcome", json.dumps(
-        {"workflow_id": "wf-o", "tenant": "t", "class": "research-agent",
-         "outcome": "success"}).encode(), method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=2) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-
-
-def test_outcome(url):
-    served = raw_outcome_status(url) != 404
+def test_outcome(url, cluster):
+    n0 = cluster.metric("af_routerd_outcomes_accepted_total")
     with Client(url) as af:
-        if served:
-            af.outcome("wf-o", "claims-team", "research-agent", "success",
-                       tool_cost_usd=0.01)
-        else:
-            with pytest.raises(af_sdk.NotSupported) as e:
-                af.outcome("wf-o", "claims-team", "research-agent",
-                           "success")
-            assert "does not serve /v1/outcome" in str(e.value)
-            assert e.value.status == 404
+        af.route("wf-o", "claims-team", "research-agent")
+        af.outcome("wf-o", "claims-team", "research-agent", "success",
+                   tool_cost_usd=0.01, human_review_usd=0.5,
+                   labels={"cost_center": "cc-7"})
+        af.outcome("wf-never-routed", "claims-team", "research-agent",
+                   "abandoned")
+        assert cluster.metric("af_routerd_outcomes_accepted_total") == n0 + 2
+        with pytest.raises(af_sdk.BadRequest) as e:
+            af.outcome("wf-o", "claims-team", "research-agent", "failed",
+                       tool_cost_usd=-1)
+        assert (e.value.status, e.value.field) == (422, "tool_cost_usd")
+    assert cluster.metric("af_routerd_outcomes_accepted_total") == n0 + 2
 
 
 def test_hop_reports_success_and_latency(cluster, url):

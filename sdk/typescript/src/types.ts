@@ -9,6 +9,7 @@ export interface RouteRequest {
   latency_slo_ms?: number;
   max_cost_usd?: number;
   input_tokens?: number;
+  cached_input_tokens?: number;
   output_tokens?: number;
   needs?: string[];
   region?: string;
@@ -67,6 +68,7 @@ export interface ReportRequest {
   ok: boolean;
   latency_ms?: number;
   input_tokens?: number;
+  cached_input_tokens?: number;
   output_tokens?: number;
   cost_usd?: number;
   /** The outcome's quality from 0 to 1 (an eval's or a verifier's score). */

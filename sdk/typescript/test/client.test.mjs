@@ -105,16 +105,17 @@ test("bad requests and unknown decisions", async () => {
   assert.throws(() => new af.Client({ url: "http://127.0.0.1:8080/v1" }), TypeError);
 });
 
-test("outcome: NotSupported when routerd answers 404", async () => {
-  const raw = await fetch(url + "/v1/outcome", { method: "POST", body: JSON.stringify({ ...base, outcome: "success" }) });
-  await raw.text();
+test("outcome: accepted, counted, bad values refused", async () => {
   const c = new af.Client({ url });
-  if (raw.status === 404) {
-    await assert.rejects(c.outcome({ ...base, outcome: "success" }), (e) =>
-      e instanceof af.NotSupported && e.status === 404 && /does not serve \/v1\/outcome/.test(e.message));
-  } else {
-    await c.outcome({ ...base, outcome: "success", tool_cost_usd: 0.01 });
-  }
+  const n0 = await cluster.metric("af_routerd_outcomes_accepted_total");
+  await c.route({ ...base, workflow_id: "wf-ts-outcome" });
+  await c.outcome({ ...base, workflow_id: "wf-ts-outcome", outcome: "success", tool_cost_usd: 0.01,
+    human_review_usd: 0.5, labels: { cost_center: "cc-7" } });
+  await c.outcome({ ...base, workflow_id: "wf-ts-never-routed", outcome: "abandoned" });
+  assert.equal(await cluster.metric("af_routerd_outcomes_accepted_total"), n0 + 2);
+  await assert.rejects(c.outcome({ ...base, outcome: "failed", tool_cost_usd: -1 }), (e) =>
+    e instanceof af.BadRequest && e.status === 422 && e.field === "tool_cost_usd");
+  assert.equal(await cluster.metric("af_routerd_outcomes_accepted_total"), n0 + 2);
 });
 
 test("hop reports latency and success itself", async () => {

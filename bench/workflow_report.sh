@@ -1,0 +1,60 @@
+#!/bin/sh
+# `af report --unit workflow` over the aggregates of HOPS hops (default
+# 10,000,000: 1,000,000 workflows of 10 hops) served by a real controld.
+# tests/tools/usage_fill --workflows builds the rows through their apply
+# code, one per (day, tenant, class, labels.cost_center value): 30 days x
+# 200 tenants x 5 classes x 10 cost centers = 300,000 rows by default, and
+# writes them as a backup a one-node cluster starts from. Each report is
+# timed end to end (af process, linearizable read, the scan, the grouping,
+# the answer, JSON out), best of RUNS. The anchor, in the same run: one
+# plain walk of the same usage table from LMDB, unpacking every row.
+# Usage: sh bench/workflow_report.sh (after `make` and
+#        `make build/tests/tools/usage_fill`); AF_PORT_BASE=N picks ports.
+set -eu
+DAYS=${DAYS:-30}
+TENANTS=${TENANTS:-200}
+CLASSES=${CLASSES:-5}
+LABELS=${LABELS:-10}
+HOPS=${HOPS:-10000000}
+RUNS=${RUNS:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib/bench.sh"
+. "$ROOT/tests/lib/cluster.sh"
+FILL="$ROOT/$BUILD/tests/tools/usage_fill"
+[ -x "$FILL" ] || { echo "build $FILL first" >&2; exit 2; }
+bench_cl_init wfreport 1
+rows=$((DAYS * TENANTS * CLASSES * LABELS))
+"$FILL" --workflows "$CL_DIR/fill" test "$CL_DIR/usage.db" "$DAYS" "$TENANTS" \
+	"$CLASSES" "$LABELS" 2026-11-01 "$HOPS" >/dev/null
+since=$(date -u -d "2026-11-01 +$((DAYS - 7)) days" +%Y-%m-%d)
+
+floor=
+for _ in $(seq 1 "$RUNS"); do
+	w=$("$FILL" --scan "$CL_DIR/fill" test | awk '{ printf "%.0f", $3 }')
+	[ -z "$floor" ] || [ "$w" -lt "$floor" ] && floor=$w
+done
+[ "$floor" -gt 0 ] || floor=1
+
+cl_start 1 --restore "$CL_DIR/usage.db"
+cl_wait_leader 60 >/dev/null
+echo "# $rows workflow rows ($DAYS days x $TENANTS tenants x $CLASSES classes x $LABELS cost centers), $HOPS hops"
+echo "# anchor: plain walk of the usage table from LMDB (best of $RUNS): $floor ms"
+printf '%-58s %8s %8s %9s\n' query groups best_ms vs_walk
+for q in "--by tenant" "--by class" "--by labels.cost_center" "--by day" \
+	"--by tenant,class,labels.cost_center" "--by tenant --since $since"; do
+	best=
+	for _ in $(seq 1 "$RUNS"); do
+		a=$(bench_now_ms)
+		# shellcheck disable=SC2086
+		"$AF" -c "$CL_FILE" --timeout 60s report --unit workflow $q -o json >"$CL_DIR/out.json"
+		b=$(bench_now_ms)
+		d=$((b - a))
+		[ -z "$best" ] || [ "$d" -lt "$best" ] && best=$d
+	done
+	printf '%-58s %8s %8s %9s\n' "report --unit workflow $q" "$(jq length "$CL_DIR/out.json")" \
+		"$best" "$(awk -v a="$best" -v b="$floor" 'BEGIN { printf "%.1fx", a / b }')"
+done
+"$AF" -c "$CL_FILE" report --unit workflow --by class -o json |
+	jq -e --argjson h "$HOPS" '[.[].hops] | add == $h' >/dev/null ||
+	fail "the rows do not hold $HOPS hops"
+cl_stop 1 TERM
