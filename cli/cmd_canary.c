@@ -57,8 +57,43 @@ enum {
 	F_MIN,
 	F_MSG,
 	F_SIG,
+	F_REQ_SHADOW,
+	F_MIN_SHADOW,
 	F_N
 };
+
+/* --require-shadow PCT [--min-shadow-samples N]. */
+static int shadow_args(Af__PolicyApply *pa, const char *vals[])
+{
+	char *end;
+	double v;
+
+	if (vals[F_REQ_SHADOW] == NULL) {
+		if (vals[F_MIN_SHADOW] != NULL)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--min-shadow-samples needs "
+					   "--require-shadow PCT");
+		return 0;
+	}
+	v = strtod(vals[F_REQ_SHADOW], &end);
+	if (*vals[F_REQ_SHADOW] == '\0' || *end != '\0' || !(v >= 0) || v > 100)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--require-shadow takes a percentage "
+				   "0-100, got \"%s\"",
+				   vals[F_REQ_SHADOW]);
+	pa->require_shadow = true;
+	pa->require_shadow_ppm = (uint32_t)llround(v * 10000);
+	if (vals[F_MIN_SHADOW] != NULL) {
+		unsigned long long n = strtoull(vals[F_MIN_SHADOW], &end, 10);
+
+		if (*vals[F_MIN_SHADOW] == '\0' || *end != '\0' || n == 0)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--min-shadow-samples takes a "
+					   "positive count");
+		pa->min_shadow_samples = n;
+	}
+	return 0;
+}
 
 static int start_args(Af__PolicyApply *pa, Af__Gates *g, uint32_t *steps,
 		      const char *vals[])
@@ -97,7 +132,7 @@ static int start_args(Af__PolicyApply *pa, Af__Gates *g, uint32_t *steps,
 	if (vals[F_MIN])
 		g->min_samples = strtoull(vals[F_MIN], NULL, 10);
 	pa->gates = g;
-	return 0;
+	return shadow_args(pa, vals);
 }
 
 int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
@@ -112,6 +147,8 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 					    "--min-samples",
 					    "-m",
 					    "--signature",
+					    "--require-shadow",
+					    "--min-shadow-samples",
 					    NULL};
 	const char *vals[F_N] = {NULL};
 	Af__Command cmd = AF__COMMAND__INIT;

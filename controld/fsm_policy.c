@@ -30,7 +30,7 @@ int af_fsm_set_revision_state(struct af_txn *t, uint64_t rev, const char *state)
 	return rc;
 }
 
-static int store_bundle(struct af_txn *t, const Af__PolicyApply *pa)
+int af_fsm_store_bundle(struct af_txn *t, const Af__PolicyApply *pa)
 {
 	Af__StoredBundle sb = AF__STORED_BUNDLE__INIT;
 	const void *v;
@@ -147,6 +147,8 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 	    (rc = af_state_revision_hash(t, ro.stable, stable_hash,
 					 sizeof(stable_hash))) != 0)
 		return rc;
+	if (pa->shadow)
+		return af_fsm_apply_shadow_start(t, c, ro.stable);
 	if (!canary && ro.canary == 0 && strcmp(stable_hash, pa->hash) == 0) {
 		c->res->revision = ro.stable;
 		c->res->unchanged = true;
@@ -156,10 +158,11 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 		return 0;
 	}
 	if (check_canary_args(c, pa, &ro) != 0 ||
+	    (canary && (rc = af_fsm_check_shadow(t, c, pa)) != 0) ||
 	    (rc = check_serial(t, c, pa)) != 0)
 		return rc > 0 ? 0 : rc;
 	next = af_state_policy_revision(t) + 1;
-	if ((rc = store_bundle(t, pa)) != 0 ||
+	if ((rc = af_fsm_store_bundle(t, pa)) != 0 ||
 	    (rc = af_state_set_policy_revision(t, next)) != 0)
 		return rc;
 	rev.revision = next;

@@ -45,6 +45,8 @@ int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c)
 		    (rc = af_showback_apply(t, c->cmd->time_ms, row)) != 0)
 			return rc;
 	}
+	if ((rc = af_fsm_apply_shadow_usage(t, ur)) != 0)
+		return rc;
 	af_fsm_resultf(c->res, AF__CODE__OK, "recorded");
 	return 0;
 }

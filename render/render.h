@@ -82,6 +82,18 @@ json_t *af_render_fleet(const Af__FleetStatusResp *fs);
  * "principal", "expires"}]. */
 json_t *af_render_emergency(const Af__EmergencyListResp *el);
 
+/* shadow */
+/* {"revision", "hash", "name", "state", "started", "expires", "ended",
+ * "sample_pct", "author", "message", "total": {"sampled", "same",
+ * "agreement_pct", "changed": {"total", "model", "tier", "region",
+ * "route_to_deny", "deny_to_route", "deny_code"}, "cost_usd": {"stable",
+ * "shadow"}, "cost_micro_usd": {...}}, "classes": [{"class", ...}]}, or
+ * {"state": "none"} when no shadow was ever started. */
+json_t *af_render_shadow(const Af__ShadowStatusResp *ss);
+/* to += from, field by field (saturating); the sum of every class. */
+void af_shadow_counts_add(Af__ShadowCounts *to, const Af__ShadowCounts *from);
+void af_shadow_totals_sum(const Af__ShadowTotals *st, Af__ShadowCounts *ret);
+
 /* Parameters. Each returns 0, or -1 with why (naming `name`, the flag or
  * query parameter) filled. */
 /* limit: 1..AF_RENDER_PAGE_MAX (NULL: the default); after: a positive
