@@ -21,8 +21,7 @@ static int start_args(Af__PolicyApply *pa, const char *vals[])
 		char *end;
 		unsigned long p = strtoul(vals[F_SAMPLE], &end, 10);
 
-		if (*vals[F_SAMPLE] == '\0' || *end != '\0' || p < 1 ||
-		    p > 100)
+		if (*vals[F_SAMPLE] == '\0' || *end != '\0' || p < 1 || p > 100)
 			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
 					   "--sample takes a percentage "
 					   "1-100, got \"%s\"",
@@ -30,8 +29,7 @@ static int start_args(Af__PolicyApply *pa, const char *vals[])
 		pa->shadow_sample_pct = (uint32_t)p;
 	}
 	if (vals[F_DURATION]) {
-		if (af_parse_duration_ms(vals[F_DURATION], &ms) != 0 ||
-		    ms == 0)
+		if (af_parse_duration_ms(vals[F_DURATION], &ms) != 0 || ms == 0)
 			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
 					   "--duration takes a duration like "
 					   "30m or 2h, got \"%s\"",
@@ -45,8 +43,8 @@ static int start_args(Af__PolicyApply *pa, const char *vals[])
 
 int af_cli_shadow_start(struct af_cli *cli, int argc, char **argv)
 {
-	static const char *const names[] = {
-		"-f", "--sample", "--duration", "-m", "--signature", NULL};
+	static const char *const names[] = {"-f", "--sample",	 "--duration",
+					    "-m", "--signature", NULL};
 	const char *vals[F_N] = {NULL};
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;

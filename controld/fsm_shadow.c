@@ -85,11 +85,12 @@ int af_fsm_apply_shadow_start(struct af_txn *t, struct apply_ctx *c,
 	sh.hash = pa->hash;
 	sh.sample_pct = pa->shadow_sample_pct ? pa->shadow_sample_pct : 100;
 	sh.started_ms = c->cmd->time_ms;
-	sh.expires_ms = pa->shadow_duration_ms
-				? af_sat_add_i64(c->cmd->time_ms,
-						 (int64_t)(pa->shadow_duration_ms &
-							   INT64_MAX))
-				: 0;
+	sh.expires_ms =
+		pa->shadow_duration_ms
+			? af_sat_add_i64(
+				  c->cmd->time_ms,
+				  (int64_t)(pa->shadow_duration_ms & INT64_MAX))
+			: 0;
 	sh.state = (char *)"running";
 	sh.author = c->cmd->principal;
 	sh.message = pa->message;

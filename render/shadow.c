@@ -46,11 +46,10 @@ static json_t *counts_doc(const Af__ShadowCounts *c, const char *cls)
 		json_object_set_new(o, "class", json_string(cls));
 	json_object_set_new(o, "sampled", json_integer((json_int_t)c->sampled));
 	json_object_set_new(o, "same", json_integer((json_int_t)c->same));
-	json_object_set_new(
-		o, "agreement_pct",
-		c->sampled ? json_real(100.0 * (double)c->same /
-				       (double)c->sampled)
-			   : json_null());
+	json_object_set_new(o, "agreement_pct",
+			    c->sampled ? json_real(100.0 * (double)c->same /
+						   (double)c->sampled)
+				       : json_null());
 	json_object_set_new(ch, "total",
 			    json_integer((json_int_t)(c->sampled - c->same)));
 	json_object_set_new(ch, "model", json_integer((json_int_t)c->model));
@@ -99,17 +98,18 @@ json_t *af_render_shadow(const Af__ShadowStatusResp *ss)
 		json_decref(cls);
 		return o;
 	}
-	json_object_set_new(o, "revision", json_integer((json_int_t)s->revision));
+	json_object_set_new(o, "revision",
+			    json_integer((json_int_t)s->revision));
 	json_object_set_new(o, "hash", json_string(s->hash));
 	json_object_set_new(o, "name", json_string(s->name));
 	json_object_set_new(o, "state", json_string(s->state));
 	json_object_set_new(o, "started", af_render_time(s->started_ms));
-	json_object_set_new(o, "expires", s->expires_ms
-						  ? af_render_time(s->expires_ms)
-						  : json_null());
-	json_object_set_new(o, "ended", s->ended_ms
-						? af_render_time(s->ended_ms)
-						: json_null());
+	json_object_set_new(o, "expires",
+			    s->expires_ms ? af_render_time(s->expires_ms)
+					  : json_null());
+	json_object_set_new(o, "ended",
+			    s->ended_ms ? af_render_time(s->ended_ms)
+					: json_null());
 	json_object_set_new(o, "sample_pct",
 			    json_integer((json_int_t)s->sample_pct));
 	json_object_set_new(o, "author", json_string(s->author));

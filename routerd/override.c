@@ -299,13 +299,23 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 			    int64_t wall_ms, const char *id,
 			    struct af_decision *ret)
 {
+	return routerd_override_decide_pv(r, v->pv, req, live, wall_ms, id,
+					  ret);
+}
+
+int routerd_override_decide_pv(struct routerd *r,
+			       const struct af_policy_view *pv,
+			       const struct af_request *req,
+			       struct af_live *live, int64_t wall_ms,
+			       const char *id, struct af_decision *ret)
+{
 	struct routerd_overrides *o = r->overrides;
 
 	live->now_ms = wall_ms;
 	live->stale_ms = stale_ms(r, live->now_ms);
 	if (o == NULL) {
 		live->overrides = NULL;
-		return af_decide(v->pv, req, live, id, ret, NULL);
+		return af_decide(pv, req, live, id, ret, NULL);
 	}
 	for (;;) {
 		const struct ov_slot *s = &o->slot[atomic_load(&o->cur)];
@@ -316,7 +326,7 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 		if (seq & 1)
 			continue; /* being written: the index moves next */
 		live->overrides = s->set.n > 0 ? &s->set : NULL;
-		rc = af_decide(v->pv, req, live, id, ret, NULL);
+		rc = af_decide(pv, req, live, id, ret, NULL);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
 			return rc;

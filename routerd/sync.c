@@ -200,14 +200,22 @@ static const uint8_t *cached_bytes(const struct routerd_view *cur,
 		*ret_len = cur->canary_len;
 		return cur->canary_bytes;
 	}
+	if (cur->shadow_len && strcmp(cur->shadow_hash, hash) == 0) {
+		*ret_len = cur->shadow_len;
+		return cur->shadow_bytes;
+	}
 	return NULL;
 }
 
 static bool same_heads(const struct routerd_view *cur, const Af__SyncResp *p)
 {
 	const char *ch = p->canary ? p->canary->hash : "";
+	const char *sh = p->shadow ? p->shadow->hash : "";
 
 	return cur != NULL && p->stable != NULL &&
+	       strcmp(cur->shadow_hash, sh) == 0 &&
+	       cur->shadow_sample_pct ==
+		       (p->shadow ? p->shadow_sample_pct : 0) &&
 	       strcmp(cur->stable_hash, p->stable->hash) == 0 &&
 	       cur->stable_revision == p->stable->revision &&
 	       strcmp(cur->canary_hash, ch) == 0 &&
@@ -257,6 +265,37 @@ static bool signed_ok(struct routerd_sync *s, const Af__SyncBundle *b)
 	return true;
 }
 
+/* The running shadow into v. A shadow that cannot be used (not sent
+ * nor cached, unsigned under trusted keys, invalid) is logged and left
+ * out: it never costs the live view. */
+static void add_shadow(struct routerd_sync *s, const struct routerd_view *cur,
+		       const Af__SyncResp *p, struct routerd_view *v)
+{
+	const Af__SyncBundle *sh = p->shadow;
+	const uint8_t *b = sh != NULL ? sh->compiled.data : NULL;
+	size_t len = sh != NULL ? sh->compiled.len : 0;
+	struct af_err err = {{0}};
+	const char *why = NULL;
+
+	if (sh == NULL)
+		return;
+	if (len == 0 && (b = cached_bytes(cur, sh->hash, &len)) == NULL)
+		why = "shadow bundle neither sent nor cached";
+	else if (s->nkeys > 0 &&
+		 (sh->signature.len == 0 ||
+		  af_sign_verify(s->keys, s->nkeys, sh->key_id, sh->name,
+				 sh->hash, sh->serial, sh->signature.data,
+				 sh->signature.len, &err) != 0))
+		why = "shadow bundle not signed by a trusted key";
+	else if (routerd_view_set_shadow(v, sh->revision, sh->hash, b, len,
+					 p->shadow_sample_pct,
+					 p->shadow_expires_ms, &err) != 0)
+		why = err.msg;
+	if (why != NULL)
+		log_warn("event=shadow_rejected hash=%s reason=\"%s\"",
+			 sh->hash, why);
+}
+
 /* Builds the view a Sync reply describes (NULL after a NACK). The bytes a
  * reply did not carry come from `cur`, which the caller holds. */
 static struct routerd_view *build(struct routerd_sync *s,
@@ -297,6 +336,7 @@ static struct routerd_view *build(struct routerd_sync *s,
 		nack(s, err.msg);
 		return NULL;
 	}
+	add_shadow(s, cur, p, v);
 	return v;
 }
 
@@ -336,7 +376,7 @@ static int do_sync(struct routerd_sync *s)
 	Af__Request req = AF__REQUEST__INIT;
 	Af__SyncReq sr = AF__SYNC_REQ__INIT;
 	Af__Response *resp = NULL;
-	char *hashes[2];
+	char *hashes[3];
 	int rc;
 
 	sr.routerd_id = s->r->id;
@@ -345,6 +385,8 @@ static int do_sync(struct routerd_sync *s)
 		hashes[sr.n_cached_hashes++] = (char *)cur->stable_hash;
 		if (cur->canary_hash[0])
 			hashes[sr.n_cached_hashes++] = (char *)cur->canary_hash;
+		if (cur->shadow_hash[0])
+			hashes[sr.n_cached_hashes++] = (char *)cur->shadow_hash;
 		sr.registry_revision = cur->registry_revision;
 	}
 	sr.cached_hashes = hashes;

@@ -96,8 +96,8 @@ static void flush_usage(struct routerd_sync *s)
 	int rc;
 
 	if (s->usage_buf == NULL) {
-		if (routerd_usage_take(s->r->usage, s->r->id, &s->usage_buf,
-				       &s->usage_len) != 0 ||
+		if (routerd_usage_take(s->r->usage, s->r->shadow, s->r->id,
+				       &s->usage_buf, &s->usage_len) != 0 ||
 		    s->usage_buf == NULL)
 			return;
 		af_rpc_request_id(s->usage_rid);

@@ -4,6 +4,7 @@
 #include "common/metrics.h"
 #include "common/satarith.h"
 #include "proto/af.pb-c.h"
+#include "routerd/shadow.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -105,19 +106,24 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 	pthread_mutex_unlock(&u->lock);
 }
 
-static int pack(const struct row *rows, size_t n, const char *id, uint8_t **ret,
-		size_t *ret_len)
+static int pack(const struct row *rows, size_t n, Af__ShadowCounts *sh,
+		size_t nsh, const char *id, uint8_t **ret, size_t *ret_len)
 {
 	Af__UsageReport rep = AF__USAGE_REPORT__INIT;
-	Af__UsageRow *pr = af_calloc(n, sizeof(*pr));
-	Af__UsageRow **pp = af_calloc(n, sizeof(*pp));
+	Af__UsageRow *pr = af_calloc(n + 1, sizeof(*pr));
+	Af__UsageRow **pp = af_calloc(n + 1, sizeof(*pp));
+	Af__ShadowCounts **sp = af_calloc(nsh + 1, sizeof(*sp));
 	uint8_t *buf = NULL;
 	int rc = 0;
 
-	if (pr == NULL || pp == NULL) {
+	if (pr == NULL || pp == NULL || sp == NULL) {
 		rc = AF_ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < nsh; i++)
+		sp[i] = &sh[i];
+	rep.n_shadow = nsh;
+	rep.shadow = sp;
 	for (size_t i = 0; i < n; i++) {
 		af__usage_row__init(&pr[i]);
 		pr[i].revision = rows[i].revision;
@@ -146,19 +152,27 @@ static int pack(const struct row *rows, size_t n, const char *id, uint8_t **ret,
 out:
 	af_free(pr);
 	af_free(pp);
+	af_free(sp);
 	return rc;
 }
 
-int routerd_usage_take(struct routerd_usage *u, const char *id, uint8_t **ret,
-		       size_t *ret_len)
+int routerd_usage_take(struct routerd_usage *u, struct routerd_shadow *sh,
+		       const char *id, uint8_t **ret, size_t *ret_len)
 {
+	Af__ShadowCounts *rows = NULL;
+	size_t nsh = 0;
 	int rc = 0;
 
 	*ret = NULL;
 	*ret_len = 0;
+	/* Shadow counters taken are sent with this batch (or lost with it
+	 * when it cannot be packed). */
+	(void)routerd_shadow_take(sh, &rows, &nsh);
 	pthread_mutex_lock(&u->lock);
-	if (u->n > 0 && (rc = pack(u->rows, u->n, id, ret, ret_len)) == 0)
+	if ((u->n > 0 || nsh > 0) &&
+	    (rc = pack(u->rows, u->n, rows, nsh, id, ret, ret_len)) == 0)
 		u->n = 0;
 	pthread_mutex_unlock(&u->lock);
+	af_free(rows);
 	return rc;
 }

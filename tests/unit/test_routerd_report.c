@@ -229,7 +229,7 @@ Test(usage, sums_saturate_instead_of_wrapping)
 	for (int i = 0; i < 10000; i++)
 		routerd_usage_record(u, 1, "t", "c", "m", false, 1,
 				     ROUTERD_REPORT_MAX_COST_NANO);
-	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
+	cr_assert_eq(routerd_usage_take(u, NULL, "r", &buf, &len), 0);
 	cr_assert_not_null(buf);
 	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
 	cr_assert_not_null(rep);
