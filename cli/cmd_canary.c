@@ -151,15 +151,10 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 					    "--min-shadow-samples",
 					    NULL};
 	const char *vals[F_N] = {NULL};
-	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	Af__Gates g = AF__GATES__INIT;
 	uint32_t steps[16];
-	uint8_t sig[64];
-	char sig_id[17];
 	Af__Response *resp;
-	char *src;
-	size_t len;
 	int npos, rc;
 
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
@@ -171,21 +166,9 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 				   "[gates]");
 	if ((rc = start_args(&pa, &g, steps, vals)) != 0)
 		return rc;
-	if ((rc = af_cli_read_bundle(vals[F_FILE], &src, &len, NULL)) != 0)
-		return rc;
-	if ((rc = af_cli_attach_signature(vals[F_FILE], vals[F_SIG], &pa, sig,
-					  sig_id)) != 0) {
-		af_free(src);
-		return rc;
-	}
-	pa.source.data = (uint8_t *)src;
-	pa.source.len = len;
 	pa.message = (char *)(vals[F_MSG] ? vals[F_MSG] : "");
-	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
-	cmd.policy_apply = &pa;
-	rc = af_cli_propose(cli, &cmd, &resp);
-	af_free(src);
-	if (rc != 0)
+	if ((rc = af_cli_propose_bundle(cli, vals[F_FILE], vals[F_SIG], &pa,
+					&resp)) != 0)
 		return rc;
 	if (cli->output != AF_OUT_TABLE) {
 		json_t *o = af_render_apply(resp->apply);

@@ -53,6 +53,10 @@ int af_fsm_start_step(struct af_txn *t, struct af_rollout *ro, int64_t now);
 /* Clears the canary part of ro: all traffic on stable. */
 void af_fsm_end_canary(struct af_rollout *ro);
 
+/* The revision record of pa as revision rev, applied by c (strings
+ * borrowed; the state is the caller's). */
+void af_fsm_revision_of(const struct apply_ctx *c, const Af__PolicyApply *pa,
+			uint64_t rev, Af__Revision *r);
 /* Stores the bundle of pa under its hash (content-addressed). */
 int af_fsm_store_bundle(struct af_txn *t, const Af__PolicyApply *pa);
 

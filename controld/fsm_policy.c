@@ -130,6 +130,20 @@ static int check_serial(struct af_txn *t, struct apply_ctx *c,
 	return af_txn_set_meta_u64(t, key, pa->serial);
 }
 
+void af_fsm_revision_of(const struct apply_ctx *c, const Af__PolicyApply *pa,
+			uint64_t rev, Af__Revision *r)
+{
+	r->revision = rev;
+	r->hash = pa->hash;
+	r->author = c->cmd->principal;
+	r->time_ms = c->cmd->time_ms;
+	r->message = pa->message;
+	r->name = pa->name;
+	r->key_id = pa->key_id;
+	r->serial = pa->serial;
+	r->signature = pa->signature;
+}
+
 int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__PolicyApply *pa = c->cmd->policy_apply;
@@ -165,15 +179,7 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 	if ((rc = af_fsm_store_bundle(t, pa)) != 0 ||
 	    (rc = af_state_set_policy_revision(t, next)) != 0)
 		return rc;
-	rev.revision = next;
-	rev.hash = pa->hash;
-	rev.author = c->cmd->principal;
-	rev.time_ms = c->cmd->time_ms;
-	rev.message = pa->message;
-	rev.name = pa->name;
-	rev.key_id = pa->key_id;
-	rev.serial = pa->serial;
-	rev.signature = pa->signature;
+	af_fsm_revision_of(c, pa, next, &rev);
 	if (canary) {
 		rev.state = (char *)"canary";
 		if ((rc = start_canary(t, c, &ro, pa, next)) != 0)

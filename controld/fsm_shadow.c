@@ -71,15 +71,7 @@ int af_fsm_apply_shadow_start(struct af_txn *t, struct apply_ctx *c,
 	    (rc = af_state_set_policy_revision(t, next)) != 0 ||
 	    (rc = af_state_shadow_totals_del(t, pa->hash)) != 0)
 		return rc;
-	rev.revision = next;
-	rev.hash = pa->hash;
-	rev.author = c->cmd->principal;
-	rev.time_ms = c->cmd->time_ms;
-	rev.message = pa->message;
-	rev.name = pa->name;
-	rev.key_id = pa->key_id;
-	rev.serial = pa->serial;
-	rev.signature = pa->signature;
+	af_fsm_revision_of(c, pa, next, &rev);
 	rev.state = (char *)"shadow";
 	sh.revision = next;
 	sh.hash = pa->hash;

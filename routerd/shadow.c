@@ -40,17 +40,16 @@ struct routerd_shadow {
 	pthread_mutex_t mu; /* guards the queue and stop */
 	pthread_cond_t cv;
 	bool stop, waiting;
-	size_t head, tail; /* jobs [head, tail), modulo the queue size */
-	struct job *q;	   /* ROUTERD_SHADOW_QUEUE jobs */
+	size_t head, tail;   /* jobs [head, tail), modulo the queue size */
+	struct job *q;	     /* ROUTERD_SHADOW_QUEUE jobs */
 	pthread_mutex_t rmu; /* guards the rows */
 	struct row rows[ROUTERD_SHADOW_ROWS + 1];
 	size_t nrows;
 	_Atomic uint64_t queued, dropped, evaluated, stale, changed;
 };
 
-bool routerd_shadow_wants(const struct routerd *r,
-			  const struct routerd_view *v, uint64_t seq,
-			  int64_t wall_ms)
+bool routerd_shadow_wants(const struct routerd *r, const struct routerd_view *v,
+			  uint64_t seq, int64_t wall_ms)
 {
 	if (r->shadow == NULL || view_ext(v)->shadow_pv == NULL ||
 	    (v->shadow_expires_ms != 0 && wall_ms >= v->shadow_expires_ms))
@@ -137,13 +136,13 @@ static void count(struct routerd_shadow *s, const char *hash, const char *cls,
 		w->c.deny_to_route += (ch & AF_CHANGE_DENY_TO_ROUTE) != 0;
 		w->c.deny_code += (ch & AF_CHANGE_DENY_CODE) != 0;
 		if (live->kind == AF_DECISION_ROUTE)
-			w->c.cost_stable_nano_usd = af_sat_add_i64(
-				w->c.cost_stable_nano_usd,
-				live->est_cost_nano_usd);
+			w->c.cost_stable_nano_usd =
+				af_sat_add_i64(w->c.cost_stable_nano_usd,
+					       live->est_cost_nano_usd);
 		if (src == 0 && sd->kind == AF_DECISION_ROUTE)
-			w->c.cost_shadow_nano_usd = af_sat_add_i64(
-				w->c.cost_shadow_nano_usd,
-				sd->est_cost_nano_usd);
+			w->c.cost_shadow_nano_usd =
+				af_sat_add_i64(w->c.cost_shadow_nano_usd,
+					       sd->est_cost_nano_usd);
 	}
 	pthread_mutex_unlock(&s->rmu);
 	if (ch != 0)

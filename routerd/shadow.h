@@ -33,9 +33,8 @@ void routerd_shadow_free(struct routerd *r);
 
 /* Whether decision `seq` on v is to be shadowed: v has a shadow, not
  * expired at wall_ms, and seq falls in its sample. Any thread. */
-bool routerd_shadow_wants(const struct routerd *r,
-			  const struct routerd_view *v, uint64_t seq,
-			  int64_t wall_ms);
+bool routerd_shadow_wants(const struct routerd *r, const struct routerd_view *v,
+			  uint64_t seq, int64_t wall_ms);
 
 /* Queues decision d of req on v (acquired by the caller), decided at
  * wall_ms with the live inputs rec recorded (finished). Canary-cohort

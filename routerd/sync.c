@@ -369,6 +369,21 @@ static void activate(struct routerd_sync *s, struct routerd_view *v)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* What cur holds, offered so the reply need not carry it. */
+static void offer_cached(const struct routerd_view *cur, Af__SyncReq *sr,
+			 char *hashes[3])
+{
+	sr->cached_hashes = hashes;
+	if (cur == NULL)
+		return;
+	hashes[sr->n_cached_hashes++] = (char *)cur->stable_hash;
+	if (cur->canary_hash[0])
+		hashes[sr->n_cached_hashes++] = (char *)cur->canary_hash;
+	if (cur->shadow_hash[0])
+		hashes[sr->n_cached_hashes++] = (char *)cur->shadow_hash;
+	sr->registry_revision = cur->registry_revision;
+}
+
 static int do_sync(struct routerd_sync *s)
 {
 	const struct routerd_view *cur = routerd_view_acquire(s->r);
@@ -381,15 +396,7 @@ static int do_sync(struct routerd_sync *s)
 
 	sr.routerd_id = s->r->id;
 	sr.state_index = s->synced_index;
-	if (cur != NULL) {
-		hashes[sr.n_cached_hashes++] = (char *)cur->stable_hash;
-		if (cur->canary_hash[0])
-			hashes[sr.n_cached_hashes++] = (char *)cur->canary_hash;
-		if (cur->shadow_hash[0])
-			hashes[sr.n_cached_hashes++] = (char *)cur->shadow_hash;
-		sr.registry_revision = cur->registry_revision;
-	}
-	sr.cached_hashes = hashes;
+	offer_cached(cur, &sr, hashes);
 	if (s->hinted_url >= 0 && s->hinted_index > s->synced_index)
 		s->sch.next = (unsigned)s->hinted_url;
 	req.body_case = AF__REQUEST__BODY_SYNC;
