@@ -116,7 +116,7 @@ static void print_row(const char *cls, json_t *c)
 
 	if (json_is_real(agree))
 		snprintf(pct, sizeof(pct), "%.2f%%", json_real_value(agree));
-	printf("%-20.20s %8lld %8lld %8s %6lld %6lld %6lld %6lld %6lld %6lld "
+	printf("%-24.24s %8lld %8lld %8s %6lld %6lld %6lld %6lld %6lld %6lld "
 	       "%12.6f %12.6f\n",
 	       cls, num(c, "sampled"), num(c, "same"), pct, num(ch, "model"),
 	       num(ch, "tier"), num(ch, "region"), num(ch, "route_to_deny"),
@@ -145,7 +145,7 @@ static void print_status(json_t *o)
 	       json_string_value(json_object_get(o, "started")));
 	if (json_is_string(exp))
 		printf("expires    %s\n", json_string_value(exp));
-	printf("\n%-20s %8s %8s %8s %6s %6s %6s %6s %6s %6s %12s %12s\n",
+	printf("\n%-24s %8s %8s %8s %6s %6s %6s %6s %6s %6s %12s %12s\n",
 	       "CLASS", "SAMPLED", "SAME", "AGREE", "MODEL", "TIER", "REGION",
 	       "R>DENY", "DENY>R", "CODE", "USD_STABLE", "USD_SHADOW");
 	json_array_foreach(cls, i, c)
