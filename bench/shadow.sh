@@ -28,7 +28,7 @@ cl_wait_leader >/dev/null
 cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
 sed 's/max_inflight: [0-9]*/max_inflight: 1000000000/' "$EXAMPLES/policy.yaml" \
 	>"$CL_DIR/base.yaml"
-sed 's/^name: prod/name: prod-cand/; s/route: { tier: mid, fallback_tiers: \[small\] }/route: { tier: small, fallback_tiers: [mid] }/' \
+sed 's/^name: prod/name: prod-cand/; s/route: { tier: mid, fallback_tiers: \[small\] }/route: { tier: frontier, fallback_tiers: [mid] }/' \
 	"$CL_DIR/base.yaml" >"$CL_DIR/cand.yaml"
 h=$(cl_af policy apply -f "$CL_DIR/base.yaml" -o json | jq -r .hash)
 P=$((CL_BASE + 901))
