@@ -103,5 +103,11 @@ int af_cli_attach_signature(const char *file, const char *sigpath,
  * exit code (printed). */
 int af_cli_read_bundle(const char *file, char **ret_src, size_t *ret_len,
 		       struct af_bundle **ret_bundle);
+/* Reads the bundle in file (validated locally), attaches its signature
+ * (sigpath, or FILE.sig) to pa and proposes pa. Returns an exit code
+ * (printed); on 0 *ret is the answer (free it). */
+int af_cli_propose_bundle(struct af_cli *cli, const char *file,
+			  const char *sigpath, Af__PolicyApply *pa,
+			  Af__Response **ret);
 
 #endif

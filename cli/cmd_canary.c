@@ -74,8 +74,43 @@ enum {
 	F_FLEET,
 	F_NACK,
 	F_QUALITY,
+	F_REQ_SHADOW,
+	F_MIN_SHADOW,
 	F_N
 };
+
+/* --require-shadow PCT [--min-shadow-samples N]. */
+static int shadow_args(Af__PolicyApply *pa, const char *vals[])
+{
+	char *end;
+	double v;
+
+	if (vals[F_REQ_SHADOW] == NULL) {
+		if (vals[F_MIN_SHADOW] != NULL)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--min-shadow-samples needs "
+					   "--require-shadow PCT");
+		return 0;
+	}
+	v = strtod(vals[F_REQ_SHADOW], &end);
+	if (*vals[F_REQ_SHADOW] == '\0' || *end != '\0' || !(v >= 0) || v > 100)
+		return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+				   "--require-shadow takes a percentage "
+				   "0-100, got \"%s\"",
+				   vals[F_REQ_SHADOW]);
+	pa->require_shadow = true;
+	pa->require_shadow_ppm = (uint32_t)llround(v * 10000);
+	if (vals[F_MIN_SHADOW] != NULL) {
+		unsigned long long n = strtoull(vals[F_MIN_SHADOW], &end, 10);
+
+		if (*vals[F_MIN_SHADOW] == '\0' || *end != '\0' || n == 0)
+			return af_cli_fail(AF_EXIT_USAGE, "USAGE",
+					   "--min-shadow-samples takes a "
+					   "positive count");
+		pa->min_shadow_samples = n;
+	}
+	return 0;
+}
 
 /* --require-fleet, --max-nack, --max-quality-drop. */
 static int fleet_args(Af__Gates *g, const char *vals[])
@@ -138,7 +173,9 @@ static int start_args(Af__PolicyApply *pa, Af__Gates *g, uint32_t *steps,
 	if (vals[F_MIN])
 		g->min_samples = strtoull(vals[F_MIN], NULL, 10);
 	pa->gates = g;
-	return fleet_args(g, vals);
+	if ((rc = fleet_args(g, vals)) != 0)
+		return rc;
+	return shadow_args(pa, vals);
 }
 
 int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
@@ -156,17 +193,14 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 					    "--require-fleet",
 					    "--max-nack",
 					    "--max-quality-drop",
+					    "--require-shadow",
+					    "--min-shadow-samples",
 					    NULL};
 	const char *vals[F_N] = {NULL};
-	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	Af__Gates g = AF__GATES__INIT;
 	uint32_t steps[16];
-	uint8_t sig[64];
-	char sig_id[17];
 	Af__Response *resp;
-	char *src;
-	size_t len;
 	int npos, rc;
 
 	if ((rc = af_cli_flags(argc, argv, names, vals, &npos, NULL, 0)) != 0)
@@ -178,21 +212,9 @@ int af_cli_canary_start(struct af_cli *cli, int argc, char **argv)
 				   "[gates]");
 	if ((rc = start_args(&pa, &g, steps, vals)) != 0)
 		return rc;
-	if ((rc = af_cli_read_bundle(vals[F_FILE], &src, &len, NULL)) != 0)
-		return rc;
-	if ((rc = af_cli_attach_signature(vals[F_FILE], vals[F_SIG], &pa, sig,
-					  sig_id)) != 0) {
-		af_free(src);
-		return rc;
-	}
-	pa.source.data = (uint8_t *)src;
-	pa.source.len = len;
 	pa.message = (char *)(vals[F_MSG] ? vals[F_MSG] : "");
-	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
-	cmd.policy_apply = &pa;
-	rc = af_cli_propose(cli, &cmd, &resp);
-	af_free(src);
-	if (rc != 0)
+	if ((rc = af_cli_propose_bundle(cli, vals[F_FILE], vals[F_SIG], &pa,
+					&resp)) != 0)
 		return rc;
 	if (cli->output != AF_OUT_TABLE) {
 		json_t *o = af_render_apply(resp->apply);

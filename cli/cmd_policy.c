@@ -147,6 +147,35 @@ static int apply_and_wait(struct af_cli *cli, Af__Response *resp,
 	return rc;
 }
 
+int af_cli_propose_bundle(struct af_cli *cli, const char *file,
+			  const char *sigpath, Af__PolicyApply *pa,
+			  Af__Response **ret)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	uint8_t sig[64];
+	char sig_id[17];
+	char *src;
+	size_t len;
+	int rc;
+
+	if ((rc = af_cli_read_bundle(file, &src, &len, NULL)) != 0)
+		return rc;
+	if ((rc = af_cli_attach_signature(file, sigpath, pa, sig, sig_id)) !=
+	    0) {
+		af_free(src);
+		return rc;
+	}
+	pa->source.data = (uint8_t *)src;
+	pa->source.len = len;
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = pa;
+	rc = af_cli_propose(cli, &cmd, ret);
+	af_free(src);
+	pa->source.data = NULL;
+	pa->source.len = 0;
+	return rc;
+}
+
 int af_cli_policy_apply(struct af_cli *cli, int argc, char **argv)
 {
 	static const char *const names[] = {

@@ -39,6 +39,8 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml policy apply -f policy.yaml -m \"first\""},
 	{"canary", "canary rollouts of a policy revision",
 	 "af -c cluster.yaml canary start -f policy.yaml --steps 5,25,50"},
+	{"shadow", "a candidate bundle evaluated on live traffic, never served",
+	 "af -c cluster.yaml shadow start -f candidate.yaml --duration 1h"},
 	{"model", "the model registry",
 	 "af -c cluster.yaml model apply -f models.yaml"},
 	{"budget", "per-tenant spend budgets",
@@ -224,6 +226,9 @@ static const struct verb verbs[] = {
 	 "                          routerds serve it\n"
 	 "  --max-nack PCT          abort once PCT of live routerds NACK the "
 	 "canary\n"
+	 "  --require-shadow PCT    refuse unless a shadow of this bundle\n"
+	 "                          agreed with live decisions on PCT%\n"
+	 "  --min-shadow-samples N  ... over at least N sampled requests\n"
 	 "  --signature F           detached signature\n"
 	 "example:\n  af -c cluster.yaml canary start -f policy.yaml --steps "
 	 "5,25,50 --interval 60s --max-error-delta 0.02\n"},
@@ -245,6 +250,24 @@ static const struct verb verbs[] = {
 	 "example:\n  af -c cluster.yaml canary pause\n"},
 	{"canary", "resume", af_cli_canary_control, "canary resume",
 	 "continue stepping", "example:\n  af -c cluster.yaml canary resume\n"},
+	{"shadow", "start", af_cli_shadow_start,
+	 "shadow start -f FILE [--sample PCT] [--duration D] [-m MSG]",
+	 "evaluate a bundle on live requests beside the stable one",
+	 "  -f FILE          the candidate bundle   -m MSG   its message\n"
+	 "  --sample PCT     share of requests evaluated (1-100, default 100)\n"
+	 "  --duration D     stop by itself after D (default: until stopped)\n"
+	 "  --signature F    detached signature\n"
+	 "example:\n  af -c cluster.yaml shadow start -f candidate.yaml "
+	 "--sample 50 --duration 1h -m \"try tier-2\"\n"},
+	{"shadow", "status", af_cli_shadow_status,
+	 "shadow status [--watch [--watch-interval DUR] [--watch-count N]]",
+	 "agreement of the shadow with live decisions, per class",
+	 "With --watch: a terminal redraws, anything else gets each refresh\n"
+	 "appended; Ctrl-C exits 0.\n" AF_WATCH_HELP
+	 "example:\n  af -c cluster.yaml shadow status -o json\n"},
+	{"shadow", "stop", af_cli_shadow_stop, "shadow stop",
+	 "stop evaluating the shadow (its figures are kept)",
+	 "example:\n  af -c cluster.yaml shadow stop\n"},
 	{"model", "apply", af_cli_model_apply, "model apply -f FILE",
 	 "upsert the listed models in one registry revision",
 	 "example:\n  af -c cluster.yaml model apply -f models.yaml\n"},

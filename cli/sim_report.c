@@ -182,38 +182,31 @@ static json_t *decision_doc(const struct af_decision *d, int rc)
 
 static const char *code_of(const struct af_decision *d, int rc)
 {
-	if (rc != 0)
-		return "UNKNOWN_CLASS";
-	return d->kind == AF_DECISION_DENY && d->code ? d->code : NULL;
+	const char *code = af_decision_deny_code(d, rc);
+
+	return code[0] ? code : NULL;
 }
 
-/* Counts how the candidate differs; returns whether it does. */
-static bool differ(struct sim_stats *st, const struct af_decision *bd,
-		   const char *bcode, const struct af_decision *cd,
-		   const char *ccode)
+/* Counts how the candidate differs (af_decision_changes); returns whether
+ * it does. */
+static bool differ(struct sim_stats *st, const struct af_decision *bd, int brc,
+		   const struct af_decision *cd, int crc)
 {
 	char key[2 * AF_POLICY_NAME_MAX + 8];
-	bool ch = false;
+	unsigned ch = af_decision_changes(bd, brc, cd, crc);
 
-	if (bcode == NULL && ccode == NULL) {
-		if (strcmp(bd->primary.model, cd->primary.model) != 0)
-			ch = true, st->model++;
-		if (strcmp(bd->primary.region, cd->primary.region) != 0)
-			ch = true, st->region++;
-		if (strcmp(bd->primary.tier, cd->primary.tier) != 0) {
-			ch = true, st->tier++;
-			snprintf(key, sizeof(key), "%s->%s", bd->primary.tier,
-				 cd->primary.tier);
-			bump(st->tiers, key);
-		}
-	} else if (bcode == NULL) {
-		ch = true, st->route_to_deny++;
-	} else if (ccode == NULL) {
-		ch = true, st->deny_to_route++;
-	} else if (strcmp(bcode, ccode) != 0) {
-		ch = true, st->deny_code++;
+	st->model += (ch & AF_CHANGE_MODEL) != 0;
+	st->region += (ch & AF_CHANGE_REGION) != 0;
+	st->route_to_deny += (ch & AF_CHANGE_ROUTE_TO_DENY) != 0;
+	st->deny_to_route += (ch & AF_CHANGE_DENY_TO_ROUTE) != 0;
+	st->deny_code += (ch & AF_CHANGE_DENY_CODE) != 0;
+	if (ch & AF_CHANGE_TIER) {
+		st->tier++;
+		snprintf(key, sizeof(key), "%s->%s", bd->primary.tier,
+			 cd->primary.tier);
+		bump(st->tiers, key);
 	}
-	return ch;
+	return ch != 0;
 }
 
 void sim_count(struct sim *s, const struct sim_rec *r,
@@ -240,7 +233,7 @@ void sim_count(struct sim *s, const struct sim_rec *r,
 		bump(st->den_cand, ccode);
 	else
 		st->cost_cand += cd->est_cost_nano_usd;
-	if (!differ(st, bd, bcode, cd, ccode))
+	if (!differ(st, bd, brc, cd, crc))
 		return;
 	st->changed++;
 	snprintf(key, sizeof(key), "%s\n%s",

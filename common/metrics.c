@@ -207,3 +207,10 @@ void af_process_metrics(struct af_textbuf *b, const char *daemon,
 	proc_stat(b);
 	proc_fds(b);
 }
+
+void af_metric_u64(struct af_textbuf *b, const char *name, const char *help,
+		   const char *type, uint64_t v)
+{
+	af_textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name,
+			  help, name, type, name, (unsigned long long)v);
+}

@@ -37,6 +37,9 @@ void af_histogram_format(struct af_textbuf *b, const char *name,
 			 const char *help, const char *labels,
 			 const struct af_histogram *h);
 void af_textbuf_free(struct af_textbuf *b);
+/* Appends "# HELP/# TYPE" and the one unlabelled series of `name`. */
+void af_metric_u64(struct af_textbuf *b, const char *name, const char *help,
+		   const char *type, uint64_t v);
 
 /* Appends "# HELP/# TYPE" for family `name`, then the lines of rows that
  * are series of it (name followed by '{'), so series gathered interleaved

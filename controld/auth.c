@@ -65,6 +65,7 @@ static const struct {
 	{AF__COMMAND__OP_ROLLOUT, "promote"},
 	{AF__COMMAND__OP_EMERGENCY_SET, "promote"},
 	{AF__COMMAND__OP_EMERGENCY_CLEAR, "promote"},
+	{AF__COMMAND__OP_SHADOW_STOP, "promote"},
 	{AF__COMMAND__OP_FLEET_REPORT, "routerd"},
 	{AF__COMMAND__OP_FLEET_DEREGISTER, "routerd"},
 	{AF__COMMAND__OP_USAGE_REPORT, "routerd"},

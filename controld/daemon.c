@@ -147,6 +147,7 @@ static void tick_cb(uv_timer_t *t)
 	controld_backup_tick(n, now);
 	controld_emergency_tick(n);
 	controld_fleet_sweep_tick(n, now);
+	controld_shadow_tick(n);
 	controld_state_metrics_tick(n, now);
 	if (now - n->last_heartbeat_ms >= 1000) {
 		n->last_heartbeat_ms = now;

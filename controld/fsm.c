@@ -72,6 +72,7 @@ static const struct {
 	{AF__COMMAND__OP_LEASE, af_budget_apply_lease},
 	{AF__COMMAND__OP_EMERGENCY_SET, af_fsm_apply_emergency_set},
 	{AF__COMMAND__OP_EMERGENCY_CLEAR, af_fsm_apply_emergency_clear},
+	{AF__COMMAND__OP_SHADOW_STOP, af_fsm_apply_shadow_stop},
 };
 
 static int dispatch(struct af_txn *t, struct apply_ctx *c)
@@ -261,6 +262,7 @@ static bool distributed(Af__Command__OpCase op)
 	case AF__COMMAND__OP_BUDGET_SET:
 	case AF__COMMAND__OP_EMERGENCY_SET:
 	case AF__COMMAND__OP_EMERGENCY_CLEAR:
+	case AF__COMMAND__OP_SHADOW_STOP:
 		return true;
 	default:
 		return false;
@@ -294,6 +296,7 @@ static int read_heads(struct af_txn *t, const struct af_fsm_heads *was,
 {
 	struct af_fsm_heads prev = *was;
 	Af__Rollout *ro;
+	Af__Shadow *sh;
 	int rc;
 
 	memset(h, 0, sizeof(*h));
@@ -310,6 +313,14 @@ static int read_heads(struct af_txn *t, const struct af_fsm_heads *was,
 		return rc;
 	h->registry_revision = af_state_registry_revision(t);
 	h->distribution_index = af_fsm_distribution_index(t);
+	if ((rc = af_state_shadow_get(t, &sh)) != 0)
+		return rc;
+	if (sh != NULL && strcmp(sh->state, "running") == 0) {
+		h->shadow = sh->revision;
+		h->shadow_expires_ms = sh->expires_ms;
+	}
+	if (sh != NULL)
+		protobuf_c_message_free_unpacked(&sh->base, NULL);
 	return af_fsm_read_overrides(t, &h->overrides);
 }
 

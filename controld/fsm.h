@@ -60,6 +60,10 @@ struct af_fsm_heads {
 	char stable_hash[AF_HASH_STR_LEN], canary_hash[AF_HASH_STR_LEN];
 	uint64_t registry_revision;
 	uint64_t distribution_index;
+	/* The running shadow's revision (0: none) and when it expires (0:
+	 * when stopped), for the leader's expiry timer. */
+	uint64_t shadow;
+	int64_t shadow_expires_ms;
 	/* The emergency overrides in force (reasons and principals left
 	 * out), sent inline in every hint and heartbeat. */
 	struct af_override_set overrides;

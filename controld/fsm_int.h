@@ -53,6 +53,24 @@ int af_fsm_start_step(struct af_txn *t, struct af_rollout *ro, int64_t now);
 /* Clears the canary part of ro: all traffic on stable. */
 void af_fsm_end_canary(struct af_rollout *ro);
 
+/* The revision record of pa as revision rev, applied by c (strings
+ * borrowed; the state is the caller's). */
+void af_fsm_revision_of(const struct apply_ctx *c, const Af__PolicyApply *pa,
+			uint64_t rev, Af__Revision *r);
+/* Stores the bundle of pa under its hash (content-addressed). */
+int af_fsm_store_bundle(struct af_txn *t, const Af__PolicyApply *pa);
+
+/* fsm_shadow.c: shadow start (a PolicyApply with shadow set, while
+ * `stable` is the stable revision), stop and expiry (audited); the shadow
+ * rows of a usage report; the agreement a canary start requires
+ * (1: refused, result set). */
+int af_fsm_apply_shadow_start(struct af_txn *t, struct apply_ctx *c,
+			      uint64_t stable);
+int af_fsm_apply_shadow_stop(struct af_txn *t, struct apply_ctx *c);
+int af_fsm_apply_shadow_usage(struct af_txn *t, const Af__UsageReport *ur);
+int af_fsm_check_shadow(struct af_txn *t, struct apply_ctx *c,
+			const Af__PolicyApply *pa);
+
 /* fsm_models.c */
 int af_fsm_apply_models(struct af_txn *t, struct apply_ctx *c);
 int af_fsm_apply_model_status(struct af_txn *t, struct apply_ctx *c);

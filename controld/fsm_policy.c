@@ -30,7 +30,7 @@ int af_fsm_set_revision_state(struct af_txn *t, uint64_t rev, const char *state)
 	return rc;
 }
 
-static int store_bundle(struct af_txn *t, const Af__PolicyApply *pa)
+int af_fsm_store_bundle(struct af_txn *t, const Af__PolicyApply *pa)
 {
 	Af__StoredBundle sb = AF__STORED_BUNDLE__INIT;
 	const void *v;
@@ -143,6 +143,20 @@ static int check_serial(struct af_txn *t, struct apply_ctx *c,
 	return af_txn_set_meta_u64(t, key, pa->serial);
 }
 
+void af_fsm_revision_of(const struct apply_ctx *c, const Af__PolicyApply *pa,
+			uint64_t rev, Af__Revision *r)
+{
+	r->revision = rev;
+	r->hash = pa->hash;
+	r->author = c->cmd->principal;
+	r->time_ms = c->cmd->time_ms;
+	r->message = pa->message;
+	r->name = pa->name;
+	r->key_id = pa->key_id;
+	r->serial = pa->serial;
+	r->signature = pa->signature;
+}
+
 int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__PolicyApply *pa = c->cmd->policy_apply;
@@ -160,6 +174,8 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 	    (rc = af_state_revision_hash(t, ro.stable, stable_hash,
 					 sizeof(stable_hash))) != 0)
 		return rc;
+	if (pa->shadow)
+		return af_fsm_apply_shadow_start(t, c, ro.stable);
 	if (!canary && ro.canary == 0 && strcmp(stable_hash, pa->hash) == 0) {
 		c->res->revision = ro.stable;
 		c->res->unchanged = true;
@@ -169,21 +185,14 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 		return 0;
 	}
 	if (check_canary_args(c, pa, &ro) != 0 ||
+	    (canary && (rc = af_fsm_check_shadow(t, c, pa)) != 0) ||
 	    (rc = check_serial(t, c, pa)) != 0)
 		return rc > 0 ? 0 : rc;
 	next = af_state_policy_revision(t) + 1;
-	if ((rc = store_bundle(t, pa)) != 0 ||
+	if ((rc = af_fsm_store_bundle(t, pa)) != 0 ||
 	    (rc = af_state_set_policy_revision(t, next)) != 0)
 		return rc;
-	rev.revision = next;
-	rev.hash = pa->hash;
-	rev.author = c->cmd->principal;
-	rev.time_ms = c->cmd->time_ms;
-	rev.message = pa->message;
-	rev.name = pa->name;
-	rev.key_id = pa->key_id;
-	rev.serial = pa->serial;
-	rev.signature = pa->signature;
+	af_fsm_revision_of(c, pa, next, &rev);
 	if (canary) {
 		rev.state = (char *)"canary";
 		if ((rc = start_canary(t, c, &ro, pa, next)) != 0)

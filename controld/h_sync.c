@@ -53,7 +53,9 @@ void controld_read_sync(struct controld_job *j, struct af_txn *t)
 	Af__Response resp = AF__RESPONSE__INIT;
 	Af__SyncResp out = AF__SYNC_RESP__INIT;
 	Af__SyncBundle st = AF__SYNC_BUNDLE__INIT, ca = AF__SYNC_BUNDLE__INIT;
-	Af__StoredBundle *sst = NULL, *sca = NULL;
+	Af__SyncBundle sh = AF__SYNC_BUNDLE__INIT;
+	Af__StoredBundle *sst = NULL, *sca = NULL, *ssh = NULL;
+	Af__Revision *shr = NULL;
 	struct controld_collect budgets = {0};
 	struct af_state_heads h;
 	Af__OverrideSet *ov = NULL;
@@ -73,6 +75,10 @@ void controld_read_sync(struct controld_job *j, struct af_txn *t)
 	if (h.canary_rev &&
 	    (rc = sync_bundle(t, sr, h.canary_rev, &ca, &sca)) != 0)
 		goto out;
+	if ((rc = controld_sync_shadow(t, &out, &shr)) != 0 ||
+	    (shr != NULL && (rc = sync_bundle(t, sr, shr, &sh, &ssh)) != 0))
+		goto out;
+	out.shadow = shr != NULL ? &sh : NULL;
 	out.stable = h.stable_rev ? &st : NULL;
 	out.canary = h.canary_rev ? &ca : NULL;
 	out.canary_weight = h.canary_rev ? h.weight : 0;
@@ -105,6 +111,10 @@ out:
 		protobuf_c_message_free_unpacked(&sst->base, NULL);
 	if (sca)
 		protobuf_c_message_free_unpacked(&sca->base, NULL);
+	if (ssh)
+		protobuf_c_message_free_unpacked(&ssh->base, NULL);
+	if (shr)
+		protobuf_c_message_free_unpacked(&shr->base, NULL);
 	af_state_heads_free(&h);
 }
 

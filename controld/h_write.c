@@ -322,6 +322,8 @@ static int check_command(struct controld_job *j, const Af__Command *cmd)
 	case AF__COMMAND__OP_EMERGENCY_SET:
 	case AF__COMMAND__OP_EMERGENCY_CLEAR:
 		return controld_check_emergency(j, cmd);
+	case AF__COMMAND__OP_SHADOW_STOP:
+		return controld_check_shadow(j, cmd);
 	case AF__COMMAND__OP_POLICY_APPLY:
 	case AF__COMMAND__OP_MODEL_APPLY:
 	case AF__COMMAND__OP_POLICY_ROLLBACK:

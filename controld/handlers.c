@@ -258,6 +258,7 @@ static const struct controld_verb verbs[] = {
 	    controld_handle_backup_list, NULL),
 	ROW(EMERGENCY_LIST, "emergency", "read", READ, NULL,
 	    controld_read_emergency),
+	ROW(SHADOW_STATUS, "shadow", "read", READ, NULL, controld_read_shadow),
 	ROW(_NOT_SET, "other", "admin", HANDLER, handle_unknown, NULL),
 };
 

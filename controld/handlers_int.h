@@ -48,6 +48,15 @@ void controld_read_budgets(struct controld_job *j, struct af_txn *t);
 int controld_check_emergency(struct controld_job *j, const Af__Command *cmd);
 void controld_read_emergency(struct controld_job *j, struct af_txn *t);
 
+/* shadow.c: af shadow status; the running shadow for Sync (its
+ * sample and expiry into out, its revision into *ret_rev, NULL when
+ * none; free it); the leader's checks of a shadow write (0, or -1 with
+ * the job failed). */
+void controld_read_shadow(struct controld_job *j, struct af_txn *t);
+int controld_sync_shadow(struct af_txn *t, Af__SyncResp *out,
+			 Af__Revision **ret_rev);
+int controld_check_shadow(struct controld_job *j, const Af__Command *cmd);
+
 /* h_sync.c: Sync and fleet state. */
 void controld_read_sync(struct controld_job *j, struct af_txn *t);
 void controld_read_fleet(struct controld_job *j, struct af_txn *t);

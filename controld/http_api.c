@@ -165,6 +165,8 @@ static json_t *render(const Af__Response *x, Af__Request__BodyCase body)
 		return af_render_budgets(x->budget_list);
 	case AF__REQUEST__BODY_EMERGENCY_LIST:
 		return af_render_emergency(x->emergency_list);
+	case AF__REQUEST__BODY_SHADOW_STATUS:
+		return af_render_shadow(x->shadow_status);
 	default:
 		return NULL;
 	}
@@ -325,7 +327,8 @@ static json_t *get_revision(struct api_req *r)
 	return answer(r, &req);
 }
 
-/* rollout, fleet and budgets: no parameters, an empty request. */
+/* rollout, fleet, budgets, emergency and shadow: no parameters, an empty
+ * request. */
 static json_t *get_state(struct api_req *r)
 {
 	Af__Request req = AF__REQUEST__INIT;
@@ -333,10 +336,14 @@ static json_t *get_state(struct api_req *r)
 	Af__FleetStatusReq fr = AF__FLEET_STATUS_REQ__INIT;
 	Af__BudgetListReq bl = AF__BUDGET_LIST_REQ__INIT;
 	Af__EmergencyListReq el = AF__EMERGENCY_LIST_REQ__INIT;
+	Af__ShadowStatusReq sr = AF__SHADOW_STATUS_REQ__INIT;
 
 	if (no_params(r) != 0)
 		return NULL;
-	if (strcmp(r->rest, "emergency") == 0) {
+	if (strcmp(r->rest, "shadow") == 0) {
+		req.body_case = AF__REQUEST__BODY_SHADOW_STATUS;
+		req.shadow_status = &sr;
+	} else if (strcmp(r->rest, "emergency") == 0) {
 		req.body_case = AF__REQUEST__BODY_EMERGENCY_LIST;
 		req.emergency_list = &el;
 	} else if (strcmp(r->rest, "rollout") == 0) {
@@ -584,15 +591,6 @@ static json_t *get_cluster(struct api_req *r)
 	return doc;
 }
 
-/* shadow: the resource of a feature this controld lacks. */
-static json_t *get_missing(struct api_req *r)
-{
-	return fail(r, 404, "NOT_AVAILABLE", NULL,
-		    "this controld has no %s state to show (the feature is "
-		    "not part of this version); see docs/api.md",
-		    r->rest);
-}
-
 /* ------------------------------------------------------------ dispatch */
 
 struct resource {
@@ -611,7 +609,7 @@ static const struct resource resources[] = {
 	{"/models", get_models},
 	{"/report", get_report},
 	{"/audit", get_page},
-	{"/shadow", get_missing},
+	{"/shadow", get_state},
 	{"/emergency", get_state},
 };
 

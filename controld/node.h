@@ -108,6 +108,7 @@ struct controld_node {
 	bool emergency_busy;   /* an expiry entry in flight (emergency.c) */
 	bool fleet_sweep_busy; /* a forget entry in flight (rollout_fleet.c) */
 	uint64_t fleet_sweep_ms;
+	bool shadow_busy;	      /* a shadow expiry in flight (shadow.c) */
 	_Atomic uint64_t verdicts[3]; /* by enum af_verdict, this leader */
 	_Atomic uint64_t auto_aborts; /* AUTO_ABORTs this leader committed */
 
@@ -165,6 +166,9 @@ void controld_rollout_tick(struct controld_node *n, uint64_t now_mono);
 /* emergency.c: on the ready leader, proposes the expiry of overrides whose
  * time has passed. */
 void controld_emergency_tick(struct controld_node *n);
+/* shadow.c: on the ready leader, proposes the expiry of a shadow whose
+ * duration has passed. */
+void controld_shadow_tick(struct controld_node *n);
 struct af_txn;
 struct af_rollout;
 struct af_usage;

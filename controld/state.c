@@ -1,5 +1,6 @@
 /* The replicated schema's keys and accessors: see state.h. */
 #include "controld/state.h"
+#include "common/hash.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,11 @@
 #define REGISTRY_REVISION "registry_revision"
 #define POLICY_REVISION "policy_revision"
 #define OVERRIDES_KEY "overrides"
+/* In the rollout table: the shadow record, and per shadow hash its
+ * agreement totals (SHADOW_TOTALS + hash). */
+#define SHADOW_KEY "shadow"
+#define SHADOW_TOTALS "shadow_totals/"
+#define SHADOW_TOTALS_MAX (sizeof(SHADOW_TOTALS) + AF_HASH_STR_LEN)
 /* Showback rows in the usage table: SHOWBACK day(8, big-endian) tenant NUL
  * class NUL model NUL revision(8). */
 #define SHOWBACK "sb/"
@@ -102,6 +108,63 @@ int af_state_overrides_put(struct af_txn *t, const Af__OverrideSet *s)
 {
 	return af_txn_put_msg(t, AF_TABLE_META, OVERRIDES_KEY,
 			      sizeof(OVERRIDES_KEY) - 1, &s->base);
+}
+
+int af_state_shadow_get(struct af_txn *t, Af__Shadow **ret)
+{
+	int rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, SHADOW_KEY,
+				sizeof(SHADOW_KEY) - 1, &af__shadow__descriptor,
+				(ProtobufCMessage **)ret);
+
+	if (rc == AF_ENOTFOUND) {
+		*ret = NULL;
+		return 0;
+	}
+	return rc;
+}
+
+int af_state_shadow_put(struct af_txn *t, const Af__Shadow *s)
+{
+	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, SHADOW_KEY,
+			      sizeof(SHADOW_KEY) - 1, &s->base);
+}
+
+static size_t totals_key(const char *hash, char *out)
+{
+	return (size_t)snprintf(out, SHADOW_TOTALS_MAX, "%s%.*s", SHADOW_TOTALS,
+				AF_HASH_STR_LEN - 1, hash);
+}
+
+int af_state_shadow_totals_get(struct af_txn *t, const char *hash,
+			       Af__ShadowTotals **ret)
+{
+	char key[SHADOW_TOTALS_MAX];
+	int rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, key, totals_key(hash, key),
+				&af__shadow_totals__descriptor,
+				(ProtobufCMessage **)ret);
+
+	if (rc == AF_ENOTFOUND) {
+		*ret = NULL;
+		return 0;
+	}
+	return rc;
+}
+
+int af_state_shadow_totals_put(struct af_txn *t, const char *hash,
+			       const Af__ShadowTotals *st)
+{
+	char key[SHADOW_TOTALS_MAX];
+
+	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, key, totals_key(hash, key),
+			      &st->base);
+}
+
+int af_state_shadow_totals_del(struct af_txn *t, const char *hash)
+{
+	char key[SHADOW_TOTALS_MAX];
+	int rc = af_txn_del(t, AF_TABLE_ROLLOUT, key, totals_key(hash, key));
+
+	return rc == AF_ENOTFOUND ? 0 : rc;
 }
 
 int af_state_heads_read(struct af_txn *t, struct af_state_heads *h)

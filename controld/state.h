@@ -39,6 +39,16 @@ int af_state_rollout_put(struct af_txn *t, const Af__Rollout *ro);
 int af_state_overrides_get(struct af_txn *t, Af__OverrideSet **ret);
 int af_state_overrides_put(struct af_txn *t, const Af__OverrideSet *s);
 
+/* The shadow record (*ret NULL, and 0, when none was ever started), and
+ * the agreement totals of a shadow hash (*ret NULL when none). */
+int af_state_shadow_get(struct af_txn *t, Af__Shadow **ret);
+int af_state_shadow_put(struct af_txn *t, const Af__Shadow *s);
+int af_state_shadow_totals_get(struct af_txn *t, const char *hash,
+			       Af__ShadowTotals **ret);
+int af_state_shadow_totals_put(struct af_txn *t, const char *hash,
+			       const Af__ShadowTotals *st);
+int af_state_shadow_totals_del(struct af_txn *t, const char *hash);
+
 /* The heads routerd follows: the rollout's revisions, unpacked. */
 struct af_state_heads {
 	uint64_t stable, canary;

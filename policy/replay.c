@@ -277,3 +277,68 @@ void af_replay_lease(const struct af_replay_live *rl, struct af_decision *d)
 	d->retry_after_ms = rl->lease.retry_after_ms;
 	d->retryable = rl->lease.retryable;
 }
+
+void af_live_rec_replay(const struct af_live_rec *rec,
+			struct af_replay_live *rl)
+{
+	rl->nlanes = rl->ncool = rl->nlat = 0;
+	for (uint32_t i = 0; i < rec->nlanes; i++) {
+		struct af_replay_name *n = &rl->lanes[rl->nlanes++];
+
+		n->model = af_policy_view_lane_name(rec->v, rec->lanes[i].id);
+		n->region = NULL;
+		n->value = rec->lanes[i].inflight;
+	}
+	for (uint32_t i = 0; i < rec->ncool; i++) {
+		struct af_replay_name *n = &rl->cool[rl->ncool++];
+
+		af_policy_view_pair(rec->v, rec->cool[i].id, &n->model,
+				    &n->region);
+		n->value = rec->cool[i].value;
+	}
+	for (uint32_t i = 0; i < rec->nlat; i++) {
+		struct af_replay_name *n = &rl->lat[rl->nlat++];
+
+		af_policy_view_pair(rec->v, rec->lat[i].id, &n->model,
+				    &n->region);
+		n->value = rec->lat[i].value;
+	}
+	rl->budget = rec->budget_read ? rec->budget : AF_BUDGET_OK;
+	rl->budget_retry_ms = rec->budget_read ? rec->budget_retry_ms : 0;
+	rl->lease = rec->lease;
+	rl->has_workflow = rec->workflow_read;
+	rl->workflow = rec->workflow;
+	rl->v = NULL;
+}
+
+const char *af_decision_deny_code(const struct af_decision *d, int rc)
+{
+	if (rc != 0)
+		return "UNKNOWN_CLASS";
+	return d->kind == AF_DECISION_DENY && d->code ? d->code : "";
+}
+
+unsigned af_decision_changes(const struct af_decision *base, int brc,
+			     const struct af_decision *cand, int crc)
+{
+	bool bdeny = brc != 0 || base->kind == AF_DECISION_DENY;
+	bool cdeny = crc != 0 || cand->kind == AF_DECISION_DENY;
+	unsigned ch = 0;
+
+	if (!bdeny && !cdeny) {
+		if (strcmp(base->primary.model, cand->primary.model) != 0)
+			ch |= AF_CHANGE_MODEL;
+		if (strcmp(base->primary.tier, cand->primary.tier) != 0)
+			ch |= AF_CHANGE_TIER;
+		if (strcmp(base->primary.region, cand->primary.region) != 0)
+			ch |= AF_CHANGE_REGION;
+	} else if (!bdeny) {
+		ch = AF_CHANGE_ROUTE_TO_DENY;
+	} else if (!cdeny) {
+		ch = AF_CHANGE_DENY_TO_ROUTE;
+	} else if (strcmp(af_decision_deny_code(base, brc),
+			  af_decision_deny_code(cand, crc)) != 0) {
+		ch = AF_CHANGE_DENY_CODE;
+	}
+	return ch;
+}

@@ -143,6 +143,35 @@ void af_replay_live_bind(struct af_replay_live *rl,
  * routerd did. */
 void af_replay_lease(const struct af_replay_live *rl, struct af_decision *d);
 
+/* The live inputs rec recorded, by name (borrowed from rec->v, which
+ * must outlive ret), as af_replay_live_parse() would read them from the
+ * record's "live" object: bind them to another view to decide the same
+ * request under the same inputs there. */
+void af_live_rec_replay(const struct af_live_rec *rec,
+			struct af_replay_live *ret);
+
+/* ----------------------------------------------------- decision changes */
+
+/* How a candidate's decision of a request differs from the baseline's
+ * (bits; 0: the same). Both routed: the primary's model, tier and region,
+ * each its own bit. Otherwise one of route to deny, deny to route or
+ * another deny code. */
+enum af_change {
+	AF_CHANGE_MODEL = 1u << 0,
+	AF_CHANGE_TIER = 1u << 1,
+	AF_CHANGE_REGION = 1u << 2,
+	AF_CHANGE_ROUTE_TO_DENY = 1u << 3,
+	AF_CHANGE_DENY_TO_ROUTE = 1u << 4,
+	AF_CHANGE_DENY_CODE = 1u << 5,
+};
+/* The deny code of a decision (rc AF_ENOTFOUND, an unknown class:
+ * "UNKNOWN_CLASS"), NULL for a route. */
+const char *af_decision_deny_code(const struct af_decision *d, int rc);
+/* base and cand as af_decide() returned them (brc, crc its return codes:
+ * 0 or AF_ENOTFOUND). */
+unsigned af_decision_changes(const struct af_decision *base, int brc,
+			     const struct af_decision *cand, int crc);
+
 /* Reads a request object (the record's "request", a test case's
  * "request") as POST /v1/route would: same fields, same refusals. */
 int af_request_from_json(json_t *obj, struct af_request *ret,

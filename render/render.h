@@ -108,6 +108,17 @@ enum af_fleet_serve af_fleet_judge(const Af__FleetReport *f,
 bool af_fleet_reached(uint32_t n, uint32_t live, uint32_t pct);
 /* n / live, 0 with no live routerd. */
 double af_fleet_share(uint32_t n, uint32_t live);
+/* shadow */
+/* {"revision", "hash", "name", "state", "started", "expires", "ended",
+ * "sample_pct", "author", "message", "total": {"sampled", "same",
+ * "agreement_pct", "changed": {"total", "model", "tier", "region",
+ * "route_to_deny", "deny_to_route", "deny_code"}, "cost_usd": {"stable",
+ * "shadow"}, "cost_micro_usd": {...}}, "classes": [{"class", ...}]}, or
+ * {"state": "none"} when no shadow was ever started. */
+json_t *af_render_shadow(const Af__ShadowStatusResp *ss);
+/* to += from, field by field (saturating); the sum of every class. */
+void af_shadow_counts_add(Af__ShadowCounts *to, const Af__ShadowCounts *from);
+void af_shadow_totals_sum(const Af__ShadowTotals *st, Af__ShadowCounts *ret);
 
 /* Parameters. Each returns 0, or -1 with why (naming `name`, the flag or
  * query parameter) filled. */

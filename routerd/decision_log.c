@@ -573,38 +573,33 @@ int routerd_dlog_get(struct routerd_dlog *l, uint64_t seq, char **ret,
 	return rc;
 }
 
-static void metric(struct af_textbuf *b, const char *name, const char *help,
-		   const char *type, uint64_t v)
-{
-	af_textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name,
-			  help, name, type, name, (unsigned long long)v);
-}
-
 void routerd_dlog_metrics(struct routerd_dlog *l, struct af_textbuf *b)
 {
-	metric(b, "af_routerd_decision_log_records_total",
-	       "Decision records written to the decision log.", "counter",
-	       atomic_load(&l->written));
-	metric(b, "af_routerd_decision_log_dropped_total",
-	       "Decision records dropped: the writer's queue was full, or "
-	       "the record was over its size bound.",
-	       "counter", atomic_load(&l->dropped));
-	metric(b, "af_routerd_decision_log_too_large_total",
-	       "Decision records dropped for their size (also counted in "
-	       "dropped).",
-	       "counter", atomic_load(&l->too_large));
-	metric(b, "af_routerd_decision_log_bytes_total",
-	       "Bytes written to the decision log.", "counter",
-	       atomic_load(&l->bytes));
-	metric(b, "af_routerd_decision_log_write_errors_total",
-	       "Failed writes to the decision log.", "counter",
-	       atomic_load(&l->write_errors));
-	metric(b, "af_routerd_decision_log_rotations_total",
-	       "Decision log files started (the first one included).",
-	       "counter", atomic_load(&l->rotations));
-	metric(b, "af_routerd_decision_log_queued_bytes",
-	       "Bytes queued for the decision log writer.", "gauge",
-	       atomic_load(&l->queued_bytes));
+	af_metric_u64(b, "af_routerd_decision_log_records_total",
+		      "Decision records written to the decision log.",
+		      "counter", atomic_load(&l->written));
+	af_metric_u64(
+		b, "af_routerd_decision_log_dropped_total",
+		"Decision records dropped: the writer's queue was full, or "
+		"the record was over its size bound.",
+		"counter", atomic_load(&l->dropped));
+	af_metric_u64(
+		b, "af_routerd_decision_log_too_large_total",
+		"Decision records dropped for their size (also counted in "
+		"dropped).",
+		"counter", atomic_load(&l->too_large));
+	af_metric_u64(b, "af_routerd_decision_log_bytes_total",
+		      "Bytes written to the decision log.", "counter",
+		      atomic_load(&l->bytes));
+	af_metric_u64(b, "af_routerd_decision_log_write_errors_total",
+		      "Failed writes to the decision log.", "counter",
+		      atomic_load(&l->write_errors));
+	af_metric_u64(b, "af_routerd_decision_log_rotations_total",
+		      "Decision log files started (the first one included).",
+		      "counter", atomic_load(&l->rotations));
+	af_metric_u64(b, "af_routerd_decision_log_queued_bytes",
+		      "Bytes queued for the decision log writer.", "gauge",
+		      atomic_load(&l->queued_bytes));
 }
 
 /* ------------------------------------------------------------ set-up */

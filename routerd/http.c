@@ -25,6 +25,7 @@
 #include "routerd/decision_log.h"
 #include "routerd/override.h"
 #include "routerd/report.h"
+#include "routerd/shadow.h"
 #include "routerd/usage.h"
 #include "routerd/workflow.h"
 
@@ -154,6 +155,8 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	uint64_t seq =
 		atomic_fetch_add_explicit(&h->seq, 1, memory_order_relaxed);
 	int64_t wall = af_wall_ms(); /* budgets, overrides, the record */
+	bool shadow = routerd_shadow_wants(h->r, v, seq, wall);
+	enum MHD_Result ret;
 	size_t len = 0;
 	int rc;
 
@@ -164,7 +167,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		lc.wall_ms = wall;
 	}
 	routerd_live_workflows(&lc, h->r->workflows, &live);
-	if (h->r->dlog != NULL) {
+	if (h->r->dlog != NULL || shadow) {
 		af_live_rec_wrap(&tl_rec, &live, v->pv, &rec);
 		use = &rec;
 	}
@@ -202,9 +205,14 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "tracestate"),
 		&k->trace, &k->req, &k->d, k->out, sizeof(k->out), len,
 		k->t0_ns);
-	if (use != &live)
+	if (h->r->dlog != NULL)
 		log_decision(h, c, k, v, seq, wall, len);
-	return reply_json(c, 200, k, len);
+	ret = reply_json(c, 200, k, len);
+	if (shadow) { /* answered: the shadow's work is off its path */
+		af_live_rec_finish(&tl_rec, &k->d);
+		routerd_shadow_put(h->r, v, &k->req, &k->d, &tl_rec, wall);
+	}
+	return ret;
 }
 
 static enum MHD_Result route(struct routerd_http *h, struct MHD_Connection *c,
@@ -253,29 +261,6 @@ static uint64_t our_seq(const struct routerd_http *h, const char *id)
 	return *end == '\0' ? seq : 0;
 }
 
-/* What the call cost: the orchestrator's figure, else the registry price
- * of the tokens on the model that was called; at most the report bound. */
-static int64_t report_cost(const struct routerd_view *v,
-			   const struct routerd_report *rep, const char *model)
-{
-	int64_t nano = 0;
-
-	if (rep->has_cost)
-		return rep->cost_nano_usd;
-	if (v != NULL && model != NULL && model[0] != '\0' &&
-	    af_policy_view_cost_cached(
-		    v->pv, model, rep->input_tokens > 0 ? rep->input_tokens : 0,
-		    rep->cached_input_tokens > 0 ? rep->cached_input_tokens : 0,
-		    rep->output_tokens > 0 ? rep->output_tokens : 0,
-		    &nano) != 0)
-		nano = 0;
-	if (nano < 0)
-		nano = 0;
-	return nano > ROUTERD_REPORT_MAX_COST_NANO
-		       ? ROUTERD_REPORT_MAX_COST_NANO
-		       : nano;
-}
-
 /* Releases the lane slot, feeds the health of the (model, region) that was
  * called (the report's, else the decision's primary), settles the budget
  * reservation and feeds the outcome aggregates (canary analysis,
@@ -301,7 +286,7 @@ static void report_apply(struct routerd_http *h,
 	if (h->r->live != NULL)
 		routerd_live_report(h->r->live, v != NULL ? view_ext(v) : NULL,
 				    &lr, af_mono_ms());
-	nano = report_cost(v, rep, lr.model);
+	nano = routerd_report_cost(v != NULL ? v->pv : NULL, rep, lr.model);
 	routerd_view_release(h->r, v);
 	if (h->r->budgets != NULL)
 		routerd_budgets_settle(h->r->budgets, seq, nano);

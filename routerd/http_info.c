@@ -1,6 +1,7 @@
 /* Decision counters, GET /v1/status and GET /metrics. */
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
+#include "routerd/shadow.h"
 #include "routerd/workflow.h"
 #include "routerd/override.h"
 
@@ -117,8 +118,14 @@ static bool degraded(struct routerd *r, bool loaded, int64_t now)
 static int view_json(const struct routerd_view *v, int64_t now, char *buf,
 		     size_t len)
 {
-	char canary[256] = "null";
+	char canary[256] = "null", shadow[256] = "null";
 
+	if (v != NULL && v->shadow_hash[0] != '\0')
+		snprintf(
+			shadow, sizeof(shadow),
+			"{\"revision\":%llu,\"hash\":\"%s\",\"sample_pct\":%u}",
+			(unsigned long long)v->shadow_revision, v->shadow_hash,
+			v->shadow_sample_pct);
 	if (v == NULL)
 		return snprintf(buf, len,
 				"\"policy\":null,\"registry_revision\":null,"
@@ -131,10 +138,10 @@ static int view_json(const struct routerd_view *v, int64_t now, char *buf,
 	return snprintf(
 		buf, len,
 		"\"policy\":{\"stable\":{\"revision\":%llu,\"hash\":\"%s\"},"
-		"\"canary\":%s},\"registry_revision\":%llu,\"state_index\":"
-		"%llu,\"view_age_s\":%lld",
+		"\"canary\":%s,\"shadow\":%s},\"registry_revision\":%llu,"
+		"\"state_index\":%llu,\"view_age_s\":%lld",
 		(unsigned long long)v->stable_revision, v->stable_hash, canary,
-		(unsigned long long)v->registry_revision,
+		shadow, (unsigned long long)v->registry_revision,
 		(unsigned long long)v->state_index,
 		(long long)((now - v->activated_ms) / 1000));
 }
@@ -438,4 +445,5 @@ void http_metrics(struct routerd *r, struct af_textbuf *b)
 	live_metrics(r, b);
 	if (r->workflows != NULL)
 		routerd_workflows_metrics(r->workflows, b);
+	routerd_shadow_metrics(r, b);
 }

@@ -7,6 +7,7 @@
 #include "routerd/usage.h"
 #include "routerd/workflow.h"
 #include "routerd/otlp.h"
+#include "routerd/shadow.h"
 #include "net/tls.h"
 #include "routerd/routerd_int.h"
 
@@ -96,6 +97,8 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 		rc = routerd_otlp_new(c->otlp_endpoint, r->id, &r->otlp, &err);
 	if (rc == 0)
 		rc = routerd_live_new(&r->live, &err);
+	if (rc == 0)
+		rc = routerd_shadow_start(r, &err);
 	if (rc == 0 &&
 	    routerd_workflows_new(c->max_workflows, &r->workflows) != 0)
 		rc = af_errf(&err, AF_ENOMEM,
@@ -127,9 +130,11 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 	log_info("event=stopping signal=%s", sig == SIGINT ? "INT" : "TERM");
 	routerd_http_stop(r);
 out_sync:
-	routerd_sync_stop(r); /* frees the usage the table fed */
+	routerd_shadow_stop(r); /* before the last flush: counters settle */
+	routerd_sync_stop(r);	/* frees the usage the table fed */
 	routerd_workflows_on_done(r->workflows, NULL, NULL);
 out:
+	routerd_shadow_free(r);
 	routerd_views_fini(r);
 	routerd_live_free(r->live);
 	r->live = NULL;

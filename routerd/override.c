@@ -309,6 +309,17 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 			    int64_t wall_ms, const char *id,
 			    struct af_live_rec *rec, struct af_decision *ret)
 {
+	return routerd_override_decide_pv(r, v->pv, req, live, wall_ms, id, rec,
+					  ret);
+}
+
+int routerd_override_decide_pv(struct routerd *r,
+			       const struct af_policy_view *pv,
+			       const struct af_request *req,
+			       struct af_live *live, int64_t wall_ms,
+			       const char *id, struct af_live_rec *rec,
+			       struct af_decision *ret)
+{
 	struct routerd_overrides *o = r->overrides;
 
 	live->now_ms = wall_ms;
@@ -317,7 +328,7 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 		live->overrides = NULL;
 		if (rec != NULL)
 			af_live_rec_overrides(rec, live, req);
-		return af_decide(v->pv, req, live, id, ret, NULL);
+		return af_decide(pv, req, live, id, ret, NULL);
 	}
 	for (;;) {
 		const struct ov_slot *s = &o->slot[atomic_load(&o->cur)];
@@ -330,7 +341,7 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 		live->overrides = s->set.n > 0 ? &s->set : NULL;
 		if (rec != NULL)
 			af_live_rec_overrides(rec, live, req);
-		rc = af_decide(v->pv, req, live, id, ret, NULL);
+		rc = af_decide(pv, req, live, id, ret, NULL);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
 			return rc;

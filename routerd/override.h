@@ -39,6 +39,14 @@ int routerd_override_decide(struct routerd *r, const struct routerd_view *v,
 			    int64_t wall_ms, const char *id,
 			    struct af_live_rec *rec, struct af_decision *ret);
 
+/* The same on another policy view of r's (the shadow's). */
+int routerd_override_decide_pv(struct routerd *r,
+			       const struct af_policy_view *pv,
+			       const struct af_request *req,
+			       struct af_live *live, int64_t wall_ms,
+			       const char *id, struct af_live_rec *rec,
+			       struct af_decision *ret);
+
 /* What is enforced: the cluster set's version, how many overrides are in
  * force (both sources), and "sha256:..." of the override file ("" when
  * none is loaded). Any thread. */

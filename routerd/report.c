@@ -439,3 +439,26 @@ bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,
 	spin_unlock(&e->lock);
 	return found;
 }
+
+/* What the call cost: the orchestrator's figure, else the registry price
+ * of the tokens on the model that was called; at most the report bound. */
+int64_t routerd_report_cost(const struct af_policy_view *pv,
+			    const struct routerd_report *rep, const char *model)
+{
+	int64_t nano = 0;
+
+	if (rep->has_cost)
+		return rep->cost_nano_usd;
+	if (pv != NULL && model != NULL && model[0] != '\0' &&
+	    af_policy_view_cost_cached(
+		    pv, model, rep->input_tokens > 0 ? rep->input_tokens : 0,
+		    rep->cached_input_tokens > 0 ? rep->cached_input_tokens : 0,
+		    rep->output_tokens > 0 ? rep->output_tokens : 0,
+		    &nano) != 0)
+		nano = 0;
+	if (nano < 0)
+		nano = 0;
+	return nano > ROUTERD_REPORT_MAX_COST_NANO
+		       ? ROUTERD_REPORT_MAX_COST_NANO
+		       : nano;
+}

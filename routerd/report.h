@@ -116,4 +116,11 @@ void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,
 			   struct routerd_decision_rec *ret);
 
+/* What a reported call cost: the orchestrator's figure, else the price
+ * on pv's registry of the tokens on the model called (pv NULL: 0); at
+ * most ROUTERD_REPORT_MAX_COST_NANO. */
+int64_t routerd_report_cost(const struct af_policy_view *pv,
+			    const struct routerd_report *rep,
+			    const char *model);
+
 #endif

@@ -42,6 +42,14 @@ struct routerd_view {
 	 * cached hashes in the next Sync). Owned. */
 	uint8_t *stable_bytes, *canary_bytes, *registry_bytes;
 	size_t stable_len, canary_len, registry_len;
+	/* The shadow bundle evaluated beside the stable one on a sample of
+	 * requests (shadow.h), never served; revision 0: none. */
+	uint64_t shadow_revision;
+	char shadow_hash[AF_HASH_STR_LEN];
+	uint32_t shadow_sample_pct; /* 1..100 */
+	int64_t shadow_expires_ms;  /* wall ms; 0: until stopped */
+	uint8_t *shadow_bytes;	    /* owned */
+	size_t shadow_len;
 };
 
 /* Sync and connection state, read by /v1/status and /metrics. */
@@ -60,6 +68,7 @@ struct routerd_http;	  /* private to http.c */
 struct routerd_dlog;	  /* decision_log.h */
 struct routerd_workflows; /* workflow.h */
 struct routerd_otlp;	  /* otlp.h */
+struct routerd_shadow;	  /* shadow.h */
 
 struct routerd {
 	const struct af_cluster_cfg *cfg;
@@ -84,6 +93,8 @@ struct routerd {
 	struct routerd_workflows *workflows;
 	/* otlp.c (NULL: no span export) */
 	struct routerd_otlp *otlp;
+	/* shadow.c (NULL: shadows are not evaluated) */
+	struct routerd_shadow *shadow;
 	/* override.c: the emergency overrides enforced (created by
 	 * routerd_sync_start), from hints and from override_file. */
 	const char *override_file; /* NULL: none */
@@ -111,6 +122,13 @@ int routerd_view_build(uint64_t state_index, uint64_t stable_revision,
 		       size_t registry_len, struct routerd_view **ret,
 		       struct af_err *err);
 void routerd_view_free(struct routerd_view *v);
+/* Adds the shadow bundle to a view not yet published: verifies its hash,
+ * loads it and compiles it with the view's registry into a view of its
+ * own. Copies the bytes. Errors: AF_ECORRUPT, AF_ENOMEM. */
+int routerd_view_set_shadow(struct routerd_view *v, uint64_t revision,
+			    const char *hash, const void *bytes, size_t len,
+			    uint32_t sample_pct, int64_t expires_ms,
+			    struct af_err *err);
 
 /* Makes v current (ownership passes to r). Refuses a view older than the
  * current one, judged by state_index only (a rollback legitimately makes a

@@ -32,6 +32,11 @@ struct view_ext {
 	/* max_inflight by view lane id, from the stable bundle (the canary's
 	 * for a lane only it has); owned, NULL when out of memory. */
 	int64_t *lane_max;
+	/* The shadow bundle with the view's registry (NULL: no shadow),
+	 * and a number no other view built by this process has, so a
+	 * pointer to a view and its gen name one view for good. */
+	struct af_policy_view *shadow_pv;
+	uint64_t gen;
 };
 
 static inline const struct view_ext *view_ext(const struct routerd_view *v)

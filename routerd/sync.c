@@ -27,163 +27,8 @@
 #include <time.h>
 
 #define SYNC_REPLY_MAX (300u * 1024 * 1024)
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000 /* failing controld calls: at most this apart */
-#define LOG_EVERY_MS 10000  /* one failure line per this, with a count */
-#define IDLE_WAIT_MS 1000   /* the sync thread wakes at least this often */
-#define SILENCE_MS 2500	    /* no hint nor heartbeat: probe */
-
-/* ------------------------------------------------------------ requests */
-
-/* One attempt at one node: about one election timeout, so that a paused
- * or cut-off node costs one election before the next is tried. */
-static uint64_t attempt_ms(const struct routerd_sync *s)
-{
-	uint64_t et = s->r->cfg->election_timeout_ms, now = af_mono_ms();
-
-	if (et < 200)
-		et = 200;
-	if (s->deadline_ms == 0)
-		return et;
-	if (now >= s->deadline_ms)
-		return 1;
-	return s->deadline_ms - now < et ? s->deadline_ms - now : et;
-}
-
-/* Failing calls to controld (down, or refusing our token) are retried
- * with exponential backoff and jitter, up to BACKOFF_MAX_MS apart, and
- * logged at most once per LOG_EVERY_MS with the number left out. */
-void routerd_sync_failed(struct routerd_sync *s, struct sync_chan *ch,
-			 const char *what, const char *why)
-{
-	uint64_t now = af_mono_ms(), b;
-
-	(void)s;
-	b = ch->backoff_ms ? ch->backoff_ms * 2 : BACKOFF_MIN_MS;
-	ch->backoff_ms = b > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b;
-	/* Full jitter over the upper half: routerds that lost controld
-	 * together do not come back in step. */
-	ch->retry_at_ms =
-		now + ch->backoff_ms / 2 +
-		randombytes_uniform((uint32_t)(ch->backoff_ms / 2) + 1);
-	if (ch->fail_logged_ms != 0 &&
-	    now - ch->fail_logged_ms < LOG_EVERY_MS) {
-		ch->fail_suppressed++;
-		return;
-	}
-	log_warn("event=controld_call_failed call=%s error=\"%s\" "
-		 "retry_in_ms=%llu suppressed=%u",
-		 what, why, (unsigned long long)(ch->retry_at_ms - now),
-		 ch->fail_suppressed);
-	ch->fail_logged_ms = now;
-	ch->fail_suppressed = 0;
-}
-
-void routerd_sync_succeeded(struct sync_chan *ch)
-{
-	ch->backoff_ms = 0;
-	ch->retry_at_ms = 0;
-}
-
-/* Whether controld may be called now (not backing off). */
-bool routerd_sync_may_call(const struct sync_chan *ch)
-{
-	return af_mono_ms() >= ch->retry_at_ms;
-}
-
-const char *routerd_sync_why(int rc, const Af__Response *resp)
-{
-	if (resp != NULL && resp->status != NULL)
-		return resp->status->message;
-	if (rc == AF_EUNAVAIL || rc == AF_ETIMEDOUT)
-		return routerd_conns_errstr();
-	return af_strerror(rc);
-}
-
-/* Packs req with the version, token and (for a write) a request id. */
-static int pack_req(struct routerd_sync *s, Af__Request *req,
-		    char rid[AF_RPC_ID_LEN + 1], uint8_t **ret, size_t *ret_len)
-{
-	size_t len;
-
-	req->version = 1; /* before sizing: it is part of the message */
-	if (s->token != NULL)
-		req->token = (char *)s->token;
-	/* One id per write, kept on the redirect: applied at most once. */
-	if (req->body_case == AF__REQUEST__BODY_PROPOSE &&
-	    (req->propose->request_id == NULL ||
-	     req->propose->request_id[0] == '\0')) {
-		af_rpc_request_id(rid);
-		req->propose->request_id = rid;
-	}
-	len = af__request__get_packed_size(req);
-	if ((*ret = af_malloc(len ? len : 1)) == NULL)
-		return AF_ENOMEM;
-	af__request__pack(req, *ret);
-	*ret_len = len;
-	return 0;
-}
-
-/* The endpoint a NOT_LEADER answer names, or -1. */
-static int redirect(struct routerd_sync *s, const Af__Response *resp)
-{
-	char leader[AF_ADDR_MAX + 16];
-
-	if (resp->status == NULL ||
-	    resp->status->code != AF__CODE__NOT_LEADER ||
-	    resp->status->leader_api[0] == '\0')
-		return -1;
-	af_cluster_url(s->r->cfg, resp->status->leader_api, leader,
-		       sizeof(leader));
-	return routerd_conns_find(s->conns, leader);
-}
-
-int routerd_sync_call(struct routerd_sync *s, struct sync_chan *ch,
-		      Af__Request *req, bool to_leader, Af__Response **ret)
-{
-	char rid[AF_RPC_ID_LEN + 1];
-	unsigned at = ch->next % s->n_urls;
-	size_t len, outlen;
-	uint8_t *buf;
-	void *out;
-	int rc, k;
-
-	if ((rc = pack_req(s, req, rid, &buf, &len)) != 0)
-		return rc;
-	for (int hop = 0; hop < 2; hop++) {
-		rc = routerd_conns_call(s->conns, at, buf, len, attempt_ms(s),
-					&out, &outlen);
-		if (rc != 0)
-			break;
-		/* AF_ENOMEM or AF_EPROTO (an answer that does not decode). */
-		rc = af_pb_unpack(&af__response__descriptor, outlen, out,
-				  (ProtobufCMessage **)ret);
-		af_free(out);
-		if (rc != 0)
-			break;
-		if (!to_leader || hop == 1 || (k = redirect(s, *ret)) < 0)
-			break;
-		af__response__free_unpacked(*ret, NULL);
-		*ret = NULL;
-		at = (unsigned)k;
-		ch->next = at; /* the leader, until it fails */
-		rc = AF_ENOTLEADER;
-	}
-	af_free(buf);
-	if (req->body_case == AF__REQUEST__BODY_PROPOSE &&
-	    req->propose->request_id == rid)
-		req->propose->request_id = NULL;
-	if (rc != 0)
-		ch->next = at + 1;
-	return rc;
-}
-
-bool routerd_sync_answered_ok(const Af__Response *resp)
-{
-	return resp->status == NULL || resp->status->code == AF__CODE__OK;
-}
-
-/* -------------------------------------------------------------- sync */
+#define IDLE_WAIT_MS 1000 /* the sync thread wakes at least this often */
+#define SILENCE_MS 2500	  /* no hint nor heartbeat: probe */
 
 /* Canonical bytes for a bundle the reply did not carry: the current view
  * has them under the same hash (we offered it as cached). */
@@ -200,14 +45,22 @@ static const uint8_t *cached_bytes(const struct routerd_view *cur,
 		*ret_len = cur->canary_len;
 		return cur->canary_bytes;
 	}
+	if (cur->shadow_len && strcmp(cur->shadow_hash, hash) == 0) {
+		*ret_len = cur->shadow_len;
+		return cur->shadow_bytes;
+	}
 	return NULL;
 }
 
 static bool same_heads(const struct routerd_view *cur, const Af__SyncResp *p)
 {
 	const char *ch = p->canary ? p->canary->hash : "";
+	const char *sh = p->shadow ? p->shadow->hash : "";
 
 	return cur != NULL && p->stable != NULL &&
+	       strcmp(cur->shadow_hash, sh) == 0 &&
+	       cur->shadow_sample_pct ==
+		       (p->shadow ? p->shadow_sample_pct : 0) &&
 	       strcmp(cur->stable_hash, p->stable->hash) == 0 &&
 	       cur->stable_revision == p->stable->revision &&
 	       strcmp(cur->canary_hash, ch) == 0 &&
@@ -257,6 +110,37 @@ static bool signed_ok(struct routerd_sync *s, const Af__SyncBundle *b)
 	return true;
 }
 
+/* The running shadow into v. A shadow that cannot be used (not sent
+ * nor cached, unsigned under trusted keys, invalid) is logged and left
+ * out: it never costs the live view. */
+static void add_shadow(struct routerd_sync *s, const struct routerd_view *cur,
+		       const Af__SyncResp *p, struct routerd_view *v)
+{
+	const Af__SyncBundle *sh = p->shadow;
+	const uint8_t *b = sh != NULL ? sh->compiled.data : NULL;
+	size_t len = sh != NULL ? sh->compiled.len : 0;
+	struct af_err err = {{0}};
+	const char *why = NULL;
+
+	if (sh == NULL)
+		return;
+	if (len == 0 && (b = cached_bytes(cur, sh->hash, &len)) == NULL)
+		why = "shadow bundle neither sent nor cached";
+	else if (s->nkeys > 0 &&
+		 (sh->signature.len == 0 ||
+		  af_sign_verify(s->keys, s->nkeys, sh->key_id, sh->name,
+				 sh->hash, sh->serial, sh->signature.data,
+				 sh->signature.len, &err) != 0))
+		why = "shadow bundle not signed by a trusted key";
+	else if (routerd_view_set_shadow(v, sh->revision, sh->hash, b, len,
+					 p->shadow_sample_pct,
+					 p->shadow_expires_ms, &err) != 0)
+		why = err.msg;
+	if (why != NULL)
+		log_warn("event=shadow_rejected hash=%s reason=\"%s\"",
+			 sh->hash, why);
+}
+
 /* Builds the view a Sync reply describes (NULL after a NACK). The bytes a
  * reply did not carry come from `cur`, which the caller holds. */
 static struct routerd_view *build(struct routerd_sync *s,
@@ -297,6 +181,7 @@ static struct routerd_view *build(struct routerd_sync *s,
 		nack(s, err.msg);
 		return NULL;
 	}
+	add_shadow(s, cur, p, v);
 	return v;
 }
 
@@ -396,6 +281,21 @@ static struct routerd_view *follow(struct routerd_sync *s,
 	return build(s, cur, p);
 }
 
+/* What cur holds, offered so the reply need not carry it. */
+static void offer_cached(const struct routerd_view *cur, Af__SyncReq *sr,
+			 char *hashes[3])
+{
+	sr->cached_hashes = hashes;
+	if (cur == NULL)
+		return;
+	hashes[sr->n_cached_hashes++] = (char *)cur->stable_hash;
+	if (cur->canary_hash[0])
+		hashes[sr->n_cached_hashes++] = (char *)cur->canary_hash;
+	if (cur->shadow_hash[0])
+		hashes[sr->n_cached_hashes++] = (char *)cur->shadow_hash;
+	sr->registry_revision = cur->registry_revision;
+}
+
 static int do_sync(struct routerd_sync *s)
 {
 	const struct routerd_view *cur = routerd_view_acquire(s->r);
@@ -403,18 +303,12 @@ static int do_sync(struct routerd_sync *s)
 	Af__Request req = AF__REQUEST__INIT;
 	Af__SyncReq sr = AF__SYNC_REQ__INIT;
 	Af__Response *resp = NULL;
-	char *hashes[2];
+	char *hashes[3];
 	int rc;
 
 	sr.routerd_id = s->r->id;
 	sr.state_index = s->synced_index;
-	if (cur != NULL) {
-		hashes[sr.n_cached_hashes++] = (char *)cur->stable_hash;
-		if (cur->canary_hash[0])
-			hashes[sr.n_cached_hashes++] = (char *)cur->canary_hash;
-		sr.registry_revision = cur->registry_revision;
-	}
-	sr.cached_hashes = hashes;
+	offer_cached(cur, &sr, hashes);
 	if (s->hinted_url >= 0 && s->hinted_index > s->synced_index)
 		s->sch.next = (unsigned)s->hinted_url;
 	req.body_case = AF__REQUEST__BODY_SYNC;

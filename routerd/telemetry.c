@@ -107,8 +107,8 @@ static void flush_usage(struct routerd_sync *s)
 	if (s->r->workflows != NULL)
 		routerd_workflows_sweep(s->r->workflows, af_mono_ms());
 	if (s->usage_buf == NULL) {
-		if (routerd_usage_take(s->r->usage, s->r->id, &s->usage_buf,
-				       &s->usage_len) != 0 ||
+		if (routerd_usage_take(s->r->usage, s->r->shadow, s->r->id,
+				       &s->usage_buf, &s->usage_len) != 0 ||
 		    s->usage_buf == NULL)
 			return;
 		af_rpc_request_id(s->usage_rid);

@@ -5,6 +5,7 @@
 #include "common/money.h"
 #include "common/satarith.h"
 #include "proto/af.pb-c.h"
+#include "routerd/shadow.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -248,8 +249,8 @@ static int pack_workflows(const struct routerd_usage *u, Af__WorkflowRow *pr,
 	return 0;
 }
 
-static int pack(const struct routerd_usage *u, const char *id, uint8_t **ret,
-		size_t *ret_len)
+static int pack(const struct routerd_usage *u, Af__ShadowCounts *sh, size_t nsh,
+		const char *id, uint8_t **ret, size_t *ret_len)
 {
 	const struct row *rows = u->rows;
 	size_t n = u->n;
@@ -259,14 +260,19 @@ static int pack(const struct routerd_usage *u, const char *id, uint8_t **ret,
 	void *wmem = NULL;
 	Af__UsageRow *pr = af_calloc(n + 1, sizeof(*pr));
 	Af__UsageRow **pp = af_calloc(n + 1, sizeof(*pp));
+	Af__ShadowCounts **sp = af_calloc(nsh + 1, sizeof(*sp));
 	uint8_t *buf = NULL;
 	int rc = 0;
 
 	if (pr == NULL || pp == NULL || wr == NULL || wp == NULL ||
-	    pack_workflows(u, wr, wp, &wmem) != 0) {
+	    sp == NULL || pack_workflows(u, wr, wp, &wmem) != 0) {
 		rc = AF_ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < nsh; i++)
+		sp[i] = &sh[i];
+	rep.n_shadow = nsh;
+	rep.shadow = sp;
 	for (size_t i = 0; i < n; i++) {
 		af__usage_row__init(&pr[i]);
 		pr[i].revision = rows[i].revision;
@@ -302,19 +308,27 @@ out:
 	af_free(wr);
 	af_free(wp);
 	af_free(wmem);
+	af_free(sp);
 	return rc;
 }
 
-int routerd_usage_take(struct routerd_usage *u, const char *id, uint8_t **ret,
-		       size_t *ret_len)
+int routerd_usage_take(struct routerd_usage *u, struct routerd_shadow *sh,
+		       const char *id, uint8_t **ret, size_t *ret_len)
 {
+	Af__ShadowCounts *rows = NULL;
+	size_t nsh = 0;
 	int rc = 0;
 
 	*ret = NULL;
 	*ret_len = 0;
+	/* Shadow counters taken are sent with this batch (or lost with it
+	 * when it cannot be packed). */
+	(void)routerd_shadow_take(sh, &rows, &nsh);
 	pthread_mutex_lock(&u->lock);
-	if ((u->n > 0 || u->nw > 0) && (rc = pack(u, id, ret, ret_len)) == 0)
+	if ((u->n > 0 || u->nw > 0 || nsh > 0) &&
+	    (rc = pack(u, rows, nsh, id, ret, ret_len)) == 0)
 		u->n = u->nw = 0;
 	pthread_mutex_unlock(&u->lock);
+	af_free(rows);
 	return rc;
 }

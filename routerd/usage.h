@@ -41,7 +41,10 @@ void routerd_usage_workflow(void *arg, const struct routerd_workflow_done *w);
  * payload for routerd `id` (NULL, 0 when there is nothing). *ret owned
  * (af_free). A send whose fate is unknown is resent as it is, with its
  * request id, so the state machine applies it once. */
-int routerd_usage_take(struct routerd_usage *u, const char *id, uint8_t **ret,
-		       size_t *ret_len);
+struct routerd_shadow;
+/* ... with the shadow counters of sh (NULL: none) gathered since the last
+ * take. */
+int routerd_usage_take(struct routerd_usage *u, struct routerd_shadow *sh,
+		       const char *id, uint8_t **ret, size_t *ret_len);
 
 #endif

@@ -43,6 +43,7 @@ static struct routerd_view busy_view;
 #define BUSY (&busy_view)
 
 static _Atomic unsigned next_hint;
+static _Atomic uint64_t next_gen;
 static _Thread_local unsigned thread_hint;
 static _Thread_local int thread_hint_set;
 
@@ -195,6 +196,7 @@ int routerd_view_build(uint64_t state_index, uint64_t stable_revision,
 		snprintf(x->v.canary_hash, sizeof(x->v.canary_hash), "%s",
 			 canary_hash);
 	x->v.activated_ms = af_wall_ms();
+	x->gen = atomic_fetch_add(&next_gen, 1) + 1;
 	rc = compile_view(x, &l, err);
 	if (rc != 0)
 		goto out_free;
@@ -228,10 +230,57 @@ void routerd_view_free(struct routerd_view *v)
 	routerd_live_unbind(x);
 	af_free(x->lane_max);
 	af_policy_view_free(v->pv);
+	af_policy_view_free(x->shadow_pv);
+	af_free(v->shadow_bytes);
 	af_free(v->stable_bytes);
 	af_free(v->canary_bytes);
 	af_free(v->registry_bytes);
 	af_free(x);
+}
+
+int routerd_view_set_shadow(struct routerd_view *v, uint64_t revision,
+			    const char *hash, const void *bytes, size_t len,
+			    uint32_t sample_pct, int64_t expires_ms,
+			    struct af_err *err)
+{
+	struct view_ext *x = (struct view_ext *)(void *)v;
+	struct af_bundle *b = NULL;
+	struct af_registry *reg = NULL;
+	struct af_policy_view_config cfg = {.stable_revision = revision,
+					    .registry_revision =
+						    v->registry_revision};
+	int rc;
+
+	if ((rc = check_hash("shadow bundle", hash, bytes, len, err)) != 0)
+		return rc;
+	if ((rc = af_bundle_load(bytes, len, &b, err)) != 0 ||
+	    (rc = af_registry_load(v->registry_bytes, v->registry_len, &reg,
+				   err)) != 0) {
+		rc = af_err_wrap(err, rc, "view: shadow bundle");
+		goto out;
+	}
+	cfg.stable = b;
+	cfg.registry = reg;
+	if ((rc = af_policy_view_new(&cfg, &x->shadow_pv, err)) != 0) {
+		rc = af_err_wrap(err, rc, "view: shadow");
+		goto out;
+	}
+	if ((rc = copy_bytes(bytes, len, &v->shadow_bytes)) != 0) {
+		af_policy_view_free(x->shadow_pv);
+		x->shadow_pv = NULL;
+		rc = af_errf(err, AF_ENOMEM, "view: out of memory");
+		goto out;
+	}
+	v->shadow_len = len;
+	v->shadow_revision = revision;
+	snprintf(v->shadow_hash, sizeof(v->shadow_hash), "%s", hash);
+	v->shadow_sample_pct =
+		sample_pct >= 1 && sample_pct <= 100 ? sample_pct : 100;
+	v->shadow_expires_ms = expires_ms;
+out:
+	af_bundle_free(b);
+	af_registry_free(reg);
+	return rc;
 }
 
 int routerd_views_init(struct routerd *r, struct af_err *err)

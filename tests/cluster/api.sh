@@ -157,7 +157,6 @@ expect 400 INVALID $leader "/policy/revisions/abc" "$T_viewer"
 expect 400 INVALID $leader "/fleet?x=1" "$T_viewer"
 expect 404 NOT_FOUND $leader "/policy/revisions/999" "$T_viewer"
 expect 404 NOT_FOUND $leader /budgets/nobody "$T_viewer"
-expect 404 NOT_AVAILABLE $leader /shadow "$T_viewer"
 expect 404 NOT_FOUND $leader /nothing "$T_viewer"
 code=$(curl -s $CA -o /dev/null -w '%{http_code}' -X POST "$(url $leader /budgets)")
 [ "$code" = 405 ] || fail "POST: $code, want 405"

@@ -168,6 +168,11 @@ expect 404 '.error.code == "NOT_FOUND"'
 call GET /api/v1/audit "$H/api/v1/audit?limit=5000"
 expect 400 '.error.code == "INVALID" and .error.field == "limit"'
 call GET /api/v1/shadow "$H/api/v1/shadow"
+expect 200 '.state == "none"'
+sed 's/^name: .*/name: openapi-shadow/' "$CL_DIR/policy.yaml" >"$CL_DIR/shadow.yaml"
+cl_af shadow start -f "$CL_DIR/shadow.yaml" --duration 1h >/dev/null
+call GET /api/v1/shadow "$H/api/v1/shadow"
+expect 200 '.state == "running" and .total.sampled >= 0 and (.classes | type) == "array"'
 "$AF" -c "$CL_FILE" emergency set --tenant api-test --class research-agent \
 	--max-fanout 2 --deny-tier frontier --ttl 1h -m "openapi check" >/dev/null
 call GET /api/v1/emergency "$H/api/v1/emergency"

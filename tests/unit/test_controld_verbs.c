@@ -410,6 +410,30 @@ static void seed_emergency(unsigned i)
 	seed(i, emergency_set(i, role_tokens[AF_ROLE_PROMOTER], true, 600000));
 }
 
+/* A stable revision, then a shadow of the same policy under another name
+ * (another hash) by an author. */
+static void seed_shadow(unsigned i)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
+	const char *at = strstr(pf_example_policy, "name: prod");
+	char *src;
+
+	cr_assert_not_null(at);
+	seed_policy(i);
+	cr_assert(asprintf(&src, "%.*sname: shadowed%s",
+			   (int)(at - pf_example_policy), pf_example_policy,
+			   at + strlen("name: prod")) > 0);
+	pa.source.data = (uint8_t *)src;
+	pa.source.len = strlen(src);
+	pa.shadow = true;
+	pa.shadow_sample_pct = 25;
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = &pa;
+	seed(i, propose(i, &cmd, role_tokens[AF_ROLE_AUTHOR]));
+	free(src);
+}
+
 /* A request whose body is msg, in the oneof slot named field. */
 #define ASK_BODY(l, tok, BODY, field, msg)                                     \
 	do {                                                                   \
@@ -682,6 +706,21 @@ static void check_emergency(const Af__Response *r, unsigned l)
 	(void)l;
 }
 
+/* The shadow as started, on every node's heads (the expiry timer's). */
+static void check_shadow(const Af__Response *r, unsigned l)
+{
+	const Af__Shadow *sh = r->shadow_status->shadow;
+
+	(void)l;
+	cr_assert_not_null(sh);
+	cr_assert_str_eq(sh->state, "running");
+	cr_assert_eq(sh->revision, 2);
+	cr_assert_eq(sh->sample_pct, 25);
+	cr_assert_str_eq(sh->author, "p-author");
+	for (unsigned i = 0; i < N_SERVERS; i++)
+		cr_assert_eq(T.nodes[i].n.fsm.heads.shadow, 2, "node %u", i);
+}
+
 /* A body case this build does not know (a newer client's). */
 static Af__Response *ask_other(unsigned l, const char *tok)
 {
@@ -747,6 +786,8 @@ static const struct vcase {
 	CASE(BACKUP_LIST, VIEWER, BACKUP_LIST, NULL, NULL, check_backups),
 	CASE(EMERGENCY_LIST, VIEWER, EMERGENCY_LIST, seed_emergency, NULL,
 	     check_emergency),
+	CASE(SHADOW_STATUS, VIEWER, SHADOW_STATUS, seed_shadow, NULL,
+	     check_shadow),
 	CASE(_NOT_SET, ADMIN, _NOT_SET, NULL, ask_other, check_other),
 #undef CASE
 };

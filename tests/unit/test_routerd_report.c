@@ -229,7 +229,7 @@ Test(usage, sums_saturate_instead_of_wrapping)
 	for (int i = 0; i < 10000; i++)
 		routerd_usage_record(u, 1, "t", "c", "m", false, 1,
 				     ROUTERD_REPORT_MAX_COST_NANO, -1);
-	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
+	cr_assert_eq(routerd_usage_take(u, NULL, "r", &buf, &len), 0);
 	cr_assert_not_null(buf);
 	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
 	cr_assert_not_null(rep);
@@ -273,7 +273,7 @@ Test(usage, quality_is_summed_per_row_when_reported)
 	routerd_usage_record(u, 1, "t", "c", "m", true, 1, 0, 900000);
 	routerd_usage_record(u, 1, "t", "c", "m", true, 1, 0, 600000);
 	routerd_usage_record(u, 1, "t", "c", "m", false, 1, 0, -1);
-	cr_assert_eq(routerd_usage_take(u, "r", &buf, &len), 0);
+	cr_assert_eq(routerd_usage_take(u, NULL, "r", &buf, &len), 0);
 	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
 	cr_assert_not_null(rep);
 	cr_assert_eq(rep->n_rows, 1);

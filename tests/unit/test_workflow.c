@@ -384,7 +384,7 @@ static Af__UsageReport *usage_take(struct routerd_usage *u)
 	size_t len = 0;
 	Af__UsageReport *r;
 
-	cr_assert_eq(routerd_usage_take(u, "r1", &buf, &len), 0);
+	cr_assert_eq(routerd_usage_take(u, NULL, "r1", &buf, &len), 0);
 	if (buf == NULL)
 		return NULL;
 	r = af__usage_report__unpack(NULL, len, buf);

@@ -1,0 +1,331 @@
+/* Shadow evaluation off the decision path (shadow.h). */
+#include "routerd/shadow.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/satarith.h"
+#include "routerd/decision_log.h"
+#include "routerd/override.h"
+#include "routerd/routerd_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CLASS_MAX 65 /* as usage rows: longer class names are cut */
+#define OTHER "(other)"
+
+/* One shadowed decision: what the deciding thread saw. The decision's
+ * and the recorder's pointers point into view v, which the worker uses
+ * only while it holds that same view again (pointer and gen). */
+struct job {
+	const struct routerd_view *v;
+	uint64_t gen;
+	int64_t wall_ms;
+	struct af_request req;
+	struct af_decision d;
+	struct af_live_rec rec;
+};
+
+struct row {
+	char hash[AF_HASH_STR_LEN];
+	char cls[CLASS_MAX];
+	Af__ShadowCounts c;
+};
+
+struct routerd_shadow {
+	struct routerd *r;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu; /* guards the queue and stop */
+	pthread_cond_t cv;
+	bool stop, waiting;
+	size_t head, tail;   /* jobs [head, tail), modulo the queue size */
+	struct job *q;	     /* ROUTERD_SHADOW_QUEUE jobs */
+	pthread_mutex_t rmu; /* guards the rows */
+	struct row rows[ROUTERD_SHADOW_ROWS + 1];
+	size_t nrows;
+	_Atomic uint64_t queued, dropped, evaluated, stale, changed;
+};
+
+bool routerd_shadow_wants(const struct routerd *r, const struct routerd_view *v,
+			  uint64_t seq, int64_t wall_ms)
+{
+	if (r->shadow == NULL || view_ext(v)->shadow_pv == NULL ||
+	    (v->shadow_expires_ms != 0 && wall_ms >= v->shadow_expires_ms))
+		return false;
+	/* A hash unlike the decision log's, so the two samples are not the
+	 * same requests. */
+	return routerd_dlog_sampled(~seq, v->shadow_sample_pct * 10000u);
+}
+
+void routerd_shadow_put(struct routerd *r, const struct routerd_view *v,
+			const struct af_request *req,
+			const struct af_decision *d,
+			const struct af_live_rec *rec, int64_t wall_ms)
+{
+	struct routerd_shadow *s = r->shadow;
+	struct job *j;
+	bool wake;
+
+	if (s == NULL || d->canary)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->tail - s->head >= ROUTERD_SHADOW_QUEUE || s->stop) {
+		pthread_mutex_unlock(&s->mu);
+		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+		return;
+	}
+	j = &s->q[s->tail % ROUTERD_SHADOW_QUEUE];
+	j->v = v;
+	j->gen = view_ext(v)->gen;
+	j->wall_ms = wall_ms;
+	memcpy(&j->req, req, sizeof(*req));
+	memcpy(&j->d, d, sizeof(*d));
+	j->d.decision_id = NULL;
+	memcpy(&j->rec, rec, sizeof(*rec));
+	s->tail++;
+	wake = s->waiting;
+	pthread_mutex_unlock(&s->mu);
+	atomic_fetch_add_explicit(&s->queued, 1, memory_order_relaxed);
+	if (wake)
+		pthread_cond_signal(&s->cv);
+}
+
+/* ------------------------------------------------------------ counters */
+
+/* The row of (hash, class); past the bound, the hash's "(other)" row.
+ * Caller holds rmu. */
+static struct row *row_of(struct routerd_shadow *s, const char *hash,
+			  const char *cls)
+{
+	struct row *w;
+
+	for (size_t i = 0; i < s->nrows; i++) {
+		w = &s->rows[i];
+		if (strncmp(w->cls, cls, CLASS_MAX - 1) == 0 &&
+		    strcmp(w->hash, hash) == 0)
+			return w;
+	}
+	if (s->nrows >= ROUTERD_SHADOW_ROWS && strcmp(cls, OTHER) != 0)
+		return row_of(s, hash, OTHER);
+	if (s->nrows > ROUTERD_SHADOW_ROWS)
+		return NULL;
+	w = &s->rows[s->nrows++];
+	snprintf(w->hash, sizeof(w->hash), "%s", hash);
+	snprintf(w->cls, sizeof(w->cls), "%.64s", cls);
+	af__shadow_counts__init(&w->c);
+	return w;
+}
+
+static void count(struct routerd_shadow *s, const char *hash, const char *cls,
+		  const struct af_decision *live, const struct af_decision *sd,
+		  int src)
+{
+	unsigned ch = af_decision_changes(live, 0, sd, src);
+	struct row *w;
+
+	pthread_mutex_lock(&s->rmu);
+	if ((w = row_of(s, hash, cls)) != NULL) {
+		w->c.sampled++;
+		w->c.same += ch == 0;
+		w->c.model += (ch & AF_CHANGE_MODEL) != 0;
+		w->c.tier += (ch & AF_CHANGE_TIER) != 0;
+		w->c.region += (ch & AF_CHANGE_REGION) != 0;
+		w->c.route_to_deny += (ch & AF_CHANGE_ROUTE_TO_DENY) != 0;
+		w->c.deny_to_route += (ch & AF_CHANGE_DENY_TO_ROUTE) != 0;
+		w->c.deny_code += (ch & AF_CHANGE_DENY_CODE) != 0;
+		if (live->kind == AF_DECISION_ROUTE)
+			w->c.cost_stable_nano_usd =
+				af_sat_add_i64(w->c.cost_stable_nano_usd,
+					       live->est_cost_nano_usd);
+		if (src == 0 && sd->kind == AF_DECISION_ROUTE)
+			w->c.cost_shadow_nano_usd =
+				af_sat_add_i64(w->c.cost_shadow_nano_usd,
+					       sd->est_cost_nano_usd);
+	}
+	pthread_mutex_unlock(&s->rmu);
+	if (ch != 0)
+		atomic_fetch_add_explicit(&s->changed, 1, memory_order_relaxed);
+}
+
+int routerd_shadow_take(struct routerd_shadow *s, Af__ShadowCounts **ret,
+			size_t *ret_n)
+{
+	Af__ShadowCounts *out;
+	char *names;
+	size_t n;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->rmu);
+	n = s->nrows;
+	if (n == 0) {
+		pthread_mutex_unlock(&s->rmu);
+		return 0;
+	}
+	/* One block: the rows, then their strings. */
+	out = af_malloc(n * (sizeof(*out) + AF_HASH_STR_LEN + CLASS_MAX));
+	if (out == NULL) {
+		pthread_mutex_unlock(&s->rmu);
+		return AF_ENOMEM;
+	}
+	names = (char *)(out + n);
+	for (size_t i = 0; i < n; i++) {
+		char *h = names + i * (AF_HASH_STR_LEN + CLASS_MAX);
+
+		out[i] = s->rows[i].c;
+		memcpy(h, s->rows[i].hash, AF_HASH_STR_LEN);
+		memcpy(h + AF_HASH_STR_LEN, s->rows[i].cls, CLASS_MAX);
+		out[i].hash = h;
+		out[i].class_name = h + AF_HASH_STR_LEN;
+	}
+	s->nrows = 0;
+	pthread_mutex_unlock(&s->rmu);
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+/* -------------------------------------------------------------- worker */
+
+/* Decides j again on the shadow of the view it was decided on. */
+static void evaluate(struct routerd_shadow *s, struct job *j)
+{
+	const struct routerd_view *v = routerd_view_acquire(s->r);
+	const struct view_ext *x = v != NULL ? view_ext(v) : NULL;
+	struct af_replay_live rl;
+	struct af_live live;
+	struct af_decision sd;
+	int rc;
+
+	if (v != j->v || x->gen != j->gen || x->shadow_pv == NULL) {
+		/* A new view since: its names may be gone. */
+		atomic_fetch_add_explicit(&s->stale, 1, memory_order_relaxed);
+		routerd_view_release(s->r, v);
+		return;
+	}
+	af_live_rec_replay(&j->rec, &rl);
+	af_replay_live_bind(&rl, x->shadow_pv, &live);
+	rc = routerd_override_decide_pv(s->r, x->shadow_pv, &j->req, &live,
+					j->wall_ms, "shadow", NULL, &sd);
+	if (rc == 0)
+		af_replay_lease(&rl, &sd);
+	if (rc == 0 || rc == AF_ENOTFOUND) {
+		count(s, v->shadow_hash, j->req.class_name, &j->d, &sd, rc);
+		atomic_fetch_add_explicit(&s->evaluated, 1,
+					  memory_order_relaxed);
+	}
+	routerd_view_release(s->r, v);
+}
+
+static void *worker(void *arg)
+{
+	struct routerd_shadow *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (s->head == s->tail && !s->stop) {
+			s->waiting = true;
+			pthread_cond_wait(&s->cv, &s->mu);
+			s->waiting = false;
+		}
+		if (s->stop)
+			break;
+		/* Producers write only past tail: the job at head is ours
+		 * until head moves. */
+		struct job *j = &s->q[s->head % ROUTERD_SHADOW_QUEUE];
+
+		pthread_mutex_unlock(&s->mu);
+		evaluate(s, j);
+		pthread_mutex_lock(&s->mu);
+		s->head++;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int routerd_shadow_start(struct routerd *r, struct af_err *err)
+{
+	struct routerd_shadow *s = af_calloc(1, sizeof(*s));
+
+	if (s == NULL ||
+	    (s->q = af_calloc(ROUTERD_SHADOW_QUEUE, sizeof(*s->q))) == NULL) {
+		af_free(s);
+		return af_errf(err, AF_ENOMEM, "shadow: out of memory");
+	}
+	s->r = r;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->rmu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (pthread_create(&s->thread, NULL, worker, s) != 0) {
+		af_free(s->q);
+		af_free(s);
+		return af_errf(err, AF_EIO, "shadow: cannot start its thread");
+	}
+	s->started = true;
+	r->shadow = s;
+	return 0;
+}
+
+void routerd_shadow_stop(struct routerd *r)
+{
+	struct routerd_shadow *s = r->shadow;
+
+	if (s == NULL || !s->started)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	s->started = false;
+}
+
+void routerd_shadow_free(struct routerd *r)
+{
+	struct routerd_shadow *s = r->shadow;
+
+	if (s == NULL)
+		return;
+	routerd_shadow_stop(r);
+	r->shadow = NULL;
+	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->rmu);
+	pthread_cond_destroy(&s->cv);
+	af_free(s->q);
+	af_free(s);
+}
+
+void routerd_shadow_metrics(struct routerd *r, struct af_textbuf *b)
+{
+	struct routerd_shadow *s = r->shadow;
+	size_t depth;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	depth = s->tail - s->head;
+	pthread_mutex_unlock(&s->mu);
+	af_metric_u64(b, "af_routerd_shadow_queued_total",
+		      "Decisions queued for evaluation against the shadow "
+		      "bundle.",
+		      "counter", atomic_load(&s->queued));
+	af_metric_u64(b, "af_routerd_shadow_dropped_total",
+		      "Decisions not shadowed: the shadow queue was full.",
+		      "counter", atomic_load(&s->dropped));
+	af_metric_u64(b, "af_routerd_shadow_evaluated_total",
+		      "Decisions evaluated against the shadow bundle.",
+		      "counter", atomic_load(&s->evaluated));
+	af_metric_u64(b, "af_routerd_shadow_changed_total",
+		      "Shadow decisions that differed from the live one.",
+		      "counter", atomic_load(&s->changed));
+	af_metric_u64(b, "af_routerd_shadow_stale_total",
+		      "Queued decisions skipped: a new view arrived before "
+		      "their evaluation.",
+		      "counter", atomic_load(&s->stale));
+	af_metric_u64(b, "af_routerd_shadow_queue_depth",
+		      "Decisions waiting in the shadow queue.", "gauge", depth);
+}
