@@ -326,10 +326,7 @@ static void watch_stream(struct af_consensus *c, uint64_t id,
 static void accept_cb(struct raft_uv_transport *t, raft_id id,
 		      const char *address, struct uv_stream_s *stream)
 {
-	struct af_consensus *c =
-		(struct af_consensus *)(void *)((char *)t -
-						offsetof(struct af_consensus,
-							 transport));
+	struct af_consensus *c = consensus_of_transport(t);
 
 	if (!c->closing)
 		watch_stream(c, id, stream);
@@ -339,10 +336,7 @@ static void accept_cb(struct raft_uv_transport *t, raft_id id,
 int consensus_transport_listen(struct raft_uv_transport *t,
 			       raft_uv_accept_cb cb)
 {
-	struct af_consensus *c =
-		(struct af_consensus *)(void *)((char *)t -
-						offsetof(struct af_consensus,
-							 transport));
+	struct af_consensus *c = consensus_of_transport(t);
 
 	c->uv_accept_cb = cb;
 	return c->uv_listen(t, accept_cb);
