@@ -1,6 +1,7 @@
 /* af: the command-line client. Global flags, then a verb table; every verb
  * and every group answers --help with its flags and an example. */
 #include "cli/cli.h"
+#include "cli/config.h"
 #include "cli/output.h"
 #include "cli/replay.h"
 #include "cli/watch.h"
@@ -51,6 +52,8 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml dr drill --routerd http://127.0.0.1:8080"},
 	{"emergency", "the big red switch: overrides faster than a bundle",
 	 "af -c cluster.yaml emergency set --max-fanout 2 --ttl 30m -m storm"},
+	{"config", "client contexts: which cluster and token af uses",
+	 "af config use-context prod"},
 };
 
 static int completion(struct af_cli *cli, int argc, char **argv);
@@ -332,6 +335,30 @@ static const struct verb verbs[] = {
 	 "  --until DATE   days before DATE (same formats)\n"
 	 "example:\n  af -c cluster.yaml report --by model --since "
 	 "2026-11-01\n"},
+	{"config", "get-contexts", af_cli_config_get_contexts,
+	 "config "
+	 "get-contexts",
+	 "the contexts of the client config (* = current)",
+	 "The file is $AF_CONFIG, else $XDG_CONFIG_HOME/af/config, else\n"
+	 "~/.config/af/config. Flags and the environment win over it.\n"
+	 "example:\n  af config get-contexts -o json\n"},
+	{"config", "current-context", af_cli_config_current,
+	 "config current-context", "the context af uses by default",
+	 "example:\n  af config current-context\n"},
+	{"config", "use-context", af_cli_config_use, "config use-context NAME",
+	 "make NAME the default context",
+	 "example:\n  af config use-context staging\n"},
+	{"config", "set-context", af_cli_config_set,
+	 "config set-context NAME [-c FILE | --endpoints URL,...] "
+	 "[--token-file FILE]",
+	 "create or update a context (the first one becomes current)",
+	 "Paths are stored absolute; a context keeps a token file, never a\n"
+	 "token.\n"
+	 "example:\n  af config set-context prod -c /etc/af/cluster.yaml "
+	 "--token-file ~/.af-token\n"},
+	{"config", "delete-context", af_cli_config_delete,
+	 "config delete-context NAME", "remove a context",
+	 "example:\n  af config delete-context staging\n"},
 	{NULL, "version", af_cli_version, "version",
 	 "af's version and each controld node's",
 	 "Without a cluster (no -c, --endpoints, AF_CLUSTER or AF_ENDPOINTS)\n"
@@ -363,6 +390,8 @@ static const char globals_help[] =
 	"  --token-file FILE    read the API token from FILE (env\n"
 	"                       AF_TOKEN_FILE); keeps it out of ps\n"
 	"  --token T            API token (env AF_TOKEN)\n"
+	"  --context NAME       a context of the client config (env\n"
+	"                       AF_CONTEXT; af config get-contexts)\n"
 	"  -o, --output FMT     table (default), json or yaml\n"
 	"  --timeout DUR        give up after DUR (default 10s)\n"
 	"  --stale              read from the first endpoint, no leader\n"
@@ -373,7 +402,8 @@ static const char globals_help[] =
 
 /* Global flags that take a value, and those that do not. */
 static const char globals_valued[] =
-	"-c --cluster --endpoints --token --token-file -o --output --timeout";
+	"-c --cluster --endpoints --token --token-file --context -o --output "
+	"--timeout";
 static const char globals_plain[] = "--stale --help";
 
 /* Prints " --flag" for each flag in text not yet in seen. */
@@ -585,6 +615,7 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 		    strcmp(a, "--endpoints") == 0 ||
 		    strcmp(a, "--token") == 0 ||
 		    strcmp(a, "--token-file") == 0 ||
+		    strcmp(a, "--context") == 0 ||
 		    strcmp(a, "--timeout") == 0 ||
 		    (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
 			if (v == NULL) {
@@ -609,6 +640,8 @@ static int take_globals(struct af_cli *cli, int argc, char **argv)
 				cli->token = v, cli->token_file = NULL;
 			else if (strcmp(a, "--token-file") == 0)
 				cli->token_file = v, cli->token = NULL;
+			else if (strcmp(a, "--context") == 0)
+				cli->context = v;
 			else if (strcmp(a, "--timeout") == 0) {
 				if (af_parse_duration_ms(v, &cli->timeout_ms) !=
 					    0 ||
@@ -687,10 +720,11 @@ static int dispatch(struct af_cli *cli, int n, char **argv)
 			   "unknown verb \"%s\" (see af --help)", argv[0]);
 }
 
-/* Where the client goes and who it is, flags over the environment:
- * --endpoints, then -c, then AF_ENDPOINTS, then AF_CLUSTER; --token or
- * --token-file (the last given), then AF_TOKEN_FILE, then AF_TOKEN. */
-static int take_env(struct af_cli *cli, bool cluster_flag)
+/* Where the client goes and who it is, flags over the environment over
+ * the context (cli/config.h): --endpoints, then -c, then AF_ENDPOINTS,
+ * then AF_CLUSTER; --token or --token-file (the last given), then
+ * AF_TOKEN_FILE, then AF_TOKEN. af config verbs use no context. */
+static int take_env(struct af_cli *cli, bool cluster_flag, bool config_verb)
 {
 	static char token[AF_TOKEN_MAX + 1];
 	const char *env_file = getenv("AF_TOKEN_FILE");
@@ -707,6 +741,12 @@ static int take_env(struct af_cli *cli, bool cluster_flag)
 		else
 			cli->token = getenv("AF_TOKEN");
 	}
+	if (config_verb)
+		return 0; /* a token file is only recorded */
+	if (af_config_apply(cli,
+			    cli->endpoints == NULL && cli->cluster_file == NULL,
+			    cli->token == NULL && cli->token_file == NULL) != 0)
+		return -1;
 	if (cli->token_file == NULL)
 		return 0;
 	if (af_token_read(cli->token_file, token, sizeof(token), &err) != 0)
@@ -724,7 +764,14 @@ int main(int argc, char **argv)
 	int n;
 
 	n = take_globals(&cli, argc - 1, argv + 1);
-	if (n < 0 || take_env(&cli, cli.cluster_file != NULL) != 0)
+	if (n < 0)
+		return AF_EXIT_USAGE;
+	cli.given.cluster = cli.cluster_file;
+	cli.given.endpoints = cli.endpoints;
+	cli.given.token_file = cli.token_file;
+	cli.given.token = cli.token;
+	if (take_env(&cli, cli.cluster_file != NULL,
+		     n > 0 && strcmp(argv[1], "config") == 0) != 0)
 		return AF_EXIT_USAGE;
 	af_out_set_format(cli.output == AF_OUT_YAML ? AF_OUT_YAML
 						    : AF_OUT_JSON);
