@@ -102,6 +102,9 @@ struct af_consensus {
 	_Atomic uint64_t proposals_failed, proposals_pending;
 	uint64_t snapshot_started_ns;
 	struct af_histogram snapshot_seconds;
+	/* Appends to the raft log until durable (raft_uv writes with
+	 * synchronous I/O: the log's fsync latency). */
+	struct af_histogram append_seconds;
 	unsigned threshold, trailing;
 	bool snapshot_forced;
 };
