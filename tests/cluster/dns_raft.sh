@@ -1,7 +1,8 @@
 #!/bin/sh
 # Raft addresses that are host names: three controld whose raft addresses
 # are localhost:PORT elect a leader, fail over when it is killed, and the
-# killed node catches up when it comes back. Then, where this host lets a
+# killed node catches up when it comes back. A peer whose name does not
+# resolve leaves the other two working and stopping cleanly. Then, where this host lets a
 # process have its own /etc/hosts (unshare -m), node 3's name moves to
 # another address while it is down, as a Kubernetes pod's IP does: the
 # others reach it at the new address without a restart.
@@ -41,6 +42,35 @@ for h in $acked; do
 	done
 done
 note "failover over names: ok"
+
+# A peer whose name does not resolve: the other two keep a quorum, the
+# leader logs the failure once (raft retries every second) and counts
+# each, and both stop cleanly with a resolution under way.
+for i in 1 2 3; do cl_stop $i; done
+rm -rf "$CL_DIR/data"
+p3=$((CL_BASE + 301))
+sed -i "s/raft: localhost:$p3/raft: no-such-peer.invalid:$p3/" "$CL_FILE"
+cl_start 1
+cl_start 2
+leader=$(cl_wait_leader 30)
+cl_af policy apply -f "$EXAMPLES/policy.yaml" -m "two of three" >/dev/null ||
+	fail "no write with node 3 unresolvable"
+cl_wait_log "$CL_DIR/node$leader.log" \
+	"event=raft_resolve_failed id=3 host=no-such-peer.invalid" 20 >/dev/null
+sleep 3
+[ "$(cl_log_count "$CL_DIR/node$leader.log" raft_resolve_failed)" = 1 ] ||
+	fail "resolution failures logged more than once"
+f=$(curl -s "http://$(cl_http "$leader")/metrics" |
+	sed -n 's/^af_raft_resolve_failures_total //p')
+[ "${f:-0}" -ge 2 ] || fail "af_raft_resolve_failures_total $f"
+for i in 1 2; do
+	cl_stop $i
+	rc=0
+	cl_wait_exit $i || rc=$?
+	[ $rc = 0 ] || fail "node $i exited $rc while a peer did not resolve"
+done
+note "unresolvable peer: logged once, $f failures counted, clean stops"
+sed -i "s/raft: no-such-peer.invalid:$p3/raft: localhost:$p3/" "$CL_FILE"
 
 # A name that moves. Every node gets a private /etc/hosts in which
 # af-N.test stands for node N; node 3 starts at 127.0.0.3, then comes back
