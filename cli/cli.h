@@ -31,6 +31,11 @@ struct af_cli {
 	const char *endpoints;	  /* --endpoints; may be NULL */
 	const char *token;	  /* --token, a token file's, AF_TOKEN; NULL */
 	const char *token_file;	  /* --token-file or AF_TOKEN_FILE; NULL */
+	const char *context;	  /* --context; NULL */
+	/* What the flags alone gave (af config set-context records them). */
+	struct {
+		const char *cluster, *endpoints, *token_file, *token;
+	} given;
 	enum af_cli_output output;
 	uint64_t timeout_ms;
 	bool stale; /* --stale: read from the first endpoint, no leader */

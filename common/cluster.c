@@ -5,6 +5,8 @@
 #include "common/yamldoc.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -96,8 +98,36 @@ static void split_hostport(const char *s, char *host, size_t hostlen,
 	*port = (unsigned)strtoul(colon + 1, NULL, 10);
 }
 
-/* libraft 0.15 parses peer and listen addresses with uv_ip4_addr(): a host
- * name would only fail later, at start, with an unclear error. */
+/* A DNS host name: dot-separated labels of letters, digits and '-', none
+ * empty, longer than 63 or starting or ending with '-'. */
+static bool is_hostname(const char *h)
+{
+	size_t label = 0, n = strlen(h);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = h[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || h[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)ch) && ch != '-')
+			return false;
+		if (label == 0 && ch == '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return true;
+}
+
+/* Raft addresses: numeric IPv4 or a host name, which controld resolves
+ * each time it dials a peer (controld/consensus_dns.c) and once at start
+ * for its own listener. */
 static int check_raft_addr(struct parse *p, yaml_node_t *n, const char *what,
 			   const char *s)
 {
@@ -109,11 +139,10 @@ static int check_raft_addr(struct parse *p, yaml_node_t *n, const char *what,
 	if (rc != 0)
 		return rc;
 	split_hostport(s, host, sizeof(host), &port);
-	if (inet_pton(AF_INET, host, &a) != 1)
+	if (inet_pton(AF_INET, host, &a) != 1 && !is_hostname(host))
 		return af_yaml_errf(p->y, n, p->err,
-				    "%s: \"%s\" is not a numeric IPv4 address "
-				    "(libraft 0.15 does not resolve host "
-				    "names): use the node's IP address",
+				    "%s: \"%s\" is neither an IPv4 address "
+				    "nor a host name",
 				    what, host);
 	return 0;
 }
@@ -193,7 +222,8 @@ static bool same_host(const struct af_node_cfg *a, const struct af_node_cfg *b)
 
 	split_hostport(a->raft, ha, sizeof(ha), &pa);
 	split_hostport(b->raft, hb, sizeof(hb), &pb);
-	if (strncmp(ha, "127.", 4) == 0 && strncmp(hb, "127.", 4) == 0)
+	if ((strncmp(ha, "127.", 4) == 0 || strcmp(ha, "localhost") == 0) &&
+	    (strncmp(hb, "127.", 4) == 0 || strcmp(hb, "localhost") == 0))
 		return true;
 	return strcmp(ha, hb) == 0;
 }
@@ -561,34 +591,88 @@ const struct af_node_cfg *af_cluster_node(const struct af_cluster_cfg *c,
 	return NULL;
 }
 
+int af_cluster_id_from_hostname(const char *host, uint64_t *id)
+{
+	const char *dash = strrchr(host, '-');
+	const char *dot = strchr(host, '.');
+	unsigned long long ord = 0;
+	size_t digits;
+
+	if (dash == NULL || (dot != NULL && dot < dash))
+		return AF_EINVAL;
+	digits = dot != NULL ? (size_t)(dot - dash - 1) : strlen(dash + 1);
+	if (digits == 0 || digits > 5)
+		return AF_EINVAL;
+	for (size_t i = 1; i <= digits; i++) {
+		if (!isdigit((unsigned char)dash[i]))
+			return AF_EINVAL;
+		ord = ord * 10 + (unsigned long long)(dash[i] - '0');
+	}
+	if (ord + 1 > 65535)
+		return AF_EINVAL;
+	*id = ord + 1;
+	return 0;
+}
+
 const char *af_cluster_raft_listen(const struct af_node_cfg *n)
 {
 	return n->raft_bind[0] != '\0' ? n->raft_bind : n->raft;
+}
+
+int af_cluster_resolve(const char *what, const char *hostport, char *out,
+		       size_t outlen, struct af_err *err)
+{
+	struct addrinfo hints = {.ai_family = AF_INET,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	char host[AF_ADDR_MAX], ip[INET_ADDRSTRLEN];
+	struct in_addr a;
+	unsigned port;
+	int rc, n;
+
+	if (strrchr(hostport, ':') == NULL || strlen(hostport) >= AF_ADDR_MAX)
+		return af_errf(err, AF_ECONFIG,
+			       "%s: expected host:port, got \"%s\"", what,
+			       hostport);
+	split_hostport(hostport, host, sizeof(host), &port);
+	if (is_wildcard(host))
+		snprintf(ip, sizeof(ip), "0.0.0.0");
+	else if (inet_pton(AF_INET, host, &a) == 1)
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	else if ((rc = getaddrinfo(host, NULL, &hints, &ai)) != 0 || ai == NULL)
+		return af_errf(err, AF_ECONFIG,
+			       "%s: cannot resolve \"%s\": %s (check the "
+			       "name and this host's resolver; a node whose "
+			       "own name resolves only once it runs can "
+			       "listen with raft_bind: 0.0.0.0:PORT)",
+			       what, host,
+			       rc != 0 ? gai_strerror(rc) : "no IPv4 address");
+	else {
+		inet_ntop(
+			AF_INET,
+			&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr,
+			ip, sizeof(ip));
+		freeaddrinfo(ai);
+	}
+	n = snprintf(out, outlen, "%s:%u", ip, port);
+	if (n < 0 || (size_t)n >= outlen)
+		return af_errf(err, AF_ETOOBIG, "%s: address too long", what);
+	return 0;
 }
 
 int af_cluster_probe_listen(const char *what, const char *hostport,
 			    struct af_err *err)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
-	char host[AF_ADDR_MAX];
-	const char *colon = strrchr(hostport, ':');
+	char host[AF_ADDR_MAX], numeric[AF_ADDR_MAX];
 	unsigned port;
-	int fd, one = 1, rc = 0;
+	int fd, one = 1, rc;
 
-	if (colon == NULL)
-		return af_errf(err, AF_ECONFIG,
-			       "%s: expected host:port, got "
-			       "\"%s\"",
-			       what, hostport);
-	split_hostport(hostport, host, sizeof(host), &port);
-	if (strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof(host), "127.0.0.1");
-	if (is_wildcard(host))
-		snprintf(host, sizeof(host), "0.0.0.0");
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		return af_errf(err, AF_ECONFIG,
-			       "%s: \"%s\" is not a numeric IPv4 address", what,
-			       host);
+	if ((rc = af_cluster_resolve(what, hostport, numeric, sizeof(numeric),
+				     err)) != 0)
+		return rc;
+	split_hostport(numeric, host, sizeof(host), &port);
+	(void)inet_pton(AF_INET, host, &sa.sin_addr);
 	sa.sin_port = htons((uint16_t)port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

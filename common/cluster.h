@@ -23,9 +23,11 @@
 
 struct af_node_cfg {
 	uint64_t id;
-	char raft[AF_ADDR_MAX]; /* IPv4:port, as peers dial it */
-	/* IPv4:port the node listens on for raft (raft_bind:), or "" for
-	 * the raft address itself. */
+	/* IPv4:port or host:port, as peers dial it (a name is resolved at
+	 * every dial). */
+	char raft[AF_ADDR_MAX];
+	/* IPv4:port or host:port the node listens on for raft (raft_bind:),
+	 * or "" for the raft address itself. */
 	char raft_bind[AF_ADDR_MAX];
 	char api[AF_ADDR_MAX];	/* NNG URL */
 	char pub[AF_ADDR_MAX];	/* NNG URL */
@@ -78,13 +80,25 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 const struct af_node_cfg *af_cluster_node(const struct af_cluster_cfg *c,
 					  uint64_t id);
 
+/* A StatefulSet pod's node id: the ordinal after the last '-' of the
+ * host's first label, plus one ("controld-0" and "controld-0.controld.ns"
+ * are node 1). Errors: AF_EINVAL (no "-N", or N + 1 > 65535). */
+int af_cluster_id_from_hostname(const char *host, uint64_t *id);
+
 /* The address this node's raft listener binds: raft_bind, or raft. */
 const char *af_cluster_raft_listen(const struct af_node_cfg *n);
 
-/* Checks that this host can listen on `hostport` (IPv4:port, or
- * "localhost:port") now: binds a TCP socket (SO_REUSEADDR, as the daemons
- * do) and closes it. `what` names the key in messages. Errors: AF_EEXIST
- * (the port is in use), AF_ECONFIG (not an address of this host, not
+/* Resolves host:port to IPv4:port into out (a numeric host or a wildcard
+ * as is, a name through the resolver, its first IPv4 address). `what`
+ * names the key in messages. Errors: AF_ECONFIG (malformed, does not
+ * resolve), AF_ETOOBIG. Blocks while the resolver works. */
+int af_cluster_resolve(const char *what, const char *hostport, char *out,
+		       size_t outlen, struct af_err *err);
+
+/* Checks that this host can listen on `hostport` (IPv4:port, or a name
+ * resolved by af_cluster_resolve) now: binds a TCP socket (SO_REUSEADDR, as the
+ * daemons do) and closes it. `what` names the key in messages. Errors:
+ * AF_EEXIST (the port is in use), AF_ECONFIG (not an address of this host, not
  * numeric), AF_EIO. */
 int af_cluster_probe_listen(const char *what, const char *hostport,
 			    struct af_err *err);

@@ -572,12 +572,10 @@ int af_consensus_start_uv(struct af_consensus *c, uv_loop_t *loop,
 			       raft_strerror(rv));
 	c->uv_listen = c->transport.listen;
 	c->transport.listen = consensus_transport_listen;
-	if (node->raft_bind[0] != '\0' &&
-	    (rv = raft_uv_tcp_set_bind_address(&c->transport,
-					       node->raft_bind)) != 0) {
+	consensus_dns_wrap(c);
+	if ((rv = consensus_dns_bind(c, node, err)) != 0) {
 		raft_uv_tcp_close(&c->transport);
-		return af_errf(err, AF_ECONFIG, "raft_bind: %s: %s",
-			       node->raft_bind, raft_strerror(rv));
+		return rv;
 	}
 	rv = raft_uv_init(&c->io, loop, dir, &c->transport);
 	if (rv != 0) {

@@ -62,6 +62,23 @@ struct af_consensus {
 	raft_uv_accept_cb uv_accept_cb;
 	int (*uv_listen)(struct raft_uv_transport *t, raft_uv_accept_cb cb);
 	struct af_peer_watch *watches;
+	/* Raft addresses that are names (consensus_dns.c): raft_uv_tcp's
+	 * connect and close, the resolutions under way, and per peer the
+	 * address its name last resolved to. */
+	int (*uv_connect)(struct raft_uv_transport *t,
+			  struct raft_uv_connect *req, raft_id id,
+			  const char *address, raft_uv_connect_cb cb);
+	void (*uv_close)(struct raft_uv_transport *t,
+			 raft_uv_transport_close_cb cb);
+	raft_uv_transport_close_cb dns_close_cb;
+	struct af_dns_dial *dials;
+	bool dns_closing, dns_tcp_closed;
+	struct af_dns_peer {
+		uint64_t id;
+		bool failing;
+		char addr[AF_ADDR_MAX];
+	} dns_peers[AF_MAX_NODES * 2];
+	_Atomic uint64_t dns_failures; /* resolutions that failed */
 	uv_loop_t *loop;
 	uint64_t leader_gone; /* leader connections seen closing */
 	uint64_t gone_id;     /* the leader whose connection closed */
@@ -85,6 +102,9 @@ struct af_consensus {
 	_Atomic uint64_t proposals_failed, proposals_pending;
 	uint64_t snapshot_started_ns;
 	struct af_histogram snapshot_seconds;
+	/* Appends to the raft log until durable (raft_uv writes with
+	 * synchronous I/O: the log's fsync latency). */
+	struct af_histogram append_seconds;
 	unsigned threshold, trailing;
 	bool snapshot_forced;
 };

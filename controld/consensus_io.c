@@ -45,6 +45,7 @@ struct io_append {
 	struct raft_io_append *outer;
 	raft_io_append_cb cb;
 	struct af_consensus *c;
+	uint64_t started_ns;
 };
 
 static void append_cb(struct raft_io_append *req, int status)
@@ -55,6 +56,9 @@ static void append_cb(struct raft_io_append *req, int status)
 
 	if (status != 0 && status != RAFT_CANCELED)
 		io_failed(a->c, "append to the raft log", status);
+	else if (status == 0)
+		af_histogram_observe_ns(&a->c->append_seconds,
+					af_mono_ns() - a->started_ns);
 	af_free(a);
 	outer->cb = cb;
 	cb(outer, status);
@@ -107,6 +111,7 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 	a->outer = req;
 	a->cb = cb;
 	a->c = c;
+	a->started_ns = af_mono_ns();
 	rv = c->uv_append(io, &a->inner, entries, n, append_cb);
 	if (rv != 0) {
 		af_free(a);
@@ -326,10 +331,7 @@ static void watch_stream(struct af_consensus *c, uint64_t id,
 static void accept_cb(struct raft_uv_transport *t, raft_id id,
 		      const char *address, struct uv_stream_s *stream)
 {
-	struct af_consensus *c =
-		(struct af_consensus *)(void *)((char *)t -
-						offsetof(struct af_consensus,
-							 transport));
+	struct af_consensus *c = consensus_of_transport(t);
 
 	if (!c->closing)
 		watch_stream(c, id, stream);
@@ -339,10 +341,7 @@ static void accept_cb(struct raft_uv_transport *t, raft_id id,
 int consensus_transport_listen(struct raft_uv_transport *t,
 			       raft_uv_accept_cb cb)
 {
-	struct af_consensus *c =
-		(struct af_consensus *)(void *)((char *)t -
-						offsetof(struct af_consensus,
-							 transport));
+	struct af_consensus *c = consensus_of_transport(t);
 
 	c->uv_accept_cb = cb;
 	return c->uv_listen(t, accept_cb);

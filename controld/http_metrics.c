@@ -77,6 +77,15 @@ void controld_ops_metrics(struct controld_node *n, struct af_textbuf *b)
 	af_histogram_format(b, "af_raft_snapshot_seconds",
 			    "Time to write one Raft snapshot.", "",
 			    &c->snapshot_seconds);
+	af_histogram_format(b, "af_raft_log_append_seconds",
+			    "Time for a batch of entries appended to the Raft "
+			    "log to be written and synced to disk (the log's "
+			    "fsync latency).",
+			    "", &c->append_seconds);
+	one(b, "af_raft_resolve_failures_total", "counter",
+	    "Raft peer addresses (host names) that did not resolve when "
+	    "dialled.",
+	    (unsigned long long)atomic_load(&c->dns_failures));
 	one(b, "af_raft_log_bytes", "gauge",
 	    "Bytes of log entries appended since the last snapshot.",
 	    (unsigned long long)atomic_load(&s->log_bytes));

@@ -9,15 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: controld -c FILE --id N [--log-level LEVEL] [--check]\n"
+		"       controld -c FILE --id-from-hostname [...]\n"
 		"       controld -c FILE --id N --restore BACKUP\n"
 		"       controld --verify-snapshot FILE\n\n"
 		"  -c, --config FILE     cluster file (docs/cluster-file.md)\n"
 		"      --id N            this node's id in the cluster file\n"
+		"      --id-from-hostname\n"
+		"                        the id from this host's name: "
+		"NAME-N is\n"
+		"                        node N+1 (a StatefulSet's pods)\n"
 		"      --log-level L     debug | info | warn | error\n"
 		"      --check           validate the cluster file and that "
 		"this\n"
@@ -44,11 +50,30 @@ static void usage(FILE *f)
 		"      --version         print the version\n");
 }
 
+/* --id-from-hostname: node N+1 on host NAME-N (a StatefulSet's pod). */
+static int id_from_hostname(uint64_t *id)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) != 0 ||
+	    af_cluster_id_from_hostname(host, id) != 0) {
+		fprintf(stderr,
+			"controld: --id-from-hostname: host name \"%s\" does "
+			"not end in -N (a StatefulSet pod's ordinal; pod "
+			"NAME-N "
+			"is node N+1): pass --id N instead\n",
+			host);
+		return 2;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"id", required_argument, NULL, 'i'},
+		{"id-from-hostname", no_argument, NULL, 'H'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"check", no_argument, NULL, 'k'},
 		{"restore", required_argument, NULL, 'r'},
@@ -82,6 +107,10 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 'H':
+			if (id_from_hostname(&o.id) != 0)
+				return 2;
 			break;
 		case 'l':
 			if (af_log_parse_level(optarg, &level) != 0) {
@@ -125,7 +154,8 @@ int main(int argc, char **argv)
 	if (verify != NULL)
 		return controld_verify_snapshot_main(verify, stdout, stderr);
 	if (o.config == NULL || o.id == 0) {
-		fprintf(stderr, "controld: -c FILE and --id N are required\n");
+		fprintf(stderr, "controld: -c FILE and --id N (or "
+				"--id-from-hostname) are required\n");
 		return 2;
 	}
 	if (af_cluster_load(o.config, &cfg, &err) != 0) {

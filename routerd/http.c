@@ -369,7 +369,7 @@ static enum MHD_Result report(struct routerd_http *h, struct MHD_Connection *c,
 		goto out;
 	}
 	report_apply(h, &rep, seq, &a, cohort);
-	atomic_fetch_add(&h->stats.reports, 1);
+	http_count_report(&h->stats, &rep, &a, cohort);
 	ret = http_reply(c, 202, "application/json", accepted,
 			 sizeof(accepted) - 1, NULL);
 out:

@@ -81,6 +81,18 @@ void http_count_decision(struct http_stats *s, const struct af_decision *d)
 	atomic_fetch_add_explicit(&s->deny[i][cohort], 1, memory_order_relaxed);
 }
 
+void http_count_report(struct http_stats *s, const struct routerd_report *rep,
+		       const struct routerd_decision_rec *a, int cohort)
+{
+	atomic_fetch_add(&s->reports, 1);
+	if (cohort == LIVE_COHORT_UNKNOWN)
+		return; /* no decision to compare with */
+	if ((rep->model != NULL && strcmp(rep->model, a->model) != 0) ||
+	    (rep->region != NULL && strcmp(rep->region, a->region) != 0))
+		atomic_fetch_add(
+			&s->fallbacks[cohort == LIVE_COHORT_CANARY ? 1 : 0], 1);
+}
+
 void http_count_error(struct http_stats *s, const char *code)
 {
 	atomic_fetch_add_explicit(&s->error[label_index(&s->codes, code)], 1,
@@ -185,6 +197,19 @@ static const char *label_name(const struct label_tab *t, uint32_t i)
 	return i < HTTP_LABELS ? t->names[i] : "other";
 }
 
+/* A counter with one series per cohort. */
+static void by_cohort(struct af_textbuf *b, const char *name, const char *help,
+		      _Atomic uint64_t v[2])
+{
+	af_textbuf_printf(b,
+			  "# HELP %s %s\n# TYPE %s counter\n"
+			  "%s{cohort=\"stable\"} %llu\n"
+			  "%s{cohort=\"canary\"} %llu\n",
+			  name, help, name, name,
+			  (unsigned long long)atomic_load(&v[0]), name,
+			  (unsigned long long)atomic_load(&v[1]));
+}
+
 static void decisions_metrics(struct http_stats *s, struct af_textbuf *b)
 {
 	uint32_t nt = atomic_load(&s->tiers.n), nc = atomic_load(&s->codes.n);
@@ -216,16 +241,12 @@ static void decisions_metrics(struct http_stats *s, struct af_textbuf *b)
 		    (x = atomic_load(&s->error[i])) != 0)
 			ROW("error", label_name(&s->codes, i), "", "", x);
 #undef ROW
-	af_textbuf_printf(b,
-			  "# HELP af_routerd_decisions_degraded_total Routes "
-			  "stepped down one tier.\n"
-			  "# TYPE af_routerd_decisions_degraded_total counter\n"
-			  "af_routerd_decisions_degraded_total{cohort="
-			  "\"stable\"} %llu\n"
-			  "af_routerd_decisions_degraded_total{cohort="
-			  "\"canary\"} %llu\n",
-			  (unsigned long long)atomic_load(&s->degraded[0]),
-			  (unsigned long long)atomic_load(&s->degraded[1]));
+	by_cohort(b, "af_routerd_decisions_degraded_total",
+		  "Routes stepped down one tier.", s->degraded);
+	by_cohort(b, "af_routerd_fallbacks_total",
+		  "Reports of a routed decision served by a fallback hop (the "
+		  "reported model or region is not the primary's).",
+		  s->fallbacks);
 	af_histogram_format(b, "af_routerd_decision_seconds",
 			    "Server-side time of POST /v1/route (parse, "
 			    "decide, render).",
@@ -258,8 +279,13 @@ static void view_metrics(struct routerd *r, struct af_textbuf *b)
 			"af_routerd_view_revision{cohort=\"canary\"} %llu\n",
 			(unsigned long long)v->stable_revision,
 			(unsigned long long)v->canary_revision);
-		gauge(b, "af_routerd_canary_weight_percent",
-		      "Canary weight of the view.", "gauge", v->canary_weight);
+		af_textbuf_printf(
+			b,
+			"# HELP af_routerd_canary_weight_ratio Share "
+			"of traffic the view sends to the canary, "
+			"0-1.\n# TYPE af_routerd_canary_weight_ratio "
+			"gauge\naf_routerd_canary_weight_ratio %.2f\n",
+			(double)v->canary_weight / 100.0);
 		gauge(b, "af_routerd_registry_revision",
 		      "Model registry revision of the view.", "gauge",
 		      (long long)v->registry_revision);

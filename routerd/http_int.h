@@ -34,6 +34,7 @@ struct http_stats {
 	_Atomic uint64_t reports;		    /* accepted (202) */
 	_Atomic uint64_t reports_unmatched; /* accepted, decision unknown */
 	_Atomic uint64_t outcomes;	    /* POST /v1/outcome accepted */
+	_Atomic uint64_t fallbacks[2];	    /* served by a fallback: cohort */
 	_Atomic uint64_t shed;		    /* connections cut: too slow */
 	_Atomic uint64_t refused_full;	    /* over the connection limit */
 	struct af_histogram latency;	    /* POST /v1/route */
@@ -103,6 +104,11 @@ int http_stats_init(struct http_stats *s);
 void http_stats_fini(struct http_stats *s);
 void http_count_decision(struct http_stats *s, const struct af_decision *d);
 void http_count_error(struct http_stats *s, const char *code);
+/* An accepted report of decision a (cohort LIVE_COHORT_*): counted, and
+ * counted as a fallback activation when the model or region it reports
+ * is not the decision's primary. */
+void http_count_report(struct http_stats *s, const struct routerd_report *rep,
+		       const struct routerd_decision_rec *a, int cohort);
 
 /* http_conns.c: the open-file limit raised and the connections it allows;
  * the reaper thread (arg: the struct routerd_http) that cuts connections

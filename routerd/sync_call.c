@@ -170,4 +170,3 @@ bool routerd_sync_answered_ok(const Af__Response *resp)
 }
 
 /* -------------------------------------------------------------- sync */
-

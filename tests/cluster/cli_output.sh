@@ -137,6 +137,15 @@ exp=$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%SZ)
 printf '{"effect": {"max_fanout": 1}, "expires": "%s"}\n' "$exp" >ov.json
 write_verb emergency sign -f ov.json --key k1.key -- \
 	emergency sign -f ov.json --key k2.key
+# The client config's verbs, on a config of this test's own.
+export AF_CONFIG="$CL_DIR/afconfig"
+write_verb config set-context a --endpoints "$(cl_api 1)" -- \
+	config set-context b --endpoints "$(cl_api 2)"
+write_verb config use-context a -- config use-context b
+read_verb config get-contexts
+read_verb config current-context
+write_verb config delete-context a -- config delete-context b
+unset AF_CONFIG
 
 for v in "cluster status" "member list" "policy history" "policy get" \
 	"policy get 1" "model list" "model get swift-mid" "budget list" \

@@ -63,9 +63,13 @@ grep -q '^process_cpu_seconds_total ' "$L" || fail "cpu seconds"
 for m in af_raft_leader_changes_total af_raft_proposals_failed_total \
 	af_raft_proposals_pending af_raft_snapshots_total \
 	af_raft_snapshot_failures_total af_raft_snapshot_seconds_count \
-	af_raft_log_bytes af_store_lmdb_file_bytes; do
+	af_raft_log_bytes af_store_lmdb_file_bytes af_raft_log_append_seconds_count \
+	af_raft_resolve_failures_total; do
 	grep -qE "^$m(\{\})? " "$L" || fail "leader lacks $m"
 done
+# Three writes at least went through the leader's log, each synced.
+[ "$(sed -n "s/^af_raft_log_append_seconds_count[{}]* //p" "$L")" -ge 3 ] ||
+	fail "log appends: $(grep log_append_seconds_count "$L")"
 # Leader changes seen: at least the first election.
 [ "$(awk '$1 == "af_raft_leader_changes_total" { print $2 }' "$L")" -ge 1 ] || fail "leader changes"
 # Two writes committed: the log holds bytes, nothing pending.
@@ -81,6 +85,18 @@ grep -q '^af_rollout_canary_weight_ratio 0.00$' "$L" || fail "canary weight"
 # Followers show no lag series.
 f=$(( leader % 3 + 1 ))
 ! grep -q '^af_raft_follower_lag_entries{' "$CL_DIR/c$f.prom" || fail "follower $f shows lag series"
+
+# routerd: a report naming the decision's first fallback is one fallback
+# activation; one naming its primary is none.
+grep -q '^af_routerd_canary_weight_ratio 0.00$' "$R" || fail "routerd canary weight"
+grep -q '^af_routerd_fallbacks_total{cohort="stable"} 0$' "$R" || fail "fallbacks before: $(grep fallbacks_total "$R")"
+d1=$(jq -c 'select(.decision == "route" and (.fallback | length) > 0 and
+	(.fallback[0].model != .model or .fallback[0].region != .region))' "$CL_DIR/d" | head -1)
+[ -n "$d1" ] || fail "no routed decision with a distinct fallback"
+echo "$d1" | jq -c '{decision_id, model: .fallback[0].model, region: .fallback[0].region,
+	ok: true, latency_ms: 100}' >"$CL_DIR/fb.json"
+curl -fsS -o /dev/null -d @"$CL_DIR/fb.json" "http://127.0.0.1:$P/v1/report" || fail "fallback report"
+wait_for 5 "curl -s http://127.0.0.1:$P/metrics | grep -qx 'af_routerd_fallbacks_total{cohort=\"stable\"} 1'"
 
 # routerd: the sync timestamp is a recent Unix time, not a sentinel.
 ts=$(awk '$1 == "af_routerd_last_sync_timestamp_seconds" { printf "%d", $2 }' "$R")

@@ -1,8 +1,9 @@
 #!/bin/sh
 # controld names the real cause when it cannot start, and `controld --check`
-# refuses the same things: a raft port another process holds, a host name
-# in `raft:` (libraft 0.15 needs a numeric address), a data dir that a
-# running controld holds. None of them is called a damaged log.
+# refuses the same things: a raft port another process holds, a raft host
+# name that does not resolve, a data dir that a running controld holds, a
+# host name without the ordinal --id-from-hostname needs. None of them is
+# called a damaged log.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init starterr 1
@@ -43,12 +44,15 @@ stop_pid "$(cat "$CL_DIR/pidholder")" KILL
 # The data dir was not touched: the node starts once the port is free.
 "$CONTROLD" -c "$CL_FILE" --id 1 --check >/dev/null || fail "check after the port was freed"
 
-# 2. A host name in raft: is refused by the loader (check and start).
-sed "s|raft: 127.0.0.1:$raft_port|raft: localhost:$raft_port|" "$CL_FILE" >"$CL_DIR/named.yaml"
-expect_refused "$CL_DIR/check-name.log" "not a numeric IPv4 address" \
+# 2. A raft name that does not resolve is refused (check and start);
+# one that does passes --check.
+sed "s|raft: 127.0.0.1:$raft_port|raft: no-such-host.invalid:$raft_port|" "$CL_FILE" >"$CL_DIR/named.yaml"
+expect_refused "$CL_DIR/check-name.log" 'cannot resolve "no-such-host.invalid"' \
 	"$CONTROLD" -c "$CL_DIR/named.yaml" --id 1 --check
-expect_refused "$CL_DIR/start-name.log" "not a numeric IPv4 address" \
+expect_refused "$CL_DIR/start-name.log" 'cannot resolve "no-such-host.invalid"' \
 	"$CONTROLD" -c "$CL_DIR/named.yaml" --id 1
+sed "s|raft: 127.0.0.1:$raft_port|raft: localhost:$raft_port|" "$CL_FILE" >"$CL_DIR/local.yaml"
+"$CONTROLD" -c "$CL_DIR/local.yaml" --id 1 --check >/dev/null || fail "localhost raft refused by --check"
 
 # 3. A second controld on a data dir in use is told the owner's pid.
 cl_start 1
@@ -61,4 +65,24 @@ expect_refused "$CL_DIR/check-running.log" "already in use" \
 	"$CONTROLD" -c "$CL_FILE" --id 1 --check
 cl_alive 1 || fail "the running node died"
 cl_af policy history >/dev/null || fail "the running node stopped serving"
+
+# 4. --id-from-hostname: pod NAME-N is node N+1; a name without -N is
+# refused with the way out. (Needs a UTS namespace of its own.)
+if unshare -u true 2>/dev/null; then
+	# shellcheck disable=SC2016
+	out=$(unshare -u sh -c 'hostname controld-2 && exec "$@"' sh \
+		"$CONTROLD" -c "$CL_FILE" --id-from-hostname --check 2>&1) ||
+		true
+	echo "$out" | grep -q "no node with id 3" ||
+		fail "controld-2 is not node 3: $out"
+	expect_refused "$CL_DIR/host-noid.log" 'does not end in -N' \
+		unshare -u sh -c 'hostname controld && exec "$@"' sh \
+		"$CONTROLD" -c "$CL_FILE" --id-from-hostname --check
+	out=$(unshare -u sh -c 'hostname controld-0 && exec "$@"' sh \
+		"$CONTROLD" -c "$CL_DIR/named.yaml" --id-from-hostname --check 2>&1) ||
+		true
+	echo "$out" | grep -q 'cannot resolve' || fail "controld-0 is not node 1: $out"
+else
+	note "unshare -u not permitted: --id-from-hostname checked by unit tests only"
+fi
 note ok

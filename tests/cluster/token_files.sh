@@ -9,14 +9,7 @@
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init token_files
-for r in admin routerd viewer; do
-	tok="tok-$r-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-	printf '%s\n' "$tok" >"$CL_DIR/$r.token"
-	printf '%s %s %s-user\n' "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
-		"$r" "$r" >>"$CL_DIR/tokens"
-done
-chmod 600 "$CL_DIR"/*.token
-printf 'auth:\n  tokens: ./tokens\n' >>"$CL_DIR/cluster.yaml"
+cl_token_files admin routerd viewer
 for i in 1 2 3; do cl_start $i; done
 AF_TOKEN_FILE="$CL_DIR/admin.token" cl_wait_leader >/dev/null
 unset AF_TOKEN AF_TOKEN_FILE AF_ENDPOINTS

@@ -149,6 +149,21 @@ cl_tokens() {
 	printf 'auth:\n  tokens: ./tokens\n' >>"$CL_FILE"
 }
 
+# cl_token_files ROLE...: a random token per role in $CL_DIR/ROLE.token
+# (mode 600), the tokens file (principal <role>-user) and the cluster
+# file's auth section: for tests of token files.
+cl_token_files() {
+	for r in "$@"; do
+		tok="tok-$r-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+		printf '%s\n' "$tok" >"$CL_DIR/$r.token"
+		printf '%s %s %s-user\n' \
+			"$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
+			"$r" "$r" >>"$CL_DIR/tokens"
+		chmod 600 "$CL_DIR/$r.token"
+	done
+	printf 'auth:\n  tokens: ./tokens\n' >>"$CL_FILE"
+}
+
 cl_http() { echo "127.0.0.1:$((CL_BASE + $1 * 100 + 4))"; }
 cl_api() { echo "tcp://127.0.0.1:$((CL_BASE + $1 * 100 + 2))"; }
 

@@ -207,20 +207,87 @@ Test(cluster_file, missing_file)
 			 "/nonexistent/c.yaml: No such file or directory");
 }
 
-/* libraft 0.15 only parses numeric IPv4 addresses: a host name would fail
- * at start with an unclear error, so the loader refuses it. */
-Test(cluster_file, raft_needs_a_numeric_address)
+/* Raft addresses may be names (resolved by controld at each dial); what
+ * is neither an IPv4 address nor a host name is refused where it stands. */
+Test(cluster_file, raft_addresses_may_be_names)
 {
+	struct af_cluster_cfg c;
+	struct af_err e;
+
+	cr_assert_eq(parse("cluster: x\nnodes:\n"
+			   "  - id: 1\n"
+			   "    raft: controld-0.controld.af.svc:7101\n"
+			   "    raft_bind: 0.0.0.0:7101\n"
+			   "    api: tcp://127.0.0.1:7102\n"
+			   "    pub: tcp://127.0.0.1:7103\n"
+			   "    http: 127.0.0.1:7104\n"
+			   "    data: ./run/node1\n",
+			   &c, &e),
+		     0, "%s", e.msg);
+	cr_assert_str_eq(c.nodes[0].raft, "controld-0.controld.af.svc:7101");
 	expect_error("cluster: x\nnodes:\n  - id: 1\n"
-		     "    raft: controld-0.controld:7101\n",
-		     "/etc/af/cluster.yaml:4:11: raft: \"controld-0.controld\" "
-		     "is not a numeric IPv4 address (libraft 0.15 does not "
-		     "resolve host names): use the node's IP address");
+		     "    raft: bad_name:7101\n",
+		     "/etc/af/cluster.yaml:4:11: raft: \"bad_name\" is neither "
+		     "an IPv4 address nor a host name");
+	expect_error(
+		"cluster: x\nnodes:\n  - id: 1\n"
+		"    raft: 10.0.0.1:7101\n    raft_bind: -any:7101\n",
+		"/etc/af/cluster.yaml:5:16: raft_bind: \"-any\" is neither "
+		"an IPv4 address nor a host name");
 	expect_error("cluster: x\nnodes:\n  - id: 1\n"
-		     "    raft: 10.0.0.1:7101\n    raft_bind: any:7101\n",
-		     "/etc/af/cluster.yaml:5:16: raft_bind: \"any\" is not a "
-		     "numeric IPv4 address (libraft 0.15 does not resolve "
-		     "host names): use the node's IP address");
+		     "    raft: a..b:7101\n",
+		     "/etc/af/cluster.yaml:4:11: raft: \"a..b\" is neither an "
+		     "IPv4 address nor a host name");
+}
+
+/* Names resolve to IPv4:port; numeric and wildcard hosts pass as they
+ * are; a name that does not resolve says so. */
+Test(cluster_file, resolve)
+{
+	char out[AF_ADDR_MAX];
+	struct af_err e = {{0}};
+
+	cr_assert_eq(af_cluster_resolve("raft", "localhost:7101", out,
+					sizeof(out), &e),
+		     0, "%s", e.msg);
+	cr_assert_str_eq(out, "127.0.0.1:7101");
+	cr_assert_eq(
+		af_cluster_resolve("raft", "10.1.2.3:9", out, sizeof(out), &e),
+		0);
+	cr_assert_str_eq(out, "10.1.2.3:9");
+	cr_assert_eq(
+		af_cluster_resolve("raft_bind", "*:9", out, sizeof(out), &e),
+		0);
+	cr_assert_str_eq(out, "0.0.0.0:9");
+	cr_assert_eq(af_cluster_resolve("raft", "no-such-host.invalid:9", out,
+					sizeof(out), &e),
+		     AF_ECONFIG);
+	cr_assert(strstr(e.msg,
+			 "raft: cannot resolve \"no-such-host.invalid\"") ==
+			  e.msg,
+		  "%s", e.msg);
+}
+
+/* A StatefulSet pod NAME-N is node N+1. */
+Test(cluster_file, id_from_hostname)
+{
+	uint64_t id = 0;
+
+	cr_assert_eq(af_cluster_id_from_hostname("controld-0", &id), 0);
+	cr_assert_eq(id, 1);
+	cr_assert_eq(af_cluster_id_from_hostname("af-controld-12", &id), 0);
+	cr_assert_eq(id, 13);
+	cr_assert_eq(af_cluster_id_from_hostname("controld-2.controld.af", &id),
+		     0);
+	cr_assert_eq(id, 3);
+	cr_assert_eq(af_cluster_id_from_hostname("controld", &id), AF_EINVAL);
+	cr_assert_eq(af_cluster_id_from_hostname("controld-", &id), AF_EINVAL);
+	cr_assert_eq(af_cluster_id_from_hostname("controld-x1", &id),
+		     AF_EINVAL);
+	cr_assert_eq(af_cluster_id_from_hostname("a.b-1", &id), AF_EINVAL);
+	cr_assert_eq(af_cluster_id_from_hostname("c-65535", &id), AF_EINVAL);
+	cr_assert_eq(af_cluster_id_from_hostname("c-65534", &id), 0);
+	cr_assert_eq(id, 65535);
 }
 
 #define POD(n)                                                                 \
