@@ -43,6 +43,8 @@ static const struct group groups[] = {
 	 "af -c cluster.yaml model apply -f models.yaml"},
 	{"budget", "per-tenant spend budgets",
 	 "af -c cluster.yaml budget set claims-team --hard 100"},
+	{"quota", "fleet-wide quotas: the capacity leases routerds hold",
+	 "af -c cluster.yaml quota status"},
 	{"fleet", "the routerd sidecars the cluster has seen",
 	 "af -c cluster.yaml fleet status"},
 	{"backup", "scheduled backups (backup: in the cluster file)",
@@ -268,6 +270,10 @@ static const struct verb verbs[] = {
 	{"budget", "delete", af_cli_budget_delete, "budget delete TENANT",
 	 "remove a tenant's budget (it is no longer limited)",
 	 "example:\n  af -c cluster.yaml budget delete claims-team\n"},
+	{"quota", "status", af_cli_quota_status, "quota status",
+	 "per quota: the limit, the leased sum and each routerd's lease "
+	 "(amount, expiry)",
+	 "example:\n  af -c cluster.yaml quota status -o json\n"},
 	{"emergency", "set", af_cli_emergency_set,
 	 "emergency set [--tenant T] [--class C] [--max-fanout N] "
 	 "[--max-tool-calls N] [--max-cost-usd X] [--deny-tier TIER] "

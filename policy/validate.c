@@ -299,6 +299,8 @@ int validate_bundle(const Af__Policy__Bundle *b, struct af_err *err)
 		rc = check_decision_log(b, err);
 	if (rc == 0)
 		rc = validate_staleness(b, err);
+	if (rc == 0)
+		rc = validate_quotas(b, err);
 	return rc;
 }
 
