@@ -49,7 +49,7 @@ static bool ask_ok(const Af__QuotaAsk *a)
 {
 	size_t q = strlen(a->quota), t = strlen(a->tenant);
 
-	if (q == 0 || q > 64 || t > 64 || a->dim >= AF_QUOTA_DIMS ||
+	if (q == 0 || q > 270 || t > 64 || a->dim >= AF_QUOTA_DIMS ||
 	    a->limit < 1 || a->limit > MAX_LIMIT || a->want < 0 ||
 	    a->want > MAX_LIMIT)
 		return false;

@@ -20,6 +20,7 @@
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
 #include "routerd/budget.h"
+#include "routerd/quota.h"
 #include "routerd/otlp.h"
 #include "routerd/decision_log.h"
 #include "routerd/override.h"
@@ -72,22 +73,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
 			     const char *type, const char *body, size_t len,
 			     const char *allow)
 {
-	struct MHD_Response *rsp;
-	enum MHD_Result ret;
-
-	/* body lives in the connection's struct conn (or is static) until
-	 * the response is sent: the next request on this connection starts
-	 * only afterwards. */
-	rsp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-					      MHD_RESPMEM_PERSISTENT);
-	if (rsp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(rsp, "Content-Type", type);
-	if (allow != NULL)
-		MHD_add_response_header(rsp, "Allow", allow);
-	ret = MHD_queue_response(c, status, rsp);
-	MHD_destroy_response(rsp);
-	return ret;
+	return http_reply(c, status, type, body, len, allow, NULL);
 }
 
 static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
@@ -195,9 +181,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		return reply_error(h, c, k, 500, "INTERNAL", af_strerror(rc),
 				   NULL);
 	kind = k->d.kind;
-	if (lc.budgets != NULL)
-		routerd_budgets_reserve_hop(lc.budgets, k->req.tenant, seq,
-					    lc.wall_ms, &k->d);
+	http_admit_hop(h->r, v, &lc, &k->req, seq, &k->d);
 	if (use != &live && kind != k->d.kind)
 		af_live_rec_lease(&tl_rec, &k->d);
 	if (h->r->live != NULL)
@@ -219,7 +203,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		k->t0_ns);
 	if (use != &live)
 		log_decision(h, c, k, v, seq, wall, len);
-	return reply_json(c, 200, k, len);
+	return http_reply(c, 200, "application/json", k->out, len, NULL, &k->d);
 }
 
 static enum MHD_Result route(struct routerd_http *h, struct MHD_Connection *c,
@@ -317,6 +301,7 @@ static void report_apply(struct routerd_http *h,
 				    &lr, af_mono_ms());
 	nano = report_cost(v, rep, lr.model);
 	routerd_view_release(h->r, v);
+	routerd_quotas_reported(h->r->quotas, seq);
 	if (h->r->budgets != NULL)
 		routerd_budgets_settle(h->r->budgets, seq, nano);
 	routerd_live_workflow_reported(h->r->workflows, rep, seq, nano,

@@ -3,6 +3,7 @@
 #include "routerd/http_int.h"
 #include "routerd/workflow.h"
 #include "routerd/override.h"
+#include "routerd/quota.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -435,4 +436,5 @@ void http_metrics(struct routerd *r, struct af_textbuf *b)
 	live_metrics(r, b);
 	if (r->workflows != NULL)
 		routerd_workflows_metrics(r->workflows, b);
+	routerd_quotas_metrics(r->quotas, b);
 }
