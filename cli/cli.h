@@ -64,6 +64,7 @@ int af_cli_budget_set(struct af_cli *cli, int argc, char **argv);
 int af_cli_budget_delete(struct af_cli *cli, int argc, char **argv);
 int af_cli_budget_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_budget_get(struct af_cli *cli, int argc, char **argv);
+int af_cli_quota_status(struct af_cli *cli, int argc, char **argv);
 int af_cli_emergency_set(struct af_cli *cli, int argc, char **argv);
 int af_cli_emergency_list(struct af_cli *cli, int argc, char **argv);
 int af_cli_emergency_clear(struct af_cli *cli, int argc, char **argv);

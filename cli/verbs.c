@@ -30,6 +30,8 @@ const struct af_cli_group af_cli_groups[] = {
 	 "af -c cluster.yaml model apply -f models.yaml"},
 	{"budget", "per-tenant spend budgets",
 	 "af -c cluster.yaml budget set claims-team --hard 100"},
+	{"quota", "fleet-wide quotas: the capacity leases routerds hold",
+	 "af -c cluster.yaml quota status"},
 	{"fleet", "the routerd sidecars the cluster has seen",
 	 "af -c cluster.yaml fleet status"},
 	{"backup", "scheduled backups (backup: in the cluster file)",
@@ -341,6 +343,10 @@ const struct af_cli_verb af_cli_verbs[] = {
 	 "--explain\n"
 	 "  af route -f request.json --policy policy.yaml --models "
 	 "models.yaml\n"},
+	{"quota", "status", af_cli_quota_status, "quota status",
+	 "per quota: the limit, the leased sum and each routerd's lease "
+	 "(amount, expiry)",
+	 "example:\n  af -c cluster.yaml quota status -o json\n"},
 	{"fleet", "status", af_cli_fleet_status,
 	 "fleet status [--watch [--watch-interval DUR] [--watch-count N]]",
 	 "every routerd seen: SYNCED/STALE/NACKED/LOST",
@@ -416,6 +422,4 @@ const struct af_cli_verb af_cli_verbs[] = {
 };
 
 const size_t af_cli_nverbs = sizeof(af_cli_verbs) / sizeof(af_cli_verbs[0]);
-const size_t af_cli_ngroups =
-	sizeof(af_cli_groups) / sizeof(af_cli_groups[0]);
-
+const size_t af_cli_ngroups = sizeof(af_cli_groups) / sizeof(af_cli_groups[0]);

@@ -70,6 +70,7 @@ static const struct {
 	{AF__COMMAND__OP_FLEET_DEREGISTER, "routerd"},
 	{AF__COMMAND__OP_USAGE_REPORT, "routerd"},
 	{AF__COMMAND__OP_LEASE, "routerd"},
+	{AF__COMMAND__OP_QUOTA_LEASE, "routerd"},
 };
 
 const char *af_auth_needs(const Af__Request *req)

@@ -11,6 +11,7 @@
 #include "common/alloc.h"
 #include "proto/alloc.h"
 #include "controld/fsm_int.h"
+#include "controld/lease.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -168,23 +169,18 @@ static size_t lease_key(const char *tenant, const char *rid, char *out,
 	return tl + 1 + rl;
 }
 
-struct lease_scan {
+/* The lease scan's view of a budget lease (lease.h): dead when expired
+ * or of another period. */
+struct budget_judge {
 	const char *rid;
 	int64_t now, pstart;
-	int64_t others, mine;
-	bool have_mine;
-	/* keys of dead leases, deleted after the scan */
-	char dead[64][MAX_TENANT + 1 + 129];
-	size_t dead_len[64];
-	size_t ndead;
 };
 
-static int scan_lease(const void *key, size_t klen, const void *val,
-		      size_t vlen, void *arg)
+static int judge_lease(const void *val, size_t vlen, void *arg,
+		       int64_t *ret_amount, bool *ret_dead, bool *ret_mine)
 {
-	struct lease_scan *ls = arg;
+	const struct budget_judge *j = arg;
 	Af__Lease *l;
-	bool dead;
 	/* Out of memory stays AF_ENOMEM: fatal inside apply, an error in a
 	 * read; never taken for a corrupt record. */
 	int rc = af_pb_unpack(&af__lease__descriptor, vlen, val,
@@ -192,46 +188,33 @@ static int scan_lease(const void *key, size_t klen, const void *val,
 
 	if (rc != 0)
 		return rc == AF_ENOMEM ? rc : AF_ECORRUPT;
-	dead = l->expires_ms < ls->now || l->period_start_ms != ls->pstart;
-	if (dead && ls->ndead < 64 && klen <= sizeof(ls->dead[0])) {
-		memcpy(ls->dead[ls->ndead], key, klen);
-		ls->dead_len[ls->ndead++] = klen;
-	} else if (!dead && ls->rid && strcmp(l->routerd_id, ls->rid) == 0) {
-		ls->mine = l->amount_micro;
-		ls->have_mine = true;
-	} else if (!dead) {
-		ls->others = af_sat_add_i64(ls->others, l->amount_micro);
-	}
+	*ret_dead = l->expires_ms < j->now || l->period_start_ms != j->pstart;
+	*ret_mine = j->rid != NULL && strcmp(l->routerd_id, j->rid) == 0;
+	*ret_amount = l->amount_micro;
 	protobuf_c_message_free_unpacked(&l->base, NULL);
 	return 0;
 }
 
 /* Sums the tenant's live leases (dropping expired and old-period ones). */
 static int scan_leases(struct af_txn *t, const char *tenant,
-		       struct lease_scan *ls, bool drop_dead)
+		       struct af_lease_scan *ls, struct budget_judge *j,
+		       bool drop_dead)
 {
 	char prefix[MAX_TENANT + 2];
 	size_t n = strlen(tenant) + 1;
-	int rc;
 
 	memcpy(prefix, tenant, n); /* includes the NUL separator */
-	rc = af_txn_iter_prefix(t, AF_TABLE_LEASES, prefix, n, false,
-				scan_lease, ls);
-	if (rc < 0 || !drop_dead)
-		return rc < 0 ? rc : 0;
-	for (size_t i = 0; i < ls->ndead; i++)
-		if ((rc = af_txn_del(t, AF_TABLE_LEASES, ls->dead[i],
-				     ls->dead_len[i])) != 0 &&
-		    rc != AF_ENOTFOUND)
-			return rc;
-	return 0;
+	ls->judge = judge_lease;
+	ls->arg = j;
+	return af_lease_scan(t, prefix, n, drop_dead, ls);
 }
 
 int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
 		     bool history, struct af_budget_period *ret)
 {
 	bool month = is_month(b->period);
-	struct lease_scan *ls;
+	struct af_lease_scan *ls;
+	struct budget_judge j = {NULL, now_ms, 0};
 	int rc;
 
 	ret->spend = NULL;
@@ -241,15 +224,14 @@ int af_budget_period(struct af_txn *t, const Af__Budget *b, int64_t now_ms,
 		return AF_ENOMEM;
 	ret->period_start_ms = af_period_start_ms(now_ms, month);
 	ret->period_end_ms = af_period_end_ms(now_ms, month);
-	ls->now = now_ms;
-	ls->pstart = ret->period_start_ms;
+	j.pstart = ret->period_start_ms;
 	rc = spend_load(t, b->tenant, ret->period_start_ms, &ret->spend);
 	if (rc == 0 && ret->spend != NULL)
 		ret->spent_micro = ret->spend->spent_micro;
 	if (rc == 0 && !history)
 		af_budget_period_free(ret);
 	if (rc == 0)
-		rc = scan_leases(t, b->tenant, ls, false);
+		rc = scan_leases(t, b->tenant, ls, &j, false);
 	ret->leased_micro = ls->others;
 	af_free(ls);
 	return rc;
@@ -341,13 +323,13 @@ static int lease_put(struct af_txn *t, const Af__LeaseRequest *lr,
 }
 
 static int grant(struct af_txn *t, struct apply_ctx *c, const Af__Budget *b,
-		 struct lease_scan *ls)
+		 const struct af_lease_scan *ls, int64_t pstart)
 {
 	const Af__LeaseRequest *lr = c->cmd->lease;
 	int64_t now = c->cmd->time_ms, spent, amount = 0, avail = 0;
 	int rc;
 
-	if ((rc = spend_get(t, b->tenant, ls->pstart, &spent)) != 0)
+	if ((rc = spend_get(t, b->tenant, pstart, &spent)) != 0)
 		return rc;
 	/* What this routerd consumed is spend now (in this period). */
 	spent = af_sat_add_i64(spent, lr->consumed_micro);
@@ -358,9 +340,8 @@ static int grant(struct af_txn *t, struct apply_ctx *c, const Af__Budget *b,
 		if (amount < 0)
 			amount = 0;
 	}
-	if ((rc = spend_put(t, b->tenant, ls->pstart, spent, now)) != 0 ||
-	    (rc = lease_put(t, lr, amount, now + AF_LEASE_TTL_MS,
-			    ls->pstart)) != 0)
+	if ((rc = spend_put(t, b->tenant, pstart, spent, now)) != 0 ||
+	    (rc = lease_put(t, lr, amount, now + AF_LEASE_TTL_MS, pstart)) != 0)
 		return rc;
 	c->res->lease_micro = amount;
 	/* "last": this lease is all the period has left (no other routerd
@@ -381,7 +362,8 @@ int af_budget_apply_lease(struct af_txn *t, struct apply_ctx *c)
 {
 	const Af__LeaseRequest *lr = c->cmd->lease;
 	Af__Budget *b = NULL;
-	struct lease_scan *ls;
+	struct af_lease_scan *ls;
+	struct budget_judge j;
 	int rc;
 
 	/* routerd traffic, not an operator's change: no audit record. */
@@ -404,11 +386,11 @@ int af_budget_apply_lease(struct af_txn *t, struct apply_ctx *c)
 	}
 	if (rc != 0)
 		goto out;
-	ls->rid = lr->routerd_id;
-	ls->now = c->cmd->time_ms;
-	ls->pstart = af_period_start_ms(ls->now, is_month(b->period));
-	if ((rc = scan_leases(t, lr->tenant, ls, true)) == 0)
-		rc = grant(t, c, b, ls);
+	j.rid = lr->routerd_id;
+	j.now = c->cmd->time_ms;
+	j.pstart = af_period_start_ms(j.now, is_month(b->period));
+	if ((rc = scan_leases(t, lr->tenant, ls, &j, true)) == 0)
+		rc = grant(t, c, b, ls, j.pstart);
 out:
 	if (b)
 		protobuf_c_message_free_unpacked(&b->base, NULL);

@@ -70,6 +70,7 @@ static const struct {
 	{AF__COMMAND__OP_USAGE_REPORT, af_fsm_apply_usage},
 	{AF__COMMAND__OP_BUDGET_SET, af_budget_apply_set},
 	{AF__COMMAND__OP_LEASE, af_budget_apply_lease},
+	{AF__COMMAND__OP_QUOTA_LEASE, af_quota_apply_lease},
 	{AF__COMMAND__OP_EMERGENCY_SET, af_fsm_apply_emergency_set},
 	{AF__COMMAND__OP_EMERGENCY_CLEAR, af_fsm_apply_emergency_clear},
 	{AF__COMMAND__OP_SHADOW_STOP, af_fsm_apply_shadow_stop},
@@ -141,6 +142,9 @@ void af_fsm_result_to_pb(const struct af_fsm_result *r, Af__ApplyResult *ar,
 #define TO_PB(f) ar->f = r->f;
 	RESULT_SCALARS(TO_PB)
 #undef TO_PB
+	ar->n_quota_granted = ar->n_quota_others = r->n_quota;
+	ar->quota_granted = (int64_t *)r->quota_granted;
+	ar->quota_others = (int64_t *)r->quota_others;
 }
 
 static void result_of_pb(const Af__ApplyResult *ar, struct af_fsm_result *r)
@@ -156,6 +160,12 @@ static void result_of_pb(const Af__ApplyResult *ar, struct af_fsm_result *r)
 #define OF_PB(f) r->f = ar->f;
 	RESULT_SCALARS(OF_PB)
 #undef OF_PB
+	r->n_quota = ar->n_quota_granted < 64 ? ar->n_quota_granted : 64;
+	for (size_t i = 0; i < r->n_quota; i++) {
+		r->quota_granted[i] = ar->quota_granted[i];
+		r->quota_others[i] =
+			i < ar->n_quota_others ? ar->quota_others[i] : 0;
+	}
 	r->replayed = true;
 }
 

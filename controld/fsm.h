@@ -36,6 +36,10 @@ struct af_fsm_result {
 	int64_t lease_micro;
 	bool over_soft, over_hard, unlimited;
 	int64_t period_end_ms;
+	/* quota lease requests (controld/quota.h): per ask, the lease now
+	 * held and the other routerds' leases */
+	size_t n_quota;
+	int64_t quota_granted[64], quota_others[64];
 	/* The entry's request id was applied before: this is the result
 	 * stored then, and nothing changed. */
 	bool replayed;

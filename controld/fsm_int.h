@@ -104,6 +104,8 @@ int af_fsm_read_overrides(struct af_txn *t, struct af_override_set *ret);
  * UsageReport. Same contract as every apply: 0, or a storage error. */
 int af_budget_apply_set(struct af_txn *t, struct apply_ctx *c);
 int af_budget_apply_lease(struct af_txn *t, struct apply_ctx *c);
+/* quota.c: apply of QuotaLeaseRequest (telemetry, no audit record). */
+int af_quota_apply_lease(struct af_txn *t, struct apply_ctx *c);
 int af_showback_apply(struct af_txn *t, int64_t now_ms,
 		      const Af__UsageRow *row);
 

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "controld/budget.h"
+#include "controld/quota.h"
 #include "controld/handlers_int.h"
 #include "controld/rollout.h"
 #include "controld/state.h"
@@ -408,4 +409,27 @@ out:
 	af_free(states);
 	af_free(ptrs);
 	controld_collect_free(&c);
+}
+
+void controld_read_quotas(struct controld_job *j, struct af_txn *t)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	Af__QuotaStatusResp qs = AF__QUOTA_STATUS_RESP__INIT;
+	Af__QuotaLease **leases = NULL;
+	size_t n = 0;
+	int64_t now = af_wall_ms();
+	int rc = af_quota_leases(t, now, &leases, &n);
+
+	if (rc != 0) {
+		controld_job_fail(j, AF__CODE__INTERNAL, "quotas: %s",
+				  af_strerror(rc));
+		return;
+	}
+	qs.leases = leases;
+	qs.n_leases = n;
+	qs.now_ms = now;
+	resp.body_case = AF__RESPONSE__BODY_QUOTA_STATUS;
+	resp.quota_status = &qs;
+	controld_job_finish(j, &resp);
+	af_quota_leases_free(leases, n);
 }

@@ -8,6 +8,7 @@
 #include "controld/auth.h"
 #include "controld/budget.h"
 #include "controld/handlers_int.h"
+#include "controld/quota.h"
 #include "policy/policy.h"
 
 #include <stdarg.h>
@@ -300,6 +301,15 @@ static int check_command(struct controld_job *j, const Af__Command *cmd)
 				  AF_POLICY_NAME_MAX, false);
 	case AF__COMMAND__OP_LEASE:
 		return check_lease(j, cmd->lease);
+	case AF__COMMAND__OP_QUOTA_LEASE:
+		if (cmd->quota_lease->n_asks > AF_QUOTA_ASKS_MAX) {
+			controld_job_fail(j, AF__CODE__TOO_LARGE,
+					  "quota lease: more than %d asks",
+					  AF_QUOTA_ASKS_MAX);
+			return -1;
+		}
+		return check_name(j, "routerd id", cmd->quota_lease->routerd_id,
+				  MAX_ROUTERD_ID, false);
 	case AF__COMMAND__OP_FLEET_REPORT:
 		return check_name(j, "routerd id",
 				  cmd->fleet_report->routerd_id, MAX_ROUTERD_ID,

@@ -250,6 +250,7 @@ static const struct controld_verb verbs[] = {
 	ROW(FLEET_STATUS, "fleet", "read", READ, NULL, controld_read_fleet),
 	ROW(CANARY_STATUS, "canary", "read", READ, NULL, controld_read_canary),
 	ROW(BUDGET_LIST, "budget", "read", READ, NULL, controld_read_budgets),
+	ROW(QUOTA_STATUS, "quota", "read", READ, NULL, controld_read_quotas),
 	ROW(SHOWBACK, "report", "read", READ, NULL, controld_read_showback),
 	ROW(WORKFLOW_REPORT, "report", "read", READ, NULL,
 	    controld_read_workflows),

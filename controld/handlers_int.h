@@ -42,6 +42,7 @@ void controld_read_page(struct controld_job *j, struct af_txn *t);
 void controld_read_models(struct controld_job *j, struct af_txn *t);
 void controld_read_canary(struct controld_job *j, struct af_txn *t);
 void controld_read_budgets(struct controld_job *j, struct af_txn *t);
+void controld_read_quotas(struct controld_job *j, struct af_txn *t);
 /* emergency.c. The leader's checks of an emergency write (0, or -1 with
  * the job failed); stamps whether the caller of a clear is an admin
  * (cmd is the job's own copy). */

@@ -167,6 +167,8 @@ static json_t *render(const Af__Response *x, Af__Request__BodyCase body)
 		return af_render_emergency(x->emergency_list);
 	case AF__REQUEST__BODY_SHADOW_STATUS:
 		return af_render_shadow(x->shadow_status);
+	case AF__REQUEST__BODY_QUOTA_STATUS:
+		return af_render_quotas(x->quota_status);
 	default:
 		return NULL;
 	}
@@ -337,12 +339,16 @@ static json_t *get_state(struct api_req *r)
 	Af__BudgetListReq bl = AF__BUDGET_LIST_REQ__INIT;
 	Af__EmergencyListReq el = AF__EMERGENCY_LIST_REQ__INIT;
 	Af__ShadowStatusReq sr = AF__SHADOW_STATUS_REQ__INIT;
+	Af__QuotaStatusReq qr = AF__QUOTA_STATUS_REQ__INIT;
 
 	if (no_params(r) != 0)
 		return NULL;
 	if (strcmp(r->rest, "shadow") == 0) {
 		req.body_case = AF__REQUEST__BODY_SHADOW_STATUS;
 		req.shadow_status = &sr;
+	} else if (strcmp(r->rest, "quotas") == 0) {
+		req.body_case = AF__REQUEST__BODY_QUOTA_STATUS;
+		req.quota_status = &qr;
 	} else if (strcmp(r->rest, "emergency") == 0) {
 		req.body_case = AF__REQUEST__BODY_EMERGENCY_LIST;
 		req.emergency_list = &el;
@@ -606,6 +612,7 @@ static const struct resource resources[] = {
 	{"/fleet", get_state},
 	{"/budgets", get_state},
 	{"/budgets/", get_budget},
+	{"/quotas", get_state},
 	{"/models", get_models},
 	{"/report", get_report},
 	{"/audit", get_page},

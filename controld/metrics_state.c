@@ -10,6 +10,7 @@
 #include "controld/anomaly.h"
 #include "controld/budget.h"
 #include "controld/handlers_int.h"
+#include "controld/quota.h"
 #include "controld/rollout.h"
 #include "controld/state.h"
 
@@ -67,6 +68,55 @@ static int budgets(struct controld_node *n, struct af_txn *t,
 		af_textbuf_free(&rows[k]);
 	}
 	controld_collect_free(&c);
+	return rc;
+}
+
+/* Per (quota, tenant, dimension) with live leases: the limit the
+ * routerds state and the leased sum (at most the limit). */
+static int quotas(struct af_txn *t, struct af_textbuf *b)
+{
+	static const char *dims[] = {"inflight", "tokens_in_flight", "rpm",
+				     "tpm"};
+	struct af_textbuf rows[2] = {{0}};
+	Af__QuotaLease **l = NULL;
+	size_t n = 0;
+	int rc = af_quota_leases(t, af_wall_ms(), &l, &n);
+
+	for (size_t i = 0, j; rc == 0 && i < n; i = j) {
+		int64_t sum = 0, lim = 0;
+
+		for (j = i; j < n && strcmp(l[j]->quota, l[i]->quota) == 0 &&
+			    strcmp(l[j]->tenant, l[i]->tenant) == 0 &&
+			    l[j]->dim == l[i]->dim;
+		     j++) {
+			sum += l[j]->amount;
+			lim = l[j]->limit > lim ? l[j]->limit : lim;
+		}
+		for (int k = 0; k < 2; k++)
+			af_textbuf_printf(
+				&rows[k],
+				"%s{quota=\"%s\",tenant=\"%s\",dimension=\"%"
+				"s\"} "
+				"%lld\n",
+				k ? "af_quota_leased" : "af_quota_limit",
+				l[i]->quota, l[i]->tenant,
+				l[i]->dim < 4 ? dims[l[i]->dim] : "unknown",
+				(long long)(k ? sum : lim));
+	}
+	family(b, "af_quota_limit", "gauge",
+	       "A fleet-wide quota's limit, as the routerds leasing it state.");
+	if (rows[0].buf != NULL)
+		af_textbuf_printf(b, "%s", rows[0].buf);
+	family(b, "af_quota_leased", "gauge",
+	       "Capacity of the quota on lease to routerds (never above the "
+	       "limit).");
+	if (rows[1].buf != NULL)
+		af_textbuf_printf(b, "%s", rows[1].buf);
+	if (rows[0].failed || rows[1].failed)
+		b->failed = 1;
+	af_textbuf_free(&rows[0]);
+	af_textbuf_free(&rows[1]);
+	af_quota_leases_free(l, n);
 	return rc;
 }
 
@@ -218,6 +268,8 @@ void controld_state_metrics_tick(struct controld_node *n, uint64_t now_mono)
 		rc = fleet(n, t, &b);
 	if (rc == 0)
 		rc = anomalies(n, t, &b, now_mono);
+	if (rc == 0)
+		rc = quotas(t, &b);
 	af_store_read_end(t);
 	if (rc != 0 || b.failed || b.buf == NULL) {
 		af_textbuf_free(&b); /* keep the last good block */

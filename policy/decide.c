@@ -687,6 +687,7 @@ static void start(const struct rctx *r, bool canary, const char *id,
 	d->has_workflow = false;
 	memset(&d->workflow, 0, sizeof(d->workflow));
 	d->workflow_idle_s = r->cls->wf_idle_s;
+	d->quota_name = d->quota_dim = NULL;
 }
 
 static void explain_start(const struct rctx *r, struct af_explain *x,

@@ -107,6 +107,17 @@ static void extras(struct w *w, const struct af_decision *d)
 		}
 		raw(w, "]", 1);
 	}
+	if (d->quota_name != NULL) {
+		key(w, ",\"quota\":{\"name\":");
+		str(w, d->quota_name);
+		key(w, ",\"dimension\":");
+		str(w, d->quota_dim != NULL ? d->quota_dim : "");
+		key(w, ",\"limit\":");
+		i64(w, d->quota_limit);
+		key(w, ",\"in_use\":");
+		i64(w, d->quota_in_use);
+		raw(w, "}", 1);
+	}
 	if (d->stale_mode != NULL) {
 		key(w, ",\"stale\":{\"since_s\":");
 		i64(w, d->stale_since_s);

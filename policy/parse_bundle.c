@@ -6,9 +6,10 @@
 #include <string.h>
 
 static const char *const top_keys[] = {
-	"apiVersion", "kind",	      "name",	   "tiers",    "defaults",
-	"residency",  "lanes",	      "classes",   "rules",    "degrade",
-	"health",     "decision_log", "staleness", "showback", NULL,
+	"apiVersion", "kind",	   "name",   "tiers",
+	"defaults",   "residency", "lanes",  "classes",
+	"rules",      "degrade",   "health", "decision_log",
+	"staleness",  "showback",  "quotas", NULL,
 };
 
 static int parse_defaults(struct pctx *p, yaml_node_t *n)
@@ -94,7 +95,8 @@ static int cmp_lane(const void *a, const void *b)
 
 static int parse_lanes(struct pctx *p, yaml_node_t *n)
 {
-	static const char *const keys[] = {"max_inflight", NULL};
+	static const char *const keys[] = {"max_inflight", "fleet_max_inflight",
+					   NULL};
 	size_t cnt;
 	int rc;
 
@@ -127,6 +129,11 @@ static int parse_lanes(struct pctx *p, yaml_node_t *n)
 			return AF_EPARSE;
 		rc = af_yaml_int(p->y, m, "max_inflight", 1, MAX_COUNT,
 				 &l->max_inflight, p->err);
+		m = af_yaml_get(p->y, v, "fleet_max_inflight");
+		if (rc == 0 && m != NULL)
+			rc = af_yaml_int(p->y, m, "fleet_max_inflight", 1,
+					 MAX_COUNT, &l->fleet_max_inflight,
+					 p->err);
 		if (rc != 0)
 			return rc;
 		p->b->lanes[p->b->n_lanes++] = l;
@@ -452,6 +459,8 @@ int parse_bundle(struct af_yaml *y, struct arena *a, struct af_bundle *out,
 		rc = parse_staleness(&p, af_yaml_get(y, root, "staleness"));
 	if (rc == 0)
 		rc = parse_showback(&p, af_yaml_get(y, root, "showback"));
+	if (rc == 0)
+		rc = parse_quotas(&p, af_yaml_get(y, root, "quotas"));
 	if (rc == 0)
 		rc = parse_rules(&p, root);
 	if (rc == 0)

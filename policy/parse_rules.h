@@ -18,6 +18,10 @@ int parse_rules(struct pctx *p, yaml_node_t *root);
 int parse_staleness(struct pctx *p, yaml_node_t *n);
 /* parse_showback.c: the optional `showback` section (n may be NULL). */
 int parse_showback(struct pctx *p, yaml_node_t *n);
+/* parse_quotas.c: the optional `quotas` section (n may be NULL), and the
+ * validation of a compiled bundle's quotas and lanes' fleet caps. */
+int parse_quotas(struct pctx *p, yaml_node_t *n);
+int validate_quotas(const Af__Policy__Bundle *b, struct af_err *err);
 
 /* Parses decision_log: (optional) after classes are known. */
 int parse_decision_log(struct pctx *p, yaml_node_t *n);

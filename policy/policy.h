@@ -42,6 +42,10 @@
 #define AF_POLICY_MAX_FALLBACKS 16 /* defaults.max_fallbacks upper bound */
 #define AF_POLICY_MAX_REGIONS 64   /* distinct regions in one view */
 #define AF_POLICY_MAX_CAPS 64	   /* distinct capabilities in one view */
+#define AF_POLICY_MAX_QUOTAS 64	   /* quotas of one bundle */
+#define AF_QUOTA_NAME_MAX 64
+#define AF_QUOTA_TENANT_MAX 64
+#define AF_QUOTA_PER_HOP 8 /* quotas of a bundle one request may meet */
 #define AF_POLICY_LABEL_KEY_MAX 64
 #define AF_MODEL_PRICES_MAX 16 /* price versions per model */
 
@@ -159,6 +163,32 @@ const char *const *af_policy_view_log_masks(const struct af_policy_view *v,
 					    bool canary, size_t *ret_n);
 /* Upper bound of explain entries af_decide() can produce. */
 size_t af_policy_view_nrules_max(const struct af_policy_view *v);
+
+/* Fleet-wide quotas (docs/quotas.md) of the view's stable bundle: a
+ * bundle `quotas` entry, or a lane's fleet_max_inflight (named
+ * "lane:<lane>", every tenant together). */
+enum af_quota_dim {
+	AF_QUOTA_INFLIGHT = 0, /* hops in flight */
+	AF_QUOTA_TOKENS = 1,   /* input + output tokens in flight */
+	AF_QUOTA_RPM = 2,      /* hops routed per rolling minute */
+	AF_QUOTA_TPM = 3,      /* tokens routed per rolling minute */
+	AF_QUOTA_NDIM = 4,
+};
+struct af_quota_def {
+	const char *name;
+	const char *tenant;	      /* "*": each tenant; NULL: all together */
+	const char *class_name;	      /* NULL: every class */
+	int64_t limit[AF_QUOTA_NDIM]; /* 0: no such limit */
+};
+/* The quotas that apply to a request of tenant and class routed on lane
+ * lane_id, into ret (room for AF_QUOTA_PER_HOP + 1; the lane's comes
+ * last); returns how many. Borrowed from v. Any thread, no allocation. */
+size_t af_policy_view_quotas_for(const struct af_policy_view *v,
+				 const char *tenant, const char *class_name,
+				 uint32_t lane_id,
+				 const struct af_quota_def **ret);
+/* "inflight", "tokens_in_flight", "rpm", "tpm". */
+const char *af_quota_dim_name(enum af_quota_dim d);
 
 /* ---------------------------------------------------------- live state */
 
@@ -341,6 +371,13 @@ struct af_decision {
 	 * last confirmed sync. */
 	const char *stale_mode;
 	int64_t stale_since_s;
+	/* The fleet-wide quota that bounded this decision (quota_name NULL:
+	 * none): for QUOTA_EXCEEDED the one exceeded, for a route the one
+	 * with least room left; in_use across the fleet as this routerd
+	 * knows it. Strings borrowed from the caller (routerd). */
+	const char *quota_name;
+	const char *quota_dim;
+	int64_t quota_limit, quota_in_use;
 };
 
 /* Deny codes af_decide() and routerd produce themselves (deny rules
@@ -355,6 +392,9 @@ struct af_decision {
  * saturated lane). */
 #define AF_DENY_WORKFLOW_BUDGET "WORKFLOW_BUDGET"
 #define AF_DENY_FANOUT_CAP "FANOUT_CAP"
+/* A fleet-wide quota is used up (retryable; retry_after_ms is the time
+ * the observed release rate needs to free enough; routerd only). */
+#define AF_DENY_QUOTA_EXCEEDED "QUOTA_EXCEEDED"
 /* retry_after_ms of LANE_SATURATED: the class's latency SLO (a hop in
  * flight should end by then) clamped to these bounds, else the default. */
 #define AF_LANE_RETRY_MIN_MS 50

@@ -301,6 +301,8 @@ int validate_bundle(const Af__Policy__Bundle *b, struct af_err *err)
 		rc = validate_staleness(b, err);
 	if (rc == 0)
 		rc = validate_showback(b, err);
+	if (rc == 0)
+		rc = validate_quotas(b, err);
 	return rc;
 }
 

@@ -360,7 +360,9 @@ static int build_bundle(struct af_policy_view *v, struct vbundle *vb,
 	vb->watermark_ppm = b->degrade->lane_watermark_ppm;
 	vb->soft_step_down = b->degrade->soft_budget_step_down;
 	view_staleness(vb, b->staleness);
-	rc = build_classes(v, vb, b);
+	rc = view_quotas(v, vb, b);
+	if (rc == 0)
+		rc = build_classes(v, vb, b);
 	if (rc == 0)
 		rc = build_masks(v, vb, b);
 	if (rc == 0)

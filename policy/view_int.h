@@ -97,6 +97,11 @@ struct vbundle {
 	 * degraded overlay (id "stale", every scope). */
 	int64_t stale_degrade_ms, stale_fail_ms;
 	struct af_override stale_ov;
+	/* Fleet-wide quotas (the stable bundle's apply): the bundle's, and
+	 * per view lane id the lane's fleet_max_inflight (limit 0: none). */
+	uint32_t nquotas;
+	struct af_quota_def *quotas;
+	struct af_quota_def *lane_quota;
 };
 
 struct vmodel {
@@ -164,6 +169,9 @@ static inline uint32_t plist(const struct af_policy_view *v, uint32_t slot,
 /* Copies a bundle's `staleness` section (NULL: none) into vb
  * (parse_staleness.c). */
 void view_staleness(struct vbundle *vb, const Af__Policy__Staleness *s);
+/* Copies b's quotas and lane fleet caps into vb (parse_quotas.c). */
+int view_quotas(struct af_policy_view *v, struct vbundle *vb,
+		const Af__Policy__Bundle *b);
 
 /* Builds the rule indexes of both bundles and the price lists. */
 int view_index(struct af_policy_view *v);

@@ -78,6 +78,10 @@ json_t *af_render_cluster(const struct af_render_probe *p, unsigned n,
  * "hard_usd", "remaining_usd", "period_end"}. */
 json_t *af_render_budget(const Af__BudgetState *s);
 json_t *af_render_budgets(const Af__BudgetListResp *bl);
+/* Live quota leases grouped per (quota, tenant, dimension): quota, tenant
+ * (null: every tenant together), dimension, limit, leased, leases[]
+ * {routerd, amount, expires}. */
+json_t *af_render_quotas(const Af__QuotaStatusResp *qs);
 /* Showback rows grouped by `by`. */
 json_t *af_render_showback(const Af__ShowbackResp *sb, const char *by);
 /* The rollout: weights, steps, gates, both cohorts, the verdict. */

@@ -26,6 +26,7 @@ enum opt_row {
 	O_CHECK,
 	O_MAX_WF,
 	O_OVERRIDE_FILE,
+	O_QUOTA_TTL,
 };
 
 struct opt {
@@ -75,6 +76,10 @@ static const struct opt opts[] = {
 			     "FILE",
 			     "emergency overrides to enforce with no "
 			     "controld (re-read on change and SIGHUP)"},
+	[O_QUOTA_TTL] = {"quota-lease-ttl-ms", T_UINT, 1000, 60000, "15000",
+			 "AF_ROUTERD_QUOTA_LEASE_TTL_MS", "MS",
+			 "quota leases last this long unrenewed (what a "
+			 "dead routerd's share is lost for)"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -128,10 +133,11 @@ static int set(struct routerd_config *c, enum opt_row r, const char *v,
 		return 0;
 	case T_UINT:
 		return set_uint(o, what, v,
-				r == O_THREADS	 ? &c->http_threads
-				: r == O_DLOG_MB ? &c->decision_log_max_mb
-				: r == O_MAX_WF	 ? &c->max_workflows
-						 : &c->decision_log_keep,
+				r == O_THREADS	   ? &c->http_threads
+				: r == O_DLOG_MB   ? &c->decision_log_max_mb
+				: r == O_MAX_WF	   ? &c->max_workflows
+				: r == O_QUOTA_TTL ? &c->quota_lease_ttl_ms
+						   : &c->decision_log_keep,
 				err);
 	case T_STR:
 		break;
@@ -293,6 +299,8 @@ void routerd_config_print(const struct routerd_config *c, FILE *f)
 		c->source[O_DLOG_KEEP]);
 	fprintf(f, "max-workflows=%u (%s)\n", c->max_workflows,
 		c->source[O_MAX_WF]);
+	fprintf(f, "quota-lease-ttl-ms=%u (%s)\n", c->quota_lease_ttl_ms,
+		c->source[O_QUOTA_TTL]);
 	fprintf(f, "otlp-endpoint=%s (%s)\n",
 		c->otlp_endpoint ? c->otlp_endpoint : "-",
 		c->otlp_endpoint ? c->source[O_OTLP] : "default");

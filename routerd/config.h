@@ -25,11 +25,12 @@ struct routerd_config {
 	const char *decision_log; /* NULL: no decision log */
 	unsigned decision_log_max_mb;
 	unsigned decision_log_keep;
-	unsigned max_workflows;	   /* workflow table size */
-	const char *otlp_endpoint; /* NULL: no span export */
-	bool check;		   /* validate and exit */
-	bool help;		   /* print usage and exit */
-	bool version;		   /* print the version and exit */
+	unsigned max_workflows;	     /* workflow table size */
+	unsigned quota_lease_ttl_ms; /* quota leases (quota.h) */
+	const char *otlp_endpoint;   /* NULL: no span export */
+	bool check;		     /* validate and exit */
+	bool help;		     /* print usage and exit */
+	bool version;		     /* print the version and exit */
 	/* Where each value came from, by table row: "flag", "env", "default".
 	 */
 	const char *source[16];

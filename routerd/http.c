@@ -21,6 +21,7 @@
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
 #include "routerd/budget.h"
+#include "routerd/quota.h"
 #include "routerd/otlp.h"
 #include "routerd/decision_log.h"
 #include "routerd/override.h"
@@ -75,7 +76,8 @@ struct conn {
 static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
 				  struct conn *k, size_t len)
 {
-	return http_reply(c, status, "application/json", k->out, len, NULL);
+	return http_reply(c, status, "application/json", k->out, len, NULL,
+			  NULL);
 }
 
 static enum MHD_Result reply_error(struct routerd_http *h,
@@ -89,7 +91,8 @@ static enum MHD_Result reply_error(struct routerd_http *h,
 	if (af_error_json(code, message, field, k->out, sizeof(k->out), &len) !=
 	    0)
 		return MHD_NO;
-	return http_reply(c, status, "application/json", k->out, len, k->allow);
+	return http_reply(c, status, "application/json", k->out, len, k->allow,
+			  NULL);
 }
 
 /* ------------------------------------------------------------- route */
@@ -180,9 +183,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		return reply_error(h, c, k, 500, "INTERNAL", af_strerror(rc),
 				   NULL);
 	kind = k->d.kind;
-	if (lc.budgets != NULL)
-		routerd_budgets_reserve_hop(lc.budgets, k->req.tenant, seq,
-					    lc.wall_ms, &k->d);
+	http_admit_hop(h->r, v, &lc, &k->req, seq, &k->d);
 	if (use != &live && kind != k->d.kind)
 		af_live_rec_lease(&tl_rec, &k->d);
 	if (h->r->live != NULL)
@@ -207,7 +208,7 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 		k->t0_ns);
 	if (h->r->dlog != NULL)
 		log_decision(h, c, k, v, seq, wall, len);
-	ret = reply_json(c, 200, k, len);
+	ret = http_reply(c, 200, "application/json", k->out, len, NULL, &k->d);
 	if (shadow) { /* answered: the shadow's work is off its path */
 		af_live_rec_finish(&tl_rec, &k->d);
 		routerd_shadow_put(h->r, v, &k->req, &k->d, &tl_rec, wall);
@@ -288,6 +289,7 @@ static void report_apply(struct routerd_http *h,
 				    &lr, af_mono_ms());
 	nano = routerd_report_cost(v != NULL ? v->pv : NULL, rep, lr.model);
 	routerd_view_release(h->r, v);
+	routerd_quotas_reported(h->r->quotas, seq);
 	if (h->r->budgets != NULL)
 		routerd_budgets_settle(h->r->budgets, seq, nano);
 	routerd_live_workflow_reported(h->r->workflows, rep, a->wf_hash, seq,
@@ -371,7 +373,7 @@ static enum MHD_Result report(struct routerd_http *h, struct MHD_Connection *c,
 	report_apply(h, &rep, seq, &a, cohort);
 	http_count_report(&h->stats, &rep, &a, cohort);
 	ret = http_reply(c, 202, "application/json", accepted,
-			 sizeof(accepted) - 1, NULL);
+			 sizeof(accepted) - 1, NULL, NULL);
 out:
 	json_decref(root);
 	return ret;
@@ -431,14 +433,14 @@ static enum MHD_Result get(struct routerd_http *h, struct MHD_Connection *c,
 	switch (k->ep) {
 	case EP_HEALTHZ:
 		return http_reply(c, 200, "text/plain", ok, sizeof(ok) - 1,
-				  NULL);
+				  NULL, NULL);
 	case EP_READYZ:
 		loaded = atomic_load(&h->r->current) != NULL;
 		return http_reply(c, loaded ? 200 : 503, "text/plain",
 				  loaded ? ready : not_ready,
 				  loaded ? sizeof(ready) - 1
 					 : sizeof(not_ready) - 1,
-				  NULL);
+				  NULL, NULL);
 	case EP_DECISION:
 		return decision_get(h, c, k);
 	case EP_STATUS:

@@ -4,6 +4,7 @@
 #include "routerd/shadow.h"
 #include "routerd/workflow.h"
 #include "routerd/override.h"
+#include "routerd/quota.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -472,4 +473,5 @@ void http_metrics(struct routerd *r, struct af_textbuf *b)
 	if (r->workflows != NULL)
 		routerd_workflows_metrics(r->workflows, b);
 	routerd_shadow_metrics(r, b);
+	routerd_quotas_metrics(r->quotas, b);
 }

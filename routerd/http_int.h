@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <microhttpd.h>
 
 /* Distinct tiers and deny/error codes counted by name; more share the
  * "other" row. */
@@ -116,16 +120,21 @@ void http_count_report(struct http_stats *s, const struct routerd_report *rep,
 unsigned http_conn_limit(void);
 void *http_reaper_main(void *arg);
 
-/* http_outcome.c: answers a request (body borrowed until sent; allow:
- * the Allow header of a 405, or NULL), and POST /v1/outcome (its answer
- * written into out[0..cap), which must live until it is sent). */
-
-enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
-			   const char *type, const char *body, size_t len,
-			   const char *allow);
+/* http_outcome.c: POST /v1/outcome (its answer written into out[0..cap),
+ * which must live until it is sent). */
 enum MHD_Result http_outcome(struct routerd_http *h, struct MHD_Connection *c,
 			     const char *body, size_t len, bool too_big,
 			     char *out, size_t cap);
+/* http_quota.c: the quota and budget reservations of decision d (seq),
+ * after the policy decided it; and the reply of every answer (d: the
+ * decision, for its X-AF-Quota-* headers, or NULL). */
+struct MHD_Connection;
+void http_admit_hop(struct routerd *r, const struct routerd_view *v,
+		    const struct live_ctx *lc, const struct af_request *req,
+		    uint64_t seq, struct af_decision *d);
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
+			   const char *type, const char *body, size_t len,
+			   const char *allow, const struct af_decision *d);
 
 /* GET /v1/status body. Returns 0 or AF_ETOOBIG. */
 int http_status_json(struct routerd *r, char *buf, size_t len, size_t *ret_len);

@@ -12,28 +12,6 @@
 #include <microhttpd.h>
 #include <stdio.h>
 
-enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
-			   const char *type, const char *body, size_t len,
-			   const char *allow)
-{
-	struct MHD_Response *rsp;
-	enum MHD_Result ret;
-
-	/* body lives in the connection's struct conn (or is static) until
-	 * the response is sent: the next request on this connection starts
-	 * only afterwards. */
-	rsp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-					      MHD_RESPMEM_PERSISTENT);
-	if (rsp == NULL)
-		return MHD_NO;
-	MHD_add_response_header(rsp, "Content-Type", type);
-	if (allow != NULL)
-		MHD_add_response_header(rsp, "Allow", allow);
-	ret = MHD_queue_response(c, status, rsp);
-	MHD_destroy_response(rsp);
-	return ret;
-}
-
 static enum MHD_Result fail(struct routerd_http *h, struct MHD_Connection *c,
 			    unsigned status, const char *code, const char *msg,
 			    const char *field, char *out, size_t cap)
@@ -43,7 +21,7 @@ static enum MHD_Result fail(struct routerd_http *h, struct MHD_Connection *c,
 	http_count_error(&h->stats, code);
 	if (af_error_json(code, msg, field, out, cap, &len) != 0)
 		return MHD_NO;
-	return http_reply(c, status, "application/json", out, len, NULL);
+	return http_reply(c, status, "application/json", out, len, NULL, NULL);
 }
 
 /* Ends the workflow of o with the labels the stable bundle declares. */
@@ -105,7 +83,7 @@ enum MHD_Result http_outcome(struct routerd_http *h, struct MHD_Connection *c,
 		outcome_apply(h, &o);
 		atomic_fetch_add(&h->stats.outcomes, 1);
 		ret = http_reply(c, 202, "application/json", accepted,
-				 sizeof(accepted) - 1, NULL);
+				 sizeof(accepted) - 1, NULL, NULL);
 	}
 	json_decref(root);
 	return ret;

@@ -6,6 +6,7 @@
 #include "routerd/decision_log.h"
 #include "routerd/usage.h"
 #include "routerd/workflow.h"
+#include "routerd/quota.h"
 #include "routerd/otlp.h"
 #include "routerd/shadow.h"
 #include "net/tls.h"
@@ -105,6 +106,9 @@ static int run(struct routerd *r, const struct sockaddr *sa, socklen_t salen,
 			     "workflow table of %u entries: out of memory; "
 			     "lower --max-workflows",
 			     c->max_workflows);
+	if (rc == 0 &&
+	    routerd_quotas_new(c->quota_lease_ttl_ms, &r->quotas) != 0)
+		rc = af_errf(&err, AF_ENOMEM, "quota table: out of memory");
 	if (rc == 0)
 		rc = routerd_sync_start(r, &err);
 	if (rc != 0) {
@@ -140,6 +144,8 @@ out:
 	r->live = NULL;
 	routerd_workflows_free(r->workflows);
 	r->workflows = NULL;
+	routerd_quotas_free(r->quotas);
+	r->quotas = NULL;
 	routerd_dlog_free(r->dlog);
 	r->dlog = NULL;
 	routerd_otlp_free(r->otlp);

@@ -67,6 +67,7 @@ struct routerd_live;	  /* private to live.c */
 struct routerd_http;	  /* private to http.c */
 struct routerd_dlog;	  /* decision_log.h */
 struct routerd_workflows; /* workflow.h */
+struct routerd_quotas;	  /* quota.h */
 struct routerd_otlp;	  /* otlp.h */
 struct routerd_shadow;	  /* shadow.h */
 
@@ -91,6 +92,8 @@ struct routerd {
 	struct routerd_dlog *dlog;
 	/* workflow.c (NULL: workflows are not tracked) */
 	struct routerd_workflows *workflows;
+	/* quota.c (NULL: quotas are not enforced) */
+	struct routerd_quotas *quotas;
 	/* otlp.c (NULL: no span export) */
 	struct routerd_otlp *otlp;
 	/* shadow.c (NULL: shadows are not evaluated) */

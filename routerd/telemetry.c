@@ -9,6 +9,7 @@
 #include "proto/alloc.h"
 #include "routerd/budget.h"
 #include "routerd/override.h"
+#include "routerd/quota.h"
 #include "routerd/sync_int.h"
 #include "routerd/usage.h"
 #include "routerd/workflow.h"
@@ -191,6 +192,41 @@ static bool lease_one(struct routerd_sync *s, bool release)
 	return ok;
 }
 
+/* One request for every quota lease due (quota.h): one Raft commit per
+ * round however many quotas this routerd serves. */
+static void quota_leases(struct routerd_sync *s, bool release)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__QuotaLeaseRequest qr = AF__QUOTA_LEASE_REQUEST__INIT;
+	Af__QuotaAsk asks[ROUTERD_QUOTA_ASKS_MAX];
+	Af__QuotaAsk *ptrs[ROUTERD_QUOTA_ASKS_MAX];
+	Af__Response *resp = NULL;
+	uint64_t now = af_mono_ms();
+	int rc;
+	bool ok;
+
+	if (s->r->quotas == NULL ||
+	    routerd_quotas_next(s->r->quotas, now, release, &qr, asks, ptrs) ==
+		    0)
+		return;
+	qr.routerd_id = s->r->id;
+	cmd.op_case = AF__COMMAND__OP_QUOTA_LEASE;
+	cmd.quota_lease = &qr;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	rc = routerd_sync_call(s, &s->tch, &req, true, &resp);
+	ok = rc == 0 && routerd_sync_answered_ok(resp) && resp->apply != NULL;
+	if (ok)
+		routerd_sync_succeeded(&s->tch);
+	else
+		routerd_sync_failed(s, &s->tch, "quota_lease",
+				    routerd_sync_why(rc, resp));
+	routerd_quotas_granted(s->r->quotas, ok ? resp->apply : NULL, now);
+	if (resp)
+		af__response__free_unpacked(resp, NULL);
+}
+
 /* A few lease requests per round, so usage and reports keep flowing. */
 static void leases(struct routerd_sync *s, bool release)
 {
@@ -204,7 +240,10 @@ static void leases(struct routerd_sync *s, bool release)
 static void wait_tele(struct routerd_sync *s)
 {
 	uint64_t now = af_mono_ms();
-	uint64_t ms = atomic_load(&s->n_budgets) ? LEASE_POLL_MS : IDLE_POLL_MS;
+	uint64_t ms = atomic_load(&s->n_budgets) ||
+				      routerd_quotas_active(s->r->quotas)
+			      ? LEASE_POLL_MS
+			      : IDLE_POLL_MS;
 	struct timespec ts;
 
 	if (s->tch.retry_at_ms > now + ms)
@@ -241,6 +280,8 @@ void *routerd_telemetry_main(void *arg)
 
 		if (routerd_sync_may_call(&s->tch))
 			leases(s, false);
+		if (routerd_sync_may_call(&s->tch))
+			quota_leases(s, false);
 		if (routerd_sync_may_call(&s->tch) &&
 		    now - s->last_usage_ms >= USAGE_EVERY_MS) {
 			s->last_usage_ms = now;
@@ -299,6 +340,7 @@ void routerd_telemetry_final(struct routerd_sync *s)
 		if (s->usage_buf == NULL)
 			flush_usage(s);
 		leases(s, true);
+		quota_leases(s, true);
 	}
 	deregister(s);
 }

@@ -329,6 +329,35 @@ static void seed_budget(unsigned i)
 	seed(i, propose(i, &cmd, role_tokens[AF_ROLE_AUTHOR]));
 }
 
+/* A routerd's quota lease, as its telemetry thread asks for one. */
+static void seed_quota(unsigned i)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__QuotaLeaseRequest qr = AF__QUOTA_LEASE_REQUEST__INIT;
+	Af__QuotaAsk a = AF__QUOTA_ASK__INIT, *ap = &a;
+
+	a.quota = (char *)"team";
+	a.tenant = (char *)"acme";
+	a.limit = 10;
+	a.want = 4;
+	qr.routerd_id = (char *)"r1";
+	qr.ttl_ms = 60000;
+	qr.asks = &ap;
+	qr.n_asks = 1;
+	cmd.op_case = AF__COMMAND__OP_QUOTA_LEASE;
+	cmd.quota_lease = &qr;
+	seed(i, propose(i, &cmd, role_tokens[AF_ROLE_ROUTERD]));
+}
+
+static void check_quotas(const Af__Response *r, unsigned l)
+{
+	(void)l;
+	cr_assert_eq(r->quota_status->n_leases, 1);
+	cr_assert_str_eq(r->quota_status->leases[0]->routerd_id, "r1");
+	cr_assert_eq(r->quota_status->leases[0]->amount, 4);
+	cr_assert_eq(r->quota_status->leases[0]->limit, 10);
+}
+
 static void seed_fleet(unsigned i)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
@@ -783,6 +812,8 @@ static const struct vcase {
 	CASE(WORKFLOW_REPORT, VIEWER, WORKFLOW_REPORT, seed_usage, NULL,
 	     check_workflows),
 	CASE(ANOMALIES, VIEWER, ANOMALIES, seed_usage, NULL, check_anomalies),
+	CASE(QUOTA_STATUS, VIEWER, QUOTA_STATUS, seed_quota, NULL,
+	     check_quotas),
 	CASE(BACKUP_LIST, VIEWER, BACKUP_LIST, NULL, NULL, check_backups),
 	CASE(EMERGENCY_LIST, VIEWER, EMERGENCY_LIST, seed_emergency, NULL,
 	     check_emergency),
