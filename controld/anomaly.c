@@ -129,7 +129,8 @@ int af_anomalies(struct af_txn *txn, int64_t now_ms, unsigned window,
 	for (size_t i = 0; rc == 0 && i < s->n; i++)
 		judge(&s->t[i], window, day, &a[i]);
 	if (rc == 0) {
-		qsort(a, s->n, sizeof(*a), by_z);
+		if (s->n > 1)
+			qsort(a, s->n, sizeof(*a), by_z);
 		*ret = a;
 		*ret_n = s->n;
 	} else {

@@ -170,7 +170,7 @@ static bool parse_by(struct wscan *s, const Af__WorkflowReportReq *q, char *why,
 	return true;
 }
 
-static size_t sort_nby; /* qsort has no argument: the store thread's */
+static _Thread_local size_t sort_nby; /* qsort takes no argument */
 
 static int by_key(const void *a, const void *b)
 {
@@ -188,7 +188,8 @@ static int by_key(const void *a, const void *b)
 static int finish_groups(struct wscan *s)
 {
 	sort_nby = s->nby;
-	qsort(s->groups, s->n, sizeof(*s->groups), by_key);
+	if (s->n > 1)
+		qsort(s->groups, s->n, sizeof(*s->groups), by_key);
 	for (size_t i = 0; i < s->n; i++) {
 		struct group *g = s->groups[i];
 		size_t n = 0;

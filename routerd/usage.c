@@ -135,7 +135,8 @@ static struct wrow *wfind(struct routerd_usage *u,
 		if (r->labels_len == w->labels_len &&
 		    strcmp(r->tenant, w->tenant) == 0 &&
 		    strcmp(r->class_name, w->class_name) == 0 &&
-		    memcmp(r->labels, w->labels, w->labels_len) == 0)
+		    (w->labels_len == 0 ||
+		     memcmp(r->labels, w->labels, w->labels_len) == 0))
 			return r;
 	}
 	/* Full: the last row takes the rest, as "(other)" */
@@ -154,7 +155,7 @@ static struct wrow *wfind(struct routerd_usage *u,
 	memset(r, 0, sizeof(*r));
 	snprintf(r->tenant, KEY_MAX, "%s", w->tenant);
 	snprintf(r->class_name, KEY_MAX, "%s", w->class_name);
-	if (w->labels_len <= sizeof(r->labels)) {
+	if (w->labels_len > 0 && w->labels_len <= sizeof(r->labels)) {
 		memcpy(r->labels, w->labels, w->labels_len);
 		r->labels_len = w->labels_len;
 	}

@@ -360,7 +360,8 @@ static void set_who(struct entry *e, const struct routerd_workflow_who *w)
 
 	e->labels_off = (uint16_t)(t + c + 2);
 	e->labels_len = 0;
-	if (w->labels_len <= sizeof(e->who) - e->labels_off) {
+	if (w->labels_len > 0 &&
+	    w->labels_len <= sizeof(e->who) - e->labels_off) {
 		memcpy(e->who + e->labels_off, w->labels, w->labels_len);
 		e->labels_len = (uint16_t)w->labels_len;
 	}
