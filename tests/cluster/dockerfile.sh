@@ -44,7 +44,10 @@ printf 'curl\n' >"$tmp/tools"
 for b in controld routerd af; do
 	bin=$ROOT/$BUILD/bin/$b
 	[ -x "$bin" ] || fail "$bin missing: make all first"
-	readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' >"$tmp/needed"
+	# A sanitizer build (make SANITIZE=1) also links the sanitizer
+	# runtimes, which no release image ships.
+	readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+		grep -Ev '^lib(a|ub|l|t)san\.so' >"$tmp/needed" || true
 	ldd "$bin" >"$tmp/ldd"
 	while read -r so; do
 		path=$(awk -v s="$so" '$1 == s && $2 == "=>" { print $3 }' "$tmp/ldd")
