@@ -1,7 +1,7 @@
 /* POST /v1/outcome: a workflow's end, with its tool and human review
  * costs. The workflow leaves the workflow table and its totals join the
- * usage the sync thread flushes (docs/showback.md). Also the one reply
- * helper every routerd endpoint answers through. */
+ * usage the sync thread flushes (docs/showback.md). Answers go out
+ * through http_reply (http_quota.c), as every routerd endpoint's do. */
 #include "common/money.h"
 #include "common/timeutil.h"
 #include "routerd/http_int.h"
