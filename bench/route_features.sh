@@ -11,7 +11,10 @@
 # one after another; a round's ratios (dlog/off, otlp/off) are the figures
 # that count, since the machine's load moves between rounds. After the
 # rounds: records and bytes per decision written by the log, records the
-# log dropped (queue full), spans exported and dropped.
+# log dropped (queue full), spans exported and dropped, and each routerd's
+# CPU time per decision over all rounds (its own threads included; the
+# ratio off/feature is the throughput ratio a machine with cores to spare
+# for the load generator would see).
 #
 # Env: BUILD, DURATION (wrk -d, default 5s), ROUNDS (3), CONNS (16),
 # THREADS (wrk, 2), HTTP_THREADS (routerd polling threads, 2). Ports come
@@ -62,10 +65,17 @@ wrk.body = f:read("*a")
 f:close()
 EOF
 
-# rps PORT: requests/s of one wrk run against routerd on PORT.
+# cpu_ticks NAME: user + system clock ticks routerd NAME has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$(cat "$CL_DIR/pidr-$1")/stat"; }
+# rps PORT NAME: requests/s of one wrk run against routerd NAME on PORT;
+# adds the run's requests and routerd CPU ticks to $CL_DIR/cpu-NAME.
 rps() {
+	t0=$(cpu_ticks "$2")
 	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$CL_DIR/route.lua" \
 		"http://127.0.0.1:$1/v1/route" >"$CL_DIR/wrk.out"
+	t1=$(cpu_ticks "$2")
+	echo "$(awk '/requests in/ { print $1 }' "$CL_DIR/wrk.out") $((t1 - t0))" \
+		>>"$CL_DIR/cpu-$2"
 	if grep -q 'Non-2xx' "$CL_DIR/wrk.out"; then
 		echo "route_features: non-2xx answers from port $1" >&2
 		cat "$CL_DIR/wrk.out" >&2
@@ -78,9 +88,9 @@ rps() {
 echo "round  off req/s  dlog req/s  otlp req/s  dlog/off  otlp/off"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-	a=$(rps $P_OFF)
-	b=$(rps $P_DLOG)
-	c=$(rps $P_OTLP)
+	a=$(rps $P_OFF off)
+	b=$(rps $P_DLOG dlog)
+	c=$(rps $P_OTLP otlp)
 	awk -v r=$r -v a="$a" -v b="$b" -v c="$c" 'BEGIN {
 		printf "%5d %10.0f %11.0f %11.0f %8.2fx %8.2fx\n", r, a, b, c, b / a, c / a }' |
 		tee -a "$CL_DIR/rounds"
@@ -93,6 +103,15 @@ median() {
 			printf "%.2fx", m }'
 }
 echo "median over $ROUNDS rounds: dlog/off $(median 5), otlp/off $(median 6)"
+# us NAME: routerd NAME's CPU microseconds per decision over every round
+# (its writer and exporter threads included): steadier than req/s when
+# the machine's load moves.
+hz=$(getconf CLK_TCK)
+us() { awk -v hz="$hz" '{ n += $1; t += $2 } END { printf "%.2f", t * 1e6 / hz / n }' "$CL_DIR/cpu-$1"; }
+u_off=$(us off); u_dlog=$(us dlog); u_otlp=$(us otlp)
+awk -v a="$u_off" -v b="$u_dlog" -v c="$u_otlp" 'BEGIN {
+	printf "routerd CPU per decision: off %.2f us, dlog %.2f us (%.2fx of off), otlp %.2f us (%.2fx)\n",
+	    a, b, a / b, c, a / c }'
 sleep 1
 rec=$(cl_routerd_metric $P_DLOG af_routerd_decision_log_records_total)
 byt=$(cl_routerd_metric $P_DLOG af_routerd_decision_log_bytes_total)

@@ -16,11 +16,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #define DLOG_WAIT_MS 20
 #define DLOG_HDR 12	      /* u32 length, u64 seq */
 #define DLOG_PRUNE_MAX 100000 /* files of the directory looked at */
+#define DLOG_WBUF (1u << 20)  /* bytes the writer gathers per write(2) */
+#define DLOG_RETIRE 4	      /* closed files waiting for the retirer */
 
 struct recent {
 	uint64_t seq; /* 0: empty */
@@ -28,26 +29,49 @@ struct recent {
 	size_t len, cap;
 };
 
+/* One producer's queue: its thread moves head, the writer moves tail
+ * (byte positions, head - tail <= DLOG_QUEUE). The last of them is
+ * shared, under shared_mu, by every thread past the first
+ * DLOG_PRODUCERS - 1. */
+struct pring {
+	_Atomic uint64_t head, tail;
+	uint8_t *buf;
+};
+
 struct routerd_dlog {
+	uint64_t uid; /* unique in the process: the threads' queue claims */
 	char *dir;
 	char id_json[ROUTERD_DLOG_ID_JSON];
 	size_t id_json_len;
 	uint64_t max_bytes;
 	unsigned keep;
-	/* queue: producers and the writer, under mu */
+	/* queues: one per producing thread, lock-free */
+	struct pring rings[DLOG_PRODUCERS];
+	_Atomic unsigned nrings; /* claimed so far (may pass DLOG_PRODUCERS) */
+	pthread_mutex_t shared_mu;
+	/* the writer's sleep: mu guards stop and the condition */
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	uint8_t *ring;
-	uint64_t head, tail; /* byte positions, head - tail <= DLOG_RING */
-	bool waiting, stop, started;
+	_Atomic bool waiting;
+	bool stop, started;
+	/* closed files: the retirer waits for their writeback, drops their
+	 * pages from the page cache and closes them (under mu) */
+	pthread_t retirer;
+	pthread_cond_t retire_cond;
+	int retire_fd[DLOG_RETIRE];
+	unsigned retire_n;
+	bool retire_started, retire_stop;
 	pthread_t thread;
 	/* writer thread only */
-	FILE *f;
+	int fd;	    /* -1: no file open */
+	char *wbuf; /* DLOG_WBUF bytes not yet written to fd */
+	size_t wlen;
 	char cur[64]; /* the open file's name (never pruned) */
 	uint64_t file_bytes;
+
 	unsigned file_n;
 	bool failing;
-	/* records buffered in f since its last successful flush: counted
+	/* records buffered in wbuf since its last successful flush: counted
 	 * as written only once flushed */
 	uint64_t pend_n, pend_bytes;
 	bool reopen;   /* a write failed: the file may end in a cut line */
@@ -83,12 +107,8 @@ static int open_next(struct routerd_dlog *l, struct af_err *err)
 		return af_errf(err, AF_EIO,
 			       "decision log: cannot create %s: %s", path,
 			       strerror(errno));
-	l->f = fdopen(fd, "w");
-	if (l->f == NULL) {
-		close(fd);
-		return af_errf(err, AF_ENOMEM, "decision log: out of memory");
-	}
-	setvbuf(l->f, NULL, _IOFBF, 1u << 16);
+	l->fd = fd;
+	l->wlen = 0;
 	snprintf(l->cur, sizeof(l->cur), "%s", strrchr(path, '/') + 1);
 	l->file_bytes = 0;
 	atomic_fetch_add(&l->rotations, 1);
@@ -198,16 +218,87 @@ static void settle(struct routerd_dlog *l, bool ok)
 	l->pend_n = l->pend_bytes = 0;
 }
 
+/* Writes what wbuf holds to the open file. Returns 0, or -1 with errno
+ * set (the buffered bytes are lost either way: wbuf is empty after). */
+static int wflush(struct routerd_dlog *l)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < l->wlen) {
+		n = write(l->fd, l->wbuf + off, l->wlen - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			l->wlen = 0;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	l->wlen = 0;
+	return 0;
+}
+
+/* A log written for days would otherwise fill the page cache with its
+ * old files and evict what the host needs; waiting for the writeback is
+ * the retirer's, so the writer never blocks on the disk. */
+static void *retirer_main(void *arg)
+{
+	struct routerd_dlog *l = arg;
+	bool stop;
+	int fd;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		while (l->retire_n == 0 && !l->retire_stop)
+			pthread_cond_wait(&l->retire_cond, &l->mu);
+		if (l->retire_n == 0)
+			break;
+		fd = l->retire_fd[--l->retire_n];
+		stop = l->retire_stop;
+		pthread_mutex_unlock(&l->mu);
+		if (!stop) { /* shutting down: no wait for the disk */
+			(void)sync_file_range(
+				fd, 0, 0,
+				SYNC_FILE_RANGE_WAIT_BEFORE |
+					SYNC_FILE_RANGE_WRITE |
+					SYNC_FILE_RANGE_WAIT_AFTER);
+			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		}
+		close(fd);
+		pthread_mutex_lock(&l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+static void close_file(struct routerd_dlog *l)
+{
+	bool queued = false;
+
+	if (l->fd < 0)
+		return;
+	settle(l, wflush(l) == 0);
+	pthread_mutex_lock(&l->mu);
+	if (l->retire_started && !l->retire_stop && l->retire_n < DLOG_RETIRE) {
+		l->retire_fd[l->retire_n++] = l->fd;
+		pthread_cond_signal(&l->retire_cond);
+		queued = true;
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (!queued) /* too many behind: its pages stay cached */
+		close(l->fd);
+	l->fd = -1;
+}
+
 static void rotate(struct routerd_dlog *l)
 {
 	struct af_err err = {{0}};
 
-	if (l->f != NULL) {
-		settle(l, fflush(l->f) == 0);
-		fclose(l->f);
-	}
+	close_file(l);
 	l->reopen = false;
-	l->f = NULL;
 	if (open_next(l, &err) != 0) {
 		if (!l->failing)
 			log_error("event=decision_log_failed error=\"%s\"",
@@ -261,42 +352,45 @@ static void forget(struct routerd_dlog *l, uint64_t n)
 static void write_line(struct routerd_dlog *l, uint64_t seq, const char *line,
 		       size_t len)
 {
-	if (l->f == NULL || l->reopen ||
+	if (l->fd < 0 || l->reopen ||
 	    (l->file_bytes > 0 && l->file_bytes + len + 1 > l->max_bytes))
 		rotate(l);
-	if (l->f == NULL) {
+	if (l->fd < 0) {
 		/* No file (rotate logged why): the record is lost. */
 		atomic_fetch_add(&l->write_errors, 1);
 		return;
 	}
-	if (fwrite(line, 1, len, l->f) != len || fputc('\n', l->f) == EOF) {
+	if (l->wlen + len + 1 > DLOG_WBUF && wflush(l) != 0) {
 		/* This record and whatever the buffer held are lost. */
 		atomic_fetch_add(&l->write_errors, 1);
 		settle(l, false);
 		return;
 	}
+	memcpy(l->wbuf + l->wlen, line, len);
+	l->wbuf[l->wlen + len] = '\n';
+	l->wlen += len + 1;
 	l->file_bytes += len + 1;
 	l->pend_n++;
 	l->pend_bytes += len + 1;
 	remember(l, seq, line, len);
 }
 
-static void ring_read(const struct routerd_dlog *l, uint64_t pos, void *dst,
-		      size_t n)
+static void ring_read(const struct pring *q, uint64_t pos, void *dst, size_t n)
 {
-	size_t off = (size_t)(pos % DLOG_RING), first = DLOG_RING - off;
+	size_t off = (size_t)(pos % DLOG_QUEUE), first = DLOG_QUEUE - off;
 
 	if (first >= n) {
-		memcpy(dst, l->ring + off, n);
+		memcpy(dst, q->buf + off, n);
 	} else {
-		memcpy(dst, l->ring + off, first);
-		memcpy((uint8_t *)dst + first, l->ring, n - first);
+		memcpy(dst, q->buf + off, first);
+		memcpy((uint8_t *)dst + first, q->buf, n - first);
 	}
 }
 
-/* Writes the records in [from, to) of the ring (not touched by producers
- * meanwhile: they write beyond head only). */
-static void drain(struct routerd_dlog *l, uint64_t from, uint64_t to)
+/* Writes the records in [from, to) of queue q (not touched by its
+ * producer meanwhile: it writes beyond head only). */
+static void drain(struct routerd_dlog *l, const struct pring *q, uint64_t from,
+		  uint64_t to)
 {
 	uint8_t hdr[DLOG_HDR];
 
@@ -305,36 +399,52 @@ static void drain(struct routerd_dlog *l, uint64_t from, uint64_t to)
 		uint64_t seq;
 		size_t off;
 
-		ring_read(l, from, hdr, DLOG_HDR);
+		ring_read(q, from, hdr, DLOG_HDR);
 		memcpy(&len, hdr, 4);
 		memcpy(&seq, hdr + 4, 8);
 		from += DLOG_HDR;
-		off = (size_t)(from % DLOG_RING);
-		if (off + len <= DLOG_RING) {
-			write_line(l, seq, (const char *)l->ring + off, len);
+		off = (size_t)(from % DLOG_QUEUE);
+		if (off + len <= DLOG_QUEUE) {
+			write_line(l, seq, (const char *)q->buf + off, len);
 		} else {
-			ring_read(l, from, l->scratch, len);
+			ring_read(q, from, l->scratch, len);
 			write_line(l, seq, l->scratch, len);
 		}
 		from += len;
 	}
-	if (l->f != NULL && l->pend_n > 0)
-		settle(l, fflush(l->f) == 0);
+}
+
+/* Bytes the queues hold now. */
+static uint64_t queued(struct routerd_dlog *l)
+{
+	unsigned n = atomic_load(&l->nrings);
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < n && i < DLOG_PRODUCERS; i++)
+		sum += atomic_load(&l->rings[i].head) -
+		       atomic_load(&l->rings[i].tail);
+	return sum;
 }
 
 void routerd_dlog_flush(struct routerd_dlog *l)
 {
-	uint64_t from, to;
+	unsigned n = atomic_load(&l->nrings);
 
-	pthread_mutex_lock(&l->mu);
-	from = l->tail;
-	to = l->head;
-	pthread_mutex_unlock(&l->mu);
-	drain(l, from, to);
-	pthread_mutex_lock(&l->mu);
-	l->tail = to;
-	atomic_store(&l->queued_bytes, l->head - l->tail);
-	pthread_mutex_unlock(&l->mu);
+	for (unsigned i = 0; i < n && i < DLOG_PRODUCERS; i++) {
+		struct pring *q = &l->rings[i];
+		uint64_t from =
+			atomic_load_explicit(&q->tail, memory_order_relaxed);
+		uint64_t to =
+			atomic_load_explicit(&q->head, memory_order_acquire);
+
+		if (from == to)
+			continue;
+		drain(l, q, from, to);
+		atomic_store_explicit(&q->tail, to, memory_order_release);
+	}
+	if (l->fd >= 0 && l->pend_n > 0)
+		settle(l, wflush(l) == 0);
+	atomic_store(&l->queued_bytes, queued(l));
 }
 
 static void *writer_main(void *arg)
@@ -345,11 +455,11 @@ static void *writer_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
-		if (l->head == l->tail && !l->stop) {
+		if (queued(l) < DLOG_QUEUE / 8 && !l->stop) {
 			af_deadline_after(CLOCK_REALTIME, DLOG_WAIT_MS, &ts);
-			l->waiting = true;
+			atomic_store(&l->waiting, true);
 			pthread_cond_timedwait(&l->cond, &l->mu, &ts);
-			l->waiting = false;
+			atomic_store(&l->waiting, false);
 		}
 		stop = l->stop;
 		pthread_mutex_unlock(&l->mu);
@@ -363,186 +473,84 @@ static void *writer_main(void *arg)
 
 /* ---------------------------------------------------------- producers */
 
-bool routerd_dlog_sampled(uint64_t seq, uint32_t ppm)
-{
-	if (ppm >= 1000000)
-		return true;
-	return XXH3_64bits(&seq, sizeof(seq)) % 1000000u < ppm;
-}
+/* The queue a thread produces into: the first time a thread logs to l,
+ * it claims the next one; past DLOG_PRODUCERS - 1 threads, the rest share
+ * the last. */
+static _Atomic uint64_t dlog_uids;
+static _Thread_local uint64_t tl_log; /* the uid of the log claimed */
+static _Thread_local unsigned tl_ring;
 
 static void enqueue(struct routerd_dlog *l, uint64_t seq, const char *line,
 		    size_t len)
 {
 	uint8_t hdr[DLOG_HDR];
 	uint32_t n = (uint32_t)len;
-	bool wake;
+	struct pring *q;
+	uint64_t head, tail;
+	bool shared;
 
-	memcpy(hdr, &n, 4);
-	memcpy(hdr + 4, &seq, 8);
-	pthread_mutex_lock(&l->mu);
-	if (l->head - l->tail + DLOG_HDR + len > DLOG_RING) {
-		pthread_mutex_unlock(&l->mu);
+	if (tl_log != l->uid) {
+		unsigned i = atomic_fetch_add(&l->nrings, 1);
+
+		tl_ring = i < DLOG_PRODUCERS - 1 ? i : DLOG_PRODUCERS - 1;
+		tl_log = l->uid;
+	}
+	q = &l->rings[tl_ring];
+	shared = tl_ring == DLOG_PRODUCERS - 1;
+	if (shared)
+		pthread_mutex_lock(&l->shared_mu);
+	head = atomic_load_explicit(&q->head, memory_order_relaxed);
+	tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+	if (head - tail + DLOG_HDR + len > DLOG_QUEUE) {
+		if (shared)
+			pthread_mutex_unlock(&l->shared_mu);
 		atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
 		return;
 	}
+	memcpy(hdr, &n, 4);
+	memcpy(hdr + 4, &seq, 8);
 	for (int part = 0; part < 2; part++) {
 		const uint8_t *src = part == 0 ? hdr : (const uint8_t *)line;
 		size_t m = part == 0 ? DLOG_HDR : len;
-		size_t off = (size_t)(l->head % DLOG_RING),
-		       first = DLOG_RING - off;
+		size_t off = (size_t)(head % DLOG_QUEUE),
+		       first = DLOG_QUEUE - off;
 
 		if (first >= m) {
-			memcpy(l->ring + off, src, m);
+			memcpy(q->buf + off, src, m);
 		} else {
-			memcpy(l->ring + off, src, first);
-			memcpy(l->ring, src + first, m - first);
+			memcpy(q->buf + off, src, first);
+			memcpy(q->buf, src + first, m - first);
 		}
-		l->head += m;
+		head += m;
 	}
-	wake = l->waiting && l->head - l->tail >= DLOG_RING / 8;
-	if (wake)
+	atomic_store_explicit(&q->head, head, memory_order_release);
+	if (shared)
+		pthread_mutex_unlock(&l->shared_mu);
+	/* The writer wakes every DLOG_WAIT_MS anyway; sooner when a queue
+	 * fills past an eighth. */
+	if (head - tail >= DLOG_QUEUE / 8 &&
+	    atomic_load_explicit(&l->waiting, memory_order_relaxed)) {
+		pthread_mutex_lock(&l->mu);
 		pthread_cond_signal(&l->cond);
-	pthread_mutex_unlock(&l->mu);
+		pthread_mutex_unlock(&l->mu);
+	}
 }
 
 /* The record's line, rendered on the deciding thread. */
 static _Thread_local char tl_line[DLOG_LINE_MAX];
 
-struct lw {
-	char *p;
-	size_t left;
-	bool full;
-};
-
-static void put(struct lw *w, const char *s, size_t n)
-{
-	if (w->full || n >= w->left) {
-		w->full = true;
-		return;
-	}
-	memcpy(w->p, s, n);
-	w->p += n;
-	w->left -= n;
-}
-
-static void put_u64(struct lw *w, uint64_t v)
-{
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-
-	put(w, tmp, (size_t)n);
-}
-
-/* "2026-12-02T04:20:00.123Z" */
-static void put_ts(struct lw *w, int64_t wall_ms)
-{
-	time_t s = (time_t)(wall_ms / 1000);
-	struct tm tm;
-	char tmp[40];
-	size_t n;
-
-	gmtime_r(&s, &tm);
-	n = strftime(tmp, sizeof(tmp), "\"%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, ".%03dZ\"",
-			      (int)(wall_ms % 1000));
-	put(w, tmp, n);
-}
-
-static void put_part(struct lw *w, const char *key,
-		     int (*fn)(const void *, char *, size_t, size_t *),
-		     const void *arg)
-{
-	size_t n = 0;
-
-	put(w, key, strlen(key));
-	if (w->full || fn(arg, w->p, w->left, &n) != 0) {
-		w->full = true;
-		return;
-	}
-	w->p += n;
-	w->left -= n;
-}
-
-struct req_arg {
-	const struct routerd_dlog_rec *r;
-};
-
-static int req_part(const void *arg, char *buf, size_t len, size_t *ret)
-{
-	const struct routerd_dlog_rec *r = ((const struct req_arg *)arg)->r;
-
-	return af_request_json(r->req, r->mask, r->nmask, buf, len, ret);
-}
-
-static int live_part(const void *arg, char *buf, size_t len, size_t *ret)
-{
-	return af_live_rec_json(arg, buf, len, ret);
-}
-
 void routerd_dlog_put(struct routerd_dlog *l, const struct routerd_dlog_rec *r)
 {
-	static const char hex[] = "0123456789abcdef";
-	struct lw w = {.p = tl_line, .left = sizeof(tl_line)};
-	struct req_arg ra = {r};
-	char id[20];
+	size_t n = routerd_dlog_render(l->id_json, l->id_json_len, r, tl_line,
+				       sizeof(tl_line));
 
-	put(&w, "{\"ts\":", 6);
-	put_ts(&w, r->wall_ms);
-	put(&w, ",\"routerd\":", 11);
-	put(&w, l->id_json, l->id_json_len);
-	/* decision_id: "<routerd id>-<16 hex digits of seq>" */
-	put(&w, ",\"decision_id\":", 15);
-	put(&w, l->id_json, l->id_json_len - 1);
-	id[0] = '-';
-	for (int i = 16; i >= 1; i--)
-		id[i] = hex[(r->seq >> (4 * (16 - i))) & 15];
-	id[17] = '"';
-	put(&w, id, 18);
-	put(&w, ",\"decision\":", 12);
-	put(&w, r->body, r->body_len);
-	put_part(&w, ",\"request\":", req_part, &ra);
-	put(&w, ",\"revision\":", 12);
-	put_u64(&w, r->d->revision);
-	put(&w, ",\"registry_revision\":", 21);
-	put_u64(&w, r->d->registry_revision);
-	put_part(&w, ",\"live\":", live_part, r->live);
-	if (r->trace_id != NULL) {
-		put(&w, ",\"trace_id\":\"", 13);
-		put(&w, r->trace_id, strlen(r->trace_id));
-		put(&w, "\"", 1);
-	}
-	put(&w, "}", 1);
-	if (w.full) {
+	if (n == 0) {
 		atomic_fetch_add_explicit(&l->too_large, 1,
 					  memory_order_relaxed);
 		atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
 		return;
 	}
-	enqueue(l, r->seq, tl_line, sizeof(tl_line) - w.left);
-}
-
-const char *routerd_dlog_trace_id(const char *traceparent, const char *xtrace,
-				  char out[ROUTERD_TRACE_MAX + 1])
-{
-	const char *s = xtrace;
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	if (traceparent != NULL && strlen(traceparent) >= 55 &&
-	    traceparent[2] == '-' && traceparent[35] == '-') {
-		s = traceparent + 3;
-		n = 32;
-	}
-	if (s == NULL || n == 0 || n > ROUTERD_TRACE_MAX)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '\0' ||
-		    strchr("0123456789abcdefghijklmnopqrstuvwxyz"
-			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ._:-",
-			   s[i]) == NULL)
-			return NULL;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return out;
+	enqueue(l, r->seq, tl_line, n);
 }
 
 /* ------------------------------------------------------------ readers */
@@ -614,20 +622,30 @@ void routerd_dlog_free(struct routerd_dlog *l)
 		pthread_cond_signal(&l->cond);
 		pthread_mutex_unlock(&l->mu);
 		pthread_join(l->thread, NULL);
-	} else if (l->ring != NULL && l->scratch != NULL) {
+	} else if (l->scratch != NULL && l->wbuf != NULL) {
 		routerd_dlog_flush(l);
 	}
-	if (l->f != NULL)
-		fclose(l->f);
+	close_file(l);
+	if (l->retire_started) {
+		pthread_mutex_lock(&l->mu);
+		l->retire_stop = true;
+		pthread_cond_signal(&l->retire_cond);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->retirer, NULL);
+	}
 	for (size_t i = 0; l->recent != NULL && i < DLOG_RECENT; i++)
 		af_free(l->recent[i].buf);
 	af_free(l->recent);
-	af_free(l->ring);
+	for (unsigned i = 0; i < DLOG_PRODUCERS; i++)
+		af_free(l->rings[i].buf);
 	af_free(l->scratch);
+	af_free(l->wbuf);
 	af_free(l->dir);
 	pthread_mutex_destroy(&l->recent_mu);
 	pthread_cond_destroy(&l->cond);
+	pthread_cond_destroy(&l->retire_cond);
 	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->shared_mu);
 	af_free(l);
 }
 
@@ -651,21 +669,29 @@ int routerd_dlog_new(const struct routerd_dlog_config *cfg,
 		     struct routerd_dlog **ret, struct af_err *err)
 {
 	struct routerd_dlog *l = af_calloc(1, sizeof(*l));
+	bool ring_fail = false;
 	int rc;
 
 	if (l == NULL)
 		return af_errf(err, AF_ENOMEM, "decision log: out of memory");
+	l->fd = -1;
+	l->uid = atomic_fetch_add(&dlog_uids, 1) + 1;
 	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->shared_mu, NULL);
 	pthread_mutex_init(&l->recent_mu, NULL);
 	pthread_cond_init(&l->cond, NULL);
+	pthread_cond_init(&l->retire_cond, NULL);
 	l->max_bytes = cfg->max_bytes;
 	l->keep = cfg->keep > 0 ? cfg->keep : 1;
 	l->dir = af_strdup(cfg->dir);
-	l->ring = af_malloc(DLOG_RING);
+	for (unsigned i = 0; i < DLOG_PRODUCERS; i++)
+		if ((l->rings[i].buf = af_malloc(DLOG_QUEUE)) == NULL)
+			ring_fail = true;
 	l->scratch = af_malloc(DLOG_LINE_MAX);
+	l->wbuf = af_malloc(DLOG_WBUF);
 	l->recent = af_calloc(DLOG_RECENT, sizeof(*l->recent));
-	if (l->dir == NULL || l->ring == NULL || l->scratch == NULL ||
-	    l->recent == NULL) {
+	if (l->dir == NULL || ring_fail || l->scratch == NULL ||
+	    l->wbuf == NULL || l->recent == NULL) {
 		rc = af_errf(err, AF_ENOMEM, "decision log: out of memory");
 		goto fail;
 	}
@@ -683,6 +709,9 @@ int routerd_dlog_new(const struct routerd_dlog_config *cfg,
 		goto fail;
 	prune(l);
 	if (!cfg->no_writer) {
+		/* The retirer first: the writer reads retire_started. */
+		if (pthread_create(&l->retirer, NULL, retirer_main, l) == 0)
+			l->retire_started = true; /* else: files close as is */
 		if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
 			rc = af_errf(err, AF_EIO,
 				     "decision log: cannot start its thread");

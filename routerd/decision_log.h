@@ -3,9 +3,10 @@
  * thread of its own so that the decision path never waits for the disk.
  *
  * The deciding thread renders the record into a thread-local buffer and
- * copies it into a bounded byte ring (a mutex held for the copy only); a
- * record that does not fit is dropped and counted. The writer thread takes
- * what the ring holds, appends it to DIR/decisions-<UTC
+ * copies it into a bounded byte queue of its own (lock-free: the thread
+ * writes, the writer reads; threads past DLOG_PRODUCERS - 1 share the last
+ * queue under a mutex); a record that does not fit is dropped and counted. The
+ * writer thread takes what the ring holds, appends it to DIR/decisions-<UTC
  * yyyymmddThhmmss>-<n>.jsonl, starts a new file once the current one
  * would pass max_bytes, keeps the newest `keep` files, and remembers the
  * last DLOG_RECENT records for GET /v1/decisions/ID.
@@ -22,7 +23,8 @@
 #include <stdint.h>
 
 #define DLOG_RECENT 10240	  /* records GET /v1/decisions/ID finds */
-#define DLOG_RING (8u << 20)	  /* bytes queued for the writer */
+#define DLOG_PRODUCERS 8	  /* threads with a queue of their own */
+#define DLOG_QUEUE (2u << 20)	  /* bytes queued per producing thread */
 #define DLOG_LINE_MAX (24u << 10) /* one record; longer ones are dropped */
 #define DLOG_MAX_MB_LIMIT 65536
 #define DLOG_KEEP_LIMIT 10000
@@ -69,6 +71,13 @@ bool routerd_dlog_sampled(uint64_t seq, uint32_t ppm);
 #define ROUTERD_TRACE_MAX 64
 const char *routerd_dlog_trace_id(const char *traceparent, const char *xtrace,
 				  char out[ROUTERD_TRACE_MAX + 1]);
+
+/* Renders r as its JSON line into buf (no allocation; decision_id is
+ * "<routerd id>-<16 hex digits of seq>", id_json the routerd id as a JSON
+ * string). Returns the line's length, or 0 when it does not fit in cap. */
+size_t routerd_dlog_render(const char *id_json, size_t id_json_len,
+			   const struct routerd_dlog_rec *r, char *buf,
+			   size_t cap);
 
 /* Queues one record. Never blocks on I/O and allocates nothing; a record
  * that does not fit is dropped and counted. Any thread. */

@@ -11,6 +11,7 @@
 #include "tests/lib/policy_fixture.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -424,4 +425,45 @@ Test(replay, region_allowed)
 	cr_expect_eq(af_policy_view_region_allowed(view, &req, false,
 						   "us-east-1", &ok),
 		     AF_ENOTFOUND);
+}
+
+/* Strings are escaped eight bytes at a time: every character that needs
+ * an escape, at every offset of strings of every length up to 40, comes
+ * back unchanged through a JSON parser. */
+Test(replay, request_json_escapes_at_every_offset)
+{
+	static const char special[] = {'"', '\\', 1, 0x1f, '\n'};
+	struct af_request req;
+	char buf[4096];
+	size_t n;
+
+	for (size_t len = 1; len <= 40; len++)
+		for (size_t at = 0; at < len; at++)
+			for (size_t k = 0; k < sizeof(special); k++) {
+				json_t *o, *got;
+				json_error_t je;
+
+				af_request_init(&req);
+				memset(req.tenant, 'a', len);
+				req.tenant[len] = '\0';
+				req.tenant[at] = special[k];
+				/* bytes of UTF-8 beside it stay as they are */
+				if (at + 2 < len)
+					memcpy(req.tenant + at + 1, "\xc3\xa9",
+					       2);
+				snprintf(req.workflow_id,
+					 sizeof(req.workflow_id), "w");
+				snprintf(req.class_name, sizeof(req.class_name),
+					 "c");
+				cr_assert_eq(af_request_json(&req, NULL, 0, buf,
+							     sizeof(buf), &n),
+					     0);
+				o = json_loadb(buf, n, 0, &je);
+				cr_assert_not_null(o, "%s: %s", buf, je.text);
+				got = json_object_get(o, "tenant");
+				cr_expect_str_eq(json_string_value(got),
+						 req.tenant, "len %zu at %zu",
+						 len, at);
+				json_decref(o);
+			}
 }
