@@ -18,8 +18,8 @@
 #define LABELS_MAX 4
 #define LABEL_LEN 130 /* key (64) = value (64) NUL */
 
-static int value_counted(struct af_txn *t, int64_t day, const char *key,
-			 size_t klen, const char *val)
+int af_showback_value_counted(struct af_txn *t, int64_t day, const char *key,
+			      size_t klen, const char *val)
 {
 	uint8_t k[3 + 8 + LABEL_LEN + 1], cnt[8];
 	size_t vl = strlen(val), n = 3 + 8 + klen + 1 + vl;
@@ -78,7 +78,8 @@ static int row_key(struct af_txn *t, int64_t day, const Af__WorkflowRow *r,
 			return 0;
 		if (n + strlen(lab) + 1 > AF_STORE_MAX_KEY)
 			return 0;
-		rc = value_counted(t, day, lab, (size_t)(eq - lab), eq + 1);
+		rc = af_showback_value_counted(t, day, lab, (size_t)(eq - lab),
+					       eq + 1);
 		if (rc < 0)
 			return rc;
 		l = (size_t)(eq - lab);

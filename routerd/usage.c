@@ -5,6 +5,7 @@
 #include "common/money.h"
 #include "common/satarith.h"
 #include "proto/af.pb-c.h"
+#include "routerd/report.h"
 #include "routerd/shadow.h"
 
 #include <pthread.h>
@@ -16,6 +17,8 @@
 struct row {
 	uint64_t revision;
 	char tenant[KEY_MAX], class_name[KEY_MAX], model[KEY_MAX];
+	char labels[ROUTERD_HOP_LABELS]; /* "key=value" NUL ... */
+	size_t labels_len;
 	uint64_t count, ok, lat[AF_USAGE_BUCKETS], lat_sum_ms;
 	int64_t cost, failed_cost;
 	uint64_t q_count, q_sum_ppm;
@@ -61,21 +64,27 @@ void routerd_usage_free(struct routerd_usage *u)
 #define OTHER "(other)"
 
 static struct row *find(struct routerd_usage *u, uint64_t rev,
-			const char *tenant, const char *cls, const char *model)
+			const char *tenant, const char *cls, const char *model,
+			const char *labels, size_t labels_len)
 {
 	struct row *r;
 
+	if (labels_len > sizeof(r->labels))
+		labels_len = 0;
 	for (size_t i = 0; i < u->n; i++) {
 		r = &u->rows[i];
 		if (r->revision == rev && strcmp(r->model, model) == 0 &&
 		    strcmp(r->tenant, tenant) == 0 &&
-		    strcmp(r->class_name, cls) == 0)
+		    strcmp(r->class_name, cls) == 0 &&
+		    r->labels_len == labels_len &&
+		    (labels_len == 0 ||
+		     memcmp(r->labels, labels, labels_len) == 0))
 			return r;
 	}
 	/* Full: the revision's "(other)" row keeps canary analysis exact;
 	 * showback loses the breakdown, not the sums. */
 	if (u->n >= AF_USAGE_MAX_ROWS && strcmp(tenant, OTHER) != 0)
-		return find(u, rev, OTHER, OTHER, OTHER);
+		return find(u, rev, OTHER, OTHER, OTHER, NULL, 0);
 	if (u->n >= sizeof(u->rows) / sizeof(u->rows[0]))
 		return NULL;
 	r = &u->rows[u->n++];
@@ -84,6 +93,9 @@ static struct row *find(struct routerd_usage *u, uint64_t rev,
 	snprintf(r->tenant, KEY_MAX, "%s", tenant);
 	snprintf(r->class_name, KEY_MAX, "%s", cls);
 	snprintf(r->model, KEY_MAX, "%s", model);
+	if (labels_len > 0)
+		memcpy(r->labels, labels, labels_len);
+	r->labels_len = labels_len;
 	return r;
 }
 
@@ -98,7 +110,8 @@ static size_t bucket_of(uint64_t ms)
 
 void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 			  const char *tenant, const char *class_name,
-			  const char *model, bool ok, uint64_t latency_ms,
+			  const char *model, const char *labels,
+			  size_t labels_len, bool ok, uint64_t latency_ms,
 			  int64_t cost_nano_usd, int64_t quality_ppm)
 {
 	struct row *r;
@@ -106,7 +119,7 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 	if (revision == 0)
 		return;
 	pthread_mutex_lock(&u->lock);
-	r = find(u, revision, tenant, class_name, model);
+	r = find(u, revision, tenant, class_name, model, labels, labels_len);
 	if (r != NULL) {
 		r->count++;
 		r->ok += ok;
@@ -261,12 +274,13 @@ static int pack(const struct routerd_usage *u, Af__ShadowCounts *sh, size_t nsh,
 	void *wmem = NULL;
 	Af__UsageRow *pr = af_calloc(n + 1, sizeof(*pr));
 	Af__UsageRow **pp = af_calloc(n + 1, sizeof(*pp));
+	char **lp = af_calloc(n * AF_SHOWBACK_DIMS_MAX + 1, sizeof(*lp));
 	Af__ShadowCounts **sp = af_calloc(nsh + 1, sizeof(*sp));
 	uint8_t *buf = NULL;
 	int rc = 0;
 
-	if (pr == NULL || pp == NULL || wr == NULL || wp == NULL ||
-	    sp == NULL || pack_workflows(u, wr, wp, &wmem) != 0) {
+	if (pr == NULL || pp == NULL || lp == NULL || wr == NULL ||
+	    wp == NULL || sp == NULL || pack_workflows(u, wr, wp, &wmem) != 0) {
 		rc = AF_ENOMEM;
 		goto out;
 	}
@@ -289,6 +303,12 @@ static int pack(const struct routerd_usage *u, Af__ShadowCounts *sh, size_t nsh,
 		pr[i].failed_cost_nano_usd = rows[i].failed_cost;
 		pr[i].quality_count = rows[i].q_count;
 		pr[i].quality_sum_ppm = rows[i].q_sum_ppm;
+		pr[i].labels = lp + i * AF_SHOWBACK_DIMS_MAX;
+		for (size_t o = 0; o < rows[i].labels_len &&
+				   pr[i].n_labels < AF_SHOWBACK_DIMS_MAX;
+		     o += strlen(rows[i].labels + o) + 1)
+			pr[i].labels[pr[i].n_labels++] =
+				(char *)rows[i].labels + o;
 		pp[i] = &pr[i];
 	}
 	rep.routerd_id = (char *)id;
@@ -306,6 +326,7 @@ static int pack(const struct routerd_usage *u, Af__ShadowCounts *sh, size_t nsh,
 out:
 	af_free(pr);
 	af_free(pp);
+	af_free(lp);
 	af_free(wr);
 	af_free(wp);
 	af_free(wmem);

@@ -165,6 +165,47 @@ cl_af report --by tenant -o csv | tr -d '\r' >"$CL_DIR/hopcsv"
 [ "$(cat "$CL_DIR/hopcsv")" = "tenant,successes,failures,spend_usd,usd_per_success,waste_usd
 claims-team,13,0,1.870000,0.143846,0.000000
 growth-team,1,0,0.330000,0.330000,0.000000" ] || fail "hop CSV: $(cat "$CL_DIR/hopcsv")"
+# the per-hop JSON and YAML: money as the same exact strings, and the
+# rows of a finer --by sum exactly (in whole micro-USD) to the coarser
+# rows and to the day's total
+cl_af report --by tenant -o json | jq -e '. == [
+	{"tenant": "claims-team", "successes": 13, "failures": 0, "spend_usd": "1.870000",
+	 "usd_per_success": "0.143846", "waste_usd": "0.000000"},
+	{"tenant": "growth-team", "successes": 1, "failures": 0, "spend_usd": "0.330000",
+	 "usd_per_success": "0.330000", "waste_usd": "0.000000"}]' >/dev/null ||
+	fail "hop JSON: $(cl_af report --by tenant -o json)"
+cl_af report --by tenant -o yaml | grep -qx '  spend_usd: "1.870000"' ||
+	fail "hop YAML: $(cl_af report --by tenant -o yaml)"
+cl_af report --by tenant | grep -q '^claims-team  *13  *0  *1.870000  *0.143846  *0.000000$' ||
+	fail "hop table: $(cl_af report --by tenant)"
+# micro: a 6-decimal string as integer micro-USD, parsed without floats
+MICRO='def micro: split(".") | (.[0] | tonumber) * 1000000 + (.[1] | tonumber);'
+cl_af report --by day -o json >"$CL_DIR/hday"
+cl_af report --by tenant,class,model -o json >"$CL_DIR/hfine"
+jq -e -n "$MICRO"' input as $day | input as $fine |
+	($fine | length) > 2 and
+	($fine | map(.spend_usd | micro) | add) == ($day[0].spend_usd | micro) and
+	($day[0].spend_usd == "2.200000") and
+	([$fine[] | select(.tenant == "claims-team") | .spend_usd | micro] | add) == 1870000' \
+	"$CL_DIR/hday" "$CL_DIR/hfine" >/dev/null ||
+	fail "hop rows do not sum to the total: $(cat "$CL_DIR/hday" "$CL_DIR/hfine")"
+# the per-hop report by declared label dimensions: each hop's own labels
+# (a hop without the key under "(none)")
+cl_af report --by labels.cost_center -o json >"$CL_DIR/hcc"
+jq -e 'sort_by(.["labels.cost_center"]) == [
+	{"labels.cost_center": "(none)", "successes": 3, "failures": 0, "spend_usd": "0.400000",
+	 "usd_per_success": "0.133333", "waste_usd": "0.000000"},
+	{"labels.cost_center": "A", "successes": 5, "failures": 0, "spend_usd": "1.050000",
+	 "usd_per_success": "0.210000", "waste_usd": "0.000000"},
+	{"labels.cost_center": "B", "successes": 6, "failures": 0, "spend_usd": "0.750000",
+	 "usd_per_success": "0.125000", "waste_usd": "0.000000"}]' "$CL_DIR/hcc" >/dev/null ||
+	fail "hop --by labels.cost_center: $(cat "$CL_DIR/hcc")"
+cl_af report --by tenant,labels.product -o json | jq -e 'map(select(.["labels.product"] == "claims")) ==
+	[{"tenant": "claims-team", "labels.product": "claims", "successes": 1, "failures": 0,
+	  "spend_usd": "0.100000", "usd_per_success": "0.100000", "waste_usd": "0.000000"}]' >/dev/null ||
+	fail "hop --by tenant,labels.product: $(cl_af report --by tenant,labels.product -o json)"
+cl_af report --by labels.cost_center,class | grep -q '^B/marketing  *1  *0  *0.070000 ' ||
+	fail "hop table by labels.cost_center,class: $(cl_af report --by labels.cost_center,class)"
 # the per-hop report by several keys, day among them
 cl_af report --by tenant,day -o json | jq -e --arg d "$today" 'length == 2 and all(.[]; .day == $d) and
 	(map({key: .tenant, value: .successes}) | from_entries) == {"claims-team": 13, "growth-team": 1}' >/dev/null ||
@@ -174,7 +215,7 @@ set +e
 cl_af report --by tenant,colour 2>"$CL_DIR/e"
 rc=$?
 set -e
-[ $rc -ne 0 ] && grep -q 'up to 3 of tenant, class, model, revision and day' "$CL_DIR/e" || fail "--by tenant,colour: $(cat "$CL_DIR/e")"
+[ $rc -ne 0 ] && grep -q 'up to 3 of tenant, class, model, revision, day and labels.KEY' "$CL_DIR/e" || fail "--by tenant,colour: $(cat "$CL_DIR/e")"
 # a quoted field: a label value with a comma
 hop $P1 wf11 $T research-agent 0.01 '"cost_center":"C, \"east\""'
 done_ $P1 wf11 $T success 0 0

@@ -280,6 +280,75 @@ Test(budget, showback_sums_saturate)
 	protobuf_c_message_free_unpacked(&sb->base, NULL);
 }
 
+struct sb_label_scan {
+	uint64_t count, other, none, weird;
+	int64_t cost;
+};
+
+static int sb_label_row(const void *key, size_t klen, const void *val,
+			size_t vlen, void *arg)
+{
+	struct sb_label_scan *s = arg;
+	struct af_showback_key k;
+	Af__Showback *sb = af__showback__unpack(NULL, vlen, val);
+
+	cr_assert_not_null(sb);
+	cr_assert_eq(af_showback_key_parse(key, klen, &k), 0);
+	s->count += sb->count;
+	s->cost += sb->cost_nano_usd;
+	if (k.nlabels == 0)
+		s->none += sb->count;
+	else if (k.nlabels == 1 && strcmp(k.label[0][0], "cc") == 0 &&
+		 strcmp(k.label[0][1], "other") == 0)
+		s->other += sb->count;
+	else if (k.nlabels != 1 || strcmp(k.label[0][0], "cc") != 0)
+		s->weird++;
+	protobuf_c_message_free_unpacked(&sb->base, NULL);
+	return 0;
+}
+
+static int sb_label_scan_fn(struct af_txn *t, void *arg)
+{
+	return af_showback_iter(t, 0, 0, sb_label_row, arg);
+}
+
+/* Hop rows keep their declared labels in the key: a label key takes
+ * AF_SHOWBACK_VALUES_MAX values a day, later ones sum under "other";
+ * malformed labels are left out, never the row. */
+Test(budget, showback_labels_bounded)
+{
+	Af__UsageRow row = AF__USAGE_ROW__INIT;
+	struct sb_apply a = {.row = &row};
+	struct sb_label_scan s = {0};
+	char lab[32], *labs[1] = {lab};
+	struct af_txn *txn;
+
+	row.revision = 1;
+	row.tenant = (char *)"acme";
+	row.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = row.ok = 1;
+	row.cost_nano_usd = 1000;
+	row.n_labels = 1;
+	row.labels = labs;
+	for (int i = 0; i < AF_SHOWBACK_VALUES_MAX + 5; i++) {
+		snprintf(lab, sizeof(lab), "cc=v%d", i);
+		cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+	}
+	snprintf(lab, sizeof(lab), "cc=v0"); /* a value seen: its own row */
+	cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+	snprintf(lab, sizeof(lab), "no-equals");
+	cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(sb_label_scan_fn(txn, &s), 0);
+	af_store_read_end(txn);
+	cr_expect_eq(s.count, AF_SHOWBACK_VALUES_MAX + 7);
+	cr_expect_eq(s.cost, (AF_SHOWBACK_VALUES_MAX + 7) * 1000);
+	cr_expect_eq(s.other, 5);
+	cr_expect_eq(s.none, 1);
+	cr_expect_eq(s.weird, 0);
+}
+
 /* Spend saturates too: consumption reports at the largest accepted value,
  * many times over, leave spent at most INT64_MAX and the tenant over its
  * hard limit with nothing leased. */
