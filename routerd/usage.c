@@ -26,6 +26,8 @@ struct row {
 
 /* Ended workflows of one (tenant, class, labels). */
 struct wrow {
+	char id[KEY_MAX]; /* the workflow's id ("": rows of several) */
+	bool finished;	  /* its outcome was received here */
 	char tenant[KEY_MAX], class_name[KEY_MAX];
 	char labels[ROUTERD_WORKFLOW_LABELS];
 	size_t labels_len;
@@ -146,6 +148,8 @@ static struct wrow *wfind(struct routerd_usage *u,
 	for (size_t i = 0; i < u->nw; i++) {
 		r = &u->wrows[i];
 		if (r->labels_len == w->labels_len &&
+		    r->finished == w->finished &&
+		    strcmp(r->id, w->id != NULL ? w->id : "") == 0 &&
 		    strcmp(r->tenant, w->tenant) == 0 &&
 		    strcmp(r->class_name, w->class_name) == 0 &&
 		    (w->labels_len == 0 ||
@@ -166,6 +170,8 @@ static struct wrow *wfind(struct routerd_usage *u,
 	}
 	r = &u->wrows[u->nw++];
 	memset(r, 0, sizeof(*r));
+	snprintf(r->id, KEY_MAX, "%s", w->id != NULL ? w->id : "");
+	r->finished = w->finished;
 	snprintf(r->tenant, KEY_MAX, "%s", w->tenant);
 	snprintf(r->class_name, KEY_MAX, "%s", w->class_name);
 	if (w->labels_len > 0 && w->labels_len <= sizeof(r->labels)) {
@@ -239,6 +245,8 @@ static int pack_workflows(const struct routerd_usage *u, Af__WorkflowRow *pr,
 		     o += strlen(w->labels + o) + 1)
 			p->labels[p->n_labels++] = (char *)w->labels + o;
 		lab += p->n_labels;
+		p->workflow_id = (char *)w->id;
+		p->finished = w->finished;
 		p->workflows = w->workflows;
 		p->succeeded = w->succeeded;
 		p->failed = w->failed;

@@ -226,6 +226,37 @@ until cl_af report --unit workflow --by labels.cost_center -o csv | tr -d '\r' |
 	sleep 0.2
 done
 
+# A workflow through both routerds is one workflow: the parts each saw
+# (hops, cost; the outcome where it was received) merge by workflow_id,
+# abandoned only if no routerd received an outcome. Class marketing goes
+# idle in 2 s, so the parts without an outcome arrive within seconds.
+S=split-team
+hop $P1 wf-s1 $S marketing 0.10 "$CA"
+hop $P2 wf-s1 $S marketing 0.20
+a=$(outcome $P2 "{\"workflow_id\":\"wf-s1\",\"tenant\":\"$S\",\"class\":\"marketing\",\"outcome\":\"success\",\"tool_cost_usd\":0.01}")
+[ "$a" = '{"accepted":true} 202' ] || fail "outcome wf-s1: $a"
+hop $P1 wf-s2 $S marketing 0.05
+hop $P2 wf-s2 $S marketing 0.05
+hop $P2 wf-s3 $S marketing 0.30
+a=$(outcome $P1 "{\"workflow_id\":\"wf-s3\",\"tenant\":\"$S\",\"class\":\"marketing\",\"outcome\":\"failed\",\"human_review_usd\":0.02}")
+[ "$a" = '{"accepted":true} 202' ] || fail "outcome wf-s3: $a"
+deadline=$(($(date +%s) + 20))
+until cl_af report --unit workflow --by tenant -o json | jq -e --arg s $S '.[] | select(.tenant == $s) | .hops == 5' >/dev/null; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "split workflows never all reported: $(cl_af report --unit workflow --by tenant -o json)"
+	sleep 0.2
+done
+cl_af report --unit workflow --by tenant -o json | jq -e --arg s $S '[.[] | select(.tenant == $s)] == [{
+	"tenant": $s, "workflows": 3, "succeeded": 1, "failed": 1, "abandoned": 1, "success_rate": 0.333333,
+	"cost_usd": "0.730000", "inference_usd": "0.700000", "tool_usd": "0.010000",
+	"human_review_usd": "0.020000", "usd_per_success": "0.730000", "p50_success_usd": "0.310000",
+	"p95_success_usd": "0.310000", "waste_usd": "0.420000", "hops": 5}]' >/dev/null ||
+	fail "split workflows: $(cl_af report --unit workflow --by tenant -o json)"
+# the labels: the outcome's, else the hops' (wf-s1's first hop, at r1)
+cl_af report --unit workflow --by tenant,labels.cost_center -o json | jq -e --arg s $S '
+	[.[] | select(.tenant == $s) | {key: .["labels.cost_center"], value: [.workflows, .cost_usd]}] | from_entries ==
+	{"A": [1, "0.310000"], "(none)": [2, "0.420000"]}' >/dev/null ||
+	fail "split workflows by cost_center: $(cl_af report --unit workflow --by tenant,labels.cost_center -o json)"
+
 # A price version takes effect at its date: swift-mid costs 10x from
 # EFF (10 s ahead) on, its cached input at the old input price; reports
 # priced from the registry (no cost_usd) follow it.

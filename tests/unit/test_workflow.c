@@ -440,8 +440,12 @@ Test(workflow, outcomes_sweep_and_eviction_feed_the_usage_rows)
 	cr_expect_not(routerd_workflows_outcome(t, "w9", &o, 2000));
 	r = usage_take(u);
 	cr_assert_not_null(r);
-	cr_assert_eq(r->n_workflows, 2);
+	/* each workflow its own row, under its id: the cluster merges the
+	 * parts of one workflow other routerds saw */
+	cr_assert_eq(r->n_workflows, 3);
 	w = row_of(r, "ta");
+	cr_expect_str_eq(w->workflow_id, "w1");
+	cr_expect(w->finished);
 	cr_expect_eq(w->workflows, 1);
 	cr_expect_eq(w->succeeded, 1);
 	cr_expect_eq(w->hops, 2);
@@ -457,13 +461,20 @@ Test(workflow, outcomes_sweep_and_eviction_feed_the_usage_rows)
 	cr_assert_eq(w->n_labels, 1);
 	cr_expect_str_eq(w->labels[0], "cost_center=A");
 	w = row_of(r, "tb");
-	cr_expect_eq(w->workflows, 2);
+	cr_expect_str_eq(w->workflow_id, "w2");
+	cr_expect_not(w->finished, "abandoned by the sweep");
+	cr_expect_eq(w->workflows, 1);
 	cr_expect_eq(w->abandoned, 1);
-	cr_expect_eq(w->failed, 1);
 	cr_expect_eq(w->succeeded, 0);
 	cr_expect_eq(w->inference_micro, 100000);
-	cr_expect_eq(w->waste_micro, 100001);
+	cr_expect_eq(w->waste_micro, 100000);
 	cr_expect_eq(w->success_min_micro, -1);
+	w = r->workflows[2];
+	cr_expect_str_eq(w->workflow_id, "w9");
+	cr_expect(w->finished);
+	cr_expect_eq(w->failed, 1);
+	cr_expect_eq(w->hops, 0);
+	cr_expect_eq(w->waste_micro, 1);
 	af__usage_report__free_unpacked(r, NULL);
 	cr_expect_null(usage_take(u), "a take empties the accumulator");
 	/* eviction: a table of 2 taking a third workflow abandons the LRU */
