@@ -41,7 +41,7 @@ struct routerd_usage {
 	struct row rows[AF_USAGE_MAX_ROWS + 64];
 	size_t n;
 	struct wrow wrows[AF_USAGE_MAX_WORKFLOW_ROWS + 1];
-	size_t nw;
+	size_t nw, nwid; /* rows; those of one workflow (an id) */
 };
 
 int routerd_usage_new(struct routerd_usage **ret)
@@ -140,16 +140,26 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* The row of ended workflow w: its own (under its id) while the flush has
+ * fewer than AF_USAGE_MAX_WORKFLOW_IDS of those, else its (tenant, class,
+ * labels)'s. */
 static struct wrow *wfind(struct routerd_usage *u,
 			  const struct routerd_workflow_done *w)
 {
+	const char *id = w->id != NULL ? w->id : "";
+	bool fin = w->finished;
 	struct wrow *r;
 
+	if (id[0] != '\0' && u->nwid >= AF_USAGE_MAX_WORKFLOW_IDS) {
+		id = "";
+		fin = false;
+	}
+	if (id[0] == '\0')
+		fin = false;
 	for (size_t i = 0; i < u->nw; i++) {
 		r = &u->wrows[i];
-		if (r->labels_len == w->labels_len &&
-		    r->finished == w->finished &&
-		    strcmp(r->id, w->id != NULL ? w->id : "") == 0 &&
+		if (r->labels_len == w->labels_len && r->finished == fin &&
+		    strcmp(r->id, id) == 0 &&
 		    strcmp(r->tenant, w->tenant) == 0 &&
 		    strcmp(r->class_name, w->class_name) == 0 &&
 		    (w->labels_len == 0 ||
@@ -170,8 +180,9 @@ static struct wrow *wfind(struct routerd_usage *u,
 	}
 	r = &u->wrows[u->nw++];
 	memset(r, 0, sizeof(*r));
-	snprintf(r->id, KEY_MAX, "%s", w->id != NULL ? w->id : "");
-	r->finished = w->finished;
+	snprintf(r->id, KEY_MAX, "%s", id);
+	r->finished = fin;
+	u->nwid += id[0] != '\0';
 	snprintf(r->tenant, KEY_MAX, "%s", w->tenant);
 	snprintf(r->class_name, KEY_MAX, "%s", w->class_name);
 	if (w->labels_len > 0 && w->labels_len <= sizeof(r->labels)) {
@@ -357,7 +368,7 @@ int routerd_usage_take(struct routerd_usage *u, struct routerd_shadow *sh,
 	pthread_mutex_lock(&u->lock);
 	if ((u->n > 0 || u->nw > 0 || nsh > 0) &&
 	    (rc = pack(u, rows, nsh, id, ret, ret_len)) == 0)
-		u->n = u->nw = 0;
+		u->n = u->nw = u->nwid = 0;
 	pthread_mutex_unlock(&u->lock);
 	af_free(rows);
 	return rc;

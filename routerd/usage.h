@@ -16,9 +16,13 @@
 #include <stdint.h>
 
 #define AF_USAGE_MAX_ROWS 1024
-/* Distinct (tenant, class, labels) of ended workflows per flush; the rest
- * are summed into one "(other)" row. */
+/* Rows of ended workflows per flush; the rest are summed into one
+ * "(other)" row. The first AF_USAGE_MAX_WORKFLOW_IDS workflows of a flush
+ * are rows of their own, under their workflow_id (the cluster merges the
+ * parts several routerds saw); later ones are summed per (tenant, class,
+ * labels). */
 #define AF_USAGE_MAX_WORKFLOW_ROWS 256
+#define AF_USAGE_MAX_WORKFLOW_IDS 192
 
 struct routerd_usage;
 

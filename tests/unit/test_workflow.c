@@ -515,6 +515,44 @@ Test(workflow, rows_past_the_bound_sum_into_other)
 	routerd_usage_free(u);
 }
 
+/* The first AF_USAGE_MAX_WORKFLOW_IDS workflows of a flush are rows of
+ * their own (under their id, merged by the cluster); later ones are summed
+ * per tenant, class and labels. */
+Test(workflow, rows_of_one_workflow_are_bounded)
+{
+	struct routerd_usage *u = NULL;
+	struct routerd_workflow_done w = {.outcome = ROUTERD_WORKFLOW_SUCCESS,
+					  .finished = true,
+					  .tenant = "t",
+					  .class_name = "c",
+					  .inference_nano = 1000};
+	char id[32];
+	Af__UsageReport *r;
+
+	cr_assert_eq(routerd_usage_new(&u), 0);
+	for (int i = 0; i < AF_USAGE_MAX_WORKFLOW_IDS + 10; i++) {
+		snprintf(id, sizeof(id), "wf%d", i);
+		w.id = id;
+		routerd_usage_workflow(u, &w);
+	}
+	r = usage_take(u);
+	cr_assert_eq(r->n_workflows, AF_USAGE_MAX_WORKFLOW_IDS + 1);
+	cr_expect_str_eq(r->workflows[0]->workflow_id, "wf0");
+	cr_expect(r->workflows[0]->finished);
+	cr_expect_eq(r->workflows[0]->workflows, 1);
+	cr_expect_str_eq(r->workflows[AF_USAGE_MAX_WORKFLOW_IDS]->workflow_id,
+			 "");
+	cr_expect_not(r->workflows[AF_USAGE_MAX_WORKFLOW_IDS]->finished);
+	cr_expect_eq(r->workflows[AF_USAGE_MAX_WORKFLOW_IDS]->workflows, 10);
+	af__usage_report__free_unpacked(r, NULL);
+	/* the next flush has room again */
+	routerd_usage_workflow(u, &w);
+	r = usage_take(u);
+	cr_expect_str_eq(r->workflows[0]->workflow_id, id);
+	af__usage_report__free_unpacked(r, NULL);
+	routerd_usage_free(u);
+}
+
 /* A report naming only its decision finds the workflow by the hash the
  * decision kept and the hop it holds; a wrong hash or hop changes
  * nothing. */
