@@ -1,5 +1,6 @@
 /* Showback reports: the per-day usage rows (state.h), grouped by up to
- * three dimensions (the group's name: their values joined by 0x1f). */
+ * three dimensions (the group's name: their values joined by 0x1f), in
+ * the order of the group names. */
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/satarith.h"
@@ -10,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -190,6 +192,14 @@ static int showback_row(const void *key, size_t klen, const void *val,
 	return 0;
 }
 
+/* Rows in the order of their group name (the values joined by 0x1f sort
+ * as the values, part by part). */
+static int by_key(const void *a, const void *b)
+{
+	return strcmp((*(Af__ShowbackRow *const *)a)->key,
+		      (*(Af__ShowbackRow *const *)b)->key);
+}
+
 void controld_read_showback(struct controld_job *j, struct af_txn *t)
 {
 	static const char *const dims[] = {"tenant", "class", "model",
@@ -255,6 +265,8 @@ void controld_read_showback(struct controld_job *j, struct af_txn *t)
 	}
 	for (size_t i = 0; i < s->n; i++)
 		ptrs[i] = &s->rows[i];
+	if (s->n > 1)
+		qsort(ptrs, s->n, sizeof(*ptrs), by_key);
 	sr.n_rows = s->n;
 	sr.rows = ptrs;
 	resp.body_case = AF__RESPONSE__BODY_SHOWBACK;

@@ -113,8 +113,8 @@ routerd_decisions_stats(const struct routerd_decisions *t);
  * that names only the decision finds its workflow, and the request's
  * declared labels (labels[0..labels_len), at most ROUTERD_HOP_LABELS
  * bytes: more are dropped) for the per-hop report.
- * now_ms: monotonic. No allocation unless the four names together are
- * long (over about 100 bytes). Any thread. */
+ * now_ms: monotonic. No allocation unless the four names and the labels
+ * together are long (over about 100 bytes). Any thread. */
 void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 			   const struct af_decision *d, const char *tenant,
 			   const char *class_name, uint64_t now_ms,
