@@ -22,94 +22,6 @@ static int parse_date(const char *flag, const char *s, int64_t *ret)
 	return 0;
 }
 
-/* s with every `from` as '/' (at most 255 bytes) */
-static const char *slashed(const char *s, char from, char out[256])
-{
-	size_t i = 0;
-
-	for (; s[i] != '\0' && i < 255; i++)
-		out[i] = s[i] == from ? '/' : s[i];
-	out[i] = '\0';
-	return out;
-}
-
-static void hop_table(const Af__ShowbackResp *sb, const char *by)
-{
-	char b[256];
-
-	printf("%-24s %9s %9s %12s %14s %12s\n", slashed(by, ',', b), "SUCCESS",
-	       "FAILED", "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
-	for (size_t i = 0; i < sb->n_rows; i++) {
-		const Af__ShowbackRow *r = sb->rows[i];
-		double spend = (double)r->cost_nano_usd / 1e9;
-		double waste = (double)r->failed_cost_nano_usd / 1e9;
-		char per[32] = "-";
-
-		if (r->ok)
-			snprintf(per, sizeof(per), "%.6f",
-				 spend / (double)r->ok);
-		printf("%-24s %9llu %9llu %12.6f %14s %12.6f\n",
-		       slashed(r->key, 0x1f, b), (unsigned long long)r->ok,
-		       (unsigned long long)(r->count - r->ok), spend, per,
-		       waste);
-	}
-}
-
-/* -o csv: the rows' money as exact 6-decimal strings (the JSON form keeps
- * its numbers). */
-static void exact_money(json_t *arr, const Af__ShowbackResp *sb)
-{
-	char b[AF_MONEY_LEN];
-
-	for (size_t i = 0; i < sb->n_rows; i++) {
-		const Af__ShowbackRow *r = sb->rows[i];
-		json_t *o = json_array_get(arr, i);
-		int64_t spend = af_money_micro_of_nano(r->cost_nano_usd);
-		int64_t ok = r->ok > 0 ? (int64_t)r->ok : 1;
-		int64_t per = af_money_micro_of_nano(
-			(r->cost_nano_usd + ok / 2) / ok);
-
-		json_object_set_new(o, "spend_usd",
-				    json_string(af_money_str(spend, b)));
-		json_object_set_new(o, "usd_per_success",
-				    r->ok ? json_string(af_money_str(per, b))
-					  : json_null());
-		json_object_set_new(
-			o, "waste_usd",
-			json_string(af_money_str(
-				af_money_micro_of_nano(r->failed_cost_nano_usd),
-				b)));
-	}
-}
-
-static int hop_report(struct af_cli *cli, const char *by, int64_t since,
-		      int64_t until)
-{
-	Af__Request req = AF__REQUEST__INIT;
-	Af__ShowbackReq q = AF__SHOWBACK_REQ__INIT;
-	Af__Response *resp;
-	json_t *arr;
-	int rc;
-
-	q.by = (char *)(by ? by : "tenant");
-	q.since_ms = since;
-	q.until_ms = until;
-	req.body_case = AF__REQUEST__BODY_SHOWBACK;
-	req.showback = &q;
-	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
-		return rc;
-	if (cli->output != AF_OUT_TABLE) {
-		arr = af_render_showback(resp->showback, q.by);
-		if (cli->output == AF_OUT_CSV && arr != NULL)
-			exact_money(arr, resp->showback);
-		af__response__free_unpacked(resp, NULL);
-		return af_out_json(arr);
-	}
-	hop_table(resp->showback, q.by);
-	af__response__free_unpacked(resp, NULL);
-	return 0;
-}
-
 static const char *cell(const json_t *o, const char *k, char *buf, size_t n)
 {
 	const json_t *v = json_object_get(o, k);
@@ -139,6 +51,34 @@ static const char *group(const json_t *row, char *const *by, size_t nby,
 			out + len, n - len, "%s%s", k ? "/" : "",
 			row ? cell(row, by[k], b, sizeof(b)) : by[k]);
 	return out;
+}
+
+/* The per-hop rows' JSON as a table (money: its exact 6-decimal
+ * strings). */
+static void hop_table(const json_t *arr, const char *by)
+{
+	char list[256], *keys[MAX_BY + 1], key[256];
+	size_t nby, i;
+	const json_t *o;
+
+	snprintf(list, sizeof(list), "%s", by);
+	nby = af_render_split_by(list, keys, MAX_BY);
+	nby = nby < MAX_BY ? nby : MAX_BY;
+	printf("%-24s %9s %9s %12s %14s %12s\n",
+	       group(NULL, keys, nby, key, sizeof(key)), "SUCCESS", "FAILED",
+	       "SPEND_USD", "USD/SUCCESS", "WASTE_USD");
+	json_array_foreach((json_t *)arr, i, o)
+	{
+		char b[5][32];
+
+		printf("%-24s %9s %9s %12s %14s %12s\n",
+		       group(o, keys, nby, key, sizeof(key)),
+		       cell(o, "successes", b[0], sizeof(b[0])),
+		       cell(o, "failures", b[1], sizeof(b[1])),
+		       cell(o, "spend_usd", b[2], sizeof(b[2])),
+		       cell(o, "usd_per_success", b[3], sizeof(b[3])),
+		       cell(o, "waste_usd", b[4], sizeof(b[4])));
+	}
 }
 
 /* The table of the rows' JSON: the group, then the columns. */
@@ -172,6 +112,31 @@ static void workflow_table(const json_t *arr, char *const *by, size_t nby)
 			       cell(o, cols[c], b, sizeof(b)));
 		printf("\n");
 	}
+}
+
+static int hop_report(struct af_cli *cli, const char *by, int64_t since,
+		      int64_t until)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__ShowbackReq q = AF__SHOWBACK_REQ__INIT;
+	Af__Response *resp;
+	json_t *arr;
+	int rc;
+
+	q.by = (char *)(by ? by : "tenant");
+	q.since_ms = since;
+	q.until_ms = until;
+	req.body_case = AF__REQUEST__BODY_SHOWBACK;
+	req.showback = &q;
+	if ((rc = af_cli_request(cli, &req, &resp)) != 0)
+		return rc;
+	arr = af_render_showback(resp->showback, q.by);
+	af__response__free_unpacked(resp, NULL);
+	if (cli->output != AF_OUT_TABLE)
+		return af_out_json(arr);
+	hop_table(arr, q.by);
+	json_decref(arr);
+	return 0;
 }
 
 static int workflow_report(struct af_cli *cli, const char *by, int64_t since,

@@ -360,7 +360,7 @@ const struct af_cli_verb af_cli_verbs[] = {
 	 "showback: outcomes, failures, spend per hop or per workflow",
 	 "  --unit hop       (default) per hop: --by up to 3 of tenant, "
 	 "class,\n"
-	 "                   model, revision, day\n"
+	 "                   model, revision, day, labels.KEY\n"
 	 "  --unit workflow  per workflow: workflows, succeeded, failed,\n"
 	 "                   abandoned, success_rate, cost_usd,\n"
 	 "                   usd_per_success, p50/p95_success_usd, waste_usd;\n"

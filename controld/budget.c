@@ -400,17 +400,50 @@ out:
 
 /* ----------------------------------------------------------- showback */
 
+/* Appends row's declared labels to its key key[0..*klen): each "key=value"
+ * as key NUL value NUL, a value past the day's AF_SHOWBACK_VALUES_MAX of
+ * its key as "other"; malformed labels, and those past the key's room,
+ * are left out (the row counts without them). */
+static int showback_labels(struct af_txn *t, int64_t day,
+			   const Af__UsageRow *row, uint8_t *key, size_t *klen)
+{
+	for (size_t i = 0; i < row->n_labels && i < 4; i++) {
+		const char *lab = row->labels[i], *eq = strchr(lab, '=');
+		size_t kl = eq ? (size_t)(eq - lab) : 0, vl;
+		int rc;
+
+		if (kl == 0 || kl > 64 || (vl = strlen(eq + 1)) == 0 ||
+		    vl > 64 || *klen + kl + vl + 2 > AF_STORE_MAX_KEY)
+			continue;
+		rc = af_showback_value_counted(t, day, lab, kl, eq + 1);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			eq = "=other";
+			vl = 5;
+		}
+		memcpy(key + *klen, lab, kl);
+		key[*klen + kl] = 0;
+		memcpy(key + *klen + kl + 1, eq + 1, vl + 1);
+		*klen += kl + vl + 2;
+	}
+	return 0;
+}
+
 int af_showback_apply(struct af_txn *t, int64_t now_ms, const Af__UsageRow *row)
 {
 	Af__Showback *old = NULL, sb = AF__SHOWBACK__INIT;
-	uint8_t key[256];
-	size_t klen = af_showback_key(af_period_start_ms(now_ms, false),
-				      row->tenant, row->class_name, row->model,
-				      row->revision, key, sizeof(key));
+	uint8_t key[AF_STORE_MAX_KEY];
+	int64_t day = af_period_start_ms(now_ms, false);
+	size_t klen =
+		af_showback_key(day, row->tenant, row->class_name, row->model,
+				row->revision, key, sizeof(key));
 	int rc;
 
 	if (klen == 0)
 		return 0;
+	if ((rc = showback_labels(t, day, row, key, &klen)) != 0)
+		return rc;
 	rc = af_txn_get_msg(t, AF_TABLE_USAGE, key, klen,
 			    &af__showback__descriptor,
 			    (ProtobufCMessage **)&old);

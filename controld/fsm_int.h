@@ -93,6 +93,21 @@ int af_usage_prune(struct af_txn *t, int64_t before_ms);
  * skipped). 0 or a storage error. */
 int af_workflow_apply_row(struct af_txn *t, int64_t day_ms,
 			  const Af__WorkflowRow *r);
+/* As af_workflow_apply_row; subtract: r leaves the totals instead (a row
+ * left with no workflow is deleted). */
+int af_workflow_add_row(struct af_txn *t, int64_t day_ms,
+			const Af__WorkflowRow *r, bool subtract);
+/* fsm_wfmerge.c: one routerd's part of workflow r->workflow_id (one
+ * workflow) merged with the parts other routerds sent (today's and
+ * yesterday's, up to AF_WORKFLOW_MERGE_MAX workflows a day): the
+ * workflow counts once, hops and money summed, its outcome the one a
+ * routerd received, abandoned only if none did. 0 or a storage error. */
+#define AF_WORKFLOW_MERGE_MAX 100000
+int af_workflow_merge(struct af_txn *t, int64_t day_ms,
+		      const Af__WorkflowRow *r);
+/* Deletes up to AF_USAGE_PRUNE_MAX entries of the merge index of the days
+ * before before_ms. */
+int af_workflow_prune_index(struct af_txn *t, int64_t before_ms);
 
 /* fsm_override.c: emergency overrides (audited), and the set in force
  * for the heads. */

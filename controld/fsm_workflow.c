@@ -18,8 +18,8 @@
 #define LABELS_MAX 4
 #define LABEL_LEN 130 /* key (64) = value (64) NUL */
 
-static int value_counted(struct af_txn *t, int64_t day, const char *key,
-			 size_t klen, const char *val)
+int af_showback_value_counted(struct af_txn *t, int64_t day, const char *key,
+			      size_t klen, const char *val)
 {
 	uint8_t k[3 + 8 + LABEL_LEN + 1], cnt[8];
 	size_t vl = strlen(val), n = 3 + 8 + klen + 1 + vl;
@@ -78,7 +78,8 @@ static int row_key(struct af_txn *t, int64_t day, const Af__WorkflowRow *r,
 			return 0;
 		if (n + strlen(lab) + 1 > AF_STORE_MAX_KEY)
 			return 0;
-		rc = value_counted(t, day, lab, (size_t)(eq - lab), eq + 1);
+		rc = af_showback_value_counted(t, day, lab, (size_t)(eq - lab),
+					       eq + 1);
 		if (rc < 0)
 			return rc;
 		l = (size_t)(eq - lab);
@@ -131,8 +132,43 @@ static bool row_ok(const Af__WorkflowRow *r)
 	       r->n_success_hist <= 2 * AF_COSTHIST_BUCKETS;
 }
 
+/* to -= r (floored at 0): one workflow leaving the totals; its success
+ * buckets out of hist (the smallest and largest success cost stay: they
+ * only clamp the percentiles). */
+static void workflow_sub(Af__WorkflowRow *to, const Af__WorkflowRow *r,
+			 uint64_t *hist)
+{
+	uint64_t *u[] = {&to->workflows, &to->succeeded, &to->failed,
+			 &to->abandoned, &to->hops,	 &to->tokens};
+	const uint64_t ru[] = {r->workflows, r->succeeded, r->failed,
+			       r->abandoned, r->hops,	   r->tokens};
+	int64_t *m[] = {&to->inference_micro, &to->tool_micro, &to->human_micro,
+			&to->waste_micro};
+	const int64_t rm[] = {r->inference_micro, r->tool_micro, r->human_micro,
+			      r->waste_micro};
+
+	for (size_t i = 0; i < 6; i++)
+		*u[i] = *u[i] > ru[i] ? *u[i] - ru[i] : 0;
+	for (size_t i = 0; i < 4; i++)
+		*m[i] = *m[i] > rm[i] ? *m[i] - rm[i] : 0;
+	for (size_t i = 0; i + 1 < r->n_success_hist; i += 2)
+		if (r->success_hist[i] < AF_COSTHIST_BUCKETS) {
+			uint64_t *h = &hist[r->success_hist[i]];
+
+			*h = *h > r->success_hist[i + 1]
+				     ? *h - r->success_hist[i + 1]
+				     : 0;
+		}
+}
+
 int af_workflow_apply_row(struct af_txn *t, int64_t day,
 			  const Af__WorkflowRow *r)
+{
+	return af_workflow_add_row(t, day, r, false);
+}
+
+int af_workflow_add_row(struct af_txn *t, int64_t day, const Af__WorkflowRow *r,
+			bool subtract)
 {
 	Af__WorkflowRow *old = NULL, sum = AF__WORKFLOW_ROW__INIT;
 	uint64_t hist[AF_COSTHIST_BUCKETS] = {0},
@@ -153,14 +189,20 @@ int af_workflow_apply_row(struct af_txn *t, int64_t day,
 	sum.success_min_micro = -1;
 	if (old != NULL)
 		af_workflow_sum(&sum, old, hist);
-	af_workflow_sum(&sum, r, hist);
+	if (subtract)
+		workflow_sub(&sum, r, hist);
+	else
+		af_workflow_sum(&sum, r, hist);
 	sum.success_hist = pairs;
 	for (size_t i = 0; i < AF_COSTHIST_BUCKETS; i++)
 		if (hist[i] != 0) {
 			pairs[sum.n_success_hist++] = i;
 			pairs[sum.n_success_hist++] = hist[i];
 		}
-	rc = af_txn_put_msg(t, AF_TABLE_USAGE, key, klen, &sum.base);
+	if (sum.workflows == 0) /* its last workflow left it */
+		rc = old != NULL ? af_txn_del(t, AF_TABLE_USAGE, key, klen) : 0;
+	else
+		rc = af_txn_put_msg(t, AF_TABLE_USAGE, key, klen, &sum.base);
 	if (old != NULL)
 		protobuf_c_message_free_unpacked(&old->base, NULL);
 	return rc;
@@ -172,10 +214,16 @@ int af_fsm_apply_workflows(struct af_txn *t, struct apply_ctx *c)
 	int64_t day = af_period_start_ms(c->cmd->time_ms, false);
 	int rc;
 
-	for (size_t i = 0; i < ur->n_workflows; i++)
-		if ((rc = af_workflow_apply_row(t, day, ur->workflows[i])) != 0)
+	for (size_t i = 0; i < ur->n_workflows; i++) {
+		const Af__WorkflowRow *r = ur->workflows[i];
+
+		rc = r->workflow_id[0] != '\0' && r->workflows == 1
+			     ? af_workflow_merge(t, day, r)
+			     : af_workflow_apply_row(t, day, r);
+		if (rc != 0)
 			return rc;
-	return 0;
+	}
+	return af_workflow_prune_index(t, day - 86400000LL); /* yesterday on */
 }
 
 int af_workflow_key_parse(const void *key, size_t klen,
@@ -228,10 +276,11 @@ static int collect(const void *key, size_t klen, const void *val, size_t vlen,
 	return 0;
 }
 
-int af_usage_prune(struct af_txn *t, int64_t before_ms)
+/* Deletes up to AF_USAGE_PRUNE_MAX rows under prefixes[0..n) of the days
+ * before before_ms. */
+static int prune(struct af_txn *t, const char *const (*prefixes)[2], size_t n,
+		 int64_t before_ms)
 {
-	static const char *const prefixes[][2] = {
-		{"sb/", "sb0"}, {"wf/", "wf0"}, {"wv/", "wv0"}, {"wn/", "wn0"}};
 	struct prune p = {0};
 	int rc = 0;
 
@@ -240,7 +289,7 @@ int af_usage_prune(struct af_txn *t, int64_t before_ms)
 	p.keys = af_malloc(sizeof(*p.keys) * AF_USAGE_PRUNE_MAX);
 	if (p.keys == NULL)
 		return AF_ENOMEM;
-	for (size_t i = 0; i < 4 && p.n < AF_USAGE_PRUNE_MAX; i++) {
+	for (size_t i = 0; i < n && p.n < AF_USAGE_PRUNE_MAX; i++) {
 		rc = af_usage_iter_days(t, prefixes[i][0], prefixes[i][1], 0,
 					before_ms, collect, &p);
 		if (rc < 0)
@@ -252,4 +301,20 @@ int af_usage_prune(struct af_txn *t, int64_t before_ms)
 out:
 	af_free(p.keys);
 	return rc;
+}
+
+int af_usage_prune(struct af_txn *t, int64_t before_ms)
+{
+	static const char *const prefixes[][2] = {
+		{"sb/", "sb0"}, {"wf/", "wf0"}, {"wv/", "wv0"}, {"wn/", "wn0"}};
+
+	return prune(t, prefixes, 4, before_ms);
+}
+
+int af_workflow_prune_index(struct af_txn *t, int64_t before_ms)
+{
+	static const char *const prefixes[][2] = {{"wi/", "wi0"},
+						  {"wc/", "wc0"}};
+
+	return prune(t, prefixes, 2, before_ms);
 }

@@ -1,5 +1,6 @@
 /* Showback reports: the per-day usage rows (state.h), grouped by up to
- * three dimensions (the group's name: their values joined by 0x1f). */
+ * three dimensions (the group's name: their values joined by 0x1f), in
+ * the order of the group names. */
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/satarith.h"
@@ -10,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -17,10 +19,13 @@
  * open-addressing table of row index + 1 (XXH3 of the group name). */
 #define MAX_REPORT_GROUPS 100000u
 #define GROUP_LEN 200 /* up to 3 parts of 64 bytes, joined by 0x1f */
+#define NONE "(none)"
 #define MAX_BY 3
 
 struct showback_scan {
-	int by[MAX_BY]; /* 0 tenant, 1 class, 2 model, 3 revision, 4 day */
+	int by[MAX_BY]; /* 0 tenant, 1 class, 2 model, 3 revision, 4 day,
+			 * 5 labels.KEY */
+	const char *label[MAX_BY]; /* by 5: KEY */
 	size_t nby;
 	Af__ShowbackRow *rows;
 	char (*keys)[GROUP_LEN];
@@ -152,7 +157,14 @@ static int showback_row(const void *key, size_t klen, const void *val,
 
 		if (i > 0)
 			name[len++] = 0x1f;
-		if (d == 3)
+		if (d == 5) {
+			const char *v = NONE;
+
+			for (size_t l = 0; l < sk.nlabels; l++)
+				if (strcmp(sk.label[l][0], s->label[i]) == 0)
+					v = sk.label[l][1];
+			len += (size_t)snprintf(name + len, 65, "%.64s", v);
+		} else if (d == 3)
 			len += (size_t)snprintf(
 				name + len, 24, "%llu",
 				(unsigned long long)sk.revision);
@@ -180,6 +192,14 @@ static int showback_row(const void *key, size_t klen, const void *val,
 	return 0;
 }
 
+/* Rows in the order of their group name (the values joined by 0x1f sort
+ * as the values, part by part). */
+static int by_key(const void *a, const void *b)
+{
+	return strcmp((*(Af__ShowbackRow *const *)a)->key,
+		      (*(Af__ShowbackRow *const *)b)->key);
+}
+
 void controld_read_showback(struct controld_job *j, struct af_txn *t)
 {
 	static const char *const dims[] = {"tenant", "class", "model",
@@ -204,6 +224,11 @@ void controld_read_showback(struct controld_job *j, struct af_txn *t)
 		for (int i = 0; i < 5; i++)
 			if (strcmp(keys[k], dims[i]) == 0)
 				s->by[k] = i;
+		if (strncmp(keys[k], "labels.", 7) == 0 && keys[k][7] != '\0' &&
+		    strlen(keys[k] + 7) <= 64) {
+			s->by[k] = 5;
+			s->label[k] = keys[k] + 7; /* in list */
+		}
 		if (s->by[k] < 0)
 			s->nby = MAX_BY + 1; /* refused below */
 	}
@@ -211,7 +236,7 @@ void controld_read_showback(struct controld_job *j, struct af_txn *t)
 	if (s->nby == 0 || s->nby > MAX_BY) {
 		controld_job_fail(j, AF__CODE__INVALID,
 				  "--by takes up to 3 of tenant, class, "
-				  "model, revision and day");
+				  "model, revision, day and labels.KEY");
 		goto out;
 	}
 	if (q->until_ms > 0 && q->until_ms <= q->since_ms) {
@@ -240,6 +265,8 @@ void controld_read_showback(struct controld_job *j, struct af_txn *t)
 	}
 	for (size_t i = 0; i < s->n; i++)
 		ptrs[i] = &s->rows[i];
+	if (s->n > 1)
+		qsort(ptrs, s->n, sizeof(*ptrs), by_key);
 	sr.n_rows = s->n;
 	sr.rows = ptrs;
 	resp.body_case = AF__RESPONSE__BODY_SHOWBACK;

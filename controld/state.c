@@ -256,6 +256,23 @@ int af_showback_key_parse(const void *key, size_t klen,
 			return AF_ECORRUPT;
 	}
 	ret->revision = af_store_u64_of_key(k + off);
+	ret->nlabels = 0;
+	for (off += 8; off < klen;) {
+		const char *kv[2];
+
+		for (int i = 0; i < 2; i++) {
+			size_t l = strnlen((const char *)k + off, klen - off);
+
+			if (off + l >= klen)
+				return AF_ECORRUPT; /* no NUL */
+			kv[i] = (const char *)k + off;
+			off += l + 1;
+		}
+		if (ret->nlabels == 4)
+			return AF_ECORRUPT;
+		ret->label[ret->nlabels][0] = kv[0];
+		ret->label[ret->nlabels++][1] = kv[1];
+	}
 	return 0;
 }
 

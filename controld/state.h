@@ -71,12 +71,16 @@ int af_state_set_registry_revision(struct af_txn *t, uint64_t rev);
 size_t af_showback_key(int64_t day_ms, const char *tenant, const char *cls,
 		       const char *model, uint64_t rev, uint8_t *out,
 		       size_t len);
-/* A showback key's parts; they point into the key. */
+/* A showback key's parts; they point into the key. Labels follow the
+ * revision: nlabels (key, value) pairs, each NUL-terminated (keys of
+ * rows without labels end at the revision). */
 struct af_showback_key {
 	int64_t day_ms;
 	const char *part[3]; /* tenant, class, model: not NUL-terminated */
 	size_t len[3];
 	uint64_t revision;
+	size_t nlabels;
+	const char *label[4][2];
 };
 /* 0, or AF_ECORRUPT for a key that is not a showback key. */
 int af_showback_key_parse(const void *key, size_t klen,
@@ -85,6 +89,11 @@ int af_showback_key_parse(const void *key, size_t klen,
  * declared labels. A label key keeps AF_SHOWBACK_VALUES_MAX distinct
  * values a day; the rest count as "other". */
 #define AF_SHOWBACK_VALUES_MAX 1000
+/* 0 when value `val` of label key[0..klen) is (now) one of the day's
+ * first AF_SHOWBACK_VALUES_MAX, 1 when it is to count as "other"; <0 an
+ * error. Values are counted per day across hop and workflow rows. */
+int af_showback_value_counted(struct af_txn *t, int64_t day, const char *key,
+			      size_t klen, const char *val);
 /* A workflow row key's parts, pointing into the key: tenant, class, then
  * nlabels (key, value) pairs; all NUL-terminated inside the key. */
 struct af_workflow_key {

@@ -1,6 +1,7 @@
 /* Budgets, showback, the rollout's cohorts and the fleet as JSON. */
 #include "render/render.h"
 #include "common/metrics.h"
+#include "common/money.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,14 +72,24 @@ static void group_keys(json_t *o, const char *by, const char *key)
 	}
 }
 
+/* Money as an exact 6-decimal string of micro-USD. */
+static json_t *money(int64_t micro)
+{
+	char b[AF_MONEY_LEN];
+
+	return json_string(af_money_str(micro, b));
+}
+
+/* Each row's money is its exact 1e-9 USD sum rounded once to the
+ * micro-USD, as a 6-decimal string; usd_per_success is that spend over
+ * the successes, to the micro-USD. */
 json_t *af_render_showback(const Af__ShowbackResp *sb, const char *by)
 {
 	json_t *arr = json_array();
 
 	for (size_t i = 0; sb && i < sb->n_rows; i++) {
 		const Af__ShowbackRow *r = sb->rows[i];
-		double spend = (double)r->cost_nano_usd / 1e9;
-		double waste = (double)r->failed_cost_nano_usd / 1e9;
+		int64_t spend = af_money_micro_of_nano(r->cost_nano_usd);
 		json_t *o = json_object();
 
 		group_keys(o, by, r->key);
@@ -87,11 +98,15 @@ json_t *af_render_showback(const Af__ShowbackResp *sb, const char *by)
 		json_object_set_new(
 			o, "failures",
 			json_integer((json_int_t)(r->count - r->ok)));
-		json_object_set_new(o, "spend_usd", json_real(spend));
-		json_object_set_new(o, "usd_per_success",
-				    r->ok ? json_real(spend / (double)r->ok)
-					  : json_null());
-		json_object_set_new(o, "waste_usd", json_real(waste));
+		json_object_set_new(o, "spend_usd", money(spend));
+		json_object_set_new(
+			o, "usd_per_success",
+			r->ok ? money((int64_t)(((uint64_t)spend + r->ok / 2) /
+						r->ok))
+			      : json_null());
+		json_object_set_new(
+			o, "waste_usd",
+			money(af_money_micro_of_nano(r->failed_cost_nano_usd)));
 		json_array_append_new(arr, o);
 	}
 	return arr;

@@ -191,11 +191,16 @@ static enum MHD_Result decide(struct routerd_http *h, struct MHD_Connection *c,
 	routerd_live_denied(h->r, v, &k->req, &k->d);
 	routerd_live_workflow_routed(h->r->workflows, v, &k->req, &k->d, seq,
 				     now);
-	if (k->d.kind == AF_DECISION_ROUTE)
-		routerd_decisions_put(
-			h->decisions, seq, &k->d, k->req.tenant,
-			k->req.class_name, now,
-			routerd_workflow_hash(k->req.workflow_id));
+	if (k->d.kind == AF_DECISION_ROUTE) {
+		char labels[ROUTERD_HOP_LABELS];
+
+		routerd_decisions_put(h->decisions, seq, &k->d, k->req.tenant,
+				      k->req.class_name, now,
+				      routerd_workflow_hash(k->req.workflow_id),
+				      labels,
+				      routerd_live_labels(v, &k->req, labels,
+							  sizeof(labels)));
+	}
 	http_count_decision(&h->stats, &k->d);
 	if (af_decision_json(&k->d, k->out, sizeof(k->out), &len) != 0)
 		return reply_error(h, c, k, 500, "INTERNAL",
@@ -297,7 +302,7 @@ static void report_apply(struct routerd_http *h,
 	if (h->r->usage != NULL)
 		routerd_usage_record(
 			h->r->usage, a->revision, a->tenant, a->class_name,
-			a->model, rep->ok,
+			a->model, a->labels, a->labels_len, rep->ok,
 			rep->latency_ms > 0 ? (uint64_t)rep->latency_ms : 0,
 			nano, rep->quality_ppm);
 }

@@ -34,6 +34,8 @@ static void outcome_apply(struct routerd_http *h,
 	size_t ndims = 0;
 	struct routerd_workflow_done w = {
 		.outcome = o->outcome,
+		.finished = true,
+		.id = o->workflow_id,
 		.tenant = o->tenant,
 		.class_name = o->class_name,
 		.labels = labels,

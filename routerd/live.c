@@ -424,31 +424,37 @@ static int64_t tokens_of(int64_t in, int64_t out)
 	return (in > 0 ? in : 0) + (out > 0 ? out : 0);
 }
 
+size_t routerd_live_labels(const struct routerd_view *v,
+			   const struct af_request *req, char *out, size_t cap)
+{
+	const char *kv[AF_REQ_MAX_LABELS][2];
+	const char *const *dims;
+	size_t ndims = 0;
+
+	dims = af_policy_view_showback_dims(v->pv, &ndims);
+	if (ndims == 0 || req->nlabels == 0)
+		return 0;
+	for (size_t i = 0; i < req->nlabels; i++) {
+		kv[i][0] = req->labels[i].key;
+		kv[i][1] = req->labels[i].value;
+	}
+	return routerd_workflow_labels(dims, ndims, &kv[0][0], req->nlabels,
+				       out, cap);
+}
+
 void routerd_live_workflow_routed(struct routerd_workflows *t,
 				  const struct routerd_view *v,
 				  const struct af_request *req,
 				  const struct af_decision *d, uint64_t seq,
 				  uint64_t now_ms)
 {
-	const char *kv[AF_REQ_MAX_LABELS][2];
 	char labels[ROUTERD_WORKFLOW_LABELS];
 	struct routerd_workflow_who who = {req->tenant, req->class_name, labels,
 					   0};
-	const char *const *dims;
-	size_t ndims = 0;
 
 	if (t == NULL || d->kind != AF_DECISION_ROUTE)
 		return;
-	dims = af_policy_view_showback_dims(v->pv, &ndims);
-	if (ndims > 0 && req->nlabels > 0) {
-		for (size_t i = 0; i < req->nlabels; i++) {
-			kv[i][0] = req->labels[i].key;
-			kv[i][1] = req->labels[i].value;
-		}
-		who.labels_len = routerd_workflow_labels(dims, ndims, &kv[0][0],
-							 req->nlabels, labels,
-							 sizeof(labels));
-	}
+	who.labels_len = routerd_live_labels(v, req, labels, sizeof(labels));
 	routerd_workflows_routed(
 		t, req->workflow_id, &who, seq, d,
 		tokens_of(req->input_tokens, req->output_tokens),
@@ -531,8 +537,8 @@ void routerd_live_denied(struct routerd *r, const struct routerd_view *v,
 	    strcmp(d->code, AF_DENY_MODELS_COOLING_DOWN) != 0)
 		return;
 	routerd_usage_record(r->usage, d->revision, req->tenant,
-			     req->class_name, LIVE_COOLING_MODEL, false, 0, 0,
-			     -1);
+			     req->class_name, LIVE_COOLING_MODEL, NULL, 0,
+			     false, 0, 0, -1);
 	if (r->live != NULL)
 		atomic_fetch_add_explicit(&r->live->stats.cooling_denials, 1,
 					  memory_order_relaxed);

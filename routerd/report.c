@@ -295,7 +295,7 @@ int routerd_outcome_parse(void *root_, struct routerd_outcome *ret,
 /* ---------------------------------------------------- decision table */
 
 #define INLINE_NAMES 104
-#define NNAMES 4
+#define NNAMES 5
 
 struct dent {
 	_Atomic int lock;
@@ -303,7 +303,7 @@ struct dent {
 	uint64_t made_ms;
 	uint64_t revision, wf_hash;
 	bool canary;
-	uint16_t len[NNAMES]; /* tenant, class, model, region */
+	uint16_t len[NNAMES]; /* tenant, class, model, region, labels */
 	char *heap;	      /* the names when they do not fit inline */
 	char inl[INLINE_NAMES];
 };
@@ -360,10 +360,11 @@ routerd_decisions_stats(const struct routerd_decisions *t)
 void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 			   const struct af_decision *d, const char *tenant,
 			   const char *class_name, uint64_t now_ms,
-			   uint64_t wf_hash)
+			   uint64_t wf_hash, const char *labels,
+			   size_t labels_len)
 {
 	const char *names[NNAMES] = {tenant, class_name, d->primary.model,
-				     d->primary.region};
+				     d->primary.region, labels};
 	struct dent *e = &t->ring[seq & (ROUTERD_DECISIONS_MAX - 1)];
 	uint16_t len[NNAMES];
 	size_t total = 0;
@@ -372,12 +373,17 @@ void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 
 	if (seq == 0)
 		return;
-	for (int i = 0; i < NNAMES; i++) {
+	for (int i = 0; i < NNAMES - 1; i++) {
 		len[i] = (uint16_t)(names[i] != NULL
 					    ? strnlen(names[i], ROUTERD_KEY_MAX)
 					    : 0);
 		total += len[i];
 	}
+	len[NNAMES - 1] =
+		(uint16_t)(labels != NULL && labels_len <= ROUTERD_HOP_LABELS
+				   ? labels_len
+				   : 0);
+	total += len[NNAMES - 1];
 	if (total > INLINE_NAMES) {
 		heap = af_malloc(total);
 		if (heap == NULL)
@@ -417,7 +423,7 @@ bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,
 {
 	struct dent *e = &t->ring[seq & (ROUTERD_DECISIONS_MAX - 1)];
 	char *outs[NNAMES] = {ret->tenant, ret->class_name, ret->model,
-			      ret->region};
+			      ret->region, ret->labels};
 	const char *src;
 	bool found = false;
 
@@ -431,6 +437,7 @@ bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,
 			outs[i][e->len[i]] = '\0';
 			src += e->len[i];
 		}
+		ret->labels_len = e->len[NNAMES - 1];
 		ret->revision = e->revision;
 		ret->wf_hash = e->wf_hash;
 		ret->canary = e->canary;

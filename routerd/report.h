@@ -82,12 +82,18 @@ int routerd_outcome_parse(void *root, struct routerd_outcome *ret,
 #define ROUTERD_KEY_MAX AF_POLICY_NAME_MAX
 
 /* What a decision says about its hop. */
+/* Bytes of declared labels ("key=value" strings, each NUL-terminated) a
+ * decision keeps from its request for the per-hop report. */
+#define ROUTERD_HOP_LABELS 192
+
 struct routerd_decision_rec {
 	uint64_t revision;
 	bool canary;
 	uint64_t wf_hash;
 	char tenant[ROUTERD_KEY_MAX + 1], class_name[ROUTERD_KEY_MAX + 1];
 	char model[ROUTERD_KEY_MAX + 1], region[ROUTERD_KEY_MAX + 1];
+	char labels[ROUTERD_HOP_LABELS + 1];
+	size_t labels_len;
 };
 
 struct routerd_decisions_stats {
@@ -104,13 +110,16 @@ routerd_decisions_stats(const struct routerd_decisions *t);
 
 /* Keeps routed decision `seq` (nonzero) of `tenant` and `class_name`, and
  * wf_hash, its workflow id's routerd_workflow_hash (0: none), so a report
- * that names only the decision finds its workflow.
- * now_ms: monotonic. No allocation unless the four names together are
- * long (over about 100 bytes). Any thread. */
+ * that names only the decision finds its workflow, and the request's
+ * declared labels (labels[0..labels_len), at most ROUTERD_HOP_LABELS
+ * bytes: more are dropped) for the per-hop report.
+ * now_ms: monotonic. No allocation unless the four names and the labels
+ * together are long (over about 100 bytes). Any thread. */
 void routerd_decisions_put(struct routerd_decisions *t, uint64_t seq,
 			   const struct af_decision *d, const char *tenant,
 			   const char *class_name, uint64_t now_ms,
-			   uint64_t wf_hash);
+			   uint64_t wf_hash, const char *labels,
+			   size_t labels_len);
 /* Copies decision `seq` into *ret; false when it is not (or no longer)
  * kept. Any thread. */
 bool routerd_decisions_get(struct routerd_decisions *t, uint64_t seq,

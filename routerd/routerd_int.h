@@ -85,6 +85,10 @@ void routerd_live_prepare(struct live_ctx *c, const struct routerd_view *v,
 struct routerd_report;
 void routerd_live_workflows(struct live_ctx *c, struct routerd_workflows *t,
 			    struct af_live *live);
+/* The request's labels that v's bundle declares as showback dimensions,
+ * packed into out[0..cap) (routerd_workflow_labels); returns the bytes. */
+size_t routerd_live_labels(const struct routerd_view *v,
+			   const struct af_request *req, char *out, size_t cap);
 void routerd_live_workflow_routed(struct routerd_workflows *t,
 				  const struct routerd_view *v,
 				  const struct af_request *req,

@@ -5,6 +5,7 @@
 #include "common/money.h"
 #include "common/satarith.h"
 #include "proto/af.pb-c.h"
+#include "routerd/report.h"
 #include "routerd/shadow.h"
 
 #include <pthread.h>
@@ -16,6 +17,8 @@
 struct row {
 	uint64_t revision;
 	char tenant[KEY_MAX], class_name[KEY_MAX], model[KEY_MAX];
+	char labels[ROUTERD_HOP_LABELS]; /* "key=value" NUL ... */
+	size_t labels_len;
 	uint64_t count, ok, lat[AF_USAGE_BUCKETS], lat_sum_ms;
 	int64_t cost, failed_cost;
 	uint64_t q_count, q_sum_ppm;
@@ -23,6 +26,8 @@ struct row {
 
 /* Ended workflows of one (tenant, class, labels). */
 struct wrow {
+	char id[KEY_MAX]; /* the workflow's id ("": rows of several) */
+	bool finished;	  /* its outcome was received here */
 	char tenant[KEY_MAX], class_name[KEY_MAX];
 	char labels[ROUTERD_WORKFLOW_LABELS];
 	size_t labels_len;
@@ -36,7 +41,7 @@ struct routerd_usage {
 	struct row rows[AF_USAGE_MAX_ROWS + 64];
 	size_t n;
 	struct wrow wrows[AF_USAGE_MAX_WORKFLOW_ROWS + 1];
-	size_t nw;
+	size_t nw, nwid; /* rows; those of one workflow (an id) */
 };
 
 int routerd_usage_new(struct routerd_usage **ret)
@@ -61,21 +66,27 @@ void routerd_usage_free(struct routerd_usage *u)
 #define OTHER "(other)"
 
 static struct row *find(struct routerd_usage *u, uint64_t rev,
-			const char *tenant, const char *cls, const char *model)
+			const char *tenant, const char *cls, const char *model,
+			const char *labels, size_t labels_len)
 {
 	struct row *r;
 
+	if (labels_len > sizeof(r->labels))
+		labels_len = 0;
 	for (size_t i = 0; i < u->n; i++) {
 		r = &u->rows[i];
 		if (r->revision == rev && strcmp(r->model, model) == 0 &&
 		    strcmp(r->tenant, tenant) == 0 &&
-		    strcmp(r->class_name, cls) == 0)
+		    strcmp(r->class_name, cls) == 0 &&
+		    r->labels_len == labels_len &&
+		    (labels_len == 0 ||
+		     memcmp(r->labels, labels, labels_len) == 0))
 			return r;
 	}
 	/* Full: the revision's "(other)" row keeps canary analysis exact;
 	 * showback loses the breakdown, not the sums. */
 	if (u->n >= AF_USAGE_MAX_ROWS && strcmp(tenant, OTHER) != 0)
-		return find(u, rev, OTHER, OTHER, OTHER);
+		return find(u, rev, OTHER, OTHER, OTHER, NULL, 0);
 	if (u->n >= sizeof(u->rows) / sizeof(u->rows[0]))
 		return NULL;
 	r = &u->rows[u->n++];
@@ -84,6 +95,9 @@ static struct row *find(struct routerd_usage *u, uint64_t rev,
 	snprintf(r->tenant, KEY_MAX, "%s", tenant);
 	snprintf(r->class_name, KEY_MAX, "%s", cls);
 	snprintf(r->model, KEY_MAX, "%s", model);
+	if (labels_len > 0)
+		memcpy(r->labels, labels, labels_len);
+	r->labels_len = labels_len;
 	return r;
 }
 
@@ -98,7 +112,8 @@ static size_t bucket_of(uint64_t ms)
 
 void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 			  const char *tenant, const char *class_name,
-			  const char *model, bool ok, uint64_t latency_ms,
+			  const char *model, const char *labels,
+			  size_t labels_len, bool ok, uint64_t latency_ms,
 			  int64_t cost_nano_usd, int64_t quality_ppm)
 {
 	struct row *r;
@@ -106,7 +121,7 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 	if (revision == 0)
 		return;
 	pthread_mutex_lock(&u->lock);
-	r = find(u, revision, tenant, class_name, model);
+	r = find(u, revision, tenant, class_name, model, labels, labels_len);
 	if (r != NULL) {
 		r->count++;
 		r->ok += ok;
@@ -125,14 +140,26 @@ void routerd_usage_record(struct routerd_usage *u, uint64_t revision,
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* The row of ended workflow w: its own (under its id) while the flush has
+ * fewer than AF_USAGE_MAX_WORKFLOW_IDS of those, else its (tenant, class,
+ * labels)'s. */
 static struct wrow *wfind(struct routerd_usage *u,
 			  const struct routerd_workflow_done *w)
 {
+	const char *id = w->id != NULL ? w->id : "";
+	bool fin = w->finished;
 	struct wrow *r;
 
+	if (id[0] != '\0' && u->nwid >= AF_USAGE_MAX_WORKFLOW_IDS) {
+		id = "";
+		fin = false;
+	}
+	if (id[0] == '\0')
+		fin = false;
 	for (size_t i = 0; i < u->nw; i++) {
 		r = &u->wrows[i];
-		if (r->labels_len == w->labels_len &&
+		if (r->labels_len == w->labels_len && r->finished == fin &&
+		    strcmp(r->id, id) == 0 &&
 		    strcmp(r->tenant, w->tenant) == 0 &&
 		    strcmp(r->class_name, w->class_name) == 0 &&
 		    (w->labels_len == 0 ||
@@ -153,6 +180,9 @@ static struct wrow *wfind(struct routerd_usage *u,
 	}
 	r = &u->wrows[u->nw++];
 	memset(r, 0, sizeof(*r));
+	snprintf(r->id, KEY_MAX, "%s", id);
+	r->finished = fin;
+	u->nwid += id[0] != '\0';
 	snprintf(r->tenant, KEY_MAX, "%s", w->tenant);
 	snprintf(r->class_name, KEY_MAX, "%s", w->class_name);
 	if (w->labels_len > 0 && w->labels_len <= sizeof(r->labels)) {
@@ -226,6 +256,8 @@ static int pack_workflows(const struct routerd_usage *u, Af__WorkflowRow *pr,
 		     o += strlen(w->labels + o) + 1)
 			p->labels[p->n_labels++] = (char *)w->labels + o;
 		lab += p->n_labels;
+		p->workflow_id = (char *)w->id;
+		p->finished = w->finished;
 		p->workflows = w->workflows;
 		p->succeeded = w->succeeded;
 		p->failed = w->failed;
@@ -261,12 +293,13 @@ static int pack(const struct routerd_usage *u, Af__ShadowCounts *sh, size_t nsh,
 	void *wmem = NULL;
 	Af__UsageRow *pr = af_calloc(n + 1, sizeof(*pr));
 	Af__UsageRow **pp = af_calloc(n + 1, sizeof(*pp));
+	char **lp = af_calloc(n * AF_SHOWBACK_DIMS_MAX + 1, sizeof(*lp));
 	Af__ShadowCounts **sp = af_calloc(nsh + 1, sizeof(*sp));
 	uint8_t *buf = NULL;
 	int rc = 0;
 
-	if (pr == NULL || pp == NULL || wr == NULL || wp == NULL ||
-	    sp == NULL || pack_workflows(u, wr, wp, &wmem) != 0) {
+	if (pr == NULL || pp == NULL || lp == NULL || wr == NULL ||
+	    wp == NULL || sp == NULL || pack_workflows(u, wr, wp, &wmem) != 0) {
 		rc = AF_ENOMEM;
 		goto out;
 	}
@@ -289,6 +322,12 @@ static int pack(const struct routerd_usage *u, Af__ShadowCounts *sh, size_t nsh,
 		pr[i].failed_cost_nano_usd = rows[i].failed_cost;
 		pr[i].quality_count = rows[i].q_count;
 		pr[i].quality_sum_ppm = rows[i].q_sum_ppm;
+		pr[i].labels = lp + i * AF_SHOWBACK_DIMS_MAX;
+		for (size_t o = 0; o < rows[i].labels_len &&
+				   pr[i].n_labels < AF_SHOWBACK_DIMS_MAX;
+		     o += strlen(rows[i].labels + o) + 1)
+			pr[i].labels[pr[i].n_labels++] =
+				(char *)rows[i].labels + o;
 		pp[i] = &pr[i];
 	}
 	rep.routerd_id = (char *)id;
@@ -306,6 +345,7 @@ static int pack(const struct routerd_usage *u, Af__ShadowCounts *sh, size_t nsh,
 out:
 	af_free(pr);
 	af_free(pp);
+	af_free(lp);
 	af_free(wr);
 	af_free(wp);
 	af_free(wmem);
@@ -328,7 +368,7 @@ int routerd_usage_take(struct routerd_usage *u, struct routerd_shadow *sh,
 	pthread_mutex_lock(&u->lock);
 	if ((u->n > 0 || u->nw > 0 || nsh > 0) &&
 	    (rc = pack(u, rows, nsh, id, ret, ret_len)) == 0)
-		u->n = u->nw = 0;
+		u->n = u->nw = u->nwid = 0;
 	pthread_mutex_unlock(&u->lock);
 	af_free(rows);
 	return rc;

@@ -221,6 +221,7 @@ static void finish(struct routerd_workflows *t, const struct entry *e,
 {
 	struct routerd_workflow_done w = {
 		.outcome = ROUTERD_WORKFLOW_ABANDONED,
+		.id = e->id,
 		.tenant = e->who,
 		.class_name = e->who + strlen(e->who) + 1,
 		.labels = e->who + e->labels_off,
@@ -229,8 +230,11 @@ static void finish(struct routerd_workflows *t, const struct entry *e,
 
 	if (t->done == NULL || e->hops == 0)
 		return;
-	if (o != NULL)
+	if (o != NULL) {
 		w = *o;
+		w.finished = true;
+		w.id = e->id;
+	}
 	if (w.labels_len == 0) { /* the outcome's labels, else its hops' */
 		w.labels = e->who + e->labels_off;
 		w.labels_len = e->labels_len;
@@ -494,8 +498,13 @@ bool routerd_workflows_outcome(struct routerd_workflows *t, const char *id,
 		drop(t, s, i);
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (!known && t->done != NULL)
-		t->done(t->done_arg, o);
+	if (!known && t->done != NULL) {
+		struct routerd_workflow_done w = *o;
+
+		w.finished = true;
+		w.id = id;
+		t->done(t->done_arg, &w);
+	}
 	return known;
 }
 

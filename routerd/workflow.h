@@ -53,6 +53,11 @@ enum routerd_workflow_outcome {
  * Strings are borrowed for the callback's duration. */
 struct routerd_workflow_done {
 	enum routerd_workflow_outcome outcome;
+	/* finished: ended by an outcome (not idle, not dropped); id: the
+	 * workflow_id (NULL: unknown), so the cluster merges the parts of a
+	 * workflow that several routerds saw */
+	bool finished;
+	const char *id;
 	const char *tenant, *class_name;
 	const char *labels;
 	size_t labels_len;

@@ -23,7 +23,8 @@
     return e;
   }
   const badge = (s) => h("span", { class: "badge " + s }, s);
-  const usd = (v) => (v === null || v === undefined ? "-" : "$" + Number(v).toFixed(v !== 0 && Math.abs(v) < 0.01 ? 6 : Math.abs(v) < 1 && v !== 0 ? 4 : 2));
+  /* money: a number, or an exact decimal string ("1.870000") */
+  const usd = (x) => { if (x === null || x === undefined) return "-"; const v = Number(x); return "$" + v.toFixed(v !== 0 && Math.abs(v) < 0.01 ? 6 : Math.abs(v) < 1 && v !== 0 ? 4 : 2); };
   const pct = (v) => (v === null || v === undefined ? "-" : (v * 100).toFixed(2) + "%");
   const short = (hash) => (hash || "").replace(/^sha256:/, "").slice(0, 12);
   function table(head, rows, attrs) {
@@ -262,7 +263,9 @@
     const by = h("select", { "aria-label": "group by", onchange: (e) => { report.by = e.target.value; show(); } },
       ...["tenant", "class", "model", "revision"].map((k) => h("option", Object.assign({ value: k }, k === report.by ? { selected: "" } : {}), k)));
     const date = (k) => h("input", { type: "date", value: report[k], "aria-label": k, onchange: (e) => { report[k] = e.target.value; show(); } });
-    const total = rows.reduce((a, r) => a + r.spend_usd, 0), waste = rows.reduce((a, r) => a + r.waste_usd, 0);
+    /* money comes as 6-decimal strings: summed in whole micro-USD */
+    const micro = (v) => Math.round(Number(v) * 1e6);
+    const total = rows.reduce((a, r) => a + micro(r.spend_usd), 0) / 1e6, waste = rows.reduce((a, r) => a + micro(r.waste_usd), 0) / 1e6;
     main.append(card("Showback",
       h("div", { class: "controls" }, "by", by, "since", date("since"), "until", date("until")),
       h("div", { class: "kpi" },
@@ -272,8 +275,8 @@
       table([report.by, "successes_num", "failures_num", "$ spend", "$ per success", "$ waste"],
         rows.map((r) => h("tr", {}, td(r[report.by]), td(r.successes, "num"), td(r.failures, "num"), td(usd(r.spend_usd), "num"), td(usd(r.usd_per_success), "num"), td(usd(r.waste_usd), "num"))))),
       h("div", { class: "grid" },
-        card("$ per successful outcome", S.bars(rows.map((r) => ({ label: r[report.by], value: r.usd_per_success || 0, cls: "stable", note: usd(r.usd_per_success) })), { label: "USD per success" })),
-        card("Waste (spend on failures)", S.bars(rows.map((r) => ({ label: r[report.by], value: r.waste_usd, cls: "waste", note: usd(r.waste_usd) })), { label: "waste" }))));
+        card("$ per successful outcome", S.bars(rows.map((r) => ({ label: r[report.by], value: Number(r.usd_per_success || 0), cls: "stable", note: usd(r.usd_per_success) })), { label: "USD per success" })),
+        card("Waste (spend on failures)", S.bars(rows.map((r) => ({ label: r[report.by], value: Number(r.waste_usd), cls: "waste", note: usd(r.waste_usd) })), { label: "waste" }))));
   }
 
   /* ------------------------------------------------------ emergency */

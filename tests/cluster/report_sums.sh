@@ -1,6 +1,6 @@
 #!/bin/sh
 # `af report` sums equal a brute-force sum of every usage row, for each
-# --by, with --since and --until honoured (whole UTC days); more groups
+# --by (money exactly, as 6-decimal strings), with --since and --until honoured (whole UTC days); more groups
 # than the limit (100,000) is refused with a clear error, never a report
 # with groups left out. The state is built by tests/tools/usage_fill
 # through the usage apply code and served by a real controld restored from
@@ -29,7 +29,9 @@ boot() {
 	"$CL_DIR/rows.csv" >/dev/null || fail "usage_fill"
 boot "$CL_DIR/u1.db"
 
-# brute BY FROM_MS UNTIL_MS: {"key": [ok, failures, cost, failed_cost]}
+# brute BY FROM_MS UNTIL_MS: {"key": [ok, failures, spend_usd, waste_usd]},
+# money as the report gives it: the 1e-9 USD sum rounded once to the
+# micro-USD, 6 decimals
 brute() {
 	awk -F, -v by="$1" -v lo="$2" -v hi="$3" '
 		$1 >= lo && (hi == 0 || $1 < hi) {
@@ -39,11 +41,15 @@ brute() {
 			if (by == "model") k = $4
 			ok[k] += $7; bad[k] += $6 - $7; c[k] += $8; f[k] += $9
 		}
+		function usd(n) {
+			n = int((n + 500) / 1000)
+			return sprintf("\"%d.%06d\"", int(n / 1000000), n % 1000000)
+		}
 		END {
 			printf "{"; sep = ""
 			for (k in ok) {
-				printf "%s\"%s\":[%.0f,%.0f,%.0f,%.0f]", sep, k, ok[k],
-				    bad[k], c[k], f[k]
+				printf "%s\"%s\":[%.0f,%.0f,%s,%s]", sep, k, ok[k],
+				    bad[k], usd(c[k]), usd(f[k])
 				sep = ","
 			}
 			print "}"
@@ -60,8 +66,7 @@ check() {
 		length == ($w | length) and
 		all(.[]; . as $r | $w[$r[$by]] as $e | $e != null and
 		    $r.successes == $e[0] and $r.failures == $e[1] and
-		    (($r.spend_usd * 1e9) - $e[2] | fabs) < 1 and
-		    (($r.waste_usd * 1e9) - $e[3] | fabs) < 1)' >/dev/null ||
+		    $r.spend_usd == $e[2] and $r.waste_usd == $e[3])' >/dev/null ||
 		fail "report --by $by $*: $(echo "$got" | jq -c '.[0:3]') want $(echo "$want" | cut -c1-300)"
 }
 

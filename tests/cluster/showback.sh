@@ -165,6 +165,47 @@ cl_af report --by tenant -o csv | tr -d '\r' >"$CL_DIR/hopcsv"
 [ "$(cat "$CL_DIR/hopcsv")" = "tenant,successes,failures,spend_usd,usd_per_success,waste_usd
 claims-team,13,0,1.870000,0.143846,0.000000
 growth-team,1,0,0.330000,0.330000,0.000000" ] || fail "hop CSV: $(cat "$CL_DIR/hopcsv")"
+# the per-hop JSON and YAML: money as the same exact strings, and the
+# rows of a finer --by sum exactly (in whole micro-USD) to the coarser
+# rows and to the day's total
+cl_af report --by tenant -o json | jq -e '. == [
+	{"tenant": "claims-team", "successes": 13, "failures": 0, "spend_usd": "1.870000",
+	 "usd_per_success": "0.143846", "waste_usd": "0.000000"},
+	{"tenant": "growth-team", "successes": 1, "failures": 0, "spend_usd": "0.330000",
+	 "usd_per_success": "0.330000", "waste_usd": "0.000000"}]' >/dev/null ||
+	fail "hop JSON: $(cl_af report --by tenant -o json)"
+cl_af report --by tenant -o yaml | grep -qx '  spend_usd: "1.870000"' ||
+	fail "hop YAML: $(cl_af report --by tenant -o yaml)"
+cl_af report --by tenant | grep -q '^claims-team  *13  *0  *1.870000  *0.143846  *0.000000$' ||
+	fail "hop table: $(cl_af report --by tenant)"
+# micro: a 6-decimal string as integer micro-USD, parsed without floats
+MICRO='def micro: split(".") | (.[0] | tonumber) * 1000000 + (.[1] | tonumber);'
+cl_af report --by day -o json >"$CL_DIR/hday"
+cl_af report --by tenant,class,model -o json >"$CL_DIR/hfine"
+jq -e -n "$MICRO"' input as $day | input as $fine |
+	($fine | length) > 2 and
+	($fine | map(.spend_usd | micro) | add) == ($day[0].spend_usd | micro) and
+	($day[0].spend_usd == "2.200000") and
+	([$fine[] | select(.tenant == "claims-team") | .spend_usd | micro] | add) == 1870000' \
+	"$CL_DIR/hday" "$CL_DIR/hfine" >/dev/null ||
+	fail "hop rows do not sum to the total: $(cat "$CL_DIR/hday" "$CL_DIR/hfine")"
+# the per-hop report by declared label dimensions: each hop's own labels
+# (a hop without the key under "(none)")
+cl_af report --by labels.cost_center -o json >"$CL_DIR/hcc"
+jq -e 'sort_by(.["labels.cost_center"]) == [
+	{"labels.cost_center": "(none)", "successes": 3, "failures": 0, "spend_usd": "0.400000",
+	 "usd_per_success": "0.133333", "waste_usd": "0.000000"},
+	{"labels.cost_center": "A", "successes": 5, "failures": 0, "spend_usd": "1.050000",
+	 "usd_per_success": "0.210000", "waste_usd": "0.000000"},
+	{"labels.cost_center": "B", "successes": 6, "failures": 0, "spend_usd": "0.750000",
+	 "usd_per_success": "0.125000", "waste_usd": "0.000000"}]' "$CL_DIR/hcc" >/dev/null ||
+	fail "hop --by labels.cost_center: $(cat "$CL_DIR/hcc")"
+cl_af report --by tenant,labels.product -o json | jq -e 'map(select(.["labels.product"] == "claims")) ==
+	[{"tenant": "claims-team", "labels.product": "claims", "successes": 1, "failures": 0,
+	  "spend_usd": "0.100000", "usd_per_success": "0.100000", "waste_usd": "0.000000"}]' >/dev/null ||
+	fail "hop --by tenant,labels.product: $(cl_af report --by tenant,labels.product -o json)"
+cl_af report --by labels.cost_center,class | grep -q '^B/marketing  *1  *0  *0.070000 ' ||
+	fail "hop table by labels.cost_center,class: $(cl_af report --by labels.cost_center,class)"
 # the per-hop report by several keys, day among them
 cl_af report --by tenant,day -o json | jq -e --arg d "$today" 'length == 2 and all(.[]; .day == $d) and
 	(map({key: .tenant, value: .successes}) | from_entries) == {"claims-team": 13, "growth-team": 1}' >/dev/null ||
@@ -174,7 +215,7 @@ set +e
 cl_af report --by tenant,colour 2>"$CL_DIR/e"
 rc=$?
 set -e
-[ $rc -ne 0 ] && grep -q 'up to 3 of tenant, class, model, revision and day' "$CL_DIR/e" || fail "--by tenant,colour: $(cat "$CL_DIR/e")"
+[ $rc -ne 0 ] && grep -q 'up to 3 of tenant, class, model, revision, day and labels.KEY' "$CL_DIR/e" || fail "--by tenant,colour: $(cat "$CL_DIR/e")"
 # a quoted field: a label value with a comma
 hop $P1 wf11 $T research-agent 0.01 '"cost_center":"C, \"east\""'
 done_ $P1 wf11 $T success 0 0
@@ -184,6 +225,37 @@ until cl_af report --unit workflow --by labels.cost_center -o csv | tr -d '\r' |
 	[ "$(date +%s)" -lt "$deadline" ] || fail "CSV quoting: $(cl_af report --unit workflow --by labels.cost_center -o csv)"
 	sleep 0.2
 done
+
+# A workflow through both routerds is one workflow: the parts each saw
+# (hops, cost; the outcome where it was received) merge by workflow_id,
+# abandoned only if no routerd received an outcome. Class marketing goes
+# idle in 2 s, so the parts without an outcome arrive within seconds.
+S=split-team
+hop $P1 wf-s1 $S marketing 0.10 "$CA"
+hop $P2 wf-s1 $S marketing 0.20
+a=$(outcome $P2 "{\"workflow_id\":\"wf-s1\",\"tenant\":\"$S\",\"class\":\"marketing\",\"outcome\":\"success\",\"tool_cost_usd\":0.01}")
+[ "$a" = '{"accepted":true} 202' ] || fail "outcome wf-s1: $a"
+hop $P1 wf-s2 $S marketing 0.05
+hop $P2 wf-s2 $S marketing 0.05
+hop $P2 wf-s3 $S marketing 0.30
+a=$(outcome $P1 "{\"workflow_id\":\"wf-s3\",\"tenant\":\"$S\",\"class\":\"marketing\",\"outcome\":\"failed\",\"human_review_usd\":0.02}")
+[ "$a" = '{"accepted":true} 202' ] || fail "outcome wf-s3: $a"
+deadline=$(($(date +%s) + 20))
+until cl_af report --unit workflow --by tenant -o json | jq -e --arg s $S '.[] | select(.tenant == $s) | .hops == 5' >/dev/null; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "split workflows never all reported: $(cl_af report --unit workflow --by tenant -o json)"
+	sleep 0.2
+done
+cl_af report --unit workflow --by tenant -o json | jq -e --arg s $S '[.[] | select(.tenant == $s)] == [{
+	"tenant": $s, "workflows": 3, "succeeded": 1, "failed": 1, "abandoned": 1, "success_rate": 0.333333,
+	"cost_usd": "0.730000", "inference_usd": "0.700000", "tool_usd": "0.010000",
+	"human_review_usd": "0.020000", "usd_per_success": "0.730000", "p50_success_usd": "0.310000",
+	"p95_success_usd": "0.310000", "waste_usd": "0.420000", "hops": 5}]' >/dev/null ||
+	fail "split workflows: $(cl_af report --unit workflow --by tenant -o json)"
+# the labels: the outcome's, else the hops' (wf-s1's first hop, at r1)
+cl_af report --unit workflow --by tenant,labels.cost_center -o json | jq -e --arg s $S '
+	[.[] | select(.tenant == $s) | {key: .["labels.cost_center"], value: [.workflows, .cost_usd]}] | from_entries ==
+	{"A": [1, "0.310000"], "(none)": [2, "0.420000"]}' >/dev/null ||
+	fail "split workflows by cost_center: $(cl_af report --unit workflow --by tenant,labels.cost_center -o json)"
 
 # A price version takes effect at its date: swift-mid costs 10x from
 # EFF (10 s ahead) on, its cached input at the old input price; reports

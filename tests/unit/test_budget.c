@@ -4,6 +4,7 @@
  * are applied straight to a real LMDB store (no raft needed). */
 #include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
+#include "common/money.h"
 #include "controld/anomaly.h"
 #include "controld/budget.h"
 #include "controld/fsm.h"
@@ -280,6 +281,75 @@ Test(budget, showback_sums_saturate)
 	protobuf_c_message_free_unpacked(&sb->base, NULL);
 }
 
+struct sb_label_scan {
+	uint64_t count, other, none, weird;
+	int64_t cost;
+};
+
+static int sb_label_row(const void *key, size_t klen, const void *val,
+			size_t vlen, void *arg)
+{
+	struct sb_label_scan *s = arg;
+	struct af_showback_key k;
+	Af__Showback *sb = af__showback__unpack(NULL, vlen, val);
+
+	cr_assert_not_null(sb);
+	cr_assert_eq(af_showback_key_parse(key, klen, &k), 0);
+	s->count += sb->count;
+	s->cost += sb->cost_nano_usd;
+	if (k.nlabels == 0)
+		s->none += sb->count;
+	else if (k.nlabels == 1 && strcmp(k.label[0][0], "cc") == 0 &&
+		 strcmp(k.label[0][1], "other") == 0)
+		s->other += sb->count;
+	else if (k.nlabels != 1 || strcmp(k.label[0][0], "cc") != 0)
+		s->weird++;
+	protobuf_c_message_free_unpacked(&sb->base, NULL);
+	return 0;
+}
+
+static int sb_label_scan_fn(struct af_txn *t, void *arg)
+{
+	return af_showback_iter(t, 0, 0, sb_label_row, arg);
+}
+
+/* Hop rows keep their declared labels in the key: a label key takes
+ * AF_SHOWBACK_VALUES_MAX values a day, later ones sum under "other";
+ * malformed labels are left out, never the row. */
+Test(budget, showback_labels_bounded)
+{
+	Af__UsageRow row = AF__USAGE_ROW__INIT;
+	struct sb_apply a = {.row = &row};
+	struct sb_label_scan s = {0};
+	char lab[32], *labs[1] = {lab};
+	struct af_txn *txn;
+
+	row.revision = 1;
+	row.tenant = (char *)"acme";
+	row.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = row.ok = 1;
+	row.cost_nano_usd = 1000;
+	row.n_labels = 1;
+	row.labels = labs;
+	for (int i = 0; i < AF_SHOWBACK_VALUES_MAX + 5; i++) {
+		snprintf(lab, sizeof(lab), "cc=v%d", i);
+		cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+	}
+	snprintf(lab, sizeof(lab), "cc=v0"); /* a value seen: its own row */
+	cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+	snprintf(lab, sizeof(lab), "no-equals");
+	cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(sb_label_scan_fn(txn, &s), 0);
+	af_store_read_end(txn);
+	cr_expect_eq(s.count, AF_SHOWBACK_VALUES_MAX + 7);
+	cr_expect_eq(s.cost, (AF_SHOWBACK_VALUES_MAX + 7) * 1000);
+	cr_expect_eq(s.other, 5);
+	cr_expect_eq(s.none, 1);
+	cr_expect_eq(s.weird, 0);
+}
+
 /* Spend saturates too: consumption reports at the largest accepted value,
  * many times over, leave spent at most INT64_MAX and the tenant over its
  * hard limit with nothing leased. */
@@ -486,4 +556,127 @@ Test(budget, anomalies_z_against_the_trailing_window)
 	cr_expect_float_eq(a[2].stddev_micro, 1e6, 1e-6);
 	cr_expect_float_eq(a[2].z, -1, 1e-9);
 	af_free(a);
+}
+
+/* ------------------------------------------- merging workflow parts */
+
+/* part ID at t: one routerd's part of workflow id (tenant acme), with
+ * outcome o ('s', 'f' or 'a'), finished there or not, hops and
+ * inference micro-USD, labels cc (NULL: none). */
+static void part(const char *id, char o, bool finished, uint64_t hops,
+		 int64_t inference, const char *cc, int64_t t)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
+	Af__WorkflowRow w = AF__WORKFLOW_ROW__INIT, *ws[1] = {&w};
+	char lab[96], *labs[1] = {lab};
+
+	w.workflow_id = (char *)id;
+	w.finished = finished;
+	w.tenant = (char *)"acme";
+	w.class_name = (char *)"c";
+	w.workflows = 1;
+	w.succeeded = o == 's';
+	w.failed = o == 'f';
+	w.abandoned = o == 'a';
+	w.hops = hops;
+	w.inference_micro = inference;
+	w.waste_micro = o == 's' ? 0 : inference;
+	if (cc != NULL) {
+		snprintf(lab, sizeof(lab), "cost_center=%s", cc);
+		w.labels = labs;
+		w.n_labels = 1;
+	}
+	ur.routerd_id = (char *)"r1";
+	ur.workflows = ws;
+	ur.n_workflows = 1;
+	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+	cmd.usage_report = &ur;
+	cr_assert_eq(apply(&cmd, t)->code, AF__CODE__OK);
+}
+
+struct wf_totals {
+	Af__WorkflowRow sum;
+	uint64_t hist[AF_COSTHIST_BUCKETS];
+	size_t rows;
+	char cc[8]; /* the label of the last row */
+};
+
+static int wf_total_fn(const void *key, size_t klen, const void *val,
+		       size_t vlen, void *arg)
+{
+	struct wf_totals *s = arg;
+	struct af_workflow_key k;
+	Af__WorkflowRow *r = af__workflow_row__unpack(NULL, vlen, val);
+
+	cr_assert_not_null(r);
+	cr_assert_eq(af_workflow_key_parse(key, klen, &k), 0);
+	snprintf(s->cc, sizeof(s->cc), "%s", k.nlabels ? k.label[0][1] : "-");
+	af_workflow_sum(&s->sum, r, s->hist);
+	s->rows++;
+	af__workflow_row__free_unpacked(r, NULL);
+	return 0;
+}
+
+static struct wf_totals wf_totals(int64_t day)
+{
+	struct wf_totals s = {.sum = AF__WORKFLOW_ROW__INIT};
+	struct af_txn *txn;
+
+	s.sum.success_min_micro = -1;
+	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_workflow_iter(txn, day, day + DAY, wf_total_fn, &s), 0);
+	af_store_read_end(txn);
+	return s;
+}
+
+/* A workflow whose parts reach the cluster from several routerds counts
+ * once: hops and money summed, the outcome of the part that ended it
+ * (whichever came first), abandoned only if none did; its labels the
+ * ending part's, else the others'. */
+Test(budget, workflow_parts_merge_by_id)
+{
+	int64_t d0 = af_period_start_ms(T0, false);
+	struct wf_totals s;
+
+	/* an abandoned part, then the one with the outcome */
+	part("w1", 'a', false, 2, 100, "A", T0);
+	part("w1", 's', true, 1, 50, NULL, T0 + 1);
+	s = wf_totals(d0);
+	cr_expect_eq(s.rows, 1);
+	cr_expect_str_eq(s.cc, "A");
+	cr_expect_eq(s.sum.workflows, 1);
+	cr_expect_eq(s.sum.succeeded, 1);
+	cr_expect_eq(s.sum.abandoned, 0);
+	cr_expect_eq(s.sum.hops, 3);
+	cr_expect_eq(s.sum.inference_micro, 150);
+	cr_expect_eq(s.sum.waste_micro, 0);
+	cr_expect_eq(s.hist[af_costhist_index(150)], 1);
+	cr_expect_eq(s.hist[af_costhist_index(50)], 0);
+	/* the outcome first, then a part that went idle elsewhere */
+	part("w2", 'f', true, 0, 7, "B", T0 + 2);
+	part("w2", 'a', false, 4, 40, "A", T0 + 3);
+	/* no routerd saw w3 end: abandoned once */
+	part("w3", 'a', false, 1, 1, "B", T0 + 4);
+	part("w3", 'a', false, 1, 2, "B", T0 + 5);
+	s = wf_totals(d0);
+	cr_expect_eq(s.sum.workflows, 3);
+	cr_expect_eq(s.sum.succeeded, 1);
+	cr_expect_eq(s.sum.failed, 1);
+	cr_expect_eq(s.sum.abandoned, 1);
+	cr_expect_eq(s.sum.hops, 3 + 4 + 2);
+	cr_expect_eq(s.sum.inference_micro, 150 + 47 + 3);
+	cr_expect_eq(s.sum.waste_micro, 47 + 3);
+	/* a part the next day joins the day its workflow was counted in */
+	part("w3", 'a', false, 1, 10, "B", T0 + DAY);
+	s = wf_totals(d0);
+	cr_expect_eq(s.sum.workflows, 3);
+	cr_expect_eq(s.sum.waste_micro, 47 + 13);
+	cr_expect_eq(wf_totals(d0 + DAY).rows, 0);
+	/* two days on, the index forgot w1: a part counts on its own */
+	part("x", 'a', false, 1, 1, NULL, T0 + 2 * DAY);
+	part("w1", 'a', false, 1, 1, NULL, T0 + 2 * DAY + 1);
+	cr_expect_eq(wf_totals(d0 + 2 * DAY).sum.workflows, 2);
+	cr_expect_eq(wf_totals(d0).sum.workflows, 3);
+	cr_expect_eq(rows_under("wi/"), 2, "old index entries pruned");
 }

@@ -147,7 +147,7 @@ Test(decisions, kept_by_sequence_number)
 
 	cr_assert_eq(routerd_decisions_new(&t), 0);
 	routerd_decisions_put(t, 1000, &d, "claims-team", "research-agent",
-			      5000, 0);
+			      5000, 0, NULL, 0);
 	cr_assert(routerd_decisions_get(t, 1000, &a));
 	cr_expect_str_eq(a.tenant, "claims-team");
 	cr_expect_str_eq(a.class_name, "research-agent");
@@ -169,10 +169,10 @@ Test(decisions, replaced_after_a_full_ring)
 	uint64_t base = 12345;
 
 	cr_assert_eq(routerd_decisions_new(&t), 0);
-	routerd_decisions_put(t, base, &d1, "t1", "c1", 0, 0);
+	routerd_decisions_put(t, base, &d1, "t1", "c1", 0, 0, NULL, 0);
 	/* The same slot, 11 minutes later: kept long enough. */
 	routerd_decisions_put(t, base + ROUTERD_DECISIONS_MAX, &d2, "t2", "c2",
-			      11 * 60 * 1000, 0);
+			      11 * 60 * 1000, 0, NULL, 0);
 	cr_expect(!routerd_decisions_get(t, base, &a), "replaced one found");
 	cr_assert(routerd_decisions_get(t, base + ROUTERD_DECISIONS_MAX, &a));
 	cr_expect_str_eq(a.tenant, "t2");
@@ -180,7 +180,7 @@ Test(decisions, replaced_after_a_full_ring)
 		     0);
 	/* Replaced one minute after it was made: counted. */
 	routerd_decisions_put(t, base + 2 * ROUTERD_DECISIONS_MAX, &d1, "t3",
-			      "c3", 12 * 60 * 1000, 0);
+			      "c3", 12 * 60 * 1000, 0, NULL, 0);
 	cr_expect_eq(atomic_load(&routerd_decisions_stats(t)->dropped_early),
 		     1);
 	cr_expect_eq(atomic_load(&routerd_decisions_stats(t)->stored), 3);
@@ -200,7 +200,7 @@ Test(decisions, long_names_are_kept_whole)
 	model[ROUTERD_KEY_MAX] = '\0';
 	d = decision(model, "eu", 3, false);
 	cr_assert_eq(routerd_decisions_new(&t), 0);
-	routerd_decisions_put(t, 9, &d, tenant, "c", 1, 0);
+	routerd_decisions_put(t, 9, &d, tenant, "c", 1, 0, NULL, 0);
 	cr_assert(routerd_decisions_get(t, 9, &a));
 	cr_expect_str_eq(a.tenant, tenant);
 	cr_expect_str_eq(a.model, model);
@@ -208,7 +208,8 @@ Test(decisions, long_names_are_kept_whole)
 	/* Replaced by a short one: the long names' memory is released
 	 * (the sanitizer build checks for leaks). */
 	d = decision("m", "r", 4, false);
-	routerd_decisions_put(t, 9 + ROUTERD_DECISIONS_MAX, &d, "t", "c", 2, 0);
+	routerd_decisions_put(t, 9 + ROUTERD_DECISIONS_MAX, &d, "t", "c", 2, 0,
+			      NULL, 0);
 	cr_assert(routerd_decisions_get(t, 9 + ROUTERD_DECISIONS_MAX, &a));
 	cr_expect_str_eq(a.model, "m");
 	routerd_decisions_free(t);
@@ -227,7 +228,7 @@ Test(usage, sums_saturate_instead_of_wrapping)
 	/* Bounded reports of 1e6 USD each: a flush that held ~9,300 of them
 	 * would wrap. */
 	for (int i = 0; i < 10000; i++)
-		routerd_usage_record(u, 1, "t", "c", "m", false, 1,
+		routerd_usage_record(u, 1, "t", "c", "m", NULL, 0, false, 1,
 				     ROUTERD_REPORT_MAX_COST_NANO, -1);
 	cr_assert_eq(routerd_usage_take(u, NULL, "r", &buf, &len), 0);
 	cr_assert_not_null(buf);
@@ -270,9 +271,9 @@ Test(usage, quality_is_summed_per_row_when_reported)
 	size_t len;
 
 	cr_assert_eq(routerd_usage_new(&u), 0);
-	routerd_usage_record(u, 1, "t", "c", "m", true, 1, 0, 900000);
-	routerd_usage_record(u, 1, "t", "c", "m", true, 1, 0, 600000);
-	routerd_usage_record(u, 1, "t", "c", "m", false, 1, 0, -1);
+	routerd_usage_record(u, 1, "t", "c", "m", NULL, 0, true, 1, 0, 900000);
+	routerd_usage_record(u, 1, "t", "c", "m", NULL, 0, true, 1, 0, 600000);
+	routerd_usage_record(u, 1, "t", "c", "m", NULL, 0, false, 1, 0, -1);
 	cr_assert_eq(routerd_usage_take(u, NULL, "r", &buf, &len), 0);
 	rep = af__usage_report__unpack(&af_pb_allocator, len, buf);
 	cr_assert_not_null(rep);

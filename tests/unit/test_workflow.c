@@ -440,8 +440,12 @@ Test(workflow, outcomes_sweep_and_eviction_feed_the_usage_rows)
 	cr_expect_not(routerd_workflows_outcome(t, "w9", &o, 2000));
 	r = usage_take(u);
 	cr_assert_not_null(r);
-	cr_assert_eq(r->n_workflows, 2);
+	/* each workflow its own row, under its id: the cluster merges the
+	 * parts of one workflow other routerds saw */
+	cr_assert_eq(r->n_workflows, 3);
 	w = row_of(r, "ta");
+	cr_expect_str_eq(w->workflow_id, "w1");
+	cr_expect(w->finished);
 	cr_expect_eq(w->workflows, 1);
 	cr_expect_eq(w->succeeded, 1);
 	cr_expect_eq(w->hops, 2);
@@ -457,13 +461,20 @@ Test(workflow, outcomes_sweep_and_eviction_feed_the_usage_rows)
 	cr_assert_eq(w->n_labels, 1);
 	cr_expect_str_eq(w->labels[0], "cost_center=A");
 	w = row_of(r, "tb");
-	cr_expect_eq(w->workflows, 2);
+	cr_expect_str_eq(w->workflow_id, "w2");
+	cr_expect_not(w->finished, "abandoned by the sweep");
+	cr_expect_eq(w->workflows, 1);
 	cr_expect_eq(w->abandoned, 1);
-	cr_expect_eq(w->failed, 1);
 	cr_expect_eq(w->succeeded, 0);
 	cr_expect_eq(w->inference_micro, 100000);
-	cr_expect_eq(w->waste_micro, 100001);
+	cr_expect_eq(w->waste_micro, 100000);
 	cr_expect_eq(w->success_min_micro, -1);
+	w = r->workflows[2];
+	cr_expect_str_eq(w->workflow_id, "w9");
+	cr_expect(w->finished);
+	cr_expect_eq(w->failed, 1);
+	cr_expect_eq(w->hops, 0);
+	cr_expect_eq(w->waste_micro, 1);
 	af__usage_report__free_unpacked(r, NULL);
 	cr_expect_null(usage_take(u), "a take empties the accumulator");
 	/* eviction: a table of 2 taking a third workflow abandons the LRU */
@@ -500,6 +511,44 @@ Test(workflow, rows_past_the_bound_sum_into_other)
 	cr_expect_str_eq(r->workflows[AF_USAGE_MAX_WORKFLOW_ROWS]->tenant,
 			 "(other)");
 	cr_expect_eq(r->workflows[AF_USAGE_MAX_WORKFLOW_ROWS]->workflows, 10);
+	af__usage_report__free_unpacked(r, NULL);
+	routerd_usage_free(u);
+}
+
+/* The first AF_USAGE_MAX_WORKFLOW_IDS workflows of a flush are rows of
+ * their own (under their id, merged by the cluster); later ones are summed
+ * per tenant, class and labels. */
+Test(workflow, rows_of_one_workflow_are_bounded)
+{
+	struct routerd_usage *u = NULL;
+	struct routerd_workflow_done w = {.outcome = ROUTERD_WORKFLOW_SUCCESS,
+					  .finished = true,
+					  .tenant = "t",
+					  .class_name = "c",
+					  .inference_nano = 1000};
+	char id[32];
+	Af__UsageReport *r;
+
+	cr_assert_eq(routerd_usage_new(&u), 0);
+	for (int i = 0; i < AF_USAGE_MAX_WORKFLOW_IDS + 10; i++) {
+		snprintf(id, sizeof(id), "wf%d", i);
+		w.id = id;
+		routerd_usage_workflow(u, &w);
+	}
+	r = usage_take(u);
+	cr_assert_eq(r->n_workflows, AF_USAGE_MAX_WORKFLOW_IDS + 1);
+	cr_expect_str_eq(r->workflows[0]->workflow_id, "wf0");
+	cr_expect(r->workflows[0]->finished);
+	cr_expect_eq(r->workflows[0]->workflows, 1);
+	cr_expect_str_eq(r->workflows[AF_USAGE_MAX_WORKFLOW_IDS]->workflow_id,
+			 "");
+	cr_expect_not(r->workflows[AF_USAGE_MAX_WORKFLOW_IDS]->finished);
+	cr_expect_eq(r->workflows[AF_USAGE_MAX_WORKFLOW_IDS]->workflows, 10);
+	af__usage_report__free_unpacked(r, NULL);
+	/* the next flush has room again */
+	routerd_usage_workflow(u, &w);
+	r = usage_take(u);
+	cr_expect_str_eq(r->workflows[0]->workflow_id, id);
 	af__usage_report__free_unpacked(r, NULL);
 	routerd_usage_free(u);
 }
