@@ -115,7 +115,6 @@ size_t routerd_dlog_render(const char *id_json, size_t id_json_len,
 	return w.full ? 0 : cap - w.left;
 }
 
-
 const char *routerd_dlog_trace_id(const char *traceparent, const char *xtrace,
 				  char out[ROUTERD_TRACE_MAX + 1])
 {

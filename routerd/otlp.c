@@ -36,6 +36,9 @@ struct routerd_otlp {
 	struct curl_slist *headers;
 	/* queue, under mu */
 	pthread_mutex_t mu;
+	/* one flush at a time: the exporter's and a caller's share the curl
+	 * handle and the batch */
+	pthread_mutex_t flush_mu;
 	pthread_cond_t cond;
 	struct span *ring;
 	size_t head, count;
@@ -323,7 +326,7 @@ static size_t take(struct routerd_otlp *o)
 	return n;
 }
 
-void routerd_otlp_flush(struct routerd_otlp *o)
+static void flush_locked(struct routerd_otlp *o)
 {
 	size_t n;
 	bool stop;
@@ -346,6 +349,13 @@ void routerd_otlp_flush(struct routerd_otlp *o)
 	atomic_fetch_add(&o->dropped_failed, o->count);
 	o->count = 0;
 	pthread_mutex_unlock(&o->mu);
+}
+
+void routerd_otlp_flush(struct routerd_otlp *o)
+{
+	pthread_mutex_lock(&o->flush_mu);
+	flush_locked(o);
+	pthread_mutex_unlock(&o->flush_mu);
 }
 
 static void *exporter_main(void *arg)
@@ -428,6 +438,7 @@ int routerd_otlp_new(const char *endpoint, const char *service_id,
 	if (o == NULL)
 		return af_errf(err, AF_ENOMEM, "otlp: out of memory");
 	pthread_mutex_init(&o->mu, NULL);
+	pthread_mutex_init(&o->flush_mu, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	cut(o->service_id, service_id);
 	rc = routerd_otlp_url(endpoint, o->url, sizeof(o->url), err);
@@ -473,6 +484,7 @@ void routerd_otlp_free(struct routerd_otlp *o)
 	curl_slist_free_all(o->headers);
 	pthread_cond_destroy(&o->cond);
 	pthread_mutex_destroy(&o->mu);
+	pthread_mutex_destroy(&o->flush_mu);
 	af_free(o->ring);
 	af_free(o->batch);
 	af_free(o);

@@ -69,7 +69,8 @@ size_t routerd_otlp_trace(struct routerd_otlp *o, const char *traceparent,
  * NULL). */
 void routerd_otlp_metrics(struct routerd_otlp *o, struct af_textbuf *b);
 
-/* For tests: send what is queued now (from the calling thread). */
+/* Sends what is queued now, from the calling thread (any thread: one
+ * flush runs at a time, the exporter's included). */
 void routerd_otlp_flush(struct routerd_otlp *o);
 
 #endif
