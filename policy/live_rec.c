@@ -1,8 +1,10 @@
 /* Recording the live inputs of a decision and replaying them (replay.h). */
 #include "common/hash.h"
 #include "policy/jsonw.h"
+#include "policy/pack.h"
 #include "policy/replay.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -159,6 +161,68 @@ void af_live_rec_finish(struct af_live_rec *rec, const struct af_decision *d)
 		}
 		rec->lanes[rec->nlanes++] = (struct af_rec_lane){id, c};
 	}
+}
+
+/* The fields side by side: [inner, lanes), [budget_read, ov), and
+ * after ov's entries stale_ms; the arrays in between by their counts. */
+#define REC_HEAD offsetof(struct af_live_rec, lanes)
+#define REC_MID                                                                \
+	(offsetof(struct af_live_rec, ov) -                                    \
+	 offsetof(struct af_live_rec, budget_read))
+
+_Static_assert(offsetof(struct af_live_rec, lanes) <
+			       offsetof(struct af_live_rec, cool) &&
+		       offsetof(struct af_live_rec, cool) <
+			       offsetof(struct af_live_rec, lat) &&
+		       offsetof(struct af_live_rec, lat) <
+			       offsetof(struct af_live_rec, budget_read) &&
+		       offsetof(struct af_live_rec, budget_read) <
+			       offsetof(struct af_live_rec, ov) &&
+		       offsetof(struct af_live_rec, ov) <
+			       offsetof(struct af_live_rec, stale_ms) &&
+		       offsetof(struct af_live_rec, stale_ms) +
+				       sizeof(uint64_t) ==
+			       sizeof(struct af_live_rec),
+	       "af_live_rec_pack: the fields' order changed");
+
+size_t af_live_rec_pack(const struct af_live_rec *rec, uint8_t *buf, size_t cap)
+{
+	struct pk k = {.p = buf, .left = cap};
+
+	pk_put(&k, rec, REC_HEAD);
+	pk_put(&k, rec->lanes, rec->nlanes * sizeof(rec->lanes[0]));
+	pk_put(&k, rec->cool, rec->ncool * sizeof(rec->cool[0]));
+	pk_put(&k, rec->lat, rec->nlat * sizeof(rec->lat[0]));
+	pk_put(&k, &rec->budget_read, REC_MID);
+	pk_put(&k, &rec->ov.version, sizeof(rec->ov.version));
+	pk_put(&k, &rec->ov.n, sizeof(rec->ov.n));
+	pk_put(&k, rec->ov.ov, rec->ov.n * sizeof(rec->ov.ov[0]));
+	pk_put(&k, &rec->stale_ms, sizeof(rec->stale_ms));
+	return k.bad ? 0 : cap - k.left;
+}
+
+size_t af_live_rec_unpack(const uint8_t *buf, size_t len,
+			  struct af_live_rec *ret)
+{
+	struct pk k = {.q = buf, .left = len};
+
+	pk_get(&k, ret, REC_HEAD);
+	if (ret->nlanes > AF_REC_LANES || ret->ncool > AF_REC_COOL ||
+	    ret->nlat > AF_REC_LAT)
+		k.bad = true;
+	pk_get(&k, ret->lanes, k.bad ? 0 : ret->nlanes * sizeof(ret->lanes[0]));
+	pk_get(&k, ret->cool, k.bad ? 0 : ret->ncool * sizeof(ret->cool[0]));
+	pk_get(&k, ret->lat, k.bad ? 0 : ret->nlat * sizeof(ret->lat[0]));
+	pk_get(&k, &ret->budget_read, REC_MID);
+	pk_get(&k, &ret->ov.version, sizeof(ret->ov.version));
+	pk_get(&k, &ret->ov.n, sizeof(ret->ov.n));
+	if (ret->ov.n > AF_OVERRIDE_MAX)
+		k.bad = true;
+	pk_get(&k, ret->ov.ov, k.bad ? 0 : ret->ov.n * sizeof(ret->ov.ov[0]));
+	pk_get(&k, &ret->stale_ms, sizeof(ret->stale_ms));
+	if (k.bad)
+		ret->nlanes = ret->ncool = ret->nlat = 0, ret->ov.n = 0;
+	return k.bad ? 0 : len - k.left;
 }
 
 void af_live_rec_lease(struct af_live_rec *rec, const struct af_decision *d)

@@ -292,6 +292,17 @@ struct af_request {
 /* Sets every field absent. */
 void af_request_init(struct af_request *r);
 
+/* A request packed into the bytes in use (each string up to its end, the
+ * needs and labels present): a few hundred bytes for a typical request,
+ * where the struct is over 10 KB, and never more than the struct.
+ * af_request_pack returns the length written to buf (cap at least
+ * sizeof(struct af_request) always suffices), 0 when it does not fit;
+ * af_request_unpack reads it back into *ret and returns the length read,
+ * 0 for bytes not written by af_request_pack (same build). */
+size_t af_request_pack(const struct af_request *r, uint8_t *buf, size_t cap);
+size_t af_request_unpack(const uint8_t *buf, size_t len,
+			 struct af_request *ret);
+
 /* Why a request body was refused: the HTTP status and error code
  * (400 "MALFORMED_JSON", 400 "MISSING_FIELD", 422 "WRONG_TYPE", 422
  * "INVALID_FIELD" for a value out of range or over its bound, 413

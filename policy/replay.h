@@ -86,6 +86,15 @@ void af_live_rec_finish(struct af_live_rec *rec, const struct af_decision *d);
 /* Records that routerd turned routed decision d into a denial (budget
  * lease), copying d's code, message and retry fields. */
 void af_live_rec_lease(struct af_live_rec *rec, const struct af_decision *d);
+/* A record packed into the entries in use (the struct is about 9 KB, a
+ * typical record a few hundred bytes), and back, as af_request_pack and
+ * af_request_unpack do (a cap of sizeof(struct af_live_rec) always
+ * suffices). The pointers inner and v are packed as they are: unpack in
+ * the process that packed, while what they point to lives. */
+size_t af_live_rec_pack(const struct af_live_rec *rec, uint8_t *buf,
+			size_t cap);
+size_t af_live_rec_unpack(const uint8_t *buf, size_t len,
+			  struct af_live_rec *ret);
 /* The "live" object of a decision record. Returns 0 or AF_ETOOBIG. */
 int af_live_rec_json(const struct af_live_rec *rec, char *buf, size_t len,
 		     size_t *ret_len);

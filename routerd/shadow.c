@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/satarith.h"
+#include "common/timeutil.h"
 #include "routerd/decision_log.h"
 #include "routerd/override.h"
 #include "routerd/routerd_int.h"
@@ -13,19 +14,32 @@
 #include <string.h>
 
 #define CLASS_MAX 65 /* as usage rows: longer class names are cut */
+#define SHADOW_NAP_MS 1
 #define OTHER "(other)"
 
-/* One shadowed decision: what the deciding thread saw. The decision's
- * and the recorder's pointers point into view v, which the worker uses
- * only while it holds that same view again (pointer and gen). */
+/* One shadowed decision in the queue: what the deciding thread saw, the
+ * request and the live inputs packed behind it (their bytes in use
+ * only). The decision's and the record's pointers point into view v,
+ * which the worker uses only while it holds that same view again
+ * (pointer and gen). */
 struct job {
+	uint32_t len; /* of the job, header included, a multiple of 8 */
+	uint32_t req_len, rec_len;
 	const struct routerd_view *v;
 	uint64_t gen;
 	int64_t wall_ms;
-	struct af_request req;
-	struct af_decision d;
-	struct af_live_rec rec;
+	/* what the live decision was, as af_decision_changes compares it */
+	enum af_decision_kind kind;
+	struct af_hop primary;
+	const char *code;
+	int64_t est_cost_nano_usd;
 };
+
+/* A job's len when the rest of the ring up to its end is unused. */
+#define JOB_SKIP UINT32_MAX
+#define JOB_MAX                                                                \
+	(sizeof(struct job) + sizeof(struct af_request) +                      \
+	 sizeof(struct af_live_rec) + 8)
 
 struct row {
 	char hash[AF_HASH_STR_LEN];
@@ -40,13 +54,20 @@ struct routerd_shadow {
 	pthread_mutex_t mu; /* guards the queue and stop */
 	pthread_cond_t cv;
 	bool stop, waiting;
-	size_t head, tail;   /* jobs [head, tail), modulo the queue size */
-	struct job *q;	     /* ROUTERD_SHADOW_QUEUE jobs */
+	uint64_t head, tail; /* byte positions of the jobs in the ring */
+	size_t njobs;	     /* jobs in [head, tail) */
+	uint8_t *ring;	     /* ROUTERD_SHADOW_RING bytes */
+	/* the worker's: a job unpacked */
+	struct af_request req;
+	struct af_live_rec rec;
 	pthread_mutex_t rmu; /* guards the rows */
 	struct row rows[ROUTERD_SHADOW_ROWS + 1];
 	size_t nrows;
 	_Atomic uint64_t queued, dropped, evaluated, stale, changed;
 };
+
+/* A job being packed, on the deciding thread. */
+static _Thread_local uint8_t tl_job[JOB_MAX] __attribute__((aligned(8)));
 
 bool routerd_shadow_wants(const struct routerd *r, const struct routerd_view *v,
 			  uint64_t seq, int64_t wall_ms)
@@ -65,26 +86,47 @@ void routerd_shadow_put(struct routerd *r, const struct routerd_view *v,
 			const struct af_live_rec *rec, int64_t wall_ms)
 {
 	struct routerd_shadow *s = r->shadow;
-	struct job *j;
+	struct job *j = (struct job *)tl_job;
+	size_t len, off, waste = 0;
 	bool wake;
 
 	if (s == NULL || d->canary)
 		return;
+	/* Packed here, copied into the ring under the lock. */
+	*j = (struct job){.v = v,
+			  .gen = view_ext(v)->gen,
+			  .wall_ms = wall_ms,
+			  .kind = d->kind,
+			  .primary = d->primary,
+			  .code = d->code,
+			  .est_cost_nano_usd = d->est_cost_nano_usd};
+	j->req_len = (uint32_t)af_request_pack(req, tl_job + sizeof(*j),
+					       sizeof(struct af_request));
+	j->rec_len = (uint32_t)af_live_rec_pack(
+		rec, tl_job + sizeof(*j) + j->req_len,
+		sizeof(struct af_live_rec));
+	len = (sizeof(*j) + j->req_len + j->rec_len + 7) & ~(size_t)7;
+	j->len = (uint32_t)len;
 	pthread_mutex_lock(&s->mu);
-	if (s->tail - s->head >= ROUTERD_SHADOW_QUEUE || s->stop) {
+	off = (size_t)(s->tail % ROUTERD_SHADOW_RING);
+	if (off + len > ROUTERD_SHADOW_RING)
+		waste = ROUTERD_SHADOW_RING -
+			off; /* starts at the ring's start */
+	if (s->tail + waste + len - s->head > ROUTERD_SHADOW_RING || s->stop) {
 		pthread_mutex_unlock(&s->mu);
 		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
 		return;
 	}
-	j = &s->q[s->tail % ROUTERD_SHADOW_QUEUE];
-	j->v = v;
-	j->gen = view_ext(v)->gen;
-	j->wall_ms = wall_ms;
-	memcpy(&j->req, req, sizeof(*req));
-	memcpy(&j->d, d, sizeof(*d));
-	j->d.decision_id = NULL;
-	memcpy(&j->rec, rec, sizeof(*rec));
-	s->tail++;
+	if (waste > 0) {
+		uint32_t skip = JOB_SKIP;
+
+		memcpy(s->ring + off, &skip, sizeof(skip));
+		s->tail += waste;
+		off = 0;
+	}
+	memcpy(s->ring + off, tl_job, len);
+	s->tail += len;
+	s->njobs++;
 	wake = s->waiting;
 	pthread_mutex_unlock(&s->mu);
 	atomic_fetch_add_explicit(&s->queued, 1, memory_order_relaxed);
@@ -192,29 +234,35 @@ int routerd_shadow_take(struct routerd_shadow *s, Af__ShadowCounts **ret,
 /* -------------------------------------------------------------- worker */
 
 /* Decides j again on the shadow of the view it was decided on. */
-static void evaluate(struct routerd_shadow *s, struct job *j)
+static void evaluate(struct routerd_shadow *s, const struct job *j)
 {
 	const struct routerd_view *v = routerd_view_acquire(s->r);
 	const struct view_ext *x = v != NULL ? view_ext(v) : NULL;
+	const uint8_t *p = (const uint8_t *)(j + 1);
 	struct af_replay_live rl;
 	struct af_live live;
-	struct af_decision sd;
+	struct af_decision sd, d = {.kind = j->kind,
+				    .primary = j->primary,
+				    .code = j->code,
+				    .est_cost_nano_usd = j->est_cost_nano_usd};
 	int rc;
 
-	if (v != j->v || x->gen != j->gen || x->shadow_pv == NULL) {
+	if (v != j->v || x->gen != j->gen || x->shadow_pv == NULL ||
+	    af_request_unpack(p, j->req_len, &s->req) == 0 ||
+	    af_live_rec_unpack(p + j->req_len, j->rec_len, &s->rec) == 0) {
 		/* A new view since: its names may be gone. */
 		atomic_fetch_add_explicit(&s->stale, 1, memory_order_relaxed);
 		routerd_view_release(s->r, v);
 		return;
 	}
-	af_live_rec_replay(&j->rec, &rl);
+	af_live_rec_replay(&s->rec, &rl);
 	af_replay_live_bind(&rl, x->shadow_pv, &live);
-	rc = routerd_override_decide_pv(s->r, x->shadow_pv, &j->req, &live,
+	rc = routerd_override_decide_pv(s->r, x->shadow_pv, &s->req, &live,
 					j->wall_ms, "shadow", NULL, &sd);
 	if (rc == 0)
 		af_replay_lease(&rl, &sd);
 	if (rc == 0 || rc == AF_ENOTFOUND) {
-		count(s, v->shadow_hash, j->req.class_name, &j->d, &sd, rc);
+		count(s, v->shadow_hash, s->req.class_name, &d, &sd, rc);
 		atomic_fetch_add_explicit(&s->evaluated, 1,
 					  memory_order_relaxed);
 	}
@@ -225,8 +273,22 @@ static void *worker(void *arg)
 {
 	struct routerd_shadow *s = arg;
 
+	struct timespec ts;
+	bool napped = false;
+
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
+		/* Out of work, the worker first naps SHADOW_NAP_MS without
+		 * asking to be woken: under load, producers queue a batch
+		 * meanwhile and signal nobody (a wake-up per request would
+		 * cost more than the shadow decision). Still nothing: it
+		 * sleeps until a producer wakes it. */
+		if (s->head == s->tail && !s->stop && !napped) {
+			af_deadline_after(CLOCK_REALTIME, SHADOW_NAP_MS, &ts);
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+			napped = true;
+			continue;
+		}
 		while (s->head == s->tail && !s->stop) {
 			s->waiting = true;
 			pthread_cond_wait(&s->cv, &s->mu);
@@ -234,14 +296,21 @@ static void *worker(void *arg)
 		}
 		if (s->stop)
 			break;
+		napped = false;
 		/* Producers write only past tail: the job at head is ours
 		 * until head moves. */
-		struct job *j = &s->q[s->head % ROUTERD_SHADOW_QUEUE];
+		size_t off = (size_t)(s->head % ROUTERD_SHADOW_RING);
+		const struct job *j = (const struct job *)(s->ring + off);
 
+		if (j->len == JOB_SKIP) {
+			s->head += ROUTERD_SHADOW_RING - off;
+			continue;
+		}
 		pthread_mutex_unlock(&s->mu);
 		evaluate(s, j);
 		pthread_mutex_lock(&s->mu);
-		s->head++;
+		s->head += j->len;
+		s->njobs--;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -251,8 +320,7 @@ int routerd_shadow_start(struct routerd *r, struct af_err *err)
 {
 	struct routerd_shadow *s = af_calloc(1, sizeof(*s));
 
-	if (s == NULL ||
-	    (s->q = af_calloc(ROUTERD_SHADOW_QUEUE, sizeof(*s->q))) == NULL) {
+	if (s == NULL || (s->ring = af_malloc(ROUTERD_SHADOW_RING)) == NULL) {
 		af_free(s);
 		return af_errf(err, AF_ENOMEM, "shadow: out of memory");
 	}
@@ -261,7 +329,7 @@ int routerd_shadow_start(struct routerd *r, struct af_err *err)
 	pthread_mutex_init(&s->rmu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (pthread_create(&s->thread, NULL, worker, s) != 0) {
-		af_free(s->q);
+		af_free(s->ring);
 		af_free(s);
 		return af_errf(err, AF_EIO, "shadow: cannot start its thread");
 	}
@@ -295,7 +363,7 @@ void routerd_shadow_free(struct routerd *r)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->rmu);
 	pthread_cond_destroy(&s->cv);
-	af_free(s->q);
+	af_free(s->ring);
 	af_free(s);
 }
 
@@ -307,7 +375,7 @@ void routerd_shadow_metrics(struct routerd *r, struct af_textbuf *b)
 	if (s == NULL)
 		return;
 	pthread_mutex_lock(&s->mu);
-	depth = s->tail - s->head;
+	depth = s->njobs;
 	pthread_mutex_unlock(&s->mu);
 	af_metric_u64(b, "af_routerd_shadow_queued_total",
 		      "Decisions queued for evaluation against the shadow "

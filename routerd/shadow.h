@@ -19,7 +19,7 @@
 #include "proto/af.pb-c.h"
 #include "routerd/routerd.h"
 
-#define ROUTERD_SHADOW_QUEUE 512
+#define ROUTERD_SHADOW_RING (4u << 20) /* bytes of queued jobs */
 /* Distinct (hash, class) rows between two flushes; more share the hash's
  * "(other)" row. */
 #define ROUTERD_SHADOW_ROWS 1024

@@ -467,3 +467,65 @@ Test(replay, request_json_escapes_at_every_offset)
 				json_decref(o);
 			}
 }
+
+/* Packing (the shadow queue's): a request and a record come back from
+ * their bytes in use the same, a cut or bad buffer is refused, and the
+ * packed forms are a small part of the structs. */
+Test(replay, pack_round_trip)
+{
+	static struct af_live_rec rec, rec2;
+	static struct af_request req, req2;
+	static uint8_t
+		buf[sizeof(struct af_request) + sizeof(struct af_live_rec)];
+	struct fake f = {.inflight = 2,
+			 .cool_pair = 1,
+			 .cool_ms = 900,
+			 .lat_base = 5,
+			 .stale_ms = 42};
+	struct af_live in = fake_live(&f), live;
+	struct af_request_error re;
+	struct af_decision d;
+	char a[8192], b[8192];
+	size_t na, nb, n, m;
+
+	cr_assert_eq(
+		pf_request("{\"workflow_id\":\"wf-1\",\"tenant\":\"t\\\"x\","
+			   "\"class\":\"research-agent\",\"region\":"
+			   "\"eu-west-1\",\"input_tokens\":12,"
+			   "\"needs\":[\"tools\",\"json\"],\"labels\":"
+			   "{\"cost_center\":\"cc-9\",\"product\":\"p\"}}",
+			   &req, &re),
+		0, "%s", re.message);
+	af_live_rec_wrap(&rec, &in, view, &live);
+	cr_assert_eq(af_decide(view, &req, &live, "x", &d, NULL), 0);
+	af_live_rec_finish(&rec, &d);
+	rec.stale_ms = 42;
+	n = af_request_pack(&req, buf, sizeof(buf));
+	cr_assert_gt(n, 0);
+	cr_expect_lt(n, sizeof(req) / 20, "%zu bytes packed", n);
+	m = af_live_rec_pack(&rec, buf + n, sizeof(buf) - n);
+	cr_assert_gt(m, 0);
+	cr_expect_lt(m, sizeof(rec) / 10, "%zu bytes packed", m);
+	memset(&req2, 0x5a, sizeof(req2));
+	memset(&rec2, 0x5a, sizeof(rec2));
+	cr_assert_eq(af_request_unpack(buf, n, &req2), n);
+	cr_assert_eq(af_live_rec_unpack(buf + n, m, &rec2), m);
+	cr_assert_eq(af_request_json(&req, NULL, 0, a, sizeof(a), &na), 0);
+	cr_assert_eq(af_request_json(&req2, NULL, 0, b, sizeof(b), &nb), 0);
+	cr_expect_str_eq(b, a);
+	cr_assert_eq(af_live_rec_json(&rec, a, sizeof(a), &na), 0);
+	cr_assert_eq(af_live_rec_json(&rec2, b, sizeof(b), &nb), 0);
+	cr_expect_str_eq(b, a);
+	cr_expect_eq(rec2.v, view);
+	cr_expect_eq(rec2.nlanes, rec.nlanes);
+	/* every cut of the bytes is refused, never read past */
+	for (size_t cut = 0; cut < n; cut++)
+		cr_expect_eq(af_request_unpack(buf, cut, &req2), 0, "cut %zu",
+			     cut);
+	for (size_t cut = 0; cut < m; cut++)
+		cr_expect_eq(af_live_rec_unpack(buf + n, cut, &rec2), 0,
+			     "cut %zu", cut);
+	/* a buffer too small to pack into */
+	cr_expect_eq(af_request_pack(&req, buf, n - 1), 0);
+	cr_expect_eq(af_live_rec_pack(&rec, buf, m - 1), 0);
+}
