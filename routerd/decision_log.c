@@ -311,19 +311,19 @@ static void rotate(struct routerd_dlog *l)
 
 /* ------------------------------------------------------------ writer */
 
+/* The records GET /v1/decisions/ID serves: recent_mu is held by the
+ * caller (the writer holds it for a whole drain, not per record). */
 static void remember(struct routerd_dlog *l, uint64_t seq, const char *line,
 		     size_t len)
 {
 	struct recent *r;
 	char *p;
 
-	pthread_mutex_lock(&l->recent_mu);
 	r = &l->recent[l->recent_next];
 	if (r->cap < len) {
 		p = af_realloc(r->buf, len);
 		if (p == NULL) {
 			r->seq = 0;
-			pthread_mutex_unlock(&l->recent_mu);
 			return;
 		}
 		r->buf = p;
@@ -333,7 +333,6 @@ static void remember(struct routerd_dlog *l, uint64_t seq, const char *line,
 	r->len = len;
 	r->seq = seq;
 	l->recent_next = (l->recent_next + 1) % DLOG_RECENT;
-	pthread_mutex_unlock(&l->recent_mu);
 }
 
 /* Walks back over the last n records remembered. */
@@ -341,12 +340,10 @@ static void forget(struct routerd_dlog *l, uint64_t n)
 {
 	size_t i = l->recent_next;
 
-	pthread_mutex_lock(&l->recent_mu);
 	for (uint64_t k = 0; k < n && k < DLOG_RECENT; k++) {
 		i = (i + DLOG_RECENT - 1) % DLOG_RECENT;
 		l->recent[i].seq = 0;
 	}
-	pthread_mutex_unlock(&l->recent_mu);
 }
 
 static void write_line(struct routerd_dlog *l, uint64_t seq, const char *line,
@@ -430,6 +427,7 @@ void routerd_dlog_flush(struct routerd_dlog *l)
 {
 	unsigned n = atomic_load(&l->nrings);
 
+	pthread_mutex_lock(&l->recent_mu);
 	for (unsigned i = 0; i < n && i < DLOG_PRODUCERS; i++) {
 		struct pring *q = &l->rings[i];
 		uint64_t from =
@@ -444,6 +442,7 @@ void routerd_dlog_flush(struct routerd_dlog *l)
 	}
 	if (l->fd >= 0 && l->pend_n > 0)
 		settle(l, wflush(l) == 0);
+	pthread_mutex_unlock(&l->recent_mu);
 	atomic_store(&l->queued_bytes, queued(l));
 }
 
@@ -625,7 +624,9 @@ void routerd_dlog_free(struct routerd_dlog *l)
 	} else if (l->scratch != NULL && l->wbuf != NULL) {
 		routerd_dlog_flush(l);
 	}
+	pthread_mutex_lock(&l->recent_mu);
 	close_file(l);
+	pthread_mutex_unlock(&l->recent_mu);
 	if (l->retire_started) {
 		pthread_mutex_lock(&l->mu);
 		l->retire_stop = true;

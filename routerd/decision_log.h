@@ -24,7 +24,7 @@
 
 #define DLOG_RECENT 10240	  /* records GET /v1/decisions/ID finds */
 #define DLOG_PRODUCERS 8	  /* threads with a queue of their own */
-#define DLOG_QUEUE (2u << 20)	  /* bytes queued per producing thread */
+#define DLOG_QUEUE (4u << 20)	  /* bytes queued per producing thread */
 #define DLOG_LINE_MAX (24u << 10) /* one record; longer ones are dropped */
 #define DLOG_MAX_MB_LIMIT 65536
 #define DLOG_KEEP_LIMIT 10000

@@ -48,7 +48,7 @@ cl_wait_log() {
 cl_routerd_metric() {
 	curl -s "http://127.0.0.1:$1/metrics" |
 		awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF }
-			END { printf "%d\n", s }'
+			END { printf "%.0f\n", int(s) }'
 }
 
 # cl_wait_json CMD JQ [SECONDS]: runs CMD (a shell string) until its JSON
