@@ -7,7 +7,8 @@
 # hops in flight keeps its share until its lease expires (a 3 s TTL
 # here), then the others get it. An rpm quota of 20 admits at most 20
 # hops across the three within the rolling minute, and hops route again
-# once the minute has passed.
+# once the minute has passed. A tenant the bundle names gets its lease
+# before its first hop: that hop, the first on a fresh routerd, routes.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init quotas
@@ -23,6 +24,9 @@ quotas:
   - name: rate-team-rpm
     tenant: rate-team
     rpm: 20
+  - name: first-inflight
+    tenant: first-team
+    max_inflight: 5
 EOF
 cl_af policy apply -f "$CL_DIR/policy.yaml" >/dev/null
 for k in 1 2 3; do
@@ -46,6 +50,23 @@ report() {
 	[ "$code" = 202 ] || fail "report: HTTP $code"
 }
 port() { echo $((CL_BASE + 900 + $1)); }
+
+# --- a named tenant: leased ahead, its first hop on r2 routes ---
+lease_metric='af_routerd_quota_leased{quota="first-inflight",tenant="first-team",dimension="inflight"}'
+deadline=$(($(date +%s) + 10))
+while :; do
+	v=$(curl -s "http://127.0.0.1:$(port 2)/metrics" |
+		awk -v m="$lease_metric" '$1 == m { print $2 }')
+	[ "${v:-0}" -ge 1 ] && break
+	[ "$(date +%s)" -lt "$deadline" ] || fail "no lease ahead of the first hop: ${v:-none}"
+	sleep 0.05
+done
+d=$(hop "$(port 2)" wf-first first-team)
+echo "$d" | jq -e '.decision == "route"' >/dev/null || fail "first hop of a named tenant: $d"
+grep -qi '^X-AF-Quota-Name: first-inflight' "$CL_DIR/hdr" ||
+	fail "first hop headers: $(cat "$CL_DIR/hdr")"
+note "first-team: leased $v ahead on r2, its first hop routed"
+report "$(port 2)" "$d" first-team
 
 # route_rr FIRST LAST TENANT WANT OUT: hops FIRST..LAST round-robin over
 # r1..r$RR (3); while fewer than WANT routed, a denied hop is retried after its
