@@ -58,8 +58,8 @@ struct qentry {
 
 struct hop {
 	_Atomic uint64_t seq; /* 0: free or released */
-	uint64_t expires_ms;
-	int64_t tokens;
+	uint64_t expires_ms, admit_s;
+	int64_t tokens; /* the request's estimate */
 	uint8_t n;
 	uint8_t mask[AF_QUOTA_PER_HOP + 1]; /* bit d: reserved on dim d */
 	uint16_t entry[AF_QUOTA_PER_HOP + 1];
@@ -254,7 +254,8 @@ static bool reserve(struct qentry *e, const struct af_quota_def *def,
 }
 
 static void remember(struct routerd_quotas *q, const struct pick *p,
-		     uint64_t seq, int64_t tokens, uint64_t expires);
+		     uint64_t seq, int64_t tokens, uint64_t now,
+		     uint64_t expires);
 
 void routerd_quotas_admit(struct routerd_quotas *q,
 			  const struct af_policy_view *pv,
@@ -313,7 +314,7 @@ void routerd_quotas_admit(struct routerd_quotas *q,
 		}
 		p.n++;
 	}
-	remember(q, &p, seq, tokens, now_ms + ttl_ms);
+	remember(q, &p, seq, tokens, now_ms, now_ms + ttl_ms);
 }
 
 /* Claims the entry of (def, tenant) and sets what its floor will be. */
@@ -400,21 +401,24 @@ static void release_hop(struct routerd_quotas *q, struct hop *h)
 }
 
 static void remember(struct routerd_quotas *q, const struct pick *p,
-		     uint64_t seq, int64_t tokens, uint64_t expires)
+		     uint64_t seq, int64_t tokens, uint64_t now,
+		     uint64_t expires)
 {
 	struct hop *h = &q->ring[seq % HOP_RING];
 	uint64_t old = atomic_load(&h->seq), max;
 	bool any = false;
 
 	for (size_t i = 0; i < p->n; i++)
-		any |= (p->mask[i] & ((1u << AF_QUOTA_INFLIGHT) |
-				      (1u << AF_QUOTA_TOKENS))) != 0;
+		any |= (p->mask[i] &
+			((1u << AF_QUOTA_INFLIGHT) | (1u << AF_QUOTA_TOKENS) |
+			 (1u << AF_QUOTA_TPM))) != 0;
 	if (!any || seq == 0)
 		return;
 	/* A hop HOP_RING decisions old still in the slot: expired now. */
 	if (old != 0 && atomic_compare_exchange_strong(&h->seq, &old, 0))
 		release_hop(q, h);
 	h->expires_ms = expires;
+	h->admit_s = now / 1000;
 	h->tokens = tokens;
 	h->n = (uint8_t)p->n;
 	for (size_t i = 0; i < p->n; i++) {
@@ -428,7 +432,29 @@ static void remember(struct routerd_quotas *q, const struct pick *p,
 		;
 }
 
-void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq)
+/* A tpm reservation made on the estimate becomes the reported tokens:
+ * the difference moves the admission second's count and the lease's
+ * room. Not within two seconds of that second leaving the minute (its
+ * count is about to be given back: the estimate stands). */
+static void correct_tpm(struct routerd_quotas *q, const struct hop *h,
+			int64_t actual, uint64_t now)
+{
+	int64_t delta = actual - h->tokens;
+
+	if (delta == 0 || now / 1000 + 2 > h->admit_s + ROUTERD_QUOTA_WINDOW_S)
+		return;
+	for (uint8_t i = 0; i < h->n; i++) {
+		struct qdim *d = &q->e[h->entry[i]].d[AF_QUOTA_TPM];
+
+		if (!(h->mask[i] & (1u << AF_QUOTA_TPM)))
+			continue;
+		atomic_fetch_add(&d->bucket[h->admit_s % 64], delta);
+		atomic_fetch_sub(&d->avail, delta);
+	}
+}
+
+void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq,
+			     int64_t tokens, uint64_t now_ms)
 {
 	struct hop *h;
 	uint64_t want = seq;
@@ -436,8 +462,11 @@ void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq)
 	if (q == NULL || seq == 0)
 		return;
 	h = &q->ring[seq % HOP_RING];
-	if (atomic_compare_exchange_strong(&h->seq, &want, 0))
-		release_hop(q, h);
+	if (!atomic_compare_exchange_strong(&h->seq, &want, 0))
+		return;
+	if (tokens >= 0)
+		correct_tpm(q, h, tokens, now_ms);
+	release_hop(q, h);
 }
 
 /* Hops past their expiry stop being in flight (in seq order; one not yet

@@ -53,8 +53,12 @@ void routerd_quotas_admit(struct routerd_quotas *q,
  * one round). */
 void routerd_quotas_prefetch(struct routerd_quotas *q,
 			     const struct af_policy_view *pv);
-/* The report of hop seq: its in-flight capacity goes back. */
-void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq);
+/* The report of hop seq: its in-flight capacity (what its estimate
+ * reserved) goes back; tokens >= 0: the tokens it reported (input +
+ * output), which replace the estimate in the tpm count of its minute
+ * (-1: none reported, the estimate stands). now_ms: monotonic. */
+void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq,
+			     int64_t tokens, uint64_t now_ms);
 
 /* Telemetry thread. Whether any quota is in use (lease traffic due soon). */
 bool routerd_quotas_active(struct routerd_quotas *q);
