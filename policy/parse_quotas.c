@@ -290,6 +290,20 @@ size_t af_policy_view_quotas_for(const struct af_policy_view *v,
 	return n;
 }
 
+const struct af_quota_def *
+af_policy_view_quota_at(const struct af_policy_view *v, size_t i)
+{
+	const struct vbundle *vb = &v->b[0];
+
+	if (i < vb->nquotas)
+		return &vb->quotas[i];
+	i -= vb->nquotas;
+	for (uint32_t l = 0; l < v->lanes.n; l++)
+		if (vb->lane_quota[l].name != NULL && i-- == 0)
+			return &vb->lane_quota[l];
+	return NULL;
+}
+
 const char *af_quota_dim_name(enum af_quota_dim d)
 {
 	static const char *const names[] = {"inflight", "tokens_in_flight",

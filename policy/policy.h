@@ -187,6 +187,10 @@ size_t af_policy_view_quotas_for(const struct af_policy_view *v,
 				 const char *tenant, const char *class_name,
 				 uint32_t lane_id,
 				 const struct af_quota_def **ret);
+/* The i-th quota of the view's stable bundle (its `quotas`, then the
+ * lanes' fleet_max_inflight); NULL past the last. Borrowed from v. */
+const struct af_quota_def *
+af_policy_view_quota_at(const struct af_policy_view *v, size_t i);
 /* "inflight", "tokens_in_flight", "rpm", "tpm". */
 const char *af_quota_dim_name(enum af_quota_dim d);
 

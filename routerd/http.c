@@ -267,6 +267,15 @@ static uint64_t our_seq(const struct routerd_http *h, const char *id)
 	return *end == '\0' ? seq : 0;
 }
 
+/* The tokens a report gives (input + output), -1 when it gives none. */
+static int64_t report_tokens(const struct routerd_report *rep)
+{
+	if (rep->input_tokens < 0 && rep->output_tokens < 0)
+		return -1;
+	return (rep->input_tokens > 0 ? rep->input_tokens : 0) +
+	       (rep->output_tokens > 0 ? rep->output_tokens : 0);
+}
+
 /* Releases the lane slot, feeds the health of the (model, region) that was
  * called (the report's, else the decision's primary), settles the budget
  * reservation and feeds the outcome aggregates (canary analysis,
@@ -294,7 +303,8 @@ static void report_apply(struct routerd_http *h,
 				    &lr, af_mono_ms());
 	nano = routerd_report_cost(v != NULL ? v->pv : NULL, rep, lr.model);
 	routerd_view_release(h->r, v);
-	routerd_quotas_reported(h->r->quotas, seq);
+	routerd_quotas_reported(h->r->quotas, seq, report_tokens(rep),
+				af_mono_ms());
 	if (h->r->budgets != NULL)
 		routerd_budgets_settle(h->r->budgets, seq, nano);
 	routerd_live_workflow_reported(h->r->workflows, rep, a->wf_hash, seq,

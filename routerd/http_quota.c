@@ -25,7 +25,7 @@ void http_admit_hop(struct routerd *r, const struct routerd_view *v,
 	routerd_budgets_reserve_hop(lc->budgets, req->tenant, seq, lc->wall_ms,
 				    d);
 	if (d->kind != AF_DECISION_ROUTE)
-		routerd_quotas_reported(r->quotas, seq);
+		routerd_quotas_reported(r->quotas, seq, -1, lc->now_ms);
 }
 
 static void quota_headers(struct MHD_Response *rsp, const struct af_decision *d)

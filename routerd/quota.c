@@ -23,8 +23,9 @@
 #define GROW_MS 20	      /* asks for more at most this often */
 #define GROW_SHORT_MS 250     /* ...when controld had nothing more */
 #define SHRINK_MS 200	      /* gives back idle capacity this promptly */
-#define BUSY_MS 1000	     /* demand this recent: the lease does not shrink */
-#define EXPIRY_MARGIN_MS 100 /* stops using a lease before controld would */
+#define PEAK_MS 1000	      /* the lease keeps the demand peak this long */
+#define EXPIRY_MARGIN_MS 100  /* stops using a lease before controld would */
+#define FLOOR_SHARE 64	      /* a named tenant's standing lease: limit/64 */
 
 struct qdim {
 	_Atomic int64_t avail;	  /* leased, not reserved */
@@ -38,9 +39,11 @@ struct qdim {
 	_Atomic uint64_t rate;	      /* units released per second */
 	_Atomic int short_grant;      /* the last answer gave less */
 	_Atomic int64_t bucket[64];   /* rate dims: admitted per second */
+	_Atomic int64_t floor;	      /* held even when idle (prefetch) */
 	/* telemetry thread only */
-	int64_t asked, last_limit, seen_demand, seen_released, busy_demand;
-	uint64_t last_ask_ms, rate_ms, aged_s, busy_ms;
+	int64_t asked, last_limit, seen_released, round_demand;
+	int64_t peak_cur, peak_prev; /* peak of this and the last PEAK_MS */
+	uint64_t last_ask_ms, rate_ms, aged_s, peak_ms;
 	bool inflight_ask; /* part of the request being sent */
 };
 
@@ -49,12 +52,14 @@ struct qentry {
 	char name[AF_POLICY_NAME_MAX + 8];
 	char tenant[AF_QUOTA_TENANT_MAX + 1]; /* "": every tenant */
 	struct qdim d[AF_QUOTA_NDIM];
+	int64_t next_floor[AF_QUOTA_NDIM]; /* routerd_quotas_prefetch only */
+	bool named;			   /* ditto */
 };
 
 struct hop {
 	_Atomic uint64_t seq; /* 0: free or released */
-	uint64_t expires_ms;
-	int64_t tokens;
+	uint64_t expires_ms, admit_s;
+	int64_t tokens; /* the request's estimate */
 	uint8_t n;
 	uint8_t mask[AF_QUOTA_PER_HOP + 1]; /* bit d: reserved on dim d */
 	uint16_t entry[AF_QUOTA_PER_HOP + 1];
@@ -63,7 +68,8 @@ struct hop {
 struct routerd_quotas {
 	uint64_t ttl_ms;
 	_Atomic uint64_t max_seq, last_use_ms;
-	uint64_t sweep; /* telemetry thread: next hop seq to look at */
+	_Atomic bool configured; /* the bundle served has quotas */
+	uint64_t sweep;		 /* telemetry thread: next hop seq to look at */
 	struct qentry e[ROUTERD_MAX_QUOTAS];
 	struct hop ring[HOP_RING];
 };
@@ -248,7 +254,8 @@ static bool reserve(struct qentry *e, const struct af_quota_def *def,
 }
 
 static void remember(struct routerd_quotas *q, const struct pick *p,
-		     uint64_t seq, int64_t tokens, uint64_t expires);
+		     uint64_t seq, int64_t tokens, uint64_t now,
+		     uint64_t expires);
 
 void routerd_quotas_admit(struct routerd_quotas *q,
 			  const struct af_policy_view *pv,
@@ -307,7 +314,76 @@ void routerd_quotas_admit(struct routerd_quotas *q,
 		}
 		p.n++;
 	}
-	remember(q, &p, seq, tokens, now_ms + ttl_ms);
+	remember(q, &p, seq, tokens, now_ms, now_ms + ttl_ms);
+}
+
+/* Claims the entry of (def, tenant) and sets what its floor will be. */
+static void name_entry(struct routerd_quotas *q, const struct af_quota_def *def,
+		       const char *tenant)
+{
+	struct qentry *e = find(q, def->name, tenant);
+
+	if (e == NULL)
+		return;
+	e->named = true;
+	for (int k = 0; k < AF_QUOTA_NDIM; k++) {
+		int64_t lim = def->limit[k], f = lim / FLOOR_SHARE;
+
+		atomic_store(&e->d[k].limit, lim);
+		e->next_floor[k] = lim == 0 ? 0 : f > 1 ? f : 1;
+	}
+}
+
+/* Every tenant the bundle names (a quota's own tenant) is known before
+ * its first hop: its entries, of its own quotas and of the "*" ones, and
+ * a lane cap's are claimed now and hold a standing lease of a 64th of
+ * each limit (at least 1) while the bundle names them, so its first hop
+ * here finds capacity. Any other tenant of a "*" quota is known at its
+ * first hop, which claims the entry; the lease is asked for within one
+ * telemetry round. */
+void routerd_quotas_prefetch(struct routerd_quotas *q,
+			     const struct af_policy_view *pv)
+{
+	const struct af_quota_def *def;
+	const char *named[AF_POLICY_MAX_QUOTAS];
+	size_t nn = 0, i;
+
+	if (q == NULL)
+		return;
+	for (i = 0;
+	     pv != NULL && (def = af_policy_view_quota_at(pv, i)) != NULL;
+	     i++) {
+		size_t k = 0;
+
+		if (def->tenant == NULL) {
+			name_entry(q, def, ""); /* a lane cap */
+			continue;
+		}
+		if (strcmp(def->tenant, "*") == 0)
+			continue;
+		name_entry(q, def, def->tenant);
+		while (k < nn && strcmp(named[k], def->tenant) != 0)
+			k++;
+		if (k == nn && nn < AF_POLICY_MAX_QUOTAS)
+			named[nn++] = def->tenant;
+	}
+	atomic_store(&q->configured, i > 0);
+	for (i = 0;
+	     pv != NULL && (def = af_policy_view_quota_at(pv, i)) != NULL; i++)
+		for (size_t k = 0; def->tenant != NULL &&
+				   strcmp(def->tenant, "*") == 0 && k < nn;
+		     k++)
+			name_entry(q, def, named[k]);
+	for (i = 0; i < ROUTERD_MAX_QUOTAS; i++) {
+		struct qentry *e = &q->e[i];
+
+		if (atomic_load(&e->state) != 2)
+			continue;
+		for (int k = 0; k < AF_QUOTA_NDIM; k++)
+			atomic_store(&e->d[k].floor,
+				     e->named ? e->next_floor[k] : 0);
+		e->named = false;
+	}
 }
 
 /* ------------------------------------------------------- hops in flight */
@@ -325,21 +401,24 @@ static void release_hop(struct routerd_quotas *q, struct hop *h)
 }
 
 static void remember(struct routerd_quotas *q, const struct pick *p,
-		     uint64_t seq, int64_t tokens, uint64_t expires)
+		     uint64_t seq, int64_t tokens, uint64_t now,
+		     uint64_t expires)
 {
 	struct hop *h = &q->ring[seq % HOP_RING];
 	uint64_t old = atomic_load(&h->seq), max;
 	bool any = false;
 
 	for (size_t i = 0; i < p->n; i++)
-		any |= (p->mask[i] & ((1u << AF_QUOTA_INFLIGHT) |
-				      (1u << AF_QUOTA_TOKENS))) != 0;
+		any |= (p->mask[i] &
+			((1u << AF_QUOTA_INFLIGHT) | (1u << AF_QUOTA_TOKENS) |
+			 (1u << AF_QUOTA_TPM))) != 0;
 	if (!any || seq == 0)
 		return;
 	/* A hop HOP_RING decisions old still in the slot: expired now. */
 	if (old != 0 && atomic_compare_exchange_strong(&h->seq, &old, 0))
 		release_hop(q, h);
 	h->expires_ms = expires;
+	h->admit_s = now / 1000;
 	h->tokens = tokens;
 	h->n = (uint8_t)p->n;
 	for (size_t i = 0; i < p->n; i++) {
@@ -353,7 +432,29 @@ static void remember(struct routerd_quotas *q, const struct pick *p,
 		;
 }
 
-void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq)
+/* A tpm reservation made on the estimate becomes the reported tokens:
+ * the difference moves the admission second's count and the lease's
+ * room. Not within two seconds of that second leaving the minute (its
+ * count is about to be given back: the estimate stands). */
+static void correct_tpm(struct routerd_quotas *q, const struct hop *h,
+			int64_t actual, uint64_t now)
+{
+	int64_t delta = actual - h->tokens;
+
+	if (delta == 0 || now / 1000 + 2 > h->admit_s + ROUTERD_QUOTA_WINDOW_S)
+		return;
+	for (uint8_t i = 0; i < h->n; i++) {
+		struct qdim *d = &q->e[h->entry[i]].d[AF_QUOTA_TPM];
+
+		if (!(h->mask[i] & (1u << AF_QUOTA_TPM)))
+			continue;
+		atomic_fetch_add(&d->bucket[h->admit_s % 64], delta);
+		atomic_fetch_sub(&d->avail, delta);
+	}
+}
+
+void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq,
+			     int64_t tokens, uint64_t now_ms)
 {
 	struct hop *h;
 	uint64_t want = seq;
@@ -361,8 +462,11 @@ void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq)
 	if (q == NULL || seq == 0)
 		return;
 	h = &q->ring[seq % HOP_RING];
-	if (atomic_compare_exchange_strong(&h->seq, &want, 0))
-		release_hop(q, h);
+	if (!atomic_compare_exchange_strong(&h->seq, &want, 0))
+		return;
+	if (tokens >= 0)
+		correct_tpm(q, h, tokens, now_ms);
+	release_hop(q, h);
 }
 
 /* Hops past their expiry stop being in flight (in seq order; one not yet
@@ -408,7 +512,8 @@ static void age(struct qdim *d, uint64_t now)
 
 bool routerd_quotas_active(struct routerd_quotas *q)
 {
-	return q != NULL && atomic_load(&q->last_use_ms) != 0;
+	return q != NULL && (atomic_load(&q->configured) ||
+			     atomic_load(&q->last_use_ms) != 0);
 }
 
 /* Samples the release rate (units per second, a quarter of the newest
@@ -431,24 +536,51 @@ static void rate_sample(struct qdim *d, uint64_t now)
 	d->seen_released = rel;
 }
 
-/* What to hold: what is reserved plus the demand seen since the last
- * ask, at most the limit; no less than now while demand came within
- * BUSY_MS. 0 on
- * release for in-flight dims; a rate lease keeps what it admitted. */
-static int64_t target(struct qdim *d, int dim, bool release, uint64_t now)
+static int64_t used_now(struct qdim *d)
 {
-	int64_t held = atomic_load(&d->held), used, demand, lim, w;
+	int64_t used = atomic_load(&d->held) - atomic_load(&d->avail);
 
-	used = held - atomic_load(&d->avail);
-	if (used < 0)
-		used = 0;
+	return used > 0 ? used : 0;
+}
+
+/* Once per telemetry round: what is reserved plus what hops asked for
+ * since the last round, and its peak over the last one to two PEAK_MS
+ * periods. The lease follows that peak: it keeps headroom for the demand
+ * of the last second and gives back the rest, however busy, so capacity
+ * a routerd no longer needs reaches the others. */
+static void peak_sample(struct qdim *d, uint64_t now)
+{
+	int64_t dem = atomic_load(&d->demand);
+	int64_t w = used_now(d) + (dem - d->round_demand);
+
+	d->round_demand = dem;
+	if (now - d->peak_ms >= PEAK_MS) {
+		d->peak_prev = d->peak_cur;
+		d->peak_cur = 0;
+		d->peak_ms = now;
+	}
+	if (w > d->peak_cur)
+		d->peak_cur = w;
+}
+
+/* What to hold: the demand peak (at least what is reserved), no less
+ * than the floor (*by_floor: only the floor wants more than is held), at
+ * most the limit. 0 on release for in-flight dims; a rate lease keeps
+ * what it admitted. */
+static int64_t target(struct qdim *d, int dim, bool release, bool *by_floor)
+{
+	int64_t held = atomic_load(&d->held), used = used_now(d), lim, w, fl;
+
 	if (release)
 		return rate_dim(dim) ? used : 0;
-	demand = atomic_load(&d->demand) - d->seen_demand;
 	lim = atomic_load(&d->limit);
-	w = used + demand;
-	if (now - d->busy_ms < BUSY_MS && w < held)
-		w = held; /* in use lately: keep the headroom a while */
+	w = d->peak_cur > d->peak_prev ? d->peak_cur : d->peak_prev;
+	if (w < used)
+		w = used;
+	fl = atomic_load(&d->floor);
+	*by_floor = w <= held && fl > held;
+	if (w < fl)
+		w = fl;
 	return w > lim ? (used > lim ? used : lim) : w;
 }
 
@@ -471,14 +603,18 @@ static int64_t pre_shrink(struct qdim *d, int64_t want)
 }
 
 static bool due(struct routerd_quotas *q, struct qdim *d, int64_t want,
-		uint64_t now)
+		bool by_floor, uint64_t now)
 {
 	int64_t held = atomic_load(&d->held);
 	uint64_t since = now - d->last_ask_ms;
+	bool short_grant = atomic_load(&d->short_grant);
 
+	/* A floor the fleet had no room for is asked again at the renewal
+	 * pace: idle routerds do not poll a full quota. */
 	if (want > held)
-		return since >=
-		       (atomic_load(&d->short_grant) ? GROW_SHORT_MS : GROW_MS);
+		return since >= (!short_grant ? GROW_MS
+				 : by_floor   ? q->ttl_ms / 3
+					      : GROW_SHORT_MS);
 	if (want < held)
 		return since >= SHRINK_MS;
 	return held > 0 && since >= q->ttl_ms / 3;
@@ -499,6 +635,7 @@ size_t routerd_quotas_next(struct routerd_quotas *q, uint64_t now, bool release,
 		for (int k = 0; k < AF_QUOTA_NDIM; k++) {
 			struct qdim *d = &e->d[k];
 			int64_t lim = atomic_load(&d->limit), want;
+			bool by_floor = false;
 
 			d->inflight_ask = false;
 			if (rate_dim(k))
@@ -508,12 +645,9 @@ size_t routerd_quotas_next(struct routerd_quotas *q, uint64_t now, bool release,
 				d->last_limit = lim;
 			if (d->last_limit == 0 || n >= ROUTERD_QUOTA_ASKS_MAX)
 				continue;
-			if (atomic_load(&d->demand) != d->busy_demand) {
-				d->busy_demand = atomic_load(&d->demand);
-				d->busy_ms = now;
-			}
-			want = lim > 0 ? target(d, k, release, now) : 0;
-			if (!release && !due(q, d, want, now))
+			peak_sample(d, now);
+			want = lim > 0 ? target(d, k, release, &by_floor) : 0;
+			if (!release && !due(q, d, want, by_floor, now))
 				continue;
 			if (release && atomic_load(&d->held) == 0 && want == 0)
 				continue;
@@ -525,7 +659,6 @@ size_t routerd_quotas_next(struct routerd_quotas *q, uint64_t now, bool release,
 			asks[n].limit = d->last_limit;
 			asks[n].want = want;
 			d->asked = want;
-			d->seen_demand = atomic_load(&d->demand);
 			d->last_ask_ms = now;
 			d->inflight_ask = true;
 			ptrs[n] = &asks[n];

@@ -44,8 +44,21 @@ void routerd_quotas_admit(struct routerd_quotas *q,
 			  const struct af_request *req, uint64_t seq,
 			  uint64_t ttl_ms, uint64_t now_ms,
 			  struct af_decision *d);
-/* The report of hop seq: its in-flight capacity goes back. */
-void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq);
+/* The sync thread, before it publishes a view: the entries of every
+ * tenant pv names (its own quotas and the "*" ones) and of the lane caps
+ * are claimed now and hold a standing lease (a 64th of each limit, at
+ * least 1) while pv names them, so such a tenant's first hop here is
+ * admitted if the fleet has room; with any quota in pv the telemetry
+ * thread polls at its lease pace (another tenant's first hop waits for
+ * one round). */
+void routerd_quotas_prefetch(struct routerd_quotas *q,
+			     const struct af_policy_view *pv);
+/* The report of hop seq: its in-flight capacity (what its estimate
+ * reserved) goes back; tokens >= 0: the tokens it reported (input +
+ * output), which replace the estimate in the tpm count of its minute
+ * (-1: none reported, the estimate stands). now_ms: monotonic. */
+void routerd_quotas_reported(struct routerd_quotas *q, uint64_t seq,
+			     int64_t tokens, uint64_t now_ms);
 
 /* Telemetry thread. Whether any quota is in use (lease traffic due soon). */
 bool routerd_quotas_active(struct routerd_quotas *q);

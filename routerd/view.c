@@ -16,6 +16,7 @@
 #include "common/hash.h"
 #include "common/timeutil.h"
 #include "proto/policy.pb-c.h"
+#include "routerd/quota.h"
 #include "routerd/routerd_int.h"
 
 #include <sched.h>
@@ -381,6 +382,8 @@ int routerd_view_publish(struct routerd *r, struct routerd_view *v)
 			return rc;
 		}
 	}
+	/* Named tenants' leases are asked for before their first hop. */
+	routerd_quotas_prefetch(r->quotas, v->pv);
 	retire(r, atomic_exchange(&r->current, v));
 	return 0;
 }

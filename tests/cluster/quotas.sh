@@ -7,7 +7,9 @@
 # hops in flight keeps its share until its lease expires (a 3 s TTL
 # here), then the others get it. An rpm quota of 20 admits at most 20
 # hops across the three within the rolling minute, and hops route again
-# once the minute has passed.
+# once the minute has passed. A tenant the bundle names gets its lease
+# before its first hop: that hop, the first on a fresh routerd, routes.
+# tpm counts the tokens a report gives, not the request's estimate.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init quotas
@@ -23,6 +25,12 @@ quotas:
   - name: rate-team-rpm
     tenant: rate-team
     rpm: 20
+  - name: first-inflight
+    tenant: first-team
+    max_inflight: 5
+  - name: tpm-team-tpm
+    tenant: tpm-team
+    tpm: 6000
 EOF
 cl_af policy apply -f "$CL_DIR/policy.yaml" >/dev/null
 for k in 1 2 3; do
@@ -46,6 +54,44 @@ report() {
 	[ "$code" = 202 ] || fail "report: HTTP $code"
 }
 port() { echo $((CL_BASE + 900 + $1)); }
+
+# --- a named tenant: leased ahead, its first hop on r2 routes ---
+lease_metric='af_routerd_quota_leased{quota="first-inflight",tenant="first-team",dimension="inflight"}'
+deadline=$(($(date +%s) + 10))
+while :; do
+	v=$(curl -s "http://127.0.0.1:$(port 2)/metrics" |
+		awk -v m="$lease_metric" '$1 == m { print $2 }')
+	[ "${v:-0}" -ge 1 ] && break
+	[ "$(date +%s)" -lt "$deadline" ] || fail "no lease ahead of the first hop: ${v:-none}"
+	sleep 0.05
+done
+d=$(hop "$(port 2)" wf-first first-team)
+echo "$d" | jq -e '.decision == "route"' >/dev/null || fail "first hop of a named tenant: $d"
+grep -qi '^X-AF-Quota-Name: first-inflight' "$CL_DIR/hdr" ||
+	fail "first hop headers: $(cat "$CL_DIR/hdr")"
+note "first-team: leased $v ahead on r2, its first hop routed"
+report "$(port 2)" "$d" first-team
+
+# --- tpm 6000: hops estimating 1200 tokens that report 120 ---
+# By the estimates 5 hops fill the minute; by the reports, 10 fit easily.
+n=0
+for i in $(seq 1 10); do
+	for _ in $(seq 1 20); do
+		d=$(hop "$(port 1)" "wf-tpm-$i" tpm-team)
+		echo "$d" | jq -e '.decision == "route"' >/dev/null && break
+		sleep "$(echo "$d" | jq -r '[.retry_after_ms // 50, 500] | min / 1000')"
+	done
+	echo "$d" | jq -e '.decision == "route"' >/dev/null || break
+	n=$((n + 1))
+	body=$(echo "$d" | jq -c '{decision_id, workflow_id: "w", tenant: "tpm-team",
+		class: "research-agent", model, region, ok: true, latency_ms: 10,
+		input_tokens: 100, output_tokens: 20}')
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+		"http://127.0.0.1:$(port 1)/v1/report" -d "$body")
+	[ "$code" = 202 ] || fail "tpm report: HTTP $code"
+done
+note "tpm 6000: $n of 10 hops estimating 1200 tokens and reporting 120 routed"
+[ "$n" = 10 ] || fail "tpm: only $n routed (the estimates still count?): $d"
 
 # route_rr FIRST LAST TENANT WANT OUT: hops FIRST..LAST round-robin over
 # r1..r$RR (3); while fewer than WANT routed, a denied hop is retried after its
