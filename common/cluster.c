@@ -21,7 +21,7 @@ static const char *const top_keys[] = {"cluster",  "nodes",   "raft",  "tls",
 				       "auth",	   "signing", "fleet", "backup",
 				       "showback", NULL};
 static const char *const backup_keys[] = {"dir", "every", "keep", NULL};
-static const char *const fleet_keys[] = {"forget_s", NULL};
+static const char *const fleet_keys[] = {"forget_s", "lost_s", NULL};
 static const char *const showback_keys[] = {"retention_days", NULL};
 static const char *const node_keys[] = {"id",  "raft", "raft_bind", "api",
 					"pub", "http", "data",	    NULL};
@@ -381,6 +381,26 @@ static int parse_raft(struct parse *p, yaml_node_t *m)
 	return 0;
 }
 
+static int parse_fleet(struct parse *p, yaml_node_t *m)
+{
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "fleet", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, fleet_keys, p->err)) != 0 ||
+	    (rc = get_uint(p, m, "forget_s", 10, 10u * 365 * 86400,
+			   &p->c->fleet_forget_s)) != 0 ||
+	    (rc = get_uint(p, m, "lost_s", 20, 86400, &p->c->fleet_lost_s)) !=
+		    0)
+		return rc;
+	if (p->c->fleet_lost_s >= p->c->fleet_forget_s)
+		return af_yaml_errf(p->y, m, p->err,
+				    "fleet: lost_s (%u) must be less than "
+				    "forget_s (%u): a routerd is LOST before "
+				    "it is forgotten",
+				    p->c->fleet_lost_s, p->c->fleet_forget_s);
+	return 0;
+}
+
 /* A section `name` of one number, `keys[0]`, in [lo, hi]. */
 static int parse_one(struct parse *p, yaml_node_t *m, const char *name,
 		     const char *const *keys, unsigned lo, unsigned hi,
@@ -508,8 +528,7 @@ static int parse_root(struct parse *p, yaml_node_t *root)
 	    (rc = parse_raft(p, v)) != 0)
 		return rc;
 	if ((v = af_yaml_get(p->y, root, "fleet")) != NULL &&
-	    (rc = parse_one(p, v, "fleet", fleet_keys, 10, 10u * 365 * 86400,
-			    &p->c->fleet_forget_s)) != 0)
+	    (rc = parse_fleet(p, v)) != 0)
 		return rc;
 	if ((v = af_yaml_get(p->y, root, "showback")) != NULL &&
 	    (rc = parse_one(p, v, "showback", showback_keys, 1, 3650,
@@ -551,6 +570,7 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 	c->snapshot_max_log_mb = 64;
 	c->install_snapshot_timeout_ms = 2000;
 	c->fleet_forget_s = 86400;
+	c->fleet_lost_s = AF_FLEET_LOST_DEFAULT_S;
 	c->showback_retention_days = AF_SHOWBACK_RETENTION_DEFAULT_DAYS;
 	c->backup_keep = AF_BACKUP_DEFAULT_KEEP;
 	p.c = c;

@@ -16,6 +16,7 @@
 #define AF_ADDR_MAX 128
 #define AF_NAME_MAX 64
 #define AF_MAX_TRUSTED_KEYS 16
+#define AF_FLEET_LOST_DEFAULT_S 30 /* fleet.lost_s */
 #define AF_CLUSTER_FILE_MAX (256 * 1024)
 #define AF_BACKUP_MIN_EVERY_MS 1000u /* backup: every: at least 1s */
 #define AF_BACKUP_MAX_KEEP 1000	     /* backup: keep: 1..1000 */
@@ -48,6 +49,7 @@ struct af_cluster_cfg {
 	unsigned snapshot_max_log_mb; /* or this many MiB of entries */
 	unsigned install_snapshot_timeout_ms;
 	unsigned fleet_forget_s; /* LOST routerds leave the fleet view after */
+	unsigned fleet_lost_s;	 /* a routerd unheard of this long is LOST */
 	/* usage and workflow rows (af report) are pruned after this many
 	 * UTC days (showback.retention_days) */
 	unsigned showback_retention_days;

@@ -123,7 +123,8 @@ void controld_rollout_tick(struct controld_node *n, uint64_t now_mono)
 	}
 	v = controld_rollout_judge_now(t, &ro, &s, &c, why, sizeof(why));
 	if ((ro.gates.require_fleet_pct || ro.gates.max_nack_pct) &&
-	    controld_fleet_gate(t, &ro, af_wall_ms(), &fg) != 0)
+	    controld_fleet_gate(t, &ro, af_wall_ms(),
+				(int64_t)n->cfg->fleet_lost_s * 1000, &fg) != 0)
 		v = -1; /* judged again next tick */
 	af_store_read_end(t);
 	if (v >= 0 && fleet_tick(n, &ro, &fg))

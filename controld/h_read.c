@@ -305,7 +305,9 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 					     sizeof(why))) < 0)
 		goto out_heads;
 	if (r.canary != 0 &&
-	    (rc = controld_fleet_gate(t, &r, af_wall_ms(), &fg)) != 0)
+	    (rc = controld_fleet_gate(
+		     t, &r, af_wall_ms(),
+		     (int64_t)j->node->cfg->fleet_lost_s * 1000, &fg)) != 0)
 		goto out_heads;
 	if ((rc = af_usage_get(t, r.stable, &st)) != 0 ||
 	    (rc = af_usage_get(t, r.canary, &ct)) != 0)

@@ -120,12 +120,13 @@ out:
 
 const char *controld_fleet_state(const Af__FleetRecord *r,
 				 const struct af_state_heads *h,
-				 uint64_t registry, int64_t now)
+				 uint64_t registry, int64_t now,
+				 int64_t lost_ms)
 {
 	const Af__FleetReport *f = r->last;
 	const char *ch = h->canary_rev ? h->canary_rev->hash : "";
 
-	if (!af_fleet_live(r, now))
+	if (!af_fleet_live(r, now, lost_ms))
 		return "LOST";
 	if (f->nack)
 		return "NACKED";
@@ -167,7 +168,8 @@ void controld_read_fleet(struct controld_job *j, struct af_txn *t)
 		af__fleet_entry__init(&entries[fs.n_entries]);
 		entries[fs.n_entries].record = r;
 		entries[fs.n_entries].state = (char *)controld_fleet_state(
-			r, &h, fs.registry_revision, fs.now_ms);
+			r, &h, fs.registry_revision, fs.now_ms,
+			(int64_t)j->node->cfg->fleet_lost_s * 1000);
 		ptrs[fs.n_entries] = &entries[fs.n_entries];
 		fs.n_entries++;
 	}

@@ -73,6 +73,7 @@ void controld_read_anomalies(struct controld_job *j, struct af_txn *t);
 struct af_state_heads;
 const char *controld_fleet_state(const Af__FleetRecord *r,
 				 const struct af_state_heads *h,
-				 uint64_t registry, int64_t now);
+				 uint64_t registry, int64_t now,
+				 int64_t lost_ms);
 
 #endif

@@ -193,7 +193,8 @@ static int fleet(struct controld_node *n, struct af_txn *t,
 
 		if (now - r->last_seen_ms > forget_ms)
 			continue;
-		s = controld_fleet_state(r, &h, reg, now);
+		s = controld_fleet_state(r, &h, reg, now,
+					 (int64_t)n->cfg->fleet_lost_s * 1000);
 		for (int k = 0; k < 4; k++)
 			if (strcmp(s, fleet_states[k]) == 0)
 				count[k]++;

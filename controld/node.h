@@ -181,7 +181,7 @@ int controld_rollout_judge_now(struct af_txn *t, const struct af_rollout *ro,
 /* rollout_fleet.c: the live fleet against the running rollout (zero
  * counts with none). */
 int controld_fleet_gate(struct af_txn *t, const struct af_rollout *ro,
-			int64_t now, Af__FleetGate *ret);
+			int64_t now, int64_t lost_ms, Af__FleetGate *ret);
 /* On the ready leader, every few seconds: proposes that routerds unheard
  * of for fleet.forget_s leave the fleet table. */
 void controld_fleet_sweep_tick(struct controld_node *n, uint64_t now_mono);

@@ -11,7 +11,7 @@
 #include "render/render.h"
 
 int controld_fleet_gate(struct af_txn *t, const struct af_rollout *ro,
-			int64_t now, Af__FleetGate *ret)
+			int64_t now, int64_t lost_ms, Af__FleetGate *ret)
 {
 	struct controld_collect c = {0};
 	struct af_state_heads h;
@@ -32,7 +32,7 @@ int controld_fleet_gate(struct af_txn *t, const struct af_rollout *ro,
 	for (size_t i = 0; i < c.n; i++) {
 		const Af__FleetRecord *r = (const Af__FleetRecord *)c.items[i];
 
-		if (!af_fleet_live(r, now) || r->last == NULL)
+		if (!af_fleet_live(r, now, lost_ms) || r->last == NULL)
 			continue;
 		ret->live++;
 		switch (af_fleet_judge(r->last, &w)) {

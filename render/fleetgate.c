@@ -6,9 +6,9 @@
 
 #include <string.h>
 
-bool af_fleet_live(const Af__FleetRecord *r, int64_t now_ms)
+bool af_fleet_live(const Af__FleetRecord *r, int64_t now_ms, int64_t lost_ms)
 {
-	return now_ms - r->last_seen_ms <= AF_FLEET_LOST_MS;
+	return now_ms - r->last_seen_ms <= lost_ms;
 }
 
 static bool serves(const Af__FleetReport *f, const struct af_fleet_want *w)

@@ -94,9 +94,9 @@ json_t *af_render_emergency(const Af__EmergencyListResp *el);
 
 /* fleet gates (fleetgate.c) */
 /* A routerd not heard from for this long is LOST: not live. */
-#define AF_FLEET_LOST_MS 30000
-/* Whether the routerd of r reported within AF_FLEET_LOST_MS of now. */
-bool af_fleet_live(const Af__FleetRecord *r, int64_t now_ms);
+/* Whether the routerd of r reported within lost_ms of now (the cluster
+ * file's fleet.lost_s). */
+bool af_fleet_live(const Af__FleetRecord *r, int64_t now_ms, int64_t lost_ms);
 /* What a rollout or an apply waits for. NULL hashes: any; canary ""
  * wants none; weight -1: any. new_hash: the hash whose NACK counts. */
 struct af_fleet_want {

@@ -1,9 +1,11 @@
 /* routerd's persisted view: the last good view, written atomically after
  * each activation and served at start before any controld answers (static
- * stability). The file holds canonical bytes and their hashes; loading
- * verifies them exactly as a Sync would. */
+ * stability). The file holds canonical bytes and their hashes (the
+ * shadow's too, when one runs); loading verifies them exactly as a Sync
+ * would. */
 #include "common/alloc.h"
 #include "common/file.h"
+#include "common/log.h"
 #include "proto/af.pb-c.h"
 #include "proto/alloc.h"
 #include "routerd/sync_int.h"
@@ -18,11 +20,23 @@ static void cache_path(const struct routerd *r, char *out, size_t len)
 	snprintf(out, len, "%s/view.pb", r->cache_dir);
 }
 
+/* b borrows the bundle's hash and bytes. */
+static Af__SyncBundle *bundle(Af__SyncBundle *b, uint64_t revision,
+			      const char *hash, const void *bytes, size_t len)
+{
+	b->revision = revision;
+	b->hash = (char *)hash;
+	b->compiled.data = (uint8_t *)bytes;
+	b->compiled.len = len;
+	return b;
+}
+
 int routerd_cache_save(struct routerd *r, const struct routerd_view *v,
 		       struct af_err *err)
 {
 	Af__CachedView cv = AF__CACHED_VIEW__INIT;
-	Af__SyncBundle st = AF__SYNC_BUNDLE__INIT, ca = AF__SYNC_BUNDLE__INIT;
+	Af__SyncBundle st = AF__SYNC_BUNDLE__INIT, ca = AF__SYNC_BUNDLE__INIT,
+		       sh = AF__SYNC_BUNDLE__INIT;
 	char path[PATH_MAX];
 	uint8_t *buf;
 	size_t len;
@@ -34,18 +48,18 @@ int routerd_cache_save(struct routerd *r, const struct routerd_view *v,
 		return rc;
 	cv.cluster = (char *)r->cfg->name;
 	cv.state_index = v->state_index;
-	st.revision = v->stable_revision;
-	st.hash = (char *)v->stable_hash;
-	st.compiled.data = v->stable_bytes;
-	st.compiled.len = v->stable_len;
-	cv.stable = &st;
+	cv.stable = bundle(&st, v->stable_revision, v->stable_hash,
+			   v->stable_bytes, v->stable_len);
 	if (v->canary_len > 0) {
-		ca.revision = v->canary_revision;
-		ca.hash = (char *)v->canary_hash;
-		ca.compiled.data = v->canary_bytes;
-		ca.compiled.len = v->canary_len;
-		cv.canary = &ca;
+		cv.canary = bundle(&ca, v->canary_revision, v->canary_hash,
+				   v->canary_bytes, v->canary_len);
 		cv.canary_weight = v->canary_weight;
+	}
+	if (v->shadow_len > 0) {
+		cv.shadow = bundle(&sh, v->shadow_revision, v->shadow_hash,
+				   v->shadow_bytes, v->shadow_len);
+		cv.shadow_sample_pct = v->shadow_sample_pct;
+		cv.shadow_expires_ms = v->shadow_expires_ms;
 	}
 	cv.registry_revision = v->registry_revision;
 	cv.registry.data = v->registry_bytes;
@@ -97,6 +111,19 @@ int routerd_cache_load(struct routerd *r, struct routerd_view **ret,
 			cv->canary ? cv->canary->compiled.len : 0,
 			cv->canary_weight, cv->registry_revision,
 			cv->registry.data, cv->registry.len, ret, err);
+	if (rc == 0 && cv->shadow != NULL) {
+		struct af_err serr = {{0}};
+
+		/* Optional: a shadow that does not verify is left out, the
+		 * view is served without it. */
+		if (routerd_view_set_shadow(
+			    *ret, cv->shadow->revision, cv->shadow->hash,
+			    cv->shadow->compiled.data, cv->shadow->compiled.len,
+			    cv->shadow_sample_pct, cv->shadow_expires_ms,
+			    &serr) != 0)
+			log_warn("event=cache_shadow_dropped error=\"%s\"",
+				 serr.msg);
+	}
 	if (cv)
 		af__cached_view__free_unpacked(cv, NULL);
 	if (rc != 0 && rc != AF_ECLUSTER && rc != AF_ENOMEM)

@@ -16,9 +16,10 @@ cl_init routerd_hygiene
 printf '%s routerd rd\n%s admin ops\n' \
 	"$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" \
 	"$(printf '%s' "$adm" | sha256sum | cut -d' ' -f1)" >"$CL_DIR/tokens"
-printf 'auth:\n  tokens: ./tokens\nfleet:\n  forget_s: 40\n' >>"$CL_FILE"
+printf 'auth:\n  tokens: ./tokens\nfleet:\n  forget_s: 40\n  lost_s: 20\n' >>"$CL_FILE"
 export AF_TOKEN=$adm
-# LOST after 30 s; forgotten 40 s after the last report.
+# LOST 20 s after the last report (routerd reports every 10 s; the default
+# is 30 s); forgotten 40 s after it.
 for i in 1 2 3; do cl_start $i; done
 cl_wait_leader >/dev/null
 cl_af model apply -f "$EXAMPLES/models.yaml" >/dev/null
@@ -50,7 +51,8 @@ pct=$(echo "scale=2; ($b - $a) * 100 / ($hz * 5)" | bc)
 note "idle routerd: $((b - a)) ticks in 5 s (${pct}% of a core)"
 [ $(((b - a) * 100)) -lt $((hz * 5 * 2)) ] || fail "idle routerd used ${pct}% of a core"
 
-# A clean stop deregisters; a SIGKILLed routerd stays, LOST after 30 s.
+# A clean stop deregisters; a SIGKILLed routerd stays, LOST 20 s after its
+# last report (fleet.lost_s): not 30 s, the default.
 cl_routerd_stop r1 TERM
 grep -q "event=fleet_deregistered" "$CL_DIR/routerd-r1.log" ||
 	fail "r1 did not deregister: $(tail -5 "$CL_DIR/routerd-r1.log")"
@@ -58,11 +60,16 @@ grep -q "event=fleet_deregistered" "$CL_DIR/routerd-r1.log" ||
 kill -9 "$(cat "$CL_DIR/pidr-r2")"
 t_kill=$(date +%s)
 deadline=$((t_kill + 45))
-until cl_af fleet status -o json | jq -e 'any(.[]; .id == "r2" and .state == "LOST")' >/dev/null; do
-	[ "$(date +%s)" -lt "$deadline" ] || fail "r2 never LOST: $(cl_af fleet status -o json)"
-	sleep 1
+until cl_af fleet status -o json >"$CL_DIR/fleet.json" &&
+	jq -e 'any(.[]; .id == "r2" and .state == "LOST")' "$CL_DIR/fleet.json" >/dev/null; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "r2 never LOST: $(cat "$CL_DIR/fleet.json")"
+	sleep 0.5
 done
-note "SIGKILLed r2 LOST after $(($(date +%s) - t_kill)) s"
+seen=$(date -d "$(jq -r '.[] | select(.id == "r2") | .last_seen' "$CL_DIR/fleet.json")" +%s%3N)
+age=$(($(date +%s%3N) - seen))
+note "SIGKILLed r2 LOST after $(($(date +%s) - t_kill)) s, $age ms after its last report"
+[ "$age" -gt 20000 ] && [ "$age" -lt 24000 ] ||
+	fail "r2 LOST $age ms after its last report (lost_s: 20)"
 
 # A wrong token: backoff and few log lines, while r2 is forgotten.
 denied() {

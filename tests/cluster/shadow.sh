@@ -6,7 +6,8 @@
 # more agreement than the shadow reached is refused (exit 1, naming the
 # agreement and the samples) and accepted at a lower requirement; a
 # shadow with --duration expires by itself; a canary abort leaves the
-# shadow alone.
+# shadow alone; a routerd restarted from its --cache while every controld
+# is down still evaluates the shadow.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 cl_init shadow
@@ -118,4 +119,22 @@ cl_af shadow start -f "$CL_DIR/cand.yaml" --sample 50 --duration 2s >/dev/null
 cl_wait_json "cl_af shadow status -o json" '.state == "expired"' 20 >/dev/null
 cl_af audit -o json | jq -e '[.records[] | select(.verb == "shadow.expire" and
 	.principal == "shadow-expiry")] | length == 1' >/dev/null || fail "expiry not audited"
+
+# --- the shadow survives a restart with --cache and no control plane -----
+cl_af shadow start -f "$CL_DIR/cand.yaml" >/dev/null
+P9=$((CL_BASE + 909))
+cl_routerd_start r9 $P9 --cache "$CL_DIR/cache9"
+cl_wait_json "curl -s http://127.0.0.1:$P9/v1/status" ".policy.shadow.hash == \"$shash\"" >/dev/null
+cl_routerd_stop r9
+for i in 1 2 3; do cl_stop $i; done
+cl_routerd_start r9 $P9 --cache "$CL_DIR/cache9"
+cl_wait_http "http://127.0.0.1:$P9/readyz"
+curl -s "http://127.0.0.1:$P9/v1/status" | jq -e ".policy.shadow.hash == \"$shash\"" >/dev/null ||
+	fail "restarted from its cache without the shadow: $(curl -s "http://127.0.0.1:$P9/v1/status")"
+cl_route_batch $P9 1 10 "$CL_DIR/d9"
+deadline=$(($(date +%s) + 10))
+until [ "$(cl_routerd_metric $P9 af_routerd_shadow_evaluated_total)" -ge 10 ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "the cached shadow evaluated $(cl_routerd_metric $P9 af_routerd_shadow_evaluated_total) of 10"
+	sleep 0.1
+done
 note "ok"

@@ -359,6 +359,20 @@ Test(cluster_file, fleet_forget)
 	expect_error("cluster: x\nfleet: {forget_s: 5}\nnodes:\n" NODE1,
 		     "/etc/af/cluster.yaml:2:19: forget_s: 5 is out of range "
 		     "[10, 315360000]");
+	cr_expect_eq(c.fleet_lost_s, 30);
+	cr_assert_eq(parse("cluster: x\nfleet: {forget_s: 40, lost_s: 25}\n"
+			   "nodes:\n" NODE1,
+			   &c, &e),
+		     0, "%s", e.msg);
+	cr_expect_eq(c.fleet_lost_s, 25);
+	expect_error("cluster: x\nfleet: {lost_s: 5}\nnodes:\n" NODE1,
+		     "/etc/af/cluster.yaml:2:17: lost_s: 5 is out of range "
+		     "[20, 86400]");
+	expect_error(
+		"cluster: x\nfleet: {forget_s: 40, lost_s: 40}\nnodes:\n" NODE1,
+		"/etc/af/cluster.yaml:2:8: fleet: lost_s (40) must be "
+		"less than forget_s (40): a routerd is LOST before it is "
+		"forgotten");
 	expect_error("cluster: x\nfleet: {forget: 5}\nnodes:\n" NODE1,
 		     "/etc/af/cluster.yaml:2:9: unknown key \"forget\"");
 }

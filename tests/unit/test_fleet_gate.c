@@ -83,6 +83,8 @@ Test(fleet_gate, shares_and_liveness)
 	cr_assert_float_eq(af_fleet_share(1, 4), 0.25, 1e-9);
 	cr_assert_float_eq(af_fleet_share(0, 0), 0, 1e-9);
 	r.last_seen_ms = 1000000;
-	cr_assert(af_fleet_live(&r, 1000000 + AF_FLEET_LOST_MS));
-	cr_assert(!af_fleet_live(&r, 1000000 + AF_FLEET_LOST_MS + 1));
+	cr_assert(af_fleet_live(&r, 1000000 + 30000, 30000));
+	cr_assert(!af_fleet_live(&r, 1000000 + 30000 + 1, 30000));
+	cr_assert(af_fleet_live(&r, 1000000 + 12000, 12000));
+	cr_assert(!af_fleet_live(&r, 1000000 + 12001, 12000));
 }
