@@ -44,6 +44,30 @@
     return s;
   }
 
+  /* Stacked horizontal bars: rows [{label, parts: [{value, cls}], note}],
+   * each row's parts side by side, scaled to the largest row. */
+  function stack(rows, opt) {
+    opt = opt || {};
+    const w = 560, rowh = 22, left = 150, right = 150;
+    const h = Math.max(1, rows.length) * rowh + 10;
+    const s = svg(w, h, opt.label || "stacked bar chart");
+    const total = (r) => r.parts.reduce((a, p) => a + (p.value || 0), 0);
+    const max = Math.max(0, ...rows.map(total)) || 1;
+    rows.forEach((r, i) => {
+      const y = 5 + i * rowh;
+      let x = left;
+      s.append(text(left - 6, y + 14, r.label, { "text-anchor": "end" }));
+      for (const p of r.parts) {
+        const bw = ((w - left - right) * (p.value || 0)) / max;
+        if (p.value) s.append(el("rect", { x: x, y: y + 3, width: Math.max(bw, 1), height: rowh - 8, class: p.cls, "data-value": String(p.value) }));
+        x += bw;
+      }
+      s.append(text(x + 4, y + 14, r.note !== undefined ? r.note : fmt(total(r))));
+    });
+    if (!rows.length) s.append(text(8, 16, opt.empty || "nothing yet"));
+    return s;
+  }
+
   /* Lines over x: series [{name, cls, points: [[x, y], ...]}]; hlines
    * [{y, cls, label}]; x and y formatted by opt.xfmt / opt.yfmt. */
   function lines(series, opt) {
@@ -101,5 +125,5 @@
     return s;
   }
 
-  global.AfSvg = { el: el, bars: bars, lines: lines, steps: steps, fmt: fmt };
+  global.AfSvg = { el: el, bars: bars, stack: stack, lines: lines, steps: steps, fmt: fmt };
 })(window);
