@@ -45,8 +45,8 @@ int af_fsm_rollout_history_apply(struct af_txn *t, int64_t at_ms)
 	out.canary_revision = ro.canary;
 	out.spacing_ms = HIST_SPACING_MS;
 	if (h != NULL && h->canary_revision == ro.canary) {
-		out.spacing_ms = h->spacing_ms > 0 ? h->spacing_ms
-						   : HIST_SPACING_MS;
+		out.spacing_ms =
+			h->spacing_ms > 0 ? h->spacing_ms : HIST_SPACING_MS;
 		n = h->n_points;
 		if (n >= HIST_MAX) {
 			keep = 2;

@@ -426,6 +426,8 @@ Test(shadow_fsm, rollout_history_bounded)
 	cr_assert_geq(h->points[h->n_points - 1]->at_ms, T0 + 1199000 - 8000);
 	for (size_t i = 1; i < h->n_points; i++)
 		cr_assert_gt(h->points[i]->at_ms, h->points[i - 1]->at_ms);
+	cr_log_info("history: %zu points, %zu bytes", h->n_points,
+		    af__rollout_history__get_packed_size(h));
 	protobuf_c_message_free_unpacked(&h->base, NULL);
 	/* an aborted canary: its history is not the next one's */
 	{
