@@ -12,10 +12,12 @@ console_deps
 RUN_DIR=$ROOT/$BUILD/console-local
 rm -rf "$RUN_DIR"
 mkdir -p "$RUN_DIR"
-# local.sh's ports are 7101..7304 and 8080, each plus the offset: within
-# base+1..base+980 of a free base.
+# local.sh's controld ports are 7101..7304 plus the offset: those
+# pick_base found free (base + 100 * node + 1..4); routerd's as in the
+# other scenarios.
 base=$(pick_base) || fail "no free ports"
-export AF_RUN_DIR=$RUN_DIR AF_PORT_OFFSET=$((base - 7100))
+export AF_RUN_DIR=$RUN_DIR AF_PORT_OFFSET=$((base - 7000)) \
+	AF_ROUTERD_PORT=$((base + 901))
 local_down() {
 	rc=$?
 	BUILD=$BUILD sh "$ROOT/deploy/local.sh" down >/dev/null 2>&1 || true
@@ -27,6 +29,6 @@ BUILD=$BUILD sh "$ROOT/deploy/local.sh" up >"$RUN_DIR/up.log" 2>&1 ||
 CL_DIR=$RUN_DIR
 CL_FILE=$RUN_DIR/cluster.yaml
 console_state
-console_traffic $((8080 + AF_PORT_OFFSET))
+console_traffic $AF_ROUTERD_PORT
 console_check "http://127.0.0.1:$((7104 + AF_PORT_OFFSET))" - "$RUN_DIR/shots"
 note ok
