@@ -164,9 +164,13 @@
     /* The history controld keeps: the step's cohorts so far, one point
      * every few seconds of the rollout (the spacing grows with it). */
     const s = (ro.history || []).map((p) => Object.assign({ t: Date.parse(p.at) }, p));
-    const series = (f) => ["stable", "canary"].map((k) => ({ name: k, cls: k, points: s.filter((x) => f(x[k]) !== null).map((x) => [x.t, f(x[k])]) }));
+    /* The line breaks where a step began: its totals start afresh. */
+    const series = (f) => ["stable", "canary"].map((k) => ({ name: k, cls: k,
+      points: s.filter((x) => f(x[k]) !== null).map((x, i, a) => [x.t, f(x[k]), i > 0 && x.step_index !== a[i - 1].step_index]) }));
     const time = (v) => new Date(v).toISOString().slice(11, 19);
     const span = s.length > 1 ? Math.round((s[s.length - 1].t - s[0].t) / 1000) : 0;
+    /* Each step's totals start afresh: mark where a step began. */
+    const marks = s.filter((x, i) => i > 0 && x.step_index !== s[i - 1].step_index).map((x) => ({ x: x.t, label: "step " + (x.step_index + 1) + " (" + x.weight + "%)" }));
     main.append(card("Rollout",
       h("div", { class: "kpi" },
         h("div", {}, h("b", { id: "rollout-state" }, ro.state), h("span", {}, "state")),
@@ -184,11 +188,11 @@
       h("p", { class: "legend" }, h("span", { class: "stable" }, h("i"), "stable"), h("span", { class: "canary" }, h("i"), "canary"),
         h("span", { class: "muted", id: "history-note" }, s.length + " points kept by controld over " + span + " s of this rollout (each: the step so far)")),
       h("div", { class: "grid" },
-        card("Error rate", S.lines(series((c) => c.error_rate), { xfmt: time, yfmt: pct, label: "error rate over time",
+        card("Error rate", S.lines(series((c) => c.error_rate), { xfmt: time, yfmt: pct, label: "error rate over time", vlines: marks,
           hlines: ro.gates.max_error_delta ? [{ y: ro.stable.error_rate + ro.gates.max_error_delta, cls: "hard", label: "stable + max delta" }] : [] })),
-        card("p99 latency (ms)", S.lines(series((c) => (c.requests ? c.p99_ms : null)), { xfmt: time, label: "p99 latency over time" })),
-        card("$ per success", S.lines(series((c) => c.usd_per_success), { xfmt: time, label: "USD per success over time" })),
-        card("Requests this step", S.lines(series((c) => c.requests), { xfmt: time, yfmt: (v) => v.toFixed(0), label: "requests over time" }))));
+        card("p99 latency (ms)", S.lines(series((c) => (c.requests ? c.p99_ms : null)), { xfmt: time, label: "p99 latency over time", vlines: marks })),
+        card("$ per success", S.lines(series((c) => c.usd_per_success), { xfmt: time, label: "USD per success over time", vlines: marks })),
+        card("Requests this step", S.lines(series((c) => c.requests), { xfmt: time, yfmt: (v) => v.toFixed(0), label: "requests over time", vlines: marks }))));
   }
 
   /* -------------------------------------------------------- budgets */

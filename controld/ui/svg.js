@@ -68,8 +68,10 @@
     return s;
   }
 
-  /* Lines over x: series [{name, cls, points: [[x, y], ...]}]; hlines
-   * [{y, cls, label}]; x and y formatted by opt.xfmt / opt.yfmt. */
+  /* Lines over x: series [{name, cls, points: [[x, y], ...]}] (a third
+   * element true: the line breaks before the point); hlines
+   * [{y, cls, label}], vlines [{x, label}]; x and y formatted by
+   * opt.xfmt / opt.yfmt. */
   function lines(series, opt) {
     opt = opt || {};
     const w = 560, h = opt.height || 200, l = 56, r = 14, t = 12, b = 26;
@@ -97,13 +99,19 @@
     }
     s.append(text(l, h - 8, xf(x0)));
     s.append(text(w - r, h - 8, xf(x1), { "text-anchor": "end" }));
+    for (const x of opt.vlines || []) {
+      s.append(el("line", { x1: X(x.x), y1: t, x2: X(x.x), y2: h - b, class: "ideal step-mark" }));
+      const right = X(x.x) > w - r - 90;
+      s.append(text(X(x.x) + (right ? -3 : 3), t + 10, x.label, right ? { "text-anchor": "end" } : {}));
+    }
     for (const x of hl) {
       s.append(el("line", { x1: l, y1: Y(x.y), x2: w - r, y2: Y(x.y), class: x.cls }));
       s.append(x.left ? text(l + 4, Y(x.y) - 3, x.label) : text(w - r - 2, Y(x.y) - 3, x.label, { "text-anchor": "end" }));
     }
     for (const se of series) {
       if (!se.points.length) continue;
-      const d = se.points.map((p, i) => (i ? "L" : "M") + X(p[0]).toFixed(1) + " " + Y(p[1]).toFixed(1)).join(" ");
+      /* a point [x, y, true] starts a new piece of the line */
+      const d = se.points.map((p, i) => (i && !p[2] ? "L" : "M") + X(p[0]).toFixed(1) + " " + Y(p[1]).toFixed(1)).join(" ");
       s.append(el("path", { d: d, class: "line " + se.cls }));
       for (const p of se.points) s.append(el("circle", { cx: X(p[0]), cy: Y(p[1]), r: 2.5, class: se.cls }));
     }

@@ -88,13 +88,19 @@ try {
   // The lines are the history controld keeps (af canary status has it
   // too): a vertex per point, at least as many as af saw a moment ago.
   const hist = want.canary.history.length;
+  const starts = want.canary.history.filter((p, i, a) => i > 0 && p.step_index !== a[i - 1].step_index).length;
   if (hist < 2) fail("af canary status has " + hist + " history points");
   for (const k of ["stable", "canary"]) {
     const v = await page.$$eval(`main[data-view=rollout] svg path.line.${k}`, (p) => p.map((x) => (x.getAttribute("d").match(/[ML]/g) || []).length));
+    const pieces = await page.$$eval(`main[data-view=rollout] svg path.line.${k}`, (p) => p.map((x) => (x.getAttribute("d").match(/M/g) || []).length));
+    if (pieces[0] !== 1 + starts) fail(k + " error rate line in " + pieces[0] + " pieces for " + starts + " step starts");
     // error rate and requests have a value at every point; p99 and
     // $/success only once the cohort has requests, successes.
     if (v.length !== 4 || v[0] < hist || v[3] < hist) fail(k + " lines with " + v + " vertices for " + hist + " history points");
   }
+  // A mark on each chart where a step began (the totals start afresh).
+  const marks = (await page.$$("main[data-view=rollout] svg line.step-mark")).length;
+  if (starts < 1 || marks < 4 * starts) fail(marks + " step marks for " + starts + " step starts in af's history");
   if (!/points kept by controld/.test(await page.textContent("#history-note"))) fail("history note: " + (await page.textContent("#history-note")));
   await page.screenshot({ path: shots + "/rollout.png", fullPage: true });
 

@@ -37,9 +37,13 @@ console_state() {
 console_traffic() {
 	P=$1
 	cl_wait_json "cl_af fleet status -o json" 'length == 1 and .[0].state == "SYNCED" and .[0].canary_revision > 0' 15 >/dev/null
-	# In two halves 3 s apart: controld's rollout history (a point at most
-	# every 2 s of reports) has points from both.
+	# In two halves 3 s apart, the second in the canary's next step:
+	# controld's rollout history (a point at most every 2 s of reports)
+	# has points of both steps.
 	cl_traffic $P 1 200 "$CL_DIR/d" true true 40
+	cl_wait_json "cl_af canary status -o json" '.history[-1].canary.requests > 0' 15 >/dev/null
+	cl_af canary promote >/dev/null
+	cl_wait_json "cl_af fleet status -o json" '.[0].canary_weight == 30' 15 >/dev/null
 	sleep 3
 	cl_traffic $P 201 400 "$CL_DIR/d2" true true 40
 	cl_wait_json "cl_af canary status -o json" '.canary.requests > 0 and .stable.requests > 0' 15 >/dev/null
