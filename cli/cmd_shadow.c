@@ -145,6 +145,10 @@ static void print_status(json_t *o)
 	       json_string_value(json_object_get(o, "started")));
 	if (json_is_string(exp))
 		printf("expires    %s\n", json_string_value(exp));
+	if (num(json_object_get(o, "total"), "dropped") > 0)
+		printf("dropped    %lld decisions not shadowed (a routerd's "
+		       "shadow queue was full)\n",
+		       num(json_object_get(o, "total"), "dropped"));
 	printf("\n%-24s %8s %8s %8s %6s %6s %6s %6s %6s %6s %12s %12s\n",
 	       "CLASS", "SAMPLED", "SAME", "AGREE", "MODEL", "TIER", "REGION",
 	       "R>DENY", "DENY>R", "CODE", "USD_STABLE", "USD_SHADOW");

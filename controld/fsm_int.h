@@ -71,6 +71,10 @@ int af_fsm_apply_shadow_usage(struct af_txn *t, const Af__UsageReport *ur);
 int af_fsm_check_shadow(struct af_txn *t, struct apply_ctx *c,
 			const Af__PolicyApply *pa);
 
+/* rollout_history.c: a point of the running canary's history, when the
+ * last is spacing_ms older than the entry (at_ms). */
+int af_fsm_rollout_history_apply(struct af_txn *t, int64_t at_ms);
+
 /* fsm_models.c */
 int af_fsm_apply_models(struct af_txn *t, struct apply_ctx *c);
 int af_fsm_apply_model_status(struct af_txn *t, struct apply_ctx *c);

@@ -54,7 +54,8 @@ int af_fsm_apply_usage(struct af_txn *t, struct apply_ctx *c)
 	}
 	if ((rc = af_fsm_apply_workflows(t, c)) != 0 ||
 	    (rc = af_usage_prune(t, ur->prune_before_ms)) != 0 ||
-	    (rc = af_fsm_apply_shadow_usage(t, ur)) != 0)
+	    (rc = af_fsm_apply_shadow_usage(t, ur)) != 0 ||
+	    (rc = af_fsm_rollout_history_apply(t, c->cmd->time_ms)) != 0)
 		return rc;
 	af_fsm_resultf(c->res, AF__CODE__OK, "recorded");
 	return 0;

@@ -291,6 +291,7 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	Af__UsageTotals pss, pcs, pst, pct;
 	Af__FleetGate fg = AF__FLEET_GATE__INIT;
 	Af__Rollout *ro = NULL;
+	Af__RolloutHistory *hist = NULL;
 	struct af_rollout r;
 	struct af_usage ss, cstep, st, ct;
 	struct af_state_heads h;
@@ -315,7 +316,13 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	rc = af_state_rollout_get(t, &ro);
 	if (rc != 0 && rc != AF_ENOTFOUND)
 		goto out_heads;
-	rc = 0;
+	if ((rc = af_state_rollout_history_get(t, &hist)) != 0)
+		goto out_heads;
+	if (hist != NULL &&
+	    (r.canary == 0 || hist->canary_revision != r.canary)) {
+		protobuf_c_message_free_unpacked(&hist->base, NULL);
+		hist = NULL;
+	}
 	if (r.canary == 0)
 		memset(&ss, 0, sizeof(ss)), memset(&cstep, 0, sizeof(cstep));
 	af_usage_to_pb(&ss, &pss);
@@ -332,6 +339,7 @@ void controld_read_canary(struct controld_job *j, struct af_txn *t)
 	cs.verdict_now = why;
 	cs.now_ms = af_wall_ms();
 	cs.fleet = &fg;
+	cs.history = hist;
 	resp.body_case = AF__RESPONSE__BODY_CANARY_STATUS;
 	resp.canary_status = &cs;
 	controld_job_finish(j, &resp);
@@ -340,6 +348,8 @@ out_heads:
 out_fail:
 	if (ro)
 		protobuf_c_message_free_unpacked(&ro->base, NULL);
+	if (hist)
+		protobuf_c_message_free_unpacked(&hist->base, NULL);
 	if (rc != 0)
 		controld_job_fail(j, AF__CODE__INTERNAL, "canary: %s",
 				  af_strerror(rc));

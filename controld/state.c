@@ -12,6 +12,7 @@
 /* In the rollout table: the shadow record, and per shadow hash its
  * agreement totals (SHADOW_TOTALS + hash). */
 #define SHADOW_KEY "shadow"
+#define ROLLOUT_HISTORY_KEY "rollout_history"
 #define SHADOW_TOTALS "shadow_totals/"
 #define SHADOW_TOTALS_MAX (sizeof(SHADOW_TOTALS) + AF_HASH_STR_LEN)
 /* Showback rows in the usage table: SHOWBACK day(8, big-endian) tenant NUL
@@ -78,6 +79,20 @@ int af_state_set_policy_revision(struct af_txn *t, uint64_t rev)
 	return af_txn_set_meta_u64(t, POLICY_REVISION, rev);
 }
 
+/* A record that may be absent: *ret NULL, and 0, when it is. */
+static int get_opt(struct af_txn *t, enum af_table table, const void *key,
+		   size_t len, const ProtobufCMessageDescriptor *d, void **ret)
+{
+	int rc =
+		af_txn_get_msg(t, table, key, len, d, (ProtobufCMessage **)ret);
+
+	if (rc == AF_ENOTFOUND) {
+		*ret = NULL;
+		return 0;
+	}
+	return rc;
+}
+
 int af_state_rollout_get(struct af_txn *t, Af__Rollout **ret)
 {
 	return af_txn_get_msg(t, AF_TABLE_ROLLOUT, ROLLOUT_KEY,
@@ -91,17 +106,24 @@ int af_state_rollout_put(struct af_txn *t, const Af__Rollout *ro)
 			      sizeof(ROLLOUT_KEY) - 1, &ro->base);
 }
 
+int af_state_rollout_history_get(struct af_txn *t, Af__RolloutHistory **ret)
+{
+	return get_opt(t, AF_TABLE_ROLLOUT, ROLLOUT_HISTORY_KEY,
+		       sizeof(ROLLOUT_HISTORY_KEY) - 1,
+		       &af__rollout_history__descriptor, (void **)ret);
+}
+
+int af_state_rollout_history_put(struct af_txn *t, const Af__RolloutHistory *h)
+{
+	return af_txn_put_msg(t, AF_TABLE_ROLLOUT, ROLLOUT_HISTORY_KEY,
+			      sizeof(ROLLOUT_HISTORY_KEY) - 1, &h->base);
+}
+
 int af_state_overrides_get(struct af_txn *t, Af__OverrideSet **ret)
 {
-	int rc = af_txn_get_msg(
-		t, AF_TABLE_META, OVERRIDES_KEY, sizeof(OVERRIDES_KEY) - 1,
-		&af__override_set__descriptor, (ProtobufCMessage **)ret);
-
-	if (rc == AF_ENOTFOUND) {
-		*ret = NULL;
-		return 0;
-	}
-	return rc;
+	return get_opt(t, AF_TABLE_META, OVERRIDES_KEY,
+		       sizeof(OVERRIDES_KEY) - 1, &af__override_set__descriptor,
+		       (void **)ret);
 }
 
 int af_state_overrides_put(struct af_txn *t, const Af__OverrideSet *s)
@@ -112,15 +134,8 @@ int af_state_overrides_put(struct af_txn *t, const Af__OverrideSet *s)
 
 int af_state_shadow_get(struct af_txn *t, Af__Shadow **ret)
 {
-	int rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, SHADOW_KEY,
-				sizeof(SHADOW_KEY) - 1, &af__shadow__descriptor,
-				(ProtobufCMessage **)ret);
-
-	if (rc == AF_ENOTFOUND) {
-		*ret = NULL;
-		return 0;
-	}
-	return rc;
+	return get_opt(t, AF_TABLE_ROLLOUT, SHADOW_KEY, sizeof(SHADOW_KEY) - 1,
+		       &af__shadow__descriptor, (void **)ret);
 }
 
 int af_state_shadow_put(struct af_txn *t, const Af__Shadow *s)
@@ -139,15 +154,10 @@ int af_state_shadow_totals_get(struct af_txn *t, const char *hash,
 			       Af__ShadowTotals **ret)
 {
 	char key[SHADOW_TOTALS_MAX];
-	int rc = af_txn_get_msg(t, AF_TABLE_ROLLOUT, key, totals_key(hash, key),
-				&af__shadow_totals__descriptor,
-				(ProtobufCMessage **)ret);
+	size_t len = totals_key(hash, key);
 
-	if (rc == AF_ENOTFOUND) {
-		*ret = NULL;
-		return 0;
-	}
-	return rc;
+	return get_opt(t, AF_TABLE_ROLLOUT, key, len,
+		       &af__shadow_totals__descriptor, (void **)ret);
 }
 
 int af_state_shadow_totals_put(struct af_txn *t, const char *hash,

@@ -35,6 +35,10 @@ int af_state_set_policy_revision(struct af_txn *t, uint64_t rev);
 int af_state_rollout_get(struct af_txn *t, Af__Rollout **ret);
 int af_state_rollout_put(struct af_txn *t, const Af__Rollout *ro);
 
+/* The running canary's history (*ret NULL, and 0, when none). */
+int af_state_rollout_history_get(struct af_txn *t, Af__RolloutHistory **ret);
+int af_state_rollout_history_put(struct af_txn *t, const Af__RolloutHistory *h);
+
 /* The emergency override set: *ret NULL (and 0) when none was ever set. */
 int af_state_overrides_get(struct af_txn *t, Af__OverrideSet **ret);
 int af_state_overrides_put(struct af_txn *t, const Af__OverrideSet *s);

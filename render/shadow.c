@@ -22,6 +22,7 @@ void af_shadow_counts_add(Af__ShadowCounts *to, const Af__ShadowCounts *from)
 						  from->cost_stable_nano_usd);
 	to->cost_shadow_nano_usd = af_sat_add_i64(to->cost_shadow_nano_usd,
 						  from->cost_shadow_nano_usd);
+	to->dropped = af_sat_add_u64(to->dropped, from->dropped);
 }
 
 void af_shadow_totals_sum(const Af__ShadowTotals *st, Af__ShadowCounts *ret)
@@ -74,6 +75,7 @@ static json_t *counts_doc(const Af__ShadowCounts *c, const char *cls)
 		mic, "shadow",
 		json_integer((json_int_t)micro_of(c->cost_shadow_nano_usd)));
 	json_object_set_new(o, "cost_micro_usd", mic);
+	json_object_set_new(o, "dropped", json_integer((json_int_t)c->dropped));
 	return o;
 }
 

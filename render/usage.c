@@ -210,6 +210,30 @@ static json_t *fleet_json(const Af__CanaryStatusResp *cs)
 	return o;
 }
 
+/* The canary's points over time, oldest first: each the step's cohorts
+ * so far at that time. */
+static json_t *history_json(const Af__RolloutHistory *h)
+{
+	json_t *arr = json_array();
+	static const Af__UsageTotals none = AF__USAGE_TOTALS__INIT;
+
+	for (size_t i = 0; h != NULL && i < h->n_points; i++) {
+		const Af__RolloutPoint *p = h->points[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "at", af_render_time(p->at_ms));
+		json_object_set_new(o, "step_index",
+				    json_integer(p->step_index));
+		json_object_set_new(o, "weight", json_integer(p->weight));
+		json_object_set_new(o, "stable",
+				    cohort_json(p->stable ? p->stable : &none));
+		json_object_set_new(o, "canary",
+				    cohort_json(p->canary ? p->canary : &none));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
 json_t *af_render_canary(const Af__CanaryStatusResp *cs)
 {
 	const Af__Rollout *r = cs->rollout;
@@ -238,6 +262,7 @@ json_t *af_render_canary(const Af__CanaryStatusResp *cs)
 	json_object_set_new(o, "canary", cohort_json(cs->canary_step));
 	json_object_set_new(o, "verdict", json_string(cs->verdict_now));
 	json_object_set_new(o, "last_action", json_string(r ? r->verdict : ""));
+	json_object_set_new(o, "history", history_json(cs->history));
 	return o;
 }
 

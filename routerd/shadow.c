@@ -80,6 +80,9 @@ bool routerd_shadow_wants(const struct routerd *r, const struct routerd_view *v,
 	return routerd_dlog_sampled(~seq, v->shadow_sample_pct * 10000u);
 }
 
+static void count_dropped(struct routerd_shadow *s, const char *hash,
+			  const char *cls);
+
 void routerd_shadow_put(struct routerd *r, const struct routerd_view *v,
 			const struct af_request *req,
 			const struct af_decision *d,
@@ -113,8 +116,12 @@ void routerd_shadow_put(struct routerd *r, const struct routerd_view *v,
 		waste = ROUTERD_SHADOW_RING -
 			off; /* starts at the ring's start */
 	if (s->tail + waste + len - s->head > ROUTERD_SHADOW_RING || s->stop) {
+		bool full = !s->stop;
+
 		pthread_mutex_unlock(&s->mu);
 		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+		if (full)
+			count_dropped(s, v->shadow_hash, req->class_name);
 		return;
 	}
 	if (waste > 0) {
@@ -189,6 +196,19 @@ static void count(struct routerd_shadow *s, const char *hash, const char *cls,
 	pthread_mutex_unlock(&s->rmu);
 	if (ch != 0)
 		atomic_fetch_add_explicit(&s->changed, 1, memory_order_relaxed);
+}
+
+/* A decision the full queue turned away, in its class's row, so that
+ * controld's status shows the drops next to the agreement. */
+static void count_dropped(struct routerd_shadow *s, const char *hash,
+			  const char *cls)
+{
+	struct row *w;
+
+	pthread_mutex_lock(&s->rmu);
+	if ((w = row_of(s, hash, cls)) != NULL)
+		w->c.dropped++;
+	pthread_mutex_unlock(&s->rmu);
 }
 
 int routerd_shadow_take(struct routerd_shadow *s, Af__ShadowCounts **ret,

@@ -14,7 +14,7 @@ for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
-# The console's browser test only (tests/cluster/console.sh): Debian's
+# The console's browser tests only (tests/cluster/console*.sh): Debian's
 # chromium, driven by playwright-core from tests/browser/package-lock.json.
 # Node and npm are taken from Debian unless a node with npm is installed
 # already (another packaging of node may ship npm itself).

@@ -3,7 +3,7 @@
  * in this tab's sessionStorage and sent as a bearer header. */
 "use strict";
 (function () {
-  const TOKEN = "af-token", SAMPLES = "af-rollout-samples", MAX_SAMPLES = 360;
+  const TOKEN = "af-token";
   const REFRESH_MS = 5000;
   const $ = (s) => document.querySelector(s);
   const S = window.AfSvg;
@@ -29,7 +29,7 @@
   const short = (hash) => (hash || "").replace(/^sha256:/, "").slice(0, 12);
   function table(head, rows, attrs) {
     return h("table", attrs || {},
-      h("thead", {}, h("tr", {}, ...head.map((c) => h("th", { class: /^[$#%]|_num$/.test(c) ? "num" : "" }, c.replace(/_num$/, ""))))),
+      h("thead", {}, h("tr", {}, ...head.map((c) => h("th", { class: /^[$#%]|_num$/.test(c) ? "num" : "" }, c.replace(/_num$/, "").replace(/^[#%]/, ""))))),
       h("tbody", {}, ...rows));
   }
   const td = (v, cls) => h("td", cls ? { class: cls } : {}, v);
@@ -138,16 +138,6 @@
 
   /* -------------------------------------------------------- rollout */
 
-  function sample(ro) {
-    let s = JSON.parse(sessionStorage.getItem(SAMPLES) || "[]");
-    if (s.length && s[s.length - 1].rev !== ro.canary_revision) s = [];
-    if (ro.state !== "none")
-      s.push({ t: Date.now(), rev: ro.canary_revision, step: ro.step_index, stable: ro.stable, canary: ro.canary, verdict: ro.verdict });
-    s = s.slice(-MAX_SAMPLES);
-    sessionStorage.setItem(SAMPLES, JSON.stringify(s));
-    return s;
-  }
-
   function gateRows(ro) {
     const g = ro.gates, s = ro.stable, c = ro.canary, f = ro.fleet;
     const q = (v) => (v === null ? "-" : v.toFixed(3));
@@ -172,9 +162,16 @@
 
   async function rollout(main) {
     const ro = await api("/rollout");
-    const s = sample(ro);
-    const series = (f) => ["stable", "canary"].map((k) => ({ name: k, cls: k, points: s.filter((x) => f(x[k]) !== null).map((x) => [x.t, f(x[k])]) }));
+    /* The history controld keeps: the step's cohorts so far, one point
+     * every few seconds of the rollout (the spacing grows with it). */
+    const s = (ro.history || []).map((p) => Object.assign({ t: Date.parse(p.at) }, p));
+    /* The line breaks where a step began: its totals start afresh. */
+    const series = (f) => ["stable", "canary"].map((k) => ({ name: k, cls: k,
+      points: s.filter((x) => f(x[k]) !== null).map((x, i, a) => [x.t, f(x[k]), i > 0 && x.step_index !== a[i - 1].step_index]) }));
     const time = (v) => new Date(v).toISOString().slice(11, 19);
+    const span = s.length > 1 ? Math.round((s[s.length - 1].t - s[0].t) / 1000) : 0;
+    /* Each step's totals start afresh: mark where a step began. */
+    const marks = s.filter((x, i) => i > 0 && x.step_index !== s[i - 1].step_index).map((x) => ({ x: x.t, label: "step " + (x.step_index + 1) + " (" + x.weight + "%)" }));
     main.append(card("Rollout",
       h("div", { class: "kpi" },
         h("div", {}, h("b", { id: "rollout-state" }, ro.state), h("span", {}, "state")),
@@ -190,13 +187,13 @@
       card("Canary vs stable (this step)",
         table(["metric", "stable", "canary", "gate", "observed", "within"], gateRows(ro))),
       h("p", { class: "legend" }, h("span", { class: "stable" }, h("i"), "stable"), h("span", { class: "canary" }, h("i"), "canary"),
-        h("span", { class: "muted" }, s.length + " samples since this page opened, one every " + REFRESH_MS / 1000 + " s")),
+        h("span", { class: "muted", id: "history-note" }, s.length + " points kept by controld over " + span + " s of this rollout (each: the step so far)")),
       h("div", { class: "grid" },
-        card("Error rate", S.lines(series((c) => c.error_rate), { xfmt: time, yfmt: pct, label: "error rate over time",
+        card("Error rate", S.lines(series((c) => c.error_rate), { xfmt: time, yfmt: pct, label: "error rate over time", vlines: marks,
           hlines: ro.gates.max_error_delta ? [{ y: ro.stable.error_rate + ro.gates.max_error_delta, cls: "hard", label: "stable + max delta" }] : [] })),
-        card("p99 latency (ms)", S.lines(series((c) => (c.requests ? c.p99_ms : null)), { xfmt: time, label: "p99 latency over time" })),
-        card("$ per success", S.lines(series((c) => c.usd_per_success), { xfmt: time, label: "USD per success over time" })),
-        card("Requests this step", S.lines(series((c) => c.requests), { xfmt: time, yfmt: (v) => v.toFixed(0), label: "requests over time" }))));
+        card("p99 latency (ms)", S.lines(series((c) => (c.requests ? c.p99_ms : null)), { xfmt: time, label: "p99 latency over time", vlines: marks })),
+        card("$ per success", S.lines(series((c) => c.usd_per_success), { xfmt: time, label: "USD per success over time", vlines: marks })),
+        card("Requests this step", S.lines(series((c) => c.requests), { xfmt: time, yfmt: (v) => v.toFixed(0), label: "requests over time", vlines: marks }))));
   }
 
   /* -------------------------------------------------------- budgets */
@@ -259,7 +256,11 @@
 
   async function showback(main) {
     const q = "?by=" + report.by + (report.since ? "&since=" + report.since : "") + (report.until ? "&until=" + report.until : "");
-    const rows = await api("/report" + q);
+    /* Workflows group by tenant or class only (a workflow's hops may use
+     * several models and revisions). */
+    const wby = report.by === "class" ? "class" : "tenant";
+    const wq = "?unit=workflow&by=" + wby + (report.since ? "&since=" + report.since : "") + (report.until ? "&until=" + report.until : "");
+    const [rows, wf] = await Promise.all([api("/report" + q), api("/report" + wq)]);
     const by = h("select", { "aria-label": "group by", onchange: (e) => { report.by = e.target.value; show(); } },
       ...["tenant", "class", "model", "revision"].map((k) => h("option", Object.assign({ value: k }, k === report.by ? { selected: "" } : {}), k)));
     const date = (k) => h("input", { type: "date", value: report[k], "aria-label": k, onchange: (e) => { report[k] = e.target.value; show(); } });
@@ -273,10 +274,73 @@
         h("div", {}, h("b", {}, usd(waste)), h("span", {}, "spent on failures")),
         h("div", {}, h("b", {}, rows.reduce((a, r) => a + r.successes, 0)), h("span", {}, "successful outcomes"))),
       table([report.by, "successes_num", "failures_num", "$ spend", "$ per success", "$ waste"],
-        rows.map((r) => h("tr", {}, td(r[report.by]), td(r.successes, "num"), td(r.failures, "num"), td(usd(r.spend_usd), "num"), td(usd(r.usd_per_success), "num"), td(usd(r.waste_usd), "num"))))),
+        rows.map((r) => h("tr", {}, td(r[report.by]), td(r.successes, "num"), td(r.failures, "num"), td(usd(r.spend_usd), "num"), td(usd(r.usd_per_success), "num"), td(usd(r.waste_usd), "num"))), { id: "hop-rows" })),
       h("div", { class: "grid" },
         card("$ per successful outcome", S.bars(rows.map((r) => ({ label: r[report.by], value: Number(r.usd_per_success || 0), cls: "stable", note: usd(r.usd_per_success) })), { label: "USD per success" })),
-        card("Waste (spend on failures)", S.bars(rows.map((r) => ({ label: r[report.by], value: Number(r.waste_usd), cls: "waste", note: usd(r.waste_usd) })), { label: "waste" }))));
+        card("Waste (spend on failures)", S.bars(rows.map((r) => ({ label: r[report.by], value: Number(r.waste_usd), cls: "waste", note: usd(r.waste_usd) })), { label: "waste" }))),
+      workflows(wf, wby));
+  }
+
+  /* The workflow unit (af report --unit workflow): money comes as exact
+   * 6-decimal strings. */
+  function workflows(wf, by) {
+    const n = (v) => (v === null ? null : Number(v));
+    const sum = (k) => wf.reduce((a, r) => a + r[k], 0);
+    const cost = wf.reduce((a, r) => a + n(r.cost_usd), 0), waste = wf.reduce((a, r) => a + n(r.waste_usd), 0), ok = sum("succeeded");
+    return h("section", { id: "workflows" },
+      card("Workflows (per outcome)",
+        h("div", { class: "kpi" },
+          h("div", {}, h("b", {}, sum("workflows")), h("span", {}, "workflows ended")),
+          h("div", {}, h("b", {}, sum("workflows") ? pct(ok / sum("workflows")) : "-"), h("span", {}, "success rate")),
+          h("div", {}, h("b", {}, ok ? usd(cost / ok) : "-"), h("span", {}, "$ per successful workflow")),
+          h("div", {}, h("b", {}, usd(waste)), h("span", {}, "waste (failed and abandoned)"))),
+        wf.length ? table([by, "#workflows", "#succeeded", "#failed", "#abandoned", "%success", "$ cost", "$ per success", "$ p50", "$ p95", "$ waste", "#hops"],
+          wf.map((r) => h("tr", { "data-key": r[by] }, td(r[by]), td(r.workflows, "num"), td(r.succeeded, "num"), td(r.failed, "num"), td(r.abandoned, "num"),
+            td(pct(r.success_rate), "num"), td(usd(n(r.cost_usd)), "num"), td(usd(n(r.usd_per_success)), "num"), td(usd(n(r.p50_success_usd)), "num"),
+            td(usd(n(r.p95_success_usd)), "num"), td(usd(n(r.waste_usd)), "num"), td(r.hops, "num")))) :
+          h("p", { class: "muted" }, "no workflow has ended in these days (POST /v1/outcome to routerd ends one)")),
+      h("div", { class: "grid" },
+        card("$ per successful workflow", S.bars(wf.map((r) => ({ label: r[by], value: n(r.usd_per_success) || 0, cls: "stable", note: usd(n(r.usd_per_success)) })), { label: "USD per successful workflow" })),
+        card("Outcomes", S.stack(wf.map((r) => ({ label: r[by], parts: [{ value: r.succeeded, cls: "stable" }, { value: r.failed, cls: "waste" }, { value: r.abandoned, cls: "canary" }], note: pct(r.success_rate) + " success" })), { label: "workflow outcomes" }),
+          h("p", { class: "legend" }, h("span", { class: "stable" }, h("i"), "succeeded"), h("span", { class: "waste" }, h("i"), "failed"), h("span", { class: "canary" }, h("i"), "abandoned"))),
+        card("Workflow waste", S.bars(wf.map((r) => ({ label: r[by], value: n(r.waste_usd), cls: "waste", note: usd(n(r.waste_usd)) })), { label: "workflow waste" }))));
+  }
+
+  /* --------------------------------------------------------- shadow */
+
+  async function shadow(main) {
+    const sh = await api("/shadow");
+    if (sh.state === "none") {
+      main.append(card("Shadow evaluation", h("p", { class: "muted", id: "shadow-state" }, "none: no shadow has been started (af shadow start -f FILE)")));
+      return;
+    }
+    const t = sh.total, share = (c) => (c.sampled ? c.changed.total / c.sampled : null);
+    const kinds = ["model", "tier", "region", "route_to_deny", "deny_to_route", "deny_code"];
+    const row = (name, c, cls) => h("tr", cls ? { class: cls } : { "data-class": name },
+      td(name), td(c.sampled, "num"), td(c.same, "num"), td(c.agreement_pct === null ? "-" : c.agreement_pct.toFixed(2) + "%", "num"),
+      td(c.changed.total, "num"), td(pct(share(c)), "num"), ...kinds.map((k) => td(c.changed[k], "num")),
+      td(usd(c.cost_usd.stable), "num"), td(usd(c.cost_usd.shadow), "num"), td(c.dropped, "num"));
+    main.append(card("Shadow evaluation",
+      h("div", { class: "kpi" },
+        h("div", {}, h("b", { id: "shadow-state" }, sh.state), h("span", {}, "state")),
+        h("div", {}, h("b", {}, sh.revision), h("span", {}, "revision " + (sh.name || ""))),
+        h("div", {}, h("b", {}, h("code", { id: "shadow-hash", title: sh.hash }, short(sh.hash))), h("span", {}, "shadowed hash")),
+        h("div", {}, h("b", { id: "shadow-sample" }, sh.sample_pct + "%"), h("span", {}, "of requests sampled")),
+        h("div", {}, h("b", { id: "shadow-agree" }, t.agreement_pct === null ? "-" : t.agreement_pct.toFixed(2) + "%"), h("span", {}, "agreement over " + t.sampled)),
+        h("div", {}, h("b", { id: "shadow-dropped" }, t.dropped), h("span", {}, "dropped (queue full)"))),
+      h("p", { class: "hint" }, "started " + sh.started + (sh.expires ? ", expires " + sh.expires : ", until stopped") + (sh.ended ? ", ended " + sh.ended : "") +
+        "; by " + sh.author + (sh.message ? ": " + sh.message : "")),
+      table(["class", "#sampled", "#same", "%agree", "#changed", "%changed"].concat(kinds.map((k) => k + "_num"), ["$ stable", "$ shadow", "#dropped"]),
+        sh.classes.map((c) => row(c.class, c)).concat([row("(total)", t, "total")]), { id: "shadow-classes" })),
+      h("div", { class: "grid" },
+        card("Agreement and change per class",
+          h("div", { id: "shadow-chart" }, S.stack(sh.classes.map((c) => ({ label: c.class, parts: [{ value: c.same, cls: "stable" }, { value: c.changed.total, cls: "canary" }, { value: c.dropped, cls: "waste" }],
+            note: (c.agreement_pct === null ? "-" : c.agreement_pct.toFixed(1) + "%") + " same" })), { label: "agreement per class" })),
+          h("p", { class: "legend" }, h("span", { class: "stable" }, h("i"), "same"), h("span", { class: "canary" }, h("i"), "changed"), h("span", { class: "waste" }, h("i"), "dropped"))),
+        card("Changes by kind",
+          S.bars(kinds.map((k) => ({ label: k, value: t.changed[k], cls: "canary", note: String(t.changed[k]) })), { label: "changes by kind", max: 1 })),
+        card("Estimated cost of the routed hops",
+          S.bars([{ label: "stable", value: t.cost_usd.stable, cls: "stable", note: usd(t.cost_usd.stable) }, { label: "shadow", value: t.cost_usd.shadow, cls: "canary", note: usd(t.cost_usd.shadow) }], { label: "cost both ways" }))));
   }
 
   /* ------------------------------------------------------ emergency */
@@ -288,7 +352,7 @@
     const left = (o) => Math.max(0, Math.round((Date.parse(o.expires) - Date.now()) / 1000));
     main.append(card("Emergency overrides in force",
       list.length === 0 ? h("p", { class: "muted" }, "none: every routerd decides by its bundle alone")
-        : table(["id", "scope", "effect", "reason", "principal", "expires", "#s left"],
+        : table(["id", "scope", "effect", "reason", "principal", "expires", "seconds left_num"],
           list.map((o) => h("tr", {}, td(o.id), td(scope(o)), td(effect(o)), td(o.reason), td(o.principal), td(o.expires), td(left(o), "num"))))));
   }
 
@@ -312,7 +376,7 @@
 
   /* ------------------------------------------------------------ pages */
 
-  const views = { overview: overview, policy: policy, rollout: rollout, budgets: budgets, showback: showback, emergency: emergency, audit: audit };
+  const views = { overview: overview, policy: policy, rollout: rollout, shadow: shadow, budgets: budgets, showback: showback, emergency: emergency, audit: audit };
 
   async function show() {
     const name = (location.hash || "#overview").slice(1);

@@ -44,8 +44,34 @@
     return s;
   }
 
-  /* Lines over x: series [{name, cls, points: [[x, y], ...]}]; hlines
-   * [{y, cls, label}]; x and y formatted by opt.xfmt / opt.yfmt. */
+  /* Stacked horizontal bars: rows [{label, parts: [{value, cls}], note}],
+   * each row's parts side by side, scaled to the largest row. */
+  function stack(rows, opt) {
+    opt = opt || {};
+    const w = 560, rowh = 22, left = 150, right = 150;
+    const h = Math.max(1, rows.length) * rowh + 10;
+    const s = svg(w, h, opt.label || "stacked bar chart");
+    const total = (r) => r.parts.reduce((a, p) => a + (p.value || 0), 0);
+    const max = Math.max(0, ...rows.map(total)) || 1;
+    rows.forEach((r, i) => {
+      const y = 5 + i * rowh;
+      let x = left;
+      s.append(text(left - 6, y + 14, r.label, { "text-anchor": "end" }));
+      for (const p of r.parts) {
+        const bw = ((w - left - right) * (p.value || 0)) / max;
+        if (p.value) s.append(el("rect", { x: x, y: y + 3, width: Math.max(bw, 1), height: rowh - 8, class: p.cls, "data-value": String(p.value) }));
+        x += bw;
+      }
+      s.append(text(x + 4, y + 14, r.note !== undefined ? r.note : fmt(total(r))));
+    });
+    if (!rows.length) s.append(text(8, 16, opt.empty || "nothing yet"));
+    return s;
+  }
+
+  /* Lines over x: series [{name, cls, points: [[x, y], ...]}] (a third
+   * element true: the line breaks before the point); hlines
+   * [{y, cls, label}], vlines [{x, label}]; x and y formatted by
+   * opt.xfmt / opt.yfmt. */
   function lines(series, opt) {
     opt = opt || {};
     const w = 560, h = opt.height || 200, l = 56, r = 14, t = 12, b = 26;
@@ -73,13 +99,19 @@
     }
     s.append(text(l, h - 8, xf(x0)));
     s.append(text(w - r, h - 8, xf(x1), { "text-anchor": "end" }));
+    for (const x of opt.vlines || []) {
+      s.append(el("line", { x1: X(x.x), y1: t, x2: X(x.x), y2: h - b, class: "ideal step-mark" }));
+      const right = X(x.x) > w - r - 90;
+      s.append(text(X(x.x) + (right ? -3 : 3), t + 10, x.label, right ? { "text-anchor": "end" } : {}));
+    }
     for (const x of hl) {
       s.append(el("line", { x1: l, y1: Y(x.y), x2: w - r, y2: Y(x.y), class: x.cls }));
       s.append(x.left ? text(l + 4, Y(x.y) - 3, x.label) : text(w - r - 2, Y(x.y) - 3, x.label, { "text-anchor": "end" }));
     }
     for (const se of series) {
       if (!se.points.length) continue;
-      const d = se.points.map((p, i) => (i ? "L" : "M") + X(p[0]).toFixed(1) + " " + Y(p[1]).toFixed(1)).join(" ");
+      /* a point [x, y, true] starts a new piece of the line */
+      const d = se.points.map((p, i) => (i && !p[2] ? "L" : "M") + X(p[0]).toFixed(1) + " " + Y(p[1]).toFixed(1)).join(" ");
       s.append(el("path", { d: d, class: "line " + se.cls }));
       for (const p of se.points) s.append(el("circle", { cx: X(p[0]), cy: Y(p[1]), r: 2.5, class: se.cls }));
     }
@@ -101,5 +133,5 @@
     return s;
   }
 
-  global.AfSvg = { el: el, bars: bars, lines: lines, steps: steps, fmt: fmt };
+  global.AfSvg = { el: el, bars: bars, stack: stack, lines: lines, steps: steps, fmt: fmt };
 })(window);

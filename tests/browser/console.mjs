@@ -1,8 +1,9 @@
 // Drives Debian's chromium (headless) through controld's console:
 //   node console.mjs BASE_URL TOKEN EXPECT.json SHOTS_DIR
+// (TOKEN "-": the cluster has no auth)
 // EXPECT.json holds what af printed for the same cluster (cluster status,
-// policy history, canary status, budget list and one budget, report,
-// emergency overrides, audit). The test
+// policy history, canary status, budget list and one budget, report per
+// hop and per workflow, shadow status, emergency overrides, audit). The test
 // signs in with the token, then on every page checks that what is shown
 // is that data, that an SVG chart drew elements, and that the page logged
 // no error; a screenshot of each page goes to SHOTS_DIR.
@@ -37,15 +38,22 @@ try {
     if (!r.url().startsWith(base)) problems.push("request outside controld: " + r.url());
   });
 
-  // Sign in: the cluster asks for a token, the page asks for it.
+  // Sign in: the cluster asks for a token, the page asks for it. Token
+  // "-": a cluster without auth: the console opens directly.
   await page.goto(base + "/ui/");
-  await page.waitForSelector("#login:not([hidden])");
-  const why = await page.textContent("#login-why");
-  if (!/token is required/.test(why)) fail("login says: " + why);
-  signedIn = true;
-  await page.fill("#token", token);
-  await page.click("#login button[type=submit]");
-  await page.waitForSelector("main[data-view=overview] #leader");
+  if (token === "-") {
+    signedIn = true;
+    await page.waitForSelector("main[data-view=overview] #leader");
+    if (await page.isVisible("#login")) fail("a cluster without auth asks for a token");
+  } else {
+    await page.waitForSelector("#login:not([hidden])");
+    const why = await page.textContent("#login-why");
+    if (!/token is required/.test(why)) fail("login says: " + why);
+    signedIn = true;
+    await page.fill("#token", token);
+    await page.click("#login button[type=submit]");
+    await page.waitForSelector("main[data-view=overview] #leader");
+  }
 
   // Overview: the real leader and members, drawn bars.
   const leader = await page.textContent("#leader");
@@ -77,9 +85,44 @@ try {
   if (verdict !== want.canary.verdict) fail(`verdict shown ${verdict}, af says ${want.canary.verdict}`);
   const text = await page.textContent("main[data-view=rollout]");
   if (!text.includes(String(want.canary.canary.requests))) fail("canary sample count not shown");
-  for (const k of ["stable", "canary"])
-    if (!(await page.$(`main[data-view=rollout] svg path.line.${k}`))) fail("no " + k + " line drawn");
+  // The lines are the history controld keeps (af canary status has it
+  // too): a vertex per point, at least as many as af saw a moment ago.
+  const hist = want.canary.history.length;
+  const starts = want.canary.history.filter((p, i, a) => i > 0 && p.step_index !== a[i - 1].step_index).length;
+  if (hist < 2) fail("af canary status has " + hist + " history points");
+  for (const k of ["stable", "canary"]) {
+    const v = await page.$$eval(`main[data-view=rollout] svg path.line.${k}`, (p) => p.map((x) => (x.getAttribute("d").match(/[ML]/g) || []).length));
+    const pieces = await page.$$eval(`main[data-view=rollout] svg path.line.${k}`, (p) => p.map((x) => (x.getAttribute("d").match(/M/g) || []).length));
+    if (pieces[0] !== 1 + starts) fail(k + " error rate line in " + pieces[0] + " pieces for " + starts + " step starts");
+    // error rate and requests have a value at every point; p99 and
+    // $/success only once the cohort has requests, successes.
+    if (v.length !== 4 || v[0] < hist || v[3] < hist) fail(k + " lines with " + v + " vertices for " + hist + " history points");
+  }
+  // A mark on each chart where a step began (the totals start afresh).
+  const marks = (await page.$$("main[data-view=rollout] svg line.step-mark")).length;
+  if (starts < 1 || marks < 4 * starts) fail(marks + " step marks for " + starts + " step starts in af's history");
+  if (!/points kept by controld/.test(await page.textContent("#history-note"))) fail("history note: " + (await page.textContent("#history-note")));
   await page.screenshot({ path: shots + "/rollout.png", fullPage: true });
+
+  // Shadow: the shadowed hash, the sample rate, per class the agreement,
+  // the changed share and the samples, the drops: what af shadow status says.
+  await page.click("a[data-view=shadow]");
+  await page.waitForSelector("main[data-view=shadow] #shadow-classes");
+  const sh = want.shadow;
+  if ((await page.getAttribute("#shadow-hash", "title")) !== sh.hash) fail("shadow hash shown " + (await page.getAttribute("#shadow-hash", "title")) + ", af says " + sh.hash);
+  if ((await page.textContent("#shadow-sample")) !== sh.sample_pct + "%") fail("sample rate " + (await page.textContent("#shadow-sample")));
+  if ((await page.textContent("#shadow-state")) !== sh.state) fail("shadow state " + (await page.textContent("#shadow-state")));
+  if ((await page.textContent("#shadow-dropped")) !== String(sh.total.dropped)) fail("drops shown " + (await page.textContent("#shadow-dropped")) + ", af says " + sh.total.dropped);
+  const shRows = await page.$$eval("#shadow-classes tbody tr[data-class]", (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  const pc = (v) => (v === null ? "-" : (v * 100).toFixed(2) + "%");
+  const wantSh = sh.classes.map((c) => [c.class, String(c.sampled), String(c.same), c.agreement_pct === null ? "-" : c.agreement_pct.toFixed(2) + "%",
+    String(c.changed.total), pc(c.sampled ? c.changed.total / c.sampled : null)]);
+  if (JSON.stringify(shRows.map((r) => r.slice(0, 6))) !== JSON.stringify(wantSh)) fail("shadow rows " + JSON.stringify(shRows) + ", af says " + JSON.stringify(wantSh));
+  if (shRows.some((r, i) => r[r.length - 1] !== String(sh.classes[i].dropped))) fail("per-class drops " + JSON.stringify(shRows));
+  const seg = await page.$$eval("#shadow-chart svg rect", (rs) => rs.map((r) => Number(r.getAttribute("data-value"))));
+  const wantSeg = sh.classes.flatMap((c) => [c.same, c.changed.total, c.dropped].filter((v) => v > 0));
+  if (JSON.stringify(seg) !== JSON.stringify(wantSeg)) fail("shadow chart segments " + seg + ", af's counts " + wantSeg);
+  await page.screenshot({ path: shots + "/shadow.png", fullPage: true });
 
   // Budgets: one burn-down per tenant with its hard line.
   await page.click("a[data-view=budgets]");
@@ -103,10 +146,19 @@ try {
   // Showback: the rows af reports, a bar per row.
   await page.click("a[data-view=showback]");
   await page.waitForSelector("main[data-view=showback] table");
-  const keys = await page.$$eval("main[data-view=showback] tbody tr td:first-child", (t) => t.map((x) => x.textContent));
+  const keys = await page.$$eval("#hop-rows tbody tr td:first-child", (t) => t.map((x) => x.textContent));
   const wantKeys = want.report.map((r) => r.tenant);
   if (JSON.stringify(keys) !== JSON.stringify(wantKeys)) fail("showback rows " + keys + ", af says " + wantKeys);
   if ((await page.$$("main[data-view=showback] svg rect")).length < 2 * wantKeys.length) fail("showback bars missing");
+  // The workflow unit: outcomes, success rate, $ per successful workflow
+  // and waste per row, as af report --unit workflow gives them.
+  const wfRows = await page.$$eval("#workflows tbody tr", (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  const money = (v) => (v === null ? "-" : "$" + Number(v).toFixed(Number(v) !== 0 && Math.abs(Number(v)) < 0.01 ? 6 : Math.abs(Number(v)) < 1 && Number(v) !== 0 ? 4 : 2));
+  const wantWf = want.workflows.map((r) => [r.tenant, String(r.workflows), String(r.succeeded), String(r.failed), String(r.abandoned),
+    (r.success_rate * 100).toFixed(2) + "%", money(r.cost_usd), money(r.usd_per_success)]);
+  if (JSON.stringify(wfRows.map((r) => r.slice(0, 8))) !== JSON.stringify(wantWf)) fail("workflow rows " + JSON.stringify(wfRows) + ", af says " + JSON.stringify(wantWf));
+  if (wfRows.some((r, i) => r[10] !== money(want.workflows[i].waste_usd))) fail("workflow waste " + JSON.stringify(wfRows));
+  if ((await page.$$("#workflows svg rect")).length < 2 * wantWf.length) fail("workflow bars missing");
   await page.screenshot({ path: shots + "/showback.png", fullPage: true });
 
   // Emergency: every override in force, as af emergency list shows them.
@@ -128,7 +180,7 @@ try {
 
   if (await page.isVisible("#error")) fail("error shown: " + (await page.textContent("#error")));
   if (problems.length) fail(problems.join("\n"));
-  console.log("# console: 7 pages rendered the cluster's data, no errors; screenshots in " + shots);
+  console.log("# console: 8 pages rendered the cluster's data, no errors; screenshots in " + shots);
 } finally {
   await browser.close();
 }

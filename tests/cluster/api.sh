@@ -47,6 +47,8 @@ cl_wait_json "curl -s http://127.0.0.1:$P/v1/route -d '{\"workflow_id\":\"wf-1\"
 cl_traffic $P 1 400 "$CL_DIR/d" true true 40
 cl_wait_json "cl_af canary status -o json" ".canary.requests > 0 and .stable.requests > 0" 15 >/dev/null
 cl_wait_json "cl_af fleet status -o json" "length == 1 and .[0].state == \"SYNCED\"" 15 >/dev/null
+curl -s "http://127.0.0.1:$P/v1/outcome" -d '{"workflow_id":"wf-1","tenant":"claims-team","class":"research-agent","outcome":"success","tool_cost_usd":0.01}' >/dev/null
+cl_wait_json "cl_af report --unit workflow -o json" "length == 1 and .[0].succeeded == 1" 15 >/dev/null
 note "state: 3 revisions, canary $crev, a budget, a routerd with 400 decisions"
 
 CA="--cacert $pki/ca.pem"
@@ -95,11 +97,14 @@ for node in $leader $follower; do
 	same $node /report report
 	same $node "/report?by=model&since=2026-01-01" report --by model --since 2026-01-01
 	same $node "/report?by=revision&until=2099-01-01T00:00:00Z" report --by revision --until 2099-01-01T00:00:00Z
+	same $node "/report?unit=workflow" report --unit workflow
+	same $node "/report?unit=workflow&by=class,day&since=2026-01-01" report --unit workflow --by class,day --since 2026-01-01
+	same $node /shadow shadow status
 	same $node /emergency emergency list
 	same $node "/audit?limit=2" audit --limit 2
 	same $node "/audit?limit=2&after=$audit_after" audit --limit 2 --after "$audit_after"
 done
-note "15 resources equal af's JSON on the leader ($leader) and a follower ($follower)"
+note "18 resources equal af's JSON on the leader ($leader) and a follower ($follower)"
 get $follower /cluster "$T_viewer" | jq -e --argjson l "$leader" \
 	'.leader == $l and (.nodes | length) == 3 and .auth == "tokens"' >/dev/null ||
 	fail "cluster on the follower: $(cat "$CL_DIR/body")"

@@ -2,7 +2,10 @@
  * machine's shadow start, its one-at-a-time rule, stop and expiry by the
  * entries' own times, the per-class totals summed from usage reports
  * (several routerds, several flushes, rows of another hash kept apart),
- * and the agreement a canary start requires. Real LMDB stores, no raft. */
+ * and the agreement a canary start requires; the decisions routerd's full
+ * queue dropped, summed per class; the running canary's history, one
+ * point per spacing of entry time, bounded by thinning. Real LMDB stores,
+ * no raft. */
 #include "tests/lib/alloc_check.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"
@@ -163,6 +166,9 @@ static struct af_fsm_result stop(bool expire, int64_t t)
 	return apply_at(&cmd, t);
 }
 
+/* Drops the next report's row carries. */
+static uint64_t next_dropped;
+
 /* A usage report from routerd `id` of one row per (hash k, class). */
 static void report(const char *id, int k, const char *cls, uint64_t sampled,
 		   uint64_t same, uint64_t tier, int64_t cs, int64_t cz)
@@ -180,6 +186,7 @@ static void report(const char *id, int k, const char *cls, uint64_t sampled,
 	c.tier = tier;
 	c.cost_stable_nano_usd = cs;
 	c.cost_shadow_nano_usd = cz;
+	c.dropped = next_dropped;
 	ur.routerd_id = (char *)id;
 	ur.n_shadow = 1;
 	ur.shadow = &cp;
@@ -305,4 +312,140 @@ Test(shadow_fsm, totals_per_class_and_canary_gate)
 	cr_assert_str_eq(r.state, "canary");
 	/* the canary leaves the shadow running */
 	cr_assert_neq(fsm.heads.shadow, 0);
+}
+
+Test(shadow_fsm, drops_per_class)
+{
+	Af__ShadowCounts sum, row;
+	size_t n;
+
+	cr_assert_eq(policy(1, 0, 0, -1, 0, T0).code, AF__CODE__OK);
+	cr_assert_eq(policy(2, 100, 0, -1, 0, T0).code, AF__CODE__OK);
+	next_dropped = 7;
+	report("r1", 2, "research", 10, 10, 0, 0, 0);
+	next_dropped = 5;
+	report("r2", 2, "research", 0, 0, 0, 0, 0);
+	report("r2", 2, "copilot", 0, 0, 0, 0, 0);
+	next_dropped = 0;
+	sum = totals(2, "research", &row, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(row.dropped, 12);
+	cr_assert_eq(row.sampled, 10, "drops are not samples");
+	cr_assert_eq(sum.dropped, 17);
+}
+
+/* ------------------------------------------------------ rollout history */
+
+/* A canary of bundle k at 10%, no shadow required. */
+static void canary(int k)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
+	char hash[80], bytes[16];
+
+	hash_of(k, hash);
+	snprintf(bytes, sizeof(bytes), "bundle-%d", k);
+	pa.hash = hash;
+	pa.name = (char *)"prod";
+	pa.compiled.data = (uint8_t *)bytes;
+	pa.compiled.len = strlen(bytes);
+	pa.canary_weight = 10;
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = &pa;
+	cr_assert_eq(apply_at(&cmd, T0).code, AF__CODE__OK);
+}
+
+/* A usage report at time t: n outcomes of revision rev, ok of them ok. */
+static void usage(uint64_t rev, uint64_t n, uint64_t ok, int64_t t)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
+	Af__UsageRow row = AF__USAGE_ROW__INIT, *rp = &row;
+
+	row.revision = rev;
+	row.tenant = (char *)"t";
+	row.class_name = (char *)"c";
+	row.model = (char *)"m";
+	row.count = n;
+	row.ok = ok;
+	ur.routerd_id = (char *)"r1";
+	ur.n_rows = 1;
+	ur.rows = &rp;
+	cmd.op_case = AF__COMMAND__OP_USAGE_REPORT;
+	cmd.usage_report = &ur;
+	cr_assert_eq(apply_at(&cmd, t).code, AF__CODE__OK);
+}
+
+static Af__RolloutHistory *history(void)
+{
+	struct af_txn *t;
+	Af__RolloutHistory *h;
+
+	cr_assert_eq(af_store_read_begin(store, &t, NULL), 0);
+	cr_assert_eq(af_state_rollout_history_get(t, &h), 0);
+	af_store_read_end(t);
+	return h;
+}
+
+Test(shadow_fsm, rollout_history_bounded)
+{
+	Af__RolloutHistory *h;
+
+	cr_assert_eq(policy(1, 0, 0, -1, 0, T0).code, AF__CODE__OK);
+	usage(1, 5, 5, T0);
+	cr_assert_null(history(), "no canary: no history");
+	canary(2);
+	/* a report every second: a point every 2 s */
+	for (int i = 0; i < 10; i++) {
+		usage(1, 9, 9, T0 + i * 1000);
+		usage(2, 1, (uint64_t)(i % 2), T0 + i * 1000);
+	}
+	h = history();
+	cr_assert_not_null(h);
+	cr_assert_eq(h->canary_revision, 2);
+	cr_assert_eq(h->n_points, 5);
+	cr_assert_eq(h->points[0]->at_ms, T0);
+	cr_assert_eq(h->points[4]->at_ms, T0 + 8000);
+	/* the step so far, when the point was taken (the stable report of
+	 * second 8, before the canary's): stable's 5 outcomes before the
+	 * canary left out */
+	cr_assert_eq(h->points[4]->stable->count, 81);
+	cr_assert_eq(h->points[4]->canary->count, 8);
+	cr_assert_eq(h->points[4]->canary->ok, 4);
+	cr_assert_eq(h->points[4]->weight, 10);
+	protobuf_c_message_free_unpacked(&h->base, NULL);
+	/* 20 minutes of reports: never more than 240 points, the first kept,
+	 * the spacing doubled */
+	for (int i = 10; i < 1200; i++)
+		usage(2, 1, 1, T0 + i * 1000);
+	h = history();
+	cr_assert_leq(h->n_points, 240);
+	cr_assert_geq(h->n_points, 120);
+	cr_assert_eq(h->points[0]->at_ms, T0);
+	cr_assert_eq(h->spacing_ms, 8000);
+	cr_assert_geq(h->points[h->n_points - 1]->at_ms, T0 + 1199000 - 8000);
+	for (size_t i = 1; i < h->n_points; i++)
+		cr_assert_gt(h->points[i]->at_ms, h->points[i - 1]->at_ms);
+	cr_log_info("history: %zu points, %zu bytes", h->n_points,
+		    af__rollout_history__get_packed_size(h));
+	protobuf_c_message_free_unpacked(&h->base, NULL);
+	/* an aborted canary: its history is not the next one's */
+	{
+		Af__Command cmd = AF__COMMAND__INIT;
+		Af__RolloutControl rc = AF__ROLLOUT_CONTROL__INIT;
+
+		rc.action = AF__ROLLOUT_CONTROL__ACTION__ABORT;
+		rc.expected_step = -1;
+		cmd.op_case = AF__COMMAND__OP_ROLLOUT;
+		cmd.rollout = &rc;
+		cr_assert_eq(apply_at(&cmd, T0 + 1200000).code, AF__CODE__OK);
+	}
+	canary(4);
+	usage(1, 1, 1, T0 + 1201000);
+	h = history();
+	cr_assert_neq(h->canary_revision, 2);
+	cr_assert_eq(h->n_points, 1);
+	cr_assert_eq(h->spacing_ms, 2000);
+	cr_assert_eq(h->points[0]->stable->count, 1);
+	protobuf_c_message_free_unpacked(&h->base, NULL);
 }
