@@ -33,6 +33,7 @@
 #define MAX_STREAM 100000
 
 struct bench {
+	unsigned keep; /* history.revisions stamped on each apply */
 	struct af_store *store;
 	struct af_fsm fsm;
 	uint64_t idx;
@@ -82,6 +83,7 @@ static int apply_revision(struct bench *b, unsigned k)
 	pa.source.len = strlen(src);
 	pa.compiled.data = (uint8_t *)af_bundle_bytes(bundle, &len);
 	pa.compiled.len = len;
+	pa.history_revisions = b->keep;
 	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
 	cmd.policy_apply = &pa;
 	rc = apply(b, &cmd);
@@ -230,11 +232,27 @@ static long rss_kb(const char *field)
 	return v;
 }
 
+static size_t bundles(struct bench *b)
+{
+	struct af_txn *t;
+	size_t n;
+
+	if (af_store_read_begin(b->store, &t, NULL) != 0)
+		return 0;
+	n = af_txn_count(t, AF_TABLE_BUNDLES);
+	af_store_read_end(t);
+	return n;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: snapshot [-r REVISIONS] [-n ENTRIES] [-t EVERY] "
-		   "[-c CLUSTER] [-o BACKUP]\n"
+		   "[-k KEEP] [-c CLUSTER] [-o BACKUP]\n"
 		   "  -r  policy revisions in the state (default 10000)\n"
+		   "  -k  history.revisions: bundles of the newest KEEP "
+		   "revisions kept\n"
+		   "      (default 1000; 0: every bundle, as before "
+		   "retention)\n"
 		   "  -n  entries of the apply stream (default 4096)\n"
 		   "  -t  a snapshot every EVERY entries of it (default 256)\n"
 		   "  -c  cluster name of the store (default bench)\n"
@@ -247,7 +265,7 @@ int main(int argc, char **argv)
 	struct af_store_opts o = {.nosync = true};
 	struct af_store_part parts[AF_STORE_VIEW_PARTS];
 	struct af_store_view *v;
-	struct bench b = {0};
+	struct bench b = {.keep = 1000};
 	struct af_err err = {{0}};
 	const char *backup = NULL, *cluster = "bench";
 	unsigned long revs = 10000, n = 4096, every = 256;
@@ -258,7 +276,7 @@ int main(int argc, char **argv)
 	void *buf;
 	int ch, rc = 0;
 
-	while ((ch = getopt(argc, argv, "r:n:t:c:o:h")) != -1) {
+	while ((ch = getopt(argc, argv, "r:n:t:k:c:o:h")) != -1) {
 		switch (ch) {
 		case 'r':
 			revs = strtoul(optarg, NULL, 10);
@@ -268,6 +286,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			every = strtoul(optarg, NULL, 10);
+			break;
+		case 'k':
+			b.keep = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'c':
 			cluster = optarg;
@@ -306,8 +327,9 @@ int main(int argc, char **argv)
 		rc = apply_revision(&b, k);
 	if (rc != 0)
 		goto out_close;
-	printf("state: %lu policy revisions applied in %.2f s\n", revs,
-	       bench_now_s() - t0);
+	printf("state: %lu policy revisions applied in %.2f s, "
+	       "history.revisions %u, %zu bundles stored\n",
+	       revs, bench_now_s() - t0, b.keep, bundles(&b));
 
 	t0 = bench_now_s();
 	rc = af_store_snapshot(b.store, &buf, &copy_len, &applied, &err);

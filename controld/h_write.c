@@ -402,6 +402,14 @@ void controld_handle_write(struct controld_job *j)
 		cmd.usage_report->prune_before_ms =
 			af_period_start_ms(cmd.time_ms, false) -
 			(int64_t)n->cfg->showback_retention_days * 86400000;
+	if (cmd.op_case == AF__COMMAND__OP_POLICY_APPLY) {
+		j->pa.history_revisions = n->cfg->history_revisions;
+		j->pa.history_before_ms =
+			n->cfg->history_days
+				? cmd.time_ms - (int64_t)n->cfg->history_days *
+							86400000
+				: 0;
+	}
 	if (j->req->dry_run) {
 		/* What apply would do now, from this leader's store; nothing
 		 * is proposed. */
