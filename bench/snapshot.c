@@ -247,12 +247,15 @@ static size_t bundles(struct bench *b)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: snapshot [-r REVISIONS] [-n ENTRIES] [-t EVERY] "
-		   "[-k KEEP] [-c CLUSTER] [-o BACKUP]\n"
+		   "[-k KEEP] [-u N] [-c CLUSTER] [-o BACKUP]\n"
 		   "  -r  policy revisions in the state (default 10000)\n"
 		   "  -k  history.revisions: bundles of the newest KEEP "
 		   "revisions kept\n"
 		   "      (default 1000; 0: every bundle, as before "
 		   "retention)\n"
+		   "  -u  an upgraded store: the revisions without retention,"
+		   " then N more\n"
+		   "      with -k KEEP (default 0: retention from the start)\n"
 		   "  -n  entries of the apply stream (default 4096)\n"
 		   "  -t  a snapshot every EVERY entries of it (default 256)\n"
 		   "  -c  cluster name of the store (default bench)\n"
@@ -268,15 +271,16 @@ int main(int argc, char **argv)
 	struct bench b = {.keep = 1000};
 	struct af_err err = {{0}};
 	const char *backup = NULL, *cluster = "bench";
-	unsigned long revs = 10000, n = 4096, every = 256;
+	unsigned long revs = 10000, n = 4096, every = 256, upgrade = 0;
+	unsigned keep;
 	double t0, copy_s, view_s, p50[2], p99[2], mx[2];
-	size_t copy_len, view_len = 0;
+	size_t copy_len, view_len = 0, live, extent;
 	uint64_t applied;
 	char path[128];
 	void *buf;
 	int ch, rc = 0;
 
-	while ((ch = getopt(argc, argv, "r:n:t:k:c:o:h")) != -1) {
+	while ((ch = getopt(argc, argv, "r:n:t:k:u:c:o:h")) != -1) {
 		switch (ch) {
 		case 'r':
 			revs = strtoul(optarg, NULL, 10);
@@ -289,6 +293,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			b.keep = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'u':
+			upgrade = strtoul(optarg, NULL, 10);
 			break;
 		case 'c':
 			cluster = optarg;
@@ -304,8 +311,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || revs == 0 || revs > MAX_REVISIONS || n < 2 ||
-	    n > MAX_STREAM || every < 2 || every > n) {
+	if (optind != argc || revs == 0 || revs > MAX_REVISIONS ||
+	    upgrade > MAX_REVISIONS || n < 2 || n > MAX_STREAM || every < 2 ||
+	    every > n) {
 		usage(stderr);
 		return 2;
 	}
@@ -323,6 +331,9 @@ int main(int argc, char **argv)
 	}
 	af_fsm_init(&b.fsm, b.store);
 	t0 = bench_now_s();
+	keep = b.keep;
+	if (upgrade > 0)
+		b.keep = 0; /* written before retention existed */
 	for (unsigned k = 1; k <= revs && rc == 0; k++)
 		rc = apply_revision(&b, k);
 	if (rc != 0)
@@ -330,6 +341,18 @@ int main(int argc, char **argv)
 	printf("state: %lu policy revisions applied in %.2f s, "
 	       "history.revisions %u, %zu bundles stored\n",
 	       revs, bench_now_s() - t0, b.keep, bundles(&b));
+	if (upgrade > 0) {
+		b.keep = keep;
+		t0 = bench_now_s();
+		for (unsigned k = 1; k <= upgrade && rc == 0; k++)
+			rc = apply_revision(&b, (unsigned)revs + k);
+		if (rc != 0)
+			goto out_close;
+		printf("upgrade: %lu more revisions with history.revisions %u "
+		       "in %.2f s, %zu bundles stored\n",
+		       upgrade, b.keep, bench_now_s() - t0, bundles(&b));
+		revs += upgrade;
+	}
 
 	t0 = bench_now_s();
 	rc = af_store_snapshot(b.store, &buf, &copy_len, &applied, &err);
@@ -353,6 +376,13 @@ int main(int argc, char **argv)
 	       "%.2f MB, %.0f bytes/revision, %.3f ms on the thread\n",
 	       (double)view_len / 1e6, (double)view_len / (double)revs,
 	       view_s * 1e3);
+
+	if (af_store_pages(b.store, &live, &extent, &err) != 0)
+		goto out_err;
+	printf("pages: %zu live of %zu in the file's extent: controld's raft "
+	       "snapshot is the %s\n",
+	       live, extent,
+	       af_fsm_snapshot_compacts(b.store) ? "compacted copy" : "view");
 
 	for (int m = 0; m < 2 && rc == 0; m++)
 		rc = stream(&b, (unsigned)n, (unsigned)every, m == 1, path,

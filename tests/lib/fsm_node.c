@@ -37,8 +37,7 @@ void af_test_fsm_close(struct af_test_fsm *n)
 	af_test_rmtree(n->dir);
 }
 
-int af_test_fsm_apply(struct af_test_fsm *n, Af__Command *cmd,
-		      int64_t time_ms)
+int af_test_fsm_apply(struct af_test_fsm *n, Af__Command *cmd, int64_t time_ms)
 {
 	void *buf;
 	size_t len;

@@ -22,7 +22,6 @@ int af_test_fsm_open(struct af_test_fsm *n);
 void af_test_fsm_close(struct af_test_fsm *n);
 /* Applies cmd as the next entry, by principal "test" at time_ms. 0, or the
  * error of encoding or apply. The result: n->fsm.result. */
-int af_test_fsm_apply(struct af_test_fsm *n, Af__Command *cmd,
-		      int64_t time_ms);
+int af_test_fsm_apply(struct af_test_fsm *n, Af__Command *cmd, int64_t time_ms);
 
 #endif

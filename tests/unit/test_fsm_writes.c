@@ -65,6 +65,7 @@ struct opts {
 	int64_t before_ms, time_ms;
 	bool shadow;
 	const char *id; /* request id */
+	size_t pad;	/* source bytes (at most 8 KiB) */
 };
 
 /* A policy apply of bundle `k` (its hash and bytes made up: apply stores
@@ -74,13 +75,17 @@ static struct af_fsm_result put(struct af_test_fsm *n, int k, struct opts o)
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
 	char hash[80], bytes[32];
+	static char src[8192];
 
 	snprintf(hash, sizeof(hash), "sha256:%064d", k);
 	snprintf(bytes, sizeof(bytes), "bundle-%d", k);
+	cr_assert_leq(o.pad, sizeof(src));
+	memset(src, 'x', o.pad);
+	memcpy(src, bytes, strlen(bytes) < o.pad ? strlen(bytes) : o.pad);
 	pa.hash = hash;
 	pa.name = (char *)"prod";
-	pa.source.data = (uint8_t *)bytes;
-	pa.source.len = strlen(bytes);
+	pa.source.data = (uint8_t *)(o.pad ? src : bytes);
+	pa.source.len = o.pad ? o.pad : strlen(bytes);
 	pa.compiled.data = (uint8_t *)bytes;
 	pa.compiled.len = strlen(bytes);
 	pa.history_revisions = o.keep;
@@ -911,4 +916,48 @@ Test(fsm_history, rollback_to_a_pruned_revision_is_refused)
 	/* None left with a body: refused as having none. */
 	r = rollback(&a, 0);
 	cr_assert_eq(r.code, AF__CODE__NOT_FOUND, "%s", r.message);
+}
+
+/* The raft snapshot of a store whose history was pruned after it grew (an
+ * upgraded store): a compacted copy, not a view of the whole file; a node
+ * restored from it holds the same state in a file of the live size. */
+Test(fsm_history, snapshot_of_a_pruned_store_is_compacted)
+{
+	struct raft_buffer *bufs, rb;
+	unsigned nb;
+	size_t live, extent, off = 0;
+	uint8_t ha[32], hb[32];
+
+	for (int k = 1; k <= 2000; k++)
+		put(&a, k, (struct opts){.pad = 4000});
+	cr_assert_eq(a.fsm.raft_fsm.snapshot(&a.fsm.raft_fsm, &bufs, &nb), 0);
+	cr_assert_eq(nb, AF_STORE_VIEW_PARTS, "a view while all is live");
+	a.fsm.raft_fsm.snapshot_finalize(&a.fsm.raft_fsm, &bufs, &nb);
+	for (int k = 2001; k <= 2012; k++)
+		put(&a, k, (struct opts){.keep = 10, .pad = 4000});
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 10);
+	cr_assert_eq(af_store_pages(a.store, &live, &extent, NULL), 0);
+	cr_assert_lt(live * 4, extent, "live %zu of %zu pages", live, extent);
+
+	cr_assert_eq(a.fsm.raft_fsm.snapshot(&a.fsm.raft_fsm, &bufs, &nb), 0);
+	cr_assert_eq(nb, 1, "one compacted copy");
+	rb.len = 0;
+	for (unsigned i = 0; i < nb; i++)
+		rb.len += bufs[i].len;
+	cr_assert_lt(rb.len, extent * 4096 / 4);
+	rb.base = raft_malloc(rb.len);
+	cr_assert_not_null(rb.base);
+	for (unsigned i = 0; i < nb; i++) {
+		memcpy((uint8_t *)rb.base + off, bufs[i].base, bufs[i].len);
+		off += bufs[i].len;
+	}
+	a.fsm.raft_fsm.snapshot_finalize(&a.fsm.raft_fsm, &bufs, &nb);
+	open_node(&b);
+	cr_assert_eq(b.fsm.raft_fsm.restore(&b.fsm.raft_fsm, &rb), 0);
+	state_hash(&a, ha);
+	state_hash(&b, hb);
+	cr_assert_eq(memcmp(ha, hb, 32), 0);
+	cr_assert_eq(af_store_pages(b.store, &live, &extent, NULL), 0);
+	cr_assert_geq(live * 2, extent, "restored: live %zu of %zu pages", live,
+		      extent);
 }
