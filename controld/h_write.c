@@ -53,10 +53,11 @@ static void propose_cb(void *arg, int status, const struct af_fsm_result *r)
 
 /* ------------------------------------------- compile (off the loop thread)
  *
- * Bundles and registries are compiled by the NNG worker that received the
- * request, before it is queued for the loop thread (which also runs Raft):
- * a slow compile delays only that caller. These functions touch nothing
- * but immutable node configuration and the job. */
+ * Bundles and registries are compiled by the node's compile thread (api.c;
+ * the NNG worker that received the request, if that thread could not
+ * start), before the job is queued for the loop thread (which also runs
+ * Raft): a slow compile delays only the applies queued behind it. These
+ * functions touch nothing but immutable node configuration and the job. */
 
 static int prep_fail(struct controld_job *j, Af__Code code, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
