@@ -33,6 +33,7 @@
 #define MAX_STREAM 100000
 
 struct bench {
+	unsigned keep; /* history.revisions stamped on each apply */
 	struct af_store *store;
 	struct af_fsm fsm;
 	uint64_t idx;
@@ -82,6 +83,7 @@ static int apply_revision(struct bench *b, unsigned k)
 	pa.source.len = strlen(src);
 	pa.compiled.data = (uint8_t *)af_bundle_bytes(bundle, &len);
 	pa.compiled.len = len;
+	pa.history_revisions = b->keep;
 	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
 	cmd.policy_apply = &pa;
 	rc = apply(b, &cmd);
@@ -171,8 +173,10 @@ static int take(struct bench *b, bool view, struct writer *w,
  * libraft's thread pool does; the next one starts once that is done. */
 static int stream(struct bench *b, unsigned n, unsigned every, bool view,
 		  const char *path, double *ret_p50, double *ret_p99,
-		  double *ret_max)
+		  double *ret_max, double *ret_write)
 {
+	double write_s = 0;
+	unsigned writes = 0;
 	double *lat = calloc(n, sizeof(double));
 	struct af_store_view *v = NULL;
 	void *buf = NULL;
@@ -205,12 +209,15 @@ static int stream(struct bench *b, unsigned n, unsigned every, bool view,
 			buf = NULL;
 			writing = false;
 			rc = w.rc;
+			write_s += w.seconds;
+			writes++;
 		}
 	}
 	qsort(lat, n, sizeof(double), cmp_double);
 	*ret_p50 = lat[n / 2];
 	*ret_p99 = lat[(size_t)((double)n * 0.99)];
 	*ret_max = lat[n - 1];
+	*ret_write = writes ? write_s / writes : 0;
 	free(lat);
 	return rc;
 }
@@ -230,11 +237,30 @@ static long rss_kb(const char *field)
 	return v;
 }
 
+static size_t bundles(struct bench *b)
+{
+	struct af_txn *t;
+	size_t n;
+
+	if (af_store_read_begin(b->store, &t, NULL) != 0)
+		return 0;
+	n = af_txn_count(t, AF_TABLE_BUNDLES);
+	af_store_read_end(t);
+	return n;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: snapshot [-r REVISIONS] [-n ENTRIES] [-t EVERY] "
-		   "[-c CLUSTER] [-o BACKUP]\n"
+		   "[-k KEEP] [-u N] [-c CLUSTER] [-o BACKUP]\n"
 		   "  -r  policy revisions in the state (default 10000)\n"
+		   "  -k  history.revisions: bundles of the newest KEEP "
+		   "revisions kept\n"
+		   "      (default 1000; 0: every bundle, as before "
+		   "retention)\n"
+		   "  -u  an upgraded store: the revisions without retention,"
+		   " then N more\n"
+		   "      with -k KEEP (default 0: retention from the start)\n"
 		   "  -n  entries of the apply stream (default 4096)\n"
 		   "  -t  a snapshot every EVERY entries of it (default 256)\n"
 		   "  -c  cluster name of the store (default bench)\n"
@@ -247,18 +273,19 @@ int main(int argc, char **argv)
 	struct af_store_opts o = {.nosync = true};
 	struct af_store_part parts[AF_STORE_VIEW_PARTS];
 	struct af_store_view *v;
-	struct bench b = {0};
+	struct bench b = {.keep = 1000};
 	struct af_err err = {{0}};
 	const char *backup = NULL, *cluster = "bench";
-	unsigned long revs = 10000, n = 4096, every = 256;
-	double t0, copy_s, view_s, p50[2], p99[2], mx[2];
-	size_t copy_len, view_len = 0;
+	unsigned long revs = 10000, n = 4096, every = 256, upgrade = 0;
+	unsigned keep;
+	double t0, copy_s, view_s, p50[2], p99[2], mx[2], wr[2];
+	size_t copy_len, view_len = 0, live, extent;
 	uint64_t applied;
 	char path[128];
 	void *buf;
 	int ch, rc = 0;
 
-	while ((ch = getopt(argc, argv, "r:n:t:c:o:h")) != -1) {
+	while ((ch = getopt(argc, argv, "r:n:t:k:u:c:o:h")) != -1) {
 		switch (ch) {
 		case 'r':
 			revs = strtoul(optarg, NULL, 10);
@@ -268,6 +295,12 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			every = strtoul(optarg, NULL, 10);
+			break;
+		case 'k':
+			b.keep = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'u':
+			upgrade = strtoul(optarg, NULL, 10);
 			break;
 		case 'c':
 			cluster = optarg;
@@ -283,8 +316,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || revs == 0 || revs > MAX_REVISIONS || n < 2 ||
-	    n > MAX_STREAM || every < 2 || every > n) {
+	if (optind != argc || revs == 0 || revs > MAX_REVISIONS ||
+	    upgrade > MAX_REVISIONS || n < 2 || n > MAX_STREAM || every < 2 ||
+	    every > n) {
 		usage(stderr);
 		return 2;
 	}
@@ -302,12 +336,28 @@ int main(int argc, char **argv)
 	}
 	af_fsm_init(&b.fsm, b.store);
 	t0 = bench_now_s();
+	keep = b.keep;
+	if (upgrade > 0)
+		b.keep = 0; /* written before retention existed */
 	for (unsigned k = 1; k <= revs && rc == 0; k++)
 		rc = apply_revision(&b, k);
 	if (rc != 0)
 		goto out_close;
-	printf("state: %lu policy revisions applied in %.2f s\n", revs,
-	       bench_now_s() - t0);
+	printf("state: %lu policy revisions applied in %.2f s, "
+	       "history.revisions %u, %zu bundles stored\n",
+	       revs, bench_now_s() - t0, b.keep, bundles(&b));
+	if (upgrade > 0) {
+		b.keep = keep;
+		t0 = bench_now_s();
+		for (unsigned k = 1; k <= upgrade && rc == 0; k++)
+			rc = apply_revision(&b, (unsigned)revs + k);
+		if (rc != 0)
+			goto out_close;
+		printf("upgrade: %lu more revisions with history.revisions %u "
+		       "in %.2f s, %zu bundles stored\n",
+		       upgrade, b.keep, bench_now_s() - t0, bundles(&b));
+		revs += upgrade;
+	}
 
 	t0 = bench_now_s();
 	rc = af_store_snapshot(b.store, &buf, &copy_len, &applied, &err);
@@ -332,9 +382,16 @@ int main(int argc, char **argv)
 	       (double)view_len / 1e6, (double)view_len / (double)revs,
 	       view_s * 1e3);
 
+	if (af_store_pages(b.store, &live, &extent, &err) != 0)
+		goto out_err;
+	printf("pages: %zu live of %zu in the file's extent: controld's raft "
+	       "snapshot is the %s\n",
+	       live, extent,
+	       af_fsm_snapshot_compacts(b.store) ? "compacted copy" : "view");
+
 	for (int m = 0; m < 2 && rc == 0; m++)
 		rc = stream(&b, (unsigned)n, (unsigned)every, m == 1, path,
-			    &p50[m], &p99[m], &mx[m]);
+			    &p50[m], &p99[m], &mx[m], &wr[m]);
 	if (rc != 0) {
 		fprintf(stderr, "snapshot: apply stream failed\n");
 		goto out_close;
@@ -342,10 +399,12 @@ int main(int argc, char **argv)
 	printf("apply stream, %lu noops, a snapshot every %lu "
 	       "(p50 / p99 / max ms per entry):\n",
 	       n, every);
-	printf("  copy snapshots: %.3f / %.3f / %.1f\n", p50[0] * 1e3,
-	       p99[0] * 1e3, mx[0] * 1e3);
-	printf("  view snapshots: %.3f / %.3f / %.1f\n", p50[1] * 1e3,
-	       p99[1] * 1e3, mx[1] * 1e3);
+	printf("  copy snapshots: %.3f / %.3f / %.1f (written and synced in "
+	       "%.1f ms each)\n",
+	       p50[0] * 1e3, p99[0] * 1e3, mx[0] * 1e3, wr[0] * 1e3);
+	printf("  view snapshots: %.3f / %.3f / %.1f (written and synced in "
+	       "%.1f ms each)\n",
+	       p50[1] * 1e3, p99[1] * 1e3, mx[1] * 1e3, wr[1] * 1e3);
 	printf("  max ratio copy / view: %.1fx\n", mx[0] / mx[1]);
 	printf("rss: %ld kB (high-water %ld kB)\n", rss_kb("VmRSS:"),
 	       rss_kb("VmHWM:"));

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Snapshots of a large state and the commit path: build/bench/snapshot
 # applies REVISIONS policy revisions (distinct bundles) through the state
-# machine, prints the store-level figures (snapshot size, bytes per
+# machine, each stamped with history.revisions KEEP (0: every bundle kept,
+# the state before history retention; with UPGRADE=N, the REVISIONS are
+# applied without retention and N more with KEEP: a store upgraded after
+# its history grew), prints the store-level figures (snapshot size, bytes per
 # revision, time on the applying thread, per-entry apply time with
 # snapshots) and writes a backup. Then, one after the other, 3-node
 # clusters on loopback start from that backup (`controld --restore`) and
@@ -13,8 +16,8 @@
 # Prints p50 / p99 / max commit latency, the ratios to the reference, the
 # nodes' highest RSS and the size of a snapshot file on disk.
 #
-#   sh bench/snapshot.sh     REVISIONS=10000 THRESHOLD=256 WRITES=8000
-#                            CLIENTS=16 PORT_BASE=26000
+#   sh bench/snapshot.sh     REVISIONS=10000 KEEP=1000 UPGRADE=0 THRESHOLD=256
+#                            WRITES=8000 CLIENTS=16 PORT_BASE=26000
 #
 # Assumes `make` and `make bench`-built binaries (build/bin/controld,
 # build/bench/commit, build/bench/snapshot); builds nothing. Every process
@@ -29,6 +32,8 @@ COMMIT=$ROOT/$BUILD/bench/commit
 CONTROLD=$ROOT/$BUILD/bin/controld
 BASE_CONTROLD=${BASE_CONTROLD:-}
 REVISIONS=${REVISIONS:-10000}
+KEEP=${KEEP:-1000}
+UPGRADE=${UPGRADE:-0}
 THRESHOLD=${THRESHOLD:-256}
 WRITES=${WRITES:-8000}
 CLIENTS=${CLIENTS:-16}
@@ -60,8 +65,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-echo "== state: $REVISIONS policy revisions" >&2
-"$SNAP" -r "$REVISIONS" -t "$THRESHOLD" -o "$TMP/backup.db" >"$TMP/store.out"
+echo "== state: $REVISIONS policy revisions, history.revisions $KEEP" >&2
+"$SNAP" -r "$REVISIONS" -k "$KEEP" -u "$UPGRADE" -t "$THRESHOLD" -o "$TMP/backup.db" \
+	>"$TMP/store.out"
 cat "$TMP/store.out"
 
 # Highest VmRSS / VmHWM (kB) of the pids in the files DIR/node*.pid, every

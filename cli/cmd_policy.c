@@ -318,9 +318,10 @@ int af_cli_policy_history(struct af_cli *cli, int argc, char **argv)
 		Af__Revision *r = resp->policy_history->revisions[i];
 		char t[32];
 
-		printf("%-4llu %-20.20s %-11s %-12s %-20s %s\n",
+		printf("%-4llu %-20.20s %-11s %-12s %-20s %s%s\n",
 		       (unsigned long long)r->revision, r->hash, r->state,
-		       r->author, af_fmt_ms(r->time_ms, t), r->message);
+		       r->author, af_fmt_ms(r->time_ms, t),
+		       r->pruned ? "(bundle pruned) " : "", r->message);
 	}
 	next = resp->policy_history->next_after;
 	af__response__free_unpacked(resp, NULL);

@@ -19,10 +19,11 @@
 
 static const char *const top_keys[] = {"cluster",  "nodes",   "raft",  "tls",
 				       "auth",	   "signing", "fleet", "backup",
-				       "showback", NULL};
+				       "showback", "history", NULL};
 static const char *const backup_keys[] = {"dir", "every", "keep", NULL};
 static const char *const fleet_keys[] = {"forget_s", "lost_s", NULL};
 static const char *const showback_keys[] = {"retention_days", NULL};
+static const char *const history_keys[] = {"revisions", "days", NULL};
 static const char *const node_keys[] = {"id",  "raft", "raft_bind", "api",
 					"pub", "http", "data",	    NULL};
 static const char *const raft_keys[] = {"heartbeat_ms",
@@ -414,6 +415,20 @@ static int parse_one(struct parse *p, yaml_node_t *m, const char *name,
 	return get_uint(p, m, keys[0], lo, hi, out);
 }
 
+/* history: how many policy revisions (and days) keep their bundles. */
+static int parse_history(struct parse *p, yaml_node_t *m)
+{
+	int rc;
+
+	if ((rc = af_yaml_expect_map(p->y, m, "history", p->err)) != 0 ||
+	    (rc = af_yaml_check_keys(p->y, m, history_keys, p->err)) != 0)
+		return rc;
+	if ((rc = get_uint(p, m, "revisions", 0, AF_HISTORY_MAX_REVISIONS,
+			   &p->c->history_revisions)) != 0)
+		return rc;
+	return get_uint(p, m, "days", 0, 3650, &p->c->history_days);
+}
+
 static int parse_tls(struct parse *p, yaml_node_t *m)
 {
 	yaml_node_t *v = NULL;
@@ -534,6 +549,9 @@ static int parse_root(struct parse *p, yaml_node_t *root)
 	    (rc = parse_one(p, v, "showback", showback_keys, 1, 3650,
 			    &p->c->showback_retention_days)) != 0)
 		return rc;
+	if ((v = af_yaml_get(p->y, root, "history")) != NULL &&
+	    (rc = parse_history(p, v)) != 0)
+		return rc;
 	if ((v = af_yaml_get(p->y, root, "tls")) != NULL &&
 	    (rc = parse_tls(p, v)) != 0)
 		return rc;
@@ -573,6 +591,7 @@ int af_cluster_parse(const char *path, const char *buf, size_t len,
 	c->fleet_lost_s = AF_FLEET_LOST_DEFAULT_S;
 	c->showback_retention_days = AF_SHOWBACK_RETENTION_DEFAULT_DAYS;
 	c->backup_keep = AF_BACKUP_DEFAULT_KEEP;
+	c->history_revisions = AF_HISTORY_DEFAULT_REVISIONS;
 	p.c = c;
 	p.err = err;
 	rc = af_yaml_load(path, buf, len, 4096, &p.y, err);

@@ -37,6 +37,10 @@ struct af_node_cfg {
 };
 
 #define AF_SHOWBACK_RETENTION_DEFAULT_DAYS 400
+/* history.revisions: the newest this many policy revisions keep their
+ * bundles (source and compiled); older ones keep their record only. */
+#define AF_HISTORY_DEFAULT_REVISIONS 1000
+#define AF_HISTORY_MAX_REVISIONS 1000000
 
 struct af_cluster_cfg {
 	char path[PATH_MAX];
@@ -53,6 +57,10 @@ struct af_cluster_cfg {
 	/* usage and workflow rows (af report) are pruned after this many
 	 * UTC days (showback.retention_days) */
 	unsigned showback_retention_days;
+	/* bundles of policy revisions older than the newest history_revisions
+	 * (0: all kept), or than history_days days (0: no limit), are pruned */
+	unsigned history_revisions;
+	unsigned history_days;
 	bool tls;
 	char tls_ca[PATH_MAX];
 	char tls_cert[PATH_MAX];

@@ -1,6 +1,7 @@
 /* API transport: an NNG rep socket with CONTROLD_API_SLOTS contexts, each
  * driven by its aio callback; requests are handed to the loop thread,
- * which sends the replies (see node.h). */
+ * which sends the replies (see node.h); policy and model applies go
+ * through the compile thread first. */
 #include "common/alloc.h"
 #include "proto/alloc.h"
 #include "common/log.h"
@@ -187,6 +188,18 @@ void controld_api_drain(struct controld_node *n)
 	}
 }
 
+/* Appends j to the list head..tail (under qlock). */
+static void append(struct controld_job **head, struct controld_job **tail,
+		   struct controld_job *j)
+{
+	j->next = NULL;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
 /* NNG thread: hands the job to the loop thread. */
 static void queue_job(struct controld_node *n, struct controld_job *j)
 {
@@ -195,14 +208,8 @@ static void queue_job(struct controld_node *n, struct controld_job *j)
 	pthread_mutex_lock(&n->qlock);
 	refuse = n->stopping;
 	wake = n->qhead == NULL; /* else a wake-up is pending already */
-	if (!refuse) {
-		j->next = NULL;
-		if (n->qtail)
-			n->qtail->next = j;
-		else
-			n->qhead = j;
-		n->qtail = j;
-	}
+	if (!refuse)
+		append(&n->qhead, &n->qtail, j);
 	pthread_mutex_unlock(&n->qlock);
 	if (refuse)
 		reply_status(j, AF__CODE__UNAVAILABLE, "node is shutting down");
@@ -213,6 +220,83 @@ static void queue_job(struct controld_node *n, struct controld_job *j)
 void controld_api_submit(struct controld_node *n, struct controld_job *j)
 {
 	queue_job(n, j);
+}
+
+/* ------------------------------------------------- the compile thread */
+
+/* What controld_prepare compiles: policy and model applies. */
+static bool compiles(const Af__Request *req)
+{
+	return req->body_case == AF__REQUEST__BODY_PROPOSE &&
+	       (req->propose->op_case == AF__COMMAND__OP_POLICY_APPLY ||
+		req->propose->op_case == AF__COMMAND__OP_MODEL_APPLY);
+}
+
+/* NNG thread: prepares and queues the job for the loop, a compile through
+ * the compile thread (so this callback thread is free at once). */
+static void prepare_and_queue(struct controld_node *n, struct controld_job *j,
+			      bool force)
+{
+	bool stopped;
+
+	if (!n->compiler_started || !compiles(j->req)) {
+		controld_prepare(j, force);
+		queue_job(n, j);
+		return;
+	}
+	pthread_mutex_lock(&n->qlock);
+	stopped = n->compiler_stop;
+	if (!stopped) {
+		j->compile_force = force;
+		append(&n->chead, &n->ctail, j);
+		pthread_cond_signal(&n->ccond);
+	}
+	pthread_mutex_unlock(&n->qlock);
+	if (stopped)
+		reply_status(j, AF__CODE__UNAVAILABLE, "node is shutting down");
+}
+
+static void *compile_main(void *arg)
+{
+	struct controld_node *n = arg;
+	struct controld_job *j;
+	bool stop;
+
+	pthread_mutex_lock(&n->qlock);
+	for (;;) {
+		while (n->chead == NULL && !n->compiler_stop)
+			pthread_cond_wait(&n->ccond, &n->qlock);
+		if ((j = n->chead) == NULL)
+			break; /* stopping, nothing left */
+		n->chead = j->next;
+		if (n->chead == NULL)
+			n->ctail = NULL;
+		stop = n->compiler_stop;
+		pthread_mutex_unlock(&n->qlock);
+		if (stop)
+			reply_status(j, AF__CODE__UNAVAILABLE,
+				     "node is shutting down");
+		else {
+			controld_prepare(j, j->compile_force);
+			queue_job(n, j);
+		}
+		pthread_mutex_lock(&n->qlock);
+	}
+	pthread_mutex_unlock(&n->qlock);
+	return NULL;
+}
+
+/* Stops the compile thread: what waits for it is answered UNAVAILABLE,
+ * the compile running finishes first. */
+static void compiler_stop(struct controld_node *n)
+{
+	if (!n->compiler_started || n->compiler_stop)
+		return;
+	pthread_mutex_lock(&n->qlock);
+	n->compiler_stop = true;
+	pthread_cond_signal(&n->ccond);
+	pthread_mutex_unlock(&n->qlock);
+	pthread_join(n->compiler, NULL);
 }
 
 static void slot_cb(void *arg)
@@ -248,8 +332,7 @@ static void slot_cb(void *arg)
 					     "request does not decode");
 			return;
 		}
-		controld_prepare(j, false);
-		queue_job(n, j);
+		prepare_and_queue(n, j, false);
 		return;
 	case SLOT_AGAIN:
 		if (rv != 0) {
@@ -262,8 +345,7 @@ static void slot_cb(void *arg)
 				     "leadership changed; try again");
 			return;
 		}
-		controld_prepare(j, true);
-		queue_job(n, j);
+		prepare_and_queue(n, j, true);
 		return;
 	case SLOT_SEND:
 		if (rv != 0)
@@ -337,6 +419,11 @@ int controld_api_start(struct controld_node *n, struct af_err *err)
 		n->slots = NULL;
 		return af_errf(err, AF_ENOMEM, "api: no request contexts");
 	}
+	pthread_cond_init(&n->ccond, NULL);
+	n->compiler_started =
+		pthread_create(&n->compiler, NULL, compile_main, n) == 0;
+	if (!n->compiler_started) /* compiles on the NNG threads, as before */
+		pthread_cond_destroy(&n->ccond);
 	for (unsigned i = 0; i < n->n_slots; i++)
 		slot_recv(&n->slots[i]);
 	lag_start(n);
@@ -348,6 +435,7 @@ void controld_api_stop(struct controld_node *n)
 	pthread_mutex_lock(&n->qlock);
 	n->stopping = true;
 	pthread_mutex_unlock(&n->qlock);
+	compiler_stop(n);
 	controld_api_drain(n);
 	if (n->n_slots == 0)
 		return;

@@ -14,12 +14,13 @@ struct controld_job {
 	unsigned verb;	       /* row of the verb table (verbs.h) */
 	const char *principal; /* authenticated caller (borrowed) */
 	uint64_t start_ns;
-	/* Set on an NNG thread (controld_prepare) before the job is queued: a
-	 * policy or model apply compiled off the loop thread. */
+	/* Set by controld_prepare (NNG or compile thread) before the job is
+	 * queued: a policy or model apply compiled off the loop thread. */
 	bool prepared;
-	bool forced;  /* prepared with force */
-	bool again;   /* controld_job_again: prepare and queue once more */
-	int pre_code; /* Af__Code of a refusal; 0: compiled */
+	bool forced; /* prepared with force */
+	bool again;  /* controld_job_again: prepare and queue once more */
+	bool compile_force; /* waiting for the compile thread: its force */
+	int pre_code;	    /* Af__Code of a refusal; 0: compiled */
 	char pre_msg[512];
 	struct af_bundle *bundle; /* owned; pa borrows from it */
 	struct af_registry *reg;  /* owned; ma borrows from it */
@@ -38,7 +39,8 @@ struct controld_job {
  * on the caller's thread. */
 void controld_api_submit(struct controld_node *n, struct controld_job *j);
 
-/* NNG thread, before queueing: compiles a policy or model apply (only
+/* NNG thread or the compile thread (api.c), before queueing: compiles a
+ * policy or model apply (only
  * on a leader, only for an authorized caller). Touches nothing but the job
  * and the node's immutable configuration. Without force, only when this
  * node looked like the leader (the loop's view is checked again). */

@@ -523,11 +523,28 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 /* A snapshot handed to libraft: the buffers (first, so finalize finds the
  * rest from them) are a store view's pieces, copied as of the snapshot
  * while writes go on; libraft compresses and writes them out in its
- * thread pool and calls finalize when done. */
+ * thread pool and calls finalize when done. When the tables use less than
+ * a quarter of the data file (a history pruned after it grew: LMDB never
+ * shrinks its file, it reuses the free pages), a compacted copy (one
+ * buffer) replaces the view: it costs what the live pages do, about what
+ * the view's copy of the whole extent costs, and a node restored from it
+ * starts with a file of the live size. */
 struct fsm_snap {
 	struct raft_buffer bufs[AF_STORE_VIEW_PARTS];
 	struct af_store_view *view;
+	void *copy;
 };
+
+#define COMPACT_MIN_PAGES 1024 /* below, the view is small anyway */
+
+bool af_fsm_snapshot_compacts(struct af_store *s)
+{
+	size_t live, extent;
+
+	if (af_store_pages(s, &live, &extent, NULL) != 0)
+		return false;
+	return extent >= COMPACT_MIN_PAGES && live < extent / 4;
+}
 
 static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
 			unsigned *n_bufs)
@@ -536,25 +553,35 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
 	struct af_store_part parts[AF_STORE_VIEW_PARTS];
 	struct fsm_snap *snap;
 	uint64_t applied;
+	unsigned n = AF_STORE_VIEW_PARTS;
 	int rc;
 
 	snap = af_calloc(1, sizeof(*snap));
 	if (snap == NULL)
 		return AF_CONSENSUS_NOMEM;
-	rc = af_store_view_begin(fsm->store, &snap->view, parts, &applied,
-				 NULL);
+	if (af_fsm_snapshot_compacts(fsm->store)) {
+		n = 1;
+		rc = af_store_snapshot(fsm->store, &snap->copy, &parts[0].len,
+				       &applied, NULL);
+		parts[0].base = snap->copy;
+		if (rc == 0)
+			log_info("event=snapshot_compacted bytes=%zu",
+				 parts[0].len);
+	} else
+		rc = af_store_view_begin(fsm->store, &snap->view, parts,
+					 &applied, NULL);
 	if (rc != 0) {
 		af_free(snap);
 		/* Busy: libraft tries again at a later entry. */
 		return rc == AF_EUNAVAIL ? AF_CONSENSUS_BUSY
 					 : AF_CONSENSUS_NOMEM;
 	}
-	for (unsigned i = 0; i < AF_STORE_VIEW_PARTS; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		snap->bufs[i].base = (void *)(uintptr_t)parts[i].base;
 		snap->bufs[i].len = parts[i].len;
 	}
 	*bufs = snap->bufs;
-	*n_bufs = AF_STORE_VIEW_PARTS;
+	*n_bufs = n;
 	return 0;
 }
 
@@ -565,7 +592,9 @@ static int fsm_snapshot_finalize(struct raft_fsm *rf,
 
 	(void)rf;
 	if (snap != NULL) {
-		af_store_view_end(snap->view);
+		if (snap->view != NULL)
+			af_store_view_end(snap->view);
+		af_free(snap->copy);
 		af_free(snap);
 	}
 	*bufs = NULL;

@@ -91,6 +91,10 @@ struct af_fsm {
 /* Initializes fsm over a borrowed, open store and reads its heads.
  * Errors: storage errors (fsm is usable, its heads zero). */
 int af_fsm_init(struct af_fsm *fsm, struct af_store *store);
+/* Whether a raft snapshot of this store is a compacted copy rather than a
+ * view: the tables use less than a quarter of a data file of 1024 pages
+ * or more (a history pruned after the file grew). */
+bool af_fsm_snapshot_compacts(struct af_store *s);
 
 /* Encodes a Command as a Raft entry payload: 4-byte little-endian length,
  * the packed message, zero padding to a multiple of 8 bytes. On success

@@ -57,8 +57,20 @@ void af_fsm_end_canary(struct af_rollout *ro);
  * borrowed; the state is the caller's). */
 void af_fsm_revision_of(const struct apply_ctx *c, const Af__PolicyApply *pa,
 			uint64_t rev, Af__Revision *r);
-/* Stores the bundle of pa under its hash (content-addressed). */
-int af_fsm_store_bundle(struct af_txn *t, const Af__PolicyApply *pa);
+/* fsm_history.c: stores the bundle of c's PolicyApply under its hash
+ * (once per content) for new revision rev, and applies the entry's
+ * history retention (af_fsm_history_prune). */
+int af_fsm_store_bundle(struct af_txn *t, const struct apply_ctx *c,
+			uint64_t rev);
+/* Deletes up to AF_HISTORY_PRUNE_MAX bundles, oldest first, whose newest
+ * revision is not among the newest `keep` up to revision `newest` (keep 0:
+ * no limit by count) or was made before before_ms (0: no limit by age),
+ * except those of the stable, canary and running shadow revisions. The
+ * revision records stay. *ret_pruned (may be NULL): how many. 0 or a
+ * storage error. */
+#define AF_HISTORY_PRUNE_MAX 256
+int af_fsm_history_prune(struct af_txn *t, uint64_t newest, uint32_t keep,
+			 int64_t before_ms, size_t *ret_pruned);
 
 /* fsm_shadow.c: shadow start (a PolicyApply with shadow set, while
  * `stable` is the stable revision), stop and expiry (audited); the shadow

@@ -30,22 +30,6 @@ int af_fsm_set_revision_state(struct af_txn *t, uint64_t rev, const char *state)
 	return rc;
 }
 
-int af_fsm_store_bundle(struct af_txn *t, const Af__PolicyApply *pa)
-{
-	Af__StoredBundle sb = AF__STORED_BUNDLE__INIT;
-	const void *v;
-	size_t vlen;
-
-	if (af_txn_get(t, AF_TABLE_BUNDLES, pa->hash, strlen(pa->hash), &v,
-		       &vlen) == 0)
-		return 0; /* content-addressed: already there */
-	sb.hash = pa->hash;
-	sb.source = pa->source;
-	sb.compiled = pa->compiled;
-	return af_txn_put_msg(t, AF_TABLE_BUNDLES, pa->hash, strlen(pa->hash),
-			      &sb.base);
-}
-
 static int start_canary(struct af_txn *t, struct apply_ctx *c,
 			struct af_rollout *ro, const Af__PolicyApply *pa,
 			uint64_t next)
@@ -189,7 +173,7 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 	    (rc = check_serial(t, c, pa)) != 0)
 		return rc > 0 ? 0 : rc;
 	next = af_state_policy_revision(t) + 1;
-	if ((rc = af_fsm_store_bundle(t, pa)) != 0 ||
+	if ((rc = af_fsm_store_bundle(t, c, next)) != 0 ||
 	    (rc = af_state_set_policy_revision(t, next)) != 0)
 		return rc;
 	af_fsm_revision_of(c, pa, next, &rev);
@@ -219,8 +203,10 @@ int af_fsm_apply_policy(struct af_txn *t, struct apply_ctx *c)
 	return 0;
 }
 
-/* The newest revision below `below` that was stable once. */
+/* The newest revision below `below` that was stable once and whose
+ * bundle the history retention kept. */
 struct find_prev {
+	struct af_txn *t;
 	uint64_t below, found;
 };
 
@@ -239,7 +225,8 @@ static int find_prev_stable(const void *key, size_t klen, const void *val,
 	r = af_fsm_unpack(&af__revision__descriptor, vlen, val);
 	if (r == NULL)
 		return AF_ECORRUPT;
-	hit = r->ever_stable && strcmp(r->state, "superseded") == 0;
+	hit = r->ever_stable && strcmp(r->state, "superseded") == 0 &&
+	      af_state_bundle_stored(fp->t, r->hash);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	if (hit) {
 		fp->found = rev;
@@ -258,6 +245,7 @@ int af_fsm_apply_rollback(struct af_txn *t, struct apply_ctx *c)
 	int rc;
 
 	c->verb = "policy.rollback";
+	fp.t = t;
 	if ((rc = af_rollout_get(t, &ro)) != 0)
 		return rc;
 	/* During a canary, a bare rollback undoes the change being rolled
@@ -292,6 +280,15 @@ int af_fsm_apply_rollback(struct af_txn *t, struct apply_ctx *c)
 		return rc;
 	snprintf(c->res->hash, sizeof(c->res->hash), "%s", target->hash);
 	protobuf_c_message_free_unpacked(&target->base, NULL);
+	if (!af_state_bundle_stored(t, c->res->hash)) {
+		af_fsm_resultf(c->res, AF__CODE__NOT_FOUND,
+			       "revision %llu: its bundle was pruned by the "
+			       "history retention (history.revisions, "
+			       "history.days in the cluster file); apply its "
+			       "source again instead",
+			       (unsigned long long)to);
+		return 0;
+	}
 	if (to == ro.stable && ro.canary == 0) {
 		c->res->revision = to;
 		c->res->unchanged = true;

@@ -67,7 +67,7 @@ int af_fsm_apply_shadow_start(struct af_txn *t, struct apply_ctx *c,
 	if (rc != 0)
 		return 0;
 	next = af_state_policy_revision(t) + 1;
-	if ((rc = af_fsm_store_bundle(t, pa)) != 0 ||
+	if ((rc = af_fsm_store_bundle(t, c, next)) != 0 ||
 	    (rc = af_state_set_policy_revision(t, next)) != 0 ||
 	    (rc = af_state_shadow_totals_del(t, pa->hash)) != 0)
 		return rc;

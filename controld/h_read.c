@@ -29,6 +29,21 @@ static uint64_t stable_revision(struct af_txn *t)
 	return rev;
 }
 
+/* A revision whose record stays but whose bundle the history retention
+ * pruned. */
+static void fail_pruned(struct controld_job *j, uint64_t rev)
+{
+	const struct af_cluster_cfg *cfg = j->node->cfg;
+
+	controld_job_fail(j, AF__CODE__NOT_FOUND,
+			  "revision %llu: its bundle was pruned by the history "
+			  "retention (cluster file: history.revisions %u, "
+			  "history.days %u); its record stays in af policy "
+			  "history",
+			  (unsigned long long)rev, cfg->history_revisions,
+			  cfg->history_days);
+}
+
 void controld_read_policy_get(struct controld_job *j, struct af_txn *t)
 {
 	Af__Response resp = AF__RESPONSE__INIT;
@@ -51,6 +66,10 @@ void controld_read_policy_get(struct controld_job *j, struct af_txn *t)
 				    strlen(rev->hash),
 				    &af__stored_bundle__descriptor,
 				    (ProtobufCMessage **)&sb);
+	if (rc == AF_ENOTFOUND && rev != NULL) {
+		fail_pruned(j, want);
+		goto out;
+	}
 	if (rc != 0) {
 		controld_job_fail(j,
 				  rc == AF_ENOTFOUND ? AF__CODE__NOT_FOUND
@@ -239,6 +258,9 @@ void controld_read_page(struct controld_job *j, struct af_txn *t)
 			       sizeof(why));
 		ph.n_revisions = pg->n;
 		ph.revisions = (Af__Revision **)pg->items;
+		for (size_t i = 0; rc == 0 && i < pg->n; i++)
+			ph.revisions[i]->pruned = !af_state_bundle_stored(
+				t, ph.revisions[i]->hash);
 		ph.next_after = pg->next_after;
 		resp.body_case = AF__RESPONSE__BODY_POLICY_HISTORY;
 		resp.policy_history = &ph;

@@ -53,10 +53,11 @@ static void propose_cb(void *arg, int status, const struct af_fsm_result *r)
 
 /* ------------------------------------------- compile (off the loop thread)
  *
- * Bundles and registries are compiled by the NNG worker that received the
- * request, before it is queued for the loop thread (which also runs Raft):
- * a slow compile delays only that caller. These functions touch nothing
- * but immutable node configuration and the job. */
+ * Bundles and registries are compiled by the node's compile thread (api.c;
+ * the NNG worker that received the request, if that thread could not
+ * start), before the job is queued for the loop thread (which also runs
+ * Raft): a slow compile delays only the applies queued behind it. These
+ * functions touch nothing but immutable node configuration and the job. */
 
 static int prep_fail(struct controld_job *j, Af__Code code, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
@@ -402,6 +403,14 @@ void controld_handle_write(struct controld_job *j)
 		cmd.usage_report->prune_before_ms =
 			af_period_start_ms(cmd.time_ms, false) -
 			(int64_t)n->cfg->showback_retention_days * 86400000;
+	if (cmd.op_case == AF__COMMAND__OP_POLICY_APPLY) {
+		j->pa.history_revisions = n->cfg->history_revisions;
+		j->pa.history_before_ms =
+			n->cfg->history_days
+				? cmd.time_ms - (int64_t)n->cfg->history_days *
+							86400000
+				: 0;
+	}
 	if (j->req->dry_run) {
 		/* What apply would do now, from this leader's store; nothing
 		 * is proposed. */

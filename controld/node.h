@@ -95,6 +95,14 @@ struct controld_node {
 	unsigned n_slots;
 	pthread_mutex_t qlock;
 	struct controld_job *qhead, *qtail;
+	/* Policy and model applies wait here (under qlock) for the compile
+	 * thread, which compiles one at a time and queues them for the loop:
+	 * a large bundle's compile holds neither an NNG callback thread nor
+	 * the loop. */
+	pthread_t compiler;
+	pthread_cond_t ccond;
+	struct controld_job *chead, *ctail;
+	bool compiler_started, compiler_stop;
 	uv_timer_t lag_timer; /* measures how late the loop runs timers */
 	uint64_t lag_due_ns;
 

@@ -312,3 +312,12 @@ int af_showback_iter(struct af_txn *t, int64_t since_ms, int64_t until_ms,
 	return af_usage_iter_days(t, SHOWBACK, SHOWBACK_END, since_ms, until_ms,
 				  fn, arg);
 }
+
+bool af_state_bundle_stored(struct af_txn *t, const char *hash)
+{
+	const void *v;
+	size_t vlen;
+
+	return af_txn_get(t, AF_TABLE_BUNDLES, hash, strlen(hash), &v, &vlen) ==
+	       0;
+}

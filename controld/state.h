@@ -43,6 +43,9 @@ int af_state_rollout_history_put(struct af_txn *t, const Af__RolloutHistory *h);
 int af_state_overrides_get(struct af_txn *t, Af__OverrideSet **ret);
 int af_state_overrides_put(struct af_txn *t, const Af__OverrideSet *s);
 
+/* Whether the bundle of this hash is stored (false once the history
+ * retention pruned it). */
+bool af_state_bundle_stored(struct af_txn *t, const char *hash);
 /* The shadow record (*ret NULL, and 0, when none was ever started), and
  * the agreement totals of a shadow hash (*ret NULL when none). */
 int af_state_shadow_get(struct af_txn *t, Af__Shadow **ret);

@@ -51,6 +51,7 @@ json_t *af_render_revision(const Af__Revision *r)
 	json_object_set_new(o, "time", af_render_time(r->time_ms));
 	json_object_set_new(o, "message", json_string(r->message));
 	json_object_set_new(o, "state", json_string(r->state));
+	json_object_set_new(o, "pruned", json_boolean(r->pruned));
 	return o;
 }
 

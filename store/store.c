@@ -436,6 +436,42 @@ size_t af_store_map_size(struct af_store *s)
 	return s->map_size;
 }
 
+static size_t stat_pages(const MDB_stat *st)
+{
+	return st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages;
+}
+
+int af_store_pages(struct af_store *s, size_t *ret_live, size_t *ret_extent,
+		   struct af_err *err)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	MDB_txn *txn;
+	size_t live;
+	int rc;
+
+	if (s->env == NULL)
+		return af_errf(err, AF_EINVAL, "store: unusable");
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store_mdb_err(err, rc, "pages: begin read");
+	rc = mdb_env_info(s->env, &info);
+	if (rc == 0)
+		rc = mdb_env_stat(s->env, &st); /* the main table */
+	live = 2 + stat_pages(&st);		/* and the two meta pages */
+	for (int i = 0; rc == 0 && i < AF_TABLE_COUNT; i++)
+		if ((rc = mdb_stat(txn, s->dbi[i], &st)) == 0)
+			live += stat_pages(&st);
+	if (rc == 0 && (rc = mdb_stat(txn, 0, &st)) == 0) /* the free list */
+		live += stat_pages(&st);
+	mdb_txn_abort(txn);
+	if (rc != 0)
+		return store_mdb_err(err, rc, "pages: stat");
+	*ret_live = live;
+	*ret_extent = (size_t)info.me_last_pgno + 1;
+	return 0;
+}
+
 void af_store_set_restore_hook(struct af_store *s, af_store_restore_hook hook,
 			       void *arg)
 {

@@ -221,6 +221,13 @@ uint64_t af_txn_meta_u64(struct af_txn *t, const char *name);
  */
 int af_store_snapshot(struct af_store *s, void **ret_buf, size_t *ret_len,
 		      uint64_t *ret_applied, struct af_err *err);
+/* Pages in use by the tables (with the meta pages and the free list's own)
+ * and pages of the data file's used extent, which also holds the free
+ * pages LMDB reuses: the extent never shrinks, so after many deletions a
+ * compacted copy is much smaller than a view. Errors: AF_EIO, AF_EINVAL.
+ * Thread: the store's thread. */
+int af_store_pages(struct af_store *s, size_t *ret_live, size_t *ret_extent,
+		   struct af_err *err);
 int af_store_snapshot_fd(struct af_store *s, int fd, struct af_err *err);
 
 /*

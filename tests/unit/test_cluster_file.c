@@ -377,6 +377,29 @@ Test(cluster_file, fleet_forget)
 		     "/etc/af/cluster.yaml:2:9: unknown key \"forget\"");
 }
 
+Test(cluster_file, history_retention)
+{
+	struct af_cluster_cfg c;
+	struct af_err e = {{0}};
+
+	cr_assert_eq(parse("cluster: x\nnodes:\n" NODE1, &c, &e), 0, "%s",
+		     e.msg);
+	cr_expect_eq(c.history_revisions, 1000);
+	cr_expect_eq(c.history_days, 0);
+	cr_assert_eq(parse("cluster: x\nhistory: {revisions: 0, days: 90}\n"
+			   "nodes:\n" NODE1,
+			   &c, &e),
+		     0, "%s", e.msg);
+	cr_expect_eq(c.history_revisions, 0);
+	cr_expect_eq(c.history_days, 90);
+	expect_error(
+		"cluster: x\nhistory: {revisions: 2000000}\nnodes:\n" NODE1,
+		"/etc/af/cluster.yaml:2:22: revisions: 2000000 is out of "
+		"range [0, 1000000]");
+	expect_error("cluster: x\nhistory: {keep: 5}\nnodes:\n" NODE1,
+		     "/etc/af/cluster.yaml:2:11: unknown key \"keep\"");
+}
+
 /* ---- backup: (scheduled backups) ------------------------------------- */
 
 #define BACKUP_HEAD "cluster: local\nnodes:\n" NODE1

@@ -7,8 +7,9 @@
  * every apply, at open and after a snapshot restore; emergency overrides
  * expire by the entries' own times; fleet-gated steps start their clock
  * at FLEET_READY; the leader's forget list deletes only routerds still
- * silent at the entry's time. */
+ * silent at the entry's time; policy history retention (below). */
 #include "tests/lib/alloc_check.h"
+#include "tests/lib/fsm_node.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"
 #include "controld/rollout.h"
@@ -23,99 +24,88 @@
 #include <string.h>
 #include <unistd.h>
 
-struct node {
-	char dir[64];
-	struct af_store *store;
-	struct af_fsm fsm;
-	uint64_t idx;
-};
+static struct af_test_fsm a, b;
 
-static struct node a, b;
-
-static void open_node(struct node *n)
+static void open_node(struct af_test_fsm *n)
 {
-	struct af_store_opts o = {.cluster = "test", .nosync = true};
-	struct af_err e;
-
-	snprintf(n->dir, sizeof(n->dir), "/tmp/af-fsmw.XXXXXX");
-	cr_assert_not_null(mkdtemp(n->dir));
-	cr_assert_eq(af_store_open(n->dir, &o, &n->store, &e), 0, "%s", e.msg);
-	af_fsm_init(&n->fsm, n->store);
-	n->idx = 0;
-}
-
-static void close_node(struct node *n)
-{
-	char cmd[128];
-
-	if (n->store == NULL)
-		return;
-	af_store_close(n->store);
-	n->store = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", n->dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(af_test_fsm_open(n), 0);
 }
 
 static void setup(void)
 {
 	af_test_alloc_begin();
-	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	open_node(&a);
 }
 
 static void teardown(void)
 {
-	close_node(&a);
-	close_node(&b);
+	af_test_fsm_close(&a);
+	af_test_fsm_close(&b);
 	af_test_alloc_end();
 }
 
 #define T0 1795341600000LL /* the leader's time stamped on entries */
 
 /* Applies cmd as the next entry, stamped at time_ms. */
-static struct af_fsm_result apply_at(struct node *n, Af__Command *cmd,
+static struct af_fsm_result apply_at(struct af_test_fsm *n, Af__Command *cmd,
 				     int64_t time_ms)
 {
-	void *buf;
-	size_t len;
-
-	cmd->principal = (char *)"test";
-	cmd->time_ms = time_ms;
-	cr_assert_eq(af_fsm_encode_entry(cmd, &buf, &len), 0);
-	cr_assert_eq(af_fsm_apply_entry(&n->fsm, ++n->idx, buf, len), 0);
-	raft_free(buf);
+	cr_assert_eq(af_test_fsm_apply(n, cmd, time_ms), 0);
 	return n->fsm.result;
 }
 
-static struct af_fsm_result apply(struct node *n, Af__Command *cmd)
+static struct af_fsm_result apply(struct af_test_fsm *n, Af__Command *cmd)
 {
 	return apply_at(n, cmd, T0);
 }
 
+struct opts {
+	unsigned keep;
+	int64_t before_ms, time_ms;
+	bool shadow;
+	const char *id; /* request id */
+	size_t pad;	/* source bytes (at most 8 KiB) */
+};
+
 /* A policy apply of bundle `k` (its hash and bytes made up: apply stores
- * what the leader compiled). */
-static struct af_fsm_result apply_policy(struct node *n, int k, const char *id)
+ * what the leader compiled), with what the leader stamps. */
+static struct af_fsm_result put(struct af_test_fsm *n, int k, struct opts o)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
-	char hash[80], bytes[16];
+	char hash[80], bytes[32];
+	static char src[8192];
 
 	snprintf(hash, sizeof(hash), "sha256:%064d", k);
 	snprintf(bytes, sizeof(bytes), "bundle-%d", k);
+	cr_assert_leq(o.pad, sizeof(src));
+	memset(src, 'x', o.pad);
+	memcpy(src, bytes, strlen(bytes) < o.pad ? strlen(bytes) : o.pad);
 	pa.hash = hash;
 	pa.name = (char *)"prod";
+	pa.source.data = (uint8_t *)(o.pad ? src : bytes);
+	pa.source.len = o.pad ? o.pad : strlen(bytes);
 	pa.compiled.data = (uint8_t *)bytes;
 	pa.compiled.len = strlen(bytes);
+	pa.history_revisions = o.keep;
+	pa.history_before_ms = o.before_ms;
+	pa.shadow = o.shadow;
 	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
 	cmd.policy_apply = &pa;
-	cmd.request_id = (char *)id;
-	return apply(n, &cmd);
+	cmd.request_id = (char *)o.id;
+	return apply_at(n, &cmd, o.time_ms ? o.time_ms : T0);
+}
+
+static struct af_fsm_result apply_policy(struct af_test_fsm *n, int k,
+					 const char *id)
+{
+	return put(n, k, (struct opts){.id = id});
 }
 
 /* One number read from the store: a table's row count (name NULL), a
  * meta counter, or (tbl < 0) the applied index. */
-static uint64_t read_num(struct node *n, int tbl, const char *name)
+static uint64_t read_num(struct af_test_fsm *n, int tbl, const char *name)
 {
 	struct af_txn *t;
 	uint64_t v;
@@ -256,8 +246,8 @@ Test(fsm_writes, dry_run_changes_nothing)
 	cr_assert_eq(count(&a, AF_TABLE_AUDIT), 1);
 }
 
-static void usage_report(struct node *n, const char *tenant, uint64_t cnt,
-			 int64_t cost, int64_t failed)
+static void usage_report(struct af_test_fsm *n, const char *tenant,
+			 uint64_t cnt, int64_t cost, int64_t failed)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__UsageReport ur = AF__USAGE_REPORT__INIT;
@@ -321,7 +311,7 @@ Test(fsm_writes, every_apply_is_observed)
 	cr_assert_eq(atomic_load(&a.fsm.apply_seconds.count), 2);
 }
 
-static uint64_t distribution(struct node *n)
+static uint64_t distribution(struct af_test_fsm *n)
 {
 	struct af_txn *t;
 	uint64_t v;
@@ -387,7 +377,7 @@ Test(fsm_writes, distribution_index_moves_on_configuration_only)
 
 /* The heads as the store has them, read through state.h (the path the
  * publisher took before apply kept them). */
-static void expect_heads(struct node *n, const char *what)
+static void expect_heads(struct af_test_fsm *n, const char *what)
 {
 	const struct af_fsm_heads *h = &n->fsm.heads;
 	struct af_state_heads sh;
@@ -410,7 +400,7 @@ static void expect_heads(struct node *n, const char *what)
 	af_store_read_end(t);
 }
 
-static void apply_models(struct node *n)
+static void apply_models(struct af_test_fsm *n)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__ModelApply ma = AF__MODEL_APPLY__INIT;
@@ -491,7 +481,8 @@ Test(fsm_writes, heads_kept_in_memory_match_the_store)
  * stamped before an override's end removes nothing, one at its end removes it
  * on every node alike; a set drops what expired as of its own time. The heads
  * carry the set. */
-static struct af_fsm_result ov_set(struct node *n, int64_t at, int64_t ttl)
+static struct af_fsm_result ov_set(struct af_test_fsm *n, int64_t at,
+				   int64_t ttl)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__EmergencySet es = AF__EMERGENCY_SET__INIT;
@@ -507,7 +498,7 @@ static struct af_fsm_result ov_set(struct node *n, int64_t at, int64_t ttl)
 	return apply_at(n, &cmd, at);
 }
 
-static struct af_fsm_result ov_expire(struct node *n, int64_t at)
+static struct af_fsm_result ov_expire(struct af_test_fsm *n, int64_t at)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__EmergencyClear ec = AF__EMERGENCY_CLEAR__INIT;
@@ -523,7 +514,7 @@ Test(fsm_writes, overrides_expire_by_entry_time)
 	struct af_fsm_result r;
 
 	open_node(&b);
-	for (struct node *n = &a; n != NULL; n = n == &a ? &b : NULL) {
+	for (struct af_test_fsm *n = &a; n != NULL; n = n == &a ? &b : NULL) {
 		r = ov_set(n, T0, 2000);
 		cr_assert_eq(r.code, AF__CODE__OK, "%s", r.message);
 		cr_assert_eq(n->fsm.heads.overrides.n, 1);
@@ -561,7 +552,7 @@ Test(fsm_writes, overrides_expire_by_entry_time)
 
 /* ------------------------------------------------------- fleet gates */
 
-static struct af_rollout rollout(struct node *n)
+static struct af_rollout rollout(struct af_test_fsm *n)
 {
 	struct af_rollout ro;
 	struct af_txn *t;
@@ -572,7 +563,7 @@ static struct af_rollout rollout(struct node *n)
 	return ro;
 }
 
-static struct af_fsm_result control(struct node *n,
+static struct af_fsm_result control(struct af_test_fsm *n,
 				    Af__RolloutControl__Action action,
 				    uint64_t canary, int32_t step, int64_t at)
 {
@@ -588,7 +579,7 @@ static struct af_fsm_result control(struct node *n,
 }
 
 /* A canary of bundle 2 in steps 20, 50 with these fleet gates. */
-static struct af_fsm_result fleet_canary(struct node *n, uint32_t fleet,
+static struct af_fsm_result fleet_canary(struct af_test_fsm *n, uint32_t fleet,
 					 uint32_t nack)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
@@ -663,7 +654,7 @@ Test(fsm_writes, a_fleet_gated_step_starts_its_clock_when_the_fleet_serves)
 	cr_assert(!ro.fleet_waiting);
 }
 
-static void fleet_report(struct node *n, const char *id, int64_t at)
+static void fleet_report(struct af_test_fsm *n, const char *id, int64_t at)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
@@ -692,4 +683,281 @@ Test(fsm_writes, forgetting_deletes_only_routerds_still_silent)
 	cr_assert_eq(apply_at(&a, &cmd, T0 + 60000).code, AF__CODE__OK);
 	cr_assert_str_eq(a.fsm.result.message, "forgot 1 routerds");
 	cr_assert_eq(count(&a, AF_TABLE_FLEET), 1);
+}
+
+/* ------------------------------------------------ history retention
+ *
+ * A bundle is stored once per content hash (a re-applied one adds only
+ * its revision record); the bodies of revisions out of the window are
+ * pruned identically on every node, also on one restored from a snapshot
+ * midway; the stable and running shadow revisions are never pruned; a
+ * store written without retention gets its index built by the first entry
+ * that asks for it; rollbacks to a pruned revision are refused and a bare
+ * rollback skips them. */
+
+#define DAY 86400000LL
+
+static struct af_fsm_result rollback(struct af_test_fsm *n, uint64_t to)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__PolicyRollback pr = AF__POLICY_ROLLBACK__INIT;
+
+	pr.to_revision = to;
+	cmd.op_case = AF__COMMAND__OP_POLICY_ROLLBACK;
+	cmd.policy_rollback = &pr;
+	return apply_at(n, &cmd, T0);
+}
+
+static void shadow_stop(struct af_test_fsm *n)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__ShadowStop ss = AF__SHADOW_STOP__INIT;
+
+	cmd.op_case = AF__COMMAND__OP_SHADOW_STOP;
+	cmd.shadow_stop = &ss;
+	cr_assert_eq(apply_at(n, &cmd, T0).code, AF__CODE__OK);
+}
+
+/* Whether revision rev's bundle is stored. */
+static bool has_body(struct af_test_fsm *n, uint64_t rev)
+{
+	struct af_txn *t;
+	char hash[80];
+	bool v;
+
+	cr_assert_eq(af_store_read_begin(n->store, &t, NULL), 0);
+	cr_assert_eq(af_state_revision_hash(t, rev, hash, sizeof(hash)), 0);
+	cr_assert_neq(hash[0], '\0', "revision %llu has a record",
+		      (unsigned long long)rev);
+	v = af_state_bundle_stored(t, hash);
+	af_store_read_end(t);
+	return v;
+}
+
+static void state_hash(struct af_test_fsm *n, uint8_t out[32])
+{
+	struct af_err e;
+
+	cr_assert_eq(af_store_state_hash(n->store, out, &e), 0, "%s", e.msg);
+}
+
+TestSuite(fsm_history, .init = setup, .fini = teardown);
+
+Test(fsm_history, identical_bundle_is_stored_once)
+{
+	struct opts o = {.keep = 1000};
+
+	cr_assert_eq(put(&a, 1, o).revision, 1);
+	cr_assert_eq(put(&a, 2, o).revision, 2);
+	/* Bundle 1 again (not the stable one): a new revision, no new
+	 * body. */
+	cr_assert_eq(put(&a, 1, o).revision, 3);
+	cr_assert_eq(put(&a, 2, o).revision, 4);
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 2,
+		     "two distinct bodies for 4 revisions");
+	for (uint64_t r = 1; r <= 4; r++)
+		cr_assert(has_body(&a, r));
+}
+
+Test(fsm_history, out_of_window_bodies_are_pruned)
+{
+	struct opts o = {.keep = 3};
+
+	for (int k = 1; k <= 10; k++)
+		cr_assert_eq(put(&a, k, o).revision, (uint64_t)k);
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 3);
+	for (uint64_t r = 1; r <= 10; r++)
+		cr_assert_eq(has_body(&a, r), r >= 8, "revision %llu",
+			     (unsigned long long)r);
+	/* A re-applied old bundle comes back with its body, and is the
+	 * newest revision of that hash: kept. */
+	cr_assert_eq(put(&a, 2, o).revision, 11);
+	cr_assert(has_body(&a, 11) && has_body(&a, 2));
+	cr_assert(!has_body(&a, 8), "8 left the window of 3 (9, 10, 11)");
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 3);
+}
+
+Test(fsm_history, a_hash_stays_while_a_newer_revision_uses_it)
+{
+	struct opts o = {.keep = 3};
+
+	put(&a, 1, o);
+	put(&a, 2, o);
+	put(&a, 1, o); /* revision 3 uses bundle 1 */
+	put(&a, 3, o);
+	put(&a, 4, o);
+	/* Window 3..5: revision 1's hash is that of revision 3. */
+	cr_assert(has_body(&a, 1) && has_body(&a, 3));
+	cr_assert(!has_body(&a, 2));
+	put(&a, 5, o);
+	cr_assert(!has_body(&a, 1) && !has_body(&a, 3));
+}
+
+Test(fsm_history, prune_is_identical_on_every_node)
+{
+	uint8_t ha[32], hb[32];
+	void *snap;
+	size_t len;
+	uint64_t applied;
+
+	open_node(&b);
+	/* Same entries on both: the same state, byte for byte. */
+	for (int k = 1; k <= 40; k++) {
+		struct opts o = {.keep = 7, .time_ms = T0 + k};
+
+		put(&a, k % 13, o);
+		put(&b, k % 13, o);
+	}
+	state_hash(&a, ha);
+	state_hash(&b, hb);
+	cr_assert_eq(memcmp(ha, hb, 32), 0);
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 7);
+	/* A node restored from a snapshot of a continues identically. */
+	cr_assert_eq(af_store_snapshot(a.store, &snap, &len, &applied, NULL),
+		     0);
+	af_test_fsm_close(&b);
+	open_node(&b);
+	cr_assert_eq(af_store_restore(b.store, snap, len, NULL), 0);
+	af_free(snap);
+	af_fsm_init(&b.fsm, b.store);
+	b.idx = applied;
+	for (int k = 100; k <= 120; k++) {
+		struct opts o = {.keep = 5, .time_ms = T0 + k};
+
+		put(&a, k, o);
+		put(&b, k, o);
+	}
+	state_hash(&a, ha);
+	state_hash(&b, hb);
+	cr_assert_eq(memcmp(ha, hb, 32), 0);
+	cr_assert_eq(count(&b, AF_TABLE_BUNDLES), 5);
+}
+
+Test(fsm_history, stable_and_running_shadow_are_never_pruned)
+{
+	struct opts o = {.keep = 2};
+	struct opts sh = {.keep = 2, .shadow = true};
+
+	put(&a, 1, o);
+	cr_assert_eq(put(&a, 2, sh).code, AF__CODE__OK, "shadow revision 2");
+	put(&a, 3, o);
+	put(&a, 4, o);
+	put(&a, 5, o);
+	cr_assert(has_body(&a, 2), "the running shadow keeps its body");
+	cr_assert(!has_body(&a, 1) && !has_body(&a, 3));
+	/* Rollback to 4 (in the window), then apply on: the stable 4 stays
+	 * while it is stable. */
+	cr_assert_eq(rollback(&a, 4).code, AF__CODE__OK);
+	for (int k = 6; k <= 9; k++)
+		put(&a, k, o);
+	cr_assert(has_body(&a, 2));
+	shadow_stop(&a);
+	put(&a, 10, o);
+	put(&a, 11, o);
+	cr_assert(!has_body(&a, 2), "a stopped shadow's body goes");
+	cr_assert(!has_body(&a, 4), "a superseded stable's body goes");
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 2);
+}
+
+Test(fsm_history, old_store_gets_its_index_at_the_first_retention)
+{
+	struct opts none = {0}, o = {.keep = 4};
+
+	/* Entries without retention (as before it existed) keep every body
+	 * and write no bookkeeping. */
+	for (int k = 1; k <= 20; k++)
+		put(&a, k, none);
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 20);
+	cr_assert_eq(put(&a, 21, o).revision, 21);
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 4);
+	for (uint64_t r = 1; r <= 21; r++)
+		cr_assert_eq(has_body(&a, r), r >= 18, "revision %llu",
+			     (unsigned long long)r);
+	/* Once indexed, an entry without retention keeps the index current
+	 * (and prunes nothing). */
+	put(&a, 1, none);
+	put(&a, 22, o);
+	cr_assert(has_body(&a, 22) && has_body(&a, 1));
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 4);
+}
+
+Test(fsm_history, age_limit_prunes_by_time)
+{
+	for (int k = 1; k <= 6; k++) {
+		struct opts o = {.time_ms = T0 + k * DAY};
+
+		put(&a, k, o);
+	}
+	/* Day 7, keep 3 days: revisions of days 1..3 go. */
+	struct opts o = {.time_ms = T0 + 7 * DAY, .before_ms = T0 + 4 * DAY};
+
+	put(&a, 7, o);
+	for (uint64_t r = 1; r <= 7; r++)
+		cr_assert_eq(has_body(&a, r), r >= 4, "revision %llu",
+			     (unsigned long long)r);
+}
+
+Test(fsm_history, rollback_to_a_pruned_revision_is_refused)
+{
+	struct opts o = {.keep = 2};
+	struct af_fsm_result r;
+
+	for (int k = 1; k <= 5; k++)
+		put(&a, k, o);
+	r = rollback(&a, 2);
+	cr_assert_eq(r.code, AF__CODE__NOT_FOUND);
+	cr_assert(strstr(r.message, "pruned") &&
+			  strstr(r.message, "history.revisions"),
+		  "%s", r.message);
+	/* A bare rollback goes to the newest earlier stable with a body. */
+	r = rollback(&a, 0);
+	cr_assert_eq(r.code, AF__CODE__OK, "%s", r.message);
+	cr_assert_eq(r.revision, 4);
+	/* None left with a body: refused as having none. */
+	r = rollback(&a, 0);
+	cr_assert_eq(r.code, AF__CODE__NOT_FOUND, "%s", r.message);
+}
+
+/* The raft snapshot of a store whose history was pruned after it grew (an
+ * upgraded store): a compacted copy, not a view of the whole file; a node
+ * restored from it holds the same state in a file of the live size. */
+Test(fsm_history, snapshot_of_a_pruned_store_is_compacted)
+{
+	struct raft_buffer *bufs, rb;
+	unsigned nb;
+	size_t live, extent, off = 0;
+	uint8_t ha[32], hb[32];
+
+	for (int k = 1; k <= 2000; k++)
+		put(&a, k, (struct opts){.pad = 4000});
+	cr_assert_eq(a.fsm.raft_fsm.snapshot(&a.fsm.raft_fsm, &bufs, &nb), 0);
+	cr_assert_eq(nb, AF_STORE_VIEW_PARTS, "a view while all is live");
+	a.fsm.raft_fsm.snapshot_finalize(&a.fsm.raft_fsm, &bufs, &nb);
+	for (int k = 2001; k <= 2012; k++)
+		put(&a, k, (struct opts){.keep = 10, .pad = 4000});
+	cr_assert_eq(count(&a, AF_TABLE_BUNDLES), 10);
+	cr_assert_eq(af_store_pages(a.store, &live, &extent, NULL), 0);
+	cr_assert_lt(live * 4, extent, "live %zu of %zu pages", live, extent);
+
+	cr_assert_eq(a.fsm.raft_fsm.snapshot(&a.fsm.raft_fsm, &bufs, &nb), 0);
+	cr_assert_eq(nb, 1, "one compacted copy");
+	rb.len = 0;
+	for (unsigned i = 0; i < nb; i++)
+		rb.len += bufs[i].len;
+	cr_assert_lt(rb.len, extent * 4096 / 4);
+	rb.base = raft_malloc(rb.len);
+	cr_assert_not_null(rb.base);
+	for (unsigned i = 0; i < nb; i++) {
+		memcpy((uint8_t *)rb.base + off, bufs[i].base, bufs[i].len);
+		off += bufs[i].len;
+	}
+	a.fsm.raft_fsm.snapshot_finalize(&a.fsm.raft_fsm, &bufs, &nb);
+	open_node(&b);
+	cr_assert_eq(b.fsm.raft_fsm.restore(&b.fsm.raft_fsm, &rb), 0);
+	state_hash(&a, ha);
+	state_hash(&b, hb);
+	cr_assert_eq(memcmp(ha, hb, 32), 0);
+	cr_assert_eq(af_store_pages(b.store, &live, &extent, NULL), 0);
+	cr_assert_geq(live * 2, extent, "restored: live %zu of %zu pages", live,
+		      extent);
 }
