@@ -30,15 +30,7 @@ echo "# $REVS revisions applied in $(($(date +%s) - t0)) s ($NODES nodes)"
 
 # timed AF ARGS...: "best_ms bytes" over RUNS runs
 timed() {
-	bin=$1
-	shift
-	best=
-	for _ in $(seq 1 "$RUNS"); do
-		a=$(bench_now_ms)
-		"$bin" -c "$CL_FILE" --timeout 60s "$@" -o json >"$CL_DIR/out.json"
-		d=$(($(bench_now_ms) - a))
-		[ -z "$best" ] || [ "$d" -lt "$best" ] && best=$d
-	done
+	best=$(bench_best_of "$@")
 	echo "$best $(wc -c <"$CL_DIR/out.json")"
 }
 

@@ -18,31 +18,12 @@ CLASSES=${CLASSES:-5}
 MODELS=${MODELS:-10}
 RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/bench/lib/bench.sh"
-. "$ROOT/tests/lib/cluster.sh"
-FILL="$ROOT/$BUILD/tests/tools/usage_fill"
-[ -x "$FILL" ] || { echo "build $FILL first" >&2; exit 2; }
-bench_cl_init report 1
+. "$ROOT/bench/lib/report.sh"
+report_init report
 rows=$((DAYS * TENANTS * CLASSES * MODELS))
 "$FILL" "$CL_DIR/fill" test "$CL_DIR/usage.db" "$DAYS" "$TENANTS" \
 	"$CLASSES" "$MODELS" 1 2026-11-01 >/dev/null
 since=$(date -u -d "2026-11-01 +$((DAYS - 2)) days" +%Y-%m-%d)
-
-# best_of AF ARGS...: the fastest of RUNS runs, in ms; rows in $CL_DIR/n
-best_of() {
-	bin=$1
-	shift
-	best=
-	for _ in $(seq 1 "$RUNS"); do
-		a=$(bench_now_ms)
-		"$bin" -c "$CL_FILE" --timeout 60s "$@" -o json >"$CL_DIR/out.json"
-		b=$(bench_now_ms)
-		d=$((b - a))
-		[ -z "$best" ] || [ "$d" -lt "$best" ] && best=$d
-	done
-	jq length "$CL_DIR/out.json" >"$CL_DIR/n"
-	echo "$best"
-}
 
 # run_set LABEL CONTROLD AF
 run_set() {
@@ -58,20 +39,15 @@ run_set() {
 	done
 	for q in "--by tenant" "--by model" "--by class" "--by tenant --since $since"; do
 		# shellcheck disable=SC2086
-		ms=$(best_of "$3" report $q)
+		ms=$(bench_best_of "$3" report $q)
 		printf '%-10s %-36s %8s %8s %9s\n' "$1" "report $q" \
-			"$(cat "$CL_DIR/n")" "$ms" \
-			"$(awk -v a="$ms" -v b="$floor" 'BEGIN { printf "%.1fx", a / b }')"
+			"$(jq length "$CL_DIR/out.json")" "$ms" \
+			"$(report_vs "$ms" "$floor")"
 	done
 	cl_stop 1 TERM
 }
 
-floor=
-for _ in $(seq 1 "$RUNS"); do
-	w=$("$FILL" --scan "$CL_DIR/fill" test | awk '{ printf "%.0f", $3 }')
-	[ -z "$floor" ] || [ "$w" -lt "$floor" ] && floor=$w
-done
-[ "$floor" -gt 0 ] || floor=1
+floor=$(report_floor)
 echo "# $rows usage rows ($DAYS days x $TENANTS tenants x $CLASSES classes x $MODELS models)"
 echo "# anchor: plain walk of the usage table from LMDB (best of $RUNS): $floor ms"
 printf '%-10s %-36s %8s %8s %9s\n' build query groups best_ms vs_walk

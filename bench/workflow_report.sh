@@ -18,22 +18,14 @@ LABELS=${LABELS:-10}
 HOPS=${HOPS:-10000000}
 RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/bench/lib/bench.sh"
-. "$ROOT/tests/lib/cluster.sh"
-FILL="$ROOT/$BUILD/tests/tools/usage_fill"
-[ -x "$FILL" ] || { echo "build $FILL first" >&2; exit 2; }
-bench_cl_init wfreport 1
+. "$ROOT/bench/lib/report.sh"
+report_init wfreport
 rows=$((DAYS * TENANTS * CLASSES * LABELS))
 "$FILL" --workflows "$CL_DIR/fill" test "$CL_DIR/usage.db" "$DAYS" "$TENANTS" \
 	"$CLASSES" "$LABELS" 2026-11-01 "$HOPS" >/dev/null
 since=$(date -u -d "2026-11-01 +$((DAYS - 7)) days" +%Y-%m-%d)
 
-floor=
-for _ in $(seq 1 "$RUNS"); do
-	w=$("$FILL" --scan "$CL_DIR/fill" test | awk '{ printf "%.0f", $3 }')
-	[ -z "$floor" ] || [ "$w" -lt "$floor" ] && floor=$w
-done
-[ "$floor" -gt 0 ] || floor=1
+floor=$(report_floor)
 
 cl_start 1 --restore "$CL_DIR/usage.db"
 cl_wait_leader 60 >/dev/null
@@ -42,17 +34,10 @@ echo "# anchor: plain walk of the usage table from LMDB (best of $RUNS): $floor 
 printf '%-58s %8s %8s %9s\n' query groups best_ms vs_walk
 for q in "--by tenant" "--by class" "--by labels.cost_center" "--by day" \
 	"--by tenant,class,labels.cost_center" "--by tenant --since $since"; do
-	best=
-	for _ in $(seq 1 "$RUNS"); do
-		a=$(bench_now_ms)
-		# shellcheck disable=SC2086
-		"$AF" -c "$CL_FILE" --timeout 60s report --unit workflow $q -o json >"$CL_DIR/out.json"
-		b=$(bench_now_ms)
-		d=$((b - a))
-		[ -z "$best" ] || [ "$d" -lt "$best" ] && best=$d
-	done
+	# shellcheck disable=SC2086
+	best=$(bench_best_of "$AF" report --unit workflow $q)
 	printf '%-58s %8s %8s %9s\n' "report --unit workflow $q" "$(jq length "$CL_DIR/out.json")" \
-		"$best" "$(awk -v a="$best" -v b="$floor" 'BEGIN { printf "%.1fx", a / b }')"
+		"$best" "$(report_vs "$best" "$floor")"
 done
 "$AF" -c "$CL_FILE" report --unit workflow --by class -o json |
 	jq -e --argjson h "$HOPS" '[.[].hops] | add == $h' >/dev/null ||

@@ -151,18 +151,41 @@ drop:
 	s->usage_len = 0;
 }
 
+/* Proposes one lease command (budget or quota) to controld and judges
+ * the answer. true: controld applied it and (*resp)->apply holds the
+ * grant; false: the failure is counted under what. *resp (NULL on
+ * entry) is the caller's to free either way. */
+static bool propose_lease(struct routerd_sync *s, Af__Command *cmd,
+			  const char *what, Af__Response **resp)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	int rc;
+	bool ok;
+
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = cmd;
+	rc = routerd_sync_call(s, &s->tch, &req, true, resp);
+	ok = rc == 0 && routerd_sync_answered_ok(*resp) &&
+	     (*resp)->apply != NULL;
+	if (ok)
+		routerd_sync_succeeded(&s->tch);
+	else
+		routerd_sync_failed(s, &s->tch, what,
+				    routerd_sync_why(rc, *resp));
+	return ok;
+}
+
 /* One lease request: settles what decisions consumed and tops the lease
  * up (or gives it back with release). false: nothing was due, or
  * controld is unreachable. */
 static bool lease_one(struct routerd_sync *s, bool release)
 {
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__LeaseRequest lr = AF__LEASE_REQUEST__INIT;
 	Af__Response *resp = NULL;
 	char tenant[72];
 	uint64_t now = af_mono_ms();
-	int slot, rc;
+	int slot;
 	bool ok;
 
 	pthread_mutex_lock(&s->bmu);
@@ -174,15 +197,7 @@ static bool lease_one(struct routerd_sync *s, bool release)
 	lr.routerd_id = s->r->id;
 	cmd.op_case = AF__COMMAND__OP_LEASE;
 	cmd.lease = &lr;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	rc = routerd_sync_call(s, &s->tch, &req, true, &resp);
-	ok = rc == 0 && routerd_sync_answered_ok(resp) && resp->apply != NULL;
-	if (ok)
-		routerd_sync_succeeded(&s->tch);
-	else
-		routerd_sync_failed(s, &s->tch, "lease",
-				    routerd_sync_why(rc, resp));
+	ok = propose_lease(s, &cmd, "lease", &resp);
 	pthread_mutex_lock(&s->bmu);
 	routerd_budgets_granted(s->r->budgets, slot, ok, lr.consumed_micro,
 				ok ? resp->apply : NULL, now);
@@ -196,14 +211,12 @@ static bool lease_one(struct routerd_sync *s, bool release)
  * round however many quotas this routerd serves. */
 static void quota_leases(struct routerd_sync *s, bool release)
 {
-	Af__Request req = AF__REQUEST__INIT;
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__QuotaLeaseRequest qr = AF__QUOTA_LEASE_REQUEST__INIT;
 	Af__QuotaAsk asks[ROUTERD_QUOTA_ASKS_MAX];
 	Af__QuotaAsk *ptrs[ROUTERD_QUOTA_ASKS_MAX];
 	Af__Response *resp = NULL;
 	uint64_t now = af_mono_ms();
-	int rc;
 	bool ok;
 
 	if (s->r->quotas == NULL ||
@@ -213,15 +226,7 @@ static void quota_leases(struct routerd_sync *s, bool release)
 	qr.routerd_id = s->r->id;
 	cmd.op_case = AF__COMMAND__OP_QUOTA_LEASE;
 	cmd.quota_lease = &qr;
-	req.body_case = AF__REQUEST__BODY_PROPOSE;
-	req.propose = &cmd;
-	rc = routerd_sync_call(s, &s->tch, &req, true, &resp);
-	ok = rc == 0 && routerd_sync_answered_ok(resp) && resp->apply != NULL;
-	if (ok)
-		routerd_sync_succeeded(&s->tch);
-	else
-		routerd_sync_failed(s, &s->tch, "quota_lease",
-				    routerd_sync_why(rc, resp));
+	ok = propose_lease(s, &cmd, "quota_lease", &resp);
 	routerd_quotas_granted(s->r->quotas, ok ? resp->apply : NULL, now);
 	if (resp)
 		af__response__free_unpacked(resp, NULL);

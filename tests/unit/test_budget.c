@@ -2,7 +2,7 @@
  * leases <= hard under random traffic from several routerds, lease expiry,
  * release, a new period, tenants without a budget, bad requests. Entries
  * are applied straight to a real LMDB store (no raft needed). */
-#include "tests/lib/alloc_check.h"
+#include "tests/lib/fsm_fixture.h"
 #include "common/alloc.h"
 #include "common/money.h"
 #include "controld/anomaly.h"
@@ -13,17 +13,13 @@
 #include "proto/af.pb-c.h"
 
 #include <criterion/criterion.h>
-#include <raft.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static char dir[64];
-static struct af_store *store;
-static struct af_fsm fsm;
-static uint64_t idx;
+static struct fsm_fixture fx;
 
 /* 2026-11-22T10:00:00Z */
 #define T0 1795341600000LL
@@ -31,38 +27,20 @@ static uint64_t idx;
 
 static void setup(void)
 {
-	struct af_store_opts o = {.cluster = "test", .nosync = true};
 	struct af_err e;
 
-	af_test_alloc_begin();
-	snprintf(dir, sizeof(dir), "/tmp/af-budget.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(af_store_open(dir, &o, &store, &e), 0, "%s", e.msg);
-	af_fsm_init(&fsm, store);
-	idx = 0;
+	cr_assert_eq(fsm_fixture_open(&fx, "budget", &e), 0, "%s", e.msg);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	af_store_close(store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-	af_test_alloc_end();
+	cr_assert_eq(fsm_fixture_close(&fx), 0);
 }
 
 static const struct af_fsm_result *apply(Af__Command *cmd, int64_t t)
 {
-	void *buf;
-	size_t len;
-
-	cmd->principal = (char *)"test";
-	cmd->time_ms = t;
-	cr_assert_eq(af_fsm_encode_entry(cmd, &buf, &len), 0);
-	cr_assert_eq(af_fsm_apply_entry(&fsm, ++idx, buf, len), 0);
-	raft_free(buf);
-	return &fsm.result;
+	cr_assert_eq(fsm_fixture_apply(&fx, cmd, t), 0);
+	return &fx.fsm.result;
 }
 
 static void set_budget(const char *tenant, int64_t hard, int64_t soft,
@@ -103,7 +81,7 @@ static struct af_budget_period state(const char *tenant, int64_t t)
 	struct af_txn *txn;
 	Af__Budget *b;
 
-	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &txn, NULL), 0);
 	cr_assert_eq(af_budget_get(txn, tenant, &b), 0);
 	cr_assert_eq(af_budget_period(txn, b, t, false, &st), 0);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
@@ -246,7 +224,7 @@ static Af__Showback *showback_row(const char *tenant)
 	Af__Showback *sb = NULL;
 	struct af_txn *txn;
 
-	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &txn, NULL), 0);
 	cr_assert_eq(af_txn_get_msg(txn, AF_TABLE_USAGE, key, klen,
 				    &af__showback__descriptor,
 				    (ProtobufCMessage **)&sb),
@@ -272,7 +250,8 @@ Test(budget, showback_sums_saturate)
 	row.cost_nano_usd = INT64_MAX - 1;
 	row.failed_cost_nano_usd = INT64_MIN + 1;
 	for (int i = 0; i < 3; i++)
-		cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+		cr_assert_eq(af_store_update(fx.store, sb_apply_fn, &a, NULL),
+			     0);
 	sb = showback_row("acme");
 	cr_assert_eq(sb->count, UINT64_MAX);
 	cr_assert_eq(sb->ok, UINT64_MAX);
@@ -334,13 +313,14 @@ Test(budget, showback_labels_bounded)
 	row.labels = labs;
 	for (int i = 0; i < AF_SHOWBACK_VALUES_MAX + 5; i++) {
 		snprintf(lab, sizeof(lab), "cc=v%d", i);
-		cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+		cr_assert_eq(af_store_update(fx.store, sb_apply_fn, &a, NULL),
+			     0);
 	}
 	snprintf(lab, sizeof(lab), "cc=v0"); /* a value seen: its own row */
-	cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
+	cr_assert_eq(af_store_update(fx.store, sb_apply_fn, &a, NULL), 0);
 	snprintf(lab, sizeof(lab), "no-equals");
-	cr_assert_eq(af_store_update(store, sb_apply_fn, &a, NULL), 0);
-	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_store_update(fx.store, sb_apply_fn, &a, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &txn, NULL), 0);
 	cr_assert_eq(sb_label_scan_fn(txn, &s), 0);
 	af_store_read_end(txn);
 	cr_expect_eq(s.count, AF_SHOWBACK_VALUES_MAX + 7);
@@ -382,7 +362,7 @@ Test(budget, spend_history_has_a_point_per_hour)
 	lease("r1", "t", 200, 1000000, false, T0 + 120000);
 	lease("r1", "t", 300, 1000000, false, T0 + 2 * H);
 	lease("r1", "t", 400, 1000000, false, T0 + 2 * H - 5000); /* back */
-	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &txn, NULL), 0);
 	cr_assert_eq(af_budget_get(txn, "t", &b), 0);
 	cr_assert_eq(af_budget_period(txn, b, T0 + 3 * H, true, &st), 0);
 	cr_assert_not_null(st.spend);
@@ -416,7 +396,7 @@ static size_t rows_under(const char *prefix)
 	struct af_txn *txn;
 	size_t n = 0;
 
-	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &txn, NULL), 0);
 	cr_assert_eq(af_txn_iter_prefix(txn, AF_TABLE_USAGE, prefix, 3, false,
 					count_fn, &n),
 		     0);
@@ -528,13 +508,15 @@ Test(budget, anomalies_z_against_the_trailing_window)
 		int64_t steady[3] = {d, 0, d == 28 ? 10000000000 : 1000000000};
 		int64_t noisy[3] = {d, 1, (d % 2 ? 3 : 1) * 1000000000LL};
 
-		cr_assert_eq(af_store_update(store, spend_fn, steady, NULL), 0);
-		cr_assert_eq(af_store_update(store, spend_fn, noisy, NULL), 0);
+		cr_assert_eq(af_store_update(fx.store, spend_fn, steady, NULL),
+			     0);
+		cr_assert_eq(af_store_update(fx.store, spend_fn, noisy, NULL),
+			     0);
 	}
 	int64_t fresh[3] = {28, 2, 5000000000};
-	cr_assert_eq(af_store_update(store, spend_fn, fresh, NULL), 0);
+	cr_assert_eq(af_store_update(fx.store, spend_fn, fresh, NULL), 0);
 	struct af_txn *txn;
-	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &txn, NULL), 0);
 	/* day 29 is today: day 28 is the last complete one */
 	cr_assert_eq(af_anomalies(txn, T0, 1, 100, &a, &n, &day), AF_EINVAL);
 	cr_assert_eq(af_anomalies(txn, T0, 28, 100, &a, &n, &day), 0);
@@ -624,7 +606,7 @@ static struct wf_totals wf_totals(int64_t day)
 	struct af_txn *txn;
 
 	s.sum.success_min_micro = -1;
-	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &txn, NULL), 0);
 	cr_assert_eq(af_workflow_iter(txn, day, day + DAY, wf_total_fn, &s), 0);
 	af_store_read_end(txn);
 	return s;

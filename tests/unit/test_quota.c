@@ -3,48 +3,33 @@
  * leases never exceeds the limit; an expired lease returns (a rate lease
  * one window later); bad requests change nothing. Entries are applied
  * straight to a real LMDB store (no raft needed). */
-#include "tests/lib/alloc_check.h"
+#include "tests/lib/fsm_fixture.h"
 #include "controld/fsm.h"
 #include "controld/quota.h"
 #include "proto/af.pb-c.h"
 
 #include <criterion/criterion.h>
-#include <raft.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static char dir[64];
-static struct af_store *store;
-static struct af_fsm fsm;
-static uint64_t idx;
+static struct fsm_fixture fx;
 
 #define T0 1795341600000LL
 #define TTL 3000
 
 static void setup(void)
 {
-	struct af_store_opts o = {.cluster = "test", .nosync = true};
 	struct af_err e;
 
-	af_test_alloc_begin();
-	snprintf(dir, sizeof(dir), "/tmp/af-quota.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(af_store_open(dir, &o, &store, &e), 0, "%s", e.msg);
-	af_fsm_init(&fsm, store);
-	idx = 0;
+	cr_assert_eq(fsm_fixture_open(&fx, "quota", &e), 0, "%s", e.msg);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	af_store_close(store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-	af_test_alloc_end();
+	cr_assert_eq(fsm_fixture_close(&fx), 0);
 }
 
 /* One ask of routerd rid on (q, "acme", dim) at time t. */
@@ -54,8 +39,6 @@ static const struct af_fsm_result *ask(const char *rid, uint32_t dim,
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__QuotaLeaseRequest qr = AF__QUOTA_LEASE_REQUEST__INIT;
 	Af__QuotaAsk a = AF__QUOTA_ASK__INIT, *ap = &a;
-	void *buf;
-	size_t len;
 
 	a.quota = (char *)"q";
 	a.tenant = (char *)"acme";
@@ -68,12 +51,8 @@ static const struct af_fsm_result *ask(const char *rid, uint32_t dim,
 	qr.n_asks = 1;
 	cmd.op_case = AF__COMMAND__OP_QUOTA_LEASE;
 	cmd.quota_lease = &qr;
-	cmd.principal = (char *)"test";
-	cmd.time_ms = t;
-	cr_assert_eq(af_fsm_encode_entry(&cmd, &buf, &len), 0);
-	cr_assert_eq(af_fsm_apply_entry(&fsm, ++idx, buf, len), 0);
-	raft_free(buf);
-	return &fsm.result;
+	cr_assert_eq(fsm_fixture_apply(&fx, &cmd, t), 0);
+	return &fx.fsm.result;
 }
 
 /* The live leased sum at t, as af quota status reads it. */
@@ -84,7 +63,7 @@ static int64_t leased(int64_t t)
 	size_t n;
 	int64_t sum = 0;
 
-	cr_assert_eq(af_store_read_begin(store, &txn, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &txn, NULL), 0);
 	cr_assert_eq(af_quota_leases(txn, t, &l, &n), 0);
 	for (size_t i = 0; i < n; i++)
 		sum += l[i]->amount;

@@ -6,7 +6,7 @@
  * queue dropped, summed per class; the running canary's history, one
  * point per spacing of entry time, bounded by thinning. Real LMDB stores,
  * no raft. */
-#include "tests/lib/alloc_check.h"
+#include "tests/lib/fsm_fixture.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"
 #include "controld/state.h"
@@ -15,7 +15,6 @@
 #include "render/render.h"
 
 #include <criterion/criterion.h>
-#include <raft.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,47 +76,26 @@ Test(shadow_changes, kinds)
 
 /* ------------------------------------------------------- state machine */
 
-static char dir[64];
-static struct af_store *store;
-static struct af_fsm fsm;
-static uint64_t idx;
+static struct fsm_fixture fx;
 
 #define T0 1795341600000LL
 
 static void setup(void)
 {
-	struct af_store_opts o = {.cluster = "test", .nosync = true};
 	struct af_err e;
 
-	af_test_alloc_begin();
-	snprintf(dir, sizeof(dir), "/tmp/af-shadow.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(af_store_open(dir, &o, &store, &e), 0, "%s", e.msg);
-	af_fsm_init(&fsm, store);
-	idx = 0;
+	cr_assert_eq(fsm_fixture_open(&fx, "shadow", &e), 0, "%s", e.msg);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	af_store_close(store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-	af_test_alloc_end();
+	cr_assert_eq(fsm_fixture_close(&fx), 0);
 }
 
 static struct af_fsm_result apply_at(Af__Command *cmd, int64_t t)
 {
-	void *buf;
-	size_t len;
-
-	cmd->principal = (char *)"test";
-	cmd->time_ms = t;
-	cr_assert_eq(af_fsm_encode_entry(cmd, &buf, &len), 0);
-	cr_assert_eq(af_fsm_apply_entry(&fsm, ++idx, buf, len), 0);
-	raft_free(buf);
-	return fsm.result;
+	cr_assert_eq(fsm_fixture_apply(&fx, cmd, t), 0);
+	return fx.fsm.result;
 }
 
 static void hash_of(int k, char out[80])
@@ -205,7 +183,7 @@ static Af__ShadowCounts totals(int k, const char *cls, Af__ShadowCounts *row,
 	char hash[80];
 
 	hash_of(k, hash);
-	cr_assert_eq(af_store_read_begin(store, &t, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &t, NULL), 0);
 	cr_assert_eq(af_state_shadow_totals_get(t, hash, &st), 0);
 	af_store_read_end(t);
 	af_shadow_totals_sum(st, &sum);
@@ -227,7 +205,7 @@ static void shadow_state(char *out, size_t len, uint64_t *rev)
 	struct af_txn *t;
 	Af__Shadow *sh;
 
-	cr_assert_eq(af_store_read_begin(store, &t, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &t, NULL), 0);
 	cr_assert_eq(af_state_shadow_get(t, &sh), 0);
 	af_store_read_end(t);
 	cr_assert_not_null(sh);
@@ -251,9 +229,9 @@ Test(shadow_fsm, one_at_a_time_and_expiry)
 	r = policy(2, 50, 60000, -1, 0, T0);
 	cr_assert_eq(r.code, AF__CODE__OK, "%s", r.message);
 	cr_assert_str_eq(r.state, "shadow");
-	cr_assert_eq(fsm.heads.shadow, r.revision);
-	cr_assert_eq(fsm.heads.shadow_expires_ms, T0 + 60000);
-	cr_assert_eq(fsm.heads.stable, 1, "the stable revision stays");
+	cr_assert_eq(fx.fsm.heads.shadow, r.revision);
+	cr_assert_eq(fx.fsm.heads.shadow_expires_ms, T0 + 60000);
+	cr_assert_eq(fx.fsm.heads.stable, 1, "the stable revision stays");
 	r = policy(3, 100, 0, -1, 0, T0);
 	cr_assert_eq(r.code, AF__CODE__ROLLOUT_STATE, "a second shadow");
 	cr_assert(strstr(r.message, "is running") != NULL, "%s", r.message);
@@ -262,7 +240,7 @@ Test(shadow_fsm, one_at_a_time_and_expiry)
 	cr_assert_eq(stop(true, T0 + 60000).code, AF__CODE__OK);
 	shadow_state(st, sizeof(st), &rev);
 	cr_assert_str_eq(st, "expired");
-	cr_assert_eq(fsm.heads.shadow, 0);
+	cr_assert_eq(fx.fsm.heads.shadow, 0);
 	cr_assert_eq(stop(false, T0).code, AF__CODE__ROLLOUT_STATE,
 		     "nothing left to stop");
 	cr_assert_eq(policy(3, 100, 0, -1, 0, T0).code, AF__CODE__OK);
@@ -311,7 +289,7 @@ Test(shadow_fsm, totals_per_class_and_canary_gate)
 	cr_assert_eq(r.code, AF__CODE__OK, "%s", r.message);
 	cr_assert_str_eq(r.state, "canary");
 	/* the canary leaves the shadow running */
-	cr_assert_neq(fsm.heads.shadow, 0);
+	cr_assert_neq(fx.fsm.heads.shadow, 0);
 }
 
 Test(shadow_fsm, drops_per_class)
@@ -381,7 +359,7 @@ static Af__RolloutHistory *history(void)
 	struct af_txn *t;
 	Af__RolloutHistory *h;
 
-	cr_assert_eq(af_store_read_begin(store, &t, NULL), 0);
+	cr_assert_eq(af_store_read_begin(fx.store, &t, NULL), 0);
 	cr_assert_eq(af_state_rollout_history_get(t, &h), 0);
 	af_store_read_end(t);
 	return h;

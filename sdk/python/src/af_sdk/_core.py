@@ -1,9 +1,10 @@
 """What the sync and asyncio clients share: request bodies, decision
 parsing, the retry rule and the hop bookkeeping. No I/O here."""
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from . import errors
@@ -214,3 +215,33 @@ class HopState:
                     "output_tokens": self.output_tokens,
                     "cost_usd": self.cost_usd, "model": self.model,
                     "region": self.region}
+
+
+class HopRun:
+    """The part of hop() that Client and AsyncClient share: the block runs
+    in `with run.block() as state:`, the report, however the client sends
+    it, in `with run.reporting() as (decision_id, ok, fields):` in the
+    finally after it. The hop is ok unless the block raised or called
+    fail(); a report that fails (AfError) is raised unless the block
+    raised, whose error then goes on instead."""
+
+    def __init__(self, route: Route):
+        self.state = HopState(route)
+        self._raised = False
+
+    @contextlib.contextmanager
+    def block(self) -> Iterator[HopState]:
+        try:
+            yield self.state
+        except BaseException:
+            self._raised = True
+            raise
+
+    @contextlib.contextmanager
+    def reporting(self) -> Iterator[Tuple[str, bool, Dict[str, Any]]]:
+        ok, rep = self.state.finish(self._raised)
+        try:
+            yield self.state.route.decision_id, ok, rep
+        except errors.AfError:
+            if not self._raised:
+                raise

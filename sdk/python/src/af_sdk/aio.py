@@ -184,18 +184,11 @@ class AsyncClient:
     async def hop(self, workflow_id: str, tenant: str, class_: str,
                   **fields: Any) -> AsyncIterator[HopState]:
         """As Client.hop, for `async with`."""
-        state = HopState(await self.route(workflow_id, tenant, class_,
-                                          **fields))
-        raised = False
+        run = _core.HopRun(await self.route(workflow_id, tenant, class_,
+                                            **fields))
         try:
-            yield state
-        except BaseException:
-            raised = True
-            raise
+            with run.block() as state:
+                yield state
         finally:
-            ok, rep = state.finish(raised)
-            try:
-                await self.report(state.route.decision_id, ok, **rep)
-            except errors.AfError:
-                if not raised:
-                    raise
+            with run.reporting() as (decision_id, ok, rep):
+                await self.report(decision_id, ok, **rep)

@@ -159,17 +159,10 @@ class Client:
         ...     answer = call_model(h.route.model, h.route.region)
         ...     h.usage(input_tokens=1200, output_tokens=300)
         """
-        state = HopState(self.route(workflow_id, tenant, class_, **fields))
-        raised = False
+        run = _core.HopRun(self.route(workflow_id, tenant, class_, **fields))
         try:
-            yield state
-        except BaseException:
-            raised = True
-            raise
+            with run.block() as state:
+                yield state
         finally:
-            ok, rep = state.finish(raised)
-            try:
-                self.report(state.route.decision_id, ok, **rep)
-            except errors.AfError:
-                if not raised:
-                    raise
+            with run.reporting() as (decision_id, ok, rep):
+                self.report(decision_id, ok, **rep)
