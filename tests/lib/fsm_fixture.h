@@ -19,14 +19,13 @@ struct fsm_fixture {
 	uint64_t idx; /* index of the last entry applied */
 };
 
-/* Starts the allocation check (alloc_check.h), creates
- * /tmp/af-<name>.XXXXXX, opens a store there (cluster "test", no fsync)
- * and an FSM over it. Returns 0, or -1 with the reason in *err. */
+/* Creates /tmp/af-<name>.XXXXXX, opens a store there (cluster "test",
+ * no fsync) and an FSM over it. Several may be open at once (two nodes
+ * applying the same entries). Returns 0, or -1 with the reason in *err. */
 int fsm_fixture_open(struct fsm_fixture *f, const char *name,
 		     struct af_err *err);
-/* Closes the store, removes the directory and ends the allocation check
- * (which aborts when memory is still held). Returns 0, or -1 (errno) when
- * the directory could not be removed. */
+/* Closes the store and removes the directory (nothing when not open).
+ * Returns 0, or -1 (errno) when the directory could not be removed. */
 int fsm_fixture_close(struct fsm_fixture *f);
 /* Applies cmd as principal "test" at time_ms as the next entry; the
  * outcome is in f->fsm.result. Returns 0, or -1 when the entry could not

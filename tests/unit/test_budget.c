@@ -2,6 +2,7 @@
  * leases <= hard under random traffic from several routerds, lease expiry,
  * release, a new period, tenants without a budget, bad requests. Entries
  * are applied straight to a real LMDB store (no raft needed). */
+#include "tests/lib/alloc_check.h"
 #include "tests/lib/fsm_fixture.h"
 #include "common/alloc.h"
 #include "common/money.h"
@@ -29,12 +30,14 @@ static void setup(void)
 {
 	struct af_err e;
 
+	af_test_alloc_begin();
 	cr_assert_eq(fsm_fixture_open(&fx, "budget", &e), 0, "%s", e.msg);
 }
 
 static void teardown(void)
 {
 	cr_assert_eq(fsm_fixture_close(&fx), 0);
+	af_test_alloc_end();
 }
 
 static const struct af_fsm_result *apply(Af__Command *cmd, int64_t t)

@@ -9,7 +9,7 @@
  * at FLEET_READY; the leader's forget list deletes only routerds still
  * silent at the entry's time; policy history retention (below). */
 #include "tests/lib/alloc_check.h"
-#include "tests/lib/fsm_node.h"
+#include "tests/lib/fsm_fixture.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"
 #include "controld/rollout.h"
@@ -24,11 +24,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct af_test_fsm a, b;
+static struct fsm_fixture a, b;
 
-static void open_node(struct af_test_fsm *n)
+static void open_node(struct fsm_fixture *n)
 {
-	cr_assert_eq(af_test_fsm_open(n), 0);
+	struct af_err e = {{0}};
+
+	cr_assert_eq(fsm_fixture_open(n, "fsm", &e), 0, "%s", e.msg);
 }
 
 static void setup(void)
@@ -40,22 +42,22 @@ static void setup(void)
 
 static void teardown(void)
 {
-	af_test_fsm_close(&a);
-	af_test_fsm_close(&b);
+	fsm_fixture_close(&a);
+	fsm_fixture_close(&b);
 	af_test_alloc_end();
 }
 
 #define T0 1795341600000LL /* the leader's time stamped on entries */
 
 /* Applies cmd as the next entry, stamped at time_ms. */
-static struct af_fsm_result apply_at(struct af_test_fsm *n, Af__Command *cmd,
+static struct af_fsm_result apply_at(struct fsm_fixture *n, Af__Command *cmd,
 				     int64_t time_ms)
 {
-	cr_assert_eq(af_test_fsm_apply(n, cmd, time_ms), 0);
+	cr_assert_eq(fsm_fixture_apply(n, cmd, time_ms), 0);
 	return n->fsm.result;
 }
 
-static struct af_fsm_result apply(struct af_test_fsm *n, Af__Command *cmd)
+static struct af_fsm_result apply(struct fsm_fixture *n, Af__Command *cmd)
 {
 	return apply_at(n, cmd, T0);
 }
@@ -70,7 +72,7 @@ struct opts {
 
 /* A policy apply of bundle `k` (its hash and bytes made up: apply stores
  * what the leader compiled), with what the leader stamps. */
-static struct af_fsm_result put(struct af_test_fsm *n, int k, struct opts o)
+static struct af_fsm_result put(struct fsm_fixture *n, int k, struct opts o)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
@@ -97,7 +99,7 @@ static struct af_fsm_result put(struct af_test_fsm *n, int k, struct opts o)
 	return apply_at(n, &cmd, o.time_ms ? o.time_ms : T0);
 }
 
-static struct af_fsm_result apply_policy(struct af_test_fsm *n, int k,
+static struct af_fsm_result apply_policy(struct fsm_fixture *n, int k,
 					 const char *id)
 {
 	return put(n, k, (struct opts){.id = id});
@@ -105,7 +107,7 @@ static struct af_fsm_result apply_policy(struct af_test_fsm *n, int k,
 
 /* One number read from the store: a table's row count (name NULL), a
  * meta counter, or (tbl < 0) the applied index. */
-static uint64_t read_num(struct af_test_fsm *n, int tbl, const char *name)
+static uint64_t read_num(struct fsm_fixture *n, int tbl, const char *name)
 {
 	struct af_txn *t;
 	uint64_t v;
@@ -246,7 +248,7 @@ Test(fsm_writes, dry_run_changes_nothing)
 	cr_assert_eq(count(&a, AF_TABLE_AUDIT), 1);
 }
 
-static void usage_report(struct af_test_fsm *n, const char *tenant,
+static void usage_report(struct fsm_fixture *n, const char *tenant,
 			 uint64_t cnt, int64_t cost, int64_t failed)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
@@ -311,7 +313,7 @@ Test(fsm_writes, every_apply_is_observed)
 	cr_assert_eq(atomic_load(&a.fsm.apply_seconds.count), 2);
 }
 
-static uint64_t distribution(struct af_test_fsm *n)
+static uint64_t distribution(struct fsm_fixture *n)
 {
 	struct af_txn *t;
 	uint64_t v;
@@ -377,7 +379,7 @@ Test(fsm_writes, distribution_index_moves_on_configuration_only)
 
 /* The heads as the store has them, read through state.h (the path the
  * publisher took before apply kept them). */
-static void expect_heads(struct af_test_fsm *n, const char *what)
+static void expect_heads(struct fsm_fixture *n, const char *what)
 {
 	const struct af_fsm_heads *h = &n->fsm.heads;
 	struct af_state_heads sh;
@@ -400,7 +402,7 @@ static void expect_heads(struct af_test_fsm *n, const char *what)
 	af_store_read_end(t);
 }
 
-static void apply_models(struct af_test_fsm *n)
+static void apply_models(struct fsm_fixture *n)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__ModelApply ma = AF__MODEL_APPLY__INIT;
@@ -481,7 +483,7 @@ Test(fsm_writes, heads_kept_in_memory_match_the_store)
  * stamped before an override's end removes nothing, one at its end removes it
  * on every node alike; a set drops what expired as of its own time. The heads
  * carry the set. */
-static struct af_fsm_result ov_set(struct af_test_fsm *n, int64_t at,
+static struct af_fsm_result ov_set(struct fsm_fixture *n, int64_t at,
 				   int64_t ttl)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
@@ -498,7 +500,7 @@ static struct af_fsm_result ov_set(struct af_test_fsm *n, int64_t at,
 	return apply_at(n, &cmd, at);
 }
 
-static struct af_fsm_result ov_expire(struct af_test_fsm *n, int64_t at)
+static struct af_fsm_result ov_expire(struct fsm_fixture *n, int64_t at)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__EmergencyClear ec = AF__EMERGENCY_CLEAR__INIT;
@@ -514,7 +516,7 @@ Test(fsm_writes, overrides_expire_by_entry_time)
 	struct af_fsm_result r;
 
 	open_node(&b);
-	for (struct af_test_fsm *n = &a; n != NULL; n = n == &a ? &b : NULL) {
+	for (struct fsm_fixture *n = &a; n != NULL; n = n == &a ? &b : NULL) {
 		r = ov_set(n, T0, 2000);
 		cr_assert_eq(r.code, AF__CODE__OK, "%s", r.message);
 		cr_assert_eq(n->fsm.heads.overrides.n, 1);
@@ -552,7 +554,7 @@ Test(fsm_writes, overrides_expire_by_entry_time)
 
 /* ------------------------------------------------------- fleet gates */
 
-static struct af_rollout rollout(struct af_test_fsm *n)
+static struct af_rollout rollout(struct fsm_fixture *n)
 {
 	struct af_rollout ro;
 	struct af_txn *t;
@@ -563,7 +565,7 @@ static struct af_rollout rollout(struct af_test_fsm *n)
 	return ro;
 }
 
-static struct af_fsm_result control(struct af_test_fsm *n,
+static struct af_fsm_result control(struct fsm_fixture *n,
 				    Af__RolloutControl__Action action,
 				    uint64_t canary, int32_t step, int64_t at)
 {
@@ -579,7 +581,7 @@ static struct af_fsm_result control(struct af_test_fsm *n,
 }
 
 /* A canary of bundle 2 in steps 20, 50 with these fleet gates. */
-static struct af_fsm_result fleet_canary(struct af_test_fsm *n, uint32_t fleet,
+static struct af_fsm_result fleet_canary(struct fsm_fixture *n, uint32_t fleet,
 					 uint32_t nack)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
@@ -654,7 +656,7 @@ Test(fsm_writes, a_fleet_gated_step_starts_its_clock_when_the_fleet_serves)
 	cr_assert(!ro.fleet_waiting);
 }
 
-static void fleet_report(struct af_test_fsm *n, const char *id, int64_t at)
+static void fleet_report(struct fsm_fixture *n, const char *id, int64_t at)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
@@ -697,7 +699,7 @@ Test(fsm_writes, forgetting_deletes_only_routerds_still_silent)
 
 #define DAY 86400000LL
 
-static struct af_fsm_result rollback(struct af_test_fsm *n, uint64_t to)
+static struct af_fsm_result rollback(struct fsm_fixture *n, uint64_t to)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyRollback pr = AF__POLICY_ROLLBACK__INIT;
@@ -708,7 +710,7 @@ static struct af_fsm_result rollback(struct af_test_fsm *n, uint64_t to)
 	return apply_at(n, &cmd, T0);
 }
 
-static void shadow_stop(struct af_test_fsm *n)
+static void shadow_stop(struct fsm_fixture *n)
 {
 	Af__Command cmd = AF__COMMAND__INIT;
 	Af__ShadowStop ss = AF__SHADOW_STOP__INIT;
@@ -719,7 +721,7 @@ static void shadow_stop(struct af_test_fsm *n)
 }
 
 /* Whether revision rev's bundle is stored. */
-static bool has_body(struct af_test_fsm *n, uint64_t rev)
+static bool has_body(struct fsm_fixture *n, uint64_t rev)
 {
 	struct af_txn *t;
 	char hash[80];
@@ -734,7 +736,7 @@ static bool has_body(struct af_test_fsm *n, uint64_t rev)
 	return v;
 }
 
-static void state_hash(struct af_test_fsm *n, uint8_t out[32])
+static void state_hash(struct fsm_fixture *n, uint8_t out[32])
 {
 	struct af_err e;
 
@@ -815,7 +817,7 @@ Test(fsm_history, prune_is_identical_on_every_node)
 	/* A node restored from a snapshot of a continues identically. */
 	cr_assert_eq(af_store_snapshot(a.store, &snap, &len, &applied, NULL),
 		     0);
-	af_test_fsm_close(&b);
+	fsm_fixture_close(&b);
 	open_node(&b);
 	cr_assert_eq(af_store_restore(b.store, snap, len, NULL), 0);
 	af_free(snap);

@@ -3,6 +3,7 @@
  * leases never exceeds the limit; an expired lease returns (a rate lease
  * one window later); bad requests change nothing. Entries are applied
  * straight to a real LMDB store (no raft needed). */
+#include "tests/lib/alloc_check.h"
 #include "tests/lib/fsm_fixture.h"
 #include "controld/fsm.h"
 #include "controld/quota.h"
@@ -24,12 +25,14 @@ static void setup(void)
 {
 	struct af_err e;
 
+	af_test_alloc_begin();
 	cr_assert_eq(fsm_fixture_open(&fx, "quota", &e), 0, "%s", e.msg);
 }
 
 static void teardown(void)
 {
 	cr_assert_eq(fsm_fixture_close(&fx), 0);
+	af_test_alloc_end();
 }
 
 /* One ask of routerd rid on (q, "acme", dim) at time t. */

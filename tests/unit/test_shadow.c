@@ -6,6 +6,7 @@
  * queue dropped, summed per class; the running canary's history, one
  * point per spacing of entry time, bounded by thinning. Real LMDB stores,
  * no raft. */
+#include "tests/lib/alloc_check.h"
 #include "tests/lib/fsm_fixture.h"
 #include "common/alloc.h"
 #include "controld/fsm.h"
@@ -84,12 +85,14 @@ static void setup(void)
 {
 	struct af_err e;
 
+	af_test_alloc_begin();
 	cr_assert_eq(fsm_fixture_open(&fx, "shadow", &e), 0, "%s", e.msg);
 }
 
 static void teardown(void)
 {
 	cr_assert_eq(fsm_fixture_close(&fx), 0);
+	af_test_alloc_end();
 }
 
 static struct af_fsm_result apply_at(Af__Command *cmd, int64_t t)
