@@ -79,9 +79,10 @@ echo "$st" | jq -e --argjson r "$srev" --arg h "$shash" '
 	>/dev/null || fail "shadow status: $st"
 [ "$(cl_routerd_metric $P1 af_routerd_shadow_dropped_total)" = 0 ] ||
 	fail "shadow jobs dropped"
-# Another node answers the same (replicated).
-c2=$("$AF" --endpoints "$(cl_api 2)" --stale shadow status -o json)
-[ "$(echo "$c2" | jq .total.sampled)" = 100 ] || fail "not replicated: $c2"
+# Another node answers the same once it applied the flush (a --stale read
+# of a follower may come before its apply).
+cl_wait_json "\"$AF\" --endpoints \"$(cl_api 2)\" --stale shadow status -o json" \
+	'.total.sampled == 100' >/dev/null
 # The revision is in state shadow; the stable one is untouched.
 cl_af policy history -o json | jq -e --argjson r "$srev" \
 	'.revisions[] | select(.revision == $r) | .state == "shadow"' >/dev/null ||
