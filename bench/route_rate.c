@@ -475,7 +475,7 @@ static void load_body(void)
 {
 	FILE *f = fopen(cfg.body_file, "rb");
 	char *body;
-	long sz;
+	long sz = -1;
 	int hl;
 
 	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 ||

@@ -89,7 +89,7 @@ void routerd_shadow_put(struct routerd *r, const struct routerd_view *v,
 			const struct af_live_rec *rec, int64_t wall_ms)
 {
 	struct routerd_shadow *s = r->shadow;
-	struct job *j = (struct job *)tl_job;
+	struct job *j = (struct job *)(void *)tl_job;
 	size_t len, off, waste = 0;
 	bool wake;
 
@@ -320,7 +320,8 @@ static void *worker(void *arg)
 		/* Producers write only past tail: the job at head is ours
 		 * until head moves. */
 		size_t off = (size_t)(s->head % ROUTERD_SHADOW_RING);
-		const struct job *j = (const struct job *)(s->ring + off);
+		const struct job *j =
+			(const struct job *)(const void *)(s->ring + off);
 
 		if (j->len == JOB_SKIP) {
 			s->head += ROUTERD_SHADOW_RING - off;
