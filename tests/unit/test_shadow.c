@@ -106,22 +106,31 @@ static void hash_of(int k, char out[80])
 	snprintf(out, 80, "sha256:%064d", k);
 }
 
+/* Applies pa (its other fields set by the caller) as bundle k at t. */
+static struct af_fsm_result apply_bundle(int k, Af__PolicyApply *pa, int64_t t)
+{
+	Af__Command cmd = AF__COMMAND__INIT;
+	char hash[80], bytes[16];
+
+	hash_of(k, hash);
+	snprintf(bytes, sizeof(bytes), "bundle-%d", k);
+	pa->hash = hash;
+	pa->name = (char *)"prod";
+	pa->compiled.data = (uint8_t *)bytes;
+	pa->compiled.len = strlen(bytes);
+	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
+	cmd.policy_apply = pa;
+	return apply_at(&cmd, t);
+}
+
 /* A policy apply of bundle k: stable, a shadow (pct > 0), or a canary
  * requiring ppm agreement over min samples (ppm >= 0). */
 static struct af_fsm_result policy(int k, uint32_t shadow_pct,
 				   uint64_t duration_ms, int64_t ppm,
 				   uint64_t min, int64_t t)
 {
-	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
-	char hash[80], bytes[16];
 
-	hash_of(k, hash);
-	snprintf(bytes, sizeof(bytes), "bundle-%d", k);
-	pa.hash = hash;
-	pa.name = (char *)"prod";
-	pa.compiled.data = (uint8_t *)bytes;
-	pa.compiled.len = strlen(bytes);
 	pa.shadow = shadow_pct > 0;
 	pa.shadow_sample_pct = shadow_pct;
 	pa.shadow_duration_ms = duration_ms;
@@ -131,9 +140,7 @@ static struct af_fsm_result policy(int k, uint32_t shadow_pct,
 		pa.require_shadow_ppm = (uint32_t)ppm;
 		pa.min_shadow_samples = min;
 	}
-	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
-	cmd.policy_apply = &pa;
-	return apply_at(&cmd, t);
+	return apply_bundle(k, &pa, t);
 }
 
 static struct af_fsm_result stop(bool expire, int64_t t)
@@ -320,20 +327,10 @@ Test(shadow_fsm, drops_per_class)
 /* A canary of bundle k at 10%, no shadow required. */
 static void canary(int k)
 {
-	Af__Command cmd = AF__COMMAND__INIT;
 	Af__PolicyApply pa = AF__POLICY_APPLY__INIT;
-	char hash[80], bytes[16];
 
-	hash_of(k, hash);
-	snprintf(bytes, sizeof(bytes), "bundle-%d", k);
-	pa.hash = hash;
-	pa.name = (char *)"prod";
-	pa.compiled.data = (uint8_t *)bytes;
-	pa.compiled.len = strlen(bytes);
 	pa.canary_weight = 10;
-	cmd.op_case = AF__COMMAND__OP_POLICY_APPLY;
-	cmd.policy_apply = &pa;
-	cr_assert_eq(apply_at(&cmd, T0).code, AF__CODE__OK);
+	cr_assert_eq(apply_bundle(k, &pa, T0).code, AF__CODE__OK);
 }
 
 /* A usage report at time t: n outcomes of revision rev, ok of them ok. */
