@@ -19,6 +19,11 @@
 #   sh bench/commit.sh    WRITES=5000 CLIENTS=1,16,64 RESTARTS=10 ROUNDS=10
 #                         FUTEX=2000 NOSNAP=1 PORT_BASE=23000 SNAP=
 #
+# BEFORE=DIR runs the af load first with DIR/bin/controld (an older
+# build), with the same futex count, and prints its commits/s and futex
+# calls per commit next to this build's (no failover rounds for it).
+# ETCD=0 leaves etcd out (for a before/after comparison alone).
+#
 # Installs etcd-server with apt-get when it is missing and we are root.
 # Every process started here is stopped on exit; only 127.0.0.1 is used.
 set -eu
@@ -95,6 +100,13 @@ run_bench() {
 }
 
 # ---------------------------------------------------------------- af
+if [ -n "${BEFORE:-}" ]; then
+	bench_cluster "$TMP/afb/cluster.yaml" "$PORT_BASE" "${SNAP:-}"
+	echo "== af before ($BEFORE), 3 nodes, $TMP/afb" >&2
+	run_bench "$TMP/afb.out" -c "$TMP/afb/cluster.yaml" --label afb \
+		--futex "$FUTEX" --restarts 0 --failover 0 \
+		--launch "'$BEFORE/bin/controld' -c '$TMP/afb/cluster.yaml' --id %d 2>>'$TMP/afb/node%d.log'" >&2
+fi
 bench_cluster "$TMP/af/cluster.yaml" "$PORT_BASE" "${SNAP:-}"
 echo "== af (controld), 3 nodes, $TMP/af" >&2
 run_bench "$TMP/af.out" -c "$TMP/af/cluster.yaml" --label af \
@@ -110,6 +122,10 @@ if [ "$NOSNAP" -eq 1 ]; then
 fi
 
 # -------------------------------------------------------------- etcd
+if [ "${ETCD:-1}" = 0 ]; then
+	: >"$TMP/etcd.out"
+	ETCD_VERSION=off
+else
 if ! command -v etcd >/dev/null 2>&1; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "== installing etcd-server" >&2
@@ -146,15 +162,17 @@ echo "== etcd $ETCD_VERSION, 3 members, $TMP/etcd" >&2
 run_bench "$TMP/etcd.out" --etcd "$urls" --label etcd \
 	--futex "$FUTEX" --restarts "$RESTARTS" --failover "$ROUNDS" \
 	--launch "sh '$TMP/etcd/member.sh' %d" >&2
+fi
 
 # ------------------------------------------------------------- table
 files="$TMP/af.out $TMP/etcd.out"
 if [ "$NOSNAP" -eq 1 ]; then
 	files="$TMP/af.out $TMP/afns.out $TMP/etcd.out"
 fi
+[ -n "${BEFORE:-}" ] && files="$files $TMP/afb.out"
 # shellcheck disable=SC2086
 awk -v ev="$ETCD_VERSION" -v w="$WRITES" -v r="$ROUNDS" -v rs="$RESTARTS" \
-	-v fx="$FUTEX" '
+	-v fx="$FUTEX" -v before="${BEFORE:-}" '
 function field(line, name,    n, i, kv) {
 	n = split(line, kv, " ")
 	for (i = 3; i <= n; i++)
@@ -196,5 +214,14 @@ END {
 	row("  of which exited non-zero", bx, 0, "")
 	row("SIGKILL leader (" r "): median / max ms", fo, 0, ratio(fom["af"], fom["etcd"]))
 	row("  of which new leader: median ms", el, 0, "")
+	if (before == "")
+		exit
+	printf "\nbefore (%s) / this build, same run:\n", before
+	for (i = 1; i <= nc; i++) {
+		c = order[i]
+		printf "%-36s %-20s %-20s %s\n", c " client(s): commits/s", v(cps, "afb" SUBSEP c), v(cps, "af" SUBSEP c), ratio(cps["af", c], cps["afb", c])
+	}
+	for (c = 1; c <= 16; c += 15)
+		printf "%-36s %-20s %-20s %s\n", "futex calls/commit, " c " client(s)", v(fu, "afb" SUBSEP c), v(fu, "af" SUBSEP c), ratio(fu["af", c], fu["afb", c])
 }' $files
 OK=1

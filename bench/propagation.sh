@@ -27,9 +27,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cl_init propagation
 HZ=$(getconf CLK_TCK)
 
-ticks() { # utime+stime of the pids given, in clock ticks
-	for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done |
-		awk '{ t += $1 + $2 } END { print t + 0 }'
+ticks() { # utime+stime of the pids given, in clock ticks (one awk)
+	for p in "$@"; do echo "/proc/$p/stat"; done | xargs awk '
+		{ t += $14 + $15 } END { print t + 0 }'
 }
 ctl_ticks() { ticks "$(cl_pid 1)" "$(cl_pid 2)" "$(cl_pid 3)"; }
 ctl_sum() { # ctl_sum REGEX: a metric summed over the 3 nodes
@@ -67,39 +67,52 @@ run() {
 			sleep 2
 			echo "$2 routerd_idle_cpu_pct $(idle_cpu "$(cat "$CL_DIR/pidr-r1")" "${IDLE_S:-30}") (${IDLE_S:-30} s, /proc utime+stime)"
 		fi
+		logs='' rpids=''
+		for k in $(seq 1 $started); do
+			logs="$logs $CL_DIR/routerd-r$k.log"
+			rpids="$rpids $(cat "$CL_DIR/pidr-r$k")"
+		done
 		# Idle: heartbeats only (and whatever telemetry the routerds
-		# send): controld CPU per published message.
+		# send): controld CPU per published message, routerd CPU.
 		sleep 2
-		c0=$(ctl_ticks) m0=$(ctl_sum '^af_pub_messages_total')
+		# shellcheck disable=SC2086 # lists of pids
+		c0=$(ctl_ticks) m0=$(ctl_sum '^af_pub_messages_total') r0=$(ticks $rpids)
 		sleep 5
-		c1=$(ctl_ticks) m1=$(ctl_sum '^af_pub_messages_total')
+		# shellcheck disable=SC2086 # lists of pids
+		c1=$(ctl_ticks) m1=$(ctl_sum '^af_pub_messages_total') r1=$(ticks $rpids)
 		idle_rate=$(awk -v d=$((c1 - c0)) 'BEGIN { print d / 5 }')
+		ridle_rate=$(awk -v d=$((r1 - r0)) 'BEGIN { print d / 5 }')
 		: >"$CL_DIR/lat-$n"
 		: >"$CL_DIR/start-$n"
 		: >"$CL_DIR/missed-$n"
+		# shellcheck disable=SC2086 # lists of pids
+		r0=$(ticks $rpids)
 		s0=$(ctl_sum 'verb="sync",result="ok"') c0=$(ctl_ticks) w0=$(bench_now_ms)
 		for a in $(seq 1 "$APPLIES"); do
 			sed "s/^name: prod/name: prop-$n-$a/" "$EXAMPLES/policy.yaml" >"$CL_DIR/p.yaml"
 			ts=$(bench_now_ms)
 			h=$(cl_af policy apply -f "$CL_DIR/p.yaml" -o json | jq -r .hash)
 			t0=$(bench_now_ms)
-			worst=0 worst_start=0
-			for k in $(seq 1 $started); do
-				r=$(bench_log_ms "$CL_DIR/routerd-r$k.log" \
-					"event=view_activated.*hash=$h")
-				t=${r% *}
+			k=0 worst=0 worst_start=0
+			# shellcheck disable=SC2086 # a list of files
+			while read -r t m; do
+				k=$((k + 1))
 				# Never within the wait: counted, at the wait.
-				[ "${r#* }" = 1 ] && echo "r$k $h" >>"$CL_DIR/missed-$n"
+				[ "$m" = 1 ] && echo "r$k $h" >>"$CL_DIR/missed-$n"
 				d=$((t - t0))
 				[ $d -lt 0 ] && d=0
 				[ $d -gt $worst ] && worst=$d
 				d=$((t - ts))
 				[ $d -gt $worst_start ] && worst_start=$d
-			done
+			done <<-EOF2
+				$(bench_logs_ms "event=view_activated.*hash=$h" $logs)
+			EOF2
 			echo $worst >>"$CL_DIR/lat-$n"
 			echo $worst_start >>"$CL_DIR/start-$n"
 		done
 		s1=$(ctl_sum 'verb="sync",result="ok"') c1=$(ctl_ticks) w1=$(bench_now_ms)
+		# shellcheck disable=SC2086 # lists of pids
+		r1=$(ticks $rpids)
 		read -r p50 p99 max <<-EOF2
 			$(pct "$CL_DIR/lat-$n")
 		EOF2
@@ -111,14 +124,19 @@ run() {
 			-v ci=$((c1 - c0)) -v idle="$idle_rate" -v hz="$HZ" \
 			-v msgs=$((m1 - m0)) -v syncs=$((s1 - s0)) \
 			-v secs=$(((w1 - w0) / 1000)) \
+			-v ri=$((r1 - r0)) -v ridle="$ridle_rate" -v cpus="$(nproc)" \
 			-v missed="$(wc -l <"$CL_DIR/missed-$n")" \
 			-v last="$(echo $COUNTS | awk '{ print $NF }')" 'BEGIN {
 			hint_us = msgs ? 1e6 * idle * 5 / hz / msgs : 0
 			busy = ci - idle * secs; if (busy < 0) busy = 0
 			sync_us = syncs ? 1e6 * busy / hz / syncs : 0
-			printf "%-7s %-9d %-8d %-22s %-22s %-8d %-10.0f %-8d %-10.0f\n",
+			rbusy = ri - ridle * secs; if (rbusy < 0) rbusy = 0
+			act_us = 1e6 * rbusy / hz / (n * a)
+			printf "%-7s %-9d %-8d %-22s %-22s %-8d %-10.0f %-8d %-10.0f %-10.0f\n",
 				l, n, a, p50 "/" p99 "/" max, sp50 "/" sp99 "/" smax,
-				msgs, hint_us, syncs, sync_us
+				msgs, hint_us, syncs, sync_us, act_us
+			printf "%s %d routerds: %.0f us of routerd CPU per activation; %d of them on %d CPUs take at least %.0f ms\n",
+				l, n, act_us, n, cpus, n * act_us / cpus / 1000
 			if (missed > 0)
 				printf "%s %d routerds: %d activations not seen within the wait (counted at the wait)\n", l, n, missed
 			if (n == last) {
@@ -132,15 +150,15 @@ run() {
 	for i in 1 2 3; do cl_wait_exit $i 2>/dev/null || true; done
 }
 
-printf '%-7s %-9s %-8s %-22s %-22s %-8s %-10s %-8s %-10s\n' build routerds applies \
-	"return p50/p99/max ms" "start p50/p99/max ms" idle_msgs us/msg syncs us/sync
+printf '%-7s %-9s %-8s %-22s %-22s %-8s %-10s %-8s %-10s %-10s\n' build routerds applies \
+	"return p50/p99/max ms" "start p50/p99/max ms" idle_msgs us/msg syncs us/sync rd_us/act
 if [ -n "${BEFORE:-}" ]; then
 	run "$BEFORE/bin" before
 fi
 run "$ROOT/$BUILD/bin" after
 if [ -n "${BEFORE:-}" ]; then
-	awk '$1 == "before" && $2 ~ /^[0-9]+$/ { split($4, b, "/"); bp[$2] = b[2] }
-	     $1 == "after" && $2 ~ /^[0-9]+$/ { split($4, a, "/"); ap[$2] = a[2] }
+	awk '$1 == "before" && $3 ~ /^[0-9]+$/ { split($4, b, "/"); bp[$2] = b[2] }
+	     $1 == "after" && $3 ~ /^[0-9]+$/ { split($4, a, "/"); ap[$2] = a[2] }
 	     END { for (n in ap) if (n in bp) printf "p99 at %d routerds: before %d ms, after %d ms (%.2fx)\n", n, bp[n], ap[n], ap[n] ? bp[n] / ap[n] : 0 }' \
 		"$CL_DIR/summary"
 fi

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 const char *controld_api_url(const struct controld_node *n, uint64_t id)
 {
@@ -39,17 +40,28 @@ static enum controld_result result_of(Af__Code code)
 
 /* One request context: an NNG rep context driven by its aio's callback.
  * recv (NNG thread: unpack, prepare, queue) -> the loop thread handles the
- * job and sends the reply itself -> send done (NNG thread: release, next
- * recv). No thread waits for another: one wake-up of the loop per batch of
- * requests, none back. */
+ * job, sends the reply itself and posts the next recv. No thread waits for
+ * another: one wake-up of the loop per batch of requests, none back.
+ *
+ * The loop sends on `saio`, which has no callback: a reply that goes
+ * straight to its connection completes inside nng_ctx_send, so no NNG
+ * task thread is woken for it, and the loop releases the job and receives
+ * again at once. A reply queued behind another on the same connection (a
+ * client with several requests out, as routerd has) completes later on an
+ * NNG thread; the loop keeps such slots on its `sending` list and recycles
+ * them once done (at its next batch, or within LAG_PERIOD_MS). Replies
+ * sent off the loop (a request that does not decode, a refusal while
+ * stopping) go on `aio`, whose callback recycles the slot (SLOT_SEND). */
 enum slot_state { SLOT_RECV, SLOT_AGAIN, SLOT_SEND };
 
 struct controld_slot {
 	struct controld_job job; /* first: a job is its slot */
 	nng_ctx ctx;
-	nng_aio *aio;
+	nng_aio *aio;  /* receives; its callback drives the slot */
+	nng_aio *saio; /* the loop thread's replies: no callback */
 	enum slot_state state;
 	bool open;
+	struct controld_slot *next_sending; /* on n->sending (loop thread) */
 };
 
 static struct controld_slot *slot_of(struct controld_job *j)
@@ -75,11 +87,59 @@ static void job_reset(struct controld_job *j)
 	j->node = n;
 }
 
-/* Packs resp into a message and sends it on the job's context (any
- * thread; the send completes in slot_cb). */
+/* Whether the loop's last send on s is over. Before it completes, NNG
+ * holds its result and count at 0; a completed send has a result, or a
+ * count that is the reply's length (never 0: every reply carries the
+ * node's id). Read without NNG's lock while the send may be finishing on
+ * an NNG thread: a stale 0 only defers the slot to the next check, and
+ * nng_aio_wait then orders everything after the completion. */
+static bool send_over(struct controld_slot *s)
+{
+	return nng_aio_result(s->saio) != 0 || nng_aio_count(s->saio) > 0;
+}
+
+/* Loop thread, the loop's send on s over: frees what a failed send left,
+ * releases the job and receives the next request. */
+static void send_recycle(struct controld_slot *s)
+{
+	nng_msg *m;
+	int rv;
+
+	nng_aio_wait(s->saio); /* at once: the send is over */
+	rv = nng_aio_result(s->saio);
+	if ((m = nng_aio_get_msg(s->saio)) != NULL) {
+		nng_msg_free(m); /* not sent: still ours */
+		nng_aio_set_msg(s->saio, NULL);
+	}
+	job_reset(&s->job);
+	if (rv != NNG_ECLOSED && rv != NNG_ECANCELED)
+		slot_recv(s);
+}
+
+/* Loop thread: recycles the slots whose queued replies went out. */
+static void sending_poll(struct controld_node *n)
+{
+	struct controld_slot **pp = &n->sending;
+
+	while (*pp != NULL) {
+		struct controld_slot *s = *pp;
+
+		if (!send_over(s)) {
+			pp = &s->next_sending;
+			continue;
+		}
+		*pp = s->next_sending;
+		s->next_sending = NULL;
+		send_recycle(s);
+	}
+}
+
+/* Packs resp into a message and sends it on the job's context: from the
+ * loop thread on saio, from any other on aio (completes in slot_cb). */
 static void send_response(struct controld_job *j, Af__Response *resp)
 {
 	struct controld_slot *s = slot_of(j);
+	struct controld_node *n = j->node;
 	size_t len;
 	nng_msg *msg;
 
@@ -95,9 +155,22 @@ static void send_response(struct controld_job *j, Af__Response *resp)
 		return;
 	}
 	af__response__pack(resp, nng_msg_body(msg));
-	nng_aio_set_msg(s->aio, msg);
-	s->state = SLOT_SEND;
-	nng_ctx_send(s->ctx, s->aio);
+	if (!pthread_equal(pthread_self(), n->loop_tid)) {
+		nng_aio_set_msg(s->aio, msg);
+		s->state = SLOT_SEND;
+		nng_ctx_send(s->ctx, s->aio);
+		return;
+	}
+	nng_aio_set_msg(s->saio, msg);
+	nng_ctx_send(s->ctx, s->saio);
+	if (send_over(s)) {
+		send_recycle(s);
+		return;
+	}
+	/* Queued behind another reply on its connection. */
+	atomic_fetch_add(&n->stats.replies_queued, 1);
+	s->next_sending = n->sending;
+	n->sending = s;
 }
 
 void controld_job_finish(struct controld_job *j, Af__Response *resp)
@@ -174,6 +247,7 @@ void controld_api_drain(struct controld_node *n)
 	struct controld_job *j, *next;
 
 	/* The whole batch in one lock: every job queued since the wake. */
+	sending_poll(n);
 	pthread_mutex_lock(&n->qlock);
 	j = n->qhead;
 	n->qhead = n->qtail = NULL;
@@ -316,6 +390,7 @@ static void slot_cb(void *arg)
 			return;
 		}
 		msg = nng_aio_get_msg(s->aio);
+		nng_aio_set_msg(s->aio, NULL);
 		j->start_ns = af_mono_ns();
 		rv = af_pb_unpack(&af__request__descriptor, nng_msg_len(msg),
 				  nng_msg_body(msg),
@@ -350,6 +425,7 @@ static void slot_cb(void *arg)
 	case SLOT_SEND:
 		if (rv != 0)
 			nng_msg_free(nng_aio_get_msg(s->aio));
+		nng_aio_set_msg(s->aio, NULL);
 		job_reset(j);
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 			return;
@@ -370,6 +446,7 @@ static void lag_cb(uv_timer_t *t)
 	af_histogram_observe_ns(&n->stats.loop_lag,
 				now > n->lag_due_ns ? now - n->lag_due_ns : 0);
 	n->lag_due_ns = now + LAG_PERIOD_MS * 1000000ull;
+	sending_poll(n);
 }
 
 static void lag_start(struct controld_node *n)
@@ -386,6 +463,7 @@ int controld_api_start(struct controld_node *n, struct af_err *err)
 	int rv;
 
 	pthread_mutex_init(&n->qlock, NULL);
+	n->loop_tid = pthread_self(); /* started on the thread that runs it */
 	if (af_cluster_url(n->cfg, n->self->api, url, sizeof(url)) != 0)
 		return af_errf(err, AF_ECONFIG, "api: URL too long");
 	if ((rv = nng_rep0_open(&n->rep)) != 0)
@@ -406,7 +484,12 @@ int controld_api_start(struct controld_node *n, struct af_err *err)
 		sl->job.node = n;
 		if (nng_aio_alloc(&sl->aio, slot_cb, sl) != 0)
 			break;
+		if (nng_aio_alloc(&sl->saio, NULL, NULL) != 0) {
+			nng_aio_free(sl->aio);
+			break;
+		}
 		if (nng_ctx_open(&sl->ctx, n->rep) != 0) {
+			nng_aio_free(sl->saio);
 			nng_aio_free(sl->aio);
 			break;
 		}
@@ -430,6 +513,75 @@ int controld_api_start(struct controld_node *n, struct af_err *err)
 	return 0;
 }
 
+/* nng_close on a thread of its own, waited for up to ms. NNG 1.5.2 can
+ * hang in it for ever: a pipe closed while a request is half read (a
+ * client with requests pipelined) re-arms its receive on a closed aio,
+ * which never completes, and the close waits for it. Returns whether the
+ * close finished; if not, its thread is left blocked, and the process,
+ * which is exiting, ends it. */
+struct closer {
+	nng_socket s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void *closer_main(void *arg)
+{
+	struct closer *c = arg;
+
+	nng_close(c->s);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static bool close_bounded(nng_socket s, unsigned ms)
+{
+	struct closer *c = af_calloc(1, sizeof(*c));
+	struct timespec until;
+	pthread_t th;
+	bool done;
+
+	if (c == NULL) {
+		nng_close(s);
+		return true;
+	}
+	c->s = s;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&th, NULL, closer_main, c) != 0) {
+		closer_main(c);
+		th = pthread_self();
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+		;
+	done = c->done;
+	pthread_mutex_unlock(&c->mu);
+	if (!done) {
+		pthread_detach(th); /* c stays: the thread still holds it */
+		return false;
+	}
+	if (!pthread_equal(th, pthread_self()))
+		pthread_join(th, NULL);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	af_free(c);
+	return true;
+}
+
+#define API_CLOSE_MS 2000
+
 void controld_api_stop(struct controld_node *n)
 {
 	pthread_mutex_lock(&n->qlock);
@@ -440,15 +592,35 @@ void controld_api_stop(struct controld_node *n)
 	if (n->n_slots == 0)
 		return;
 	uv_timer_stop(&n->lag_timer);
-	nng_close(n->rep);
-	/* Every callback has returned once its aio is stopped. */
-	for (unsigned i = 0; i < n->n_slots; i++)
-		nng_aio_stop(n->slots[i].aio);
+	/* The slots first: once its aios are stopped, no callback runs and
+	 * NNG holds none of a slot's operations (a queued reply is
+	 * cancelled and left in saio), whatever the close does after. */
 	for (unsigned i = 0; i < n->n_slots; i++) {
-		job_reset(&n->slots[i].job);
+		nng_aio_stop(n->slots[i].aio);
+		nng_aio_stop(n->slots[i].saio);
+	}
+	n->sending = NULL;
+	for (unsigned i = 0; i < n->n_slots; i++) {
+		struct controld_slot *sl = &n->slots[i];
+		nng_msg *m = nng_aio_get_msg(sl->saio);
+
+		if (m != NULL)
+			nng_msg_free(m);
+		/* A reply sent off the loop as the stop began: its send
+		 * never started, and its callback never ran. */
+		if (sl->state == SLOT_SEND &&
+		    (m = nng_aio_get_msg(sl->aio)) != NULL)
+			nng_msg_free(m);
+		job_reset(&sl->job);
+		nng_aio_free(n->slots[i].saio);
 		nng_aio_free(n->slots[i].aio);
 	}
 	af_free(n->slots);
 	n->slots = NULL;
 	n->n_slots = 0;
+	if (!close_bounded(n->rep, API_CLOSE_MS))
+		log_warn("event=api_close_stuck msg=\"the API socket did not "
+			 "close within %d ms (a request was half read when its "
+			 "connection closed); exiting without it\"",
+			 API_CLOSE_MS);
 }

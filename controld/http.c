@@ -96,10 +96,15 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 		"# HELP af_auth_denied_total Requests refused by "
 		"authentication or authorization.\n"
 		"# TYPE af_auth_denied_total counter\n"
-		"af_auth_denied_total %llu\n",
+		"af_auth_denied_total %llu\n"
+		"# HELP af_api_replies_queued_total API replies that waited "
+		"behind another on their connection.\n"
+		"# TYPE af_api_replies_queued_total counter\n"
+		"af_api_replies_queued_total %llu\n",
 		(unsigned long long)atomic_load(&s->hints_published),
 		(unsigned long long)atomic_load(&s->heartbeats_published),
-		(unsigned long long)atomic_load(&s->auth_denied));
+		(unsigned long long)atomic_load(&s->auth_denied),
+		(unsigned long long)atomic_load(&s->replies_queued));
 	controld_backup_metrics(n, b);
 	controld_ops_metrics(n, b);
 }

@@ -52,6 +52,7 @@ struct controld_stats {
 	struct af_histogram loop_lag;	   /* loop timer drift (api.c) */
 	_Atomic uint64_t hints_published, heartbeats_published;
 	_Atomic uint64_t auth_denied;
+	_Atomic uint64_t replies_queued; /* behind another on its connection */
 	/* Copied by the loop's 100 ms tick for /metrics (daemon.c). */
 	_Atomic uint64_t leader_changes; /* leader id seen changing to non-0 */
 	_Atomic uint64_t log_bytes;	 /* log appended since the snapshot */
@@ -93,6 +94,8 @@ struct controld_node {
 	nng_socket rep;
 	struct controld_slot *slots; /* request contexts (api.c) */
 	unsigned n_slots;
+	pthread_t loop_tid;	       /* the thread that runs the loop */
+	struct controld_slot *sending; /* replies queued (loop thread) */
 	pthread_mutex_t qlock;
 	struct controld_job *qhead, *qtail;
 	/* Policy and model applies wait here (under qlock) for the compile

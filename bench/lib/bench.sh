@@ -80,6 +80,35 @@ bench_log_ms() {
 	echo "$(bench_now_ms) 1"
 }
 
+# bench_logs_ms REGEX LOG...: for each LOG, in order, "MS 0" with MS the
+# epoch ms of its first line matching REGEX, or "MS 1" when none came
+# within 10 s (MS the time of giving up). One grep polls all the logs and
+# one awk reads the times, so waiting on hundreds of routerds does not load
+# the machine it measures (bench_log_ms per log would spawn processes by
+# the thousand while the routerds are still at work).
+bench_logs_ms() {
+	re=$1
+	shift
+	n=$#
+	for _ in $(seq 1 500); do
+		[ "$(grep -l -m1 -e "$re" "$@" | wc -l)" -ge "$n" ] && break
+		sleep 0.02
+	done
+	TZ=UTC awk -v re="$re" -v now="$(bench_now_ms)" '
+	!(FILENAME in ms) && $0 ~ re &&
+	    match($0, /^ts=[0-9-]+T[0-9:]+\.[0-9]+Z/) {
+		t = substr($0, 4, RLENGTH - 4)
+		gsub(/[-T:]/, " ", t)
+		split(t, f, ".")
+		ms[FILENAME] = mktime(f[1]) * 1000 + f[2]
+	}
+	END {
+		for (i = 1; i < ARGC; i++)
+			if (ARGV[i] in ms) printf "%.0f 0\n", ms[ARGV[i]]
+			else printf "%.0f 1\n", now
+	}' "$@"
+}
+
 # bench_now_ms: milliseconds since the epoch.
 bench_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -11,9 +11,16 @@
  *   afraw URL rollback REV [ID]       Propose PolicyRollback to REV
  *   afraw URL usage COUNT COST_NANO   Propose a one-row UsageReport
  *   afraw URL budget TENANT           Propose BudgetSet (1 USD a day)
+ *   afraw URL pipeline K M REQUEST... K contexts on one socket (one
+ *                                     connection), each sending REQUEST
+ *                                     (any form above) M times, all at
+ *                                     once: replies queue behind each
+ *                                     other on the connection
  *
  * Prints "code=NAME msg=\"...\"" then, for an ApplyResult, revision,
  * index, unchanged, replayed and dry_run; for a status, term and role.
+ * pipeline prints "replies=N ok=N" instead (OK and UNCHANGED count as
+ * ok) and exits 0 only when all K*M replies arrived and were ok.
  * Exit 0 when a reply arrived (whatever its code), 2 on usage errors, 3
  * when no reply arrived within 30 s.
  */
@@ -23,15 +30,17 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: afraw URL hex HEX | status | policy FILE "
-			"[ID] [dry] | rollback REV [ID] | usage COUNT COST | "
-			"budget TENANT\n");
+	fprintf(stderr, "usage: afraw URL [pipeline K M] hex HEX | status | "
+			"policy FILE [ID] [dry] | rollback REV [ID] | usage "
+			"COUNT COST | budget TENANT\n");
 	return 2;
 }
 
@@ -201,6 +210,101 @@ static void print_reply(const uint8_t *buf, size_t len)
 	af__response__free_unpacked(r, NULL);
 }
 
+/* ------------------------------------------------------------ pipeline */
+
+#define PIPELINE_MAX 1024 /* contexts, and requests per context (x1000) */
+
+struct pipeline {
+	nng_socket s;
+	const uint8_t *buf;
+	size_t len;
+	unsigned each;
+	atomic_uint replies, ok;
+};
+
+static bool reply_ok(const nng_msg *m)
+{
+	Af__Response *r = af__response__unpack(NULL, nng_msg_len(m),
+					       nng_msg_body((nng_msg *)m));
+	bool ok;
+
+	if (r == NULL)
+		return false;
+	ok = r->status == NULL || r->status->code == AF__CODE__OK ||
+	     r->status->code == AF__CODE__UNCHANGED;
+	af__response__free_unpacked(r, NULL);
+	return ok;
+}
+
+/* One context: its requests one after another. */
+static void *pipeline_main(void *arg)
+{
+	struct pipeline *p = arg;
+	nng_aio *aio = NULL;
+	nng_ctx ctx;
+
+	if (nng_aio_alloc(&aio, NULL, NULL) != 0)
+		return NULL;
+	if (nng_ctx_open(&ctx, p->s) != 0) {
+		nng_aio_free(aio);
+		return NULL;
+	}
+	nng_aio_set_timeout(aio, 30000);
+	for (unsigned i = 0; i < p->each; i++) {
+		nng_msg *m;
+
+		if (nng_msg_alloc(&m, 0) != 0 ||
+		    nng_msg_append(m, p->buf, p->len) != 0)
+			break;
+		nng_aio_set_msg(aio, m);
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0) {
+			nng_msg_free(m);
+			break;
+		}
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0)
+			break;
+		m = nng_aio_get_msg(aio);
+		atomic_fetch_add(&p->replies, 1);
+		if (reply_ok(m))
+			atomic_fetch_add(&p->ok, 1);
+		nng_msg_free(m);
+	}
+	nng_ctx_close(ctx);
+	nng_aio_free(aio);
+	return NULL;
+}
+
+static int pipeline(const char *url, unsigned k, unsigned each,
+		    const uint8_t *buf, size_t len)
+{
+	static pthread_t th[PIPELINE_MAX];
+	struct pipeline p = {.buf = buf, .len = len, .each = each};
+	unsigned started = 0;
+	int rv;
+
+	if ((rv = nng_req0_open(&p.s)) != 0 ||
+	    (rv = nng_dial(p.s, url, NULL, 0)) != 0) {
+		fprintf(stderr, "afraw: %s: %s\n", url, nng_strerror(rv));
+		return 3;
+	}
+	nng_socket_set_size(p.s, NNG_OPT_RECVMAXSZ, 64u * 1024 * 1024);
+	while (started < k &&
+	       pthread_create(&th[started], NULL, pipeline_main, &p) == 0)
+		started++;
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	printf("replies=%u ok=%u\n", atomic_load(&p.replies),
+	       atomic_load(&p.ok));
+	fflush(stdout);
+	/* No nng_close: with the node gone, NNG 1.5.2's close of a socket
+	 * still redialing can wait for ever; the process exit ends it. */
+	return atomic_load(&p.ok) == k * each ? 0 : 3;
+}
+
 int main(int argc, char **argv)
 {
 	nng_socket s;
@@ -210,6 +314,19 @@ int main(int argc, char **argv)
 	size_t rlen = 0;
 	int rv;
 
+	if (argc >= 6 && strcmp(argv[2], "pipeline") == 0) {
+		unsigned long k = strtoul(argv[3], NULL, 10);
+		unsigned long m = strtoul(argv[4], NULL, 10);
+
+		/* build() reads the request at argv[2]: K and M are skipped. */
+		if (k == 0 || k > PIPELINE_MAX || m == 0 ||
+		    m > PIPELINE_MAX * 1000 ||
+		    build(argc - 3, argv + 3, &buf, &len) != 0)
+			return usage();
+		rv = pipeline(argv[1], (unsigned)k, (unsigned)m, buf, len);
+		free(buf);
+		return rv;
+	}
 	if (argc < 3 || build(argc, argv, &buf, &len) != 0)
 		return usage();
 	if ((rv = nng_req0_open(&s)) != 0) {
