@@ -48,10 +48,14 @@ for a in $(seq 1 "$APPLIES"); do
 	h=$(echo "$out" | jq -r .hash)
 	echo "$out" | jq -e ".wait.done and .wait.serving == $N and .wait.live == $N" >/dev/null ||
 		fail "apply --wait: $out"
-	for k in $(seq 1 "$N"); do
-		r=$(bench_log_ms "$CL_DIR/routerd-r$k.log" "event=view_activated.*hash=$h")
-		[ "${r% *}" -le "$t1" ] || late=$((late + 1))
-	done
+	logs=''
+	for k in $(seq 1 "$N"); do logs="$logs $CL_DIR/routerd-r$k.log"; done
+	# shellcheck disable=SC2086 # a list of files
+	while read -r t _; do
+		[ "$t" -le "$t1" ] || late=$((late + 1))
+	done <<-EOF2
+		$(bench_logs_ms "event=view_activated.*hash=$h" $logs)
+	EOF2
 done
 read -r p50 p99 max <<-EOF2
 	$(pct "$CL_DIR/plain")

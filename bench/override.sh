@@ -50,6 +50,8 @@ stop_all() {
 
 # measure MODE: SETS overrides, the slowest routerd's delay for each.
 measure() {
+	logs=''
+	for k in $(seq 1 "$N"); do logs="$logs $CL_DIR/routerd-r$k.log"; done
 	: >"$CL_DIR/lat-$1"
 	: >"$CL_DIR/start-$1"
 	missed=0
@@ -60,17 +62,17 @@ measure() {
 		t0=$(bench_now_ms)
 		v=${id#ov-}
 		worst=0 worst_start=0
-		for k in $(seq 1 "$N"); do
-			r=$(bench_log_ms "$CL_DIR/routerd-r$k.log" \
-				"event=overrides_enforced version=$v ")
-			t=${r% *}
-			missed=$((missed + ${r#* }))
+		# shellcheck disable=SC2086 # a list of files
+		while read -r t m; do
+			missed=$((missed + m))
 			d=$((t - t0))
 			[ $d -lt 0 ] && d=0
 			[ $d -gt $worst ] && worst=$d
 			d=$((t - ts))
 			[ $d -gt $worst_start ] && worst_start=$d
-		done
+		done <<-EOF2
+			$(bench_logs_ms "event=overrides_enforced version=$v " $logs)
+		EOF2
 		echo $worst >>"$CL_DIR/lat-$1"
 		echo $worst_start >>"$CL_DIR/start-$1"
 		cl_af emergency clear "$id" >/dev/null

@@ -12,6 +12,9 @@
 #   hint or heartbeat while idle, and per Sync served during the applies
 #   (the idle rate subtracted; the apply and commit are included, so it is
 #   an upper bound);
+# - routerd CPU per activation (all routerds' utime+stime over the
+#   applies, their idle rate subtracted, per routerd per apply), and the
+#   least time N of them take on this machine's cores;
 # - routerd idle CPU (one routerd, 30 s, /proc utime+stime), once;
 # - a model for 5,000 routerds from the measured per-Sync cost (Syncs are
 #   served by the leader's loop, one after another).

@@ -68,24 +68,12 @@ pct() {
 		print v[int((NR + 1) / 2)], v[i], v[NR] }'
 }
 
-# bench_log_ms LOG REGEX: "MS 0", MS the epoch ms of the first line of LOG
-# matching REGEX, waiting up to 10 s for it; "MS 1" when none came, MS the
-# time of giving up.
-bench_log_ms() {
-	for _ in $(seq 1 1000); do
-		line=$(grep -m1 "$2" "$1" || true)
-		[ -n "$line" ] && { echo "$(ts_ms "${line%% *}") 0"; return 0; }
-		sleep 0.01
-	done
-	echo "$(bench_now_ms) 1"
-}
-
 # bench_logs_ms REGEX LOG...: for each LOG, in order, "MS 0" with MS the
 # epoch ms of its first line matching REGEX, or "MS 1" when none came
 # within 10 s (MS the time of giving up). One grep polls all the logs and
 # one awk reads the times, so waiting on hundreds of routerds does not load
-# the machine it measures (bench_log_ms per log would spawn processes by
-# the thousand while the routerds are still at work).
+# the machine it measures (a grep per log would spawn processes by the
+# thousand while the routerds are still at work).
 bench_logs_ms() {
 	re=$1
 	shift
