@@ -185,13 +185,43 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 	return rv;
 }
 
+/* libraft 0.15's convertToCandidate (src/convert.c), when the election
+ * cannot start because the term or the vote could not be stored, puts the
+ * state back to follower without resetting follower_state. Its
+ * current_leader.address then reads the candidate's two flags and the
+ * padding after them (0x1 after a leadership transfer), and the conversion
+ * to unavailable that follows in the same call frees that address: the
+ * process crashed (tests/cluster/disk_full.sh, exit 139). Zeroing the
+ * flags and that padding as the store fails makes the address NULL;
+ * libraft goes unavailable and the node stops with the disk error at its
+ * next tick (check_io). Another libraft version needs this checked: the
+ * asserts below hold the layout it relies on. */
+_Static_assert(offsetof(struct raft, follower_state.current_leader.address) ==
+		       offsetof(struct raft, candidate_state.disrupt_leader),
+	       "libraft: a follower's leader address overlays the candidate's "
+	       "flags");
+_Static_assert(offsetof(struct raft, candidate_state.disrupt_leader) +
+			       sizeof(char *) ==
+		       offsetof(struct raft, candidate_state) +
+			       sizeof(((struct raft *)0)->candidate_state),
+	       "libraft: the candidate's flags end its state");
+
+static void store_failed(struct af_consensus *c, const char *op, int rv)
+{
+	struct raft *r = c->raft;
+
+	io_failed(c, op, rv);
+	if (r != NULL && r->state == RAFT_CANDIDATE)
+		memset(&r->candidate_state.disrupt_leader, 0, sizeof(char *));
+}
+
 static int io_set_term(struct raft_io *io, raft_term term)
 {
 	struct af_consensus *c = of_io(io);
 	int rv = c->uv_set_term(io, term);
 
 	if (rv != 0)
-		io_failed(c, "store the term", rv);
+		store_failed(c, "store the term", rv);
 	return rv;
 }
 
@@ -201,7 +231,7 @@ static int io_set_vote(struct raft_io *io, raft_id server_id)
 	int rv = c->uv_set_vote(io, server_id);
 
 	if (rv != 0)
-		io_failed(c, "store the vote", rv);
+		store_failed(c, "store the vote", rv);
 	return rv;
 }
 

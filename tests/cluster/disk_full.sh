@@ -1,7 +1,8 @@
 #!/bin/sh
 # A follower whose disk fills up says so and exits (libraft 0.15 would keep
 # it "follower", silently behind, for good), so a supervisor restarts it;
-# once the disk has room again it starts and catches up.
+# once the disk has room again it starts and catches up. A candidate that
+# cannot store its term stops with the disk error (no crash).
 # Needs root for a small tmpfs; skipped with a message otherwise.
 . "$(dirname "$0")/../lib/cluster.sh"
 
@@ -13,7 +14,7 @@ if ! mount -t tmpfs -o size=3m tmpfs "$mnt" 2>/dev/null; then
 	note "SKIP: mount -t tmpfs not permitted here (needs root)"
 	exit 0
 fi
-trap 'umount -l "$mnt" 2>/dev/null; cl_cleanup' EXIT INT TERM
+CL_ON_EXIT='umount -l "$mnt" 2>/dev/null'
 cl_start 1
 cl_start 2
 leader=$(cl_wait_leader)
@@ -67,4 +68,32 @@ for _ in $(seq 1 100); do
 done
 grep -q "event=follower_progress id=$victim " "$CL_DIR/node$leader.log" ||
 	fail "the leader never logged that node $victim replicates again"
+
+# The victim's data directory goes away (its open files stay), the third
+# node stops, and the leader's SIGTERM hands leadership to the victim,
+# which cannot store its new term. libraft 0.15 then reads a bogus leader
+# address and crashed freeing it; the node must instead say so and exit 1.
+for third in 1 2 3; do
+	[ $third != "$leader" ] && [ $third != $victim ] && break
+done
+cl_stop $third
+umount -l "$mnt" || fail "cannot unmount the victim's data directory"
+rmdir "$mnt" || fail "cannot remove the victim's data directory"
+cl_stop "$leader"
+for _ in $(seq 1 100); do
+	cl_alive $victim || break
+	sleep 0.1
+done
+cl_alive $victim && fail "node $victim still runs without its data directory"
+set +e
+cl_wait_exit $victim
+rc=$?
+set -e
+[ $rc = 1 ] || {
+	tail -20 "$CL_DIR/node$victim.log"
+	fail "node $victim exited $rc (want 1: the disk error, not a crash)"
+}
+grep 'event=disk_error' "$CL_DIR/node$victim.log" | grep -q 'store the term' ||
+	fail "no disk_error line for the term the victim could not store"
+note "no term stored: $(grep 'event=disk_error' "$CL_DIR/node$victim.log" | tail -1 | cut -c1-200)"
 note ok

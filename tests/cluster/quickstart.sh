@@ -13,7 +13,7 @@ ln -s "$ROOT/$BUILD" "$T/build"
 export AF_PORT_OFFSET=$((CL_BASE - 7000))
 export AF_ROUTERD_PORT=$((CL_BASE + 199))
 port_free "$AF_ROUTERD_PORT" || fail "port $AF_ROUTERD_PORT is taken"
-trap '(cd "$T" && BUILD=build sh deploy/local.sh down >/dev/null 2>&1); cl_cleanup' EXIT INT TERM
+CL_ON_EXIT='(cd "$T" && BUILD=build sh deploy/local.sh down >/dev/null 2>&1)'
 
 # The fenced sh blocks, in order; `make run` becomes `local.sh up` and the
 # documented ports become the shifted ones.

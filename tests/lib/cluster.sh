@@ -233,6 +233,9 @@ cl_wait_converged() {
 	fail "nodes did not converge: $s"
 }
 
+# CL_ON_EXIT: a command of the scenario's own (an unmount, a second
+# cluster's stop) that cl_cleanup runs once the daemons are stopped,
+# keeping the scenario's exit status.
 cl_cleanup() {
 	rc=$?
 	# SIGTERM first: a clean exit also runs the leak checker of a
@@ -252,6 +255,9 @@ cl_cleanup() {
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
+	if [ -n "${CL_ON_EXIT:-}" ]; then
+		eval "$CL_ON_EXIT" || true
+	fi
 	# Daemons built with SANITIZE=1 report to their logs: any report fails.
 	if [ $rc -eq 0 ] && grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" \
 		"$CL_DIR"/*.log >/dev/null 2>&1; then
