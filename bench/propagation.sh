@@ -160,8 +160,8 @@ if [ -n "${BEFORE:-}" ]; then
 fi
 run "$ROOT/$BUILD/bin" after
 if [ -n "${BEFORE:-}" ]; then
-	awk '$1 == "before" && $3 ~ /^[0-9]+$/ { split($4, b, "/"); bp[$2] = b[2] }
-	     $1 == "after" && $3 ~ /^[0-9]+$/ { split($4, a, "/"); ap[$2] = a[2] }
+	awk '$1 == "before" && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ { split($4, b, "/"); bp[$2] = b[2] }
+	     $1 == "after" && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ { split($4, a, "/"); ap[$2] = a[2] }
 	     END { for (n in ap) if (n in bp) printf "p99 at %d routerds: before %d ms, after %d ms (%.2fx)\n", n, bp[n], ap[n], ap[n] ? bp[n] / ap[n] : 0 }' \
 		"$CL_DIR/summary"
 fi

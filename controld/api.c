@@ -49,7 +49,9 @@ static enum controld_result result_of(Af__Code code)
  * again at once. A reply queued behind another on the same connection (a
  * client with several requests out, as routerd has) completes later on an
  * NNG thread; the loop keeps such slots on its `sending` list and recycles
- * them once done (at its next batch, or within LAG_PERIOD_MS). Replies
+ * them once done: at its next batch, and every SEND_POLL_MS while the list
+ * is not empty (with every slot waiting there, no request could come in
+ * to wake the loop). Replies
  * sent off the loop (a request that does not decode, a refusal while
  * stopping) go on `aio`, whose callback recycles the slot (SLOT_SEND). */
 enum slot_state { SLOT_RECV, SLOT_AGAIN, SLOT_SEND };
@@ -116,6 +118,8 @@ static void send_recycle(struct controld_slot *s)
 		slot_recv(s);
 }
 
+#define SEND_POLL_MS 1
+
 /* Loop thread: recycles the slots whose queued replies went out. */
 static void sending_poll(struct controld_node *n)
 {
@@ -132,6 +136,13 @@ static void sending_poll(struct controld_node *n)
 		s->next_sending = NULL;
 		send_recycle(s);
 	}
+	if (n->sending == NULL)
+		uv_timer_stop(&n->send_timer);
+}
+
+static void send_timer_cb(uv_timer_t *t)
+{
+	sending_poll(t->data);
 }
 
 /* Packs resp into a message and sends it on the job's context: from the
@@ -169,6 +180,9 @@ static void send_response(struct controld_job *j, Af__Response *resp)
 	}
 	/* Queued behind another reply on its connection. */
 	atomic_fetch_add(&n->stats.replies_queued, 1);
+	if (n->sending == NULL)
+		uv_timer_start(&n->send_timer, send_timer_cb, SEND_POLL_MS,
+			       SEND_POLL_MS);
 	s->next_sending = n->sending;
 	n->sending = s;
 }
@@ -446,13 +460,14 @@ static void lag_cb(uv_timer_t *t)
 	af_histogram_observe_ns(&n->stats.loop_lag,
 				now > n->lag_due_ns ? now - n->lag_due_ns : 0);
 	n->lag_due_ns = now + LAG_PERIOD_MS * 1000000ull;
-	sending_poll(n);
 }
 
 static void lag_start(struct controld_node *n)
 {
 	uv_timer_init(&n->loop, &n->lag_timer);
 	n->lag_timer.data = n;
+	uv_timer_init(&n->loop, &n->send_timer);
+	n->send_timer.data = n;
 	n->lag_due_ns = af_mono_ns() + LAG_PERIOD_MS * 1000000ull;
 	uv_timer_start(&n->lag_timer, lag_cb, LAG_PERIOD_MS, LAG_PERIOD_MS);
 }
@@ -592,6 +607,7 @@ void controld_api_stop(struct controld_node *n)
 	if (n->n_slots == 0)
 		return;
 	uv_timer_stop(&n->lag_timer);
+	uv_timer_stop(&n->send_timer);
 	/* The slots first: once its aios are stopped, no callback runs and
 	 * NNG holds none of a slot's operations (a queued reply is
 	 * cancelled and left in saio), whatever the close does after. */

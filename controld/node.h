@@ -106,7 +106,8 @@ struct controld_node {
 	pthread_cond_t ccond;
 	struct controld_job *chead, *ctail;
 	bool compiler_started, compiler_stop;
-	uv_timer_t lag_timer; /* measures how late the loop runs timers */
+	uv_timer_t lag_timer;  /* measures how late the loop runs timers */
+	uv_timer_t send_timer; /* polls the queued replies (api.c) */
 	uint64_t lag_due_ns;
 
 	/* publisher (pub.c) */
