@@ -51,9 +51,9 @@ static enum controld_result result_of(Af__Code code)
  * NNG thread; the loop keeps such slots on its `sending` list and recycles
  * them once done: at its next batch, and every SEND_POLL_MS while the list
  * is not empty (with every slot waiting there, no request could come in
- * to wake the loop). Replies
- * sent off the loop (a request that does not decode, a refusal while
- * stopping) go on `aio`, whose callback recycles the slot (SLOT_SEND). */
+ * to wake the loop). Replies sent off the loop (a request that does not
+ * decode, a refusal while stopping) go on `aio`, whose callback recycles
+ * the slot (SLOT_SEND). */
 enum slot_state { SLOT_RECV, SLOT_AGAIN, SLOT_SEND };
 
 struct controld_slot {
