@@ -73,6 +73,17 @@ grep -q "event=follower_progress id=$victim " "$CL_DIR/node$leader.log" ||
 # node stops, and the leader's SIGTERM hands leadership to the victim,
 # which cannot store its new term. libraft 0.15 then reads a bogus leader
 # address and crashed freeing it; the node must instead say so and exit 1.
+leader=$(cl_wait_leader)
+if [ "$leader" = $victim ]; then
+	cl_af cluster transfer-leader >/dev/null ||
+		fail "cannot move the leadership off node $victim"
+	for _ in $(seq 1 50); do
+		leader=$(cl_wait_leader)
+		[ "$leader" != $victim ] && break
+		sleep 0.1
+	done
+	[ "$leader" != $victim ] || fail "node $victim still leads"
+fi
 for third in 1 2 3; do
 	[ $third != "$leader" ] && [ $third != $victim ] && break
 done
