@@ -45,8 +45,8 @@ echo "$out" | grep -q 'role=leader' || fail "after the load: $out"
 f=$(((leader % 3) + 1))
 "$RAW" "$(cl_api "$f")" pipeline 64 100000 status >/dev/null 2>&1 &
 lpid=$!
-cl_wait_json "curl -s http://$(cl_http "$f")/metrics | awk '/^af_api_replies_queued_total/ { print \$2 }'" \
-	". > 0" 30 >/dev/null || fail "node $f: no reply queued under load"
+cl_wait_json "queued $f" ". > 0" 30 >/dev/null ||
+	fail "node $f: no reply queued under load"
 cl_stop "$f"
 rc=0
 cl_wait_exit "$f" || rc=$?
