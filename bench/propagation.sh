@@ -8,16 +8,19 @@
 # - p50/p99/max over APPLIES applies, from `af policy apply` returning (the
 #   figure the goals name; 0 when every routerd activated before af even
 #   exited) and from its start (includes the af process and the commit);
+# - how each routerd got the change: Syncs served (pulled) and change
+#   hints that carried the Sync answer (pushed; controld's
+#   af_pub_pushes_total, one per node per apply);
 # - controld CPU (utime+stime of all 3 nodes from /proc) per published
-#   hint or heartbeat while idle, and per Sync served during the applies
-#   (the idle rate subtracted; the apply and commit are included, so it is
-#   an upper bound);
+#   hint or heartbeat while idle, and per activation during the applies
+#   (per routerd per apply, the idle rate subtracted; the apply and commit
+#   are included, so it is an upper bound);
 # - routerd CPU per activation (all routerds' utime+stime over the
 #   applies, their idle rate subtracted, per routerd per apply), and the
 #   least time N of them take on this machine's cores;
 # - routerd idle CPU (one routerd, 30 s, /proc utime+stime), once;
-# - a model for 5,000 routerds from the measured per-Sync cost (Syncs are
-#   served by the leader's loop, one after another).
+# - a model for 5,000 routerds from the measured controld cost per
+#   activation.
 # BEFORE=DIR runs the same with the binaries in DIR/bin first (e.g. an
 # older build) and prints the ratio of the p99s.
 # Usage: sh bench/propagation.sh [APPLIES] ["N1 N2 ..."]   (after `make`)
@@ -91,6 +94,7 @@ run() {
 		# shellcheck disable=SC2086 # lists of pids
 		r0=$(ticks $rpids)
 		s0=$(ctl_sum 'verb="sync",result="ok"') c0=$(ctl_ticks) w0=$(bench_now_ms)
+		pu0=$(ctl_sum '^af_pub_pushes_total[{]result="carried"')
 		for a in $(seq 1 "$APPLIES"); do
 			sed "s/^name: prod/name: prop-$n-$a/" "$EXAMPLES/policy.yaml" >"$CL_DIR/p.yaml"
 			ts=$(bench_now_ms)
@@ -114,6 +118,7 @@ run() {
 			echo $worst_start >>"$CL_DIR/start-$n"
 		done
 		s1=$(ctl_sum 'verb="sync",result="ok"') c1=$(ctl_ticks) w1=$(bench_now_ms)
+		pu1=$(ctl_sum '^af_pub_pushes_total[{]result="carried"')
 		# shellcheck disable=SC2086 # lists of pids
 		r1=$(ticks $rpids)
 		read -r p50 p99 max <<-EOF2
@@ -125,26 +130,26 @@ run() {
 		awk -v l="$2" -v n="$n" -v a="$APPLIES" -v p50="$p50" -v p99="$p99" \
 			-v max="$max" -v sp50="$sp50" -v sp99="$sp99" -v smax="$smax" \
 			-v ci=$((c1 - c0)) -v idle="$idle_rate" -v hz="$HZ" \
-			-v msgs=$((m1 - m0)) -v syncs=$((s1 - s0)) \
+			-v msgs=$((m1 - m0)) -v syncs=$((s1 - s0)) -v pushes=$((pu1 - pu0)) \
 			-v secs=$(((w1 - w0) / 1000)) \
 			-v ri=$((r1 - r0)) -v ridle="$ridle_rate" -v cpus="$(nproc)" \
 			-v missed="$(wc -l <"$CL_DIR/missed-$n")" \
 			-v last="$(echo $COUNTS | awk '{ print $NF }')" 'BEGIN {
 			hint_us = msgs ? 1e6 * idle * 5 / hz / msgs : 0
 			busy = ci - idle * secs; if (busy < 0) busy = 0
-			sync_us = syncs ? 1e6 * busy / hz / syncs : 0
+			ctl_us = 1e6 * busy / hz / (n * a)
 			rbusy = ri - ridle * secs; if (rbusy < 0) rbusy = 0
 			act_us = 1e6 * rbusy / hz / (n * a)
-			printf "%-7s %-9d %-8d %-22s %-22s %-8d %-10.0f %-8d %-10.0f %-10.0f\n",
+			printf "%-7s %-9d %-8d %-22s %-22s %-8d %-10.0f %-8d %-8d %-10.0f %-10.0f\n",
 				l, n, a, p50 "/" p99 "/" max, sp50 "/" sp99 "/" smax,
-				msgs, hint_us, syncs, sync_us, act_us
+				msgs, hint_us, syncs, pushes, ctl_us, act_us
 			printf "%s %d routerds: %.0f us of routerd CPU per activation; %d of them on %d CPUs take at least %.0f ms\n",
 				l, n, act_us, n, cpus, n * act_us / cpus / 1000
 			if (missed > 0)
 				printf "%s %d routerds: %d activations not seen within the wait (counted at the wait)\n", l, n, missed
 			if (n == last) {
-				printf "%s model 5000 routerds: %.0f ms to serve one Sync each (leader loop, %.0f us per Sync)\n",
-					l, 5000 * sync_us / 1000, sync_us
+				printf "%s model 5000 routerds: %.0f ms of controld CPU per apply, 3 nodes together (%.0f us per activation)\n",
+					l, 5000 * ctl_us / 1000, ctl_us
 			}
 		}' | tee -a "$CL_DIR/summary"
 	done
@@ -153,8 +158,8 @@ run() {
 	for i in 1 2 3; do cl_wait_exit $i 2>/dev/null || true; done
 }
 
-printf '%-7s %-9s %-8s %-22s %-22s %-8s %-10s %-8s %-10s %-10s\n' build routerds applies \
-	"return p50/p99/max ms" "start p50/p99/max ms" idle_msgs us/msg syncs us/sync rd_us/act
+printf '%-7s %-9s %-8s %-22s %-22s %-8s %-10s %-8s %-8s %-10s %-10s\n' build routerds applies \
+	"return p50/p99/max ms" "start p50/p99/max ms" idle_msgs us/msg syncs pushes ctl_us/act rd_us/act
 if [ -n "${BEFORE:-}" ]; then
 	run "$BEFORE/bin" before
 fi

@@ -342,6 +342,7 @@ static int load_heads(struct af_fsm *fsm)
 	int rc;
 
 	memset(&fsm->heads, 0, sizeof(fsm->heads));
+	memset(&fsm->prev_heads, 0, sizeof(fsm->prev_heads));
 	if ((rc = af_store_read_begin(fsm->store, &t, NULL)) != 0)
 		return rc;
 	rc = read_heads(t, &none, &fsm->heads);
@@ -468,8 +469,10 @@ int af_fsm_apply_entry(struct af_fsm *fsm, uint64_t index, const void *buf,
 	af_histogram_observe_ns(&fsm->apply_seconds, af_mono_ns() - start_ns);
 	if (rc != 0)
 		return rc;
-	if (c.moved)
+	if (c.moved) {
+		fsm->prev_heads = fsm->heads;
 		fsm->heads = c.heads;
+	}
 	fsm->entries_applied++;
 	if (fsm->on_applied)
 		fsm->on_applied(fsm->on_applied_arg, index);

@@ -79,6 +79,10 @@ struct af_fsm {
 	struct af_store *store;
 	struct af_fsm_result result;
 	struct af_fsm_heads heads;
+	/* The heads before the last entry that moved them (zero after init
+	 * and a snapshot restore): what a routerd that was current then
+	 * holds, left out of the Sync answer a hint carries. */
+	struct af_fsm_heads prev_heads;
 	af_fsm_applied_cb on_applied; /* may be NULL */
 	void *on_applied_arg;
 	uint64_t entries_applied;	   /* count, for metrics */

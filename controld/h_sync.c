@@ -47,75 +47,90 @@ static int sync_bundle(struct af_txn *t, const Af__SyncReq *sr,
 	return rc;
 }
 
-void controld_read_sync(struct controld_job *j, struct af_txn *t)
+int controld_sync_fill(struct af_txn *t, const Af__SyncReq *sr,
+		       struct controld_sync_out *o)
 {
-	const Af__SyncReq *sr = j->req->sync;
-	Af__Response resp = AF__RESPONSE__INIT;
-	Af__SyncResp out = AF__SYNC_RESP__INIT;
-	Af__SyncBundle st = AF__SYNC_BUNDLE__INIT, ca = AF__SYNC_BUNDLE__INIT;
-	Af__SyncBundle sh = AF__SYNC_BUNDLE__INIT;
-	Af__StoredBundle *sst = NULL, *sca = NULL, *ssh = NULL;
-	Af__Revision *shr = NULL;
-	struct controld_collect budgets = {0};
-	struct af_state_heads h;
-	Af__OverrideSet *ov = NULL;
-	uint8_t *reg = NULL;
+	Af__SyncResp *out = &o->resp;
+	struct af_state_heads *h = &o->heads;
 	int rc;
 
-	/* The raft applied index: the store reflects every command entry up
-	 * to it (all on this thread), and hints carry the same number. */
-	out.state_index = af_consensus_applied_index(&j->node->cons);
-	out.registry_revision = af_state_registry_revision(t);
-	out.distribution_index = af_fsm_distribution_index(t);
-	if ((rc = af_state_heads_read(t, &h)) != 0)
-		goto out;
-	if (h.stable_rev &&
-	    (rc = sync_bundle(t, sr, h.stable_rev, &st, &sst)) != 0)
-		goto out;
-	if (h.canary_rev &&
-	    (rc = sync_bundle(t, sr, h.canary_rev, &ca, &sca)) != 0)
-		goto out;
-	if ((rc = controld_sync_shadow(t, &out, &shr)) != 0 ||
-	    (shr != NULL && (rc = sync_bundle(t, sr, shr, &sh, &ssh)) != 0))
-		goto out;
-	out.shadow = shr != NULL ? &sh : NULL;
-	out.stable = h.stable_rev ? &st : NULL;
-	out.canary = h.canary_rev ? &ca : NULL;
-	out.canary_weight = h.canary_rev ? h.weight : 0;
-	if (sr->registry_revision != out.registry_revision &&
-	    (rc = controld_registry_pack(t, &reg, &out.registry.len)) != 0)
-		goto out;
-	out.registry.data = reg;
+	memset(o, 0, sizeof(*o));
+	af__sync_resp__init(out);
+	af__sync_bundle__init(&o->st);
+	af__sync_bundle__init(&o->ca);
+	af__sync_bundle__init(&o->sh);
+	out->registry_revision = af_state_registry_revision(t);
+	out->distribution_index = af_fsm_distribution_index(t);
+	if ((rc = af_state_heads_read(t, h)) != 0)
+		return rc;
+	if (h->stable_rev &&
+	    (rc = sync_bundle(t, sr, h->stable_rev, &o->st, &o->sst)) != 0)
+		return rc;
+	if (h->canary_rev &&
+	    (rc = sync_bundle(t, sr, h->canary_rev, &o->ca, &o->sca)) != 0)
+		return rc;
+	if ((rc = controld_sync_shadow(t, out, &o->shr)) != 0 ||
+	    (o->shr != NULL &&
+	     (rc = sync_bundle(t, sr, o->shr, &o->sh, &o->ssh)) != 0))
+		return rc;
+	out->shadow = o->shr != NULL ? &o->sh : NULL;
+	out->stable = h->stable_rev ? &o->st : NULL;
+	out->canary = h->canary_rev ? &o->ca : NULL;
+	out->canary_weight = h->canary_rev ? h->weight : 0;
+	if (sr->registry_revision != out->registry_revision &&
+	    (rc = controld_registry_pack(t, &o->reg, &out->registry.len)) != 0)
+		return rc;
+	out->registry.data = o->reg;
 	if ((rc = controld_collect(t, AF_TABLE_BUDGETS, &af__budget__descriptor,
-				   false, MAX_LIST, &budgets)) != 0)
-		goto out;
-	out.n_budgets = budgets.n;
-	out.budgets = (Af__Budget **)budgets.items;
+				   false, MAX_LIST, &o->budgets)) != 0)
+		return rc;
+	out->n_budgets = o->budgets.n;
+	out->budgets = (Af__Budget **)o->budgets.items;
 	/* Also in every hint and heartbeat; here for a routerd that hears
 	 * none (a lossy or blocked subscription) but can pull. */
-	if ((rc = af_state_overrides_get(t, &ov)) != 0)
-		goto out;
-	out.overrides = ov;
-	resp.body_case = AF__RESPONSE__BODY_SYNC;
-	resp.sync = &out;
-	controld_job_finish(j, &resp);
-out:
-	if (rc != 0)
+	if ((rc = af_state_overrides_get(t, &o->ov)) != 0)
+		return rc;
+	out->overrides = o->ov;
+	return 0;
+}
+
+void controld_sync_out_free(struct controld_sync_out *o)
+{
+	af_free(o->reg);
+	controld_collect_free(&o->budgets);
+	if (o->ov)
+		protobuf_c_message_free_unpacked(&o->ov->base, NULL);
+	if (o->sst)
+		protobuf_c_message_free_unpacked(&o->sst->base, NULL);
+	if (o->sca)
+		protobuf_c_message_free_unpacked(&o->sca->base, NULL);
+	if (o->ssh)
+		protobuf_c_message_free_unpacked(&o->ssh->base, NULL);
+	if (o->shr)
+		protobuf_c_message_free_unpacked(&o->shr->base, NULL);
+	af_state_heads_free(&o->heads);
+	memset(o, 0, sizeof(*o));
+}
+
+void controld_read_sync(struct controld_job *j, struct af_txn *t)
+{
+	Af__Response resp = AF__RESPONSE__INIT;
+	struct controld_sync_out o;
+	int rc = controld_sync_fill(t, j->req->sync, &o);
+
+	if (rc == 0) {
+		/* The raft applied index: the store reflects every command
+		 * entry up to it (all on this thread), and hints carry the
+		 * same number. */
+		o.resp.state_index = af_consensus_applied_index(&j->node->cons);
+		resp.body_case = AF__RESPONSE__BODY_SYNC;
+		resp.sync = &o.resp;
+		controld_job_finish(j, &resp);
+	} else {
 		controld_job_fail(j, AF__CODE__INTERNAL, "sync: %s",
 				  af_strerror(rc));
-	af_free(reg);
-	controld_collect_free(&budgets);
-	if (ov)
-		protobuf_c_message_free_unpacked(&ov->base, NULL);
-	if (sst)
-		protobuf_c_message_free_unpacked(&sst->base, NULL);
-	if (sca)
-		protobuf_c_message_free_unpacked(&sca->base, NULL);
-	if (ssh)
-		protobuf_c_message_free_unpacked(&ssh->base, NULL);
-	if (shr)
-		protobuf_c_message_free_unpacked(&shr->base, NULL);
-	af_state_heads_free(&h);
+	}
+	controld_sync_out_free(&o);
 }
 
 const char *controld_fleet_state(const Af__FleetRecord *r,

@@ -5,6 +5,7 @@
 #define AF_CONTROLD_HANDLERS_INT_H
 
 #include "controld/api_int.h"
+#include "controld/state.h"
 #include "store/store.h"
 
 #include <stddef.h>
@@ -60,6 +61,22 @@ int controld_check_shadow(struct controld_job *j, const Af__Command *cmd);
 
 /* h_sync.c: Sync and fleet state. */
 void controld_read_sync(struct controld_job *j, struct af_txn *t);
+/* The Sync answer as of t for a routerd that caches what sr offers
+ * (state_index left 0: the caller's). Free with controld_sync_out_free,
+ * also after an error. */
+struct controld_sync_out {
+	Af__SyncResp resp;
+	Af__SyncBundle st, ca, sh;
+	Af__StoredBundle *sst, *sca, *ssh;
+	Af__Revision *shr;
+	struct controld_collect budgets;
+	struct af_state_heads heads;
+	Af__OverrideSet *ov;
+	uint8_t *reg;
+};
+int controld_sync_fill(struct af_txn *t, const Af__SyncReq *sr,
+		       struct controld_sync_out *o);
+void controld_sync_out_free(struct controld_sync_out *o);
 void controld_read_fleet(struct controld_job *j, struct af_txn *t);
 
 /* h_report.c: showback. */

@@ -93,6 +93,11 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 		"published.\n# TYPE af_pub_messages_total counter\n"
 		"af_pub_messages_total{kind=\"hint\"} %llu\n"
 		"af_pub_messages_total{kind=\"heartbeat\"} %llu\n"
+		"# HELP af_pub_pushes_total Change hints by whether they "
+		"carried the Sync answer (too_large: routerds pull).\n"
+		"# TYPE af_pub_pushes_total counter\n"
+		"af_pub_pushes_total{result=\"carried\"} %llu\n"
+		"af_pub_pushes_total{result=\"too_large\"} %llu\n"
 		"# HELP af_auth_denied_total Requests refused by "
 		"authentication or authorization.\n"
 		"# TYPE af_auth_denied_total counter\n"
@@ -103,6 +108,8 @@ static void format_metrics(struct controld_node *n, struct af_textbuf *b)
 		"af_api_replies_queued_total %llu\n",
 		(unsigned long long)atomic_load(&s->hints_published),
 		(unsigned long long)atomic_load(&s->heartbeats_published),
+		(unsigned long long)atomic_load(&s->pushes_sent),
+		(unsigned long long)atomic_load(&s->pushes_too_large),
 		(unsigned long long)atomic_load(&s->auth_denied),
 		(unsigned long long)atomic_load(&s->replies_queued));
 	controld_backup_metrics(n, b);

@@ -51,6 +51,8 @@ struct controld_stats {
 	struct af_histogram apply_latency; /* propose -> applied, leader */
 	struct af_histogram loop_lag;	   /* loop timer drift (api.c) */
 	_Atomic uint64_t hints_published, heartbeats_published;
+	_Atomic uint64_t pushes_sent,
+		pushes_too_large; /* hints with(out) Sync */
 	_Atomic uint64_t auth_denied;
 	_Atomic uint64_t replies_queued; /* behind another on its connection */
 	/* Copied by the loop's 100 ms tick for /metrics (daemon.c). */

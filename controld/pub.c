@@ -1,9 +1,12 @@
 /* Publisher: a hint after each apply that moved the distribution index
  * (configuration, never telemetry) and a heartbeat every second, both
- * built from the heads the state machine keeps in memory (fsm.h), so
- * publishing reads no LMDB. Pub/sub is lossy by design; routerd pulls the
- * truth with Sync. Loop thread. */
+ * built from the heads the state machine keeps in memory (fsm.h). A hint
+ * also carries the Sync answer when it fits: what a routerd serving the
+ * heads before the change would pull, so such a routerd needs no round
+ * trip. Pub/sub is lossy by design; routerd pulls the truth with Sync
+ * whenever a hint does not carry what it needs. Loop thread. */
 #include "common/log.h"
+#include "controld/handlers_int.h"
 #include "controld/node.h"
 #include "policy/override.h"
 #include "proto/af.pb-c.h"
@@ -37,6 +40,38 @@ void controld_pub_stop(struct controld_node *n)
 	nng_close(n->pub);
 }
 
+/* The Sync answer for a routerd that serves the heads before this change
+ * (fsm.h's prev_heads): their bundles and an unmoved registry left out.
+ * 0 with o filled (free it), or an error: the hint goes without. */
+static int push_fill(struct controld_node *n, uint64_t state_index,
+		     struct controld_sync_out *o,
+		     protobuf_c_boolean *ret_reg_omitted)
+{
+	const struct af_fsm_heads *p = &n->fsm.prev_heads;
+	char shadow_hash[AF_HASH_STR_LEN];
+	char *hashes[3];
+	Af__SyncReq sr = AF__SYNC_REQ__INIT;
+	struct af_txn *t;
+	int rc;
+
+	if ((rc = af_store_read_begin(n->fsm.store, &t, NULL)) != 0)
+		return rc;
+	sr.cached_hashes = hashes;
+	if (p->stable_hash[0])
+		hashes[sr.n_cached_hashes++] = (char *)p->stable_hash;
+	if (p->canary_hash[0])
+		hashes[sr.n_cached_hashes++] = (char *)p->canary_hash;
+	if (p->shadow != 0 && af_state_revision_hash(t, p->shadow, shadow_hash,
+						     sizeof(shadow_hash)) == 0)
+		hashes[sr.n_cached_hashes++] = shadow_hash;
+	sr.registry_revision = p->registry_revision;
+	rc = controld_sync_fill(t, &sr, o);
+	af_store_read_end(t);
+	o->resp.state_index = state_index;
+	*ret_reg_omitted = sr.registry_revision == o->resp.registry_revision;
+	return rc;
+}
+
 void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 {
 	/* As of the last apply (fsm.h): no transaction here. */
@@ -44,6 +79,8 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	Af__Hint hint = AF__HINT__INIT;
 	Af__OverrideSet os = AF__OVERRIDE_SET__INIT;
 	Af__Override ov[AF_OVERRIDE_MAX], *ovp[AF_OVERRIDE_MAX];
+	struct controld_sync_out push;
+	bool pushed = false;
 	uint8_t buf[CONTROLD_HINT_MAX];
 	size_t len;
 
@@ -77,6 +114,21 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	os.n_overrides = h->overrides.n;
 	os.version = h->overrides.version;
 	hint.overrides = &os;
+	memset(&push, 0, sizeof(push));
+	if (!heartbeat) {
+		if (push_fill(n, hint.state_index, &push,
+			      &hint.push_registry_omitted) == 0) {
+			hint.push = &push.resp;
+			pushed =
+				af__hint__get_packed_size(&hint) <= sizeof(buf);
+		}
+		if (!pushed) {
+			/* Too large (or unreadable): routerds pull. */
+			hint.push = NULL;
+			hint.push_registry_omitted = false;
+			atomic_fetch_add(&n->stats.pushes_too_large, 1);
+		}
+	}
 	len = af__hint__get_packed_size(&hint);
 	if (len > sizeof(buf)) {
 		/* Cannot happen within the set's bounds (a full set of the
@@ -84,11 +136,16 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 		 * rather than send heads without their overrides. */
 		log_error("event=hint_too_large bytes=%zu cap=%zu", len,
 			  sizeof(buf));
+		controld_sync_out_free(&push);
 		return;
 	}
 	af__hint__pack(&hint, buf);
-	if (nng_send(n->pub, buf, len, NNG_FLAG_NONBLOCK) == 0)
+	controld_sync_out_free(&push);
+	if (nng_send(n->pub, buf, len, NNG_FLAG_NONBLOCK) == 0) {
 		atomic_fetch_add(heartbeat ? &n->stats.heartbeats_published
 					   : &n->stats.hints_published,
 				 1);
+		if (pushed)
+			atomic_fetch_add(&n->stats.pushes_sent, 1);
+	}
 }

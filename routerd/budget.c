@@ -52,6 +52,10 @@ struct resv {
 
 struct routerd_budgets {
 	struct tenant t[ROUTERD_MAX_BUDGETS];
+	/* The slots claimed, in claim order (sync thread appends, then
+	 * publishes the count): passes over the tenants visit these only. */
+	uint16_t used[ROUTERD_MAX_BUDGETS];
+	_Atomic size_t nused;
 	struct resv ring[RING];
 	_Atomic int ndefined;
 };
@@ -85,10 +89,14 @@ static struct tenant *find(struct routerd_budgets *b, const char *name,
 		struct tenant *t = &b->t[(h + i) % ROUTERD_MAX_BUDGETS];
 
 		if (!atomic_load(&t->used)) {
+			size_t k = atomic_load(&b->nused);
+
 			if (!create)
 				return NULL;
 			memcpy(t->name, name, n + 1);
 			atomic_store(&t->used, 1);
+			b->used[k] = (uint16_t)(t - b->t);
+			atomic_store(&b->nused, k + 1);
 			return t;
 		}
 		if (strcmp(t->name, name) == 0)
@@ -100,9 +108,10 @@ static struct tenant *find(struct routerd_budgets *b, const char *name,
 void routerd_budgets_define(struct routerd_budgets *b, Af__Budget *const *list,
 			    size_t n)
 {
-	for (size_t i = 0; i < ROUTERD_MAX_BUDGETS; i++)
-		if (atomic_load(&b->t[i].used))
-			atomic_store(&b->t[i].defined, 2); /* to confirm */
+	size_t nused = atomic_load(&b->nused);
+
+	for (size_t i = 0; i < nused; i++)
+		atomic_store(&b->t[b->used[i]].defined, 2); /* to confirm */
 	for (size_t i = 0; i < n; i++) {
 		struct tenant *t = find(b, list[i]->tenant, true);
 
@@ -117,8 +126,9 @@ void routerd_budgets_define(struct routerd_budgets *b, Af__Budget *const *list,
 			t->asked = false;
 		}
 	}
-	for (size_t i = 0; i < ROUTERD_MAX_BUDGETS; i++) {
-		struct tenant *t = &b->t[i];
+	nused = atomic_load(&b->nused);
+	for (size_t i = 0; i < nused; i++) {
+		struct tenant *t = &b->t[b->used[i]];
 		int expected = 2;
 
 		if (atomic_compare_exchange_strong(&t->defined, &expected, 0)) {
@@ -297,7 +307,10 @@ int routerd_budgets_next(struct routerd_budgets *b, uint64_t now, bool release,
 			 Af__LeaseRequest *req, char *tenant_buf,
 			 size_t tenant_len)
 {
-	for (size_t i = 0; i < ROUTERD_MAX_BUDGETS; i++) {
+	size_t nused = atomic_load(&b->nused);
+
+	for (size_t k = 0; k < nused; k++) {
+		size_t i = b->used[k];
 		struct tenant *t = &b->t[i];
 		int64_t consumed, lease;
 		uint64_t since = now - t->last_ms;

@@ -321,6 +321,8 @@ static void sync_metrics(struct routerd *r, struct af_textbuf *b)
 		views_published);
 	COUNTER("af_routerd_hints_received_total",
 		"Hints and heartbeats received.", hints_received);
+	COUNTER("af_routerd_pushes_total",
+		"Change hints whose Sync answer was taken (no pull).", pushes);
 	COUNTER("af_routerd_controld_connects_total",
 		"Connections to controld established (kept open).", connects);
 #undef COUNTER

@@ -86,6 +86,7 @@ struct routerd_live {
 	uint32_t *pair_hash; /* pair index + 1; 0 free */
 	uint64_t canary_rev; /* whose canary health windows the pairs hold */
 	struct ring_ent *ring;
+	_Atomic uint64_t occupied; /* ring entries held: the sweep skips at 0 */
 	/* expiry thread */
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -519,6 +520,9 @@ void routerd_live_routed(struct routerd_live *l, const struct view_ext *x,
 		ring_release(e);
 		atomic_fetch_add_explicit(&l->stats.evicted, 1,
 					  memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&l->occupied, 1,
+					  memory_order_relaxed);
 	}
 	e->seq = seq;
 	e->last_seq = seq;
@@ -562,8 +566,10 @@ static int release_seq(struct routerd_live *l, uint64_t seq)
 	if (e->last_seq == seq)
 		cohort = e->canary ? LIVE_COHORT_CANARY : LIVE_COHORT_STABLE;
 	spin_unlock(&e->lock);
-	if (done)
+	if (done) {
+		atomic_fetch_sub(&l->occupied, 1);
 		atomic_fetch_add(&l->stats.released, 1);
+	}
 	return cohort;
 }
 
@@ -651,6 +657,9 @@ void routerd_live_report(struct routerd_live *l, const struct view_ext *x,
 
 void routerd_live_expire(struct routerd_live *l, uint64_t now_ms)
 {
+	/* Nothing held (an idle routerd): no pass over the 128k entries. */
+	if (atomic_load(&l->occupied) == 0)
+		return;
 	for (uint32_t i = 0; i < LIVE_RING; i++) {
 		struct ring_ent *e = &l->ring[i];
 		bool done = false;
@@ -663,8 +672,10 @@ void routerd_live_expire(struct routerd_live *l, uint64_t now_ms)
 			done = true;
 		}
 		spin_unlock(&e->lock);
-		if (done)
+		if (done) {
+			atomic_fetch_sub(&l->occupied, 1);
 			atomic_fetch_add(&l->stats.expired, 1);
+		}
 	}
 }
 

@@ -71,6 +71,8 @@ struct routerd_quotas {
 	_Atomic bool configured; /* the bundle served has quotas */
 	uint64_t sweep;		 /* telemetry thread: next hop seq to look at */
 	struct qentry e[ROUTERD_MAX_QUOTAS];
+	_Atomic uint16_t claimed[ROUTERD_MAX_QUOTAS]; /* slot+1 (0: unset) */
+	_Atomic size_t nclaimed; /* claim order: what passes visit */
 	struct hop ring[HOP_RING];
 };
 
@@ -114,6 +116,9 @@ static struct qentry *find(struct routerd_quotas *q, const char *name,
 			snprintf(e->name, sizeof(e->name), "%s", name);
 			snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
 			atomic_store(&e->state, 2);
+			atomic_store(
+				&q->claimed[atomic_fetch_add(&q->nclaimed, 1)],
+				(uint16_t)(e - q->e + 1));
 			return e;
 		}
 		while ((st = atomic_load(&e->state)) == 1)
@@ -123,6 +128,13 @@ static struct qentry *find(struct routerd_quotas *q, const char *name,
 			return e;
 	}
 	return NULL;
+}
+
+/* The k-th claimed entry; NULL while being written (the next pass). */
+static struct qentry *claimed_at(struct routerd_quotas *q, size_t k)
+{
+	uint16_t v = atomic_load(&q->claimed[k]);
+	return v == 0 ? NULL : &q->e[v - 1];
 }
 
 static bool take(struct qdim *d, int64_t need, uint64_t now)
@@ -374,10 +386,10 @@ void routerd_quotas_prefetch(struct routerd_quotas *q,
 				   strcmp(def->tenant, "*") == 0 && k < nn;
 		     k++)
 			name_entry(q, def, named[k]);
-	for (i = 0; i < ROUTERD_MAX_QUOTAS; i++) {
-		struct qentry *e = &q->e[i];
+	for (i = 0; i < atomic_load(&q->nclaimed); i++) {
+		struct qentry *e = claimed_at(q, i);
 
-		if (atomic_load(&e->state) != 2)
+		if (e == NULL)
 			continue;
 		for (int k = 0; k < AF_QUOTA_NDIM; k++)
 			atomic_store(&e->d[k].floor,
@@ -627,10 +639,10 @@ size_t routerd_quotas_next(struct routerd_quotas *q, uint64_t now, bool release,
 	size_t n = 0;
 
 	sweep(q, now);
-	for (size_t i = 0; i < ROUTERD_MAX_QUOTAS; i++) {
-		struct qentry *e = &q->e[i];
+	for (size_t i = 0; i < atomic_load(&q->nclaimed); i++) {
+		struct qentry *e = claimed_at(q, i);
 
-		if (atomic_load(&e->state) != 2)
+		if (e == NULL)
 			continue;
 		for (int k = 0; k < AF_QUOTA_NDIM; k++) {
 			struct qdim *d = &e->d[k];
@@ -676,10 +688,10 @@ void routerd_quotas_granted(struct routerd_quotas *q,
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < ROUTERD_MAX_QUOTAS; i++) {
-		struct qentry *e = &q->e[i];
+	for (size_t i = 0; i < atomic_load(&q->nclaimed); i++) {
+		struct qentry *e = claimed_at(q, i);
 
-		if (atomic_load(&e->state) != 2)
+		if (e == NULL)
 			continue;
 		for (int k = 0; k < AF_QUOTA_NDIM; k++) {
 			struct qdim *d = &e->d[k];
@@ -735,10 +747,10 @@ static void label(char *out, size_t len, const char *s)
 static void rows(struct routerd_quotas *q, struct af_textbuf *b,
 		 const char *name, int what)
 {
-	for (size_t i = 0; i < ROUTERD_MAX_QUOTAS; i++) {
-		struct qentry *e = &q->e[i];
+	for (size_t i = 0; i < atomic_load(&q->nclaimed); i++) {
+		struct qentry *e = claimed_at(q, i);
 
-		if (atomic_load(&e->state) != 2)
+		if (e == NULL)
 			continue;
 		for (int k = 0; k < AF_QUOTA_NDIM; k++) {
 			struct qdim *d = &e->d[k];

@@ -58,6 +58,7 @@ struct routerd_sync_stats {
 	_Atomic int64_t last_sync_ms; /* wall ms of the last good Sync; 0 */
 	_Atomic uint64_t syncs, sync_errors, nacks, views_published;
 	_Atomic uint64_t hints_received;
+	_Atomic uint64_t pushes;   /* Sync answers taken from a hint */
 	_Atomic uint64_t connects; /* connections to controld established */
 };
 

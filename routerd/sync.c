@@ -296,6 +296,68 @@ static void offer_cached(const struct routerd_view *cur, Af__SyncReq *sr,
 	sr->registry_revision = cur->registry_revision;
 }
 
+/* A Sync answer, pulled or carried by a hint: the budgets, overrides and
+ * the view it describes (NULL: none new). cur: what we serve. */
+static struct routerd_view *take_answer(struct routerd_sync *s,
+					const struct routerd_view *cur,
+					const Af__SyncResp *p)
+{
+	atomic_store(&s->n_budgets, p->n_budgets);
+	atomic_store(&s->r->sync_stats.connected, 1);
+	atomic_store(&s->r->sync_stats.last_sync_ms, af_wall_ms());
+	/* A node behind what we serve: never move backwards. */
+	if (cur != NULL && p->state_index < cur->state_index)
+		return NULL;
+	if (p->state_index > s->synced_index)
+		s->synced_index = p->state_index;
+	take_budgets(s, p);
+	/* The overrides as of the state read (newer versions only): they
+	 * reach a routerd that pulls even when no hint gets through. */
+	take_overrides(s, p->overrides);
+	return follow(s, cur, p);
+}
+
+/* Whether cur holds what a bundle of the pushed answer left out. */
+static bool have_bytes(const struct routerd_view *cur, const Af__SyncBundle *b)
+{
+	size_t len;
+
+	return b == NULL || b->compiled.len > 0 ||
+	       cached_bytes(cur, b->hash, &len) != NULL;
+}
+
+/* A change hint that carries the Sync answer: taken instead of pulling
+ * when it is newer than our last Sync and we hold everything it left out
+ * (the bundles of the heads before the change, an unmoved registry).
+ * Anything else, and the Sync the hint announced follows as before. */
+static void take_push(struct routerd_sync *s, const Af__Hint *h)
+{
+	const Af__SyncResp *p = h->push;
+	const struct routerd_view *cur;
+	struct routerd_view *next = NULL;
+	bool ok;
+
+	if (p == NULL || h->kind != AF__HINT__KIND__HINT ||
+	    p->state_index <= s->synced_index || p->stable == NULL)
+		return;
+	cur = routerd_view_acquire(s->r);
+	ok = have_bytes(cur, p->stable) && have_bytes(cur, p->canary) &&
+	     have_bytes(cur, p->shadow) &&
+	     (!h->push_registry_omitted ||
+	      (cur != NULL && cur->registry_revision == p->registry_revision));
+	if (ok) {
+		atomic_fetch_add(&s->r->sync_stats.pushes, 1);
+		log_debug("event=push_taken node=%llu index=%llu",
+			  (unsigned long long)h->node_id,
+			  (unsigned long long)p->state_index);
+		next = take_answer(s, cur, p);
+	}
+	if (cur)
+		routerd_view_release(s->r, cur);
+	if (next != NULL)
+		activate(s, next);
+}
+
 static int do_sync(struct routerd_sync *s)
 {
 	const struct routerd_view *cur = routerd_view_acquire(s->r);
@@ -337,23 +399,12 @@ static int do_sync(struct routerd_sync *s)
 		log_info("event=sync_connected url=%s",
 			 s->urls[s->sch.next % s->n_urls]);
 	routerd_sync_succeeded(&s->sch);
-	atomic_store(&s->n_budgets, resp->sync->n_budgets);
-	atomic_store(&s->r->sync_stats.connected, 1);
 	atomic_fetch_add(&s->r->sync_stats.syncs, 1);
-	atomic_store(&s->r->sync_stats.last_sync_ms, af_wall_ms());
-	/* A node behind what we serve: never move backwards. */
-	if (cur != NULL && resp->sync->state_index < cur->state_index)
-		goto out;
-	if (resp->sync->state_index > s->synced_index)
-		s->synced_index = resp->sync->state_index;
-	take_budgets(s, resp->sync);
-	/* The overrides as of the state read (newer versions only): they
-	 * reach a routerd that pulls even when no hint gets through. */
-	take_overrides(s, resp->sync->overrides);
 	/* This node is behind what a hint announced: ask another next. */
-	if (resp->sync->state_index < s->hinted_index)
+	if (resp->sync->state_index < s->hinted_index &&
+	    (cur == NULL || resp->sync->state_index >= cur->state_index))
 		s->sch.next++;
-	next = follow(s, cur, resp->sync);
+	next = take_answer(s, cur, resp->sync);
 out:
 	if (resp)
 		af__response__free_unpacked(resp, NULL);
@@ -416,6 +467,7 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 				if (s->r->cfg->nodes[i].id == h->node_id)
 					s->hinted_url = (int)i;
 		}
+		take_push(s, h);
 	}
 	af__hint__free_unpacked(h, NULL);
 }

@@ -2,10 +2,13 @@
 # Telemetry never makes a routerd Sync. Four routerds follow a 3-node
 # cluster; one of them routes and reports traffic of a budgeted tenant for
 # a while (usage flushes, lease top-ups and fleet reports: dozens of Raft
-# entries). Every routerd's af_routerd_syncs_total must grow by exactly the
-# number of configuration changes meanwhile (one budget set), not by the
-# number of entries; a policy apply then reaches all four at once (one
-# more Sync each). Each routerd keeps one connection per controld.
+# entries). Every routerd's Sync answers (af_routerd_syncs_total, pulled,
+# plus af_routerd_pushes_total, carried by a change hint) must grow by
+# exactly the number of configuration changes meanwhile (one budget set),
+# not by the number of entries; a policy apply then reaches all four at
+# once, carried by its hint (one more push each, no Sync). A bundle too
+# large for a hint is pulled (one more Sync each). Each routerd keeps one
+# connection per controld.
 . "$(dirname "$0")/../lib/cluster.sh"
 
 metric() { # metric PORT NAME: its value on routerd's /metrics
@@ -15,8 +18,10 @@ applied() { # the leader's applied index
 	curl -s "http://$(cl_http "$leader")/metrics" |
 		awk '$1 == "af_raft_applied_index" { print $2 }'
 }
-syncs() { metric "$1" af_routerd_syncs_total; }
-# Waits until every routerd's Sync count stays put for 1.5 s (no Sync
+pulls() { metric "$1" af_routerd_syncs_total; }
+pushes() { metric "$1" af_routerd_pushes_total; }
+syncs() { echo $(($(pulls "$1") + $(pushes "$1"))); }
+# Waits until every routerd's answer count stays put for 1.5 s (no Sync
 # under way); prints them, space separated.
 settled() {
 	prev=""
@@ -80,7 +85,12 @@ for k in 1 2 3 4; do
 done
 note "$((a1 - a0)) entries applied during telemetry; each routerd Synced once (the budget)"
 
-# A policy apply still reaches all four quickly, with one Sync each.
+# A policy apply still reaches all four quickly, with one answer each,
+# and the hint carries it: no Sync.
+for k in 1 2 3 4; do
+	eval "pl$k=$(pulls $((P + k)))"
+	eval "pu$k=$(pushes $((P + k)))"
+done
 sed 's/^name: prod/name: prod-2/' "$EXAMPLES/policy.yaml" >"$CL_DIR/p2.yaml"
 h2=$(cl_af policy apply -f "$CL_DIR/p2.yaml" -o json | jq -r .hash)
 worst=0
@@ -95,7 +105,38 @@ for k in 1 2 3 4; do
 	got=$(eval echo \$$k)
 	want=$(($(eval echo \$s$k) + 2))
 	[ "$got" = "$want" ] || fail "r$k: $got Syncs, want $want"
+	[ "$(pulls $((P + k)))" = "$(eval echo \$pl$k)" ] ||
+		fail "r$k pulled the apply ($(pulls $((P + k))) Syncs, $(eval echo \$pl$k) before); its hint carried it"
+	[ "$(pushes $((P + k)))" = "$(($(eval echo \$pu$k) + 1))" ] ||
+		fail "r$k: $(pushes $((P + k))) pushes taken, want $(($(eval echo \$pu$k) + 1))"
 done
+note "the apply's hint carried it to all 4 (no Sync)"
+
+# A bundle whose hint would pass 16 KB is not carried: each routerd
+# pulls it (one Sync each), and controld counts the hint as too large.
+big0=$(curl -s "http://$(cl_http "$leader")/metrics" |
+	awk '$1 == "af_pub_pushes_total{result=\"too_large\"}" { print $2 }')
+{
+	sed 's/^name: prod/name: prod-big/; /^rules:/q' "$EXAMPLES/policy.yaml"
+	for r in $(seq 1 300); do
+		printf '  - name: padding-rule-%03d-with-a-long-name-for-size\n' "$r"
+		printf '    when: { class: marketing, agent_role: [role-%03d] }\n' "$r"
+		printf '    route: { tier: small, fallback_tiers: [mid] }\n'
+	done
+	sed -n '/^rules:/,$p' "$EXAMPLES/policy.yaml" | sed 1d
+} >"$CL_DIR/big.yaml"
+for k in 1 2 3 4; do eval "pl$k=$(pulls $((P + k)))"; done
+h3=$(cl_af policy apply -f "$CL_DIR/big.yaml" -o json | jq -r .hash)
+for k in 1 2 3 4; do cl_wait_route_hash $((P + k)) "$h3" >/dev/null; done
+set -- $(settled)
+for k in 1 2 3 4; do
+	[ "$(pulls $((P + k)))" = "$(($(eval echo \$pl$k) + 1))" ] ||
+		fail "r$k: $(pulls $((P + k))) Syncs after the large bundle, want $(($(eval echo \$pl$k) + 1))"
+done
+big1=$(curl -s "http://$(cl_http "$leader")/metrics" |
+	awk '$1 == "af_pub_pushes_total{result=\"too_large\"}" { print $2 }')
+[ "$big1" -gt "$big0" ] || fail "the large bundle's hint was not counted too large ($big0 -> $big1)"
+note "a bundle too large for its hint was pulled (one Sync each)"
 
 # Kept connections: one per controld, not one per call.
 for k in 1 2 3 4; do
