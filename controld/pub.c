@@ -16,6 +16,11 @@
 
 /* The largest hint routerd accepts (its HINT_MAX). */
 #define CONTROLD_HINT_MAX 16384
+/* Fleet reports after a change: spread over this much per routerd known
+ * (about what three nodes spend on one report's Raft entry), at most
+ * REPORT_SPREAD_MAX_MS. */
+#define REPORT_SPREAD_US 500
+#define REPORT_SPREAD_MAX_MS 2000
 
 int controld_pub_start(struct controld_node *n, struct af_err *err)
 {
@@ -45,8 +50,9 @@ void controld_pub_stop(struct controld_node *n)
  * 0 with o filled (free it), or an error: the hint goes without. */
 static int push_fill(struct controld_node *n, uint64_t state_index,
 		     struct controld_sync_out *o,
-		     protobuf_c_boolean *ret_reg_omitted)
+		     protobuf_c_boolean *ret_reg_omitted, uint32_t *ret_spread)
 {
+	uint64_t spread;
 	const struct af_fsm_heads *p = &n->fsm.prev_heads;
 	char shadow_hash[AF_HASH_STR_LEN];
 	char *hashes[3];
@@ -66,6 +72,10 @@ static int push_fill(struct controld_node *n, uint64_t state_index,
 		hashes[sr.n_cached_hashes++] = shadow_hash;
 	sr.registry_revision = p->registry_revision;
 	rc = controld_sync_fill(t, &sr, o);
+	spread = af_txn_count(t, AF_TABLE_FLEET) * REPORT_SPREAD_US / 1000;
+	*ret_spread = (uint32_t)(spread < REPORT_SPREAD_MAX_MS
+					 ? spread
+					 : REPORT_SPREAD_MAX_MS);
 	af_store_read_end(t);
 	o->resp.state_index = state_index;
 	*ret_reg_omitted = sr.registry_revision == o->resp.registry_revision;
@@ -117,7 +127,8 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	memset(&push, 0, sizeof(push));
 	if (!heartbeat) {
 		if (push_fill(n, hint.state_index, &push,
-			      &hint.push_registry_omitted) == 0) {
+			      &hint.push_registry_omitted,
+			      &hint.report_spread_ms) == 0) {
 			hint.push = &push.resp;
 			pushed =
 				af__hint__get_packed_size(&hint) <= sizeof(buf);

@@ -71,8 +71,20 @@ static bool same_heads(const struct routerd_view *cur, const Af__SyncResp *p)
 void routerd_sync_report_due(struct routerd_sync *s)
 {
 	s->report_gen++;
+	s->report_at_ms = 0;
 	s->tele_kick = true;
 	pthread_cond_signal(&s->tcv);
+}
+
+void routerd_sync_report_spread(struct routerd_sync *s)
+{
+	uint32_t spread = s->spread_ms;
+
+	routerd_sync_report_due(s);
+	s->spread_ms = 0; /* one change, one spread report */
+	if (spread > 0)
+		s->report_at_ms =
+			af_mono_ms() + randombytes_uniform(spread + 1);
 }
 
 static void nack(struct routerd_sync *s, const char *why)
@@ -80,7 +92,7 @@ static void nack(struct routerd_sync *s, const char *why)
 	pthread_mutex_lock(&s->mu);
 	if (!s->nack || strcmp(s->reason, why) != 0) {
 		log_warn("event=view_rejected reason=\"%s\"", why);
-		routerd_sync_report_due(s);
+		routerd_sync_report_spread(s);
 	}
 	s->nack = true;
 	snprintf(s->reason, sizeof(s->reason), "%s", why);
@@ -210,7 +222,7 @@ static void activate(struct routerd_sync *s, struct routerd_view *v)
 	pthread_mutex_lock(&s->mu);
 	s->nack = false;
 	s->reason[0] = '\0';
-	routerd_sync_report_due(s);
+	routerd_sync_report_spread(s);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -467,6 +479,8 @@ static void take_hint(struct routerd_sync *s, const uint8_t *buf, size_t len)
 				if (s->r->cfg->nodes[i].id == h->node_id)
 					s->hinted_url = (int)i;
 		}
+		if (h->kind == AF__HINT__KIND__HINT)
+			s->spread_ms = h->report_spread_ms;
 		take_push(s, h);
 	}
 	af__hint__free_unpacked(h, NULL);

@@ -62,6 +62,8 @@ struct routerd_sync {
 	uint64_t last_attempt_ms;
 	uint64_t last_report_ms, last_usage_ms;
 	uint64_t report_gen;   /* (mu) bumped when a report is due */
+	uint64_t report_at_ms; /* (mu) a due report waits until then (mono) */
+	uint32_t spread_ms;    /* the last change hint's report spread */
 	uint64_t reported_gen; /* telemetry: the last one acknowledged */
 	bool owns_usage, owns_budgets;
 	/* AF_TEST_DROP_HINTS: lose every change hint (set only in test
@@ -92,8 +94,11 @@ bool routerd_sync_may_call(const struct sync_chan *ch);
 const char *routerd_sync_why(int rc, const Af__Response *resp);
 /* An answer without a status is a success (reads); writes carry one. */
 bool routerd_sync_answered_ok(const Af__Response *resp);
-/* Asks for a fleet report soon (a new view, a NACK). Caller holds mu. */
+/* Asks for a fleet report now (caller holds mu); _spread: at a random
+ * moment within the last change hint's report spread (a new view, a
+ * NACK: the whole fleet reports the same change). */
 void routerd_sync_report_due(struct routerd_sync *s);
+void routerd_sync_report_spread(struct routerd_sync *s);
 
 /* telemetry.c: the telemetry thread, and its last duties at stop (after
  * both threads have ended): usage, leases back, leave the fleet. */

@@ -253,8 +253,11 @@ static void wait_tele(struct routerd_sync *s)
 
 	if (s->tch.retry_at_ms > now + ms)
 		ms = s->tch.retry_at_ms - now; /* backing off */
-	af_deadline_after(CLOCK_MONOTONIC, ms, &ts);
 	pthread_mutex_lock(&s->mu);
+	if (s->report_gen != s->reported_gen && s->report_at_ms > now &&
+	    s->report_at_ms - now < ms)
+		ms = s->report_at_ms - now; /* a spread report */
+	af_deadline_after(CLOCK_MONOTONIC, ms, &ts);
 	while (!s->tele_kick && !atomic_load(&s->stop) &&
 	       pthread_cond_timedwait(&s->tcv, &s->mu, &ts) == 0)
 		;
@@ -267,7 +270,7 @@ static bool report_wanted(struct routerd_sync *s, uint64_t now)
 	bool due;
 
 	pthread_mutex_lock(&s->mu);
-	due = s->report_gen != s->reported_gen;
+	due = s->report_gen != s->reported_gen && now >= s->report_at_ms;
 	pthread_mutex_unlock(&s->mu);
 	if (!due && now - s->last_report_ms >= REPORT_EVERY_MS) {
 		s->last_report_ms = now; /* refresh; on failure, retry later */
