@@ -82,9 +82,13 @@ void routerd_sync_report_spread(struct routerd_sync *s)
 
 	routerd_sync_report_due(s);
 	s->spread_ms = 0; /* one change, one spread report */
-	if (spread > 0)
-		s->report_at_ms =
-			af_mono_ms() + randombytes_uniform(spread + 1);
+	if (spread > 0) {
+		uint32_t in = randombytes_uniform(spread + 1);
+
+		s->report_at_ms = af_mono_ms() + in;
+		log_info("event=fleet_report_due in_ms=%u spread_ms=%u", in,
+			 spread);
+	}
 }
 
 static void nack(struct routerd_sync *s, const char *why)

@@ -8,8 +8,11 @@
 # not by the number of entries; a policy apply then reaches all four at
 # once, carried by its hint (one more push each, no Sync). A bundle too
 # large for a hint is pulled (one more Sync each). Each routerd keeps one
-# connection per controld.
+# connection per controld. Fleet reports after a change are spread by the
+# size of the fleet: with 2,000 more routerds known, over 1 s.
 . "$(dirname "$0")/../lib/cluster.sh"
+RAW="$ROOT/$BUILD/tests/tools/afraw"
+[ -x "$RAW" ] || fail "$RAW missing: make $BUILD/tests/tools/afraw"
 
 metric() { # metric PORT NAME: its value on routerd's /metrics
 	curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'
@@ -137,6 +140,32 @@ big1=$(curl -s "http://$(cl_http "$leader")/metrics" |
 	awk '$1 == "af_pub_pushes_total{result=\"too_large\"}" { print $2 }')
 [ "$big1" -gt "$big0" ] || fail "the large bundle's hint was not counted too large ($big0 -> $big1)"
 note "a bundle too large for its hint was pulled (one Sync each)"
+
+# Spread reports: 2,000 more routerds in the fleet view (recorded, serving
+# nothing) make the next change's hint ask for a spread of 1,000 ms. Each
+# routerd logs when its report is due (within the spread, and not all at
+# once), and the fleet view has every real routerd SYNCED after it.
+out=$("$RAW" "$(cl_api "$leader")" fleet ghost 2000) || fail "ghost reports: $out"
+sed 's/^name: prod/name: prod-4/' "$EXAMPLES/policy.yaml" >"$CL_DIR/p4.yaml"
+h4=$(cl_af policy apply -f "$CL_DIR/p4.yaml" -o json | jq -r .hash)
+for k in 1 2 3 4; do cl_wait_route_hash $((P + k)) "$h4" >/dev/null; done
+sleep 0.2
+ins=''
+for k in 1 2 3 4; do
+	line=$(grep 'event=fleet_report_due' "$CL_DIR/routerd-r$k.log" | tail -1)
+	case $line in *spread_ms=1002*) ;; *) fail "r$k: no report spread over 1002 ms (4 + 2,000 routerds known): '$line'" ;; esac
+	in=${line#*in_ms=}
+	in=${in%% *}
+	[ "$in" -le 1002 ] || fail "r$k: report due in $in ms, past the spread"
+	ins="$ins $in"
+done
+[ "$(echo $ins | tr ' ' '\n' | sort -u | wc -l)" -gt 1 ] || fail "every routerd's report was due at the same moment:$ins"
+deadline=$(($(date +%s) + 5))
+while [ "$(cl_af fleet status -o json | jq --arg h "$h4" '[.[] | select(.id | startswith("ghost") | not) | select(.state == "SYNCED" and .hash == $h)] | length')" != 4 ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || fail "the 4 routerds' reports of $h4 never arrived: $(cl_af fleet status)"
+	sleep 0.2
+done
+note "reports spread over 1002 ms: due in$ins ms; all 4 SYNCED"
 
 # Kept connections: one per controld, not one per call.
 for k in 1 2 3 4; do

@@ -10,6 +10,10 @@
  *                                     none) and Request.dry_run
  *   afraw URL rollback REV [ID]       Propose PolicyRollback to REV
  *   afraw URL usage COUNT COST_NANO   Propose a one-row UsageReport
+ *   afraw URL fleet PREFIX N          Propose N FleetReports, one after
+ *                                     another on one socket, of routerds
+ *                                     PREFIX-1..N (serving nothing);
+ *                                     prints "recorded=N"
  *   afraw URL budget TENANT           Propose BudgetSet (1 USD a day)
  *   afraw URL pipeline K M REQUEST... K contexts on one socket (one
  *                                     connection), each sending REQUEST
@@ -39,7 +43,8 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: afraw URL [pipeline K M] hex HEX | status | "
-			"policy FILE [ID] [dry] | rollback REV [ID] | usage "
+			"policy FILE [ID] [dry] | rollback REV [ID] | fleet "
+			"PREFIX N | usage "
 			"COUNT COST | budget TENANT\n");
 	return 2;
 }
@@ -305,6 +310,55 @@ static int pipeline(const char *url, unsigned k, unsigned each,
 	return atomic_load(&p.ok) == k * each ? 0 : 3;
 }
 
+/* afraw URL fleet PREFIX N: exit 0 when all N were recorded. */
+static int fleet(const char *url, const char *prefix, unsigned long n)
+{
+	Af__Request req = AF__REQUEST__INIT;
+	Af__Command cmd = AF__COMMAND__INIT;
+	Af__FleetReport fr = AF__FLEET_REPORT__INIT;
+	unsigned long ok = 0;
+	char id[96];
+	nng_socket s;
+	int rv;
+
+	if ((rv = nng_req0_open(&s)) != 0 ||
+	    (rv = nng_dial(s, url, NULL, 0)) != 0) {
+		fprintf(stderr, "afraw: %s: %s\n", url, nng_strerror(rv));
+		return 3;
+	}
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 30000);
+	req.version = 1;
+	req.body_case = AF__REQUEST__BODY_PROPOSE;
+	req.propose = &cmd;
+	cmd.op_case = AF__COMMAND__OP_FLEET_REPORT;
+	cmd.fleet_report = &fr;
+	fr.routerd_id = id;
+	for (unsigned long i = 1; i <= n; i++) {
+		uint8_t *buf = NULL, *reply = NULL;
+		size_t len = 0, rlen = 0;
+		Af__Response *r;
+
+		snprintf(id, sizeof(id), "%s-%lu", prefix, i);
+		if (pack(&req, &buf, &len) != 0 ||
+		    nng_send(s, buf, len, 0) != 0 ||
+		    nng_recv(s, &reply, &rlen, NNG_FLAG_ALLOC) != 0) {
+			free(buf);
+			break;
+		}
+		free(buf);
+		r = af__response__unpack(&af_pb_allocator, rlen, reply);
+		if (r != NULL && r->status != NULL &&
+		    r->status->code == AF__CODE__OK)
+			ok++;
+		if (r != NULL)
+			af__response__free_unpacked(r, NULL);
+		nng_free(reply, rlen);
+	}
+	printf("recorded=%lu\n", ok);
+	fflush(stdout);
+	return ok == n ? 0 : 3;
+}
+
 int main(int argc, char **argv)
 {
 	nng_socket s;
@@ -314,6 +368,13 @@ int main(int argc, char **argv)
 	size_t rlen = 0;
 	int rv;
 
+	if (argc == 5 && strcmp(argv[2], "fleet") == 0) {
+		unsigned long n = strtoul(argv[4], NULL, 10);
+
+		if (n == 0 || n > 100000 || strlen(argv[3]) > 64)
+			return usage();
+		return fleet(argv[1], argv[3], n);
+	}
 	if (argc >= 6 && strcmp(argv[2], "pipeline") == 0) {
 		unsigned long k = strtoul(argv[3], NULL, 10);
 		unsigned long m = strtoul(argv[4], NULL, 10);
