@@ -82,6 +82,38 @@ static int push_fill(struct controld_node *n, uint64_t state_index,
 	return rc;
 }
 
+/* Attaches the Sync answer to a change hint when the hint then stays
+ * within cap bytes (*ret_pushed); returns the hint's packed size, with
+ * the answer or without it. */
+static size_t attach_push(struct controld_node *n, Af__Hint *hint,
+			  struct controld_sync_out *push, size_t cap,
+			  bool *ret_pushed)
+{
+	int rc = push_fill(n, hint->state_index, push,
+			   &hint->push_registry_omitted,
+			   &hint->report_spread_ms);
+	size_t len;
+
+	*ret_pushed = false;
+	if (rc != 0) {
+		log_warn("event=push_skipped error=\"%s\" msg=\"the hint goes "
+			 "without the Sync answer\"",
+			 af_strerror(rc));
+		hint->push_registry_omitted = false;
+		return af__hint__get_packed_size(hint);
+	}
+	hint->push = &push->resp;
+	if ((len = af__hint__get_packed_size(hint)) <= cap) {
+		*ret_pushed = true;
+		return len;
+	}
+	/* Too large: routerds pull. */
+	hint->push = NULL;
+	hint->push_registry_omitted = false;
+	atomic_fetch_add(&n->stats.pushes_too_large, 1);
+	return af__hint__get_packed_size(hint);
+}
+
 void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 {
 	/* As of the last apply (fsm.h): no transaction here. */
@@ -125,22 +157,8 @@ void controld_pub_hint(struct controld_node *n, int heartbeat, uint64_t index)
 	os.version = h->overrides.version;
 	hint.overrides = &os;
 	memset(&push, 0, sizeof(push));
-	if (!heartbeat) {
-		if (push_fill(n, hint.state_index, &push,
-			      &hint.push_registry_omitted,
-			      &hint.report_spread_ms) == 0) {
-			hint.push = &push.resp;
-			pushed =
-				af__hint__get_packed_size(&hint) <= sizeof(buf);
-		}
-		if (!pushed) {
-			/* Too large (or unreadable): routerds pull. */
-			hint.push = NULL;
-			hint.push_registry_omitted = false;
-			atomic_fetch_add(&n->stats.pushes_too_large, 1);
-		}
-	}
-	len = af__hint__get_packed_size(&hint);
+	len = heartbeat ? af__hint__get_packed_size(&hint)
+			: attach_push(n, &hint, &push, sizeof(buf), &pushed);
 	if (len > sizeof(buf)) {
 		/* Cannot happen within the set's bounds (a full set of the
 		 * longest names packs in under half the cap): say so loudly

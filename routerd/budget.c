@@ -89,10 +89,11 @@ static struct tenant *find(struct routerd_budgets *b, const char *name,
 		struct tenant *t = &b->t[(h + i) % ROUTERD_MAX_BUDGETS];
 
 		if (!atomic_load(&t->used)) {
-			size_t k = atomic_load(&b->nused);
+			size_t k;
 
 			if (!create)
 				return NULL;
+			k = atomic_load(&b->nused);
 			memcpy(t->name, name, n + 1);
 			atomic_store(&t->used, 1);
 			b->used[k] = (uint16_t)(t - b->t);
